@@ -1,0 +1,1 @@
+//! wharf-compose (being written).

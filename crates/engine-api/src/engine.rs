@@ -1,0 +1,79 @@
+//! The [`Engine`] trait: the only way the orchestrator touches the host.
+
+use crate::observed::{ContainerInfo, ImageInfo, NetworkInfo, StatsSample};
+use crate::spec::{ContainerSpec, ExecSpec, NetworkSpec};
+use crate::Result;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Held while a project is being changed; dropping it releases the lock.
+pub type LockGuard = Box<dyn std::any::Any + Send>;
+
+/// Which output stream a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+/// One line of a container's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub stream: LogStream,
+    /// Unix time in nanoseconds when the monitor read the line.
+    pub time_ns: i64,
+    /// The line, with its trailing newline when it had one.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Keep reading new lines until the container stops (or the sink says stop).
+    pub follow: bool,
+    /// Only the last N lines of what exists now.
+    pub tail: Option<usize>,
+    /// Only lines at or after this Unix time in nanoseconds.
+    pub since_ns: Option<i64>,
+}
+
+/// A container engine. Calls are synchronous and safe to make from several
+/// threads at once; the orchestrator runs independent steps in parallel.
+pub trait Engine: Send + Sync {
+    /// Serialize changes to one project across processes (two `wharf up` at once).
+    fn lock_project(&self, project: &str) -> Result<LockGuard>;
+
+    /// The local image with this reference, if any.
+    fn image_inspect(&self, reference: &str) -> Result<Option<ImageInfo>>;
+
+    /// Containers whose labels include every `(key, value)` pair given.
+    fn list_containers(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerInfo>>;
+    /// Create a container (not started); returns its id.
+    fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
+    /// Start a created or exited container; returns once its process runs.
+    fn start_container(&self, id: &str) -> Result<()>;
+    /// Send the stop signal, wait up to `timeout`, then SIGKILL; returns once it exited.
+    fn stop_container(&self, id: &str, timeout: Duration) -> Result<()>;
+    /// Remove a container; with `force`, kill it first if it runs.
+    fn remove_container(&self, id: &str, force: bool) -> Result<()>;
+    /// Full details of one container, by id or name.
+    fn inspect_container(&self, id_or_name: &str) -> Result<ContainerInfo>;
+
+    fn list_networks(&self, labels: &[(&str, &str)]) -> Result<Vec<NetworkInfo>>;
+    /// Create a network; returns its id.
+    fn create_network(&self, spec: &NetworkSpec) -> Result<String>;
+    fn remove_network(&self, id: &str) -> Result<()>;
+
+    /// Run a command in a running container with the caller's stdio; returns its exit code.
+    fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32>;
+    /// Feed the container's output to `sink` until it returns false, the
+    /// output ends (not following), or the container stops (following).
+    fn logs(
+        &self,
+        id: &str,
+        options: &LogOptions,
+        sink: &mut dyn FnMut(LogLine) -> bool,
+    ) -> Result<()>;
+    /// One reading of the container's resource use.
+    fn stats(&self, id: &str) -> Result<StatsSample>;
+}

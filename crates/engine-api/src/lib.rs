@@ -1,0 +1,26 @@
+//! The contract between wharf's orchestrator and a container engine.
+//!
+//! The orchestrator turns a Compose project into [`ContainerSpec`]s and
+//! [`NetworkSpec`]s and drives an [`Engine`]; the engine reports what exists as
+//! [`ContainerInfo`] and [`NetworkInfo`], found again by the Compose labels in
+//! [`labels`]. Nothing here knows about YAML or about Linux.
+
+pub mod labels;
+
+mod engine;
+mod error;
+mod observed;
+mod spec;
+
+pub use engine::{Engine, LockGuard, LogLine, LogOptions, LogStream};
+pub use error::EngineError;
+pub use observed::{
+    ContainerInfo, ContainerState, ImageInfo, NetworkInfo, PublishedPort, StatsSample,
+};
+pub use spec::{
+    ContainerSpec, ExecSpec, Mount, MountKind, NetworkAttachment, NetworkSpec, PortBinding,
+    Protocol, Resources, RestartPolicy,
+};
+
+/// Result type of every engine call.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

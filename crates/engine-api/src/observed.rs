@@ -1,0 +1,128 @@
+//! What an engine reports about what exists.
+
+use crate::spec::Protocol;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Lifecycle state of a container, as `docker ps` names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "status")]
+pub enum ContainerState {
+    Created,
+    Running {
+        /// Host pid of the container's first process.
+        pid: u32,
+        /// Unix seconds.
+        started_at: i64,
+    },
+    Restarting,
+    Exited {
+        exit_code: i32,
+        /// Unix seconds.
+        finished_at: i64,
+        #[serde(default)]
+        oom_killed: bool,
+    },
+    Dead,
+}
+
+impl ContainerState {
+    /// The one-word state docker shows in `ps --format json` (`running`, `exited`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Running { .. } => "running",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Exited { .. } => "exited",
+            ContainerState::Dead => "dead",
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self, ContainerState::Running { .. })
+    }
+}
+
+/// A port that is published now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedPort {
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: Protocol,
+}
+
+/// A container as an engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    /// 64 hex characters.
+    pub id: String,
+    pub name: String,
+    /// The image reference it was created from.
+    pub image: String,
+    /// The image's id (`sha256:…`) at creation time.
+    pub image_id: String,
+    /// The command line it runs (entrypoint + command), for display.
+    pub command: Vec<String>,
+    /// Unix seconds.
+    pub created: i64,
+    pub state: ContainerState,
+    pub labels: BTreeMap<String, String>,
+    pub ports: Vec<PublishedPort>,
+    /// Addresses by network name.
+    #[serde(default)]
+    pub addresses: BTreeMap<String, IpAddr>,
+}
+
+impl ContainerInfo {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
+/// A network as an engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// CIDR.
+    pub subnet: String,
+    pub gateway: IpAddr,
+    /// Host interface name of the bridge.
+    pub bridge: String,
+}
+
+/// An image in the local store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// `sha256:` + hex of the image config.
+    pub id: String,
+    /// Normalized references that name it (`docker.io/library/busybox:latest`).
+    pub repo_tags: Vec<String>,
+    /// Unix seconds.
+    pub created: i64,
+    /// Bytes of the unpacked layers.
+    pub size: u64,
+}
+
+/// One reading of a container's resource use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StatsSample {
+    /// Monotonic time of the reading, in nanoseconds.
+    pub read_at_ns: u64,
+    /// Total CPU time used by the container, in nanoseconds.
+    pub cpu_usage_ns: u64,
+    /// Number of CPUs the host has online.
+    pub online_cpus: u32,
+    /// Memory in use, without the page cache (as docker shows it).
+    pub memory_usage: u64,
+    /// The memory limit, or the host's total memory when unlimited.
+    pub memory_limit: u64,
+    pub net_rx_bytes: u64,
+    pub net_tx_bytes: u64,
+    pub block_read_bytes: u64,
+    pub block_write_bytes: u64,
+    pub pids: u64,
+}

@@ -1,0 +1,1 @@
+//! wharf-engine (being written).

@@ -1,0 +1,1 @@
+//! wharf-image (being written).

@@ -1,0 +1,1 @@
+//! wharf-orchestrator (being written).

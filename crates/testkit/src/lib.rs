@@ -1,0 +1,1 @@
+//! wharf-testkit (being written).
