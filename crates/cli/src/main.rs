@@ -1,2 +1,105 @@
-//! The wharf command line.
-fn main() {}
+//! The `wharf` command line: Compose commands with docker compose's flags and
+//! output, backed by wharf's own engine. This is the only crate that uses
+//! anyhow; every error reaches the user as one line and exit code 1.
+
+mod commands;
+mod context;
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "wharf",
+    version,
+    about = "Define and run multi-container applications, with no daemon",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: context::GlobalOptions,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create and start containers
+    Up(commands::up::UpArgs),
+    /// Stop and remove containers and networks
+    Down(commands::up::DownArgs),
+    /// List containers
+    Ps(commands::ps::PsArgs),
+    /// View output from containers
+    Logs(commands::logs::LogsArgs),
+    /// Display a live stream of container resource usage statistics
+    Stats(commands::stats::StatsArgs),
+    /// Execute a command in a running container
+    Exec(commands::exec::ExecArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(commands::image::ImageCommand),
+    /// List images
+    Images(commands::image::LsArgs),
+    /// Show the wharf version information
+    Version,
+    /// Internal: the monitor of one container.
+    #[command(name = "__monitor", hide = true)]
+    Monitor {
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long)]
+        cgroup_fs: PathBuf,
+        id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Monitor {
+            root,
+            cgroup_fs,
+            id,
+        } => return ExitCode::from(commands::monitor(root, cgroup_fs, &id) as u8),
+        Command::Up(args) => commands::up::up(&cli.global, args),
+        Command::Down(args) => commands::up::down(&cli.global, args),
+        Command::Ps(args) => commands::ps::ps(&cli.global, args),
+        Command::Logs(args) => commands::logs::logs(&cli.global, args),
+        Command::Stats(args) => commands::stats::stats(&cli.global, args),
+        Command::Exec(args) => commands::exec::exec(&cli.global, args),
+        Command::Image(cmd) => commands::image::image(&cli.global, cmd),
+        Command::Images(args) => commands::image::ls(&cli.global, args),
+        Command::Version => {
+            println!("wharf version {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(error) => {
+            let mut message = error.to_string();
+            for cause in error.chain().skip(1) {
+                let cause = cause.to_string();
+                if !message.contains(&cause) {
+                    message.push_str(": ");
+                    message.push_str(&cause);
+                }
+            }
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,1 +1,782 @@
-//! wharf-engine (being written).
+//! wharf-engine: the Linux [`Engine`]. It keeps state under the wharf root,
+//! serializes changes with file locks, and wires the image store, the runtime
+//! and the network together. There is no daemon: each running container has a
+//! monitor process (see [`monitor`]) and every CLI call reads the state anew.
+
+mod lock;
+mod logs;
+pub mod monitor;
+mod network;
+mod store;
+
+use lock::FileLock;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use store::{ContainerRecord, Layout, NetworkRecord, RuntimeState};
+use wharf_engine_api::{
+    labels, ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, ExecSpec, ImageInfo,
+    LockGuard, LogLine, LogOptions, NetworkInfo, NetworkSpec, Result, StatsSample,
+};
+use wharf_image::ImageStore;
+
+pub use wharf_image;
+
+const CONFIG_FILE: &str = "config.json";
+const STATE_FILE: &str = "state.json";
+const LOG_FILE: &str = "container.log";
+const MONITOR_LOG: &str = "monitor.log";
+/// Present while a stop was asked for: the monitor must not restart.
+const STOP_MARKER: &str = "stop-requested";
+/// Docker's smallest memory limit; below it a container cannot even start.
+const MIN_MEMORY: u64 = 6 * 1024 * 1024;
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where the engine keeps things and how it starts monitors. The CLI fills it
+/// from flags and the environment; nothing below reads the environment.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// State root (`/var/lib/wharf`).
+    pub root: PathBuf,
+    /// The cgroup filesystem (`/sys/fs/cgroup`).
+    pub cgroup_fs_root: PathBuf,
+    /// First component of every wharf cgroup path (`wharf`).
+    pub cgroup_parent: String,
+    /// The program started as a container's monitor, with the arguments
+    /// `__monitor --root ROOT --cgroup-parent P ID` appended.
+    pub monitor_program: PathBuf,
+}
+
+/// The Linux engine.
+#[derive(Debug)]
+pub struct LinuxEngine {
+    config: EngineConfig,
+    layout: Layout,
+    images: ImageStore,
+}
+
+pub(crate) fn runtime_err(e: wharf_runtime::RuntimeError) -> EngineError {
+    EngineError::Other(e.to_string())
+}
+
+fn image_err(e: wharf_image::ImageError) -> EngineError {
+    EngineError::Other(e.to_string())
+}
+
+pub(crate) fn cgroup_config(
+    fs_root: &Path,
+    record: &ContainerRecord,
+) -> wharf_runtime::CgroupConfig {
+    let resources = &record.spec.resources;
+    wharf_runtime::CgroupConfig {
+        fs_root: fs_root.to_path_buf(),
+        path: record.cgroup_path.clone(),
+        limits: wharf_runtime::Limits {
+            memory_bytes: resources.memory_bytes,
+            nano_cpus: resources.nano_cpus,
+            pids: resources.pids_limit,
+        },
+    }
+}
+
+impl LinuxEngine {
+    pub fn open(config: EngineConfig) -> Result<Self> {
+        let layout = Layout {
+            root: config.root.clone(),
+        };
+        layout.create_dirs()?;
+        let images = ImageStore::open(&layout.images()).map_err(image_err)?;
+        Ok(LinuxEngine {
+            config,
+            layout,
+            images,
+        })
+    }
+
+    pub fn images(&self) -> &ImageStore {
+        &self.images
+    }
+
+    /// Entry point of the hidden `__monitor` mode.
+    pub fn run_monitor(&self, id: &str, status: fs::File) -> i32 {
+        monitor::run(&self.layout, &self.config.cgroup_fs_root, id, status)
+    }
+
+    fn global_lock(&self) -> Result<FileLock> {
+        FileLock::acquire(&self.layout.locks().join("engine.lock"))
+    }
+
+    fn load_record(&self, id: &str) -> Result<ContainerRecord> {
+        store::read_json(&self.layout.container(id).join(CONFIG_FILE))
+    }
+
+    fn load_state(&self, id: &str) -> Result<RuntimeState> {
+        store::read_json(&self.layout.container(id).join(STATE_FILE))
+    }
+
+    fn save_state(&self, id: &str, state: &RuntimeState) -> Result<()> {
+        store::write_json(&self.layout.container(id).join(STATE_FILE), state)
+    }
+
+    fn all_records(&self) -> Result<Vec<ContainerRecord>> {
+        let dir = self.layout.containers();
+        let mut out = Vec::new();
+        let entries = fs::read_dir(&dir)
+            .map_err(|e| EngineError::io(format!("reading {}", dir.display()), e))?;
+        for entry in entries.flatten() {
+            let path = entry.path().join(CONFIG_FILE);
+            // A directory without a config is a create that did not finish.
+            if path.exists() {
+                out.push(store::read_json(&path)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The state, corrected when the recorded process is gone (a monitor that
+    /// was killed cannot record the exit itself).
+    fn live_state(&self, id: &str) -> Result<RuntimeState> {
+        let mut state = self.load_state(id)?;
+        if let ContainerState::Running { pid, .. } = state.state {
+            let alive = monitor::process_start_ticks(pid)
+                .is_some_and(|ticks| state.pid_start_ticks.is_none_or(|t| t == ticks));
+            if !alive {
+                let monitor_alive = state
+                    .monitor_pid
+                    .is_some_and(|m| Path::new(&format!("/proc/{m}")).exists());
+                if !monitor_alive {
+                    state.state = ContainerState::Exited {
+                        exit_code: state.last_exit_code.unwrap_or(255),
+                        finished_at: store::now_secs(),
+                        oom_killed: state.last_oom_killed,
+                    };
+                    state.monitor_pid = None;
+                    let _ = self.save_state(id, &state);
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    fn info(&self, record: &ContainerRecord) -> Result<ContainerInfo> {
+        let state = self.live_state(&record.id)?;
+        let ports = if state.state.is_running() {
+            state.ports.clone()
+        } else {
+            Vec::new()
+        };
+        Ok(ContainerInfo {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            image: record.spec.image.clone(),
+            image_id: record.image_id.clone(),
+            command: record.args.clone(),
+            created: record.created,
+            state: state.state,
+            labels: record.spec.labels.clone(),
+            ports,
+            addresses: record
+                .endpoints
+                .iter()
+                .map(|e| (e.network.clone(), std::net::IpAddr::V4(e.address)))
+                .collect(),
+        })
+    }
+
+    fn find(&self, id_or_name: &str) -> Result<ContainerRecord> {
+        if id_or_name.len() == 64 && self.layout.container(id_or_name).join(CONFIG_FILE).exists() {
+            return self.load_record(id_or_name);
+        }
+        let records = self.all_records()?;
+        if let Some(r) = records.iter().find(|r| r.name == id_or_name) {
+            return Ok(r.clone());
+        }
+        let matches: Vec<&ContainerRecord> = records
+            .iter()
+            .filter(|r| !id_or_name.is_empty() && r.id.starts_with(id_or_name))
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(EngineError::not_found("container", id_or_name)),
+            _ => Err(EngineError::Invalid(format!(
+                "container id prefix {id_or_name:?} is ambiguous: give more characters"
+            ))),
+        }
+    }
+
+    /// Rewrite the hosts file of every container sharing a network with
+    /// `networks`, in place (they are bind-mounted into running containers).
+    fn refresh_hosts(&self, records: &[ContainerRecord], networks: &[String]) {
+        for record in records {
+            if !record
+                .endpoints
+                .iter()
+                .any(|e| networks.contains(&e.network_id))
+            {
+                continue;
+            }
+            let path = self.layout.container(&record.id).join("hosts");
+            let _ = fs::write(&path, network::hosts_file(record, records));
+        }
+    }
+
+    fn write_etc_files(&self, record: &ContainerRecord) -> Result<()> {
+        let dir = self.layout.container(&record.id);
+        let io = |e| EngineError::io(format!("writing the /etc files of {}", record.name), e);
+        fs::write(dir.join("hostname"), format!("{}\n", record.hostname)).map_err(io)?;
+        let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        fs::write(dir.join("resolv.conf"), container_resolv_conf(&host)).map_err(io)?;
+        Ok(())
+    }
+
+    fn spawn_monitor(&self, record: &ContainerRecord) -> Result<()> {
+        let dir = self.layout.container(&record.id);
+        let monitor_log = fs::File::create(dir.join(MONITOR_LOG))
+            .map_err(|e| EngineError::io("creating the monitor log", e))?;
+        let mut child = Command::new(&self.config.monitor_program)
+            .arg("__monitor")
+            .arg("--root")
+            .arg(&self.config.root)
+            .arg("--cgroup-fs")
+            .arg(&self.config.cgroup_fs_root)
+            .arg(&record.id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(monitor_log)
+            .spawn()
+            .map_err(|e| {
+                EngineError::io(
+                    format!(
+                        "starting the monitor {}",
+                        self.config.monitor_program.display()
+                    ),
+                    e,
+                )
+            })?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| EngineError::Other("monitor has no stdout".into()))?;
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let line = line.trim_end();
+        if line == "ok" {
+            // The monitor keeps running on its own; reap it in the background
+            // so a long-lived caller collects no zombies.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+            return Ok(());
+        }
+        let _ = child.wait();
+        let message = match line.strip_prefix("error: ") {
+            Some(m) => m.to_string(),
+            None => {
+                let log = fs::read_to_string(dir.join(MONITOR_LOG)).unwrap_or_default();
+                format!(
+                    "the monitor of {} ended before the container started{}",
+                    record.name,
+                    if log.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", log.trim())
+                    }
+                )
+            }
+        };
+        Err(EngineError::Other(message))
+    }
+}
+
+/// The host's resolv.conf without loopback name servers, which a container
+/// cannot reach; Google's public servers when none is left, as docker does.
+fn container_resolv_conf(host: &str) -> String {
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() == Some("nameserver") {
+            let addr = words.next().unwrap_or("");
+            if addr.starts_with("127.") || addr == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+/// The command a container runs: the entrypoint (service's, else image's)
+/// followed by the command (service's, else the image's unless the service
+/// set its own entrypoint) — docker's rule.
+fn resolve_args(spec: &ContainerSpec, image: &wharf_image::RuntimeConfig) -> Vec<String> {
+    let entrypoint = spec
+        .entrypoint
+        .clone()
+        .or_else(|| image.entrypoint.clone())
+        .unwrap_or_default();
+    let command = match (&spec.command, &spec.entrypoint) {
+        (Some(cmd), _) => cmd.clone(),
+        (None, Some(_)) => Vec::new(),
+        (None, None) => image.cmd.clone().unwrap_or_default(),
+    };
+    entrypoint.into_iter().chain(command).collect()
+}
+
+fn resolve_env(
+    spec: &ContainerSpec,
+    image: &wharf_image::RuntimeConfig,
+    hostname: &str,
+) -> Vec<String> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut set = |key: &str, value: &str| {
+        if let Some(slot) = env.iter_mut().find(|(k, _)| k == key) {
+            slot.1 = value.to_string();
+        } else {
+            env.push((key.to_string(), value.to_string()));
+        }
+    };
+    let (k, v) = DEFAULT_PATH.split_once('=').unwrap_or(("PATH", ""));
+    set(k, v);
+    set("HOSTNAME", hostname);
+    for entry in &image.env {
+        let (k, v) = entry.split_once('=').unwrap_or((entry, ""));
+        set(k, v);
+    }
+    for (k, v) in &spec.env {
+        set(k, v);
+    }
+    env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+impl Engine for LinuxEngine {
+    fn lock_project(&self, project: &str) -> Result<LockGuard> {
+        let name: String = project
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let lock = FileLock::acquire(&self.layout.locks().join(format!("project-{name}.lock")))?;
+        Ok(Box::new(lock))
+    }
+
+    fn image_inspect(&self, reference: &str) -> Result<Option<ImageInfo>> {
+        Ok(self
+            .images
+            .resolve(reference)
+            .map_err(image_err)?
+            .map(|image| image.info))
+    }
+
+    fn list_containers(&self, wanted: &[(&str, &str)]) -> Result<Vec<ContainerInfo>> {
+        let mut out = Vec::new();
+        for record in self.all_records()? {
+            if wanted
+                .iter()
+                .all(|(k, v)| record.spec.labels.get(*k).map(String::as_str) == Some(*v))
+            {
+                out.push(self.info(&record)?);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        if let Some(memory) = spec.resources.memory_bytes.filter(|m| *m < MIN_MEMORY) {
+            return Err(EngineError::Invalid(format!(
+                "container {}: memory limit of {memory} bytes is below the minimum of 6MiB a container needs: raise limits.memory (or mem_limit)",
+                spec.name
+            )));
+        }
+        let _lock = self.global_lock()?;
+        let records = self.all_records()?;
+        if records.iter().any(|r| r.name == spec.name) {
+            return Err(EngineError::Conflict {
+                kind: "container",
+                name: spec.name.clone(),
+            });
+        }
+        let image = self
+            .images
+            .resolve(&spec.image)
+            .map_err(image_err)?
+            .ok_or_else(|| EngineError::NotFound {
+                kind: "image",
+                name: spec.image.clone(),
+                hint: format!(
+                    "; import it with \"wharf image import FILE {}\" or pull it",
+                    spec.image
+                ),
+            })?;
+        let id = store::new_id()?;
+        let args = resolve_args(spec, &image.config);
+        if args.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "container {}: no command: set `command:` in the service or CMD in the image {}",
+                spec.name, spec.image
+            )));
+        }
+        let hostname = spec
+            .hostname
+            .clone()
+            .unwrap_or_else(|| id[..12].to_string());
+        let networks = network::load_networks(&self.layout)?;
+        let endpoints = network::allocate_endpoints(&networks, &records, &id, &spec.networks)?;
+        let project = spec
+            .labels
+            .get(labels::PROJECT)
+            .cloned()
+            .unwrap_or_else(|| "default".into());
+        let record = ContainerRecord {
+            id: id.clone(),
+            name: spec.name.clone(),
+            spec: spec.clone(),
+            image_id: image.info.id.clone(),
+            created: store::now_secs(),
+            env: resolve_env(spec, &image.config, &hostname),
+            cwd: spec
+                .working_dir
+                .clone()
+                .or_else(|| image.config.working_dir.clone().filter(|w| !w.is_empty()))
+                .unwrap_or_else(|| "/".into()),
+            user: spec
+                .user
+                .clone()
+                .or_else(|| image.config.user.clone().filter(|u| !u.is_empty())),
+            hostname,
+            layers: image.layers.clone(),
+            endpoints,
+            cgroup_path: format!("{}/{}/{}", self.config.cgroup_parent, project, id),
+            args,
+        };
+        let dir = self.layout.container(&id);
+        let result = (|| {
+            for sub in ["upper", "work", "merged"] {
+                fs::create_dir_all(dir.join(sub)).map_err(|e| {
+                    EngineError::io(format!("creating {}", dir.join(sub).display()), e)
+                })?;
+            }
+            self.write_etc_files(&record)?;
+            store::write_json(&dir.join(STATE_FILE), &RuntimeState::created())?;
+            // The config is written last: its presence marks a finished create.
+            store::write_json(&dir.join(CONFIG_FILE), &record)
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        let mut all = records;
+        all.push(record.clone());
+        let nets: Vec<String> = record
+            .endpoints
+            .iter()
+            .map(|e| e.network_id.clone())
+            .collect();
+        self.refresh_hosts(&all, &nets);
+        Ok(id)
+    }
+
+    fn start_container(&self, id: &str) -> Result<()> {
+        let record = self.find(id)?;
+        let state = self.live_state(&record.id)?;
+        if state.state.is_running() || matches!(state.state, ContainerState::Restarting) {
+            return Ok(());
+        }
+        let dir = self.layout.container(&record.id);
+        let _ = fs::remove_file(dir.join(STOP_MARKER));
+        self.write_etc_files(&record)?;
+        {
+            let _lock = self.global_lock()?;
+            let records = self.all_records()?;
+            let nets: Vec<String> = record
+                .endpoints
+                .iter()
+                .map(|e| e.network_id.clone())
+                .collect();
+            self.refresh_hosts(&records, &nets);
+        }
+        self.spawn_monitor(&record)
+    }
+
+    fn stop_container(&self, id: &str, timeout: Duration) -> Result<()> {
+        let record = self.find(id)?;
+        let dir = self.layout.container(&record.id);
+        fs::write(dir.join(STOP_MARKER), b"")
+            .map_err(|e| EngineError::io(format!("stopping {}", record.name), e))?;
+        let state = self.live_state(&record.id)?;
+        let pid = match state.state {
+            ContainerState::Running { pid, .. } => Some(pid),
+            _ => None,
+        };
+        if let Some(pid) = pid {
+            let signal = wharf_runtime::parse_signal(
+                record.spec.stop_signal.as_deref().unwrap_or("SIGTERM"),
+            )
+            .map_err(runtime_err)?;
+            wharf_runtime::send_signal(pid, signal).map_err(runtime_err)?;
+            if !wharf_runtime::wait_for_exit(pid, timeout).map_err(runtime_err)? {
+                wharf_runtime::send_signal(pid, libc::SIGKILL).map_err(runtime_err)?;
+                if !wharf_runtime::wait_for_exit(pid, Duration::from_secs(10))
+                    .map_err(runtime_err)?
+                {
+                    return Err(EngineError::Other(format!(
+                        "container {} (pid {pid}) did not die after SIGKILL",
+                        record.name
+                    )));
+                }
+            }
+        }
+        // Let the monitor record the exit (or, restarting, see the stop marker).
+        if let Some(monitor) = state.monitor_pid {
+            let _ = wharf_runtime::wait_for_exit(monitor, Duration::from_secs(5));
+        }
+        let mut state = self.live_state(&record.id)?;
+        if !matches!(
+            state.state,
+            ContainerState::Exited { .. } | ContainerState::Created
+        ) {
+            state.state = ContainerState::Exited {
+                exit_code: state.last_exit_code.unwrap_or(137),
+                finished_at: store::now_secs(),
+                oom_killed: state.last_oom_killed,
+            };
+            state.monitor_pid = None;
+            self.save_state(&record.id, &state)?;
+        }
+        Ok(())
+    }
+
+    fn remove_container(&self, id: &str, force: bool) -> Result<()> {
+        let record = self.find(id)?;
+        let state = self.live_state(&record.id)?;
+        if state.state.is_running() || matches!(state.state, ContainerState::Restarting) {
+            if !force {
+                return Err(EngineError::Invalid(format!(
+                    "container {} is running: stop it first or remove it with force",
+                    record.name
+                )));
+            }
+            self.stop_container(&record.id, Duration::ZERO)?;
+        }
+        let mode =
+            wharf_runtime::cgroups::detect(&self.config.cgroup_fs_root).map_err(runtime_err)?;
+        let handle = wharf_runtime::CgroupHandle {
+            mode,
+            fs_root: self.config.cgroup_fs_root.clone(),
+            path: record.cgroup_path.clone(),
+        };
+        handle.kill_all_and_destroy().map_err(runtime_err)?;
+        if let Some((parent, _)) = record.cgroup_path.rsplit_once('/') {
+            wharf_runtime::CgroupHandle::remove_empty_parents(&self.config.cgroup_fs_root, parent);
+        }
+        let _lock = self.global_lock()?;
+        let dir = self.layout.container(&record.id);
+        // Remove the config first: a half-removed directory then reads as absent.
+        let _ = fs::remove_file(dir.join(CONFIG_FILE));
+        fs::remove_dir_all(&dir)
+            .map_err(|e| EngineError::io(format!("removing {}", dir.display()), e))?;
+        let records = self.all_records()?;
+        let nets: Vec<String> = record
+            .endpoints
+            .iter()
+            .map(|e| e.network_id.clone())
+            .collect();
+        self.refresh_hosts(&records, &nets);
+        Ok(())
+    }
+
+    fn inspect_container(&self, id_or_name: &str) -> Result<ContainerInfo> {
+        let record = self.find(id_or_name)?;
+        self.info(&record)
+    }
+
+    fn list_networks(&self, wanted: &[(&str, &str)]) -> Result<Vec<NetworkInfo>> {
+        Ok(network::load_networks(&self.layout)?
+            .into_iter()
+            .filter(|n| {
+                wanted
+                    .iter()
+                    .all(|(k, v)| n.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|n: NetworkRecord| NetworkInfo {
+                id: n.id,
+                name: n.name,
+                labels: n.labels,
+                subnet: n.subnet,
+                gateway: std::net::IpAddr::V4(n.gateway),
+                bridge: n.bridge,
+            })
+            .collect())
+    }
+
+    fn create_network(&self, spec: &NetworkSpec) -> Result<String> {
+        let _lock = self.global_lock()?;
+        Ok(network::create(&self.layout, spec)?.id)
+    }
+
+    fn remove_network(&self, id: &str) -> Result<()> {
+        let _lock = self.global_lock()?;
+        let record = network::load_networks(&self.layout)?
+            .into_iter()
+            .find(|n| n.id == id || n.name == id)
+            .ok_or_else(|| EngineError::not_found("network", id))?;
+        network::remove(&self.layout, &record, &self.all_records()?)
+    }
+
+    fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32> {
+        let record = self.find(id)?;
+        let state = self.live_state(&record.id)?;
+        let (ContainerState::Running { pid, .. }, Some(cgroup)) = (&state.state, &state.cgroup)
+        else {
+            return Err(EngineError::Invalid(format!(
+                "container {} is not running: start it first",
+                record.name
+            )));
+        };
+        let mut env = record.env.clone();
+        for extra in &spec.env {
+            let key = extra.split_once('=').map_or(extra.as_str(), |(k, _)| k);
+            env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+            env.push(extra.clone());
+        }
+        let cwd = spec
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| record.cwd.clone());
+        let user = spec.user.clone().or_else(|| record.user.clone());
+        wharf_runtime::exec(*pid, cgroup, &spec.command, &env, &cwd, user.as_deref())
+            .map_err(runtime_err)
+    }
+
+    fn logs(
+        &self,
+        id: &str,
+        options: &LogOptions,
+        sink: &mut dyn FnMut(LogLine) -> bool,
+    ) -> Result<()> {
+        let record = self.find(id)?;
+        let path = self.layout.container(&record.id).join(LOG_FILE);
+        let running = || {
+            self.live_state(&record.id)
+                .map(|s| s.state.is_running() || matches!(s.state, ContainerState::Restarting))
+                .unwrap_or(false)
+        };
+        logs::read_log(&path, options, &running, sink)
+    }
+
+    fn stats(&self, id: &str) -> Result<StatsSample> {
+        let record = self.find(id)?;
+        let state = self.live_state(&record.id)?;
+        let (ContainerState::Running { pid, .. }, Some(cgroup)) = (&state.state, &state.cgroup)
+        else {
+            return Ok(StatsSample {
+                read_at_ns: monotonic_ns(),
+                online_cpus: online_cpus(),
+                memory_limit: host_memory(),
+                ..Default::default()
+            });
+        };
+        let stats = cgroup.stats().map_err(runtime_err)?;
+        let (net_rx_bytes, net_tx_bytes) = wharf_runtime::net_io(*pid).unwrap_or((0, 0));
+        Ok(StatsSample {
+            read_at_ns: monotonic_ns(),
+            cpu_usage_ns: stats.cpu_usage_ns,
+            online_cpus: online_cpus(),
+            memory_usage: stats.memory_usage,
+            memory_limit: stats
+                .memory_limit
+                .unwrap_or_else(host_memory)
+                .min(host_memory()),
+            net_rx_bytes,
+            net_tx_bytes,
+            block_read_bytes: stats.block_read_bytes,
+            block_write_bytes: stats.block_write_bytes,
+            pids: stats.pids,
+        })
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+fn online_cpus() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1)
+}
+
+/// Total memory of the host in bytes, from /proc/meminfo.
+fn host_memory() -> u64 {
+    fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_drops_loopback_servers() {
+        let host = "search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.2\n";
+        assert_eq!(
+            container_resolv_conf(host),
+            "search example.org\nnameserver 10.0.0.2\n"
+        );
+        assert_eq!(
+            container_resolv_conf("nameserver 127.0.0.1\n"),
+            "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+    }
+
+    #[test]
+    fn args_follow_docker_entrypoint_rules() {
+        let image = wharf_image::RuntimeConfig {
+            entrypoint: Some(vec!["/entry".into()]),
+            cmd: Some(vec!["default".into()]),
+            ..Default::default()
+        };
+        let mut spec = ContainerSpec::default();
+        assert_eq!(resolve_args(&spec, &image), ["/entry", "default"]);
+        spec.command = Some(vec!["mine".into()]);
+        assert_eq!(resolve_args(&spec, &image), ["/entry", "mine"]);
+        spec.command = None;
+        spec.entrypoint = Some(vec!["/other".into()]);
+        assert_eq!(resolve_args(&spec, &image), ["/other"]);
+    }
+
+    #[test]
+    fn env_layers_image_then_service() {
+        let image = wharf_image::RuntimeConfig {
+            env: vec!["PATH=/bin".into(), "A=image".into()],
+            ..Default::default()
+        };
+        let mut spec = ContainerSpec::default();
+        spec.env.insert("A".into(), "service".into());
+        let env = resolve_env(&spec, &image, "abc");
+        assert_eq!(env, ["PATH=/bin", "HOSTNAME=abc", "A=service"]);
+    }
+}

@@ -1,1 +1,21 @@
-//! wharf-net (being written).
+//! wharf-net: the privileged network side of wharf — Linux bridges, veth pairs and
+//! addresses over rtnetlink, IPAM, the firewall/NAT driver (nftables or none) and
+//! userland port publishing. Public functions are synchronous; each netlink call runs on
+//! a private current-thread runtime and acts in the calling thread's network namespace.
+#![allow(unsafe_code)]
+
+mod error;
+pub mod firewall;
+pub mod ipam;
+mod link;
+mod netns;
+pub mod proxy;
+
+pub use error::NetError;
+pub use ipnet::Ipv4Net;
+pub use link::{
+    attach_container, delete_link, enable_ip_forwarding, ensure_bridge, host_ipv4_networks,
+    ipv4_default_gateway, link_details, link_exists, link_index, loopback_up, loopback_up_in,
+    LinkDetails,
+};
+pub use netns::in_netns_of_pid;

@@ -1,1 +1,144 @@
-//! wharf-orchestrator (being written).
+//! wharf-orchestrator: turns a Compose [`Project`] into containers and
+//! networks on an [`Engine`], the way docker compose does:
+//! observe (by labels) → reconcile (pure, [`plan_up`] / [`plan_down`]) →
+//! [`Plan`] (a DAG that prints as text) → [`execute`] (dependency order,
+//! independent steps in parallel, [`Event`]s for progress). It never prints.
+
+mod error;
+mod execute;
+mod observe;
+mod plan;
+mod reconcile;
+mod spec;
+
+pub use error::OrchestratorError;
+pub use execute::{execute, Event, Status};
+pub use observe::{container_number, is_oneoff, observe, project_containers, Observed};
+pub use plan::{Action, Plan, Step};
+pub use reconcile::{
+    plan_down, plan_up, selected_services, DownOptions, UpOptions, DEFAULT_TIMEOUT,
+};
+pub use spec::{
+    change_reason, config_hash, container_name, container_spec, depends_on_label, network_name,
+    parse_depends_on_label, parse_restart, port_bindings, service_image, validate_service,
+    CONFIG_HASH_VERSION, CONFIG_PARTS_LABEL,
+};
+
+use std::collections::BTreeMap;
+use wharf_compose::Project;
+use wharf_engine_api::Engine;
+
+/// Check that the image of every service in `services` is in the local
+/// store, before anything is created.
+pub fn check_images(
+    engine: &dyn Engine,
+    project: &Project,
+    services: &[String],
+) -> Result<(), OrchestratorError> {
+    let mut known: BTreeMap<String, bool> = BTreeMap::new();
+    let mut names: Vec<&String> = services.iter().collect();
+    names.sort();
+    for name in names {
+        let Some(service) = project.services.get(name) else {
+            return Err(OrchestratorError::NoSuchService(name.clone()));
+        };
+        let image = service_image(project, service);
+        let present = match known.get(&image) {
+            Some(&present) => present,
+            None => {
+                let present = engine
+                    .image_inspect(&image)
+                    .map_err(|e| OrchestratorError::engine(format!("image {image}"), e))?
+                    .is_some();
+                known.insert(image.clone(), present);
+                present
+            }
+        };
+        if !present {
+            let hint = if service.build.is_some() {
+                "build it first"
+            } else {
+                "import or pull it first"
+            };
+            return Err(OrchestratorError::ImageNotFound {
+                service: name.clone(),
+                image,
+                hint: hint.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Lock the project, check every selected service's image exists locally,
+/// observe, plan and execute. The plan's warnings (orphans) are dropped; use
+/// [`up_reporting`] to show them.
+pub fn up(
+    engine: &dyn Engine,
+    project: &Project,
+    options: &UpOptions,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<(), OrchestratorError> {
+    up_reporting(engine, project, options, on_event, &|_| {})
+}
+
+/// [`up`], giving the plan's warnings (orphan containers) to `on_warning`
+/// before anything runs.
+pub fn up_reporting(
+    engine: &dyn Engine,
+    project: &Project,
+    options: &UpOptions,
+    on_event: &(dyn Fn(Event) + Sync),
+    on_warning: &dyn Fn(&str),
+) -> Result<(), OrchestratorError> {
+    let _lock = engine
+        .lock_project(&project.name)
+        .map_err(|e| OrchestratorError::engine(format!("project {}", project.name), e))?;
+    let services = selected_services(project, &options.services)?;
+    check_images(engine, project, &services)?;
+    let observed = observe(engine, &project.name)?;
+    let plan = plan_up(project, &observed, options)?;
+    for warning in &plan.warnings {
+        on_warning(warning);
+    }
+    execute(engine, &plan, on_event)
+}
+
+/// Stop containers dependents first, remove them, then remove the project's
+/// networks (by label). Keeps going past failures and returns them all
+/// together. `Ok(false)` when nothing of the project existed. Orphans that
+/// are kept are not reported; use [`down_reporting`] to show them.
+pub fn down(
+    engine: &dyn Engine,
+    project_name: &str,
+    project: Option<&Project>,
+    options: &DownOptions,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<bool, OrchestratorError> {
+    down_reporting(engine, project_name, project, options, on_event, &|_| {})
+}
+
+/// [`down`], giving the plan's warnings (orphans left in place) to
+/// `on_warning` before anything runs.
+pub fn down_reporting(
+    engine: &dyn Engine,
+    project_name: &str,
+    project: Option<&Project>,
+    options: &DownOptions,
+    on_event: &(dyn Fn(Event) + Sync),
+    on_warning: &dyn Fn(&str),
+) -> Result<bool, OrchestratorError> {
+    let _lock = engine
+        .lock_project(project_name)
+        .map_err(|e| OrchestratorError::engine(format!("project {project_name}"), e))?;
+    let observed = observe(engine, project_name)?;
+    if observed.containers.is_empty() && observed.project_networks(project_name).next().is_none() {
+        return Ok(false);
+    }
+    let plan = plan_down(project_name, project, &observed, options);
+    for warning in &plan.warnings {
+        on_warning(warning);
+    }
+    execute::run(engine, &plan, on_event, execute::OnFailure::KeepGoing)?;
+    Ok(true)
+}

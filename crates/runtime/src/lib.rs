@@ -1,1 +1,31 @@
-//! wharf-runtime (being written).
+//! wharf-runtime: the privileged process side of wharf's embedded container engine.
+//!
+//! It clones container processes into fresh namespaces, builds their root filesystem
+//! (overlayfs, /proc, /dev, /sys, bind and tmpfs mounts, pivot_root, masked paths),
+//! places them in cgroups (v1 and v2, see [`cgroups`]), drops capabilities and switches
+//! user, runs commands inside running containers ([`exec`]) and reads the raw numbers
+//! that `wharf stats` shows.
+//!
+//! Code that runs in a freshly cloned child sticks to raw system calls on data prepared
+//! by the parent (no allocation, no locks), see `child`.
+#![allow(unsafe_code)]
+
+mod caps;
+pub mod cgroups;
+mod child;
+mod error;
+mod exec;
+mod netdev;
+mod rootfs;
+mod signal;
+mod spawn;
+mod sys;
+pub mod user;
+
+pub use caps::DEFAULT_CAPABILITIES;
+pub use cgroups::{detect, CgroupConfig, CgroupHandle, CgroupMode, CgroupStats, Limits};
+pub use error::RuntimeError;
+pub use exec::exec;
+pub use netdev::{net_io, parse_net_dev};
+pub use signal::{parse_signal, send_signal, wait_for_exit};
+pub use spawn::{spawn, MountKind, MountSpec, Rootfs, SpawnConfig, Spawned};

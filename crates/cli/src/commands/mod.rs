@@ -1,0 +1,82 @@
+//! One module per command (group).
+
+pub mod exec;
+pub mod image;
+pub mod logs;
+pub mod ps;
+pub mod stats;
+pub mod up;
+
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use wharf_engine_api::{labels, ContainerInfo};
+
+/// The hidden `__monitor` mode: becomes the monitor of one container. Its
+/// stdout is the status channel the starting CLI reads.
+pub fn monitor(root: PathBuf, cgroup_fs: PathBuf, id: &str) -> i32 {
+    let status = match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(e) => {
+            eprintln!("monitor: duplicating stdout: {e}");
+            return 1;
+        }
+    };
+    let config = wharf_engine::EngineConfig {
+        root,
+        cgroup_fs_root: cgroup_fs,
+        cgroup_parent: String::new(),
+        monitor_program: PathBuf::new(),
+    };
+    match wharf_engine::LinuxEngine::open(config) {
+        Ok(engine) => engine.run_monitor(id, status),
+        Err(e) => {
+            use std::io::Write;
+            let mut status = status;
+            let _ = writeln!(status, "error: {e}");
+            1
+        }
+    }
+}
+
+/// `web-1` for `hello-web-1`: how docker compose names a container in logs.
+pub fn short_name(container: &ContainerInfo) -> String {
+    match (
+        container.label(labels::SERVICE),
+        container.label(labels::CONTAINER_NUMBER),
+    ) {
+        (Some(service), Some(number)) => format!("{service}-{number}"),
+        _ => container.name.clone(),
+    }
+}
+
+/// Keep containers of the named services (all when `services` is empty);
+/// an unknown service name is an error.
+pub fn filter_services(
+    containers: Vec<ContainerInfo>,
+    services: &[String],
+    project: Option<&wharf_compose::Project>,
+) -> anyhow::Result<Vec<ContainerInfo>> {
+    if let Some(project) = project {
+        for service in services {
+            if !project.services.contains_key(service) {
+                anyhow::bail!(
+                    "no such service: {service} (services: {})",
+                    project
+                        .services
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+    Ok(containers
+        .into_iter()
+        .filter(|c| {
+            services.is_empty()
+                || c.label(labels::SERVICE)
+                    .is_some_and(|s| services.iter().any(|w| w == s))
+        })
+        .collect())
+}

@@ -1,0 +1,179 @@
+//! `wharf ps`: the project's containers, as docker compose lists them.
+
+use super::filter_services;
+use crate::context::GlobalOptions;
+use crate::render::{table, units};
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+use wharf_engine_api::{labels, ContainerInfo, ContainerState, PublishedPort};
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all stopped containers (including those created by the run command)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Display services
+    #[arg(long)]
+    pub services: bool,
+    /// Format output: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Filter services by status (running, exited, created, restarting, …)
+    #[arg(long)]
+    pub status: Vec<String>,
+    #[arg(value_name = "SERVICE")]
+    pub names: Vec<String>,
+}
+
+pub fn ps(global: &GlobalOptions, args: PsArgs) -> Result<i32> {
+    let (project, name) = global.project_or_name()?;
+    let engine = global.engine()?;
+    let containers = wharf_orchestrator::project_containers(&engine, &name, args.all)?;
+    let containers: Vec<ContainerInfo> =
+        filter_services(containers, &args.names, project.as_ref())?
+            .into_iter()
+            .filter(|c| args.status.is_empty() || args.status.iter().any(|s| s == c.state.name()))
+            .collect();
+    if args.quiet {
+        for c in &containers {
+            println!("{}", c.id);
+        }
+        return Ok(0);
+    }
+    if args.services {
+        let mut services: Vec<&str> = containers
+            .iter()
+            .filter_map(|c| c.label(labels::SERVICE))
+            .collect();
+        services.dedup();
+        for s in services {
+            println!("{s}");
+        }
+        return Ok(0);
+    }
+    let now = units::now_secs();
+    match args.format.as_str() {
+        "json" => {
+            for c in &containers {
+                println!("{}", json_entry(c, now));
+            }
+        }
+        "table" => {
+            let rows: Vec<Vec<String>> = containers
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.name.clone(),
+                        c.image.clone(),
+                        quoted_command(c, 20),
+                        c.label(labels::SERVICE).unwrap_or("").to_string(),
+                        format!("{} ago", units::human_duration(now - c.created)),
+                        status_text(&c.state, now),
+                        ports_text(&c.ports),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table::render(
+                    &["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"],
+                    &rows
+                )
+            );
+        }
+        other => anyhow::bail!("unknown format {other:?}: use table or json"),
+    }
+    Ok(0)
+}
+
+/// `"httpd -f -v -p 8080…"`: docker's command column, cut to `width` characters.
+fn quoted_command(c: &ContainerInfo, width: usize) -> String {
+    let command = c.command.join(" ");
+    if command.chars().count() > width {
+        let cut: String = command.chars().take(width - 1).collect();
+        format!("\"{cut}…\"")
+    } else {
+        format!("\"{command}\"")
+    }
+}
+
+pub fn status_text(state: &ContainerState, now: i64) -> String {
+    match state {
+        ContainerState::Created => "Created".into(),
+        ContainerState::Running { started_at, .. } => {
+            format!("Up {}", units::human_duration(now - started_at))
+        }
+        ContainerState::Restarting => "Restarting".into(),
+        ContainerState::Exited {
+            exit_code,
+            finished_at,
+            ..
+        } => format!(
+            "Exited ({exit_code}) {} ago",
+            units::human_duration(now - finished_at)
+        ),
+        ContainerState::Dead => "Dead".into(),
+    }
+}
+
+fn port_host(p: &PublishedPort) -> String {
+    match p.host_ip {
+        Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{}", p.host_port),
+        Some(ip) => format!("{ip}:{}", p.host_port),
+        None => format!("0.0.0.0:{}", p.host_port),
+    }
+}
+
+fn ports_text(ports: &[PublishedPort]) -> String {
+    ports
+        .iter()
+        .map(|p| format!("{}->{}/{}", port_host(p), p.container_port, p.protocol))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn json_entry(c: &ContainerInfo, now: i64) -> serde_json::Value {
+    let exit_code = match c.state {
+        ContainerState::Exited { exit_code, .. } => exit_code,
+        _ => 0,
+    };
+    let publishers: Vec<serde_json::Value> = c
+        .ports
+        .iter()
+        .map(|p| {
+            json!({
+                "URL": p.host_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
+                "TargetPort": p.container_port,
+                "PublishedPort": p.host_port,
+                "Protocol": p.protocol.to_string(),
+            })
+        })
+        .collect();
+    let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    json!({
+        "Command": format!("\"{}\"", c.command.join(" ")),
+        "CreatedAt": units::docker_time(c.created),
+        "ExitCode": exit_code,
+        "Health": "",
+        "ID": c.id,
+        "Image": c.image,
+        "Labels": labels.join(","),
+        "LocalVolumes": "0",
+        "Mounts": "",
+        "Name": c.name,
+        "Names": c.name,
+        "Networks": c.addresses.keys().cloned().collect::<Vec<_>>().join(","),
+        "Ports": ports_text(&c.ports),
+        "Project": c.label(labels::PROJECT).unwrap_or(""),
+        "Publishers": publishers,
+        "RunningFor": format!("{} ago", units::human_duration(now - c.created)),
+        "Service": c.label(labels::SERVICE).unwrap_or(""),
+        "Size": "0B",
+        "State": c.state.name(),
+        "Status": status_text(&c.state, now),
+    })
+}

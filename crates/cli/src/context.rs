@@ -1,0 +1,119 @@
+//! What every command needs: the global flags, the environment, the loaded
+//! project and the engine.
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use wharf_engine::{EngineConfig, LinuxEngine};
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalOptions {
+    /// Compose configuration files
+    #[arg(short = 'f', long = "file")]
+    pub files: Vec<PathBuf>,
+    /// Project name
+    #[arg(short = 'p', long = "project-name")]
+    pub project_name: Option<String>,
+    /// Specify an alternate working directory (default: the path of the first Compose file)
+    #[arg(long)]
+    pub project_directory: Option<PathBuf>,
+    /// Specify an alternate environment file
+    #[arg(long = "env-file")]
+    pub env_files: Vec<PathBuf>,
+    /// Specify a profile to enable
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+    /// State directory of wharf
+    #[arg(
+        long,
+        global = true,
+        env = "WHARF_ROOT",
+        default_value = "/var/lib/wharf"
+    )]
+    pub root: PathBuf,
+    /// Control when to print ANSI control characters ("never"|"always"|"auto")
+    #[arg(long, default_value = "auto")]
+    pub ansi: String,
+}
+
+impl GlobalOptions {
+    pub fn environment(&self) -> BTreeMap<String, String> {
+        std::env::vars().collect()
+    }
+
+    /// Whether to colour and redraw on stream `is_tty`.
+    pub fn ansi(&self, is_tty: bool) -> bool {
+        match self.ansi.as_str() {
+            "never" => false,
+            "always" => true,
+            _ => is_tty && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+
+    pub fn stdout_ansi(&self) -> bool {
+        self.ansi(std::io::stdout().is_terminal())
+    }
+
+    pub fn stderr_ansi(&self) -> bool {
+        self.ansi(std::io::stderr().is_terminal())
+    }
+
+    pub fn load_project(&self) -> Result<wharf_compose::Project> {
+        let options = wharf_compose::LoadOptions {
+            cwd: std::env::current_dir().context("reading the current directory")?,
+            files: self.files.clone(),
+            project_directory: self.project_directory.clone(),
+            project_name: self.project_name.clone(),
+            env: self.environment(),
+            env_files: self.env_files.clone(),
+            profiles: self.profiles.clone(),
+        };
+        let project = wharf_compose::load(&options)?;
+        for warning in &project.warnings {
+            eprintln!("WARN[0000] {warning}");
+        }
+        Ok(project)
+    }
+
+    /// The project name when the project may not load (`down`, `ps` from
+    /// anywhere with `-p`): the loaded project's, else `-p` or
+    /// `COMPOSE_PROJECT_NAME`.
+    pub fn project_or_name(&self) -> Result<(Option<wharf_compose::Project>, String)> {
+        match self.load_project() {
+            Ok(project) => {
+                let name = project.name.clone();
+                Ok((Some(project), name))
+            }
+            Err(error) => {
+                let explicit = self
+                    .project_name
+                    .clone()
+                    .or_else(|| std::env::var("COMPOSE_PROJECT_NAME").ok());
+                match explicit {
+                    Some(name) if self.files.is_empty() => Ok((None, name)),
+                    _ => Err(error),
+                }
+            }
+        }
+    }
+
+    pub fn engine(&self) -> Result<LinuxEngine> {
+        let config = EngineConfig {
+            root: self.root.clone(),
+            cgroup_fs_root: PathBuf::from(
+                std::env::var("WHARF_CGROUP_FS").unwrap_or_else(|_| "/sys/fs/cgroup".into()),
+            ),
+            cgroup_parent: std::env::var("WHARF_CGROUP_PARENT").unwrap_or_else(|_| "wharf".into()),
+            monitor_program: std::env::current_exe()
+                .context("finding the wharf executable to run container monitors")?,
+        };
+        LinuxEngine::open(config).with_context(|| {
+            format!(
+                "opening the wharf state in {} (wharf needs root; set --root or WHARF_ROOT to use another directory)",
+                self.root.display()
+            )
+        })
+    }
+}

@@ -1,0 +1,155 @@
+//! Numbers as docker prints them: sizes, durations, times.
+
+/// `%.4g` as Go formats it: four significant digits, no trailing zeros.
+fn g4(value: f64) -> String {
+    if value == 0.0 {
+        return "0".into();
+    }
+    let digits = value.abs().log10().floor() as i32;
+    let decimals = (3 - digits).max(0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+fn scaled(mut value: f64, base: f64, units: &[&str]) -> String {
+    let mut unit = 0;
+    while value >= base && unit + 1 < units.len() {
+        value /= base;
+        unit += 1;
+    }
+    format!("{}{}", g4(value), units[unit])
+}
+
+/// Binary units (`64MiB`), as `docker stats` shows memory.
+pub fn binary_size(bytes: u64) -> String {
+    scaled(
+        bytes as f64,
+        1024.0,
+        &["B", "KiB", "MiB", "GiB", "TiB", "PiB"],
+    )
+}
+
+/// Decimal units (`1.23kB`), as docker shows I/O and image sizes.
+pub fn decimal_size(bytes: u64) -> String {
+    scaled(bytes as f64, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"])
+}
+
+/// Go-units' HumanDuration: "Less than a second", "3 seconds", "About a minute", …
+pub fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    let minutes = secs / 60;
+    let hours = (secs as f64 / 3600.0).round() as i64;
+    if secs < 1 {
+        "Less than a second".into()
+    } else if secs < 60 {
+        plural(secs, "second")
+    } else if minutes == 1 {
+        "About a minute".into()
+    } else if minutes < 60 {
+        format!("{minutes} minutes")
+    } else if hours == 1 {
+        "About an hour".into()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 14 {
+        format!("{} days", hours / 24)
+    } else if hours < 24 * 60 {
+        format!("{} weeks", hours / 24 / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", hours / 24 / 30)
+    } else {
+        format!("{} years", hours / 24 / 365)
+    }
+}
+
+/// (year, month, day, hour, minute, second) in UTC from Unix seconds.
+fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+/// `2006-01-02 15:04:05 +0000 UTC`, docker's CreatedAt.
+pub fn docker_time(secs: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(secs);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} +0000 UTC")
+}
+
+/// RFC 3339 with nanoseconds, as `logs -t` prints.
+pub fn rfc3339_nanos(nanos: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(nanos.div_euclid(1_000_000_000));
+    let frac = nanos.rem_euclid(1_000_000_000);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:09}Z")
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_docker() {
+        assert_eq!(binary_size(64 * 1024 * 1024), "64MiB");
+        assert_eq!(binary_size(1_585_152), "1.512MiB");
+        assert_eq!(binary_size(0), "0B");
+        assert_eq!(decimal_size(1234), "1.234kB");
+        assert_eq!(decimal_size(648), "648B");
+        assert_eq!(decimal_size(2_140_160), "2.14MB");
+    }
+
+    #[test]
+    fn durations_match_go_units() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(5), "5 seconds");
+        assert_eq!(human_duration(70), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(3 * 3600), "3 hours");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+    }
+
+    #[test]
+    fn times_format_in_utc() {
+        assert_eq!(docker_time(0), "1970-01-01 00:00:00 +0000 UTC");
+        assert_eq!(docker_time(1_700_000_000), "2023-11-14 22:13:20 +0000 UTC");
+        assert_eq!(
+            rfc3339_nanos(1_700_000_000_000_000_123),
+            "2023-11-14T22:13:20.000000123Z"
+        );
+    }
+}

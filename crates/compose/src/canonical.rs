@@ -1,0 +1,563 @@
+//! Canonicalize stage (syntax): rewrites the short forms of one file's tree
+//! into the long forms, so that merging and typing see one shape per key.
+//!
+//! Runs on each file after interpolation and before merge (merging `volumes`
+//! by target or `environment` by key needs the long form). The rules are a
+//! table keyed by YAML path pattern (`services.*.ports`); values keep their
+//! positions and tags.
+
+use crate::error::{LoadError, LoadErrorKind, Location};
+use crate::syntax;
+use crate::yaml::{Entry, Node, ScalarKind, Value};
+
+type Rule = fn(&mut Node, &str) -> Result<(), LoadError>;
+
+/// Short form → long form, by path. Parents run before children.
+const RULES: &[(&str, Rule)] = &[
+    ("services.*", mapping_or_empty),
+    ("networks.*", mapping_or_empty),
+    ("volumes.*", mapping_or_empty),
+    ("services.*.command", command),
+    ("services.*.entrypoint", command),
+    ("services.*.environment", env_map),
+    ("services.*.build", build),
+    ("services.*.build.args", env_map),
+    ("services.*.build.labels", label_map),
+    ("services.*.labels", label_map),
+    ("services.*.deploy.labels", label_map),
+    ("networks.*.labels", label_map),
+    ("volumes.*.labels", label_map),
+    ("services.*.env_file", env_file),
+    ("services.*.ports", ports),
+    ("services.*.volumes", volumes),
+    ("services.*.depends_on", depends_on),
+    ("services.*.networks", service_networks),
+    ("services.*.dns", string_or_list),
+    ("services.*.dns_search", string_or_list),
+    ("services.*.tmpfs", string_or_list),
+    ("services.*.expose", string_or_list),
+    ("services.*.healthcheck.test", healthcheck_test),
+];
+
+/// Rewrites `root` (one file's document) into long forms.
+pub fn canonicalize(root: &mut Node) -> Result<(), LoadError> {
+    walk(root, &mut Vec::new(), "")
+}
+
+/// Whether `pattern` (`services.*.ports`) matches the path segments.
+pub fn matches(pattern: &str, segs: &[String]) -> bool {
+    let parts: Vec<&str> = pattern.split('.').collect();
+    parts.len() == segs.len() && parts.iter().zip(segs).all(|(p, s)| *p == "*" || p == s)
+}
+
+/// `a.b` joined with `c`.
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn walk(node: &mut Node, segs: &mut Vec<String>, path: &str) -> Result<(), LoadError> {
+    for (pattern, rule) in RULES {
+        if matches(pattern, segs) {
+            rule(node, path)?;
+        }
+    }
+    if let Value::Map(entries) = &mut node.value {
+        for e in entries {
+            segs.push(e.key.clone());
+            let p = join(path, &e.key);
+            walk(&mut e.value, segs, &p)?;
+            segs.pop();
+        }
+    }
+    Ok(())
+}
+
+/// A schema error at a node.
+pub fn bad(loc: &Location, path: &str, msg: impl Into<String>) -> LoadError {
+    LoadError::at(LoadErrorKind::Schema, loc.clone(), path, msg)
+}
+
+fn entry(key: impl Into<String>, value: Node) -> Entry {
+    Entry {
+        key: key.into(),
+        key_loc: value.loc.clone(),
+        value,
+    }
+}
+
+fn scalar_text(node: &Node) -> Option<&str> {
+    match &node.value {
+        Value::Scalar(t, k) if *k != ScalarKind::Null => Some(t),
+        _ => None,
+    }
+}
+
+fn mapping_or_empty(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    match &node.value {
+        Value::Map(_) => Ok(()),
+        _ if node.is_null() => {
+            node.value = Value::Map(Vec::new());
+            Ok(())
+        }
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!("must be a mapping, not {}", node.describe()),
+        )),
+    }
+}
+
+fn command(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    match &mut node.value {
+        Value::Scalar(_, ScalarKind::Null) => Ok(()),
+        Value::Scalar(text, _) => {
+            let words = syntax::shell_split(text).map_err(|e| bad(&node.loc, path, e))?;
+            let loc = node.loc.clone();
+            node.value = Value::Seq(
+                words
+                    .into_iter()
+                    .map(|w| Node::str(w, loc.clone()))
+                    .collect(),
+            );
+            Ok(())
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                to_string_scalar(item, &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        Value::Map(_) => Err(bad(
+            &node.loc,
+            path,
+            "must be a string or a list of strings, not a mapping",
+        )),
+    }
+}
+
+/// A non-null scalar becomes a string scalar; anything else is an error.
+fn to_string_scalar(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    match &mut node.value {
+        Value::Scalar(_, k) if *k != ScalarKind::Null => {
+            *k = ScalarKind::Str;
+            Ok(())
+        }
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!("must be a string, not {}", node.describe()),
+        )),
+    }
+}
+
+/// `[K=V, K]` or `{K: V}` → mapping; `K` alone → null (resolved later) or "" for labels.
+fn list_or_map(node: &mut Node, path: &str, bare_value: Option<&str>) -> Result<(), LoadError> {
+    match &mut node.value {
+        Value::Seq(items) => {
+            let mut entries: Vec<Entry> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let text = scalar_text(item).ok_or_else(|| {
+                    bad(
+                        &item.loc,
+                        &format!("{path}[{i}]"),
+                        format!("must be a KEY=VALUE string, not {}", item.describe()),
+                    )
+                })?;
+                let (k, v) = match text.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Node::str(v, item.loc.clone())),
+                    None => (
+                        text.to_string(),
+                        match bare_value {
+                            Some(b) => Node::str(b, item.loc.clone()),
+                            None => Node::null(item.loc.clone()),
+                        },
+                    ),
+                };
+                entries.retain(|e| e.key != k);
+                entries.push(entry(k, v));
+            }
+            node.value = Value::Map(entries);
+            Ok(())
+        }
+        Value::Map(entries) => {
+            for e in entries {
+                let p = join(path, &e.key);
+                match &mut e.value.value {
+                    Value::Scalar(_, ScalarKind::Null) => {
+                        if let Some(b) = bare_value {
+                            e.value = Node::str(b, e.value.loc.clone());
+                        }
+                    }
+                    Value::Scalar(_, k) => *k = ScalarKind::Str,
+                    _ => {
+                        return Err(bad(
+                            &e.value.loc,
+                            &p,
+                            format!(
+                                "must be a string, a number or a boolean, not {}",
+                                e.value.describe()
+                            ),
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        }
+        Value::Scalar(_, ScalarKind::Null) => {
+            node.value = Value::Map(Vec::new());
+            Ok(())
+        }
+        Value::Scalar(..) => Err(bad(
+            &node.loc,
+            path,
+            format!(
+                "must be a mapping or a list of KEY=VALUE strings, not {}",
+                node.describe()
+            ),
+        )),
+    }
+}
+
+fn env_map(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    list_or_map(node, path, None)
+}
+
+fn label_map(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    list_or_map(node, path, Some(""))
+}
+
+fn build(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    match &node.value {
+        Value::Map(_) => Ok(()),
+        Value::Scalar(_, k) if *k != ScalarKind::Null => {
+            let loc = node.loc.clone();
+            let ctx = Node::str(scalar_text(node).unwrap_or_default(), loc.clone());
+            node.value = Value::Map(vec![entry("context", ctx)]);
+            Ok(())
+        }
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!(
+                "must be a build context path or a mapping, not {}",
+                node.describe()
+            ),
+        )),
+    }
+}
+
+fn env_file(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    let one = |item: &mut Node, p: &str| -> Result<(), LoadError> {
+        let loc = item.loc.clone();
+        match &mut item.value {
+            Value::Scalar(t, k) if *k != ScalarKind::Null => {
+                let path_node = Node::str(t.clone(), loc.clone());
+                let required =
+                    Node::new(Value::Scalar("true".into(), ScalarKind::Bool), loc.clone());
+                item.value =
+                    Value::Map(vec![entry("path", path_node), entry("required", required)]);
+                Ok(())
+            }
+            Value::Map(entries) => {
+                if !entries.iter().any(|e| e.key == "required") {
+                    let required = Node::new(Value::Scalar("true".into(), ScalarKind::Bool), loc);
+                    entries.push(entry("required", required));
+                }
+                Ok(())
+            }
+            _ => Err(bad(
+                &loc,
+                p,
+                format!(
+                    "must be a path or a mapping with path, not {}",
+                    item.describe()
+                ),
+            )),
+        }
+    };
+    match &mut node.value {
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                one(item, &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        Value::Scalar(_, ScalarKind::Null) => Ok(()),
+        Value::Scalar(..) => {
+            let mut item = node.clone();
+            item.tag = None;
+            one(&mut item, path)?;
+            node.value = Value::Seq(vec![item]);
+            Ok(())
+        }
+        Value::Map(_) => Err(bad(
+            &node.loc,
+            path,
+            "must be a path or a list of paths, not a mapping",
+        )),
+    }
+}
+
+fn require_seq<'a>(
+    node: &'a mut Node,
+    path: &str,
+    what: &str,
+) -> Result<Option<&'a mut Vec<Node>>, LoadError> {
+    if node.is_null() {
+        return Ok(None);
+    }
+    let describe = node.describe();
+    match &mut node.value {
+        Value::Seq(items) => Ok(Some(items)),
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!("must be a list of {what}, not {describe}"),
+        )),
+    }
+}
+
+fn ports(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    let Some(items) = require_seq(node, path, "ports")? else {
+        return Ok(());
+    };
+    let mut out = Vec::new();
+    for (i, item) in std::mem::take(items).into_iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let loc = item.loc.clone();
+        match &item.value {
+            Value::Scalar(t, ScalarKind::Int | ScalarKind::Str) => {
+                for spec in syntax::parse_port(t).map_err(|e| bad(&loc, &p, e))? {
+                    let mut entries = vec![entry(
+                        "target",
+                        Node::new(
+                            Value::Scalar(spec.target.to_string(), ScalarKind::Int),
+                            loc.clone(),
+                        ),
+                    )];
+                    if let Some(pub_) = spec.published {
+                        entries.push(entry("published", Node::str(pub_, loc.clone())));
+                    }
+                    if let Some(ip) = spec.host_ip {
+                        entries.push(entry("host_ip", Node::str(ip, loc.clone())));
+                    }
+                    entries.push(entry("protocol", Node::str(spec.protocol, loc.clone())));
+                    out.push(Node::map(entries, loc.clone()));
+                }
+            }
+            Value::Map(_) => {
+                let mut item = item;
+                if let Some(pubn) = item.get_mut("published") {
+                    if let Value::Scalar(_, k @ ScalarKind::Int) = &mut pubn.value {
+                        *k = ScalarKind::Str;
+                    }
+                }
+                if item.get("protocol").is_none() {
+                    if let Some(m) = item.as_map_mut() {
+                        m.push(entry("protocol", Node::str("tcp", loc.clone())));
+                    }
+                }
+                out.push(item);
+            }
+            _ => {
+                return Err(bad(
+                    &loc,
+                    &p,
+                    format!(
+                        "must be a port like \"8080:80\" or a mapping with target, not {}",
+                        item.describe()
+                    ),
+                ))
+            }
+        }
+    }
+    *items = out;
+    Ok(())
+}
+
+fn volumes(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    let Some(items) = require_seq(node, path, "volumes")? else {
+        return Ok(());
+    };
+    for (i, item) in items.iter_mut().enumerate() {
+        let p = format!("{path}[{i}]");
+        let loc = item.loc.clone();
+        match &item.value {
+            Value::Scalar(t, ScalarKind::Str) => {
+                let spec = syntax::parse_volume(t).map_err(|e| bad(&loc, &p, e))?;
+                let mut entries = vec![entry("type", Node::str(spec.kind, loc.clone()))];
+                if let Some(s) = spec.source {
+                    entries.push(entry("source", Node::str(s, loc.clone())));
+                }
+                entries.push(entry("target", Node::str(spec.target, loc.clone())));
+                if spec.read_only {
+                    entries.push(entry(
+                        "read_only",
+                        Node::new(Value::Scalar("true".into(), ScalarKind::Bool), loc.clone()),
+                    ));
+                }
+                item.value = Value::Map(entries);
+            }
+            Value::Map(_) => {}
+            _ => {
+                return Err(bad(
+                    &loc,
+                    &p,
+                    format!("must be a mount like \"./src:/dst:ro\" or a mapping with type and target, not {}", item.describe()),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn started(loc: &Location) -> Node {
+    Node::map(
+        vec![
+            entry("condition", Node::str("service_started", loc.clone())),
+            entry(
+                "required",
+                Node::new(Value::Scalar("true".into(), ScalarKind::Bool), loc.clone()),
+            ),
+        ],
+        loc.clone(),
+    )
+}
+
+fn depends_on(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    match &mut node.value {
+        Value::Seq(items) => {
+            let mut entries: Vec<Entry> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let name = scalar_text(item).ok_or_else(|| {
+                    bad(
+                        &item.loc,
+                        &format!("{path}[{i}]"),
+                        format!("must be a service name, not {}", item.describe()),
+                    )
+                })?;
+                if !entries.iter().any(|e| e.key == name) {
+                    entries.push(Entry {
+                        key: name.to_string(),
+                        key_loc: item.loc.clone(),
+                        value: started(&item.loc),
+                    });
+                }
+            }
+            node.value = Value::Map(entries);
+            Ok(())
+        }
+        Value::Map(entries) => {
+            for e in entries {
+                if e.value.is_null() {
+                    e.value = started(&e.value.loc);
+                }
+            }
+            Ok(())
+        }
+        Value::Scalar(_, ScalarKind::Null) => {
+            node.value = Value::Map(Vec::new());
+            Ok(())
+        }
+        Value::Scalar(..) => Err(bad(
+            &node.loc,
+            path,
+            format!(
+                "must be a list of service names or a mapping, not {}",
+                node.describe()
+            ),
+        )),
+    }
+}
+
+fn service_networks(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    match &mut node.value {
+        Value::Seq(items) => {
+            let mut entries: Vec<Entry> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let name = scalar_text(item).ok_or_else(|| {
+                    bad(
+                        &item.loc,
+                        &format!("{path}[{i}]"),
+                        format!("must be a network name, not {}", item.describe()),
+                    )
+                })?;
+                if !entries.iter().any(|e| e.key == name) {
+                    entries.push(Entry {
+                        key: name.to_string(),
+                        key_loc: item.loc.clone(),
+                        value: Node::map(Vec::new(), item.loc.clone()),
+                    });
+                }
+            }
+            node.value = Value::Map(entries);
+            Ok(())
+        }
+        Value::Map(entries) => {
+            for e in entries {
+                if e.value.is_null() {
+                    e.value = Node::map(Vec::new(), e.value.loc.clone());
+                }
+            }
+            Ok(())
+        }
+        Value::Scalar(_, ScalarKind::Null) => Ok(()),
+        Value::Scalar(..) => Err(bad(
+            &node.loc,
+            path,
+            format!(
+                "must be a list of network names or a mapping, not {}",
+                node.describe()
+            ),
+        )),
+    }
+}
+
+fn string_or_list(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    match &mut node.value {
+        Value::Scalar(_, ScalarKind::Null) => Ok(()),
+        Value::Scalar(..) => {
+            let mut item = node.clone();
+            item.tag = None;
+            to_string_scalar(&mut item, path)?;
+            node.value = Value::Seq(vec![item]);
+            Ok(())
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                to_string_scalar(item, &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        Value::Map(_) => Err(bad(
+            &node.loc,
+            path,
+            "must be a string or a list of strings, not a mapping",
+        )),
+    }
+}
+
+fn healthcheck_test(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    match &node.value {
+        Value::Scalar(t, ScalarKind::Str) => {
+            let loc = node.loc.clone();
+            let t = t.clone();
+            node.value = Value::Seq(vec![Node::str("CMD-SHELL", loc.clone()), Node::str(t, loc)]);
+            Ok(())
+        }
+        Value::Seq(_) => string_or_list(node, path),
+        _ if node.is_null() => Ok(()),
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!(
+                "must be a string or a list of strings, not {}",
+                node.describe()
+            ),
+        )),
+    }
+}

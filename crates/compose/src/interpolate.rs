@@ -1,0 +1,248 @@
+//! Interpolate stage: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`,
+//! `${VAR:?err}`, `${VAR?err}`, `${VAR:+alt}`, `${VAR+alt}`, nesting and `$$`
+//! in every string scalar of a file (never in keys).
+//!
+//! [`substitute`] is the template engine on one string; it is also used for
+//! `${…}` references inside `.env` files. `$` followed by anything that cannot
+//! start a variable name (`$(`, `$1`, `$ `) is kept as written.
+
+use crate::error::{LoadError, LoadErrorKind};
+use crate::yaml::{Node, ScalarKind, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Why a template could not be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("invalid interpolation syntax at character {at}: {reason}")]
+    Invalid { at: usize, reason: String },
+    #[error("required variable {name} is missing a value{}", if .message.is_empty() { String::new() } else { format!(": {}", .message) })]
+    Required { name: String, message: String },
+}
+
+/// Collects the names of unset variables used without a default, each once, in order.
+#[derive(Debug, Default)]
+pub struct Unset {
+    seen: BTreeSet<String>,
+    pub names: Vec<String>,
+}
+
+impl Unset {
+    fn add(&mut self, name: &str) {
+        if self.seen.insert(name.to_string()) {
+            self.names.push(name.to_string());
+        }
+    }
+
+    /// The warnings to show, one per variable.
+    pub fn warnings(&self) -> impl Iterator<Item = String> + '_ {
+        self.names
+            .iter()
+            .map(|n| format!("The {n:?} variable is not set. Defaulting to a blank string."))
+    }
+}
+
+fn is_name_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_'
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Expands one string. `lookup` answers a variable's value (`None`: unset).
+pub fn substitute(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Unset,
+) -> Result<String, TemplateError> {
+    let chars: Vec<char> = text.chars().collect();
+    expand(&chars, 0, lookup, unset)
+}
+
+/// Expands `chars`; `offset` is where they start in the outermost string (for errors).
+fn expand(
+    chars: &[char],
+    offset: usize,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Unset,
+) -> Result<String, TemplateError> {
+    let mut out = String::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '$' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        match chars.get(i + 1) {
+            Some('$') => {
+                out.push('$');
+                i += 2;
+            }
+            Some('{') => {
+                let start = i;
+                let (value, next) =
+                    braced(chars, i + 2, offset, lookup, unset).map_err(|e| match e {
+                        TemplateError::Invalid { at, reason } if at == usize::MAX => {
+                            TemplateError::Invalid {
+                                at: offset + start + 1,
+                                reason,
+                            }
+                        }
+                        e => e,
+                    })?;
+                out.push_str(&value);
+                i = next;
+            }
+            Some(&n) if is_name_start(n) => {
+                let mut j = i + 1;
+                while j < chars.len() && is_name_char(chars[j]) {
+                    j += 1;
+                }
+                let name: String = chars[i + 1..j].iter().collect();
+                match lookup(&name) {
+                    Some(v) => out.push_str(&v),
+                    None => unset.add(&name),
+                }
+                i = j;
+            }
+            _ => {
+                out.push('$');
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Expands `${…}` whose name starts at `i`; returns the value and the index after `}`.
+fn braced(
+    chars: &[char],
+    i: usize,
+    offset: usize,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Unset,
+) -> Result<(String, usize), TemplateError> {
+    let invalid = |reason: &str| TemplateError::Invalid {
+        at: usize::MAX,
+        reason: reason.to_string(),
+    };
+    let mut j = i;
+    if j >= chars.len() || !is_name_start(chars[j]) {
+        return Err(if j >= chars.len() {
+            invalid("\"${\" is not closed: write $$ for a literal $")
+        } else {
+            invalid("a variable name must follow \"${\": write $$ for a literal $")
+        });
+    }
+    while j < chars.len() && is_name_char(chars[j]) {
+        j += 1;
+    }
+    let name: String = chars[i..j].iter().collect();
+    if j >= chars.len() {
+        return Err(invalid(&format!("\"${{{name}\" is not closed with \"}}\"")));
+    }
+    if chars[j] == '}' {
+        return Ok((
+            match lookup(&name) {
+                Some(v) => v,
+                None => {
+                    unset.add(&name);
+                    String::new()
+                }
+            },
+            j + 1,
+        ));
+    }
+    let colon = chars[j] == ':';
+    let op_at = if colon { j + 1 } else { j };
+    let op = match chars.get(op_at) {
+        Some(&c @ ('-' | '?' | '+')) => c,
+        _ => {
+            return Err(invalid(&format!(
+                "unexpected {:?} after \"${{{name}\": expected }}, :-, -, :?, ?, :+ or +",
+                chars.get(op_at).copied().unwrap_or(chars[j])
+            )))
+        }
+    };
+    // The word runs to the matching `}`, nested `${…}` included.
+    let word_start = op_at + 1;
+    let mut depth = 0usize;
+    let mut k = word_start;
+    let word_end = loop {
+        match chars.get(k) {
+            None => return Err(invalid(&format!("\"${{{name}\" is not closed with \"}}\""))),
+            Some('$') if chars.get(k + 1) == Some(&'$') => k += 2,
+            Some('$') if chars.get(k + 1) == Some(&'{') => {
+                depth += 1;
+                k += 2;
+            }
+            Some('}') if depth == 0 => break k,
+            Some('}') => {
+                depth -= 1;
+                k += 1;
+            }
+            Some(_) => k += 1,
+        }
+    };
+    let word = &chars[word_start..word_end];
+    let value = lookup(&name);
+    let is_set = value.is_some();
+    let is_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
+    let present = if colon { is_nonempty } else { is_set };
+    let result = match op {
+        '-' if present => value.unwrap_or_default(),
+        '-' => expand(word, offset + word_start, lookup, unset)?,
+        '?' if present => value.unwrap_or_default(),
+        '?' => {
+            let message = expand(word, offset + word_start, lookup, unset)?;
+            return Err(TemplateError::Required { name, message });
+        }
+        _ if present => expand(word, offset + word_start, lookup, unset)?,
+        _ => String::new(),
+    };
+    Ok((result, word_end + 1))
+}
+
+/// Interpolates every string scalar under `node`; `path` is the node's YAML path.
+pub fn interpolate_tree(
+    node: &mut Node,
+    path: &str,
+    env: &BTreeMap<String, String>,
+    unset: &mut Unset,
+) -> Result<(), LoadError> {
+    match &mut node.value {
+        Value::Scalar(text, ScalarKind::Str) => {
+            if text.contains('$') {
+                let lookup = |n: &str| env.get(n).cloned();
+                *text = substitute(text, &lookup, unset).map_err(|e| {
+                    let msg = match &e {
+                        TemplateError::Invalid { at, reason } => format!(
+                            "invalid interpolation syntax in {text:?} at character {at}: {reason}"
+                        ),
+                        TemplateError::Required { .. } => e.to_string(),
+                    };
+                    LoadError::at(LoadErrorKind::Interpolation, node.loc.clone(), path, msg)
+                })?;
+            }
+        }
+        Value::Scalar(..) => {}
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                interpolate_tree(item, &format!("{path}[{i}]"), env, unset)?;
+            }
+        }
+        Value::Map(entries) => {
+            for e in entries {
+                let p = if path.is_empty() {
+                    e.key.clone()
+                } else {
+                    format!("{path}.{}", e.key)
+                };
+                interpolate_tree(&mut e.value, &p, env, unset)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,384 @@
+//! Parsers for the little languages inside Compose values: the ports and
+//! volumes short syntax, memory sizes, CPU counts, durations and shell-like
+//! word splitting. Each returns a plain `String` reason on failure; callers
+//! add the file position and YAML path.
+
+use std::time::Duration;
+
+/// One published/exposed port from the short syntax, ranges expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    pub host_ip: Option<String>,
+    pub published: Option<String>,
+    pub target: u16,
+    pub protocol: String,
+}
+
+fn port_number(s: &str) -> Result<u16, String> {
+    match s.parse::<u32>() {
+        Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+        _ => Err(format!(
+            "invalid port {s:?}: ports are numbers from 1 to 65535"
+        )),
+    }
+}
+
+/// `"8080"` or `"8000-8010"` → first and last port.
+fn port_range(s: &str) -> Result<(u16, u16), String> {
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (port_number(a)?, port_number(b)?);
+            if a > b {
+                return Err(format!(
+                    "invalid port range {s:?}: the first port is larger than the last"
+                ));
+            }
+            Ok((a, b))
+        }
+        None => {
+            let p = port_number(s)?;
+            Ok((p, p))
+        }
+    }
+}
+
+/// Parses `[[HOST_IP:]PUBLISHED:]TARGET[/PROTOCOL]`, with ranges and `[v6]` addresses.
+pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
+    let (rest, protocol) = match spec.rsplit_once('/') {
+        Some((r, p)) => {
+            if !matches!(p, "tcp" | "udp" | "sctp") {
+                return Err(format!(
+                    "invalid protocol {p:?} in port {spec:?}: use tcp, udp or sctp"
+                ));
+            }
+            (r, p.to_string())
+        }
+        None => (spec, "tcp".to_string()),
+    };
+    let (host_ip, rest) = if let Some(r) = rest.strip_prefix('[') {
+        let (ip, after) = r
+            .split_once(']')
+            .ok_or_else(|| format!("invalid port {spec:?}: '[' without ']'"))?;
+        let after = after
+            .strip_prefix(':')
+            .ok_or_else(|| format!("invalid port {spec:?}: expected ':' after ']'"))?;
+        (Some(ip.to_string()), after)
+    } else {
+        let parts: Vec<&str> = rest.split(':').collect();
+        if parts.len() > 2 {
+            let ip = parts[..parts.len() - 2].join(":");
+            let tail_at = ip.len() + 1;
+            (Some(ip), &rest[tail_at..])
+        } else {
+            (None, rest)
+        }
+    };
+    let (published, target) = match rest.split_once(':') {
+        Some((p, t)) => (Some(p), t),
+        None if host_ip.is_some() => {
+            return Err(format!(
+                "invalid port {spec:?}: expected HOST_IP:PUBLISHED:TARGET"
+            ))
+        }
+        None => (None, rest),
+    };
+    if host_ip.as_deref() == Some("") {
+        return Err(format!("invalid port {spec:?}: empty host address"));
+    }
+    let published = published.filter(|p| !p.is_empty());
+    let (t0, t1) = port_range(target)?;
+    let count = u32::from(t1 - t0) + 1;
+    let mut out = Vec::new();
+    let make = |published: Option<String>, target: u16| PortSpec {
+        host_ip: host_ip.clone(),
+        published,
+        target,
+        protocol: protocol.clone(),
+    };
+    match published {
+        None => {
+            for t in t0..=t1 {
+                out.push(make(None, t));
+            }
+        }
+        Some(p) => {
+            let (p0, p1) = port_range(p)?;
+            let pcount = u32::from(p1 - p0) + 1;
+            if count == 1 {
+                out.push(make(Some(p.to_string()), t0));
+            } else if pcount == count {
+                for k in 0..=(t1 - t0) {
+                    out.push(make(Some((p0 + k).to_string()), t0 + k));
+                }
+            } else {
+                return Err(format!(
+                    "invalid port {spec:?}: the published range has {pcount} ports and the target range {count}"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A mount from the volumes short syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeSpec {
+    /// `bind` or `volume`.
+    pub kind: &'static str,
+    /// Host path as written, or volume name; `None` for an anonymous volume.
+    pub source: Option<String>,
+    pub target: String,
+    pub read_only: bool,
+}
+
+const VOLUME_MODES: [&str; 13] = [
+    "ro",
+    "rw",
+    "z",
+    "Z",
+    "nocopy",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "private",
+    "rprivate",
+    "cached",
+    "delegated",
+];
+
+/// Whether a short-syntax source is a host path (bind) rather than a volume name.
+pub fn is_path(source: &str) -> bool {
+    source.starts_with('/') || source.starts_with('.') || source.starts_with('~')
+}
+
+/// Parses `[SOURCE:]TARGET[:MODE]`.
+pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, target, mode) = match parts.as_slice() {
+        [t] => (None, *t, None),
+        [s, t] => (Some(*s), *t, None),
+        [s, t, m] => (Some(*s), *t, Some(*m)),
+        _ => {
+            return Err(format!(
+                "invalid volume {spec:?}: expected SOURCE:TARGET[:MODE]"
+            ))
+        }
+    };
+    if target.is_empty() || !target.starts_with('/') {
+        return Err(format!(
+            "invalid volume {spec:?}: the target {target:?} must be an absolute path in the container"
+        ));
+    }
+    let mut read_only = false;
+    for m in mode.into_iter().flat_map(|m| m.split(',')) {
+        if !VOLUME_MODES.contains(&m) {
+            return Err(format!(
+                "invalid volume {spec:?}: unknown mode {m:?} (modes: {})",
+                VOLUME_MODES.join(", ")
+            ));
+        }
+        if m == "ro" {
+            read_only = true;
+        }
+    }
+    let kind = match source {
+        None => "volume",
+        Some("") => return Err(format!("invalid volume {spec:?}: empty source")),
+        Some(s) if is_path(s) => "bind",
+        Some(s) => {
+            if !valid_volume_name(s) {
+                return Err(format!(
+                    "invalid volume {spec:?}: {s:?} is not a volume name; write a host path as ./{s} or an absolute path"
+                ));
+            }
+            "volume"
+        }
+    };
+    Ok(VolumeSpec {
+        kind,
+        source: source.map(str::to_string),
+        target: target.to_string(),
+        read_only,
+    })
+}
+
+fn valid_volume_name(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Docker memory units: `64M`, `1g`, `512mb`, `1.5GiB`, `1024` (bytes); binary multiples.
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("invalid size {s:?}: write a number of bytes or a number with a unit b, k, m, g, t or p, like 64M or 1g")
+    };
+    let t = s.trim();
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(num_end);
+    let unit = unit.trim_start_matches(' ').to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        "p" => 50,
+        _ => return Err(bad()),
+    };
+    if num.is_empty() || num.starts_with('.') || num.ends_with('.') || num.matches('.').count() > 1
+    {
+        return Err(bad());
+    }
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    let int: u64 = int.parse().map_err(|_| bad())?;
+    let mult = 1u64 << shift;
+    let whole = int.checked_mul(mult).ok_or_else(bad)?;
+    let frac_bytes = if frac.is_empty() {
+        0
+    } else {
+        let f: f64 = format!("0.{frac}").parse().map_err(|_| bad())?;
+        (f * mult as f64) as u64
+    };
+    whole.checked_add(frac_bytes).ok_or_else(bad)
+}
+
+/// A CPU count (`"0.5"`, `2`) in billionths of a CPU.
+pub fn parse_nano_cpus(s: &str) -> Result<u64, String> {
+    let bad = || format!("invalid CPU count {s:?}: write a positive decimal number like 0.5 or 2");
+    let t = s.trim();
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    if frac.len() > 9 && frac[9..].bytes().any(|b| b != b'0') {
+        return Err(format!("invalid CPU count {s:?}: at most 9 decimal places"));
+    }
+    let int: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
+    let mut frac9 = frac.chars().take(9).collect::<String>();
+    while frac9.len() < 9 {
+        frac9.push('0');
+    }
+    let frac: u64 = frac9.parse().map_err(|_| bad())?;
+    int.checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(frac))
+        .ok_or_else(bad)
+}
+
+/// Go-style durations: `10s`, `1m30s`, `500ms`, `1.5h`, `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!("invalid duration {s:?}: write a number with a unit (h, m, s, ms, us, ns), like 10s or 1m30s")
+    };
+    let t = s.trim();
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if t.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let n_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let (num, after) = rest.split_at(n_end);
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        let u_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(u_end);
+        let secs = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" | "μs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return Err(bad()),
+        };
+        total += n * secs;
+        rest = after;
+    }
+    Ok(Duration::from_nanos((total * 1e9).round() as u64))
+}
+
+/// Splits a command line into words as a POSIX shell would (quotes and
+/// backslashes; no expansion).
+pub fn shell_split(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(format!("unterminated single quote in {s:?}")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err(format!("unterminated double quote in {s:?}")),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(format!("unterminated double quote in {s:?}")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(c) => {
+                    in_word = true;
+                    word.push(c);
+                }
+                None => {
+                    in_word = true;
+                    word.push('\\');
+                }
+            },
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}

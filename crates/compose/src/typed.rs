@@ -1,0 +1,998 @@
+//! Model stage: the merged, canonical tree → the typed [`crate::model`]
+//! values, checking types, allowed keys, units and references on the way.
+//!
+//! Every error names the YAML path and the position of the offending node.
+//! Keys of the Compose specification that the model does not hold yet are
+//! accepted with a warning (never silently).
+
+use crate::canonical::{bad, join};
+use crate::discover::{absolute, display_name};
+use crate::dotenv;
+use crate::error::{LoadError, LoadErrorKind};
+use crate::keys;
+use crate::model::*;
+use crate::syntax;
+use crate::yaml::{Entry, Node, ScalarKind, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What the model stage needs besides the tree.
+pub struct Context<'a> {
+    pub project_name: &'a str,
+    pub project_dir: &'a Path,
+    pub cwd: &'a Path,
+    /// The interpolation environment (shell over `.env`).
+    pub env: &'a BTreeMap<String, String>,
+    /// Active profiles (`--profile` and `COMPOSE_PROFILES`).
+    pub profiles: &'a BTreeSet<String>,
+    pub warnings: &'a mut Vec<String>,
+}
+
+impl Context<'_> {
+    fn warn(&mut self, w: String) {
+        if !self.warnings.contains(&w) {
+            self.warnings.push(w);
+        }
+    }
+}
+
+/// A service as read, with what the reference checks need to point at.
+pub struct ServiceNode<'a> {
+    pub service: Service,
+    pub node: &'a Node,
+    pub key: &'a Entry,
+}
+
+/// The typed pieces of a project, before cross-reference checks.
+pub struct Typed<'a> {
+    pub services: Vec<ServiceNode<'a>>,
+    pub networks: BTreeMap<String, Network>,
+    pub volumes: BTreeMap<String, Volume>,
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn text(node: &Node) -> Option<&str> {
+    match &node.value {
+        Value::Scalar(t, k) if *k != ScalarKind::Null => Some(t),
+        _ => None,
+    }
+}
+
+fn string(node: &Node, path: &str) -> Result<String, LoadError> {
+    match &node.value {
+        Value::Scalar(t, k) if *k != ScalarKind::Null => Ok(t.clone()),
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!("must be a string, not {}", node.describe()),
+        )),
+    }
+}
+
+/// The value under `key` unless absent or null.
+fn field<'a>(map: &'a Node, key: &str) -> Option<&'a Node> {
+    map.get(key).filter(|n| !n.is_null())
+}
+
+fn opt_string(map: &Node, key: &str, path: &str) -> Result<Option<String>, LoadError> {
+    field(map, key)
+        .map(|n| string(n, &join(path, key)))
+        .transpose()
+}
+
+fn boolean(node: &Node, path: &str) -> Result<bool, LoadError> {
+    match text(node) {
+        Some("true" | "True" | "TRUE") => Ok(true),
+        Some("false" | "False" | "FALSE") => Ok(false),
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!("must be true or false, not {}", node.describe()),
+        )),
+    }
+}
+
+fn opt_bool(map: &Node, key: &str, path: &str) -> Result<Option<bool>, LoadError> {
+    field(map, key)
+        .map(|n| boolean(n, &join(path, key)))
+        .transpose()
+}
+
+fn integer<T: TryFrom<i64>>(node: &Node, path: &str, what: &str) -> Result<T, LoadError> {
+    let fail = || {
+        bad(
+            &node.loc,
+            path,
+            format!("must be {what}, not {}", node.describe()),
+        )
+    };
+    let t = match &node.value {
+        Value::Scalar(t, ScalarKind::Int | ScalarKind::Str) => t.trim(),
+        _ => return Err(fail()),
+    };
+    let n: i64 = if let Some(h) = t.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).map_err(|_| fail())?
+    } else if let Some(o) = t.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).map_err(|_| fail())?
+    } else {
+        t.parse().map_err(|_| fail())?
+    };
+    T::try_from(n).map_err(|_| fail())
+}
+
+fn entries<'a>(node: &'a Node, path: &str) -> Result<&'a [Entry], LoadError> {
+    match &node.value {
+        Value::Map(m) => Ok(m),
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!("must be a mapping, not {}", node.describe()),
+        )),
+    }
+}
+
+fn items<'a>(node: &'a Node, path: &str, what: &str) -> Result<&'a [Node], LoadError> {
+    match &node.value {
+        Value::Seq(s) => Ok(s),
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!("must be a list of {what}, not {}", node.describe()),
+        )),
+    }
+}
+
+fn string_list(node: &Node, path: &str) -> Result<Vec<String>, LoadError> {
+    items(node, path, "strings")?
+        .iter()
+        .enumerate()
+        .map(|(i, n)| string(n, &format!("{path}[{i}]")))
+        .collect()
+}
+
+/// A mapping whose keys are all in `allowed` (or `x-*`).
+fn check_keys(node: &Node, path: &str, allowed: &[&str]) -> Result<(), LoadError> {
+    for e in entries(node, path)? {
+        if !allowed.contains(&e.key.as_str()) && !e.key.starts_with("x-") {
+            return Err(bad(
+                &e.key_loc,
+                path,
+                keys::unknown_key_message(&e.key, allowed, false),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn string_map(node: &Node, path: &str) -> Result<BTreeMap<String, String>, LoadError> {
+    let mut out = BTreeMap::new();
+    for e in entries(node, path)? {
+        let v = if e.value.is_null() {
+            String::new()
+        } else {
+            string(&e.value, &join(path, &e.key))?
+        };
+        out.insert(e.key.clone(), v);
+    }
+    Ok(out)
+}
+
+fn duration(node: &Node, path: &str) -> Result<Duration, LoadError> {
+    let t = text(node)
+        .filter(|_| !matches!(node.value, Value::Scalar(_, ScalarKind::Bool)))
+        .ok_or_else(|| {
+            bad(
+                &node.loc,
+                path,
+                format!("must be a duration like 10s, not {}", node.describe()),
+            )
+        })?;
+    syntax::parse_duration(t).map_err(|e| bad(&node.loc, path, e))
+}
+
+fn opt_duration(map: &Node, key: &str, path: &str) -> Result<Option<Duration>, LoadError> {
+    field(map, key)
+        .map(|n| duration(n, &join(path, key)))
+        .transpose()
+}
+
+fn memory(node: &Node, path: &str) -> Result<u64, LoadError> {
+    match &node.value {
+        Value::Scalar(t, ScalarKind::Int | ScalarKind::Str | ScalarKind::Float) => {
+            syntax::parse_memory(t).map_err(|e| bad(&node.loc, path, e))
+        }
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!("must be a size like 64M, not {}", node.describe()),
+        )),
+    }
+}
+
+fn nano_cpus(node: &Node, path: &str) -> Result<u64, LoadError> {
+    match &node.value {
+        Value::Scalar(t, ScalarKind::Int | ScalarKind::Str | ScalarKind::Float) => {
+            syntax::parse_nano_cpus(t).map_err(|e| bad(&node.loc, path, e))
+        }
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!("must be a CPU count like 0.5, not {}", node.describe()),
+        )),
+    }
+}
+
+/// Warns about keys of `node` that are allowed but not in `modeled`.
+fn warn_unmodeled(node: &Node, path: &str, modeled: &[&str], ctx: &mut Context) {
+    if let Some(m) = node.as_map() {
+        for e in m {
+            if !modeled.contains(&e.key.as_str()) && !e.key.starts_with("x-") {
+                ctx.warn(format!(
+                    "{}: {} is not supported by wharf yet and is ignored",
+                    e.key_loc,
+                    join(path, &e.key)
+                ));
+            }
+        }
+    }
+}
+
+/// A host path: `~` from HOME, relative against the project directory.
+fn host_path(raw: &str, node: &Node, path: &str, ctx: &Context) -> Result<PathBuf, LoadError> {
+    if raw == "~" || raw.starts_with("~/") {
+        let home = ctx
+            .env
+            .get("HOME")
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| {
+                bad(
+                    &node.loc,
+                    path,
+                    format!("cannot expand {raw:?}: HOME is not set"),
+                )
+            })?;
+        let rest = raw.trim_start_matches('~').trim_start_matches('/');
+        return Ok(absolute(Path::new(home), Path::new(rest)));
+    }
+    Ok(absolute(ctx.project_dir, Path::new(raw)))
+}
+
+// ---------------------------------------------------------------- project
+
+/// Converts the merged tree; `root` must be a mapping.
+pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadError> {
+    for e in entries(root, "")? {
+        if e.key.starts_with("x-") {
+            continue;
+        }
+        match e.key.as_str() {
+            "version" => ctx.warn(format!(
+                "{}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion",
+                e.key_loc
+            )),
+            "include" => {
+                return Err(bad(
+                    &e.key_loc,
+                    "include",
+                    "include is not supported by wharf yet: merge the files with -f instead",
+                ))
+            }
+            "secrets" | "configs" | "models" => ctx.warn(format!(
+                "{}: {} is not supported by wharf yet and is ignored",
+                e.key_loc, e.key
+            )),
+            "name" | "services" | "networks" | "volumes" => {}
+            other => {
+                return Err(bad(
+                    &e.key_loc,
+                    "",
+                    keys::unknown_key_message(other, keys::TOP_LEVEL, true).replacen(
+                        "unknown key",
+                        "unknown top-level key",
+                        1,
+                    ),
+                ))
+            }
+        }
+    }
+
+    let networks = match field(root, "networks") {
+        Some(n) => top_networks(n, ctx)?,
+        None => BTreeMap::new(),
+    };
+    let volumes = match field(root, "volumes") {
+        Some(n) => top_volumes(n, ctx)?,
+        None => BTreeMap::new(),
+    };
+
+    let mut services = Vec::new();
+    if let Some(sn) = field(root, "services") {
+        for e in entries(sn, "services")? {
+            let path = join("services", &e.key);
+            let service = service(&e.key, &e.value, &path, &volumes, ctx)?;
+            services.push(ServiceNode {
+                service,
+                node: &e.value,
+                key: e,
+            });
+        }
+    }
+    Ok(Typed {
+        services,
+        networks,
+        volumes,
+    })
+}
+
+fn top_networks(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Network>, LoadError> {
+    let mut out = BTreeMap::new();
+    for e in entries(node, "networks")? {
+        if e.key.starts_with("x-") {
+            continue;
+        }
+        let path = join("networks", &e.key);
+        let n = &e.value;
+        check_keys(n, &path, keys::NETWORK)?;
+        warn_unmodeled(
+            n,
+            &path,
+            &["name", "driver", "external", "internal", "labels", "ipam"],
+            ctx,
+        );
+        let (external, external_name) = external(n, &path)?;
+        let name = match (opt_string(n, "name", &path)?, external_name, external) {
+            (Some(name), _, _) => name,
+            (None, Some(legacy), _) => legacy,
+            (None, None, true) => e.key.clone(),
+            (None, None, false) => format!("{}_{}", ctx.project_name, e.key),
+        };
+        let mut subnet = None;
+        if let Some(ipam) = field(n, "ipam") {
+            let ipath = join(&path, "ipam");
+            check_keys(ipam, &ipath, keys::IPAM)?;
+            if let Some(config) = field(ipam, "config") {
+                let cpath = join(&ipath, "config");
+                for (i, c) in items(config, &cpath, "mappings")?.iter().enumerate() {
+                    let p = format!("{cpath}[{i}]");
+                    check_keys(c, &p, keys::IPAM_CONFIG)?;
+                    if subnet.is_none() {
+                        subnet = opt_string(c, "subnet", &p)?;
+                    }
+                }
+            }
+        }
+        out.insert(
+            e.key.clone(),
+            Network {
+                name,
+                driver: opt_string(n, "driver", &path)?,
+                external,
+                internal: opt_bool(n, "internal", &path)?.unwrap_or(false),
+                labels: field(n, "labels")
+                    .map(|l| string_map(l, &join(&path, "labels")))
+                    .transpose()?
+                    .unwrap_or_default(),
+                subnet,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// `external: true` or the legacy `external: {name: x}`.
+fn external(n: &Node, path: &str) -> Result<(bool, Option<String>), LoadError> {
+    match field(n, "external") {
+        None => Ok((false, None)),
+        Some(
+            x @ Node {
+                value: Value::Map(_),
+                ..
+            },
+        ) => {
+            let p = join(path, "external");
+            check_keys(x, &p, &["name"])?;
+            Ok((true, opt_string(x, "name", &p)?))
+        }
+        Some(x) => Ok((boolean(x, &join(path, "external"))?, None)),
+    }
+}
+
+fn top_volumes(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Volume>, LoadError> {
+    let mut out = BTreeMap::new();
+    for e in entries(node, "volumes")? {
+        if e.key.starts_with("x-") {
+            continue;
+        }
+        let path = join("volumes", &e.key);
+        let n = &e.value;
+        check_keys(n, &path, keys::VOLUME)?;
+        warn_unmodeled(n, &path, &["name", "driver", "external", "labels"], ctx);
+        let (external, external_name) = external(n, &path)?;
+        let name = match (opt_string(n, "name", &path)?, external_name, external) {
+            (Some(name), _, _) => name,
+            (None, Some(legacy), _) => legacy,
+            (None, None, true) => e.key.clone(),
+            (None, None, false) => format!("{}_{}", ctx.project_name, e.key),
+        };
+        out.insert(
+            e.key.clone(),
+            Volume {
+                name,
+                driver: opt_string(n, "driver", &path)?,
+                external,
+                labels: field(n, "labels")
+                    .map(|l| string_map(l, &join(&path, "labels")))
+                    .transpose()?
+                    .unwrap_or_default(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- service
+
+fn service(
+    name: &str,
+    n: &Node,
+    path: &str,
+    volumes: &BTreeMap<String, Volume>,
+    ctx: &mut Context,
+) -> Result<Service, LoadError> {
+    for e in entries(n, path)? {
+        let k = e.key.as_str();
+        if k.starts_with("x-") {
+            continue;
+        }
+        if !keys::SERVICE.contains(&k) {
+            return Err(bad(
+                &e.key_loc,
+                path,
+                keys::unknown_key_message(k, keys::SERVICE, false),
+            ));
+        }
+        if k == "extends" {
+            return Err(bad(
+                &e.key_loc,
+                &join(path, k),
+                "extends is not supported by wharf yet",
+            ));
+        }
+    }
+    warn_unmodeled(n, path, keys::SERVICE_MODELED, ctx);
+
+    let mut s = Service {
+        name: name.to_string(),
+        image: opt_string(n, "image", path)?,
+        working_dir: opt_string(n, "working_dir", path)?,
+        user: opt_string(n, "user", path)?,
+        hostname: opt_string(n, "hostname", path)?,
+        container_name: opt_string(n, "container_name", path)?,
+        stop_signal: opt_string(n, "stop_signal", path)?,
+        network_mode: opt_string(n, "network_mode", path)?,
+        replicas: 1,
+        ..Service::default()
+    };
+    if let Some(b) = field(n, "build") {
+        s.build = Some(build_section(b, &join(path, "build"), ctx)?);
+    }
+    if let Some(c) = field(n, "command") {
+        s.command = Some(string_list(c, &join(path, "command"))?);
+    }
+    if let Some(c) = field(n, "entrypoint") {
+        s.entrypoint = Some(string_list(c, &join(path, "entrypoint"))?);
+    }
+    s.environment = environment(n, path, ctx)?;
+    if let Some(l) = field(n, "labels") {
+        s.labels = string_map(l, &join(path, "labels"))?;
+    }
+    if let Some(p) = field(n, "ports") {
+        s.ports = ports(p, &join(path, "ports"))?;
+    }
+    if let Some(v) = field(n, "volumes") {
+        s.volumes = mounts(v, &join(path, "volumes"), volumes, ctx)?;
+    }
+    if let Some(d) = field(n, "depends_on") {
+        s.depends_on = depends_on(d, &join(path, "depends_on"))?;
+    }
+    s.networks = networks(n, path, s.network_mode.is_some())?;
+    resources(n, path, &mut s, ctx)?;
+    replicas(n, path, &mut s)?;
+    s.restart = restart(n, path)?;
+    s.stop_grace_period = opt_duration(n, "stop_grace_period", path)?;
+    if let Some(p) = field(n, "profiles") {
+        s.profiles = string_list(p, &join(path, "profiles"))?;
+    }
+    if let Some(h) = field(n, "healthcheck") {
+        s.healthcheck = Some(healthcheck(h, &join(path, "healthcheck"))?);
+    }
+    Ok(s)
+}
+
+fn build_section(b: &Node, path: &str, ctx: &mut Context) -> Result<Build, LoadError> {
+    check_keys(b, path, keys::BUILD)?;
+    warn_unmodeled(b, path, keys::BUILD_MODELED, ctx);
+    let context = match field(b, "context") {
+        Some(c) => {
+            let raw = string(c, &join(path, "context"))?;
+            if raw.contains("://") || raw.starts_with("git@") {
+                PathBuf::from(raw)
+            } else {
+                host_path(&raw, c, &join(path, "context"), ctx)?
+            }
+        }
+        None => ctx.project_dir.to_path_buf(),
+    };
+    let mut args = BTreeMap::new();
+    if let Some(a) = field(b, "args") {
+        let apath = join(path, "args");
+        for e in entries(a, &apath)? {
+            if e.value.is_null() {
+                if let Some(v) = ctx.env.get(&e.key) {
+                    args.insert(e.key.clone(), v.clone());
+                }
+            } else {
+                args.insert(e.key.clone(), string(&e.value, &join(&apath, &e.key))?);
+            }
+        }
+    }
+    Ok(Build {
+        context,
+        dockerfile: opt_string(b, "dockerfile", path)?,
+        args,
+        target: opt_string(b, "target", path)?,
+    })
+}
+
+/// `env_file` entries in order, then `environment`.
+fn environment(
+    n: &Node,
+    path: &str,
+    ctx: &mut Context,
+) -> Result<BTreeMap<String, String>, LoadError> {
+    let mut out = BTreeMap::new();
+    if let Some(files) = field(n, "env_file") {
+        let fpath = join(path, "env_file");
+        for (i, f) in items(files, &fpath, "files")?.iter().enumerate() {
+            let p = format!("{fpath}[{i}]");
+            check_keys(f, &p, keys::ENV_FILE)?;
+            let raw = match field(f, "path") {
+                Some(x) => string(x, &join(&p, "path"))?,
+                None => return Err(bad(&f.loc, &p, "path is required")),
+            };
+            let required = opt_bool(f, "required", &p)?.unwrap_or(true);
+            let file = host_path(&raw, f, &p, ctx)?;
+            let content = match std::fs::read_to_string(&file) {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => continue,
+                Err(e) => {
+                    return Err(LoadError::at(
+                        LoadErrorKind::EnvFile,
+                        f.loc.clone(),
+                        p,
+                        format!("cannot read env file {}: {e}", file.display()),
+                    ))
+                }
+            };
+            let env = ctx.env;
+            let lookup = |k: &str| env.get(k).cloned();
+            for (k, v) in dotenv::parse(&content, display_name(ctx.cwd, &file), &lookup)? {
+                out.insert(k, v);
+            }
+        }
+    }
+    if let Some(e) = field(n, "environment") {
+        let epath = join(path, "environment");
+        for entry in entries(e, &epath)? {
+            if entry.value.is_null() {
+                match ctx.env.get(&entry.key) {
+                    Some(v) => {
+                        out.insert(entry.key.clone(), v.clone());
+                    }
+                    None => {
+                        out.remove(&entry.key);
+                    }
+                }
+            } else {
+                out.insert(
+                    entry.key.clone(),
+                    string(&entry.value, &join(&epath, &entry.key))?,
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn ports(node: &Node, path: &str) -> Result<Vec<ServicePort>, LoadError> {
+    let mut out = Vec::new();
+    for (i, p) in items(node, path, "ports")?.iter().enumerate() {
+        let ppath = format!("{path}[{i}]");
+        check_keys(p, &ppath, keys::PORT)?;
+        let target: u16 = match field(p, "target") {
+            Some(t) => integer(t, &join(&ppath, "target"), "a port number from 1 to 65535")?,
+            None => return Err(bad(&p.loc, &ppath, "target is required")),
+        };
+        if target == 0 {
+            let t = field(p, "target").unwrap_or(p);
+            return Err(bad(
+                &t.loc,
+                &join(&ppath, "target"),
+                "must be a port number from 1 to 65535, not 0",
+            ));
+        }
+        let published = opt_string(p, "published", &ppath)?;
+        if let Some(pubv) = &published {
+            let ok = match pubv.split_once('-') {
+                Some((a, b)) => valid_port(a) && valid_port(b),
+                None => valid_port(pubv),
+            };
+            if !ok {
+                let at = field(p, "published").unwrap_or(p);
+                return Err(bad(
+                    &at.loc,
+                    &join(&ppath, "published"),
+                    format!("invalid published port {pubv:?}: write a port (8080) or a range (8000-8010)"),
+                ));
+            }
+        }
+        let protocol = opt_string(p, "protocol", &ppath)?.unwrap_or_else(|| "tcp".into());
+        if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
+            let at = field(p, "protocol").unwrap_or(p);
+            return Err(bad(
+                &at.loc,
+                &join(&ppath, "protocol"),
+                format!("unknown protocol {protocol:?}: use tcp, udp or sctp"),
+            ));
+        }
+        let port = ServicePort {
+            target,
+            published: published.filter(|p| !p.is_empty()),
+            host_ip: opt_string(p, "host_ip", &ppath)?.filter(|h| !h.is_empty()),
+            protocol,
+        };
+        if !out.contains(&port) {
+            out.push(port);
+        }
+    }
+    Ok(out)
+}
+
+fn valid_port(s: &str) -> bool {
+    s.parse::<u16>().is_ok_and(|n| n > 0)
+}
+
+fn mounts(
+    node: &Node,
+    path: &str,
+    volumes: &BTreeMap<String, Volume>,
+    ctx: &mut Context,
+) -> Result<Vec<ServiceVolume>, LoadError> {
+    let mut out = Vec::new();
+    for (i, v) in items(node, path, "volumes")?.iter().enumerate() {
+        let vpath = format!("{path}[{i}]");
+        check_keys(v, &vpath, keys::VOLUME_MOUNT)?;
+        warn_unmodeled(v, &vpath, &["type", "source", "target", "read_only"], ctx);
+        let kind_node = field(v, "type")
+            .ok_or_else(|| bad(&v.loc, &vpath, "type is required (bind, volume or tmpfs)"))?;
+        let kind = match string(kind_node, &join(&vpath, "type"))?.as_str() {
+            "bind" => VolumeKind::Bind,
+            "volume" => VolumeKind::Volume,
+            "tmpfs" => VolumeKind::Tmpfs,
+            other => {
+                return Err(bad(
+                    &kind_node.loc,
+                    &join(&vpath, "type"),
+                    format!("mount type {other:?} is not supported: use bind, volume or tmpfs"),
+                ))
+            }
+        };
+        let target = match field(v, "target") {
+            Some(t) => string(t, &join(&vpath, "target"))?,
+            None => return Err(bad(&v.loc, &vpath, "target is required")),
+        };
+        if !target.starts_with('/') {
+            let t = field(v, "target").unwrap_or(v);
+            return Err(bad(
+                &t.loc,
+                &join(&vpath, "target"),
+                format!("the target {target:?} must be an absolute path"),
+            ));
+        }
+        let source_node = field(v, "source");
+        let raw = source_node
+            .map(|s| string(s, &join(&vpath, "source")))
+            .transpose()?
+            .filter(|s| !s.is_empty());
+        let source = match (kind, raw) {
+            (VolumeKind::Bind, None) => {
+                return Err(bad(&v.loc, &vpath, "a bind mount needs a source"))
+            }
+            (VolumeKind::Bind, Some(raw)) => {
+                let at = source_node.unwrap_or(v);
+                Some(
+                    host_path(&raw, at, &join(&vpath, "source"), ctx)?
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+            }
+            (VolumeKind::Volume, Some(name)) => {
+                if !volumes.contains_key(&name) {
+                    let at = source_node.unwrap_or(v);
+                    return Err(LoadError::at(
+                        LoadErrorKind::Reference,
+                        at.loc.clone(),
+                        vpath,
+                        format!("volume {name:?} is not declared in the top-level volumes: add it there"),
+                    ));
+                }
+                Some(name)
+            }
+            (VolumeKind::Tmpfs, Some(_)) => {
+                let at = source_node.unwrap_or(v);
+                return Err(bad(
+                    &at.loc,
+                    &join(&vpath, "source"),
+                    "a tmpfs mount takes no source",
+                ));
+            }
+            (_, None) => None,
+        };
+        let m = ServiceVolume {
+            kind,
+            source,
+            target,
+            read_only: opt_bool(v, "read_only", &vpath)?.unwrap_or(false),
+        };
+        if let Some(prev) = out
+            .iter()
+            .position(|x: &ServiceVolume| x.target == m.target)
+        {
+            out[prev] = m;
+        } else {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+fn depends_on(node: &Node, path: &str) -> Result<BTreeMap<String, ServiceDependency>, LoadError> {
+    let mut out = BTreeMap::new();
+    for e in entries(node, path)? {
+        let p = join(path, &e.key);
+        check_keys(&e.value, &p, keys::DEPENDENCY)?;
+        let condition = match field(&e.value, "condition") {
+            None => DependencyCondition::ServiceStarted,
+            Some(c) => match string(c, &join(&p, "condition"))?.as_str() {
+                "service_started" => DependencyCondition::ServiceStarted,
+                "service_healthy" => DependencyCondition::ServiceHealthy,
+                "service_completed_successfully" => DependencyCondition::ServiceCompletedSuccessfully,
+                other => {
+                    return Err(bad(
+                        &c.loc,
+                        &join(&p, "condition"),
+                        format!("unknown condition {other:?}: use service_started, service_healthy or service_completed_successfully"),
+                    ))
+                }
+            },
+        };
+        out.insert(
+            e.key.clone(),
+            ServiceDependency {
+                condition,
+                required: opt_bool(&e.value, "required", &p)?.unwrap_or(true),
+                restart: opt_bool(&e.value, "restart", &p)?.unwrap_or(false),
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn networks(
+    n: &Node,
+    path: &str,
+    has_mode: bool,
+) -> Result<BTreeMap<String, ServiceNetwork>, LoadError> {
+    let mut out = BTreeMap::new();
+    let Some(node) = field(n, "networks") else {
+        if !has_mode {
+            out.insert("default".to_string(), ServiceNetwork::default());
+        }
+        return Ok(out);
+    };
+    let npath = join(path, "networks");
+    if has_mode {
+        return Err(bad(
+            &node.loc,
+            &npath,
+            "networks and network_mode cannot both be set: remove one of them",
+        ));
+    }
+    for e in entries(node, &npath)? {
+        let p = join(&npath, &e.key);
+        check_keys(&e.value, &p, keys::SERVICE_NETWORK)?;
+        out.insert(
+            e.key.clone(),
+            ServiceNetwork {
+                aliases: field(&e.value, "aliases")
+                    .map(|a| string_list(a, &join(&p, "aliases")))
+                    .transpose()?
+                    .unwrap_or_default(),
+                ipv4_address: opt_string(&e.value, "ipv4_address", &p)?,
+                priority: field(&e.value, "priority")
+                    .map(|x| integer(x, &join(&p, "priority"), "an integer"))
+                    .transpose()?
+                    .unwrap_or(0),
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn limits_from(node: &Node, path: &str, allowed: &[&str]) -> Result<ResourceLimits, LoadError> {
+    check_keys(node, path, allowed)?;
+    Ok(ResourceLimits {
+        memory_bytes: field(node, "memory")
+            .map(|m| memory(m, &join(path, "memory")))
+            .transpose()?,
+        nano_cpus: field(node, "cpus")
+            .map(|c| nano_cpus(c, &join(path, "cpus")))
+            .transpose()?,
+        pids: field(node, "pids")
+            .map(|p| integer(p, &join(path, "pids"), "a positive number of processes"))
+            .transpose()?,
+    })
+}
+
+fn resources(n: &Node, path: &str, s: &mut Service, ctx: &mut Context) -> Result<(), LoadError> {
+    let mut limits = ResourceLimits {
+        memory_bytes: field(n, "mem_limit")
+            .map(|m| memory(m, &join(path, "mem_limit")))
+            .transpose()?,
+        nano_cpus: field(n, "cpus")
+            .map(|c| nano_cpus(c, &join(path, "cpus")))
+            .transpose()?,
+        pids: field(n, "pids_limit")
+            .map(|p| integer::<i64>(p, &join(path, "pids_limit"), "a number of processes"))
+            .transpose()?
+            .and_then(|p| u64::try_from(p).ok().filter(|p| *p > 0)),
+    };
+    let mut reservations = ResourceLimits {
+        memory_bytes: field(n, "mem_reservation")
+            .map(|m| memory(m, &join(path, "mem_reservation")))
+            .transpose()?,
+        ..ResourceLimits::default()
+    };
+    if let Some(d) = field(n, "deploy") {
+        let dpath = join(path, "deploy");
+        check_keys(d, &dpath, keys::DEPLOY)?;
+        warn_unmodeled(d, &dpath, &["replicas", "resources", "restart_policy"], ctx);
+        if let Some(r) = field(d, "resources") {
+            let rpath = join(&dpath, "resources");
+            check_keys(r, &rpath, keys::RESOURCES)?;
+            if let Some(l) = field(r, "limits") {
+                let dl = limits_from(l, &join(&rpath, "limits"), keys::LIMITS)?;
+                limits.memory_bytes = dl.memory_bytes.or(limits.memory_bytes);
+                limits.nano_cpus = dl.nano_cpus.or(limits.nano_cpus);
+                limits.pids = dl.pids.or(limits.pids);
+            }
+            if let Some(l) = field(r, "reservations") {
+                let p = join(&rpath, "reservations");
+                warn_unmodeled(l, &p, &["cpus", "memory", "pids"], ctx);
+                let dl = limits_from(l, &p, keys::RESERVATIONS)?;
+                reservations.memory_bytes = dl.memory_bytes.or(reservations.memory_bytes);
+                reservations.nano_cpus = dl.nano_cpus.or(reservations.nano_cpus);
+                reservations.pids = dl.pids.or(reservations.pids);
+            }
+        }
+    }
+    s.limits = limits;
+    s.reservations = reservations;
+    Ok(())
+}
+
+fn replicas(n: &Node, path: &str, s: &mut Service) -> Result<(), LoadError> {
+    let scale: Option<u32> = field(n, "scale")
+        .map(|x| integer(x, &join(path, "scale"), "a number of containers"))
+        .transpose()?;
+    let deploy_node = field(n, "deploy").and_then(|d| field(d, "replicas"));
+    let deploy: Option<u32> = deploy_node
+        .map(|x| integer(x, &join(path, "deploy.replicas"), "a number of containers"))
+        .transpose()?;
+    if let (Some(a), Some(b), Some(at)) = (scale, deploy, deploy_node) {
+        if a != b {
+            return Err(bad(
+                &at.loc,
+                &join(path, "deploy.replicas"),
+                format!("scale ({a}) and deploy.replicas ({b}) differ: keep one of them"),
+            ));
+        }
+    }
+    s.replicas = deploy.or(scale).unwrap_or(1);
+    Ok(())
+}
+
+fn restart(n: &Node, path: &str) -> Result<Option<String>, LoadError> {
+    if let Some(r) = field(n, "restart") {
+        let p = join(path, "restart");
+        let v = string(r, &p)?;
+        let ok = match v.as_str() {
+            "no" | "always" | "unless-stopped" | "on-failure" => true,
+            other => other
+                .strip_prefix("on-failure:")
+                .is_some_and(|n| n.parse::<u32>().is_ok()),
+        };
+        if !ok {
+            return Err(bad(
+                &r.loc,
+                &p,
+                format!("invalid restart policy {v:?}: use no, always, on-failure[:N] or unless-stopped"),
+            ));
+        }
+        return Ok(Some(v));
+    }
+    // deploy.restart_policy when restart is not set.
+    let Some(rp) = field(n, "deploy").and_then(|d| field(d, "restart_policy")) else {
+        return Ok(None);
+    };
+    let p = join(path, "deploy.restart_policy");
+    check_keys(rp, &p, keys::RESTART_POLICY)?;
+    let attempts: Option<u32> = field(rp, "max_attempts")
+        .map(|x| integer(x, &join(&p, "max_attempts"), "a number"))
+        .transpose()?;
+    let condition = opt_string(rp, "condition", &p)?.unwrap_or_else(|| "any".into());
+    Ok(Some(match condition.as_str() {
+        "none" => "no".into(),
+        "any" => "always".into(),
+        "on-failure" => match attempts {
+            Some(a) => format!("on-failure:{a}"),
+            None => "on-failure".into(),
+        },
+        other => {
+            let at = field(rp, "condition").unwrap_or(rp);
+            return Err(bad(
+                &at.loc,
+                &join(&p, "condition"),
+                format!("unknown condition {other:?}: use none, on-failure or any"),
+            ));
+        }
+    }))
+}
+
+fn healthcheck(h: &Node, path: &str) -> Result<Healthcheck, LoadError> {
+    check_keys(h, path, keys::HEALTHCHECK)?;
+    let disabled = opt_bool(h, "disable", path)?.unwrap_or(false);
+    let test = if disabled {
+        vec!["NONE".to_string()]
+    } else {
+        match field(h, "test") {
+            Some(t) => {
+                let p = join(path, "test");
+                let test = string_list(t, &p)?;
+                if !matches!(
+                    test.first().map(String::as_str),
+                    Some("CMD" | "CMD-SHELL" | "NONE")
+                ) {
+                    return Err(bad(
+                        &t.loc,
+                        &p,
+                        "a list test must start with \"CMD\", \"CMD-SHELL\" or \"NONE\"",
+                    ));
+                }
+                test
+            }
+            None => Vec::new(),
+        }
+    };
+    Ok(Healthcheck {
+        test,
+        interval: opt_duration(h, "interval", path)?,
+        timeout: opt_duration(h, "timeout", path)?,
+        retries: field(h, "retries")
+            .map(|r| integer(r, &join(path, "retries"), "a number of retries"))
+            .transpose()?,
+        start_period: opt_duration(h, "start_period", path)?,
+    })
+}

@@ -1,0 +1,181 @@
+//! Validate stage: what can only be checked with the whole project in hand —
+//! profiles, image-or-build, references between services, networks and
+//! volumes, dependency cycles — and the implicit `default` network.
+
+use crate::error::{LoadError, LoadErrorKind, Location};
+use crate::graph::find_cycle;
+use crate::model::{Network, Service};
+use crate::typed::{ServiceNode, Typed};
+use crate::yaml::Node;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The checked services and networks (with `default` added when used).
+pub struct Checked {
+    pub services: BTreeMap<String, Service>,
+    pub networks: BTreeMap<String, Network>,
+}
+
+fn reference(loc: &Location, path: String, msg: String) -> LoadError {
+    LoadError::at(LoadErrorKind::Reference, loc.clone(), path, msg)
+}
+
+/// Where the key `name` of the mapping under `key` in a service was written.
+fn key_loc<'a>(node: &'a Node, key: &str, name: &str) -> Option<&'a Location> {
+    node.get(key)?
+        .as_map()?
+        .iter()
+        .find(|e| e.key == name)
+        .map(|e| &e.key_loc)
+}
+
+fn enabled(service: &Service, active: &BTreeSet<String>) -> bool {
+    service.profiles.is_empty()
+        || active.contains("*")
+        || service.profiles.iter().any(|p| active.contains(p))
+}
+
+/// Runs the project-wide checks.
+pub fn check(
+    typed: Typed,
+    project_name: &str,
+    active: &BTreeSet<String>,
+) -> Result<Checked, LoadError> {
+    let Typed {
+        services, networks, ..
+    } = typed;
+    let mut networks = networks;
+    let defined: BTreeSet<&str> = services.iter().map(|s| s.service.name.as_str()).collect();
+    let all_names = defined.iter().copied().collect::<Vec<_>>().join(", ");
+
+    for s in &services {
+        if s.service.image.is_none() && s.service.build.is_none() {
+            return Err(LoadError::at(
+                LoadErrorKind::Schema,
+                s.key.key_loc.clone(),
+                format!("services.{}", s.service.name),
+                "neither image nor build is set: a service needs one of them",
+            ));
+        }
+    }
+    let on: BTreeSet<&str> = services
+        .iter()
+        .filter(|s| enabled(&s.service, active))
+        .map(|s| s.service.name.as_str())
+        .collect();
+
+    let mut out = BTreeMap::new();
+    for ServiceNode { service, node, key } in &services {
+        if !on.contains(service.name.as_str()) {
+            continue;
+        }
+        let path = format!("services.{}", service.name);
+        let mut service = service.clone();
+        // depends_on: defined, and enabled unless optional.
+        let dpath = format!("{path}.depends_on");
+        let mut drop = Vec::new();
+        for (dep, d) in &service.depends_on {
+            let loc = key_loc(node, "depends_on", dep).unwrap_or(&key.key_loc);
+            if !defined.contains(dep.as_str()) {
+                return Err(reference(
+                    loc,
+                    dpath,
+                    format!("service {dep:?} is not defined (services: {all_names})"),
+                ));
+            }
+            if !on.contains(dep.as_str()) {
+                if d.required {
+                    let profiles = services
+                        .iter()
+                        .find(|s| s.service.name == *dep)
+                        .map(|s| s.service.profiles.join(", "))
+                        .unwrap_or_default();
+                    return Err(reference(
+                        loc,
+                        dpath,
+                        format!("service {dep:?} is not enabled by the active profiles: enable one of its profiles ({profiles}) with --profile, or set required: false"),
+                    ));
+                }
+                drop.push(dep.clone());
+            }
+        }
+        for d in drop {
+            service.depends_on.remove(&d);
+        }
+        // network_mode: service:NAME.
+        if let Some(other) = service
+            .network_mode
+            .as_deref()
+            .and_then(|m| m.strip_prefix("service:"))
+        {
+            if !on.contains(other) {
+                let at = node.get("network_mode").map_or(&key.key_loc, |n| &n.loc);
+                return Err(reference(
+                    at,
+                    format!("{path}.network_mode"),
+                    format!(
+                        "service {other:?} is not defined or not enabled (services: {all_names})"
+                    ),
+                ));
+            }
+        }
+        // networks: declared at the top level (default is implicit).
+        for net in service.networks.keys() {
+            if net == "default" || networks.contains_key(net) {
+                continue;
+            }
+            let loc = key_loc(node, "networks", net).unwrap_or(&key.key_loc);
+            let declared = networks.keys().cloned().collect::<Vec<_>>().join(", ");
+            return Err(reference(
+                loc,
+                format!("{path}.networks"),
+                format!(
+                    "network {net:?} is not declared in the top-level networks{}: add it there",
+                    if declared.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (networks: {declared})")
+                    }
+                ),
+            ));
+        }
+        out.insert(service.name.clone(), service);
+    }
+
+    let deps: BTreeMap<String, BTreeSet<String>> = out
+        .iter()
+        .map(|(n, s)| (n.clone(), s.depends_on.keys().cloned().collect()))
+        .collect();
+    if let Some(cycle) = find_cycle(&deps) {
+        let first = &cycle[0];
+        let second = &cycle[1];
+        let sn = services.iter().find(|s| s.service.name == *first);
+        let loc = sn
+            .and_then(|s| key_loc(s.node, "depends_on", second))
+            .or(sn.map(|s| &s.key.key_loc));
+        let msg = format!("dependency cycle: {}", cycle.join(" -> "));
+        return Err(match loc {
+            Some(loc) => LoadError::at(
+                LoadErrorKind::Cycle,
+                loc.clone(),
+                format!("services.{first}.depends_on"),
+                msg,
+            ),
+            None => LoadError::new(LoadErrorKind::Cycle, msg),
+        });
+    }
+
+    if out.values().any(|s| s.networks.contains_key("default")) && !networks.contains_key("default")
+    {
+        networks.insert(
+            "default".to_string(),
+            Network {
+                name: format!("{project_name}_default"),
+                ..Network::default()
+            },
+        );
+    }
+    Ok(Checked {
+        services: out,
+        networks,
+    })
+}

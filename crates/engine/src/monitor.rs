@@ -1,0 +1,409 @@
+//! The per-container monitor: the `wharf` binary re-run in a hidden mode by
+//! `start`. It outlives the CLI, starts the container process, publishes its
+//! ports, writes its output to the log file, reaps it, records its exit status
+//! and applies its restart policy. There is no other long-lived process.
+
+use crate::logs::LogRecord;
+use crate::store::{self, ContainerRecord, Layout, RuntimeState};
+use crate::{cgroup_config, runtime_err, CONFIG_FILE, LOG_FILE, STATE_FILE, STOP_MARKER};
+use nix::fcntl::OFlag;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wharf_engine_api::{
+    ContainerState, EngineError, LogStream, MountKind, Protocol, PublishedPort, RestartPolicy,
+};
+use wharf_runtime::{MountSpec, Rootfs, SpawnConfig};
+
+/// Run the monitor of container `id`. `status` receives one line, `ok` once
+/// the container runs or `error: …` if it could not start; the CLI waits for it.
+pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mut status: File) -> i32 {
+    let _ = nix::unistd::setsid();
+    let dir = layout.container(id);
+    let record: ContainerRecord = match store::read_json(&dir.join(CONFIG_FILE)) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(status, "error: {e}");
+            return 1;
+        }
+    };
+    let monitor = Monitor {
+        layout: layout.clone(),
+        cgroup_fs_root: cgroup_fs_root.to_path_buf(),
+        dir,
+        record,
+    };
+    match monitor.serve(&mut status) {
+        Ok(code) => code,
+        Err(e) => {
+            let message = e.to_string();
+            let _ = monitor.record_failure(&message);
+            let _ = writeln!(status, "error: {}", message.replace('\n', " "));
+            1
+        }
+    }
+}
+
+struct Monitor {
+    layout: Layout,
+    cgroup_fs_root: PathBuf,
+    dir: PathBuf,
+    record: ContainerRecord,
+}
+
+enum Listener {
+    Tcp(std::net::TcpListener, SocketAddr),
+    Udp(std::net::UdpSocket, SocketAddr),
+}
+
+impl Monitor {
+    fn serve(&self, status: &mut File) -> Result<i32, EngineError> {
+        let (listeners, ports) = self.bind_ports()?;
+        let log = Arc::new(Mutex::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join(LOG_FILE))
+                .map_err(|e| EngineError::io("opening the container log", e))?,
+        ));
+        let mut restarts = 0u32;
+        let mut backoff = Duration::from_millis(100);
+        let mut listeners = Some(listeners);
+        loop {
+            let started = Instant::now();
+            let (pid, cgroup, pumps) = self.start_once(&log)?;
+            self.write_state(|s| {
+                s.state = ContainerState::Running {
+                    pid,
+                    started_at: store::now_secs(),
+                };
+                s.monitor_pid = Some(std::process::id());
+                s.pid_start_ticks = process_start_ticks(pid);
+                s.ports = ports.clone();
+                s.cgroup = Some(cgroup.clone());
+                s.error = None;
+            })?;
+            if let Some(listeners) = listeners.take() {
+                for listener in listeners {
+                    match listener {
+                        Listener::Tcp(l, target) => {
+                            wharf_net::proxy::serve_tcp(l, target);
+                        }
+                        Listener::Udp(s, target) => {
+                            wharf_net::proxy::serve_udp(s, target);
+                        }
+                    }
+                }
+                let _ = writeln!(status, "ok");
+                let _ = status.flush();
+                detach_stdio();
+            }
+
+            let exit_code = wait_exit(pid);
+            for pump in pumps {
+                let _ = pump.join();
+            }
+            let oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
+            let _ = cgroup.kill_all_and_destroy();
+            // The kernel frees a dead network namespace (and with it the veth
+            // pair) asynchronously; delete the host ends now so nothing lingers.
+            for endpoint in &self.record.endpoints {
+                let _ = wharf_net::delete_link(&endpoint.host_ifname);
+            }
+            let stop_requested = self.dir.join(STOP_MARKER).exists();
+            let restart = !stop_requested
+                && match &self.record.spec.restart {
+                    RestartPolicy::No => false,
+                    RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+                    RestartPolicy::OnFailure { max_retries } => {
+                        exit_code != 0 && max_retries.is_none_or(|max| restarts < max)
+                    }
+                };
+            self.write_state(|s| {
+                s.state = if restart {
+                    ContainerState::Restarting
+                } else {
+                    ContainerState::Exited {
+                        exit_code,
+                        finished_at: store::now_secs(),
+                        oom_killed,
+                    }
+                };
+                s.last_exit_code = Some(exit_code);
+                s.last_oom_killed = oom_killed;
+                if !restart {
+                    s.monitor_pid = None;
+                }
+            })?;
+            if !restart {
+                return Ok(0);
+            }
+            // Docker's back-off: double the delay after each quick failure, reset
+            // it once the container stayed up for a while.
+            if started.elapsed() > Duration::from_secs(10) {
+                backoff = Duration::from_millis(100);
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+            restarts += 1;
+            if self.dir.join(STOP_MARKER).exists() {
+                self.write_state(|s| {
+                    s.state = ContainerState::Exited {
+                        exit_code,
+                        finished_at: store::now_secs(),
+                        oom_killed,
+                    };
+                    s.monitor_pid = None;
+                })?;
+                return Ok(0);
+            }
+            self.write_state(|s| s.restart_count = restarts)?;
+        }
+    }
+
+    /// Bind every published port now, so a port in use fails the start.
+    fn bind_ports(&self) -> Result<(Vec<Listener>, Vec<PublishedPort>), EngineError> {
+        let mut listeners = Vec::new();
+        let mut published = Vec::new();
+        if self.record.spec.ports.is_empty() {
+            return Ok((listeners, published));
+        }
+        let target_ip = self
+            .record
+            .endpoints
+            .first()
+            .map(|e| IpAddr::V4(e.address))
+            .ok_or_else(|| {
+                EngineError::Invalid(format!(
+                    "container {} publishes ports but is on no network",
+                    self.record.name
+                ))
+            })?;
+        for port in &self.record.spec.ports {
+            let host_ip = port.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            let listen = SocketAddr::new(host_ip, port.host_port);
+            let target = SocketAddr::new(target_ip, port.container_port);
+            let bound = match port.protocol {
+                Protocol::Tcp => {
+                    let l = wharf_net::proxy::bind_tcp(listen).map_err(crate::network::net_err)?;
+                    let port = l.local_addr().map(|a| a.port()).unwrap_or(port.host_port);
+                    listeners.push(Listener::Tcp(l, target));
+                    port
+                }
+                Protocol::Udp => {
+                    let s = wharf_net::proxy::bind_udp(listen).map_err(crate::network::net_err)?;
+                    let port = s.local_addr().map(|a| a.port()).unwrap_or(port.host_port);
+                    listeners.push(Listener::Udp(s, target));
+                    port
+                }
+            };
+            published.push(PublishedPort {
+                host_ip: port.host_ip,
+                host_port: bound,
+                container_port: port.container_port,
+                protocol: port.protocol,
+            });
+        }
+        Ok((listeners, published))
+    }
+
+    fn start_once(
+        &self,
+        log: &Arc<Mutex<File>>,
+    ) -> Result<
+        (
+            u32,
+            wharf_runtime::CgroupHandle,
+            Vec<std::thread::JoinHandle<()>>,
+        ),
+        EngineError,
+    > {
+        let record = &self.record;
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let config = SpawnConfig {
+            id: record.id.clone(),
+            rootfs: Rootfs {
+                lower_dirs: record.layers.clone(),
+                upper_dir: self.dir.join("upper"),
+                work_dir: self.dir.join("work"),
+                merged_dir: self.dir.join("merged"),
+            },
+            args: record.args.clone(),
+            env: record.env.clone(),
+            cwd: record.cwd.clone(),
+            user: record.user.clone(),
+            hostname: record.hostname.clone(),
+            mounts: self.mounts()?,
+            cgroup: cgroup_config(&self.cgroup_fs_root, record),
+            new_netns: true,
+            stdout: out_w,
+            stderr: err_w,
+        };
+        let endpoints = record.endpoints.clone();
+        let mut attach = |pid: u32| -> Result<(), String> {
+            for (index, endpoint) in endpoints.iter().enumerate() {
+                wharf_net::ensure_bridge(&endpoint.bridge, endpoint.gateway, endpoint.prefix)
+                    .map_err(|e| e.to_string())?;
+                wharf_net::attach_container(
+                    pid,
+                    &endpoint.bridge,
+                    &endpoint.host_ifname,
+                    &format!("eth{index}"),
+                    endpoint.address,
+                    endpoint.prefix,
+                    (index == 0).then_some(endpoint.gateway),
+                    None,
+                )
+                .map_err(|e| e.to_string())?;
+            }
+            if endpoints.is_empty() {
+                wharf_net::loopback_up_in(pid).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        };
+        let spawned = wharf_runtime::spawn(config, &mut attach).map_err(runtime_err)?;
+        let pumps = vec![
+            pump(out_r, LogStream::Stdout, log.clone()),
+            pump(err_r, LogStream::Stderr, log.clone()),
+        ];
+        Ok((spawned.pid, spawned.cgroup, pumps))
+    }
+
+    fn mounts(&self) -> Result<Vec<MountSpec>, EngineError> {
+        let mut mounts = Vec::new();
+        for mount in &self.record.spec.mounts {
+            let spec = match mount.kind {
+                MountKind::Bind => {
+                    let source = PathBuf::from(&mount.source);
+                    if !source.exists() {
+                        // Compose's short syntax creates a missing host directory.
+                        std::fs::create_dir_all(&source).map_err(|e| {
+                            EngineError::io(format!("creating bind source {}", source.display()), e)
+                        })?;
+                    }
+                    MountSpec {
+                        kind: wharf_runtime::MountKind::Bind,
+                        source,
+                        target: mount.target.clone(),
+                        read_only: mount.read_only,
+                    }
+                }
+                MountKind::Volume => {
+                    let data = self.layout.volumes().join(&mount.source).join("_data");
+                    std::fs::create_dir_all(&data).map_err(|e| {
+                        EngineError::io(format!("creating volume {}", mount.source), e)
+                    })?;
+                    MountSpec {
+                        kind: wharf_runtime::MountKind::Bind,
+                        source: data,
+                        target: mount.target.clone(),
+                        read_only: mount.read_only,
+                    }
+                }
+                MountKind::Tmpfs => MountSpec {
+                    kind: wharf_runtime::MountKind::Tmpfs,
+                    source: PathBuf::from("tmpfs"),
+                    target: mount.target.clone(),
+                    read_only: mount.read_only,
+                },
+            };
+            mounts.push(spec);
+        }
+        for file in ["hosts", "hostname", "resolv.conf"] {
+            mounts.push(MountSpec {
+                kind: wharf_runtime::MountKind::Bind,
+                source: self.dir.join(file),
+                target: format!("/etc/{file}"),
+                read_only: false,
+            });
+        }
+        Ok(mounts)
+    }
+
+    fn write_state(&self, change: impl FnOnce(&mut RuntimeState)) -> Result<(), EngineError> {
+        let path = self.dir.join(STATE_FILE);
+        let mut state: RuntimeState =
+            store::read_json(&path).unwrap_or_else(|_| RuntimeState::created());
+        change(&mut state);
+        store::write_json(&path, &state)
+    }
+
+    fn record_failure(&self, message: &str) -> Result<(), EngineError> {
+        self.write_state(|s| {
+            s.error = Some(message.to_string());
+            s.monitor_pid = None;
+            if !matches!(s.state, ContainerState::Exited { .. }) {
+                s.state = ContainerState::Created;
+            }
+        })
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), EngineError> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::io("creating an output pipe", e.into()))
+}
+
+/// Copy one output stream of the container into the log file, a line a record.
+fn pump(fd: OwnedFd, stream: LogStream, log: Arc<Mutex<File>>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::with_capacity(64 * 1024, File::from(fd));
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let record = LogRecord {
+                        log: String::from_utf8_lossy(&buf).into_owned(),
+                        stream,
+                        time: store::now_nanos(),
+                    };
+                    if let Ok(mut line) = serde_json::to_vec(&record) {
+                        line.push(b'\n');
+                        if let Ok(mut file) = log.lock() {
+                            let _ = file.write_all(&line);
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Wait for the container's init; its exit code, or 128 + signal.
+fn wait_exit(pid: u32) -> i32 {
+    loop {
+        match waitpid(Pid::from_raw(pid as i32), None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, signal, _)) => return 128 + signal as i32,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 255,
+        }
+    }
+}
+
+/// After the CLI has its answer it may exit; stdio must not point at it.
+fn detach_stdio() {
+    if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
+    }
+}
+
+/// Field 22 of /proc/<pid>/stat: when the process started, in clock ticks.
+pub fn process_start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; fields follow the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}

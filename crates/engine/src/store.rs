@@ -1,0 +1,204 @@
+//! The engine's state on disk: one directory per container and one file per
+//! network under the wharf root, written atomically (temp file, fsync,
+//! rename) so a crash never leaves a half-written record.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use wharf_engine_api::{ContainerSpec, ContainerState, EngineError, PublishedPort};
+
+/// Where everything lives under the wharf root.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+}
+
+impl Layout {
+    pub fn containers(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+    pub fn container(&self, id: &str) -> PathBuf {
+        self.containers().join(id)
+    }
+    pub fn networks(&self) -> PathBuf {
+        self.root.join("networks")
+    }
+    pub fn network(&self, id: &str) -> PathBuf {
+        self.networks().join(format!("{id}.json"))
+    }
+    pub fn volumes(&self) -> PathBuf {
+        self.root.join("volumes")
+    }
+    pub fn images(&self) -> PathBuf {
+        self.root.join("images")
+    }
+    pub fn locks(&self) -> PathBuf {
+        self.root.join("locks")
+    }
+
+    pub fn create_dirs(&self) -> Result<(), EngineError> {
+        for dir in [
+            self.containers(),
+            self.networks(),
+            self.volumes(),
+            self.locks(),
+        ] {
+            fs::create_dir_all(&dir)
+                .map_err(|e| EngineError::io(format!("creating {}", dir.display()), e))?;
+        }
+        Ok(())
+    }
+}
+
+/// A container's attachment to one network, decided at create time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub network_id: String,
+    pub network: String,
+    pub bridge: String,
+    pub address: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    /// Host end of the veth pair.
+    pub host_ifname: String,
+    /// Names other containers on this network reach it by.
+    pub aliases: Vec<String>,
+}
+
+/// What a container is: fixed at create time (`config.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub spec: ContainerSpec,
+    pub image_id: String,
+    pub created: i64,
+    /// The resolved command line (entrypoint + command).
+    pub args: Vec<String>,
+    /// The resolved environment, `KEY=VALUE`.
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: Option<String>,
+    pub hostname: String,
+    /// Image layer snapshots, bottom first.
+    pub layers: Vec<PathBuf>,
+    pub endpoints: Vec<Endpoint>,
+    /// Relative cgroup path (`wharf/<project>/<id>`).
+    pub cgroup_path: String,
+}
+
+/// What a container is doing now (`state.json`), written by the CLI at create
+/// and by the container's monitor afterwards.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuntimeState {
+    pub state: ContainerState,
+    /// Pid of the monitor process while it runs.
+    #[serde(default)]
+    pub monitor_pid: Option<u32>,
+    /// Start time (clock ticks since boot) of the container's init, so a
+    /// recycled pid is never mistaken for the container.
+    #[serde(default)]
+    pub pid_start_ticks: Option<u64>,
+    #[serde(default)]
+    pub ports: Vec<PublishedPort>,
+    /// The last start failure, if any.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The container's cgroups while it runs.
+    #[serde(default)]
+    pub cgroup: Option<wharf_runtime::CgroupHandle>,
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Exit code and OOM kill of the last run, kept across restarts.
+    #[serde(default)]
+    pub last_exit_code: Option<i32>,
+    #[serde(default)]
+    pub last_oom_killed: bool,
+}
+
+impl RuntimeState {
+    pub fn created() -> Self {
+        RuntimeState {
+            state: ContainerState::Created,
+            monitor_pid: None,
+            pid_start_ticks: None,
+            ports: Vec::new(),
+            error: None,
+            cgroup: None,
+            restart_count: 0,
+            last_exit_code: None,
+            last_oom_killed: false,
+        }
+    }
+}
+
+/// A network wharf created (`networks/<id>.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    pub id: String,
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub subnet: String,
+    pub gateway: Ipv4Addr,
+    pub bridge: String,
+    pub internal: bool,
+    pub created: i64,
+}
+
+/// Write `value` as JSON to `path` atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), EngineError> {
+    let data = serde_json::to_vec_pretty(value)
+        .map_err(|e| EngineError::Other(format!("encoding {}: {e}", path.display())))?;
+    write_atomic(path, &data)
+}
+
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EngineError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
+        std::process::id()
+    ));
+    let io = |e| EngineError::io(format!("writing {}", path.display()), e);
+    let mut file = fs::File::create(&tmp).map_err(io)?;
+    file.write_all(data).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, EngineError> {
+    let data =
+        fs::read(path).map_err(|e| EngineError::io(format!("reading {}", path.display()), e))?;
+    serde_json::from_slice(&data).map_err(|e| {
+        EngineError::Other(format!(
+            "state file {} is damaged ({e}); remove it to let wharf forget that object",
+            path.display()
+        ))
+    })
+}
+
+/// Unix time in seconds.
+pub fn now_secs() -> i64 {
+    now_nanos() / 1_000_000_000
+}
+
+pub fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// A new random 64-hex id.
+pub fn new_id() -> Result<String, EngineError> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| EngineError::io("reading /dev/urandom", e))?;
+    Ok(hex::encode(bytes))
+}

@@ -1,0 +1,531 @@
+//! Firewall drivers (netavark style): outbound NAT and forwarding rules for each network.
+//! `Nftables` keeps everything in one table, `inet wharf`, and never touches other tables;
+//! `NoFirewall` does nothing (for hosts managed by other means).
+//!
+//! Layout of `inet wharf`: base chains `postrouting` (nat, srcnat) and `forward` (filter)
+//! hold only verdict-map dispatch rules; each network has its own chains `nat-<bridge>`
+//! and `fwd-<bridge>`, reached through map elements keyed by subnet / bridge name. Setup
+//! (re)writes a network's chains and elements; teardown deletes exactly those, without
+//! having to look up rule handles. Both are single atomic `nft -j -f -` transactions.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use ipnet::Ipv4Net;
+use serde_json::{json, Value};
+
+use crate::link::check_ifname;
+use crate::NetError;
+
+/// A firewall backend that sets up NAT and forwarding for a network.
+pub trait FirewallDriver {
+    /// Add (or refresh) the rules of network `bridge`/`subnet`: masquerade traffic from
+    /// the subnet that leaves through another interface, allow forwarding from the bridge
+    /// and back; with `internal`, drop forwarding out of (and into) the bridge instead.
+    fn setup_network(&self, bridge: &str, subnet: Ipv4Net, internal: bool) -> Result<(), NetError>;
+    /// Remove the rules of network `bridge`/`subnet`; Ok if there are none.
+    fn teardown_network(&self, bridge: &str, subnet: Ipv4Net) -> Result<(), NetError>;
+    /// Short driver name for messages ("nftables", "none").
+    fn name(&self) -> &'static str {
+        "custom"
+    }
+}
+
+/// The nftables driver, through `nft`'s JSON interface.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Nftables;
+
+/// The driver that sets up nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFirewall;
+
+/// `Nftables` when an executable `nft` is found, else `NoFirewall`.
+pub fn detect() -> Box<dyn FirewallDriver> {
+    if find_nft().is_some() {
+        Box::new(Nftables)
+    } else {
+        Box::new(NoFirewall)
+    }
+}
+
+impl FirewallDriver for NoFirewall {
+    fn setup_network(&self, _: &str, _: Ipv4Net, _: bool) -> Result<(), NetError> {
+        Ok(())
+    }
+    fn teardown_network(&self, _: &str, _: Ipv4Net) -> Result<(), NetError> {
+        Ok(())
+    }
+    fn name(&self) -> &'static str {
+        "none"
+    }
+}
+
+impl FirewallDriver for Nftables {
+    fn setup_network(&self, bridge: &str, subnet: Ipv4Net, internal: bool) -> Result<(), NetError> {
+        check_bridge_name(bridge)?;
+        run_nft(
+            &format!("setting up the firewall rules of network bridge {bridge:?} ({subnet})"),
+            &Nftables::setup_ruleset(bridge, subnet, internal),
+        )
+    }
+
+    fn teardown_network(&self, bridge: &str, subnet: Ipv4Net) -> Result<(), NetError> {
+        check_bridge_name(bridge)?;
+        if !table_exists()? {
+            return Ok(());
+        }
+        run_nft(
+            &format!("removing the firewall rules of network bridge {bridge:?} ({subnet})"),
+            &Nftables::teardown_ruleset(bridge, subnet),
+        )
+    }
+
+    fn name(&self) -> &'static str {
+        "nftables"
+    }
+}
+
+/// The family and name of wharf's table.
+pub const TABLE_FAMILY: &str = "inet";
+pub const TABLE_NAME: &str = "wharf";
+const NAT_MAP: &str = "nat_by_subnet";
+const IIF_MAP: &str = "fwd_by_iif";
+const OIF_MAP: &str = "fwd_by_oif";
+
+fn nat_chain(bridge: &str) -> String {
+    format!("nat-{bridge}")
+}
+fn fwd_chain(bridge: &str) -> String {
+    format!("fwd-{bridge}")
+}
+
+/// Bridge names are matched as nft strings, where `*` would be a wildcard.
+fn check_bridge_name(bridge: &str) -> Result<(), NetError> {
+    check_ifname(bridge)?;
+    if bridge.contains(['*', '\\', '"']) {
+        return Err(NetError::InvalidInterfaceName {
+            name: bridge.to_string(),
+            reason: "a bridge name for the firewall must not contain '*', '\\' or '\"'",
+        });
+    }
+    Ok(())
+}
+
+fn table() -> Value {
+    json!({"table": {"family": TABLE_FAMILY, "name": TABLE_NAME}})
+}
+fn chain(name: &str) -> Value {
+    json!({"chain": {"family": TABLE_FAMILY, "table": TABLE_NAME, "name": name}})
+}
+fn base_chain(name: &str, kind: &str, hook: &str, prio: i32) -> Value {
+    json!({"chain": {"family": TABLE_FAMILY, "table": TABLE_NAME, "name": name,
+        "type": kind, "hook": hook, "prio": prio, "policy": "accept"}})
+}
+fn verdict_map(name: &str, key_type: &str, interval: bool) -> Value {
+    let mut map = json!({"family": TABLE_FAMILY, "table": TABLE_NAME, "name": name,
+        "type": key_type, "map": "verdict"});
+    if interval {
+        map["flags"] = json!(["interval"]);
+    }
+    json!({ "map": map })
+}
+fn rule(chain: &str, expr: Vec<Value>, comment: Option<&str>) -> Value {
+    let mut rule =
+        json!({"family": TABLE_FAMILY, "table": TABLE_NAME, "chain": chain, "expr": expr});
+    if let Some(comment) = comment {
+        rule["comment"] = json!(comment);
+    }
+    json!({ "rule": rule })
+}
+fn elements(map: &str, elem: Vec<Value>) -> Value {
+    json!({"element": {"family": TABLE_FAMILY, "table": TABLE_NAME, "name": map, "elem": elem}})
+}
+fn meta_match(op: &str, key: &str, value: &str) -> Value {
+    json!({"match": {"op": op, "left": {"meta": {"key": key}}, "right": value}})
+}
+fn prefix(subnet: Ipv4Net) -> Value {
+    json!({"prefix": {"addr": subnet.network().to_string(), "len": subnet.prefix_len()}})
+}
+fn jump(chain: &str) -> Value {
+    json!({"jump": {"target": chain}})
+}
+fn cmd(verb: &str, object: Value) -> Value {
+    json!({ verb: object })
+}
+
+impl Nftables {
+    /// The `nft -j` document that sets up network `bridge`/`subnet` (idempotent).
+    pub fn setup_ruleset(bridge: &str, subnet: Ipv4Net, internal: bool) -> Value {
+        let subnet = subnet.trunc();
+        let (nat, fwd) = (nat_chain(bridge), fwd_chain(bridge));
+        let tag = format!("wharf network {bridge} {subnet}");
+        let tag = Some(tag.as_str());
+        // Chains must be declared before the maps whose elements jump to them.
+        let mut commands = vec![
+            cmd("add", table()),
+            cmd("add", base_chain("postrouting", "nat", "postrouting", 100)),
+            cmd("add", base_chain("forward", "filter", "forward", 0)),
+            cmd("add", chain(&nat)),
+            cmd("add", chain(&fwd)),
+            cmd("add", verdict_map(NAT_MAP, "ipv4_addr", true)),
+            cmd("add", verdict_map(IIF_MAP, "ifname", false)),
+            cmd("add", verdict_map(OIF_MAP, "ifname", false)),
+            // The base chains hold only the dispatch rules: rewrite them.
+            cmd("flush", chain("postrouting")),
+            cmd("flush", chain("forward")),
+            cmd(
+                "add",
+                rule(
+                    "postrouting",
+                    vec![
+                        json!({"vmap": {"key": {"payload": {"protocol": "ip", "field": "saddr"}},
+                        "data": format!("@{NAT_MAP}")}}),
+                    ],
+                    None,
+                ),
+            ),
+            cmd(
+                "add",
+                rule(
+                    "forward",
+                    vec![
+                        json!({"vmap": {"key": {"meta": {"key": "iifname"}}, "data": format!("@{IIF_MAP}")}}),
+                    ],
+                    None,
+                ),
+            ),
+            cmd(
+                "add",
+                rule(
+                    "forward",
+                    vec![
+                        json!({"vmap": {"key": {"meta": {"key": "oifname"}}, "data": format!("@{OIF_MAP}")}}),
+                    ],
+                    None,
+                ),
+            ),
+            cmd("flush", chain(&nat)),
+            cmd("flush", chain(&fwd)),
+        ];
+        if internal {
+            commands.push(cmd(
+                "add",
+                rule(
+                    &fwd,
+                    vec![
+                        meta_match("==", "iifname", bridge),
+                        meta_match("!=", "oifname", bridge),
+                        json!({"drop": null}),
+                    ],
+                    tag,
+                ),
+            ));
+            commands.push(cmd(
+                "add",
+                rule(
+                    &fwd,
+                    vec![
+                        meta_match("==", "oifname", bridge),
+                        meta_match("!=", "iifname", bridge),
+                        json!({"drop": null}),
+                    ],
+                    tag,
+                ),
+            ));
+        } else {
+            commands.push(cmd(
+                "add",
+                rule(
+                    &nat,
+                    vec![
+                        meta_match("!=", "oifname", bridge),
+                        json!({"masquerade": null}),
+                    ],
+                    tag,
+                ),
+            ));
+            commands.push(cmd(
+                "add",
+                rule(
+                    &fwd,
+                    vec![
+                        meta_match("==", "oifname", bridge),
+                        json!({"match": {"op": "in", "left": {"ct": {"key": "state"}},
+                            "right": ["established", "related"]}}),
+                        json!({"accept": null}),
+                    ],
+                    tag,
+                ),
+            ));
+            commands.push(cmd(
+                "add",
+                rule(
+                    &fwd,
+                    vec![meta_match("==", "iifname", bridge), json!({"accept": null})],
+                    tag,
+                ),
+            ));
+        }
+        commands.extend([
+            cmd(
+                "add",
+                elements(NAT_MAP, vec![json!([prefix(subnet), jump(&nat)])]),
+            ),
+            cmd("add", elements(IIF_MAP, vec![json!([bridge, jump(&fwd)])])),
+            cmd("add", elements(OIF_MAP, vec![json!([bridge, jump(&fwd)])])),
+        ]);
+        json!({ "nftables": commands })
+    }
+
+    /// The `nft -j` document that removes network `bridge`/`subnet`. It first adds what
+    /// it deletes (a no-op when present), so it succeeds even if parts are already gone.
+    pub fn teardown_ruleset(bridge: &str, subnet: Ipv4Net) -> Value {
+        let subnet = subnet.trunc();
+        let (nat, fwd) = (nat_chain(bridge), fwd_chain(bridge));
+        let commands = vec![
+            cmd("add", table()),
+            cmd("add", chain(&nat)),
+            cmd("add", chain(&fwd)),
+            cmd("add", verdict_map(NAT_MAP, "ipv4_addr", true)),
+            cmd("add", verdict_map(IIF_MAP, "ifname", false)),
+            cmd("add", verdict_map(OIF_MAP, "ifname", false)),
+            cmd(
+                "add",
+                elements(NAT_MAP, vec![json!([prefix(subnet), jump(&nat)])]),
+            ),
+            cmd("add", elements(IIF_MAP, vec![json!([bridge, jump(&fwd)])])),
+            cmd("add", elements(OIF_MAP, vec![json!([bridge, jump(&fwd)])])),
+            cmd("delete", elements(NAT_MAP, vec![prefix(subnet)])),
+            cmd("delete", elements(IIF_MAP, vec![json!(bridge)])),
+            cmd("delete", elements(OIF_MAP, vec![json!(bridge)])),
+            cmd("flush", chain(&nat)),
+            cmd("flush", chain(&fwd)),
+            cmd("delete", chain(&nat)),
+            cmd("delete", chain(&fwd)),
+        ];
+        json!({ "nftables": commands })
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Path of an executable `nft`: PATH first, then the sbin directories that a non-root
+/// PATH often lacks.
+pub fn find_nft() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join("nft"))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn nft_hint(stderr: &str) -> &'static str {
+    if stderr.contains("Operation not permitted") {
+        "changing the firewall needs root (CAP_NET_ADMIN): run wharf as root"
+    } else if stderr.contains("Protocol not supported") || stderr.contains("not supported") {
+        "the kernel lacks nftables support: load the nf_tables, nft_nat and nft_masq modules"
+    } else {
+        "check `nft list table inet wharf` and the kernel log; `nft -j -f -` received the \
+         document wharf generated"
+    }
+}
+
+/// Run `nft` with `args`, feeding `stdin`; returns (success, stdout, stderr, status).
+fn nft_command(
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    action: &str,
+) -> Result<(bool, String, String, String), NetError> {
+    let nft = find_nft().ok_or(NetError::NftNotInstalled)?;
+    let mut child = Command::new(&nft)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| NetError::Io {
+            action: format!("running {} while {action}", nft.display()),
+            source,
+            hint: "check that nft is installed correctly (package `nftables`)".to_string(),
+        })?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // nft reads all input before it writes anything, so this cannot deadlock.
+        let _ = pipe.write_all(input);
+    }
+    let output = child.wait_with_output().map_err(|source| NetError::Io {
+        action: format!("waiting for nft while {action}"),
+        source,
+        hint: "retry".to_string(),
+    })?;
+    Ok((
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        output.status.to_string(),
+    ))
+}
+
+fn run_nft(action: &str, document: &Value) -> Result<(), NetError> {
+    let input = document.to_string();
+    let (ok, _, stderr, status) = nft_command(&["-j", "-f", "-"], Some(input.as_bytes()), action)?;
+    if ok {
+        return Ok(());
+    }
+    Err(NetError::Nft {
+        action: action.to_string(),
+        hint: nft_hint(&stderr).to_string(),
+        status,
+        stderr,
+    })
+}
+
+fn table_exists() -> Result<bool, NetError> {
+    let action = "checking whether table inet wharf exists";
+    let (ok, _, stderr, status) = nft_command(
+        &["-j", "list", "table", TABLE_FAMILY, TABLE_NAME],
+        None,
+        action,
+    )?;
+    if ok {
+        return Ok(true);
+    }
+    if stderr.contains("No such file or directory") {
+        return Ok(false);
+    }
+    Err(NetError::Nft {
+        action: action.to_string(),
+        hint: nft_hint(&stderr).to_string(),
+        status,
+        stderr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "\"family\":\"inet\",\"table\":\"wharf\"";
+
+    fn golden(text: &str) -> Value {
+        serde_json::from_str(&text.replace("$T", T)).expect("golden JSON parses")
+    }
+
+    #[test]
+    fn setup_document_golden() {
+        let doc = Nftables::setup_ruleset("wbr0", "10.89.0.0/24".parse().unwrap(), false);
+        let expected = golden(
+            r#"{"nftables":[
+            {"add":{"table":{"family":"inet","name":"wharf"}}},
+            {"add":{"chain":{$T,"name":"postrouting","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},
+            {"add":{"chain":{$T,"name":"forward","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},
+            {"add":{"chain":{$T,"name":"nat-wbr0"}}},
+            {"add":{"chain":{$T,"name":"fwd-wbr0"}}},
+            {"add":{"map":{$T,"name":"nat_by_subnet","type":"ipv4_addr","map":"verdict","flags":["interval"]}}},
+            {"add":{"map":{$T,"name":"fwd_by_iif","type":"ifname","map":"verdict"}}},
+            {"add":{"map":{$T,"name":"fwd_by_oif","type":"ifname","map":"verdict"}}},
+            {"flush":{"chain":{$T,"name":"postrouting"}}},
+            {"flush":{"chain":{$T,"name":"forward"}}},
+            {"add":{"rule":{$T,"chain":"postrouting","expr":[{"vmap":{"key":{"payload":{"protocol":"ip","field":"saddr"}},"data":"@nat_by_subnet"}}]}}},
+            {"add":{"rule":{$T,"chain":"forward","expr":[{"vmap":{"key":{"meta":{"key":"iifname"}},"data":"@fwd_by_iif"}}]}}},
+            {"add":{"rule":{$T,"chain":"forward","expr":[{"vmap":{"key":{"meta":{"key":"oifname"}},"data":"@fwd_by_oif"}}]}}},
+            {"flush":{"chain":{$T,"name":"nat-wbr0"}}},
+            {"flush":{"chain":{$T,"name":"fwd-wbr0"}}},
+            {"add":{"rule":{$T,"chain":"nat-wbr0","comment":"wharf network wbr0 10.89.0.0/24","expr":[
+                {"match":{"op":"!=","left":{"meta":{"key":"oifname"}},"right":"wbr0"}},{"masquerade":null}]}}},
+            {"add":{"rule":{$T,"chain":"fwd-wbr0","comment":"wharf network wbr0 10.89.0.0/24","expr":[
+                {"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"wbr0"}},
+                {"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["established","related"]}},{"accept":null}]}}},
+            {"add":{"rule":{$T,"chain":"fwd-wbr0","comment":"wharf network wbr0 10.89.0.0/24","expr":[
+                {"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"wbr0"}},{"accept":null}]}}},
+            {"add":{"element":{$T,"name":"nat_by_subnet","elem":[[{"prefix":{"addr":"10.89.0.0","len":24}},{"jump":{"target":"nat-wbr0"}}]]}}},
+            {"add":{"element":{$T,"name":"fwd_by_iif","elem":[["wbr0",{"jump":{"target":"fwd-wbr0"}}]]}}},
+            {"add":{"element":{$T,"name":"fwd_by_oif","elem":[["wbr0",{"jump":{"target":"fwd-wbr0"}}]]}}}
+            ]}"#,
+        );
+        assert_eq!(doc, expected, "got:\n{doc:#}");
+    }
+
+    #[test]
+    fn internal_setup_document_drops_instead_of_nat() {
+        let doc = Nftables::setup_ruleset("wbr1", "10.90.0.0/16".parse().unwrap(), true);
+        let commands = doc["nftables"].as_array().unwrap();
+        let rules: Vec<&Value> = commands
+            .iter()
+            .filter_map(|c| c["add"]["rule"].as_object().map(|_| &c["add"]["rule"]))
+            .filter(|r| r["chain"] != "postrouting" && r["chain"] != "forward")
+            .collect();
+        let expected = golden(
+            r#"[
+            {$T,"chain":"fwd-wbr1","comment":"wharf network wbr1 10.90.0.0/16","expr":[
+                {"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"wbr1"}},
+                {"match":{"op":"!=","left":{"meta":{"key":"oifname"}},"right":"wbr1"}},{"drop":null}]},
+            {$T,"chain":"fwd-wbr1","comment":"wharf network wbr1 10.90.0.0/16","expr":[
+                {"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"wbr1"}},
+                {"match":{"op":"!=","left":{"meta":{"key":"iifname"}},"right":"wbr1"}},{"drop":null}]}
+            ]"#,
+        );
+        assert_eq!(Value::Array(rules.into_iter().cloned().collect()), expected);
+        assert!(!doc.to_string().contains("masquerade"));
+    }
+
+    #[test]
+    fn teardown_document_golden() {
+        // Host bits in the subnet are ignored.
+        let doc = Nftables::teardown_ruleset("wbr0", "10.89.0.7/24".parse().unwrap());
+        let expected = golden(
+            r#"{"nftables":[
+            {"add":{"table":{"family":"inet","name":"wharf"}}},
+            {"add":{"chain":{$T,"name":"nat-wbr0"}}},
+            {"add":{"chain":{$T,"name":"fwd-wbr0"}}},
+            {"add":{"map":{$T,"name":"nat_by_subnet","type":"ipv4_addr","map":"verdict","flags":["interval"]}}},
+            {"add":{"map":{$T,"name":"fwd_by_iif","type":"ifname","map":"verdict"}}},
+            {"add":{"map":{$T,"name":"fwd_by_oif","type":"ifname","map":"verdict"}}},
+            {"add":{"element":{$T,"name":"nat_by_subnet","elem":[[{"prefix":{"addr":"10.89.0.0","len":24}},{"jump":{"target":"nat-wbr0"}}]]}}},
+            {"add":{"element":{$T,"name":"fwd_by_iif","elem":[["wbr0",{"jump":{"target":"fwd-wbr0"}}]]}}},
+            {"add":{"element":{$T,"name":"fwd_by_oif","elem":[["wbr0",{"jump":{"target":"fwd-wbr0"}}]]}}},
+            {"delete":{"element":{$T,"name":"nat_by_subnet","elem":[{"prefix":{"addr":"10.89.0.0","len":24}}]}}},
+            {"delete":{"element":{$T,"name":"fwd_by_iif","elem":["wbr0"]}}},
+            {"delete":{"element":{$T,"name":"fwd_by_oif","elem":["wbr0"]}}},
+            {"flush":{"chain":{$T,"name":"nat-wbr0"}}},
+            {"flush":{"chain":{$T,"name":"fwd-wbr0"}}},
+            {"delete":{"chain":{$T,"name":"nat-wbr0"}}},
+            {"delete":{"chain":{$T,"name":"fwd-wbr0"}}}
+            ]}"#,
+        );
+        assert_eq!(doc, expected, "got:\n{doc:#}");
+    }
+
+    #[test]
+    fn wildcard_bridge_names_are_refused() {
+        let err = Nftables
+            .setup_network("br*", "10.0.0.0/24".parse().unwrap(), false)
+            .unwrap_err();
+        assert!(
+            matches!(err, NetError::InvalidInterfaceName { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_nft_message_names_the_package() {
+        let msg = NetError::NftNotInstalled.to_string();
+        assert!(msg.contains("nftables"), "{msg}");
+    }
+
+    #[test]
+    fn no_firewall_does_nothing() {
+        let net: Ipv4Net = "10.0.0.0/24".parse().unwrap();
+        assert!(NoFirewall.setup_network("br0", net, false).is_ok());
+        assert!(NoFirewall.teardown_network("br0", net).is_ok());
+        assert_eq!(NoFirewall.name(), "none");
+    }
+}

@@ -1,0 +1,422 @@
+//! Userland port publishing, like docker-proxy: listen on the host address and port,
+//! forward each TCP connection (with half-close) or UDP flow to the container's address.
+//! Binding is separate from serving so that "port already in use" is reported at once.
+
+use std::collections::HashMap;
+use std::io::{self, ErrorKind};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::NetError;
+
+/// How long to wait for the container to accept a forwarded TCP connection.
+pub const TCP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a UDP flow may stay silent (both ways) before its upstream socket is closed;
+/// docker-proxy uses the same 90 s.
+pub const UDP_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Most concurrent UDP flows one published port keeps; datagrams of further clients
+/// are dropped until older flows expire.
+pub const MAX_UDP_FLOWS: usize = 4096;
+
+fn bind_error(addr: SocketAddr, proto: &'static str, source: io::Error) -> NetError {
+    if source.kind() == ErrorKind::AddrInUse {
+        return NetError::PortInUse { addr };
+    }
+    let hint = match source.kind() {
+        ErrorKind::PermissionDenied => "ports below 1024 need root (CAP_NET_BIND_SERVICE)",
+        ErrorKind::AddrNotAvailable => {
+            "the host has no such address: publish on 0.0.0.0 or on one of the host's addresses"
+        }
+        _ => "check the host address and port of the published port",
+    };
+    NetError::Bind {
+        addr,
+        proto,
+        source,
+        hint: hint.to_string(),
+    }
+}
+
+/// Bind a TCP listener now, so that a taken port is reported to the user right away as
+/// [`NetError::PortInUse`].
+pub fn bind_tcp(listen: SocketAddr) -> Result<TcpListener, NetError> {
+    TcpListener::bind(listen).map_err(|e| bind_error(listen, "tcp", e))
+}
+
+/// Bind a UDP socket now (see [`bind_tcp`]).
+pub fn bind_udp(listen: SocketAddr) -> Result<UdpSocket, NetError> {
+    UdpSocket::bind(listen).map_err(|e| bind_error(listen, "udp", e))
+}
+
+/// Serve forever in background threads: accept each client, connect to `target` (a
+/// refused or timed-out connection just closes the client) and copy both ways; when one
+/// side reaches end of stream, the write half of the other is shut down. Returns the
+/// accept thread, which ends only if the listener fails for good.
+pub fn serve_tcp(listener: TcpListener, target: SocketAddr) -> JoinHandle<()> {
+    thread::Builder::new()
+        .name(format!("proxy-tcp-{target}"))
+        .spawn(move || tcp_accept_loop(listener, target))
+        .expect("spawning the TCP proxy thread")
+}
+
+fn tcp_accept_loop(listener: TcpListener, target: SocketAddr) {
+    loop {
+        match listener.accept() {
+            Ok((client, _)) => {
+                // If no thread can be spawned, dropping the client closes it.
+                let _ = thread::Builder::new()
+                    .name(format!("proxy-tcp-conn-{target}"))
+                    .spawn(move || tcp_forward(client, target));
+            }
+            Err(e) if is_transient_accept_error(&e) => {
+                // Out of descriptors or memory: back off instead of spinning.
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                ) {
+                    thread::sleep(Duration::from_millis(100));
+                }
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+fn is_transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Interrupted
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::ConnectionReset
+            | ErrorKind::WouldBlock
+    ) || matches!(
+        e.raw_os_error(),
+        Some(
+            libc::EMFILE
+                | libc::ENFILE
+                | libc::ENOBUFS
+                | libc::ENOMEM
+                | libc::EPROTO
+                | libc::EPERM
+                | libc::ENETDOWN
+                | libc::EHOSTUNREACH
+        )
+    )
+}
+
+fn tcp_forward(client: TcpStream, target: SocketAddr) {
+    let Ok(upstream) = TcpStream::connect_timeout(&target, TCP_CONNECT_TIMEOUT) else {
+        return; // dropping `client` closes it
+    };
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    let (Ok(client2), Ok(upstream2)) = (client.try_clone(), upstream.try_clone()) else {
+        return;
+    };
+    let to_upstream = thread::Builder::new()
+        .name(format!("proxy-tcp-up-{target}"))
+        .spawn(move || copy_half(client2, upstream2));
+    copy_half(upstream, client);
+    if let Ok(handle) = to_upstream {
+        let _ = handle.join();
+    }
+}
+
+/// Copy `from` into `to` until end of stream, then half-close `to`. On an error, both
+/// connections are shut down so that the opposite direction stops too.
+fn copy_half(mut from: TcpStream, mut to: TcpStream) {
+    match io::copy(&mut from, &mut to) {
+        Ok(_) => {
+            let _ = to.shutdown(Shutdown::Write);
+        }
+        Err(_) => {
+            let _ = to.shutdown(Shutdown::Both);
+            let _ = from.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+struct UdpFlow {
+    upstream: UdpSocket,
+    last_active: Instant,
+}
+
+type Flows = Arc<Mutex<HashMap<SocketAddr, UdpFlow>>>;
+
+fn lock(flows: &Flows) -> MutexGuard<'_, HashMap<SocketAddr, UdpFlow>> {
+    flows.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Serve forever in background threads: each client address gets its own upstream
+/// socket connected to `target`; replies go back to that client from the published port;
+/// a flow silent for [`UDP_IDLE_TIMEOUT`] is closed. Returns the receiving thread.
+pub fn serve_udp(socket: UdpSocket, target: SocketAddr) -> JoinHandle<()> {
+    serve_udp_with_idle_timeout(socket, target, UDP_IDLE_TIMEOUT)
+}
+
+/// [`serve_udp`] with a chosen idle timeout for flows.
+pub fn serve_udp_with_idle_timeout(
+    socket: UdpSocket,
+    target: SocketAddr,
+    idle: Duration,
+) -> JoinHandle<()> {
+    thread::Builder::new()
+        .name(format!("proxy-udp-{target}"))
+        .spawn(move || udp_receive_loop(socket, target, idle))
+        .expect("spawning the UDP proxy thread")
+}
+
+fn udp_receive_loop(socket: UdpSocket, target: SocketAddr, idle: Duration) {
+    let flows: Flows = Arc::new(Mutex::new(HashMap::new()));
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (len, client) = match socket.recv_from(&mut buf) {
+            Ok(received) => received,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::ConnectionRefused
+                ) =>
+            {
+                continue
+            }
+            Err(_) => return,
+        };
+        let mut table = lock(&flows);
+        if !table.contains_key(&client) {
+            if table.len() >= MAX_UDP_FLOWS {
+                continue;
+            }
+            let Some(flow) = open_udp_flow(&socket, client, target, idle, &flows) else {
+                continue;
+            };
+            table.insert(client, flow);
+        }
+        if let Some(flow) = table.get_mut(&client) {
+            flow.last_active = Instant::now();
+            let _ = flow.upstream.send(&buf[..len]);
+        }
+    }
+}
+
+/// Open the upstream socket of a new flow and start its reply thread.
+fn open_udp_flow(
+    listener: &UdpSocket,
+    client: SocketAddr,
+    target: SocketAddr,
+    idle: Duration,
+    flows: &Flows,
+) -> Option<UdpFlow> {
+    let local: SocketAddr = if target.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let upstream = UdpSocket::bind(local).ok()?;
+    upstream.connect(target).ok()?;
+    let poll = (idle / 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    upstream.set_read_timeout(Some(poll)).ok()?;
+    let reader = upstream.try_clone().ok()?;
+    let replier = listener.try_clone().ok()?;
+    let flows = Arc::clone(flows);
+    thread::Builder::new()
+        .name(format!("proxy-udp-flow-{client}"))
+        .spawn(move || udp_reply_loop(reader, replier, client, idle, flows))
+        .ok()?;
+    Some(UdpFlow {
+        upstream,
+        last_active: Instant::now(),
+    })
+}
+
+/// Relay the container's replies of one flow back to its client, and retire the flow
+/// (under the table lock, so no datagram is sent into a dying flow) once it is idle.
+fn udp_reply_loop(
+    upstream: UdpSocket,
+    listener: UdpSocket,
+    client: SocketAddr,
+    idle: Duration,
+    flows: Flows,
+) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match upstream.recv(&mut buf) {
+            Ok(len) => {
+                let _ = listener.send_to(&buf[..len], client);
+                if let Some(flow) = lock(&flows).get_mut(&client) {
+                    flow.last_active = Instant::now();
+                }
+            }
+            // ICMP port unreachable from the container: keep the flow, the service may
+            // come up.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionRefused | ErrorKind::Interrupted
+                ) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                let mut table = lock(&flows);
+                let expired = !matches!(
+                    table.get(&client),
+                    Some(flow) if flow.last_active.elapsed() < idle
+                );
+                if expired {
+                    table.remove(&client);
+                    return;
+                }
+            }
+            Err(_) => {
+                lock(&flows).remove(&client);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn localhost0() -> SocketAddr {
+        (Ipv4Addr::LOCALHOST, 0).into()
+    }
+
+    #[test]
+    fn second_tcp_bind_reports_port_in_use() {
+        let first = bind_tcp(localhost0()).unwrap();
+        let addr = first.local_addr().unwrap();
+        let err = bind_tcp(addr).unwrap_err();
+        assert!(
+            matches!(err, NetError::PortInUse { addr: a } if a == addr),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "port 127.0.0.1:{} is already in use on the host: stop what uses it or publish \
+                 another port",
+                addr.port()
+            )
+        );
+    }
+
+    #[test]
+    fn second_udp_bind_reports_port_in_use() {
+        let first = bind_udp(localhost0()).unwrap();
+        let addr = first.local_addr().unwrap();
+        let err = bind_udp(addr).unwrap_err();
+        assert!(
+            matches!(err, NetError::PortInUse { addr: a } if a == addr),
+            "{err:?}"
+        );
+    }
+
+    /// An echo server that answers only after the client's end of stream, so the test
+    /// passes only if the proxy forwards the half-close.
+    fn echo_after_eof_server() -> SocketAddr {
+        let listener = TcpListener::bind(localhost0()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                thread::spawn(move || {
+                    let mut data = Vec::new();
+                    conn.read_to_end(&mut data).unwrap();
+                    conn.write_all(b"echo:").unwrap();
+                    conn.write_all(&data).unwrap();
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn tcp_forwarding_with_half_close() {
+        let target = echo_after_eof_server();
+        let listener = bind_tcp(localhost0()).unwrap();
+        let published = listener.local_addr().unwrap();
+        serve_tcp(listener, target);
+        for round in 0..3 {
+            let mut client = TcpStream::connect(published).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let payload = format!("hello {round}").repeat(10_000);
+            client.write_all(payload.as_bytes()).unwrap();
+            client.shutdown(Shutdown::Write).unwrap();
+            let mut reply = String::new();
+            client.read_to_string(&mut reply).unwrap();
+            assert_eq!(reply, format!("echo:{payload}"));
+        }
+    }
+
+    #[test]
+    fn tcp_client_is_closed_when_target_refuses() {
+        // Grab a free port, then close it so connecting is refused.
+        let target = TcpListener::bind(localhost0())
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let listener = bind_tcp(localhost0()).unwrap();
+        let published = listener.local_addr().unwrap();
+        serve_tcp(listener, target);
+        let mut client = TcpStream::connect(published).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        match client.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+            other => panic!("expected the proxy to close the client, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn udp_forwarding_per_client_with_idle_expiry() {
+        let server = UdpSocket::bind(localhost0()).unwrap();
+        let target = server.local_addr().unwrap();
+        thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            loop {
+                let Ok((n, from)) = server.recv_from(&mut buf) else {
+                    return;
+                };
+                let mut reply = format!("{from}|").into_bytes();
+                reply.extend_from_slice(&buf[..n]);
+                let _ = server.send_to(&reply, from);
+            }
+        });
+        let socket = bind_udp(localhost0()).unwrap();
+        let published = socket.local_addr().unwrap();
+        serve_udp_with_idle_timeout(socket, target, Duration::from_millis(200));
+
+        let ask = |client: &UdpSocket, msg: &str| -> (String, String) {
+            client.send_to(msg.as_bytes(), published).unwrap();
+            let mut buf = [0u8; 1500];
+            let (n, from) = client.recv_from(&mut buf).unwrap();
+            assert_eq!(from, published, "replies come from the published port");
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let (upstream, body) = text.split_once('|').unwrap();
+            (upstream.to_string(), body.to_string())
+        };
+        let a = UdpSocket::bind(localhost0()).unwrap();
+        let b = UdpSocket::bind(localhost0()).unwrap();
+        for c in [&a, &b] {
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        }
+        let (a_up1, body) = ask(&a, "one");
+        assert_eq!(body, "one");
+        let (a_up2, _) = ask(&a, "two");
+        assert_eq!(a_up1, a_up2, "one client keeps its upstream socket");
+        let (b_up, _) = ask(&b, "three");
+        assert_ne!(a_up1, b_up, "each client has its own upstream socket");
+        thread::sleep(Duration::from_millis(700));
+        let (a_up3, body) = ask(&a, "four");
+        assert_eq!(body, "four");
+        assert_ne!(a_up1, a_up3, "an idle flow is expired and a new one opened");
+    }
+}

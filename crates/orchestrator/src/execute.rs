@@ -1,0 +1,383 @@
+//! Execute a [`Plan`]: steps run as soon as the steps they wait for are done,
+//! independent ones in parallel (scoped threads), reporting [`Event`]s. `up`
+//! stops at the first failure and rolls back what it created; `down` keeps
+//! going and reports every failure.
+
+use crate::error::OrchestratorError;
+use crate::plan::{Action, Plan};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+use wharf_engine_api::Engine;
+
+/// Stop timeout used when rolling back containers this execution started.
+const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most steps running at once (each runs on its own scoped thread).
+const MAX_PARALLEL: usize = 16;
+
+/// Progress of one network or container, as docker compose shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Recreate,
+    Recreated,
+    Starting,
+    Started,
+    Running,
+    Stopping,
+    Stopped,
+    Removing,
+    Removed,
+    Error(String),
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "Creating",
+            Status::Created => "Created",
+            Status::Recreate => "Recreate",
+            Status::Recreated => "Recreated",
+            Status::Starting => "Starting",
+            Status::Started => "Started",
+            Status::Running => "Running",
+            Status::Stopping => "Stopping",
+            Status::Stopped => "Stopped",
+            Status::Removing => "Removing",
+            Status::Removed => "Removed",
+            Status::Error(message) => return write!(f, "Error {message}"),
+        })
+    }
+}
+
+/// A progress report for the CLI to render (`Container hello-web-1  Started`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Network { name: String, status: Status },
+    Container { name: String, status: Status },
+}
+
+/// What to do when a step fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnFailure {
+    /// Schedule nothing new, wait for running steps, undo what was created.
+    RollBack,
+    /// Run every step anyway (dependents too, once their prerequisites
+    /// finished either way) and report all failures.
+    KeepGoing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+/// What a finished step made, for later steps and for rollback.
+#[derive(Default)]
+struct Outcome {
+    created_container: Option<(String, String)>,
+    created_network: Option<(String, String)>,
+    started: Option<String>,
+}
+
+struct Shared {
+    states: Vec<StepState>,
+    running: usize,
+    errors: Vec<OrchestratorError>,
+    /// Containers created by this execution, by name → id.
+    created_ids: HashMap<String, String>,
+    /// In creation order: (name, id).
+    created_containers: Vec<(String, String)>,
+    created_networks: Vec<(String, String)>,
+    /// Ids of containers this execution started.
+    started: BTreeSet<String>,
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Execute in dependency order, independent steps in parallel; on the first
+/// failure stop scheduling, wait for running steps, then roll back what this
+/// execution created and return the error (`container hello-web-1: …`).
+/// The plan's warnings are not reported here; show [`Plan::warnings`] yourself.
+pub fn execute(
+    engine: &dyn Engine,
+    plan: &Plan,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<(), OrchestratorError> {
+    run(engine, plan, on_event, OnFailure::RollBack)
+}
+
+pub(crate) fn run(
+    engine: &dyn Engine,
+    plan: &Plan,
+    on_event: &(dyn Fn(Event) + Sync),
+    on_failure: OnFailure,
+) -> Result<(), OrchestratorError> {
+    plan.validate().map_err(OrchestratorError::InvalidPlan)?;
+    for name in &plan.running {
+        on_event(Event::Container {
+            name: name.clone(),
+            status: Status::Running,
+        });
+    }
+    // Containers replaced by this plan report Recreate/Recreated only.
+    let recreated: BTreeSet<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::CreateContainer {
+                spec,
+                reason: Some(_),
+                ..
+            } => Some(spec.name.as_str()),
+            _ => None,
+        })
+        .collect();
+
+    let shared = Mutex::new(Shared {
+        states: vec![StepState::Pending; plan.steps.len()],
+        running: 0,
+        errors: Vec::new(),
+        created_ids: HashMap::new(),
+        created_containers: Vec::new(),
+        created_networks: Vec::new(),
+        started: BTreeSet::new(),
+    });
+    let finished = Condvar::new();
+
+    std::thread::scope(|scope| {
+        let mut guard = lock(&shared);
+        loop {
+            let stop_scheduling = on_failure == OnFailure::RollBack && !guard.errors.is_empty();
+            if !stop_scheduling {
+                for (position, step) in plan.steps.iter().enumerate() {
+                    if guard.running >= MAX_PARALLEL {
+                        break;
+                    }
+                    if guard.states[position] != StepState::Pending {
+                        continue;
+                    }
+                    let runnable = step.after.iter().all(|&a| match guard.states[a - 1] {
+                        StepState::Done => true,
+                        StepState::Failed => on_failure == OnFailure::KeepGoing,
+                        StepState::Pending | StepState::Running => false,
+                    });
+                    if !runnable {
+                        continue;
+                    }
+                    guard.states[position] = StepState::Running;
+                    guard.running += 1;
+                    let created_id = match &step.action {
+                        Action::StartContainer { name, id: None } => {
+                            guard.created_ids.get(name).cloned()
+                        }
+                        _ => None,
+                    };
+                    let (shared, finished, recreated) = (&shared, &finished, &recreated);
+                    scope.spawn(move || {
+                        let result =
+                            run_action(engine, &step.action, created_id, recreated, on_event);
+                        let mut guard = lock(shared);
+                        guard.running -= 1;
+                        match result {
+                            Ok(outcome) => {
+                                guard.states[position] = StepState::Done;
+                                if let Some((name, id)) = outcome.created_container {
+                                    guard.created_ids.insert(name.clone(), id.clone());
+                                    guard.created_containers.push((name, id));
+                                }
+                                if let Some(network) = outcome.created_network {
+                                    guard.created_networks.push(network);
+                                }
+                                if let Some(id) = outcome.started {
+                                    guard.started.insert(id);
+                                }
+                            }
+                            Err(error) => {
+                                guard.states[position] = StepState::Failed;
+                                guard.errors.push(error);
+                            }
+                        }
+                        finished.notify_all();
+                    });
+                }
+            }
+            if guard.running == 0 {
+                break;
+            }
+            guard = finished
+                .wait(guard)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    });
+
+    let shared = shared
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut errors = shared.errors;
+    if errors.is_empty() {
+        return Ok(());
+    }
+    if on_failure == OnFailure::RollBack {
+        errors.extend(roll_back(
+            engine,
+            &shared.created_containers,
+            &shared.started,
+            &shared.created_networks,
+            on_event,
+        ));
+    }
+    Err(OrchestratorError::from_many(errors).unwrap_or(OrchestratorError::Multiple(Vec::new())))
+}
+
+fn container_event(on_event: &(dyn Fn(Event) + Sync), name: &str, status: Status) {
+    on_event(Event::Container {
+        name: name.to_string(),
+        status,
+    });
+}
+
+fn network_event(on_event: &(dyn Fn(Event) + Sync), name: &str, status: Status) {
+    on_event(Event::Network {
+        name: name.to_string(),
+        status,
+    });
+}
+
+/// Run one action, reporting its progress; the error names the object.
+fn run_action(
+    engine: &dyn Engine,
+    action: &Action,
+    created_id: Option<String>,
+    recreated: &BTreeSet<&str>,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Outcome, OrchestratorError> {
+    let fail = |error| {
+        let error = OrchestratorError::engine(action.object(), error);
+        let status = Status::Error(match &error {
+            OrchestratorError::Engine { source, .. } => source.to_string(),
+            other => other.to_string(),
+        });
+        match action {
+            Action::CreateNetwork(spec) => network_event(on_event, &spec.name, status),
+            Action::RemoveNetwork { name, .. } => network_event(on_event, name, status),
+            Action::CreateContainer { spec, .. } => container_event(on_event, &spec.name, status),
+            Action::StartContainer { name, .. }
+            | Action::StopContainer { name, .. }
+            | Action::RemoveContainer { name, .. } => container_event(on_event, name, status),
+        }
+        error
+    };
+    let mut outcome = Outcome::default();
+    match action {
+        Action::CreateNetwork(spec) => {
+            network_event(on_event, &spec.name, Status::Creating);
+            let id = engine.create_network(spec).map_err(fail)?;
+            network_event(on_event, &spec.name, Status::Created);
+            outcome.created_network = Some((spec.name.clone(), id));
+        }
+        Action::RemoveNetwork { id, name } => {
+            network_event(on_event, name, Status::Removing);
+            engine.remove_network(id).map_err(fail)?;
+            network_event(on_event, name, Status::Removed);
+        }
+        Action::CreateContainer { spec, reason, .. } => {
+            let (before, after) = match reason {
+                Some(_) => (Status::Recreate, Status::Recreated),
+                None => (Status::Creating, Status::Created),
+            };
+            container_event(on_event, &spec.name, before);
+            let id = engine.create_container(spec).map_err(fail)?;
+            container_event(on_event, &spec.name, after);
+            outcome.created_container = Some((spec.name.clone(), id));
+        }
+        Action::StartContainer { name, id } => {
+            let Some(id) = id.clone().or(created_id) else {
+                return Err(OrchestratorError::InvalidPlan(format!(
+                    "container {name} is started before any step created it"
+                )));
+            };
+            container_event(on_event, name, Status::Starting);
+            engine.start_container(&id).map_err(fail)?;
+            container_event(on_event, name, Status::Started);
+            outcome.started = Some(id);
+        }
+        Action::StopContainer { id, name, timeout } => {
+            let quiet = recreated.contains(name.as_str());
+            if !quiet {
+                container_event(on_event, name, Status::Stopping);
+            }
+            engine.stop_container(id, *timeout).map_err(fail)?;
+            if !quiet {
+                container_event(on_event, name, Status::Stopped);
+            }
+        }
+        Action::RemoveContainer { id, name } => {
+            let quiet = recreated.contains(name.as_str());
+            if !quiet {
+                container_event(on_event, name, Status::Removing);
+            }
+            engine.remove_container(id, true).map_err(fail)?;
+            if !quiet {
+                container_event(on_event, name, Status::Removed);
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Undo what one execution created: stop and remove its containers (newest
+/// first), then remove its networks. Returns what could not be undone.
+fn roll_back(
+    engine: &dyn Engine,
+    containers: &[(String, String)],
+    started: &BTreeSet<String>,
+    networks: &[(String, String)],
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Vec<OrchestratorError> {
+    let mut errors = Vec::new();
+    let mut undo = |object: String, result: wharf_engine_api::Result<()>| match result {
+        Ok(()) => true,
+        Err(error) => {
+            errors.push(OrchestratorError::engine(
+                format!("rolling back {object}"),
+                error,
+            ));
+            false
+        }
+    };
+    for (name, id) in containers.iter().rev() {
+        if started.contains(id) {
+            container_event(on_event, name, Status::Stopping);
+            if undo(
+                format!("container {name}"),
+                engine.stop_container(id, ROLLBACK_TIMEOUT),
+            ) {
+                container_event(on_event, name, Status::Stopped);
+            }
+        }
+        container_event(on_event, name, Status::Removing);
+        if undo(
+            format!("container {name}"),
+            engine.remove_container(id, true),
+        ) {
+            container_event(on_event, name, Status::Removed);
+        }
+    }
+    for (name, id) in networks.iter().rev() {
+        network_event(on_event, name, Status::Removing);
+        if undo(format!("network {name}"), engine.remove_network(id)) {
+            network_event(on_event, name, Status::Removed);
+        }
+    }
+    errors
+}

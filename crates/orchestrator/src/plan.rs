@@ -1,0 +1,164 @@
+//! The [`Plan`]: a DAG of engine actions that `execute` runs. It prints as
+//! stable text, one step a line — what `wharf up --dry-run` shows and what
+//! the golden tests compare.
+
+use std::fmt;
+use std::time::Duration;
+use wharf_engine_api::{ContainerSpec, NetworkSpec};
+
+/// One thing to do to the engine.
+// Plans hold a handful of steps; the spec stays unboxed for easy matching.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    CreateNetwork(NetworkSpec),
+    RemoveNetwork {
+        id: String,
+        name: String,
+    },
+    /// `reason` is set when this replaces an existing container
+    /// (`"recreate (image changed)"`).
+    CreateContainer {
+        service: String,
+        spec: ContainerSpec,
+        reason: Option<String>,
+    },
+    /// `id: None` starts the container an earlier step created under `name`.
+    StartContainer {
+        name: String,
+        id: Option<String>,
+    },
+    StopContainer {
+        id: String,
+        name: String,
+        timeout: Duration,
+    },
+    /// Removes with force (the plan stops running containers first).
+    RemoveContainer {
+        id: String,
+        name: String,
+    },
+}
+
+impl Action {
+    /// What the action is about, as errors name it: `container hello-web-1`.
+    pub fn object(&self) -> String {
+        match self {
+            Action::CreateNetwork(spec) => format!("network {}", spec.name),
+            Action::RemoveNetwork { name, .. } => format!("network {name}"),
+            Action::CreateContainer { spec, .. } => format!("container {}", spec.name),
+            Action::StartContainer { name, .. }
+            | Action::StopContainer { name, .. }
+            | Action::RemoveContainer { name, .. } => format!("container {name}"),
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::CreateNetwork(spec) => write!(f, "create network {}", spec.name),
+            Action::RemoveNetwork { name, .. } => write!(f, "remove network {name}"),
+            Action::CreateContainer { spec, reason, .. } => {
+                write!(f, "create container {}", spec.name)?;
+                match reason {
+                    Some(reason) => write!(f, ": {reason}"),
+                    None => Ok(()),
+                }
+            }
+            Action::StartContainer { name, .. } => write!(f, "start container {name}"),
+            Action::StopContainer { name, .. } => write!(f, "stop container {name}"),
+            Action::RemoveContainer { name, .. } => write!(f, "remove container {name}"),
+        }
+    }
+}
+
+/// One node of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// 1-based; equals the step's position in [`Plan::steps`] plus one.
+    pub index: usize,
+    pub action: Action,
+    /// Indices of earlier steps that must finish first (sorted, unique).
+    pub after: Vec<usize>,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.index, self.action)?;
+        if !self.after.is_empty() {
+            let after: Vec<String> = self.after.iter().map(ToString::to_string).collect();
+            write!(f, " (after {})", after.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// What `up` or `down` will do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Things the user should know that change nothing (orphans left alone).
+    pub warnings: Vec<String>,
+    /// Containers that stay running as they are (reported as `Running`).
+    pub running: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Append a step; returns its index.
+    pub fn push(&mut self, action: Action, after: impl IntoIterator<Item = usize>) -> usize {
+        let index = self.steps.len() + 1;
+        let mut after: Vec<usize> = after.into_iter().collect();
+        after.sort_unstable();
+        after.dedup();
+        self.steps.push(Step {
+            index,
+            action,
+            after,
+        });
+        index
+    }
+
+    /// Each step's `index` is its position + 1 and it only waits for
+    /// earlier steps, so the plan is a DAG.
+    pub fn validate(&self) -> Result<(), String> {
+        for (position, step) in self.steps.iter().enumerate() {
+            if step.index != position + 1 {
+                return Err(format!(
+                    "step {} is at position {}",
+                    step.index,
+                    position + 1
+                ));
+            }
+            if let Some(bad) = step.after.iter().find(|&&a| a == 0 || a >= step.index) {
+                return Err(format!(
+                    "step {} waits for step {bad}, which is not an earlier step",
+                    step.index
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One step a line, each line ending in a newline (print it with `print!`);
+/// `nothing to do` when empty; warnings last, each on a line of its own
+/// starting with `warning: `.
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.steps.is_empty() {
+            writeln!(f, "nothing to do")?;
+        }
+        for step in &self.steps {
+            writeln!(f, "{step}")?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "warning: {warning}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,416 @@
+//! Service → [`ContainerSpec`]: names, Compose labels, mounts, networks,
+//! ports, limits, restart policy; and the config hash that tells `up`
+//! whether an existing container still matches its service.
+
+use crate::error::OrchestratorError;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use wharf_compose::{DependencyCondition, Project, Service, ServicePort, VolumeKind};
+use wharf_engine_api::{
+    labels, ContainerSpec, Mount, MountKind, NetworkAttachment, PortBinding, Protocol, Resources,
+    RestartPolicy,
+};
+
+/// Version tag hashed in front of the spec; bump it only when the meaning of
+/// a spec changes (bumping it recreates every container).
+pub const CONFIG_HASH_VERSION: &str = "wharf-spec-v1";
+
+/// wharf's own label: short hashes of the parts of the spec (image, command,
+/// environment, …), so `up` can say *what* changed when the config hash
+/// differs. Not part of the config hash.
+pub const CONFIG_PARTS_LABEL: &str = "io.wharf.config-parts";
+
+/// Labels left out of the config hash: the hash itself, what differs between
+/// replicas, and what changes without the container changing (wharf's
+/// version, which Compose files were read).
+const UNHASHED_LABELS: [&str; 5] = [
+    labels::CONFIG_HASH,
+    labels::CONTAINER_NUMBER,
+    labels::VERSION,
+    labels::CONFIG_FILES,
+    CONFIG_PARTS_LABEL,
+];
+
+/// The image reference a service runs: `image`, or `<project>-<service>`
+/// for a service that is only built (docker compose's default name).
+pub fn service_image(project: &Project, service: &Service) -> String {
+    service
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", project.name, service.name))
+}
+
+/// The name of replica `number` of a service.
+pub fn container_name(project: &Project, service: &Service, number: u32) -> String {
+    service
+        .container_name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}-{}", project.name, service.name, number))
+}
+
+/// Full host name of a network key (`default` → `hello_default`).
+pub fn network_name(project: &Project, key: &str) -> String {
+    project
+        .networks
+        .get(key)
+        .map(|n| n.name.clone())
+        .unwrap_or_else(|| format!("{}_{}", project.name, key))
+}
+
+fn volume_name(project: &Project, key: &str) -> String {
+    project
+        .volumes
+        .get(key)
+        .map(|v| v.name.clone())
+        .unwrap_or_else(|| format!("{}_{}", project.name, key))
+}
+
+fn condition_name(condition: DependencyCondition) -> &'static str {
+    match condition {
+        DependencyCondition::ServiceStarted => "service_started",
+        DependencyCondition::ServiceHealthy => "service_healthy",
+        DependencyCondition::ServiceCompletedSuccessfully => "service_completed_successfully",
+    }
+}
+
+/// The `com.docker.compose.depends_on` label value:
+/// `name:condition:restart,…`, sorted by name.
+pub fn depends_on_label(service: &Service) -> String {
+    service
+        .depends_on
+        .iter()
+        .map(|(name, dep)| format!("{name}:{}:{}", condition_name(dep.condition), dep.restart))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Service names in a `com.docker.compose.depends_on` label value.
+pub fn parse_depends_on_label(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .filter_map(|entry| entry.split(':').next())
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `restart:` → [`RestartPolicy`].
+pub fn parse_restart(value: Option<&str>) -> Result<RestartPolicy, String> {
+    match value.map(str::trim) {
+        None | Some("") | Some("no") => Ok(RestartPolicy::No),
+        Some("always") => Ok(RestartPolicy::Always),
+        Some("unless-stopped") => Ok(RestartPolicy::UnlessStopped),
+        Some("on-failure") => Ok(RestartPolicy::OnFailure { max_retries: None }),
+        Some(other) => match other.strip_prefix("on-failure:") {
+            Some(n) => n
+                .parse()
+                .map(|n| RestartPolicy::OnFailure {
+                    max_retries: Some(n),
+                })
+                .map_err(|_| {
+                    format!("invalid restart policy {other:?}: the retry count must be a number")
+                }),
+            None => Err(format!(
+                "invalid restart policy {other:?}: use no, always, unless-stopped or on-failure[:N]"
+            )),
+        },
+    }
+}
+
+fn parse_port_number(text: &str) -> Result<u16, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("invalid published port {text:?}"))
+}
+
+/// One Compose port → its bindings. A published range `a-b` maps host port
+/// `a+i` to container port `target+i`.
+pub fn port_bindings(port: &ServicePort) -> Result<Vec<PortBinding>, String> {
+    let host_ip = match port.host_ip.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(ip) => {
+            let bare = ip.trim_start_matches('[').trim_end_matches(']');
+            Some(
+                bare.parse::<IpAddr>()
+                    .map_err(|_| format!("invalid host_ip {ip:?} for port {}", port.target))?,
+            )
+        }
+    };
+    let protocol = match port.protocol.trim() {
+        "" | "tcp" => Protocol::Tcp,
+        "udp" => Protocol::Udp,
+        other => return Err(format!("unsupported port protocol {other:?}")),
+    };
+    let binding = |host_port: u16, container_port: u16| PortBinding {
+        host_ip,
+        host_port,
+        container_port,
+        protocol,
+    };
+    let published = port.published.as_deref().map(str::trim).unwrap_or("");
+    if published.is_empty() {
+        return Ok(vec![binding(0, port.target)]);
+    }
+    let Some((start, end)) = published.split_once('-') else {
+        return Ok(vec![binding(parse_port_number(published)?, port.target)]);
+    };
+    let (start, end) = (parse_port_number(start)?, parse_port_number(end)?);
+    if end < start {
+        return Err(format!("invalid published port range {published:?}"));
+    }
+    (0..=end - start)
+        .map(|i| {
+            let target = port.target.checked_add(i).ok_or_else(|| {
+                format!("published range {published:?} takes container port past 65535")
+            })?;
+            Ok(binding(start + i, target))
+        })
+        .collect()
+}
+
+fn parse_ipv4(service: &str, network: &str, text: &str) -> Result<Ipv4Addr, String> {
+    text.trim().parse().map_err(|_| {
+        format!("invalid ipv4_address {text:?} on network {network:?} of service {service:?}")
+    })
+}
+
+/// Check what [`container_spec`] would otherwise have to drop silently:
+/// ports, host addresses, the restart policy and `container_name` with
+/// several replicas.
+pub fn validate_service(project: &Project, service: &Service) -> Result<(), OrchestratorError> {
+    let invalid = |message: String| OrchestratorError::InvalidService {
+        service: service.name.clone(),
+        message,
+    };
+    for port in &service.ports {
+        port_bindings(port).map_err(invalid)?;
+    }
+    parse_restart(service.restart.as_deref()).map_err(invalid)?;
+    for (key, attachment) in &service.networks {
+        if service.network_mode.is_none() && !project.networks.contains_key(key) {
+            return Err(OrchestratorError::UndefinedNetwork {
+                service: service.name.clone(),
+                network: key.clone(),
+            });
+        }
+        if let Some(ip) = &attachment.ipv4_address {
+            parse_ipv4(&service.name, key, ip).map_err(invalid)?;
+        }
+    }
+    if service.container_name.is_some() && service.replicas > 1 {
+        return Err(invalid(format!(
+            "container_name {:?} can only be used with one replica, not {}",
+            service.container_name.as_deref().unwrap_or_default(),
+            service.replicas
+        )));
+    }
+    Ok(())
+}
+
+/// Service → the ContainerSpec for replica `number` (1-based). Settings that
+/// do not parse are left out here; [`validate_service`] reports them (and
+/// `plan_up` calls it first).
+pub fn container_spec(project: &Project, service: &Service, number: u32) -> ContainerSpec {
+    let image = service_image(project, service);
+
+    let mut spec_labels = service.labels.clone();
+    let mut set = |key: &str, value: String| {
+        spec_labels.insert(key.to_string(), value);
+    };
+    set(labels::PROJECT, project.name.clone());
+    set(labels::SERVICE, service.name.clone());
+    set(labels::CONTAINER_NUMBER, number.to_string());
+    set(labels::ONEOFF, "False".into());
+    set(labels::IMAGE, image.clone());
+    set(labels::DEPENDS_ON, depends_on_label(service));
+    set(
+        labels::WORKING_DIR,
+        project.working_dir.display().to_string(),
+    );
+    set(
+        labels::CONFIG_FILES,
+        project
+            .config_files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    set(labels::VERSION, env!("CARGO_PKG_VERSION").into());
+
+    let mounts = service
+        .volumes
+        .iter()
+        .map(|v| match v.kind {
+            VolumeKind::Bind => Mount {
+                kind: MountKind::Bind,
+                source: v.source.clone().unwrap_or_default(),
+                target: v.target.clone(),
+                read_only: v.read_only,
+            },
+            VolumeKind::Volume => Mount {
+                kind: MountKind::Volume,
+                source: v
+                    .source
+                    .as_deref()
+                    .map(|key| volume_name(project, key))
+                    .unwrap_or_default(),
+                target: v.target.clone(),
+                read_only: v.read_only,
+            },
+            VolumeKind::Tmpfs => Mount {
+                kind: MountKind::Tmpfs,
+                source: String::new(),
+                target: v.target.clone(),
+                read_only: v.read_only,
+            },
+        })
+        .collect();
+
+    let networks = if service.network_mode.is_some() {
+        Vec::new()
+    } else {
+        let mut keys: Vec<_> = service.networks.iter().collect();
+        keys.sort_by(|(a_key, a), (b_key, b)| b.priority.cmp(&a.priority).then(a_key.cmp(b_key)));
+        keys.into_iter()
+            .map(|(key, attachment)| NetworkAttachment {
+                network: network_name(project, key),
+                aliases: std::iter::once(service.name.clone())
+                    .chain(attachment.aliases.iter().cloned())
+                    .collect(),
+                ipv4_address: attachment
+                    .ipv4_address
+                    .as_deref()
+                    .and_then(|ip| parse_ipv4(&service.name, key, ip).ok()),
+            })
+            .collect()
+    };
+
+    let ports = service
+        .ports
+        .iter()
+        .filter_map(|p| port_bindings(p).ok())
+        .flatten()
+        .collect();
+
+    let mut spec = ContainerSpec {
+        name: container_name(project, service, number),
+        image,
+        entrypoint: service.entrypoint.clone(),
+        command: service.command.clone(),
+        env: service.environment.clone(),
+        working_dir: service.working_dir.clone(),
+        user: service.user.clone(),
+        hostname: service.hostname.clone(),
+        labels: spec_labels,
+        mounts,
+        networks,
+        ports,
+        resources: Resources {
+            memory_bytes: service.limits.memory_bytes,
+            nano_cpus: service.limits.nano_cpus,
+            pids_limit: service.limits.pids,
+        },
+        stop_signal: service.stop_signal.clone(),
+        stop_grace_period_secs: service.stop_grace_period.map(|d| d.as_secs()),
+        restart: parse_restart(service.restart.as_deref()).unwrap_or_default(),
+    };
+    let parts = config_parts(&spec);
+    spec.labels
+        .insert(labels::CONFIG_HASH.to_string(), config_hash(&spec));
+    spec.labels.insert(CONFIG_PARTS_LABEL.to_string(), parts);
+    spec
+}
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn canonical_json<T: Serialize>(value: &T) -> String {
+    // Struct fields serialize in declaration order and maps are BTreeMaps,
+    // so the JSON is canonical; serializing plain data cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Hash of the spec: sha256 hex of [`CONFIG_HASH_VERSION`] and the canonical
+/// JSON of the spec without its name and without the labels that differ
+/// between replicas or releases, so replicas share the hash and upgrading
+/// wharf does not recreate containers.
+pub fn config_hash(spec: &ContainerSpec) -> String {
+    let mut hashed = spec.clone();
+    hashed.name.clear();
+    for key in UNHASHED_LABELS {
+        hashed.labels.remove(key);
+    }
+    let json = canonical_json(&hashed);
+    sha256_hex(&[CONFIG_HASH_VERSION.as_bytes(), b"\n", json.as_bytes()])
+}
+
+/// The parts of a spec whose change gets its own reason, in reporting order.
+const PART_NAMES: [&str; 6] = [
+    "image",
+    "command",
+    "environment",
+    "ports",
+    "volumes",
+    "resources",
+];
+
+fn part_hashes(spec: &ContainerSpec) -> [String; 6] {
+    let short = |json: String| sha256_hex(&[json.as_bytes()])[..12].to_string();
+    [
+        short(canonical_json(&spec.image)),
+        short(canonical_json(&(&spec.entrypoint, &spec.command))),
+        short(canonical_json(&spec.env)),
+        short(canonical_json(&spec.ports)),
+        short(canonical_json(&spec.mounts)),
+        short(canonical_json(&spec.resources)),
+    ]
+}
+
+/// The [`CONFIG_PARTS_LABEL`] value: `image=<hash>,command=<hash>,…`.
+fn config_parts(spec: &ContainerSpec) -> String {
+    PART_NAMES
+        .iter()
+        .zip(part_hashes(spec))
+        .map(|(name, hash)| format!("{name}={hash}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Why a container with these labels no longer matches `spec`:
+/// `"image changed"`, `"environment changed, ports changed"`, … or
+/// `"config changed"` when no named part differs (or the container predates
+/// the parts label).
+pub fn change_reason(old_labels: &BTreeMap<String, String>, spec: &ContainerSpec) -> String {
+    let old: BTreeMap<&str, &str> = old_labels
+        .get(CONFIG_PARTS_LABEL)
+        .map(|value| {
+            value
+                .split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .collect()
+        })
+        .unwrap_or_default();
+    let changed: Vec<String> = if old.is_empty() {
+        Vec::new()
+    } else {
+        PART_NAMES
+            .iter()
+            .zip(part_hashes(spec))
+            .filter(|(name, hash)| old.get(**name) != Some(&hash.as_str()))
+            .map(|(name, _)| format!("{name} changed"))
+            .collect()
+    };
+    if changed.is_empty() {
+        "config changed".to_string()
+    } else {
+        changed.join(", ")
+    }
+}

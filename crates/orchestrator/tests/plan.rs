@@ -1,0 +1,405 @@
+//! Plan golden tests: given a project and observed state, the plan reads
+//! exactly so. No engine involved.
+
+mod common;
+
+use common::{all_up, assert_plan, container, hello};
+use wharf_compose::Network;
+use wharf_orchestrator::{plan_down, plan_up, DownOptions, Observed, OrchestratorError, UpOptions};
+
+fn up(project: &wharf_compose::Project, observed: &Observed, options: &UpOptions) -> String {
+    plan_up(project, observed, options).unwrap().to_string()
+}
+
+#[test]
+fn fresh_up_creates_network_then_worker_then_web() {
+    let plan = up(&hello(), &Observed::default(), &UpOptions::default());
+    assert_plan(
+        &plan,
+        "
+        1 create network hello_default
+        2 create container hello-worker-1 (after 1)
+        3 start container hello-worker-1 (after 2)
+        4 create container hello-web-1 (after 1, 3)
+        5 start container hello-web-1 (after 4)
+        ",
+    );
+}
+
+#[test]
+fn up_again_with_nothing_changed_does_nothing() {
+    let project = hello();
+    let plan = plan_up(&project, &all_up(&project), &UpOptions::default()).unwrap();
+    assert_plan(&plan, "nothing to do");
+    assert_eq!(plan.running, ["hello-worker-1", "hello-web-1"]);
+}
+
+#[test]
+fn environment_change_recreates_only_worker() {
+    let before = hello();
+    let observed = all_up(&before);
+    let mut after = hello();
+    after
+        .services
+        .get_mut("worker")
+        .unwrap()
+        .environment
+        .insert("GREETING".into(), "bonjour".into());
+    assert_plan(
+        &up(&after, &observed, &UpOptions::default()),
+        "
+        1 stop container hello-worker-1
+        2 remove container hello-worker-1 (after 1)
+        3 create container hello-worker-1: recreate (environment changed) (after 2)
+        4 start container hello-worker-1 (after 3)
+        ",
+    );
+}
+
+#[test]
+fn several_changes_are_all_named() {
+    let observed = all_up(&hello());
+    let mut after = hello();
+    let web = after.services.get_mut("web").unwrap();
+    web.image = Some("busybox:1.36".into());
+    web.ports[0].published = Some("18081".into());
+    web.limits.memory_bytes = Some(128 << 20);
+    assert_plan(
+        &up(&after, &observed, &UpOptions::default()),
+        "
+        1 stop container hello-web-1
+        2 remove container hello-web-1 (after 1)
+        3 create container hello-web-1: recreate (image changed, ports changed, resources changed) (after 2)
+        4 start container hello-web-1 (after 3)
+        ",
+    );
+}
+
+#[test]
+fn a_change_outside_the_named_parts_is_a_config_change() {
+    let observed = all_up(&hello());
+    let mut after = hello();
+    after.services.get_mut("worker").unwrap().user = Some("nobody".into());
+    assert_plan(
+        &up(&after, &observed, &UpOptions::default()),
+        "
+        1 stop container hello-worker-1
+        2 remove container hello-worker-1 (after 1)
+        3 create container hello-worker-1: recreate (config changed) (after 2)
+        4 start container hello-worker-1 (after 3)
+        ",
+    );
+}
+
+#[test]
+fn no_recreate_keeps_a_changed_container() {
+    let observed = all_up(&hello());
+    let mut after = hello();
+    after.services.get_mut("worker").unwrap().command = Some(vec!["true".into()]);
+    let options = UpOptions {
+        no_recreate: true,
+        ..Default::default()
+    };
+    assert_plan(&up(&after, &observed, &options), "nothing to do");
+}
+
+#[test]
+fn force_recreate_recreates_everything_in_dependency_order() {
+    let project = hello();
+    let options = UpOptions {
+        force_recreate: true,
+        ..Default::default()
+    };
+    assert_plan(
+        &up(&project, &all_up(&project), &options),
+        "
+        1 stop container hello-worker-1
+        2 remove container hello-worker-1 (after 1)
+        3 create container hello-worker-1: recreate (forced) (after 2)
+        4 start container hello-worker-1 (after 3)
+        5 stop container hello-web-1
+        6 remove container hello-web-1 (after 5)
+        7 create container hello-web-1: recreate (forced) (after 4, 6)
+        8 start container hello-web-1 (after 7)
+        ",
+    );
+}
+
+#[test]
+fn recreated_dependency_restarts_dependents_that_ask_for_it() {
+    let mut before = hello();
+    before
+        .services
+        .get_mut("web")
+        .unwrap()
+        .depends_on
+        .get_mut("worker")
+        .unwrap()
+        .restart = true;
+    let observed = all_up(&before);
+    let mut after = before.clone();
+    after.services.get_mut("worker").unwrap().command = Some(vec!["true".into()]);
+    assert_plan(
+        &up(&after, &observed, &UpOptions::default()),
+        "
+        1 stop container hello-worker-1
+        2 remove container hello-worker-1 (after 1)
+        3 create container hello-worker-1: recreate (command changed) (after 2)
+        4 start container hello-worker-1 (after 3)
+        5 stop container hello-web-1 (after 4)
+        6 start container hello-web-1 (after 5)
+        ",
+    );
+}
+
+#[test]
+fn stopped_containers_are_started() {
+    let project = hello();
+    let mut observed = all_up(&project);
+    observed.containers = vec![
+        container(&project, "web", 1, false),
+        container(&project, "worker", 1, false),
+    ];
+    assert_plan(
+        &up(&project, &observed, &UpOptions::default()),
+        "
+        1 start container hello-worker-1
+        2 start container hello-web-1 (after 1)
+        ",
+    );
+}
+
+#[test]
+fn scale_down_from_three_to_two_removes_the_third() {
+    let mut three = hello();
+    three.services.get_mut("web").unwrap().replicas = 3;
+    let observed = all_up(&three);
+    let mut two = three.clone();
+    two.services.get_mut("web").unwrap().replicas = 2;
+    let plan = plan_up(&two, &observed, &UpOptions::default()).unwrap();
+    assert_plan(
+        &plan,
+        "
+        1 stop container hello-web-3
+        2 remove container hello-web-3 (after 1)
+        ",
+    );
+    assert_eq!(
+        plan.running,
+        ["hello-worker-1", "hello-web-1", "hello-web-2"]
+    );
+}
+
+#[test]
+fn scale_up_creates_the_missing_replicas() {
+    let project = hello();
+    let observed = all_up(&project);
+    let mut three = project.clone();
+    three.services.get_mut("web").unwrap().replicas = 3;
+    assert_plan(
+        &up(&three, &observed, &UpOptions::default()),
+        "
+        1 create container hello-web-2
+        2 start container hello-web-2 (after 1)
+        3 create container hello-web-3
+        4 start container hello-web-3 (after 3)
+        ",
+    );
+}
+
+fn with_orphan() -> (wharf_compose::Project, Observed) {
+    let mut old = hello();
+    let mut old_service = common::worker();
+    old_service.name = "old".into();
+    old.services.insert("old".into(), old_service);
+    let mut observed = all_up(&hello());
+    observed.containers.push(container(&old, "old", 1, true));
+    (hello(), observed)
+}
+
+#[test]
+fn orphans_are_reported_but_kept_without_remove_orphans() {
+    let (project, observed) = with_orphan();
+    assert_plan(
+        &up(&project, &observed, &UpOptions::default()),
+        "
+        nothing to do
+        warning: Found orphan containers ([hello-old-1]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.
+        ",
+    );
+}
+
+#[test]
+fn orphans_are_removed_with_remove_orphans() {
+    let (project, observed) = with_orphan();
+    let options = UpOptions {
+        remove_orphans: true,
+        ..Default::default()
+    };
+    assert_plan(
+        &up(&project, &observed, &options),
+        "
+        1 stop container hello-old-1
+        2 remove container hello-old-1 (after 1)
+        ",
+    );
+}
+
+#[test]
+fn no_start_only_creates() {
+    let options = UpOptions {
+        no_start: true,
+        ..Default::default()
+    };
+    assert_plan(
+        &up(&hello(), &Observed::default(), &options),
+        "
+        1 create network hello_default
+        2 create container hello-worker-1 (after 1)
+        3 create container hello-web-1 (after 1, 2)
+        ",
+    );
+}
+
+#[test]
+fn services_filter_pulls_in_dependencies() {
+    let mut project = hello();
+    let mut other = common::worker();
+    other.name = "other".into();
+    project.services.insert("other".into(), other);
+    let options = UpOptions {
+        services: vec!["web".into()],
+        ..Default::default()
+    };
+    assert_plan(
+        &up(&project, &Observed::default(), &options),
+        "
+        1 create network hello_default
+        2 create container hello-worker-1 (after 1)
+        3 start container hello-worker-1 (after 2)
+        4 create container hello-web-1 (after 1, 3)
+        5 start container hello-web-1 (after 4)
+        ",
+    );
+    let options = UpOptions {
+        services: vec!["worker".into()],
+        ..Default::default()
+    };
+    assert_plan(
+        &up(&project, &Observed::default(), &options),
+        "
+        1 create network hello_default
+        2 create container hello-worker-1 (after 1)
+        3 start container hello-worker-1 (after 2)
+        ",
+    );
+}
+
+#[test]
+fn unknown_service_is_an_error() {
+    let options = UpOptions {
+        services: vec!["nope".into()],
+        ..Default::default()
+    };
+    let err = plan_up(&hello(), &Observed::default(), &options).unwrap_err();
+    assert_eq!(err.to_string(), "no such service: nope");
+}
+
+#[test]
+fn missing_external_network_is_an_error_and_never_created() {
+    let mut project = hello();
+    project.networks.insert(
+        "default".into(),
+        Network {
+            name: "shared".into(),
+            external: true,
+            ..Default::default()
+        },
+    );
+    let err = plan_up(&project, &Observed::default(), &UpOptions::default()).unwrap_err();
+    assert!(matches!(err, OrchestratorError::ExternalNetworkMissing(_)));
+    assert_eq!(
+        err.to_string(),
+        "network shared declared as external, but could not be found"
+    );
+
+    let observed = Observed {
+        containers: vec![],
+        networks: vec![wharf_testkit::network_info(
+            &"a".repeat(64),
+            "shared",
+            "elsewhere",
+            "x",
+        )],
+    };
+    let plan = plan_up(&project, &observed, &UpOptions::default()).unwrap();
+    assert!(!plan.to_string().contains("create network"), "{plan}");
+}
+
+#[test]
+fn dependency_cycle_is_an_error() {
+    let mut project = hello();
+    let web_dep = project.services["web"].depends_on["worker"].clone();
+    project
+        .services
+        .get_mut("worker")
+        .unwrap()
+        .depends_on
+        .insert("web".into(), web_dep);
+    let err = plan_up(&project, &Observed::default(), &UpOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "dependency cycle between services: web, worker"
+    );
+}
+
+#[test]
+fn invalid_port_is_reported_with_the_service() {
+    let mut project = hello();
+    project.services.get_mut("web").unwrap().ports[0].published = Some("http".into());
+    let err = plan_up(&project, &Observed::default(), &UpOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "service \"web\": invalid published port \"http\""
+    );
+}
+
+#[test]
+fn down_stops_dependents_first_then_removes_networks() {
+    let project = hello();
+    let observed = all_up(&project);
+    let expected = "
+        1 stop container hello-web-1
+        2 remove container hello-web-1 (after 1)
+        3 stop container hello-worker-1 (after 1)
+        4 remove container hello-worker-1 (after 3)
+        5 remove network hello_default (after 2, 4)
+        ";
+    assert_plan(
+        &plan_down("hello", Some(&project), &observed, &DownOptions::default()),
+        expected,
+    );
+    // Without the project, the depends_on labels give the same order.
+    assert_plan(
+        &plan_down("hello", None, &observed, &DownOptions::default()),
+        expected,
+    );
+}
+
+#[test]
+fn down_leaves_orphans_unless_asked() {
+    let (project, observed) = with_orphan();
+    let plan = plan_down("hello", Some(&project), &observed, &DownOptions::default());
+    assert!(!plan.to_string().contains("hello-old-1\n"));
+    assert!(plan.warnings[0].contains("([hello-old-1])"));
+    let options = DownOptions {
+        remove_orphans: true,
+        ..Default::default()
+    };
+    let plan = plan_down("hello", Some(&project), &observed, &options);
+    assert!(
+        plan.to_string().contains("remove container hello-old-1"),
+        "{plan}"
+    );
+    assert!(plan.warnings.is_empty());
+}

@@ -1,0 +1,238 @@
+//! Service → ContainerSpec and the config hash.
+
+mod common;
+
+use common::hello;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+use wharf_compose::{ServiceNetwork, ServicePort, ServiceVolume, Volume, VolumeKind};
+use wharf_engine_api::{labels, Mount, MountKind, PortBinding, Protocol, Resources, RestartPolicy};
+use wharf_orchestrator::{config_hash, container_spec, parse_restart, port_bindings};
+
+#[test]
+fn web_spec_carries_everything_from_the_service() {
+    let project = hello();
+    let spec = container_spec(&project, &project.services["web"], 1);
+    assert_eq!(spec.name, "hello-web-1");
+    assert_eq!(spec.image, "busybox:latest");
+    assert_eq!(
+        spec.command.as_deref().unwrap(),
+        ["httpd", "-f", "-v", "-p", "8080", "-h", "/www"]
+    );
+    assert_eq!(
+        spec.ports,
+        [PortBinding {
+            host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            host_port: 18080,
+            container_port: 8080,
+            protocol: Protocol::Tcp,
+        }]
+    );
+    assert_eq!(
+        spec.mounts,
+        [Mount {
+            kind: MountKind::Bind,
+            source: "/abs/site".into(),
+            target: "/www".into(),
+            read_only: true,
+        }]
+    );
+    assert_eq!(spec.networks.len(), 1);
+    assert_eq!(spec.networks[0].network, "hello_default");
+    assert_eq!(spec.networks[0].aliases, ["web"]);
+    assert_eq!(
+        spec.resources,
+        Resources {
+            memory_bytes: Some(64 << 20),
+            nano_cpus: Some(500_000_000),
+            pids_limit: Some(64),
+        }
+    );
+    let label = |key: &str| spec.labels.get(key).map(String::as_str);
+    assert_eq!(label(labels::PROJECT), Some("hello"));
+    assert_eq!(label(labels::SERVICE), Some("web"));
+    assert_eq!(label(labels::CONTAINER_NUMBER), Some("1"));
+    assert_eq!(label(labels::ONEOFF), Some("False"));
+    assert_eq!(label(labels::IMAGE), Some("busybox:latest"));
+    assert_eq!(
+        label(labels::DEPENDS_ON),
+        Some("worker:service_started:false")
+    );
+    assert_eq!(label(labels::WORKING_DIR), Some("/abs"));
+    assert_eq!(label(labels::CONFIG_FILES), Some("/abs/compose.yaml"));
+    assert_eq!(label(labels::VERSION), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        label(labels::CONFIG_HASH),
+        Some(config_hash(&spec).as_str())
+    );
+    assert_eq!(config_hash(&spec).len(), 64);
+}
+
+#[test]
+fn config_hash_is_shared_by_replicas() {
+    let project = hello();
+    let web = &project.services["web"];
+    let one = container_spec(&project, web, 1);
+    let two = container_spec(&project, web, 2);
+    assert_ne!(one.name, two.name);
+    assert_eq!(config_hash(&one), config_hash(&two));
+    assert_eq!(
+        one.labels[labels::CONFIG_HASH],
+        two.labels[labels::CONFIG_HASH]
+    );
+}
+
+#[test]
+fn config_hash_changes_with_the_command() {
+    let project = hello();
+    let before = container_spec(&project, &project.services["worker"], 1);
+    let mut changed = hello();
+    changed.services.get_mut("worker").unwrap().command = Some(vec!["sleep".into(), "1".into()]);
+    let after = container_spec(&changed, &changed.services["worker"], 1);
+    assert_ne!(config_hash(&before), config_hash(&after));
+}
+
+#[test]
+fn config_hash_ignores_version_and_config_files() {
+    let project = hello();
+    let mut spec = container_spec(&project, &project.services["web"], 1);
+    let hash = config_hash(&spec);
+    spec.labels.insert(labels::VERSION.into(), "99.0.0".into());
+    spec.labels.insert(
+        labels::CONFIG_FILES.into(),
+        "/abs/compose.yaml,/abs/override.yaml".into(),
+    );
+    assert_eq!(config_hash(&spec), hash);
+    let mut other = hello();
+    other
+        .config_files
+        .push(PathBuf::from("/abs/compose.override.yaml"));
+    assert_eq!(
+        container_spec(&other, &other.services["web"], 1).labels[labels::CONFIG_HASH],
+        hash
+    );
+}
+
+#[test]
+fn config_hash_is_stable_across_calls() {
+    let project = hello();
+    let a = container_spec(&project, &project.services["web"], 1);
+    let b = container_spec(&project, &project.services["web"], 1);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn published_range_is_expanded_pairwise() {
+    let port = ServicePort {
+        target: 9000,
+        published: Some("8000-8002".into()),
+        host_ip: None,
+        protocol: "udp".into(),
+    };
+    let bindings: Vec<(u16, u16)> = port_bindings(&port)
+        .unwrap()
+        .iter()
+        .map(|b| (b.host_port, b.container_port))
+        .collect();
+    assert_eq!(bindings, [(8000, 9000), (8001, 9001), (8002, 9002)]);
+    assert_eq!(port_bindings(&port).unwrap()[0].protocol, Protocol::Udp);
+
+    let unpublished = ServicePort {
+        published: None,
+        host_ip: Some("[::1]".into()),
+        ..port
+    };
+    let binding = &port_bindings(&unpublished).unwrap()[0];
+    assert_eq!(binding.host_port, 0);
+    assert_eq!(binding.host_ip, Some("::1".parse().unwrap()));
+}
+
+#[test]
+fn restart_policies_parse() {
+    assert_eq!(parse_restart(None), Ok(RestartPolicy::No));
+    assert_eq!(parse_restart(Some("no")), Ok(RestartPolicy::No));
+    assert_eq!(parse_restart(Some("always")), Ok(RestartPolicy::Always));
+    assert_eq!(
+        parse_restart(Some("unless-stopped")),
+        Ok(RestartPolicy::UnlessStopped)
+    );
+    assert_eq!(
+        parse_restart(Some("on-failure")),
+        Ok(RestartPolicy::OnFailure { max_retries: None })
+    );
+    assert_eq!(
+        parse_restart(Some("on-failure:3")),
+        Ok(RestartPolicy::OnFailure {
+            max_retries: Some(3)
+        })
+    );
+    assert!(parse_restart(Some("sometimes")).is_err());
+}
+
+#[test]
+fn networks_by_priority_volumes_by_full_name_and_other_settings() {
+    let mut project = hello();
+    project.networks.insert(
+        "back".into(),
+        wharf_compose::Network {
+            name: "hello_back".into(),
+            ..Default::default()
+        },
+    );
+    project.volumes.insert(
+        "data".into(),
+        Volume {
+            name: "hello_data".into(),
+            ..Default::default()
+        },
+    );
+    let worker = project.services.get_mut("worker").unwrap();
+    worker.networks.insert(
+        "back".into(),
+        ServiceNetwork {
+            aliases: vec!["jobs".into()],
+            ipv4_address: Some("172.31.0.5".into()),
+            priority: 10,
+        },
+    );
+    worker.volumes = vec![
+        ServiceVolume {
+            kind: VolumeKind::Volume,
+            source: Some("data".into()),
+            target: "/data".into(),
+            read_only: false,
+        },
+        ServiceVolume {
+            kind: VolumeKind::Tmpfs,
+            source: None,
+            target: "/tmp".into(),
+            read_only: false,
+        },
+    ];
+    worker.container_name = Some("the-worker".into());
+    worker.restart = Some("on-failure:5".into());
+    worker.stop_signal = Some("SIGINT".into());
+    worker.stop_grace_period = Some(Duration::from_secs(3));
+    let spec = container_spec(&project, &project.services["worker"], 1);
+    assert_eq!(spec.name, "the-worker");
+    let networks: Vec<_> = spec.networks.iter().map(|n| n.network.as_str()).collect();
+    assert_eq!(networks, ["hello_back", "hello_default"]);
+    assert_eq!(spec.networks[0].aliases, ["worker", "jobs"]);
+    assert_eq!(
+        spec.networks[0].ipv4_address,
+        Some(Ipv4Addr::new(172, 31, 0, 5))
+    );
+    assert_eq!(spec.mounts[0].source, "hello_data");
+    assert_eq!(spec.mounts[0].kind, MountKind::Volume);
+    assert_eq!(spec.mounts[1].kind, MountKind::Tmpfs);
+    assert_eq!(spec.env["GREETING"], "hello");
+    assert_eq!(
+        spec.restart,
+        RestartPolicy::OnFailure {
+            max_retries: Some(5)
+        }
+    );
+    assert_eq!(spec.stop_signal.as_deref(), Some("SIGINT"));
+    assert_eq!(spec.stop_grace_period_secs, Some(3));
+}

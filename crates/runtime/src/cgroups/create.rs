@@ -1,0 +1,112 @@
+//! Create a container's cgroup: `mkdir -p` in each v1 controller (with Docker's device
+//! allow-list) or in the unified tree with controllers enabled down the ancestors.
+
+use super::{fs, rel, v1_controller_mounted, CgroupConfig, CgroupHandle, CgroupMode};
+use super::{V1_CONTROLLERS, V2_CONTROLLERS};
+use crate::{detect, RuntimeError};
+use std::path::Path;
+
+/// Device rules of Docker's default profile: mknod of anything, and read/write/mknod
+/// of the standard character devices, ptys and tun.
+const DEVICE_ALLOW: [&str; 11] = [
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+impl CgroupHandle {
+    /// Create the cgroup described by `cfg` and apply its limits. On failure nothing
+    /// that this call created is left behind (best effort).
+    pub fn create(cfg: &CgroupConfig) -> Result<Self, RuntimeError> {
+        validate_path(&cfg.path)?;
+        let mode = detect(&cfg.fs_root)?;
+        let handle = CgroupHandle {
+            mode,
+            fs_root: cfg.fs_root.clone(),
+            path: rel(&cfg.path).to_string(),
+        };
+        let made = match mode {
+            CgroupMode::V1 => handle.create_v1(),
+            CgroupMode::V2 => handle.create_v2(),
+        }
+        .and_then(|()| handle.apply(&cfg.limits));
+        if let Err(e) = made {
+            let _ = handle.kill_all_and_destroy();
+            return Err(e);
+        }
+        Ok(handle)
+    }
+
+    fn create_v1(&self) -> Result<(), RuntimeError> {
+        for controller in V1_CONTROLLERS {
+            if !v1_controller_mounted(&self.fs_root, controller) {
+                continue;
+            }
+            let dir = self.v1_dir(controller);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| RuntimeError::io("create cgroup directory", &dir, e))?;
+            if controller == "devices" {
+                fs::write(&dir.join("devices.deny"), "a")?;
+                for rule in DEVICE_ALLOW {
+                    fs::write(&dir.join("devices.allow"), rule)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn create_v2(&self) -> Result<(), RuntimeError> {
+        let mut dir = self.fs_root.clone();
+        for component in self.path.split('/').filter(|c| !c.is_empty()) {
+            enable_controllers(&dir);
+            dir.push(component);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(RuntimeError::io("create cgroup directory", &dir, e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Enable our controllers for the children of `dir` (v2). Failures are left for
+/// `apply` to report: a limit whose controller ends up missing is an error there.
+fn enable_controllers(dir: &Path) {
+    let available = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let enabled = std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+    let wanted: Vec<String> = V2_CONTROLLERS
+        .iter()
+        .filter(|c| available.split_whitespace().any(|a| a == **c))
+        .filter(|c| !enabled.split_whitespace().any(|a| a == **c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let file = dir.join("cgroup.subtree_control");
+    if fs::write_raw(&file, &wanted.join(" ")).is_err() {
+        for one in &wanted {
+            let _ = fs::write_raw(&file, one);
+        }
+    }
+}
+
+/// Refuse paths that would leave the hierarchy or name its root.
+fn validate_path(path: &str) -> Result<(), RuntimeError> {
+    let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    if parts.is_empty() || parts.iter().any(|c| *c == ".." || *c == ".") {
+        return Err(RuntimeError::InvalidConfig(format!(
+            "cgroup path {path:?} must be a relative path below the hierarchy root without '.' or '..'"
+        )));
+    }
+    Ok(())
+}

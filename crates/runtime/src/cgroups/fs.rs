@@ -1,0 +1,49 @@
+//! Small helpers to read and write cgroupfs files with errors that name the file.
+
+use crate::RuntimeError;
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Write `value` to an existing cgroup file (never creates it: a missing file means a
+/// missing controller). One `write` call, as the kernel wants.
+pub(crate) fn write_raw(path: &Path, value: &str) -> io::Result<()> {
+    let mut f = OpenOptions::new().write(true).truncate(true).open(path)?;
+    f.write_all(value.as_bytes())
+}
+
+pub(crate) fn write(path: &Path, value: &str) -> Result<(), RuntimeError> {
+    write_raw(path, value).map_err(|e| RuntimeError::io("write cgroup file", path, e))
+}
+
+pub(crate) fn read(path: &Path) -> Result<String, RuntimeError> {
+    std::fs::read_to_string(path).map_err(|e| RuntimeError::io("read cgroup file", path, e))
+}
+
+/// Read a file holding one number; `max` reads as `u64::MAX`.
+pub(crate) fn read_u64(path: &Path) -> Result<u64, RuntimeError> {
+    let text = read(path)?;
+    parse_u64(path, text.trim())
+}
+
+pub(crate) fn parse_u64(path: &Path, text: &str) -> Result<u64, RuntimeError> {
+    if text == "max" {
+        return Ok(u64::MAX);
+    }
+    text.parse().map_err(|_| RuntimeError::Parse {
+        file: path.to_path_buf(),
+        detail: format!("expected a number, found {text:?}"),
+    })
+}
+
+/// Value of `key` in a flat-keyed file such as memory.stat or cpu.stat ("key value" lines).
+pub(crate) fn keyed_value(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let mut it = line.split_whitespace();
+        if it.next() == Some(key) {
+            it.next().and_then(|v| v.parse().ok())
+        } else {
+            None
+        }
+    })
+}

@@ -1,0 +1,103 @@
+//! Cgroups v1 and v2: create a container's cgroup, apply limits, add processes, read
+//! stats, kill everything inside and remove it.
+//!
+//! Every operation takes the cgroupfs root (normally `/sys/fs/cgroup`) as an input, so
+//! the whole module is unit-tested on a fake tree in a tempdir. One file a concern:
+//! [`detect`](detect()) the hierarchy, `create`, `limits`, `procs`, `stats`, `destroy`.
+
+mod create;
+mod destroy;
+mod detect;
+mod fs;
+mod limits;
+mod procs;
+mod stats;
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub use detect::detect;
+pub use stats::CgroupStats;
+
+/// The v1 controllers a container cgroup is created in (cpuset is left alone: an empty
+/// cpuset.cpus in a new cgroup would refuse every process).
+pub const V1_CONTROLLERS: [&str; 7] = [
+    "memory", "cpu", "cpuacct", "pids", "blkio", "devices", "freezer",
+];
+
+/// The v2 controllers enabled for a container cgroup.
+pub const V2_CONTROLLERS: [&str; 4] = ["memory", "cpu", "pids", "io"];
+
+/// What the engine asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupConfig {
+    /// Root of the cgroup file systems, normally `/sys/fs/cgroup`.
+    pub fs_root: PathBuf,
+    /// Relative path of the container's cgroup, e.g. `wharf/hello/<id>`.
+    pub path: String,
+    pub limits: Limits,
+}
+
+/// Resource limits; `None` leaves the kernel's current value alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    /// CPU time in billionths of a CPU (Docker's `NanoCpus`: 1.5 CPUs = 1_500_000_000).
+    pub nano_cpus: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+/// Which cgroup hierarchy the host runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CgroupMode {
+    /// One hierarchy per controller (`/sys/fs/cgroup/memory`, …), also hybrid hosts.
+    V1,
+    /// The unified hierarchy mounted at the root.
+    V2,
+}
+
+/// A container's cgroup; serializable so the engine can store it with the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupHandle {
+    pub mode: CgroupMode,
+    pub fs_root: PathBuf,
+    pub path: String,
+}
+
+impl CgroupHandle {
+    /// Directory of this cgroup in a v1 controller hierarchy.
+    pub fn v1_dir(&self, controller: &str) -> PathBuf {
+        self.fs_root.join(controller).join(rel(&self.path))
+    }
+
+    /// Directory of this cgroup in the v2 hierarchy.
+    pub fn v2_dir(&self) -> PathBuf {
+        self.fs_root.join(rel(&self.path))
+    }
+
+    /// The directories that hold this cgroup: one for each mounted v1 controller we
+    /// use, or the single v2 directory. Directories that do not exist are included.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        match self.mode {
+            CgroupMode::V2 => vec![self.v2_dir()],
+            CgroupMode::V1 => V1_CONTROLLERS
+                .iter()
+                .filter(|c| v1_controller_mounted(&self.fs_root, c))
+                .map(|c| self.v1_dir(c))
+                .collect(),
+        }
+    }
+}
+
+/// The path relative to a hierarchy root, without leading slashes.
+pub(crate) fn rel(path: &str) -> &str {
+    path.trim_start_matches('/')
+}
+
+/// Whether the v1 controller hierarchy is mounted (a directory with cgroup.procs).
+pub(crate) fn v1_controller_mounted(fs_root: &Path, controller: &str) -> bool {
+    fs_root.join(controller).join("cgroup.procs").exists()
+}
+
+#[cfg(test)]
+mod tests;

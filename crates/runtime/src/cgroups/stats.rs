@@ -1,0 +1,148 @@
+//! Read a container cgroup's usage numbers, the sources of `wharf stats`.
+
+use super::{fs, v1_controller_mounted, CgroupHandle, CgroupMode};
+use crate::RuntimeError;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Limits at or above this are "unlimited" (v1 writes 2^63 rounded down to a page).
+const UNLIMITED_FROM: u64 = 1 << 62;
+
+/// Usage of one container cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupStats {
+    /// Total CPU time consumed, in nanoseconds.
+    pub cpu_usage_ns: u64,
+    /// Memory in use minus inactive page cache (what `docker stats` shows).
+    pub memory_usage: u64,
+    /// The memory limit, `None` when unlimited.
+    pub memory_limit: Option<u64>,
+    pub pids: u64,
+    pub block_read_bytes: u64,
+    pub block_write_bytes: u64,
+    /// Processes killed by the OOM killer in this cgroup.
+    pub oom_kills: u64,
+}
+
+impl CgroupHandle {
+    /// Read the current numbers. Files of controllers that are not mounted read as 0;
+    /// a cgroup that does not exist at all is an error.
+    pub fn stats(&self) -> Result<CgroupStats, RuntimeError> {
+        if !self.dirs().iter().any(|d| d.is_dir()) {
+            return Err(RuntimeError::io(
+                "read cgroup stats of",
+                self.fs_root.join(&self.path),
+                std::io::Error::from_raw_os_error(libc::ENOENT),
+            ));
+        }
+        match self.mode {
+            CgroupMode::V1 => self.stats_v1(),
+            CgroupMode::V2 => self.stats_v2(),
+        }
+    }
+
+    fn stats_v1(&self) -> Result<CgroupStats, RuntimeError> {
+        let mut s = CgroupStats::default();
+        let mounted = |c: &str| v1_controller_mounted(&self.fs_root, c);
+        if mounted("cpuacct") {
+            s.cpu_usage_ns = fs::read_u64(&self.v1_dir("cpuacct").join("cpuacct.usage"))?;
+        }
+        if mounted("memory") {
+            let dir = self.v1_dir("memory");
+            let usage = fs::read_u64(&dir.join("memory.usage_in_bytes"))?;
+            let stat = fs::read(&dir.join("memory.stat"))?;
+            let inactive = fs::keyed_value(&stat, "total_inactive_file").unwrap_or(0);
+            s.memory_usage = usage.saturating_sub(inactive);
+            let limit = fs::read_u64(&dir.join("memory.limit_in_bytes"))?;
+            s.memory_limit = (limit < UNLIMITED_FROM).then_some(limit);
+            s.oom_kills = optional(&dir.join("memory.oom_control"))?
+                .and_then(|t| fs::keyed_value(&t, "oom_kill"))
+                .unwrap_or(0);
+        }
+        if mounted("pids") {
+            s.pids = fs::read_u64(&self.v1_dir("pids").join("pids.current"))?;
+        }
+        if mounted("blkio") {
+            let dir = self.v1_dir("blkio");
+            let mut text = optional(&dir.join("blkio.throttle.io_service_bytes_recursive"))?;
+            if text.as_deref().map(parse_blkio_v1).unwrap_or((0, 0)) == (0, 0) {
+                if let Some(t) = optional(&dir.join("blkio.io_service_bytes_recursive"))? {
+                    text = Some(t);
+                }
+            }
+            (s.block_read_bytes, s.block_write_bytes) =
+                text.as_deref().map_or((0, 0), parse_blkio_v1);
+        }
+        Ok(s)
+    }
+
+    fn stats_v2(&self) -> Result<CgroupStats, RuntimeError> {
+        let dir = self.v2_dir();
+        let mut s = CgroupStats::default();
+        if let Some(t) = optional(&dir.join("cpu.stat"))? {
+            s.cpu_usage_ns = fs::keyed_value(&t, "usage_usec")
+                .unwrap_or(0)
+                .saturating_mul(1000);
+        }
+        if dir.join("memory.current").exists() {
+            let usage = fs::read_u64(&dir.join("memory.current"))?;
+            let inactive = optional(&dir.join("memory.stat"))?
+                .and_then(|t| fs::keyed_value(&t, "inactive_file"))
+                .unwrap_or(0);
+            s.memory_usage = usage.saturating_sub(inactive);
+            let limit = fs::read_u64(&dir.join("memory.max"))?;
+            s.memory_limit = (limit < UNLIMITED_FROM).then_some(limit);
+            s.oom_kills = optional(&dir.join("memory.events"))?
+                .and_then(|t| fs::keyed_value(&t, "oom_kill"))
+                .unwrap_or(0);
+        }
+        if dir.join("pids.current").exists() {
+            s.pids = fs::read_u64(&dir.join("pids.current"))?;
+        }
+        if let Some(t) = optional(&dir.join("io.stat"))? {
+            (s.block_read_bytes, s.block_write_bytes) = parse_io_stat_v2(&t);
+        }
+        Ok(s)
+    }
+}
+
+/// Contents of a file that may be missing (its controller may not be there).
+fn optional(path: &Path) -> Result<Option<String>, RuntimeError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(RuntimeError::io("read cgroup file", path, e)),
+    }
+}
+
+/// Sum of the `Read` and `Write` lines of a v1 blkio `io_service_bytes` file
+/// ("8:0 Read 4096" …; the "Total" lines are skipped).
+pub fn parse_blkio_v1(text: &str) -> (u64, u64) {
+    let (mut read, mut write) = (0u64, 0u64);
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 3 {
+            continue;
+        }
+        let n: u64 = f[2].parse().unwrap_or(0);
+        match f[1] {
+            "Read" => read = read.saturating_add(n),
+            "Write" => write = write.saturating_add(n),
+            _ => {}
+        }
+    }
+    (read, write)
+}
+
+/// Sum of `rbytes=` and `wbytes=` over the devices of a v2 `io.stat`.
+pub fn parse_io_stat_v2(text: &str) -> (u64, u64) {
+    let (mut read, mut write) = (0u64, 0u64);
+    for field in text.split_whitespace() {
+        if let Some(v) = field.strip_prefix("rbytes=") {
+            read = read.saturating_add(v.parse().unwrap_or(0));
+        } else if let Some(v) = field.strip_prefix("wbytes=") {
+            write = write.saturating_add(v.parse().unwrap_or(0));
+        }
+    }
+    (read, write)
+}

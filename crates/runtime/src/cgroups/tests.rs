@@ -1,0 +1,464 @@
+//! Unit tests of the cgroup code on fake cgroupfs trees in a tempdir.
+
+use super::stats::{parse_blkio_v1, parse_io_stat_v2};
+use super::*;
+use crate::RuntimeError;
+use std::fs;
+use std::path::Path;
+
+const V1_UNLIMITED: &str = "9223372036854771712\n";
+
+fn put(path: &Path, content: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap()
+}
+
+/// A hybrid v1 host: every controller mounted, plus an empty cgroup2 at unified/.
+fn fake_v1(root: &Path, controllers: &[&str]) {
+    for c in controllers {
+        put(&root.join(c).join("cgroup.procs"), "1\n");
+    }
+    put(&root.join("unified/cgroup.procs"), "");
+    put(&root.join("unified/cgroup.subtree_control"), "");
+}
+
+/// The files the kernel would create in a new v1 cgroup `path`.
+fn fake_v1_leaf(root: &Path, path: &str) {
+    let files: &[(&str, &str, &str)] = &[
+        ("memory", "memory.limit_in_bytes", V1_UNLIMITED),
+        ("memory", "memory.memsw.limit_in_bytes", V1_UNLIMITED),
+        ("memory", "memory.usage_in_bytes", "0\n"),
+        ("memory", "memory.stat", "cache 0\n"),
+        ("cpu", "cpu.cfs_period_us", "100000\n"),
+        ("cpu", "cpu.cfs_quota_us", "-1\n"),
+        ("pids", "pids.max", "max\n"),
+        ("pids", "pids.current", "0\n"),
+        ("devices", "devices.allow", ""),
+        ("devices", "devices.deny", ""),
+    ];
+    for (c, f, v) in files {
+        if root.join(c).exists() {
+            put(&root.join(c).join(path).join(f), v);
+        }
+    }
+    for c in V1_CONTROLLERS {
+        if root.join(c).exists() {
+            put(&root.join(c).join(path).join("cgroup.procs"), "");
+        }
+    }
+}
+
+fn fake_v2(root: &Path) {
+    put(
+        &root.join("cgroup.controllers"),
+        "cpuset cpu io memory hugetlb pids rdma misc\n",
+    );
+    put(&root.join("cgroup.subtree_control"), "");
+    put(&root.join("cgroup.procs"), "1\n");
+}
+
+fn fake_v2_leaf(root: &Path, path: &str, with_memory: bool) {
+    let dir = root.join(path);
+    put(&dir.join("cgroup.procs"), "");
+    put(&dir.join("cpu.max"), "max 100000\n");
+    put(&dir.join("pids.max"), "max\n");
+    if with_memory {
+        put(&dir.join("memory.max"), "max\n");
+        put(&dir.join("memory.swap.max"), "max\n");
+    }
+}
+
+fn config(root: &Path, path: &str, limits: Limits) -> CgroupConfig {
+    CgroupConfig {
+        fs_root: root.to_path_buf(),
+        path: path.to_string(),
+        limits,
+    }
+}
+
+fn all_limits() -> Limits {
+    Limits {
+        memory_bytes: Some(256 << 20),
+        nano_cpus: Some(1_500_000_000),
+        pids: Some(100),
+    }
+}
+
+#[test]
+fn detect_tells_v1_hybrid_v2_and_nothing_apart() {
+    let t = tempfile::tempdir().unwrap();
+    fake_v1(t.path(), &["memory", "cpu"]);
+    assert_eq!(detect(t.path()).unwrap(), CgroupMode::V1, "hybrid is v1");
+
+    let t = tempfile::tempdir().unwrap();
+    fake_v1(t.path(), &["pids"]);
+    fs::remove_dir_all(t.path().join("unified")).unwrap();
+    assert_eq!(detect(t.path()).unwrap(), CgroupMode::V1, "pure v1");
+
+    let t = tempfile::tempdir().unwrap();
+    fake_v2(t.path());
+    assert_eq!(detect(t.path()).unwrap(), CgroupMode::V2);
+
+    let t = tempfile::tempdir().unwrap();
+    let err = detect(t.path()).unwrap_err();
+    assert!(matches!(err, RuntimeError::NoCgroupFs { .. }));
+    assert!(err.to_string().contains(&t.path().display().to_string()));
+}
+
+#[test]
+fn v1_create_writes_limits_and_device_rules() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &V1_CONTROLLERS);
+    fake_v1_leaf(root, "wharf/proj/abc");
+    let h = CgroupHandle::create(&config(root, "wharf/proj/abc", all_limits())).unwrap();
+    assert_eq!(h.mode, CgroupMode::V1);
+    let mem = root.join("memory/wharf/proj/abc");
+    assert_eq!(read(&mem.join("memory.limit_in_bytes")), "268435456");
+    assert_eq!(read(&mem.join("memory.memsw.limit_in_bytes")), "536870912");
+    let cpu = root.join("cpu/wharf/proj/abc");
+    assert_eq!(read(&cpu.join("cpu.cfs_period_us")), "100000");
+    assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "150000");
+    assert_eq!(read(&root.join("pids/wharf/proj/abc/pids.max")), "100");
+    assert_eq!(read(&root.join("devices/wharf/proj/abc/devices.deny")), "a");
+    assert_eq!(
+        read(&root.join("devices/wharf/proj/abc/devices.allow")),
+        "c 136:* rwm"
+    );
+    for c in ["cpuacct", "blkio", "freezer"] {
+        assert!(
+            root.join(c).join("wharf/proj/abc").is_dir(),
+            "{c} cgroup created"
+        );
+    }
+    assert!(!root.join("cpuset/wharf").exists(), "cpuset left alone");
+    assert!(
+        !root.join("unified/wharf").exists(),
+        "the empty unified tree is not used"
+    );
+}
+
+#[test]
+fn v1_unlimited_and_untouched_values() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &V1_CONTROLLERS);
+    fake_v1_leaf(root, "c");
+    let h = CgroupHandle::create(&config(root, "c", Limits::default())).unwrap();
+    assert_eq!(
+        read(&root.join("memory/c/memory.limit_in_bytes")),
+        V1_UNLIMITED
+    );
+    h.apply(&Limits {
+        memory_bytes: Some(0),
+        nano_cpus: Some(0),
+        pids: Some(0),
+    })
+    .unwrap();
+    assert_eq!(read(&root.join("memory/c/memory.limit_in_bytes")), "-1");
+    assert_eq!(read(&root.join("cpu/c/cpu.cfs_quota_us")), "-1");
+    assert_eq!(read(&root.join("pids/c/pids.max")), "max");
+}
+
+#[test]
+fn v1_limit_on_missing_controller_is_an_error() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &["memory", "cpu", "cpuacct"]);
+    fake_v1_leaf(root, "c");
+    let err = CgroupHandle::create(&config(root, "c", all_limits())).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(
+            err,
+            RuntimeError::ControllerMissing {
+                controller: "pids",
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("pids limit requested") && msg.contains("pids cgroup controller"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn refused_limit_names_value_file_and_hint() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &["memory"]);
+    fake_v1_leaf(root, "c");
+    let h = CgroupHandle {
+        mode: CgroupMode::V1,
+        fs_root: root.into(),
+        path: "c".into(),
+    };
+    // A directory where the kernel has a file: the write fails like a refusal would.
+    fs::remove_file(root.join("memory/c/memory.memsw.limit_in_bytes")).unwrap();
+    fs::remove_file(root.join("memory/c/memory.limit_in_bytes")).unwrap();
+    fs::create_dir(root.join("memory/c/memory.limit_in_bytes")).unwrap();
+    let err = h
+        .apply(&Limits {
+            memory_bytes: Some(4096),
+            ..Limits::default()
+        })
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("memory limit 4096 bytes refused by the kernel ("),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("memory.limit_in_bytes: Is a directory"),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with("the limit must be above the memory the container uses"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn bad_cgroup_paths_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    fake_v1(t.path(), &["memory"]);
+    for p in ["", "/", "../x", "a/../../b"] {
+        let err = CgroupHandle::create(&config(t.path(), p, Limits::default())).unwrap_err();
+        assert!(matches!(err, RuntimeError::InvalidConfig(_)), "{p}: {err}");
+    }
+}
+
+#[test]
+fn v2_create_enables_controllers_and_writes_limits() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v2(root);
+    put(
+        &root.join("wharf/cgroup.controllers"),
+        "cpu io memory pids\n",
+    );
+    put(&root.join("wharf/cgroup.subtree_control"), "memory\n");
+    fake_v2_leaf(root, "wharf/proj", true);
+    put(
+        &root.join("wharf/proj/cgroup.controllers"),
+        "cpu io memory pids\n",
+    );
+    put(&root.join("wharf/proj/cgroup.subtree_control"), "");
+    fake_v2_leaf(root, "wharf/proj/abc", true);
+    let h = CgroupHandle::create(&config(root, "/wharf/proj/abc", all_limits())).unwrap();
+    assert_eq!(h.mode, CgroupMode::V2);
+    assert_eq!(h.path, "wharf/proj/abc");
+    assert_eq!(
+        read(&root.join("cgroup.subtree_control")),
+        "+memory +cpu +pids +io"
+    );
+    assert_eq!(
+        read(&root.join("wharf/cgroup.subtree_control")),
+        "+cpu +pids +io",
+        "already enabled ones skipped"
+    );
+    assert_eq!(
+        read(&root.join("wharf/proj/cgroup.subtree_control")),
+        "+memory +cpu +pids +io"
+    );
+    let leaf = root.join("wharf/proj/abc");
+    assert_eq!(read(&leaf.join("memory.max")), "268435456");
+    assert_eq!(read(&leaf.join("memory.swap.max")), "268435456");
+    assert_eq!(read(&leaf.join("cpu.max")), "150000 100000");
+    assert_eq!(read(&leaf.join("pids.max")), "100");
+    h.apply(&Limits {
+        nano_cpus: Some(0),
+        memory_bytes: Some(0),
+        pids: None,
+    })
+    .unwrap();
+    assert_eq!(read(&leaf.join("cpu.max")), "max 100000");
+    assert_eq!(read(&leaf.join("memory.max")), "max");
+    assert_eq!(read(&leaf.join("pids.max")), "100");
+}
+
+#[test]
+fn v2_limit_without_controller_is_an_error() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v2(root);
+    fake_v2_leaf(root, "c", false);
+    let err = CgroupHandle::create(&config(root, "c", all_limits())).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RuntimeError::ControllerMissing {
+                controller: "memory",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("memory limit requested"), "{err}");
+}
+
+#[test]
+fn add_process_writes_every_controller() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &["memory", "pids", "freezer"]);
+    fake_v1_leaf(root, "c");
+    let h = CgroupHandle::create(&config(root, "c", Limits::default())).unwrap();
+    h.add_process(4242).unwrap();
+    for c in ["memory", "pids", "freezer"] {
+        assert_eq!(read(&root.join(c).join("c/cgroup.procs")), "4242");
+    }
+    assert_eq!(h.pids().unwrap(), vec![4242]);
+
+    let t = tempfile::tempdir().unwrap();
+    fake_v2(t.path());
+    fake_v2_leaf(t.path(), "c", true);
+    let h = CgroupHandle::create(&config(t.path(), "c", Limits::default())).unwrap();
+    h.add_process(7).unwrap();
+    assert_eq!(read(&t.path().join("c/cgroup.procs")), "7");
+}
+
+#[test]
+fn v1_stats_follow_docker_cli() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &V1_CONTROLLERS);
+    fake_v1_leaf(root, "c");
+    put(&root.join("cpuacct/c/cpuacct.usage"), "123456789\n");
+    put(&root.join("memory/c/memory.usage_in_bytes"), "10000000\n");
+    put(&root.join("memory/c/memory.limit_in_bytes"), "67108864\n");
+    put(
+        &root.join("memory/c/memory.stat"),
+        "cache 5\ninactive_file 1\ntotal_inactive_file 2000000\n",
+    );
+    put(
+        &root.join("memory/c/memory.oom_control"),
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+    );
+    put(&root.join("pids/c/pids.current"), "4\n");
+    put(
+        &root.join("blkio/c/blkio.throttle.io_service_bytes_recursive"),
+        "8:0 Read 4096\n8:0 Write 512\n8:0 Sync 0\n8:0 Total 4608\n8:16 Read 100\nTotal 4708\n",
+    );
+    let h = CgroupHandle {
+        mode: CgroupMode::V1,
+        fs_root: root.into(),
+        path: "c".into(),
+    };
+    let s = h.stats().unwrap();
+    assert_eq!(
+        s,
+        CgroupStats {
+            cpu_usage_ns: 123456789,
+            memory_usage: 8000000,
+            memory_limit: Some(67108864),
+            pids: 4,
+            block_read_bytes: 4196,
+            block_write_bytes: 512,
+            oom_kills: 3,
+        }
+    );
+    put(&root.join("memory/c/memory.limit_in_bytes"), V1_UNLIMITED);
+    assert_eq!(h.stats().unwrap().memory_limit, None);
+    let gone = CgroupHandle {
+        path: "nope".into(),
+        ..h
+    };
+    assert!(gone.stats().is_err());
+}
+
+#[test]
+fn v2_stats_follow_docker_cli() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v2(root);
+    fake_v2_leaf(root, "c", true);
+    put(
+        &root.join("c/cpu.stat"),
+        "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n",
+    );
+    put(&root.join("c/memory.current"), "5000\n");
+    put(
+        &root.join("c/memory.stat"),
+        "anon 100\nfile 4000\nactive_file 100\ninactive_file 1000\n",
+    );
+    put(
+        &root.join("c/memory.events"),
+        "low 0\nhigh 0\nmax 2\noom 1\noom_kill 1\n",
+    );
+    put(&root.join("c/pids.current"), "2\n");
+    put(
+        &root.join("c/io.stat"),
+        "8:0 rbytes=100 wbytes=20 rios=1 wios=1 dbytes=0 dios=0\n8:16 rbytes=5 wbytes=0\n",
+    );
+    let h = CgroupHandle {
+        mode: CgroupMode::V2,
+        fs_root: root.into(),
+        path: "c".into(),
+    };
+    let s = h.stats().unwrap();
+    assert_eq!(
+        s,
+        CgroupStats {
+            cpu_usage_ns: 2_500_000,
+            memory_usage: 4000,
+            memory_limit: None,
+            pids: 2,
+            block_read_bytes: 105,
+            block_write_bytes: 20,
+            oom_kills: 1,
+        }
+    );
+}
+
+#[test]
+fn destroy_is_idempotent_and_removes_parents_when_empty() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &["memory", "cpu"]);
+    // Empty directories stand for cgroups without processes.
+    fs::create_dir_all(root.join("memory/wharf/proj/a")).unwrap();
+    fs::create_dir_all(root.join("cpu/wharf/proj/a")).unwrap();
+    fs::create_dir_all(root.join("memory/wharf/other")).unwrap();
+    let h = CgroupHandle {
+        mode: CgroupMode::V1,
+        fs_root: root.into(),
+        path: "wharf/proj/a".into(),
+    };
+    h.kill_all_and_destroy().unwrap();
+    assert!(!root.join("memory/wharf/proj/a").exists());
+    assert!(!root.join("cpu/wharf/proj/a").exists());
+    h.kill_all_and_destroy().unwrap();
+    CgroupHandle::try_remove_empty_parents(root, "wharf/proj").unwrap();
+    assert!(!root.join("memory/wharf/proj").exists());
+    assert!(!root.join("cpu/wharf").exists());
+    assert!(
+        root.join("memory/wharf/other").exists(),
+        "non-empty parent kept"
+    );
+    CgroupHandle::try_remove_empty_parents(root, "wharf/proj").unwrap();
+}
+
+#[test]
+fn blkio_and_io_stat_parsers() {
+    assert_eq!(parse_blkio_v1(""), (0, 0));
+    assert_eq!(
+        parse_blkio_v1("8:0 Read 1\n8:0 Write 2\n8:1 Read 3\nTotal 6\n"),
+        (4, 2)
+    );
+    assert_eq!(parse_io_stat_v2("253:0 rbytes=7 wbytes=9 rios=1\n"), (7, 9));
+}
+
+#[test]
+fn cpu_quota_from_nano_cpus() {
+    assert_eq!(limits::cpu_quota_us(1_000_000_000), Some(100_000));
+    assert_eq!(limits::cpu_quota_us(500_000_000), Some(50_000));
+    assert_eq!(limits::cpu_quota_us(10_000_000), Some(1_000));
+    assert_eq!(limits::cpu_quota_us(0), None);
+}

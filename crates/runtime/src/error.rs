@@ -1,0 +1,89 @@
+//! The one error type of the crate: every variant names what failed and on what.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A file system operation on a host path failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A system call (not tied to one path) failed.
+    #[error("{op}: {source}")]
+    Sys {
+        op: String,
+        #[source]
+        source: nix::Error,
+    },
+    /// The kernel refused a resource limit.
+    #[error("{what} {value} refused by the kernel ({file}: {source}): {hint}")]
+    Limit {
+        what: &'static str,
+        value: String,
+        file: PathBuf,
+        #[source]
+        source: io::Error,
+        hint: &'static str,
+    },
+    /// A limit or operation needs a cgroup controller that the host does not offer.
+    #[error("{what} requested, but the {controller} cgroup controller is not available at {path}")]
+    ControllerMissing {
+        what: &'static str,
+        controller: &'static str,
+        path: PathBuf,
+    },
+    /// No cgroup file system at the given root.
+    #[error("no cgroup hierarchy found at {path}: expected cgroup.controllers (v2) or per-controller directories such as memory/ (v1)")]
+    NoCgroupFs { path: PathBuf },
+    /// A cgroup could not be emptied or removed in time.
+    #[error("cgroup {path} could not be removed: {detail}")]
+    CgroupBusy { path: PathBuf, detail: String },
+    /// A cgroup file did not hold what the kernel writes there.
+    #[error("cannot parse {file}: {detail}")]
+    Parse { file: PathBuf, detail: String },
+    /// A step inside the container process failed before its command started.
+    #[error("container process setup failed: {step}{}", errno_suffix(*.errno))]
+    Child { step: String, errno: i32 },
+    /// The engine's `before_start` hook refused to go on.
+    #[error("before_start hook failed for container pid {pid}: {message}")]
+    BeforeStart { pid: u32, message: String },
+    /// A signal name or number that does not exist.
+    #[error(
+        "invalid signal {0:?}: expected a name like SIGTERM or TERM, or a number from 1 to 64"
+    )]
+    InvalidSignal(String),
+    /// The caller's configuration cannot be used.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+}
+
+fn errno_suffix(errno: i32) -> String {
+    if errno == 0 {
+        String::new()
+    } else {
+        format!(": {}", nix::errno::Errno::from_raw(errno).desc())
+    }
+}
+
+impl RuntimeError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        RuntimeError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn sys(op: impl Into<String>, source: nix::Error) -> Self {
+        RuntimeError::Sys {
+            op: op.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Run a command inside a running container (`wharf exec`): an intermediate child
+//! joins the container's cgroups and namespaces, then forks so the pid namespace
+//! applies; the grandchild sets up cwd, user and capabilities and execs. The
+//! intermediate child relays the exit status.
+
+use crate::cgroups::CgroupHandle;
+use crate::child::{ExecPlan, Failure, Reporter, KIND_NOT_FOUND, KIND_PERMISSION};
+use crate::RuntimeError;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{pipe2, ForkResult, Pid};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// Namespaces joined, in this order (mnt last: it changes the root).
+const NAMESPACES: [&str; 5] = ["ipc", "uts", "net", "pid", "mnt"];
+
+/// Exit code of a wait status: the code, or 128 + signal like a shell.
+fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+fn wait_exit(pid: Pid) -> Result<i32, RuntimeError> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(status) => {
+                if let Some(code) = exit_code(status) {
+                    return Ok(code);
+                }
+            }
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(RuntimeError::sys(format!("wait for exec helper {pid}"), e)),
+        }
+    }
+}
+
+/// Run `args` in the container whose init has host pid `pid`, with the caller's stdio.
+/// Returns the command's exit code (128 + signal when killed; 127 with a message on
+/// stderr when the command is not found, 126 when it cannot be executed).
+pub fn exec(
+    pid: u32,
+    cgroup: &CgroupHandle,
+    args: &[String],
+    env: &[String],
+    cwd: &str,
+    user: Option<&str>,
+) -> Result<i32, RuntimeError> {
+    let mut plan = ExecPlan::new(args, env, cwd, user)?;
+    let mut ns_fds: Vec<(OwnedFd, &str)> = Vec::new();
+    for ns in NAMESPACES {
+        let path = format!("/proc/{pid}/ns/{ns}");
+        let f =
+            std::fs::File::open(&path).map_err(|e| RuntimeError::io("open namespace", &path, e))?;
+        ns_fds.push((f.into(), ns));
+    }
+    let raw_ns: Vec<(RawFd, &str)> = ns_fds.iter().map(|(f, n)| (f.as_raw_fd(), *n)).collect();
+    let (sync_r, sync_w) =
+        pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("create sync pipe", e))?;
+    let (err_r, err_w) =
+        pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("create error pipe", e))?;
+
+    // SAFETY: the child only makes async-signal-safe calls (raw system calls, fork,
+    // waitpid, _exit) on data prepared above, so forking a multi-threaded caller is sound.
+    let helper = match unsafe { nix::unistd::fork() } {
+        Err(e) => return Err(RuntimeError::sys("fork the exec helper", e)),
+        Ok(ForkResult::Parent { child }) => child,
+        Ok(ForkResult::Child) => {
+            // SAFETY: closing this process's copies of the parent's pipe ends.
+            unsafe {
+                libc::close(sync_w.as_raw_fd());
+                libc::close(err_r.as_raw_fd());
+            }
+            let rep = Reporter {
+                fd: err_w.as_raw_fd(),
+            };
+            let mut byte = [0u8; 1];
+            loop {
+                // SAFETY: reading one byte into a local buffer.
+                let n = unsafe { libc::read(sync_r.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
+                if n == 1 {
+                    break;
+                }
+                if n < 0 && crate::sys::errno() == libc::EINTR {
+                    continue;
+                }
+                // SAFETY: the caller gave up; leave without cleanup.
+                unsafe { libc::_exit(1) };
+            }
+            for (fd, name) in &raw_ns {
+                // SAFETY: fd is an open namespace descriptor inherited from the caller.
+                if unsafe { libc::setns(*fd, 0) } < 0 {
+                    rep.setup(
+                        crate::sys::errno(),
+                        &[b"join the container's ", name.as_bytes(), b" namespace"],
+                    );
+                }
+            }
+            // SAFETY: fork in a single-threaded process; see above for what follows.
+            let grandchild = unsafe { libc::fork() };
+            if grandchild < 0 {
+                rep.setup(
+                    crate::sys::errno(),
+                    &[b"fork into the container's pid namespace"],
+                );
+            }
+            if grandchild == 0 {
+                crate::child::reset_signals();
+                plan.finish(&rep, None);
+            }
+            // SAFETY: plain system calls on integers and a local status word; this
+            // helper only relays the command's status and must not die of ^C first.
+            unsafe {
+                libc::close(err_w.as_raw_fd());
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+                let mut status = 0;
+                loop {
+                    let rc = libc::waitpid(grandchild, &mut status, 0);
+                    if rc == grandchild {
+                        break;
+                    }
+                    if rc < 0 && crate::sys::errno() != libc::EINTR {
+                        libc::_exit(125);
+                    }
+                }
+                let code = if libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else if libc::WIFSIGNALED(status) {
+                    128 + libc::WTERMSIG(status)
+                } else {
+                    125
+                };
+                libc::_exit(code)
+            }
+        }
+    };
+    drop((sync_r, err_w, ns_fds));
+    let abort = |err: RuntimeError| -> Result<i32, RuntimeError> {
+        let _ = kill(helper, Signal::SIGKILL);
+        let _ = waitpid(helper, None);
+        Err(err)
+    };
+    if let Err(e) = cgroup.add_process(helper.as_raw() as u32) {
+        return abort(e);
+    }
+    let mut sync = std::fs::File::from(sync_w);
+    if let Err(e) = sync.write_all(&[1]) {
+        return abort(RuntimeError::io(
+            "release the exec helper through",
+            "its sync pipe",
+            e,
+        ));
+    }
+    drop(sync);
+    let mut report = Vec::new();
+    if let Err(e) = std::fs::File::from(err_r).read_to_end(&mut report) {
+        return abort(RuntimeError::io("read the exec error pipe", "(pipe)", e));
+    }
+    let code = wait_exit(helper)?;
+    match Failure::parse(&report) {
+        None => Ok(code),
+        Some(f) if f.kind == KIND_NOT_FOUND || f.kind == KIND_PERMISSION => {
+            let _ = writeln!(std::io::stderr(), "{}", f.message);
+            Ok(if f.kind == KIND_NOT_FOUND { 127 } else { 126 })
+        }
+        Some(f) => Err(f.into_error()),
+    }
+}

@@ -1,0 +1,76 @@
+//! Network byte counters of a container, read from `/proc/<pid>/net/dev` (which shows
+//! the network namespace of that process).
+
+use crate::RuntimeError;
+
+/// Bytes (received, transmitted) on every interface but `lo` in the network namespace
+/// of `pid`.
+pub fn net_io(pid: u32) -> Result<(u64, u64), RuntimeError> {
+    let path = format!("/proc/{pid}/net/dev");
+    let text = std::fs::read_to_string(&path).map_err(|e| RuntimeError::io("read", &path, e))?;
+    parse_net_dev(&text).map_err(|detail| RuntimeError::Parse {
+        file: path.into(),
+        detail,
+    })
+}
+
+/// Parse the text of a `/proc/net/dev` file: two header lines, then
+/// `iface: rx_bytes rx_packets … (8 rx fields) tx_bytes …`.
+pub fn parse_net_dev(text: &str) -> Result<(u64, u64), String> {
+    let (mut rx, mut tx) = (0u64, 0u64);
+    for line in text.lines().skip(2) {
+        let Some((iface, rest)) = line.split_once(':') else {
+            continue;
+        };
+        if iface.trim() == "lo" {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() < 9 {
+            return Err(format!(
+                "interface {} has {} counters, expected 16",
+                iface.trim(),
+                fields.len()
+            ));
+        }
+        let num = |s: &str| {
+            s.parse::<u64>()
+                .map_err(|_| format!("bad counter {s:?} for {}", iface.trim()))
+        };
+        rx = rx.saturating_add(num(fields[0])?);
+        tx = tx.saturating_add(num(fields[8])?);
+    }
+    Ok((rx, tx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:  999999      10    0    0    0     0          0         0   999999      10    0    0    0     0       0          0
+  eth0:    1500      12    0    0    0     0          0         0      700       8    0    0    0     0       0          0
+  eth1:      25       1    0    0    0     0          0         0       75       1    0    0    0     0       0          0
+";
+
+    #[test]
+    fn sums_all_interfaces_but_lo() {
+        assert_eq!(parse_net_dev(SAMPLE).unwrap(), (1525, 775));
+    }
+
+    #[test]
+    fn only_lo_is_zero_and_junk_is_an_error() {
+        let only_lo: String = SAMPLE.lines().take(3).map(|l| format!("{l}\n")).collect();
+        assert_eq!(parse_net_dev(&only_lo).unwrap(), (0, 0));
+        let bad = format!("{}\n{}\n  eth0: 1 2 3\n", "h1", "h2");
+        assert!(parse_net_dev(&bad).unwrap_err().contains("eth0"));
+    }
+
+    #[test]
+    fn reads_our_own_namespace() {
+        net_io(std::process::id()).unwrap();
+        let err = net_io(u32::MAX - 1).unwrap_err();
+        assert!(err.to_string().contains("/net/dev"), "{err}");
+    }
+}

@@ -1,0 +1,566 @@
+//! Build the container's root inside its new mount namespace (child side): rprivate,
+//! overlay, /proc, /sys, /dev, the user's mounts, hostname, pivot_root, masked and
+//! read-only paths.
+//!
+//! Mount targets are resolved with openat2(RESOLVE_IN_ROOT) below the overlay root and
+//! mounted through `/proc/self/fd/N`, so a symlink in an image cannot redirect a mount
+//! onto the host. Allocation-free: the plan is prepared by the parent.
+
+use crate::child::{Reporter, StackPath};
+use crate::spawn::MountKind;
+use crate::sys::{errno, make_readonly_recursive, open_in_root};
+use std::ffi::{CStr, CString};
+use std::os::fd::RawFd;
+
+/// One user mount, prepared by the parent.
+pub(crate) struct PreparedMount {
+    pub kind: MountKind,
+    pub source: CString,
+    /// Target relative to the container root (no leading '/').
+    pub target: CString,
+    pub is_dir: bool,
+    pub read_only: bool,
+}
+
+/// The root file system to build, prepared by the parent.
+pub(crate) struct RootfsPlan {
+    pub merged: CString,
+    pub overlay_data: CString,
+    pub new_netns: bool,
+    pub hostname: CString,
+    pub mounts: Vec<PreparedMount>,
+}
+
+const DEVICES: [(&CStr, u32, u32); 6] = [
+    (c"null", 1, 3),
+    (c"zero", 1, 5),
+    (c"full", 1, 7),
+    (c"random", 1, 8),
+    (c"urandom", 1, 9),
+    (c"tty", 5, 0),
+];
+
+const DEV_LINKS: [(&CStr, &CStr); 5] = [
+    (c"fd", c"/proc/self/fd"),
+    (c"stdin", c"/proc/self/fd/0"),
+    (c"stdout", c"/proc/self/fd/1"),
+    (c"stderr", c"/proc/self/fd/2"),
+    (c"ptmx", c"pts/ptmx"),
+];
+
+/// Docker's masked paths: /dev/null over files, an empty read-only tmpfs over dirs.
+const MASKED: [&CStr; 11] = [
+    c"/proc/asound",
+    c"/proc/acpi",
+    c"/proc/kcore",
+    c"/proc/keys",
+    c"/proc/latency_stats",
+    c"/proc/timer_list",
+    c"/proc/timer_stats",
+    c"/proc/sched_debug",
+    c"/proc/scsi",
+    c"/sys/firmware",
+    c"/sys/devices/virtual/powercap",
+];
+
+const READ_ONLY: [&CStr; 5] = [
+    c"/proc/bus",
+    c"/proc/fs",
+    c"/proc/irq",
+    c"/proc/sys",
+    c"/proc/sysrq-trigger",
+];
+
+fn close(fd: RawFd) {
+    // SAFETY: closing a descriptor this module opened, once.
+    unsafe { libc::close(fd) };
+}
+
+/// Open `rel` (relative, "" = the root itself) below `root` without leaving it.
+fn open_rel(root: RawFd, rel: &[u8]) -> Result<RawFd, i32> {
+    let mut p = StackPath::new();
+    let rel = if rel.is_empty() { b"." as &[u8] } else { rel };
+    if !p.push(rel) {
+        return Err(libc::ENAMETOOLONG);
+    }
+    open_in_root(root, p.as_cstr())
+}
+
+/// Create `rel` below `root` if missing, parents as directories and the last component
+/// as a directory or an empty file, never following a path out of `root`. A dangling
+/// symlink on the way (say /etc/resolv.conf -> /run/resolv.conf) gets its target
+/// created, resolved inside `root`, as Docker does.
+pub(crate) fn ensure_path(root: RawFd, rel: &[u8], last_is_dir: bool) -> Result<(), i32> {
+    ensure_inner(root, rel, last_is_dir, 0)
+}
+
+fn ensure_inner(root: RawFd, rel: &[u8], last_is_dir: bool, depth: u32) -> Result<(), i32> {
+    if depth > 16 {
+        return Err(libc::ELOOP);
+    }
+    let rel = trim_slashes(rel);
+    let mut start = 0;
+    while start < rel.len() {
+        let end = rel[start..]
+            .iter()
+            .position(|b| *b == b'/')
+            .map_or(rel.len(), |i| start + i);
+        let name = &rel[start..end];
+        if !name.is_empty() {
+            match open_rel(root, &rel[..end]) {
+                Ok(fd) => close(fd),
+                Err(libc::ENOENT) => {
+                    let is_dir = end < rel.len() || last_is_dir;
+                    let parent = open_rel(root, trim_slashes(&rel[..start]))?;
+                    let made = create_at(parent, name, is_dir);
+                    let result = match made {
+                        Err(libc::EEXIST) => {
+                            follow_dangling(root, parent, &rel[..start], name, is_dir, depth)
+                        }
+                        other => other,
+                    };
+                    close(parent);
+                    result?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        start = end + 1;
+    }
+    Ok(())
+}
+
+/// Create one directory or empty file `name` in the directory `parent`.
+fn create_at(parent: RawFd, name: &[u8], is_dir: bool) -> Result<(), i32> {
+    let mut n = StackPath::new();
+    if !n.push(name) {
+        return Err(libc::ENAMETOOLONG);
+    }
+    // SAFETY: parent is an open directory descriptor, n is NUL-terminated.
+    let rc = unsafe {
+        if is_dir {
+            libc::mkdirat(parent, n.as_cstr().as_ptr(), 0o755)
+        } else {
+            let flags =
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW;
+            let fd = libc::openat(parent, n.as_cstr().as_ptr(), flags, 0o644);
+            if fd >= 0 {
+                libc::close(fd);
+            }
+            fd.min(0)
+        }
+    };
+    if rc < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// `name` exists in `parent` (at `parent_rel`) but does not resolve: if it is a
+/// symlink, create what it points to, inside `root`.
+fn follow_dangling(
+    root: RawFd,
+    parent: RawFd,
+    parent_rel: &[u8],
+    name: &[u8],
+    is_dir: bool,
+    depth: u32,
+) -> Result<(), i32> {
+    let mut n = StackPath::new();
+    if !n.push(name) {
+        return Err(libc::ENAMETOOLONG);
+    }
+    let mut link = [0u8; 4096];
+    // SAFETY: parent is an open directory descriptor, n is NUL-terminated, link is a
+    // writable buffer of the length passed.
+    let len = unsafe {
+        libc::readlinkat(
+            parent,
+            n.as_cstr().as_ptr(),
+            link.as_mut_ptr().cast(),
+            link.len(),
+        )
+    };
+    if len < 0 {
+        return Err(errno());
+    }
+    let link = &link[..len as usize];
+    let mut target = StackPath::new();
+    let fits = if link.first() == Some(&b'/') {
+        target.push(link)
+    } else {
+        target.push(parent_rel) && target.push(b"/") && target.push(link)
+    };
+    if !fits {
+        return Err(libc::ENAMETOOLONG);
+    }
+    ensure_inner(root, target.bytes(), is_dir, depth + 1)
+}
+
+fn trim_slashes(mut s: &[u8]) -> &[u8] {
+    while let [b'/', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b'/'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Mount onto `rel` below `root` (created if needed) through its /proc/self/fd path.
+fn mount_on(
+    root: RawFd,
+    rel: &[u8],
+    source: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+    is_dir: bool,
+) -> Result<(), i32> {
+    ensure_path(root, rel, is_dir)?;
+    let fd = open_rel(root, trim_slashes(rel))?;
+    let mut p = StackPath::new();
+    p.push(b"/proc/self/fd/");
+    p.push_num(fd as u64);
+    // SAFETY: all strings are NUL-terminated or NULL where the kernel allows it.
+    let rc = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            p.as_cstr().as_ptr(),
+            fstype.map_or(std::ptr::null(), |f| f.as_ptr()),
+            flags,
+            data.map_or(std::ptr::null(), |d| d.as_ptr().cast()),
+        )
+    };
+    let e = errno();
+    close(fd);
+    if rc < 0 {
+        Err(e)
+    } else {
+        Ok(())
+    }
+}
+
+/// Make the mount now at `rel` (and everything below it) read-only.
+fn readonly_on(root: RawFd, rel: &[u8]) -> Result<(), i32> {
+    let fd = open_rel(root, trim_slashes(rel))?;
+    let r = make_readonly_recursive(fd, c"", libc::AT_EMPTY_PATH as libc::c_uint);
+    close(fd);
+    r
+}
+
+/// Build the root file system and pivot into it. Never returns on failure.
+pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
+    let nul = std::ptr::null::<libc::c_char>();
+    // SAFETY: mount with NULL source/type/data only changes propagation of "/".
+    if unsafe {
+        libc::mount(
+            nul,
+            c"/".as_ptr(),
+            nul,
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    } < 0
+    {
+        rep.setup(errno(), &[b"make the mount propagation of / rprivate"]);
+    }
+    // SAFETY: umask only changes the file creation mask (0 so device modes are exact).
+    unsafe { libc::umask(0) };
+    // SAFETY: all arguments are NUL-terminated strings prepared by the parent.
+    if unsafe {
+        libc::mount(
+            c"overlay".as_ptr(),
+            plan.merged.as_ptr(),
+            c"overlay".as_ptr(),
+            0,
+            plan.overlay_data.as_ptr().cast(),
+        )
+    } < 0
+    {
+        rep.setup(
+            errno(),
+            &[
+                b"mount overlay on ",
+                plan.merged.to_bytes(),
+                b" (",
+                plan.overlay_data.to_bytes(),
+                b")",
+            ],
+        );
+    }
+    // SAFETY: merged is NUL-terminated.
+    let root = unsafe {
+        libc::open(
+            plan.merged.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if root < 0 {
+        rep.setup(errno(), &[b"open ", plan.merged.to_bytes()]);
+    }
+    let must = |r: Result<(), i32>, what: &[u8], target: &[u8]| {
+        if let Err(e) = r {
+            rep.setup(e, &[what, b" on /", trim_slashes(target)]);
+        }
+    };
+    use libc::{MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_STRICTATIME};
+    must(
+        mount_on(
+            root,
+            b"proc",
+            c"proc",
+            Some(c"proc"),
+            MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            None,
+            true,
+        ),
+        b"mount proc",
+        b"proc",
+    );
+    if plan.new_netns {
+        let flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        must(
+            mount_on(root, b"sys", c"sysfs", Some(c"sysfs"), flags, None, true),
+            b"mount sysfs",
+            b"sys",
+        );
+    } else {
+        // sysfs can only be mounted in a network namespace of one's own: bind the host's.
+        must(
+            mount_on(root, b"sys", c"/sys", None, MS_BIND | MS_REC, None, true),
+            b"bind /sys",
+            b"sys",
+        );
+        must(readonly_on(root, b"sys"), b"make read-only", b"sys");
+    }
+    let dev_flags = MS_NOSUID | MS_STRICTATIME;
+    must(
+        mount_on(
+            root,
+            b"dev",
+            c"tmpfs",
+            Some(c"tmpfs"),
+            dev_flags,
+            Some(c"mode=755,size=65536k"),
+            true,
+        ),
+        b"mount tmpfs",
+        b"dev",
+    );
+    let dev = open_rel(root, b"dev").unwrap_or_else(|e| rep.setup(e, &[b"open /dev"]));
+    for (name, major, minor) in DEVICES {
+        // SAFETY: dev is an open directory descriptor, name is NUL-terminated.
+        let rc = unsafe {
+            libc::mknodat(
+                dev,
+                name.as_ptr(),
+                libc::S_IFCHR | 0o666,
+                libc::makedev(major, minor),
+            )
+        };
+        if rc < 0 {
+            rep.setup(errno(), &[b"mknod /dev/", name.to_bytes()]);
+        }
+    }
+    for (name, target) in DEV_LINKS {
+        // SAFETY: strings are NUL-terminated, dev is an open directory descriptor.
+        if unsafe { libc::symlinkat(target.as_ptr(), dev, name.as_ptr()) } < 0 {
+            rep.setup(errno(), &[b"symlink /dev/", name.to_bytes()]);
+        }
+    }
+    close(dev);
+    let pts_data = c"newinstance,ptmxmode=0666,mode=0620,gid=5";
+    must(
+        mount_on(
+            root,
+            b"dev/pts",
+            c"devpts",
+            Some(c"devpts"),
+            MS_NOSUID | MS_NOEXEC,
+            Some(pts_data),
+            true,
+        ),
+        b"mount devpts",
+        b"dev/pts",
+    );
+    let shm_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    must(
+        mount_on(
+            root,
+            b"dev/shm",
+            c"shm",
+            Some(c"tmpfs"),
+            shm_flags,
+            Some(c"mode=1777,size=67108864"),
+            true,
+        ),
+        b"mount tmpfs",
+        b"dev/shm",
+    );
+    must(
+        mount_on(
+            root,
+            b"dev/mqueue",
+            c"mqueue",
+            Some(c"mqueue"),
+            shm_flags,
+            None,
+            true,
+        ),
+        b"mount mqueue",
+        b"dev/mqueue",
+    );
+
+    for m in &plan.mounts {
+        let target = m.target.to_bytes();
+        match m.kind {
+            MountKind::Bind => {
+                if let Err(e) = mount_on(
+                    root,
+                    target,
+                    &m.source,
+                    None,
+                    MS_BIND | MS_REC,
+                    None,
+                    m.is_dir,
+                ) {
+                    rep.setup(e, &[b"bind mount ", m.source.to_bytes(), b" on /", target]);
+                }
+                if m.read_only {
+                    must(
+                        readonly_on(root, target),
+                        b"make bind mount read-only",
+                        target,
+                    );
+                }
+            }
+            MountKind::Tmpfs => {
+                let flags = MS_NOSUID | MS_NODEV | if m.read_only { MS_RDONLY } else { 0 };
+                must(
+                    mount_on(root, target, c"tmpfs", Some(c"tmpfs"), flags, None, true),
+                    b"mount tmpfs",
+                    target,
+                );
+            }
+        }
+    }
+    close(root);
+
+    let host = plan.hostname.to_bytes();
+    // SAFETY: host is a valid slice of host.len() bytes.
+    if !host.is_empty() && unsafe { libc::sethostname(host.as_ptr().cast(), host.len()) } < 0 {
+        rep.setup(errno(), &[b"sethostname ", host]);
+    }
+
+    // SAFETY: chdir/pivot_root/umount2 on NUL-terminated paths; "." is the new root.
+    unsafe {
+        if libc::chdir(plan.merged.as_ptr()) < 0 {
+            rep.setup(errno(), &[b"chdir ", plan.merged.to_bytes()]);
+        }
+        if libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) < 0 {
+            rep.setup(errno(), &[b"pivot_root into ", plan.merged.to_bytes()]);
+        }
+        if libc::umount2(c".".as_ptr(), libc::MNT_DETACH) < 0 {
+            rep.setup(errno(), &[b"unmount the old root"]);
+        }
+        if libc::chdir(c"/".as_ptr()) < 0 {
+            rep.setup(errno(), &[b"chdir /"]);
+        }
+    }
+
+    for path in MASKED {
+        // SAFETY: NUL-terminated paths; binding /dev/null or mounting an empty tmpfs.
+        let rc = unsafe {
+            libc::mount(
+                c"/dev/null".as_ptr(),
+                path.as_ptr(),
+                nul,
+                MS_BIND,
+                std::ptr::null(),
+            )
+        };
+        let e = errno();
+        if rc == 0 || e == libc::ENOENT {
+            continue;
+        }
+        if e == libc::ENOTDIR {
+            // SAFETY: as above.
+            let rc = unsafe {
+                libc::mount(
+                    c"tmpfs".as_ptr(),
+                    path.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    MS_RDONLY,
+                    std::ptr::null(),
+                )
+            };
+            if rc == 0 {
+                continue;
+            }
+        }
+        rep.setup(errno(), &[b"mask ", path.to_bytes()]);
+    }
+    for path in READ_ONLY {
+        // SAFETY: NUL-terminated paths; a recursive bind of a path onto itself.
+        let rc = unsafe {
+            libc::mount(
+                path.as_ptr(),
+                path.as_ptr(),
+                nul,
+                MS_BIND | MS_REC,
+                std::ptr::null(),
+            )
+        };
+        if rc < 0 {
+            let e = errno();
+            if e == libc::ENOENT {
+                continue;
+            }
+            rep.setup(e, &[b"bind ", path.to_bytes(), b" onto itself"]);
+        }
+        if let Err(e) = make_readonly_recursive(libc::AT_FDCWD, path, 0) {
+            rep.setup(e, &[b"make read-only ", path.to_bytes()]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_slashes_strips_both_ends() {
+        assert_eq!(trim_slashes(b"//a/b/"), b"a/b");
+        assert_eq!(trim_slashes(b"/"), b"");
+        assert_eq!(trim_slashes(b"a"), b"a");
+    }
+
+    #[test]
+    fn ensure_path_creates_dirs_and_files_inside_root_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
+        let root = std::fs::File::open(dir.path()).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&root);
+        ensure_path(fd, b"/a/b/c", true).unwrap();
+        assert!(dir.path().join("a/b/c").is_dir());
+        ensure_path(fd, b"x/y/file", false).unwrap();
+        assert!(dir.path().join("x/y/file").is_file());
+        ensure_path(fd, b"a/b/c", true).unwrap();
+        // An absolute symlink is resolved inside the root, not on the host.
+        // An absolute symlink is resolved inside the root, never on the host; a
+        // dangling one gets its target created there.
+        ensure_path(fd, b"escape/z", true).unwrap();
+        assert!(!outside.path().join("z").exists());
+        let inside = dir.path().join(outside.path().strip_prefix("/").unwrap());
+        assert!(inside.join("z").is_dir());
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("/run/resolv.conf", dir.path().join("etc/resolv.conf")).unwrap();
+        ensure_path(fd, b"/etc/resolv.conf", false).unwrap();
+        assert!(dir.path().join("run/resolv.conf").is_file());
+        std::os::unix::fs::symlink("../loop", dir.path().join("loop")).unwrap();
+        assert_eq!(ensure_path(fd, b"loop/x", true), Err(libc::ELOOP));
+    }
+}

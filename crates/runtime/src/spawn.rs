@@ -1,0 +1,351 @@
+//! Start a container: prepare everything in the parent, clone the child into new
+//! pid/mount/uts/ipc(/net) namespaces, put it in its cgroups, run the engine's hook,
+//! release it through a sync pipe and wait for execve (or a failure record) on a
+//! close-on-exec pipe.
+
+use crate::cgroups::{CgroupConfig, CgroupHandle};
+use crate::child::{ExecPlan, Failure, Reporter};
+use crate::rootfs::{PreparedMount, RootfsPlan};
+use crate::RuntimeError;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{pipe2, Pid};
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+/// Everything needed to start one container.
+#[derive(Debug)]
+pub struct SpawnConfig {
+    /// Container id (64 hex digits).
+    pub id: String,
+    /// Overlay mounted inside the container's mount namespace.
+    pub rootfs: Rootfs,
+    /// argv; `args[0]` without '/' is looked up in `PATH` from `env` inside the root.
+    pub args: Vec<String>,
+    /// `KEY=VALUE` entries.
+    pub env: Vec<String>,
+    /// Working directory inside the container, created if missing.
+    pub cwd: String,
+    /// "uid", "uid:gid", "name", "name:group"; `None` = root.
+    pub user: Option<String>,
+    pub hostname: String,
+    /// Applied after /proc, /dev and /sys, in order.
+    pub mounts: Vec<MountSpec>,
+    pub cgroup: CgroupConfig,
+    /// A private network namespace (configured by the engine in `before_start`).
+    pub new_netns: bool,
+    /// The container's fd 1.
+    pub stdout: OwnedFd,
+    /// The container's fd 2 (stdin is /dev/null).
+    pub stderr: OwnedFd,
+}
+
+/// The layers of a container's root file system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rootfs {
+    /// Image layers, bottom layer first.
+    pub lower_dirs: Vec<PathBuf>,
+    pub upper_dir: PathBuf,
+    pub work_dir: PathBuf,
+    pub merged_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountKind {
+    Bind,
+    Tmpfs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// Host path for binds (ignored for tmpfs).
+    pub source: PathBuf,
+    /// Absolute path inside the container.
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// A started container.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Host pid of the container's init (pid 1 inside).
+    pub pid: u32,
+    pub cgroup: CgroupHandle,
+}
+
+fn path_cstring(what: &str, p: &std::path::Path) -> Result<CString, RuntimeError> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| {
+        RuntimeError::InvalidConfig(format!("{what} {} contains a NUL byte", p.display()))
+    })
+}
+
+/// The overlayfs mount options: lowerdir is top layer first.
+pub fn overlay_options(rootfs: &Rootfs) -> Result<String, RuntimeError> {
+    if rootfs.lower_dirs.is_empty() {
+        return Err(RuntimeError::InvalidConfig(
+            "the root file system has no lower layer".into(),
+        ));
+    }
+    let check = |p: &PathBuf| {
+        let s = p.to_string_lossy();
+        if s.contains([',', ':']) || !p.is_absolute() {
+            Err(RuntimeError::InvalidConfig(format!(
+                "overlay directory {} must be absolute and contain no ',' or ':'",
+                p.display()
+            )))
+        } else {
+            Ok(s.into_owned())
+        }
+    };
+    let lowers = rootfs
+        .lower_dirs
+        .iter()
+        .rev()
+        .map(check)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        check(&rootfs.upper_dir)?,
+        check(&rootfs.work_dir)?
+    ))
+}
+
+impl RootfsPlan {
+    fn new(cfg: &SpawnConfig) -> Result<Self, RuntimeError> {
+        for dir in [
+            &cfg.rootfs.upper_dir,
+            &cfg.rootfs.work_dir,
+            &cfg.rootfs.merged_dir,
+        ] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| RuntimeError::io("create directory", dir, e))?;
+        }
+        let mut mounts = Vec::new();
+        for m in &cfg.mounts {
+            if !m.target.starts_with('/') {
+                return Err(RuntimeError::InvalidConfig(format!(
+                    "mount target {:?} must be an absolute path in the container",
+                    m.target
+                )));
+            }
+            let is_dir = match m.kind {
+                MountKind::Tmpfs => true,
+                MountKind::Bind => std::fs::metadata(&m.source)
+                    .map_err(|e| RuntimeError::io("bind mount source", &m.source, e))?
+                    .is_dir(),
+            };
+            mounts.push(PreparedMount {
+                kind: m.kind,
+                source: path_cstring("mount source", &m.source)?,
+                target: CString::new(m.target.trim_start_matches('/')).map_err(|_| {
+                    RuntimeError::InvalidConfig(format!(
+                        "mount target {:?} contains a NUL byte",
+                        m.target
+                    ))
+                })?,
+                is_dir,
+                read_only: m.read_only,
+            });
+        }
+        Ok(RootfsPlan {
+            merged: path_cstring("merged directory", &cfg.rootfs.merged_dir)?,
+            overlay_data: CString::new(overlay_options(&cfg.rootfs)?).map_err(|_| {
+                RuntimeError::InvalidConfig("overlay directories contain a NUL byte".into())
+            })?,
+            new_netns: cfg.new_netns,
+            hostname: CString::new(cfg.hostname.as_str()).map_err(|_| {
+                RuntimeError::InvalidConfig(format!(
+                    "hostname {:?} contains a NUL byte",
+                    cfg.hostname
+                ))
+            })?,
+            mounts,
+        })
+    }
+}
+
+/// Duplicate `fd` to a close-on-exec descriptor numbered 3 or above, so the child's
+/// dup2 onto 0, 1 and 2 never clobbers a source.
+fn dup_high(fd: RawFd, what: &str) -> Result<OwnedFd, RuntimeError> {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+        // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
+        .map(|n| unsafe { OwnedFd::from_raw_fd(n) })
+        .map_err(|e| {
+            RuntimeError::sys(
+                format!("duplicate the container's {what} descriptor {fd}"),
+                e,
+            )
+        })
+}
+
+fn close_raw(fd: RawFd) {
+    // SAFETY: closing the child's copy of a descriptor the parent keeps owning.
+    unsafe { libc::close(fd) };
+}
+
+/// Start a container.
+///
+/// The parent creates the cgroup, clones the child into new pid, mount, uts, ipc (and,
+/// with `new_netns`, net) namespaces, writes its pid into the cgroup, calls
+/// `before_start(pid)` and only then releases it through a sync pipe. The child makes
+/// `/` rprivate, mounts the overlay, /proc, /sys, /dev (nodes, links, pts, shm,
+/// mqueue) and `mounts`, sets the hostname, pivots into the root, masks Docker's
+/// paths, creates and enters `cwd`, switches user, sets Docker's default capabilities
+/// and execs. Returns once execve succeeded; a failing step is reported through a
+/// close-on-exec pipe as [`RuntimeError::Child`]. On any failure the child is killed
+/// and reaped and the cgroup removed.
+pub fn spawn(
+    cfg: SpawnConfig,
+    before_start: &mut dyn FnMut(u32) -> Result<(), String>,
+) -> Result<Spawned, RuntimeError> {
+    let rootfs = RootfsPlan::new(&cfg)?;
+    let mut exec_plan = ExecPlan::new(&cfg.args, &cfg.env, &cfg.cwd, cfg.user.as_deref())?;
+    let devnull =
+        std::fs::File::open("/dev/null").map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
+    let stdio = [
+        dup_high(devnull.as_raw_fd(), "stdin")?,
+        dup_high(cfg.stdout.as_raw_fd(), "stdout")?,
+        dup_high(cfg.stderr.as_raw_fd(), "stderr")?,
+    ];
+    let (sync_r, sync_w) =
+        pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("create sync pipe", e))?;
+    let (err_r, err_w) =
+        pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("create error pipe", e))?;
+    let cgroup = CgroupHandle::create(&cfg.cgroup)?;
+
+    let mut flags =
+        libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    if cfg.new_netns {
+        flags |= libc::CLONE_NEWNET;
+    }
+    let pid = match crate::sys::clone_fork((flags | libc::SIGCHLD) as libc::c_ulong) {
+        Ok(0) => {
+            // Child: from here on only raw system calls on prepared data.
+            close_raw(sync_w.as_raw_fd());
+            close_raw(err_r.as_raw_fd());
+            let rep = Reporter {
+                fd: err_w.as_raw_fd(),
+            };
+            crate::child::reset_signals();
+            let mut byte = [0u8; 1];
+            loop {
+                // SAFETY: reading one byte into a local buffer.
+                let n = unsafe { libc::read(sync_r.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
+                if n == 1 {
+                    break;
+                }
+                if n < 0 && crate::sys::errno() == libc::EINTR {
+                    continue;
+                }
+                // SAFETY: the parent gave up (pipe closed): leave without cleanup.
+                unsafe { libc::_exit(1) };
+            }
+            close_raw(sync_r.as_raw_fd());
+            crate::rootfs::build(&rootfs, &rep);
+            // SAFETY: opening "/" (now the container root) as an O_PATH descriptor.
+            let root = unsafe {
+                libc::open(
+                    c"/".as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            if let Err(e) = crate::rootfs::ensure_path(root, exec_plan.cwd().to_bytes(), true) {
+                rep.setup(
+                    e,
+                    &[b"create working directory ", exec_plan.cwd().to_bytes()],
+                );
+            }
+            close_raw(root);
+            let fds = [
+                stdio[0].as_raw_fd(),
+                stdio[1].as_raw_fd(),
+                stdio[2].as_raw_fd(),
+            ];
+            exec_plan.finish(&rep, Some(fds))
+        }
+        Ok(pid) => pid,
+        Err(e) => {
+            let _ = cgroup.kill_all_and_destroy();
+            return Err(RuntimeError::sys(
+                format!(
+                    "clone the process of container {} into new namespaces",
+                    cfg.id
+                ),
+                e,
+            ));
+        }
+    };
+    drop((sync_r, err_w, stdio));
+    let pid_u = pid as u32;
+    let abort = |err: RuntimeError| -> Result<Spawned, RuntimeError> {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = waitpid(Pid::from_raw(pid), None);
+        let _ = cgroup.kill_all_and_destroy();
+        Err(err)
+    };
+    if let Err(e) = cgroup.add_process(pid_u) {
+        return abort(e);
+    }
+    if let Err(message) = before_start(pid_u) {
+        return abort(RuntimeError::BeforeStart {
+            pid: pid_u,
+            message,
+        });
+    }
+    let mut sync = std::fs::File::from(sync_w);
+    if let Err(e) = sync.write_all(&[1]) {
+        return abort(RuntimeError::io(
+            "release the container process through",
+            "its sync pipe",
+            e,
+        ));
+    }
+    drop(sync);
+    let mut report = Vec::new();
+    if let Err(e) = std::fs::File::from(err_r).read_to_end(&mut report) {
+        return abort(RuntimeError::io(
+            "read the container's error pipe",
+            "(pipe)",
+            e,
+        ));
+    }
+    match Failure::parse(&report) {
+        None => Ok(Spawned { pid: pid_u, cgroup }),
+        Some(f) => abort(f.into_error()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_lowerdir_is_top_layer_first() {
+        let r = Rootfs {
+            lower_dirs: vec!["/l/base".into(), "/l/mid".into(), "/l/top".into()],
+            upper_dir: "/c/upper".into(),
+            work_dir: "/c/work".into(),
+            merged_dir: "/c/merged".into(),
+        };
+        assert_eq!(
+            overlay_options(&r).unwrap(),
+            "lowerdir=/l/top:/l/mid:/l/base,upperdir=/c/upper,workdir=/c/work"
+        );
+        let bad = Rootfs {
+            lower_dirs: vec!["/a:b".into()],
+            ..r.clone()
+        };
+        assert!(overlay_options(&bad).is_err());
+        let none = Rootfs {
+            lower_dirs: vec![],
+            ..r
+        };
+        assert!(overlay_options(&none).is_err());
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what wharf needs to build, run its examples and run its tests on
+# Debian 12: the system packages below and the Rust components fmt/clippy.
+set -euo pipefail
+
+packages=(
+  busybox-static   # the busybox test and example image is made from it
+  nftables         # the firewall driver (outbound NAT) talks to nft's JSON interface
+  util-linux       # unshare: the privileged tests run in fresh namespaces
+  curl ca-certificates
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if command -v rustup >/dev/null 2>&1; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,100 @@
+//! Bad input: each mistake gives a one-line error with exit code 1, never a
+//! panic, and a failed `up` leaves nothing behind.
+
+use crate::harness::{sandboxed, Sandbox};
+use std::path::Path;
+
+/// Nothing of the project exists: no container, no network, no bridge.
+fn assert_nothing_left(s: &Sandbox, dir: &Path) {
+    assert_eq!(s.ok(dir, &["ps", "-a", "-q"]).trim(), "", "containers left");
+    let networks: Vec<_> = std::fs::read_dir(s.root.path().join("networks"))
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(networks.is_empty(), "networks left: {networks:?}");
+    let net_dev = std::fs::read_to_string("/proc/net/dev").unwrap();
+    assert!(
+        !net_dev.contains("br-") && !net_dev.contains("veth"),
+        "links left: {net_dev}"
+    );
+}
+
+fn one_line(stderr: &str) -> &str {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "expected one error line: {stderr}");
+    lines[0]
+}
+
+#[test]
+fn bad_compose_files_are_reported_with_positions() {
+    sandboxed(
+        "bad_input::bad_compose_files_are_reported_with_positions",
+        |s| {
+            let dir = s.project("yaml", "services:\n  web:\n    image: busybox\n   bad: [\n");
+            let err = s.fails(&dir, &["up", "-d"]);
+            assert!(one_line(&err).contains("compose.yaml:"), "{err}");
+
+            let dir = s.project(
+                "unknown-dep",
+                "services:\n  web:\n    image: busybox\n    depends_on: [db]\n",
+            );
+            let err = s.fails(&dir, &["up", "-d"]);
+            let line = one_line(&err);
+            assert!(
+                line.contains("compose.yaml:4:") && line.contains("\"db\""),
+                "{err}"
+            );
+
+            let dir = s.project(
+            "cycle",
+            "services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n",
+        );
+            let err = s.fails(&dir, &["up", "-d"]);
+            assert!(one_line(&err).contains("cycle"), "{err}");
+        },
+    );
+}
+
+#[test]
+fn failed_up_leaves_nothing_behind() {
+    sandboxed("bad_input::failed_up_leaves_nothing_behind", |s| {
+        // No image at all: refused before anything is created.
+        let dir = s.project("noimage", "services:\n  web:\n    image: nosuchimage:1.0\n");
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(one_line(&err).contains("nosuchimage:1.0"), "{err}");
+        assert_nothing_left(s, &dir);
+
+        s.import_busybox();
+
+        // A port in use on the host: the first service started is rolled back.
+        let taken = std::net::TcpListener::bind("127.0.0.1:18081").unwrap();
+        let dir = s.project(
+            "port",
+            "services:\n  a:\n    image: busybox\n    command: [sleep, '60']\n  b:\n    image: busybox\n    command: [sleep, '60']\n    depends_on: [a]\n    ports: ['127.0.0.1:18081:80']\n",
+        );
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(one_line(&err).contains("127.0.0.1:18081"), "{err}");
+        assert_nothing_left(s, &dir);
+        drop(taken);
+
+        // A memory limit below what a container can run with.
+        let dir = s.project(
+            "tiny",
+            "services:\n  a:\n    image: busybox\n    command: [sleep, '60']\n    mem_limit: 4k\n",
+        );
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(one_line(&err).contains("memory"), "{err}");
+        assert_nothing_left(s, &dir);
+
+        // A command that does not exist in the image.
+        let dir = s.project(
+            "nocommand",
+            "services:\n  a:\n    image: busybox\n    command: [/no/such/binary]\n",
+        );
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(one_line(&err).contains("/no/such/binary"), "{err}");
+        assert_nothing_left(s, &dir);
+    });
+}

@@ -1,0 +1,223 @@
+//! The end-to-end harness: each test re-runs itself inside fresh mount,
+//! network and pid namespaces (util-linux `unshare`) with a temporary state
+//! root and its own cgroup parent, so nothing it creates — mounts, bridges,
+//! processes, cgroups — outlives it on the host, even when it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const INSIDE: &str = "WHARF_E2E_INSIDE";
+
+pub fn is_root() -> bool {
+    nix_uid() == 0
+}
+
+fn nix_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .and_then(|u| u.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}
+
+/// Run `body` in a sandbox. `name` is the test's full path (`module::test`).
+pub fn sandboxed(name: &str, body: impl FnOnce(&Sandbox)) {
+    if std::env::var_os(INSIDE).is_some() {
+        let sandbox = Sandbox::new();
+        body(&sandbox);
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipping {name}: needs root (it creates namespaces, bridges and cgroups)");
+        return;
+    }
+    let cgroup_parent = format!(
+        "wharf-e2e-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let status = Command::new("unshare")
+        .args([
+            "--mount",
+            "--net",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--propagation",
+            "private",
+            "--",
+        ])
+        .arg(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(INSIDE, "1")
+        .env("WHARF_CGROUP_PARENT", &cgroup_parent)
+        .status()
+        .expect("running unshare (util-linux)");
+    let leftovers = remove_cgroups(&cgroup_parent);
+    assert!(status.success(), "{name} failed inside its sandbox");
+    assert!(
+        leftovers.is_empty(),
+        "{name} left cgroups behind: {leftovers:?}"
+    );
+}
+
+/// Remove every cgroup under `parent` in every hierarchy; return those that
+/// existed (the engine should have removed them).
+fn remove_cgroups(parent: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return found;
+    };
+    for hierarchy in hierarchies.flatten() {
+        let dir = hierarchy.path().join(parent);
+        if dir.exists() {
+            remove_tree(&dir);
+            // A parent left empty is fine; anything below it is a leak.
+            if has_children(&dir) {
+                found.push(dir.clone());
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+    found
+}
+
+fn has_children(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().any(|e| e.path().is_dir()))
+        .unwrap_or(false)
+}
+
+fn remove_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.path().is_dir() {
+                remove_tree(&entry.path());
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while std::fs::remove_dir(entry.path()).is_err() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+}
+
+/// A state root, a project directory and the busybox image, inside the namespaces.
+pub struct Sandbox {
+    pub root: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        wharf_net::loopback_up().expect("setting lo up in the test namespace");
+        Sandbox {
+            root: tempfile::tempdir().unwrap(),
+            work: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Run wharf in `dir` with the sandbox's root.
+    pub fn wharf(&self, dir: &Path, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(args)
+            .current_dir(dir)
+            .env("WHARF_ROOT", self.root.path())
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .env_remove("COMPOSE_FILE")
+            .output()
+            .expect("running wharf")
+    }
+
+    /// Run wharf and require success; returns stdout.
+    pub fn ok(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.wharf(dir, args);
+        assert!(
+            out.status.success(),
+            "wharf {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run wharf and require exit code 1; returns stderr.
+    pub fn fails(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.wharf(dir, args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "wharf {args:?} should fail with 1:\nstdout: {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(!stderr.contains("panicked"), "wharf panicked: {stderr}");
+        stderr
+    }
+
+    /// Import the busybox image made by the project's script.
+    pub fn import_busybox(&self) {
+        let tar = self.work.path().join("busybox.tar");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-busybox-tar.sh");
+        let status = Command::new("bash")
+            .arg(script)
+            .arg(&tar)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "make-busybox-tar.sh failed");
+        let out = self.ok(
+            self.work.path(),
+            &[
+                "image",
+                "import",
+                "-c",
+                "CMD [\"/bin/sh\"]",
+                tar.to_str().unwrap(),
+                "busybox:latest",
+            ],
+        );
+        assert!(out.trim().starts_with("sha256:"), "import printed {out:?}");
+    }
+
+    /// A project directory `name` holding `compose.yaml` with `yaml`.
+    pub fn project(&self, name: &str, yaml: &str) -> PathBuf {
+        let dir = self.work.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("compose.yaml"), yaml).unwrap();
+        dir
+    }
+}
+
+/// Poll `check` until it returns Some or `timeout` passes.
+pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// GET `path` from `addr` with a plain HTTP/1.0 request; the whole response.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    (!response.is_empty()).then_some(response)
+}

@@ -1,0 +1,261 @@
+//! The walking skeleton end to end: the busybox `hello` example is imported,
+//! brought up, used, inspected and taken down, and nothing is left behind.
+
+use crate::harness::{eventually, http_get, sandboxed, Sandbox};
+use std::path::Path;
+use std::time::Duration;
+
+const COMPOSE: &str = include_str!("../../examples/hello/compose.yaml");
+const INDEX: &str = include_str!("../../examples/hello/site/index.html");
+
+fn cgroup_dir(controller: &str, project: &str) -> std::path::PathBuf {
+    let parent = std::env::var("WHARF_CGROUP_PARENT").unwrap();
+    Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(parent)
+        .join(project)
+}
+
+fn container_id(s: &Sandbox, dir: &Path, service: &str) -> String {
+    let out = s.ok(dir, &["ps", "-q", service]);
+    let id = out.trim().to_string();
+    assert_eq!(id.len(), 64, "ps -q {service} printed {out:?}");
+    id
+}
+
+#[test]
+fn hello_stack_up_use_and_down() {
+    sandboxed("hello::hello_stack_up_use_and_down", |s| {
+        s.import_busybox();
+        let images = s.ok(s.work.path(), &["image", "ls"]);
+        assert!(
+            images.starts_with("REPOSITORY   TAG      IMAGE ID"),
+            "{images}"
+        );
+        assert!(images.contains("busybox      latest"), "{images}");
+
+        let dir = s.project("hello", COMPOSE);
+        std::fs::create_dir_all(dir.join("site")).unwrap();
+        std::fs::write(dir.join("site/index.html"), INDEX).unwrap();
+
+        // Down before up: nothing to do, not an error.
+        let out = s.wharf(&dir, &["down"]);
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("No resource found"));
+
+        let up = s.wharf(&dir, &["up", "-d"]);
+        let up_err = String::from_utf8_lossy(&up.stderr);
+        assert!(up.status.success(), "up failed: {up_err}");
+        assert!(
+            up_err.contains("Network hello_default  Created"),
+            "{up_err}"
+        );
+        let worker_started = up_err
+            .find("Container hello-worker-1  Started")
+            .expect(&up_err);
+        let web_created = up_err
+            .find("Container hello-web-1  Created")
+            .expect(&up_err);
+        assert!(
+            worker_started < web_created,
+            "worker must start before web is created:\n{up_err}"
+        );
+
+        // The page, through the published port.
+        let page = eventually(
+            "the page on 127.0.0.1:18080",
+            Duration::from_secs(10),
+            || http_get("127.0.0.1:18080", "/").filter(|r| r.contains("Hello from wharf")),
+        );
+        assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+
+        // ps: table, -q, json.
+        let ps = s.ok(&dir, &["ps"]);
+        let lines: Vec<&str> = ps.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
+        );
+        assert!(lines[1].starts_with("hello-web-1 "), "{ps}");
+        assert!(lines[1].contains("\"httpd -f -v -p 8080…\""), "{ps}");
+        assert!(lines[1].contains("Up "), "{ps}");
+        assert!(lines[1].contains("127.0.0.1:18080->8080/tcp"), "{ps}");
+        assert!(lines[2].starts_with("hello-worker-1 "), "{ps}");
+        assert_eq!(s.ok(&dir, &["ps", "-q"]).lines().count(), 2);
+        let json = s.ok(&dir, &["ps", "--format", "json"]);
+        let entries: Vec<serde_json::Value> = json
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["Service"], "web");
+        assert_eq!(entries[0]["State"], "running");
+        assert_eq!(entries[0]["Publishers"][0]["PublishedPort"], 18080);
+
+        // exec: exit codes, namespaces, name resolution, hostname, environment.
+        let web_id = container_id(s, &dir, "web");
+        let out = s.wharf(&dir, &["exec", "web", "sh", "-c", "exit 3"]);
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(
+            s.ok(&dir, &["exec", "web", "hostname"]).trim(),
+            &web_id[..12]
+        );
+        let init = s.ok(&dir, &["exec", "web", "cat", "/proc/1/cmdline"]);
+        assert!(init.starts_with("httpd\0"), "pid 1 of web is {init:?}");
+        let ping = s.ok(
+            &dir,
+            &["exec", "web", "ping", "-c", "1", "-W", "2", "worker"],
+        );
+        assert!(ping.contains("1 packets received"), "{ping}");
+        let hosts = s.ok(&dir, &["exec", "web", "cat", "/etc/hosts"]);
+        assert!(hosts.contains("hello-worker-1 worker"), "{hosts}");
+        let env = s.ok(&dir, &["exec", "worker", "env"]);
+        assert!(env.lines().any(|l| l == "GREETING=hello"), "{env}");
+        let out = s.wharf(&dir, &["exec", "web", "touch", "/www/x"]);
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "the :ro bind mount must not be writable"
+        );
+        let out = s.wharf(&dir, &["exec", "web", "no-such-command"]);
+        assert_eq!(out.status.code(), Some(127));
+
+        // logs.
+        let logs = eventually("two ticks", Duration::from_secs(10), || {
+            let logs = s.ok(&dir, &["logs", "worker"]);
+            logs.contains("tick 2").then_some(logs)
+        });
+        assert!(
+            logs.lines()
+                .next()
+                .unwrap()
+                .starts_with("worker-1  | tick 1"),
+            "{logs}"
+        );
+        let tail = s.ok(&dir, &["logs", "--tail", "1", "--no-log-prefix", "worker"]);
+        assert_eq!(tail.lines().count(), 1, "{tail}");
+        assert!(tail.starts_with("tick "), "{tail}");
+        let stamped = s.ok(&dir, &["logs", "-t", "--tail", "1", "worker"]);
+        assert!(stamped.contains("Z tick "), "{stamped}");
+        let all = s.ok(&dir, &["logs"]);
+        assert!(
+            all.contains("web-1     | ") || all.contains("worker-1  | "),
+            "{all}"
+        );
+
+        // stats: the memory limit and the pids.
+        let stats = s.ok(&dir, &["stats", "--no-stream"]);
+        let web_row = stats
+            .lines()
+            .find(|l| l.contains("hello-web-1"))
+            .expect(&stats);
+        assert!(web_row.contains(" / 64MiB"), "{stats}");
+        assert!(stats.starts_with("CONTAINER ID   NAME"), "{stats}");
+
+        // Limits are enforced: the cgroup files, an OOM kill, the CPU quota.
+        let memory = cgroup_dir("memory", "hello").join(&web_id);
+        let limit = std::fs::read_to_string(memory.join("memory.limit_in_bytes")).unwrap();
+        assert_eq!(limit.trim(), "67108864");
+        let quota = std::fs::read_to_string(
+            cgroup_dir("cpu", "hello")
+                .join(&web_id)
+                .join("cpu.cfs_quota_us"),
+        )
+        .unwrap();
+        assert_eq!(quota.trim(), "50000");
+        let pids =
+            std::fs::read_to_string(cgroup_dir("pids", "hello").join(&web_id).join("pids.max"))
+                .unwrap();
+        assert_eq!(pids.trim(), "64");
+        let out = s.wharf(
+            &dir,
+            &[
+                "exec",
+                "web",
+                "sh",
+                "-c",
+                "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived",
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(137),
+            "allocating 100 MB in 64 MiB must be OOM-killed: {out:?}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("survived"));
+        // A busy loop is held near half a core.
+        s.ok(
+            &dir,
+            &[
+                "exec",
+                "web",
+                "sh",
+                "-c",
+                "while :; do :; done >/dev/null 2>&1 &",
+            ],
+        );
+        let usage = |dir: &Path| -> u64 {
+            std::fs::read_to_string(dir.join("cpuacct.usage"))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let cpuacct = cgroup_dir("cpuacct", "hello").join(&web_id);
+        let before = usage(&cpuacct);
+        let started = std::time::Instant::now();
+        std::thread::sleep(Duration::from_secs(2)); // the measuring window, not a wait for readiness
+        let share = (usage(&cpuacct) - before) as f64 / started.elapsed().as_nanos() as f64;
+        assert!(
+            (0.3..0.6).contains(&share),
+            "busy loop used {share:.2} of a core under cpus: 0.5"
+        );
+
+        // down: everything goes.
+        let down = s.wharf(&dir, &["down", "-t", "2"]);
+        let down_err = String::from_utf8_lossy(&down.stderr);
+        assert!(down.status.success(), "{down_err}");
+        let web_stopped = down_err
+            .find("Container hello-web-1  Stopped")
+            .expect(&down_err);
+        let worker_stopping = down_err
+            .find("Container hello-worker-1  Stopping")
+            .expect(&down_err);
+        assert!(
+            web_stopped < worker_stopping,
+            "web must stop before worker:\n{down_err}"
+        );
+        assert!(
+            down_err.contains("Network hello_default  Removed"),
+            "{down_err}"
+        );
+        assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "");
+        let net_dev = std::fs::read_to_string("/proc/net/dev").unwrap();
+        assert!(
+            !net_dev.contains("br-") && !net_dev.contains("veth"),
+            "{net_dev}"
+        );
+        assert!(
+            !memory.exists(),
+            "the web cgroup is left: {}",
+            memory.display()
+        );
+        assert!(
+            !cgroup_dir("memory", "hello").exists(),
+            "the project cgroup is left"
+        );
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(cmdline) = std::fs::read_to_string(entry.path().join("cmdline")) {
+                assert!(
+                    !cmdline.contains("__monitor") && !cmdline.starts_with("httpd"),
+                    "left running: {cmdline:?}"
+                );
+            }
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mounts.contains(s.root.path().to_str().unwrap()),
+            "mounts left: {mounts}"
+        );
+    });
+}

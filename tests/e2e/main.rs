@@ -1,0 +1,6 @@
+//! End-to-end tests of the `wharf` binary. Each runs as root in fresh
+//! namespaces (see `harness`), with real images, bridges and cgroups.
+
+mod bad_input;
+mod harness;
+mod hello;
