@@ -61,6 +61,19 @@ fn hello_stack_up_use_and_down() {
             "worker must start before web is created:\n{up_err}"
         );
 
+        // A second `up` at the same time as a third finds everything in place.
+        let (a, b) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| s.wharf(&dir, &["up", "-d"]));
+            let b = scope.spawn(|| s.wharf(&dir, &["up", "-d"]));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert!(a.status.success() && b.status.success(), "{a:?} {b:?}");
+        assert!(
+            String::from_utf8_lossy(&a.stderr).contains("Container hello-web-1  Running"),
+            "{a:?}"
+        );
+        assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).lines().count(), 2);
+
         // The page, through the published port.
         let page = eventually(
             "the page on 127.0.0.1:18080",
@@ -137,6 +150,20 @@ fn hello_stack_up_use_and_down() {
         assert!(tail.starts_with("tick "), "{tail}");
         let stamped = s.ok(&dir, &["logs", "-t", "--tail", "1", "worker"]);
         assert!(stamped.contains("Z tick "), "{stamped}");
+        // -f follows new output as it comes.
+        let mut follower = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["logs", "-f", "--tail", "0", "worker"])
+            .current_dir(&dir)
+            .env("WHARF_ROOT", s.root.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = std::io::BufReader::new(follower.stdout.take().unwrap());
+        let mut followed = String::new();
+        std::io::BufRead::read_line(&mut reader, &mut followed).unwrap();
+        follower.kill().unwrap();
+        let _ = follower.wait();
+        assert!(followed.starts_with("worker-1  | tick "), "{followed:?}");
         let all = s.ok(&dir, &["logs"]);
         assert!(
             all.contains("web-1     | ") || all.contains("worker-1  | "),

@@ -88,6 +88,13 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         print!("{plan}");
         return Ok(0);
     }
+    // Attached, Ctrl-C must reach the signal waiter, never a helper thread:
+    // block the signals before any thread exists, so every thread inherits it.
+    let signals = stop_signals();
+    if !args.detach && !args.no_start {
+        signals.thread_block()?;
+    }
+    let attach_since = now_nanos();
     let progress = Progress::new(global.stderr_ansi(), "Running");
     wharf_orchestrator::up_reporting(
         &engine,
@@ -99,7 +106,28 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
     if args.detach || args.no_start {
         return Ok(0);
     }
-    attach(global, &engine, &project.name, &args.services)
+    attach(
+        global,
+        &engine,
+        &project.name,
+        &args.services,
+        signals,
+        attach_since,
+    )
+}
+
+fn stop_signals() -> SigSet {
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals
+}
+
+fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 /// Attached `up`: print every container's output until they all stop;
@@ -109,6 +137,8 @@ fn attach(
     engine: &dyn Engine,
     project: &str,
     services: &[String],
+    signals: SigSet,
+    since_ns: i64,
 ) -> Result<i32> {
     let containers = super::filter_services(
         wharf_orchestrator::project_containers(engine, project, false)?,
@@ -117,10 +147,6 @@ fn attach(
     )?;
     let names: Vec<String> = containers.iter().map(short_name).collect();
     println!("Attaching to {}", names.join(", "));
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals.thread_block()?;
     let printer = Printer {
         timestamps: false,
         prefix: true,
@@ -129,8 +155,9 @@ fn attach(
     };
     let options = LogOptions {
         follow: true,
-        tail: Some(0),
-        since_ns: None,
+        tail: None,
+        // What the containers printed since this `up` began, then new output.
+        since_ns: Some(since_ns),
     };
     let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -138,10 +165,24 @@ fn attach(
             if signals.wait().is_ok() && !finished.load(Ordering::SeqCst) {
                 eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
                 let _ = signals.thread_unblock();
+                let progress = Progress::new(global.stderr_ansi(), "Stopping");
                 std::thread::scope(|inner| {
                     for c in &containers {
-                        inner.spawn(|| {
-                            let _ = engine.stop_container(&c.id, Duration::from_secs(10));
+                        let progress = &progress;
+                        inner.spawn(move || {
+                            progress.update("Container", &c.name, "Stopping", false, false);
+                            match engine.stop_container(&c.id, Duration::from_secs(10)) {
+                                Ok(()) => {
+                                    progress.update("Container", &c.name, "Stopped", true, false)
+                                }
+                                Err(e) => progress.update(
+                                    "Container",
+                                    &c.name,
+                                    &format!("Error {e}"),
+                                    true,
+                                    true,
+                                ),
+                            }
                         });
                     }
                 });
