@@ -7,6 +7,8 @@ packages=(
   busybox-static   # the busybox test and example image is made from it
   nftables         # the firewall driver (outbound NAT) talks to nft's JSON interface
   util-linux       # unshare: the privileged tests run in fresh namespaces
+  docker-registry  # a real registry on 127.0.0.1 for the pull/push tests
+  skopeo           # seeds that registry independently of wharf
   curl ca-certificates
 )
 missing=()
