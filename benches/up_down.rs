@@ -7,39 +7,18 @@
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const INSIDE: &str = "WHARF_BENCH_INSIDE";
+use wharf_testkit::sandbox;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    if std::env::var_os(INSIDE).is_none() {
-        let parent = format!("wharf-bench-{}", std::process::id());
-        let status = Command::new("unshare")
-            .args([
-                "--mount",
-                "--net",
-                "--pid",
-                "--fork",
-                "--mount-proc",
-                "--propagation",
-                "private",
-                "--",
-            ])
-            .arg(std::env::current_exe().unwrap())
-            .env(INSIDE, "1")
-            .env("WHARF_CGROUP_PARENT", &parent)
-            .status()
-            .expect("running unshare (util-linux); the benchmark needs root");
-        for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = std::fs::remove_dir(hierarchy.path().join(&parent));
-        }
-        std::process::exit(status.code().unwrap_or(1));
+    if !sandbox::inside() {
+        let parent = sandbox::unique_cgroup_parent("wharf-bench");
+        let out = sandbox::reexec(&[], &parent);
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        sandbox::remove_cgroups(&parent);
+        std::process::exit(out.status.code().unwrap_or(1));
     }
     wharf_net::loopback_up().expect("setting lo up");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -1,113 +1,15 @@
 //! The end-to-end harness: each test re-runs itself inside fresh mount,
-//! network and pid namespaces (util-linux `unshare`) with a temporary state
-//! root and its own cgroup parent, so nothing it creates — mounts, bridges,
-//! processes, cgroups — outlives it on the host, even when it fails.
+//! network and pid namespaces (`wharf_testkit::sandbox`) with a temporary
+//! state root and its own cgroup parent, so nothing it creates — mounts,
+//! bridges, processes, cgroups — outlives it on the host, even when it fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const INSIDE: &str = "WHARF_E2E_INSIDE";
-
-pub fn is_root() -> bool {
-    nix_uid() == 0
-}
-
-fn nix_uid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2))
-                .and_then(|u| u.parse().ok())
-        })
-        .unwrap_or(u32::MAX)
-}
-
 /// Run `body` in a sandbox. `name` is the test's full path (`module::test`).
 pub fn sandboxed(name: &str, body: impl FnOnce(&Sandbox)) {
-    if std::env::var_os(INSIDE).is_some() {
-        let sandbox = Sandbox::new();
-        body(&sandbox);
-        return;
-    }
-    if !is_root() {
-        eprintln!("skipping {name}: needs root (it creates namespaces, bridges and cgroups)");
-        return;
-    }
-    let cgroup_parent = format!(
-        "wharf-e2e-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    let status = Command::new("unshare")
-        .args([
-            "--mount",
-            "--net",
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "--propagation",
-            "private",
-            "--",
-        ])
-        .arg(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .env("WHARF_CGROUP_PARENT", &cgroup_parent)
-        .status()
-        .expect("running unshare (util-linux)");
-    let leftovers = remove_cgroups(&cgroup_parent);
-    assert!(status.success(), "{name} failed inside its sandbox");
-    assert!(
-        leftovers.is_empty(),
-        "{name} left cgroups behind: {leftovers:?}"
-    );
-}
-
-/// Remove every cgroup under `parent` in every hierarchy; return those that
-/// existed (the engine should have removed them).
-fn remove_cgroups(parent: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return found;
-    };
-    for hierarchy in hierarchies.flatten() {
-        let dir = hierarchy.path().join(parent);
-        if dir.exists() {
-            remove_tree(&dir);
-            // A parent left empty is fine; anything below it is a leak.
-            if has_children(&dir) {
-                found.push(dir.clone());
-            }
-            let _ = std::fs::remove_dir(&dir);
-        }
-    }
-    found
-}
-
-fn has_children(dir: &Path) -> bool {
-    std::fs::read_dir(dir)
-        .map(|entries| entries.flatten().any(|e| e.path().is_dir()))
-        .unwrap_or(false)
-}
-
-fn remove_tree(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            if entry.path().is_dir() {
-                remove_tree(&entry.path());
-                let deadline = Instant::now() + Duration::from_secs(5);
-                while std::fs::remove_dir(entry.path()).is_err() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        }
-    }
+    wharf_testkit::sandbox::run_test(name, || body(&Sandbox::new()));
 }
 
 /// A state root, a project directory and the busybox image, inside the namespaces.

@@ -44,14 +44,7 @@ pub fn read_log(
     let mut existing: VecDeque<LogLine> = VecDeque::new();
     let mut buf = String::new();
     let mut offset = 0u64;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_line(&mut buf)
-            .map_err(|e| EngineError::io(format!("reading {}", path.display()), e))?;
-        if n == 0 || !buf.ends_with('\n') {
-            break;
-        }
+    while let Some(n) = read_whole_line(&mut reader, &mut buf, path)? {
         offset += n as u64;
         if let Some(line) = parse(&buf).filter(|l| wanted(l)) {
             existing.push_back(line);
@@ -74,14 +67,7 @@ pub fn read_log(
             .map_err(|e| EngineError::io(format!("reading {}", path.display()), e))?;
         let alive = running();
         let mut progressed = false;
-        loop {
-            buf.clear();
-            let n = reader
-                .read_line(&mut buf)
-                .map_err(|e| EngineError::io(format!("reading {}", path.display()), e))?;
-            if n == 0 || !buf.ends_with('\n') {
-                break;
-            }
+        while let Some(n) = read_whole_line(&mut reader, &mut buf, path)? {
             offset += n as u64;
             progressed = true;
             if let Some(line) = parse(&buf).filter(|l| wanted(l)) {
@@ -97,6 +83,20 @@ pub fn read_log(
             std::thread::sleep(FOLLOW_POLL);
         }
     }
+}
+
+/// The next line into `buf` with its length, or None at the end of what is
+/// complete: a last line still being written is left for the next read.
+fn read_whole_line(
+    reader: &mut BufReader<File>,
+    buf: &mut String,
+    path: &Path,
+) -> Result<Option<usize>, EngineError> {
+    buf.clear();
+    let n = reader
+        .read_line(buf)
+        .map_err(|e| EngineError::io(format!("reading {}", path.display()), e))?;
+    Ok((n > 0 && buf.ends_with('\n')).then_some(n))
 }
 
 fn parse(line: &str) -> Option<LogLine> {

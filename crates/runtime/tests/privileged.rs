@@ -10,86 +10,18 @@ use std::fs;
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 use wharf_runtime::*;
 
-const MARKER: &str = "WHARF_RUNTIME_TEST_SANDBOX";
-const PREFIX_VAR: &str = "WHARF_RUNTIME_TEST_CGROUP_PREFIX";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// Run `body` inside a sandbox of fresh namespaces (see the module docs).
+/// Run `body` inside a sandbox of fresh namespaces (see the module docs); it
+/// gets the sandbox's cgroup parent.
 fn sandboxed(name: &str, body: impl FnOnce(&str)) {
-    if std::env::var_os(MARKER).is_some() {
-        let prefix = std::env::var(PREFIX_VAR).expect("cgroup prefix from the outer test");
-        body(&prefix);
-        return;
-    }
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping {name}: needs root to create namespaces, mounts and cgroups");
-        return;
-    }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let prefix = format!("wharf-test-{}-{nanos}", std::process::id());
-    let out = Command::new("unshare")
-        .args([
-            "--mount",
-            "--net",
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "--propagation",
-            "private",
-        ])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(MARKER, "1")
-        .env(PREFIX_VAR, &prefix)
-        .output()
-        .expect("run unshare");
-    cleanup_cgroups(&prefix);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "sandboxed {name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
-}
-
-/// Remove whatever a sandboxed test left under `prefix` in the cgroup trees.
-fn cleanup_cgroups(prefix: &str) {
-    let root = Path::new(CGROUP_ROOT);
-    let Ok(mode) = detect(root) else { return };
-    let tops: Vec<PathBuf> = match mode {
-        CgroupMode::V2 => vec![root.join(prefix)],
-        CgroupMode::V1 => fs::read_dir(root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path().join(prefix))
-            .collect(),
-    };
-    for top in tops {
-        for child in fs::read_dir(&top).into_iter().flatten().flatten() {
-            if child.path().is_dir() {
-                let h = CgroupHandle {
-                    mode,
-                    fs_root: root.into(),
-                    path: format!("{prefix}/{}", child.file_name().to_string_lossy()),
-                };
-                let _ = h.kill_all_and_destroy();
-                let _ = fs::remove_dir(child.path());
-            }
-        }
-    }
-    CgroupHandle::remove_empty_parents(root, prefix);
+    wharf_testkit::sandbox::run_test(name, || body(&wharf_testkit::sandbox::cgroup_parent()));
 }
 
 /// A busybox root file system in a tempdir: one lower layer plus upper/work/merged.

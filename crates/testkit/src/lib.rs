@@ -6,8 +6,11 @@
 //! - [`container_info`] / [`network_info`]: build observed state by hand for
 //!   plan golden tests.
 //! - [`project_dir`]: a temporary project directory.
+//! - [`sandbox`]: fresh namespaces and a private cgroup parent for privileged
+//!   tests and benchmarks.
 
 mod fake;
+pub mod sandbox;
 
 pub use fake::FakeEngine;
 
