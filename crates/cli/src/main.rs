@@ -38,6 +38,16 @@ enum Command {
     Stats(commands::stats::StatsArgs),
     /// Execute a command in a running container
     Exec(commands::exec::ExecArgs),
+    /// Start services
+    Start(commands::lifecycle::StartArgs),
+    /// Stop services
+    Stop(commands::lifecycle::StopArgs),
+    /// Restart service containers
+    Restart(commands::lifecycle::StopArgs),
+    /// Removes stopped service containers
+    Rm(commands::lifecycle::RmArgs),
+    /// Force stop service containers
+    Kill(commands::lifecycle::KillArgs),
     /// Manage images
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
@@ -70,6 +80,11 @@ fn main() -> ExitCode {
         Command::Logs(args) => commands::logs::logs(&cli.global, args),
         Command::Stats(args) => commands::stats::stats(&cli.global, args),
         Command::Exec(args) => commands::exec::exec(&cli.global, args),
+        Command::Start(args) => commands::lifecycle::start(&cli.global, args),
+        Command::Stop(args) => commands::lifecycle::stop(&cli.global, args),
+        Command::Restart(args) => commands::lifecycle::restart(&cli.global, args),
+        Command::Rm(args) => commands::lifecycle::rm(&cli.global, args),
+        Command::Kill(args) => commands::lifecycle::kill(&cli.global, args),
         Command::Image(cmd) => commands::image::image(&cli.global, cmd),
         Command::Images(args) => commands::image::ls(&cli.global, args),
         Command::Version => {

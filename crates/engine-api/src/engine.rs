@@ -52,8 +52,12 @@ pub trait Engine: Send + Sync {
     fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
     /// Start a created or exited container; returns once its process runs.
     fn start_container(&self, id: &str) -> Result<()>;
-    /// Send the stop signal, wait up to `timeout`, then SIGKILL; returns once it exited.
-    fn stop_container(&self, id: &str, timeout: Duration) -> Result<()>;
+    /// Send the stop signal, wait up to `timeout` (None: the container's own
+    /// stop grace period, else 10 s), then SIGKILL; returns once it exited.
+    fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<()>;
+    /// Send `signal` (a name like `SIGHUP` or a number) to the container's
+    /// first process.
+    fn kill_container(&self, id: &str, signal: &str) -> Result<()>;
     /// Remove a container; with `force`, kill it first if it runs.
     fn remove_container(&self, id: &str, force: bool) -> Result<()>;
     /// Full details of one container, by id or name.

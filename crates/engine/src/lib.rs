@@ -30,6 +30,8 @@ const LOG_FILE: &str = "container.log";
 const MONITOR_LOG: &str = "monitor.log";
 /// Present while a stop was asked for: the monitor must not restart.
 const STOP_MARKER: &str = "stop-requested";
+/// How long a stop waits for the container before SIGKILL, unless told.
+const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Docker's smallest memory limit; below it a container cannot even start.
 const MIN_MEMORY: u64 = 6 * 1024 * 1024;
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -511,8 +513,11 @@ impl Engine for LinuxEngine {
         self.spawn_monitor(&record)
     }
 
-    fn stop_container(&self, id: &str, timeout: Duration) -> Result<()> {
+    fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
         let record = self.find(id)?;
+        let timeout = timeout
+            .or(record.spec.stop_grace_period_secs.map(Duration::from_secs))
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
         let dir = self.layout.container(&record.id);
         fs::write(dir.join(STOP_MARKER), b"")
             .map_err(|e| EngineError::io(format!("stopping {}", record.name), e))?;
@@ -559,6 +564,20 @@ impl Engine for LinuxEngine {
         Ok(())
     }
 
+    fn kill_container(&self, id: &str, signal: &str) -> Result<()> {
+        let record = self.find(id)?;
+        let signal = wharf_runtime::parse_signal(signal).map_err(runtime_err)?;
+        match self.live_state(&record.id)?.state {
+            ContainerState::Running { pid, .. } => {
+                wharf_runtime::send_signal(pid, signal).map_err(runtime_err)
+            }
+            _ => Err(EngineError::Invalid(format!(
+                "container {} is not running",
+                record.name
+            ))),
+        }
+    }
+
     fn remove_container(&self, id: &str, force: bool) -> Result<()> {
         let record = self.find(id)?;
         let state = self.live_state(&record.id)?;
@@ -569,7 +588,7 @@ impl Engine for LinuxEngine {
                     record.name
                 )));
             }
-            self.stop_container(&record.id, Duration::ZERO)?;
+            self.stop_container(&record.id, Some(Duration::ZERO))?;
         }
         let mode =
             wharf_runtime::cgroups::detect(&self.config.cgroup_fs_root).map_err(runtime_err)?;

@@ -7,11 +7,7 @@ use crate::error::OrchestratorError;
 use crate::plan::{Action, Plan};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
 use wharf_engine_api::Engine;
-
-/// Stop timeout used when rolling back containers this execution started.
-const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most steps running at once (each runs on its own scoped thread).
 const MAX_PARALLEL: usize = 16;
@@ -358,10 +354,7 @@ fn roll_back(
     for (name, id) in containers.iter().rev() {
         if started.contains(id) {
             container_event(on_event, name, Status::Stopping);
-            if undo(
-                format!("container {name}"),
-                engine.stop_container(id, ROLLBACK_TIMEOUT),
-            ) {
+            if undo(format!("container {name}"), engine.stop_container(id, None)) {
                 container_event(on_event, name, Status::Stopped);
             }
         }

@@ -6,6 +6,7 @@
 
 mod error;
 mod execute;
+mod lifecycle;
 mod observe;
 mod plan;
 mod reconcile;
@@ -13,11 +14,10 @@ mod spec;
 
 pub use error::OrchestratorError;
 pub use execute::{execute, Event, Status};
+pub use lifecycle::{plan_restart, plan_rm, plan_start, plan_stop, run_lifecycle, Target};
 pub use observe::{container_number, is_oneoff, observe, project_containers, Observed};
 pub use plan::{Action, Plan, Step};
-pub use reconcile::{
-    plan_down, plan_up, selected_services, DownOptions, UpOptions, DEFAULT_TIMEOUT,
-};
+pub use reconcile::{plan_down, plan_up, selected_services, DownOptions, UpOptions};
 pub use spec::{
     change_reason, config_hash, container_name, container_spec, depends_on_label, network_name,
     parse_depends_on_label, parse_restart, port_bindings, service_image, validate_service,

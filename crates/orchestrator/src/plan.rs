@@ -31,7 +31,8 @@ pub enum Action {
     StopContainer {
         id: String,
         name: String,
-        timeout: Duration,
+        /// None: the container's own stop grace period.
+        timeout: Option<Duration>,
     },
     /// Removes with force (the plan stops running containers first).
     RemoveContainer {

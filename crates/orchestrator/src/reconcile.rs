@@ -12,11 +12,8 @@ use std::time::Duration;
 use wharf_compose::Project;
 use wharf_engine_api::{labels, ContainerInfo, NetworkSpec};
 
-/// Stop timeout when the user gives none (docker's default).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// `wharf up` options.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpOptions {
     /// Services to bring up; empty for all. Named ones also bring their
     /// dependencies.
@@ -29,38 +26,18 @@ pub struct UpOptions {
     pub no_start: bool,
     /// Remove containers of services no longer in the project.
     pub remove_orphans: bool,
-    /// Stop timeout for containers that are recreated or removed.
-    pub timeout: Duration,
-}
-
-impl Default for UpOptions {
-    fn default() -> Self {
-        Self {
-            services: Vec::new(),
-            force_recreate: false,
-            no_recreate: false,
-            no_start: false,
-            remove_orphans: false,
-            timeout: DEFAULT_TIMEOUT,
-        }
-    }
+    /// Stop timeout for containers that are recreated or removed (None: each
+    /// container's own stop grace period).
+    pub timeout: Option<Duration>,
 }
 
 /// `wharf down` options.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DownOptions {
-    pub timeout: Duration,
+    /// `-t`: None uses each container's own stop grace period.
+    pub timeout: Option<Duration>,
     /// Also remove containers of services no longer in the project.
     pub remove_orphans: bool,
-}
-
-impl Default for DownOptions {
-    fn default() -> Self {
-        Self {
-            timeout: DEFAULT_TIMEOUT,
-            remove_orphans: false,
-        }
-    }
 }
 
 /// Order services so that each comes after its dependencies; ties by name.
@@ -161,7 +138,7 @@ struct Removal {
 fn push_removal(
     plan: &mut Plan,
     container: &ContainerInfo,
-    timeout: Duration,
+    timeout: Option<Duration>,
     after: &[usize],
 ) -> Removal {
     let stop = container.state.is_running().then(|| {
@@ -185,6 +162,79 @@ fn push_removal(
         },
     );
     Removal { stop, remove }
+}
+
+/// Which containers go first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Dependencies before the services that depend on them (start).
+    DependenciesFirst,
+    /// Dependents before their dependencies (stop, remove).
+    DependentsFirst,
+}
+
+/// Push steps for `containers` service by service in dependency `order`.
+/// `push` adds the steps of one container to run after `after` and returns
+/// (the step the next services wait for, the step that ends its work), each
+/// None when it added no such step. Returns every container's last step.
+pub(crate) fn push_in_dependency_order(
+    plan: &mut Plan,
+    containers: &[&ContainerInfo],
+    project: Option<&Project>,
+    order: Order,
+    mut push: impl FnMut(&mut Plan, &ContainerInfo, &[usize]) -> (Option<usize>, Option<usize>),
+) -> Vec<usize> {
+    // Service dependencies: the project's, else the labels'.
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for container in containers {
+        let service = service_of(container).to_string();
+        let on = deps.entry(service.clone()).or_default();
+        match project.and_then(|p| p.services.get(&service)) {
+            Some(s) => on.extend(s.depends_on.keys().cloned()),
+            None => on.extend(
+                container
+                    .label(labels::DEPENDS_ON)
+                    .map(parse_depends_on_label)
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+    let (mut services, cycle) = topo_order(&deps);
+    services.extend(cycle);
+    if order == Order::DependentsFirst {
+        services.reverse();
+    }
+
+    let mut gates: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut ends = Vec::new();
+    for service in &services {
+        // Wait for the services that must go before this one.
+        let after: Vec<usize> = match order {
+            Order::DependentsFirst => deps
+                .iter()
+                .filter(|(_, on)| on.contains(service))
+                .flat_map(|(dependent, _)| gates.get(dependent).into_iter().flatten().copied())
+                .collect(),
+            Order::DependenciesFirst => deps[service]
+                .iter()
+                .flat_map(|dependency| gates.get(dependency).into_iter().flatten().copied())
+                .collect(),
+        };
+        let mut mine: Vec<&ContainerInfo> = containers
+            .iter()
+            .copied()
+            .filter(|c| service_of(c) == service)
+            .collect();
+        mine.sort_by_key(|c| (container_number(c), c.name.clone()));
+        let mut service_gates = Vec::new();
+        for container in mine {
+            let (gate, end) = push(plan, container, &after);
+            service_gates.extend(gate);
+            ends.extend(end);
+        }
+        gates.insert(service.clone(), service_gates);
+    }
+    ends
 }
 
 /// docker compose's orphan warning.
@@ -423,48 +473,17 @@ pub fn plan_down(
         plan.warnings.push(orphan_warning(&orphans));
     }
 
-    // Service dependencies: the project's, else the labels'.
-    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for container in &containers {
-        let service = service_of(container).to_string();
-        let on = deps.entry(service.clone()).or_default();
-        match project.and_then(|p| p.services.get(&service)) {
-            Some(s) => on.extend(s.depends_on.keys().cloned()),
-            None => on.extend(
-                container
-                    .label(labels::DEPENDS_ON)
-                    .map(parse_depends_on_label)
-                    .unwrap_or_default(),
-            ),
-        }
-    }
-    let (mut order, cycle) = topo_order(&deps);
-    order.extend(cycle);
-    order.reverse(); // dependents first
-
-    let mut stops: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut removals = Vec::new();
-    for service in &order {
-        // Wait for the stops of every service that depends on this one.
-        let after: Vec<usize> = deps
-            .iter()
-            .filter(|(_, on)| on.contains(service))
-            .flat_map(|(dependent, _)| stops.get(dependent).into_iter().flatten().copied())
-            .collect();
-        let mut mine: Vec<&ContainerInfo> = containers
-            .iter()
-            .copied()
-            .filter(|c| service_of(c) == service)
-            .collect();
-        mine.sort_by_key(|c| (container_number(c), c.name.clone()));
-        let mut service_stops = Vec::new();
-        for container in mine {
-            let removal = push_removal(&mut plan, container, options.timeout, &after);
-            service_stops.extend(removal.stop);
-            removals.push(removal.remove);
-        }
-        stops.insert(service.clone(), service_stops);
-    }
+    let timeout = options.timeout;
+    let removals = push_in_dependency_order(
+        &mut plan,
+        &containers,
+        project,
+        Order::DependentsFirst,
+        |plan, container, after| {
+            let removal = push_removal(plan, container, timeout, after);
+            (removal.stop, Some(removal.remove))
+        },
+    );
 
     let mut networks: Vec<_> = observed.project_networks(project_name).collect();
     networks.sort_by(|a, b| a.name.cmp(&b.name));

@@ -583,7 +583,7 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
-    fn stop_container(&self, id: &str, _timeout: Duration) -> Result<()> {
+    fn stop_container(&self, id: &str, _timeout: Option<Duration>) -> Result<()> {
         let name = self.container_name(id);
         let _in_flight = self.enter_slow("stop_container", &name)?;
         let mut state = self.state();
@@ -594,6 +594,31 @@ impl Engine for FakeEngine {
             .get_mut(&id)
             .ok_or_else(|| no_container(&id))?;
         stop(container, n);
+        Ok(())
+    }
+
+    fn kill_container(&self, id: &str, signal: &str) -> Result<()> {
+        let name = self.container_name(id);
+        let _in_flight = self.enter_slow("kill_container", &name)?;
+        let mut state = self.state();
+        let id = state.container_id(id).ok_or_else(|| no_container(id))?;
+        let n = state.next();
+        let container = state
+            .containers
+            .get_mut(&id)
+            .ok_or_else(|| no_container(&id))?;
+        if !container.info.state.is_running() {
+            return Err(EngineError::Invalid(format!(
+                "container {name} is not running"
+            )));
+        }
+        // The fake's processes die of every signal but the harmless ones.
+        if !matches!(
+            signal,
+            "SIGHUP" | "HUP" | "SIGUSR1" | "USR1" | "SIGUSR2" | "USR2"
+        ) {
+            stop(container, n);
+        }
         Ok(())
     }
 
@@ -796,7 +821,7 @@ mod tests {
         assert!(engine.container("p-a-1").unwrap().state.is_running());
         assert!(engine.remove_container(&id, false).is_err());
         assert!(engine.remove_network(&net).is_err());
-        engine.stop_container(&id, Duration::ZERO).unwrap();
+        engine.stop_container(&id, Some(Duration::ZERO)).unwrap();
         engine.remove_container(&id, false).unwrap();
         engine.remove_network(&net).unwrap();
         assert_eq!(

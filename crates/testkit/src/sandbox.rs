@@ -42,8 +42,8 @@ pub fn unique_cgroup_parent(prefix: &str) -> String {
 }
 
 /// Run the current executable again with `args` inside fresh namespaces,
-/// with [`MARKER`] and [`CGROUP_PARENT`] set; standard output is captured,
-/// standard error passes through.
+/// with [`MARKER`] and [`CGROUP_PARENT`] set; standard output is captured
+/// (shown when the test fails), standard error passes through.
 pub fn reexec(args: &[&str], cgroup_parent: &str) -> Output {
     Command::new("unshare")
         .args([
@@ -84,10 +84,9 @@ pub fn run_test(name: &str, body: impl FnOnce()) {
     );
     let leftovers = remove_cgroups(&parent);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    print!("{stdout}");
     assert!(
         out.status.success() && stdout.contains("1 passed"),
-        "{name} failed inside its sandbox ({})",
+        "{name} failed inside its sandbox ({}):\n{stdout}",
         out.status
     );
     assert!(

@@ -2,6 +2,7 @@
 
 pub mod exec;
 pub mod image;
+pub mod lifecycle;
 pub mod logs;
 pub mod ps;
 pub mod stats;

@@ -30,8 +30,8 @@ pub struct UpArgs {
     #[arg(long)]
     pub remove_orphans: bool,
     /// Use this timeout in seconds for container shutdown when containers are already running
-    #[arg(short = 't', long, default_value_t = 10)]
-    pub timeout: u64,
+    #[arg(short = 't', long)]
+    pub timeout: Option<u64>,
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -42,8 +42,8 @@ pub struct UpArgs {
 #[derive(Args, Debug)]
 pub struct DownArgs {
     /// Specify a shutdown timeout in seconds
-    #[arg(short = 't', long, default_value_t = 10)]
-    pub timeout: u64,
+    #[arg(short = 't', long)]
+    pub timeout: Option<u64>,
     /// Remove containers for services not defined in the Compose file
     #[arg(long)]
     pub remove_orphans: bool,
@@ -80,7 +80,7 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         no_recreate: args.no_recreate,
         no_start: args.no_start,
         remove_orphans: args.remove_orphans,
-        timeout: Duration::from_secs(args.timeout),
+        timeout: args.timeout.map(Duration::from_secs),
     };
     if args.dry_run {
         let observed = wharf_orchestrator::observe(&engine, &project.name)?;
@@ -171,7 +171,7 @@ fn attach(
                         let progress = &progress;
                         inner.spawn(move || {
                             progress.update("Container", &c.name, "Stopping", false, false);
-                            match engine.stop_container(&c.id, Duration::from_secs(10)) {
+                            match engine.stop_container(&c.id, None) {
                                 Ok(()) => {
                                     progress.update("Container", &c.name, "Stopped", true, false)
                                 }
@@ -201,7 +201,7 @@ pub fn down(global: &GlobalOptions, args: DownArgs) -> Result<i32> {
     let (project, name) = global.project_or_name()?;
     let engine = global.engine()?;
     let options = DownOptions {
-        timeout: Duration::from_secs(args.timeout),
+        timeout: args.timeout.map(Duration::from_secs),
         remove_orphans: args.remove_orphans,
     };
     let progress = Progress::new(global.stderr_ansi(), "Running");

@@ -1,0 +1,99 @@
+//! `stop`, `start`, `restart`, `kill` and `rm` on a running project, and the
+//! restart policy applied by the container's monitor.
+
+use crate::harness::{eventually, sandboxed, Sandbox};
+use std::path::Path;
+use std::time::Duration;
+
+const COMPOSE: &str = r#"
+services:
+  app:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+    depends_on: [db]
+  db:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+  flaky:
+    image: busybox
+    command: ["sh", "-c", "echo run; exit 3"]
+    restart: on-failure:2
+"#;
+
+/// service → state of its container, from `ps -a --format json`.
+fn states(s: &Sandbox, dir: &Path) -> Vec<(String, String, i64)> {
+    s.ok(dir, &["ps", "-a", "--format", "json"])
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["Service"].as_str().unwrap().to_string(),
+                v["State"].as_str().unwrap().to_string(),
+                v["ExitCode"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn state_of(s: &Sandbox, dir: &Path, service: &str) -> Option<(String, i64)> {
+    states(s, dir)
+        .into_iter()
+        .find(|(name, _, _)| name == service)
+        .map(|(_, state, code)| (state, code))
+}
+
+#[test]
+fn stop_start_restart_kill_rm() {
+    sandboxed("lifecycle::stop_start_restart_kill_rm", |s| {
+        s.import_busybox();
+        let dir = s.project("life", COMPOSE);
+        s.ok(&dir, &["up", "-d"]);
+
+        // The restart policy: two restarts, then the exit code stays.
+        let flaky = eventually("flaky to give up", Duration::from_secs(20), || {
+            state_of(s, &dir, "flaky").filter(|(state, _)| state == "exited")
+        });
+        assert_eq!(flaky.1, 3);
+        let runs = s.ok(&dir, &["logs", "--no-log-prefix", "flaky"]);
+        assert_eq!(runs.lines().filter(|l| *l == "run").count(), 3, "{runs}");
+
+        let out = s.wharf(&dir, &["stop", "app", "db"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let app_stopped = err.find("Container life-app-1  Stopped").expect(&err);
+        let db_stopping = err.find("Container life-db-1  Stopping").expect(&err);
+        assert!(app_stopped < db_stopping, "dependents stop first:\n{err}");
+        assert_eq!(state_of(s, &dir, "app"), Some(("exited".into(), 0)));
+        assert_eq!(state_of(s, &dir, "db"), Some(("exited".into(), 0)));
+
+        let out = s.wharf(&dir, &["start", "app", "db"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let db_started = err.find("Container life-db-1  Started").expect(&err);
+        let app_starting = err.find("Container life-app-1  Starting").expect(&err);
+        assert!(db_started < app_starting, "dependencies start first:\n{err}");
+        assert_eq!(state_of(s, &dir, "app").unwrap().0, "running");
+
+        let before = s.ok(&dir, &["exec", "app", "cat", "/proc/uptime"]);
+        s.ok(&dir, &["restart", "app"]);
+        assert_eq!(state_of(s, &dir, "app").unwrap().0, "running");
+        let after = s.ok(&dir, &["exec", "app", "cat", "/proc/uptime"]);
+        assert_ne!(before, after);
+
+        s.ok(&dir, &["kill", "app"]);
+        let killed = eventually("app to be killed", Duration::from_secs(10), || {
+            state_of(s, &dir, "app").filter(|(state, _)| state == "exited")
+        });
+        assert_eq!(killed.1, 137);
+
+        // rm without -f asks, and without a terminal refuses.
+        let err = s.fails(&dir, &["rm", "app"]);
+        assert!(err.contains("-f"), "{err}");
+        s.ok(&dir, &["rm", "-f", "app"]);
+        assert!(state_of(s, &dir, "app").is_none());
+        assert_eq!(state_of(s, &dir, "db").unwrap().0, "running");
+        s.ok(&dir, &["rm", "-f", "-s"]);
+        assert!(states(s, &dir).is_empty());
+        s.ok(&dir, &["down"]);
+    });
+}
