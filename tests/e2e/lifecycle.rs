@@ -71,7 +71,10 @@ fn stop_start_restart_kill_rm() {
         assert!(out.status.success(), "{err}");
         let db_started = err.find("Container life-db-1  Started").expect(&err);
         let app_starting = err.find("Container life-app-1  Starting").expect(&err);
-        assert!(db_started < app_starting, "dependencies start first:\n{err}");
+        assert!(
+            db_started < app_starting,
+            "dependencies start first:\n{err}"
+        );
         assert_eq!(state_of(s, &dir, "app").unwrap().0, "running");
 
         let before = s.ok(&dir, &["exec", "app", "cat", "/proc/uptime"]);

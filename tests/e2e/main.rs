@@ -3,5 +3,6 @@
 
 mod bad_input;
 mod harness;
+mod health;
 mod hello;
 mod lifecycle;

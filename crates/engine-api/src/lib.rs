@@ -15,11 +15,11 @@ mod spec;
 pub use engine::{Engine, LockGuard, LogLine, LogOptions, LogStream};
 pub use error::EngineError;
 pub use observed::{
-    ContainerInfo, ContainerState, ImageInfo, NetworkInfo, PublishedPort, StatsSample,
+    ContainerInfo, ContainerState, Health, ImageInfo, NetworkInfo, PublishedPort, StatsSample,
 };
 pub use spec::{
-    ContainerSpec, ExecSpec, Mount, MountKind, NetworkAttachment, NetworkSpec, PortBinding,
-    Protocol, Resources, RestartPolicy,
+    ContainerSpec, ExecSpec, Healthcheck, Mount, MountKind, NetworkAttachment, NetworkSpec,
+    PortBinding, Protocol, Resources, RestartPolicy,
 };
 
 /// Result type of every engine call.

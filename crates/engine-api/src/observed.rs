@@ -73,6 +73,30 @@ pub struct ContainerInfo {
     /// Addresses by network name.
     #[serde(default)]
     pub addresses: BTreeMap<String, IpAddr>,
+    /// The health check's verdict, for containers that have one and run.
+    #[serde(default)]
+    pub health: Option<Health>,
+}
+
+/// What a container's health check says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Within the start period, or not yet checked.
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl Health {
+    /// As `docker ps --format json` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
 }
 
 impl ContainerInfo {

@@ -50,6 +50,26 @@ pub struct ContainerSpec {
     pub stop_grace_period_secs: Option<u64>,
     #[serde(default, skip_serializing_if = "RestartPolicy::is_no")]
     pub restart: RestartPolicy,
+    /// How the engine tells whether the container is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
+}
+
+/// A health check: `test` is `["CMD", prog, args…]` or `["CMD-SHELL", line]`.
+/// Unset durations and retries take docker's defaults (30 s, 30 s, 3, 0 s, 5 s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Healthcheck {
+    pub test: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_interval_ms: Option<u64>,
 }
 
 /// A filesystem mount inside the container.

@@ -164,10 +164,10 @@ impl LinuxEngine {
 
     fn info(&self, record: &ContainerRecord) -> Result<ContainerInfo> {
         let state = self.live_state(&record.id)?;
-        let ports = if state.state.is_running() {
-            state.ports.clone()
+        let (ports, health) = if state.state.is_running() {
+            (state.ports.clone(), state.health)
         } else {
-            Vec::new()
+            (Vec::new(), None)
         };
         Ok(ContainerInfo {
             id: record.id.clone(),
@@ -184,6 +184,7 @@ impl LinuxEngine {
                 .iter()
                 .map(|e| (e.network.clone(), std::net::IpAddr::V4(e.address)))
                 .collect(),
+            health,
         })
     }
 

@@ -14,10 +14,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use wharf_engine_api::{
-    ContainerState, EngineError, LogStream, MountKind, Protocol, PublishedPort, RestartPolicy,
+    ContainerState, EngineError, Health, Healthcheck, LogStream, MountKind, Protocol,
+    PublishedPort, RestartPolicy,
 };
 use wharf_runtime::{MountSpec, Rootfs, SpawnConfig};
 
@@ -38,6 +39,7 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mut status: File) -
         cgroup_fs_root: cgroup_fs_root.to_path_buf(),
         dir,
         record,
+        state_lock: Mutex::new(()),
     };
     match monitor.serve(&mut status) {
         Ok(code) => code,
@@ -55,6 +57,9 @@ struct Monitor {
     cgroup_fs_root: PathBuf,
     dir: PathBuf,
     record: ContainerRecord,
+    /// Serializes the state file's read-modify-write between the main thread
+    /// and the health checker.
+    state_lock: Mutex<()>,
 }
 
 enum Listener {
@@ -88,6 +93,13 @@ impl Monitor {
                 s.ports = ports.clone();
                 s.cgroup = Some(cgroup.clone());
                 s.error = None;
+                s.health = self
+                    .record
+                    .spec
+                    .healthcheck
+                    .as_ref()
+                    .map(|_| Health::Starting);
+                s.failing_streak = 0;
             })?;
             if let Some(listeners) = listeners.take() {
                 for listener in listeners {
@@ -105,7 +117,17 @@ impl Monitor {
                 detach_stdio();
             }
 
-            let exit_code = wait_exit(pid);
+            let exit_code = std::thread::scope(|scope| {
+                // Dropping the sender wakes the checker at once when the container ends.
+                let (stop, stopped) = mpsc::channel::<()>();
+                if let Some(check) = &self.record.spec.healthcheck {
+                    let cgroup = &cgroup;
+                    scope.spawn(move || self.check_health(pid, cgroup, check, stopped));
+                }
+                let code = wait_exit(pid);
+                drop(stop);
+                code
+            });
             for pump in pumps {
                 let _ = pump.join();
             }
@@ -327,7 +349,85 @@ impl Monitor {
         Ok(mounts)
     }
 
+    /// Run the health check until `stopped` says the container ended,
+    /// recording the verdict as docker does: healthy after a success,
+    /// unhealthy after `retries` failures in a row (failures within the start
+    /// period do not count).
+    fn check_health(
+        &self,
+        pid: u32,
+        cgroup: &wharf_runtime::CgroupHandle,
+        check: &Healthcheck,
+        stopped: mpsc::Receiver<()>,
+    ) {
+        let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
+        let interval = ms(check.interval_ms, 30_000);
+        let timeout = ms(check.timeout_ms, 30_000);
+        let start_period = ms(check.start_period_ms, 0);
+        let start_interval = ms(check.start_interval_ms, 5_000);
+        let retries = check.retries.unwrap_or(3).max(1);
+        let args: Vec<String> = match check.test.first().map(String::as_str) {
+            Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), check.test[1..].join(" ")],
+            Some("CMD") => check.test[1..].to_vec(),
+            _ => check.test.clone(),
+        };
+        let started = Instant::now();
+        loop {
+            let in_start_period = started.elapsed() < start_period;
+            let pause = if in_start_period {
+                start_interval.min(interval)
+            } else {
+                interval
+            };
+            match stopped.recv_timeout(pause) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            let passed = self.probe(pid, cgroup, &args, timeout);
+            let counts = started.elapsed() >= start_period;
+            let _ = self.write_state(|s| {
+                if !s.state.is_running() {
+                    return;
+                }
+                if passed {
+                    s.failing_streak = 0;
+                    s.health = Some(Health::Healthy);
+                } else if counts {
+                    s.failing_streak += 1;
+                    if s.failing_streak >= retries {
+                        s.health = Some(Health::Unhealthy);
+                    }
+                }
+            });
+        }
+    }
+
+    /// One run of the check inside the container: passed when it exits 0
+    /// within `timeout`.
+    fn probe(
+        &self,
+        pid: u32,
+        cgroup: &wharf_runtime::CgroupHandle,
+        args: &[String],
+        timeout: Duration,
+    ) -> bool {
+        let (done, result) = mpsc::channel();
+        let (cgroup, args) = (cgroup.clone(), args.to_vec());
+        let (env, cwd, user) = (
+            self.record.env.clone(),
+            self.record.cwd.clone(),
+            self.record.user.clone(),
+        );
+        // A check that overruns its timeout fails; it ends with the container at the latest.
+        std::thread::spawn(move || {
+            let code = wharf_runtime::exec(pid, &cgroup, &args, &env, &cwd, user.as_deref());
+            let _ = done.send(code.ok());
+        });
+        matches!(result.recv_timeout(timeout), Ok(Some(0)))
+    }
+
     fn write_state(&self, change: impl FnOnce(&mut RuntimeState)) -> Result<(), EngineError> {
+        let _guard = self.state_lock.lock().unwrap_or_else(|p| p.into_inner());
         let path = self.dir.join(STATE_FILE);
         let mut state: RuntimeState =
             store::read_json(&path).unwrap_or_else(|_| RuntimeState::created());

@@ -117,6 +117,12 @@ pub struct RuntimeState {
     pub last_exit_code: Option<i32>,
     #[serde(default)]
     pub last_oom_killed: bool,
+    /// The health check's verdict while the container runs.
+    #[serde(default)]
+    pub health: Option<wharf_engine_api::Health>,
+    /// Consecutive failed health checks.
+    #[serde(default)]
+    pub failing_streak: u32,
 }
 
 impl RuntimeState {
@@ -131,6 +137,8 @@ impl RuntimeState {
             restart_count: 0,
             last_exit_code: None,
             last_oom_killed: false,
+            health: None,
+            failing_streak: 0,
         }
     }
 }

@@ -42,6 +42,9 @@ pub enum OrchestratorError {
     /// A service setting the engine cannot be given (a bad port, restart policy, …).
     #[error("service {service:?}: {message}")]
     InvalidService { service: String, message: String },
+    /// A `depends_on` condition failed (unhealthy, exited, did not complete).
+    #[error("{0}")]
+    Dependency(String),
     /// A hand-built plan whose steps do not form a DAG of earlier steps.
     #[error("invalid plan: {0}")]
     InvalidPlan(String),

@@ -7,7 +7,9 @@ use crate::error::OrchestratorError;
 use crate::plan::{Action, Plan};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use wharf_engine_api::Engine;
+use std::time::Duration;
+use wharf_compose::DependencyCondition;
+use wharf_engine_api::{labels, ContainerInfo, ContainerState, Engine, Health};
 
 /// Most steps running at once (each runs on its own scoped thread).
 const MAX_PARALLEL: usize = 16;
@@ -26,6 +28,11 @@ pub enum Status {
     Stopped,
     Removing,
     Removed,
+    /// Waiting for a dependency's condition.
+    Waiting,
+    Healthy,
+    /// Completed (exited 0), for `service_completed_successfully`.
+    Exited,
     Error(String),
 }
 
@@ -43,6 +50,9 @@ impl std::fmt::Display for Status {
             Status::Stopped => "Stopped",
             Status::Removing => "Removing",
             Status::Removed => "Removed",
+            Status::Waiting => "Waiting",
+            Status::Healthy => "Healthy",
+            Status::Exited => "Exited",
             Status::Error(message) => return write!(f, "Error {message}"),
         })
     }
@@ -51,8 +61,16 @@ impl std::fmt::Display for Status {
 /// A progress report for the CLI to render (`Container hello-web-1  Started`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Network { name: String, status: Status },
-    Container { name: String, status: Status },
+    Network {
+        name: String,
+        status: Status,
+    },
+    Container {
+        name: String,
+        status: Status,
+    },
+    /// Something the user should know that does not stop the run.
+    Warning(String),
 }
 
 /// What to do when a step fails.
@@ -249,6 +267,86 @@ fn network_event(on_event: &(dyn Fn(Event) + Sync), name: &str, status: Status) 
     });
 }
 
+/// How often a wait looks at the dependency's state again.
+const WAIT_POLL: Duration = Duration::from_millis(100);
+
+/// Wait until every container of `service` meets `condition`; the error says
+/// which container failed it and how.
+fn wait_for_service(
+    engine: &dyn Engine,
+    project: &str,
+    service: &str,
+    condition: DependencyCondition,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<(), String> {
+    let mut announced = false;
+    loop {
+        let containers: Vec<ContainerInfo> = engine
+            .list_containers(&[(labels::PROJECT, project), (labels::SERVICE, service)])
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|c| !crate::observe::is_oneoff(c))
+            .collect();
+        if containers.is_empty() {
+            return Err(format!("service {service:?} has no container"));
+        }
+        if !announced {
+            for c in &containers {
+                container_event(on_event, &c.name, Status::Waiting);
+            }
+            announced = true;
+        }
+        let mut ready = true;
+        for c in &containers {
+            match condition {
+                DependencyCondition::ServiceHealthy => match (&c.state, c.health) {
+                    (_, Some(Health::Unhealthy)) => {
+                        return Err(format!(
+                            "dependency failed to start: container {} is unhealthy",
+                            c.name
+                        ))
+                    }
+                    (ContainerState::Exited { exit_code, .. }, _) => {
+                        return Err(format!(
+                            "dependency failed to start: container {} exited ({exit_code})",
+                            c.name
+                        ))
+                    }
+                    (ContainerState::Running { .. }, None) => {
+                        return Err(format!(
+                        "dependency failed to start: container {} has no healthcheck configured",
+                        c.name
+                    ))
+                    }
+                    (_, Some(Health::Healthy)) => {}
+                    _ => ready = false,
+                },
+                DependencyCondition::ServiceCompletedSuccessfully => match &c.state {
+                    ContainerState::Exited { exit_code: 0, .. } => {}
+                    ContainerState::Exited { exit_code, .. } => {
+                        return Err(format!(
+                            "service {service:?} didn't complete successfully: exit {exit_code}"
+                        ))
+                    }
+                    _ => ready = false,
+                },
+                DependencyCondition::ServiceStarted => {}
+            }
+        }
+        if ready {
+            let status = match condition {
+                DependencyCondition::ServiceCompletedSuccessfully => Status::Exited,
+                _ => Status::Healthy,
+            };
+            for c in &containers {
+                container_event(on_event, &c.name, status.clone());
+            }
+            return Ok(());
+        }
+        std::thread::sleep(WAIT_POLL);
+    }
+}
+
 /// Run one action, reporting its progress; the error names the object.
 fn run_action(
     engine: &dyn Engine,
@@ -270,6 +368,8 @@ fn run_action(
             Action::StartContainer { name, .. }
             | Action::StopContainer { name, .. }
             | Action::RemoveContainer { name, .. } => container_event(on_event, name, status),
+            // A wait makes no engine call that could fail this way.
+            Action::WaitService { .. } => {}
         }
         error
     };
@@ -295,6 +395,21 @@ fn run_action(
             let id = engine.create_container(spec).map_err(fail)?;
             container_event(on_event, &spec.name, after);
             outcome.created_container = Some((spec.name.clone(), id));
+        }
+        Action::WaitService {
+            project,
+            service,
+            condition,
+            required,
+        } => {
+            if let Err(message) = wait_for_service(engine, project, service, *condition, on_event) {
+                if *required {
+                    return Err(OrchestratorError::Dependency(message));
+                }
+                on_event(Event::Warning(format!(
+                    "optional dependency {service} is not ready: {message}"
+                )));
+            }
         }
         Action::StartContainer { name, id } => {
             let Some(id) = id.clone().or(created_id) else {

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::time::Duration;
+use wharf_compose::DependencyCondition;
 use wharf_engine_api::{ContainerSpec, NetworkSpec};
 
 /// One thing to do to the engine.
@@ -34,6 +35,15 @@ pub enum Action {
         /// None: the container's own stop grace period.
         timeout: Option<Duration>,
     },
+    /// Wait until every container of `service` meets `condition`
+    /// (`depends_on` with `service_healthy` or `service_completed_successfully`).
+    /// With `required: false` a failed wait only warns.
+    WaitService {
+        project: String,
+        service: String,
+        condition: DependencyCondition,
+        required: bool,
+    },
     /// Removes with force (the plan stops running containers first).
     RemoveContainer {
         id: String,
@@ -51,6 +61,7 @@ impl Action {
             Action::StartContainer { name, .. }
             | Action::StopContainer { name, .. }
             | Action::RemoveContainer { name, .. } => format!("container {name}"),
+            Action::WaitService { service, .. } => format!("service {service}"),
         }
     }
 }
@@ -70,6 +81,17 @@ impl fmt::Display for Action {
             Action::StartContainer { name, .. } => write!(f, "start container {name}"),
             Action::StopContainer { name, .. } => write!(f, "stop container {name}"),
             Action::RemoveContainer { name, .. } => write!(f, "remove container {name}"),
+            Action::WaitService {
+                service, condition, ..
+            } => write!(
+                f,
+                "wait for service {service} to be {}",
+                match condition {
+                    DependencyCondition::ServiceHealthy => "healthy",
+                    DependencyCondition::ServiceCompletedSuccessfully => "completed successfully",
+                    DependencyCondition::ServiceStarted => "started",
+                }
+            ),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::spec::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use wharf_compose::Project;
+use wharf_compose::{DependencyCondition, Project};
 use wharf_engine_api::{labels, ContainerInfo, NetworkSpec};
 
 /// `wharf up` options.
@@ -303,6 +303,8 @@ pub fn plan_up(
     // Steps after which each service counts as up (its containers' last steps).
     let mut ready: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut recreated: BTreeSet<&str> = BTreeSet::new();
+    // (service, waits for health rather than completion) → the wait step.
+    let mut waits: BTreeMap<(String, bool), usize> = BTreeMap::new();
 
     for name in &selected {
         let service = &project.services[name];
@@ -315,14 +317,30 @@ pub fn plan_up(
                     .filter_map(|k| network_steps.get(k.as_str()).copied()),
             );
         }
-        for dependency in service.depends_on.keys() {
-            prerequisites.extend(
-                ready
-                    .get(dependency.as_str())
-                    .into_iter()
-                    .flatten()
-                    .copied(),
-            );
+        for (dependency, how) in &service.depends_on {
+            let dependency_ready = ready.get(dependency.as_str()).cloned().unwrap_or_default();
+            if how.condition == DependencyCondition::ServiceStarted || options.no_start {
+                prerequisites.extend(dependency_ready);
+                continue;
+            }
+            // One wait per dependency and condition, shared by its dependents.
+            let wait = *waits
+                .entry((
+                    dependency.clone(),
+                    how.condition == DependencyCondition::ServiceHealthy,
+                ))
+                .or_insert_with(|| {
+                    plan.push(
+                        Action::WaitService {
+                            project: project.name.clone(),
+                            service: dependency.clone(),
+                            condition: how.condition,
+                            required: how.required,
+                        },
+                        dependency_ready,
+                    )
+                });
+            prerequisites.push(wait);
         }
         let restart_for_dependency = service
             .depends_on

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use wharf_compose::{DependencyCondition, Project, Service, ServicePort, VolumeKind};
 use wharf_engine_api::{
-    labels, ContainerSpec, Mount, MountKind, NetworkAttachment, PortBinding, Protocol, Resources,
-    RestartPolicy,
+    labels, ContainerSpec, Healthcheck, Mount, MountKind, NetworkAttachment, PortBinding, Protocol,
+    Resources, RestartPolicy,
 };
 
 /// Version tag hashed in front of the spec; bump it only when the meaning of
@@ -94,6 +94,23 @@ pub fn parse_depends_on_label(value: &str) -> Vec<String> {
         .filter(|name| !name.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// The engine's health check for a service's: none for `["NONE"]`, and none
+/// for an empty test (the image's own check, which images do not carry yet).
+fn healthcheck(check: &wharf_compose::Healthcheck) -> Option<Healthcheck> {
+    let millis = |d: Option<std::time::Duration>| d.map(|d| d.as_millis() as u64);
+    match check.test.first().map(String::as_str) {
+        None | Some("NONE") => None,
+        Some(_) => Some(Healthcheck {
+            test: check.test.clone(),
+            interval_ms: millis(check.interval),
+            timeout_ms: millis(check.timeout),
+            retries: check.retries,
+            start_period_ms: millis(check.start_period),
+            start_interval_ms: None,
+        }),
+    }
 }
 
 /// `restart:` → [`RestartPolicy`].
@@ -316,6 +333,7 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
         stop_signal: service.stop_signal.clone(),
         stop_grace_period_secs: service.stop_grace_period.map(|d| d.as_secs()),
         restart: parse_restart(service.restart.as_deref()).unwrap_or_default(),
+        healthcheck: service.healthcheck.as_ref().and_then(healthcheck),
     };
     let parts = config_parts(&spec);
     spec.labels

@@ -403,3 +403,29 @@ fn down_leaves_orphans_unless_asked() {
     );
     assert!(plan.warnings.is_empty());
 }
+
+#[test]
+fn healthy_and_completed_conditions_add_a_wait_before_the_dependent() {
+    let mut project = hello();
+    let web = project.services.get_mut("web").unwrap();
+    web.depends_on.get_mut("worker").unwrap().condition =
+        wharf_compose::DependencyCondition::ServiceHealthy;
+    let plan = up(&project, &Observed::default(), &UpOptions::default());
+    assert_plan(
+        &plan,
+        "
+        1 create network hello_default
+        2 create container hello-worker-1 (after 1)
+        3 start container hello-worker-1 (after 2)
+        4 wait for service worker to be healthy (after 3)
+        5 create container hello-web-1 (after 1, 4)
+        6 start container hello-web-1 (after 5)
+        ",
+    );
+    // With --no-start nothing runs, so nothing can be waited for.
+    let options = UpOptions {
+        no_start: true,
+        ..Default::default()
+    };
+    assert!(!up(&project, &Observed::default(), &options).contains("wait"));
+}

@@ -42,6 +42,7 @@ pub fn container_info(spec: &ContainerSpec, id: &str, state: ContainerState) -> 
         labels: spec.labels.clone(),
         ports: Vec::new(),
         addresses: BTreeMap::new(),
+        health: None,
     }
 }
 

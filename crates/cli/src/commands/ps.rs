@@ -6,7 +6,7 @@ use crate::render::{table, units};
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
-use wharf_engine_api::{labels, ContainerInfo, ContainerState, PublishedPort};
+use wharf_engine_api::{labels, ContainerInfo, ContainerState, Health, PublishedPort};
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
@@ -72,7 +72,7 @@ pub fn ps(global: &GlobalOptions, args: PsArgs) -> Result<i32> {
                         quoted_command(c, 20),
                         c.label(labels::SERVICE).unwrap_or("").to_string(),
                         format!("{} ago", units::human_duration(now - c.created)),
-                        status_text(&c.state, now),
+                        status_text(&c.state, c.health, now),
                         ports_text(&c.ports),
                     ]
                 })
@@ -101,11 +101,16 @@ fn quoted_command(c: &ContainerInfo, width: usize) -> String {
     }
 }
 
-pub fn status_text(state: &ContainerState, now: i64) -> String {
+pub fn status_text(state: &ContainerState, health: Option<Health>, now: i64) -> String {
     match state {
         ContainerState::Created => "Created".into(),
         ContainerState::Running { started_at, .. } => {
-            format!("Up {}", units::human_duration(now - started_at))
+            let up = format!("Up {}", units::human_duration(now - started_at));
+            match health {
+                None => up,
+                Some(Health::Starting) => format!("{up} (health: starting)"),
+                Some(health) => format!("{up} ({})", health.name()),
+            }
         }
         ContainerState::Restarting => "Restarting".into(),
         ContainerState::Exited {
@@ -158,7 +163,7 @@ fn json_entry(c: &ContainerInfo, now: i64) -> serde_json::Value {
         "Command": format!("\"{}\"", c.command.join(" ")),
         "CreatedAt": units::docker_time(c.created),
         "ExitCode": exit_code,
-        "Health": "",
+        "Health": c.health.map(Health::name).unwrap_or(""),
         "ID": c.id,
         "Image": c.image,
         "Labels": labels.join(","),
@@ -174,6 +179,6 @@ fn json_entry(c: &ContainerInfo, now: i64) -> serde_json::Value {
         "Service": c.label(labels::SERVICE).unwrap_or(""),
         "Size": "0B",
         "State": c.state.name(),
-        "Status": status_text(&c.state, now),
+        "Status": status_text(&c.state, c.health, now),
     })
 }

@@ -53,6 +53,10 @@ pub fn show(progress: &Progress, event: Event) {
     let (kind, name, status) = match event {
         Event::Network { name, status } => ("Network", name, status),
         Event::Container { name, status } => ("Container", name, status),
+        Event::Warning(message) => {
+            eprintln!("WARN[0000] {message}");
+            return;
+        }
     };
     let (text, done, failed) = match &status {
         Status::Creating => ("Creating".to_string(), false, false),
@@ -66,6 +70,9 @@ pub fn show(progress: &Progress, event: Event) {
         Status::Stopped => ("Stopped".into(), true, false),
         Status::Removing => ("Removing".into(), false, false),
         Status::Removed => ("Removed".into(), true, false),
+        Status::Waiting => ("Waiting".into(), false, false),
+        Status::Healthy => ("Healthy".into(), true, false),
+        Status::Exited => ("Exited".into(), true, false),
         Status::Error(message) => (format!("Error {message}"), true, true),
     };
     progress.update(kind, &name, &text, done, failed);
