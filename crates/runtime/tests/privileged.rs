@@ -107,7 +107,8 @@ impl Fixture {
                 .unwrap()
                 .read_to_string(&mut text)
                 .unwrap();
-            if text.contains("READY") {
+            // A whole line: the script's own text (in /proc/1/cmdline) says READY too.
+            if text.lines().any(|line| line == "READY") {
                 return text;
             }
             let err = fs::read_to_string(self.path("err")).unwrap_or_default();
