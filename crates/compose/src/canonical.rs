@@ -37,6 +37,31 @@ const RULES: &[(&str, Rule)] = &[
     ("services.*.tmpfs", string_or_list),
     ("services.*.expose", string_or_list),
     ("services.*.healthcheck.test", healthcheck_test),
+    ("secrets.*", mapping_or_empty),
+    ("configs.*", mapping_or_empty),
+    ("include", include),
+    ("services.*.extends", extends),
+    ("services.*.annotations", label_map),
+    ("services.*.sysctls", label_map),
+    ("services.*.extra_hosts", extra_hosts),
+    ("services.*.build.extra_hosts", extra_hosts),
+    ("services.*.devices", devices),
+    ("services.*.secrets", secret_refs),
+    ("services.*.configs", file_refs),
+    ("services.*.build.secrets", file_refs),
+    ("services.*.build.cache_from", string_or_list),
+    ("services.*.build.cache_to", string_or_list),
+    ("services.*.build.tags", string_or_list),
+    ("services.*.build.platforms", string_or_list),
+    ("services.*.build.no_cache_filter", string_or_list),
+    ("services.*.build.additional_contexts", label_map),
+    ("services.*.build.ssh", ssh),
+    ("services.*.dns_opt", string_or_list),
+    ("services.*.label_file", string_or_list),
+    ("services.*.post_start", hooks),
+    ("services.*.pre_stop", hooks),
+    ("services.*.develop.watch", watch),
+    ("services.*.networks.*.aliases", string_or_list),
 ];
 
 /// Rewrites `root` (one file's document) into long forms.
@@ -46,8 +71,14 @@ pub fn canonicalize(root: &mut Node) -> Result<(), LoadError> {
 
 /// Whether `pattern` (`services.*.ports`) matches the path segments.
 pub fn matches(pattern: &str, segs: &[String]) -> bool {
-    let parts: Vec<&str> = pattern.split('.').collect();
-    parts.len() == segs.len() && parts.iter().zip(segs).all(|(p, s)| *p == "*" || p == s)
+    let mut n = 0;
+    for (i, p) in pattern.split('.').enumerate() {
+        match segs.get(i) {
+            Some(s) if p == "*" || p == s => n += 1,
+            _ => return false,
+        }
+    }
+    n == segs.len()
 }
 
 /// `a.b` joined with `c`.
@@ -395,10 +426,23 @@ fn volumes(node: &mut Node, path: &str) -> Result<(), LoadError> {
                 }
                 entries.push(entry("target", Node::str(spec.target, loc.clone())));
                 if spec.read_only {
-                    entries.push(entry(
-                        "read_only",
-                        Node::new(Value::Scalar("true".into(), ScalarKind::Bool), loc.clone()),
-                    ));
+                    entries.push(entry("read_only", boolean(true, &loc)));
+                }
+                if spec.kind == "bind" {
+                    let mut opts = vec![entry("create_host_path", boolean(true, &loc))];
+                    if let Some(p) = spec.propagation {
+                        opts.push(entry("propagation", Node::str(p, loc.clone())));
+                    }
+                    if let Some(z) = spec.selinux {
+                        opts.push(entry("selinux", Node::str(z, loc.clone())));
+                    }
+                    entries.push(entry("bind", Node::map(opts, loc.clone())));
+                } else {
+                    let mut opts = Vec::new();
+                    if spec.nocopy {
+                        opts.push(entry("nocopy", boolean(true, &loc)));
+                    }
+                    entries.push(entry("volume", Node::map(opts, loc.clone())));
                 }
                 item.value = Value::Map(entries);
             }
@@ -560,4 +604,345 @@ fn healthcheck_test(node: &mut Node, path: &str) -> Result<(), LoadError> {
             ),
         )),
     }
+}
+
+fn boolean(v: bool, loc: &Location) -> Node {
+    Node::new(
+        Value::Scalar(if v { "true" } else { "false" }.into(), ScalarKind::Bool),
+        loc.clone(),
+    )
+}
+
+/// `extends: name` → `{service: name}`.
+fn extends(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    match &node.value {
+        Value::Map(_) => Ok(()),
+        Value::Scalar(t, k) if *k != ScalarKind::Null => {
+            let svc = Node::str(t.clone(), node.loc.clone());
+            node.value = Value::Map(vec![entry("service", svc)]);
+            Ok(())
+        }
+        _ => Err(bad(
+            &node.loc,
+            path,
+            format!(
+                "must be a service name or a mapping with service (and file), not {}",
+                node.describe()
+            ),
+        )),
+    }
+}
+
+/// `include: [a.yaml, {path: …}]` → a list of `{path: [..], …}`.
+fn include(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    if node.is_null() {
+        node.value = Value::Seq(Vec::new());
+        return Ok(());
+    }
+    let Value::Seq(items) = &mut node.value else {
+        return Err(bad(
+            &node.loc,
+            path,
+            format!(
+                "must be a list of files or mappings with path, not {}",
+                node.describe()
+            ),
+        ));
+    };
+    for (i, item) in items.iter_mut().enumerate() {
+        let p = format!("{path}[{i}]");
+        let loc = item.loc.clone();
+        match &mut item.value {
+            Value::Scalar(t, k) if *k != ScalarKind::Null => {
+                let file = Node::str(t.clone(), loc.clone());
+                item.value =
+                    Value::Map(vec![entry("path", Node::new(Value::Seq(vec![file]), loc))]);
+            }
+            Value::Map(_) => {
+                for key in ["path", "env_file"] {
+                    if let Some(v) = item.get_mut(key) {
+                        string_or_list(v, &join(&p, key))?;
+                    }
+                }
+            }
+            _ => {
+                return Err(bad(
+                    &loc,
+                    &p,
+                    format!(
+                        "must be a file or a mapping with path, not {}",
+                        item.describe()
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `extra_hosts: ["h=ip", "h:ip"]` or `{h: ip | [ip…]}` → `{h: [ip…]}`.
+fn extra_hosts(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    let loc = node.loc.clone();
+    let mut out: Vec<Entry> = Vec::new();
+    let mut add =
+        |host: String, ip: Node, at: &Location| match out.iter_mut().find(|e| e.key == host) {
+            Some(e) => {
+                if let Value::Seq(list) = &mut e.value.value {
+                    if !list.iter().any(|x| x.same(&ip)) {
+                        list.push(ip);
+                    }
+                }
+            }
+            None => out.push(Entry {
+                key: host,
+                key_loc: at.clone(),
+                value: Node::new(Value::Seq(vec![ip]), at.clone()),
+            }),
+        };
+    match &node.value {
+        Value::Scalar(_, ScalarKind::Null) => return Ok(()),
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let p = format!("{path}[{i}]");
+                let text = scalar_text(item).ok_or_else(|| {
+                    bad(
+                        &item.loc,
+                        &p,
+                        format!("must be a HOST=IP string, not {}", item.describe()),
+                    )
+                })?;
+                let (host, ip) = text
+                    .split_once('=')
+                    .or_else(|| text.split_once(':'))
+                    .ok_or_else(|| {
+                        bad(
+                            &item.loc,
+                            &p,
+                            format!("invalid extra host {text:?}: write HOST=IP"),
+                        )
+                    })?;
+                if host.is_empty() || ip.is_empty() {
+                    return Err(bad(
+                        &item.loc,
+                        &p,
+                        format!("invalid extra host {text:?}: write HOST=IP"),
+                    ));
+                }
+                add(host.to_string(), Node::str(ip, item.loc.clone()), &item.loc);
+            }
+        }
+        Value::Map(entries) => {
+            for e in entries {
+                let p = join(path, &e.key);
+                match &e.value.value {
+                    Value::Seq(ips) => {
+                        for (i, ip) in ips.iter().enumerate() {
+                            let t = scalar_text(ip).ok_or_else(|| {
+                                bad(
+                                    &ip.loc,
+                                    &format!("{p}[{i}]"),
+                                    format!("must be an address, not {}", ip.describe()),
+                                )
+                            })?;
+                            add(e.key.clone(), Node::str(t, ip.loc.clone()), &e.key_loc);
+                        }
+                    }
+                    _ => {
+                        let t = scalar_text(&e.value).ok_or_else(|| {
+                            bad(
+                                &e.value.loc,
+                                &p,
+                                format!(
+                                    "must be an address or a list of addresses, not {}",
+                                    e.value.describe()
+                                ),
+                            )
+                        })?;
+                        add(e.key.clone(), Node::str(t, e.value.loc.clone()), &e.key_loc);
+                    }
+                }
+            }
+        }
+        Value::Scalar(..) => {
+            return Err(bad(
+                &loc,
+                path,
+                format!(
+                    "must be a list of HOST=IP strings or a mapping, not {}",
+                    node.describe()
+                ),
+            ))
+        }
+    }
+    node.value = Value::Map(out);
+    Ok(())
+}
+
+/// `devices: ["/dev/a[:/dev/b[:rwm]]"]` → `{source, target, permissions}`.
+fn devices(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    let Some(items) = require_seq(node, path, "devices")? else {
+        return Ok(());
+    };
+    for (i, item) in items.iter_mut().enumerate() {
+        let p = format!("{path}[{i}]");
+        let loc = item.loc.clone();
+        match &item.value {
+            Value::Scalar(t, k) if *k != ScalarKind::Null => {
+                let parts: Vec<&str> = t.split(':').collect();
+                let (src, dst, perms) = match parts.as_slice() {
+                    [s] => (*s, *s, "rwm"),
+                    [s, d] => (*s, *d, "rwm"),
+                    [s, d, m] => (*s, *d, *m),
+                    _ => {
+                        return Err(bad(
+                            &loc,
+                            &p,
+                            format!(
+                            "invalid device {t:?}: write HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]]"
+                        ),
+                        ))
+                    }
+                };
+                if src.is_empty() || dst.is_empty() {
+                    return Err(bad(&loc, &p, format!("invalid device {t:?}: empty path")));
+                }
+                item.value = Value::Map(vec![
+                    entry("source", Node::str(src, loc.clone())),
+                    entry("target", Node::str(dst, loc.clone())),
+                    entry("permissions", Node::str(perms, loc.clone())),
+                ]);
+            }
+            Value::Map(_) => {}
+            _ => {
+                return Err(bad(
+                    &loc,
+                    &p,
+                    format!(
+                        "must be a device like \"/dev/fuse\" or a mapping with source, not {}",
+                        item.describe()
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `secrets`/`configs` entries: `name` → `{source: name}`.
+fn file_refs(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    let Some(items) = require_seq(node, path, "names or mappings with source")? else {
+        return Ok(());
+    };
+    for (i, item) in items.iter_mut().enumerate() {
+        let loc = item.loc.clone();
+        match &item.value {
+            Value::Scalar(t, k) if *k != ScalarKind::Null => {
+                item.value = Value::Map(vec![entry("source", Node::str(t.clone(), loc))]);
+            }
+            Value::Map(_) => {}
+            _ => {
+                return Err(bad(
+                    &loc,
+                    &format!("{path}[{i}]"),
+                    format!(
+                        "must be a name or a mapping with source, not {}",
+                        item.describe()
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Service secrets also get their default target, so that merging by target works.
+fn secret_refs(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    file_refs(node, path)?;
+    if let Value::Seq(items) = &mut node.value {
+        for item in items {
+            let loc = item.loc.clone();
+            let source = item.get("source").and_then(scalar_text).map(str::to_string);
+            if let (Some(m), Some(source)) = (item.as_map_mut(), source) {
+                if !m.iter().any(|e| e.key == "target" && !e.value.is_null()) {
+                    m.retain(|e| e.key != "target");
+                    m.push(entry(
+                        "target",
+                        Node::str(format!("/run/secrets/{source}"), loc),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `build.ssh`: a string, a list of `ID[=PATH]` or a mapping → a list.
+fn ssh(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    if let Value::Map(entries) = &node.value {
+        let mut items = Vec::new();
+        for e in entries {
+            let v = match scalar_text(&e.value) {
+                Some(v) => format!("{}={v}", e.key),
+                None if e.value.is_null() => e.key.clone(),
+                None => {
+                    return Err(bad(
+                        &e.value.loc,
+                        &join(path, &e.key),
+                        format!("must be a path, not {}", e.value.describe()),
+                    ))
+                }
+            };
+            items.push(Node::str(v, e.key_loc.clone()));
+        }
+        node.value = Value::Seq(items);
+        return Ok(());
+    }
+    string_or_list(node, path)
+}
+
+/// `post_start`/`pre_stop` hooks: their command and environment in long form.
+fn hooks(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    let Some(items) = require_seq(node, path, "hooks")? else {
+        return Ok(());
+    };
+    for (i, item) in items.iter_mut().enumerate() {
+        hook(item, &format!("{path}[{i}]"))?;
+    }
+    Ok(())
+}
+
+fn hook(item: &mut Node, p: &str) -> Result<(), LoadError> {
+    if item.as_map().is_none() {
+        return Err(bad(
+            &item.loc,
+            p,
+            format!("must be a mapping with command, not {}", item.describe()),
+        ));
+    }
+    if let Some(c) = item.get_mut("command") {
+        command(c, &join(p, "command"))?;
+    }
+    if let Some(e) = item.get_mut("environment") {
+        env_map(e, &join(p, "environment"))?;
+    }
+    Ok(())
+}
+
+/// `develop.watch[].exec` and `.ignore`/`.include`.
+fn watch(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    let Some(items) = require_seq(node, path, "watch rules")? else {
+        return Ok(());
+    };
+    for (i, item) in items.iter_mut().enumerate() {
+        let p = format!("{path}[{i}]");
+        if let Some(e) = item.get_mut("exec") {
+            hook(e, &join(&p, "exec"))?;
+        }
+        for key in ["ignore", "include"] {
+            if let Some(v) = item.get_mut(key) {
+                string_or_list(v, &join(&p, key))?;
+            }
+        }
+    }
+    Ok(())
 }

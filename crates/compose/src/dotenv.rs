@@ -16,8 +16,20 @@ pub fn parse(
     file: Arc<str>,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<(String, String)>, LoadError> {
+    Ok(parse_with_lines(text, file, lookup)?
+        .into_iter()
+        .map(|(k, v, _)| (k, v))
+        .collect())
+}
+
+/// [`parse`], with the line each variable was set on.
+pub fn parse_with_lines(
+    text: &str,
+    file: Arc<str>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String, u32)>, LoadError> {
     let chars: Vec<char> = text.chars().collect();
-    let mut out: Vec<(String, String)> = Vec::new();
+    let mut out: Vec<(String, String, u32)> = Vec::new();
     let mut i = 0;
     let mut line = 1u32;
     let err = |line: u32, msg: String| {
@@ -85,7 +97,7 @@ pub fn parse(
         if at_eol(chars.get(i)) {
             // `KEY` alone: inherit it when set.
             if let Some(v) = lookup(&key) {
-                out.push((key, v));
+                out.push((key, v, start_line));
             }
             continue;
         }
@@ -102,8 +114,8 @@ pub fn parse(
         let known = |name: &str| {
             out.iter()
                 .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
+                .find(|(k, _, _)| k == name)
+                .map(|(_, v, _)| v.clone())
                 .or_else(|| lookup(name))
         };
         let mut unset = Unset::default();
@@ -204,8 +216,8 @@ pub fn parse(
                 ))
             }
         }
-        out.retain(|(k, _)| *k != key);
-        out.push((key, value));
+        out.retain(|(k, _, _)| *k != key);
+        out.push((key, value, start_line));
     }
     Ok(out)
 }

@@ -19,18 +19,51 @@ pub enum TemplateError {
     Required { name: String, message: String },
 }
 
-/// Collects the names of unset variables used without a default, each once, in order.
+/// How one `${…}` reference got its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// The variable's value.
+    Value(String),
+    /// Unset (or empty with `:-`): the default was used.
+    Default(String),
+    /// Set (non-empty with `:+`): the alternative was used.
+    Alternate(String),
+    /// Unset with no default: blank.
+    Blank,
+}
+
+/// One reference to a variable in a Compose file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableUse {
+    pub name: String,
+    /// YAML path of the value that holds the reference.
+    pub path: String,
+    pub location: crate::Location,
+    pub resolution: Resolution,
+}
+
+/// Collects the names of unset variables used without a default, each once,
+/// in order, and (for `config --explain`) every reference and how it resolved.
 #[derive(Debug, Default)]
 pub struct Unset {
     seen: BTreeSet<String>,
     pub names: Vec<String>,
+    /// References seen by [`substitute`] not yet given a place.
+    pub trace: Vec<(String, Resolution)>,
+    /// References with their place, from [`interpolate_tree`].
+    pub uses: Vec<VariableUse>,
 }
 
 impl Unset {
     fn add(&mut self, name: &str) {
+        self.trace.push((name.to_string(), Resolution::Blank));
         if self.seen.insert(name.to_string()) {
             self.names.push(name.to_string());
         }
+    }
+
+    fn note(&mut self, name: &str, r: Resolution) {
+        self.trace.push((name.to_string(), r));
     }
 
     /// The warnings to show, one per variable.
@@ -102,7 +135,10 @@ fn expand(
                 }
                 let name: String = chars[i + 1..j].iter().collect();
                 match lookup(&name) {
-                    Some(v) => out.push_str(&v),
+                    Some(v) => {
+                        unset.note(&name, Resolution::Value(v.clone()));
+                        out.push_str(&v)
+                    }
                     None => unset.add(&name),
                 }
                 i = j;
@@ -146,7 +182,10 @@ fn braced(
     if chars[j] == '}' {
         return Ok((
             match lookup(&name) {
-                Some(v) => v,
+                Some(v) => {
+                    unset.note(&name, Resolution::Value(v.clone()));
+                    v
+                }
                 None => {
                     unset.add(&name);
                     String::new()
@@ -192,15 +231,29 @@ fn braced(
     let is_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
     let present = if colon { is_nonempty } else { is_set };
     let result = match op {
-        '-' if present => value.unwrap_or_default(),
-        '-' => expand(word, offset + word_start, lookup, unset)?,
-        '?' if present => value.unwrap_or_default(),
+        '-' | '?' if present => {
+            let v = value.unwrap_or_default();
+            unset.note(&name, Resolution::Value(v.clone()));
+            v
+        }
+        '-' => {
+            let d = expand(word, offset + word_start, lookup, unset)?;
+            unset.note(&name, Resolution::Default(d.clone()));
+            d
+        }
         '?' => {
             let message = expand(word, offset + word_start, lookup, unset)?;
             return Err(TemplateError::Required { name, message });
         }
-        _ if present => expand(word, offset + word_start, lookup, unset)?,
-        _ => String::new(),
+        _ if present => {
+            let a = expand(word, offset + word_start, lookup, unset)?;
+            unset.note(&name, Resolution::Alternate(a.clone()));
+            a
+        }
+        _ => {
+            unset.note(&name, Resolution::Blank);
+            String::new()
+        }
     };
     Ok((result, word_end + 1))
 }
@@ -216,7 +269,17 @@ pub fn interpolate_tree(
         Value::Scalar(text, ScalarKind::Str) => {
             if text.contains('$') {
                 let lookup = |n: &str| env.get(n).cloned();
-                *text = substitute(text, &lookup, unset).map_err(|e| {
+                unset.trace.clear();
+                let result = substitute(text, &lookup, unset);
+                for (name, resolution) in std::mem::take(&mut unset.trace) {
+                    unset.uses.push(VariableUse {
+                        name,
+                        path: path.to_string(),
+                        location: node.loc.clone(),
+                        resolution,
+                    });
+                }
+                *text = result.map_err(|e| {
                     let msg = match &e {
                         TemplateError::Invalid { at, reason } => format!(
                             "invalid interpolation syntax in {text:?} at character {at}: {reason}"

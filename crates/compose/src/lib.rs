@@ -3,12 +3,15 @@
 //! Stages, one module each: discover ([`discover`]: files, project directory,
 //! project name) → parse ([`yaml`]: positioned tree, anchors, `<<`) →
 //! interpolate ([`interpolate`], with [`dotenv`] for `.env`) → canonicalize
-//! syntax per file ([`canonical`]: short → long forms) → merge ([`merge`]) →
-//! model ([`typed`]: types, keys, units) → validate ([`validate`]:
-//! references, profiles, cycles) → [`Project`], whose dependency graph is in
-//! [`graph`]. The process environment is passed in through [`LoadOptions`];
-//! nothing here reads it.
+//! syntax per file ([`canonical`]: short → long forms) → include and extends
+//! per file ([`resolve`]) → merge ([`merge`]) → model ([`typed`] and
+//! [`attrs`]: types, keys, units) → validate ([`validate`]: references,
+//! profiles, cycles) → [`Project`], whose dependency graph is in [`graph`].
+//! [`render`] prints a project as `docker compose config` does; [`schema`]
+//! generates the JSON Schema of the file from the model. The process
+//! environment is passed in through [`LoadOptions`]; nothing here reads it.
 
+pub mod attrs;
 pub mod canonical;
 pub mod discover;
 pub mod dotenv;
@@ -18,6 +21,9 @@ pub mod interpolate;
 pub mod keys;
 pub mod merge;
 pub mod model;
+pub mod render;
+pub mod resolve;
+pub mod schema;
 pub mod syntax;
 pub mod typed;
 pub mod validate;
@@ -56,15 +62,60 @@ pub fn load(options: &LoadOptions) -> Result<Project, LoadError> {
 
 /// [`load`], with `-` read from `stdin` instead of the process's standard input.
 pub fn load_with_stdin(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Project, LoadError> {
+    load_detailed(options, stdin).map(|l| l.project)
+}
+
+/// Where a variable of the interpolation environment came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VariableOrigin {
+    /// The process environment (wins over env files).
+    Shell,
+    /// An env file (`.env` or `--env-file`), at a line.
+    EnvFile(Location),
+}
+
+/// One variable of the interpolation environment or used by the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub name: String,
+    /// Its value, when set.
+    pub value: Option<String>,
+    pub origin: Option<VariableOrigin>,
+    /// Env-file assignments the winning value hid (lower precedence), in order.
+    pub overridden: Vec<(Location, String)>,
+    /// Where the Compose files refer to it, and what each reference gave.
+    pub uses: Vec<interpolate::VariableUse>,
+}
+
+/// A loaded project with what `wharf config` shows beyond it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub project: Project,
+    /// Every profile named by a service, enabled or not.
+    pub profiles: BTreeSet<String>,
+    /// Variables referred to by the files, and those set by env files, by name.
+    pub variables: BTreeMap<String, Variable>,
+}
+
+/// The interpolation environment with where each value came from.
+struct Environment {
+    values: BTreeMap<String, String>,
+    origins: BTreeMap<String, VariableOrigin>,
+    overridden: BTreeMap<String, Vec<(Location, String)>>,
+}
+
+/// [`load_with_stdin`], keeping the profiles and the variables' provenance.
+pub fn load_detailed(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
     let cwd = discover::absolute(Path::new("/"), &options.cwd);
 
     // discover
     let files = discover::find_files(options, &mut warnings)?;
     let project_dir = discover::project_directory(options, &files);
-    let env = environment(options, &cwd, &project_dir)?;
+    let environment = environment(options, &cwd, &project_dir)?;
+    let env = &environment.values;
 
-    // parse → interpolate → canonicalize, file by file
+    // parse → interpolate → canonicalize → include/extends, file by file
     let mut unset = interpolate::Unset::default();
     let mut docs = Vec::new();
     for f in &files {
@@ -85,26 +136,20 @@ pub fn load_with_stdin(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Pr
                 )
             })?
         };
-        let parsed = yaml::parse(&text, f.display.clone())?;
-        if parsed.iter().all(yaml::Node::is_null) {
-            return Err(LoadError::new(
-                LoadErrorKind::Yaml,
-                format!("{}: empty compose file", f.display),
-            ));
-        }
-        for mut doc in parsed {
-            if doc.is_null() {
-                continue;
-            }
-            if doc.as_map().is_none() {
-                return Err(canonical::bad(
-                    &doc.loc,
-                    "",
-                    format!("the top level must be a mapping, not {}", doc.describe()),
-                ));
-            }
-            interpolate::interpolate_tree(&mut doc, "", &env, &mut unset)?;
-            canonical::canonicalize(&mut doc)?;
+        // Standard input resolves relative paths against the project directory.
+        let file_path = if f.path.as_os_str() == "-" {
+            project_dir.join("-")
+        } else {
+            f.path.clone()
+        };
+        for mut doc in resolve::read_docs(&text, f.display.clone(), env, &mut unset)? {
+            let mut resolver = resolve::Resolver {
+                cwd: &cwd,
+                shell: &options.env,
+                unset: &mut unset,
+                including: vec![file_path.clone()],
+            };
+            resolve::resolve(&mut doc, &file_path, env, &mut resolver)?;
             docs.push(doc);
         }
     }
@@ -137,7 +182,7 @@ pub fn load_with_stdin(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Pr
         },
         None => None,
     };
-    let name = discover::project_name(options, &env, top_name.as_deref(), &project_dir)?;
+    let name = discover::project_name(options, env, top_name.as_deref(), &project_dir)?;
 
     // model → validate
     let mut active: BTreeSet<String> = options.profiles.iter().cloned().collect();
@@ -153,15 +198,41 @@ pub fn load_with_stdin(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Pr
         project_name: &name,
         project_dir: &project_dir,
         cwd: &cwd,
-        env: &env,
+        env,
         profiles: &active,
         warnings: &mut warnings,
     };
     let typed = typed::build(&root, &mut ctx)?;
     let volumes = typed.volumes.clone();
+    let profiles: BTreeSet<String> = typed
+        .services
+        .iter()
+        .flat_map(|s| s.service.profiles.iter().cloned())
+        .collect();
     let checked = validate::check(typed, &name, &active)?;
 
-    Ok(Project {
+    let mut variables: BTreeMap<String, Variable> = BTreeMap::new();
+    let describe = |n: &str| Variable {
+        name: n.to_string(),
+        value: env.get(n).cloned(),
+        origin: environment.origins.get(n).cloned(),
+        overridden: environment.overridden.get(n).cloned().unwrap_or_default(),
+        uses: Vec::new(),
+    };
+    for (n, o) in &environment.origins {
+        if matches!(o, VariableOrigin::EnvFile(_)) {
+            variables.insert(n.clone(), describe(n));
+        }
+    }
+    for u in &unset.uses {
+        variables
+            .entry(u.name.clone())
+            .or_insert_with(|| describe(&u.name))
+            .uses
+            .push(u.clone());
+    }
+
+    let project = Project {
         name,
         working_dir: project_dir,
         config_files: files.iter().map(|f| f.path.clone()).collect(),
@@ -169,6 +240,14 @@ pub fn load_with_stdin(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Pr
         networks: checked.networks,
         volumes,
         warnings,
+        secrets: checked.secrets,
+        configs: checked.configs,
+        extensions: checked.extensions,
+    };
+    Ok(Loaded {
+        project,
+        profiles,
+        variables,
     })
 }
 
@@ -177,7 +256,7 @@ fn environment(
     options: &LoadOptions,
     cwd: &Path,
     project_dir: &Path,
-) -> Result<BTreeMap<String, String>, LoadError> {
+) -> Result<Environment, LoadError> {
     let (paths, must_exist) = if options.env_files.is_empty() {
         (vec![project_dir.join(".env")], false)
     } else {
@@ -191,6 +270,8 @@ fn environment(
         )
     };
     let mut env: BTreeMap<String, String> = BTreeMap::new();
+    let mut origins: BTreeMap<String, VariableOrigin> = BTreeMap::new();
+    let mut overridden: BTreeMap<String, Vec<(Location, String)>> = BTreeMap::new();
     for path in paths {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -208,12 +289,38 @@ fn environment(
         let shell = &options.env;
         let so_far = env.clone();
         let lookup = |k: &str| shell.get(k).or_else(|| so_far.get(k)).cloned();
-        for (k, v) in dotenv::parse(&text, discover::display_name(cwd, &path), &lookup)? {
+        let file = discover::display_name(cwd, &path);
+        for (k, v, line) in dotenv::parse_with_lines(&text, file.clone(), &lookup)? {
+            let here = Location {
+                file: file.clone(),
+                line,
+                column: 0,
+            };
+            if let Some(VariableOrigin::EnvFile(prev)) = origins.get(&k) {
+                let old = env.get(&k).cloned().unwrap_or_default();
+                overridden
+                    .entry(k.clone())
+                    .or_default()
+                    .push((prev.clone(), old));
+            }
+            origins.insert(k.clone(), VariableOrigin::EnvFile(here));
             env.insert(k, v);
         }
     }
     for (k, v) in &options.env {
+        if let Some(VariableOrigin::EnvFile(prev)) = origins.get(k) {
+            let old = env.get(k).cloned().unwrap_or_default();
+            overridden
+                .entry(k.clone())
+                .or_default()
+                .push((prev.clone(), old));
+        }
+        origins.insert(k.clone(), VariableOrigin::Shell);
         env.insert(k.clone(), v.clone());
     }
-    Ok(env)
+    Ok(Environment {
+        values: env,
+        origins,
+        overridden,
+    })
 }

@@ -15,6 +15,9 @@ enum Rule {
     Replace,
     /// Sequences of mappings merged by the value of this key (later wins, in place).
     ByKey(&'static str),
+    /// Mappings merge when both name the same driver (or one names none);
+    /// otherwise the override replaces the base.
+    Logging,
 }
 
 const RULES: &[(&str, Rule)] = &[
@@ -23,6 +26,12 @@ const RULES: &[(&str, Rule)] = &[
     ("services.*.healthcheck.test", Rule::Replace),
     ("services.*.volumes", Rule::ByKey("target")),
     ("services.*.env_file", Rule::ByKey("path")),
+    ("services.*.devices", Rule::ByKey("target")),
+    ("services.*.secrets", Rule::ByKey("target")),
+    ("services.*.configs", Rule::ByKey("source")),
+    ("services.*.build.secrets", Rule::ByKey("source")),
+    ("services.*.logging", Rule::Logging),
+    ("networks.*.ipam.config", Rule::ByKey("subnet")),
 ];
 
 const RESET: &str = "!reset";
@@ -38,6 +47,15 @@ fn rule(segs: &[String]) -> Option<Rule> {
 /// Merges `over` onto `base` (both whole documents).
 pub fn merge(base: &mut Node, over: Node) {
     merge_at(base, over, &mut Vec::new());
+}
+
+/// Merges the service `over` onto `base` (for `extends`), with the rules of `services.NAME`.
+pub fn merge_service(base: &mut Node, name: &str, over: Node) {
+    merge_at(
+        base,
+        over,
+        &mut vec!["services".to_string(), name.to_string()],
+    );
 }
 
 /// Removes `!reset` entries and drops tags; for the first file of a merge.
@@ -70,7 +88,14 @@ fn merge_at(base: &mut Node, mut over: Node, segs: &mut Vec<String>) {
         *base = over;
         return;
     }
-    let rule = rule(segs);
+    let mut rule = rule(segs);
+    if rule == Some(Rule::Logging) {
+        let driver = |n: &Node| n.get("driver").filter(|d| !d.is_null()).cloned();
+        rule = match (driver(base), driver(&over)) {
+            (Some(a), Some(b)) if !a.same(&b) => Some(Rule::Replace),
+            _ => None,
+        };
+    }
     match (rule, &mut base.value, over.value) {
         (Some(Rule::Replace), _, value) => {
             over.value = value;

@@ -129,6 +129,12 @@ pub struct VolumeSpec {
     pub source: Option<String>,
     pub target: String,
     pub read_only: bool,
+    /// `shared`, `rslave`, … when given.
+    pub propagation: Option<String>,
+    /// `z` or `Z` when given.
+    pub selinux: Option<String>,
+    /// `nocopy` was given.
+    pub nocopy: bool,
 }
 
 const VOLUME_MODES: [&str; 13] = [
@@ -171,7 +177,18 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
         ));
     }
     let mut read_only = false;
+    let mut propagation = None;
+    let mut selinux = None;
+    let mut nocopy = false;
     for m in mode.into_iter().flat_map(|m| m.split(',')) {
+        match m {
+            "z" | "Z" => selinux = Some(m.to_string()),
+            "nocopy" => nocopy = true,
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                propagation = Some(m.to_string())
+            }
+            _ => {}
+        }
         if !VOLUME_MODES.contains(&m) {
             return Err(format!(
                 "invalid volume {spec:?}: unknown mode {m:?} (modes: {})",
@@ -200,6 +217,9 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
         source: source.map(str::to_string),
         target: target.to_string(),
         read_only,
+        propagation,
+        selinux,
+        nocopy,
     })
 }
 

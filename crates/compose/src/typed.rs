@@ -5,6 +5,7 @@
 //! Keys of the Compose specification that the model does not hold yet are
 //! accepted with a warning (never silently).
 
+use crate::attrs;
 use crate::canonical::{bad, join};
 use crate::discover::{absolute, display_name};
 use crate::dotenv;
@@ -49,18 +50,21 @@ pub struct Typed<'a> {
     pub services: Vec<ServiceNode<'a>>,
     pub networks: BTreeMap<String, Network>,
     pub volumes: BTreeMap<String, Volume>,
+    pub secrets: BTreeMap<String, FileObject>,
+    pub configs: BTreeMap<String, FileObject>,
+    pub extensions: BTreeMap<String, AnyValue>,
 }
 
 // ---------------------------------------------------------------- helpers
 
-fn text(node: &Node) -> Option<&str> {
+pub(crate) fn text(node: &Node) -> Option<&str> {
     match &node.value {
         Value::Scalar(t, k) if *k != ScalarKind::Null => Some(t),
         _ => None,
     }
 }
 
-fn string(node: &Node, path: &str) -> Result<String, LoadError> {
+pub(crate) fn string(node: &Node, path: &str) -> Result<String, LoadError> {
     match &node.value {
         Value::Scalar(t, k) if *k != ScalarKind::Null => Ok(t.clone()),
         _ => Err(bad(
@@ -72,17 +76,17 @@ fn string(node: &Node, path: &str) -> Result<String, LoadError> {
 }
 
 /// The value under `key` unless absent or null.
-fn field<'a>(map: &'a Node, key: &str) -> Option<&'a Node> {
+pub(crate) fn field<'a>(map: &'a Node, key: &str) -> Option<&'a Node> {
     map.get(key).filter(|n| !n.is_null())
 }
 
-fn opt_string(map: &Node, key: &str, path: &str) -> Result<Option<String>, LoadError> {
+pub(crate) fn opt_string(map: &Node, key: &str, path: &str) -> Result<Option<String>, LoadError> {
     field(map, key)
         .map(|n| string(n, &join(path, key)))
         .transpose()
 }
 
-fn boolean(node: &Node, path: &str) -> Result<bool, LoadError> {
+pub(crate) fn boolean(node: &Node, path: &str) -> Result<bool, LoadError> {
     match text(node) {
         Some("true" | "True" | "TRUE") => Ok(true),
         Some("false" | "False" | "FALSE") => Ok(false),
@@ -94,13 +98,17 @@ fn boolean(node: &Node, path: &str) -> Result<bool, LoadError> {
     }
 }
 
-fn opt_bool(map: &Node, key: &str, path: &str) -> Result<Option<bool>, LoadError> {
+pub(crate) fn opt_bool(map: &Node, key: &str, path: &str) -> Result<Option<bool>, LoadError> {
     field(map, key)
         .map(|n| boolean(n, &join(path, key)))
         .transpose()
 }
 
-fn integer<T: TryFrom<i64>>(node: &Node, path: &str, what: &str) -> Result<T, LoadError> {
+pub(crate) fn integer<T: TryFrom<i64>>(
+    node: &Node,
+    path: &str,
+    what: &str,
+) -> Result<T, LoadError> {
     let fail = || {
         bad(
             &node.loc,
@@ -122,7 +130,7 @@ fn integer<T: TryFrom<i64>>(node: &Node, path: &str, what: &str) -> Result<T, Lo
     T::try_from(n).map_err(|_| fail())
 }
 
-fn entries<'a>(node: &'a Node, path: &str) -> Result<&'a [Entry], LoadError> {
+pub(crate) fn entries<'a>(node: &'a Node, path: &str) -> Result<&'a [Entry], LoadError> {
     match &node.value {
         Value::Map(m) => Ok(m),
         _ => Err(bad(
@@ -133,7 +141,7 @@ fn entries<'a>(node: &'a Node, path: &str) -> Result<&'a [Entry], LoadError> {
     }
 }
 
-fn items<'a>(node: &'a Node, path: &str, what: &str) -> Result<&'a [Node], LoadError> {
+pub(crate) fn items<'a>(node: &'a Node, path: &str, what: &str) -> Result<&'a [Node], LoadError> {
     match &node.value {
         Value::Seq(s) => Ok(s),
         _ => Err(bad(
@@ -144,7 +152,7 @@ fn items<'a>(node: &'a Node, path: &str, what: &str) -> Result<&'a [Node], LoadE
     }
 }
 
-fn string_list(node: &Node, path: &str) -> Result<Vec<String>, LoadError> {
+pub(crate) fn string_list(node: &Node, path: &str) -> Result<Vec<String>, LoadError> {
     items(node, path, "strings")?
         .iter()
         .enumerate()
@@ -153,7 +161,7 @@ fn string_list(node: &Node, path: &str) -> Result<Vec<String>, LoadError> {
 }
 
 /// A mapping whose keys are all in `allowed` (or `x-*`).
-fn check_keys(node: &Node, path: &str, allowed: &[&str]) -> Result<(), LoadError> {
+pub(crate) fn check_keys(node: &Node, path: &str, allowed: &[&str]) -> Result<(), LoadError> {
     for e in entries(node, path)? {
         if !allowed.contains(&e.key.as_str()) && !e.key.starts_with("x-") {
             return Err(bad(
@@ -166,7 +174,7 @@ fn check_keys(node: &Node, path: &str, allowed: &[&str]) -> Result<(), LoadError
     Ok(())
 }
 
-fn string_map(node: &Node, path: &str) -> Result<BTreeMap<String, String>, LoadError> {
+pub(crate) fn string_map(node: &Node, path: &str) -> Result<BTreeMap<String, String>, LoadError> {
     let mut out = BTreeMap::new();
     for e in entries(node, path)? {
         let v = if e.value.is_null() {
@@ -179,7 +187,7 @@ fn string_map(node: &Node, path: &str) -> Result<BTreeMap<String, String>, LoadE
     Ok(out)
 }
 
-fn duration(node: &Node, path: &str) -> Result<Duration, LoadError> {
+pub(crate) fn duration(node: &Node, path: &str) -> Result<Duration, LoadError> {
     let t = text(node)
         .filter(|_| !matches!(node.value, Value::Scalar(_, ScalarKind::Bool)))
         .ok_or_else(|| {
@@ -192,13 +200,17 @@ fn duration(node: &Node, path: &str) -> Result<Duration, LoadError> {
     syntax::parse_duration(t).map_err(|e| bad(&node.loc, path, e))
 }
 
-fn opt_duration(map: &Node, key: &str, path: &str) -> Result<Option<Duration>, LoadError> {
+pub(crate) fn opt_duration(
+    map: &Node,
+    key: &str,
+    path: &str,
+) -> Result<Option<Duration>, LoadError> {
     field(map, key)
         .map(|n| duration(n, &join(path, key)))
         .transpose()
 }
 
-fn memory(node: &Node, path: &str) -> Result<u64, LoadError> {
+pub(crate) fn memory(node: &Node, path: &str) -> Result<u64, LoadError> {
     match &node.value {
         Value::Scalar(t, ScalarKind::Int | ScalarKind::Str | ScalarKind::Float) => {
             syntax::parse_memory(t).map_err(|e| bad(&node.loc, path, e))
@@ -211,7 +223,7 @@ fn memory(node: &Node, path: &str) -> Result<u64, LoadError> {
     }
 }
 
-fn nano_cpus(node: &Node, path: &str) -> Result<u64, LoadError> {
+pub(crate) fn nano_cpus(node: &Node, path: &str) -> Result<u64, LoadError> {
     match &node.value {
         Value::Scalar(t, ScalarKind::Int | ScalarKind::Str | ScalarKind::Float) => {
             syntax::parse_nano_cpus(t).map_err(|e| bad(&node.loc, path, e))
@@ -225,7 +237,7 @@ fn nano_cpus(node: &Node, path: &str) -> Result<u64, LoadError> {
 }
 
 /// Warns about keys of `node` that are allowed but not in `modeled`.
-fn warn_unmodeled(node: &Node, path: &str, modeled: &[&str], ctx: &mut Context) {
+pub(crate) fn warn_unmodeled(node: &Node, path: &str, modeled: &[&str], ctx: &mut Context) {
     if let Some(m) = node.as_map() {
         for e in m {
             if !modeled.contains(&e.key.as_str()) && !e.key.starts_with("x-") {
@@ -240,7 +252,12 @@ fn warn_unmodeled(node: &Node, path: &str, modeled: &[&str], ctx: &mut Context) 
 }
 
 /// A host path: `~` from HOME, relative against the project directory.
-fn host_path(raw: &str, node: &Node, path: &str, ctx: &Context) -> Result<PathBuf, LoadError> {
+pub(crate) fn host_path(
+    raw: &str,
+    node: &Node,
+    path: &str,
+    ctx: &Context,
+) -> Result<PathBuf, LoadError> {
     if raw == "~" || raw.starts_with("~/") {
         let home = ctx
             .env
@@ -272,18 +289,11 @@ pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadErr
                 "{}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion",
                 e.key_loc
             )),
-            "include" => {
-                return Err(bad(
-                    &e.key_loc,
-                    "include",
-                    "include is not supported by wharf yet: merge the files with -f instead",
-                ))
-            }
-            "secrets" | "configs" | "models" => ctx.warn(format!(
+            "models" => ctx.warn(format!(
                 "{}: {} is not supported by wharf yet and is ignored",
                 e.key_loc, e.key
             )),
-            "name" | "services" | "networks" | "volumes" => {}
+            "name" | "services" | "networks" | "volumes" | "secrets" | "configs" | "include" => {}
             other => {
                 return Err(bad(
                     &e.key_loc,
@@ -307,6 +317,26 @@ pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadErr
         None => BTreeMap::new(),
     };
 
+    let mut secrets = BTreeMap::new();
+    let mut configs = BTreeMap::new();
+    for (key, out, is_secret) in [
+        ("secrets", &mut secrets, true),
+        ("configs", &mut configs, false),
+    ] {
+        if let Some(list) = field(root, key) {
+            for e in entries(list, key)? {
+                if e.key.starts_with("x-") {
+                    continue;
+                }
+                let path = join(key, &e.key);
+                out.insert(
+                    e.key.clone(),
+                    attrs::file_object(&e.key, &e.value, &path, is_secret, ctx)?,
+                );
+            }
+        }
+    }
+
     let mut services = Vec::new();
     if let Some(sn) = field(root, "services") {
         for e in entries(sn, "services")? {
@@ -323,6 +353,9 @@ pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadErr
         services,
         networks,
         volumes,
+        secrets,
+        configs,
+        extensions: attrs::extensions(root),
     })
 }
 
@@ -335,12 +368,6 @@ fn top_networks(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Netwo
         let path = join("networks", &e.key);
         let n = &e.value;
         check_keys(n, &path, keys::NETWORK)?;
-        warn_unmodeled(
-            n,
-            &path,
-            &["name", "driver", "external", "internal", "labels", "ipam"],
-            ctx,
-        );
         let (external, external_name) = external(n, &path)?;
         let name = match (opt_string(n, "name", &path)?, external_name, external) {
             (Some(name), _, _) => name,
@@ -349,17 +376,44 @@ fn top_networks(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Netwo
             (None, None, false) => format!("{}_{}", ctx.project_name, e.key),
         };
         let mut subnet = None;
+        let mut ipam_out = Ipam::default();
         if let Some(ipam) = field(n, "ipam") {
             let ipath = join(&path, "ipam");
             check_keys(ipam, &ipath, keys::IPAM)?;
+            ipam_out.driver = opt_string(ipam, "driver", &ipath)?;
+            if let Some(o) = field(ipam, "options") {
+                ipam_out.options = string_map(o, &join(&ipath, "options"))?;
+            }
             if let Some(config) = field(ipam, "config") {
                 let cpath = join(&ipath, "config");
                 for (i, c) in items(config, &cpath, "mappings")?.iter().enumerate() {
                     let p = format!("{cpath}[{i}]");
                     check_keys(c, &p, keys::IPAM_CONFIG)?;
-                    if subnet.is_none() {
-                        subnet = opt_string(c, "subnet", &p)?;
+                    let pool = IpamPool {
+                        subnet: opt_string(c, "subnet", &p)?,
+                        gateway: opt_string(c, "gateway", &p)?,
+                        ip_range: opt_string(c, "ip_range", &p)?,
+                        aux_addresses: field(c, "aux_addresses")
+                            .map(|a| string_map(a, &join(&p, "aux_addresses")))
+                            .transpose()?
+                            .unwrap_or_default(),
+                    };
+                    for (k, v) in [("subnet", &pool.subnet), ("ip_range", &pool.ip_range)] {
+                        if let Some(v) = v {
+                            if !valid_cidr(v) {
+                                let at = field(c, k).unwrap_or(c);
+                                return Err(bad(
+                                    &at.loc,
+                                    &join(&p, k),
+                                    format!("invalid {k} {v:?}: write an address range like 172.28.0.0/16 or fd00::/64"),
+                                ));
+                            }
+                        }
                     }
+                    if subnet.is_none() {
+                        subnet = pool.subnet.clone();
+                    }
+                    ipam_out.config.push(pool);
                 }
             }
         }
@@ -375,6 +429,15 @@ fn top_networks(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Netwo
                     .transpose()?
                     .unwrap_or_default(),
                 subnet,
+                driver_opts: field(n, "driver_opts")
+                    .map(|l| string_map(l, &join(&path, "driver_opts")))
+                    .transpose()?
+                    .unwrap_or_default(),
+                ipam: ipam_out,
+                attachable: opt_bool(n, "attachable", &path)?.unwrap_or(false),
+                enable_ipv4: opt_bool(n, "enable_ipv4", &path)?,
+                enable_ipv6: opt_bool(n, "enable_ipv6", &path)?,
+                extensions: attrs::extensions(n),
             },
         );
     }
@@ -408,7 +471,6 @@ fn top_volumes(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Volume
         let path = join("volumes", &e.key);
         let n = &e.value;
         check_keys(n, &path, keys::VOLUME)?;
-        warn_unmodeled(n, &path, &["name", "driver", "external", "labels"], ctx);
         let (external, external_name) = external(n, &path)?;
         let name = match (opt_string(n, "name", &path)?, external_name, external) {
             (Some(name), _, _) => name,
@@ -426,10 +488,27 @@ fn top_volumes(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Volume
                     .map(|l| string_map(l, &join(&path, "labels")))
                     .transpose()?
                     .unwrap_or_default(),
+                driver_opts: field(n, "driver_opts")
+                    .map(|l| string_map(l, &join(&path, "driver_opts")))
+                    .transpose()?
+                    .unwrap_or_default(),
+                extensions: attrs::extensions(n),
             },
         );
     }
     Ok(out)
+}
+
+/// `a.b.c.d/n` or an IPv6 range.
+fn valid_cidr(s: &str) -> bool {
+    let Some((addr, len)) = s.split_once('/') else {
+        return false;
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => len.parse::<u8>().is_ok_and(|l| l <= 32),
+        Ok(std::net::IpAddr::V6(_)) => len.parse::<u8>().is_ok_and(|l| l <= 128),
+        Err(_) => false,
+    }
 }
 
 // ---------------------------------------------------------------- service
@@ -451,13 +530,6 @@ fn service(
                 &e.key_loc,
                 path,
                 keys::unknown_key_message(k, keys::SERVICE, false),
-            ));
-        }
-        if k == "extends" {
-            return Err(bad(
-                &e.key_loc,
-                &join(path, k),
-                "extends is not supported by wharf yet",
             ));
         }
     }
@@ -498,7 +570,7 @@ fn service(
         s.depends_on = depends_on(d, &join(path, "depends_on"))?;
     }
     s.networks = networks(n, path, s.network_mode.is_some())?;
-    resources(n, path, &mut s, ctx)?;
+    resources(n, path, &mut s)?;
     replicas(n, path, &mut s)?;
     s.restart = restart(n, path)?;
     s.stop_grace_period = opt_duration(n, "stop_grace_period", path)?;
@@ -508,7 +580,47 @@ fn service(
     if let Some(h) = field(n, "healthcheck") {
         s.healthcheck = Some(healthcheck(h, &join(path, "healthcheck"))?);
     }
+    attrs::service_attributes(n, path, &mut s, ctx)?;
+    s.environment_unset = unset_environment(n, ctx);
+    if let Some(files) = field(n, "label_file") {
+        let lpath = join(path, "label_file");
+        let mut from_files = BTreeMap::new();
+        for (i, f) in string_list(files, &lpath)?.iter().enumerate() {
+            let p = format!("{lpath}[{i}]");
+            let file = host_path(f, files, &p, ctx)?;
+            let content = std::fs::read_to_string(&file).map_err(|e| {
+                LoadError::at(
+                    LoadErrorKind::Files,
+                    files.loc.clone(),
+                    p.clone(),
+                    format!("cannot read label file {}: {e}", file.display()),
+                )
+            })?;
+            let none = |_: &str| None;
+            for (k, v) in dotenv::parse(&content, display_name(ctx.cwd, &file), &none)? {
+                from_files.insert(k, v);
+            }
+            s.label_file.push(file);
+        }
+        // Labels written in the file win over label files.
+        for (k, v) in from_files {
+            s.labels.entry(k).or_insert(v);
+        }
+    }
     Ok(s)
+}
+
+/// `environment` names given without a value that the environment does not set.
+fn unset_environment(n: &Node, ctx: &Context) -> Vec<String> {
+    field(n, "environment")
+        .and_then(Node::as_map)
+        .map(|m| {
+            m.iter()
+                .filter(|e| e.value.is_null() && !ctx.env.contains_key(&e.key))
+                .map(|e| e.key.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn build_section(b: &Node, path: &str, ctx: &mut Context) -> Result<Build, LoadError> {
@@ -538,12 +650,18 @@ fn build_section(b: &Node, path: &str, ctx: &mut Context) -> Result<Build, LoadE
             }
         }
     }
-    Ok(Build {
+    let mut out = Build {
         context,
         dockerfile: opt_string(b, "dockerfile", path)?,
         args,
         target: opt_string(b, "target", path)?,
-    })
+        ..Build::default()
+    };
+    attrs::build_attributes(b, path, &mut out)?;
+    if out.dockerfile.is_none() && out.dockerfile_inline.is_none() {
+        out.dockerfile = Some("Dockerfile".to_string());
+    }
+    Ok(out)
 }
 
 /// `env_file` entries in order, then `environment`.
@@ -576,10 +694,36 @@ fn environment(
                     ))
                 }
             };
-            let env = ctx.env;
-            let lookup = |k: &str| env.get(k).cloned();
-            for (k, v) in dotenv::parse(&content, display_name(ctx.cwd, &file), &lookup)? {
-                out.insert(k, v);
+            let format = opt_string(f, "format", &p)?;
+            match format.as_deref() {
+                None => {
+                    let env = ctx.env;
+                    let lookup = |k: &str| env.get(k).cloned();
+                    for (k, v) in dotenv::parse(&content, display_name(ctx.cwd, &file), &lookup)? {
+                        out.insert(k, v);
+                    }
+                }
+                // `format: raw`: KEY=VALUE lines taken as written (no quotes, no expansion).
+                Some("raw") => {
+                    for line in content.lines() {
+                        let line = line.trim_end_matches('\r');
+                        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                            continue;
+                        }
+                        match line.split_once('=') {
+                            Some((k, v)) => out.insert(k.trim().to_string(), v.to_string()),
+                            None => out.insert(line.trim().to_string(), String::new()),
+                        };
+                    }
+                }
+                Some(other) => {
+                    let at = field(f, "format").unwrap_or(f);
+                    return Err(bad(
+                        &at.loc,
+                        &join(&p, "format"),
+                        format!("unknown env file format {other:?}: leave it out for dotenv syntax, or use raw"),
+                    ));
+                }
             }
         }
     }
@@ -647,11 +791,23 @@ fn ports(node: &Node, path: &str) -> Result<Vec<ServicePort>, LoadError> {
                 format!("unknown protocol {protocol:?}: use tcp, udp or sctp"),
             ));
         }
+        let mode = opt_string(p, "mode", &ppath)?.unwrap_or_else(|| "ingress".into());
+        if !matches!(mode.as_str(), "ingress" | "host") {
+            let at = field(p, "mode").unwrap_or(p);
+            return Err(bad(
+                &at.loc,
+                &join(&ppath, "mode"),
+                format!("unknown mode {mode:?}: use ingress or host"),
+            ));
+        }
         let port = ServicePort {
             target,
             published: published.filter(|p| !p.is_empty()),
             host_ip: opt_string(p, "host_ip", &ppath)?.filter(|h| !h.is_empty()),
             protocol,
+            mode: Some(mode),
+            name: opt_string(p, "name", &ppath)?,
+            app_protocol: opt_string(p, "app_protocol", &ppath)?,
         };
         if !out.contains(&port) {
             out.push(port);
@@ -674,13 +830,26 @@ fn mounts(
     for (i, v) in items(node, path, "volumes")?.iter().enumerate() {
         let vpath = format!("{path}[{i}]");
         check_keys(v, &vpath, keys::VOLUME_MOUNT)?;
-        warn_unmodeled(v, &vpath, &["type", "source", "target", "read_only"], ctx);
         let kind_node = field(v, "type")
             .ok_or_else(|| bad(&v.loc, &vpath, "type is required (bind, volume or tmpfs)"))?;
         let kind = match string(kind_node, &join(&vpath, "type"))?.as_str() {
             "bind" => VolumeKind::Bind,
             "volume" => VolumeKind::Volume,
             "tmpfs" => VolumeKind::Tmpfs,
+            "npipe" => {
+                return Err(bad(
+                    &kind_node.loc,
+                    &join(&vpath, "type"),
+                    "npipe mounts are Windows named pipes and do not exist on Linux: use a bind mount of a Unix socket instead",
+                ))
+            }
+            other @ ("image" | "cluster") => {
+                return Err(bad(
+                    &kind_node.loc,
+                    &join(&vpath, "type"),
+                    format!("{other} mounts are not supported by wharf yet: use bind, volume or tmpfs"),
+                ))
+            }
             other => {
                 return Err(bad(
                     &kind_node.loc,
@@ -740,12 +909,17 @@ fn mounts(
             }
             (_, None) => None,
         };
-        let m = ServiceVolume {
+        let mut m = ServiceVolume {
             kind,
             source,
             target,
             read_only: opt_bool(v, "read_only", &vpath)?.unwrap_or(false),
+            consistency: None,
+            bind: None,
+            volume: None,
+            tmpfs: None,
         };
+        attrs::mount_options(v, &vpath, &mut m)?;
         if let Some(prev) = out
             .iter()
             .position(|x: &ServiceVolume| x.target == m.target)
@@ -825,6 +999,21 @@ fn networks(
                     .map(|x| integer(x, &join(&p, "priority"), "an integer"))
                     .transpose()?
                     .unwrap_or(0),
+                ipv6_address: opt_string(&e.value, "ipv6_address", &p)?,
+                link_local_ips: field(&e.value, "link_local_ips")
+                    .map(|a| string_list(a, &join(&p, "link_local_ips")))
+                    .transpose()?
+                    .unwrap_or_default(),
+                mac_address: opt_string(&e.value, "mac_address", &p)?,
+                driver_opts: field(&e.value, "driver_opts")
+                    .map(|a| string_map(a, &join(&p, "driver_opts")))
+                    .transpose()?
+                    .unwrap_or_default(),
+                gw_priority: field(&e.value, "gw_priority")
+                    .map(|x| integer(x, &join(&p, "gw_priority"), "an integer"))
+                    .transpose()?
+                    .unwrap_or(0),
+                interface_name: opt_string(&e.value, "interface_name", &p)?,
             },
         );
     }
@@ -846,7 +1035,7 @@ fn limits_from(node: &Node, path: &str, allowed: &[&str]) -> Result<ResourceLimi
     })
 }
 
-fn resources(n: &Node, path: &str, s: &mut Service, ctx: &mut Context) -> Result<(), LoadError> {
+fn resources(n: &Node, path: &str, s: &mut Service) -> Result<(), LoadError> {
     let mut limits = ResourceLimits {
         memory_bytes: field(n, "mem_limit")
             .map(|m| memory(m, &join(path, "mem_limit")))
@@ -868,7 +1057,6 @@ fn resources(n: &Node, path: &str, s: &mut Service, ctx: &mut Context) -> Result
     if let Some(d) = field(n, "deploy") {
         let dpath = join(path, "deploy");
         check_keys(d, &dpath, keys::DEPLOY)?;
-        warn_unmodeled(d, &dpath, &["replicas", "resources", "restart_policy"], ctx);
         if let Some(r) = field(d, "resources") {
             let rpath = join(&dpath, "resources");
             check_keys(r, &rpath, keys::RESOURCES)?;
@@ -880,7 +1068,6 @@ fn resources(n: &Node, path: &str, s: &mut Service, ctx: &mut Context) -> Result
             }
             if let Some(l) = field(r, "reservations") {
                 let p = join(&rpath, "reservations");
-                warn_unmodeled(l, &p, &["cpus", "memory", "pids"], ctx);
                 let dl = limits_from(l, &p, keys::RESERVATIONS)?;
                 reservations.memory_bytes = dl.memory_bytes.or(reservations.memory_bytes);
                 reservations.nano_cpus = dl.nano_cpus.or(reservations.nano_cpus);
@@ -994,5 +1181,7 @@ fn healthcheck(h: &Node, path: &str) -> Result<Healthcheck, LoadError> {
             .map(|r| integer(r, &join(path, "retries"), "a number of retries"))
             .transpose()?,
         start_period: opt_duration(h, "start_period", path)?,
+        start_interval: opt_duration(h, "start_interval", path)?,
+        disable: disabled,
     })
 }

@@ -4,7 +4,7 @@
 
 use crate::error::{LoadError, LoadErrorKind, Location};
 use crate::graph::find_cycle;
-use crate::model::{Network, Service};
+use crate::model::{AnyValue, FileObject, Network, Service};
 use crate::typed::{ServiceNode, Typed};
 use crate::yaml::Node;
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,6 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Checked {
     pub services: BTreeMap<String, Service>,
     pub networks: BTreeMap<String, Network>,
+    pub secrets: BTreeMap<String, FileObject>,
+    pub configs: BTreeMap<String, FileObject>,
+    pub extensions: BTreeMap<String, AnyValue>,
 }
 
 fn reference(loc: &Location, path: String, msg: String) -> LoadError {
@@ -41,7 +44,12 @@ pub fn check(
     active: &BTreeSet<String>,
 ) -> Result<Checked, LoadError> {
     let Typed {
-        services, networks, ..
+        services,
+        networks,
+        secrets,
+        configs,
+        extensions,
+        ..
     } = typed;
     let mut networks = networks;
     let defined: BTreeSet<&str> = services.iter().map(|s| s.service.name.as_str()).collect();
@@ -72,7 +80,6 @@ pub fn check(
         let mut service = service.clone();
         // depends_on: defined, and enabled unless optional.
         let dpath = format!("{path}.depends_on");
-        let mut drop = Vec::new();
         for (dep, d) in &service.depends_on {
             let loc = key_loc(node, "depends_on", dep).unwrap_or(&key.key_loc);
             if !defined.contains(dep.as_str()) {
@@ -82,24 +89,49 @@ pub fn check(
                     format!("service {dep:?} is not defined (services: {all_names})"),
                 ));
             }
-            if !on.contains(dep.as_str()) {
-                if d.required {
-                    let profiles = services
-                        .iter()
-                        .find(|s| s.service.name == *dep)
-                        .map(|s| s.service.profiles.join(", "))
-                        .unwrap_or_default();
-                    return Err(reference(
-                        loc,
-                        dpath,
-                        format!("service {dep:?} is not enabled by the active profiles: enable one of its profiles ({profiles}) with --profile, or set required: false"),
-                    ));
-                }
-                drop.push(dep.clone());
+            // An optional dependency that is not enabled stays listed (as
+            // docker compose keeps it); the orchestrator skips it.
+            if !on.contains(dep.as_str()) && d.required {
+                let profiles = services
+                    .iter()
+                    .find(|s| s.service.name == *dep)
+                    .map(|s| s.service.profiles.join(", "))
+                    .unwrap_or_default();
+                return Err(reference(
+                    loc,
+                    dpath,
+                    format!("service {dep:?} is not enabled by the active profiles: enable one of its profiles ({profiles}) with --profile, or set required: false"),
+                ));
             }
         }
-        for d in drop {
-            service.depends_on.remove(&d);
+        // Sharing a namespace or volumes with another service depends on it.
+        let mut implied: Vec<String> = [&service.network_mode, &service.ipc, &service.pid]
+            .into_iter()
+            .filter_map(|m| m.as_deref()?.strip_prefix("service:").map(str::to_string))
+            .collect();
+        implied.extend(
+            service
+                .volumes_from
+                .iter()
+                .filter(|v| !v.starts_with("container:"))
+                .map(|v| v.split(':').next().unwrap_or(v).to_string()),
+        );
+        for other in implied {
+            if !defined.contains(other.as_str()) {
+                return Err(reference(
+                    &key.key_loc,
+                    path.clone(),
+                    format!("service {other:?} is not defined (services: {all_names}): network_mode, ipc, pid and volumes_from name services"),
+                ));
+            }
+            service
+                .depends_on
+                .entry(other)
+                .or_insert(crate::model::ServiceDependency {
+                    condition: crate::model::DependencyCondition::ServiceStarted,
+                    required: true,
+                    restart: true,
+                });
         }
         // network_mode: service:NAME.
         if let Some(other) = service
@@ -135,6 +167,52 @@ pub fn check(
                     } else {
                         format!(" (networks: {declared})")
                     }
+                ),
+            ));
+        }
+        // secrets and configs: declared at the top level.
+        for (kind, declared, refs) in [
+            ("secrets", &secrets, &service.secrets),
+            ("configs", &configs, &service.configs),
+        ] {
+            for (i, r) in refs.iter().enumerate() {
+                if declared.contains_key(&r.source) {
+                    continue;
+                }
+                let at = node
+                    .get(kind)
+                    .and_then(|l| match &l.value {
+                        crate::yaml::Value::Seq(items) => items.get(i).map(|n| &n.loc),
+                        _ => None,
+                    })
+                    .unwrap_or(&key.key_loc);
+                let names = declared.keys().cloned().collect::<Vec<_>>().join(", ");
+                let what = &kind[..kind.len() - 1];
+                return Err(reference(
+                    at,
+                    format!("{path}.{kind}[{i}]"),
+                    format!(
+                        "{what} {:?} is not declared in the top-level {kind}{}: add it there",
+                        r.source,
+                        if names.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({kind}: {names})")
+                        }
+                    ),
+                ));
+            }
+        }
+        // container_name is one container.
+        if let (Some(cn), true) = (&service.container_name, service.replicas > 1) {
+            let at = node.get("container_name").map_or(&key.key_loc, |n| &n.loc);
+            return Err(LoadError::at(
+                LoadErrorKind::Schema,
+                at.clone(),
+                format!("{path}.container_name"),
+                format!(
+                    "container name {cn:?} is unique, but the service asks for {} containers (scale or deploy.replicas): remove container_name or set one replica",
+                    service.replicas
                 ),
             ));
         }
@@ -177,5 +255,8 @@ pub fn check(
     Ok(Checked {
         services: out,
         networks,
+        secrets,
+        configs,
+        extensions,
     })
 }

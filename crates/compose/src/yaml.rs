@@ -211,7 +211,10 @@ enum Frame {
 struct Builder {
     file: Arc<str>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes copied by aliases so far (bounded: see [`MAX_ALIAS_NODES`]).
+    alias_nodes: usize,
     docs: Vec<Node>,
 }
 
@@ -251,10 +254,9 @@ impl Builder {
     /// A node is complete: remember its anchor and hand it to its parent.
     fn complete(&mut self, node: Node, anchor: usize, plain_key: bool) -> Result<(), LoadError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size(&node)));
         }
-        let path = self.path();
-        let parent_path = Self::path_of(&self.stack[..self.stack.len().saturating_sub(1)]);
+        // Paths are built only for errors (this runs for every node).
         let problem = match self.stack.last_mut() {
             None => {
                 self.docs.push(node);
@@ -307,7 +309,11 @@ impl Builder {
         };
         match problem {
             Some((loc, msg, at_parent)) => {
-                let path = if at_parent { parent_path } else { path };
+                let path = if at_parent {
+                    Self::path_of(&self.stack[..self.stack.len().saturating_sub(1)])
+                } else {
+                    self.path()
+                };
                 Err(LoadError::at(LoadErrorKind::Yaml, loc, path, msg))
             }
             None => Ok(()),
@@ -363,6 +369,18 @@ impl Builder {
     }
 }
 
+/// How many nodes aliases may copy in one text: enough for any real Compose
+/// file, and a bound on "billion laughs" documents whose aliases nest.
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
+
+fn size(n: &Node) -> usize {
+    1 + match &n.value {
+        Value::Scalar(..) => 0,
+        Value::Seq(items) => items.iter().map(size).sum(),
+        Value::Map(entries) => entries.iter().map(|e| 1 + size(&e.value)).sum(),
+    }
+}
+
 /// Parses every document of a YAML text. An empty text gives no documents.
 pub fn parse(text: &str, file: Arc<str>) -> Result<Vec<Node>, LoadError> {
     let mut parser = Parser::new_from_str(text);
@@ -370,6 +388,7 @@ pub fn parse(text: &str, file: Arc<str>) -> Result<Vec<Node>, LoadError> {
         file,
         stack: Vec::new(),
         anchors: HashMap::new(),
+        alias_nodes: 0,
         docs: Vec::new(),
     };
     loop {
@@ -383,15 +402,27 @@ pub fn parse(text: &str, file: Arc<str>) -> Result<Vec<Node>, LoadError> {
             Event::StreamStart | Event::Nothing | Event::DocumentEnd => {}
             Event::DocumentStart => b.anchors.clear(),
             Event::Alias(id) => {
-                let node = b.anchors.get(&id).cloned().ok_or_else(|| {
-                    LoadError::at(
+                let Some(n) = b.anchors.get(&id).map(|(_, n)| *n) else {
+                    return Err(LoadError::at(
                         LoadErrorKind::Yaml,
                         loc,
                         b.path(),
                         "alias to an unknown anchor",
-                    )
-                })?;
-                b.complete(node, 0, false)?;
+                    ));
+                };
+                b.alias_nodes = b.alias_nodes.saturating_add(n);
+                if b.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(LoadError::at(
+                        LoadErrorKind::Yaml,
+                        loc,
+                        b.path(),
+                        format!("aliases expand to more than {MAX_ALIAS_NODES} nodes: the document nests aliases too deeply (a \"billion laughs\" document?)"),
+                    ));
+                }
+                let node = b.anchors.get(&id).map(|(node, _)| node.clone());
+                if let Some(node) = node {
+                    b.complete(node, 0, false)?;
+                }
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.as_ref().map(tag_name);

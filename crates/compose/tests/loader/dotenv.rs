@@ -158,3 +158,17 @@ fn missing_required_env_file() {
         "{err}"
     );
 }
+
+#[test]
+fn env_file_long_form_raw_and_optional() {
+    let p = Proj::with(
+        "services:\n  a:\n    image: x\n    env_file:\n      - path: ./raw.env\n        format: raw\n      - path: ./missing.env\n        required: false\n      - ./plain.env\n",
+    );
+    p.file("raw.env", "Q=\"kept\" $X\n# comment\nP='x'\n");
+    p.file("plain.env", "R=\"unquoted\"\n");
+    let project = p.load().unwrap();
+    let env = &project.services["a"].environment;
+    assert_eq!(env["Q"], "\"kept\" $X");
+    assert_eq!(env["P"], "'x'");
+    assert_eq!(env["R"], "unquoted");
+}

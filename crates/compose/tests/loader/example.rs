@@ -50,12 +50,22 @@ fn reference_project_loads_with_every_field() {
             published: Some("18080".into()),
             host_ip: Some("127.0.0.1".into()),
             protocol: "tcp".into(),
+            mode: Some("ingress".into()),
+            name: None,
+            app_protocol: None,
         }],
         volumes: vec![ServiceVolume {
             kind: VolumeKind::Bind,
             source: Some(super::abs(&p.path("site"))),
             target: "/www".into(),
             read_only: true,
+            consistency: None,
+            bind: Some(BindOptions {
+                create_host_path: true,
+                ..BindOptions::default()
+            }),
+            volume: None,
+            tmpfs: None,
         }],
         depends_on: BTreeMap::from([(
             "worker".to_string(),
@@ -71,6 +81,18 @@ fn reference_project_loads_with_every_field() {
             nano_cpus: Some(500_000_000),
             pids: Some(64),
         },
+        deploy: Some(Deploy {
+            resources: Resources {
+                limits: Some(Resource {
+                    cpus: Some(0.5),
+                    memory: Some(64 * 1024 * 1024),
+                    pids: Some(64),
+                    ..Resource::default()
+                }),
+                reservations: None,
+            },
+            ..Deploy::default()
+        }),
         replicas: 1,
         ..Service::default()
     };

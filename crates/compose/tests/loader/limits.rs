@@ -199,6 +199,8 @@ services:
             timeout: Some(Duration::from_secs(2)),
             retries: Some(3),
             start_period: Some(Duration::from_secs(60)),
+            start_interval: None,
+            disable: false,
         })
     );
     assert_eq!(a.labels["com.example.x"], "1");

@@ -1,14 +1,19 @@
 //! Integration tests of `wharf_compose::load`, one module per concern, sharing
 //! the project-directory harness below.
 
+mod attributes;
 mod discovery;
 mod dotenv;
 mod example;
+mod explain;
+mod extends_include;
+mod golden;
 mod graph;
 mod interpolation;
 mod limits;
 mod merge;
 mod ports_volumes;
+mod schema;
 mod validation;
 
 use std::collections::BTreeMap;

@@ -10,6 +10,9 @@ fn port(ip: Option<&str>, published: Option<&str>, target: u16, proto: &str) -> 
         published: published.map(String::from),
         host_ip: ip.map(String::from),
         protocol: proto.into(),
+        mode: Some("ingress".into()),
+        name: None,
+        app_protocol: None,
     }
 }
 
@@ -78,7 +81,10 @@ fn port_long_syntax() {
     assert_eq!(
         got,
         vec![
-            port(Some("0.0.0.0"), Some("8080"), 80, "udp"),
+            ServicePort {
+                mode: Some("host".into()),
+                ..port(Some("0.0.0.0"), Some("8080"), 80, "udp")
+            },
             port(None, Some("8443-8445"), 443, "tcp"),
             port(None, None, 9000, "tcp"),
         ]
@@ -122,9 +128,19 @@ fn port_errors() {
     assert!(parse_port("[::1]80:80").is_err());
 }
 
+/// The mounts of service `a`, without their type-specific options (see `mounts.rs`).
 fn mounts_of(p: &Proj) -> Vec<ServiceVolume> {
     match p.load() {
-        Ok(project) => project.services["a"].volumes.clone(),
+        Ok(project) => project.services["a"]
+            .volumes
+            .iter()
+            .map(|v| ServiceVolume {
+                bind: None,
+                volume: None,
+                tmpfs: None,
+                ..v.clone()
+            })
+            .collect(),
         Err(e) => panic!("{e}"),
     }
 }
@@ -135,6 +151,10 @@ fn vol(kind: VolumeKind, source: Option<&str>, target: &str, ro: bool) -> Servic
         source: source.map(String::from),
         target: target.into(),
         read_only: ro,
+        consistency: None,
+        bind: None,
+        volume: None,
+        tmpfs: None,
     }
 }
 

@@ -133,17 +133,13 @@ fn malformed_yaml() {
 #[test]
 fn unsupported_keys_warn() {
     let p =
-        load_yaml("version: '3.8'\nservices:\n  web:\n    image: x\n    cap_add: [NET_ADMIN]\n");
+        load_yaml("version: '3.8'\nservices:\n  web:\n    image: x\n    provider: {type: model}\n");
     assert_eq!(
         p.warnings,
         [
             "compose.yaml:1:1: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion",
-            "compose.yaml:5:5: services.web.cap_add is not supported by wharf yet and is ignored",
+            "compose.yaml:5:5: services.web.provider is not supported by wharf yet and is ignored",
         ]
-    );
-    assert_eq!(
-        error_of("services:\n  web:\n    image: x\n    extends: {service: base}\n"),
-        "compose.yaml:4:5: services.web.extends: extends is not supported by wharf yet"
     );
 }
 
@@ -192,7 +188,9 @@ fn dependency_on_a_disabled_service() {
             .depends_on
             .keys()
             .collect::<Vec<_>>(),
-        ["db"]
+        // The optional, disabled dependency stays listed (as in docker
+        // compose's output); the orchestrator skips it.
+        ["db", "mon"]
     );
 }
 
@@ -248,4 +246,22 @@ volumes:
     assert!(p.networks["named"].internal);
     assert_eq!(p.networks["named"].labels["k"], "v");
     assert_eq!(p.volumes["ext"].name, "ext");
+}
+
+#[test]
+fn billion_laughs_is_refused() {
+    let mut yaml = String::from("x-a: &a [a, a, a, a, a, a, a, a, a, a]\n");
+    let mut prev = 'a';
+    for c in ['b', 'c', 'd', 'e', 'f', 'g', 'h'] {
+        yaml.push_str(&format!(
+            "x-{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
+        prev = c;
+    }
+    yaml.push_str("services:\n  a:\n    image: x\n");
+    let msg = error_of(&yaml);
+    assert!(
+        msg.contains("aliases expand to more than 1000000 nodes"),
+        "{msg}"
+    );
 }
