@@ -101,6 +101,57 @@ pub enum ImageError {
         reason: String,
     },
 
+    /// A registry could not be reached or answered with an error.
+    #[error("registry {registry}: {action}: {reason}")]
+    Registry {
+        /// Registry host (`docker.io`, `127.0.0.1:5000`).
+        registry: String,
+        /// What was being done ("pulling manifest busybox:latest").
+        action: String,
+        /// What went wrong, and what to do.
+        reason: String,
+    },
+
+    /// The registry refused the credentials (or their absence).
+    #[error("registry {registry}: {action}: access denied ({status}); {hint}")]
+    Unauthorized {
+        /// Registry host.
+        registry: String,
+        /// What was being done.
+        action: String,
+        /// HTTP status and registry message.
+        status: String,
+        /// What to do.
+        hint: String,
+    },
+
+    /// A manifest, index or config from a registry or archive cannot be used.
+    #[error("malformed {what}: {reason}")]
+    BadManifest {
+        /// Which document ("manifest busybox:latest from docker.io").
+        what: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// An image archive (`image load`) cannot be read.
+    #[error("bad image archive {archive}: {reason}")]
+    BadArchive {
+        /// The archive (file name or "standard input").
+        archive: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// The docker-compatible credentials file cannot be used.
+    #[error("credentials file {path}: {reason}")]
+    Credentials {
+        /// The config.json at fault.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
     /// A filesystem operation failed.
     #[error("cannot {action} {path}: {source}")]
     Io {

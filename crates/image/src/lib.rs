@@ -7,25 +7,34 @@
 //! oci-layout                      {"imageLayoutVersion":"1.0.0"}
 //! index.json                      OCI index: one entry per (manifest, tag); tags in the
 //!                                 org.opencontainers.image.ref.name annotation as the
-//!                                 normalized reference; untagged images have no annotation
+//!                                 normalized reference; untagged images have no annotation;
+//!                                 names with `@sha256:` are repository digests (where the
+//!                                 image was pulled from or pushed to), not tags
 //! blobs/sha256/<hex>              manifests, configs, layers (content-addressed)
 //! snapshots/<hex of diff id>/     a layer, unpacked, overlayfs whiteouts included
 //! snapshots/<hex of diff id>.json the snapshot's uncompressed size
+//! ingest/<hex>.partial            a blob being downloaded (resumable; never under blobs/)
 //! index.lock, content.lock        flock files (see `store`)
 //! ```
 
+pub mod archive;
+pub mod auth;
 pub mod changes;
 pub mod digest;
 mod error;
 mod fsutil;
 pub mod oci;
+pub mod progress;
+pub mod pull;
+pub mod push;
 pub mod reference;
+pub mod registry;
 mod store;
 pub mod unpack;
 
 pub use error::ImageError;
 pub use reference::Reference;
-pub use store::{ContentLease, ImageStore};
+pub use store::{BlobSource, ContentLease, HistoryRow, ImageDetails, ImageStore, Ingested};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -70,8 +70,11 @@ struct Record {
     manifest: Manifest,
     /// All manifest digests whose config is `id` (usually one).
     manifest_digests: Vec<String>,
-    /// Normalized references.
+    /// Normalized references (`docker.io/library/busybox:latest`).
     tags: Vec<String>,
+    /// Normalized digest references (`docker.io/library/busybox@sha256:…`): the
+    /// digests the image had in registries it was pulled from or pushed to.
+    repo_digests: Vec<String>,
 }
 
 /// A content-addressed image store in a directory.
@@ -266,7 +269,7 @@ impl ImageStore {
 
     /// Make sure the layer `layer` is unpacked into its snapshot, and return the
     /// snapshot's directory, diff id and size. `diff_id` is checked when given.
-    fn ensure_snapshot(
+    pub(crate) fn ensure_snapshot(
         &self,
         _lease: &ContentLease,
         layer: &Descriptor,
@@ -494,6 +497,7 @@ impl ImageStore {
                         manifest: manifest.clone(),
                         manifest_digests: Vec::new(),
                         tags: Vec::new(),
+                        repo_digests: Vec::new(),
                     });
                     out.len() - 1
                 }
@@ -503,8 +507,13 @@ impl ImageStore {
                 rec.manifest_digests.push(entry.digest.clone());
             }
             if let Some(name) = entry.ref_name() {
-                if !rec.tags.iter().any(|t| t == name) {
-                    rec.tags.push(name.to_string());
+                let list = if name.contains('@') {
+                    &mut rec.repo_digests
+                } else {
+                    &mut rec.tags
+                };
+                if !list.iter().any(|t| t == name) {
+                    list.push(name.to_string());
                 }
             }
         }
@@ -528,9 +537,11 @@ impl ImageStore {
         match Reference::parse(query) {
             Ok(r) => {
                 if let Some(d) = &r.digest {
-                    let found = records
-                        .iter()
-                        .position(|rec| rec.manifest_digests.iter().any(|m| m == d));
+                    let repo_digest = format!("{}@{d}", r.repository());
+                    let found = records.iter().position(|rec| {
+                        rec.manifest_digests.iter().any(|m| m == d)
+                            || rec.repo_digests.contains(&repo_digest)
+                    });
                     return Ok(found.map(|i| (i, None)));
                 }
                 let name = r.with_default_tag().to_string();
@@ -643,6 +654,16 @@ impl ImageStore {
 
     /// Untag, and delete the image when no tag is left; see the crate docs.
     pub fn remove(&self, reference_or_id: &str) -> Result<Vec<String>, ImageError> {
+        self.remove_with(reference_or_id, false)
+    }
+
+    /// [`ImageStore::remove`]; with `force`, an image given by id is deleted even when
+    /// it has several tags (`docker rmi -f ID`).
+    pub fn remove_with(
+        &self,
+        reference_or_id: &str,
+        force: bool,
+    ) -> Result<Vec<String>, ImageError> {
         let _exclusive = lock_file(&self.root.join(CONTENT_LOCK), false)?;
         let (mut lines, doomed) = self.update_index(|index| {
             let records = self.records(index)?;
@@ -657,7 +678,7 @@ impl ImageStore {
                 if rec.tags.len() > 1 {
                     return Ok((lines, None));
                 }
-            } else if rec.tags.len() > 1 {
+            } else if rec.tags.len() > 1 && !force {
                 let tags: Vec<String> = rec.tags.iter().map(|t| familiar(t)).collect();
                 return Err(ImageError::Conflict(format!(
                     "cannot remove image {}: it is tagged as {}; remove it by name, one tag at a time \
@@ -670,6 +691,9 @@ impl ImageStore {
                 for t in &rec.tags {
                     lines.push(format!("Untagged: {}", familiar(t)));
                 }
+            }
+            for d in &rec.repo_digests {
+                lines.push(format!("Untagged: {}", familiar(d)));
             }
             index
                 .manifests
@@ -692,6 +716,7 @@ impl ImageStore {
     /// interrupted writes. Returns a line per deleted snapshot.
     pub fn gc(&self) -> Result<Vec<String>, ImageError> {
         let _exclusive = lock_file(&self.root.join(CONTENT_LOCK), false)?;
+        self.clear_ingest()?;
         self.sweep(None)
     }
 
@@ -878,5 +903,9 @@ fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("OCI documents always serialize")
 }
 
+mod ingest;
+mod query;
+pub use ingest::{BlobSource, Ingested};
+pub use query::{HistoryRow, ImageDetails};
 #[cfg(test)]
 mod tests;
