@@ -196,6 +196,7 @@ pub(crate) struct ExecPlan {
     path_env: Vec<u8>,
     cwd: CString,
     user: Vec<u8>,
+    security: crate::options::ProcessSecurity,
 }
 
 fn cstring(what: &str, s: &str) -> Result<CString, RuntimeError> {
@@ -256,7 +257,14 @@ impl ExecPlan {
             path_env,
             cwd: cstring("working directory", &cwd)?,
             user: user.unwrap_or("").as_bytes().to_vec(),
+            security: crate::options::ProcessSecurity::docker_default(),
         })
+    }
+
+    /// Use these capabilities, rlimits, no_new_privs and seccomp program.
+    pub(crate) fn with_security(mut self, security: crate::options::ProcessSecurity) -> Self {
+        self.security = security;
+        self
     }
 
     pub(crate) fn cwd(&self) -> &CStr {
@@ -308,7 +316,31 @@ impl ExecPlan {
             }
         }
 
-        let caps = crate::caps::default_mask();
+        for &(resource, soft, hard) in &self.security.rlimits {
+            let lim = libc::rlimit64 {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            // SAFETY: prlimit64 on ourselves (pid 0) with a valid new limit and no old one.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_prlimit64,
+                    0,
+                    resource,
+                    &lim as *const libc::rlimit64,
+                    std::ptr::null_mut::<libc::rlimit64>(),
+                )
+            };
+            if rc < 0 {
+                let mut n = StackPath::new();
+                n.push_num(u64::from(resource));
+                rep.setup(
+                    crate::sys::errno(),
+                    &[b"set ulimit (resource ", n.bytes(), b")"],
+                );
+            }
+        }
+        let caps = self.security.caps;
         if let Err((e, cap)) = crate::caps::limit_bounding_set(caps) {
             let mut n = StackPath::new();
             n.push_num(u64::from(cap));
@@ -316,6 +348,19 @@ impl ExecPlan {
                 e,
                 &[b"drop capability ", n.bytes(), b" from the bounding set"],
             );
+        }
+        if self.security.no_new_privs {
+            // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes integers only.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
+                rep.setup(crate::sys::errno(), &[b"prctl(PR_SET_NO_NEW_PRIVS)"]);
+            }
+        }
+        // The filter goes in while CAP_SYS_ADMIN is still held, so it needs no
+        // no_new_privs; everything after this point is allowed by Docker's profile.
+        if let Some(program) = &self.security.seccomp {
+            if let Err(e) = program.install() {
+                rep.setup(e, &[b"install the seccomp filter"]);
+            }
         }
         // SAFETY: the following are plain system calls on integers and on the
         // sgids slice, valid for its length. Raw syscalls (not glibc's wrappers) so

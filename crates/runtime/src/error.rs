@@ -38,6 +38,13 @@ pub enum RuntimeError {
         controller: &'static str,
         path: PathBuf,
     },
+    /// The host lacks a kernel feature a requested setting needs.
+    #[error("{what} requested, but {path} does not exist: {hint}")]
+    Unsupported {
+        what: &'static str,
+        path: PathBuf,
+        hint: &'static str,
+    },
     /// No cgroup file system at the given root.
     #[error("no cgroup hierarchy found at {path}: expected cgroup.controllers (v2) or per-controller directories such as memory/ (v1)")]
     NoCgroupFs { path: PathBuf },

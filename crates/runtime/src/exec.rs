@@ -5,7 +5,8 @@
 
 use crate::cgroups::CgroupHandle;
 use crate::child::{ExecPlan, Failure, Reporter, KIND_NOT_FOUND, KIND_PERMISSION};
-use crate::RuntimeError;
+use crate::options::ProcessSecurity;
+use crate::{RuntimeError, Security, Ulimit};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
@@ -40,7 +41,21 @@ fn wait_exit(pid: Pid) -> Result<i32, RuntimeError> {
     }
 }
 
-/// Run `args` in the container whose init has host pid `pid`, with the caller's stdio.
+/// How `exec_with` runs the command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// The container's security settings (its capabilities, no_new_privs and seccomp
+    /// profile, as `docker exec` applies them). `privileged`, `cap_add`/`cap_drop`,
+    /// `no_new_privileges` and `seccomp` are used; devices and `read_only_rootfs`
+    /// belong to the container and are ignored here.
+    pub security: Security,
+    /// ulimits for the command (the container's, normally).
+    pub ulimits: Vec<Ulimit>,
+}
+
+/// Run `args` in the container whose init has host pid `pid`, with the caller's stdio,
+/// Docker's default capabilities and no seccomp filter (kept for existing callers;
+/// prefer [`exec_with`] with the container's security settings).
 /// Returns the command's exit code (128 + signal when killed; 127 with a message on
 /// stderr when the command is not found, 126 when it cannot be executed).
 pub fn exec(
@@ -51,7 +66,37 @@ pub fn exec(
     cwd: &str,
     user: Option<&str>,
 ) -> Result<i32, RuntimeError> {
-    let mut plan = ExecPlan::new(args, env, cwd, user)?;
+    let plan = ExecPlan::new(args, env, cwd, user)?;
+    run_exec(pid, cgroup, plan)
+}
+
+/// [`exec`] with the container's capabilities, no_new_privs, seccomp profile and
+/// ulimits applied to the command.
+pub fn exec_with(
+    pid: u32,
+    cgroup: &CgroupHandle,
+    args: &[String],
+    env: &[String],
+    cwd: &str,
+    user: Option<&str>,
+    options: &ExecOptions,
+) -> Result<i32, RuntimeError> {
+    let security = ProcessSecurity::prepare(&options.security, &options.ulimits)?;
+    let plan = ExecPlan::new(args, env, cwd, user)?.with_security(security);
+    run_exec(pid, cgroup, plan)
+}
+
+/// The helper joins the container's cgroup and namespaces and forks the command.
+///
+/// Protection of the host binary (CVE-2019-5736 class): the helper makes itself
+/// non-dumpable before it joins anything. Its child (the only wharf process ever
+/// inside the container's pid namespace, until its execve) inherits that, so no
+/// process in the container, root with CAP_DAC_OVERRIDE included, can open
+/// `/proc/<pid>/exe` (for writing, or as O_PATH to reopen later through
+/// /proc/self/fd): that needs ptrace access, which a non-dumpable target grants only
+/// to holders of CAP_SYS_PTRACE in its user namespace. execve replaces the image and
+/// resets dumpability only once the host binary is no longer the process's exe.
+fn run_exec(pid: u32, cgroup: &CgroupHandle, mut plan: ExecPlan) -> Result<i32, RuntimeError> {
     let mut ns_fds: Vec<(OwnedFd, &str)> = Vec::new();
     for ns in NAMESPACES {
         let path = format!("/proc/{pid}/ns/{ns}");
@@ -79,6 +124,7 @@ pub fn exec(
             let rep = Reporter {
                 fd: err_w.as_raw_fd(),
             };
+            crate::sys::set_non_dumpable();
             let mut byte = [0u8; 1];
             loop {
                 // SAFETY: reading one byte into a local buffer.

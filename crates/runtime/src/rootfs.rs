@@ -29,6 +29,17 @@ pub(crate) struct RootfsPlan {
     pub new_netns: bool,
     pub hostname: CString,
     pub mounts: Vec<PreparedMount>,
+    /// `mode=1777,size=N` for /dev/shm.
+    pub shm_data: CString,
+    /// Empty = leave the (new, empty) domain name alone.
+    pub domainname: CString,
+    /// (`/proc/sys/...` file, value), written before /proc/sys becomes read-only.
+    pub sysctls: Vec<(CString, CString)>,
+    /// Writable /sys, no masked or read-only paths.
+    pub privileged: bool,
+    /// Device nodes to create (explicit `devices`, or every host device when
+    /// privileged).
+    pub devices: Vec<crate::options::DeviceNode>,
 }
 
 const DEVICES: [(&CStr, u32, u32); 6] = [
@@ -320,7 +331,8 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
         b"proc",
     );
     if plan.new_netns {
-        let flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        let ro = if plan.privileged { 0 } else { MS_RDONLY };
+        let flags = ro | MS_NOSUID | MS_NODEV | MS_NOEXEC;
         must(
             mount_on(root, b"sys", c"sysfs", Some(c"sysfs"), flags, None, true),
             b"mount sysfs",
@@ -333,7 +345,9 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
             b"bind /sys",
             b"sys",
         );
-        must(readonly_on(root, b"sys"), b"make read-only", b"sys");
+        if !plan.privileged {
+            must(readonly_on(root, b"sys"), b"make read-only", b"sys");
+        }
     }
     let dev_flags = MS_NOSUID | MS_STRICTATIME;
     must(
@@ -393,7 +407,7 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
             c"shm",
             Some(c"tmpfs"),
             shm_flags,
-            Some(c"mode=1777,size=67108864"),
+            Some(&plan.shm_data),
             true,
         ),
         b"mount tmpfs",
@@ -412,6 +426,12 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
         b"mount mqueue",
         b"dev/mqueue",
     );
+
+    for d in &plan.devices {
+        if let Err(e) = make_device(root, d) {
+            rep.setup(e, &[b"create device node /", d.path.to_bytes()]);
+        }
+    }
 
     for m in &plan.mounts {
         let target = m.target.to_bytes();
@@ -453,6 +473,13 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
     if !host.is_empty() && unsafe { libc::sethostname(host.as_ptr().cast(), host.len()) } < 0 {
         rep.setup(errno(), &[b"sethostname ", host]);
     }
+    let domain = plan.domainname.to_bytes();
+    if !domain.is_empty() {
+        // SAFETY: domain is a valid slice of domain.len() bytes.
+        if unsafe { libc::setdomainname(domain.as_ptr().cast(), domain.len()) } < 0 {
+            rep.setup(errno(), &[b"setdomainname ", domain]);
+        }
+    }
 
     // SAFETY: chdir/pivot_root/umount2 on NUL-terminated paths; "." is the new root.
     unsafe {
@@ -470,6 +497,17 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
         }
     }
 
+    for (file, value) in &plan.sysctls {
+        if let Err(e) = write_file(file, value.to_bytes()) {
+            rep.setup(
+                e,
+                &[b"set sysctl ", file.to_bytes(), b" = ", value.to_bytes()],
+            );
+        }
+    }
+    if plan.privileged {
+        return;
+    }
     for path in MASKED {
         // SAFETY: NUL-terminated paths; binding /dev/null or mounting an empty tmpfs.
         let rc = unsafe {
@@ -523,6 +561,85 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
         if let Err(e) = make_readonly_recursive(libc::AT_FDCWD, path, 0) {
             rep.setup(e, &[b"make read-only ", path.to_bytes()]);
         }
+    }
+}
+
+/// Write `value` to an existing file (a sysctl).
+fn write_file(path: &CStr, value: &[u8]) -> Result<(), i32> {
+    // SAFETY: path is NUL-terminated.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: value is a valid slice of value.len() bytes.
+    let rc = unsafe { libc::write(fd, value.as_ptr().cast(), value.len()) };
+    let e = errno();
+    close(fd);
+    if rc < 0 {
+        Err(e)
+    } else {
+        Ok(())
+    }
+}
+
+/// mknod `d` below `root` (replacing whatever is there), owned as on the host.
+fn make_device(root: RawFd, d: &crate::options::DeviceNode) -> Result<(), i32> {
+    let rel = d.path.to_bytes();
+    let (parent_rel, name) = match rel.iter().rposition(|b| *b == b'/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => (&[][..], rel),
+    };
+    if !parent_rel.is_empty() {
+        ensure_path(root, parent_rel, true)?;
+    }
+    let parent = open_rel(root, parent_rel)?;
+    let mut n = StackPath::new();
+    if !n.push(name) {
+        close(parent);
+        return Err(libc::ENAMETOOLONG);
+    }
+    // SAFETY: parent is an open directory descriptor, n is NUL-terminated.
+    let result = unsafe {
+        let mut rc = libc::mknodat(parent, n.as_cstr().as_ptr(), d.mode, d.rdev as libc::dev_t);
+        if rc < 0 && errno() == libc::EEXIST {
+            libc::unlinkat(parent, n.as_cstr().as_ptr(), 0);
+            rc = libc::mknodat(parent, n.as_cstr().as_ptr(), d.mode, d.rdev as libc::dev_t);
+        }
+        if rc == 0 {
+            rc = libc::fchownat(
+                parent,
+                n.as_cstr().as_ptr(),
+                d.uid,
+                d.gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            );
+        }
+        if rc < 0 {
+            Err(errno())
+        } else {
+            Ok(())
+        }
+    };
+    close(parent);
+    result
+}
+
+/// After pivot_root and the working directory: make the root mount (only it, not
+/// /proc, /dev, /sys or the user's mounts) read-only.
+pub(crate) fn remount_root_readonly(rep: &Reporter) {
+    let nul = std::ptr::null::<libc::c_char>();
+    // SAFETY: a bind remount of "/" with NULL source, type and data.
+    let rc = unsafe {
+        libc::mount(
+            nul,
+            c"/".as_ptr(),
+            nul,
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
+            std::ptr::null(),
+        )
+    };
+    if rc < 0 {
+        rep.setup(errno(), &[b"remount the root file system read-only"]);
     }
 }
 

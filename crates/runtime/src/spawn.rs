@@ -42,6 +42,11 @@ pub struct SpawnConfig {
     pub stdout: OwnedFd,
     /// The container's fd 2 (stdin is /dev/null).
     pub stderr: OwnedFd,
+    /// ulimits, oom_score_adj, sysctls, shm_size, domainname (`Default`: Docker's).
+    pub process: crate::ProcessOptions,
+    /// Capabilities, privileged, read-only root, devices, no_new_privs, seccomp
+    /// (`Default`: Docker's).
+    pub security: crate::Security,
 }
 
 /// The layers of a container's root file system.
@@ -117,7 +122,10 @@ pub fn overlay_options(rootfs: &Rootfs) -> Result<String, RuntimeError> {
 }
 
 impl RootfsPlan {
-    fn new(cfg: &SpawnConfig) -> Result<Self, RuntimeError> {
+    fn new(
+        cfg: &SpawnConfig,
+        devices: Vec<crate::options::DeviceNode>,
+    ) -> Result<Self, RuntimeError> {
         for dir in [
             &cfg.rootfs.upper_dir,
             &cfg.rootfs.work_dir,
@@ -166,6 +174,13 @@ impl RootfsPlan {
                 ))
             })?,
             mounts,
+            shm_data: crate::options::shm_options(cfg.process.shm_size)?,
+            domainname: CString::new(cfg.process.domainname.clone().unwrap_or_default()).map_err(
+                |_| RuntimeError::InvalidConfig("domainname contains a NUL byte".into()),
+            )?,
+            sysctls: crate::options::sysctl_files(&cfg.process.sysctls, cfg.new_netns)?,
+            privileged: cfg.security.privileged,
+            devices,
         })
     }
 }
@@ -204,8 +219,19 @@ pub fn spawn(
     cfg: SpawnConfig,
     before_start: &mut dyn FnMut(u32) -> Result<(), String>,
 ) -> Result<Spawned, RuntimeError> {
-    let rootfs = RootfsPlan::new(&cfg)?;
-    let mut exec_plan = ExecPlan::new(&cfg.args, &cfg.env, &cfg.cwd, cfg.user.as_deref())?;
+    let mut devices = cfg.security.devices.clone();
+    if cfg.security.privileged {
+        devices.splice(0..0, crate::options::host_devices()?);
+    }
+    let (device_nodes, mut device_rules) = crate::options::prepare_devices(&devices)?;
+    if cfg.security.privileged {
+        device_rules = vec!["a".to_string()];
+    }
+    let rootfs = RootfsPlan::new(&cfg, device_nodes)?;
+    let security = crate::options::ProcessSecurity::prepare(&cfg.security, &cfg.process.ulimits)?;
+    let read_only_root = cfg.security.read_only_rootfs;
+    let mut exec_plan =
+        ExecPlan::new(&cfg.args, &cfg.env, &cfg.cwd, cfg.user.as_deref())?.with_security(security);
     let devnull =
         std::fs::File::open("/dev/null").map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
     let stdio = [
@@ -218,6 +244,10 @@ pub fn spawn(
     let (err_r, err_w) =
         pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("create error pipe", e))?;
     let cgroup = CgroupHandle::create(&cfg.cgroup)?;
+    if let Err(e) = cgroup.allow_devices(&device_rules) {
+        let _ = cgroup.kill_all_and_destroy();
+        return Err(e);
+    }
 
     let mut flags =
         libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
@@ -232,6 +262,10 @@ pub fn spawn(
             let rep = Reporter {
                 fd: err_w.as_raw_fd(),
             };
+            // Not dumpable until execve: nothing in the container (which shares
+            // this pid namespace with `pid: host`, or joins it later) can open
+            // /proc/<pid>/exe of this copy of the host binary.
+            crate::sys::set_non_dumpable();
             crate::child::reset_signals();
             let mut byte = [0u8; 1];
             loop {
@@ -262,6 +296,9 @@ pub fn spawn(
                 );
             }
             close_raw(root);
+            if read_only_root {
+                crate::rootfs::remount_root_readonly(&rep);
+            }
             let fds = [
                 stdio[0].as_raw_fd(),
                 stdio[1].as_raw_fd(),
@@ -291,6 +328,18 @@ pub fn spawn(
     };
     if let Err(e) = cgroup.add_process(pid_u) {
         return abort(e);
+    }
+    if let Some(adj) = cfg.process.oom_score_adj {
+        let file = format!("/proc/{pid_u}/oom_score_adj");
+        if let Err(e) = std::fs::write(&file, adj.to_string()) {
+            return abort(RuntimeError::Limit {
+                what: "oom_score_adj",
+                value: adj.to_string(),
+                file: file.into(),
+                source: e,
+                hint: "the value must be between -1000 and 1000",
+            });
+        }
     }
     if let Err(message) = before_start(pid_u) {
         return abort(RuntimeError::BeforeStart {

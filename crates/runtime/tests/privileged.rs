@@ -6,6 +6,8 @@
 //! test uses a unique `wharf-test-<pid>-<nanos>/...` path, removed by the test and again
 //! by the outer process after the sandbox has exited. Without root they skip, saying so.
 
+#![allow(unsafe_code)] // the in-container probe makes raw system calls
+
 use std::fs;
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -95,6 +97,8 @@ impl Fixture {
             new_netns: true,
             stdout: out,
             stderr: err,
+            process: ProcessOptions::default(),
+            security: Security::default(),
         }
     }
 
@@ -160,6 +164,7 @@ fn spawn_builds_the_container_and_exec_runs_inside_it() {
                 memory_bytes: Some(64 << 20),
                 nano_cpus: Some(500_000_000),
                 pids: Some(64),
+                ..Limits::default()
             };
             cfg.mounts = vec![
                 MountSpec {
@@ -407,4 +412,491 @@ fn spawn_in_the_host_network_binds_sys_read_only() {
         );
         stop(&spawned);
     });
+}
+
+// ------------------------------------------------------------ security and options
+
+/// The errno name of a failure (read right after the call), or "ok".
+fn outcome(rc: i64) -> String {
+    if rc >= 0 {
+        return "ok".into();
+    }
+    errno_name(nix::errno::Errno::last())
+}
+
+fn errno_name(e: nix::errno::Errno) -> String {
+    match e {
+        nix::errno::Errno::EPERM => "EPERM".into(),
+        nix::errno::Errno::EACCES => "EACCES".into(),
+        nix::errno::Errno::ENOSYS => "ENOSYS".into(),
+        e => format!("{e:?}"),
+    }
+}
+
+/// Not a test of its own: this test binary, bind-mounted into a container as /probe,
+/// runs this function there (`WHARF_PROBE` set) to try system calls and attacks from
+/// the inside and print what happened.
+#[test]
+fn probe() {
+    let Ok(mode) = std::env::var("WHARF_PROBE") else {
+        return;
+    };
+    let c = |s: &str| std::ffi::CString::new(s).unwrap();
+    match mode.as_str() {
+        "syscalls" => {
+            // SAFETY (all calls below): plain syscalls with valid or null pointers.
+            println!();
+            let calls: [(&str, &dyn Fn() -> i64); 7] = [
+                // SAFETY: a plain system call with valid or null pointers.
+                ("keyctl", &|| unsafe {
+                    libc::syscall(libc::SYS_keyctl, 1, 0)
+                }),
+                // SAFETY: a plain system call with valid or null pointers.
+                ("unshare", &|| unsafe {
+                    libc::unshare(libc::CLONE_NEWNS) as i64
+                }),
+                // SAFETY: a plain system call with valid or null pointers.
+                ("mount", &|| unsafe {
+                    libc::mount(
+                        c"none".as_ptr(),
+                        c"/mnt".as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        0,
+                        std::ptr::null(),
+                    ) as i64
+                }),
+                // SAFETY: a plain system call with valid or null pointers.
+                ("init_module", &|| unsafe {
+                    libc::syscall(
+                        libc::SYS_init_module,
+                        std::ptr::null::<u8>(),
+                        0,
+                        c"".as_ptr(),
+                    )
+                }),
+                // SAFETY: a plain system call with valid or null pointers.
+                ("clone3", &|| unsafe {
+                    libc::syscall(libc::SYS_clone3, std::ptr::null::<u8>(), 0)
+                }),
+                // SAFETY: a plain system call with valid or null pointers.
+                ("vsock", &|| unsafe {
+                    libc::socket(40, libc::SOCK_STREAM, 0) as i64
+                }),
+                // SAFETY: a plain system call with valid or null pointers.
+                ("personality", &|| unsafe {
+                    libc::personality(0xffff_ffff) as i64
+                }),
+            ];
+            for (name, call) in calls {
+                let rc = call();
+                println!("{name}={}", outcome(rc));
+            }
+            let t = std::thread::spawn(|| 7).join().unwrap();
+            println!("thread={t}");
+            let w = fs::write("/proc/sys/kernel/hostname", "x");
+            println!("procsys={}", if w.is_ok() { "ok" } else { "denied" });
+        }
+        "attack" => {
+            // Block the exec helper's child in its read of /etc/passwd (a FIFO here):
+            // it is then a copy of the host binary inside our pid namespace.
+            println!();
+            let mut fifo = fs::OpenOptions::new()
+                .write(true)
+                .open("/etc/passwd")
+                .unwrap();
+            let me = std::process::id();
+            // Everything in our pid namespace but us, our shell and pid 1: the exec
+            // helper's child.
+            let parent = std::os::unix::process::parent_id();
+            let mut targets = 0;
+            for e in fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                    continue;
+                };
+                if pid == me || pid == parent || pid == 1 {
+                    continue;
+                }
+                targets += 1;
+                let exe = c(&format!("/proc/{pid}/exe"));
+                // SAFETY: open/close on a NUL-terminated path.
+                let wr = unsafe { libc::open(exe.as_ptr(), libc::O_WRONLY) } as i64;
+                let wr_s = outcome(wr);
+                // SAFETY: as above.
+                let op = unsafe { libc::open(exe.as_ptr(), libc::O_PATH) } as i64;
+                let op_s = outcome(op);
+                let mut reopen = "none".to_string();
+                if op >= 0 {
+                    let via = c(&format!("/proc/self/fd/{op}"));
+                    // SAFETY: as above.
+                    reopen = outcome(unsafe { libc::open(via.as_ptr(), libc::O_WRONLY) } as i64);
+                }
+                println!("target wronly={wr_s} opath={op_s} reopen={reopen}");
+            }
+            println!("targets={targets}");
+            // Control: the same O_PATH open works on a dumpable process of ours.
+            // SAFETY: as above.
+            let control = unsafe { libc::open(c("/proc/1/exe").as_ptr(), libc::O_PATH) } as i64;
+            println!("control={}", outcome(control));
+            use std::io::Write;
+            fifo.write_all(&fs::read("/etc/passwd.real").unwrap())
+                .unwrap();
+        }
+        other => panic!("unknown probe {other}"),
+    }
+}
+
+impl Fixture {
+    /// Bind the host's /usr (for the probe's shared libraries) and this test binary
+    /// as /probe into the container.
+    fn with_probe(&self, cfg: &mut SpawnConfig) {
+        let lower = self.path("lower");
+        for (link, to) in [("lib", "usr/lib"), ("lib64", "usr/lib64")] {
+            let _ = std::os::unix::fs::symlink(to, lower.join(link));
+        }
+        fs::create_dir_all(lower.join("mnt")).unwrap();
+        cfg.mounts.push(MountSpec {
+            kind: MountKind::Bind,
+            source: "/usr".into(),
+            target: "/usr".into(),
+            read_only: true,
+        });
+        cfg.mounts.push(MountSpec {
+            kind: MountKind::Bind,
+            source: std::env::current_exe().unwrap(),
+            target: "/probe".into(),
+            read_only: true,
+        });
+    }
+}
+
+const PROBE: &str = "WHARF_PROBE=syscalls /probe probe --exact --nocapture --test-threads=1";
+
+#[test]
+fn default_security_holds_inside_the_container() {
+    sandboxed("default_security_holds_inside_the_container", |prefix| {
+        let fx = Fixture::new();
+        let script = format!(
+            "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; {PROBE}; echo READY; sleep 1000"
+        );
+        let mut cfg = fx.config(prefix, "sec", &["sh", "-c", &script]);
+        fx.with_probe(&mut cfg);
+        let cache = fx.path("seccomp-cache");
+        cfg.security.seccomp_cache_dir = Some(cache.clone());
+        let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+        let out = fx.wait_ready();
+        assert!(out.contains("CapEff:\t00000000a80425fb"), "{out}");
+        assert!(out.contains("Seccomp:\t2"), "{out}");
+        assert!(
+            out.contains("NoNewPrivs:\t0"),
+            "not set unless asked: {out}"
+        );
+        for want in [
+            "keyctl=EPERM",
+            "unshare=EPERM",
+            "mount=EPERM",
+            "init_module=EPERM",
+            "clone3=ENOSYS",
+            "vsock=EPERM",
+            "personality=ok",
+            "thread=7",
+            "procsys=denied",
+        ] {
+            assert!(out.lines().any(|l| l == want), "{want} missing: {out}");
+        }
+        assert_eq!(fs::read_dir(&cache).unwrap().count(), 1, "program cached");
+        stop(&spawned);
+    });
+}
+
+#[test]
+fn privileged_container_may_do_what_docker_allows_it() {
+    sandboxed(
+        "privileged_container_may_do_what_docker_allows_it",
+        |prefix| {
+            let fx = Fixture::new();
+            let script = format!(
+                "grep -E '^(CapEff|Seccomp):' /proc/self/status; {PROBE}; \
+             grep ' /sys ' /proc/mounts; ls /dev/loop-control /dev/kmsg 2>&1; \
+             [ -n \"$(head -c 1 /proc/timer_list)\" ] && echo TIMER_LIST=visible; echo READY; sleep 1000"
+            );
+            let mut cfg = fx.config(prefix, "priv", &["sh", "-c", &script]);
+            fx.with_probe(&mut cfg);
+            cfg.security.privileged = true;
+            let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let out = fx.wait_ready();
+            // Every capability we hold ourselves.
+            let status = fs::read_to_string("/proc/self/status").unwrap();
+            let all = status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapPrm:\t"))
+                .unwrap()
+                .to_string();
+            assert!(out.contains(&format!("CapEff:\t{all}")), "{out}");
+            assert!(out.contains("Seccomp:\t0"), "{out}");
+            for want in [
+                "unshare=ok",
+                "mount=ok",
+                "clone3=EINVAL", // the kernel's own answer: no filter
+                "thread=7",
+                "TIMER_LIST=visible",
+            ] {
+                assert!(out.lines().any(|l| l == want), "{want} missing: {out}");
+            }
+            assert!(out.contains("sysfs /sys sysfs rw"), "writable /sys: {out}");
+            assert!(out.contains("/dev/kmsg\n"), "host devices: {out}");
+            if spawned.cgroup.mode == CgroupMode::V1 {
+                let list =
+                    fs::read_to_string(spawned.cgroup.v1_dir("devices").join("devices.list"))
+                        .unwrap();
+                assert_eq!(list.trim(), "a *:* rwm");
+            }
+            stop(&spawned);
+        },
+    );
+}
+
+#[test]
+fn process_options_limits_and_security_options_apply() {
+    sandboxed(
+        "process_options_limits_and_security_options_apply",
+        |prefix| {
+            let fx = Fixture::new();
+            let script = "grep 'open files' /proc/self/limits; cat /proc/self/oom_score_adj; \
+            cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/kernel/domainname; \
+            grep ' /dev/shm ' /proc/mounts; grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; \
+            (touch /rootfile) 2>/dev/null && echo ROOT=writable || echo ROOT=read-only; \
+            touch /scratch/f && echo TMPFS=ok; echo hi > /dev/mynull && echo DEV=ok; \
+            ls -l /dev/mynull; echo READY; sleep 1000";
+            let mut cfg = fx.config(prefix, "opts", &["sh", "-c", script]);
+            cfg.process = ProcessOptions {
+                ulimits: vec![Ulimit {
+                    name: "nofile".into(),
+                    soft: 1234,
+                    hard: 2345,
+                }],
+                oom_score_adj: Some(500),
+                sysctls: vec![
+                    ("net.ipv4.ip_forward".into(), "1".into()),
+                    ("kernel.shmmax".into(), "123456789".into()),
+                ],
+                shm_size: Some(1 << 20),
+                domainname: Some("example.org".into()),
+            };
+            cfg.security.read_only_rootfs = true;
+            cfg.security.no_new_privileges = true;
+            cfg.security.cap_drop = vec!["ALL".into()];
+            cfg.security.cap_add = vec!["cap_chown".into(), "NET_ADMIN".into()];
+            cfg.security.devices = vec![Device {
+                host_path: "/dev/null".into(),
+                container_path: "/dev/mynull".into(),
+                permissions: "rwm".into(),
+            }];
+            cfg.mounts.push(MountSpec {
+                kind: MountKind::Tmpfs,
+                source: PathBuf::new(),
+                target: "/scratch".into(),
+                read_only: false,
+            });
+            let mut cpus =
+                fs::read_to_string("/sys/fs/cgroup/cpuset/cpuset.cpus").unwrap_or_default();
+            cpus = cpus
+                .trim()
+                .split([',', '-'])
+                .next()
+                .unwrap_or("0")
+                .to_string();
+            cfg.cgroup.limits = Limits {
+                memory_bytes: Some(64 << 20),
+                memory_reservation_bytes: Some(32 << 20),
+                cpu_shares: Some(512),
+                cpu_quota_us: Some(20_000),
+                cpu_period_us: Some(40_000),
+                cpuset_cpus: Some(cpus.clone()),
+                ..Limits::default()
+            };
+            let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let out = fx.wait_ready();
+            assert!(
+                out.contains("Max open files            1234                 2345"),
+                "{out}"
+            );
+            for want in [
+                "500",
+                "1",
+                "123456789",
+                "example.org",
+                "ROOT=read-only",
+                "TMPFS=ok",
+                "DEV=ok",
+            ] {
+                assert!(out.lines().any(|l| l == want), "{want} missing: {out}");
+            }
+            assert!(out.contains("size=1024k"), "shm size: {out}");
+            assert!(
+                out.contains("CapEff:\t0000000000001001"),
+                "chown + net_admin only: {out}"
+            );
+            assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+            assert!(
+                out.contains("crw-rw-rw-") && out.contains("1,   3"),
+                "{out}"
+            );
+            let cg = &spawned.cgroup;
+            if cg.mode == CgroupMode::V1 {
+                let r = |c: &str, f: &str| {
+                    fs::read_to_string(cg.v1_dir(c).join(f))
+                        .unwrap()
+                        .trim()
+                        .to_string()
+                };
+                assert_eq!(
+                    r("memory", "memory.soft_limit_in_bytes"),
+                    (32u64 << 20).to_string()
+                );
+                assert_eq!(r("cpu", "cpu.shares"), "512");
+                assert_eq!(r("cpu", "cpu.cfs_quota_us"), "20000");
+                assert_eq!(r("cpu", "cpu.cfs_period_us"), "40000");
+                assert_eq!(r("cpuset", "cpuset.cpus"), cpus);
+                let procs = r("cpuset", "cgroup.procs");
+                assert!(
+                    procs.lines().any(|l| l == spawned.pid.to_string()),
+                    "in the cpuset cgroup"
+                );
+                assert!(r("devices", "devices.list").contains("c 1:3 rwm"));
+            }
+            stop(&spawned);
+
+            // Refused before anything starts.
+            let mut cfg = fx.config(prefix, "bad", &["true"]);
+            cfg.process.sysctls = vec![("kernel.pid_max".into(), "1".into())];
+            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("sysctl kernel.pid_max is not allowed"),
+                "{err}"
+            );
+            let mut cfg = fx.config(prefix, "bad", &["true"]);
+            cfg.security.cap_add = vec!["SYS_AMDIN".into()];
+            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            assert!(
+                err.to_string().contains("unknown capability SYS_AMDIN"),
+                "{err}"
+            );
+            let mut cfg = fx.config(prefix, "bad", &["true"]);
+            fs::write(fx.path("bad.json"), "{\"defaultAction\": 3}").unwrap();
+            cfg.security.seccomp = SeccompProfile::File(fx.path("bad.json"));
+            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("bad.json is not a valid Docker seccomp profile"),
+                "{err}"
+            );
+        },
+    );
+}
+
+/// CVE-2019-5736: while `exec` runs, its child (a copy of the host binary) is inside
+/// the container's pid namespace. From inside, open its /proc/<pid>/exe for writing
+/// and as O_PATH (to reopen it through /proc/self/fd later): both must be refused.
+#[test]
+fn regression_cve_2019_5736_exec_helper_exe_cannot_be_opened() {
+    sandboxed(
+        "regression_cve_2019_5736_exec_helper_exe_cannot_be_opened",
+        |prefix| {
+            let fx = Fixture::new();
+            let script = "mv /etc/passwd /etc/passwd.real && mkfifo /etc/passwd && echo READY && \
+            WHARF_PROBE=attack /probe probe --exact --nocapture --test-threads=1; echo DONE; sleep 1000";
+            // Without CAP_SYS_PTRACE anywhere and with the container holding every
+            // other capability, only dumpability stands between the container and the
+            // helper's child: a process may open another's /proc/<pid>/exe when the
+            // uids match and its capabilities are a superset, unless the target is
+            // non-dumpable.
+            drop_capability_of_this_thread(19); // CAP_SYS_PTRACE
+            let mut cfg = fx.config(prefix, "cve", &["sh", "-c", script]);
+            fx.with_probe(&mut cfg);
+            cfg.security.cap_add = vec!["ALL".into()];
+            let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+            fx.wait_ready();
+            let code = exec(
+                spawned.pid,
+                &spawned.cgroup,
+                &strings(&["sh", "-c", "true"]),
+                &strings(&["PATH=/bin"]),
+                "/",
+                None,
+            )
+            .unwrap();
+            assert_eq!(code, 0);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let out = loop {
+                let out = fs::read_to_string(fx.path("out")).unwrap();
+                if out.contains("DONE") || Instant::now() > deadline {
+                    break out;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            assert!(
+                out.contains("targets=1"),
+                "the helper's child was found: {out}"
+            );
+            assert!(
+                out.contains("target wronly=EACCES opath=EACCES reopen=none"),
+                "{out}"
+            );
+            assert!(
+                out.contains("control=ok"),
+                "the same open works on a dumpable process: {out}"
+            );
+            stop(&spawned);
+        },
+    );
+}
+
+/// Drop capability `cap` from the bounding, permitted and effective sets of the calling
+/// thread (spawn and exec fork from it, so their processes lack it too).
+fn drop_capability_of_this_thread(cap: u32) {
+    let status = fs::read_to_string("/proc/thread-self/status").unwrap();
+    let get = |key: &str| {
+        let v = status.lines().find_map(|l| l.strip_prefix(key)).unwrap();
+        u64::from_str_radix(v.trim(), 16).unwrap() & !(1u64 << cap)
+    };
+    let (eff, prm) = (get("CapEff:"), get("CapPrm:"));
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut h = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let d = [
+        Data {
+            effective: eff as u32,
+            permitted: prm as u32,
+            inheritable: 0,
+        },
+        Data {
+            effective: (eff >> 32) as u32,
+            permitted: (prm >> 32) as u32,
+            inheritable: 0,
+        },
+    ];
+    // SAFETY: prctl takes integers; capset gets a valid v3 header and two data items.
+    unsafe {
+        assert_eq!(
+            libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0),
+            0
+        );
+        assert_eq!(
+            libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr()),
+            0
+        );
+    }
 }

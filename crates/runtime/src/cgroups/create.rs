@@ -33,9 +33,10 @@ impl CgroupHandle {
             fs_root: cfg.fs_root.clone(),
             path: rel(&cfg.path).to_string(),
         };
+        let wants_cpuset = cfg.limits.cpuset_cpus.is_some() || cfg.limits.cpuset_mems.is_some();
         let made = match mode {
             CgroupMode::V1 => handle.create_v1(),
-            CgroupMode::V2 => handle.create_v2(),
+            CgroupMode::V2 => handle.create_v2(wants_cpuset),
         }
         .and_then(|()| handle.apply(&cfg.limits));
         if let Err(e) = made {
@@ -60,13 +61,62 @@ impl CgroupHandle {
                 }
             }
         }
+        if v1_controller_mounted(&self.fs_root, "cpuset") {
+            self.create_v1_cpuset()?;
+        }
         Ok(())
     }
 
-    fn create_v2(&self) -> Result<(), RuntimeError> {
+    /// `mkdir -p` in the cpuset hierarchy, copying `cpuset.cpus` and `cpuset.mems`
+    /// down from the parent into every level that has them empty, so that adding a
+    /// process never fails with ENOSPC (what `cgroup.clone_children` would do).
+    fn create_v1_cpuset(&self) -> Result<(), RuntimeError> {
+        let mut parent = self.fs_root.join("cpuset");
+        for component in self.path.split('/').filter(|c| !c.is_empty()) {
+            let dir = parent.join(component);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(RuntimeError::io("create cgroup directory", &dir, e)),
+            }
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let own = fs::read(&dir.join(file))?;
+                if own.trim().is_empty() {
+                    let inherited = fs::read(&parent.join(file))?;
+                    fs::write(&dir.join(file), inherited.trim())?;
+                }
+            }
+            parent = dir;
+        }
+        Ok(())
+    }
+
+    /// Allow more devices in the v1 devices cgroup (`c 10:200 rwm`, or `a` for every
+    /// device, as a privileged container has). On v2 there is no devices file (the
+    /// kernel's device controller is eBPF only) and wharf installs no device filter,
+    /// so nothing needs allowing.
+    pub fn allow_devices(&self, rules: &[String]) -> Result<(), RuntimeError> {
+        if self.mode != CgroupMode::V1 || rules.is_empty() {
+            return Ok(());
+        }
+        if !v1_controller_mounted(&self.fs_root, "devices") {
+            return Err(RuntimeError::ControllerMissing {
+                what: "device access",
+                controller: "devices",
+                path: self.fs_root.join("devices"),
+            });
+        }
+        let file = self.v1_dir("devices").join("devices.allow");
+        for rule in rules {
+            fs::write(&file, rule)?;
+        }
+        Ok(())
+    }
+
+    fn create_v2(&self, with_cpuset: bool) -> Result<(), RuntimeError> {
         let mut dir = self.fs_root.clone();
         for component in self.path.split('/').filter(|c| !c.is_empty()) {
-            enable_controllers(&dir);
+            enable_controllers(&dir, with_cpuset);
             dir.push(component);
             match std::fs::create_dir(&dir) {
                 Ok(()) => {}
@@ -80,11 +130,13 @@ impl CgroupHandle {
 
 /// Enable our controllers for the children of `dir` (v2). Failures are left for
 /// `apply` to report: a limit whose controller ends up missing is an error there.
-fn enable_controllers(dir: &Path) {
+fn enable_controllers(dir: &Path, with_cpuset: bool) {
     let available = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
     let enabled = std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+    let cpuset: &[&str] = if with_cpuset { &["cpuset"] } else { &[] };
     let wanted: Vec<String> = V2_CONTROLLERS
         .iter()
+        .chain(cpuset)
         .filter(|c| available.split_whitespace().any(|a| a == **c))
         .filter(|c| !enabled.split_whitespace().any(|a| a == **c))
         .map(|c| format!("+{c}"))

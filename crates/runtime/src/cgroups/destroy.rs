@@ -1,7 +1,7 @@
 //! Tear a container's cgroup down: SIGKILL everything in it, wait until it is empty,
 //! remove the leaf; and remove empty parents such as `wharf/<project>`.
 
-use super::{detect, fs, rel, v1_controller_mounted, CgroupHandle, CgroupMode, V1_CONTROLLERS};
+use super::{detect, fs, rel, v1_controller_mounted, CgroupHandle, CgroupMode, V1_ALL_CONTROLLERS};
 use crate::RuntimeError;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -72,7 +72,7 @@ impl CgroupHandle {
     pub fn try_remove_empty_parents(fs_root: &Path, path_prefix: &str) -> Result<(), RuntimeError> {
         let roots: Vec<PathBuf> = match detect(fs_root)? {
             CgroupMode::V2 => vec![fs_root.to_path_buf()],
-            CgroupMode::V1 => V1_CONTROLLERS
+            CgroupMode::V1 => V1_ALL_CONTROLLERS
                 .iter()
                 .filter(|c| v1_controller_mounted(fs_root, c))
                 .map(|c| fs_root.join(c))

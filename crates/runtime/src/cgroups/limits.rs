@@ -10,6 +10,11 @@ pub const CPU_PERIOD_US: u64 = 100_000;
 
 const MEMORY_HINT: &str = "the limit must be above the memory the container uses";
 const RANGE_HINT: &str = "the value is outside the range the kernel accepts";
+const SWAP_HINT: &str = "the kernel does not account swap (boot it with swapaccount=1, or on cgroup v2 enable swap) or leave memswap_limit unset";
+const CPUSET_HINT: &str =
+    "the CPUs and memory nodes must exist and lie within the parent cgroup's cpuset";
+/// cpu.shares when none is given, as the kernel and Docker use.
+const DEFAULT_CPU_SHARES: u64 = 1024;
 const CPU_HINT: &str = "the CPU limit must be at least 0.01 CPUs and fit the parent cgroup's quota";
 
 /// CFS quota in microseconds per [`CPU_PERIOD_US`] for a `nano_cpus` limit; `None`
@@ -22,14 +27,258 @@ pub fn cpu_quota_us(nano_cpus: u64) -> Option<u64> {
     }
 }
 
+/// cgroup v2 `cpu.weight` for v1 `cpu.shares`, as runc converts it: the range
+/// [2, 262144] maps linearly onto [1, 10000] (1024 shares become weight 39).
+pub fn cpu_weight_from_shares(shares: u64) -> u64 {
+    let shares = shares.clamp(2, 262_144);
+    1 + ((shares - 2) * 9999) / 262_142
+}
+
+/// Refuse combinations Docker refuses, before anything is written.
+fn validate(l: &Limits) -> Result<(), RuntimeError> {
+    let bad = |m: String| Err(RuntimeError::InvalidConfig(m));
+    let mem = l.memory_bytes.unwrap_or(0);
+    if let Some(swap) = l.memory_swap_bytes {
+        if swap < -1 {
+            return bad(format!(
+                "memswap_limit {swap} is invalid: use -1 for unlimited swap or a byte count"
+            ));
+        }
+        if swap != 0 && mem == 0 {
+            return bad("memswap_limit needs a memory limit (mem_limit or deploy.resources.limits.memory) as well".into());
+        }
+        if swap > 0 && (swap as u64) < mem {
+            return bad(format!("memswap_limit {swap} is below the memory limit {mem}: it counts memory plus swap, so it must be at least the memory limit"));
+        }
+    }
+    if let Some(r) = l.memory_reservation_bytes {
+        if mem > 0 && r > mem {
+            return bad(format!("the memory reservation {r} is above the memory limit {mem}: the soft limit must not exceed the hard one"));
+        }
+    }
+    if let Some(s) = l.cpu_shares {
+        if s != 0 && !(2..=262_144).contains(&s) {
+            return bad(format!("cpu_shares {s} is outside 2..=262144"));
+        }
+    }
+    let explicit =
+        l.cpu_quota_us.is_some_and(|q| q != 0) || l.cpu_period_us.is_some_and(|p| p != 0);
+    if explicit && l.nano_cpus.is_some_and(|n| n != 0) {
+        return bad(
+            "cpus (NanoCPUs) and cpu_quota/cpu_period cannot both be set: use one or the other"
+                .into(),
+        );
+    }
+    if let Some(p) = l.cpu_period_us.filter(|p| *p != 0) {
+        if !(1000..=1_000_000).contains(&p) {
+            return bad(format!("cpu_period {p} is outside 1000..=1000000 µs"));
+        }
+    }
+    if let Some(q) = l.cpu_quota_us {
+        if q != 0 && q != -1 && q < 1000 {
+            return bad(format!(
+                "cpu_quota {q} is invalid: at least 1000 µs, or -1 for unlimited"
+            ));
+        }
+    }
+    for (what, v) in [("cpuset", &l.cpuset_cpus), ("cpuset mems", &l.cpuset_mems)] {
+        if let Some(v) = v {
+            if !valid_cpu_list(v) {
+                return bad(format!(
+                    "{what} {v:?} is not a list of numbers and ranges such as 0-2,4"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `0`, `0-3`, `0,2-4,7`.
+fn valid_cpu_list(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(',').all(|part| {
+            let mut it = part.splitn(2, '-');
+            let lo = it.next().and_then(|a| a.parse::<u32>().ok());
+            match (lo, it.next()) {
+                (Some(_), None) => true,
+                (Some(a), Some(b)) => b.parse::<u32>().is_ok_and(|b| b >= a),
+                _ => false,
+            }
+        })
+}
+
 impl CgroupHandle {
     /// Apply `limits`; `None` fields are left as they are, `Some(0)` means unlimited
     /// (Docker's convention).
     pub fn apply(&self, limits: &Limits) -> Result<(), RuntimeError> {
+        validate(limits)?;
         match self.mode {
-            CgroupMode::V1 => self.apply_v1(limits),
-            CgroupMode::V2 => self.apply_v2(limits),
+            CgroupMode::V1 => self.apply_v1(limits)?,
+            CgroupMode::V2 => self.apply_v2(limits)?,
         }
+        self.apply_extra(limits)
+    }
+
+    /// Swap, reservation, shares, explicit quota/period and cpuset (both versions).
+    fn apply_extra(&self, limits: &Limits) -> Result<(), RuntimeError> {
+        let v2 = self.mode == CgroupMode::V2;
+        if let Some(swap) = limits.memory_swap_bytes.filter(|s| *s != 0) {
+            let mem = limits.memory_bytes.unwrap_or(0);
+            if v2 {
+                let dir = self.v2_dir();
+                let file = dir.join("memory.swap.max");
+                if !file.exists() {
+                    return Err(RuntimeError::Unsupported {
+                        what: "memswap_limit",
+                        path: file,
+                        hint: SWAP_HINT,
+                    });
+                }
+                // v2 limits swap alone: total minus memory.
+                let swap_only = (swap.max(0) as u64).saturating_sub(mem);
+                let value = if swap < 0 {
+                    "max".to_string()
+                } else {
+                    swap_only.to_string()
+                };
+                write_limit(&file, &value, "swap limit", swap_only, RANGE_HINT)?;
+            } else {
+                // Written by apply_v1 together with the memory limit; check it exists.
+                let dir =
+                    self.v1_controller_dir("memory", "memswap_limit", "memory.limit_in_bytes")?;
+                let file = dir.join("memory.memsw.limit_in_bytes");
+                if !file.exists() {
+                    return Err(RuntimeError::Unsupported {
+                        what: "memswap_limit",
+                        path: file,
+                        hint: SWAP_HINT,
+                    });
+                }
+            }
+        }
+        if let Some(bytes) = limits.memory_reservation_bytes {
+            let (dir, file) = if v2 {
+                let dir = self.v2_dir();
+                require_v2(&dir, "memory", "memory reservation", "memory.low")?;
+                (dir, "memory.low")
+            } else {
+                let f = "memory.soft_limit_in_bytes";
+                (
+                    self.v1_controller_dir("memory", "memory reservation", f)?,
+                    f,
+                )
+            };
+            let raw = match (bytes, v2) {
+                (0, true) => "0".to_string(),
+                (0, false) => "-1".to_string(),
+                (b, _) => b.to_string(),
+            };
+            write_limit(
+                &dir.join(file),
+                &raw,
+                "memory reservation",
+                bytes,
+                RANGE_HINT,
+            )?;
+        }
+        if let Some(shares) = limits.cpu_shares {
+            let shares = if shares == 0 {
+                DEFAULT_CPU_SHARES
+            } else {
+                shares
+            };
+            if v2 {
+                let dir = self.v2_dir();
+                require_v2(&dir, "cpu", "CPU shares", "cpu.weight")?;
+                let weight = cpu_weight_from_shares(shares);
+                write_limit(
+                    &dir.join("cpu.weight"),
+                    &weight.to_string(),
+                    "CPU weight",
+                    weight,
+                    RANGE_HINT,
+                )?;
+            } else {
+                let dir = self.v1_controller_dir("cpu", "CPU shares", "cpu.shares")?;
+                write_limit(
+                    &dir.join("cpu.shares"),
+                    &shares.to_string(),
+                    "CPU shares",
+                    shares,
+                    RANGE_HINT,
+                )?;
+            }
+        }
+        if limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() {
+            let period = match limits.cpu_period_us {
+                None | Some(0) => CPU_PERIOD_US,
+                Some(p) => p,
+            };
+            let quota = limits.cpu_quota_us.filter(|q| *q > 0);
+            if v2 {
+                let dir = self.v2_dir();
+                require_v2(&dir, "cpu", "CPU quota/period", "cpu.max")?;
+                let value = match quota {
+                    Some(q) => format!("{q} {period}"),
+                    None => format!("max {period}"),
+                };
+                write_limit(
+                    &dir.join("cpu.max"),
+                    &value,
+                    "CPU quota/period (µs)",
+                    quota.unwrap_or(0) as u64,
+                    CPU_HINT,
+                )?;
+            } else {
+                let dir = self.v1_controller_dir("cpu", "CPU quota/period", "cpu.cfs_quota_us")?;
+                // A quota above the new period is fine; write the period first, as
+                // runc does, after lifting the quota so the pair is never invalid.
+                write_limit(
+                    &dir.join("cpu.cfs_quota_us"),
+                    "-1",
+                    "CPU quota (µs)",
+                    0,
+                    CPU_HINT,
+                )?;
+                write_limit(
+                    &dir.join("cpu.cfs_period_us"),
+                    &period.to_string(),
+                    "CPU period (µs)",
+                    period,
+                    RANGE_HINT,
+                )?;
+                if let Some(q) = quota {
+                    write_limit(
+                        &dir.join("cpu.cfs_quota_us"),
+                        &q.to_string(),
+                        "CPU quota (µs)",
+                        q as u64,
+                        CPU_HINT,
+                    )?;
+                }
+            }
+        }
+        for (value, file, what) in [
+            (&limits.cpuset_cpus, "cpuset.cpus", "cpuset CPUs"),
+            (&limits.cpuset_mems, "cpuset.mems", "cpuset memory nodes"),
+        ] {
+            let Some(value) = value else { continue };
+            let dir = if v2 {
+                let dir = self.v2_dir();
+                require_v2(&dir, "cpuset", what, file)?;
+                dir
+            } else {
+                self.v1_controller_dir("cpuset", what, file)?
+            };
+            fs::write_raw(&dir.join(file), value).map_err(|source| RuntimeError::Limit {
+                what,
+                value: value.clone(),
+                file: dir.join(file),
+                source,
+                hint: CPUSET_HINT,
+            })?;
+        }
+        Ok(())
     }
 
     fn apply_v1(&self, limits: &Limits) -> Result<(), RuntimeError> {
@@ -37,10 +286,17 @@ impl CgroupHandle {
             let dir = self.v1_controller_dir("memory", "memory limit", "memory.limit_in_bytes")?;
             let limit_file = dir.join("memory.limit_in_bytes");
             let memsw_file = dir.join("memory.memsw.limit_in_bytes");
+            let memsw_total = match limits.memory_swap_bytes {
+                Some(s) if s < 0 => 0,
+                Some(s) if s > 0 => s as u64,
+                _ => bytes.saturating_mul(2),
+            };
             let (mem, memsw) = if bytes == 0 {
                 ("-1".to_string(), "-1".to_string())
+            } else if memsw_total == 0 {
+                (bytes.to_string(), "-1".to_string())
             } else {
-                (bytes.to_string(), bytes.saturating_mul(2).to_string())
+                (bytes.to_string(), memsw_total.to_string())
             };
             let write_mem = || write_limit(&limit_file, &mem, "memory limit", bytes, MEMORY_HINT);
             let write_memsw = || {
@@ -48,14 +304,14 @@ impl CgroupHandle {
                     &memsw_file,
                     &memsw,
                     "memory+swap limit",
-                    bytes.saturating_mul(2),
+                    memsw_total,
                     MEMORY_HINT,
                 )
             };
             if memsw_file.exists() {
                 // memsw must never fall below memory: grow memsw first, shrink it last.
                 let current = fs::read_u64(&limit_file).unwrap_or(u64::MAX);
-                if bytes == 0 || bytes > current {
+                if bytes == 0 || memsw_total == 0 || bytes > current {
                     write_memsw()?;
                     write_mem()?;
                 } else {
@@ -109,7 +365,7 @@ impl CgroupHandle {
                 MEMORY_HINT,
             )?;
             let swap = dir.join("memory.swap.max");
-            if swap.exists() {
+            if swap.exists() && limits.memory_swap_bytes.unwrap_or(0) == 0 {
                 // Docker's default: as much swap as memory (memory+swap = 2 × memory).
                 write_limit(&swap, &max_or(bytes), "swap limit", bytes, RANGE_HINT)?;
             }

@@ -19,10 +19,17 @@ use std::path::{Path, PathBuf};
 pub use detect::detect;
 pub use stats::CgroupStats;
 
-/// The v1 controllers a container cgroup is created in (cpuset is left alone: an empty
-/// cpuset.cpus in a new cgroup would refuse every process).
+/// The v1 controllers a container cgroup is created in besides cpuset (see
+/// [`V1_ALL_CONTROLLERS`]).
 pub const V1_CONTROLLERS: [&str; 7] = [
     "memory", "cpu", "cpuacct", "pids", "blkio", "devices", "freezer",
+];
+
+/// Every v1 controller a container cgroup lives in: [`V1_CONTROLLERS`] plus cpuset,
+/// whose new cgroups get `cpuset.cpus`/`cpuset.mems` copied down from the parent
+/// chain when empty (an empty cpuset would refuse every process with ENOSPC).
+pub const V1_ALL_CONTROLLERS: [&str; 8] = [
+    "memory", "cpu", "cpuacct", "pids", "blkio", "devices", "freezer", "cpuset",
 ];
 
 /// The v2 controllers enabled for a container cgroup.
@@ -39,12 +46,40 @@ pub struct CgroupConfig {
 }
 
 /// Resource limits; `None` leaves the kernel's current value alone.
+///
+/// Every `Some` is enforced or `apply` fails saying why (a missing controller, a
+/// kernel without swap accounting, a value the kernel refuses): never ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     pub memory_bytes: Option<u64>,
     /// CPU time in billionths of a CPU (Docker's `NanoCpus`: 1.5 CPUs = 1_500_000_000).
     pub nano_cpus: Option<u64>,
     pub pids: Option<u64>,
+    /// `memswap_limit`: memory plus swap in bytes; -1 = unlimited swap, 0 = Docker's
+    /// default (as much swap as memory). Needs `memory_bytes`.
+    #[serde(default)]
+    pub memory_swap_bytes: Option<i64>,
+    /// `mem_reservation`: the soft limit (v1 `memory.soft_limit_in_bytes`, v2
+    /// `memory.low`); 0 = none. Must not exceed `memory_bytes`.
+    #[serde(default)]
+    pub memory_reservation_bytes: Option<u64>,
+    /// `cpu_shares`: relative weight, 2..=262144 (v1 `cpu.shares`; v2 `cpu.weight`
+    /// converted as runc does); 0 = the default (1024).
+    #[serde(default)]
+    pub cpu_shares: Option<u64>,
+    /// `cpu_quota` in µs per period; -1 or 0 = unlimited. Not with `nano_cpus`.
+    #[serde(default)]
+    pub cpu_quota_us: Option<i64>,
+    /// `cpu_period` in µs (1000..=1000000); 0 = the default (100000). Not with
+    /// `nano_cpus`.
+    #[serde(default)]
+    pub cpu_period_us: Option<u64>,
+    /// `cpuset`: the CPUs the container may run on, e.g. `0-2,4`.
+    #[serde(default)]
+    pub cpuset_cpus: Option<String>,
+    /// `cpuset.mems`: the memory nodes, e.g. `0`.
+    #[serde(default)]
+    pub cpuset_mems: Option<String>,
 }
 
 /// Which cgroup hierarchy the host runs.
@@ -80,7 +115,7 @@ impl CgroupHandle {
     pub fn dirs(&self) -> Vec<PathBuf> {
         match self.mode {
             CgroupMode::V2 => vec![self.v2_dir()],
-            CgroupMode::V1 => V1_CONTROLLERS
+            CgroupMode::V1 => V1_ALL_CONTROLLERS
                 .iter()
                 .filter(|c| v1_controller_mounted(&self.fs_root, c))
                 .map(|c| self.v1_dir(c))

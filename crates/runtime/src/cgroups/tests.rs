@@ -35,6 +35,8 @@ fn fake_v1_leaf(root: &Path, path: &str) {
         ("memory", "memory.stat", "cache 0\n"),
         ("cpu", "cpu.cfs_period_us", "100000\n"),
         ("cpu", "cpu.cfs_quota_us", "-1\n"),
+        ("memory", "memory.soft_limit_in_bytes", V1_UNLIMITED),
+        ("cpu", "cpu.shares", "1024\n"),
         ("pids", "pids.max", "max\n"),
         ("pids", "pids.current", "0\n"),
         ("devices", "devices.allow", ""),
@@ -65,10 +67,12 @@ fn fake_v2_leaf(root: &Path, path: &str, with_memory: bool) {
     let dir = root.join(path);
     put(&dir.join("cgroup.procs"), "");
     put(&dir.join("cpu.max"), "max 100000\n");
+    put(&dir.join("cpu.weight"), "100\n");
     put(&dir.join("pids.max"), "max\n");
     if with_memory {
         put(&dir.join("memory.max"), "max\n");
         put(&dir.join("memory.swap.max"), "max\n");
+        put(&dir.join("memory.low"), "0\n");
     }
 }
 
@@ -85,6 +89,7 @@ fn all_limits() -> Limits {
         memory_bytes: Some(256 << 20),
         nano_cpus: Some(1_500_000_000),
         pids: Some(100),
+        ..Limits::default()
     }
 }
 
@@ -157,6 +162,7 @@ fn v1_unlimited_and_untouched_values() {
         memory_bytes: Some(0),
         nano_cpus: Some(0),
         pids: Some(0),
+        ..Limits::default()
     })
     .unwrap();
     assert_eq!(read(&root.join("memory/c/memory.limit_in_bytes")), "-1");
@@ -276,6 +282,7 @@ fn v2_create_enables_controllers_and_writes_limits() {
         nano_cpus: Some(0),
         memory_bytes: Some(0),
         pids: None,
+        ..Limits::default()
     })
     .unwrap();
     assert_eq!(read(&leaf.join("cpu.max")), "max 100000");
@@ -461,4 +468,266 @@ fn cpu_quota_from_nano_cpus() {
     assert_eq!(limits::cpu_quota_us(500_000_000), Some(50_000));
     assert_eq!(limits::cpu_quota_us(10_000_000), Some(1_000));
     assert_eq!(limits::cpu_quota_us(0), None);
+}
+
+/// A v1 cpuset hierarchy whose root offers CPUs 0-3 and node 0; new cgroups start
+/// with empty cpuset.cpus/mems, as the kernel makes them.
+fn fake_v1_cpuset(root: &Path, path: &str) {
+    put(&root.join("cpuset/cgroup.procs"), "1\n");
+    put(&root.join("cpuset/cpuset.cpus"), "0-3\n");
+    put(&root.join("cpuset/cpuset.mems"), "0\n");
+    let mut dir = root.join("cpuset");
+    for c in path.split('/') {
+        dir.push(c);
+        put(&dir.join("cpuset.cpus"), "\n");
+        put(&dir.join("cpuset.mems"), "\n");
+        put(&dir.join("cgroup.procs"), "");
+    }
+}
+
+#[test]
+fn v1_swap_reservation_shares_quota_and_cpuset() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &V1_CONTROLLERS);
+    fake_v1_leaf(root, "wharf/p/c");
+    fake_v1_cpuset(root, "wharf/p/c");
+    put(&root.join("cpuset/wharf/p/cpuset.mems"), "0\n");
+    let limits = Limits {
+        memory_bytes: Some(100 << 20),
+        memory_swap_bytes: Some(300 << 20),
+        memory_reservation_bytes: Some(50 << 20),
+        cpu_shares: Some(512),
+        cpu_quota_us: Some(25_000),
+        cpu_period_us: Some(50_000),
+        cpuset_cpus: Some("1-2".into()),
+        ..Limits::default()
+    };
+    let h = CgroupHandle::create(&config(root, "wharf/p/c", limits)).unwrap();
+    let mem = root.join("memory/wharf/p/c");
+    assert_eq!(read(&mem.join("memory.limit_in_bytes")), "104857600");
+    assert_eq!(read(&mem.join("memory.memsw.limit_in_bytes")), "314572800");
+    assert_eq!(read(&mem.join("memory.soft_limit_in_bytes")), "52428800");
+    let cpu = root.join("cpu/wharf/p/c");
+    assert_eq!(read(&cpu.join("cpu.shares")), "512");
+    assert_eq!(read(&cpu.join("cpu.cfs_period_us")), "50000");
+    assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "25000");
+    // cpus/mems copied down where empty, kept where set, then the container's own.
+    assert_eq!(read(&root.join("cpuset/wharf/cpuset.cpus")), "0-3");
+    assert_eq!(read(&root.join("cpuset/wharf/cpuset.mems")), "0");
+    assert_eq!(read(&root.join("cpuset/wharf/p/cpuset.mems")), "0\n");
+    assert_eq!(read(&root.join("cpuset/wharf/p/c/cpuset.cpus")), "1-2");
+    assert_eq!(read(&root.join("cpuset/wharf/p/c/cpuset.mems")), "0");
+    assert!(
+        h.dirs().contains(&root.join("cpuset/wharf/p/c")),
+        "processes go to cpuset too"
+    );
+
+    // Unlimited swap, no reservation, default shares, unlimited quota.
+    h.apply(&Limits {
+        memory_bytes: Some(100 << 20),
+        memory_swap_bytes: Some(-1),
+        memory_reservation_bytes: Some(0),
+        cpu_shares: Some(0),
+        cpu_quota_us: Some(-1),
+        ..Limits::default()
+    })
+    .unwrap();
+    assert_eq!(read(&mem.join("memory.memsw.limit_in_bytes")), "-1");
+    assert_eq!(read(&mem.join("memory.soft_limit_in_bytes")), "-1");
+    assert_eq!(read(&cpu.join("cpu.shares")), "1024");
+    assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "-1");
+    assert_eq!(read(&cpu.join("cpu.cfs_period_us")), "100000");
+}
+
+#[test]
+fn v1_swap_without_accounting_or_cpuset_without_controller_is_an_error() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &V1_CONTROLLERS);
+    fake_v1_leaf(root, "c");
+    fs::remove_file(root.join("memory/c/memory.memsw.limit_in_bytes")).unwrap();
+    let err = CgroupHandle::create(&config(
+        root,
+        "c",
+        Limits {
+            memory_bytes: Some(1 << 20),
+            memory_swap_bytes: Some(2 << 20),
+            ..Limits::default()
+        },
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RuntimeError::Unsupported {
+                what: "memswap_limit",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("swapaccount=1"), "{err}");
+
+    fake_v1_leaf(root, "d");
+    let err = CgroupHandle::create(&config(
+        root,
+        "d",
+        Limits {
+            cpuset_cpus: Some("0".into()),
+            ..Limits::default()
+        },
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RuntimeError::ControllerMissing {
+                controller: "cpuset",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn docker_refusals_happen_before_any_write() {
+    let cases: [(Limits, &str); 7] = [
+        (
+            Limits {
+                memory_swap_bytes: Some(1 << 30),
+                ..Limits::default()
+            },
+            "needs a memory limit",
+        ),
+        (
+            Limits {
+                memory_bytes: Some(2 << 20),
+                memory_swap_bytes: Some(1 << 20),
+                ..Limits::default()
+            },
+            "below the memory limit",
+        ),
+        (
+            Limits {
+                memory_bytes: Some(1 << 20),
+                memory_reservation_bytes: Some(2 << 20),
+                ..Limits::default()
+            },
+            "above the memory limit",
+        ),
+        (
+            Limits {
+                cpu_shares: Some(1),
+                ..Limits::default()
+            },
+            "2..=262144",
+        ),
+        (
+            Limits {
+                nano_cpus: Some(1_000_000_000),
+                cpu_quota_us: Some(50_000),
+                ..Limits::default()
+            },
+            "cannot both be set",
+        ),
+        (
+            Limits {
+                cpu_period_us: Some(10),
+                ..Limits::default()
+            },
+            "cpu_period 10",
+        ),
+        (
+            Limits {
+                cpuset_cpus: Some("0-a".into()),
+                ..Limits::default()
+            },
+            "cpuset \"0-a\"",
+        ),
+    ];
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &V1_CONTROLLERS);
+    fake_v1_leaf(root, "c");
+    let h = CgroupHandle {
+        mode: CgroupMode::V1,
+        fs_root: root.into(),
+        path: "c".into(),
+    };
+    for (limits, expected) in cases {
+        let err = h.apply(&limits).unwrap_err();
+        assert!(matches!(err, RuntimeError::InvalidConfig(_)), "{err}");
+        assert!(err.to_string().contains(expected), "{expected}: {err}");
+    }
+    assert_eq!(
+        read(&root.join("memory/c/memory.limit_in_bytes")),
+        V1_UNLIMITED
+    );
+}
+
+#[test]
+fn v2_swap_low_weight_quota_and_cpuset() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v2(root);
+    fake_v2_leaf(root, "c", true);
+    put(&root.join("c/cpuset.cpus"), "\n");
+    put(&root.join("c/cpuset.mems"), "\n");
+    let limits = Limits {
+        memory_bytes: Some(100 << 20),
+        memory_swap_bytes: Some(300 << 20),
+        memory_reservation_bytes: Some(50 << 20),
+        cpu_shares: Some(1024),
+        cpu_quota_us: Some(25_000),
+        cpu_period_us: Some(50_000),
+        cpuset_cpus: Some("0,2".into()),
+        cpuset_mems: Some("0".into()),
+        ..Limits::default()
+    };
+    let h = CgroupHandle::create(&config(root, "c", limits)).unwrap();
+    let leaf = root.join("c");
+    assert_eq!(read(&leaf.join("memory.max")), "104857600");
+    assert_eq!(
+        read(&leaf.join("memory.swap.max")),
+        "209715200",
+        "swap only: total - memory"
+    );
+    assert_eq!(read(&leaf.join("memory.low")), "52428800");
+    assert_eq!(read(&leaf.join("cpu.weight")), "39");
+    assert_eq!(read(&leaf.join("cpu.max")), "25000 50000");
+    assert_eq!(read(&leaf.join("cpuset.cpus")), "0,2");
+    assert_eq!(read(&leaf.join("cpuset.mems")), "0");
+    assert!(
+        read(&root.join("cgroup.subtree_control")).contains("+cpuset"),
+        "cpuset enabled only because it was asked for"
+    );
+    h.apply(&Limits {
+        memory_bytes: Some(100 << 20),
+        memory_swap_bytes: Some(-1),
+        cpu_quota_us: Some(-1),
+        ..Limits::default()
+    })
+    .unwrap();
+    assert_eq!(read(&leaf.join("memory.swap.max")), "max");
+    assert_eq!(read(&leaf.join("cpu.max")), "max 100000");
+
+    fs::remove_file(leaf.join("memory.swap.max")).unwrap();
+    let err = h
+        .apply(&Limits {
+            memory_bytes: Some(1 << 20),
+            memory_swap_bytes: Some(2 << 20),
+            ..Limits::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::Unsupported { .. }), "{err}");
+}
+
+#[test]
+fn cpu_weight_conversion_matches_runc() {
+    assert_eq!(limits::cpu_weight_from_shares(2), 1);
+    assert_eq!(limits::cpu_weight_from_shares(1024), 39);
+    assert_eq!(limits::cpu_weight_from_shares(262_144), 10_000);
+    assert_eq!(limits::cpu_weight_from_shares(512), 20);
 }
