@@ -67,44 +67,65 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(10);
-    let mut ups = Vec::new();
-    let mut downs = Vec::new();
-    let mut kills = Vec::new();
-    for _ in 0..runs {
-        let start = Instant::now();
-        run(&project, &["up", "-d"]);
-        ups.push(start.elapsed());
-        let start = Instant::now();
-        run(&project, &["down"]);
-        downs.push(start.elapsed());
-        // busybox httpd, as the first process of its pid namespace, has no
-        // SIGTERM handler, so the kernel drops the stop signal and `down` waits
-        // the whole grace period (docker compose does the same). `down -t 0`
-        // shows the cost of wharf's own work.
-        run(&project, &["up", "-d"]);
-        let start = Instant::now();
-        run(&project, &["down", "-t", "0"]);
-        kills.push(start.elapsed());
+    // busybox httpd, as the first process of its pid namespace, has no SIGTERM
+    // handler, so the kernel drops the stop signal and `down` waits the whole
+    // grace period (docker compose does the same); `down -t 0` shows the cost
+    // of wharf's own work.
+    measure("hello stack (2 services)", &project, runs, &run, true);
+
+    for count in [50, 100] {
+        let dir = work.path().join(format!("many{count}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut yaml = String::from("services:\n");
+        for i in 0..count {
+            yaml.push_str(&format!(
+                "  s{i}:\n    image: busybox:latest\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while :; do sleep 60 & wait; done\"]\n"
+            ));
+        }
+        std::fs::write(dir.join("compose.yaml"), yaml).unwrap();
+        let runs = if count > 50 { runs.min(3) } else { runs.min(5) };
+        measure(&format!("{count} services"), &dir, runs, &run, false);
     }
-    let median = |v: &mut Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
+}
+
+/// Time `up -d`, a second (no-op) `up -d`, `ps`, and `down` of the project in
+/// `dir`, `runs` times; with `kill`, also `down -t 0`. Prints the medians.
+fn measure(label: &str, dir: &Path, runs: usize, run: &dyn Fn(&Path, &[&str]), kill: bool) {
+    let time = |args: &[&str]| {
+        let start = Instant::now();
+        run(dir, args);
+        start.elapsed()
     };
-    let show = |v: &[Duration]| {
-        v.iter()
+    let mut figures: Vec<(&str, Vec<Duration>)> = vec![
+        ("up -d", Vec::new()),
+        ("up -d (nothing to do)", Vec::new()),
+        ("ps", Vec::new()),
+        ("down", Vec::new()),
+    ];
+    if kill {
+        figures.push(("down -t 0", Vec::new()));
+    }
+    for _ in 0..runs {
+        figures[0].1.push(time(&["up", "-d"]));
+        figures[1].1.push(time(&["up", "-d"]));
+        figures[2].1.push(time(&["ps"]));
+        figures[3].1.push(time(&["down"]));
+        if kill {
+            run(dir, &["up", "-d"]);
+            figures[4].1.push(time(&["down", "-t", "0"]));
+        }
+    }
+    println!("{label}, {runs} runs");
+    for (name, mut values) in figures {
+        values.sort();
+        let all: Vec<String> = values
+            .iter()
             .map(|d| format!("{:.1}", d.as_secs_f64() * 1000.0))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    println!("hello stack (2 services), {runs} runs");
-    println!(
-        "  up -d: median {:.1} ms  [{}]",
-        median(&mut ups).as_secs_f64() * 1000.0,
-        show(&ups)
-    );
-    println!(
-        "  down : median {:.1} ms  [{}]",
-        median(&mut downs).as_secs_f64() * 1000.0,
-        show(&downs)
-    );
+            .collect();
+        println!(
+            "  {name:<22} median {:>8.1} ms  [{}]",
+            values[values.len() / 2].as_secs_f64() * 1000.0,
+            all.join(" ")
+        );
+    }
 }

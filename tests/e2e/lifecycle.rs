@@ -100,3 +100,52 @@ fn stop_start_restart_kill_rm() {
         s.ok(&dir, &["down"]);
     });
 }
+
+#[test]
+fn up_scale_wait_and_exit_code_from() {
+    sandboxed("lifecycle::up_scale_wait_and_exit_code_from", |s| {
+        s.import_busybox();
+        let dir = s.project(
+            "flags",
+            r#"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+  job:
+    image: busybox
+    command: ["sh", "-c", "echo working; exit 7"]
+"#,
+        );
+        // --scale and --wait: three web containers, all running when up returns.
+        s.ok(&dir, &["up", "--wait", "--scale", "web=3", "web"]);
+        let ps = s.ok(&dir, &["ps", "--format", "json"]);
+        let running = ps
+            .lines()
+            .filter(|l| l.contains("\"State\":\"running\""))
+            .count();
+        assert_eq!(running, 3, "{ps}");
+        // Scaling down removes the highest numbers first.
+        s.ok(&dir, &["up", "-d", "--scale", "web=1", "web"]);
+        let names = s.ok(&dir, &["ps", "-a", "--format", "json"]);
+        assert!(
+            names.contains("flags-web-1") && !names.contains("flags-web-2"),
+            "{names}"
+        );
+        let err = s.fails(&dir, &["up", "-d", "--scale", "web=x"]);
+        assert!(err.contains("not a number"), "{err}");
+
+        // Attached, --exit-code-from returns the job's code and stops the rest.
+        let out = s.wharf(&dir, &["up", "--exit-code-from", "job"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(7), "{stdout}");
+        assert!(stdout.contains("job-1  | working"), "{stdout}");
+        assert!(stdout.contains("job-1 exited with code 7"), "{stdout}");
+        let web = s.ok(&dir, &["ps", "-a", "--format", "json", "web"]);
+        assert!(
+            web.contains("\"State\":\"exited\""),
+            "web stopped on abort: {web}"
+        );
+        s.ok(&dir, &["down"]);
+    });
+}

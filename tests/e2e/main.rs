@@ -6,3 +6,4 @@ mod harness;
 mod health;
 mod hello;
 mod lifecycle;
+mod security;

@@ -51,8 +51,18 @@ enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
-    /// List images
+    /// List images used by the created containers
     Images(commands::image::LsArgs),
+    /// Pull service images
+    Pull(commands::pull::PullArgs),
+    /// Push service images
+    Push(commands::push::PushArgs),
+    /// Log in to a registry
+    Login(commands::login::LoginArgs),
+    /// Log out from a registry
+    Logout(commands::login::LogoutArgs),
+    /// Parse, resolve and render the Compose files in canonical format
+    Config(commands::config::ConfigArgs),
     /// Show the wharf version information
     Version,
     /// Internal: the monitor of one container.
@@ -86,7 +96,12 @@ fn main() -> ExitCode {
         Command::Rm(args) => commands::lifecycle::rm(&cli.global, args),
         Command::Kill(args) => commands::lifecycle::kill(&cli.global, args),
         Command::Image(cmd) => commands::image::image(&cli.global, cmd),
-        Command::Images(args) => commands::image::ls(&cli.global, args),
+        Command::Images(args) => commands::image::project_images(&cli.global, args),
+        Command::Pull(args) => commands::pull::pull(&cli.global, args),
+        Command::Push(args) => commands::push::push(&cli.global, args),
+        Command::Login(args) => commands::login::login(args),
+        Command::Logout(args) => commands::login::logout(args),
+        Command::Config(args) => commands::config::config(&cli.global, args),
         Command::Version => {
             println!("wharf version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

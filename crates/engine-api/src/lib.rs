@@ -18,8 +18,8 @@ pub use observed::{
     ContainerInfo, ContainerState, Health, ImageInfo, NetworkInfo, PublishedPort, StatsSample,
 };
 pub use spec::{
-    ContainerSpec, ExecSpec, Healthcheck, Mount, MountKind, NetworkAttachment, NetworkSpec,
-    PortBinding, Protocol, Resources, RestartPolicy,
+    ContainerSpec, DeviceMapping, ExecSpec, Healthcheck, Mount, MountKind, NetworkAttachment,
+    NetworkSpec, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec, Ulimit,
 };
 
 /// Result type of every engine call.

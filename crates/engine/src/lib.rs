@@ -3,10 +3,12 @@
 //! and the network together. There is no daemon: each running container has a
 //! monitor process (see [`monitor`]) and every CLI call reads the state anew.
 
+mod images;
 mod lock;
 mod logs;
 pub mod monitor;
 mod network;
+mod security;
 mod store;
 
 use lock::FileLock;
@@ -79,6 +81,13 @@ pub(crate) fn cgroup_config(
             memory_bytes: resources.memory_bytes,
             nano_cpus: resources.nano_cpus,
             pids: resources.pids_limit,
+            memory_swap_bytes: resources.memory_swap,
+            memory_reservation_bytes: resources.memory_reservation,
+            cpu_shares: resources.cpu_shares,
+            cpu_quota_us: resources.cpu_quota,
+            cpu_period_us: resources.cpu_period,
+            cpuset_cpus: resources.cpuset_cpus.clone(),
+            cpuset_mems: None,
         },
     }
 }
@@ -230,7 +239,11 @@ impl LinuxEngine {
         let io = |e| EngineError::io(format!("writing the /etc files of {}", record.name), e);
         fs::write(dir.join("hostname"), format!("{}\n", record.hostname)).map_err(io)?;
         let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        fs::write(dir.join("resolv.conf"), container_resolv_conf(&host)).map_err(io)?;
+        fs::write(
+            dir.join("resolv.conf"),
+            container_resolv_conf(&host, &record.spec),
+        )
+        .map_err(io)?;
         Ok(())
     }
 
@@ -295,20 +308,36 @@ impl LinuxEngine {
 
 /// The host's resolv.conf without loopback name servers, which a container
 /// cannot reach; Google's public servers when none is left, as docker does.
-fn container_resolv_conf(host: &str) -> String {
+/// `dns`, `dns_search` and `dns_opt` replace the host's corresponding lines.
+fn container_resolv_conf(host: &str, spec: &ContainerSpec) -> String {
     let mut out = String::new();
     let mut servers = 0;
     for line in host.lines() {
         let mut words = line.split_whitespace();
-        if words.next() == Some("nameserver") {
-            let addr = words.next().unwrap_or("");
-            if addr.starts_with("127.") || addr == "::1" {
-                continue;
+        match words.next() {
+            Some("nameserver") => {
+                let addr = words.next().unwrap_or("");
+                if !spec.dns.is_empty() || addr.starts_with("127.") || addr == "::1" {
+                    continue;
+                }
+                servers += 1;
             }
-            servers += 1;
+            Some("search" | "domain") if !spec.dns_search.is_empty() => continue,
+            Some("options") if !spec.dns_opt.is_empty() => continue,
+            _ => {}
         }
         out.push_str(line);
         out.push('\n');
+    }
+    for server in &spec.dns {
+        out.push_str(&format!("nameserver {server}\n"));
+        servers += 1;
+    }
+    if !spec.dns_search.is_empty() {
+        out.push_str(&format!("search {}\n", spec.dns_search.join(" ")));
+    }
+    if !spec.dns_opt.is_empty() {
+        out.push_str(&format!("options {}\n", spec.dns_opt.join(" ")));
     }
     if servers == 0 {
         out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
@@ -404,6 +433,7 @@ impl Engine for LinuxEngine {
                 spec.name
             )));
         }
+        security::validate(spec, &self.layout.seccomp_cache())?;
         let _lock = self.global_lock()?;
         let records = self.all_records()?;
         if records.iter().any(|r| r.name == spec.name) {
@@ -677,8 +707,20 @@ impl Engine for LinuxEngine {
             .clone()
             .unwrap_or_else(|| record.cwd.clone());
         let user = spec.user.clone().or_else(|| record.user.clone());
-        wharf_runtime::exec(*pid, cgroup, &spec.command, &env, &cwd, user.as_deref())
-            .map_err(runtime_err)
+        let options = wharf_runtime::ExecOptions {
+            security: security::security(&record.spec, &self.layout.seccomp_cache())?,
+            ulimits: security::ulimits(&record.spec),
+        };
+        wharf_runtime::exec_with(
+            *pid,
+            cgroup,
+            &spec.command,
+            &env,
+            &cwd,
+            user.as_deref(),
+            &options,
+        )
+        .map_err(runtime_err)
     }
 
     fn logs(
@@ -762,13 +804,24 @@ mod tests {
     #[test]
     fn resolv_conf_drops_loopback_servers() {
         let host = "search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.2\n";
+        let plain = ContainerSpec::default();
         assert_eq!(
-            container_resolv_conf(host),
+            container_resolv_conf(host, &plain),
             "search example.org\nnameserver 10.0.0.2\n"
         );
         assert_eq!(
-            container_resolv_conf("nameserver 127.0.0.1\n"),
+            container_resolv_conf("nameserver 127.0.0.1\n", &plain),
             "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+        let custom = ContainerSpec {
+            dns: vec!["1.1.1.1".into()],
+            dns_search: vec!["corp.example".into()],
+            dns_opt: vec!["ndots:2".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            container_resolv_conf(host, &custom),
+            "nameserver 1.1.1.1\nsearch corp.example\noptions ndots:2\n"
         );
     }
 

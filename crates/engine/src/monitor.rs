@@ -267,6 +267,8 @@ impl Monitor {
             new_netns: true,
             stdout: out_w,
             stderr: err_w,
+            process: crate::security::process(&record.spec),
+            security: crate::security::security(&record.spec, &self.layout.seccomp_cache())?,
         };
         let endpoints = record.endpoints.clone();
         let mut attach = |pid: u32| -> Result<(), String> {
@@ -318,7 +320,15 @@ impl Monitor {
                     }
                 }
                 MountKind::Volume => {
-                    let data = self.layout.volumes().join(&mount.source).join("_data");
+                    // An anonymous volume lives with its container (kept across
+                    // restarts, removed with the container).
+                    let data = if mount.source.is_empty() {
+                        self.dir
+                            .join("anonymous")
+                            .join(mount.target.trim_start_matches('/').replace('/', "_"))
+                    } else {
+                        self.layout.volumes().join(&mount.source).join("_data")
+                    };
                     std::fs::create_dir_all(&data).map_err(|e| {
                         EngineError::io(format!("creating volume {}", mount.source), e)
                     })?;
@@ -418,9 +428,26 @@ impl Monitor {
             self.record.cwd.clone(),
             self.record.user.clone(),
         );
+        let Ok(security) =
+            crate::security::security(&self.record.spec, &self.layout.seccomp_cache())
+        else {
+            return false;
+        };
+        let options = wharf_runtime::ExecOptions {
+            security,
+            ulimits: crate::security::ulimits(&self.record.spec),
+        };
         // A check that overruns its timeout fails; it ends with the container at the latest.
         std::thread::spawn(move || {
-            let code = wharf_runtime::exec(pid, &cgroup, &args, &env, &cwd, user.as_deref());
+            let code = wharf_runtime::exec_with(
+                pid,
+                &cgroup,
+                &args,
+                &env,
+                &cwd,
+                user.as_deref(),
+                &options,
+            );
             let _ = done.send(code.ok());
         });
         matches!(result.recv_timeout(timeout), Ok(Some(0)))

@@ -213,6 +213,13 @@ pub fn hosts_file(container: &ContainerRecord, all: &[ContainerRecord]) -> Strin
     if let Some(own) = container.endpoints.first() {
         let _ = writeln!(out, "{}\t{}", own.address, container.hostname);
     }
+    for (name, address) in &container.spec.extra_hosts {
+        let address = match (address.as_str(), container.endpoints.first()) {
+            ("host-gateway", Some(own)) => own.gateway.to_string(),
+            _ => address.clone(),
+        };
+        let _ = writeln!(out, "{address}\t{name}");
+    }
     let mut names: BTreeMap<String, Ipv4Addr> = BTreeMap::new();
     for other in all.iter().filter(|c| c.id != container.id) {
         for endpoint in &other.endpoints {

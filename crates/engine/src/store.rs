@@ -38,6 +38,10 @@ impl Layout {
     pub fn locks(&self) -> PathBuf {
         self.root.join("locks")
     }
+    /// Compiled seccomp programs, by hash of what they were compiled from.
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.root.join("cache").join("seccomp")
+    }
 
     pub fn create_dirs(&self) -> Result<(), EngineError> {
         for dir in [

@@ -11,6 +11,7 @@ mod observe;
 mod plan;
 mod reconcile;
 mod spec;
+mod wait;
 
 pub use error::OrchestratorError;
 pub use execute::{execute, Event, Status};
@@ -23,6 +24,7 @@ pub use spec::{
     parse_depends_on_label, parse_restart, port_bindings, service_image, validate_service,
     CONFIG_HASH_VERSION, CONFIG_PARTS_LABEL,
 };
+pub use wait::wait_ready;
 
 use std::collections::BTreeMap;
 use wharf_compose::Project;
@@ -94,7 +96,7 @@ pub fn up_reporting(
     let _lock = engine
         .lock_project(&project.name)
         .map_err(|e| OrchestratorError::engine(format!("project {}", project.name), e))?;
-    let services = selected_services(project, &options.services)?;
+    let services = selected_services(project, &options.services, options.no_deps)?;
     check_images(engine, project, &services)?;
     let observed = observe(engine, &project.name)?;
     let plan = plan_up(project, &observed, options)?;

@@ -26,6 +26,8 @@ pub struct UpOptions {
     pub no_start: bool,
     /// Remove containers of services no longer in the project.
     pub remove_orphans: bool,
+    /// Named services only, without the services they depend on.
+    pub no_deps: bool,
     /// Stop timeout for containers that are recreated or removed (None: each
     /// container's own stop grace period).
     pub timeout: Option<Duration>,
@@ -95,10 +97,12 @@ fn project_deps(
 }
 
 /// The services `up` works on, dependencies first: all of them when `names`
-/// is empty, else the named ones and everything they depend on.
+/// is empty, else the named ones and (unless `no_deps`) everything they
+/// depend on.
 pub fn selected_services(
     project: &Project,
     names: &[String],
+    no_deps: bool,
 ) -> Result<Vec<String>, OrchestratorError> {
     let deps = project_deps(project)?;
     let (order, cycle) = topo_order(&deps);
@@ -117,7 +121,7 @@ pub fn selected_services(
         queue.push(name.clone());
     }
     while let Some(name) = queue.pop() {
-        if selected.insert(name.clone()) {
+        if selected.insert(name.clone()) && !no_deps {
             queue.extend(deps[&name].iter().cloned());
         }
     }
@@ -252,7 +256,7 @@ pub fn plan_up(
     observed: &Observed,
     options: &UpOptions,
 ) -> Result<Plan, OrchestratorError> {
-    let selected = selected_services(project, &options.services)?;
+    let selected = selected_services(project, &options.services, options.no_deps)?;
     for name in &selected {
         validate_service(project, &project.services[name])?;
     }
@@ -318,6 +322,10 @@ pub fn plan_up(
             );
         }
         for (dependency, how) in &service.depends_on {
+            if !selected.contains(dependency) {
+                // --no-deps: the dependency is not part of this run.
+                continue;
+            }
             let dependency_ready = ready.get(dependency.as_str()).cloned().unwrap_or_default();
             if how.condition == DependencyCondition::ServiceStarted || options.no_start {
                 prerequisites.extend(dependency_ready);

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use wharf_compose::{DependencyCondition, Project, Service, ServicePort, VolumeKind};
 use wharf_engine_api::{
-    labels, ContainerSpec, Healthcheck, Mount, MountKind, NetworkAttachment, PortBinding, Protocol,
-    Resources, RestartPolicy,
+    labels, ContainerSpec, DeviceMapping, Healthcheck, Mount, MountKind, NetworkAttachment,
+    PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec, Ulimit,
 };
 
 /// Version tag hashed in front of the spec; bump it only when the meaning of
@@ -216,6 +216,14 @@ pub fn validate_service(project: &Project, service: &Service) -> Result<(), Orch
             parse_ipv4(&service.name, key, ip).map_err(invalid)?;
         }
     }
+    unsupported(service).map_err(invalid)?;
+    if let Some(adj) = service.oom_score_adj {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(invalid(format!(
+                "oom_score_adj {adj} is out of range: use a value from -1000 to 1000"
+            )));
+        }
+    }
     if service.container_name.is_some() && service.replicas > 1 {
         return Err(invalid(format!(
             "container_name {:?} can only be used with one replica, not {}",
@@ -224,6 +232,91 @@ pub fn validate_service(project: &Project, service: &Service) -> Result<(), Orch
         )));
     }
     Ok(())
+}
+
+/// Settings wharf cannot honour yet: an error naming them, never a silent
+/// no-op.
+fn unsupported(service: &Service) -> Result<(), String> {
+    let mut set: Vec<&str> = Vec::new();
+    let mut check = |name: &'static str, is_set: bool| {
+        if is_set {
+            set.push(name);
+        }
+    };
+    check("blkio_config", service.blkio_config.is_some());
+    check("cgroup", service.cgroup.is_some());
+    check("cgroup_parent", service.cgroup_parent.is_some());
+    check("cpu_count", service.cpu_count.is_some());
+    check("cpu_percent", service.cpu_percent.is_some());
+    check("cpu_rt_period", service.cpu_rt_period.is_some());
+    check("cpu_rt_runtime", service.cpu_rt_runtime.is_some());
+    check("credential_spec", service.credential_spec.is_some());
+    check(
+        "device_cgroup_rules",
+        !service.device_cgroup_rules.is_empty(),
+    );
+    check("gpus", !service.gpus.is_empty());
+    check("group_add", !service.group_add.is_empty());
+    check("init", service.init == Some(true));
+    check("ipc", service.ipc.is_some());
+    check("isolation", service.isolation.is_some());
+    check("links", !service.links.is_empty());
+    check("external_links", !service.external_links.is_empty());
+    check("mac_address", service.mac_address.is_some());
+    check("mem_swappiness", service.mem_swappiness.is_some());
+    check("oom_kill_disable", service.oom_kill_disable);
+    check("pid", service.pid.is_some());
+    check("post_start", !service.post_start.is_empty());
+    check("pre_stop", !service.pre_stop.is_empty());
+    check("runtime", service.runtime.is_some());
+    check("storage_opt", !service.storage_opt.is_empty());
+    check("userns_mode", service.userns_mode.is_some());
+    check("uts", service.uts.is_some());
+    check("volumes_from", !service.volumes_from.is_empty());
+    check("secrets", !service.secrets.is_empty());
+    check("configs", !service.configs.is_empty());
+    check(
+        "tmpfs options (size, mode)",
+        service.tmpfs.iter().any(|t| t.contains(':'))
+            || service.volumes.iter().any(|v| {
+                v.tmpfs
+                    .as_ref()
+                    .is_some_and(|t| t.size.is_some() || t.mode.is_some())
+            }),
+    );
+    check(
+        "volume subpath",
+        service
+            .volumes
+            .iter()
+            .any(|v| v.volume.as_ref().is_some_and(|o| o.subpath.is_some())),
+    );
+    check(
+        "network_mode",
+        service
+            .network_mode
+            .as_deref()
+            .is_some_and(|m| m != "bridge" && m != "default"),
+    );
+    check(
+        "logging",
+        service.logging.as_ref().is_some_and(|l| {
+            !l.options.is_empty()
+                || l.driver
+                    .as_deref()
+                    .is_some_and(|d| d != "json-file" && d != "local")
+        }),
+    );
+    if set.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} {} not supported by wharf yet: remove {} or run this service elsewhere",
+            set.join(", "),
+            if set.len() == 1 { "is" } else { "are" },
+            if set.len() == 1 { "it" } else { "them" }
+        ))
+    }
 }
 
 /// Service → the ContainerSpec for replica `number` (1-based). Settings that
@@ -284,6 +377,12 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
                 read_only: v.read_only,
             },
         })
+        .chain(service.tmpfs.iter().map(|target| Mount {
+            kind: MountKind::Tmpfs,
+            source: String::new(),
+            target: target.clone(),
+            read_only: false,
+        }))
         .collect();
 
     let networks = if service.network_mode.is_some() {
@@ -329,11 +428,75 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             memory_bytes: service.limits.memory_bytes,
             nano_cpus: service.limits.nano_cpus,
             pids_limit: service.limits.pids,
+            memory_swap: service.memswap_limit,
+            memory_reservation: service.reservations.memory_bytes,
+            // docker compose drops reservations.cpus (a swarm option); wharf
+            // honours it as a relative weight, 1024 per CPU.
+            cpu_shares: service
+                .cpu_shares
+                .and_then(|s| u64::try_from(s).ok())
+                .or(service
+                    .reservations
+                    .nano_cpus
+                    .map(|n| n * 1024 / 1_000_000_000)),
+            cpu_quota: service.cpu_quota,
+            cpu_period: service.cpu_period.and_then(|p| u64::try_from(p).ok()),
+            cpuset_cpus: service.cpuset.clone(),
         },
         stop_signal: service.stop_signal.clone(),
         stop_grace_period_secs: service.stop_grace_period.map(|d| d.as_secs()),
         restart: parse_restart(service.restart.as_deref()).unwrap_or_default(),
         healthcheck: service.healthcheck.as_ref().and_then(healthcheck),
+        security: SecuritySpec {
+            privileged: service.privileged,
+            cap_add: service.cap_add.clone(),
+            cap_drop: service.cap_drop.clone(),
+            read_only: service.read_only,
+            security_opt: service.security_opt.clone(),
+            devices: service
+                .devices
+                .iter()
+                .map(|d| DeviceMapping {
+                    host_path: d.source.clone(),
+                    container_path: if d.target.is_empty() {
+                        d.source.clone()
+                    } else {
+                        d.target.clone()
+                    },
+                    permissions: if d.permissions.is_empty() {
+                        "rwm".into()
+                    } else {
+                        d.permissions.clone()
+                    },
+                })
+                .collect(),
+        },
+        ulimits: service
+            .ulimits
+            .iter()
+            .filter_map(|(name, u)| {
+                let soft = u.soft.or(u.single)?;
+                Some((
+                    name.clone(),
+                    Ulimit {
+                        soft,
+                        hard: u.hard.or(u.single).unwrap_or(soft),
+                    },
+                ))
+            })
+            .collect(),
+        oom_score_adj: service.oom_score_adj.and_then(|v| i32::try_from(v).ok()),
+        sysctls: service.sysctls.clone(),
+        shm_size: service.shm_size,
+        domainname: service.domainname.clone(),
+        dns: service.dns.clone(),
+        dns_search: service.dns_search.clone(),
+        dns_opt: service.dns_opt.clone(),
+        extra_hosts: service
+            .extra_hosts
+            .iter()
+            .flat_map(|(name, addresses)| addresses.iter().map(move |a| (name.clone(), a.clone())))
+            .collect(),
     };
     let parts = config_parts(&spec);
     spec.labels

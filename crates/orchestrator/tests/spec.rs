@@ -47,6 +47,7 @@ fn web_spec_carries_everything_from_the_service() {
             memory_bytes: Some(64 << 20),
             nano_cpus: Some(500_000_000),
             pids_limit: Some(64),
+            ..Default::default()
         }
     );
     let label = |key: &str| spec.labels.get(key).map(String::as_str);
@@ -129,6 +130,9 @@ fn published_range_is_expanded_pairwise() {
         published: Some("8000-8002".into()),
         host_ip: None,
         protocol: "udp".into(),
+        mode: None,
+        name: None,
+        app_protocol: None,
     };
     let bindings: Vec<(u16, u16)> = port_bindings(&port)
         .unwrap()
@@ -194,6 +198,12 @@ fn networks_by_priority_volumes_by_full_name_and_other_settings() {
             aliases: vec!["jobs".into()],
             ipv4_address: Some("172.31.0.5".into()),
             priority: 10,
+            ipv6_address: None,
+            link_local_ips: Vec::new(),
+            mac_address: None,
+            driver_opts: Default::default(),
+            gw_priority: 0,
+            interface_name: None,
         },
     );
     worker.volumes = vec![
@@ -202,12 +212,20 @@ fn networks_by_priority_volumes_by_full_name_and_other_settings() {
             source: Some("data".into()),
             target: "/data".into(),
             read_only: false,
+            consistency: None,
+            bind: None,
+            volume: None,
+            tmpfs: None,
         },
         ServiceVolume {
             kind: VolumeKind::Tmpfs,
             source: None,
             target: "/tmp".into(),
             read_only: false,
+            consistency: None,
+            bind: None,
+            volume: None,
+            tmpfs: None,
         },
     ];
     worker.container_name = Some("the-worker".into());

@@ -1,10 +1,14 @@
 //! One module per command (group).
 
+pub mod config;
 pub mod exec;
 pub mod image;
 pub mod lifecycle;
+pub mod login;
 pub mod logs;
 pub mod ps;
+pub mod pull;
+pub mod push;
 pub mod stats;
 pub mod up;
 

@@ -1,15 +1,17 @@
 //! `wharf up` and `wharf down`.
 
-use super::logs::{stream, Printer};
+use super::logs::Printer;
 use super::short_name;
 use crate::context::GlobalOptions;
 use crate::render::progress::Progress;
 use anyhow::Result;
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
-use wharf_engine_api::{Engine, LogOptions};
+use wharf_engine_api::{labels, ContainerInfo, ContainerState, Engine, LogLine, LogOptions};
 use wharf_orchestrator::{DownOptions, Event, Status, UpOptions};
 
 #[derive(Args, Debug)]
@@ -26,12 +28,45 @@ pub struct UpArgs {
     /// Don't start the services after creating them
     #[arg(long)]
     pub no_start: bool,
+    /// Don't start linked services
+    #[arg(long)]
+    pub no_deps: bool,
     /// Remove containers for services not defined in the Compose file
     #[arg(long)]
     pub remove_orphans: bool,
+    /// Scale SERVICE to NUM instances; overrides the `scale` setting in the Compose file
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
     /// Use this timeout in seconds for container shutdown when containers are already running
     #[arg(short = 't', long)]
     pub timeout: Option<u64>,
+    /// Wait for services to be running|healthy. Implies detached mode
+    #[arg(long)]
+    pub wait: bool,
+    /// Maximum duration in seconds to wait for the project to be running|healthy
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_timeout: Option<u64>,
+    /// Stops all containers if any container was stopped. Incompatible with -d
+    #[arg(long, conflicts_with = "detach")]
+    pub abort_on_container_exit: bool,
+    /// Return the exit code of the selected service container. Implies --abort-on-container-exit
+    #[arg(long, value_name = "SERVICE", conflicts_with = "detach")]
+    pub exit_code_from: Option<String>,
+    /// Restrict attaching to the specified services
+    #[arg(long, value_name = "SERVICE")]
+    pub attach: Vec<String>,
+    /// Do not attach (stream logs) to the specified services
+    #[arg(long, value_name = "SERVICE")]
+    pub no_attach: Vec<String>,
+    /// Show timestamps
+    #[arg(long)]
+    pub timestamps: bool,
+    /// Don't print prefix in logs
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    /// Produce monochrome output
+    #[arg(long)]
+    pub no_color: bool,
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -79,13 +114,15 @@ pub fn show(progress: &Progress, event: Event) {
 }
 
 pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
-    let project = global.load_project()?;
+    let mut project = global.load_project()?;
+    apply_scale(&mut project, &args.scale)?;
     let engine = global.engine()?;
     let options = UpOptions {
         services: args.services.clone(),
         force_recreate: args.force_recreate,
         no_recreate: args.no_recreate,
         no_start: args.no_start,
+        no_deps: args.no_deps,
         remove_orphans: args.remove_orphans,
         timeout: args.timeout.map(Duration::from_secs),
     };
@@ -95,10 +132,11 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         print!("{plan}");
         return Ok(0);
     }
+    let detach = args.detach || args.wait || args.no_start;
     // Attached, Ctrl-C must reach the signal waiter, never a helper thread:
     // block the signals before any thread exists, so every thread inherits it.
     let signals = stop_signals();
-    if !args.detach && !args.no_start {
+    if !detach {
         signals.thread_block()?;
     }
     let attach_since = now_nanos();
@@ -110,17 +148,67 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         &|event| show(&progress, event),
         &|warning| eprintln!("WARN[0000] {warning}"),
     )?;
-    if args.detach || args.no_start {
+    if args.wait && !args.no_start {
+        wharf_orchestrator::wait_ready(
+            &engine,
+            &project.name,
+            &args.services,
+            args.wait_timeout.map(Duration::from_secs),
+            &|event| show(&progress, event),
+        )?;
+    }
+    if detach {
         return Ok(0);
     }
-    attach(
-        global,
-        &engine,
-        &project.name,
-        &args.services,
-        signals,
-        attach_since,
-    )
+    let attached: Vec<String> = if args.attach.is_empty() {
+        args.services.clone()
+    } else {
+        args.attach.clone()
+    };
+    let attach_options = Attach {
+        services: attached,
+        skip: args.no_attach.clone(),
+        abort_on_exit: args.abort_on_container_exit || args.exit_code_from.is_some(),
+        exit_code_from: args.exit_code_from.clone(),
+        printer: Printer {
+            timestamps: args.timestamps,
+            prefix: !args.no_log_prefix,
+            colour: !args.no_color && global.stdout_ansi(),
+            width: 0,
+        },
+        since_ns: attach_since,
+    };
+    attach(global, &engine, &project, attach_options, signals)
+}
+
+/// `--scale web=3`: override a service's replica count.
+fn apply_scale(project: &mut wharf_compose::Project, scales: &[String]) -> Result<()> {
+    for scale in scales {
+        let (service, count) = scale.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("--scale {scale:?}: write SERVICE=NUM, like --scale web=3")
+        })?;
+        let count: u32 = count.parse().map_err(|_| {
+            anyhow::anyhow!("--scale {scale:?}: {count:?} is not a number of containers")
+        })?;
+        let Some(svc) = project.services.get_mut(service) else {
+            anyhow::bail!(
+                "--scale {scale:?}: no such service {service:?} (services: {})",
+                project
+                    .services
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        if svc.container_name.is_some() && count > 1 {
+            anyhow::bail!(
+                "--scale {scale:?}: service {service:?} sets container_name, so it cannot have more than one container"
+            );
+        }
+        svc.replicas = count;
+    }
+    Ok(())
 }
 
 fn stop_signals() -> SigSet {
@@ -137,71 +225,132 @@ fn now_nanos() -> i64 {
         .unwrap_or(0)
 }
 
-/// Attached `up`: print every container's output until they all stop;
-/// Ctrl-C stops them.
+/// How attached `up` follows the containers.
+struct Attach {
+    /// Services whose output is shown (all when empty).
+    services: Vec<String>,
+    skip: Vec<String>,
+    abort_on_exit: bool,
+    exit_code_from: Option<String>,
+    printer: Printer,
+    since_ns: i64,
+}
+
+enum Message {
+    Line(usize, LogLine),
+    Ended(usize),
+}
+
+/// Attached `up`: print the containers' output until they all stop (or, with
+/// abort-on-exit, until the first stops, which stops the rest); Ctrl-C stops them.
 fn attach(
     global: &GlobalOptions,
     engine: &dyn Engine,
-    project: &str,
-    services: &[String],
+    project: &wharf_compose::Project,
+    options: Attach,
     signals: SigSet,
-    since_ns: i64,
 ) -> Result<i32> {
-    let containers = super::filter_services(
-        wharf_orchestrator::project_containers(engine, project, false)?,
-        services,
-        None,
-    )?;
+    let containers: Vec<ContainerInfo> =
+        wharf_orchestrator::project_containers(engine, &project.name, false)?
+            .into_iter()
+            .filter(|c| {
+                let service = c.label(labels::SERVICE).unwrap_or_default();
+                (options.services.is_empty() || options.services.iter().any(|s| s == service))
+                    && !options.skip.iter().any(|s| s == service)
+            })
+            .collect();
+    if let Some(service) = &options.exit_code_from {
+        if !containers
+            .iter()
+            .any(|c| c.label(labels::SERVICE) == Some(service))
+        {
+            anyhow::bail!(
+                "--exit-code-from {service}: no running container of that service is attached"
+            );
+        }
+    }
     let names: Vec<String> = containers.iter().map(short_name).collect();
     println!("Attaching to {}", names.join(", "));
     let printer = Printer {
-        timestamps: false,
-        prefix: true,
-        colour: global.stdout_ansi(),
         width: names.iter().map(String::len).max().unwrap_or(0),
+        ..options.printer
     };
-    let options = LogOptions {
+    let log_options = LogOptions {
         follow: true,
         tail: None,
         // What the containers printed since this `up` began, then new output.
-        since_ns: Some(since_ns),
+        since_ns: Some(options.since_ns),
     };
-    let finished = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            if signals.wait().is_ok() && !finished.load(Ordering::SeqCst) {
-                eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-                let _ = signals.thread_unblock();
-                let progress = Progress::new(global.stderr_ansi(), "Stopping");
-                std::thread::scope(|inner| {
-                    for c in &containers {
-                        let progress = &progress;
-                        inner.spawn(move || {
-                            progress.update("Container", &c.name, "Stopping", false, false);
-                            match engine.stop_container(&c.id, None) {
-                                Ok(()) => {
-                                    progress.update("Container", &c.name, "Stopped", true, false)
-                                }
-                                Err(e) => progress.update(
-                                    "Container",
-                                    &c.name,
-                                    &format!("Error {e}"),
-                                    true,
-                                    true,
-                                ),
-                            }
-                        });
+    let stop_all = |title: &'static str| {
+        let progress = Progress::new(global.stderr_ansi(), title);
+        std::thread::scope(|inner| {
+            for c in &containers {
+                let progress = &progress;
+                inner.spawn(move || {
+                    progress.update("Container", &c.name, "Stopping", false, false);
+                    match engine.stop_container(&c.id, None) {
+                        Ok(()) => progress.update("Container", &c.name, "Stopped", true, false),
+                        Err(e) => {
+                            progress.update("Container", &c.name, &format!("Error {e}"), true, true)
+                        }
                     }
                 });
             }
         });
-        let result = stream(engine, &containers, &options, &printer);
-        // Everything stopped by itself: wake the signal waiter so it ends.
+    };
+    let finished = AtomicBool::new(false);
+    let aborted = AtomicBool::new(false);
+    let exit_code = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            if signals.wait().is_ok() && !finished.load(Ordering::SeqCst) {
+                eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+                let _ = signals.thread_unblock();
+                stop_all("Stopping");
+            }
+        });
+        let (sender, receiver) = mpsc::channel::<Message>();
+        for (index, container) in containers.iter().enumerate() {
+            let sender = sender.clone();
+            let log_options = &log_options;
+            scope.spawn(move || {
+                let _ = engine.logs(&container.id, log_options, &mut |line| {
+                    sender.send(Message::Line(index, line)).is_ok()
+                });
+                let _ = sender.send(Message::Ended(index));
+            });
+        }
+        drop(sender);
+        let mut exit_code = 0;
+        for message in receiver {
+            match message {
+                Message::Line(index, line) => {
+                    let mut out = std::io::stdout().lock();
+                    printer.line(&mut out, index, &names[index], &line);
+                    let _ = out.flush();
+                }
+                Message::Ended(index) => {
+                    let container = &containers[index];
+                    let code = match engine.inspect_container(&container.id).map(|c| c.state) {
+                        Ok(ContainerState::Exited { exit_code, .. }) => exit_code,
+                        _ => 0,
+                    };
+                    println!("{} exited with code {code}", names[index]);
+                    if options.exit_code_from.as_deref() == container.label(labels::SERVICE) {
+                        exit_code = code;
+                    }
+                    if options.abort_on_exit && !aborted.swap(true, Ordering::SeqCst) {
+                        eprintln!("Aborting on container exit...");
+                        stop_all("Stopping");
+                    }
+                }
+            }
+        }
+        // Everything stopped: wake the signal waiter so it ends.
         finished.store(true, Ordering::SeqCst);
         let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
-        result
-    })?;
-    Ok(0)
+        exit_code
+    });
+    Ok(exit_code)
 }
 
 pub fn down(global: &GlobalOptions, args: DownArgs) -> Result<i32> {

@@ -28,12 +28,19 @@ pub fn web() -> Service {
             published: Some("18080".into()),
             host_ip: Some("127.0.0.1".into()),
             protocol: "tcp".into(),
+            mode: None,
+            name: None,
+            app_protocol: None,
         }],
         volumes: vec![ServiceVolume {
             kind: VolumeKind::Bind,
             source: Some("/abs/site".into()),
             target: "/www".into(),
             read_only: true,
+            consistency: None,
+            bind: None,
+            volume: None,
+            tmpfs: None,
         }],
         depends_on: BTreeMap::from([(
             "worker".to_string(),
@@ -86,6 +93,9 @@ pub fn hello() -> Project {
         )]),
         volumes: BTreeMap::new(),
         warnings: Vec::new(),
+        secrets: BTreeMap::new(),
+        configs: BTreeMap::new(),
+        extensions: BTreeMap::new(),
     }
 }
 

@@ -1,0 +1,90 @@
+//! Service security and process settings reach the container: capabilities,
+//! read-only root, tmpfs, sysctls, ulimits, DNS and extra hosts, seccomp; and
+//! settings wharf cannot honour are refused before anything is created.
+
+use crate::harness::sandboxed;
+
+const COMPOSE: &str = r#"
+services:
+  box:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+    cap_drop: [ALL]
+    cap_add: [NET_BIND_SERVICE]
+    read_only: true
+    tmpfs: [/tmp]
+    sysctls: {net.core.somaxconn: "1024"}
+    ulimits: {nofile: {soft: 1000, hard: 2000}}
+    dns: [10.9.9.9]
+    dns_search: [corp.example]
+    extra_hosts: ["gw:host-gateway", "db.local:10.1.2.3"]
+    shm_size: 32m
+"#;
+
+#[test]
+fn settings_reach_the_container() {
+    sandboxed("security::settings_reach_the_container", |s| {
+        s.import_busybox();
+        let dir = s.project("sec", COMPOSE);
+        s.ok(&dir, &["up", "-d"]);
+        let exec = |script: &str| s.ok(&dir, &["exec", "box", "sh", "-c", script]);
+        assert_eq!(
+            exec("grep CapEff /proc/self/status")
+                .split_whitespace()
+                .nth(1),
+            Some("0000000000000400")
+        );
+        assert_eq!(
+            exec("grep Seccomp: /proc/self/status")
+                .split_whitespace()
+                .nth(1),
+            Some("2")
+        );
+        assert!(
+            s.wharf(&dir, &["exec", "box", "touch", "/x"]).status.code() != Some(0),
+            "the root is read-only"
+        );
+        exec("touch /tmp/x");
+        assert_eq!(exec("cat /proc/sys/net/core/somaxconn").trim(), "1024");
+        assert_eq!(exec("ulimit -n").trim(), "1000");
+        let resolv = exec("cat /etc/resolv.conf");
+        assert!(
+            resolv.contains("nameserver 10.9.9.9") && resolv.contains("search corp.example"),
+            "{resolv}"
+        );
+        let hosts = exec("cat /etc/hosts");
+        assert!(hosts.contains("10.1.2.3\tdb.local"), "{hosts}");
+        let gateway = hosts.lines().find(|l| l.ends_with("\tgw")).expect(&hosts);
+        assert!(
+            gateway.ends_with(".1\tgw"),
+            "host-gateway is the network's gateway: {hosts}"
+        );
+        let shm = exec("df -k /dev/shm | tail -1");
+        assert!(shm.split_whitespace().nth(1) == Some("32768"), "{shm}");
+        s.ok(&dir, &["down"]);
+    });
+}
+
+#[test]
+fn unsupported_and_invalid_settings_are_refused_up_front() {
+    sandboxed(
+        "security::unsupported_and_invalid_settings_are_refused_up_front",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "init",
+                "services:\n  a:\n    image: busybox\n    init: true\n",
+            );
+            let err = s.fails(&dir, &["up", "-d"]);
+            assert!(err.contains("init is not supported by wharf yet"), "{err}");
+            let dir = s.project("caps", "services:\n  a:\n    image: busybox\n    command: [sleep, '9']\n    cap_add: [NET_WIZARDRY]\n");
+            let err = s.fails(&dir, &["up", "-d"]);
+            assert!(err.contains("NET_WIZARDRY"), "{err}");
+            assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "");
+            let dir = s.project("sysctl", "services:\n  a:\n    image: busybox\n    command: [sleep, '9']\n    sysctls: {vm.swappiness: '10'}\n");
+            let err = s.fails(&dir, &["up", "-d"]);
+            assert!(err.contains("vm.swappiness"), "{err}");
+            assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "");
+        },
+    );
+}
