@@ -286,3 +286,47 @@ fn hello_stack_up_use_and_down() {
         );
     });
 }
+
+#[test]
+fn limits_example_is_enforced() {
+    sandboxed("hello::limits_example_is_enforced", |s| {
+        s.import_busybox();
+        let dir = s.project("limits", include_str!("../../examples/limits/compose.yaml"));
+        s.ok(&dir, &["up", "-d"]);
+        let stats = s.ok(&dir, &["stats", "--no-stream"]);
+        let api_rows: Vec<&str> = stats
+            .lines()
+            .filter(|l| l.contains("limits-api-"))
+            .collect();
+        assert_eq!(api_rows.len(), 3, "{stats}");
+        assert!(api_rows.iter().all(|r| r.contains(" / 32MiB")), "{stats}");
+        // hog is OOM-killed, restarted three times, then stays exited.
+        let ps = eventually("hog to give up", Duration::from_secs(60), || {
+            let ps = s.ok(&dir, &["ps", "-a", "--format", "json", "hog"]);
+            ps.contains("\"State\":\"exited\"").then_some(ps)
+        });
+        assert!(ps.contains("\"ExitCode\":137"), "{ps}");
+        let logs = s.ok(&dir, &["logs", "--no-log-prefix", "hog"]);
+        assert_eq!(logs.matches("allocating 200 MB").count(), 4, "{logs}");
+        assert!(!logs.contains("survived"), "{logs}");
+        let api = s.ok(&dir, &["ps", "-q", "api"]);
+        let id = api.lines().next().unwrap();
+        let parent = std::env::var("WHARF_CGROUP_PARENT").unwrap();
+        let memory = Path::new("/sys/fs/cgroup/memory")
+            .join(&parent)
+            .join("limits")
+            .join(id);
+        let soft = std::fs::read_to_string(memory.join("memory.soft_limit_in_bytes")).unwrap();
+        assert_eq!(soft.trim(), (16u64 << 20).to_string());
+        let shares = std::fs::read_to_string(
+            Path::new("/sys/fs/cgroup/cpu")
+                .join(&parent)
+                .join("limits")
+                .join(id)
+                .join("cpu.shares"),
+        )
+        .unwrap();
+        assert_eq!(shares.trim(), "102");
+        s.ok(&dir, &["down", "-t", "0"]);
+    });
+}

@@ -149,3 +149,94 @@ services:
         s.ok(&dir, &["down"]);
     });
 }
+
+#[test]
+fn run_one_off_commands() {
+    sandboxed("lifecycle::run_one_off_commands", |s| {
+        s.import_busybox();
+        let dir = s.project(
+            "oneoff",
+            r#"
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+  app:
+    image: busybox
+    command: ["echo", "default"]
+    environment: {GREETING: hello}
+    depends_on: [db]
+"#,
+        );
+        let containers = || {
+            std::fs::read_dir(s.root.path().join("containers"))
+                .unwrap()
+                .count()
+        };
+        // Attached: output, exit code, environment, dependencies up, --rm.
+        let out = s.wharf(
+            &dir,
+            &[
+                "run",
+                "--rm",
+                "-e",
+                "EXTRA=1",
+                "app",
+                "sh",
+                "-c",
+                "echo $GREETING $EXTRA; exit 3",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello 1\n");
+        assert_eq!(
+            state_of(s, &dir, "db").unwrap().0,
+            "running",
+            "the dependency was started"
+        );
+        assert_eq!(containers(), 1, "--rm removed the one-off container");
+        // stdin reaches the command.
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["run", "--rm", "-T", "--no-deps", "app", "cat"])
+            .current_dir(&dir)
+            .env("WHARF_ROOT", s.root.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"piped data\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "piped data\n");
+        // Detached: the name is printed and the container runs until down.
+        let name = s.ok(
+            &dir,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "oneoff-sleeper",
+                "app",
+                "sleep",
+                "300",
+            ],
+        );
+        assert_eq!(name.trim(), "oneoff-sleeper");
+        assert!(
+            s.ok(&dir, &["ps"])
+                .lines()
+                .all(|l| !l.contains("oneoff-sleeper")),
+            "ps hides one-offs"
+        );
+        let err = s.fails(&dir, &["run", "nosuch"]);
+        assert!(err.contains("nosuch"), "{err}");
+        s.ok(&dir, &["down", "-t", "1"]);
+        assert_eq!(containers(), 0);
+    });
+}

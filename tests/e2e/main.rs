@@ -7,3 +7,4 @@ mod health;
 mod hello;
 mod lifecycle;
 mod security;
+mod volumes;

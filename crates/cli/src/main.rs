@@ -38,6 +38,8 @@ enum Command {
     Stats(commands::stats::StatsArgs),
     /// Execute a command in a running container
     Exec(commands::exec::ExecArgs),
+    /// Run a one-off command on a service
+    Run(commands::run::RunArgs),
     /// Start services
     Start(commands::lifecycle::StartArgs),
     /// Stop services
@@ -51,6 +53,9 @@ enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(commands::volume::VolumeCommand),
     /// List images used by the created containers
     Images(commands::image::LsArgs),
     /// Pull service images
@@ -68,6 +73,9 @@ enum Command {
     /// Internal: the monitor of one container.
     #[command(name = "__monitor", hide = true)]
     Monitor {
+        /// In the foreground, with this process's stdio (`wharf run`).
+        #[arg(long)]
+        attached: bool,
         #[arg(long)]
         root: PathBuf,
         #[arg(long)]
@@ -80,22 +88,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Monitor {
+            attached,
             root,
             cgroup_fs,
             id,
-        } => return ExitCode::from(commands::monitor(root, cgroup_fs, &id) as u8),
+        } => return ExitCode::from(commands::monitor(root, cgroup_fs, &id, attached) as u8),
         Command::Up(args) => commands::up::up(&cli.global, args),
         Command::Down(args) => commands::up::down(&cli.global, args),
         Command::Ps(args) => commands::ps::ps(&cli.global, args),
         Command::Logs(args) => commands::logs::logs(&cli.global, args),
         Command::Stats(args) => commands::stats::stats(&cli.global, args),
         Command::Exec(args) => commands::exec::exec(&cli.global, args),
+        Command::Run(args) => commands::run::run(&cli.global, args),
         Command::Start(args) => commands::lifecycle::start(&cli.global, args),
         Command::Stop(args) => commands::lifecycle::stop(&cli.global, args),
         Command::Restart(args) => commands::lifecycle::restart(&cli.global, args),
         Command::Rm(args) => commands::lifecycle::rm(&cli.global, args),
         Command::Kill(args) => commands::lifecycle::kill(&cli.global, args),
         Command::Image(cmd) => commands::image::image(&cli.global, cmd),
+        Command::Volume(cmd) => commands::volume::volume(&cli.global, cmd),
         Command::Images(args) => commands::image::project_images(&cli.global, args),
         Command::Pull(args) => commands::pull::pull(&cli.global, args),
         Command::Push(args) => commands::push::push(&cli.global, args),

@@ -1,7 +1,7 @@
 //! The [`Engine`] trait: the only way the orchestrator touches the host.
 
-use crate::observed::{ContainerInfo, ImageInfo, NetworkInfo, StatsSample};
-use crate::spec::{ContainerSpec, ExecSpec, NetworkSpec};
+use crate::observed::{ContainerInfo, ImageInfo, NetworkInfo, StatsSample, VolumeInfo};
+use crate::spec::{ContainerSpec, ExecSpec, NetworkSpec, VolumeSpec};
 use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -37,9 +37,29 @@ pub struct LogOptions {
     pub since_ns: Option<i64>,
 }
 
+/// Volumes: named ones made by `up` or `wharf volume create`, anonymous ones
+/// made for a container. A supertrait of [`Engine`] (every engine has it),
+/// kept apart so an engine can implement it in a module of its own.
+pub trait VolumeEngine: Send + Sync {
+    /// Create a volume; `Conflict` when one with that name exists.
+    fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo>;
+    /// Volumes whose labels include every `(key, value)` pair given, by name.
+    fn list_volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<VolumeInfo>>;
+    /// One volume by name; `NotFound` when there is none.
+    fn inspect_volume(&self, name: &str) -> Result<VolumeInfo>;
+    /// Remove a volume and its data. A volume mounted by a container is
+    /// refused (the error names the containers); with `force` one used only
+    /// by stopped containers goes, but never one a running container uses.
+    fn remove_volume(&self, name: &str, force: bool) -> Result<()>;
+    /// Check a container's mounts before anything is created: bind sources
+    /// (missing when they must exist, a file where the image has a directory
+    /// and the reverse), volume names, subpaths. The error says which mount.
+    fn validate_mounts(&self, spec: &ContainerSpec) -> Result<()>;
+}
+
 /// A container engine. Calls are synchronous and safe to make from several
 /// threads at once; the orchestrator runs independent steps in parallel.
-pub trait Engine: Send + Sync {
+pub trait Engine: VolumeEngine + Send + Sync {
     /// Serialize changes to one project across processes (two `wharf up` at once).
     fn lock_project(&self, project: &str) -> Result<LockGuard>;
 
@@ -52,6 +72,9 @@ pub trait Engine: Send + Sync {
     fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
     /// Start a created or exited container; returns once its process runs.
     fn start_container(&self, id: &str) -> Result<()>;
+    /// Start a created container with the caller's stdin, stdout and stderr,
+    /// and return its exit code once it has exited (`wharf run`).
+    fn start_attached(&self, id: &str) -> Result<i32>;
     /// Send the stop signal, wait up to `timeout` (None: the container's own
     /// stop grace period, else 10 s), then SIGKILL; returns once it exited.
     fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<()>;

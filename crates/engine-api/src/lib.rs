@@ -12,14 +12,15 @@ mod error;
 mod observed;
 mod spec;
 
-pub use engine::{Engine, LockGuard, LogLine, LogOptions, LogStream};
+pub use engine::{Engine, LockGuard, LogLine, LogOptions, LogStream, VolumeEngine};
 pub use error::EngineError;
 pub use observed::{
     ContainerInfo, ContainerState, Health, ImageInfo, NetworkInfo, PublishedPort, StatsSample,
+    VolumeInfo, VolumeUser,
 };
 pub use spec::{
     ContainerSpec, DeviceMapping, ExecSpec, Healthcheck, Mount, MountKind, NetworkAttachment,
-    NetworkSpec, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec, Ulimit,
+    NetworkSpec, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec, Ulimit, VolumeSpec,
 };
 
 /// Result type of every engine call.

@@ -150,3 +150,42 @@ pub struct StatsSample {
     pub block_write_bytes: u64,
     pub pids: u64,
 }
+
+/// A volume as an engine sees it (`docker volume inspect`'s fields, plus who
+/// uses it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeInfo {
+    pub name: String,
+    /// `local`.
+    pub driver: String,
+    /// Where the data lives on the host.
+    pub mountpoint: String,
+    /// Unix seconds.
+    pub created: i64,
+    pub labels: BTreeMap<String, String>,
+    /// The driver options it was created with.
+    pub options: BTreeMap<String, String>,
+    /// `local`.
+    pub scope: String,
+    /// Made for a container (an image `VOLUME` or a mount without a source)
+    /// rather than by name.
+    pub anonymous: bool,
+    /// Containers that mount it now (created, running or stopped).
+    pub used_by: Vec<VolumeUser>,
+}
+
+/// A container that mounts a volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeUser {
+    pub container_id: String,
+    pub container_name: String,
+    /// Where the volume is mounted in that container.
+    pub target: String,
+    pub running: bool,
+}
+
+impl VolumeInfo {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}

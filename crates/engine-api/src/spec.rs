@@ -158,6 +158,33 @@ pub struct Mount {
     pub target: String,
     #[serde(default)]
     pub read_only: bool,
+    /// Volumes: do not copy the image's content at `target` into the volume
+    /// when it is first mounted empty (`volume.nocopy`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_copy: bool,
+    /// Volumes: mount this relative path inside the volume instead of its
+    /// root (`volume.subpath`); it must exist and stay inside the volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subpath: Option<String>,
+    /// Binds: fail when the host path is missing instead of creating it as
+    /// a directory (the long syntax without `bind.create_host_path`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_host_path: bool,
+}
+
+impl Mount {
+    /// A mount of `kind` from `source` on `target`, read-write, with no options.
+    pub fn new(kind: MountKind, source: impl Into<String>, target: impl Into<String>) -> Self {
+        Mount {
+            kind,
+            source: source.into(),
+            target: target.into(),
+            read_only: false,
+            no_copy: false,
+            subpath: None,
+            require_host_path: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,4 +317,22 @@ pub struct ExecSpec {
     pub working_dir: Option<String>,
     #[serde(default)]
     pub user: Option<String>,
+}
+
+/// A volume to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct VolumeSpec {
+    /// Full name (`hello_data`): letters, digits, `_`, `.`, `-`, starting
+    /// with a letter or digit.
+    pub name: String,
+    /// `local` when unset; the only driver wharf has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// Options of the local driver: `type`, `o`, `device` (as `mount -t
+    /// TYPE -o O DEVICE`), e.g. `type: none, o: bind, device: /srv/data`
+    /// or `type: tmpfs, o: size=100m`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub driver_opts: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }

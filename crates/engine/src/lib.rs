@@ -10,6 +10,7 @@ pub mod monitor;
 mod network;
 mod security;
 mod store;
+mod volumes;
 
 use lock::FileLock;
 use std::fs;
@@ -111,8 +112,8 @@ impl LinuxEngine {
     }
 
     /// Entry point of the hidden `__monitor` mode.
-    pub fn run_monitor(&self, id: &str, status: fs::File) -> i32 {
-        monitor::run(&self.layout, &self.config.cgroup_fs_root, id, status)
+    pub fn run_monitor(&self, id: &str, mode: monitor::Mode) -> i32 {
+        monitor::run(&self.layout, &self.config.cgroup_fs_root, id, mode)
     }
 
     fn global_lock(&self) -> Result<FileLock> {
@@ -245,6 +246,38 @@ impl LinuxEngine {
         )
         .map_err(io)?;
         Ok(())
+    }
+
+    /// The monitor started in the foreground: it hands our stdio to the
+    /// container and returns when the container has exited.
+    fn run_monitor_attached(&self, record: &ContainerRecord) -> Result<i32> {
+        let status = Command::new(&self.config.monitor_program)
+            .arg("__monitor")
+            .arg("--attached")
+            .arg("--root")
+            .arg(&self.config.root)
+            .arg("--cgroup-fs")
+            .arg(&self.config.cgroup_fs_root)
+            .arg(&record.id)
+            .status()
+            .map_err(|e| {
+                EngineError::io(
+                    format!(
+                        "starting the monitor {}",
+                        self.config.monitor_program.display()
+                    ),
+                    e,
+                )
+            })?;
+        let state = self.live_state(&record.id)?;
+        match (state.state, state.error) {
+            (ContainerState::Exited { exit_code, .. }, _) => Ok(exit_code),
+            (_, Some(error)) => Err(EngineError::Other(error)),
+            _ => Err(EngineError::Other(format!(
+                "the monitor of {} ended ({status}) without recording an exit",
+                record.name
+            ))),
+        }
     }
 
     fn spawn_monitor(&self, record: &ContainerRecord) -> Result<()> {
@@ -531,7 +564,9 @@ impl Engine for LinuxEngine {
         let dir = self.layout.container(&record.id);
         let _ = fs::remove_file(dir.join(STOP_MARKER));
         self.write_etc_files(&record)?;
-        {
+        // Create and remove keep every hosts file current; only a state
+        // directory from before hosts files existed lacks one.
+        if !dir.join("hosts").exists() {
             let _lock = self.global_lock()?;
             let records = self.all_records()?;
             let nets: Vec<String> = record
@@ -542,6 +577,20 @@ impl Engine for LinuxEngine {
             self.refresh_hosts(&records, &nets);
         }
         self.spawn_monitor(&record)
+    }
+
+    fn start_attached(&self, id: &str) -> Result<i32> {
+        let record = self.find(id)?;
+        let state = self.live_state(&record.id)?;
+        if state.state.is_running() {
+            return Err(EngineError::Invalid(format!(
+                "container {} is already running",
+                record.name
+            )));
+        }
+        let _ = fs::remove_file(self.layout.container(&record.id).join(STOP_MARKER));
+        self.write_etc_files(&record)?;
+        self.run_monitor_attached(&record)
     }
 
     fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<()> {

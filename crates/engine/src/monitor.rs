@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,17 +22,59 @@ use wharf_engine_api::{
 };
 use wharf_runtime::{MountSpec, Rootfs, SpawnConfig};
 
-/// Run the monitor of container `id`. `status` receives one line, `ok` once
-/// the container runs or `error: …` if it could not start; the CLI waits for it.
-pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mut status: File) -> i32 {
-    let _ = nix::unistd::setsid();
+/// How the monitor talks to the CLI that started it.
+pub enum Mode {
+    /// In the background: `status` receives one line, `ok` once the container
+    /// runs or `error: …` if it could not start, and the output goes to the log.
+    Detached(File),
+    /// In the foreground (`wharf run`): the container gets the monitor's own
+    /// stdin, stdout and stderr; a start failure is printed and recorded.
+    Attached,
+}
+
+/// Exit code of an attached monitor whose container could not start.
+pub const START_FAILED: i32 = 125;
+
+/// Run the monitor of container `id`.
+pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 {
+    let mut status = match mode {
+        Mode::Detached(status) => {
+            let _ = nix::unistd::setsid();
+            Some(status)
+        }
+        Mode::Attached => {
+            // Ctrl-C is for the container (the CLI forwards it); the monitor
+            // must live on to record the exit. Blocked before any thread exists.
+            let mut signals = nix::sys::signal::SigSet::empty();
+            for signal in [
+                nix::sys::signal::Signal::SIGINT,
+                nix::sys::signal::Signal::SIGTERM,
+                nix::sys::signal::Signal::SIGQUIT,
+                nix::sys::signal::Signal::SIGHUP,
+            ] {
+                signals.add(signal);
+            }
+            let _ = signals.thread_block();
+            None
+        }
+    };
+    let fail = |status: &mut Option<File>, message: &str| {
+        let message = message.replace('\n', " ");
+        match status {
+            Some(status) => {
+                let _ = writeln!(status, "error: {message}");
+                1
+            }
+            None => {
+                eprintln!("error: {message}");
+                START_FAILED
+            }
+        }
+    };
     let dir = layout.container(id);
     let record: ContainerRecord = match store::read_json(&dir.join(CONFIG_FILE)) {
         Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(status, "error: {e}");
-            return 1;
-        }
+        Err(e) => return fail(&mut status, &e.to_string()),
     };
     let monitor = Monitor {
         layout: layout.clone(),
@@ -41,13 +83,12 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mut status: File) -
         record,
         state_lock: Mutex::new(()),
     };
-    match monitor.serve(&mut status) {
+    match monitor.serve(status.as_mut()) {
         Ok(code) => code,
         Err(e) => {
             let message = e.to_string();
             let _ = monitor.record_failure(&message);
-            let _ = writeln!(status, "error: {}", message.replace('\n', " "));
-            1
+            fail(&mut status, &message)
         }
     }
 }
@@ -68,7 +109,8 @@ enum Listener {
 }
 
 impl Monitor {
-    fn serve(&self, status: &mut File) -> Result<i32, EngineError> {
+    fn serve(&self, mut status: Option<&mut File>) -> Result<i32, EngineError> {
+        let attached = status.is_none();
         let (listeners, ports) = self.bind_ports()?;
         let log = Arc::new(Mutex::new(
             OpenOptions::new()
@@ -82,7 +124,7 @@ impl Monitor {
         let mut listeners = Some(listeners);
         loop {
             let started = Instant::now();
-            let (pid, cgroup, pumps) = self.start_once(&log)?;
+            let (pid, cgroup, pumps) = self.start_once(&log, attached)?;
             self.write_state(|s| {
                 s.state = ContainerState::Running {
                     pid,
@@ -112,9 +154,11 @@ impl Monitor {
                         }
                     }
                 }
-                let _ = writeln!(status, "ok");
-                let _ = status.flush();
-                detach_stdio();
+                if let Some(status) = status.take() {
+                    let _ = writeln!(status, "ok");
+                    let _ = status.flush();
+                    detach_stdio();
+                }
             }
 
             let exit_code = std::thread::scope(|scope| {
@@ -238,6 +282,7 @@ impl Monitor {
     fn start_once(
         &self,
         log: &Arc<Mutex<File>>,
+        attached: bool,
     ) -> Result<
         (
             u32,
@@ -247,8 +292,23 @@ impl Monitor {
         EngineError,
     > {
         let record = &self.record;
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
+        // Attached, the container writes to the monitor's own stdout and
+        // stderr (the terminal of `wharf run`); else into the log, line by line.
+        let (stdin, (out_r, out_w), (err_r, err_w)) = if attached {
+            let dup = |fd: std::os::fd::BorrowedFd<'_>| {
+                fd.try_clone_to_owned()
+                    .map_err(|e| EngineError::io("duplicating the standard streams", e))
+            };
+            (
+                Some(dup(std::io::stdin().as_fd())?),
+                (None, dup(std::io::stdout().as_fd())?),
+                (None, dup(std::io::stderr().as_fd())?),
+            )
+        } else {
+            let (out_r, out_w) = pipe()?;
+            let (err_r, err_w) = pipe()?;
+            (None, (Some(out_r), out_w), (Some(err_r), err_w))
+        };
         let config = SpawnConfig {
             id: record.id.clone(),
             rootfs: Rootfs {
@@ -265,6 +325,7 @@ impl Monitor {
             mounts: self.mounts()?,
             cgroup: cgroup_config(&self.cgroup_fs_root, record),
             new_netns: true,
+            stdin,
             stdout: out_w,
             stderr: err_w,
             process: crate::security::process(&record.spec),
@@ -293,20 +354,48 @@ impl Monitor {
             Ok(())
         };
         let spawned = wharf_runtime::spawn(config, &mut attach).map_err(runtime_err)?;
-        let pumps = vec![
-            pump(out_r, LogStream::Stdout, log.clone()),
-            pump(err_r, LogStream::Stderr, log.clone()),
-        ];
+        let mut pumps = Vec::new();
+        if let Some(out_r) = out_r {
+            pumps.push(pump(out_r, LogStream::Stdout, log.clone()));
+        }
+        if let Some(err_r) = err_r {
+            pumps.push(pump(err_r, LogStream::Stderr, log.clone()));
+        }
         Ok((spawned.pid, spawned.cgroup, pumps))
     }
 
+    /// The container's mounts for one start: binds (a missing host path is
+    /// created as a directory unless the mount requires it), volumes (named
+    /// ones created on first use, anonymous ones for mounts without a source
+    /// and for the image's `VOLUME`s, copy-up on first mount, subpaths
+    /// pinned), tmpfs, then the `/etc` files.
     fn mounts(&self) -> Result<Vec<MountSpec>, EngineError> {
+        crate::volumes::begin_start();
+        let spec = &self.record.spec;
+        let mut wanted = spec.mounts.clone();
+        // The image's VOLUMEs not covered by a mount of the service.
+        for target in crate::volumes::image_volumes(&self.layout, &self.record) {
+            let target = crate::volumes::normalize_target(&target);
+            if !wanted
+                .iter()
+                .any(|m| crate::volumes::normalize_target(&m.target) == target)
+            {
+                wanted.push(wharf_engine_api::Mount::new(MountKind::Volume, "", target));
+            }
+        }
         let mut mounts = Vec::new();
-        for mount in &self.record.spec.mounts {
+        for mount in &wanted {
             let spec = match mount.kind {
                 MountKind::Bind => {
                     let source = PathBuf::from(&mount.source);
                     if !source.exists() {
+                        if mount.require_host_path {
+                            return Err(EngineError::Invalid(format!(
+                                "bind source path {} does not exist (for {}): create it, or set bind.create_host_path: true",
+                                source.display(),
+                                mount.target
+                            )));
+                        }
                         // Compose's short syntax creates a missing host directory.
                         std::fs::create_dir_all(&source).map_err(|e| {
                             EngineError::io(format!("creating bind source {}", source.display()), e)
@@ -320,21 +409,18 @@ impl Monitor {
                     }
                 }
                 MountKind::Volume => {
-                    // An anonymous volume lives with its container (kept across
-                    // restarts, removed with the container).
-                    let data = if mount.source.is_empty() {
-                        self.dir
-                            .join("anonymous")
-                            .join(mount.target.trim_start_matches('/').replace('/', "_"))
-                    } else {
-                        self.layout.volumes().join(&mount.source).join("_data")
-                    };
-                    std::fs::create_dir_all(&data).map_err(|e| {
-                        EngineError::io(format!("creating volume {}", mount.source), e)
-                    })?;
+                    let prepared = crate::volumes::prepare_volume(
+                        &self.layout,
+                        &self.record,
+                        &self.dir,
+                        &mount.source,
+                        &mount.target,
+                        mount.no_copy,
+                        mount.subpath.as_deref(),
+                    )?;
                     MountSpec {
                         kind: wharf_runtime::MountKind::Bind,
-                        source: data,
+                        source: prepared.source,
                         target: mount.target.clone(),
                         read_only: mount.read_only,
                     }

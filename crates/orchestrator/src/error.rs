@@ -39,6 +39,15 @@ pub enum OrchestratorError {
     /// An `external: true` network does not exist on the host.
     #[error("network {0} declared as external, but could not be found")]
     ExternalNetworkMissing(String),
+    /// A service mounts a volume that the top-level `volumes` does not declare.
+    #[error("service {service:?} refers to undefined volume {volume:?}: declare it under the top-level `volumes:`")]
+    UndefinedVolume { service: String, volume: String },
+    /// An `external: true` volume does not exist on the host.
+    #[error("external volume {0:?} not found: create it first (wharf volume create {0})")]
+    ExternalVolumeMissing(String),
+    /// A top-level volume wharf cannot create (another driver, bad options).
+    #[error("volume {volume:?}: {message}")]
+    InvalidVolume { volume: String, message: String },
     /// A service setting the engine cannot be given (a bad port, restart policy, …).
     #[error("service {service:?}: {message}")]
     InvalidService { service: String, message: String },

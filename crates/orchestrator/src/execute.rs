@@ -69,6 +69,10 @@ pub enum Event {
         name: String,
         status: Status,
     },
+    Volume {
+        name: String,
+        status: Status,
+    },
     /// Something the user should know that does not stop the run.
     Warning(String),
 }
@@ -260,6 +264,13 @@ fn container_event(on_event: &(dyn Fn(Event) + Sync), name: &str, status: Status
     });
 }
 
+fn volume_event(on_event: &(dyn Fn(Event) + Sync), name: &str, status: Status) {
+    on_event(Event::Volume {
+        name: name.to_string(),
+        status,
+    });
+}
+
 fn network_event(on_event: &(dyn Fn(Event) + Sync), name: &str, status: Status) {
     on_event(Event::Network {
         name: name.to_string(),
@@ -364,6 +375,8 @@ fn run_action(
         match action {
             Action::CreateNetwork(spec) => network_event(on_event, &spec.name, status),
             Action::RemoveNetwork { name, .. } => network_event(on_event, name, status),
+            Action::CreateVolume(spec) => volume_event(on_event, &spec.name, status),
+            Action::RemoveVolume { name } => volume_event(on_event, name, status),
             Action::CreateContainer { spec, .. } => container_event(on_event, &spec.name, status),
             Action::StartContainer { name, .. }
             | Action::StopContainer { name, .. }
@@ -385,6 +398,17 @@ fn run_action(
             network_event(on_event, name, Status::Removing);
             engine.remove_network(id).map_err(fail)?;
             network_event(on_event, name, Status::Removed);
+        }
+        // Volumes are never rolled back: a failed `up` must not lose data.
+        Action::CreateVolume(spec) => {
+            volume_event(on_event, &spec.name, Status::Creating);
+            engine.create_volume(spec).map_err(fail)?;
+            volume_event(on_event, &spec.name, Status::Created);
+        }
+        Action::RemoveVolume { name } => {
+            volume_event(on_event, name, Status::Removing);
+            engine.remove_volume(name, false).map_err(fail)?;
+            volume_event(on_event, name, Status::Removed);
         }
         Action::CreateContainer { spec, reason, .. } => {
             let (before, after) = match reason {

@@ -10,19 +10,25 @@ mod lifecycle;
 mod observe;
 mod plan;
 mod reconcile;
+mod run;
 mod spec;
 mod wait;
 
 pub use error::OrchestratorError;
 pub use execute::{execute, Event, Status};
-pub use lifecycle::{plan_restart, plan_rm, plan_start, plan_stop, run_lifecycle, Target};
+pub use lifecycle::{
+    plan_restart, plan_rm, plan_rm_volumes, plan_start, plan_stop, run_lifecycle, Target,
+};
 pub use observe::{container_number, is_oneoff, observe, project_containers, Observed};
 pub use plan::{Action, Plan, Step};
-pub use reconcile::{plan_down, plan_up, selected_services, DownOptions, UpOptions};
+pub use reconcile::{
+    inherit_anonymous_volumes, plan_down, plan_up, selected_services, DownOptions, UpOptions,
+};
+pub use run::{create_oneoff, RunOptions};
 pub use spec::{
     change_reason, config_hash, container_name, container_spec, depends_on_label, network_name,
     parse_depends_on_label, parse_restart, port_bindings, service_image, validate_service,
-    CONFIG_HASH_VERSION, CONFIG_PARTS_LABEL,
+    validate_volume, volume_name, volume_spec, CONFIG_HASH_VERSION, CONFIG_PARTS_LABEL,
 };
 pub use wait::wait_ready;
 
@@ -72,6 +78,19 @@ pub fn check_images(
     Ok(())
 }
 
+/// Check the mounts of every container the plan creates (bind sources,
+/// file or directory, volume names, subpaths) before anything is created.
+pub fn check_mounts(engine: &dyn Engine, plan: &Plan) -> Result<(), OrchestratorError> {
+    for step in &plan.steps {
+        if let Action::CreateContainer { spec, .. } = &step.action {
+            engine
+                .validate_mounts(spec)
+                .map_err(|e| OrchestratorError::engine(format!("container {}", spec.name), e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Lock the project, check every selected service's image exists locally,
 /// observe, plan and execute. The plan's warnings (orphans) are dropped; use
 /// [`up_reporting`] to show them.
@@ -100,6 +119,7 @@ pub fn up_reporting(
     check_images(engine, project, &services)?;
     let observed = observe(engine, &project.name)?;
     let plan = plan_up(project, &observed, options)?;
+    check_mounts(engine, &plan)?;
     for warning in &plan.warnings {
         on_warning(warning);
     }
@@ -134,7 +154,15 @@ pub fn down_reporting(
         .lock_project(project_name)
         .map_err(|e| OrchestratorError::engine(format!("project {project_name}"), e))?;
     let observed = observe(engine, project_name)?;
-    if observed.containers.is_empty() && observed.project_networks(project_name).next().is_none() {
+    let volumes_to_remove = options.volumes
+        && observed
+            .volumes
+            .iter()
+            .any(|v| v.label(wharf_engine_api::labels::PROJECT) == Some(project_name));
+    if observed.containers.is_empty()
+        && observed.project_networks(project_name).next().is_none()
+        && !volumes_to_remove
+    {
         return Ok(false);
     }
     let plan = plan_down(project_name, project, &observed, options);

@@ -146,6 +146,18 @@ pub fn plan_rm(
     stop: bool,
     timeout: Option<Duration>,
 ) -> Plan {
+    plan_rm_volumes(target, observed, stop, timeout, false)
+}
+
+/// [`plan_rm`]; with `volumes` (`rm -v`) each removed container's anonymous
+/// volumes go after it.
+pub fn plan_rm_volumes(
+    target: &Target,
+    observed: &Observed,
+    stop: bool,
+    timeout: Option<Duration>,
+    volumes: bool,
+) -> Plan {
     let mut plan = Plan::default();
     let containers: Vec<&ContainerInfo> = target
         .containers(observed)
@@ -169,6 +181,16 @@ pub fn plan_rm(
                 },
                 stopped.map(|s| vec![s]).unwrap_or_else(|| after.to_vec()),
             );
+            if volumes {
+                for (_, volume) in observed.anonymous_volumes_of(&c.id) {
+                    plan.push(
+                        Action::RemoveVolume {
+                            name: volume.to_string(),
+                        },
+                        [remove],
+                    );
+                }
+            }
             (stopped, Some(remove))
         },
     );

@@ -1,7 +1,7 @@
 //! Observe: what exists now, found through the Compose labels.
 
 use crate::error::OrchestratorError;
-use wharf_engine_api::{labels, ContainerInfo, Engine, NetworkInfo};
+use wharf_engine_api::{labels, ContainerInfo, Engine, NetworkInfo, VolumeInfo};
 
 /// What exists for a project.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -11,6 +11,10 @@ pub struct Observed {
     /// Every network on the host: the project's own are recognised by their
     /// labels, external ones by their name.
     pub networks: Vec<NetworkInfo>,
+    /// Every volume on the host, with the containers that use it: the
+    /// project's own are recognised by their labels, external ones by name,
+    /// anonymous ones by their users.
+    pub volumes: Vec<VolumeInfo>,
 }
 
 impl Observed {
@@ -26,6 +30,26 @@ impl Observed {
 
     pub fn network_by_name(&self, name: &str) -> Option<&NetworkInfo> {
         self.networks.iter().find(|n| n.name == name)
+    }
+
+    pub fn volume_by_name(&self, name: &str) -> Option<&VolumeInfo> {
+        self.volumes.iter().find(|v| v.name == name)
+    }
+
+    /// The anonymous volumes a container mounts: (target, volume name).
+    pub fn anonymous_volumes_of<'a>(
+        &'a self,
+        container_id: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.volumes
+            .iter()
+            .filter(|v| v.anonymous)
+            .flat_map(move |v| {
+                v.used_by
+                    .iter()
+                    .filter(move |u| u.container_id == container_id)
+                    .map(move |u| (u.target.as_str(), v.name.as_str()))
+            })
     }
 }
 
@@ -49,9 +73,13 @@ pub fn observe(engine: &dyn Engine, project_name: &str) -> Result<Observed, Orch
     let networks = engine
         .list_networks(&[])
         .map_err(|e| OrchestratorError::engine(format!("project {project_name}"), e))?;
+    let volumes = engine
+        .list_volumes(&[])
+        .map_err(|e| OrchestratorError::engine(format!("project {project_name}"), e))?;
     Ok(Observed {
         containers,
         networks,
+        volumes,
     })
 }
 

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 use wharf_compose::DependencyCondition;
-use wharf_engine_api::{ContainerSpec, NetworkSpec};
+use wharf_engine_api::{ContainerSpec, NetworkSpec, VolumeSpec};
 
 /// One thing to do to the engine.
 // Plans hold a handful of steps; the spec stays unboxed for easy matching.
@@ -13,6 +13,11 @@ use wharf_engine_api::{ContainerSpec, NetworkSpec};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     CreateNetwork(NetworkSpec),
+    CreateVolume(VolumeSpec),
+    /// Refused while a container uses it.
+    RemoveVolume {
+        name: String,
+    },
     RemoveNetwork {
         id: String,
         name: String,
@@ -56,6 +61,8 @@ impl Action {
     pub fn object(&self) -> String {
         match self {
             Action::CreateNetwork(spec) => format!("network {}", spec.name),
+            Action::CreateVolume(spec) => format!("volume {}", spec.name),
+            Action::RemoveVolume { name } => format!("volume {name}"),
             Action::RemoveNetwork { name, .. } => format!("network {name}"),
             Action::CreateContainer { spec, .. } => format!("container {}", spec.name),
             Action::StartContainer { name, .. }
@@ -70,6 +77,8 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Action::CreateNetwork(spec) => write!(f, "create network {}", spec.name),
+            Action::CreateVolume(spec) => write!(f, "create volume {}", spec.name),
+            Action::RemoveVolume { name } => write!(f, "remove volume {name}"),
             Action::RemoveNetwork { name, .. } => write!(f, "remove network {name}"),
             Action::CreateContainer { spec, reason, .. } => {
                 write!(f, "create container {}", spec.name)?;

@@ -6,11 +6,12 @@ use crate::observe::{container_number, is_oneoff, Observed};
 use crate::plan::{Action, Plan};
 use crate::spec::{
     change_reason, container_spec, network_name, parse_depends_on_label, validate_service,
+    validate_volume, volume_name, volume_spec,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use wharf_compose::{DependencyCondition, Project};
-use wharf_engine_api::{labels, ContainerInfo, NetworkSpec};
+use wharf_compose::{DependencyCondition, Project, VolumeKind};
+use wharf_engine_api::{labels, ContainerInfo, ContainerSpec, Mount, MountKind, NetworkSpec};
 
 /// `wharf up` options.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -31,6 +32,9 @@ pub struct UpOptions {
     /// Stop timeout for containers that are recreated or removed (None: each
     /// container's own stop grace period).
     pub timeout: Option<Duration>,
+    /// `-V`: a recreated container gets new anonymous volumes; the old
+    /// ones are removed instead of carried over.
+    pub renew_anon_volumes: bool,
 }
 
 /// `wharf down` options.
@@ -40,6 +44,9 @@ pub struct DownOptions {
     pub timeout: Option<Duration>,
     /// Also remove containers of services no longer in the project.
     pub remove_orphans: bool,
+    /// `-v`: also remove the project's named volumes (not external ones)
+    /// and the anonymous volumes of the removed containers.
+    pub volumes: bool,
 }
 
 /// Order services so that each comes after its dependencies; ties by name.
@@ -241,6 +248,33 @@ pub(crate) fn push_in_dependency_order(
     ends
 }
 
+/// The spec of a recreated container, given the anonymous volumes
+/// (target, name) of the container it replaces: a volume mount without a
+/// source at the same target takes the old volume, and an old volume at a
+/// target the spec does not mount (an image `VOLUME`) is mounted again, so
+/// the data survives the recreate. Done after the config hash is computed,
+/// so the hash does not change.
+pub fn inherit_anonymous_volumes(
+    spec: &ContainerSpec,
+    anonymous: &[(&str, &str)],
+) -> ContainerSpec {
+    let mut spec = spec.clone();
+    for (target, volume) in anonymous {
+        let same = |m: &&mut Mount| m.target.trim_end_matches('/') == target.trim_end_matches('/');
+        match spec.mounts.iter_mut().find(|m| same(m)) {
+            Some(mount) if mount.kind == MountKind::Volume && mount.source.is_empty() => {
+                mount.source = volume.to_string();
+            }
+            // The service mounts something else there now.
+            Some(_) => {}
+            None => spec
+                .mounts
+                .push(Mount::new(MountKind::Volume, *volume, *target)),
+        }
+    }
+    spec
+}
+
 /// docker compose's orphan warning.
 fn orphan_warning(names: &[String]) -> String {
     format!(
@@ -248,6 +282,21 @@ fn orphan_warning(names: &[String]) -> String {
          in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
         names.join(" ")
     )
+}
+
+/// The network to create for top-level network `key` of `project`.
+pub fn network_spec(project: &Project, key: &str) -> NetworkSpec {
+    let network = &project.networks[key];
+    let mut net_labels = network.labels.clone();
+    net_labels.insert(labels::PROJECT.into(), project.name.clone());
+    net_labels.insert(labels::NETWORK.into(), key.to_string());
+    net_labels.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
+    NetworkSpec {
+        name: network_name(project, key),
+        labels: net_labels,
+        subnet: network.subnet.clone(),
+        internal: network.internal,
+    }
 }
 
 /// Pure: decide what `up` must do. No engine calls.
@@ -279,20 +328,50 @@ pub fn plan_up(
         if network.external {
             return Err(OrchestratorError::ExternalNetworkMissing(name));
         }
-        let mut net_labels = network.labels.clone();
-        net_labels.insert(labels::PROJECT.into(), project.name.clone());
-        net_labels.insert(labels::NETWORK.into(), key.to_string());
-        net_labels.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
-        let step = plan.push(
-            Action::CreateNetwork(NetworkSpec {
-                name,
-                labels: net_labels,
-                subnet: network.subnet.clone(),
-                internal: network.internal,
-            }),
-            [],
-        );
+        let step = plan.push(Action::CreateNetwork(network_spec(project, key)), []);
         network_steps.insert(key, step);
+    }
+
+    // Named volumes the selected services mount, in key order: external
+    // ones must exist, the others are created before their first user.
+    let mut volume_steps: BTreeMap<String, usize> = BTreeMap::new();
+    let mut volume_keys: BTreeSet<&str> = BTreeSet::new();
+    for name in &selected {
+        for mount in &project.services[name].volumes {
+            if mount.kind != VolumeKind::Volume {
+                continue;
+            }
+            let Some(key) = mount.source.as_deref() else {
+                continue;
+            };
+            if !project.volumes.contains_key(key) {
+                return Err(OrchestratorError::UndefinedVolume {
+                    service: name.clone(),
+                    volume: key.to_string(),
+                });
+            }
+            volume_keys.insert(key);
+        }
+    }
+    for key in volume_keys {
+        validate_volume(project, key)?;
+        let volume_name = volume_name(project, key);
+        if let Some(existing) = observed.volume_by_name(&volume_name) {
+            let owner = existing.label(labels::PROJECT);
+            if !project.volumes[key].external && owner != Some(project.name.as_str()) {
+                plan.warnings.push(format!(
+                    "volume \"{volume_name}\" already exists but was not created for project \
+                     \"{}\". Use `external: true` to use an existing volume",
+                    project.name
+                ));
+            }
+            continue;
+        }
+        if project.volumes[key].external {
+            return Err(OrchestratorError::ExternalVolumeMissing(volume_name));
+        }
+        let step = plan.push(Action::CreateVolume(volume_spec(project, key)), []);
+        volume_steps.insert(key.to_string(), step);
     }
 
     // Project containers by service (one-off containers are never touched).
@@ -312,7 +391,13 @@ pub fn plan_up(
 
     for name in &selected {
         let service = &project.services[name];
-        let mut prerequisites: Vec<usize> = Vec::new();
+        let mut prerequisites: Vec<usize> = service
+            .volumes
+            .iter()
+            .filter(|v| v.kind == VolumeKind::Volume)
+            .filter_map(|v| v.source.as_deref())
+            .filter_map(|key| volume_steps.get(key).copied())
+            .collect();
         if service.network_mode.is_none() {
             prerequisites.extend(
                 service
@@ -376,11 +461,14 @@ pub fn plan_up(
         for number in 1..=service.replicas {
             let spec = container_spec(project, service, number);
             let container_name = spec.name.clone();
-            let create = |plan: &mut Plan, after: Vec<usize>, reason: Option<String>| {
+            let create = |plan: &mut Plan,
+                          spec: ContainerSpec,
+                          after: Vec<usize>,
+                          reason: Option<String>| {
                 let created = plan.push(
                     Action::CreateContainer {
                         service: name.clone(),
-                        spec: spec.clone(),
+                        spec,
                         reason,
                     },
                     after,
@@ -398,7 +486,7 @@ pub fn plan_up(
                 }
             };
             let Some(container) = existing.get(&number) else {
-                service_ready.push(create(&mut plan, prerequisites.clone(), None));
+                service_ready.push(create(&mut plan, spec.clone(), prerequisites.clone(), None));
                 continue;
             };
             let hash_differs = container.label(labels::CONFIG_HASH)
@@ -412,7 +500,27 @@ pub fn plan_up(
                 let removal = push_removal(&mut plan, container, options.timeout, &[]);
                 let mut after = prerequisites.clone();
                 after.push(removal.remove);
-                service_ready.push(create(&mut plan, after, Some(format!("recreate ({why})"))));
+                let anonymous: Vec<(&str, &str)> =
+                    observed.anonymous_volumes_of(&container.id).collect();
+                let new_spec = if options.renew_anon_volumes {
+                    for (_, volume) in &anonymous {
+                        plan.push(
+                            Action::RemoveVolume {
+                                name: volume.to_string(),
+                            },
+                            [removal.remove],
+                        );
+                    }
+                    spec.clone()
+                } else {
+                    inherit_anonymous_volumes(&spec, &anonymous)
+                };
+                service_ready.push(create(
+                    &mut plan,
+                    new_spec,
+                    after,
+                    Some(format!("recreate ({why})")),
+                ));
                 recreated.insert(name.as_str());
             } else if !container.state.is_running() {
                 if !options.no_start {
@@ -510,6 +618,38 @@ pub fn plan_down(
             (removal.stop, Some(removal.remove))
         },
     );
+
+    if options.volumes {
+        // The project's named volumes (by label; never an external one) and
+        // the anonymous volumes of the containers removed here.
+        let external: BTreeSet<String> = project
+            .map(|p| {
+                p.volumes
+                    .iter()
+                    .filter(|(_, v)| v.external)
+                    .map(|(key, _)| volume_name(p, key))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut names: BTreeSet<&str> = observed
+            .volumes
+            .iter()
+            .filter(|v| v.label(labels::PROJECT) == Some(project_name))
+            .filter(|v| !external.contains(&v.name))
+            .map(|v| v.name.as_str())
+            .collect();
+        for container in &containers {
+            names.extend(observed.anonymous_volumes_of(&container.id).map(|(_, v)| v));
+        }
+        for name in names {
+            plan.push(
+                Action::RemoveVolume {
+                    name: name.to_string(),
+                },
+                removals.iter().copied(),
+            );
+        }
+    }
 
     let mut networks: Vec<_> = observed.project_networks(project_name).collect();
     networks.sort_by(|a, b| a.name.cmp(&b.name));

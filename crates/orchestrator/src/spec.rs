@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use wharf_compose::{DependencyCondition, Project, Service, ServicePort, VolumeKind};
 use wharf_engine_api::{
     labels, ContainerSpec, DeviceMapping, Healthcheck, Mount, MountKind, NetworkAttachment,
-    PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec, Ulimit,
+    PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec, Ulimit, VolumeSpec,
 };
 
 /// Version tag hashed in front of the spec; bump it only when the meaning of
@@ -59,12 +59,61 @@ pub fn network_name(project: &Project, key: &str) -> String {
         .unwrap_or_else(|| format!("{}_{}", project.name, key))
 }
 
-fn volume_name(project: &Project, key: &str) -> String {
+/// Full host name of a top-level volume key (`data` → `hello_data`, or its `name:`).
+pub fn volume_name(project: &Project, key: &str) -> String {
     project
         .volumes
         .get(key)
         .map(|v| v.name.clone())
+        .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("{}_{}", project.name, key))
+}
+
+/// The volume to create for top-level volume `key`: its name, driver,
+/// options and labels plus the project and volume labels compose sets.
+pub fn volume_spec(project: &Project, key: &str) -> VolumeSpec {
+    let volume = project.volumes.get(key).cloned().unwrap_or_default();
+    let mut volume_labels = volume.labels.clone();
+    volume_labels.insert(labels::PROJECT.into(), project.name.clone());
+    volume_labels.insert(labels::VOLUME.into(), key.to_string());
+    volume_labels.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
+    VolumeSpec {
+        name: volume_name(project, key),
+        driver: volume.driver.clone(),
+        driver_opts: volume.driver_opts.clone(),
+        labels: volume_labels,
+    }
+}
+
+/// Check a top-level volume before anything is created: only the local
+/// driver, and only its `type`, `o` and `device` options.
+pub fn validate_volume(project: &Project, key: &str) -> Result<(), OrchestratorError> {
+    let Some(volume) = project.volumes.get(key) else {
+        return Ok(());
+    };
+    let invalid = |message: String| OrchestratorError::InvalidVolume {
+        volume: volume_name(project, key),
+        message,
+    };
+    if volume.external {
+        return Ok(());
+    }
+    if let Some(driver) = volume.driver.as_deref().filter(|d| *d != "local") {
+        return Err(invalid(format!(
+            "driver {driver:?} is not supported: wharf has only the local driver \
+             (remove `driver:`, or create the volume another way and mark it `external: true`)"
+        )));
+    }
+    if let Some(key) = volume
+        .driver_opts
+        .keys()
+        .find(|k| !["type", "o", "device"].contains(&k.as_str()))
+    {
+        return Err(invalid(format!(
+            "unknown driver_opts key {key:?}: the local driver takes type, o and device"
+        )));
+    }
+    Ok(())
 }
 
 fn condition_name(condition: DependencyCondition) -> &'static str {
@@ -273,6 +322,15 @@ fn unsupported(service: &Service) -> Result<(), String> {
     check("userns_mode", service.userns_mode.is_some());
     check("uts", service.uts.is_some());
     check("volumes_from", !service.volumes_from.is_empty());
+    check(
+        "bind propagation",
+        service.volumes.iter().any(|v| {
+            v.bind
+                .as_ref()
+                .and_then(|b| b.propagation.as_deref())
+                .is_some_and(|p| p != "rprivate" && p != "private")
+        }),
+    );
     check("secrets", !service.secrets.is_empty());
     check("configs", !service.configs.is_empty());
     check(
@@ -283,13 +341,6 @@ fn unsupported(service: &Service) -> Result<(), String> {
                     .as_ref()
                     .is_some_and(|t| t.size.is_some() || t.mode.is_some())
             }),
-    );
-    check(
-        "volume subpath",
-        service
-            .volumes
-            .iter()
-            .any(|v| v.volume.as_ref().is_some_and(|o| o.subpath.is_some())),
     );
     check(
         "network_mode",
@@ -355,34 +406,40 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
         .iter()
         .map(|v| match v.kind {
             VolumeKind::Bind => Mount {
-                kind: MountKind::Bind,
-                source: v.source.clone().unwrap_or_default(),
-                target: v.target.clone(),
                 read_only: v.read_only,
+                // The short syntax (and `bind.create_host_path`) creates a
+                // missing host directory; the long syntax requires it.
+                require_host_path: !v.bind.as_ref().is_some_and(|b| b.create_host_path),
+                ..Mount::new(
+                    MountKind::Bind,
+                    v.source.clone().unwrap_or_default(),
+                    v.target.clone(),
+                )
             },
             VolumeKind::Volume => Mount {
-                kind: MountKind::Volume,
-                source: v
-                    .source
-                    .as_deref()
-                    .map(|key| volume_name(project, key))
-                    .unwrap_or_default(),
-                target: v.target.clone(),
                 read_only: v.read_only,
+                no_copy: v.volume.as_ref().is_some_and(|o| o.nocopy),
+                subpath: v.volume.as_ref().and_then(|o| o.subpath.clone()),
+                ..Mount::new(
+                    MountKind::Volume,
+                    v.source
+                        .as_deref()
+                        .map(|key| volume_name(project, key))
+                        .unwrap_or_default(),
+                    v.target.clone(),
+                )
             },
             VolumeKind::Tmpfs => Mount {
-                kind: MountKind::Tmpfs,
-                source: String::new(),
-                target: v.target.clone(),
                 read_only: v.read_only,
+                ..Mount::new(MountKind::Tmpfs, "", v.target.clone())
             },
         })
-        .chain(service.tmpfs.iter().map(|target| Mount {
-            kind: MountKind::Tmpfs,
-            source: String::new(),
-            target: target.clone(),
-            read_only: false,
-        }))
+        .chain(
+            service
+                .tmpfs
+                .iter()
+                .map(|target| Mount::new(MountKind::Tmpfs, "", target.clone())),
+        )
         .collect();
 
     let networks = if service.network_mode.is_some() {
@@ -526,6 +583,11 @@ fn canonical_json<T: Serialize>(value: &T) -> String {
 pub fn config_hash(spec: &ContainerSpec) -> String {
     let mut hashed = spec.clone();
     hashed.name.clear();
+    // Whether a missing bind source is an error changes nothing about the
+    // container; leaving it out keeps the hashes of wharf before it.
+    for mount in &mut hashed.mounts {
+        mount.require_host_path = false;
+    }
     for key in UNHASHED_LABELS {
         hashed.labels.remove(key);
     }
@@ -550,7 +612,16 @@ fn part_hashes(spec: &ContainerSpec) -> [String; 6] {
         short(canonical_json(&(&spec.entrypoint, &spec.command))),
         short(canonical_json(&spec.env)),
         short(canonical_json(&spec.ports)),
-        short(canonical_json(&spec.mounts)),
+        short(canonical_json(
+            &spec
+                .mounts
+                .iter()
+                .map(|m| Mount {
+                    require_host_path: false,
+                    ..m.clone()
+                })
+                .collect::<Vec<_>>(),
+        )),
         short(canonical_json(&spec.resources)),
     ]
 }

@@ -31,6 +31,7 @@ impl Events {
             .map(|e| match e {
                 Event::Network { name, status } => format!("Network {name} {status}"),
                 Event::Container { name, status } => format!("Container {name} {status}"),
+                Event::Volume { name, status } => format!("Volume {name} {status}"),
                 Event::Warning(message) => format!("Warning {message}"),
             })
             .collect()

@@ -331,6 +331,7 @@ fn missing_external_network_is_an_error_and_never_created() {
             "elsewhere",
             "x",
         )],
+        volumes: Vec::new(),
     };
     let plan = plan_up(&project, &observed, &UpOptions::default()).unwrap();
     assert!(!plan.to_string().contains("create network"), "{plan}");

@@ -32,10 +32,10 @@ fn web_spec_carries_everything_from_the_service() {
     assert_eq!(
         spec.mounts,
         [Mount {
-            kind: MountKind::Bind,
-            source: "/abs/site".into(),
-            target: "/www".into(),
             read_only: true,
+            // Long syntax without bind.create_host_path: the path must exist.
+            require_host_path: true,
+            ..Mount::new(MountKind::Bind, "/abs/site", "/www")
         }]
     );
     assert_eq!(spec.networks.len(), 1);

@@ -38,9 +38,11 @@ pub struct SpawnConfig {
     pub cgroup: CgroupConfig,
     /// A private network namespace (configured by the engine in `before_start`).
     pub new_netns: bool,
+    /// The container's fd 0; `/dev/null` when `None`.
+    pub stdin: Option<OwnedFd>,
     /// The container's fd 1.
     pub stdout: OwnedFd,
-    /// The container's fd 2 (stdin is /dev/null).
+    /// The container's fd 2.
     pub stderr: OwnedFd,
     /// ulimits, oom_score_adj, sysctls, shm_size, domainname (`Default`: Docker's).
     pub process: crate::ProcessOptions,
@@ -234,8 +236,12 @@ pub fn spawn(
         ExecPlan::new(&cfg.args, &cfg.env, &cfg.cwd, cfg.user.as_deref())?.with_security(security);
     let devnull =
         std::fs::File::open("/dev/null").map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
+    let stdin = cfg
+        .stdin
+        .as_ref()
+        .map_or(devnull.as_raw_fd(), |fd| fd.as_raw_fd());
     let stdio = [
-        dup_high(devnull.as_raw_fd(), "stdin")?,
+        dup_high(stdin, "stdin")?,
         dup_high(cfg.stdout.as_raw_fd(), "stdout")?,
         dup_high(cfg.stderr.as_raw_fd(), "stderr")?,
     ];

@@ -95,6 +95,7 @@ impl Fixture {
                 limits: Limits::default(),
             },
             new_netns: true,
+            stdin: None,
             stdout: out,
             stderr: err,
             process: ProcessOptions::default(),

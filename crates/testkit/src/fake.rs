@@ -9,7 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use wharf_engine_api::{
     ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, ExecSpec, ImageInfo,
-    LockGuard, LogLine, LogOptions, NetworkInfo, NetworkSpec, PublishedPort, Result, StatsSample,
+    LockGuard, LogLine, LogOptions, MountKind, NetworkInfo, NetworkSpec, PublishedPort, Result,
+    StatsSample, VolumeEngine, VolumeInfo, VolumeSpec, VolumeUser,
 };
 
 /// 64 hex characters derived from `n` (deterministic, well mixed, so id
@@ -56,6 +57,8 @@ struct FaultRule {
 struct FakeContainer {
     info: ContainerInfo,
     spec: ContainerSpec,
+    /// Anonymous volumes made for it: target → volume name.
+    anonymous: BTreeMap<String, String>,
 }
 
 #[derive(Default)]
@@ -65,6 +68,8 @@ struct State {
     containers: BTreeMap<String, FakeContainer>,
     /// Networks by id.
     networks: BTreeMap<String, NetworkInfo>,
+    /// Volumes by name (`used_by` is filled when listed).
+    volumes: BTreeMap<String, VolumeInfo>,
     /// Images by normalized reference.
     images: BTreeMap<String, ImageInfo>,
     calls: Vec<String>,
@@ -92,6 +97,31 @@ impl State {
 
     fn container_id(&self, id_or_name: &str) -> Option<String> {
         self.find_container(id_or_name).map(|c| c.info.id.clone())
+    }
+
+    /// A volume with its users filled in from the containers' mounts.
+    fn volume_with_users(&self, volume: &VolumeInfo) -> VolumeInfo {
+        let mut out = volume.clone();
+        out.used_by = Vec::new();
+        for c in self.containers.values() {
+            let user = |target: &str| VolumeUser {
+                container_id: c.info.id.clone(),
+                container_name: c.info.name.clone(),
+                target: target.to_string(),
+                running: c.info.state.is_running(),
+            };
+            for m in &c.spec.mounts {
+                if m.kind == MountKind::Volume && m.source == volume.name {
+                    out.used_by.push(user(&m.target));
+                }
+            }
+            for (target, name) in &c.anonymous {
+                if *name == volume.name {
+                    out.used_by.push(user(target));
+                }
+            }
+        }
+        out
     }
 
     fn find_network_id(&self, id_or_name: &str) -> Option<String> {
@@ -232,6 +262,26 @@ impl FakeEngine {
         let id = container.info.id.clone();
         state.containers.insert(id.clone(), container);
         id
+    }
+
+    /// A volume that exists before the test runs.
+    pub fn add_volume(&self, name: &str, labels: &[(&str, &str)]) {
+        let info = new_volume(name, labels_map(labels), BTreeMap::new(), false);
+        self.state().volumes.insert(name.to_string(), info);
+    }
+
+    /// Every volume, by name, with its users.
+    pub fn volumes(&self) -> Vec<VolumeInfo> {
+        let state = self.state();
+        state
+            .volumes
+            .values()
+            .map(|v| state.volume_with_users(v))
+            .collect()
+    }
+
+    pub fn volume_names(&self) -> Vec<String> {
+        self.state().volumes.keys().cloned().collect()
     }
 
     /// Canned output for `logs` of the container with this name.
@@ -423,6 +473,25 @@ fn new_network(
     }
 }
 
+fn new_volume(
+    name: &str,
+    labels: BTreeMap<String, String>,
+    options: BTreeMap<String, String>,
+    anonymous: bool,
+) -> VolumeInfo {
+    VolumeInfo {
+        name: name.to_string(),
+        driver: "local".into(),
+        mountpoint: format!("/var/lib/wharf/volumes/{name}/_data"),
+        created: 1_700_000_000,
+        labels,
+        options,
+        scope: "local".into(),
+        anonymous,
+        used_by: Vec::new(),
+    }
+}
+
 fn new_container(n: u64, spec: &ContainerSpec, image_id: String) -> FakeContainer {
     let mut command = spec.entrypoint.clone().unwrap_or_default();
     command.extend(spec.command.clone().unwrap_or_default());
@@ -441,6 +510,7 @@ fn new_container(n: u64, spec: &ContainerSpec, image_id: String) -> FakeContaine
             health: None,
         },
         spec: spec.clone(),
+        anonymous: BTreeMap::new(),
     }
 }
 
@@ -494,6 +564,82 @@ fn stop(container: &mut FakeContainer, n: u64) {
 
 fn no_container(id_or_name: &str) -> EngineError {
     EngineError::not_found("container", id_or_name)
+}
+
+impl VolumeEngine for FakeEngine {
+    fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
+        let _in_flight = self.enter_slow("create_volume", &spec.name)?;
+        let mut state = self.state();
+        if state.volumes.contains_key(&spec.name) {
+            return Err(EngineError::Conflict {
+                kind: "volume",
+                name: spec.name.clone(),
+            });
+        }
+        if let Some(driver) = spec.driver.as_deref().filter(|d| *d != "local") {
+            return Err(EngineError::Invalid(format!(
+                "volume {}: driver {driver:?} is not supported",
+                spec.name
+            )));
+        }
+        let anonymous = spec.labels.contains_key("com.docker.volume.anonymous");
+        let info = new_volume(
+            &spec.name,
+            spec.labels.clone(),
+            spec.driver_opts.clone(),
+            anonymous,
+        );
+        state.volumes.insert(spec.name.clone(), info.clone());
+        Ok(info)
+    }
+
+    fn list_volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<VolumeInfo>> {
+        let mut state = self.state();
+        Self::record(&mut state, "list_volumes", &format_labels(labels))?;
+        Ok(state
+            .volumes
+            .values()
+            .filter(|v| matches_labels(&v.labels, labels))
+            .map(|v| state.volume_with_users(v))
+            .collect())
+    }
+
+    fn inspect_volume(&self, name: &str) -> Result<VolumeInfo> {
+        let mut state = self.state();
+        Self::record(&mut state, "inspect_volume", name)?;
+        let volume = state
+            .volumes
+            .get(name)
+            .ok_or_else(|| EngineError::not_found("volume", name))?;
+        Ok(state.volume_with_users(volume))
+    }
+
+    fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
+        let _in_flight = self.enter_slow("remove_volume", name)?;
+        let mut state = self.state();
+        let volume = state
+            .volumes
+            .get(name)
+            .ok_or_else(|| EngineError::not_found("volume", name))?;
+        let users = state.volume_with_users(volume).used_by;
+        if users.iter().any(|u| u.running) || (!users.is_empty() && !force) {
+            let names: Vec<&str> = users.iter().map(|u| u.container_name.as_str()).collect();
+            return Err(EngineError::Invalid(format!(
+                "volume {name} is in use by container {}",
+                names.join(", ")
+            )));
+        }
+        state.volumes.remove(name);
+        Ok(())
+    }
+
+    /// The fake has no file system to check; only injected faults fail.
+    fn validate_mounts(&self, spec: &ContainerSpec) -> Result<()> {
+        match self.state().take_fault("validate_mounts", &spec.name) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Engine for FakeEngine {
@@ -562,7 +708,23 @@ impl Engine for FakeEngine {
             }
         }
         let n = state.next();
-        let container = new_container(n, spec, image_id);
+        let mut container = new_container(n, spec, image_id);
+        // Like the real engine: named volumes made on first use, anonymous
+        // ones for mounts without a source.
+        for mount in spec.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+            if mount.source.is_empty() {
+                let n = state.next();
+                let name = hex_id(n);
+                let mut labels = BTreeMap::new();
+                labels.insert("com.docker.volume.anonymous".to_string(), String::new());
+                let volume = new_volume(&name, labels, BTreeMap::new(), true);
+                state.volumes.insert(name.clone(), volume);
+                container.anonymous.insert(mount.target.clone(), name);
+            } else if !state.volumes.contains_key(&mount.source) {
+                let volume = new_volume(&mount.source, BTreeMap::new(), BTreeMap::new(), false);
+                state.volumes.insert(mount.source.clone(), volume);
+            }
+        }
         let id = container.info.id.clone();
         state.containers.insert(id.clone(), container);
         Ok(id)
@@ -582,6 +744,22 @@ impl Engine for FakeEngine {
             start(container, n);
         }
         Ok(())
+    }
+
+    /// The fake's attached containers run and exit at once with code 0.
+    fn start_attached(&self, id: &str) -> Result<i32> {
+        let name = self.container_name(id);
+        let _in_flight = self.enter_slow("start_attached", &name)?;
+        let mut state = self.state();
+        let id = state.container_id(id).ok_or_else(|| no_container(id))?;
+        let n = state.next();
+        let container = state
+            .containers
+            .get_mut(&id)
+            .ok_or_else(|| no_container(&id))?;
+        start(container, n);
+        stop(container, n);
+        Ok(0)
     }
 
     fn stop_container(&self, id: &str, _timeout: Option<Duration>) -> Result<()> {

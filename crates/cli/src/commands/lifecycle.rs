@@ -34,7 +34,7 @@ pub struct RmArgs {
     /// Stop the containers, if required, before removing
     #[arg(short = 's', long)]
     pub stop: bool,
-    /// Remove any anonymous volumes attached to containers (wharf has none yet)
+    /// Remove any anonymous volumes attached to containers
     #[arg(short = 'v', long)]
     pub volumes: bool,
     #[arg(value_name = "SERVICE")]
@@ -152,7 +152,9 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> Result<i32> {
     wharf_orchestrator::run_lifecycle(
         &engine,
         &target,
-        |observed| wharf_orchestrator::plan_rm(&target, observed, args.stop, None),
+        |observed| {
+            wharf_orchestrator::plan_rm_volumes(&target, observed, args.stop, None, args.volumes)
+        },
         &|event| show(&progress, event),
     )?;
     Ok(0)

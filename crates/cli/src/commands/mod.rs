@@ -9,8 +9,10 @@ pub mod logs;
 pub mod ps;
 pub mod pull;
 pub mod push;
+pub mod run;
 pub mod stats;
 pub mod up;
+pub mod volume;
 
 use std::os::fd::AsFd;
 use std::path::PathBuf;
@@ -18,12 +20,16 @@ use wharf_engine_api::{labels, ContainerInfo};
 
 /// The hidden `__monitor` mode: becomes the monitor of one container. Its
 /// stdout is the status channel the starting CLI reads.
-pub fn monitor(root: PathBuf, cgroup_fs: PathBuf, id: &str) -> i32 {
-    let status = match std::io::stdout().as_fd().try_clone_to_owned() {
-        Ok(fd) => std::fs::File::from(fd),
-        Err(e) => {
-            eprintln!("monitor: duplicating stdout: {e}");
-            return 1;
+pub fn monitor(root: PathBuf, cgroup_fs: PathBuf, id: &str, attached: bool) -> i32 {
+    let mode = if attached {
+        wharf_engine::monitor::Mode::Attached
+    } else {
+        match std::io::stdout().as_fd().try_clone_to_owned() {
+            Ok(fd) => wharf_engine::monitor::Mode::Detached(std::fs::File::from(fd)),
+            Err(e) => {
+                eprintln!("monitor: duplicating stdout: {e}");
+                return 1;
+            }
         }
     };
     let config = wharf_engine::EngineConfig {
@@ -33,13 +39,18 @@ pub fn monitor(root: PathBuf, cgroup_fs: PathBuf, id: &str) -> i32 {
         monitor_program: PathBuf::new(),
     };
     match wharf_engine::LinuxEngine::open(config) {
-        Ok(engine) => engine.run_monitor(id, status),
-        Err(e) => {
-            use std::io::Write;
-            let mut status = status;
-            let _ = writeln!(status, "error: {e}");
-            1
-        }
+        Ok(engine) => engine.run_monitor(id, mode),
+        Err(e) => match mode {
+            wharf_engine::monitor::Mode::Detached(mut status) => {
+                use std::io::Write;
+                let _ = writeln!(status, "error: {e}");
+                1
+            }
+            wharf_engine::monitor::Mode::Attached => {
+                eprintln!("error: {e}");
+                wharf_engine::monitor::START_FAILED
+            }
+        },
     }
 }
 

@@ -70,6 +70,15 @@ pub struct UpArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Build images before starting containers
+    #[arg(long)]
+    pub build: bool,
+    /// Don't build an image, even if it's missing
+    #[arg(long, conflicts_with = "build")]
+    pub no_build: bool,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
 }
@@ -82,12 +91,16 @@ pub struct DownArgs {
     /// Remove containers for services not defined in the Compose file
     #[arg(long)]
     pub remove_orphans: bool,
+    /// Remove named volumes declared in the "volumes" section of the Compose file and anonymous volumes attached to containers
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
 }
 
 pub fn show(progress: &Progress, event: Event) {
     let (kind, name, status) = match event {
         Event::Network { name, status } => ("Network", name, status),
         Event::Container { name, status } => ("Container", name, status),
+        Event::Volume { name, status } => ("Volume", name, status),
         Event::Warning(message) => {
             eprintln!("WARN[0000] {message}");
             return;
@@ -125,6 +138,7 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         no_deps: args.no_deps,
         remove_orphans: args.remove_orphans,
         timeout: args.timeout.map(Duration::from_secs),
+        renew_anon_volumes: args.renew_anon_volumes,
     };
     if args.dry_run {
         let observed = wharf_orchestrator::observe(&engine, &project.name)?;
@@ -359,6 +373,7 @@ pub fn down(global: &GlobalOptions, args: DownArgs) -> Result<i32> {
     let options = DownOptions {
         timeout: args.timeout.map(Duration::from_secs),
         remove_orphans: args.remove_orphans,
+        volumes: args.volumes,
     };
     let progress = Progress::new(global.stderr_ansi(), "Running");
     let existed = wharf_orchestrator::down_reporting(

@@ -139,6 +139,7 @@ pub fn all_up(project: &Project) -> Observed {
             "hello",
             "default",
         )],
+        volumes: Vec::new(),
     }
 }
 

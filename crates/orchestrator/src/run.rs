@@ -1,0 +1,159 @@
+//! `wharf run`: a one-off container of a service. Its dependencies are
+//! brought up first (unless `--no-deps`), the project's networks are made
+//! if missing, and the container is created with the `oneoff` label and
+//! the overrides of the command line; the caller starts it.
+
+use crate::error::OrchestratorError;
+use crate::execute::Event;
+use crate::observe::observe;
+use crate::reconcile::{network_spec, UpOptions};
+use crate::spec::{
+    container_spec, network_name, validate_service, validate_volume, volume_name, volume_spec,
+};
+use std::collections::BTreeMap;
+use wharf_compose::{Project, VolumeKind};
+use wharf_engine_api::{labels, Engine, PortBinding, RestartPolicy};
+
+/// What the command line changes about the service for this run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Replaces the service's command.
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// Added to (and overriding) the service's environment.
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    /// The container's name; `<project>-<service>-run-<12 hex>` when unset.
+    pub name: Option<String>,
+    /// Publish the service's ports (`--service-ports`); they are not by default.
+    pub service_ports: bool,
+    /// Extra published ports (`-p`).
+    pub publish: Vec<PortBinding>,
+    pub labels: BTreeMap<String, String>,
+    /// Do not start the services it depends on.
+    pub no_deps: bool,
+}
+
+/// Bring up what `service` needs and create its one-off container; returns
+/// (id, name).
+pub fn create_oneoff(
+    engine: &dyn Engine,
+    project: &Project,
+    service_name: &str,
+    options: &RunOptions,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<(String, String), OrchestratorError> {
+    let service = project
+        .services
+        .get(service_name)
+        .ok_or_else(|| OrchestratorError::NoSuchService(service_name.to_string()))?;
+    validate_service(project, service)?;
+    let dependencies: Vec<String> = service.depends_on.keys().cloned().collect();
+    if !options.no_deps && !dependencies.is_empty() {
+        let up = UpOptions {
+            services: dependencies,
+            ..Default::default()
+        };
+        crate::up_reporting(engine, project, &up, on_event, &|warning| {
+            on_event(Event::Warning(warning.to_string()))
+        })?;
+    }
+    let _lock = engine
+        .lock_project(&project.name)
+        .map_err(|e| OrchestratorError::engine(format!("project {}", project.name), e))?;
+    crate::check_images(engine, project, &[service_name.to_string()])?;
+    let observed = observe(engine, &project.name)?;
+    if service.network_mode.is_none() {
+        for key in service.networks.keys() {
+            let name = network_name(project, key);
+            if observed.network_by_name(&name).is_some() {
+                continue;
+            }
+            if project.networks[key].external {
+                return Err(OrchestratorError::ExternalNetworkMissing(name));
+            }
+            engine
+                .create_network(&network_spec(project, key))
+                .map_err(|e| OrchestratorError::engine(format!("network {name}"), e))?;
+        }
+    }
+    for key in service
+        .volumes
+        .iter()
+        .filter(|v| v.kind == VolumeKind::Volume)
+        .filter_map(|v| v.source.as_deref())
+    {
+        validate_volume(project, key)?;
+        let name = volume_name(project, key);
+        if observed.volume_by_name(&name).is_some() {
+            continue;
+        }
+        if project.volumes.get(key).is_some_and(|v| v.external) {
+            return Err(OrchestratorError::ExternalVolumeMissing(name));
+        }
+        engine
+            .create_volume(&volume_spec(project, key))
+            .map_err(|e| OrchestratorError::engine(format!("volume {name}"), e))?;
+    }
+
+    let mut spec = container_spec(project, service, 1);
+    spec.name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}-run-{}", project.name, service_name, random_hex(12)));
+    spec.labels.insert(labels::ONEOFF.into(), "True".into());
+    spec.labels.extend(options.labels.clone());
+    if options.command.is_some() {
+        spec.command = options.command.clone();
+    }
+    if options.entrypoint.is_some() {
+        spec.entrypoint = options.entrypoint.clone();
+        if options.command.is_none() {
+            spec.command = None;
+        }
+    }
+    spec.env.extend(options.env.clone());
+    if options.user.is_some() {
+        spec.user = options.user.clone();
+    }
+    if options.working_dir.is_some() {
+        spec.working_dir = options.working_dir.clone();
+    }
+    if !options.service_ports {
+        spec.ports.clear();
+    }
+    spec.ports.extend(options.publish.iter().cloned());
+    // A one-off container is not restarted; `--rm` removes it afterwards.
+    spec.restart = RestartPolicy::No;
+    engine
+        .validate_mounts(&spec)
+        .map_err(|e| OrchestratorError::engine(format!("container {}", spec.name), e))?;
+    let id = engine
+        .create_container(&spec)
+        .map_err(|e| OrchestratorError::engine(format!("container {}", spec.name), e))?;
+    Ok((id, spec.name))
+}
+
+/// `n` random lowercase hex characters.
+fn random_hex(n: usize) -> String {
+    use std::io::Read;
+    let mut bytes = vec![0u8; n.div_ceil(2)];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_err()
+    {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = nanos
+            .to_le_bytes()
+            .iter()
+            .cycle()
+            .take(bytes.len())
+            .copied()
+            .collect();
+    }
+    hex::encode(bytes)[..n].to_string()
+}

@@ -1,0 +1,280 @@
+//! Volumes end to end: a database-like service keeps its data in a named
+//! volume across `down`/`up` and in an anonymous volume across a recreate,
+//! the image content is copied into a fresh volume once, `down -v` removes
+//! them; bad mounts fail before anything is created; `wharf volume`.
+
+use crate::harness::{sandboxed, Sandbox};
+use std::path::Path;
+
+const LOOP: &str = r#"["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]"#;
+
+fn db_compose(extra_env: &str) -> String {
+    format!(
+        r#"
+services:
+  db:
+    image: busybox
+    command: {LOOP}
+    environment:
+      MODE: "{extra_env}"
+    volumes:
+      - data:/var
+      - /cache
+volumes:
+  data:
+"#
+    )
+}
+
+fn exec(s: &Sandbox, dir: &Path, script: &str) -> String {
+    s.ok(dir, &["exec", "db", "sh", "-c", script])
+}
+
+#[test]
+fn data_survives_down_up_and_recreate_and_down_v_removes_it() {
+    sandboxed(
+        "volumes::data_survives_down_up_and_recreate_and_down_v_removes_it",
+        |s| {
+            s.import_busybox();
+            let dir = s.project("vol", &db_compose("a"));
+            s.ok(&dir, &["up", "-d"]);
+
+            // Copy-up: the image's /var (holding www/) is now in the volume.
+            assert_eq!(exec(s, &dir, "ls /var").trim(), "www");
+            exec(
+                s,
+                &dir,
+                "echo kept > /var/db.txt && echo anon > /cache/a.txt && rmdir /var/www",
+            );
+
+            let names = s.ok(&dir, &["volume", "ls", "-q"]);
+            let names: Vec<&str> = names.lines().collect();
+            assert!(names.contains(&"vol_data"), "{names:?}");
+            let anonymous: Vec<&str> = names.iter().copied().filter(|n| n.len() == 64).collect();
+            assert_eq!(anonymous.len(), 1, "{names:?}");
+            let inspect: serde_json::Value =
+                serde_json::from_str(&s.ok(&dir, &["volume", "inspect", "vol_data"])).unwrap();
+            assert_eq!(inspect[0]["Labels"]["com.docker.compose.project"], "vol");
+            assert_eq!(inspect[0]["Labels"]["com.docker.compose.volume"], "data");
+            assert_eq!(inspect[0]["Driver"], "local");
+
+            // In use: refused, forced or not, naming the container.
+            let err = s.fails(&dir, &["volume", "rm", "vol_data"]);
+            assert!(err.contains("vol-db-1"), "{err}");
+            let err = s.fails(&dir, &["volume", "rm", "-f", "vol_data"]);
+            assert!(err.contains("running container vol-db-1"), "{err}");
+
+            // A config change recreates the container; both volumes keep their data.
+            std::fs::write(dir.join("compose.yaml"), db_compose("b")).unwrap();
+            s.ok(&dir, &["up", "-d"]);
+            assert_eq!(exec(s, &dir, "echo $MODE").trim(), "b");
+            assert_eq!(exec(s, &dir, "cat /cache/a.txt").trim(), "anon");
+            assert_eq!(exec(s, &dir, "cat /var/db.txt").trim(), "kept");
+            let after = s.ok(&dir, &["volume", "ls", "-q"]);
+            assert!(
+                after.contains(anonymous[0]),
+                "anonymous volume replaced: {after}"
+            );
+
+            // down keeps the named volume; the image content is not copied again.
+            s.ok(&dir, &["down"]);
+            assert!(s.ok(&dir, &["volume", "ls", "-q"]).contains("vol_data"));
+            s.ok(&dir, &["up", "-d"]);
+            assert_eq!(exec(s, &dir, "ls /var").trim(), "db.txt");
+
+            // down -v removes the named and anonymous volumes and says so.
+            let out = s.wharf(&dir, &["down", "-v"]);
+            assert!(out.status.success());
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("Volume vol_data") && stderr.contains("Removed"),
+                "{stderr}"
+            );
+            let left = s.ok(&dir, &["volume", "ls", "-q"]);
+            assert!(!left.contains("vol_data"), "{left}");
+        },
+    );
+}
+
+#[test]
+fn bad_mounts_fail_before_anything_is_created() {
+    sandboxed("volumes::bad_mounts_fail_before_anything_is_created", |s| {
+        s.import_busybox();
+        // Long syntax bind without create_host_path: the path must exist.
+        let dir = s.project(
+            "badbind",
+            &format!(
+                r#"
+services:
+  app:
+    image: busybox
+    command: {LOOP}
+    volumes:
+      - type: bind
+        source: ./missing
+        target: /data
+"#
+            ),
+        );
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(err.contains("does not exist"), "{err}");
+        assert!(!dir.join("missing").exists());
+        assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "");
+
+        // A directory where the image has a file.
+        let dir = s.project(
+            "mismatch",
+            &format!(
+                r#"
+services:
+  app:
+    image: busybox
+    command: {LOOP}
+    volumes:
+      - ./confdir:/etc/passwd
+"#
+            ),
+        );
+        std::fs::create_dir_all(dir.join("confdir")).unwrap();
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(err.contains("is a file in the image"), "{err}");
+        assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "");
+
+        // A subpath that leaves the volume through a symlink.
+        s.ok(&dir, &["volume", "create", "esc"]);
+        let data = s.root.path().join("volumes/esc/_data");
+        std::os::unix::fs::symlink("/etc", data.join("link")).unwrap();
+        let dir = s.project(
+            "subpath",
+            &format!(
+                r#"
+services:
+  app:
+    image: busybox
+    command: {LOOP}
+    volumes:
+      - type: volume
+        source: esc
+        target: /data
+        volume:
+          subpath: link
+volumes:
+  esc:
+    external: true
+"#
+            ),
+        );
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(err.contains("leaves the volume"), "{err}");
+
+        // An external volume that does not exist.
+        let dir = s.project(
+            "external",
+            &format!(
+                r#"
+services:
+  app:
+    image: busybox
+    command: {LOOP}
+    volumes: ["gone:/data"]
+volumes:
+  gone:
+    external: true
+"#
+            ),
+        );
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(err.contains("external volume \"gone\" not found"), "{err}");
+        assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "");
+    });
+}
+
+#[test]
+fn subpath_mounts_a_directory_of_the_volume() {
+    sandboxed("volumes::subpath_mounts_a_directory_of_the_volume", |s| {
+        s.import_busybox();
+        let work = s.work.path();
+        s.ok(work, &["volume", "create", "shared"]);
+        let data = s.root.path().join("volumes/shared/_data");
+        std::fs::create_dir_all(data.join("app/conf")).unwrap();
+        std::fs::write(data.join("app/conf/x"), "inside\n").unwrap();
+        let dir = s.project(
+            "sub",
+            &format!(
+                r#"
+services:
+  db:
+    image: busybox
+    command: {LOOP}
+    volumes:
+      - type: volume
+        source: shared
+        target: /conf
+        read_only: true
+        volume:
+          subpath: app/conf
+volumes:
+  shared:
+    external: true
+"#
+            ),
+        );
+        s.ok(&dir, &["up", "-d"]);
+        assert_eq!(exec(s, &dir, "cat /conf/x").trim(), "inside");
+        assert_eq!(exec(s, &dir, "ls /conf").trim(), "x");
+        s.ok(&dir, &["down", "-v"]);
+        // External: never removed.
+        assert!(s.ok(work, &["volume", "ls", "-q"]).contains("shared"));
+    });
+}
+
+#[test]
+fn volume_commands() {
+    sandboxed("volumes::volume_commands", |s| {
+        let work = s.work.path();
+        assert_eq!(
+            s.ok(work, &["volume", "create", "--label", "team=db", "one"])
+                .trim(),
+            "one"
+        );
+        s.ok(work, &["volume", "create", "two"]);
+        // Creating it again is a no-op, as with docker.
+        s.ok(work, &["volume", "create", "two"]);
+        let table = s.ok(work, &["volume", "ls"]);
+        assert!(table.starts_with("DRIVER"), "{table}");
+        assert!(table.contains("VOLUME NAME"), "{table}");
+        assert!(
+            table
+                .lines()
+                .any(|l| l.split_whitespace().eq(["local", "one"])),
+            "{table}"
+        );
+        let json = s.ok(work, &["volume", "ls", "--format", "json"]);
+        let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+        assert_eq!(first["Name"], "one");
+        assert_eq!(first["Labels"], "team=db");
+        assert_eq!(
+            s.ok(work, &["volume", "ls", "-q", "--filter", "label=team=db"])
+                .trim(),
+            "one"
+        );
+        assert_eq!(
+            s.ok(work, &["volume", "ls", "-q", "--filter", "dangling=true"])
+                .lines()
+                .count(),
+            2
+        );
+        let err = s.fails(work, &["volume", "create", "bad/name"]);
+        assert!(err.contains("invalid volume name"), "{err}");
+        let err = s.fails(work, &["volume", "create", "-d", "nfs", "x1"]);
+        assert!(err.contains("only the local driver"), "{err}");
+        let err = s.fails(work, &["volume", "inspect", "nope"]);
+        assert!(err.contains("nope"), "{err}");
+        assert_eq!(s.ok(work, &["volume", "rm", "one"]).trim(), "one");
+        // prune removes only anonymous volumes unless -a.
+        s.ok(work, &["volume", "prune", "-f"]);
+        assert!(s.ok(work, &["volume", "ls", "-q"]).contains("two"));
+        s.ok(work, &["volume", "prune", "-a", "-f"]);
+        assert_eq!(s.ok(work, &["volume", "ls", "-q"]).trim(), "");
+    });
+}
