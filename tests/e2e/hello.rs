@@ -105,6 +105,25 @@ fn hello_stack_up_use_and_down() {
         assert_eq!(entries[0]["State"], "running");
         assert_eq!(entries[0]["Publishers"][0]["PublishedPort"], 18080);
 
+        // top, port, ls.
+        let top = s.ok(&dir, &["top", "web"]);
+        assert!(top.starts_with("hello-web-1\nUID "), "{top}");
+        assert!(
+            top.lines()
+                .any(|l| l.starts_with("root ") && l.ends_with("httpd -f -v -p 8080 -h /www")),
+            "{top}"
+        );
+        assert_eq!(
+            s.ok(&dir, &["port", "web", "8080"]).trim(),
+            "127.0.0.1:18080"
+        );
+        let ls = s.ok(&dir, &["ls"]);
+        assert!(
+            ls.lines()
+                .any(|l| l.starts_with("hello ") && l.contains("running(2)")),
+            "{ls}"
+        );
+
         // exec: exit codes, namespaces, name resolution, hostname, environment.
         let web_id = container_id(s, &dir, "web");
         let out = s.wharf(&dir, &["exec", "web", "sh", "-c", "exit 3"]);

@@ -135,6 +135,12 @@ services:
         let err = s.fails(&dir, &["up", "-d", "--scale", "web=x"]);
         assert!(err.contains("not a number"), "{err}");
 
+        // wait returns the exit code of the job.
+        s.ok(&dir, &["up", "-d", "job"]);
+        let out = s.wharf(&dir, &["wait", "job"]);
+        assert_eq!(out.status.code(), Some(7));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "7");
+
         // Attached, --exit-code-from returns the job's code and stops the rest.
         let out = s.wharf(&dir, &["up", "--exit-code-from", "job"]);
         let stdout = String::from_utf8_lossy(&out.stdout);

@@ -2,6 +2,7 @@
 //! namespaces (see `harness`), with real images, bridges and cgroups.
 
 mod bad_input;
+mod build;
 mod harness;
 mod health;
 mod hello;

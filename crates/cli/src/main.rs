@@ -40,6 +40,14 @@ enum Command {
     Exec(commands::exec::ExecArgs),
     /// Run a one-off command on a service
     Run(commands::run::RunArgs),
+    /// Display the running processes
+    Top(commands::info::TopArgs),
+    /// Print the public port for a port binding
+    Port(commands::info::PortArgs),
+    /// List running compose projects
+    Ls(commands::info::LsArgs),
+    /// Block until containers of all (or specified) services stop
+    Wait(commands::info::WaitArgs),
     /// Start services
     Start(commands::lifecycle::StartArgs),
     /// Stop services
@@ -68,6 +76,8 @@ enum Command {
     Logout(commands::login::LogoutArgs),
     /// Parse, resolve and render the Compose files in canonical format
     Config(commands::config::ConfigArgs),
+    /// Build or rebuild services
+    Build(commands::build::BuildArgs),
     /// Show the wharf version information
     Version,
     /// Internal: the monitor of one container.
@@ -100,6 +110,10 @@ fn main() -> ExitCode {
         Command::Stats(args) => commands::stats::stats(&cli.global, args),
         Command::Exec(args) => commands::exec::exec(&cli.global, args),
         Command::Run(args) => commands::run::run(&cli.global, args),
+        Command::Top(args) => commands::info::top(&cli.global, args),
+        Command::Port(args) => commands::info::port(&cli.global, args),
+        Command::Ls(args) => commands::info::ls(&cli.global, args),
+        Command::Wait(args) => commands::info::wait(&cli.global, args),
         Command::Start(args) => commands::lifecycle::start(&cli.global, args),
         Command::Stop(args) => commands::lifecycle::stop(&cli.global, args),
         Command::Restart(args) => commands::lifecycle::restart(&cli.global, args),
@@ -113,6 +127,7 @@ fn main() -> ExitCode {
         Command::Login(args) => commands::login::login(args),
         Command::Logout(args) => commands::login::logout(args),
         Command::Config(args) => commands::config::config(&cli.global, args),
+        Command::Build(args) => commands::build::build(&cli.global, args),
         Command::Version => {
             println!("wharf version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

@@ -1,6 +1,8 @@
 //! The [`Engine`] trait: the only way the orchestrator touches the host.
 
-use crate::observed::{ContainerInfo, ImageInfo, NetworkInfo, StatsSample, VolumeInfo};
+use crate::observed::{
+    ContainerInfo, ImageInfo, NetworkInfo, ProcessInfo, StatsSample, VolumeInfo,
+};
 use crate::spec::{ContainerSpec, ExecSpec, NetworkSpec, VolumeSpec};
 use crate::Result;
 use serde::{Deserialize, Serialize};
@@ -103,4 +105,6 @@ pub trait Engine: VolumeEngine + Send + Sync {
     ) -> Result<()>;
     /// One reading of the container's resource use.
     fn stats(&self, id: &str) -> Result<StatsSample>;
+    /// The processes running in the container.
+    fn top(&self, id: &str) -> Result<Vec<ProcessInfo>>;
 }

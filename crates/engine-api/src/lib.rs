@@ -15,8 +15,8 @@ mod spec;
 pub use engine::{Engine, LockGuard, LogLine, LogOptions, LogStream, VolumeEngine};
 pub use error::EngineError;
 pub use observed::{
-    ContainerInfo, ContainerState, Health, ImageInfo, NetworkInfo, PublishedPort, StatsSample,
-    VolumeInfo, VolumeUser,
+    ContainerInfo, ContainerState, Health, ImageInfo, NetworkInfo, ProcessInfo, PublishedPort,
+    StatsSample, VolumeInfo, VolumeUser,
 };
 pub use spec::{
     ContainerSpec, DeviceMapping, ExecSpec, Healthcheck, Mount, MountKind, NetworkAttachment,

@@ -131,6 +131,23 @@ pub struct ImageInfo {
     pub size: u64,
 }
 
+/// A process running in a container, as `top` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    /// Host pid.
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    /// Unix seconds when it started.
+    pub started: i64,
+    /// CPU time used, in seconds.
+    pub cpu_seconds: u64,
+    /// Controlling terminal, `?` when none.
+    pub tty: String,
+    /// Its command line.
+    pub command: String,
+}
+
 /// One reading of a container's resource use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct StatsSample {

@@ -3,6 +3,7 @@
 //! and the network together. There is no daemon: each running container has a
 //! monitor process (see [`monitor`]) and every CLI call reads the state anew.
 
+mod build;
 mod images;
 mod lock;
 mod logs;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use store::{ContainerRecord, Layout, NetworkRecord, RuntimeState};
 use wharf_engine_api::{
     labels, ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, ExecSpec, ImageInfo,
-    LockGuard, LogLine, LogOptions, NetworkInfo, NetworkSpec, Result, StatsSample,
+    LockGuard, LogLine, LogOptions, NetworkInfo, NetworkSpec, ProcessInfo, Result, StatsSample,
 };
 use wharf_image::ImageStore;
 
@@ -818,6 +819,75 @@ impl Engine for LinuxEngine {
             pids: stats.pids,
         })
     }
+
+    fn top(&self, id: &str) -> Result<Vec<ProcessInfo>> {
+        let record = self.find(id)?;
+        let state = self.live_state(&record.id)?;
+        let (ContainerState::Running { .. }, Some(cgroup)) = (&state.state, &state.cgroup) else {
+            return Err(EngineError::Invalid(format!(
+                "container {} is not running",
+                record.name
+            )));
+        };
+        let mut pids = cgroup.pids().map_err(runtime_err)?;
+        pids.sort_unstable();
+        // A process may end while we read it: skip it.
+        Ok(pids.into_iter().filter_map(process_info).collect())
+    }
+}
+
+/// What /proc says of `pid`, for `top`.
+fn process_info(pid: u32) -> Option<ProcessInfo> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces and parentheses.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|t| *t > 0)
+        .unwrap_or(100) as u64;
+    let boot = fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime ")?.trim().parse::<i64>().ok())?;
+    let uid = fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Uid:")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })?;
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let command = if cmdline.is_empty() {
+        let comm = stat.get(stat.find('(')? + 1..stat.rfind(')')?)?;
+        format!("[{comm}]")
+    } else {
+        String::from_utf8_lossy(cmdline.strip_suffix(&[0]).unwrap_or(&cmdline)).replace('\0', " ")
+    };
+    let tty = match number(4)? {
+        0 => "?".to_string(),
+        nr => {
+            let (major, minor) = ((nr >> 8) & 0xfff, (nr & 0xff) | ((nr >> 12) & 0xfff00));
+            match major {
+                136..=143 => format!("pts/{minor}"),
+                4 => format!("tty{minor}"),
+                _ => "?".to_string(),
+            }
+        }
+    };
+    Some(ProcessInfo {
+        pid,
+        ppid: number(1)? as u32,
+        uid,
+        started: boot + (number(19)? / ticks) as i64,
+        cpu_seconds: (number(11)? + number(12)?) / ticks,
+        tty,
+        command,
+    })
 }
 
 fn monotonic_ns() -> u64 {

@@ -174,6 +174,43 @@ pub struct ContainerConfig {
     /// Stop signal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// Health check (Dockerfile `HEALTHCHECK`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthConfig>,
+    /// `ONBUILD` triggers, run by builds that start `FROM` this image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_build: Option<Vec<String>>,
+    /// The shell of shell-form commands (Dockerfile `SHELL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+}
+
+/// The `Healthcheck` object of an image config (durations in nanoseconds, 0 = inherit).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthConfig {
+    /// `["NONE"]`, `["CMD", args…]` or `["CMD-SHELL", command]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test: Vec<String>,
+    /// Time between checks.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub interval: u64,
+    /// Time one check may take.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeout: u64,
+    /// Grace period after start.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_period: u64,
+    /// Time between checks during the start period.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_interval: u64,
+    /// Failures in a row before unhealthy.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// `rootfs` of an image config.

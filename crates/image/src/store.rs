@@ -203,6 +203,80 @@ impl ImageStore {
         Ok((actual, size))
     }
 
+    /// Store the bytes `fill` writes as a blob; returns its digest and size.
+    pub(crate) fn write_blob_with(
+        &self,
+        _lease: &ContentLease,
+        fill: &mut dyn FnMut(&mut dyn io::Write) -> Result<(), ImageError>,
+    ) -> Result<(String, u64), ImageError> {
+        let dir = self.root.join(BLOBS_DIR);
+        let (file, tmp) = create_temp_in(&dir, "")?;
+        let mut w = Hashing::new(io::BufWriter::with_capacity(256 * 1024, file));
+        if let Err(e) = fill(&mut w) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        let (actual, size, buf) = w.finish();
+        let file = match buf.into_inner() {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(ImageError::io("write blob", &tmp, e.into_error()));
+            }
+        };
+        let dest = self.blob_path(&actual)?;
+        if dest.is_file() {
+            let _ = fs::remove_file(&tmp);
+        } else {
+            commit_temp(file, &tmp, &dest)?;
+        }
+        Ok((actual, size))
+    }
+
+    /// A fresh scratch directory for a build step, on the snapshots' file system (so
+    /// its diff can be renamed into a snapshot). Its name marks it temporary: `gc`
+    /// removes it if the build dies.
+    pub(crate) fn scratch_dir(&self, _lease: &ContentLease) -> Result<PathBuf, ImageError> {
+        let dir = self
+            .root
+            .join(SNAPSHOTS_DIR)
+            .join(format!("build{TMP_MARK}{}", unique_suffix()));
+        fs::create_dir(&dir).map_err(ioe("create build directory", &dir))?;
+        Ok(dir)
+    }
+
+    /// Make the finished directory `dir` (already in overlay lower-layer form) the
+    /// snapshot of the layer with `diff_id`, or drop it if that snapshot exists.
+    pub(crate) fn commit_snapshot(
+        &self,
+        _lease: &ContentLease,
+        dir: &Path,
+        diff_id: &str,
+        size: u64,
+    ) -> Result<PathBuf, ImageError> {
+        let snapshots = self.root.join(SNAPSHOTS_DIR);
+        let dest = self.snapshot_path(diff_id)?;
+        if dest.is_dir() {
+            remove_tree(dir)?;
+            return Ok(dest);
+        }
+        let f = File::open(dir).map_err(ioe("open", dir))?;
+        nix::unistd::syncfs(f.as_raw_fd())
+            .map_err(|e| ImageError::io("sync filesystem of", dir, e.into()))?;
+        let meta = SnapshotMeta {
+            diff_id: diff_id.to_string(),
+            size,
+        };
+        let meta_path = snapshots.join(format!("{}.json", digest::hex_of(diff_id)?));
+        atomic_write(&meta_path, &to_json(&meta))?;
+        match fs::rename(dir, &dest) {
+            Ok(()) => fsync_dir(&snapshots)?,
+            Err(_) if dest.is_dir() => remove_tree(dir)?,
+            Err(e) => return Err(ImageError::io("rename snapshot into place", &dest, e)),
+        }
+        Ok(dest)
+    }
+
     /// Read a whole blob, verifying its digest.
     pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>, ImageError> {
         let path = self.blob_path(digest)?;

@@ -931,6 +931,28 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
+    /// One process: the container's command.
+    fn top(&self, id: &str) -> Result<Vec<wharf_engine_api::ProcessInfo>> {
+        let name = self.container_name(id);
+        let mut state = self.state();
+        Self::record(&mut state, "top", &name)?;
+        let container = state.find_container(id).ok_or_else(|| no_container(id))?;
+        if !container.info.state.is_running() {
+            return Err(EngineError::Invalid(format!(
+                "container {name} is not running"
+            )));
+        }
+        Ok(vec![wharf_engine_api::ProcessInfo {
+            pid: 4242,
+            ppid: 4241,
+            uid: 0,
+            started: 1_700_000_000,
+            cpu_seconds: 0,
+            tty: "?".into(),
+            command: container.info.command.join(" "),
+        }])
+    }
+
     fn stats(&self, id: &str) -> Result<StatsSample> {
         let name = self.container_name(id);
         let mut state = self.state();

@@ -14,6 +14,8 @@ use wharf_engine::wharf_image::ImageDetails;
 pub enum ImageCommand {
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(super::build::ImageBuildArgs),
     /// List images
     #[command(alias = "list")]
     Ls(LsArgs),
@@ -141,6 +143,7 @@ pub struct RmArgs {
 pub fn image(global: &GlobalOptions, command: ImageCommand) -> Result<i32> {
     match command {
         ImageCommand::Import(args) => import(global, args),
+        ImageCommand::Build(args) => super::build::image_build(global, args),
         ImageCommand::Ls(args) => ls(global, args),
         ImageCommand::Rm(args) => {
             let engine = global.engine()?;

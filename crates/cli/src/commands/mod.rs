@@ -1,8 +1,10 @@
 //! One module per command (group).
 
+pub mod build;
 pub mod config;
 pub mod exec;
 pub mod image;
+pub mod info;
 pub mod lifecycle;
 pub mod login;
 pub mod logs;

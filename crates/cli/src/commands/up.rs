@@ -154,6 +154,9 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         signals.thread_block()?;
     }
     let attach_since = now_nanos();
+    if !args.no_build {
+        super::build::build_for_up(&engine, &project, &args.services, args.no_deps, args.build)?;
+    }
     let progress = Progress::new(global.stderr_ansi(), "Running");
     wharf_orchestrator::up_reporting(
         &engine,
