@@ -101,3 +101,48 @@ fn failed_conditions_fail_up_and_roll_back() {
         assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "", "rolled back");
     });
 }
+
+#[test]
+fn the_image_healthcheck_applies_unless_the_service_disables_it() {
+    sandboxed(
+        "health::the_image_healthcheck_applies_unless_the_service_disables_it",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "imagecheck",
+                &format!(
+                    r#"
+services:
+  checked:
+    build: ./img
+    command: {LOOP}
+  unchecked:
+    build: ./img
+    command: {LOOP}
+    healthcheck:
+      disable: true
+"#
+                ),
+            );
+            std::fs::create_dir_all(dir.join("img")).unwrap();
+            std::fs::write(
+                dir.join("img/Dockerfile"),
+                "FROM busybox:latest\nHEALTHCHECK --interval=200ms --retries=2 CMD true\n",
+            )
+            .unwrap();
+            s.ok(&dir, &["up", "--wait"]);
+            let ps = ps_all(s, &dir);
+            let checked = ps
+                .lines()
+                .find(|l| l.starts_with("imagecheck-checked-1"))
+                .expect(&ps);
+            assert!(checked.contains("(healthy)"), "{ps}");
+            let unchecked = ps
+                .lines()
+                .find(|l| l.starts_with("imagecheck-unchecked-1"))
+                .expect(&ps);
+            assert!(!unchecked.contains("health"), "{ps}");
+            s.ok(&dir, &["down"]);
+        },
+    );
+}

@@ -340,6 +340,20 @@ impl LinuxEngine {
     }
 }
 
+/// An image's HEALTHCHECK (durations in nanoseconds, 0 = default) as the
+/// engine's health check.
+fn image_healthcheck(check: &wharf_image::oci::HealthConfig) -> wharf_engine_api::Healthcheck {
+    let ms = |ns: u64| (ns > 0).then_some(ns / 1_000_000);
+    wharf_engine_api::Healthcheck {
+        test: check.test.clone(),
+        interval_ms: ms(check.interval),
+        timeout_ms: ms(check.timeout),
+        retries: (check.retries > 0).then_some(check.retries as u32),
+        start_period_ms: ms(check.start_period),
+        start_interval_ms: ms(check.start_interval),
+    }
+}
+
 /// The host's resolv.conf without loopback name servers, which a container
 /// cannot reach; Google's public servers when none is left, as docker does.
 /// `dns`, `dns_search` and `dns_opt` replace the host's corresponding lines.
@@ -507,10 +521,18 @@ impl Engine for LinuxEngine {
             .get(labels::PROJECT)
             .cloned()
             .unwrap_or_else(|| "default".into());
+        // The image's HEALTHCHECK and STOPSIGNAL apply unless the service sets its own.
+        let mut effective = spec.clone();
+        if effective.healthcheck.is_none() {
+            effective.healthcheck = image.config.healthcheck.as_ref().map(image_healthcheck);
+        }
+        if effective.stop_signal.is_none() {
+            effective.stop_signal = image.config.stop_signal.clone();
+        }
         let record = ContainerRecord {
             id: id.clone(),
             name: spec.name.clone(),
-            spec: spec.clone(),
+            spec: effective,
             image_id: image.info.id.clone(),
             created: store::now_secs(),
             env: resolve_env(spec, &image.config, &hostname),

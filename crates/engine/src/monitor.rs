@@ -135,12 +135,7 @@ impl Monitor {
                 s.ports = ports.clone();
                 s.cgroup = Some(cgroup.clone());
                 s.error = None;
-                s.health = self
-                    .record
-                    .spec
-                    .healthcheck
-                    .as_ref()
-                    .map(|_| Health::Starting);
+                s.health = self.health_check().map(|_| Health::Starting);
                 s.failing_streak = 0;
             })?;
             if let Some(listeners) = listeners.take() {
@@ -164,7 +159,7 @@ impl Monitor {
             let exit_code = std::thread::scope(|scope| {
                 // Dropping the sender wakes the checker at once when the container ends.
                 let (stop, stopped) = mpsc::channel::<()>();
-                if let Some(check) = &self.record.spec.healthcheck {
+                if let Some(check) = self.health_check() {
                     let cgroup = &cgroup;
                     scope.spawn(move || self.check_health(pid, cgroup, check, stopped));
                 }
@@ -443,6 +438,15 @@ impl Monitor {
             });
         }
         Ok(mounts)
+    }
+
+    /// The health check to run, if any (`NONE` disables the image's).
+    fn health_check(&self) -> Option<&Healthcheck> {
+        self.record
+            .spec
+            .healthcheck
+            .as_ref()
+            .filter(|c| c.test.first().is_some_and(|t| t != "NONE"))
     }
 
     /// Run the health check until `stopped` says the container ended,

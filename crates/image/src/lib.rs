@@ -81,6 +81,8 @@ pub struct RuntimeConfig {
     pub volumes: Vec<String>,
     /// Stop signal (`SIGTERM`).
     pub stop_signal: Option<String>,
+    /// HEALTHCHECK, when the image has one.
+    pub healthcheck: Option<oci::HealthConfig>,
 }
 
 impl RuntimeConfig {
@@ -107,6 +109,7 @@ impl RuntimeConfig {
                 .map(|v| v.keys().cloned().collect())
                 .unwrap_or_default(),
             stop_signal: c.stop_signal.clone().filter(|s| !s.is_empty()),
+            healthcheck: c.healthcheck.clone().filter(|h| !h.test.is_empty()),
         }
     }
 }

@@ -150,7 +150,13 @@ pub fn parse_depends_on_label(value: &str) -> Vec<String> {
 fn healthcheck(check: &wharf_compose::Healthcheck) -> Option<Healthcheck> {
     let millis = |d: Option<std::time::Duration>| d.map(|d| d.as_millis() as u64);
     match check.test.first().map(String::as_str) {
-        None | Some("NONE") => None,
+        // Empty: the image's own check applies (the engine knows it).
+        None => None,
+        // Disabled, the image's check included.
+        Some("NONE") => Some(Healthcheck {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        }),
         Some(_) => Some(Healthcheck {
             test: check.test.clone(),
             interval_ms: millis(check.interval),
