@@ -59,6 +59,29 @@ fn settings_reach_the_container() {
             gateway.ends_with(".1\tgw"),
             "host-gateway is the network's gateway: {hosts}"
         );
+        // On a terminal, exec gives the command a pseudo-terminal of the
+        // container's own (util-linux `script` plays the terminal here).
+        let out = std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!("{} exec box tty", env!("CARGO_BIN_EXE_wharf")),
+                "/dev/null",
+            ])
+            .current_dir(&dir)
+            .env("WHARF_ROOT", s.root.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let tty = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && tty.trim().starts_with("/dev/pts/"),
+            "{out:?}"
+        );
+        assert_eq!(
+            exec("tty 2>&1 || true").trim(),
+            "not a tty",
+            "-T-like when not on a terminal"
+        );
         let shm = exec("df -k /dev/shm | tail -1");
         assert!(shm.split_whitespace().nth(1) == Some("32768"), "{shm}");
         s.ok(&dir, &["down"]);

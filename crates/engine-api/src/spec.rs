@@ -317,6 +317,9 @@ pub struct ExecSpec {
     pub working_dir: Option<String>,
     #[serde(default)]
     pub user: Option<String>,
+    /// Give the command a pseudo-terminal relayed to the caller's terminal.
+    #[serde(default)]
+    pub tty: bool,
 }
 
 /// A volume to create.

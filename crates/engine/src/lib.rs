@@ -782,6 +782,7 @@ impl Engine for LinuxEngine {
         let options = wharf_runtime::ExecOptions {
             security: security::security(&record.spec, &self.layout.seccomp_cache())?,
             ulimits: security::ulimits(&record.spec),
+            tty: spec.tty,
         };
         wharf_runtime::exec_with(
             *pid,

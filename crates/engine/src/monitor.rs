@@ -526,6 +526,7 @@ impl Monitor {
         let options = wharf_runtime::ExecOptions {
             security,
             ulimits: crate::security::ulimits(&self.record.spec),
+            tty: false,
         };
         // A check that overruns its timeout fails; it ends with the container at the latest.
         std::thread::spawn(move || {

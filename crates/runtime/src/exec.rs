@@ -51,6 +51,9 @@ pub struct ExecOptions {
     pub security: Security,
     /// ulimits for the command (the container's, normally).
     pub ulimits: Vec<Ulimit>,
+    /// Give the command a pseudo-terminal (`exec -it`) instead of the
+    /// caller's stdio, and relay the caller's terminal to it.
+    pub tty: bool,
 }
 
 /// Run `args` in the container whose init has host pid `pid`, with the caller's stdio,
@@ -83,7 +86,12 @@ pub fn exec_with(
 ) -> Result<i32, RuntimeError> {
     let security = ProcessSecurity::prepare(&options.security, &options.ulimits)?;
     let plan = ExecPlan::new(args, env, cwd, user)?.with_security(security);
-    run_exec(pid, cgroup, plan)
+    if options.tty {
+        let pty = crate::pty::Pty::open_in(pid)?;
+        run_exec_io(pid, cgroup, plan, Some(pty))
+    } else {
+        run_exec(pid, cgroup, plan)
+    }
 }
 
 /// The helper joins the container's cgroup and namespaces and forks the command.
@@ -96,7 +104,17 @@ pub fn exec_with(
 /// /proc/self/fd): that needs ptrace access, which a non-dumpable target grants only
 /// to holders of CAP_SYS_PTRACE in its user namespace. execve replaces the image and
 /// resets dumpability only once the host binary is no longer the process's exe.
-fn run_exec(pid: u32, cgroup: &CgroupHandle, mut plan: ExecPlan) -> Result<i32, RuntimeError> {
+fn run_exec(pid: u32, cgroup: &CgroupHandle, plan: ExecPlan) -> Result<i32, RuntimeError> {
+    run_exec_io(pid, cgroup, plan, None)
+}
+
+fn run_exec_io(
+    pid: u32,
+    cgroup: &CgroupHandle,
+    mut plan: ExecPlan,
+    pty: Option<crate::pty::Pty>,
+) -> Result<i32, RuntimeError> {
+    let slave = pty.as_ref().map(|p| p.slave.as_raw_fd());
     let mut ns_fds: Vec<(OwnedFd, &str)> = Vec::new();
     for ns in NAMESPACES {
         let path = format!("/proc/{pid}/ns/{ns}");
@@ -157,6 +175,9 @@ fn run_exec(pid: u32, cgroup: &CgroupHandle, mut plan: ExecPlan) -> Result<i32, 
             }
             if grandchild == 0 {
                 crate::child::reset_signals();
+                if let Some(slave) = slave {
+                    crate::pty::attach_in_child(slave);
+                }
                 plan.finish(&rep, None);
             }
             // SAFETY: plain system calls on integers and a local status word; this
@@ -187,6 +208,11 @@ fn run_exec(pid: u32, cgroup: &CgroupHandle, mut plan: ExecPlan) -> Result<i32, 
         }
     };
     drop((sync_r, err_w, ns_fds));
+    // The command holds the slave now; the relay ends when it is gone.
+    let master = pty.map(|p| {
+        drop(p.slave);
+        p.master
+    });
     let abort = |err: RuntimeError| -> Result<i32, RuntimeError> {
         let _ = kill(helper, Signal::SIGKILL);
         let _ = waitpid(helper, None);
@@ -207,6 +233,9 @@ fn run_exec(pid: u32, cgroup: &CgroupHandle, mut plan: ExecPlan) -> Result<i32, 
     let mut report = Vec::new();
     if let Err(e) = std::fs::File::from(err_r).read_to_end(&mut report) {
         return abort(RuntimeError::io("read the exec error pipe", "(pipe)", e));
+    }
+    if let Some(master) = master {
+        crate::pty::relay(master);
     }
     let code = wait_exit(helper)?;
     match Failure::parse(&report) {

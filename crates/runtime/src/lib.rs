@@ -17,6 +17,7 @@ mod error;
 mod exec;
 mod netdev;
 mod options;
+mod pty;
 mod rootfs;
 mod seccomp;
 mod signal;

@@ -3,13 +3,21 @@
 use crate::context::GlobalOptions;
 use anyhow::{bail, Result};
 use clap::Args;
+use std::io::IsTerminal;
 use wharf_engine_api::{labels, Engine, ExecSpec};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
-    /// Disable pseudo-TTY allocation (wharf never allocates one yet)
+    /// Disable pseudo-TTY allocation. By default `wharf exec` allocates a TTY
+    /// when its stdin and stdout are terminals
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
+    /// Keep STDIN open (always the case)
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY (the default on a terminal)
+    #[arg(short = 't', long)]
+    pub tty: bool,
     /// Set environment variables
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
@@ -49,11 +57,14 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> Result<i32> {
     if !container.state.is_running() {
         bail!("container {} is not running", container.name);
     }
+    // docker compose gives exec a terminal when we have one, unless -T.
+    let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let spec = ExecSpec {
         command: args.command,
         env: args.env,
         working_dir: args.workdir,
         user: args.user,
+        tty,
     };
     Ok(engine.exec(&container.id, &spec)?)
 }
