@@ -61,6 +61,12 @@ impl GlobalOptions {
     }
 
     pub fn load_project(&self) -> Result<wharf_compose::Project> {
+        self.load_project_for(&[])
+    }
+
+    /// Load the project with `services` named on the command line: they are
+    /// enabled whatever their profiles.
+    pub fn load_project_for(&self, services: &[String]) -> Result<wharf_compose::Project> {
         let options = wharf_compose::LoadOptions {
             cwd: std::env::current_dir().context("reading the current directory")?,
             files: self.files.clone(),
@@ -69,6 +75,7 @@ impl GlobalOptions {
             env: self.environment(),
             env_files: self.env_files.clone(),
             profiles: self.profiles.clone(),
+            services: services.to_vec(),
         };
         let project = wharf_compose::load(&options)?;
         for warning in &project.warnings {

@@ -53,6 +53,9 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// `--profile`, added to `COMPOSE_PROFILES`.
     pub profiles: Vec<String>,
+    /// Services named on the command line: enabled whatever their profiles
+    /// (with the services they depend on), as docker compose does.
+    pub services: Vec<String>,
 }
 
 /// Load a project; `-` in `options.files` reads standard input.
@@ -209,7 +212,8 @@ pub fn load_detailed(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Load
         .iter()
         .flat_map(|s| s.service.profiles.iter().cloned())
         .collect();
-    let checked = validate::check(typed, &name, &active)?;
+    let named: BTreeSet<String> = options.services.iter().cloned().collect();
+    let checked = validate::check(typed, &name, &active, &named)?;
 
     let mut variables: BTreeMap<String, Variable> = BTreeMap::new();
     let describe = |n: &str| Variable {

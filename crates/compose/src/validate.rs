@@ -42,6 +42,7 @@ pub fn check(
     typed: Typed,
     project_name: &str,
     active: &BTreeSet<String>,
+    named: &BTreeSet<String>,
 ) -> Result<Checked, LoadError> {
     let Typed {
         services,
@@ -65,11 +66,44 @@ pub fn check(
             ));
         }
     }
-    let on: BTreeSet<&str> = services
+    // Enabled: by the active profiles or by name on the command line, and
+    // then everything an enabled service needs (required dependencies and
+    // services whose namespaces or volumes it shares).
+    let mut on: BTreeSet<&str> = services
         .iter()
-        .filter(|s| enabled(&s.service, active))
+        .filter(|s| enabled(&s.service, active) || named.contains(&s.service.name))
         .map(|s| s.service.name.as_str())
         .collect();
+    loop {
+        let needed: Vec<&str> = services
+            .iter()
+            .filter(|s| on.contains(s.service.name.as_str()))
+            .flat_map(|s| {
+                let shared = [&s.service.network_mode, &s.service.ipc, &s.service.pid]
+                    .into_iter()
+                    .filter_map(|m| m.as_deref()?.strip_prefix("service:"))
+                    .chain(
+                        s.service
+                            .volumes_from
+                            .iter()
+                            .filter(|v| !v.starts_with("container:"))
+                            .map(|v| v.split(':').next().unwrap_or(v)),
+                    );
+                s.service
+                    .depends_on
+                    .iter()
+                    .filter(|(_, d)| d.required)
+                    .map(|(name, _)| name.as_str())
+                    .chain(shared)
+            })
+            .filter_map(|name| defined.get(name).copied())
+            .filter(|name| !on.contains(name))
+            .collect();
+        if needed.is_empty() {
+            break;
+        }
+        on.extend(needed);
+    }
 
     let mut out = BTreeMap::new();
     for ServiceNode { service, node, key } in &services {

@@ -56,6 +56,7 @@ fn load(global: &GlobalOptions) -> Result<Loaded> {
         env: global.environment(),
         env_files: global.env_files.clone(),
         profiles: global.profiles.clone(),
+        services: Vec::new(),
     };
     let loaded = wharf_compose::load_detailed(&options, &mut std::io::stdin().lock())?;
     for warning in &loaded.project.warnings {

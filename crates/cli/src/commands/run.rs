@@ -121,7 +121,7 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
     if !args.volumes.is_empty() {
         bail!("run -v is not supported by wharf yet: declare the mount in the service's volumes");
     }
-    let project = global.load_project()?;
+    let project = global.load_project_for(std::slice::from_ref(&args.service))?;
     let options = wharf_orchestrator::RunOptions {
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         entrypoint: args

@@ -127,7 +127,7 @@ pub fn show(progress: &Progress, event: Event) {
 }
 
 pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
-    let mut project = global.load_project()?;
+    let mut project = global.load_project_for(&args.services)?;
     apply_scale(&mut project, &args.scale)?;
     let engine = global.engine()?;
     let options = UpOptions {

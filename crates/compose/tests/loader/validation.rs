@@ -176,22 +176,23 @@ fn profiles_filter_services() {
 
 #[test]
 fn dependency_on_a_disabled_service() {
-    let yaml = "services:\n  web:\n    image: x\n    depends_on:\n      db: {condition: service_started}\n      mon: {condition: service_started, required: false}\n  db:\n    image: x\n    profiles: [data]\n  mon:\n    image: x\n    profiles: [ops]\n";
-    assert_eq!(
-        error_of(yaml),
-        "compose.yaml:5:7: services.web.depends_on: service \"db\" is not enabled by the active profiles: enable one of its profiles (data) with --profile, or set required: false"
-    );
+    let yaml = "services:\n  web:\n    image: x\n    depends_on:\n      db: {condition: service_started}\n      mon: {condition: service_started, required: false}\n  db:\n    image: x\n    profiles: [data]\n  mon:\n    image: x\n    profiles: [ops]\n  tool:\n    image: x\n    profiles: [ops]\n";
     let p = Proj::with(yaml);
-    let project = p.load_with(|o| o.profiles = vec!["data".into()]).unwrap();
+    // A required dependency of an enabled service is enabled with it; an
+    // optional one is not, and stays listed for the orchestrator to skip.
+    let project = p.load().unwrap();
+    assert_eq!(project.services.keys().collect::<Vec<_>>(), ["db", "web"]);
     assert_eq!(
         project.services["web"]
             .depends_on
             .keys()
             .collect::<Vec<_>>(),
-        // The optional, disabled dependency stays listed (as in docker
-        // compose's output); the orchestrator skips it.
         ["db", "mon"]
     );
+    // A service named on the command line is enabled whatever its profiles.
+    let project = p.load_with(|o| o.services = vec!["tool".into()]).unwrap();
+    assert!(project.services.contains_key("tool"));
+    assert!(!project.services.contains_key("mon"));
 }
 
 #[test]
