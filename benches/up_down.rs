@@ -72,6 +72,7 @@ fn main() {
     // grace period (docker compose does the same); `down -t 0` shows the cost
     // of wharf's own work.
     measure("hello stack (2 services)", &project, runs, &run, true);
+    process_costs(&project, runs, &run);
 
     for count in [50, 100] {
         let dir = work.path().join(format!("many{count}"));
@@ -86,6 +87,58 @@ fn main() {
         let runs = if count > 50 { runs.min(3) } else { runs.min(5) };
         measure(&format!("{count} services"), &dir, runs, &run, false);
     }
+}
+
+/// With the stack up: `run --rm` and `exec` latency, and the memory of the
+/// per-container monitors (the only processes wharf leaves running).
+fn process_costs(dir: &Path, runs: usize, run: &dyn Fn(&Path, &[&str])) {
+    run(dir, &["up", "-d"]);
+    let time = |args: &[&str]| {
+        let mut all: Vec<Duration> = (0..runs.max(5))
+            .map(|_| {
+                let start = Instant::now();
+                run(dir, args);
+                start.elapsed()
+            })
+            .collect();
+        all.sort();
+        all[all.len() / 2]
+    };
+    let run_rm = time(&["run", "--rm", "--no-deps", "-T", "worker", "true"]);
+    let exec = time(&["exec", "-T", "worker", "true"]);
+    let mut rss_kib = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("__monitor") {
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            if let Some(kib) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+            {
+                rss_kib.push(kib);
+            }
+        }
+    }
+    run(dir, &["down", "-t", "0"]);
+    println!("process costs (hello stack up)");
+    println!(
+        "  run --rm worker true   median {:>8.1} ms",
+        run_rm.as_secs_f64() * 1000.0
+    );
+    println!(
+        "  exec worker true       median {:>8.1} ms",
+        exec.as_secs_f64() * 1000.0
+    );
+    println!(
+        "  monitor RSS            {} KiB each ({} monitors)",
+        rss_kib
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        rss_kib.len()
+    );
 }
 
 /// Time `up -d`, a second (no-op) `up -d`, `ps`, and `down` of the project in

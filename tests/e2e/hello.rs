@@ -197,6 +197,11 @@ fn hello_stack_up_use_and_down() {
             .expect(&stats);
         assert!(web_row.contains(" / 64MiB"), "{stats}");
         assert!(stats.starts_with("CONTAINER ID   NAME"), "{stats}");
+        let total = stats.lines().last().unwrap();
+        assert!(
+            total.starts_with("-   ") && total.contains("TOTAL"),
+            "the project's total row: {stats}"
+        );
 
         // Limits are enforced: the cgroup files, an OOM kill, the CPU quota.
         let memory = cgroup_dir("memory", "hello").join(&web_id);

@@ -37,6 +37,8 @@ pub struct LogOptions {
     pub tail: Option<usize>,
     /// Only lines at or after this Unix time in nanoseconds.
     pub since_ns: Option<i64>,
+    /// Only lines before this Unix time in nanoseconds.
+    pub until_ns: Option<i64>,
 }
 
 /// Volumes: named ones made by `up` or `wharf volume create`, anonymous ones

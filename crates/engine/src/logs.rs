@@ -38,7 +38,10 @@ pub fn read_log(
         Err(e) => return Err(EngineError::io(format!("opening {}", path.display()), e)),
     };
     let mut reader = BufReader::new(file);
-    let wanted = |line: &LogLine| options.since_ns.is_none_or(|since| line.time_ns >= since);
+    let wanted = |line: &LogLine| {
+        options.since_ns.is_none_or(|since| line.time_ns >= since)
+            && options.until_ns.is_none_or(|until| line.time_ns < until)
+    };
 
     // What exists now: keep only the tail if asked.
     let mut existing: VecDeque<LogLine> = VecDeque::new();
@@ -77,6 +80,13 @@ pub fn read_log(
             }
         }
         if !alive && !progressed {
+            return Ok(());
+        }
+        if options
+            .until_ns
+            .is_some_and(|until| crate::store::now_nanos() >= until)
+        {
+            // Following up to --until: nothing later can be shown.
             return Ok(());
         }
         if !progressed {
@@ -155,6 +165,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(collect(&path, &since), ["c", "d"]);
+        let window = LogOptions {
+            since_ns: Some(2),
+            until_ns: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(collect(&path, &window), ["b", "c"]);
     }
 
     #[test]

@@ -30,6 +30,12 @@ pub struct LogsArgs {
     /// Index of the container if the service has multiple replicas
     #[arg(long)]
     pub index: Option<u32>,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub until: Option<String>,
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
 }
@@ -81,10 +87,24 @@ pub fn logs(global: &GlobalOptions, args: LogsArgs) -> Result<i32> {
             anyhow::anyhow!("--tail {n:?} is not a number of lines: give a number or \"all\"")
         })?),
     };
+    let now = units::now_nanos();
+    let when = |flag: &str, value: &Option<String>| -> Result<Option<i64>> {
+        value
+            .as_deref()
+            .map(|v| {
+                units::parse_time(v, now).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{flag} {v:?}: give a time like 2013-01-02T13:23:37Z, a Unix timestamp, or a duration ago like 42m or 1h30m"
+                    )
+                })
+            })
+            .transpose()
+    };
     let options = LogOptions {
         follow: args.follow,
         tail,
-        since_ns: None,
+        since_ns: when("--since", &args.since)?,
+        until_ns: when("--until", &args.until)?,
     };
     let printer = Printer {
         timestamps: args.timestamps,

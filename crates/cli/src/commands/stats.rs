@@ -26,6 +26,9 @@ pub struct StatsArgs {
     /// Format output: table or json
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Leave out the project's total row (shown when there are several containers)
+    #[arg(long)]
+    pub no_total: bool,
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
 }
@@ -66,14 +69,11 @@ pub fn stats(global: &GlobalOptions, args: StatsArgs) -> Result<i32> {
                 let _ = writeln!(out, "{}", row.json());
             }
         } else {
-            let _ = write!(
-                out,
-                "{}",
-                table::render(
-                    &Row::HEADERS,
-                    &rows.iter().map(Row::cells).collect::<Vec<_>>()
-                )
-            );
+            let mut cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
+            if rows.len() > 1 && !args.no_total {
+                cells.push(Row::total(&rows).cells());
+            }
+            let _ = write!(out, "{}", table::render(&Row::HEADERS, &cells));
         }
         let _ = out.flush();
         if args.no_stream {
@@ -120,6 +120,22 @@ impl Row {
             net: (now.net_rx_bytes, now.net_tx_bytes),
             block: (now.block_read_bytes, now.block_write_bytes),
             pids: now.pids,
+        }
+    }
+
+    /// The project as a whole: sums of every column; the limit is the sum of
+    /// the limits (so MEM % is the project's share of what it may use).
+    fn total(rows: &[Row]) -> Row {
+        let sum = |f: &dyn Fn(&Row) -> u64| rows.iter().map(f).fold(0u64, u64::saturating_add);
+        Row {
+            id: "-".into(),
+            name: "TOTAL".into(),
+            cpu_percent: rows.iter().map(|r| r.cpu_percent).sum(),
+            memory: sum(&|r| r.memory),
+            limit: sum(&|r| r.limit),
+            net: (sum(&|r| r.net.0), sum(&|r| r.net.1)),
+            block: (sum(&|r| r.block.0), sum(&|r| r.block.1)),
+            pids: sum(&|r| r.pids),
         }
     }
 

@@ -297,6 +297,7 @@ fn attach(
         tail: None,
         // What the containers printed since this `up` began, then new output.
         since_ns: Some(options.since_ns),
+        until_ns: None,
     };
     let stop_all = |title: &'static str| {
         let progress = Progress::new(global.stderr_ansi(), title);

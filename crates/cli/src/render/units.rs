@@ -110,6 +110,94 @@ pub fn rfc3339_nanos(nanos: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:09}Z")
 }
 
+pub fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Days since the Unix epoch of a civil date (the inverse of `civil`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let month = month as i64;
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A duration like docker's (Go's): `42m`, `1h30m`, `10s`, `1.5h`, `300ms`.
+fn parse_duration(text: &str) -> Option<i64> {
+    let mut total = 0f64;
+    let mut rest = text;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let nanos = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += number * nanos;
+        rest = &rest[unit_len..];
+    }
+    Some(total as i64)
+}
+
+/// docker's `--since`/`--until`: an RFC 3339 time (`2013-01-02T13:23:37Z`,
+/// fractions and offsets allowed, or just a date), a Unix timestamp
+/// (`1700000000.5`), or a duration before `now` (`42m`). Unix nanoseconds.
+pub fn parse_time(text: &str, now_ns: i64) -> Option<i64> {
+    if let Some(ago) = parse_duration(text) {
+        return Some(now_ns - ago);
+    }
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Some((seconds * 1e9) as i64);
+    }
+    let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00:00Z"));
+    let mut parts = date.splitn(3, '-');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: u32 = parts.next()?.parse().ok()?;
+    let day: u32 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // The offset: Z, +hh:mm or -hh:mm (none means UTC here).
+    let (clock, offset_secs) = if let Some(clock) = time.strip_suffix('Z') {
+        (clock, 0)
+    } else if let Some(i) = time.rfind(['+', '-']) {
+        let (h, m) = time[i + 1..].split_once(':')?;
+        let secs = h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60;
+        (&time[..i], if &time[i..=i] == "+" { secs } else { -secs })
+    } else {
+        (time, 0)
+    };
+    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, "0"));
+    let mut hms = hms.splitn(3, ':');
+    let hour: i64 = hms.next()?.parse().ok()?;
+    let minute: i64 = hms.next().unwrap_or("0").parse().ok()?;
+    let second: i64 = hms.next().unwrap_or("0").parse().ok()?;
+    let nanos: i64 = format!("{fraction:0<9}").get(..9)?.parse().ok()?;
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_secs;
+    Some(seconds * 1_000_000_000 + nanos)
+}
+
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -141,6 +229,26 @@ mod tests {
         assert_eq!(human_duration(3600), "About an hour");
         assert_eq!(human_duration(3 * 3600), "3 hours");
         assert_eq!(human_duration(3 * 86400), "3 days");
+    }
+
+    #[test]
+    fn since_and_until_take_docker_time_forms() {
+        let now = 1_700_000_000_000_000_000;
+        assert_eq!(parse_time("42m", now), Some(now - 42 * 60 * 1_000_000_000));
+        assert_eq!(parse_time("1h30m", now), Some(now - 5400 * 1_000_000_000));
+        assert_eq!(parse_time("1700000000", now), Some(now));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z", now), Some(now));
+        assert_eq!(parse_time("2023-11-14T23:13:20+01:00", now), Some(now));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.5Z", now),
+            Some(now + 500_000_000)
+        );
+        assert_eq!(
+            parse_time("2023-11-14", now),
+            Some(now - (22 * 3600 + 13 * 60 + 20) * 1_000_000_000)
+        );
+        assert_eq!(parse_time("yesterday", now), None);
+        assert_eq!(parse_time("2023-13-01", now), None);
     }
 
     #[test]
