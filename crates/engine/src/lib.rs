@@ -249,27 +249,39 @@ impl LinuxEngine {
         Ok(())
     }
 
-    /// The monitor started in the foreground: it hands our stdio to the
-    /// container and returns when the container has exited.
-    fn run_monitor_attached(&self, record: &ContainerRecord) -> Result<i32> {
-        let status = Command::new(&self.config.monitor_program)
-            .arg("__monitor")
-            .arg("--attached")
+    /// The command line of the monitor of `record`.
+    fn monitor_command(&self, record: &ContainerRecord, attached: bool) -> Command {
+        let mut command = Command::new(&self.config.monitor_program);
+        command.arg("__monitor");
+        if attached {
+            command.arg("--attached");
+        }
+        command
             .arg("--root")
             .arg(&self.config.root)
             .arg("--cgroup-fs")
             .arg(&self.config.cgroup_fs_root)
-            .arg(&record.id)
+            .arg(&record.id);
+        command
+    }
+
+    fn monitor_error(&self, error: std::io::Error) -> EngineError {
+        EngineError::io(
+            format!(
+                "starting the monitor {}",
+                self.config.monitor_program.display()
+            ),
+            error,
+        )
+    }
+
+    /// The monitor started in the foreground: it hands our stdio to the
+    /// container and returns when the container has exited.
+    fn run_monitor_attached(&self, record: &ContainerRecord) -> Result<i32> {
+        let status = self
+            .monitor_command(record, true)
             .status()
-            .map_err(|e| {
-                EngineError::io(
-                    format!(
-                        "starting the monitor {}",
-                        self.config.monitor_program.display()
-                    ),
-                    e,
-                )
-            })?;
+            .map_err(|e| self.monitor_error(e))?;
         let state = self.live_state(&record.id)?;
         match (state.state, state.error) {
             (ContainerState::Exited { exit_code, .. }, _) => Ok(exit_code),
@@ -285,26 +297,13 @@ impl LinuxEngine {
         let dir = self.layout.container(&record.id);
         let monitor_log = fs::File::create(dir.join(MONITOR_LOG))
             .map_err(|e| EngineError::io("creating the monitor log", e))?;
-        let mut child = Command::new(&self.config.monitor_program)
-            .arg("__monitor")
-            .arg("--root")
-            .arg(&self.config.root)
-            .arg("--cgroup-fs")
-            .arg(&self.config.cgroup_fs_root)
-            .arg(&record.id)
+        let mut child = self
+            .monitor_command(record, false)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(monitor_log)
             .spawn()
-            .map_err(|e| {
-                EngineError::io(
-                    format!(
-                        "starting the monitor {}",
-                        self.config.monitor_program.display()
-                    ),
-                    e,
-                )
-            })?;
+            .map_err(|e| self.monitor_error(e))?;
         let stdout = child
             .stdout
             .take()
