@@ -7,5 +7,6 @@ mod harness;
 mod health;
 mod hello;
 mod lifecycle;
+mod network;
 mod security;
 mod volumes;

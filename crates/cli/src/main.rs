@@ -64,6 +64,9 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(commands::network::NetworkCommand),
     /// List images used by the created containers
     Images(commands::image::LsArgs),
     /// Pull service images
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Kill(args) => commands::lifecycle::kill(&cli.global, args),
         Command::Image(cmd) => commands::image::image(&cli.global, cmd),
         Command::Volume(cmd) => commands::volume::volume(&cli.global, cmd),
+        Command::Network(cmd) => commands::network::network(&cli.global, cmd),
         Command::Images(args) => commands::image::project_images(&cli.global, args),
         Command::Pull(args) => commands::pull::pull(&cli.global, args),
         Command::Push(args) => commands::push::push(&cli.global, args),

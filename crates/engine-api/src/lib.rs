@@ -20,7 +20,8 @@ pub use observed::{
 };
 pub use spec::{
     ContainerSpec, DeviceMapping, ExecSpec, Healthcheck, Mount, MountKind, NetworkAttachment,
-    NetworkSpec, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec, Ulimit, VolumeSpec,
+    NetworkMode, NetworkSpec, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec,
+    Ulimit, VolumeSpec,
 };
 
 /// Result type of every engine call.

@@ -81,6 +81,30 @@ pub struct ContainerSpec {
     /// `host-gateway` means the gateway of the container's first network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<(String, String)>,
+    /// Whose network namespace the container uses (compose's `network_mode`).
+    #[serde(default, skip_serializing_if = "NetworkMode::is_default")]
+    pub network_mode: NetworkMode,
+}
+
+/// The network namespace of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkMode {
+    /// Its own, attached to `networks` (compose's default).
+    #[default]
+    Bridge,
+    /// The host's: no namespace of its own, ports are not published.
+    Host,
+    /// Its own, with the loopback interface only.
+    None,
+    /// That of another container (by name or id), which must be running.
+    Container(String),
+}
+
+impl NetworkMode {
+    pub fn is_default(&self) -> bool {
+        self == &NetworkMode::Bridge
+    }
 }
 
 fn is_false(value: &bool) -> bool {

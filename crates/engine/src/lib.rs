@@ -4,10 +4,12 @@
 //! monitor process (see [`monitor`]) and every CLI call reads the state anew.
 
 mod build;
+mod dns_data;
 mod images;
 mod lock;
 mod logs;
 pub mod monitor;
+mod netmode;
 mod network;
 mod security;
 mod store;
@@ -231,9 +233,19 @@ impl LinuxEngine {
             {
                 continue;
             }
-            let path = self.layout.container(&record.id).join("hosts");
-            let _ = fs::write(&path, network::hosts_file(record, records));
+            let dir = self.layout.container(&record.id);
+            let _ = fs::write(dir.join("hosts"), network::hosts_file(record, records));
+            if dir.join(dns_data::FILE).exists() {
+                let _ = dns_data::write(&dir, record, records, self.dns_upstreams(record));
+            }
         }
+    }
+
+    /// The resolvers the embedded DNS server of `record` forwards to: the name
+    /// servers its resolv.conf would have without it.
+    fn dns_upstreams(&self, record: &ContainerRecord) -> Vec<std::net::IpAddr> {
+        let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        dns_data::nameservers(&container_resolv_conf(&host, &record.spec))
     }
 
     fn write_etc_files(&self, record: &ContainerRecord) -> Result<()> {
@@ -241,11 +253,51 @@ impl LinuxEngine {
         let io = |e| EngineError::io(format!("writing the /etc files of {}", record.name), e);
         fs::write(dir.join("hostname"), format!("{}\n", record.hostname)).map_err(io)?;
         let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let plain = container_resolv_conf(&host, &record.spec);
+        match &record.spec.network_mode {
+            wharf_engine_api::NetworkMode::Bridge if !record.endpoints.is_empty() => {}
+            wharf_engine_api::NetworkMode::Host => {
+                // The host's own resolvers are reachable, loopback ones included.
+                let resolv = if record.spec.dns.is_empty() {
+                    host
+                } else {
+                    plain
+                };
+                fs::write(dir.join("resolv.conf"), resolv).map_err(io)?;
+                let hosts = fs::read_to_string("/etc/hosts").unwrap_or_default();
+                fs::write(dir.join("hosts"), hosts).map_err(io)?;
+                return Ok(());
+            }
+            wharf_engine_api::NetworkMode::Container(target) => {
+                // The other container's files: its network, its DNS server.
+                let other = netmode::find(&self.layout, target)?;
+                let from = self.layout.container(&other.id);
+                for file in ["resolv.conf", "hosts"] {
+                    let text = fs::read_to_string(from.join(file)).unwrap_or_default();
+                    fs::write(dir.join(file), text).map_err(io)?;
+                }
+                return Ok(());
+            }
+            _ => {
+                fs::write(dir.join("resolv.conf"), plain).map_err(io)?;
+                if !dir.join("hosts").exists() {
+                    fs::write(dir.join("hosts"), network::hosts_file(record, &[])).map_err(io)?;
+                }
+                return Ok(());
+            }
+        }
+        // On user networks names go to the embedded DNS server (127.0.0.11),
+        // which forwards what it does not own to the servers of `plain`.
         fs::write(
             dir.join("resolv.conf"),
-            container_resolv_conf(&host, &record.spec),
+            dns_data::embedded_resolv_conf(&plain),
         )
         .map_err(io)?;
+        let mut all = self.all_records().unwrap_or_default();
+        if !all.iter().any(|r| r.id == record.id) {
+            all.push(record.clone());
+        }
+        dns_data::write(&dir, record, &all, dns_data::nameservers(&plain))?;
         Ok(())
     }
 

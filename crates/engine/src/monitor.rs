@@ -319,14 +319,16 @@ impl Monitor {
             hostname: record.hostname.clone(),
             mounts: self.mounts()?,
             cgroup: cgroup_config(&self.cgroup_fs_root, record),
-            new_netns: true,
+            new_netns: crate::netmode::new_netns(&record.spec.network_mode),
             stdin,
             stdout: out_w,
             stderr: err_w,
             process: crate::security::process(&record.spec),
             security: crate::security::security(&record.spec, &self.layout.seccomp_cache())?,
         };
+        let joined = crate::netmode::joined_pid(&self.layout, record)?;
         let endpoints = record.endpoints.clone();
+        let dns_table = self.dir.join(crate::dns_data::FILE);
         let mut attach = |pid: u32| -> Result<(), String> {
             for (index, endpoint) in endpoints.iter().enumerate() {
                 wharf_net::ensure_bridge(&endpoint.bridge, endpoint.gateway, endpoint.prefix)
@@ -344,11 +346,15 @@ impl Monitor {
                 .map_err(|e| e.to_string())?;
             }
             if endpoints.is_empty() {
+                // Own namespace (none): loopback only. The host's or a joined
+                // one: already up.
                 wharf_net::loopback_up_in(pid).map_err(|e| e.to_string())?;
+            } else {
+                start_dns(pid, &dns_table)?;
             }
             Ok(())
         };
-        let spawned = wharf_runtime::spawn(config, &mut attach).map_err(runtime_err)?;
+        let spawned = spawn_in_netns(config, joined, &mut attach)?;
         let mut pumps = Vec::new();
         if let Some(out_r) = out_r {
             pumps.push(pump(out_r, LogStream::Stdout, log.clone()));
@@ -562,6 +568,32 @@ impl Monitor {
             }
         })
     }
+}
+
+/// Spawn the container; with `joined`, from a thread inside the network
+/// namespace of that process, so the clone (without a namespace of its own)
+/// lands in it: docker's `network_mode: container:X`.
+fn spawn_in_netns<F>(
+    config: SpawnConfig,
+    joined: Option<u32>,
+    attach: &mut F,
+) -> Result<wharf_runtime::Spawned, EngineError>
+where
+    F: FnMut(u32) -> Result<(), String> + Send,
+{
+    let Some(target) = joined else {
+        return wharf_runtime::spawn(config, attach).map_err(runtime_err);
+    };
+    wharf_net::in_netns_of_pid(target, move || Ok(wharf_runtime::spawn(config, attach)))
+        .map_err(crate::network::net_err)?
+        .map_err(runtime_err)
+}
+
+/// Start the embedded DNS server (127.0.0.11:53) in the network namespace of
+/// the container `pid`, serving `table` until the container exits.
+fn start_dns(pid: u32, table: &Path) -> Result<(), String> {
+    wharf_net::dns::spawn_in_netns_of(pid, table.to_path_buf())
+        .map_err(|e| format!("starting the embedded DNS server: {e}"))
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), EngineError> {

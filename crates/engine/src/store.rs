@@ -169,10 +169,13 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), EngineErro
 
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EngineError> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    // Unique per process and call: two threads may write the same file.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
-        std::process::id()
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let io = |e| EngineError::io(format!("writing {}", path.display()), e);
     let mut file = fs::File::create(&tmp).map_err(io)?;

@@ -1,9 +1,11 @@
 //! wharf-net: the privileged network side of wharf — Linux bridges, veth pairs and
-//! addresses over rtnetlink, IPAM, the firewall/NAT driver (nftables or none) and
-//! userland port publishing. Public functions are synchronous; each netlink call runs on
-//! a private current-thread runtime and acts in the calling thread's network namespace.
+//! addresses over rtnetlink, IPAM, the firewall/NAT driver (nftables or none),
+//! userland port publishing and the embedded DNS server. Public functions are
+//! synchronous; each netlink call runs on a private current-thread runtime and acts in
+//! the calling thread's network namespace.
 #![allow(unsafe_code)]
 
+pub mod dns;
 mod error;
 pub mod firewall;
 pub mod ipam;

@@ -310,6 +310,14 @@ pub fn plan_up(
         validate_service(project, &project.services[name])?;
     }
     let mut plan = Plan::default();
+    for name in &selected {
+        let service = &project.services[name];
+        if service.network_mode.as_deref() == Some("host") && !service.ports.is_empty() {
+            plan.warnings.push(format!(
+                "service {name:?}: published ports are discarded when using host network mode"
+            ));
+        }
+    }
 
     // Networks the selected services join, in key order.
     let network_keys: BTreeSet<&str> = selected

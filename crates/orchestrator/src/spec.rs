@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use wharf_compose::{DependencyCondition, Project, Service, ServicePort, VolumeKind};
 use wharf_engine_api::{
     labels, ContainerSpec, DeviceMapping, Healthcheck, Mount, MountKind, NetworkAttachment,
-    PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec, Ulimit, VolumeSpec,
+    NetworkMode, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec, Ulimit, VolumeSpec,
 };
 
 /// Version tag hashed in front of the spec; bump it only when the meaning of
@@ -48,6 +48,28 @@ pub fn container_name(project: &Project, service: &Service, number: u32) -> Stri
         .container_name
         .clone()
         .unwrap_or_else(|| format!("{}-{}-{}", project.name, service.name, number))
+}
+
+/// The engine's network mode of a service: `service:x` becomes the first
+/// replica of x (compose orders x first through the implied `depends_on`).
+pub fn network_mode(project: &Project, service: &Service) -> NetworkMode {
+    match service.network_mode.as_deref() {
+        Some("host") => NetworkMode::Host,
+        Some("none") => NetworkMode::None,
+        Some(mode) => {
+            if let Some(name) = mode.strip_prefix("service:") {
+                match project.services.get(name) {
+                    Some(other) => NetworkMode::Container(container_name(project, other, 1)),
+                    None => NetworkMode::Container(format!("{}-{name}-1", project.name)),
+                }
+            } else if let Some(name) = mode.strip_prefix("container:") {
+                NetworkMode::Container(name.to_string())
+            } else {
+                NetworkMode::Bridge
+            }
+        }
+        None => NetworkMode::Bridge,
+    }
 }
 
 /// Full host name of a network key (`default` → `hello_default`).
@@ -272,6 +294,21 @@ pub fn validate_service(project: &Project, service: &Service) -> Result<(), Orch
         }
     }
     unsupported(service).map_err(invalid)?;
+    if let Some(mode) = service.network_mode.as_deref() {
+        let joined = mode.starts_with("service:") || mode.starts_with("container:");
+        if joined && !service.ports.is_empty() {
+            return Err(invalid(format!(
+                "ports cannot be published with network_mode {mode}: publish them on the container whose network it shares"
+            )));
+        }
+        if let Some(other) = mode.strip_prefix("service:") {
+            if !project.services.contains_key(other) {
+                return Err(invalid(format!(
+                    "network_mode {mode} names no service of the project"
+                )));
+            }
+        }
+    }
     if let Some(adj) = service.oom_score_adj {
         if !(-1000..=1000).contains(&adj) {
             return Err(invalid(format!(
@@ -349,11 +386,12 @@ fn unsupported(service: &Service) -> Result<(), String> {
             }),
     );
     check(
-        "network_mode",
-        service
-            .network_mode
-            .as_deref()
-            .is_some_and(|m| m != "bridge" && m != "default"),
+        "network_mode (other than bridge, host, none, service:NAME, container:NAME)",
+        service.network_mode.as_deref().is_some_and(|m| {
+            !matches!(m, "bridge" | "default" | "host" | "none")
+                && !m.starts_with("service:")
+                && !m.starts_with("container:")
+        }),
     );
     check(
         "logging",
@@ -467,9 +505,14 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             .collect()
     };
 
+    let network_mode = network_mode(project, service);
+    // In the host's namespace ports are the container's own (docker ignores
+    // them with a warning); none has nowhere to publish them from.
+    let publishes = matches!(network_mode, NetworkMode::Bridge);
     let ports = service
         .ports
         .iter()
+        .filter(|_| publishes)
         .filter_map(|p| port_bindings(p).ok())
         .flatten()
         .collect();
@@ -560,6 +603,7 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             .iter()
             .flat_map(|(name, addresses)| addresses.iter().map(move |a| (name.clone(), a.clone())))
             .collect(),
+        network_mode,
     };
     let parts = config_parts(&spec);
     spec.labels
@@ -670,5 +714,98 @@ pub fn change_reason(old_labels: &BTreeMap<String, String>, spec: &ContainerSpec
         "config changed".to_string()
     } else {
         changed.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod network_mode_tests {
+    use super::*;
+
+    fn project(modes: &[(&str, Option<&str>)]) -> Project {
+        Project {
+            name: "p".into(),
+            working_dir: "/p".into(),
+            config_files: vec![],
+            services: modes
+                .iter()
+                .map(|(name, mode)| {
+                    let service = Service {
+                        name: name.to_string(),
+                        image: Some("busybox".into()),
+                        network_mode: mode.map(str::to_string),
+                        ..Default::default()
+                    };
+                    (name.to_string(), service)
+                })
+                .collect(),
+            networks: BTreeMap::new(),
+            volumes: BTreeMap::new(),
+            warnings: vec![],
+            secrets: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            extensions: BTreeMap::new(),
+        }
+    }
+
+    fn port(published: Option<&str>) -> ServicePort {
+        ServicePort {
+            target: 80,
+            published: published.map(str::to_string),
+            host_ip: None,
+            protocol: "tcp".into(),
+            mode: None,
+            name: None,
+            app_protocol: None,
+        }
+    }
+
+    #[test]
+    fn modes_map_to_the_engine_and_service_names_its_first_replica() {
+        let p = project(&[
+            ("web", None),
+            ("side", Some("service:web")),
+            ("h", Some("host")),
+            ("n", Some("none")),
+            ("c", Some("container:abc")),
+            ("b", Some("bridge")),
+        ]);
+        let mode = |name: &str| network_mode(&p, &p.services[name]);
+        assert_eq!(mode("web"), NetworkMode::Bridge);
+        assert_eq!(mode("side"), NetworkMode::Container("p-web-1".into()));
+        assert_eq!(mode("h"), NetworkMode::Host);
+        assert_eq!(mode("n"), NetworkMode::None);
+        assert_eq!(mode("c"), NetworkMode::Container("abc".into()));
+        assert_eq!(mode("b"), NetworkMode::Bridge);
+        for name in ["web", "side", "h", "n", "c", "b"] {
+            assert_eq!(unsupported(&p.services[name]), Ok(()), "{name}");
+        }
+        let odd = project(&[("x", Some("ns:/proc/1/ns/net"))]);
+        assert!(unsupported(&odd.services["x"])
+            .unwrap_err()
+            .contains("network_mode"));
+    }
+
+    #[test]
+    fn joined_modes_refuse_ports_and_unknown_services() {
+        let mut p = project(&[("web", None), ("side", Some("service:web"))]);
+        p.services.get_mut("side").unwrap().ports = vec![port(None)];
+        let err = validate_service(&p, &p.services["side"]).unwrap_err();
+        assert!(err.to_string().contains("cannot be published"), "{err}");
+        let q = project(&[("side", Some("service:nope"))]);
+        let err = validate_service(&q, &q.services["side"]).unwrap_err();
+        assert!(err.to_string().contains("names no service"), "{err}");
+    }
+
+    #[test]
+    fn host_mode_drops_ports_and_default_mode_keeps_the_hash_input() {
+        let mut p = project(&[("h", Some("host"))]);
+        p.services.get_mut("h").unwrap().ports = vec![port(Some("8080"))];
+        let spec = container_spec(&p, &p.services["h"], 1);
+        assert!(spec.ports.is_empty());
+        assert_eq!(spec.network_mode, NetworkMode::Host);
+        let plain = ContainerSpec::default();
+        assert!(!serde_json::to_string(&plain)
+            .unwrap()
+            .contains("network_mode"));
     }
 }

@@ -8,6 +8,7 @@ pub mod info;
 pub mod lifecycle;
 pub mod login;
 pub mod logs;
+pub mod network;
 pub mod ps;
 pub mod pull;
 pub mod push;

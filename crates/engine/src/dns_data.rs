@@ -1,0 +1,245 @@
+//! The data of the embedded DNS servers: per container, a `dns.json` next to its
+//! hosts file with the names it may resolve (containers sharing a network with it, by
+//! container name, service name and aliases; all replicas of a service) and the
+//! upstream resolvers other names are forwarded to. The container's monitor serves
+//! it on 127.0.0.11 and re-reads it when it changes; `resolv.conf` points there.
+
+use crate::store::ContainerRecord;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use wharf_engine_api::EngineError;
+use wharf_net::dns::Table;
+
+/// The file name, in the container's state directory.
+pub const FILE: &str = "dns.json";
+
+/// The table of `container` among `all` (which may or may not include it).
+/// `upstreams` are the name servers of the container's resolv.conf as it would be
+/// without the embedded server.
+pub fn table(
+    container: &ContainerRecord,
+    all: &[ContainerRecord],
+    upstreams: Vec<IpAddr>,
+) -> Table {
+    let mut table = Table {
+        upstreams,
+        ..Table::default()
+    };
+    let mut peers: Vec<&ContainerRecord> = all.iter().filter(|c| c.id != container.id).collect();
+    peers.push(container);
+    // Replicas in name order, so `web-1` comes before `web-2`.
+    peers.sort_by(|a, b| a.name.cmp(&b.name));
+    // The asking container's networks, in its order.
+    for own in &container.endpoints {
+        for peer in &peers {
+            let peer_endpoints: Vec<_> = if peer.id == container.id {
+                vec![own]
+            } else {
+                peer.endpoints
+                    .iter()
+                    .filter(|e| e.network_id == own.network_id)
+                    .collect()
+            };
+            for endpoint in peer_endpoints {
+                let short_id = peer.id.get(..12).unwrap_or(&peer.id);
+                let names = std::iter::once(peer.name.as_str())
+                    .chain(std::iter::once(short_id))
+                    .chain(endpoint.aliases.iter().map(String::as_str));
+                for name in names {
+                    add(&mut table, name, endpoint.address);
+                }
+            }
+        }
+    }
+    table
+}
+
+fn add(table: &mut Table, name: &str, address: Ipv4Addr) {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() {
+        return;
+    }
+    let addresses = table.names.entry(name).or_default();
+    if !addresses.contains(&address) {
+        addresses.push(address);
+    }
+}
+
+/// The name servers of a resolv.conf text.
+pub fn nameservers(resolv_conf: &str) -> Vec<IpAddr> {
+    resolv_conf
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("nameserver"))
+                .then(|| words.next()?.parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// Docker's resolv.conf for a container on user networks: `nameserver 127.0.0.11`,
+/// the search domains and options of `base` (with `ndots:0` unless set), and the
+/// upstreams recorded in a comment.
+pub fn embedded_resolv_conf(base: &str) -> String {
+    let mut out = String::new();
+    let mut options: Vec<String> = Vec::new();
+    for line in base.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => {}
+            Some("options") => options.extend(words.map(str::to_string)),
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out.insert_str(0, &format!("nameserver {}\n", wharf_net::dns::ADDRESS));
+    if !options.iter().any(|o| o.starts_with("ndots:")) {
+        options.insert(0, "ndots:0".to_string());
+    }
+    out.push_str(&format!("options {}\n", options.join(" ")));
+    let servers: Vec<String> = nameservers(base).iter().map(|s| s.to_string()).collect();
+    out.push_str(&format!("\n# ExtServers: [{}]\n", servers.join(" ")));
+    out
+}
+
+/// Write the table of `container` into its state directory `dir`.
+pub fn write(
+    dir: &Path,
+    container: &ContainerRecord,
+    all: &[ContainerRecord],
+    upstreams: Vec<IpAddr>,
+) -> Result<(), EngineError> {
+    let path = dir.join(FILE);
+    let data = serde_json::to_vec(&table(container, all, upstreams))
+        .map_err(|e| EngineError::Other(format!("encoding {}: {e}", path.display())))?;
+    // Replaced by rename so the server never reads half a file; the temporary
+    // name is unique per writer (creates run in parallel threads). No fsync:
+    // the table is rebuilt from the records whenever one changes.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let tmp = dir.join(format!(
+        ".{FILE}.tmp-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let io = |e| EngineError::io(format!("writing {}", path.display()), e);
+    std::fs::write(&tmp, &data).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Endpoint;
+
+    fn record(id: &str, name: &str, nets: &[(&str, [u8; 4])], aliases: &[&str]) -> ContainerRecord {
+        ContainerRecord {
+            id: id.into(),
+            name: name.into(),
+            spec: Default::default(),
+            image_id: String::new(),
+            created: 0,
+            args: vec![],
+            env: vec![],
+            cwd: "/".into(),
+            user: None,
+            hostname: id[..4].into(),
+            layers: vec![],
+            endpoints: nets
+                .iter()
+                .map(|(net, addr)| Endpoint {
+                    network_id: (*net).into(),
+                    network: (*net).into(),
+                    bridge: "br".into(),
+                    address: Ipv4Addr::from(*addr),
+                    prefix: 16,
+                    gateway: Ipv4Addr::new(172, 17, 0, 1),
+                    host_ifname: "veth".into(),
+                    aliases: aliases.iter().map(|s| s.to_string()).collect(),
+                })
+                .collect(),
+            cgroup_path: String::new(),
+        }
+    }
+
+    #[test]
+    fn names_of_shared_networks_with_every_replica() {
+        let web = record(
+            "aaaa1111aaaa1111",
+            "p-web-1",
+            &[("n1", [172, 18, 0, 2])],
+            &["web"],
+        );
+        let w2 = record(
+            "bbbb",
+            "p-worker-2",
+            &[("n1", [172, 18, 0, 4])],
+            &["worker", "jobs"],
+        );
+        let w1 = record(
+            "cccc",
+            "p-worker-1",
+            &[("n1", [172, 18, 0, 3])],
+            &["worker"],
+        );
+        let stranger = record("dddd", "q-db-1", &[("n2", [172, 19, 0, 2])], &["db"]);
+        let all = vec![web.clone(), w2, w1, stranger];
+        let t = table(&web, &all, vec!["10.0.0.2".parse().unwrap()]);
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(t.names["worker"], [ip("172.18.0.3"), ip("172.18.0.4")]);
+        assert_eq!(t.names["p-worker-2"], [ip("172.18.0.4")]);
+        assert_eq!(t.names["jobs"], [ip("172.18.0.4")]);
+        assert_eq!(t.names["web"], [ip("172.18.0.2")]);
+        assert_eq!(t.names["aaaa1111aaaa"], [ip("172.18.0.2")]);
+        assert!(!t.names.contains_key("db"));
+        assert!(!t.names.contains_key("q-db-1"));
+        assert_eq!(t.upstreams, ["10.0.0.2".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn a_peer_on_two_shared_networks_answers_the_first_network_first() {
+        let me = record(
+            "aaaa",
+            "me",
+            &[("n1", [10, 1, 0, 2]), ("n2", [10, 2, 0, 2])],
+            &[],
+        );
+        let peer = record(
+            "bbbb",
+            "peer",
+            &[("n2", [10, 2, 0, 3]), ("n1", [10, 1, 0, 3])],
+            &[],
+        );
+        let t = table(&me, &[me.clone(), peer], vec![]);
+        assert_eq!(
+            t.names["peer"],
+            [Ipv4Addr::new(10, 1, 0, 3), Ipv4Addr::new(10, 2, 0, 3)]
+        );
+    }
+
+    #[test]
+    fn resolv_conf_points_at_the_embedded_server() {
+        let base = "search corp.example\nnameserver 10.0.0.2\nnameserver 10.0.0.3\noptions edns0\n";
+        assert_eq!(
+            embedded_resolv_conf(base),
+            "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0 edns0\n\n# ExtServers: [10.0.0.2 10.0.0.3]\n"
+        );
+        assert!(
+            embedded_resolv_conf("nameserver 1.1.1.1\noptions ndots:2\n")
+                .contains("options ndots:2\n")
+        );
+        assert_eq!(
+            nameservers(base),
+            [
+                "10.0.0.2".parse::<IpAddr>().unwrap(),
+                "10.0.0.3".parse().unwrap()
+            ]
+        );
+    }
+}
