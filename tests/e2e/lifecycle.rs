@@ -135,6 +135,14 @@ services:
         let err = s.fails(&dir, &["up", "-d", "--scale", "web=x"]);
         assert!(err.contains("not a number"), "{err}");
 
+        // scale: to two, keeping the existing container; create: not started.
+        s.ok(&dir, &["scale", "web=2"]);
+        let ps = s.ok(&dir, &["ps", "--format", "json", "web"]);
+        assert_eq!(ps.lines().count(), 2, "{ps}");
+        s.ok(&dir, &["create", "job"]);
+        let job = s.ok(&dir, &["ps", "-a", "--format", "json", "job"]);
+        assert!(job.contains("\"State\":\"created\""), "{job}");
+
         // wait returns the exit code of the job.
         s.ok(&dir, &["up", "-d", "job"]);
         let out = s.wharf(&dir, &["wait", "job"]);

@@ -81,6 +81,12 @@ enum Command {
     Config(commands::config::ConfigArgs),
     /// Build or rebuild services
     Build(commands::build::BuildArgs),
+    /// Creates containers for a service
+    Create(commands::up::CreateArgs),
+    /// Scale services
+    Scale(commands::up::ScaleArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion { shell: clap_complete::Shell },
     /// Show the wharf version information
     Version,
     /// Internal: the monitor of one container.
@@ -132,6 +138,13 @@ fn main() -> ExitCode {
         Command::Logout(args) => commands::login::logout(args),
         Command::Config(args) => commands::config::config(&cli.global, args),
         Command::Build(args) => commands::build::build(&cli.global, args),
+        Command::Create(args) => commands::up::create(&cli.global, args),
+        Command::Scale(args) => commands::up::scale(&cli.global, args),
+        Command::Completion { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "wharf", &mut std::io::stdout());
+            Ok(0)
+        }
         Command::Version => {
             println!("wharf version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -161,5 +174,21 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn completion_scripts_name_the_commands() {
+        let mut out = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut super::Cli::command(),
+            "wharf",
+            &mut out,
+        );
+        let script = String::from_utf8(out).unwrap();
+        assert!(
+            script.contains("_wharf") && script.contains("exec"),
+            "{script}"
+        );
     }
 }

@@ -84,6 +84,89 @@ pub struct UpArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Recreate containers even if their configuration and image haven't changed
+    #[arg(long)]
+    pub force_recreate: bool,
+    /// If containers already exist, don't recreate them
+    #[arg(long, conflicts_with = "force_recreate")]
+    pub no_recreate: bool,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Scale SERVICE to NUM instances
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ScaleArgs {
+    /// Don't start linked services
+    #[arg(long)]
+    pub no_deps: bool,
+    #[arg(value_name = "SERVICE=REPLICAS", required = true)]
+    pub scales: Vec<String>,
+}
+
+/// `wharf create`: `up --no-start`.
+pub fn create(global: &GlobalOptions, args: CreateArgs) -> Result<i32> {
+    let mut project = global.load_project_for(&args.services)?;
+    apply_scale(&mut project, &args.scale)?;
+    let engine = global.engine()?;
+    let options = UpOptions {
+        services: args.services,
+        force_recreate: args.force_recreate,
+        no_recreate: args.no_recreate,
+        no_start: true,
+        remove_orphans: args.remove_orphans,
+        ..Default::default()
+    };
+    let progress = Progress::new(global.stderr_ansi(), "Running");
+    wharf_orchestrator::up_reporting(
+        &engine,
+        &project,
+        &options,
+        &|event| show(&progress, event),
+        &|warning| eprintln!("WARN[0000] {warning}"),
+    )?;
+    Ok(0)
+}
+
+/// `wharf scale web=3`: the named services to that many containers, started,
+/// without recreating the ones that exist.
+pub fn scale(global: &GlobalOptions, args: ScaleArgs) -> Result<i32> {
+    let services: Vec<String> = args
+        .scales
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map_or(s.as_str(), |(name, _)| name)
+                .to_string()
+        })
+        .collect();
+    let mut project = global.load_project_for(&services)?;
+    apply_scale(&mut project, &args.scales)?;
+    let engine = global.engine()?;
+    let options = UpOptions {
+        services,
+        no_recreate: true,
+        no_deps: args.no_deps,
+        ..Default::default()
+    };
+    let progress = Progress::new(global.stderr_ansi(), "Running");
+    wharf_orchestrator::up_reporting(
+        &engine,
+        &project,
+        &options,
+        &|event| show(&progress, event),
+        &|warning| eprintln!("WARN[0000] {warning}"),
+    )?;
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
 pub struct DownArgs {
     /// Specify a shutdown timeout in seconds
     #[arg(short = 't', long)]
