@@ -110,6 +110,24 @@ pub struct ScaleArgs {
     pub scales: Vec<String>,
 }
 
+/// Bring the project to `options` with docker compose's progress output.
+fn converge(
+    global: &GlobalOptions,
+    engine: &dyn Engine,
+    project: &wharf_compose::Project,
+    options: &UpOptions,
+) -> Result<()> {
+    let progress = Progress::new(global.stderr_ansi(), "Running");
+    wharf_orchestrator::up_reporting(
+        engine,
+        project,
+        options,
+        &|event| show(&progress, event),
+        &|warning| eprintln!("WARN[0000] {warning}"),
+    )?;
+    Ok(())
+}
+
 /// `wharf create`: `up --no-start`.
 pub fn create(global: &GlobalOptions, args: CreateArgs) -> Result<i32> {
     let mut project = global.load_project_for(&args.services)?;
@@ -123,14 +141,7 @@ pub fn create(global: &GlobalOptions, args: CreateArgs) -> Result<i32> {
         remove_orphans: args.remove_orphans,
         ..Default::default()
     };
-    let progress = Progress::new(global.stderr_ansi(), "Running");
-    wharf_orchestrator::up_reporting(
-        &engine,
-        &project,
-        &options,
-        &|event| show(&progress, event),
-        &|warning| eprintln!("WARN[0000] {warning}"),
-    )?;
+    converge(global, &engine, &project, &options)?;
     Ok(0)
 }
 
@@ -155,14 +166,7 @@ pub fn scale(global: &GlobalOptions, args: ScaleArgs) -> Result<i32> {
         no_deps: args.no_deps,
         ..Default::default()
     };
-    let progress = Progress::new(global.stderr_ansi(), "Running");
-    wharf_orchestrator::up_reporting(
-        &engine,
-        &project,
-        &options,
-        &|event| show(&progress, event),
-        &|warning| eprintln!("WARN[0000] {warning}"),
-    )?;
+    converge(global, &engine, &project, &options)?;
     Ok(0)
 }
 
