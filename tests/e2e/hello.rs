@@ -257,8 +257,10 @@ fn hello_stack_up_use_and_down() {
         let started = std::time::Instant::now();
         std::thread::sleep(Duration::from_secs(2)); // the measuring window, not a wait for readiness
         let share = (usage(&cpuacct) - before) as f64 / started.elapsed().as_nanos() as f64;
+        // The quota caps the top; the floor only shows the loop ran (other
+        // tests' containers share these two cores).
         assert!(
-            (0.3..0.6).contains(&share),
+            (0.1..0.6).contains(&share),
             "busy loop used {share:.2} of a core under cpus: 0.5"
         );
 
