@@ -7,7 +7,6 @@
 use crate::store::ContainerRecord;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use wharf_engine_api::EngineError;
 use wharf_net::dns::Table;
 
@@ -116,21 +115,12 @@ pub fn write(
     let path = dir.join(FILE);
     let data = serde_json::to_vec(&table(container, all, upstreams))
         .map_err(|e| EngineError::Other(format!("encoding {}: {e}", path.display())))?;
-    // Replaced by rename so the server never reads half a file; the temporary
-    // name is unique per writer (creates run in parallel threads). No fsync:
-    // the table is rebuilt from the records whenever one changes.
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{FILE}.tmp-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let io = |e| EngineError::io(format!("writing {}", path.display()), e);
-    std::fs::write(&tmp, &data).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+    // Rewritten in place, like the hosts file: creating a new file (and
+    // inode) per container on every create made large projects slow. The
+    // server keeps its last table when a read catches the file half-written
+    // (it does not parse) and reads it again on the next query.
+    std::fs::write(&path, &data)
+        .map_err(|e| EngineError::io(format!("writing {}", path.display()), e))
 }
 
 #[cfg(test)]
