@@ -186,8 +186,9 @@ fn key_values(rest: &str, env: &[String], what: &str) -> Result<Vec<(String, Str
     Ok(out)
 }
 
-/// `80`, `80/tcp`, `53/UDP`, `8000-8002/tcp` → `80/tcp`, ...
-fn expand_port(word: &str) -> Result<Vec<String>, String> {
+/// `80`, `80/tcp`, `53/UDP`, `8000-8002/tcp` → `80/tcp`, … (import's `-c` and
+/// the builder's EXPOSE).
+pub(crate) fn expand_port(word: &str) -> Result<Vec<String>, String> {
     let (ports, proto) = match word.split_once('/') {
         Some((p, proto)) => (p, proto.to_ascii_lowercase()),
         None => (word, "tcp".to_string()),

@@ -910,7 +910,10 @@ impl Run<'_> {
             Keyword::Expose => {
                 let mut ports = Vec::new();
                 for w in self.words(st, line, &inst.args)? {
-                    ports.extend(expand_port(&w).map_err(|m| self.err(line, m))?);
+                    ports.extend(
+                        crate::changes::expand_port(&w)
+                            .map_err(|m| self.err(line, format!("EXPOSE: {m}")))?,
+                    );
                 }
                 created_by = format!("EXPOSE {}", ports.join(" "));
                 let map = st.cc().exposed_ports.get_or_insert_with(BTreeMap::new);
@@ -1582,32 +1585,6 @@ fn escapes(src: &str) -> bool {
         }
     }
     false
-}
-
-/// `80`, `80/tcp`, `53/UDP`, `8000-8002` → `80/tcp`, …
-fn expand_port(word: &str) -> Result<Vec<String>, String> {
-    let (ports, proto) = match word.split_once('/') {
-        Some((p, proto)) => (p, proto.to_ascii_lowercase()),
-        None => (word, "tcp".to_string()),
-    };
-    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(format!(
-            "EXPOSE {word:?}: the protocol must be tcp, udp or sctp"
-        ));
-    }
-    let num = |s: &str| {
-        s.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-            format!("EXPOSE {word:?}: a port is a number from 1 to 65535 or a range")
-        })
-    };
-    let (lo, hi) = match ports.split_once('-') {
-        Some((a, b)) => (num(a)?, num(b)?),
-        None => (num(ports)?, num(ports)?),
-    };
-    if lo > hi {
-        return Err(format!("EXPOSE {word:?}: the range ends before it starts"));
-    }
-    Ok((lo..=hi).map(|p| format!("{p}/{proto}")).collect())
 }
 
 /// Go durations: `30s`, `1m30s`, `500ms`, `1.5h` → nanoseconds.
