@@ -57,6 +57,47 @@ pub fn monitor(root: PathBuf, cgroup_fs: PathBuf, id: &str, attached: bool) -> i
     }
 }
 
+/// `KEY=VALUE` pairs (a bare `KEY` has an empty value); `what` names them in
+/// errors (`label`, `option`).
+pub fn key_values(
+    pairs: &[String],
+    what: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+            if k.is_empty() {
+                anyhow::bail!("bad {what} {pair:?}: expected KEY=VALUE");
+            }
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// Labels as docker lists them: `k=v,k2=v2`.
+pub fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// docker's `label=KEY` or `label=KEY=VALUE` filter against `labels`.
+pub fn label_filter_matches(
+    labels: &std::collections::BTreeMap<String, String>,
+    value: &str,
+) -> bool {
+    let (key, want) = match value.split_once('=') {
+        Some((k, want)) => (k, Some(want)),
+        None => (value, None),
+    };
+    labels
+        .get(key)
+        .is_some_and(|have| want.is_none_or(|w| w == have))
+}
+
 /// `web-1` for `hello-web-1`: how docker compose names a container in logs.
 pub fn short_name(container: &ContainerInfo) -> String {
     match (

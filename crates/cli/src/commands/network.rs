@@ -5,7 +5,6 @@ use crate::context::GlobalOptions;
 use crate::render::table;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use std::collections::BTreeMap;
 use wharf_engine_api::{ContainerInfo, Engine, EngineError, NetworkInfo, NetworkSpec};
 
 #[derive(Subcommand, Debug)]
@@ -104,15 +103,7 @@ pub fn filter_networks(networks: Vec<NetworkInfo>, filters: &[String]) -> Result
         let (key, value) = filter.split_once('=').with_context(|| {
             format!("bad filter {filter:?}: expected KEY=VALUE such as label=com.example")
         })?;
-        let label_matches = |n: &NetworkInfo| {
-            let (k, want) = match value.split_once('=') {
-                Some((k, want)) => (k, Some(want)),
-                None => (value, None),
-            };
-            n.labels
-                .get(k)
-                .is_some_and(|have| want.is_none_or(|w| w == have))
-        };
+        let label_matches = |n: &NetworkInfo| super::label_filter_matches(&n.labels, value);
         match key {
             "label" => out.retain(label_matches),
             "label!" => out.retain(|n| !label_matches(n)),
@@ -129,14 +120,6 @@ pub fn filter_networks(networks: Vec<NetworkInfo>, filters: &[String]) -> Result
 
 fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
-}
-
-fn labels_text(labels: &BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 fn ls(engine: &dyn Engine, args: LsArgs) -> Result<i32> {
@@ -182,7 +165,7 @@ fn ls_json(n: &NetworkInfo) -> serde_json::Value {
         "Driver": "bridge",
         "ID": short_id(&n.id),
         "IPv6": "false",
-        "Labels": labels_text(&n.labels),
+        "Labels": super::labels_text(&n.labels),
         "Name": n.name,
         "Scope": "local",
     })
@@ -224,19 +207,6 @@ fn inspect_json(n: &NetworkInfo, containers: &[ContainerInfo]) -> serde_json::Va
     })
 }
 
-fn key_values(pairs: &[String]) -> Result<BTreeMap<String, String>> {
-    pairs
-        .iter()
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
-            if k.is_empty() {
-                anyhow::bail!("bad label {pair:?}: expected KEY=VALUE");
-            }
-            Ok((k.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
 fn create(engine: &dyn Engine, args: CreateArgs) -> Result<i32> {
     if args.driver != "bridge" {
         anyhow::bail!(
@@ -246,7 +216,7 @@ fn create(engine: &dyn Engine, args: CreateArgs) -> Result<i32> {
     }
     let spec = NetworkSpec {
         name: args.name.clone(),
-        labels: key_values(&args.labels)?,
+        labels: super::key_values(&args.labels, "label")?,
         subnet: args.subnet.clone(),
         internal: args.internal,
     };

@@ -5,7 +5,6 @@ use crate::context::GlobalOptions;
 use crate::render::table;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use std::collections::BTreeMap;
 use wharf_engine_api::{EngineError, VolumeEngine, VolumeInfo, VolumeSpec};
 
 #[derive(Subcommand, Debug)]
@@ -94,19 +93,6 @@ pub fn volume(global: &GlobalOptions, command: VolumeCommand) -> Result<i32> {
     }
 }
 
-fn key_values(pairs: &[String], what: &str) -> Result<BTreeMap<String, String>> {
-    pairs
-        .iter()
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
-            if k.is_empty() {
-                anyhow::bail!("bad {what} {pair:?}: expected KEY=VALUE");
-            }
-            Ok((k.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
 /// Keep the volumes that pass every filter (docker's: `dangling`, `label`,
 /// `label!`, `name`, `driver`).
 pub fn filter_volumes(volumes: Vec<VolumeInfo>, filters: &[String]) -> Result<Vec<VolumeInfo>> {
@@ -115,15 +101,7 @@ pub fn filter_volumes(volumes: Vec<VolumeInfo>, filters: &[String]) -> Result<Ve
         let (key, value) = filter.split_once('=').with_context(|| {
             format!("bad filter {filter:?}: expected KEY=VALUE such as dangling=true")
         })?;
-        let label_matches = |v: &VolumeInfo| {
-            let (k, want) = match value.split_once('=') {
-                Some((k, want)) => (k, Some(want)),
-                None => (value, None),
-            };
-            v.labels
-                .get(k)
-                .is_some_and(|have| want.is_none_or(|w| w == have))
-        };
+        let label_matches = |v: &VolumeInfo| super::label_filter_matches(&v.labels, value);
         match key {
             "dangling" => {
                 let want = match value {
@@ -172,21 +150,13 @@ fn ls(engine: &dyn VolumeEngine, args: LsArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn labels_text(labels: &BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// `docker volume ls --format json`'s fields.
 fn ls_json(v: &VolumeInfo) -> serde_json::Value {
     serde_json::json!({
         "Availability": "N/A",
         "Driver": v.driver,
         "Group": "N/A",
-        "Labels": labels_text(&v.labels),
+        "Labels": super::labels_text(&v.labels),
         "Links": v.used_by.len().to_string(),
         "Mountpoint": v.mountpoint,
         "Name": v.name,
@@ -223,8 +193,8 @@ fn create(engine: &dyn VolumeEngine, args: CreateArgs) -> Result<i32> {
     let spec = VolumeSpec {
         name: name.clone(),
         driver: Some(args.driver.clone()),
-        driver_opts: key_values(&args.opts, "option")?,
-        labels: key_values(&args.labels, "label")?,
+        driver_opts: super::key_values(&args.opts, "option")?,
+        labels: super::key_values(&args.labels, "label")?,
     };
     match engine.create_volume(&spec) {
         Ok(_) => {}
@@ -358,7 +328,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            options: BTreeMap::new(),
+            options: std::collections::BTreeMap::new(),
             scope: "local".into(),
             anonymous: false,
             used_by: if used {
