@@ -11,19 +11,19 @@ const DOCKERFILE: &str = r#"# syntax=docker/dockerfile:1
 ARG BASE=busybox
 FROM ${BASE} AS build
 ARG MSG=default
-WORKDIR /work
+WORKDIR /out
 COPY src/ ./
 COPY --chmod=700 tool.sh /usr/local/bin/tool
 RUN echo "$MSG by $(id -u)" > made.txt \
  && rm /bin/vi \
  && tool
 RUN <<EOF
-echo from a heredoc > /work/heredoc.txt
+echo from a heredoc > /out/heredoc.txt
 EOF
 
 FROM busybox
 LABEL org.example.kind=demo
-COPY --from=build /work/ /srv/
+COPY --from=build /out/ /srv/
 RUN echo 'app:x:1234:1234::/home/app:/bin/sh' >> /etc/passwd \
  && echo 'app:x:1234:' >> /etc/group && mkdir -p /home/app && chown app:app /home/app \
  && rm /bin/vi

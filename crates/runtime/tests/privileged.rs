@@ -26,7 +26,7 @@ fn sandboxed(name: &str, body: impl FnOnce(&str)) {
     wharf_testkit::sandbox::run_test(name, || body(&wharf_testkit::sandbox::cgroup_parent()));
 }
 
-/// A busybox root file system in a tempdir: one lower layer plus upper/work/merged.
+/// A busybox root file system in a tempdir: one lower layer plus the upper, work and merged directories.
 struct Fixture {
     dir: tempfile::TempDir,
 }
@@ -85,7 +85,7 @@ impl Fixture {
             rootfs: self.rootfs(),
             args: args.iter().map(|s| s.to_string()).collect(),
             env: vec!["PATH=/bin".into(), "FOO=bar".into()],
-            cwd: "/work/dir".into(),
+            cwd: "/srv/app".into(),
             user: None,
             hostname: "wharf-box".into(),
             mounts: vec![],
@@ -218,7 +218,7 @@ fn spawn_builds_the_container_and_exec_runs_inside_it() {
             assert!(!fx.path("hostdata/new").exists());
             assert!(out.contains("TMPFS=ok"), "{out}");
             assert!(out.contains("uid=0(root) gid=0(root)"), "{out}");
-            assert!(out.contains("\n/work/dir\n"), "{out}");
+            assert!(out.contains("\n/srv/app\n"), "{out}");
             assert!(out.contains("HOME=/root FOO=bar"), "{out}");
             for dev in [
                 "null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue", "ptmx",
@@ -260,7 +260,7 @@ fn spawn_builds_the_container_and_exec_runs_inside_it() {
             // The overlay lives only in the container's mount namespace.
             assert!(!mountinfo_mentions(&fx.path("merged")));
             assert!(
-                fx.path("upper/work/dir").is_dir(),
+                fx.path("upper/srv/app").is_dir(),
                 "cwd created in the upper layer"
             );
             assert_eq!(
