@@ -1,29 +1,30 @@
 #!/usr/bin/env bash
-# Installs what is needed, builds wharf, and brings up the hello example:
-# a busybox web server and a worker, shown working with curl, ps, logs and stats.
+# Sets this machine up and brings up examples/devstack: installs the system
+# packages, builds wharf and installs it as /usr/local/bin/wharf, makes the
+# debian:bookworm-slim base image with debootstrap (cached after the first run),
+# builds the stack's images (MariaDB, Redis and a Python web app; apt-get
+# downloads their packages), starts it, and shows it working.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$SECONDS
 bash scripts/install-deps.sh
 cargo build --release --locked
-wharf=$PWD/target/release/wharf
-install -m 0755 "$wharf" /usr/local/bin/wharf
+install -m 0755 "${CARGO_TARGET_DIR:-target}/release/wharf" /usr/local/bin/wharf
 echo "installed /usr/local/bin/wharf"
 
-tar=$(mktemp --suffix=.tar)
-bash scripts/make-busybox-tar.sh "$tar" >/dev/null
-wharf image import -c 'CMD ["/bin/sh"]' "$tar" busybox:latest
-rm -f "$tar"
-wharf image ls
+if ! wharf image inspect debian:bookworm-slim >/dev/null 2>&1; then
+  base=$(bash scripts/make-debian-base.sh)
+  wharf image import -c 'CMD ["bash"]' "$base" debian:bookworm-slim
+fi
 
-cd examples/hello
+cd examples/devstack
 set -x
-wharf up -d
-curl -fsS http://127.0.0.1:18080/
+wharf up -d --build --wait
+curl -fsS http://127.0.0.1:8080/
+curl -fsS http://127.0.0.1:8080/
 wharf ps
-wharf exec web ping -c 1 worker
-sleep 2
-wharf logs --tail 3 worker
 wharf stats --no-stream
 { set +x; } 2>/dev/null
 echo
-echo "The hello stack is up. Try: cd examples/hello && wharf logs -f    (stop it with: wharf down)"
+echo "The devstack is up (took $((SECONDS - start)) s). Try: cd examples/devstack && wharf logs -f"
+echo "Stop it with: wharf down    (add -v to delete the database volume too)"

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   busybox-static   # the busybox test and example image is made from it
+  debootstrap      # makes the debian:bookworm-slim base image of examples/devstack
   nftables         # the firewall driver (outbound NAT) talks to nft's JSON interface
   util-linux       # unshare: the privileged tests run in fresh namespaces
   docker-registry  # a real registry on 127.0.0.1 for the pull/push tests

@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The devstack test's images install Debian packages as they build, so they are
+# built here, on the host's network, and only loaded by the test (cached between
+# runs; made again when the example changes).
+cargo build --locked --bin wharf
+WHARF_DEVSTACK_IMAGES=$(bash scripts/make-devstack-images.sh "${CARGO_TARGET_DIR:-target}/debug/wharf")
+export WHARF_DEVSTACK_IMAGES
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

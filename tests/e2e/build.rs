@@ -16,6 +16,7 @@ COPY src/ ./
 COPY --chmod=700 tool.sh /usr/local/bin/tool
 RUN echo "$MSG by $(id -u)" > made.txt \
  && rm /bin/vi \
+ && grep -q localhost /etc/hosts && grep -q nameserver /etc/resolv.conf \
  && tool
 RUN <<EOF
 echo from a heredoc > /out/heredoc.txt
@@ -152,8 +153,27 @@ fn up_builds_a_multi_stage_image_runs_it_and_rebuilds_from_cache() {
 
             s.ok(&dir, &["down"]);
             no_temporaries(s.root.path());
+            no_step_mount_points(s.root.path());
         },
     );
+}
+
+/// RUN steps see /etc/hosts and /etc/resolv.conf, which the busybox image lacks;
+/// the mount points made for them never land in a layer.
+fn no_step_mount_points(root: &Path) {
+    let snapshots = root.join("images/snapshots");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&snapshots).unwrap().flatten() {
+        seen += 1;
+        for file in ["etc/hosts", "etc/resolv.conf"] {
+            assert!(
+                std::fs::symlink_metadata(e.path().join(file)).is_err(),
+                "{file} landed in layer {}",
+                e.file_name().to_string_lossy()
+            );
+        }
+    }
+    assert!(seen > 2, "no layers in {}", snapshots.display());
 }
 
 #[test]

@@ -8,12 +8,23 @@
 //! Networks: `host` shares the host's network namespace (no new one is made);
 //! `none` and `default` get a private namespace with only loopback up (wharf has no
 //! build network with outbound access yet: use `RUN --network=host` to download).
+//!
+//! Like Docker's builder, each step sees `/etc/resolv.conf` and `/etc/hosts`
+//! bind-mounted from files the engine writes (the host's resolvers; localhost and
+//! the step's hostname); a mount point the runtime had to create for them is removed
+//! from the step's changes afterwards, so it never lands in a layer.
 
 use crate::store;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use wharf_image::build::{RunError, RunExecutor, RunNetwork, RunOutcome, RunStep};
-use wharf_runtime::{CgroupConfig, CgroupHandle, ProcessOptions, Rootfs, Security, SpawnConfig};
+use wharf_runtime::{
+    CgroupConfig, CgroupHandle, MountKind, MountSpec, ProcessOptions, Rootfs, Security, SpawnConfig,
+};
+
+/// The files bind-mounted into every step, by their path inside it.
+const STEP_ETC_FILES: [&str; 2] = ["etc/resolv.conf", "etc/hosts"];
 
 impl RunExecutor for crate::LinuxEngine {
     fn run(&self, step: &RunStep<'_>) -> Result<RunOutcome, RunError> {
@@ -26,6 +37,13 @@ impl RunExecutor for crate::LinuxEngine {
             .map_err(|e| fail("duplicating the output pipe", e.to_string()))?;
         let cgroup_parent = format!("{}/build", self.config.cgroup_parent);
         let new_netns = step.network != RunNetwork::Host;
+        let hostname = id[..12].to_string();
+        let mounts = write_step_etc_files(step, &hostname, new_netns).map_err(|e| {
+            fail(
+                "writing the step's /etc/resolv.conf and /etc/hosts",
+                e.to_string(),
+            )
+        })?;
         let config = SpawnConfig {
             id: id.clone(),
             rootfs: Rootfs {
@@ -38,8 +56,8 @@ impl RunExecutor for crate::LinuxEngine {
             env: step.env.to_vec(),
             cwd: step.cwd.to_string(),
             user: step.user.map(str::to_string),
-            hostname: id[..12].to_string(),
-            mounts: Vec::new(),
+            hostname,
+            mounts,
             cgroup: CgroupConfig {
                 fs_root: self.config.cgroup_fs_root.clone(),
                 path: format!("{cgroup_parent}/{id}"),
@@ -83,7 +101,59 @@ impl RunExecutor for crate::LinuxEngine {
         let code = wait_exit(spawned.pid);
         let _ = spawned.cgroup.kill_all_and_destroy();
         CgroupHandle::remove_empty_parents(&self.config.cgroup_fs_root, &cgroup_parent);
+        remove_mount_points(step.upper_dir);
         Ok(RunOutcome { exit_code: code })
+    }
+}
+
+/// Write the step's resolv.conf and hosts next to its overlay work directory and
+/// return the read-only bind mounts of them.
+fn write_step_etc_files(
+    step: &RunStep<'_>,
+    hostname: &str,
+    new_netns: bool,
+) -> std::io::Result<Vec<MountSpec>> {
+    let dir = step
+        .work_dir
+        .parent()
+        .unwrap_or(step.work_dir)
+        .join("etc-files");
+    std::fs::create_dir_all(&dir)?;
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = if new_netns {
+        // Loopback resolvers of the host are not reachable from another namespace.
+        crate::container_resolv_conf(&host, &Default::default())
+    } else {
+        host
+    };
+    let hosts = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+    );
+    let mut mounts = Vec::new();
+    for (rel, text) in STEP_ETC_FILES.iter().zip([resolv, hosts]) {
+        let source: PathBuf = dir.join(rel.trim_start_matches("etc/"));
+        std::fs::write(&source, text)?;
+        mounts.push(MountSpec {
+            kind: MountKind::Bind,
+            source,
+            target: format!("/{rel}"),
+            read_only: true,
+        });
+    }
+    Ok(mounts)
+}
+
+/// Remove the empty files the runtime created in the step's upper directory as
+/// mount points for [`STEP_ETC_FILES`] (files of the image itself are never in the
+/// upper directory unless the step changed them, which the mounts prevent).
+fn remove_mount_points(upper_dir: &Path) {
+    for rel in STEP_ETC_FILES {
+        let path = upper_dir.join(rel);
+        if let Ok(meta) = std::fs::symlink_metadata(&path) {
+            if meta.file_type().is_file() && meta.len() == 0 {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
 }
 
