@@ -356,3 +356,54 @@ fn limits_example_is_enforced() {
         s.ok(&dir, &["down", "-t", "0"]);
     });
 }
+
+#[test]
+fn pids_limit_contains_a_fork_bomb() {
+    sandboxed("hello::pids_limit_contains_a_fork_bomb", |s| {
+        s.import_busybox();
+        let dir = s.project(
+            "bomb",
+            "services:
+  bomb:
+    image: busybox:latest
+    command: [\"sh\", \"-c\", \"bomb() { bomb | bomb & }; bomb; sleep 3600\"]
+    deploy:
+      resources:
+        limits: {cpus: \"0.5\", pids: 20}
+",
+        );
+        s.ok(&dir, &["up", "-d"]);
+        let id = container_id(s, &dir, "bomb");
+        let pids = cgroup_dir("pids", "bomb").join(&id);
+        let read = |file: &str| -> u64 {
+            std::fs::read_to_string(pids.join(file))
+                .map(|t| t.trim().parse().unwrap_or(0))
+                .unwrap_or(0)
+        };
+        // The bomb reaches the limit and the kernel refuses it more processes...
+        eventually("the bomb to hit its limit", Duration::from_secs(20), || {
+            let events = std::fs::read_to_string(pids.join("pids.events")).unwrap_or_default();
+            let refused = events
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+            (refused > 0).then_some(())
+        });
+        assert!(read("pids.current") <= 20, "pids.current above pids.max");
+        // ...while the host (this namespace) still starts processes...
+        let started = std::process::Command::new("true").status();
+        assert!(started.is_ok_and(|s| s.success()));
+        // ...and down removes every one of them.
+        s.ok(&dir, &["down", "-t", "0"]);
+        assert!(!pids.exists(), "the bomb's cgroup is left");
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(cmdline) = std::fs::read_to_string(entry.path().join("cmdline")) {
+                assert!(
+                    !cmdline.starts_with("sh\0-c\0bomb"),
+                    "left running: {cmdline:?}"
+                );
+            }
+        }
+    });
+}
