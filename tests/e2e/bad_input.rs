@@ -76,6 +76,9 @@ fn failed_up_leaves_nothing_behind() {
         );
         let err = s.fails(&dir, &["up", "-d"]);
         assert!(one_line(&err).contains("127.0.0.1:18081"), "{err}");
+        // ...and the error says who holds it: this test process.
+        let holder = format!("(pid {})", std::process::id());
+        assert!(one_line(&err).contains(&holder), "{err}");
         assert_nothing_left(s, &dir);
         drop(taken);
 

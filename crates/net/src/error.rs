@@ -63,11 +63,16 @@ pub enum NetError {
     /// A subnet string that does not parse.
     #[error("invalid subnet {input:?}: {reason}")]
     InvalidSubnet { input: String, reason: String },
-    /// The host port to publish is taken.
+    /// The host port to publish is taken (`holder`: who has it, when known).
     #[error(
-        "port {addr} is already in use on the host: stop what uses it or publish another port"
+        "port {addr} is already in use on the host{}: stop {} or publish another port",
+        holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default(),
+        if holder.is_some() { "it" } else { "what uses it" }
     )]
-    PortInUse { addr: SocketAddr },
+    PortInUse {
+        addr: SocketAddr,
+        holder: Option<String>,
+    },
     /// Listening on a host address failed for another reason than "in use".
     #[error("cannot listen on {addr}/{proto}: {source}; {hint}")]
     Bind {

@@ -22,7 +22,10 @@ pub const MAX_UDP_FLOWS: usize = 4096;
 
 fn bind_error(addr: SocketAddr, proto: &'static str, source: io::Error) -> NetError {
     if source.kind() == ErrorKind::AddrInUse {
-        return NetError::PortInUse { addr };
+        return NetError::PortInUse {
+            addr,
+            holder: crate::holder::port_holder(proto, addr),
+        };
     }
     let hint = match source.kind() {
         ErrorKind::PermissionDenied => "ports below 1024 need root (CAP_NET_BIND_SERVICE)",
@@ -290,15 +293,17 @@ mod tests {
         let addr = first.local_addr().unwrap();
         let err = bind_tcp(addr).unwrap_err();
         assert!(
-            matches!(err, NetError::PortInUse { addr: a } if a == addr),
+            matches!(err, NetError::PortInUse { addr: a, .. } if a == addr),
             "{err:?}"
         );
         assert_eq!(
             err.to_string(),
             format!(
-                "port 127.0.0.1:{} is already in use on the host: stop what uses it or publish \
-                 another port",
-                addr.port()
+                "port 127.0.0.1:{} is already in use on the host by {} (pid {}): stop it or \
+                 publish another port",
+                addr.port(),
+                std::fs::read_to_string("/proc/self/comm").unwrap().trim(),
+                std::process::id()
             )
         );
     }
@@ -309,7 +314,7 @@ mod tests {
         let addr = first.local_addr().unwrap();
         let err = bind_udp(addr).unwrap_err();
         assert!(
-            matches!(err, NetError::PortInUse { addr: a } if a == addr),
+            matches!(err, NetError::PortInUse { addr: a, .. } if a == addr),
             "{err:?}"
         );
     }
