@@ -233,3 +233,104 @@ fn network_commands_create_list_inspect_remove_and_prune() {
         },
     );
 }
+
+const IPAM: &str = "services:
+  a:
+    image: busybox
+    command: [sleep, '3600']
+    mac_address: '02:42:0a:63:00:aa'
+    networks: [front]
+  b:
+    image: busybox
+    command: [sleep, '3600']
+    networks:
+      front:
+        ipv4_address: 10.99.0.20
+networks:
+  front:
+    driver_opts:
+      com.docker.network.bridge.name: wharf-front0
+      com.docker.network.driver.mtu: '1400'
+    ipam:
+      config:
+        - subnet: 10.99.0.0/24
+          gateway: 10.99.0.254
+          ip_range: 10.99.0.128/25
+          aux_addresses:
+            router: 10.99.0.128
+";
+
+fn in_container(s: &Sandbox, dir: &Path, service: &str, script: &str) -> String {
+    s.ok(dir, &["exec", "-T", service, "sh", "-c", script])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn ipam_bridge_name_mtu_and_mac_address_are_honoured() {
+    sandboxed(
+        "network::ipam_bridge_name_mtu_and_mac_address_are_honoured",
+        |s| {
+            s.import_busybox();
+            let dir = s.project("ipam", IPAM);
+            s.ok(&dir, &["up", "-d"]);
+            let bridge = wharf_net::link_details("wharf-front0").unwrap();
+            assert_eq!(bridge.expect("the bridge wharf-front0").mtu, Some(1400));
+            // The range's first address is reserved for "router": a gets the next.
+            let a = in_container(s, &dir, "a", "ip -4 -o addr show eth0");
+            assert!(a.contains("inet 10.99.0.129/24"), "{a}");
+            assert_eq!(
+                in_container(s, &dir, "a", "cat /sys/class/net/eth0/address"),
+                "02:42:0a:63:00:aa"
+            );
+            assert_eq!(
+                in_container(s, &dir, "a", "cat /sys/class/net/eth0/mtu"),
+                "1400"
+            );
+            let route = in_container(s, &dir, "a", "ip route show default");
+            assert!(route.contains("via 10.99.0.254"), "{route}");
+            let b = in_container(s, &dir, "b", "ip -4 -o addr show eth0");
+            assert!(b.contains("inet 10.99.0.20/24"), "{b}");
+            in_container(s, &dir, "a", "ping -c 1 -W 5 10.99.0.20");
+
+            let inspect = s.ok(&dir, &["network", "inspect", "ipam_front"]);
+            for want in [
+                "\"IPRange\": \"10.99.0.128/25\"",
+                "\"router\": \"10.99.0.128\"",
+                "\"Gateway\": \"10.99.0.254\"",
+                "\"com.docker.network.driver.mtu\": \"1400\"",
+            ] {
+                assert!(inspect.contains(want), "{want} missing: {inspect}");
+            }
+            s.ok(&dir, &["down", "-t", "0"]);
+            assert_eq!(wharf_net::link_details("wharf-front0").unwrap(), None);
+
+            // What wharf cannot honour is refused before anything is created.
+            for (change, want) in [
+                ("    ipam:\n", "    driver: overlay\n    ipam:\n"),
+                (
+                    "          gateway: 10.99.0.254\n",
+                    "          gateway: 10.98.0.1\n",
+                ),
+                ("    ipam:\n", "    enable_ipv6: true\n    ipam:\n"),
+                (
+                    "    mac_address: '02:42:0a:63:00:aa'\n",
+                    "    mac_address: '01:00:5e:00:00:01'\n",
+                ),
+            ]
+            .map(|(from, to)| (IPAM.replacen(from, to, 1), to.trim().to_string()))
+            {
+                let dir = s.project("ipam", &change);
+                let err = s.fails(&dir, &["up", "-d"]);
+                let first = want.split(':').next().unwrap().trim_start_matches("- ");
+                assert!(err.contains(first), "{want}: {err}");
+                assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "", "{want}");
+                assert_eq!(wharf_net::link_details("wharf-front0").unwrap(), None);
+                assert!(
+                    !s.ok(&dir, &["network", "ls"]).contains("ipam_front"),
+                    "{want}: {err}"
+                );
+            }
+        },
+    );
+}

@@ -116,6 +116,14 @@ pub struct NetworkInfo {
     pub gateway: IpAddr,
     /// Host interface name of the bridge.
     pub bridge: String,
+    /// Where container addresses come from, when narrower than the subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    /// Reserved addresses, by host name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 /// An image in the local store.

@@ -220,7 +220,7 @@ pub enum MountKind {
 }
 
 /// One network a container joins.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct NetworkAttachment {
     /// The network's full name (`hello_default`).
     pub network: String,
@@ -229,6 +229,9 @@ pub struct NetworkAttachment {
     pub aliases: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv4_address: Option<std::net::Ipv4Addr>,
+    /// MAC address of the container's interface on this network (`02:42:ac:11:00:02`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
 }
 
 /// A published port: `host_ip:host_port:container_port/protocol`.
@@ -326,6 +329,21 @@ pub struct NetworkSpec {
     /// Subnet in CIDR notation; the engine allocates one when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet: Option<String>,
+    /// The bridge's address; the subnet's first host address when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// The part of the subnet container addresses are allocated from (CIDR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    /// Addresses of the subnet never given to containers, by host name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, String>,
+    /// The bridge's interface name (`com.docker.network.bridge.name`); `br-<id>` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_name: Option<String>,
+    /// MTU of the bridge and of the containers' interfaces (`com.docker.network.driver.mtu`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
     #[serde(default)]
     pub internal: bool,
 }

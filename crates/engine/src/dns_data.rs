@@ -152,6 +152,8 @@ mod tests {
                     gateway: Ipv4Addr::new(172, 17, 0, 1),
                     host_ifname: "veth".into(),
                     aliases: aliases.iter().map(|s| s.to_string()).collect(),
+                    mac: None,
+                    mtu: None,
                 })
                 .collect(),
             cgroup_path: String::new(),

@@ -791,6 +791,13 @@ impl Engine for LinuxEngine {
                 subnet: n.subnet,
                 gateway: std::net::IpAddr::V4(n.gateway),
                 bridge: n.bridge,
+                ip_range: n.ip_range,
+                aux_addresses: n
+                    .aux_addresses
+                    .into_iter()
+                    .map(|(host, addr)| (host, addr.to_string()))
+                    .collect(),
+                mtu: n.mtu,
             })
             .collect())
     }

@@ -341,7 +341,8 @@ impl Monitor {
                     endpoint.address,
                     endpoint.prefix,
                     (index == 0).then_some(endpoint.gateway),
-                    None,
+                    endpoint.mac,
+                    endpoint.mtu,
                 )
                 .map_err(|e| e.to_string())?;
             }

@@ -69,10 +69,43 @@ pub fn create(layout: &Layout, spec: &NetworkSpec) -> Result<NetworkRecord, Engi
             })?
         }
     };
+    let invalid =
+        |message: String| EngineError::Invalid(format!("network {}: {message}", spec.name));
+    let gateway = match &spec.gateway {
+        Some(text) => ipam::parse_gateway(text, subnet).map_err(invalid)?,
+        None => ipam::gateway_of(subnet),
+    };
+    let ip_range = match &spec.ip_range {
+        Some(text) => Some(ipam::parse_ip_range(text, subnet).map_err(invalid)?),
+        None => None,
+    };
+    let mut aux_addresses = BTreeMap::new();
+    for (host, text) in &spec.aux_addresses {
+        let addr = ipam::parse_aux_address(host, text, subnet).map_err(invalid)?;
+        aux_addresses.insert(host.clone(), addr);
+    }
     let id = store::new_id()?;
-    let gateway = ipam::gateway_of(subnet);
-    let bridge = format!("br-{}", &id[..12]);
+    let bridge = match &spec.bridge_name {
+        Some(name) => {
+            let taken = existing.iter().any(|n| &n.bridge == name)
+                || wharf_net::link_exists(name).map_err(net_err)?;
+            if taken {
+                return Err(EngineError::Unavailable(format!(
+                    "network {}: interface {name} already exists on the host: choose another com.docker.network.bridge.name",
+                    spec.name
+                )));
+            }
+            name.clone()
+        }
+        None => format!("br-{}", &id[..12]),
+    };
     wharf_net::ensure_bridge(&bridge, gateway, subnet.prefix_len()).map_err(net_err)?;
+    if let Some(mtu) = spec.mtu {
+        if let Err(e) = wharf_net::set_mtu(&bridge, mtu) {
+            let _ = wharf_net::delete_link(&bridge);
+            return Err(net_err(e));
+        }
+    }
     let firewall = wharf_net::firewall::detect();
     if let Err(e) = firewall.setup_network(&bridge, subnet, spec.internal) {
         let _ = wharf_net::delete_link(&bridge);
@@ -91,6 +124,9 @@ pub fn create(layout: &Layout, spec: &NetworkSpec) -> Result<NetworkRecord, Engi
         bridge: bridge.clone(),
         internal: spec.internal,
         created: store::now_secs(),
+        ip_range: ip_range.map(|r| r.to_string()),
+        aux_addresses,
+        mtu: spec.mtu,
     };
     if let Err(e) = store::write_json(&layout.network(&id), &record) {
         let _ = firewall.teardown_network(&bridge, subnet);
@@ -161,6 +197,18 @@ pub fn allocate_endpoints(
                 hint: "; create it or declare it in the Compose file".into(),
             })?;
         let subnet = ipam::parse_subnet(&network.subnet).map_err(net_err)?;
+        let mac = attachment
+            .mac_address
+            .as_deref()
+            .map(|text| {
+                parse_mac(text).ok_or_else(|| {
+                    EngineError::Invalid(format!(
+                        "mac_address {text:?} on network {} is not a unicast MAC address like 02:42:ac:11:00:02",
+                        network.name
+                    ))
+                })
+            })
+            .transpose()?;
         let used: Vec<Ipv4Addr> = containers
             .iter()
             .flat_map(|c| c.endpoints.iter())
@@ -175,7 +223,8 @@ pub fn allocate_endpoints(
                         network.name
                     )));
                 }
-                if used.contains(&addr) || addr == network.gateway {
+                let reserved = network.aux_addresses.values().any(|a| *a == addr);
+                if used.contains(&addr) || addr == network.gateway || reserved {
                     return Err(EngineError::Unavailable(format!(
                         "address {addr} is already in use on network {}",
                         network.name
@@ -183,12 +232,22 @@ pub fn allocate_endpoints(
                 }
                 addr
             }
-            None => ipam::next_free_address(subnet, network.gateway, &used).ok_or_else(|| {
-                EngineError::Unavailable(format!(
-                    "network {} ({subnet}) has no free address left",
-                    network.name
-                ))
-            })?,
+            None => {
+                let range = match &network.ip_range {
+                    Some(r) => ipam::parse_subnet(r).map_err(net_err)?,
+                    None => subnet,
+                };
+                let mut taken = used.clone();
+                taken.extend(network.aux_addresses.values().copied());
+                ipam::next_free_address_in(subnet, range, network.gateway, &taken).ok_or_else(
+                    || {
+                        EngineError::Unavailable(format!(
+                            "network {} ({range}) has no free address left",
+                            network.name
+                        ))
+                    },
+                )?
+            }
         };
         endpoints.push(Endpoint {
             network_id: network.id.clone(),
@@ -199,9 +258,27 @@ pub fn allocate_endpoints(
             gateway: network.gateway,
             host_ifname: format!("veth{}{}", &container_id[..10], index),
             aliases: attachment.aliases.clone(),
+            mac,
+            mtu: network.mtu,
         });
     }
     Ok(endpoints)
+}
+
+/// `02:42:ac:11:00:02` → bytes, unicast and non-zero only.
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = text.trim().split([':', '-']).collect();
+    let mut mac = [0u8; 6];
+    if parts.len() != 6 {
+        return None;
+    }
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    (mac[0] & 1 == 0 && mac != [0; 6]).then_some(mac)
 }
 
 /// The `/etc/hosts` of `container`: itself, then every other container that
@@ -271,6 +348,8 @@ mod tests {
                 gateway: Ipv4Addr::new(172, 17, 0, 1),
                 host_ifname: "veth".into(),
                 aliases: aliases.iter().map(|s| s.to_string()).collect(),
+                mac: None,
+                mtu: None,
             }],
             cgroup_path: String::new(),
         }

@@ -70,6 +70,13 @@ pub struct Endpoint {
     pub host_ifname: String,
     /// Names other containers on this network reach it by.
     pub aliases: Vec<String>,
+    /// MAC address of the container's interface (`mac_address`); the kernel's
+    /// random one when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<[u8; 6]>,
+    /// The network's MTU, for the veth pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 /// What a container is: fixed at create time (`config.json`).
@@ -158,6 +165,14 @@ pub struct NetworkRecord {
     pub bridge: String,
     pub internal: bool,
     pub created: i64,
+    /// Where container addresses are allocated from (`ipam.config.ip_range`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    /// Addresses never given to containers (`aux_addresses`), by host name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub aux_addresses: std::collections::BTreeMap<String, Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 /// Write `value` as JSON to `path` atomically.

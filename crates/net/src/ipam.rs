@@ -51,6 +51,68 @@ pub fn next_free_address(
         .find(|a| *a != gateway && !used.contains(a))
 }
 
+/// Lowest host address of `range` (a part of `subnet`) that is not the subnet's
+/// network or broadcast address, the gateway, or in `used`.
+pub fn next_free_address_in(
+    subnet: Ipv4Net,
+    range: Ipv4Net,
+    gateway: Ipv4Addr,
+    used: &[Ipv4Addr],
+) -> Option<Ipv4Addr> {
+    let used: HashSet<Ipv4Addr> = used.iter().copied().collect();
+    let subnet = subnet.trunc();
+    let range = range.trunc();
+    let (first, last) = (u32::from(range.network()), u32::from(range.broadcast()));
+    (first..=last).map(Ipv4Addr::from).find(|a| {
+        subnet.contains(a)
+            && *a != subnet.network()
+            && *a != subnet.broadcast()
+            && *a != gateway
+            && !used.contains(a)
+    })
+}
+
+/// A gateway given by the user: an address of `subnet` other than its network
+/// and broadcast addresses.
+pub fn parse_gateway(text: &str, subnet: Ipv4Net) -> Result<Ipv4Addr, String> {
+    let addr: Ipv4Addr = text.trim().parse().map_err(|_| {
+        format!("gateway {text:?} is not an IPv4 address (write it like 10.5.0.254)")
+    })?;
+    host_address_of(addr, subnet).map_err(|why| format!("gateway {addr} {why}"))
+}
+
+/// An `ip_range` given by the user: a CIDR block inside `subnet`.
+pub fn parse_ip_range(text: &str, subnet: Ipv4Net) -> Result<Ipv4Net, String> {
+    let range = parse_subnet(text).map_err(|e| format!("ip_range: {e}"))?;
+    if !subnet.contains(&range) {
+        return Err(format!(
+            "ip_range {range} is not inside the subnet {subnet}: choose a block of the subnet"
+        ));
+    }
+    Ok(range)
+}
+
+/// One of `aux_addresses` (`host: address`): an address of `subnet`.
+pub fn parse_aux_address(host: &str, text: &str, subnet: Ipv4Net) -> Result<Ipv4Addr, String> {
+    let addr: Ipv4Addr = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("aux_addresses.{host} {text:?} is not an IPv4 address"))?;
+    host_address_of(addr, subnet).map_err(|why| format!("aux_addresses.{host} {addr} {why}"))
+}
+
+fn host_address_of(addr: Ipv4Addr, subnet: Ipv4Net) -> Result<Ipv4Addr, String> {
+    if !subnet.contains(&addr) {
+        return Err(format!("is not in the subnet {subnet}"));
+    }
+    if subnet.prefix_len() < 31 && (addr == subnet.network() || addr == subnet.broadcast()) {
+        return Err(format!(
+            "is the network or broadcast address of {subnet}: choose a host address"
+        ));
+    }
+    Ok(addr)
+}
+
 /// Parse "10.1.0.0/16" strictly: a prefix length is required and host bits must be zero
 /// (Docker refuses "10.1.0.1/16" the same way).
 pub fn parse_subnet(s: &str) -> Result<Ipv4Net, NetError> {
@@ -82,6 +144,72 @@ pub fn parse_subnet(s: &str) -> Result<Ipv4Net, NetError> {
         )));
     }
     Ok(net)
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    fn net(s: &str) -> Ipv4Net {
+        parse_subnet(s).unwrap()
+    }
+
+    #[test]
+    fn addresses_come_from_the_range_and_skip_what_is_taken() {
+        let subnet = net("10.99.0.0/24");
+        let gw: Ipv4Addr = "10.99.0.254".parse().unwrap();
+        let range = net("10.99.0.128/25");
+        let aux: Ipv4Addr = "10.99.0.128".parse().unwrap();
+        let aux2: Ipv4Addr = "10.99.0.129".parse().unwrap();
+        assert_eq!(
+            next_free_address_in(subnet, range, gw, &[aux, aux2]),
+            Some("10.99.0.130".parse().unwrap())
+        );
+        // The subnet's own network address is never given, even at a range start.
+        assert_eq!(
+            next_free_address_in(subnet, net("10.99.0.0/30"), gw, &[]),
+            Some("10.99.0.1".parse().unwrap())
+        );
+        // Neither the broadcast nor the gateway at the end of a range.
+        let tail = net("10.99.0.252/30");
+        assert_eq!(
+            next_free_address_in(subnet, tail, gw, &[]),
+            Some("10.99.0.252".parse().unwrap())
+        );
+        let used: Vec<Ipv4Addr> = ["10.99.0.252", "10.99.0.253"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(next_free_address_in(subnet, tail, gw, &used), None);
+    }
+
+    #[test]
+    fn user_gateways_ranges_and_aux_addresses_are_checked() {
+        let subnet = net("10.99.0.0/24");
+        assert_eq!(
+            parse_gateway("10.99.0.254", subnet),
+            Ok("10.99.0.254".parse().unwrap())
+        );
+        assert!(parse_gateway("10.98.0.1", subnet)
+            .unwrap_err()
+            .contains("not in the subnet 10.99.0.0/24"));
+        assert!(parse_gateway("10.99.0.255", subnet)
+            .unwrap_err()
+            .contains("broadcast"));
+        assert!(parse_gateway("gw", subnet)
+            .unwrap_err()
+            .contains("not an IPv4"));
+        assert_eq!(
+            parse_ip_range("10.99.0.128/25", subnet),
+            Ok(net("10.99.0.128/25"))
+        );
+        assert!(parse_ip_range("10.99.0.0/16", subnet)
+            .unwrap_err()
+            .contains("not inside"));
+        assert!(parse_aux_address("router", "10.99.1.1", subnet)
+            .unwrap_err()
+            .contains("aux_addresses.router"));
+    }
 }
 
 #[cfg(test)]

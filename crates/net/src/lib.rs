@@ -19,6 +19,6 @@ pub use ipnet::Ipv4Net;
 pub use link::{
     attach_container, delete_link, enable_ip_forwarding, ensure_bridge, host_ipv4_networks,
     ipv4_default_gateway, link_details, link_exists, link_index, loopback_up, loopback_up_in,
-    LinkDetails,
+    set_mtu, LinkDetails,
 };
 pub use netns::in_netns_of_pid;

@@ -35,6 +35,7 @@ pub struct LinkDetails {
     pub mac: Option<[u8; 6]>,
     /// IPv4 addresses with their prefix length (host bits kept).
     pub ipv4: Vec<Ipv4Net>,
+    pub mtu: Option<u32>,
 }
 
 /// Run `f` with a netlink handle bound to the calling thread's network namespace.
@@ -169,11 +170,13 @@ fn details_of(link: &LinkMessage, ipv4: Vec<Ipv4Net>) -> LinkDetails {
         master: None,
         mac: None,
         ipv4,
+        mtu: None,
     };
     for attr in &link.attributes {
         match attr {
             LinkAttribute::IfName(name) => details.name = name.clone(),
             LinkAttribute::Controller(index) => details.master = Some(*index),
+            LinkAttribute::Mtu(mtu) => details.mtu = Some(*mtu),
             LinkAttribute::Address(bytes) if bytes.len() == 6 => {
                 let mut mac = [0u8; 6];
                 mac.copy_from_slice(bytes);
@@ -277,6 +280,27 @@ pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<(), Ne
     })
 }
 
+/// Set the MTU of link `name` (a network's bridge; its containers' veth pairs get
+/// the same through [`attach_container`]).
+pub fn set_mtu(name: &str, mtu: u32) -> Result<(), NetError> {
+    check_ifname(name)?;
+    with_netlink(|handle| async move {
+        let link = find_link(&handle, name)
+            .await?
+            .ok_or_else(|| NetError::LinkNotFound {
+                name: name.to_string(),
+                hint: "create the bridge first".to_string(),
+            })?;
+        handle
+            .link()
+            .set(link.header.index)
+            .mtu(mtu)
+            .execute()
+            .await
+            .map_err(netlink_err(format!("setting the MTU of {name:?} to {mtu}")))
+    })
+}
+
 /// Delete a link by name; Ok if it does not exist.
 pub fn delete_link(name: &str) -> Result<(), NetError> {
     check_ifname(name)?;
@@ -352,7 +376,8 @@ async fn set_up(handle: &Handle, name: &str) -> Result<(), NetError> {
 /// end `host_ifname` is enslaved to the bridge and up; the other end is created directly
 /// inside the namespace of `pid` as `container_ifname` (with `mac` if given), gets
 /// `address/prefix`, goes up together with `lo`, and gets a default route via `gateway`
-/// when given. On failure everything created is deleted again.
+/// when given. Both ends get `mtu` when given (the bridge's, see [`set_mtu`]). On
+/// failure everything created is deleted again.
 #[allow(clippy::too_many_arguments)]
 pub fn attach_container(
     pid: u32,
@@ -363,6 +388,7 @@ pub fn attach_container(
     prefix: u8,
     gateway: Option<Ipv4Addr>,
     mac: Option<[u8; 6]>,
+    mtu: Option<u32>,
 ) -> Result<(), NetError> {
     check_ifname(bridge)?;
     check_ifname(host_ifname)?;
@@ -394,6 +420,9 @@ pub fn attach_container(
         message
             .attributes
             .push(LinkAttribute::Controller(bridge_link.header.index));
+        if let Some(mtu) = mtu {
+            message.attributes.push(LinkAttribute::Mtu(mtu));
+        }
         for attr in message.attributes.iter_mut() {
             let LinkAttribute::LinkInfo(infos) = attr else {
                 continue;
@@ -403,6 +432,9 @@ pub fn attach_container(
                     peer.attributes.push(LinkAttribute::NetNsFd(netns_fd));
                     if let Some(mac) = mac {
                         peer.attributes.push(LinkAttribute::Address(mac.to_vec()));
+                    }
+                    if let Some(mtu) = mtu {
+                        peer.attributes.push(LinkAttribute::Mtu(mtu));
                     }
                 }
             }
@@ -613,6 +645,7 @@ mod tests {
             "eth0",
             Ipv4Addr::new(10, 0, 0, 2),
             24,
+            None,
             None,
             None,
         )

@@ -134,6 +134,7 @@ fn attach_container_and_connect() {
             24,
             Some(GW),
             Some(MAC),
+            None,
         )
         .unwrap();
 
@@ -259,6 +260,7 @@ fn attach_failure_cleans_up() {
             24,
             Some(Ipv4Addr::new(10, 99, 0, 1)),
             None,
+            None,
         )
         .unwrap_err();
         let msg = err.to_string();
@@ -275,6 +277,7 @@ fn attach_failure_cleans_up() {
             "eth0",
             CTR,
             24,
+            None,
             None,
             None,
         )
@@ -295,18 +298,38 @@ fn attach_failure_cleans_up() {
             24,
             None,
             None,
+            None,
         )
         .unwrap_err();
         assert!(matches!(err, NetError::Namespace { .. }), "{err}");
 
         // After all that, a proper attach still works with the same names.
-        wharf_net::attach_container(pid, "wbr0", "vethfail0001", "eth0", CTR, 24, Some(GW), None)
-            .unwrap();
+        wharf_net::attach_container(
+            pid,
+            "wbr0",
+            "vethfail0001",
+            "eth0",
+            CTR,
+            24,
+            Some(GW),
+            None,
+            None,
+        )
+        .unwrap();
         assert!(container.net_dev().contains("eth0:"));
         // Attaching the same host name twice is refused with a clear error.
-        let err =
-            wharf_net::attach_container(pid, "wbr0", "vethfail0001", "eth1", CTR, 24, None, None)
-                .unwrap_err();
+        let err = wharf_net::attach_container(
+            pid,
+            "wbr0",
+            "vethfail0001",
+            "eth1",
+            CTR,
+            24,
+            None,
+            None,
+            None,
+        )
+        .unwrap_err();
         eprintln!("expected error: {err}");
         assert_eq!(err.errno(), Some(libc::EEXIST), "{err}");
         assert!(err.to_string().contains("vethfail0001"), "{err}");

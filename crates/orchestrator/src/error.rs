@@ -36,6 +36,9 @@ pub enum OrchestratorError {
     /// A service joins a network that the top-level `networks` does not declare.
     #[error("service {service:?} refers to undefined network {network:?}")]
     UndefinedNetwork { service: String, network: String },
+    /// A top-level network wharf cannot create as written.
+    #[error("network {network:?}: {message}")]
+    InvalidNetwork { network: String, message: String },
     /// An `external: true` network does not exist on the host.
     #[error("network {0} declared as external, but could not be found")]
     ExternalNetworkMissing(String),

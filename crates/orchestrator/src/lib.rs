@@ -7,6 +7,7 @@
 mod error;
 mod execute;
 mod lifecycle;
+mod networks;
 mod observe;
 mod plan;
 mod reconcile;

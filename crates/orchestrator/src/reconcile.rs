@@ -2,6 +2,7 @@
 //! [`Plan`]. Pure — no engine calls — so every rule is tested as text.
 
 use crate::error::OrchestratorError;
+use crate::networks::network_spec;
 use crate::observe::{container_number, is_oneoff, Observed};
 use crate::plan::{Action, Plan};
 use crate::spec::{
@@ -11,7 +12,7 @@ use crate::spec::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use wharf_compose::{DependencyCondition, Project, VolumeKind};
-use wharf_engine_api::{labels, ContainerInfo, ContainerSpec, Mount, MountKind, NetworkSpec};
+use wharf_engine_api::{labels, ContainerInfo, ContainerSpec, Mount, MountKind};
 
 /// `wharf up` options.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -284,21 +285,6 @@ fn orphan_warning(names: &[String]) -> String {
     )
 }
 
-/// The network to create for top-level network `key` of `project`.
-pub fn network_spec(project: &Project, key: &str) -> NetworkSpec {
-    let network = &project.networks[key];
-    let mut net_labels = network.labels.clone();
-    net_labels.insert(labels::PROJECT.into(), project.name.clone());
-    net_labels.insert(labels::NETWORK.into(), key.to_string());
-    net_labels.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
-    NetworkSpec {
-        name: network_name(project, key),
-        labels: net_labels,
-        subnet: network.subnet.clone(),
-        internal: network.internal,
-    }
-}
-
 /// Pure: decide what `up` must do. No engine calls.
 pub fn plan_up(
     project: &Project,
@@ -330,6 +316,7 @@ pub fn plan_up(
     for key in network_keys {
         let network = &project.networks[key];
         let name = network_name(project, key);
+        crate::networks::validate_network(project, key)?;
         if observed.network_by_name(&name).is_some() {
             continue;
         }

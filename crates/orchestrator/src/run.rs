@@ -5,8 +5,9 @@
 
 use crate::error::OrchestratorError;
 use crate::execute::Event;
+use crate::networks::network_spec;
 use crate::observe::observe;
-use crate::reconcile::{network_spec, UpOptions};
+use crate::reconcile::UpOptions;
 use crate::spec::{
     container_spec, network_name, validate_service, validate_volume, volume_name, volume_spec,
 };
@@ -67,6 +68,7 @@ pub fn create_oneoff(
     if service.network_mode.is_none() {
         for key in service.networks.keys() {
             let name = network_name(project, key);
+            crate::networks::validate_network(project, key)?;
             if observed.network_by_name(&name).is_some() {
                 continue;
             }

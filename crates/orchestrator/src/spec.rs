@@ -292,7 +292,9 @@ pub fn validate_service(project: &Project, service: &Service) -> Result<(), Orch
         if let Some(ip) = &attachment.ipv4_address {
             parse_ipv4(&service.name, key, ip).map_err(invalid)?;
         }
+        crate::networks::validate_attachment(service, key, attachment).map_err(invalid)?;
     }
+    crate::networks::validate_mac_address(service).map_err(invalid)?;
     unsupported(service).map_err(invalid)?;
     if let Some(mode) = service.network_mode.as_deref() {
         let joined = mode.starts_with("service:") || mode.starts_with("container:");
@@ -354,7 +356,6 @@ fn unsupported(service: &Service) -> Result<(), String> {
     check("isolation", service.isolation.is_some());
     check("links", !service.links.is_empty());
     check("external_links", !service.external_links.is_empty());
-    check("mac_address", service.mac_address.is_some());
     check("mem_swappiness", service.mem_swappiness.is_some());
     check("oom_kill_disable", service.oom_kill_disable);
     check("pid", service.pid.is_some());
@@ -492,7 +493,8 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
         let mut keys: Vec<_> = service.networks.iter().collect();
         keys.sort_by(|(a_key, a), (b_key, b)| b.priority.cmp(&a.priority).then(a_key.cmp(b_key)));
         keys.into_iter()
-            .map(|(key, attachment)| NetworkAttachment {
+            .enumerate()
+            .map(|(index, (key, attachment))| NetworkAttachment {
                 network: network_name(project, key),
                 aliases: std::iter::once(service.name.clone())
                     .chain(attachment.aliases.iter().cloned())
@@ -501,6 +503,11 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
                     .ipv4_address
                     .as_deref()
                     .and_then(|ip| parse_ipv4(&service.name, key, ip).ok()),
+                // The service-level address belongs to the first (main) network.
+                mac_address: attachment
+                    .mac_address
+                    .clone()
+                    .or_else(|| service.mac_address.clone().filter(|_| index == 0)),
             })
             .collect()
     };

@@ -470,6 +470,9 @@ fn new_network(
         labels,
         subnet: subnet.unwrap_or_else(|| format!("172.{octet}.0.0/16")),
         gateway: IpAddr::V4(Ipv4Addr::new(172, octet, 0, 1)),
+        ip_range: None,
+        aux_addresses: Default::default(),
+        mtu: None,
     }
 }
 
@@ -1000,6 +1003,7 @@ mod tests {
                 network: "p_default".into(),
                 aliases: vec![],
                 ipv4_address: None,
+                mac_address: None,
             }],
             labels: labels_map(&[("com.docker.compose.project", "p")]),
             ..Default::default()

@@ -76,6 +76,9 @@ pub fn network_info(id: &str, name: &str, project: &str, key: &str) -> NetworkIn
         subnet: "172.30.0.0/16".to_string(),
         gateway: IpAddr::V4(Ipv4Addr::new(172, 30, 0, 1)),
         bridge: "br-test".to_string(),
+        ip_range: None,
+        aux_addresses: Default::default(),
+        mtu: None,
     }
 }
 

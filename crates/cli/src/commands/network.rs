@@ -48,6 +48,18 @@ pub struct CreateArgs {
     /// Subnet in CIDR format (one is picked when not given)
     #[arg(long)]
     pub subnet: Option<String>,
+    /// IPv4 gateway of the subnet (its first address when not given)
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Allocate container addresses from this part of the subnet (CIDR)
+    #[arg(long)]
+    pub ip_range: Option<String>,
+    /// Addresses containers never get (HOST=IP)
+    #[arg(long = "aux-address")]
+    pub aux_addresses: Vec<String>,
+    /// Driver options: com.docker.network.bridge.name=NAME, com.docker.network.driver.mtu=N
+    #[arg(short = 'o', long = "opt")]
+    pub opts: Vec<String>,
     /// Restrict external access to the network
     #[arg(long)]
     pub internal: bool,
@@ -171,6 +183,25 @@ fn ls_json(n: &NetworkInfo) -> serde_json::Value {
     })
 }
 
+fn ipam_config(n: &NetworkInfo) -> serde_json::Value {
+    let mut config = serde_json::json!({ "Subnet": n.subnet, "Gateway": n.gateway.to_string() });
+    if let Some(range) = &n.ip_range {
+        config["IPRange"] = range.clone().into();
+    }
+    if !n.aux_addresses.is_empty() {
+        config["AuxiliaryAddresses"] = serde_json::json!(n.aux_addresses);
+    }
+    config
+}
+
+fn network_options(n: &NetworkInfo) -> serde_json::Value {
+    let mut options = serde_json::json!({ "com.docker.network.bridge.name": n.bridge });
+    if let Some(mtu) = n.mtu {
+        options["com.docker.network.driver.mtu"] = mtu.to_string().into();
+    }
+    options
+}
+
 /// `docker network inspect`'s fields (those wharf knows).
 fn inspect_json(n: &NetworkInfo, containers: &[ContainerInfo]) -> serde_json::Value {
     let attached: serde_json::Map<String, serde_json::Value> = containers
@@ -197,12 +228,12 @@ fn inspect_json(n: &NetworkInfo, containers: &[ContainerInfo]) -> serde_json::Va
         "IPAM": {
             "Driver": "default",
             "Options": {},
-            "Config": [{ "Subnet": n.subnet, "Gateway": n.gateway.to_string() }],
+            "Config": [ipam_config(n)],
         },
         "Attachable": false,
         "Ingress": false,
         "Containers": attached,
-        "Options": { "com.docker.network.bridge.name": n.bridge },
+        "Options": network_options(n),
         "Labels": n.labels,
     })
 }
@@ -214,10 +245,38 @@ fn create(engine: &dyn Engine, args: CreateArgs) -> Result<i32> {
             args.driver
         );
     }
+    let mut opts = super::key_values(&args.opts, "opt")?;
+    let bridge_name = opts.remove("com.docker.network.bridge.name");
+    let mtu = match opts.remove("com.docker.network.driver.mtu") {
+        Some(text) => Some(
+            text.parse::<u32>()
+                .ok()
+                .filter(|m| (68..=65535).contains(m))
+                .ok_or_else(|| anyhow::anyhow!("MTU {text:?} is not a number from 68 to 65535"))?,
+        ),
+        None => None,
+    };
+    if let Some(key) = opts.keys().next() {
+        anyhow::bail!(
+            "network option {key:?} is not supported: wharf's bridge driver takes com.docker.network.bridge.name and com.docker.network.driver.mtu"
+        );
+    }
+    let needs_subnet =
+        args.gateway.is_some() || args.ip_range.is_some() || !args.aux_addresses.is_empty();
+    if needs_subnet && args.subnet.is_none() {
+        anyhow::bail!("--gateway, --ip-range and --aux-address need --subnet");
+    }
     let spec = NetworkSpec {
         name: args.name.clone(),
         labels: super::key_values(&args.labels, "label")?,
         subnet: args.subnet.clone(),
+        gateway: args.gateway.clone(),
+        ip_range: args.ip_range.clone(),
+        aux_addresses: super::key_values(&args.aux_addresses, "aux-address")?
+            .into_iter()
+            .collect(),
+        bridge_name,
+        mtu,
         internal: args.internal,
     };
     match engine.create_network(&spec) {
@@ -346,6 +405,9 @@ mod tests {
             subnet: "172.18.0.0/16".into(),
             gateway: "172.18.0.1".parse().unwrap(),
             bridge: "br-x".into(),
+            ip_range: None,
+            aux_addresses: Default::default(),
+            mtu: None,
         }
     }
 

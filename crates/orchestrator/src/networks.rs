@@ -1,0 +1,240 @@
+//! Top-level networks and services' attachments to them: what wharf's bridge
+//! driver can honour (subnet, gateway, ip_range, aux_addresses, the bridge name and
+//! MTU options, MAC addresses) becomes the [`NetworkSpec`] and attachment fields;
+//! everything else is refused by name instead of being dropped.
+
+use crate::error::OrchestratorError;
+use crate::spec::network_name;
+use wharf_compose::model::{Project, Service, ServiceNetwork};
+use wharf_engine_api::{labels, NetworkSpec};
+
+/// The `driver_opts` of the bridge driver that wharf understands.
+const BRIDGE_NAME_OPT: &str = "com.docker.network.bridge.name";
+const MTU_OPT: &str = "com.docker.network.driver.mtu";
+
+/// Check network `key` of `project` before anything is created.
+pub fn validate_network(project: &Project, key: &str) -> Result<(), OrchestratorError> {
+    let network = &project.networks[key];
+    let invalid = |message: String| OrchestratorError::InvalidNetwork {
+        network: key.to_string(),
+        message,
+    };
+    if network.external {
+        return Ok(());
+    }
+    if let Some(driver) = network.driver.as_deref().filter(|d| *d != "bridge") {
+        return Err(invalid(format!(
+            "driver {driver:?} is not supported: wharf networks use the bridge driver (remove `driver:`, or use network_mode: host|none on the services)"
+        )));
+    }
+    for (opt, value) in &network.driver_opts {
+        match opt.as_str() {
+            BRIDGE_NAME_OPT => check_ifname(value).map_err(invalid)?,
+            MTU_OPT => {
+                parse_mtu(value).map_err(invalid)?;
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "driver_opts {opt:?} is not supported: wharf's bridge driver takes {BRIDGE_NAME_OPT} and {MTU_OPT}"
+                )))
+            }
+        }
+    }
+    if network.enable_ipv6 == Some(true) {
+        return Err(invalid(
+            "enable_ipv6 is not supported by wharf yet: remove it (containers get IPv4 only)"
+                .into(),
+        ));
+    }
+    if network.enable_ipv4 == Some(false) {
+        return Err(invalid(
+            "enable_ipv4: false is not supported: wharf networks are IPv4".into(),
+        ));
+    }
+    if let Some(driver) = network.ipam.driver.as_deref().filter(|d| *d != "default") {
+        return Err(invalid(format!(
+            "ipam driver {driver:?} is not supported: remove ipam.driver (wharf has its own address management)"
+        )));
+    }
+    if !network.ipam.options.is_empty() {
+        return Err(invalid(
+            "ipam.options are not supported: remove them".into(),
+        ));
+    }
+    if network.ipam.config.len() > 1 {
+        return Err(invalid(format!(
+            "ipam.config has {} entries: wharf networks have one IPv4 subnet",
+            network.ipam.config.len()
+        )));
+    }
+    if let Some(pool) = network.ipam.config.first() {
+        let has_details =
+            pool.gateway.is_some() || pool.ip_range.is_some() || !pool.aux_addresses.is_empty();
+        if pool.subnet.is_none() && has_details {
+            return Err(invalid(
+                "ipam.config sets gateway, ip_range or aux_addresses without a subnet: add `subnet:`"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The network to create for top-level network `key` of `project` (validated
+/// by [`validate_network`]).
+pub fn network_spec(project: &Project, key: &str) -> NetworkSpec {
+    let network = &project.networks[key];
+    let mut net_labels = network.labels.clone();
+    net_labels.insert(labels::PROJECT.into(), project.name.clone());
+    net_labels.insert(labels::NETWORK.into(), key.to_string());
+    net_labels.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
+    let pool = network.ipam.config.first();
+    NetworkSpec {
+        name: network_name(project, key),
+        labels: net_labels,
+        subnet: network.subnet.clone(),
+        gateway: pool.and_then(|p| p.gateway.clone()),
+        ip_range: pool.and_then(|p| p.ip_range.clone()),
+        aux_addresses: pool.map(|p| p.aux_addresses.clone()).unwrap_or_default(),
+        bridge_name: network.driver_opts.get(BRIDGE_NAME_OPT).cloned(),
+        mtu: network
+            .driver_opts
+            .get(MTU_OPT)
+            .and_then(|m| parse_mtu(m).ok()),
+        internal: network.internal,
+    }
+}
+
+/// Check a service's attachment to network `key`.
+pub fn validate_attachment(
+    service: &Service,
+    key: &str,
+    attachment: &ServiceNetwork,
+) -> Result<(), String> {
+    let refuse = |what: &str| {
+        Err(format!(
+            "networks.{key}.{what} is not supported by wharf yet: remove it"
+        ))
+    };
+    if attachment.ipv6_address.is_some() {
+        return refuse("ipv6_address");
+    }
+    if !attachment.link_local_ips.is_empty() {
+        return refuse("link_local_ips");
+    }
+    if !attachment.driver_opts.is_empty() {
+        return refuse("driver_opts");
+    }
+    if attachment.interface_name.is_some() {
+        return refuse("interface_name");
+    }
+    if attachment.gw_priority != 0 {
+        return refuse("gw_priority");
+    }
+    if let Some(mac) = &attachment.mac_address {
+        parse_mac(mac).map_err(|e| format!("networks.{key}.mac_address: {e}"))?;
+    }
+    let _ = service;
+    Ok(())
+}
+
+/// Check the service-level `mac_address` (it applies to the first network).
+pub fn validate_mac_address(service: &Service) -> Result<(), String> {
+    match &service.mac_address {
+        Some(mac) => parse_mac(mac)
+            .map(|_| ())
+            .map_err(|e| format!("mac_address: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// `02:42:ac:11:00:02` → bytes; a unicast address is required.
+pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+    let bad = || {
+        format!(
+            "{text:?} is not a MAC address: write six hexadecimal pairs, e.g. 02:42:ac:11:00:02"
+        )
+    };
+    let parts: Vec<&str> = text.trim().split([':', '-']).collect();
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut mac = [0u8; 6];
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        if part.len() != 2 {
+            return Err(bad());
+        }
+        *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+    }
+    if mac[0] & 1 == 1 {
+        return Err(format!(
+            "{text:?} is a multicast address: the first byte must be even (e.g. 02:…)"
+        ));
+    }
+    if mac == [0; 6] {
+        return Err(format!("{text:?} is the zero address"));
+    }
+    Ok(mac)
+}
+
+fn parse_mtu(text: &str) -> Result<u32, String> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|m| (68..=65535).contains(m))
+        .ok_or_else(|| format!("{MTU_OPT} {text:?} is not an MTU from 68 to 65535"))
+}
+
+fn check_ifname(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', ' ', ':', '\0']);
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{BRIDGE_NAME_OPT} {name:?} is not a valid interface name (1 to 15 characters, no '/', ':' or spaces)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_addresses() {
+        assert_eq!(
+            parse_mac("02:42:ac:11:00:02").unwrap(),
+            [2, 0x42, 0xac, 0x11, 0, 2]
+        );
+        assert_eq!(parse_mac("02-42-AC-11-00-FF").unwrap()[5], 0xff);
+        for bad in [
+            "02:42:ac:11:00",
+            "zz:42:ac:11:00:02",
+            "2:42:ac:11:00:02",
+            "",
+        ] {
+            assert!(
+                parse_mac(bad).unwrap_err().contains("not a MAC address"),
+                "{bad}"
+            );
+        }
+        assert!(parse_mac("01:00:5e:00:00:01")
+            .unwrap_err()
+            .contains("multicast"));
+        assert!(parse_mac("00:00:00:00:00:00").unwrap_err().contains("zero"));
+    }
+
+    #[test]
+    fn mtu_and_interface_names() {
+        assert_eq!(parse_mtu("1400"), Ok(1400));
+        assert!(parse_mtu("20").is_err());
+        assert!(parse_mtu("big").is_err());
+        assert!(check_ifname("wharf-test0").is_ok());
+        assert!(check_ifname("a-name-that-is-too-long").is_err());
+        assert!(check_ifname("a/b").is_err());
+    }
+}
