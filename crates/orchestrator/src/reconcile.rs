@@ -299,7 +299,8 @@ pub fn network_spec(project: &Project, key: &str) -> NetworkSpec {
     }
 }
 
-/// Pure: decide what `up` must do. No engine calls.
+/// Pure: decide what `up` must do. No engine calls (it only reads the
+/// files of secrets and configs, whose content is part of the spec).
 pub fn plan_up(
     project: &Project,
     observed: &Observed,
