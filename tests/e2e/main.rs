@@ -9,5 +9,6 @@ mod health;
 mod hello;
 mod lifecycle;
 mod network;
+mod secrets;
 mod security;
 mod volumes;

@@ -278,3 +278,229 @@ fn volume_commands() {
         assert_eq!(s.ok(work, &["volume", "ls", "-q"]).trim(), "");
     });
 }
+
+#[test]
+fn tmpfs_mounts_get_their_size_mode_and_flags() {
+    sandboxed("volumes::tmpfs_mounts_get_their_size_mode_and_flags", |s| {
+        s.import_busybox();
+        let dir = s.project(
+            "tmpfs",
+            &format!(
+                r#"
+services:
+  db:
+    image: busybox
+    command: {LOOP}
+    tmpfs:
+      - /run/cache:size=64m,mode=1770
+      - /scratch:exec,uid=33
+    volumes:
+      - type: tmpfs
+        target: /var/spool
+        tmpfs:
+          size: 2m
+          mode: 0o700
+"#
+            ),
+        );
+        s.ok(&dir, &["up", "-d"]);
+        let mounts = exec(s, &dir, "cat /proc/mounts");
+        let options = |target: &str| -> Vec<String> {
+            let line = mounts
+                .lines()
+                .find(|l| l.split_whitespace().nth(1) == Some(target))
+                .unwrap_or_else(|| panic!("no mount on {target}: {mounts}"));
+            assert!(line.starts_with("tmpfs "), "{line}");
+            line.split_whitespace()
+                .nth(3)
+                .unwrap()
+                .split(',')
+                .map(str::to_string)
+                .collect()
+        };
+        let cache = options("/run/cache");
+        for wanted in [
+            "rw",
+            "nosuid",
+            "nodev",
+            "noexec",
+            "size=65536k",
+            "mode=1770",
+        ] {
+            assert!(cache.iter().any(|o| o == wanted), "{wanted}: {cache:?}");
+        }
+        let scratch = options("/scratch");
+        assert!(!scratch.iter().any(|o| o == "noexec"), "{scratch:?}");
+        assert!(scratch.iter().any(|o| o == "uid=33"), "{scratch:?}");
+        let spool = options("/var/spool");
+        assert!(
+            spool.iter().any(|o| o == "size=2048k") && spool.iter().any(|o| o == "mode=700"),
+            "{spool:?}"
+        );
+        assert_eq!(exec(s, &dir, "stat -c %a /run/cache").trim(), "1770");
+        assert_eq!(
+            exec(s, &dir, "df -k /run/cache | tail -1")
+                .split_whitespace()
+                .nth(1),
+            Some("65536")
+        );
+        // Programs run from /scratch only (busybox runs as the applet it is named).
+        exec(s, &dir, "cp /bin/busybox /scratch/true && /scratch/true");
+        exec(s, &dir, "cp /bin/busybox /run/cache/true");
+        let out = s.wharf(&dir, &["exec", "db", "/run/cache/true"]);
+        assert_ne!(out.status.code(), Some(0), "noexec tmpfs ran a program");
+        s.ok(&dir, &["down"]);
+    });
+}
+
+#[test]
+fn volumes_from_shares_volumes_and_binds_but_not_tmpfs() {
+    sandboxed(
+        "volumes::volumes_from_shares_volumes_and_binds_but_not_tmpfs",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "vf",
+                &format!(
+                    r#"
+services:
+  db:
+    image: busybox
+    command: {LOOP}
+    volumes:
+      - /shared
+      - ./site:/site
+    tmpfs: [/private]
+  reader:
+    image: busybox
+    command: {LOOP}
+    volumes_from: ["db:ro"]
+  writer:
+    image: busybox
+    command: {LOOP}
+    volumes_from: [db]
+    volumes: ["./site:/shared/site:ro"]
+"#
+                ),
+            );
+            std::fs::create_dir_all(dir.join("site")).unwrap();
+            std::fs::write(dir.join("site/index.html"), "home\n").unwrap();
+            s.ok(&dir, &["up", "-d"]);
+            let run =
+                |service: &str, script: &str| s.ok(&dir, &["exec", service, "sh", "-c", script]);
+            run("db", "echo from-db > /shared/a && echo mine > /private/p");
+            assert_eq!(run("reader", "cat /shared/a").trim(), "from-db");
+            assert_eq!(run("reader", "cat /site/index.html").trim(), "home");
+            run("writer", "echo from-writer > /shared/b");
+            // Its own mount inside an inherited one is mounted after it.
+            assert_eq!(run("writer", "cat /shared/site/index.html").trim(), "home");
+            assert_eq!(run("db", "cat /shared/b").trim(), "from-writer");
+            // :ro makes every mount read-only.
+            let out = s.wharf(&dir, &["exec", "reader", "touch", "/shared/c"]);
+            assert_ne!(out.status.code(), Some(0), "reader wrote to /shared");
+            // Not the tmpfs.
+            assert_eq!(run("reader", "ls /private 2>/dev/null | wc -l").trim(), "0");
+
+            // container:NAME from another project, and a missing one.
+            let other = s.project(
+                "vf2",
+                &format!(
+                    "services:\n  peek:\n    image: busybox\n    command: {LOOP}\n    volumes_from: [\"container:vf-db-1:ro\"]\n"
+                ),
+            );
+            s.ok(&other, &["up", "-d"]);
+            assert_eq!(
+                s.ok(&other, &["exec", "peek", "cat", "/shared/b"]).trim(),
+                "from-writer"
+            );
+            let missing = s.project(
+                "vf3",
+                &format!(
+                    "services:\n  peek:\n    image: busybox\n    command: {LOOP}\n    volumes_from: [\"container:nobody-here\"]\n"
+                ),
+            );
+            let err = s.fails(&missing, &["up", "-d"]);
+            assert!(
+                err.contains("volumes_from names container nobody-here, which does not exist"),
+                "{err}"
+            );
+            assert_eq!(s.ok(&missing, &["ps", "-a", "-q"]).trim(), "");
+            s.ok(&other, &["down"]);
+            s.ok(&dir, &["down"]);
+        },
+    );
+}
+
+#[test]
+fn a_bind_with_rslave_propagation_sees_later_host_mounts() {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    sandboxed(
+        "volumes::a_bind_with_rslave_propagation_sees_later_host_mounts",
+        |s| {
+            s.import_busybox();
+            let compose = |propagation: &str| {
+                format!(
+                    r#"
+services:
+  db:
+    image: busybox
+    command: {LOOP}
+    volumes:
+      - type: bind
+        source: ./media
+        target: /media
+        bind:
+          propagation: {propagation}
+"#
+                )
+            };
+            let dir = s.project("prop", &compose("rslave"));
+            let media = dir.join("media");
+            std::fs::create_dir_all(&media).unwrap();
+            // A private source cannot pass mount events on: refused, as docker does.
+            let err = s.fails(&dir, &["up", "-d"]);
+            assert!(
+                err.contains("asks for rslave propagation") && err.contains("is private"),
+                "{err}"
+            );
+            assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "");
+
+            let none: Option<&str> = None;
+            mount(Some("tmpfs"), &media, Some("tmpfs"), MsFlags::empty(), none).unwrap();
+            mount(none, &media, none, MsFlags::MS_SHARED, none).unwrap();
+            std::fs::create_dir(media.join("usb")).unwrap();
+            s.ok(&dir, &["up", "-d"]);
+            // Mounted on the host after the container started: seen inside.
+            mount(
+                Some("tmpfs"),
+                &media.join("usb"),
+                Some("tmpfs"),
+                MsFlags::empty(),
+                none,
+            )
+            .unwrap();
+            std::fs::write(media.join("usb/found.txt"), "plugged in\n").unwrap();
+            assert_eq!(
+                exec(s, &dir, "cat /media/usb/found.txt").trim(),
+                "plugged in"
+            );
+            s.ok(&dir, &["down"]);
+
+            // Without propagation the container keeps what it saw at start.
+            umount2(&media.join("usb"), MntFlags::empty()).unwrap();
+            std::fs::write(dir.join("compose.yaml"), compose("rprivate")).unwrap();
+            s.ok(&dir, &["up", "-d"]);
+            mount(
+                Some("tmpfs"),
+                &media.join("usb"),
+                Some("tmpfs"),
+                MsFlags::empty(),
+                none,
+            )
+            .unwrap();
+            std::fs::write(media.join("usb/found.txt"), "plugged in\n").unwrap();
+            assert_eq!(exec(s, &dir, "ls /media/usb | wc -l").trim(), "0");
+            s.ok(&dir, &["down"]);
+        },
+    );
+}

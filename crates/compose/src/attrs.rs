@@ -993,10 +993,12 @@ pub fn file_object(
         None if external => key.to_string(),
         None => format!("{}_{}", ctx.project_name, key),
     };
+    let environment_value = environment.as_ref().and_then(|v| ctx.env.get(v).cloned());
     Ok(FileObject {
         name,
         file,
         environment,
+        environment_value,
         content,
         external,
         labels: opt_map(n, "labels", path)?,

@@ -381,6 +381,11 @@ pub struct FileObject {
     pub file: Option<PathBuf>,
     /// Environment variable holding the value.
     pub environment: Option<String>,
+    /// That variable's value in the project's environment (shell over
+    /// `.env`) when the project was loaded; never printed.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub environment_value: Option<String>,
     /// The value itself (configs only in the specification; wharf accepts it for both).
     pub content: Option<String>,
     pub external: bool,

@@ -23,6 +23,7 @@ pub use spec::{
     NetworkMode, NetworkSpec, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec,
     Ulimit, VolumeSpec,
 };
+pub use spec::{FileKind, FileMount, VolumesFrom};
 
 /// Result type of every engine call.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -35,6 +35,13 @@ pub struct ContainerSpec {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<Mount>,
+    /// Secrets and configs, mounted read-only after `mounts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileMount>,
+    /// Containers whose volume and bind mounts this one mounts too
+    /// (compose's `volumes_from`), looked up by name at each start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<VolumesFrom>,
     /// Networks to attach, in priority order (the first gives the default route).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<NetworkAttachment>,
@@ -194,6 +201,11 @@ pub struct Mount {
     /// a directory (the long syntax without `bind.create_host_path`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_host_path: bool,
+    /// Mount options, already checked: for tmpfs docker's `--tmpfs` ones
+    /// (`size=67108864`, `mode=1770`, `uid=1000`, `exec`, …) on top of its
+    /// defaults `noexec,nosuid,nodev`; for binds the propagation (`rslave`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
 }
 
 impl Mount {
@@ -207,6 +219,7 @@ impl Mount {
             no_copy: false,
             subpath: None,
             require_host_path: false,
+            options: Vec::new(),
         }
     }
 }
@@ -217,6 +230,70 @@ pub enum MountKind {
     Bind,
     Volume,
     Tmpfs,
+}
+
+/// What a [`FileMount`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    Secret,
+    Config,
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::Secret => "secret",
+            FileKind::Config => "config",
+        })
+    }
+}
+
+/// A secret or config: content the engine writes at create time into the
+/// container's state directory (never into its root file system) and
+/// bind-mounts read-only on `target`, owned by `uid`:`gid` with `mode`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMount {
+    pub kind: FileKind,
+    /// Its key in the project (`db_password`), for messages.
+    pub name: String,
+    /// Absolute path in the container.
+    pub target: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    /// sha256 hex of the content: it is what the config hash sees, so a
+    /// changed secret recreates the container.
+    pub digest: String,
+    /// The content itself. Never serialized (the state files and the hash
+    /// input must not hold it) and never printed.
+    #[serde(skip)]
+    pub content: Vec<u8>,
+}
+
+impl std::fmt::Debug for FileMount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileMount")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("target", &self.target)
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("mode", &format_args!("{:o}", self.mode))
+            .field("digest", &self.digest)
+            .field("content", &format_args!("<{} bytes>", self.content.len()))
+            .finish()
+    }
+}
+
+/// One `volumes_from` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumesFrom {
+    /// The container's name or id.
+    pub container: String,
+    /// `:ro`: every mount read-only; otherwise each keeps its own mode.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
 }
 
 /// One network a container joins.

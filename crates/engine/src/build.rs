@@ -138,6 +138,7 @@ fn write_step_etc_files(
             source,
             target: format!("/{rel}"),
             read_only: true,
+            options: Vec::new(),
         });
     }
     Ok(mounts)

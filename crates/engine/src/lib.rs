@@ -5,6 +5,7 @@
 
 mod build;
 mod dns_data;
+mod files;
 mod images;
 mod lock;
 mod logs;
@@ -533,6 +534,7 @@ impl Engine for LinuxEngine {
             )));
         }
         security::validate(spec, &self.layout.seccomp_cache())?;
+        files::validate(spec)?;
         let _lock = self.global_lock()?;
         let records = self.all_records()?;
         if records.iter().any(|r| r.name == spec.name) {
@@ -540,6 +542,15 @@ impl Engine for LinuxEngine {
                 kind: "container",
                 name: spec.name.clone(),
             });
+        }
+        for source in &spec.volumes_from {
+            if netmode::find(&self.layout, &source.container).is_err() {
+                return Err(EngineError::Invalid(format!(
+                    "container {}: volumes_from names container {}, which does not exist: \
+                     create it first or correct the name",
+                    spec.name, source.container
+                )));
+            }
         }
         let image = self
             .images
@@ -610,6 +621,7 @@ impl Engine for LinuxEngine {
                 })?;
             }
             self.write_etc_files(&record)?;
+            files::write(&dir, spec)?;
             store::write_json(&dir.join(STATE_FILE), &RuntimeState::created())?;
             // The config is written last: its presence marks a finished create.
             store::write_json(&dir.join(CONFIG_FILE), &record)

@@ -370,11 +370,22 @@ impl Monitor {
     /// created as a directory unless the mount requires it), volumes (named
     /// ones created on first use, anonymous ones for mounts without a source
     /// and for the image's `VOLUME`s, copy-up on first mount, subpaths
-    /// pinned), tmpfs, then the `/etc` files.
+    /// pinned), tmpfs, those of its `volumes_from` containers, then its
+    /// secrets and configs and the `/etc` files.
     fn mounts(&self) -> Result<Vec<MountSpec>, EngineError> {
         crate::volumes::begin_start();
         let spec = &self.record.spec;
         let mut wanted = spec.mounts.clone();
+        // Its own mounts win over those of volumes_from on the same target.
+        for mount in crate::volumes::inherited_mounts(&self.layout, &self.record)? {
+            let target = crate::volumes::normalize_target(&mount.target);
+            if !wanted
+                .iter()
+                .any(|m| crate::volumes::normalize_target(&m.target) == target)
+            {
+                wanted.push(mount);
+            }
+        }
         // The image's VOLUMEs not covered by a mount of the service.
         for target in crate::volumes::image_volumes(&self.layout, &self.record) {
             let target = crate::volumes::normalize_target(&target);
@@ -385,6 +396,13 @@ impl Monitor {
                 wanted.push(wharf_engine_api::Mount::new(MountKind::Volume, "", target));
             }
         }
+        // Parents before children (docker sorts by depth too), so that a
+        // mount never hides one meant to be inside it.
+        wanted.sort_by_key(|m| {
+            crate::volumes::normalize_target(&m.target)
+                .matches('/')
+                .count()
+        });
         let mut mounts = Vec::new();
         for mount in &wanted {
             let spec = match mount.kind {
@@ -403,11 +421,13 @@ impl Monitor {
                             EngineError::io(format!("creating bind source {}", source.display()), e)
                         })?;
                     }
+                    crate::volumes::check_propagation(&source, mount)?;
                     MountSpec {
                         kind: wharf_runtime::MountKind::Bind,
                         source,
                         target: mount.target.clone(),
                         read_only: mount.read_only,
+                        options: mount.options.clone(),
                     }
                 }
                 MountKind::Volume => {
@@ -425,6 +445,7 @@ impl Monitor {
                         source: prepared.source,
                         target: mount.target.clone(),
                         read_only: mount.read_only,
+                        options: Vec::new(),
                     }
                 }
                 MountKind::Tmpfs => MountSpec {
@@ -432,16 +453,19 @@ impl Monitor {
                     source: PathBuf::from("tmpfs"),
                     target: mount.target.clone(),
                     read_only: mount.read_only,
+                    options: mount.options.clone(),
                 },
             };
             mounts.push(spec);
         }
+        mounts.extend(crate::files::mounts(&self.dir, spec)?);
         for file in ["hosts", "hostname", "resolv.conf"] {
             mounts.push(MountSpec {
                 kind: wharf_runtime::MountKind::Bind,
                 source: self.dir.join(file),
                 target: format!("/etc/{file}"),
                 read_only: false,
+                options: Vec::new(),
             });
         }
         Ok(mounts)

@@ -23,7 +23,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use wharf_engine_api::{
-    ContainerSpec, EngineError, MountKind, Result, VolumeEngine, VolumeInfo, VolumeSpec, VolumeUser,
+    ContainerSpec, EngineError, Mount, MountKind, Result, VolumeEngine, VolumeInfo, VolumeSpec,
+    VolumeUser,
 };
 
 /// The record of a volume, `volumes/<name>/volume.json`.
@@ -443,6 +444,11 @@ impl VolumeEngine for LinuxEngine {
                         // It will be created as a directory.
                         Err(_) => true,
                     };
+                    if source.exists() {
+                        check_propagation(source, mount).map_err(|e| {
+                            EngineError::Invalid(format!("container {}: {e}", spec.name))
+                        })?;
+                    }
                     match (source_is_dir, in_image) {
                         (true, Some(ImageFileType::File)) => {
                             return Err(EngineError::Invalid(format!(
@@ -696,6 +702,161 @@ pub(crate) fn normalize_target(target: &str) -> String {
     } else {
         trimmed.to_string()
     }
+}
+
+/// The volume and bind mounts `record` takes from its `volumes_from`
+/// containers: each one's own binds and volumes (an anonymous one by the
+/// name made for it, made now if that container never started), its
+/// image's `VOLUME`s and, in turn, what it takes from its own
+/// `volumes_from`; read-only where they are, and all of them with `:ro`.
+/// Never its tmpfs mounts, secrets or configs.
+pub(crate) fn inherited_mounts(layout: &Layout, record: &ContainerRecord) -> Result<Vec<Mount>> {
+    let mut out = Vec::new();
+    collect_inherited(layout, record, false, 0, &mut out)?;
+    Ok(out)
+}
+
+/// How deep `volumes_from` chains may go (a loop would never end).
+const MAX_VOLUMES_FROM_DEPTH: usize = 16;
+
+fn collect_inherited(
+    layout: &Layout,
+    record: &ContainerRecord,
+    read_only: bool,
+    depth: usize,
+    out: &mut Vec<Mount>,
+) -> Result<()> {
+    if depth > MAX_VOLUMES_FROM_DEPTH {
+        return Err(EngineError::Invalid(format!(
+            "container {}: volumes_from goes through more than {MAX_VOLUMES_FROM_DEPTH} \
+             containers (do they name each other?)",
+            record.name
+        )));
+    }
+    for source in &record.spec.volumes_from {
+        let other = crate::netmode::find(layout, &source.container).map_err(|_| {
+            EngineError::Invalid(format!(
+                "container {}: volumes_from names container {}, which does not exist: \
+                 create it first or correct the name",
+                record.name, source.container
+            ))
+        })?;
+        let read_only = read_only || source.read_only;
+        let mut taken = Vec::new();
+        collect_inherited(layout, &other, read_only, depth + 1, &mut taken)?;
+        let mut own: Vec<Mount> = other
+            .spec
+            .mounts
+            .iter()
+            .filter(|m| m.kind != MountKind::Tmpfs)
+            .cloned()
+            .collect();
+        for target in image_volumes(layout, &other) {
+            let target = normalize_target(&target);
+            if !own.iter().any(|m| normalize_target(&m.target) == target) {
+                own.push(Mount::new(MountKind::Volume, "", target));
+            }
+        }
+        let other_dir = layout.container(&other.id);
+        for mut mount in own {
+            if mount.kind == MountKind::Volume && mount.source.is_empty() {
+                let _lock = volumes_lock(layout)?;
+                mount.source = anonymous_for(layout, &other, &other_dir, &mount.target)?;
+            }
+            mount.read_only |= read_only;
+            taken.retain(|m| normalize_target(&m.target) != normalize_target(&mount.target));
+            taken.push(mount);
+        }
+        for mount in taken {
+            out.retain(|m| normalize_target(&m.target) != normalize_target(&mount.target));
+            out.push(mount);
+        }
+    }
+    Ok(())
+}
+
+/// Check that a bind asking for slave propagation can have it: the host's
+/// mount holding `source` must be shared (or itself a slave), else no mount
+/// event would ever reach the container (docker's check).
+pub(crate) fn check_propagation(source: &Path, mount: &Mount) -> Result<()> {
+    let Some(propagation) = mount
+        .options
+        .iter()
+        .find(|o| matches!(o.as_str(), "slave" | "rslave"))
+    else {
+        return Ok(());
+    };
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| EngineError::io("reading /proc/self/mountinfo", e))?;
+    let path = fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+    match holding_mount(&mountinfo, &path) {
+        Some((_, true)) => Ok(()),
+        found => {
+            let mount_point = found.map(|(m, _)| m).unwrap_or_else(|| "/".into());
+            Err(EngineError::Invalid(format!(
+                "bind source {} for {} asks for {propagation} propagation, but the mount {} \
+                 holding it is private: make it shared (mount --make-rshared {}) or remove \
+                 bind.propagation",
+                source.display(),
+                mount.target,
+                mount_point,
+                mount_point
+            )))
+        }
+    }
+}
+
+/// The mount point holding `path` in a `/proc/self/mountinfo` text (the
+/// last mounted of the deepest), and whether it is shared or a slave.
+fn holding_mount(mountinfo: &str, path: &Path) -> Option<(String, bool)> {
+    let mut best: Option<(PathBuf, bool)> = None;
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (Some(mount_point), Some(separator)) =
+            (fields.get(4), fields.iter().position(|f| *f == "-"))
+        else {
+            continue;
+        };
+        let mount_point = PathBuf::from(unescape_mountinfo(mount_point));
+        if !path.starts_with(&mount_point) {
+            continue;
+        }
+        let propagates = fields[6.min(separator)..separator]
+            .iter()
+            .any(|f| f.starts_with("shared:") || f.starts_with("master:"));
+        let deeper = best
+            .as_ref()
+            .is_none_or(|(b, _)| mount_point.components().count() >= b.components().count());
+        if deeper {
+            best = Some((mount_point, propagates));
+        }
+    }
+    best.map(|(p, propagates)| (p.display().to_string(), propagates))
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
+            std::str::from_utf8(d)
+                .ok()
+                .and_then(|d| u8::from_str_radix(d, 8).ok())
+        });
+        match (bytes[i], octal) {
+            (b'\\', Some(byte)) => {
+                out.push(byte);
+                i += 4;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The image `VOLUME`s of the container's image.
@@ -1006,6 +1167,26 @@ mod tests {
         }
         assert!(backing("v", &opts(&[("color", "red")])).is_err());
         assert!(backing("v", &opts(&[("type", "ext4")])).is_err());
+    }
+
+    #[test]
+    fn the_mount_holding_a_path_and_its_propagation() {
+        let info = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+30 22 0:40 / /srv rw,relatime - tmpfs tmpfs rw
+31 30 0:41 / /srv/shared\\040dir rw master:7 - tmpfs tmpfs rw
+32 30 0:42 / /srv rw - tmpfs tmpfs rw
+";
+        let at = |p: &str| holding_mount(info, Path::new(p));
+        assert_eq!(at("/home/x"), Some(("/".into(), true)));
+        // The later of two mounts on /srv covers the first.
+        assert_eq!(at("/srv/data"), Some(("/srv".into(), false)));
+        assert_eq!(
+            at("/srv/shared dir/a"),
+            Some(("/srv/shared dir".into(), true))
+        );
+        // A sibling whose name merely starts the same is not below it.
+        assert_eq!(at("/srvx"), Some(("/".into(), true)));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 
 mod error;
 mod execute;
+mod files;
 mod lifecycle;
+mod mounts;
 mod networks;
 mod observe;
 mod plan;
@@ -80,13 +82,42 @@ pub fn check_images(
 }
 
 /// Check the mounts of every container the plan creates (bind sources,
-/// file or directory, volume names, subpaths) before anything is created.
+/// file or directory, volume names, subpaths, `volumes_from` containers the
+/// plan does not create) before anything is created.
 pub fn check_mounts(engine: &dyn Engine, plan: &Plan) -> Result<(), OrchestratorError> {
+    let created: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|step| match &step.action {
+            Action::CreateContainer { spec, .. } => Some(spec.name.as_str()),
+            _ => None,
+        })
+        .collect();
     for step in &plan.steps {
         if let Action::CreateContainer { spec, .. } = &step.action {
+            let object = || format!("container {}", spec.name);
             engine
                 .validate_mounts(spec)
-                .map_err(|e| OrchestratorError::engine(format!("container {}", spec.name), e))?;
+                .map_err(|e| OrchestratorError::engine(object(), e))?;
+            for source in &spec.volumes_from {
+                if created.contains(&source.container.as_str()) {
+                    continue;
+                }
+                match engine.inspect_container(&source.container) {
+                    Ok(_) => {}
+                    Err(wharf_engine_api::EngineError::NotFound { .. }) => {
+                        return Err(OrchestratorError::engine(
+                            object(),
+                            wharf_engine_api::EngineError::Invalid(format!(
+                                "volumes_from names container {}, which does not exist: create \
+                                 it first or correct the name",
+                                source.container
+                            )),
+                        ))
+                    }
+                    Err(e) => return Err(OrchestratorError::engine(object(), e)),
+                }
+            }
         }
     }
     Ok(())

@@ -285,7 +285,8 @@ fn orphan_warning(names: &[String]) -> String {
     )
 }
 
-/// Pure: decide what `up` must do. No engine calls.
+/// Pure: decide what `up` must do. No engine calls (it only reads the
+/// files of secrets and configs, whose content is part of the spec).
 pub fn plan_up(
     project: &Project,
     observed: &Observed,

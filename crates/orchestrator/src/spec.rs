@@ -3,14 +3,19 @@
 //! whether an existing container still matches its service.
 
 use crate::error::OrchestratorError;
+use crate::files::{readable_files, service_files};
+use crate::mounts::{
+    tmpfs_entry, tmpfs_long_options, volumes_from_entry, TmpfsOptions, VolumesFromSource,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use wharf_compose::{DependencyCondition, Project, Service, ServicePort, VolumeKind};
 use wharf_engine_api::{
-    labels, ContainerSpec, DeviceMapping, Healthcheck, Mount, MountKind, NetworkAttachment,
-    NetworkMode, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec, Ulimit, VolumeSpec,
+    labels, ContainerSpec, DeviceMapping, FileKind, Healthcheck, Mount, MountKind,
+    NetworkAttachment, NetworkMode, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec,
+    Ulimit, VolumeSpec, VolumesFrom,
 };
 
 /// Version tag hashed in front of the spec; bump it only when the meaning of
@@ -296,6 +301,21 @@ pub fn validate_service(project: &Project, service: &Service) -> Result<(), Orch
     }
     crate::networks::validate_mac_address(service).map_err(invalid)?;
     unsupported(service).map_err(invalid)?;
+    for entry in &service.tmpfs {
+        tmpfs_entry(entry).map_err(invalid)?;
+    }
+    for entry in &service.volumes_from {
+        let (source, _) = volumes_from_entry(entry).map_err(invalid)?;
+        if let VolumesFromSource::Service(name) = source {
+            if !project.services.contains_key(&name) {
+                return Err(invalid(format!(
+                    "volumes_from {entry:?} names no service of the project: use a service \
+                     name, or container:NAME for a container of another project"
+                )));
+            }
+        }
+    }
+    service_files(project, service).map_err(invalid)?;
     if let Some(mode) = service.network_mode.as_deref() {
         let joined = mode.starts_with("service:") || mode.starts_with("container:");
         if joined && !service.ports.is_empty() {
@@ -365,26 +385,14 @@ fn unsupported(service: &Service) -> Result<(), String> {
     check("storage_opt", !service.storage_opt.is_empty());
     check("userns_mode", service.userns_mode.is_some());
     check("uts", service.uts.is_some());
-    check("volumes_from", !service.volumes_from.is_empty());
     check(
-        "bind propagation",
+        "bind propagation shared and rshared",
         service.volumes.iter().any(|v| {
             v.bind
                 .as_ref()
                 .and_then(|b| b.propagation.as_deref())
-                .is_some_and(|p| p != "rprivate" && p != "private")
+                .is_some_and(|p| p == "shared" || p == "rshared")
         }),
-    );
-    check("secrets", !service.secrets.is_empty());
-    check("configs", !service.configs.is_empty());
-    check(
-        "tmpfs options (size, mode)",
-        service.tmpfs.iter().any(|t| t.contains(':'))
-            || service.volumes.iter().any(|v| {
-                v.tmpfs
-                    .as_ref()
-                    .is_some_and(|t| t.size.is_some() || t.mode.is_some())
-            }),
     );
     check(
         "network_mode (other than bridge, host, none, service:NAME, container:NAME)",
@@ -455,6 +463,13 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
                 // The short syntax (and `bind.create_host_path`) creates a
                 // missing host directory; the long syntax requires it.
                 require_host_path: !v.bind.as_ref().is_some_and(|b| b.create_host_path),
+                options: v
+                    .bind
+                    .as_ref()
+                    .and_then(|b| b.propagation.clone())
+                    .filter(|p| p != "private" && p != "rprivate")
+                    .into_iter()
+                    .collect(),
                 ..Mount::new(
                     MountKind::Bind,
                     v.source.clone().unwrap_or_default(),
@@ -476,15 +491,38 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             },
             VolumeKind::Tmpfs => Mount {
                 read_only: v.read_only,
+                options: v
+                    .tmpfs
+                    .as_ref()
+                    .map(|t| tmpfs_long_options(t.size, t.mode))
+                    .unwrap_or_default(),
                 ..Mount::new(MountKind::Tmpfs, "", v.target.clone())
             },
         })
-        .chain(
-            service
-                .tmpfs
-                .iter()
-                .map(|target| Mount::new(MountKind::Tmpfs, "", target.clone())),
-        )
+        .chain(service.tmpfs.iter().filter_map(|entry| {
+            let (target, TmpfsOptions { read_only, options }) = tmpfs_entry(entry).ok()?;
+            Some(Mount {
+                read_only,
+                options,
+                ..Mount::new(MountKind::Tmpfs, "", target)
+            })
+        }))
+        .collect();
+
+    let volumes_from = service
+        .volumes_from
+        .iter()
+        .filter_map(|entry| volumes_from_entry(entry).ok())
+        .map(|(source, read_only)| VolumesFrom {
+            container: match source {
+                VolumesFromSource::Service(name) => match project.services.get(&name) {
+                    Some(other) => container_name(project, other, 1),
+                    None => format!("{}-{name}-1", project.name),
+                },
+                VolumesFromSource::Container(name) => name,
+            },
+            read_only,
+        })
         .collect();
 
     let networks = if service.network_mode.is_some() {
@@ -611,6 +649,8 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             .flat_map(|(name, addresses)| addresses.iter().map(move |a| (name.clone(), a.clone())))
             .collect(),
         network_mode,
+        files: readable_files(project, service),
+        volumes_from,
     };
     let parts = config_parts(&spec);
     spec.labels
@@ -653,33 +693,52 @@ pub fn config_hash(spec: &ContainerSpec) -> String {
 }
 
 /// The parts of a spec whose change gets its own reason, in reporting order.
-const PART_NAMES: [&str; 6] = [
+const PART_NAMES: [&str; 8] = [
     "image",
     "command",
     "environment",
     "ports",
     "volumes",
     "resources",
+    "secrets",
+    "configs",
 ];
 
-fn part_hashes(spec: &ContainerSpec) -> [String; 6] {
+fn part_hashes(spec: &ContainerSpec) -> [String; 8] {
     let short = |json: String| sha256_hex(&[json.as_bytes()])[..12].to_string();
+    let mounts: Vec<Mount> = spec
+        .mounts
+        .iter()
+        .map(|m| Mount {
+            require_host_path: false,
+            ..m.clone()
+        })
+        .collect();
+    // Without volumes_from the part hashes as it did before volumes_from
+    // existed, so older containers do not read as changed.
+    let volumes = if spec.volumes_from.is_empty() {
+        canonical_json(&mounts)
+    } else {
+        canonical_json(&(&mounts, &spec.volumes_from))
+    };
+    let files = |kind: FileKind| {
+        canonical_json(
+            &spec
+                .files
+                .iter()
+                .filter(|f| f.kind == kind)
+                .collect::<Vec<_>>(),
+        )
+    };
     [
         short(canonical_json(&spec.image)),
         short(canonical_json(&(&spec.entrypoint, &spec.command))),
         short(canonical_json(&spec.env)),
         short(canonical_json(&spec.ports)),
-        short(canonical_json(
-            &spec
-                .mounts
-                .iter()
-                .map(|m| Mount {
-                    require_host_path: false,
-                    ..m.clone()
-                })
-                .collect::<Vec<_>>(),
-        )),
+        short(volumes),
         short(canonical_json(&spec.resources)),
+        short(files(FileKind::Secret)),
+        short(files(FileKind::Config)),
     ]
 }
 
@@ -713,7 +772,8 @@ pub fn change_reason(old_labels: &BTreeMap<String, String>, spec: &ContainerSpec
         PART_NAMES
             .iter()
             .zip(part_hashes(spec))
-            .filter(|(name, hash)| old.get(**name) != Some(&hash.as_str()))
+            // A part the old label lacks predates it: not a reason.
+            .filter(|(name, hash)| old.get(**name).is_some_and(|old| *old != hash.as_str()))
             .map(|(name, _)| format!("{name} changed"))
             .collect()
     };

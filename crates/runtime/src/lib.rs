@@ -15,6 +15,7 @@ pub mod cgroups;
 mod child;
 mod error;
 mod exec;
+mod mount_options;
 mod netdev;
 mod options;
 mod pty;

@@ -20,6 +20,12 @@ pub(crate) struct PreparedMount {
     pub target: CString,
     pub is_dir: bool,
     pub read_only: bool,
+    /// tmpfs: the mount flags (read-only included).
+    pub flags: libc::c_ulong,
+    /// tmpfs: the file system data (`size=…,mode=…`).
+    pub data: Option<CString>,
+    /// Binds: the propagation to set once mounted; 0 leaves it as made.
+    pub propagation: libc::c_ulong,
 }
 
 /// The root file system to build, prepared by the parent.
@@ -29,6 +35,9 @@ pub(crate) struct RootfsPlan {
     pub new_netns: bool,
     pub hostname: CString,
     pub mounts: Vec<PreparedMount>,
+    /// The propagation `/` gets first: rprivate, or rslave when a bind is
+    /// to receive the host's mount events.
+    pub root_propagation: libc::c_ulong,
     /// `mode=1777,size=N` for /dev/shm.
     pub shm_data: CString,
     /// Empty = leave the (new, empty) domain name alone.
@@ -253,6 +262,33 @@ fn mount_on(
     }
 }
 
+/// Change the propagation of the mount now at `rel` (`MS_SLAVE`, …).
+fn propagation_on(root: RawFd, rel: &[u8], propagation: libc::c_ulong) -> Result<(), i32> {
+    let fd = open_rel(root, trim_slashes(rel))?;
+    let mut p = StackPath::new();
+    p.push(b"/proc/self/fd/");
+    p.push_num(fd as u64);
+    let nul = std::ptr::null::<libc::c_char>();
+    // SAFETY: NULL source, type and data with a NUL-terminated target only
+    // change the propagation of that mount.
+    let rc = unsafe {
+        libc::mount(
+            nul,
+            p.as_cstr().as_ptr(),
+            nul,
+            propagation,
+            std::ptr::null(),
+        )
+    };
+    let e = errno();
+    close(fd);
+    if rc < 0 {
+        Err(e)
+    } else {
+        Ok(())
+    }
+}
+
 /// Make the mount now at `rel` (and everything below it) read-only.
 fn readonly_on(root: RawFd, rel: &[u8]) -> Result<(), i32> {
     let fd = open_rel(root, trim_slashes(rel))?;
@@ -270,12 +306,12 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
             nul,
             c"/".as_ptr(),
             nul,
-            libc::MS_REC | libc::MS_PRIVATE,
+            plan.root_propagation,
             std::ptr::null(),
         )
     } < 0
     {
-        rep.setup(errno(), &[b"make the mount propagation of / rprivate"]);
+        rep.setup(errno(), &[b"set the mount propagation of /"]);
     }
     // SAFETY: umask only changes the file creation mask (0 so device modes are exact).
     unsafe { libc::umask(0) };
@@ -345,6 +381,13 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
             b"bind /sys",
             b"sys",
         );
+        if plan.root_propagation & libc::MS_SLAVE != 0 {
+            must(
+                propagation_on(root, b"sys", libc::MS_PRIVATE | MS_REC),
+                b"make private",
+                b"sys",
+            );
+        }
         if !plan.privileged {
             must(readonly_on(root, b"sys"), b"make read-only", b"sys");
         }
@@ -448,6 +491,13 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
                 ) {
                     rep.setup(e, &[b"bind mount ", m.source.to_bytes(), b" on /", target]);
                 }
+                if m.propagation != 0 {
+                    must(
+                        propagation_on(root, target, m.propagation),
+                        b"set the propagation of the bind mount",
+                        target,
+                    );
+                }
                 if m.read_only {
                     must(
                         readonly_on(root, target),
@@ -457,9 +507,16 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
                 }
             }
             MountKind::Tmpfs => {
-                let flags = MS_NOSUID | MS_NODEV | if m.read_only { MS_RDONLY } else { 0 };
                 must(
-                    mount_on(root, target, c"tmpfs", Some(c"tmpfs"), flags, None, true),
+                    mount_on(
+                        root,
+                        target,
+                        c"tmpfs",
+                        Some(c"tmpfs"),
+                        m.flags,
+                        m.data.as_deref(),
+                        true,
+                    ),
                     b"mount tmpfs",
                     target,
                 );

@@ -5,6 +5,7 @@
 
 use crate::cgroups::{CgroupConfig, CgroupHandle};
 use crate::child::{ExecPlan, Failure, Reporter};
+use crate::mount_options;
 use crate::rootfs::{PreparedMount, RootfsPlan};
 use crate::RuntimeError;
 use nix::fcntl::OFlag;
@@ -75,6 +76,13 @@ pub struct MountSpec {
     /// Absolute path inside the container.
     pub target: String,
     pub read_only: bool,
+    /// Options as `mount(8)` writes them. A tmpfs is mounted `nosuid`,
+    /// `nodev` and `noexec` (docker's defaults) unless they say `suid`,
+    /// `dev` or `exec`, and takes other flags and its data (`size=65536`,
+    /// `mode=1770`, `uid=1000`). A bind takes a propagation only: `private`
+    /// and `rprivate` (the default), `slave` and `rslave` (then the host
+    /// source's mount must be shared or a slave for events to arrive).
+    pub options: Vec<String>,
 }
 
 /// A started container.
@@ -137,6 +145,7 @@ impl RootfsPlan {
                 .map_err(|e| RuntimeError::io("create directory", dir, e))?;
         }
         let mut mounts = Vec::new();
+        let mut options = Vec::new();
         for m in &cfg.mounts {
             if !m.target.starts_with('/') {
                 return Err(RuntimeError::InvalidConfig(format!(
@@ -144,12 +153,43 @@ impl RootfsPlan {
                     m.target
                 )));
             }
+            let parsed = mount_options::parse(&m.options)
+                .map_err(|e| RuntimeError::InvalidConfig(format!("mount on {}: {e}", m.target)))?;
+            check_options(m, &parsed)?;
+            options.push(parsed);
+        }
+        // Binds that receive the host's mount events need the copies of the
+        // host's mounts to stay slaves of them; the others are made private.
+        let slave_root = options
+            .iter()
+            .any(|o| mount_options::is_slave(o.propagation));
+        for (m, parsed) in cfg.mounts.iter().zip(options) {
             let is_dir = match m.kind {
                 MountKind::Tmpfs => true,
                 MountKind::Bind => std::fs::metadata(&m.source)
                     .map_err(|e| RuntimeError::io("bind mount source", &m.source, e))?
                     .is_dir(),
             };
+            let (flags, propagation) = match m.kind {
+                MountKind::Tmpfs => {
+                    let defaults = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+                    let ro = if m.read_only { libc::MS_RDONLY } else { 0 };
+                    ((defaults | parsed.set | ro) & !parsed.clear, 0)
+                }
+                MountKind::Bind if parsed.propagation == 0 && slave_root => {
+                    (0, libc::MS_PRIVATE | libc::MS_REC)
+                }
+                MountKind::Bind => (0, parsed.propagation),
+            };
+            let data = (!parsed.data.is_empty())
+                .then(|| CString::new(parsed.data))
+                .transpose()
+                .map_err(|_| {
+                    RuntimeError::InvalidConfig(format!(
+                        "mount options of {} contain a NUL byte",
+                        m.target
+                    ))
+                })?;
             mounts.push(PreparedMount {
                 kind: m.kind,
                 source: path_cstring("mount source", &m.source)?,
@@ -161,6 +201,9 @@ impl RootfsPlan {
                 })?,
                 is_dir,
                 read_only: m.read_only,
+                flags,
+                data,
+                propagation,
             });
         }
         Ok(RootfsPlan {
@@ -176,6 +219,11 @@ impl RootfsPlan {
                 ))
             })?,
             mounts,
+            root_propagation: if slave_root {
+                libc::MS_SLAVE | libc::MS_REC
+            } else {
+                libc::MS_PRIVATE | libc::MS_REC
+            },
             shm_data: crate::options::shm_options(cfg.process.shm_size)?,
             domainname: CString::new(cfg.process.domainname.clone().unwrap_or_default()).map_err(
                 |_| RuntimeError::InvalidConfig("domainname contains a NUL byte".into()),
@@ -184,6 +232,30 @@ impl RootfsPlan {
             privileged: cfg.security.privileged,
             devices,
         })
+    }
+}
+
+/// What a mount of its kind cannot take: flags or data on a bind (only a
+/// propagation), a propagation on a tmpfs, and shared propagation, which
+/// would let the container's mounts reach the host.
+fn check_options(m: &MountSpec, parsed: &mount_options::MountOptions) -> Result<(), RuntimeError> {
+    let invalid = |message: &str| {
+        Err(RuntimeError::InvalidConfig(format!(
+            "mount on {}: {message} (options {:?})",
+            m.target, m.options
+        )))
+    };
+    match m.kind {
+        MountKind::Bind if parsed.set | parsed.clear != 0 || !parsed.data.is_empty() => {
+            invalid("a bind mount takes only a propagation option")
+        }
+        MountKind::Bind if parsed.propagation & libc::MS_SHARED != 0 => {
+            invalid("shared propagation is not supported")
+        }
+        MountKind::Tmpfs if parsed.propagation & !(libc::MS_PRIVATE | libc::MS_REC) != 0 => {
+            invalid("a tmpfs is always private")
+        }
+        _ => Ok(()),
     }
 }
 

@@ -173,18 +173,21 @@ fn spawn_builds_the_container_and_exec_runs_inside_it() {
                     source: fx.path("hostdata"),
                     target: "/data".into(),
                     read_only: true,
+                    options: Vec::new(),
                 },
                 MountSpec {
                     kind: MountKind::Tmpfs,
                     source: PathBuf::new(),
                     target: "/scratch".into(),
                     read_only: false,
+                    options: Vec::new(),
                 },
                 MountSpec {
                     kind: MountKind::Bind,
                     source: fx.path("hostdata/hello"),
                     target: "/etc/new/resolv.conf".into(),
                     read_only: false,
+                    options: Vec::new(),
                 },
             ];
             let mut hook_pid = 0;
@@ -560,12 +563,14 @@ impl Fixture {
             source: "/usr".into(),
             target: "/usr".into(),
             read_only: true,
+            options: Vec::new(),
         });
         cfg.mounts.push(MountSpec {
             kind: MountKind::Bind,
             source: std::env::current_exe().unwrap(),
             target: "/probe".into(),
             read_only: true,
+            options: Vec::new(),
         });
     }
 }
@@ -697,6 +702,7 @@ fn process_options_limits_and_security_options_apply() {
                 source: PathBuf::new(),
                 target: "/scratch".into(),
                 read_only: false,
+                options: Vec::new(),
             });
             let mut cpus =
                 fs::read_to_string("/sys/fs/cgroup/cpuset/cpuset.cpus").unwrap_or_default();

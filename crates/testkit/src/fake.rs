@@ -710,6 +710,11 @@ impl Engine for FakeEngine {
                 return Err(EngineError::not_found("network", &attachment.network));
             }
         }
+        for source in &spec.volumes_from {
+            if state.find_container(&source.container).is_none() {
+                return Err(EngineError::not_found("container", &source.container));
+            }
+        }
         let n = state.next();
         let mut container = new_container(n, spec, image_id);
         // Like the real engine: named volumes made on first use, anonymous

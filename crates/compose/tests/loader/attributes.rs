@@ -104,6 +104,28 @@ fn secrets_and_configs() {
 }
 
 #[test]
+fn an_environment_secret_takes_its_value_from_the_project_environment() {
+    let yaml = "services:\n  a:\n    image: x\n    secrets: [key, other]\nsecrets:\n  key: {environment: KEY}\n  other: {environment: UNSET}\n";
+    let p = super::Proj::with(yaml).env("KEY", "from-shell");
+    let loaded = p.load().unwrap();
+    assert_eq!(
+        loaded.secrets["key"].environment_value.as_deref(),
+        Some("from-shell")
+    );
+    assert_eq!(loaded.secrets["other"].environment_value, None);
+    // `.env` counts, and the value is never printed by `config`.
+    let p = super::Proj::with(yaml);
+    p.file(".env", "KEY=from-dotenv\n");
+    let loaded = p.load().unwrap();
+    assert_eq!(
+        loaded.secrets["key"].environment_value.as_deref(),
+        Some("from-dotenv")
+    );
+    let json = serde_json::to_string(&loaded).unwrap();
+    assert!(!json.contains("from-dotenv"), "{json}");
+}
+
+#[test]
 fn mount_options() {
     let p = load_yaml(
         "services:\n  a:\n    image: x\n    volumes:\n      - ./a:/a:ro,z\n      - data:/data:nocopy\n      - type: tmpfs\n        target: /t\n        tmpfs: {size: 1g, mode: 0700}\n      - type: volume\n        source: data\n        target: /sub\n        volume: {subpath: x}\nvolumes:\n  data:\n",
