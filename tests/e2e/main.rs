@@ -8,5 +8,6 @@ mod health;
 mod hello;
 mod lifecycle;
 mod network;
+mod process;
 mod security;
 mod volumes;
