@@ -9,6 +9,7 @@ mod health;
 mod hello;
 mod lifecycle;
 mod network;
+mod process;
 mod secrets;
 mod security;
 mod volumes;

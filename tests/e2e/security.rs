@@ -99,11 +99,14 @@ fn unsupported_and_invalid_settings_are_refused_up_front() {
         |s| {
             s.import_busybox();
             let dir = s.project(
-                "init",
-                "services:\n  a:\n    image: busybox\n    init: true\n",
+                "userns",
+                "services:\n  a:\n    image: busybox\n    userns_mode: host\n",
             );
             let err = s.fails(&dir, &["up", "-d"]);
-            assert!(err.contains("init is not supported by wharf yet"), "{err}");
+            assert!(
+                err.contains("userns_mode is not supported by wharf yet"),
+                "{err}"
+            );
             let dir = s.project("caps", "services:\n  a:\n    image: busybox\n    command: [sleep, '9']\n    cap_add: [NET_WIZARDRY]\n");
             let err = s.fails(&dir, &["up", "-d"]);
             assert!(err.contains("NET_WIZARDRY"), "{err}");

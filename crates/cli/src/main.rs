@@ -58,6 +58,10 @@ enum Command {
     Rm(commands::lifecycle::RmArgs),
     /// Force stop service containers
     Kill(commands::lifecycle::KillArgs),
+    /// Pause services
+    Pause(commands::lifecycle::PauseArgs),
+    /// Unpause services
+    Unpause(commands::lifecycle::PauseArgs),
     /// Manage images
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
@@ -128,6 +132,8 @@ fn main() -> ExitCode {
         Command::Restart(args) => commands::lifecycle::restart(&cli.global, args),
         Command::Rm(args) => commands::lifecycle::rm(&cli.global, args),
         Command::Kill(args) => commands::lifecycle::kill(&cli.global, args),
+        Command::Pause(args) => commands::lifecycle::pause(&cli.global, args),
+        Command::Unpause(args) => commands::lifecycle::unpause(&cli.global, args),
         Command::Image(cmd) => commands::image::image(&cli.global, cmd),
         Command::Volume(cmd) => commands::volume::volume(&cli.global, cmd),
         Command::Network(cmd) => commands::network::network(&cli.global, cmd),

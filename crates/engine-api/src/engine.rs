@@ -81,10 +81,16 @@ pub trait Engine: VolumeEngine + Send + Sync {
     fn start_attached(&self, id: &str) -> Result<i32>;
     /// Send the stop signal, wait up to `timeout` (None: the container's own
     /// stop grace period, else 10 s), then SIGKILL; returns once it exited.
+    /// A paused container is thawed first.
     fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<()>;
     /// Send `signal` (a name like `SIGHUP` or a number) to the container's
-    /// first process.
+    /// first process; a paused container is thawed so that it can act on it.
     fn kill_container(&self, id: &str, signal: &str) -> Result<()>;
+    /// Freeze every process of a running container (`pause`); an error when
+    /// it is not running or already paused.
+    fn pause_container(&self, id: &str) -> Result<()>;
+    /// Thaw a paused container (`unpause`); an error when it is not paused.
+    fn unpause_container(&self, id: &str) -> Result<()>;
     /// Remove a container; with `force`, kill it first if it runs.
     fn remove_container(&self, id: &str, force: bool) -> Result<()>;
     /// Full details of one container, by id or name.

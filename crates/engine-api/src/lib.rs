@@ -19,9 +19,9 @@ pub use observed::{
     StatsSample, VolumeInfo, VolumeUser,
 };
 pub use spec::{
-    ContainerSpec, DeviceMapping, ExecSpec, Healthcheck, Mount, MountKind, NetworkAttachment,
-    NetworkMode, NetworkSpec, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec,
-    Ulimit, VolumeSpec,
+    ContainerSpec, DeviceMapping, ExecSpec, Healthcheck, IpcMode, Mount, MountKind,
+    NetworkAttachment, NetworkMode, NetworkSpec, PidMode, PortBinding, Protocol, Resources,
+    RestartPolicy, SecuritySpec, Ulimit, UtsMode, VolumeSpec,
 };
 pub use spec::{FileKind, FileMount, VolumesFrom};
 

@@ -15,6 +15,9 @@ pub enum ContainerState {
         pid: u32,
         /// Unix seconds.
         started_at: i64,
+        /// Frozen by `pause` (its processes still exist but do not run).
+        #[serde(default, skip_serializing_if = "is_false")]
+        paused: bool,
     },
     Restarting,
     Exited {
@@ -32,6 +35,7 @@ impl ContainerState {
     pub fn name(&self) -> &'static str {
         match self {
             ContainerState::Created => "created",
+            ContainerState::Running { paused: true, .. } => "paused",
             ContainerState::Running { .. } => "running",
             ContainerState::Restarting => "restarting",
             ContainerState::Exited { .. } => "exited",
@@ -39,9 +43,19 @@ impl ContainerState {
         }
     }
 
+    /// Whether its process exists: running or paused (as docker counts a
+    /// paused container as running).
     pub fn is_running(&self) -> bool {
         matches!(self, ContainerState::Running { .. })
     }
+
+    pub fn is_paused(&self) -> bool {
+        matches!(self, ContainerState::Running { paused: true, .. })
+    }
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// A port that is published now.

@@ -91,6 +91,84 @@ pub struct ContainerSpec {
     /// Whose network namespace the container uses (compose's `network_mode`).
     #[serde(default, skip_serializing_if = "NetworkMode::is_default")]
     pub network_mode: NetworkMode,
+    /// Run a minimal init as the container's first process, which starts the
+    /// command, forwards signals to it and reaps orphans (`init: true`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub init: bool,
+    /// Whose pid namespace the container uses (compose's `pid`).
+    #[serde(default, skip_serializing_if = "PidMode::is_default")]
+    pub pid_mode: PidMode,
+    /// Whose IPC namespace and `/dev/shm` the container uses (compose's `ipc`).
+    #[serde(default, skip_serializing_if = "IpcMode::is_default")]
+    pub ipc_mode: IpcMode,
+    /// Whose UTS namespace (host and domain name) the container uses.
+    #[serde(default, skip_serializing_if = "UtsMode::is_default")]
+    pub uts_mode: UtsMode,
+    /// Supplementary groups of the container's processes besides the user's
+    /// own: names from the image's `/etc/group`, or numbers (`group_add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+}
+
+/// The pid namespace of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PidMode {
+    /// Its own (the default).
+    #[default]
+    Private,
+    /// The host's: it sees and can signal every process of the host.
+    Host,
+    /// That of another container (by name or id), which must be running.
+    Container(String),
+}
+
+impl PidMode {
+    pub fn is_default(&self) -> bool {
+        self == &PidMode::Private
+    }
+}
+
+/// The IPC namespace (System V IPC, POSIX message queues) and `/dev/shm` of
+/// a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IpcMode {
+    /// Its own, which no other container may join (docker's default).
+    #[default]
+    Private,
+    /// Its own, which other containers may join.
+    Shareable,
+    /// Its own, without a `/dev/shm`.
+    None,
+    /// The host's, with the host's `/dev/shm`.
+    Host,
+    /// That of another container (by name or id), which must be running
+    /// and shareable (or use the host's).
+    Container(String),
+}
+
+impl IpcMode {
+    pub fn is_default(&self) -> bool {
+        self == &IpcMode::Private
+    }
+}
+
+/// The UTS namespace of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UtsMode {
+    /// Its own, with the container's host name (the default).
+    #[default]
+    Private,
+    /// The host's: the host's name, which the container cannot change.
+    Host,
+}
+
+impl UtsMode {
+    pub fn is_default(&self) -> bool {
+        self == &UtsMode::Private
+    }
 }
 
 /// The network namespace of a container.
@@ -369,6 +447,14 @@ pub struct Resources {
     /// CPUs the container may run on (`cpuset`: `0-1`, `0,2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpuset_cpus: Option<String>,
+    /// Never OOM-kill the container's processes; they wait for memory instead
+    /// (`oom_kill_disable`, cgroup v1 only).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub oom_kill_disable: bool,
+    /// How eagerly the kernel swaps the container's memory, 0 to 100
+    /// (`mem_swappiness`, cgroup v1 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_swappiness: Option<u64>,
 }
 
 impl Resources {

@@ -93,6 +93,8 @@ pub(crate) fn cgroup_config(
             cpu_period_us: resources.cpu_period,
             cpuset_cpus: resources.cpuset_cpus.clone(),
             cpuset_mems: None,
+            oom_kill_disable: resources.oom_kill_disable,
+            swappiness: resources.mem_swappiness,
         },
     }
 }
@@ -152,9 +154,15 @@ impl LinuxEngine {
     }
 
     /// The state, corrected when the recorded process is gone (a monitor that
-    /// was killed cannot record the exit itself).
+    /// was killed cannot record the exit itself), and paused when its cgroup
+    /// is frozen.
     fn live_state(&self, id: &str) -> Result<RuntimeState> {
         let mut state = self.load_state(id)?;
+        if let (ContainerState::Running { paused, .. }, Some(cgroup)) =
+            (&mut state.state, &state.cgroup)
+        {
+            *paused = cgroup.is_frozen().unwrap_or(false);
+        }
         if let ContainerState::Running { pid, .. } = state.state {
             let alive = monitor::process_start_ticks(pid)
                 .is_some_and(|ticks| state.pid_start_ticks.is_none_or(|t| t == ticks));
@@ -535,6 +543,9 @@ impl Engine for LinuxEngine {
         }
         security::validate(spec, &self.layout.seccomp_cache())?;
         files::validate(spec)?;
+        if let Ok(mode) = wharf_runtime::cgroups::detect(&self.config.cgroup_fs_root) {
+            security::validate_cgroup_settings(spec, mode)?;
+        }
         let _lock = self.global_lock()?;
         let records = self.all_records()?;
         if records.iter().any(|r| r.name == spec.name) {
@@ -572,10 +583,16 @@ impl Engine for LinuxEngine {
                 spec.name, spec.image
             )));
         }
-        let hostname = spec
-            .hostname
-            .clone()
-            .unwrap_or_else(|| id[..12].to_string());
+        let hostname = match spec.uts_mode {
+            // The host's UTS namespace: the host's name, which stays as it is.
+            wharf_engine_api::UtsMode::Host => nix::unistd::gethostname()
+                .map(|name| name.to_string_lossy().into_owned())
+                .map_err(|e| EngineError::io("reading the host name", e.into()))?,
+            wharf_engine_api::UtsMode::Private => spec
+                .hostname
+                .clone()
+                .unwrap_or_else(|| id[..12].to_string()),
+        };
         let networks = network::load_networks(&self.layout)?;
         let endpoints = network::allocate_endpoints(&networks, &records, &id, &spec.networks)?;
         let project = spec
@@ -692,6 +709,10 @@ impl Engine for LinuxEngine {
             ContainerState::Running { pid, .. } => Some(pid),
             _ => None,
         };
+        // A frozen process cannot act on the stop signal: thaw first, as docker does.
+        if let (true, Some(cgroup)) = (state.state.is_paused(), &state.cgroup) {
+            cgroup.thaw().map_err(runtime_err)?;
+        }
         if let Some(pid) = pid {
             let signal = wharf_runtime::parse_signal(
                 record.spec.stop_signal.as_deref().unwrap_or("SIGTERM"),
@@ -733,12 +754,55 @@ impl Engine for LinuxEngine {
     fn kill_container(&self, id: &str, signal: &str) -> Result<()> {
         let record = self.find(id)?;
         let signal = wharf_runtime::parse_signal(signal).map_err(runtime_err)?;
-        match self.live_state(&record.id)?.state {
-            ContainerState::Running { pid, .. } => {
-                wharf_runtime::send_signal(pid, signal).map_err(runtime_err)
+        let state = self.live_state(&record.id)?;
+        match state.state {
+            ContainerState::Running { pid, paused, .. } => {
+                wharf_runtime::send_signal(pid, signal).map_err(runtime_err)?;
+                // Thawed to act on it, as docker does.
+                match (paused, &state.cgroup) {
+                    (true, Some(cgroup)) => cgroup.thaw().map_err(runtime_err),
+                    _ => Ok(()),
+                }
             }
             _ => Err(EngineError::Invalid(format!(
                 "container {} is not running",
+                record.name
+            ))),
+        }
+    }
+
+    fn pause_container(&self, id: &str) -> Result<()> {
+        let record = self.find(id)?;
+        let state = self.live_state(&record.id)?;
+        let (ContainerState::Running { paused, .. }, Some(cgroup)) = (&state.state, &state.cgroup)
+        else {
+            return Err(EngineError::Invalid(format!(
+                "container {} is not running",
+                record.name
+            )));
+        };
+        if *paused {
+            return Err(EngineError::Invalid(format!(
+                "container {} is already paused",
+                record.name
+            )));
+        }
+        cgroup
+            .freeze()
+            .map_err(|e| EngineError::Other(format!("pausing container {}: {e}", record.name)))
+    }
+
+    fn unpause_container(&self, id: &str) -> Result<()> {
+        let record = self.find(id)?;
+        let state = self.live_state(&record.id)?;
+        match (&state.state, &state.cgroup) {
+            (ContainerState::Running { paused: true, .. }, Some(cgroup)) => {
+                cgroup.thaw().map_err(|e| {
+                    EngineError::Other(format!("unpausing container {}: {e}", record.name))
+                })
+            }
+            _ => Err(EngineError::Invalid(format!(
+                "container {} is not paused",
                 record.name
             ))),
         }
@@ -831,13 +895,20 @@ impl Engine for LinuxEngine {
     fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32> {
         let record = self.find(id)?;
         let state = self.live_state(&record.id)?;
-        let (ContainerState::Running { pid, .. }, Some(cgroup)) = (&state.state, &state.cgroup)
+        let (ContainerState::Running { pid, paused, .. }, Some(cgroup)) =
+            (&state.state, &state.cgroup)
         else {
             return Err(EngineError::Invalid(format!(
                 "container {} is not running: start it first",
                 record.name
             )));
         };
+        if *paused {
+            return Err(EngineError::Invalid(format!(
+                "container {} is paused: unpause it first",
+                record.name
+            )));
+        }
         let mut env = record.env.clone();
         for extra in &spec.env {
             let key = extra.split_once('=').map_or(extra.as_str(), |(k, _)| k);
@@ -853,6 +924,7 @@ impl Engine for LinuxEngine {
             security: security::security(&record.spec, &self.layout.seccomp_cache())?,
             ulimits: security::ulimits(&record.spec),
             tty: spec.tty,
+            group_add: record.spec.group_add.clone(),
         };
         wharf_runtime::exec_with(
             *pid,

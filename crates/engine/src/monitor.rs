@@ -20,7 +20,7 @@ use wharf_engine_api::{
     ContainerState, EngineError, Health, Healthcheck, LogStream, MountKind, Protocol,
     PublishedPort, RestartPolicy,
 };
-use wharf_runtime::{MountSpec, Rootfs, SpawnConfig};
+use wharf_runtime::{MountSpec, ProcessOptions, Rootfs, SpawnConfig};
 
 /// How the monitor talks to the CLI that started it.
 pub enum Mode {
@@ -129,6 +129,7 @@ impl Monitor {
                 s.state = ContainerState::Running {
                     pid,
                     started_at: store::now_secs(),
+                    paused: false,
                 };
                 s.monitor_pid = Some(std::process::id());
                 s.pid_start_ticks = process_start_ticks(pid);
@@ -323,7 +324,11 @@ impl Monitor {
             stdin,
             stdout: out_w,
             stderr: err_w,
-            process: crate::security::process(&record.spec),
+            process: ProcessOptions {
+                pid_namespace: crate::netmode::pid_namespace(&self.layout, record)?,
+                ipc_namespace: crate::netmode::ipc_namespace(&self.layout, record)?,
+                ..crate::security::process(&record.spec)
+            },
             security: crate::security::security(&record.spec, &self.layout.seccomp_cache())?,
         };
         let joined = crate::netmode::joined_pid(&self.layout, record)?;
@@ -514,6 +519,10 @@ impl Monitor {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 _ => return,
             }
+            // A paused container is neither probed nor judged until it thaws.
+            if cgroup.is_frozen().unwrap_or(false) {
+                continue;
+            }
             let passed = self.probe(pid, cgroup, &args, timeout);
             let counts = started.elapsed() >= start_period;
             let _ = self.write_state(|s| {
@@ -558,6 +567,7 @@ impl Monitor {
             security,
             ulimits: crate::security::ulimits(&self.record.spec),
             tty: false,
+            group_add: self.record.spec.group_add.clone(),
         };
         // A check that overruns its timeout fails; it ends with the container at the latest.
         std::thread::spawn(move || {

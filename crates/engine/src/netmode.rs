@@ -1,10 +1,11 @@
-//! Compose's `network_mode` in the engine: which network namespace a container
-//! is cloned into (its own, the host's, or a running container's) and the
-//! `/etc` files that go with it.
+//! Compose's `network_mode`, `pid` and `ipc` in the engine: which network, pid
+//! and IPC namespaces a container is cloned into (its own, the host's, or a
+//! running container's) and the `/etc` files that go with them.
 
 use crate::store::{self, ContainerRecord, Layout, RuntimeState};
 use crate::{CONFIG_FILE, STATE_FILE};
-use wharf_engine_api::{ContainerState, EngineError, NetworkMode};
+use wharf_engine_api::{ContainerState, EngineError, IpcMode, NetworkMode, PidMode};
+use wharf_runtime::Namespace;
 
 /// The record of the container `name_or_id` (full name or id, or an id prefix of
 /// 12 or more characters).
@@ -27,8 +28,32 @@ pub fn find(layout: &Layout, name_or_id: &str) -> Result<ContainerRecord, Engine
     Err(EngineError::NotFound {
         kind: "container",
         name: name_or_id.to_string(),
-        hint: "; network_mode service:/container: needs that container created and running".into(),
+        hint: "; network_mode, pid and ipc set to service:/container: need that container created and running".into(),
     })
+}
+
+/// The container `target` whose `what` (network, pid or IPC namespace)
+/// `record` shares, and the pid of its running first process.
+fn running(
+    layout: &Layout,
+    record: &ContainerRecord,
+    target: &str,
+    what: &str,
+) -> Result<(ContainerRecord, u32), EngineError> {
+    let other = find(layout, target)?;
+    let state: RuntimeState = store::read_json(&layout.container(&other.id).join(STATE_FILE))?;
+    match state.state {
+        ContainerState::Running { pid, .. }
+            if state.pid_start_ticks.is_none()
+                || crate::monitor::process_start_ticks(pid) == state.pid_start_ticks =>
+        {
+            Ok((other, pid))
+        }
+        _ => Err(EngineError::Invalid(format!(
+            "container {} uses the {what} of {}, which is not running: start it first",
+            record.name, other.name
+        ))),
+    }
 }
 
 /// The pid of the running init of the container whose network namespace
@@ -37,20 +62,37 @@ pub fn joined_pid(layout: &Layout, record: &ContainerRecord) -> Result<Option<u3
     let NetworkMode::Container(target) = &record.spec.network_mode else {
         return Ok(None);
     };
-    let other = find(layout, target)?;
-    let state: RuntimeState = store::read_json(&layout.container(&other.id).join(STATE_FILE))?;
-    match state.state {
-        ContainerState::Running { pid, .. }
-            if state.pid_start_ticks.is_none()
-                || crate::monitor::process_start_ticks(pid) == state.pid_start_ticks =>
-        {
-            Ok(Some(pid))
+    Ok(Some(running(layout, record, target, "network")?.1))
+}
+
+/// The runtime's pid namespace for `record`.
+pub fn pid_namespace(layout: &Layout, record: &ContainerRecord) -> Result<Namespace, EngineError> {
+    Ok(match &record.spec.pid_mode {
+        PidMode::Private => Namespace::New,
+        PidMode::Host => Namespace::Host,
+        PidMode::Container(target) => {
+            Namespace::Join(running(layout, record, target, "pid namespace")?.1)
         }
-        _ => Err(EngineError::Invalid(format!(
-            "container {} uses the network of {}, which is not running: start it first",
-            record.name, other.name
-        ))),
-    }
+    })
+}
+
+/// The runtime's IPC namespace for `record`; joining one needs a container
+/// that lets others in (`ipc: shareable`, or the host's).
+pub fn ipc_namespace(layout: &Layout, record: &ContainerRecord) -> Result<Namespace, EngineError> {
+    Ok(match &record.spec.ipc_mode {
+        IpcMode::Private | IpcMode::Shareable | IpcMode::None => Namespace::New,
+        IpcMode::Host => Namespace::Host,
+        IpcMode::Container(target) => {
+            let (other, pid) = running(layout, record, target, "IPC namespace")?;
+            if !matches!(other.spec.ipc_mode, IpcMode::Shareable | IpcMode::Host) {
+                return Err(EngineError::Invalid(format!(
+                    "container {} cannot join the IPC namespace of {}: it is private; give {} `ipc: shareable`",
+                    record.name, other.name, other.name
+                )));
+            }
+            Namespace::Join(pid)
+        }
+    })
 }
 
 /// Whether the container gets a network namespace of its own at clone time.

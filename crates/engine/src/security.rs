@@ -3,8 +3,8 @@
 //! seccomp file or a host-wide sysctl fails before anything exists.
 
 use std::path::{Path, PathBuf};
-use wharf_engine_api::{ContainerSpec, EngineError};
-use wharf_runtime::{Device, ProcessOptions, SeccompProfile, Security, Ulimit};
+use wharf_engine_api::{ContainerSpec, EngineError, IpcMode, UtsMode};
+use wharf_runtime::{Device, Namespace, ProcessOptions, SeccompProfile, Security, Ulimit};
 
 fn invalid(spec: &ContainerSpec, message: String) -> EngineError {
     EngineError::Invalid(format!("container {}: {message}", spec.name))
@@ -70,6 +70,8 @@ pub fn ulimits(spec: &ContainerSpec) -> Vec<Ulimit> {
         .collect()
 }
 
+/// The runtime's process options for `spec`; the pid and IPC namespaces of
+/// another container are filled in at start (see `netmode`).
 pub fn process(spec: &ContainerSpec) -> ProcessOptions {
     ProcessOptions {
         ulimits: ulimits(spec),
@@ -81,7 +83,23 @@ pub fn process(spec: &ContainerSpec) -> ProcessOptions {
             .collect(),
         shm_size: spec.shm_size,
         domainname: spec.domainname.clone(),
+        init: spec.init,
+        uts_namespace: match spec.uts_mode {
+            UtsMode::Private => Namespace::New,
+            UtsMode::Host => Namespace::Host,
+        },
+        no_shm: spec.ipc_mode == IpcMode::None,
+        group_add: spec.group_add.clone(),
+        ..ProcessOptions::default()
     }
+}
+
+/// Whether the container gets an IPC namespace of its own.
+fn own_ipc(spec: &ContainerSpec) -> bool {
+    matches!(
+        spec.ipc_mode,
+        IpcMode::Private | IpcMode::Shareable | IpcMode::None
+    )
 }
 
 /// Everything the runtime would refuse at start, refused now.
@@ -91,8 +109,55 @@ pub fn validate(spec: &ContainerSpec, cache_dir: &Path) -> Result<(), EngineErro
         .validate(&ulimits(spec))
         .map_err(runtime)?;
     for key in spec.sysctls.keys() {
-        // Every wharf container has its own network namespace.
-        wharf_runtime::check_sysctl(key, true).map_err(runtime)?;
+        // The network namespace is checked at start, where it is known.
+        wharf_runtime::check_sysctl_in(key, true, own_ipc(spec)).map_err(runtime)?;
+    }
+    if spec.uts_mode == UtsMode::Host {
+        for (attribute, set) in [
+            ("hostname", spec.hostname.is_some()),
+            ("domainname", spec.domainname.is_some()),
+        ] {
+            if set {
+                return Err(invalid(
+                    spec,
+                    format!("{attribute} cannot be set with uts: host, which keeps the host's names: remove one of them"),
+                ));
+            }
+        }
+    }
+    if let Some(group) = spec
+        .group_add
+        .iter()
+        .find(|g| g.trim().is_empty() || g.contains([':', ',', '\n', '\0']))
+    {
+        return Err(invalid(
+            spec,
+            format!("group_add entry {group:?} is not a group name or number"),
+        ));
+    }
+    Ok(())
+}
+
+/// `oom_kill_disable` and `mem_swappiness` exist only on cgroup v1: refused
+/// up front on a v2 host, which cannot honour them.
+pub fn validate_cgroup_settings(
+    spec: &ContainerSpec,
+    mode: wharf_runtime::CgroupMode,
+) -> Result<(), EngineError> {
+    if mode != wharf_runtime::CgroupMode::V2 {
+        return Ok(());
+    }
+    if spec.resources.oom_kill_disable {
+        return Err(invalid(
+            spec,
+            "oom_kill_disable cannot be enforced on this host: it runs cgroup v2, which has no way to keep the OOM killer away from a container; remove oom_kill_disable (the memory limit still applies)".into(),
+        ));
+    }
+    if spec.resources.mem_swappiness.is_some() {
+        return Err(invalid(
+            spec,
+            "mem_swappiness cannot be honoured on this host: it runs cgroup v2, which has no per-container swappiness; remove mem_swappiness (the host's vm.swappiness applies)".into(),
+        ));
     }
     Ok(())
 }
@@ -111,6 +176,55 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn v1_only_memory_settings_are_refused_on_v2_and_host_names_are_kept() {
+        use wharf_runtime::CgroupMode;
+        let mut spec = spec(&[]);
+        spec.resources.oom_kill_disable = true;
+        validate_cgroup_settings(&spec, CgroupMode::V1).unwrap();
+        let err = validate_cgroup_settings(&spec, CgroupMode::V2).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("container p-web-1: oom_kill_disable cannot be enforced on this host"),
+            "{err}"
+        );
+        spec.resources.oom_kill_disable = false;
+        spec.resources.mem_swappiness = Some(0);
+        let err = validate_cgroup_settings(&spec, CgroupMode::V2).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("mem_swappiness cannot be honoured"),
+            "{err}"
+        );
+
+        let dir = Path::new("/nonexistent");
+        let mut spec = self::spec(&[]);
+        spec.uts_mode = UtsMode::Host;
+        spec.domainname = Some("example.org".into());
+        let err = validate(&spec, dir).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("domainname cannot be set with uts: host"),
+            "{err}"
+        );
+        let mut spec = self::spec(&[]);
+        spec.ipc_mode = IpcMode::Host;
+        spec.sysctls.insert("kernel.shmmax".into(), "1".into());
+        let err = validate(&spec, dir).unwrap_err();
+        assert!(err.to_string().contains("kernel.shmmax"), "{err}");
+        let options = process(&ContainerSpec {
+            init: true,
+            ipc_mode: IpcMode::None,
+            uts_mode: UtsMode::Host,
+            group_add: vec!["tty".into()],
+            ..Default::default()
+        });
+        assert!(options.init && options.no_shm);
+        assert_eq!(options.uts_namespace, Namespace::Host);
+        assert_eq!(options.pid_namespace, Namespace::New);
+        assert_eq!(options.group_add, ["tty"]);
     }
 
     #[test]

@@ -29,9 +29,10 @@ pub use reconcile::{
 };
 pub use run::{create_oneoff, RunOptions};
 pub use spec::{
-    change_reason, config_hash, container_name, container_spec, depends_on_label, network_name,
-    parse_depends_on_label, parse_restart, port_bindings, service_image, validate_service,
-    validate_volume, volume_name, volume_spec, CONFIG_HASH_VERSION, CONFIG_PARTS_LABEL,
+    change_reason, config_hash, container_name, container_spec, depends_on_label, ipc_mode,
+    namespace_sources, network_name, parse_depends_on_label, parse_restart, pid_mode,
+    port_bindings, service_image, uts_mode, validate_service, validate_volume, volume_name,
+    volume_spec, CONFIG_HASH_VERSION, CONFIG_PARTS_LABEL,
 };
 pub use wait::wait_ready;
 

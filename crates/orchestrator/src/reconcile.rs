@@ -6,8 +6,8 @@ use crate::networks::network_spec;
 use crate::observe::{container_number, is_oneoff, Observed};
 use crate::plan::{Action, Plan};
 use crate::spec::{
-    change_reason, container_spec, network_name, parse_depends_on_label, validate_service,
-    validate_volume, volume_name, volume_spec,
+    change_reason, container_spec, namespace_sources, network_name, parse_depends_on_label,
+    validate_service, validate_volume, volume_name, volume_spec,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -435,6 +435,12 @@ pub fn plan_up(
             .depends_on
             .iter()
             .any(|(d, dep)| dep.restart && recreated.contains(d.as_str()));
+        // A container inside another's namespaces must follow it into the
+        // new ones when that one is recreated, as docker compose does.
+        let recreated_source = namespace_sources(service)
+            .into_iter()
+            .find(|source| recreated.contains(source))
+            .filter(|_| !options.no_recreate);
 
         // Existing replicas by number; extras and duplicates go.
         let mut existing: BTreeMap<u32, &ContainerInfo> = BTreeMap::new();
@@ -487,11 +493,16 @@ pub fn plan_up(
             };
             let hash_differs = container.label(labels::CONFIG_HASH)
                 != spec.labels.get(labels::CONFIG_HASH).map(String::as_str);
-            if options.force_recreate || (hash_differs && !options.no_recreate) {
-                let why = if hash_differs {
-                    change_reason(&container.labels, &spec)
-                } else {
-                    "forced".to_string()
+            if options.force_recreate
+                || (hash_differs && !options.no_recreate)
+                || recreated_source.is_some()
+            {
+                let why = match recreated_source {
+                    _ if hash_differs => change_reason(&container.labels, &spec),
+                    Some(source) if !options.force_recreate => {
+                        format!("shares the namespaces of recreated service {source}")
+                    }
+                    _ => "forced".to_string(),
                 };
                 let removal = push_removal(&mut plan, container, options.timeout, &[]);
                 let mut after = prerequisites.clone();

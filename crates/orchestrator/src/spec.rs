@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use wharf_compose::{DependencyCondition, Project, Service, ServicePort, VolumeKind};
 use wharf_engine_api::{
-    labels, ContainerSpec, DeviceMapping, FileKind, Healthcheck, Mount, MountKind,
-    NetworkAttachment, NetworkMode, PortBinding, Protocol, Resources, RestartPolicy, SecuritySpec,
-    Ulimit, VolumeSpec, VolumesFrom,
+    labels, ContainerSpec, DeviceMapping, FileKind, Healthcheck, IpcMode, Mount, MountKind,
+    NetworkAttachment, NetworkMode, PidMode, PortBinding, Protocol, Resources, RestartPolicy,
+    SecuritySpec, Ulimit, UtsMode, VolumeSpec, VolumesFrom,
 };
 
 /// Version tag hashed in front of the spec; bump it only when the meaning of
@@ -74,6 +74,88 @@ pub fn network_mode(project: &Project, service: &Service) -> NetworkMode {
             }
         }
         None => NetworkMode::Bridge,
+    }
+}
+
+/// The container a `service:NAME` or `container:NAME` namespace mode joins:
+/// the first replica of a service, or a container by name or id; `None` for
+/// any other value.
+fn joined_container(project: &Project, mode: &str) -> Option<String> {
+    if let Some(name) = mode.strip_prefix("service:") {
+        Some(match project.services.get(name) {
+            Some(other) => container_name(project, other, 1),
+            None => format!("{}-{name}-1", project.name),
+        })
+    } else {
+        mode.strip_prefix("container:").map(str::to_string)
+    }
+}
+
+/// The engine's pid namespace of a service (`pid:`), or why the value is
+/// not one.
+pub fn pid_mode(project: &Project, service: &Service) -> Result<PidMode, String> {
+    match service.pid.as_deref().map(str::trim) {
+        None | Some("") | Some("private") => Ok(PidMode::Private),
+        Some("host") => Ok(PidMode::Host),
+        Some(mode) => joined_container(project, mode)
+            .map(PidMode::Container)
+            .ok_or_else(|| {
+                format!("pid {mode:?} is not valid: use host, service:NAME or container:NAME")
+            }),
+    }
+}
+
+/// The engine's IPC namespace of a service (`ipc:`), or why the value is
+/// not one.
+pub fn ipc_mode(project: &Project, service: &Service) -> Result<IpcMode, String> {
+    match service.ipc.as_deref().map(str::trim) {
+        None | Some("") | Some("private") => Ok(IpcMode::Private),
+        Some("shareable") => Ok(IpcMode::Shareable),
+        Some("none") => Ok(IpcMode::None),
+        Some("host") => Ok(IpcMode::Host),
+        Some(mode) => joined_container(project, mode)
+            .map(IpcMode::Container)
+            .ok_or_else(|| {
+                format!(
+                    "ipc {mode:?} is not valid: use private, shareable, none, host, service:NAME or container:NAME"
+                )
+            }),
+    }
+}
+
+/// The engine's UTS namespace of a service (`uts:`), or why the value is
+/// not one.
+pub fn uts_mode(service: &Service) -> Result<UtsMode, String> {
+    match service.uts.as_deref().map(str::trim) {
+        None | Some("") => Ok(UtsMode::Private),
+        Some("host") => Ok(UtsMode::Host),
+        Some(mode) => Err(format!(
+            "uts {mode:?} is not valid: host is the only mode (leave uts unset for the container's own)"
+        )),
+    }
+}
+
+/// The services whose namespaces `service` joins (`network_mode`, `pid`
+/// and `ipc` set to `service:NAME`): it is recreated when they are.
+pub fn namespace_sources(service: &Service) -> Vec<&str> {
+    let mut sources: Vec<&str> = [&service.network_mode, &service.pid, &service.ipc]
+        .into_iter()
+        .filter_map(|mode| mode.as_deref()?.trim().strip_prefix("service:"))
+        .collect();
+    sources.sort_unstable();
+    sources.dedup();
+    sources
+}
+
+/// `mem_swappiness` as the engine takes it: -1 (and unset) leave the
+/// kernel's default.
+fn mem_swappiness(service: &Service) -> Result<Option<u64>, String> {
+    match service.mem_swappiness {
+        None | Some(-1) => Ok(None),
+        Some(value @ 0..=100) => Ok(Some(value as u64)),
+        Some(value) => Err(format!(
+            "mem_swappiness {value} is out of range: use 0 to 100, or -1 for the kernel's default"
+        )),
     }
 }
 
@@ -331,6 +413,60 @@ pub fn validate_service(project: &Project, service: &Service) -> Result<(), Orch
             }
         }
     }
+    pid_mode(project, service).map_err(invalid)?;
+    let ipc = ipc_mode(project, service).map_err(invalid)?;
+    uts_mode(service).map_err(invalid)?;
+    for (attribute, mode) in [("pid", &service.pid), ("ipc", &service.ipc)] {
+        let Some(mode) = mode.as_deref().map(str::trim) else {
+            continue;
+        };
+        if let Some(other) = mode.strip_prefix("service:") {
+            let Some(source) = project.services.get(other) else {
+                return Err(invalid(format!(
+                    "{attribute} {mode} names no service of the project"
+                )));
+            };
+            if attribute == "ipc"
+                && !matches!(
+                    ipc_mode(project, source),
+                    Ok(IpcMode::Shareable | IpcMode::Host)
+                )
+            {
+                return Err(invalid(format!(
+                    "ipc {mode}: the IPC namespace of service {other:?} is private, so no other container may join it: set `ipc: shareable` on {other}"
+                )));
+            }
+        }
+    }
+    if service.shm_size.is_some()
+        && matches!(ipc, IpcMode::Container(_) | IpcMode::Host | IpcMode::None)
+    {
+        return Err(invalid(format!(
+            "shm_size cannot be set with ipc {}: only a container with a /dev/shm of its own (ipc private or shareable) has one to size",
+            service.ipc.as_deref().unwrap_or_default()
+        )));
+    }
+    if service.uts.as_deref().map(str::trim) == Some("host") {
+        for (attribute, set) in [
+            ("hostname", service.hostname.is_some()),
+            ("domainname", service.domainname.is_some()),
+        ] {
+            if set {
+                return Err(invalid(format!(
+                    "{attribute} cannot be set with uts: host, which keeps the host's names: remove one of them"
+                )));
+            }
+        }
+    }
+    mem_swappiness(service).map_err(invalid)?;
+    if let Some(group) = service.group_add.iter().find(|g| {
+        let g = g.trim();
+        g.is_empty() || g.contains([':', ',', '\n']) || g.chars().any(char::is_whitespace)
+    }) {
+        return Err(invalid(format!(
+            "group_add entry {group:?} is not a group name or number"
+        )));
+    }
     if let Some(adj) = service.oom_score_adj {
         if !(-1000..=1000).contains(&adj) {
             return Err(invalid(format!(
@@ -370,21 +506,14 @@ fn unsupported(service: &Service) -> Result<(), String> {
         !service.device_cgroup_rules.is_empty(),
     );
     check("gpus", !service.gpus.is_empty());
-    check("group_add", !service.group_add.is_empty());
-    check("init", service.init == Some(true));
-    check("ipc", service.ipc.is_some());
     check("isolation", service.isolation.is_some());
     check("links", !service.links.is_empty());
     check("external_links", !service.external_links.is_empty());
-    check("mem_swappiness", service.mem_swappiness.is_some());
-    check("oom_kill_disable", service.oom_kill_disable);
-    check("pid", service.pid.is_some());
     check("post_start", !service.post_start.is_empty());
     check("pre_stop", !service.pre_stop.is_empty());
     check("runtime", service.runtime.is_some());
     check("storage_opt", !service.storage_opt.is_empty());
     check("userns_mode", service.userns_mode.is_some());
-    check("uts", service.uts.is_some());
     check(
         "bind propagation shared and rshared",
         service.volumes.iter().any(|v| {
@@ -593,6 +722,8 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             cpu_quota: service.cpu_quota,
             cpu_period: service.cpu_period.and_then(|p| u64::try_from(p).ok()),
             cpuset_cpus: service.cpuset.clone(),
+            oom_kill_disable: service.oom_kill_disable,
+            mem_swappiness: mem_swappiness(service).unwrap_or_default(),
         },
         stop_signal: service.stop_signal.clone(),
         stop_grace_period_secs: service.stop_grace_period.map(|d| d.as_secs()),
@@ -651,6 +782,15 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
         network_mode,
         files: readable_files(project, service),
         volumes_from,
+        init: service.init == Some(true),
+        pid_mode: pid_mode(project, service).unwrap_or_default(),
+        ipc_mode: ipc_mode(project, service).unwrap_or_default(),
+        uts_mode: uts_mode(service).unwrap_or_default(),
+        group_add: service
+            .group_add
+            .iter()
+            .map(|g| g.trim().to_string())
+            .collect(),
     };
     let parts = config_parts(&spec);
     spec.labels

@@ -7,7 +7,7 @@
 //! a multi-threaded process. Failures are written to a close-on-exec pipe as
 //! `[kind u8][errno i32 le][message]` and the process exits.
 
-use crate::user::{resolve_user, split_spec, UserError};
+use crate::user::{resolve_user, split_spec, GroupAddError, UserError};
 use crate::RuntimeError;
 use libc::c_char;
 use std::ffi::{CStr, CString};
@@ -196,8 +196,15 @@ pub(crate) struct ExecPlan {
     path_env: Vec<u8>,
     cwd: CString,
     user: Vec<u8>,
+    /// `group_add`: names or numbers, resolved in the container.
+    extra_groups: Vec<Vec<u8>>,
     security: crate::options::ProcessSecurity,
 }
+
+// SAFETY: the raw pointers of an ExecPlan point into the CStrings it owns, which
+// move with it; nothing else refers to them, so handing the plan to another thread
+// (the one that clones a container from inside the namespaces it joins) is sound.
+unsafe impl Send for ExecPlan {}
 
 fn cstring(what: &str, s: &str) -> Result<CString, RuntimeError> {
     CString::new(s)
@@ -257,8 +264,26 @@ impl ExecPlan {
             path_env,
             cwd: cstring("working directory", &cwd)?,
             user: user.unwrap_or("").as_bytes().to_vec(),
+            extra_groups: Vec::new(),
             security: crate::options::ProcessSecurity::docker_default(),
         })
+    }
+
+    /// Add these supplementary groups (`group_add`: names or numbers).
+    pub(crate) fn with_groups(mut self, groups: &[String]) -> Result<Self, RuntimeError> {
+        for group in groups {
+            let group = group.trim();
+            if group.is_empty() || group.contains([':', ',', '\n', '\0']) {
+                return Err(RuntimeError::InvalidConfig(format!(
+                    "group_add entry {group:?} is not a group name or number"
+                )));
+            }
+        }
+        self.extra_groups = groups
+            .iter()
+            .map(|g| g.trim().as_bytes().to_vec())
+            .collect();
+        Ok(self)
     }
 
     /// Use these capabilities, rlimits, no_new_privs and seccomp program.
@@ -290,7 +315,7 @@ impl ExecPlan {
         let gr_len = read_small_file(c"/etc/group", &mut group)
             .unwrap_or_else(|e| rep.setup(e, &[b"read /etc/group"]));
         let (user_arg, group_arg) = split_spec(&self.user);
-        let user = match resolve_user(&self.user, &passwd[..pw_len], &group[..gr_len]) {
+        let mut user = match resolve_user(&self.user, &passwd[..pw_len], &group[..gr_len]) {
             Ok(u) => u,
             Err(UserError::NoSuchUser) => rep.setup(
                 0,
@@ -309,6 +334,21 @@ impl ExecPlan {
                 ],
             ),
         };
+        let extra = self.extra_groups.iter().map(Vec::as_slice);
+        match user.add_groups(extra, &group[..gr_len]) {
+            Ok(()) => {}
+            Err(GroupAddError::NoSuchGroup(name)) => rep.setup(
+                0,
+                &[
+                    b"unable to find group ",
+                    name,
+                    b" (group_add): no matching entries in group file",
+                ],
+            ),
+            Err(GroupAddError::TooMany) => {
+                rep.setup(libc::E2BIG, &[b"too many supplementary groups (group_add)"])
+            }
+        }
         let mut home = StackPath::new();
         if let Some(slot) = self.home_slot {
             if home.push(b"HOME=") && home.push(user.home()) {

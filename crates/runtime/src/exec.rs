@@ -54,6 +54,8 @@ pub struct ExecOptions {
     /// Give the command a pseudo-terminal (`exec -it`) instead of the
     /// caller's stdio, and relay the caller's terminal to it.
     pub tty: bool,
+    /// The container's `group_add`, added to the user's groups as in the container.
+    pub group_add: Vec<String>,
 }
 
 /// Run `args` in the container whose init has host pid `pid`, with the caller's stdio,
@@ -85,7 +87,9 @@ pub fn exec_with(
     options: &ExecOptions,
 ) -> Result<i32, RuntimeError> {
     let security = ProcessSecurity::prepare(&options.security, &options.ulimits)?;
-    let plan = ExecPlan::new(args, env, cwd, user)?.with_security(security);
+    let plan = ExecPlan::new(args, env, cwd, user)?
+        .with_security(security)
+        .with_groups(&options.group_add)?;
     if options.tty {
         let pty = crate::pty::Pty::open_in(pid)?;
         run_exec_io(pid, cgroup, plan, Some(pty))

@@ -15,6 +15,7 @@ pub mod cgroups;
 mod child;
 mod error;
 mod exec;
+mod init;
 mod mount_options;
 mod netdev;
 mod options;
@@ -31,7 +32,9 @@ pub use cgroups::{detect, CgroupConfig, CgroupHandle, CgroupMode, CgroupStats, L
 pub use error::RuntimeError;
 pub use exec::{exec, exec_with, ExecOptions};
 pub use netdev::{net_io, parse_net_dev};
-pub use options::{check_sysctl, Device, ProcessOptions, Security, Ulimit};
+pub use options::{
+    check_sysctl, check_sysctl_in, Device, Namespace, ProcessOptions, Security, Ulimit,
+};
 pub use seccomp::SeccompProfile;
 pub use signal::{parse_signal, send_signal, wait_for_exit};
 pub use spawn::{spawn, MountKind, MountSpec, Rootfs, SpawnConfig, Spawned};

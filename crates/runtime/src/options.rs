@@ -19,7 +19,7 @@ pub struct Ulimit {
 }
 
 /// Process options. `Default` = Docker's defaults (inherited rlimits, no sysctls, a
-/// 64 MiB /dev/shm, no domain name).
+/// 64 MiB /dev/shm, no domain name, pid, IPC and UTS namespaces of its own, no init).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessOptions {
     pub ulimits: Vec<Ulimit>,
@@ -30,6 +30,32 @@ pub struct ProcessOptions {
     /// Size of the /dev/shm tmpfs in bytes; `None` = 64 MiB.
     pub shm_size: Option<u64>,
     pub domainname: Option<String>,
+    /// Run a minimal init as the container's first process, which starts the
+    /// command as its child (`init: true`; see `init`).
+    pub init: bool,
+    pub pid_namespace: Namespace,
+    /// With [`Namespace::Join`] the container also gets the /dev/shm of the one
+    /// it joins; with [`Namespace::Host`], the host's /dev/shm.
+    pub ipc_namespace: Namespace,
+    /// [`Namespace::Join`] is refused: the container's own, or the host's.
+    pub uts_namespace: Namespace,
+    /// No /dev/shm at all (`ipc: none`).
+    pub no_shm: bool,
+    /// Supplementary groups on top of the user's (`group_add`): names from the
+    /// container's /etc/group, or numbers.
+    pub group_add: Vec<String>,
+}
+
+/// Where one namespace of a container comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Namespace {
+    /// A new one, the container's own.
+    #[default]
+    New,
+    /// The caller's (the host's): none of its own.
+    Host,
+    /// The one the process with this pid is in (another container's first process).
+    Join(u32),
 }
 
 /// A host device made available in the container (`devices:`).
@@ -170,6 +196,13 @@ fn prepare_ulimits(ulimits: &[Ulimit]) -> Result<Vec<(u32, u64, u64)>, RuntimeEr
 /// Docker allows): `kernel.shm*`, `kernel.msg*`, `kernel.sem`, `fs.mqueue.*` (ipc
 /// namespace) and `net.*` when the container has its own network namespace.
 pub fn check_sysctl(key: &str, new_netns: bool) -> Result<(), RuntimeError> {
+    check_sysctl_in(key, new_netns, true)
+}
+
+/// [`check_sysctl`] for a container that may share its IPC namespace: the IPC
+/// ones need one of its own (`new_ipcns`), or they would change the host's or
+/// another container's.
+pub fn check_sysctl_in(key: &str, new_netns: bool, new_ipcns: bool) -> Result<(), RuntimeError> {
     let ipc = matches!(
         key,
         "kernel.sem" | "kernel.shmall" | "kernel.shmmax" | "kernel.shmmni"
@@ -183,7 +216,13 @@ pub fn check_sysctl(key: &str, new_netns: bool) -> Result<(), RuntimeError> {
         && !key.contains("..")
         && !key.starts_with('.');
     if valid_chars && ipc {
-        return Ok(());
+        return if new_ipcns {
+            Ok(())
+        } else {
+            Err(RuntimeError::InvalidConfig(format!(
+                "sysctl {key} cannot be set: the container shares the IPC namespace of the host or of another container (ipc), so it would change theirs"
+            )))
+        };
     }
     if valid_chars && key.starts_with("net.") {
         return if new_netns {
@@ -203,11 +242,12 @@ pub fn check_sysctl(key: &str, new_netns: bool) -> Result<(), RuntimeError> {
 pub(crate) fn sysctl_files(
     sysctls: &[(String, String)],
     new_netns: bool,
+    new_ipcns: bool,
 ) -> Result<Vec<(CString, CString)>, RuntimeError> {
     sysctls
         .iter()
         .map(|(k, v)| {
-            check_sysctl(k, new_netns)?;
+            check_sysctl_in(k, new_netns, new_ipcns)?;
             let path = format!("/proc/sys/{}", k.replace('.', "/"));
             let nul = || RuntimeError::InvalidConfig(format!("sysctl {k} contains a NUL byte"));
             Ok((
@@ -359,7 +399,14 @@ mod tests {
             let err = check_sysctl(bad, true).unwrap_err();
             assert!(err.to_string().contains("not allowed"), "{bad}: {err}");
         }
-        let files = sysctl_files(&[("net.ipv4.ip_forward".into(), "1".into())], true).unwrap();
+        let err = check_sysctl_in("kernel.shmmax", true, false).unwrap_err();
+        assert!(
+            err.to_string().contains("shares the IPC namespace"),
+            "{err}"
+        );
+        check_sysctl_in("net.core.somaxconn", true, false).unwrap();
+        let files =
+            sysctl_files(&[("net.ipv4.ip_forward".into(), "1".into())], true, true).unwrap();
         assert_eq!(files[0].0.as_c_str(), c"/proc/sys/net/ipv4/ip_forward");
     }
 

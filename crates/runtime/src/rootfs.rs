@@ -38,8 +38,8 @@ pub(crate) struct RootfsPlan {
     /// The propagation `/` gets first: rprivate, or rslave when a bind is
     /// to receive the host's mount events.
     pub root_propagation: libc::c_ulong,
-    /// `mode=1777,size=N` for /dev/shm.
-    pub shm_data: CString,
+    /// What to mount on /dev/shm.
+    pub shm: ShmPlan,
     /// Empty = leave the (new, empty) domain name alone.
     pub domainname: CString,
     /// (`/proc/sys/...` file, value), written before /proc/sys becomes read-only.
@@ -49,6 +49,20 @@ pub(crate) struct RootfsPlan {
     /// Device nodes to create (explicit `devices`, or every host device when
     /// privileged).
     pub devices: Vec<crate::options::DeviceNode>,
+}
+
+/// The /dev/shm of a container: POSIX shared memory lives there, so containers
+/// sharing an IPC namespace share it too.
+pub(crate) enum ShmPlan {
+    /// A tmpfs of its own, with these options (`mode=1777,size=N`).
+    Tmpfs(CString),
+    /// None (`ipc: none`).
+    Absent,
+    /// The host's /dev/shm (`ipc: host`).
+    Host,
+    /// The /dev/shm of the container whose mount namespace this descriptor (open
+    /// in the parent) refers to: the one whose IPC namespace it joins.
+    Joined(RawFd),
 }
 
 const DEVICES: [(&CStr, u32, u32); 6] = [
@@ -443,19 +457,32 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
         b"dev/pts",
     );
     let shm_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    must(
-        mount_on(
-            root,
+    match &plan.shm {
+        ShmPlan::Tmpfs(data) => must(
+            mount_on(
+                root,
+                b"dev/shm",
+                c"shm",
+                Some(c"tmpfs"),
+                shm_flags,
+                Some(data),
+                true,
+            ),
+            b"mount tmpfs",
             b"dev/shm",
-            c"shm",
-            Some(c"tmpfs"),
-            shm_flags,
-            Some(&plan.shm_data),
-            true,
         ),
-        b"mount tmpfs",
-        b"dev/shm",
-    );
+        ShmPlan::Absent => {}
+        ShmPlan::Host => must(
+            mount_on(root, b"dev/shm", c"/dev/shm", None, MS_BIND, None, true),
+            b"bind the host's /dev/shm",
+            b"dev/shm",
+        ),
+        ShmPlan::Joined(donor) => must(
+            share_shm(root, *donor),
+            b"mount the /dev/shm of the container whose IPC namespace it joins",
+            b"dev/shm",
+        ),
+    }
     must(
         mount_on(
             root,
@@ -619,6 +646,61 @@ pub(crate) fn build(plan: &RootfsPlan, rep: &Reporter) {
             rep.setup(e, &[b"make read-only ", path.to_bytes()]);
         }
     }
+}
+
+/// Put the /dev/shm mount of the container whose mount namespace is `donor` on
+/// dev/shm below `root`: enter that namespace, take a detached copy of its
+/// /dev/shm (resolved inside its root without magic links, so the other
+/// container cannot point it at the host), come back and attach the copy here.
+/// Both then use the same tmpfs.
+fn share_shm(root: RawFd, donor: RawFd) -> Result<(), i32> {
+    // SAFETY: opening a NUL-terminated path.
+    let own = unsafe {
+        libc::open(
+            c"/proc/self/ns/mnt".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if own < 0 {
+        return Err(errno());
+    }
+    let copy = crate::sys::setns(donor, libc::CLONE_NEWNS).and_then(|()| {
+        // SAFETY: opening "/" (the other container's root after setns) as O_PATH.
+        let donor_root = unsafe {
+            libc::open(
+                c"/".as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if donor_root < 0 {
+            return Err(errno());
+        }
+        let shm = open_in_root(donor_root, c"dev/shm");
+        close(donor_root);
+        let shm = shm?;
+        let tree = crate::sys::clone_mount(shm);
+        close(shm);
+        tree
+    });
+    // Back home before anything else: the rest of the setup happens here.
+    let back = crate::sys::setns(own, libc::CLONE_NEWNS);
+    close(own);
+    if let Err(e) = back {
+        if let Ok(tree) = copy {
+            close(tree);
+        }
+        return Err(e);
+    }
+    let tree = copy?;
+    let attached = ensure_path(root, b"dev/shm", true)
+        .and_then(|()| open_rel(root, b"dev/shm"))
+        .and_then(|target| {
+            let r = crate::sys::attach_mount(tree, target);
+            close(target);
+            r
+        });
+    close(tree);
+    attached
 }
 
 /// Write `value` to an existing file (a sysctl).

@@ -5,13 +5,15 @@
 
 use crate::cgroups::{CgroupConfig, CgroupHandle};
 use crate::child::{ExecPlan, Failure, Reporter};
+use crate::init::InitPlan;
 use crate::mount_options;
-use crate::rootfs::{PreparedMount, RootfsPlan};
-use crate::RuntimeError;
+use crate::rootfs::{PreparedMount, RootfsPlan, ShmPlan};
+use crate::{Namespace, ProcessOptions, RuntimeError};
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{pipe2, Pid};
+use std::convert::Infallible;
 use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -135,6 +137,7 @@ impl RootfsPlan {
     fn new(
         cfg: &SpawnConfig,
         devices: Vec<crate::options::DeviceNode>,
+        shm: ShmPlan,
     ) -> Result<Self, RuntimeError> {
         for dir in [
             &cfg.rootfs.upper_dir,
@@ -212,23 +215,31 @@ impl RootfsPlan {
                 RuntimeError::InvalidConfig("overlay directories contain a NUL byte".into())
             })?,
             new_netns: cfg.new_netns,
-            hostname: CString::new(cfg.hostname.as_str()).map_err(|_| {
-                RuntimeError::InvalidConfig(format!(
-                    "hostname {:?} contains a NUL byte",
-                    cfg.hostname
-                ))
-            })?,
+            // The host's UTS namespace keeps the host's names.
+            hostname: match cfg.process.uts_namespace {
+                Namespace::Host => CString::default(),
+                _ => CString::new(cfg.hostname.as_str()).map_err(|_| {
+                    RuntimeError::InvalidConfig(format!(
+                        "hostname {:?} contains a NUL byte",
+                        cfg.hostname
+                    ))
+                })?,
+            },
             mounts,
             root_propagation: if slave_root {
                 libc::MS_SLAVE | libc::MS_REC
             } else {
                 libc::MS_PRIVATE | libc::MS_REC
             },
-            shm_data: crate::options::shm_options(cfg.process.shm_size)?,
+            shm,
             domainname: CString::new(cfg.process.domainname.clone().unwrap_or_default()).map_err(
                 |_| RuntimeError::InvalidConfig("domainname contains a NUL byte".into()),
             )?,
-            sysctls: crate::options::sysctl_files(&cfg.process.sysctls, cfg.new_netns)?,
+            sysctls: crate::options::sysctl_files(
+                &cfg.process.sysctls,
+                cfg.new_netns,
+                cfg.process.ipc_namespace == Namespace::New,
+            )?,
             privileged: cfg.security.privileged,
             devices,
         })
@@ -259,6 +270,125 @@ fn check_options(m: &MountSpec, parsed: &mount_options::MountOptions) -> Result<
     }
 }
 
+/// The namespaces a new container shares instead of creating them: the clone
+/// flags for the ones it creates, and descriptors (opened before the clone) for
+/// the ones it joins.
+struct SharedNamespaces {
+    clone_flags: libc::c_int,
+    /// (namespace, its `CLONE_NEW*` type, what it is) to enter before the clone.
+    join: Vec<(OwnedFd, libc::c_int, &'static str)>,
+    /// The mount namespace of the container whose IPC namespace is joined, for
+    /// its /dev/shm.
+    shm_donor: Option<OwnedFd>,
+}
+
+fn open_namespace(pid: u32, name: &str) -> Result<OwnedFd, RuntimeError> {
+    let path = format!("/proc/{pid}/ns/{name}");
+    std::fs::File::open(&path)
+        .map(OwnedFd::from)
+        .map_err(|e| RuntimeError::io("open the namespace to join", path, e))
+}
+
+impl SharedNamespaces {
+    fn open(process: &ProcessOptions, new_netns: bool) -> Result<Self, RuntimeError> {
+        let mut shared = SharedNamespaces {
+            clone_flags: libc::CLONE_NEWNS,
+            join: Vec::new(),
+            shm_donor: None,
+        };
+        if new_netns {
+            shared.clone_flags |= libc::CLONE_NEWNET;
+        }
+        let kinds = [
+            (process.pid_namespace, libc::CLONE_NEWPID, "pid"),
+            (process.ipc_namespace, libc::CLONE_NEWIPC, "ipc"),
+            (process.uts_namespace, libc::CLONE_NEWUTS, "uts"),
+        ];
+        for (namespace, flag, name) in kinds {
+            match namespace {
+                Namespace::New => shared.clone_flags |= flag,
+                Namespace::Host => {}
+                Namespace::Join(_) if flag == libc::CLONE_NEWUTS => {
+                    return Err(RuntimeError::InvalidConfig(
+                        "a container's UTS namespace is its own or the host's; it cannot join another container's".into(),
+                    ))
+                }
+                Namespace::Join(pid) => {
+                    shared.join.push((open_namespace(pid, name)?, flag, name));
+                    if flag == libc::CLONE_NEWIPC && !process.no_shm {
+                        shared.shm_donor = Some(open_namespace(pid, "mnt")?);
+                    }
+                }
+            }
+        }
+        if process.uts_namespace == Namespace::Host && process.domainname.is_some() {
+            return Err(RuntimeError::InvalidConfig(
+                "a domainname cannot be set in the host's UTS namespace: it would rename the host"
+                    .into(),
+            ));
+        }
+        Ok(shared)
+    }
+
+    fn shm(&self, process: &ProcessOptions) -> Result<ShmPlan, RuntimeError> {
+        let plan = if process.no_shm {
+            ShmPlan::Absent
+        } else {
+            match (&self.shm_donor, process.ipc_namespace) {
+                (Some(donor), _) => ShmPlan::Joined(donor.as_raw_fd()),
+                (None, Namespace::Host) => ShmPlan::Host,
+                _ => {
+                    return Ok(ShmPlan::Tmpfs(crate::options::shm_options(
+                        process.shm_size,
+                    )?))
+                }
+            }
+        };
+        match process.shm_size {
+            Some(_) => Err(RuntimeError::InvalidConfig(
+                "shm_size needs a /dev/shm of the container's own: it shares the host's or another container's, or has none".into(),
+            )),
+            None => Ok(plan),
+        }
+    }
+}
+
+/// Clone the container process with `flags`. With namespaces to join, a helper
+/// thread enters them first and clones from there (a clone starts in its
+/// creator's namespaces, and a pid namespace can only be entered for children),
+/// so the calling thread never changes namespace. The child runs `child`.
+fn clone_container(
+    flags: libc::c_int,
+    join: &[(OwnedFd, libc::c_int, &'static str)],
+    child: impl FnOnce() -> Infallible + Send,
+) -> Result<libc::pid_t, RuntimeError> {
+    let fork = move || -> Result<libc::pid_t, RuntimeError> {
+        for (namespace, nstype, name) in join {
+            crate::sys::setns(namespace.as_raw_fd(), *nstype).map_err(|e| {
+                RuntimeError::sys(
+                    format!("join the {name} namespace the container shares"),
+                    nix::errno::Errno::from_raw(e),
+                )
+            })?;
+        }
+        match crate::sys::clone_fork((flags | libc::SIGCHLD) as libc::c_ulong) {
+            Ok(0) => match child() {},
+            Ok(pid) => Ok(pid),
+            Err(e) => Err(RuntimeError::sys(
+                "clone the container process into its namespaces",
+                e,
+            )),
+        }
+    };
+    if join.is_empty() {
+        return fork();
+    }
+    std::thread::scope(|scope| match scope.spawn(fork).join() {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 /// Duplicate `fd` to a close-on-exec descriptor numbered 3 or above, so the child's
 /// dup2 onto 0, 1 and 2 never clobbers a source.
 fn dup_high(fd: RawFd, what: &str) -> Result<OwnedFd, RuntimeError> {
@@ -280,15 +410,16 @@ fn close_raw(fd: RawFd) {
 
 /// Start a container.
 ///
-/// The parent creates the cgroup, clones the child into new pid, mount, uts, ipc (and,
-/// with `new_netns`, net) namespaces, writes its pid into the cgroup, calls
-/// `before_start(pid)` and only then releases it through a sync pipe. The child makes
-/// `/` rprivate, mounts the overlay, /proc, /sys, /dev (nodes, links, pts, shm,
-/// mqueue) and `mounts`, sets the hostname, pivots into the root, masks Docker's
-/// paths, creates and enters `cwd`, switches user, sets Docker's default capabilities
-/// and execs. Returns once execve succeeded; a failing step is reported through a
-/// close-on-exec pipe as [`RuntimeError::Child`]. On any failure the child is killed
-/// and reaped and the cgroup removed.
+/// The parent creates the cgroup, clones the child into a new mount namespace and
+/// new or shared pid, uts and ipc (and, with `new_netns`, net) namespaces (see
+/// [`ProcessOptions`]), writes its pid into the cgroup, calls `before_start(pid)` and
+/// only then releases it through a sync pipe. The child makes `/` rprivate, mounts
+/// the overlay, /proc, /sys, /dev (nodes, links, pts, shm, mqueue) and `mounts`, sets
+/// the hostname, pivots into the root, masks Docker's paths, creates and enters
+/// `cwd`, switches user, sets Docker's default capabilities and execs (with `init`,
+/// it forks the command and stays its init). Returns once execve succeeded; a
+/// failing step is reported through a close-on-exec pipe as [`RuntimeError::Child`].
+/// On any failure the child is killed and reaped and the cgroup removed.
 pub fn spawn(
     cfg: SpawnConfig,
     before_start: &mut dyn FnMut(u32) -> Result<(), String>,
@@ -301,11 +432,14 @@ pub fn spawn(
     if cfg.security.privileged {
         device_rules = vec!["a".to_string()];
     }
-    let rootfs = RootfsPlan::new(&cfg, device_nodes)?;
+    let namespaces = SharedNamespaces::open(&cfg.process, cfg.new_netns)?;
+    let rootfs = RootfsPlan::new(&cfg, device_nodes, namespaces.shm(&cfg.process)?)?;
     let security = crate::options::ProcessSecurity::prepare(&cfg.security, &cfg.process.ulimits)?;
     let read_only_root = cfg.security.read_only_rootfs;
-    let mut exec_plan =
-        ExecPlan::new(&cfg.args, &cfg.env, &cfg.cwd, cfg.user.as_deref())?.with_security(security);
+    let mut exec_plan = ExecPlan::new(&cfg.args, &cfg.env, &cfg.cwd, cfg.user.as_deref())?
+        .with_security(security)
+        .with_groups(&cfg.process.group_add)?;
+    let init = cfg.process.init.then(|| InitPlan::new(&cfg.args));
     let devnull =
         std::fs::File::open("/dev/null").map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
     let stdin = cfg
@@ -327,76 +461,76 @@ pub fn spawn(
         return Err(e);
     }
 
-    let mut flags =
-        libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
-    if cfg.new_netns {
-        flags |= libc::CLONE_NEWNET;
-    }
-    let pid = match crate::sys::clone_fork((flags | libc::SIGCHLD) as libc::c_ulong) {
-        Ok(0) => {
-            // Child: from here on only raw system calls on prepared data.
-            close_raw(sync_w.as_raw_fd());
-            close_raw(err_r.as_raw_fd());
-            let rep = Reporter {
-                fd: err_w.as_raw_fd(),
-            };
-            // Not dumpable until execve: nothing in the container (which shares
-            // this pid namespace with `pid: host`, or joins it later) can open
-            // /proc/<pid>/exe of this copy of the host binary.
-            crate::sys::set_non_dumpable();
-            crate::child::reset_signals();
-            let mut byte = [0u8; 1];
-            loop {
-                // SAFETY: reading one byte into a local buffer.
-                let n = unsafe { libc::read(sync_r.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
-                if n == 1 {
-                    break;
-                }
-                if n < 0 && crate::sys::errno() == libc::EINTR {
-                    continue;
-                }
-                // SAFETY: the parent gave up (pipe closed): leave without cleanup.
-                unsafe { libc::_exit(1) };
+    let (sync_fd, err_fd, report_fd) = (sync_w.as_raw_fd(), err_r.as_raw_fd(), err_w.as_raw_fd());
+    let (sync_in, stdio_fds) = (
+        sync_r.as_raw_fd(),
+        [
+            stdio[0].as_raw_fd(),
+            stdio[1].as_raw_fd(),
+            stdio[2].as_raw_fd(),
+        ],
+    );
+    let (rootfs, exec_plan, init) = (&rootfs, &mut exec_plan, &init);
+    let child = move || -> Infallible {
+        // Child: from here on only raw system calls on prepared data.
+        close_raw(sync_fd);
+        close_raw(err_fd);
+        let rep = Reporter { fd: report_fd };
+        // Not dumpable until execve: nothing in the container (which shares
+        // this pid namespace with `pid: host`, or joins it later) can open
+        // /proc/<pid>/exe of this copy of the host binary.
+        crate::sys::set_non_dumpable();
+        crate::child::reset_signals();
+        let mut byte = [0u8; 1];
+        loop {
+            // SAFETY: reading one byte into a local buffer.
+            let n = unsafe { libc::read(sync_in, byte.as_mut_ptr().cast(), 1) };
+            if n == 1 {
+                break;
             }
-            close_raw(sync_r.as_raw_fd());
-            crate::rootfs::build(&rootfs, &rep);
-            // SAFETY: opening "/" (now the container root) as an O_PATH descriptor.
-            let root = unsafe {
-                libc::open(
-                    c"/".as_ptr(),
-                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                )
-            };
-            if let Err(e) = crate::rootfs::ensure_path(root, exec_plan.cwd().to_bytes(), true) {
-                rep.setup(
-                    e,
-                    &[b"create working directory ", exec_plan.cwd().to_bytes()],
-                );
+            if n < 0 && crate::sys::errno() == libc::EINTR {
+                continue;
             }
-            close_raw(root);
-            if read_only_root {
-                crate::rootfs::remount_root_readonly(&rep);
-            }
-            let fds = [
-                stdio[0].as_raw_fd(),
-                stdio[1].as_raw_fd(),
-                stdio[2].as_raw_fd(),
-            ];
-            exec_plan.finish(&rep, Some(fds))
+            // SAFETY: the parent gave up (pipe closed): leave without cleanup.
+            unsafe { libc::_exit(1) };
         }
-        Ok(pid) => pid,
-        Err(e) => {
-            let _ = cgroup.kill_all_and_destroy();
-            return Err(RuntimeError::sys(
-                format!(
-                    "clone the process of container {} into new namespaces",
-                    cfg.id
-                ),
+        close_raw(sync_in);
+        crate::rootfs::build(rootfs, &rep);
+        // SAFETY: opening "/" (now the container root) as an O_PATH descriptor.
+        let root = unsafe {
+            libc::open(
+                c"/".as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if let Err(e) = crate::rootfs::ensure_path(root, exec_plan.cwd().to_bytes(), true) {
+            rep.setup(
                 e,
-            ));
+                &[b"create working directory ", exec_plan.cwd().to_bytes()],
+            );
+        }
+        close_raw(root);
+        if read_only_root {
+            crate::rootfs::remount_root_readonly(&rep);
+        }
+        match init {
+            Some(init) => crate::init::run(init, exec_plan, &rep, stdio_fds),
+            None => exec_plan.finish(&rep, Some(stdio_fds)),
         }
     };
-    drop((sync_r, err_w, stdio));
+    let id = &cfg.id;
+    let pid = match clone_container(namespaces.clone_flags, &namespaces.join, child) {
+        Ok(pid) => pid,
+        Err(RuntimeError::Sys { op, source }) => {
+            let _ = cgroup.kill_all_and_destroy();
+            return Err(RuntimeError::sys(format!("{op} (container {id})"), source));
+        }
+        Err(e) => {
+            let _ = cgroup.kill_all_and_destroy();
+            return Err(e);
+        }
+    };
+    drop((sync_r, err_w, stdio, namespaces));
     let pid_u = pid as u32;
     let abort = |err: RuntimeError| -> Result<Spawned, RuntimeError> {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);

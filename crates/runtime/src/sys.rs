@@ -194,3 +194,63 @@ pub(crate) fn set_non_dumpable() {
     // SAFETY: prctl(PR_SET_DUMPABLE) takes integers only.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 }
+
+/// Close every descriptor from `first` up (kernel 5.9+).
+pub(crate) fn close_from(first: u32) -> Result<(), i32> {
+    // SAFETY: close_range only closes descriptors of the calling process.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
+    if rc < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// Move the calling thread into the namespace `fd` refers to (`nstype` is its
+/// `CLONE_NEW*` flag).
+pub(crate) fn setns(fd: RawFd, nstype: libc::c_int) -> Result<(), i32> {
+    // SAFETY: setns takes a descriptor and a flag; it touches no memory of ours.
+    if unsafe { libc::setns(fd, nstype) } < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+
+/// A detached copy of the mount at the O_PATH descriptor `fd` (open_tree with
+/// OPEN_TREE_CLONE, kernel 5.2+), not recursive.
+pub(crate) fn clone_mount(fd: RawFd) -> Result<RawFd, i32> {
+    let flags =
+        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as libc::c_uint;
+    // SAFETY: an empty NUL-terminated path relative to a descriptor we own.
+    let rc = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags) };
+    if rc < 0 {
+        Err(errno())
+    } else {
+        Ok(rc as RawFd)
+    }
+}
+
+/// Attach the detached mount `tree` onto the directory descriptor `target`.
+pub(crate) fn attach_mount(tree: RawFd, target: RawFd) -> Result<(), i32> {
+    // SAFETY: empty NUL-terminated paths relative to descriptors we own.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            target,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if rc < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}

@@ -42,6 +42,42 @@ impl ExecUser {
     }
 }
 
+/// Why `group_add` cannot be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupAddError<'a> {
+    /// A group name with no group entry.
+    NoSuchGroup(&'a [u8]),
+    /// More than [`MAX_GROUPS`] supplementary groups in all.
+    TooMany,
+}
+
+impl ExecUser {
+    /// Add supplementary groups (`group_add`), after the user's own: names are
+    /// looked up in the contents of /etc/group, numbers need no entry. Unlike the
+    /// user's own groups they apply even with an explicit group.
+    pub fn add_groups<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = &'a [u8]>,
+        group: &[u8],
+    ) -> Result<(), GroupAddError<'a>> {
+        for name in names {
+            let gid = match group_entries(group).find(|g| g.name == name) {
+                Some(g) => g.gid,
+                None => parse_id(name).ok_or(GroupAddError::NoSuchGroup(name))?,
+            };
+            if self.sgids().contains(&gid) {
+                continue;
+            }
+            if self.n_sgids == MAX_GROUPS {
+                return Err(GroupAddError::TooMany);
+            }
+            self.sgids[self.n_sgids] = gid;
+            self.n_sgids += 1;
+        }
+        Ok(())
+    }
+}
+
 /// Why a user spec cannot be resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserError {
@@ -258,6 +294,29 @@ mod tests {
         assert_eq!(
             resolve_user(b"root", b"", b"").unwrap_err(),
             UserError::NoSuchUser
+        );
+    }
+
+    #[test]
+    fn group_add_appends_names_and_numbers_even_with_an_explicit_group() {
+        let mut u = resolve_user(b"app", PASSWD, GROUP).unwrap();
+        u.add_groups([&b"www"[..], b"4242", b"wheel"], GROUP)
+            .unwrap();
+        assert_eq!(u.sgids(), &[10, 50, 33, 4242], "no duplicates");
+        let mut u = resolve_user(b"app:www", PASSWD, GROUP).unwrap();
+        u.add_groups([&b"staff"[..]], GROUP).unwrap();
+        assert_eq!((u.gid, u.sgids()), (33, &[50][..]));
+        let mut u = resolve_user(b"", PASSWD, GROUP).unwrap();
+        assert_eq!(
+            u.add_groups([&b"4242"[..], b"nogroup"], GROUP),
+            Err(GroupAddError::NoSuchGroup(b"nogroup"))
+        );
+        let numbers: Vec<Vec<u8>> = (0..=MAX_GROUPS)
+            .map(|n| n.to_string().into_bytes())
+            .collect();
+        assert_eq!(
+            u.add_groups(numbers.iter().map(Vec::as_slice), b""),
+            Err(GroupAddError::TooMany)
         );
     }
 

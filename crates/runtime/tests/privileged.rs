@@ -40,6 +40,7 @@ impl Fixture {
         fs::copy("/bin/busybox", lower.join("bin/busybox")).unwrap();
         for tool in [
             "sh", "echo", "cat", "ls", "hostname", "id", "sleep", "grep", "touch", "kill", "pwd",
+            "ln", "rmdir", "umount",
         ] {
             std::os::unix::fs::symlink("busybox", lower.join("bin").join(tool)).unwrap();
         }
@@ -545,6 +546,54 @@ fn probe() {
             fifo.write_all(&fs::read("/etc/passwd.real").unwrap())
                 .unwrap();
         }
+        "init" => {
+            // pid 1 is wharf's init: a copy of the host binary that stays so. A
+            // root process with the default capabilities must not reach it.
+            println!();
+            let exe = c("/proc/1/exe");
+            for (name, flags) in [
+                ("wronly", libc::O_WRONLY),
+                ("rdonly", libc::O_RDONLY),
+                ("opath", libc::O_PATH),
+            ] {
+                // SAFETY: open on a NUL-terminated path.
+                let rc = unsafe { libc::open(exe.as_ptr(), flags | libc::O_CLOEXEC) } as i64;
+                println!("exe-{name}={}", outcome(rc));
+            }
+            let mut buf = [0u8; 256];
+            // SAFETY: readlink into a local buffer of the length passed.
+            let rc = unsafe { libc::readlink(exe.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+            println!("exe-readlink={}", outcome(rc as i64));
+            let run = std::process::Command::new("/proc/1/exe")
+                .arg("--version")
+                .output();
+            println!(
+                "exe-exec={}",
+                match run {
+                    Ok(_) => "ok".to_string(),
+                    Err(e) =>
+                        errno_name(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))),
+                }
+            );
+            // The init holds no descriptor; the directory may be listed.
+            match fs::read_dir("/proc/1/fd") {
+                Ok(entries) => println!("init-fds={}", entries.count()),
+                Err(e) => println!(
+                    "init-fds={}",
+                    errno_name(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+                ),
+            }
+            for file in ["mem", "environ", "root", "cwd"] {
+                let path = c(&format!("/proc/1/{file}"));
+                // SAFETY: open on a NUL-terminated path.
+                let rc = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+                println!("init-{file}={}", outcome(rc as i64));
+            }
+            // Control: the same open of our own exe works.
+            // SAFETY: open on a NUL-terminated path.
+            let own = unsafe { libc::open(c("/proc/self/exe").as_ptr(), libc::O_PATH) } as i64;
+            println!("control={}", outcome(own));
+        }
         other => panic!("unknown probe {other}"),
     }
 }
@@ -687,6 +736,7 @@ fn process_options_limits_and_security_options_apply() {
                 ],
                 shm_size: Some(1 << 20),
                 domainname: Some("example.org".into()),
+                ..ProcessOptions::default()
             };
             cfg.security.read_only_rootfs = true;
             cfg.security.no_new_privileges = true;
@@ -906,4 +956,237 @@ fn drop_capability_of_this_thread(cap: u32) {
             0
         );
     }
+}
+
+/// The states (`R`, `S`, `Z`, …) of every process in `cgroup`.
+fn process_states(cgroup: &CgroupHandle) -> Vec<(u32, String)> {
+    cgroup
+        .pids()
+        .unwrap()
+        .into_iter()
+        .filter_map(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let state = stat[stat.rfind(')')? + 2..].split(' ').next()?.to_string();
+            Some((pid, state))
+        })
+        .collect()
+}
+
+/// `init: true`: pid 1 is wharf's init, which runs the command as its child,
+/// reaps orphans, forwards signals, exits with the command's status, holds no
+/// descriptor and no capability but CAP_KILL, and stays out of reach of the
+/// container's processes (CVE-2019-5736 class: it is a copy of the host binary).
+#[test]
+fn init_runs_the_command_reaps_forwards_and_stays_out_of_reach() {
+    sandboxed(
+        "init_runs_the_command_reaps_forwards_and_stays_out_of_reach",
+        |prefix| {
+            let fx = Fixture::new();
+            let script = "echo pid=$$ ppid=$PPID; (sleep 0.2 &); \
+            WHARF_PROBE=init /probe probe --exact --nocapture --test-threads=1; \
+            trap 'echo TERM; exit 3' TERM; echo READY; while :; do sleep 1 & wait; done";
+            let mut cfg = fx.config(prefix, "init", &["sh", "-c", script]);
+            fx.with_probe(&mut cfg);
+            cfg.process.init = true;
+            let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let out = fx.wait_ready();
+            assert!(
+                out.contains("pid=2 ppid=1"),
+                "the command is init's child: {out}"
+            );
+            for want in [
+                "exe-wronly=EACCES",
+                "exe-rdonly=EACCES",
+                "exe-opath=EACCES",
+                "exe-readlink=EACCES",
+                "exe-exec=EACCES",
+                "init-mem=EACCES",
+                "init-environ=EACCES",
+                "init-root=EACCES",
+                "init-cwd=EACCES",
+                "control=ok",
+            ] {
+                assert!(out.lines().any(|l| l == want), "{want} missing: {out}");
+            }
+            assert!(
+                out.lines()
+                    .any(|l| l == "init-fds=0" || l == "init-fds=EACCES"),
+                "{out}"
+            );
+            let init = spawned.pid;
+            let cmdline = fs::read(format!("/proc/{init}/cmdline")).unwrap();
+            assert!(
+                cmdline.starts_with(b"wharf-init\0--\0sh\0-c\0echo pid"),
+                "{}",
+                String::from_utf8_lossy(&cmdline)
+            );
+            assert_eq!(
+                fs::read_dir(format!("/proc/{init}/fd")).unwrap().count(),
+                0,
+                "no descriptor of the monitor's reaches the container"
+            );
+            let status = fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+            for want in [
+                "CapEff:\t0000000000000020",
+                "CapBnd:\t0000000000000020",
+                "NoNewPrivs:\t1",
+            ] {
+                assert!(status.contains(want), "{want}: {status}");
+            }
+            // The orphaned sleep was re-parented to init and reaped: only init,
+            // the shell and its current sleep are left, none of them a zombie.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let states = process_states(&spawned.cgroup);
+                if states.len() <= 3 && states.iter().all(|(_, s)| s != "Z") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "zombies left: {states:?}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            send_signal(init, libc::SIGTERM).unwrap();
+            let status = waitpid(Pid::from_raw(init as i32), None).unwrap();
+            assert_eq!(
+                status,
+                nix::sys::wait::WaitStatus::Exited(Pid::from_raw(init as i32), 3),
+                "the command's exit code"
+            );
+            assert!(fs::read_to_string(fx.path("out")).unwrap().contains("TERM"));
+            spawned.cgroup.kill_all_and_destroy().unwrap();
+
+            // Killed by a signal: 128 + signal, as a shell reports it.
+            let mut cfg = fx.config(prefix, "init-kill", &["sh", "-c", "kill -9 $$"]);
+            cfg.process.init = true;
+            let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let status = waitpid(Pid::from_raw(spawned.pid as i32), None).unwrap();
+            assert_eq!(
+                status,
+                nix::sys::wait::WaitStatus::Exited(Pid::from_raw(spawned.pid as i32), 137)
+            );
+            spawned.cgroup.kill_all_and_destroy().unwrap();
+
+            // A command that cannot start fails the spawn as without init.
+            let mut cfg = fx.config(prefix, "init-missing", &["/bin/nope"]);
+            cfg.process.init = true;
+            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            assert!(err.to_string().contains("/bin/nope"), "{err}");
+        },
+    );
+}
+
+fn ns_link(pid: u32, ns: &str) -> PathBuf {
+    fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap()
+}
+
+/// pid and IPC namespaces joined from another container (its /dev/shm with
+/// them), the host's UTS and IPC namespaces; and a hostile container whose
+/// IPC namespace is joined cannot make the joiner mount a host directory as
+/// its /dev/shm.
+#[test]
+fn shared_namespaces_and_a_joined_dev_shm_that_stays_inside_its_container() {
+    sandboxed(
+        "shared_namespaces_and_a_joined_dev_shm_that_stays_inside_its_container",
+        |prefix| {
+            let donor_fx = Fixture::new();
+            let script = "echo shared > /dev/shm/marker; echo READY; sleep 1000";
+            let cfg = donor_fx.config(prefix, "donor", &["sh", "-c", script]);
+            let donor = spawn(cfg, &mut |_| Ok(())).unwrap();
+            donor_fx.wait_ready();
+
+            let joiner_fx = Fixture::new();
+            let script = "echo pid=$$; cat /dev/shm/marker; echo READY; sleep 1000";
+            let mut cfg = joiner_fx.config(prefix, "joiner", &["sh", "-c", script]);
+            cfg.process.pid_namespace = Namespace::Join(donor.pid);
+            cfg.process.ipc_namespace = Namespace::Join(donor.pid);
+            let joiner = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let out = joiner_fx.wait_ready();
+            assert!(
+                out.lines().any(|l| l == "shared"),
+                "the donor's /dev/shm: {out}"
+            );
+            assert!(!out.contains("pid=1\n"), "pid 1 is the donor's: {out}");
+            for ns in ["pid", "ipc"] {
+                assert_eq!(ns_link(joiner.pid, ns), ns_link(donor.pid, ns), "{ns}");
+            }
+            for ns in ["mnt", "uts", "net"] {
+                assert_ne!(ns_link(joiner.pid, ns), ns_link(donor.pid, ns), "{ns}");
+            }
+            stop(&joiner);
+            stop(&donor);
+
+            let host_fx = Fixture::new();
+            let script = "hostname; echo READY; sleep 1000";
+            let mut cfg = host_fx.config(prefix, "host", &["sh", "-c", script]);
+            cfg.process.uts_namespace = Namespace::Host;
+            cfg.process.ipc_namespace = Namespace::Host;
+            let host = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let out = host_fx.wait_ready();
+            let own_name = nix::unistd::gethostname().unwrap();
+            assert_eq!(out.lines().next(), own_name.to_str(), "the host's name");
+            let me = std::process::id();
+            for ns in ["uts", "ipc"] {
+                assert_eq!(ns_link(host.pid, ns), ns_link(me, ns), "{ns}");
+            }
+            assert_ne!(ns_link(host.pid, "pid"), ns_link(me, "pid"));
+            stop(&host);
+            let mut cfg = host_fx.config(prefix, "refused", &["true"]);
+            cfg.process.uts_namespace = Namespace::Join(me);
+            assert!(spawn(cfg, &mut |_| Ok(())).is_err());
+            let mut cfg = host_fx.config(prefix, "refused", &["true"]);
+            cfg.process.uts_namespace = Namespace::Host;
+            cfg.process.domainname = Some("example.org".into());
+            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            assert!(err.to_string().contains("rename the host"), "{err}");
+            let mut cfg = host_fx.config(prefix, "refused", &["true"]);
+            cfg.process.ipc_namespace = Namespace::Host;
+            cfg.process.shm_size = Some(1 << 20);
+            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            assert!(
+                err.to_string().contains("shm_size needs a /dev/shm"),
+                "{err}"
+            );
+
+            // Hostile donors replace their /dev/shm with a symlink: to a magic
+            // link into the host's root (seen with pid: host), or to an absolute
+            // path. The first is refused, the second stays inside the donor.
+            for (target, pid_host) in [("/proc/1/root/etc", true), ("/etc", false)] {
+                let donor_fx = Fixture::new();
+                let script = format!(
+                    "umount /dev/shm && rmdir /dev/shm && ln -s {target} /dev/shm && echo READY; sleep 1000"
+                );
+                let mut cfg = donor_fx.config(prefix, "hostile", &["sh", "-c", &script]);
+                cfg.security.privileged = true;
+                if pid_host {
+                    cfg.process.pid_namespace = Namespace::Host;
+                }
+                let donor = spawn(cfg, &mut |_| Ok(())).unwrap();
+                donor_fx.wait_ready();
+                let joiner_fx = Fixture::new();
+                let script = "ls /dev/shm; echo READY; sleep 1000";
+                let mut cfg = joiner_fx.config(prefix, "victim", &["sh", "-c", script]);
+                cfg.process.ipc_namespace = Namespace::Join(donor.pid);
+                match spawn(cfg, &mut |_| Ok(())) {
+                    Err(err) => {
+                        assert!(pid_host, "{target}: {err}");
+                        assert!(
+                            err.to_string().contains("dev/shm")
+                                && err.to_string().contains("symbolic links"),
+                            "{err}"
+                        );
+                    }
+                    Ok(victim) => {
+                        assert!(!pid_host, "{target} was followed");
+                        let out = joiner_fx.wait_ready();
+                        assert!(
+                            out.lines().any(|l| l == "passwd")
+                                && !out.lines().any(|l| l == "os-release" || l == "hostname"),
+                            "the donor's /etc, not the host's: {out}"
+                        );
+                        stop(&victim);
+                    }
+                }
+                stop(&donor);
+            }
+        },
+    );
 }

@@ -427,6 +427,36 @@ impl FakeEngine {
         Ok(guard)
     }
 
+    /// Pause or unpause: docker's errors for a container that is not
+    /// running, already paused or not paused.
+    fn set_paused(&self, id: &str, call: &str, pause: bool) -> Result<()> {
+        let name = self.container_name(id);
+        let _in_flight = self.enter_slow(call, &name)?;
+        let mut state = self.state();
+        let id = state.container_id(id).ok_or_else(|| no_container(id))?;
+        let container = state
+            .containers
+            .get_mut(&id)
+            .ok_or_else(|| no_container(&id))?;
+        let ContainerState::Running { paused, .. } = &mut container.info.state else {
+            return Err(EngineError::Invalid(format!(
+                "container {name} is not running"
+            )));
+        };
+        if *paused == pause {
+            return Err(EngineError::Invalid(format!(
+                "container {name} is {}",
+                if pause {
+                    "already paused"
+                } else {
+                    "not paused"
+                }
+            )));
+        }
+        *paused = pause;
+        Ok(())
+    }
+
     fn container_name(&self, id_or_name: &str) -> String {
         self.state()
             .find_container(id_or_name)
@@ -521,6 +551,7 @@ fn start(container: &mut FakeContainer, n: u64) {
     container.info.state = ContainerState::Running {
         pid: 1000 + n as u32,
         started_at: 1_700_000_000 + n as i64,
+        paused: false,
     };
     let mut next_free = 32768 + (n as u16 % 1000) * 10;
     container.info.ports = container
@@ -799,7 +830,11 @@ impl Engine for FakeEngine {
                 "container {name} is not running"
             )));
         }
-        // The fake's processes die of every signal but the harmless ones.
+        // The fake's processes die of every signal but the harmless ones;
+        // a paused container is thawed to receive it, as docker does.
+        if let ContainerState::Running { paused, .. } = &mut container.info.state {
+            *paused = false;
+        }
         if !matches!(
             signal,
             "SIGHUP" | "HUP" | "SIGUSR1" | "USR1" | "SIGUSR2" | "USR2"
@@ -807,6 +842,14 @@ impl Engine for FakeEngine {
             stop(container, n);
         }
         Ok(())
+    }
+
+    fn pause_container(&self, id: &str) -> Result<()> {
+        self.set_paused(id, "pause_container", true)
+    }
+
+    fn unpause_container(&self, id: &str) -> Result<()> {
+        self.set_paused(id, "unpause_container", false)
     }
 
     fn remove_container(&self, id: &str, force: bool) -> Result<()> {
@@ -893,13 +936,18 @@ impl Engine for FakeEngine {
         let name = self.container_name(id);
         let mut state = self.state();
         Self::record(&mut state, "exec", &name)?;
-        let running = state
+        let container_state = state
             .find_container(id)
-            .map(|c| c.info.state.is_running())
+            .map(|c| c.info.state.clone())
             .ok_or_else(|| no_container(id))?;
-        if !running {
+        if !container_state.is_running() {
             return Err(EngineError::Invalid(format!(
                 "container {name} is not running"
+            )));
+        }
+        if container_state.is_paused() {
+            return Err(EngineError::Invalid(format!(
+                "container {name} is paused: unpause it first"
             )));
         }
         state.execs.push((name, spec.clone()));
@@ -1013,6 +1061,31 @@ mod tests {
             labels: labels_map(&[("com.docker.compose.project", "p")]),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn pause_unpause_and_what_a_paused_container_refuses() {
+        let engine = FakeEngine::new();
+        engine.add_image("busybox:latest");
+        engine.add_network("p_default", &[]);
+        let id = engine.create_container(&spec("p-a-1")).unwrap();
+        let err = engine.pause_container(&id).unwrap_err();
+        assert!(err.to_string().contains("is not running"), "{err}");
+        engine.start_container(&id).unwrap();
+        engine.pause_container(&id).unwrap();
+        let state = engine.container("p-a-1").unwrap().state;
+        assert!(state.is_paused() && state.is_running());
+        assert_eq!(state.name(), "paused");
+        let err = engine.pause_container(&id).unwrap_err();
+        assert!(err.to_string().contains("already paused"), "{err}");
+        let err = engine.exec(&id, &ExecSpec::default()).unwrap_err();
+        assert!(err.to_string().contains("is paused"), "{err}");
+        engine.unpause_container(&id).unwrap();
+        let err = engine.unpause_container(&id).unwrap_err();
+        assert!(err.to_string().contains("not paused"), "{err}");
+        engine.pause_container(&id).unwrap();
+        engine.kill_container(&id, "SIGHUP").unwrap();
+        assert_eq!(engine.container("p-a-1").unwrap().state.name(), "running");
     }
 
     #[test]

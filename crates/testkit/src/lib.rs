@@ -51,6 +51,7 @@ pub fn running() -> ContainerState {
     ContainerState::Running {
         pid: 4242,
         started_at: 1_700_000_000,
+        paused: false,
     }
 }
 

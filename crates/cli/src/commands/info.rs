@@ -163,7 +163,9 @@ pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
     }
     let listed: Vec<(String, String, String)> = projects
         .into_iter()
-        .filter(|(_, (states, _))| args.all || states.contains_key("running"))
+        .filter(|(_, (states, _))| {
+            args.all || states.contains_key("running") || states.contains_key("paused")
+        })
         .map(|(name, (states, files))| {
             let status = states
                 .iter()

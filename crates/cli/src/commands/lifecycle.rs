@@ -1,5 +1,5 @@
-//! `wharf start`, `stop`, `restart`, `rm` and `kill`: act on the project's
-//! existing containers, in dependency order.
+//! `wharf start`, `stop`, `restart`, `rm`, `kill`, `pause` and `unpause`: act
+//! on the project's existing containers, in dependency order.
 
 use super::up::show;
 use crate::context::GlobalOptions;
@@ -46,6 +46,12 @@ pub struct KillArgs {
     /// SIGNAL to send to the container
     #[arg(short = 's', long, default_value = "SIGKILL")]
     pub signal: String,
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PauseArgs {
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
 }
@@ -180,6 +186,55 @@ pub fn kill(global: &GlobalOptions, args: KillArgs) -> Result<i32> {
             Err(e) => {
                 progress.update("Container", &container.name, "Error", true, true);
                 failures.push(format!("{}: {e}", container.name));
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(0)
+    } else {
+        anyhow::bail!(failures.join("; "))
+    }
+}
+
+pub fn pause(global: &GlobalOptions, args: PauseArgs) -> Result<i32> {
+    set_paused(global, &args.services, true)
+}
+
+pub fn unpause(global: &GlobalOptions, args: PauseArgs) -> Result<i32> {
+    set_paused(global, &args.services, false)
+}
+
+/// Freeze or thaw the running containers of the services, as docker compose
+/// does: one that is already (or not) paused is an error, the others go on.
+fn set_paused(global: &GlobalOptions, services: &[String], pause: bool) -> Result<i32> {
+    let (project, name) = target(global, services)?;
+    let engine = global.engine()?;
+    let containers = super::filter_services(
+        wharf_orchestrator::project_containers(&engine, &name, false)?,
+        services,
+        project.as_ref(),
+    )?;
+    let (title, done) = if pause {
+        ("Pausing", "Paused")
+    } else {
+        ("Unpausing", "Unpaused")
+    };
+    let progress = Progress::new(global.stderr_ansi(), title);
+    let mut failures = Vec::new();
+    for container in containers
+        .iter()
+        .filter(|c| c.label(labels::ONEOFF) != Some("True"))
+    {
+        let result = if pause {
+            engine.pause_container(&container.id)
+        } else {
+            engine.unpause_container(&container.id)
+        };
+        match result {
+            Ok(()) => progress.update("Container", &container.name, done, true, false),
+            Err(e) => {
+                progress.update("Container", &container.name, "Error", true, true);
+                failures.push(e.to_string());
             }
         }
     }

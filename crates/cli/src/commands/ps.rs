@@ -104,9 +104,12 @@ fn quoted_command(c: &ContainerInfo, width: usize) -> String {
 pub fn status_text(state: &ContainerState, health: Option<Health>, now: i64) -> String {
     match state {
         ContainerState::Created => "Created".into(),
-        ContainerState::Running { started_at, .. } => {
+        ContainerState::Running {
+            started_at, paused, ..
+        } => {
             let up = format!("Up {}", units::human_duration(now - started_at));
             match health {
+                _ if *paused => format!("{up} (Paused)"),
                 None => up,
                 Some(Health::Starting) => format!("{up} (health: starting)"),
                 Some(health) => format!("{up} ({})", health.name()),
@@ -181,4 +184,33 @@ fn json_entry(c: &ContainerInfo, now: i64) -> serde_json::Value {
         "State": c.state.name(),
         "Status": status_text(&c.state, c.health, now),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paused_container_reads_as_docker_shows_it() {
+        let paused = ContainerState::Running {
+            pid: 7,
+            started_at: 100,
+            paused: true,
+        };
+        assert_eq!(
+            status_text(&paused, Some(Health::Healthy), 105),
+            "Up 5 seconds (Paused)"
+        );
+        assert_eq!(paused.name(), "paused");
+        let running = ContainerState::Running {
+            pid: 7,
+            started_at: 100,
+            paused: false,
+        };
+        assert_eq!(
+            status_text(&running, Some(Health::Healthy), 105),
+            "Up 5 seconds (healthy)"
+        );
+        assert_eq!(running.name(), "running");
+    }
 }

@@ -18,7 +18,8 @@ impl CgroupHandle {
     /// remove the cgroup directories. Idempotent: a cgroup that is already gone is Ok.
     pub fn kill_all_and_destroy(&self) -> Result<(), RuntimeError> {
         let deadline = Instant::now() + DESTROY_TIMEOUT;
-        self.thaw();
+        // Frozen processes cannot act on SIGKILL: thaw first (best effort).
+        let _ = self.thaw();
         if self.mode == CgroupMode::V2 {
             // Kernel 5.14+: kills the whole subtree at once, racing forks included.
             let _ = fs::write_raw(&self.v2_dir().join("cgroup.kill"), "1");
@@ -104,18 +105,6 @@ impl CgroupHandle {
             }
         }
         Ok(())
-    }
-
-    /// Frozen processes cannot act on SIGKILL: thaw first (best effort).
-    fn thaw(&self) {
-        match self.mode {
-            CgroupMode::V1 => {
-                let _ = fs::write_raw(&self.v1_dir("freezer").join("freezer.state"), "THAWED");
-            }
-            CgroupMode::V2 => {
-                let _ = fs::write_raw(&self.v2_dir().join("cgroup.freeze"), "0");
-            }
-        }
     }
 }
 

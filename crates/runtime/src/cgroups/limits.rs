@@ -16,6 +16,8 @@ const CPUSET_HINT: &str =
 /// cpu.shares when none is given, as the kernel and Docker use.
 const DEFAULT_CPU_SHARES: u64 = 1024;
 const CPU_HINT: &str = "the CPU limit must be at least 0.01 CPUs and fit the parent cgroup's quota";
+const OOM_V2_HINT: &str = "cgroup v2 cannot keep the OOM killer away from a cgroup, so this host cannot enforce oom_kill_disable: remove it (the memory limit still applies)";
+const SWAPPINESS_V2_HINT: &str = "cgroup v2 has no per-cgroup swappiness, so this host cannot honour mem_swappiness: remove it (the host's vm.swappiness applies)";
 
 /// CFS quota in microseconds per [`CPU_PERIOD_US`] for a `nano_cpus` limit; `None`
 /// for 0 (unlimited).
@@ -49,6 +51,11 @@ fn validate(l: &Limits) -> Result<(), RuntimeError> {
         }
         if swap > 0 && (swap as u64) < mem {
             return bad(format!("memswap_limit {swap} is below the memory limit {mem}: it counts memory plus swap, so it must be at least the memory limit"));
+        }
+    }
+    if let Some(s) = l.swappiness {
+        if s > 100 {
+            return bad(format!("mem_swappiness {s} is outside 0..=100"));
         }
     }
     if let Some(r) = l.memory_reservation_bytes {
@@ -258,6 +265,7 @@ impl CgroupHandle {
                 }
             }
         }
+        self.apply_oom_and_swappiness(limits)?;
         for (value, file, what) in [
             (&limits.cpuset_cpus, "cpuset.cpus", "cpuset CPUs"),
             (&limits.cpuset_mems, "cpuset.mems", "cpuset memory nodes"),
@@ -277,6 +285,38 @@ impl CgroupHandle {
                 source,
                 hint: CPUSET_HINT,
             })?;
+        }
+        Ok(())
+    }
+
+    /// `oom_kill_disable` and `mem_swappiness`: v1 memory controller files that
+    /// cgroup v2 has no equivalent of, so asking for them there is an error.
+    fn apply_oom_and_swappiness(&self, limits: &Limits) -> Result<(), RuntimeError> {
+        let settings = [
+            (
+                limits.oom_kill_disable.then_some(1),
+                "oom_kill_disable",
+                "memory.oom_control",
+                OOM_V2_HINT,
+            ),
+            (
+                limits.swappiness,
+                "mem_swappiness",
+                "memory.swappiness",
+                SWAPPINESS_V2_HINT,
+            ),
+        ];
+        for (value, what, file, v2_hint) in settings {
+            let Some(value) = value else { continue };
+            if self.mode == CgroupMode::V2 {
+                return Err(RuntimeError::Unsupported {
+                    what,
+                    path: self.v2_dir().join(file),
+                    hint: v2_hint,
+                });
+            }
+            let dir = self.v1_controller_dir("memory", what, file)?;
+            write_limit(&dir.join(file), &value.to_string(), what, value, RANGE_HINT)?;
         }
         Ok(())
     }

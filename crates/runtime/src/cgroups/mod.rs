@@ -3,11 +3,13 @@
 //!
 //! Every operation takes the cgroupfs root (normally `/sys/fs/cgroup`) as an input, so
 //! the whole module is unit-tested on a fake tree in a tempdir. One file a concern:
-//! [`detect`](detect()) the hierarchy, `create`, `limits`, `procs`, `stats`, `destroy`.
+//! [`detect`](detect()) the hierarchy, `create`, `limits`, `procs`, `stats`, `freezer`
+//! (pause), `destroy`.
 
 mod create;
 mod destroy;
 mod detect;
+mod freezer;
 mod fs;
 mod limits;
 mod procs;
@@ -80,6 +82,14 @@ pub struct Limits {
     /// `cpuset.mems`: the memory nodes, e.g. `0`.
     #[serde(default)]
     pub cpuset_mems: Option<String>,
+    /// `oom_kill_disable`: processes that exceed the memory limit wait instead of
+    /// being killed (v1 `memory.oom_control`; v2 has no such switch: an error).
+    #[serde(default)]
+    pub oom_kill_disable: bool,
+    /// `mem_swappiness`, 0..=100 (v1 `memory.swappiness`; v2 has no per-cgroup
+    /// swappiness: an error).
+    #[serde(default)]
+    pub swappiness: Option<u64>,
 }
 
 /// Which cgroup hierarchy the host runs.

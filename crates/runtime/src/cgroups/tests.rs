@@ -731,3 +731,103 @@ fn cpu_weight_conversion_matches_runc() {
     assert_eq!(limits::cpu_weight_from_shares(262_144), 10_000);
     assert_eq!(limits::cpu_weight_from_shares(512), 20);
 }
+
+#[test]
+fn oom_kill_disable_and_swappiness_are_written_on_v1_and_refused_on_v2() {
+    let limits = Limits {
+        memory_bytes: Some(64 << 20),
+        oom_kill_disable: true,
+        swappiness: Some(10),
+        ..Limits::default()
+    };
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &V1_CONTROLLERS);
+    fake_v1_leaf(root, "c");
+    put(
+        &root.join("memory/c/memory.oom_control"),
+        "oom_kill_disable 0\n",
+    );
+    put(&root.join("memory/c/memory.swappiness"), "60\n");
+    CgroupHandle::create(&config(root, "c", limits.clone())).unwrap();
+    assert_eq!(read(&root.join("memory/c/memory.oom_control")), "1");
+    assert_eq!(read(&root.join("memory/c/memory.swappiness")), "10");
+
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v2(root);
+    fake_v2_leaf(root, "c", true);
+    let err = CgroupHandle::create(&config(root, "c", limits.clone())).unwrap_err();
+    assert!(
+        err.to_string().contains("oom_kill_disable requested")
+            && err.to_string().contains("cannot enforce oom_kill_disable"),
+        "{err}"
+    );
+    let err = CgroupHandle::create(&config(
+        root,
+        "c",
+        Limits {
+            swappiness: Some(10),
+            ..Limits::default()
+        },
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot honour mem_swappiness"),
+        "{err}"
+    );
+    let err = CgroupHandle::create(&config(
+        root,
+        "c",
+        Limits {
+            swappiness: Some(101),
+            ..Limits::default()
+        },
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("outside 0..=100"), "{err}");
+}
+
+#[test]
+fn freeze_and_thaw_write_the_freezer_and_report_the_state() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &V1_CONTROLLERS);
+    fake_v1_leaf(root, "c");
+    put(&root.join("freezer/c/freezer.state"), "THAWED\n");
+    let h = CgroupHandle::create(&config(root, "c", Limits::default())).unwrap();
+    assert!(!h.is_frozen().unwrap());
+    h.freeze().unwrap();
+    assert_eq!(read(&root.join("freezer/c/freezer.state")), "FROZEN");
+    assert!(h.is_frozen().unwrap());
+    h.thaw().unwrap();
+    assert!(!h.is_frozen().unwrap());
+
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v2(root);
+    fake_v2_leaf(root, "c", true);
+    put(&root.join("c/cgroup.freeze"), "0\n");
+    // The kernel's answer once every process stopped.
+    put(&root.join("c/cgroup.events"), "populated 1\nfrozen 1\n");
+    let h = CgroupHandle::create(&config(root, "c", Limits::default())).unwrap();
+    h.freeze().unwrap();
+    assert_eq!(read(&root.join("c/cgroup.freeze")), "1");
+    assert!(h.is_frozen().unwrap());
+    h.thaw().unwrap();
+    assert_eq!(read(&root.join("c/cgroup.freeze")), "0");
+
+    // A v1 host without the freezer controller cannot pause.
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &["memory", "cpu", "pids"]);
+    fake_v1_leaf(root, "c");
+    let h = CgroupHandle::create(&config(root, "c", Limits::default())).unwrap();
+    let err = h.freeze().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("pause requested, but the freezer cgroup controller is not available"),
+        "{err}"
+    );
+    assert!(!h.is_frozen().unwrap(), "no freezer: never frozen");
+}
