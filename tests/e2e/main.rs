@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod build;
+mod crash;
 mod harness;
 mod health;
 mod hello;
