@@ -10,4 +10,5 @@ mod hello;
 mod lifecycle;
 mod network;
 mod security;
+mod soak;
 mod volumes;
