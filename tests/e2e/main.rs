@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod build;
+mod crash;
 mod devstack;
 mod harness;
 mod health;
@@ -12,4 +13,5 @@ mod network;
 mod process;
 mod secrets;
 mod security;
+mod soak;
 mod volumes;

@@ -16,12 +16,12 @@ mod security;
 mod store;
 mod volumes;
 
-use lock::FileLock;
+use lock::{FileLock, MonitorLock, MONITOR_LOCK};
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use store::{ContainerRecord, Layout, NetworkRecord, RuntimeState};
 use wharf_engine_api::{
     labels, ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, ExecSpec, ImageInfo,
@@ -39,6 +39,9 @@ const MONITOR_LOG: &str = "monitor.log";
 const STOP_MARKER: &str = "stop-requested";
 /// How long a stop waits for the container before SIGKILL, unless told.
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long start, stop and remove wait for a monitor that is still starting
+/// a container (or recording its end) before giving up.
+const MONITOR_SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Docker's smallest memory limit; below it a container cannot even start.
 const MIN_MEMORY: u64 = 6 * 1024 * 1024;
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -139,6 +142,18 @@ impl LinuxEngine {
     }
 
     fn all_records(&self) -> Result<Vec<ContainerRecord>> {
+        self.read_records(false)
+    }
+
+    /// Every record, removing on the way the directories of creates (and
+    /// removals) that a crash interrupted. The caller holds the global lock,
+    /// under which every create and removal runs, so none of them is in
+    /// progress.
+    fn all_records_repairing(&self) -> Result<Vec<ContainerRecord>> {
+        self.read_records(true)
+    }
+
+    fn read_records(&self, remove_unfinished: bool) -> Result<Vec<ContainerRecord>> {
         let dir = self.layout.containers();
         let mut out = Vec::new();
         let entries = fs::read_dir(&dir)
@@ -148,6 +163,16 @@ impl LinuxEngine {
             // A directory without a config is a create that did not finish.
             if path.exists() {
                 out.push(store::read_json(&path)?);
+            } else if remove_unfinished {
+                fs::remove_dir_all(entry.path()).map_err(|e| {
+                    EngineError::io(
+                        format!(
+                            "removing the unfinished container directory {}",
+                            entry.path().display()
+                        ),
+                        e,
+                    )
+                })?;
             }
         }
         Ok(out)
@@ -182,6 +207,60 @@ impl LinuxEngine {
             }
         }
         Ok(state)
+    }
+
+    fn monitor_lock_path(&self, id: &str) -> PathBuf {
+        self.layout.container(id).join(MONITOR_LOCK)
+    }
+
+    /// The state once no monitor is between two states of the container:
+    /// starting it (the state still says created) or recording its end. A
+    /// start whose CLI died leaves such a monitor behind, and acting on the
+    /// old state then would start a second one or remove the directory under
+    /// its feet.
+    fn settled_state(&self, record: &ContainerRecord) -> Result<RuntimeState> {
+        let lock = self.monitor_lock_path(&record.id);
+        let deadline = Instant::now() + MONITOR_SETTLE_TIMEOUT;
+        loop {
+            let state = self.live_state(&record.id)?;
+            let settled = matches!(
+                state.state,
+                ContainerState::Running { .. } | ContainerState::Restarting
+            ) || !lock::monitor_lock_held(&lock);
+            if settled {
+                return Ok(state);
+            }
+            if Instant::now() >= deadline {
+                return Err(EngineError::Unavailable(format!(
+                    "container {}: its monitor has been starting or stopping it for {} s: try again, or remove it with `wharf rm -f`",
+                    record.name,
+                    MONITOR_SETTLE_TIMEOUT.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The monitor lock of a container to start, or None when it is already
+    /// running (or restarting) under a monitor of its own.
+    fn claim_monitor(&self, record: &ContainerRecord) -> Result<Option<MonitorLock>> {
+        let deadline = Instant::now() + MONITOR_SETTLE_TIMEOUT;
+        loop {
+            let state = self.settled_state(record)?;
+            if state.state.is_running() || matches!(state.state, ContainerState::Restarting) {
+                return Ok(None);
+            }
+            if let Some(lock) = MonitorLock::try_acquire(&self.monitor_lock_path(&record.id))? {
+                return Ok(Some(lock));
+            }
+            // Another monitor took it between the look and the claim.
+            if Instant::now() >= deadline {
+                return Err(EngineError::Unavailable(format!(
+                    "container {}: another monitor keeps starting it: try again",
+                    record.name
+                )));
+            }
+        }
     }
 
     fn info(&self, record: &ContainerRecord) -> Result<ContainerInfo> {
@@ -354,17 +433,24 @@ impl LinuxEngine {
         }
     }
 
-    fn spawn_monitor(&self, record: &ContainerRecord) -> Result<()> {
+    /// Start the monitor in the background, handing it `lock` as its stdin,
+    /// and wait for its word that the container runs.
+    fn spawn_monitor(&self, record: &ContainerRecord, lock: MonitorLock) -> Result<()> {
         let dir = self.layout.container(&record.id);
         let monitor_log = fs::File::create(dir.join(MONITOR_LOG))
             .map_err(|e| EngineError::io("creating the monitor log", e))?;
+        let handover = lock
+            .handover()
+            .map_err(|e| EngineError::io("passing the monitor lock on", e))?;
         let mut child = self
             .monitor_command(record, false)
-            .stdin(Stdio::null())
+            .stdin(handover)
             .stdout(Stdio::piped())
             .stderr(monitor_log)
             .spawn()
             .map_err(|e| self.monitor_error(e))?;
+        // The monitor holds the lock now, through its copy of the open file.
+        drop(lock);
         let stdout = child
             .stdout
             .take()
@@ -547,7 +633,7 @@ impl Engine for LinuxEngine {
             security::validate_cgroup_settings(spec, mode)?;
         }
         let _lock = self.global_lock()?;
-        let records = self.all_records()?;
+        let records = self.all_records_repairing()?;
         if records.iter().any(|r| r.name == spec.name) {
             return Err(EngineError::Conflict {
                 kind: "container",
@@ -660,10 +746,9 @@ impl Engine for LinuxEngine {
 
     fn start_container(&self, id: &str) -> Result<()> {
         let record = self.find(id)?;
-        let state = self.live_state(&record.id)?;
-        if state.state.is_running() || matches!(state.state, ContainerState::Restarting) {
+        let Some(monitor_lock) = self.claim_monitor(&record)? else {
             return Ok(());
-        }
+        };
         let dir = self.layout.container(&record.id);
         let _ = fs::remove_file(dir.join(STOP_MARKER));
         self.write_etc_files(&record)?;
@@ -679,13 +764,13 @@ impl Engine for LinuxEngine {
                 .collect();
             self.refresh_hosts(&records, &nets);
         }
-        self.spawn_monitor(&record)
+        self.spawn_monitor(&record, monitor_lock)
     }
 
     fn start_attached(&self, id: &str) -> Result<i32> {
         let record = self.find(id)?;
-        let state = self.live_state(&record.id)?;
-        if state.state.is_running() {
+        // The monitor in the foreground takes the lock itself: its stdin is ours.
+        if self.claim_monitor(&record)?.is_none() {
             return Err(EngineError::Invalid(format!(
                 "container {} is already running",
                 record.name
@@ -704,7 +789,7 @@ impl Engine for LinuxEngine {
         let dir = self.layout.container(&record.id);
         fs::write(dir.join(STOP_MARKER), b"")
             .map_err(|e| EngineError::io(format!("stopping {}", record.name), e))?;
-        let state = self.live_state(&record.id)?;
+        let state = self.settled_state(&record)?;
         let pid = match state.state {
             ContainerState::Running { pid, .. } => Some(pid),
             _ => None,
@@ -810,7 +895,7 @@ impl Engine for LinuxEngine {
 
     fn remove_container(&self, id: &str, force: bool) -> Result<()> {
         let record = self.find(id)?;
-        let state = self.live_state(&record.id)?;
+        let state = self.settled_state(&record)?;
         if state.state.is_running() || matches!(state.state, ContainerState::Restarting) {
             if !force {
                 return Err(EngineError::Invalid(format!(
@@ -837,7 +922,7 @@ impl Engine for LinuxEngine {
         let _ = fs::remove_file(dir.join(CONFIG_FILE));
         fs::remove_dir_all(&dir)
             .map_err(|e| EngineError::io(format!("removing {}", dir.display()), e))?;
-        let records = self.all_records()?;
+        let records = self.all_records_repairing()?;
         let nets: Vec<String> = record
             .endpoints
             .iter()
@@ -889,7 +974,7 @@ impl Engine for LinuxEngine {
             .into_iter()
             .find(|n| n.id == id || n.name == id)
             .ok_or_else(|| EngineError::not_found("network", id))?;
-        network::remove(&self.layout, &record, &self.all_records()?)
+        network::remove(&self.layout, &record, &self.all_records_repairing()?)
     }
 
     fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32> {

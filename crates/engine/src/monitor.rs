@@ -3,6 +3,7 @@
 //! ports, writes its output to the log file, reaps it, records its exit status
 //! and applies its restart policy. There is no other long-lived process.
 
+use crate::lock::{MonitorLock, MONITOR_LOCK};
 use crate::logs::LogRecord;
 use crate::store::{self, ContainerRecord, Layout, RuntimeState};
 use crate::{cgroup_config, runtime_err, CONFIG_FILE, LOG_FILE, STATE_FILE, STOP_MARKER};
@@ -37,6 +38,18 @@ pub const START_FAILED: i32 = 125;
 
 /// Run the monitor of container `id`.
 pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 {
+    let dir = layout.container(id);
+    let lock_path = dir.join(MONITOR_LOCK);
+    // In the background the starting CLI passes the container's monitor lock
+    // down as our stdin; in the foreground (or started by hand) we take it.
+    let passed = match &mode {
+        Mode::Detached(_) => std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .and_then(|fd| MonitorLock::adopt(File::from(fd), &lock_path)),
+        Mode::Attached => None,
+    };
     let mut status = match mode {
         Mode::Detached(status) => {
             let _ = nix::unistd::setsid();
@@ -71,7 +84,20 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 
             }
         }
     };
-    let dir = layout.container(id);
+    // Held until this process ends: while it is, no other monitor starts.
+    let _monitor_lock = match passed {
+        Some(lock) => lock,
+        None => match MonitorLock::try_acquire(&lock_path) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                return fail(
+                    &mut status,
+                    &format!("container {id} already has a monitor: another start is in progress"),
+                )
+            }
+            Err(e) => return fail(&mut status, &e.to_string()),
+        },
+    };
     let record: ContainerRecord = match store::read_json(&dir.join(CONFIG_FILE)) {
         Ok(r) => r,
         Err(e) => return fail(&mut status, &e.to_string()),

@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# The benchmark suite: one table of wall times, throughputs and memory, each
+# with its median, min and max over RUNS runs (default 5), and the target
+# where the project has one.
+#
+# Needs: root (namespaces, mounts, cgroups, bridges); the Rust toolchain (it
+# builds `cargo build --release --locked` itself and measures that binary);
+# the packages of scripts/install-deps.sh: busybox-static (the image, made by
+# scripts/make-busybox-tar.sh), util-linux (unshare), docker-registry, skopeo
+# and curl.
+#
+# Everything runs inside fresh mount, network and pid namespaces (unshare) with
+# a temporary WHARF_ROOT and a cgroup parent of its own, all removed at the
+# end, so nothing is left on the host. Only 127.0.0.1 is contacted.
+#
+# Usage: bash benches/suite.sh            RUNS=10 bash benches/suite.sh
+set -euo pipefail
+export LC_ALL=C
+RUNS=${RUNS:-5}
+
+if [ "${WHARF_BENCH_INNER:-}" != 1 ]; then
+  repo=$(cd "$(dirname "$0")/.." && pwd)
+  if [ "$(id -u)" != 0 ]; then
+    echo "benches/suite.sh needs root (it creates namespaces, mounts, cgroups and bridges): run it with sudo" >&2
+    exit 1
+  fi
+  if ! [[ $RUNS =~ ^[1-9][0-9]*$ ]]; then
+    echo "RUNS=$RUNS is not a positive number of runs" >&2
+    exit 1
+  fi
+  for tool in unshare curl skopeo busybox cargo; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "$tool is not installed: run scripts/install-deps.sh" >&2
+      exit 1
+    fi
+  done
+  if ! [ -x /usr/bin/docker-registry ]; then
+    echo "/usr/bin/docker-registry is not installed: run scripts/install-deps.sh" >&2
+    exit 1
+  fi
+  cd "$repo"
+  echo "building: cargo build --release --locked" >&2
+  cargo build --release --locked >&2
+  target=${CARGO_TARGET_DIR:-$repo/target}
+  case $target in /*) ;; *) target=$repo/$target ;; esac
+  work=$(mktemp -d)
+  cgroup_parent="wharf-bench-$$-$(date +%s%N)"
+  cleanup() {
+    # The pid namespace took every container with it; empty the cgroups left.
+    for top in /sys/fs/cgroup/*/"$cgroup_parent" /sys/fs/cgroup/"$cgroup_parent"; do
+      [ -d "$top" ] || continue
+      for _ in 1 2 3 4 5 6 7 8 9 10; do
+        find "$top" -depth -type d -exec rmdir {} + 2>/dev/null || true
+        [ -d "$top" ] || break
+        sleep 0.2
+      done
+    done
+    rm -rf "$work"
+  }
+  trap cleanup EXIT
+  bash scripts/make-busybox-tar.sh "$work/busybox.tar" >/dev/null
+  WHARF_BENCH_INNER=1 WHARF="$target/release/wharf" WORK="$work" RUNS="$RUNS" \
+    WHARF_CGROUP_PARENT="$cgroup_parent" \
+    unshare --mount --net --pid --fork --mount-proc --propagation private -- bash "$0"
+  exit 0
+fi
+
+# ---- inside the namespaces --------------------------------------------------
+
+export WHARF_ROOT=$WORK/root
+errors=$WORK/last-command.err
+rows=()
+
+# The namespace's own loopback, for the published ports and the registry.
+busybox ip link set lo up
+
+progress() { echo "== $*" >&2; }
+
+# Run a command whose output is not wanted; on failure show its errors and stop.
+quiet() {
+  if ! "$@" >/dev/null 2>"$errors" </dev/null; then
+    echo "failed: $*" >&2
+    cat "$errors" >&2
+    exit 1
+  fi
+}
+
+# timed ARRAY CMD...: run CMD quietly and append its wall time (µs) to ARRAY.
+timed() {
+  local -n samples=$1
+  shift
+  local start=${EPOCHREALTIME/./}
+  quiet "$@"
+  local end=${EPOCHREALTIME/./}
+  samples+=($((end - start)))
+}
+
+# row NAME UNIT DIVISOR TARGET ARRAY: one table row from the samples in ARRAY,
+# each divided by DIVISOR (1000 turns µs into ms); TARGET is "<=N", ">=N" or "".
+row() {
+  local name=$1 unit=$2 divisor=$3 target=$4
+  local -n samples=$5
+  rows+=("$(printf '%s\n' "${samples[@]}" | sort -g | awk -v name="$name" -v unit="$unit" \
+    -v div="$divisor" -v target="$target" '
+    function shown(x) { return sprintf(x >= 1000 ? "%10.0f" : "%10.2f", x) }
+    { v[NR] = $1 / div }
+    END {
+      n = NR
+      median = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+      verdict = ""
+      goal = "-"
+      limit = substr(target, 3) + 0
+      if (target ~ /^<=/) { goal = "<= " limit; verdict = (median <= limit) ? "met" : "missed" }
+      if (target ~ /^>=/) { goal = ">= " limit; verdict = (median >= limit) ? "met" : "missed" }
+      printf "%-44s %-7s %s %s %s   %-10s %s\n", name, unit, shown(median), shown(v[1]), shown(v[n]), goal, verdict
+    }')")
+}
+
+# A compose file with N idle busybox services that stop at once on SIGTERM.
+idle_services() {
+  echo "services:"
+  for ((i = 0; i < $1; i++)); do
+    cat <<EOF
+  s$i:
+    image: busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 60 & wait; done"]
+EOF
+  done
+}
+
+# Sum of VmRSS and of Pss (KiB) of the running monitors, and their number.
+monitor_memory() {
+  local rss=0 pss=0 count=0 pid cmdline value
+  for pid in /proc/[0-9]*; do
+    cmdline=$(tr '\0' ' ' <"$pid/cmdline" 2>/dev/null) || continue
+    [[ $cmdline == *" __monitor "* ]] || continue
+    value=$(awk '/^VmRSS:/ { print $2 }' "$pid/status" 2>/dev/null) || continue
+    rss=$((rss + ${value:-0}))
+    value=$(awk '/^Pss:/ { print $2 }' "$pid/smaps_rollup" 2>/dev/null) || continue
+    pss=$((pss + ${value:-0}))
+    count=$((count + 1))
+  done
+  echo "$rss $pss $count"
+}
+
+# Poll URL until it answers, for at most 30 s.
+wait_for_url() {
+  local deadline=$((SECONDS + 30))
+  until curl -sf -o /dev/null "$1"; do
+    if ((SECONDS >= deadline)); then
+      echo "$1 did not answer within 30 s" >&2
+      exit 1
+    fi
+    sleep 0.05
+  done
+}
+
+progress "importing busybox"
+quiet "$WHARF" image import -c 'CMD ["/bin/sh"]' "$WORK/busybox.tar" busybox:latest
+
+# One container start first: it compiles and caches the seccomp program, a
+# one-time cost that would otherwise land in the first measured run.
+mkdir -p "$WORK/oneoff"
+cat >"$WORK/oneoff/compose.yaml" <<'EOF'
+services:
+  app:
+    image: busybox:latest
+    command: ["true"]
+EOF
+cd "$WORK/oneoff"
+quiet "$WHARF" run --rm app true
+
+progress "run --rm app true ($RUNS runs)"
+run_rm=()
+for ((r = 0; r < RUNS; r++)); do
+  timed run_rm "$WHARF" run --rm app true
+done
+row "run --rm SERVICE true" ms 1000 "<=25" run_rm
+
+for n in 3 50 100; do
+  progress "up -d / down of $n services ($RUNS runs)"
+  mkdir -p "$WORK/idle$n"
+  idle_services "$n" >"$WORK/idle$n/compose.yaml"
+  cd "$WORK/idle$n"
+  up=() down=() noop=() ps=() rss=() pss=()
+  for ((r = 0; r < RUNS; r++)); do
+    timed up "$WHARF" up -d
+    if [ "$n" = 50 ]; then
+      timed noop "$WHARF" up -d
+      read -r rss_sum pss_sum monitors < <(monitor_memory)
+      if [ "$monitors" != 50 ]; then
+        echo "expected 50 monitors, found $monitors" >&2
+        exit 1
+      fi
+      rss+=("$(awk -v s="$rss_sum" -v c="$monitors" 'BEGIN { print s / c / 1024 }')")
+      pss+=("$(awk -v s="$pss_sum" -v c="$monitors" 'BEGIN { print s / c / 1024 }')")
+    fi
+    if [ "$n" = 100 ]; then
+      timed ps "$WHARF" ps
+    fi
+    timed down "$WHARF" down
+  done
+  case $n in
+    3) up_target="<=60" down_target="<=60" ;;
+    50) up_target="<=1000" down_target="" ;;
+    *) up_target="" down_target="" ;;
+  esac
+  row "up -d, $n services" ms 1000 "$up_target" up
+  if [ "$n" = 50 ]; then
+    row "up -d with 50 running (nothing to do)" ms 1000 "" noop
+    row "monitor RSS per container (50 running)" MiB 1 "<=1.5" rss
+    row "monitor PSS per container (50 running)" MiB 1 "" pss
+  fi
+  if [ "$n" = 100 ]; then
+    row "ps, 100 containers" ms 1000 "" ps
+  fi
+  row "down, $n services" ms 1000 "$down_target" down
+done
+
+progress "build: cold and unchanged ($RUNS runs)"
+mkdir -p "$WORK/build"
+cd "$WORK/build"
+cat >compose.yaml <<'EOF'
+services:
+  app:
+    build: .
+    image: bench-build:latest
+    command: ["cat", "/app/copy.txt"]
+EOF
+cat >Dockerfile <<'EOF'
+FROM busybox:latest
+COPY app.txt /app/app.txt
+RUN cp /app/app.txt /app/copy.txt && echo built >> /app/copy.txt
+EOF
+echo "hello from the build context" >app.txt
+cold=() rebuild=()
+for ((r = 0; r < RUNS; r++)); do
+  timed cold "$WHARF" build --no-cache app
+done
+for ((r = 0; r < RUNS; r++)); do
+  timed rebuild "$WHARF" build app
+done
+row "build, cold (FROM busybox, COPY, RUN)" ms 1000 "" cold
+row "build, nothing changed (all cached)" ms 1000 "<=50" rebuild
+
+progress "pull from a loopback registry ($RUNS runs)"
+mkdir -p "$WORK/layers" "$WORK/registry"
+cat >"$WORK/layers/Dockerfile" <<'EOF'
+FROM busybox:latest
+RUN head -c 8000000 /dev/urandom > /layer1.bin
+RUN head -c 8000000 /dev/urandom > /layer2.bin
+RUN head -c 8000000 /dev/urandom > /layer3.bin
+EOF
+quiet "$WHARF" image build -t bench/layers:1 "$WORK/layers"
+quiet "$WHARF" image save -o "$WORK/layers.tar" bench/layers:1
+cat >"$WORK/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry/storage
+http:
+  addr: 127.0.0.1:5000
+EOF
+/usr/bin/docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/log" 2>&1 &
+registry=$!
+wait_for_url http://127.0.0.1:5000/v2/
+quiet skopeo copy --quiet --dest-tls-verify=false \
+  "docker-archive:$WORK/layers.tar" docker://127.0.0.1:5000/bench/layers:1
+image_bytes=$(du -sb "$WORK/registry/storage/docker/registry/v2/blobs" | cut -f1)
+pull=() pull_rate=()
+for ((r = 0; r < RUNS; r++)); do
+  WHARF_ROOT=$WORK/pull$r timed pull "$WHARF" image pull 127.0.0.1:5000/bench/layers:1
+  pull_rate+=("$(awk -v b="$image_bytes" -v us="${pull[-1]}" 'BEGIN { print b / us }')")
+  rm -rf "$WORK/pull$r"
+done
+kill "$registry"
+wait "$registry" 2>/dev/null || true
+mib=$(awk -v b="$image_bytes" 'BEGIN { printf "%.0f", b / 1048576 }')
+row "image pull, 4 layers, $mib MiB (loopback)" ms 1000 "" pull
+row "image pull throughput" MB/s 1 "" pull_rate
+
+progress "logs throughput ($RUNS runs)"
+lines=200000
+mkdir -p "$WORK/logs"
+cd "$WORK/logs"
+cat >compose.yaml <<EOF
+services:
+  talker:
+    image: busybox:latest
+    command: ["seq", "1", "$lines"]
+EOF
+quiet "$WHARF" up -d
+quiet "$WHARF" wait talker
+logged=$("$WHARF" logs --no-log-prefix talker | wc -l)
+if [ "$logged" != "$lines" ]; then
+  echo "logs returned $logged lines, expected $lines" >&2
+  exit 1
+fi
+logs=() logs_rate=()
+for ((r = 0; r < RUNS; r++)); do
+  timed logs "$WHARF" logs --no-color talker
+  logs_rate+=("$(awk -v n="$lines" -v us="${logs[-1]}" 'BEGIN { print n / us * 1e6 }')")
+done
+quiet "$WHARF" down
+row "logs, $lines lines" ms 1000 "" logs
+row "logs throughput" lines/s 1 "" logs_rate
+
+progress "published port throughput ($RUNS runs)"
+mkdir -p "$WORK/web/www"
+cd "$WORK/web"
+head -c 268435456 /dev/zero >www/big.bin
+cat >compose.yaml <<'EOF'
+services:
+  web:
+    image: busybox:latest
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    volumes: ["./www:/www:ro"]
+    ports: ["127.0.0.1:18080:8080"]
+EOF
+quiet "$WHARF" up -d
+wait_for_url http://127.0.0.1:18080/big.bin
+address=$("$WHARF" exec -T web ip -4 -o addr show eth0 | awk '{ split($4, a, "/"); print a[1] }')
+published=() direct=()
+for ((r = 0; r < RUNS; r++)); do
+  published+=("$(curl -s -o /dev/null -w '%{speed_download}' http://127.0.0.1:18080/big.bin)")
+  direct+=("$(curl -s -o /dev/null -w '%{speed_download}' "http://$address:8080/big.bin")")
+done
+quiet "$WHARF" down
+row "published port, 256 MiB over HTTP (proxy)" MB/s 1000000 "" published
+row "the same, straight to the container" MB/s 1000000 "" direct
+
+echo
+echo "wharf benchmark suite: $RUNS runs each; $(nproc) CPUs, kernel $(uname -r)"
+printf "%-44s %-7s %10s %10s %10s   %-10s %s\n" benchmark unit median min max target ""
+for line in "${rows[@]}"; do
+  echo "$line"
+done

@@ -1,0 +1,246 @@
+//! Crash safety: a `wharf up -d` killed with SIGKILL half-way through a
+//! 20-service project leaves a state that the next `up -d` completes and the
+//! next `down` removes entirely — no processes, mounts, interfaces, cgroups or
+//! state directories left.
+
+use crate::harness::{sandboxed, Sandbox};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SERVICES: usize = 20;
+
+fn compose() -> String {
+    let mut yaml = String::from("services:\n");
+    for i in 0..SERVICES {
+        yaml.push_str(&format!(
+            "  s{i:02}:\n    image: busybox:latest\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while :; do sleep 60 & wait; done\"]\n"
+        ));
+    }
+    yaml
+}
+
+/// Container directories under the state root, finished or not.
+fn container_dirs(root: &Path) -> usize {
+    std::fs::read_dir(root.join("containers"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
+/// What one attempt to kill `up -d` half-way saw.
+struct Attempt {
+    /// Container directories present just before SIGKILL was sent.
+    dirs_at_kill: usize,
+    /// Whether the kill, not `up` finishing, ended the process.
+    killed: bool,
+}
+
+/// Start `up -d` and SIGKILL it as soon as at least `threshold` (but not all)
+/// container directories exist. None when `up` finished before that.
+fn kill_up_midway(s: &Sandbox, dir: &Path, threshold: usize) -> Option<Attempt> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["up", "-d"])
+        .current_dir(dir)
+        .env("WHARF_ROOT", s.root.path())
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_FILE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting wharf up -d");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().expect("polling wharf up").is_some() {
+            return None;
+        }
+        let dirs = container_dirs(s.root.path());
+        if (threshold..SERVICES).contains(&dirs) {
+            child.kill().expect("sending SIGKILL to wharf up");
+            let status = child.wait().expect("reaping wharf up");
+            return Some(Attempt {
+                dirs_at_kill: dirs,
+                killed: status.signal() == Some(libc::SIGKILL),
+            });
+        }
+        assert!(Instant::now() < deadline, "wharf up -d made no progress");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Collect the exit status of processes that were re-parented to us (this
+/// test is the init of its pid namespace) so they do not linger as zombies.
+fn reap_orphans() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// Processes in the sandbox's pid namespace other than this test.
+fn other_processes() -> Vec<String> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.chars().all(|c| c.is_ascii_digit()) && name != me
+        })
+        .map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            format!(
+                "{}: {}",
+                e.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            )
+        })
+        .collect()
+}
+
+fn monitor_count() -> usize {
+    other_processes()
+        .iter()
+        .filter(|p| p.contains("__monitor"))
+        .count()
+}
+
+/// Cgroups below the sandbox's cgroup parent, in every hierarchy.
+fn leftover_cgroups() -> Vec<String> {
+    let parent = std::env::var("WHARF_CGROUP_PARENT").unwrap();
+    let mut left = Vec::new();
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let top = hierarchy.path().join(&parent);
+        for entry in std::fs::read_dir(&top).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                left.push(entry.path().display().to_string());
+            }
+        }
+    }
+    left
+}
+
+/// Interfaces in the sandbox's network namespace other than loopback.
+fn interfaces() -> Vec<String> {
+    std::fs::read_to_string("/proc/net/dev")
+        .unwrap()
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|name| name.trim().to_string())
+        .filter(|name| name != "lo")
+        .collect()
+}
+
+/// `up -d` completes the project: every service once, running, one monitor
+/// each, no unfinished container directory.
+fn assert_converged(s: &Sandbox, dir: &Path) {
+    s.ok(dir, &["up", "-d"]);
+    let ps = s.ok(dir, &["ps", "--format", "json"]);
+    let mut running: Vec<String> = ps
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["State"] == "running")
+        .map(|v| v["Name"].as_str().unwrap().to_string())
+        .collect();
+    running.sort();
+    let expected: Vec<String> = (0..SERVICES).map(|i| format!("crash-s{i:02}-1")).collect();
+    assert_eq!(running, expected, "{ps}");
+    assert_eq!(
+        s.ok(dir, &["ps", "-a", "-q"]).lines().count(),
+        SERVICES,
+        "one container a service"
+    );
+    let table = s.ok(dir, &["ps"]);
+    assert_eq!(
+        table.lines().filter(|l| l.contains(" Up ")).count(),
+        SERVICES,
+        "{table}"
+    );
+    assert_eq!(monitor_count(), SERVICES, "{:#?}", other_processes());
+    // Nothing left to do the second time.
+    let again = s.wharf(dir, &["up", "-d"]);
+    let again_err = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{again_err}");
+    assert_eq!(
+        again_err.matches("  Running").count(),
+        SERVICES,
+        "{again_err}"
+    );
+}
+
+/// `down` leaves nothing: no process, mount, interface, cgroup, container
+/// directory or network record.
+fn assert_removed(s: &Sandbox, dir: &Path) {
+    s.ok(dir, &["down", "-t", "1"]);
+    assert_eq!(s.ok(dir, &["ps", "-a", "-q"]).trim(), "");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        reap_orphans();
+        let left = other_processes();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "processes left: {left:#?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let root = s.root.path().to_str().unwrap();
+    assert!(!mounts.contains(root), "mounts left: {mounts}");
+    assert_eq!(interfaces(), Vec::<String>::new(), "interfaces left");
+    assert_eq!(leftover_cgroups(), Vec::<String>::new(), "cgroups left");
+    for sub in ["containers", "networks"] {
+        let left: Vec<_> = std::fs::read_dir(s.root.path().join(sub))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "state left: {left:?}");
+    }
+}
+
+#[test]
+fn up_killed_midway_is_completed_by_up_and_removed_by_down() {
+    sandboxed(
+        "crash::up_killed_midway_is_completed_by_up_and_removed_by_down",
+        |s| {
+            s.import_busybox();
+            let dir = s.project("crash", &compose());
+            // Kill early (while the first containers are created), half-way,
+            // and late (while the last ones start); the later retries cover an
+            // `up` that outran the poll.
+            let mut killed_at = Vec::new();
+            for threshold in [1, SERVICES / 2, SERVICES - 2, 1, SERVICES / 2] {
+                if killed_at.len() == 3 {
+                    break;
+                }
+                let attempt = kill_up_midway(s, &dir, threshold);
+                if let Some(attempt) = attempt.filter(|a| a.killed) {
+                    assert!(
+                        (1..SERVICES).contains(&attempt.dirs_at_kill),
+                        "killed with {} container directories",
+                        attempt.dirs_at_kill
+                    );
+                    killed_at.push(attempt.dirs_at_kill);
+                    if killed_at.len() == 1 {
+                        // What a create killed before it wrote its config leaves.
+                        let unfinished = s.root.path().join("containers").join("0".repeat(64));
+                        std::fs::create_dir_all(unfinished.join("upper")).unwrap();
+                    }
+                }
+                assert_converged(s, &dir);
+                assert_removed(s, &dir);
+            }
+            eprintln!(
+                "killed wharf up -d with {killed_at:?} of {SERVICES} container directories present"
+            );
+            assert!(
+                !killed_at.is_empty(),
+                "no try killed wharf up -d before it finished"
+            );
+        },
+    );
+}
