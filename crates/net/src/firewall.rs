@@ -72,13 +72,19 @@ impl FirewallDriver for Nftables {
 
     fn teardown_network(&self, bridge: &str, subnet: Ipv4Net) -> Result<(), NetError> {
         check_bridge_name(bridge)?;
+        let action = format!("removing the firewall rules of network bridge {bridge:?} ({subnet})");
+        // One nft run in the usual case: everything setup made is there. When
+        // something is already gone the whole batch fails (nothing is changed)
+        // and the tolerant ruleset, which adds before it deletes, runs instead.
+        let strict = Nftables::strict_teardown_ruleset(bridge, subnet).to_string();
+        let (ok, ..) = nft_command(&["-j", "-f", "-"], Some(strict.as_bytes()), &action)?;
+        if ok {
+            return Ok(());
+        }
         if !table_exists()? {
             return Ok(());
         }
-        run_nft(
-            &format!("removing the firewall rules of network bridge {bridge:?} ({subnet})"),
-            &Nftables::teardown_ruleset(bridge, subnet),
-        )
+        run_nft(&action, &Nftables::teardown_ruleset(bridge, subnet))
     }
 
     fn name(&self) -> &'static str {
@@ -280,6 +286,23 @@ impl Nftables {
 
     /// The `nft -j` document that removes network `bridge`/`subnet`. It first adds what
     /// it deletes (a no-op when present), so it succeeds even if parts are already gone.
+    /// The deletions of [`Nftables::teardown_ruleset`] alone: fails as a whole
+    /// when any of them is already gone.
+    pub fn strict_teardown_ruleset(bridge: &str, subnet: Ipv4Net) -> Value {
+        let subnet = subnet.trunc();
+        let (nat, fwd) = (nat_chain(bridge), fwd_chain(bridge));
+        let commands = vec![
+            cmd("delete", elements(NAT_MAP, vec![prefix(subnet)])),
+            cmd("delete", elements(IIF_MAP, vec![json!(bridge)])),
+            cmd("delete", elements(OIF_MAP, vec![json!(bridge)])),
+            cmd("flush", chain(&nat)),
+            cmd("flush", chain(&fwd)),
+            cmd("delete", chain(&nat)),
+            cmd("delete", chain(&fwd)),
+        ];
+        json!({ "nftables": commands })
+    }
+
     pub fn teardown_ruleset(bridge: &str, subnet: Ipv4Net) -> Value {
         let subnet = subnet.trunc();
         let (nat, fwd) = (nat_chain(bridge), fwd_chain(bridge));
