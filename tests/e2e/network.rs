@@ -334,3 +334,64 @@ fn ipam_bridge_name_mtu_and_mac_address_are_honoured() {
         },
     );
 }
+
+#[test]
+fn links_are_aliases_seen_by_the_linking_container_only() {
+    sandboxed(
+        "network::links_are_aliases_seen_by_the_linking_container_only",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "linked",
+                "services:
+  web:
+    image: busybox:latest
+    command: [sleep, '3600']
+    links: ['db:database', cache]
+  db:
+    image: busybox:latest
+    command: [sleep, '3600']
+  cache:
+    image: busybox:latest
+    command: [sleep, '3600']
+  other:
+    image: busybox:latest
+    command: [sleep, '3600']
+",
+            );
+            let up = s.wharf(&dir, &["up", "-d", "web"]);
+            let err = String::from_utf8_lossy(&up.stderr);
+            assert!(up.status.success(), "{err}");
+            // Linked services come up first, with web alone named on the command line.
+            assert!(err.contains("Container linked-db-1  Started"), "{err}");
+            assert!(err.contains("Container linked-cache-1  Started"), "{err}");
+            let db = address(s, &dir, "db", 1);
+            assert_eq!(lookup(s, &dir, "database").unwrap(), vec![db.clone()]);
+            let hosts = s.ok(&dir, &["exec", "web", "cat", "/etc/hosts"]);
+            assert!(
+                hosts
+                    .lines()
+                    .any(|l| l.starts_with(&db) && l.contains("database")),
+                "{hosts}"
+            );
+            // The alias is web's own: another container does not know it.
+            s.ok(&dir, &["up", "-d", "other"]);
+            let out = s.wharf(
+                &dir,
+                &["exec", "other", "nslookup", "database", "127.0.0.11"],
+            );
+            assert!(!out.status.success(), "{out:?}");
+            let hosts = s.ok(&dir, &["exec", "other", "cat", "/etc/hosts"]);
+            assert!(!hosts.contains("database"), "{hosts}");
+            s.ok(&dir, &["down", "-t", "0"]);
+
+            // A link to a service that does not exist is an error with its position.
+            let dir = s.project(
+                "badlink",
+                "services:\n  web:\n    image: busybox\n    links: [nosuch]\n",
+            );
+            let err = s.fails(&dir, &["up", "-d"]);
+            assert!(err.contains("\"nosuch\" is not defined"), "{err}");
+        },
+    );
+}

@@ -88,6 +88,12 @@ pub fn check(
                             .iter()
                             .filter(|v| !v.starts_with("container:"))
                             .map(|v| v.split(':').next().unwrap_or(v)),
+                    )
+                    .chain(
+                        s.service
+                            .links
+                            .iter()
+                            .map(|l| l.split(':').next().unwrap_or(l)),
                     );
                 s.service
                     .depends_on
@@ -150,12 +156,19 @@ pub fn check(
                 .filter(|v| !v.starts_with("container:"))
                 .map(|v| v.split(':').next().unwrap_or(v).to_string()),
         );
+        // A linked service is started first, as docker compose does.
+        implied.extend(
+            service
+                .links
+                .iter()
+                .map(|l| l.split(':').next().unwrap_or(l).to_string()),
+        );
         for other in implied {
             if !defined.contains(other.as_str()) {
                 return Err(reference(
                     &key.key_loc,
                     path.clone(),
-                    format!("service {other:?} is not defined (services: {all_names}): network_mode, ipc, pid and volumes_from name services"),
+                    format!("service {other:?} is not defined (services: {all_names}): network_mode, ipc, pid, volumes_from and links name services"),
                 ));
             }
             service

@@ -23,7 +23,7 @@ pub use spec::{
     NetworkAttachment, NetworkMode, NetworkSpec, PidMode, PortBinding, Protocol, Resources,
     RestartPolicy, SecuritySpec, Ulimit, UtsMode, VolumeSpec,
 };
-pub use spec::{FileKind, FileMount, VolumesFrom};
+pub use spec::{FileKind, FileMount, Link, VolumesFrom};
 
 /// Result type of every engine call.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -91,6 +91,10 @@ pub struct ContainerSpec {
     /// Whose network namespace the container uses (compose's `network_mode`).
     #[serde(default, skip_serializing_if = "NetworkMode::is_default")]
     pub network_mode: NetworkMode,
+    /// Extra names by which this container (only) reaches others on shared
+    /// networks: compose's `links` and `external_links`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
     /// Run a minimal init as the container's first process, which starts the
     /// command, forwards signals to it and reaps orphans (`init: true`).
     #[serde(default, skip_serializing_if = "is_false")]
@@ -372,6 +376,37 @@ pub struct VolumesFrom {
     /// `:ro`: every mount read-only; otherwise each keeps its own mode.
     #[serde(default, skip_serializing_if = "is_false")]
     pub read_only: bool,
+}
+
+/// A link: the containers of a service of the same project, or one container
+/// by name, known to the linking container also as `alias`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Link {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    pub alias: String,
+}
+
+impl Link {
+    /// Whether `other` (its name and labels) is a target of this link made by a
+    /// container of `project`.
+    pub fn targets(
+        &self,
+        project: Option<&str>,
+        other_name: &str,
+        other_labels: &BTreeMap<String, String>,
+    ) -> bool {
+        match (&self.service, &self.container) {
+            (Some(service), _) => {
+                other_labels.get(crate::labels::SERVICE) == Some(service)
+                    && other_labels.get(crate::labels::PROJECT).map(String::as_str) == project
+            }
+            (None, Some(container)) => other_name == container,
+            (None, None) => false,
+        }
+    }
 }
 
 /// One network a container joins.

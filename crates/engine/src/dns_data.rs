@@ -40,11 +40,13 @@ pub fn table(
                     .filter(|e| e.network_id == own.network_id)
                     .collect()
             };
+            let linked = link_aliases(container, peer);
             for endpoint in peer_endpoints {
                 let short_id = peer.id.get(..12).unwrap_or(&peer.id);
                 let names = std::iter::once(peer.name.as_str())
                     .chain(std::iter::once(short_id))
-                    .chain(endpoint.aliases.iter().map(String::as_str));
+                    .chain(endpoint.aliases.iter().map(String::as_str))
+                    .chain(linked.iter().copied());
                 for name in names {
                     add(&mut table, name, endpoint.address);
                 }
@@ -52,6 +54,26 @@ pub fn table(
         }
     }
     table
+}
+
+/// The names by which `container` alone knows `other`: the aliases of its
+/// `links` and `external_links` that point at `other`.
+pub fn link_aliases<'a>(container: &'a ContainerRecord, other: &ContainerRecord) -> Vec<&'a str> {
+    if other.id == container.id {
+        return Vec::new();
+    }
+    let project = container
+        .spec
+        .labels
+        .get(wharf_engine_api::labels::PROJECT)
+        .map(String::as_str);
+    container
+        .spec
+        .links
+        .iter()
+        .filter(|link| link.targets(project, &other.name, &other.spec.labels))
+        .map(|link| link.alias.as_str())
+        .collect()
 }
 
 fn add(table: &mut Table, name: &str, address: Ipv4Addr) {

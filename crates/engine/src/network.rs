@@ -307,8 +307,12 @@ pub fn hosts_file(container: &ContainerRecord, all: &[ContainerRecord]) -> Strin
             {
                 continue;
             }
-            for name in std::iter::once(&other.name).chain(endpoint.aliases.iter()) {
-                names.entry(name.clone()).or_insert(endpoint.address);
+            let linked = crate::dns_data::link_aliases(container, other);
+            let all_names = std::iter::once(other.name.as_str())
+                .chain(endpoint.aliases.iter().map(String::as_str))
+                .chain(linked);
+            for name in all_names {
+                names.entry(name.to_string()).or_insert(endpoint.address);
             }
         }
     }

@@ -507,8 +507,6 @@ fn unsupported(service: &Service) -> Result<(), String> {
     );
     check("gpus", !service.gpus.is_empty());
     check("isolation", service.isolation.is_some());
-    check("links", !service.links.is_empty());
-    check("external_links", !service.external_links.is_empty());
     check("post_start", !service.post_start.is_empty());
     check("pre_stop", !service.pre_stop.is_empty());
     check("runtime", service.runtime.is_some());
@@ -550,6 +548,36 @@ fn unsupported(service: &Service) -> Result<(), String> {
             if set.len() == 1 { "it" } else { "them" }
         ))
     }
+}
+
+/// `links` (`SERVICE[:ALIAS]`) and `external_links` (`CONTAINER[:ALIAS]`).
+fn links(service: &Service) -> Vec<wharf_engine_api::Link> {
+    let split = |text: &str| -> (String, String) {
+        match text.split_once(':') {
+            Some((target, alias)) if !alias.is_empty() => (target.to_string(), alias.to_string()),
+            _ => {
+                let target = text.trim_end_matches(':').to_string();
+                (target.clone(), target)
+            }
+        }
+    };
+    let internal = service.links.iter().map(|l| {
+        let (target, alias) = split(l);
+        wharf_engine_api::Link {
+            service: Some(target),
+            container: None,
+            alias,
+        }
+    });
+    let external = service.external_links.iter().map(|l| {
+        let (target, alias) = split(l);
+        wharf_engine_api::Link {
+            service: None,
+            container: Some(target),
+            alias,
+        }
+    });
+    internal.chain(external).collect()
 }
 
 /// Service → the ContainerSpec for replica `number` (1-based). Settings that
@@ -780,6 +808,7 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             .flat_map(|(name, addresses)| addresses.iter().map(move |a| (name.clone(), a.clone())))
             .collect(),
         network_mode,
+        links: links(service),
         files: readable_files(project, service),
         volumes_from,
         init: service.init == Some(true),
