@@ -12,6 +12,9 @@ use wharf_net::dns::Table;
 
 /// The file name, in the container's state directory.
 pub const FILE: &str = "dns.json";
+/// The marker the monitor keeps in a container's state directory while the
+/// container runs; DNS servers answer its addresses only while it exists.
+pub const RUNNING_MARKER: &str = "running";
 
 /// The table of `container` among `all` (which may or may not include it).
 /// `upstreams` are the name servers of the container's resolv.conf as it would be
@@ -135,7 +138,18 @@ pub fn write(
     upstreams: Vec<IpAddr>,
 ) -> Result<(), EngineError> {
     let path = dir.join(FILE);
-    let data = serde_json::to_vec(&table(container, all, upstreams))
+    let mut table = table(container, all, upstreams);
+    if let Some(containers) = dir.parent() {
+        for peer in all.iter().filter(|p| p.id != container.id) {
+            for endpoint in &peer.endpoints {
+                table.alive.insert(
+                    endpoint.address,
+                    containers.join(&peer.id).join(RUNNING_MARKER),
+                );
+            }
+        }
+    }
+    let data = serde_json::to_vec(&table)
         .map_err(|e| EngineError::Other(format!("encoding {}: {e}", path.display())))?;
     // Rewritten in place, like the hosts file: creating a new file (and
     // inode) per container on every create made large projects slow. The

@@ -310,9 +310,9 @@ impl LinuxEngine {
         }
     }
 
-    /// Rewrite the hosts file of every container sharing a network with
-    /// `networks`, in place (they are bind-mounted into running containers).
-    fn refresh_hosts(&self, records: &[ContainerRecord], networks: &[String]) {
+    /// Rewrite the DNS table of every container sharing a network with
+    /// `networks`, in place (its server re-reads it when it changes).
+    fn refresh_dns_tables(&self, records: &[ContainerRecord], networks: &[String]) {
         for record in records {
             if !record
                 .endpoints
@@ -322,7 +322,6 @@ impl LinuxEngine {
                 continue;
             }
             let dir = self.layout.container(&record.id);
-            let _ = fs::write(dir.join("hosts"), network::hosts_file(record, records));
             if dir.join(dns_data::FILE).exists() {
                 let _ = dns_data::write(&dir, record, records, self.dns_upstreams(record));
             }
@@ -369,11 +368,12 @@ impl LinuxEngine {
             _ => {
                 fs::write(dir.join("resolv.conf"), plain).map_err(io)?;
                 if !dir.join("hosts").exists() {
-                    fs::write(dir.join("hosts"), network::hosts_file(record, &[])).map_err(io)?;
+                    fs::write(dir.join("hosts"), network::hosts_file(record)).map_err(io)?;
                 }
                 return Ok(());
             }
         }
+        fs::write(dir.join("hosts"), network::hosts_file(record)).map_err(io)?;
         // On user networks names go to the embedded DNS server (127.0.0.11),
         // which forwards what it does not own to the servers of `plain`.
         fs::write(
@@ -740,7 +740,7 @@ impl Engine for LinuxEngine {
             .iter()
             .map(|e| e.network_id.clone())
             .collect();
-        self.refresh_hosts(&all, &nets);
+        self.refresh_dns_tables(&all, &nets);
         Ok(id)
     }
 
@@ -762,7 +762,7 @@ impl Engine for LinuxEngine {
                 .iter()
                 .map(|e| e.network_id.clone())
                 .collect();
-            self.refresh_hosts(&records, &nets);
+            self.refresh_dns_tables(&records, &nets);
         }
         self.spawn_monitor(&record, monitor_lock)
     }
@@ -928,7 +928,7 @@ impl Engine for LinuxEngine {
             .iter()
             .map(|e| e.network_id.clone())
             .collect();
-        self.refresh_hosts(&records, &nets);
+        self.refresh_dns_tables(&records, &nets);
         Ok(())
     }
 

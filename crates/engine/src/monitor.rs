@@ -165,6 +165,8 @@ impl Monitor {
                 s.health = self.health_check().map(|_| Health::Starting);
                 s.failing_streak = 0;
             })?;
+            let running_marker = self.dir.join(crate::dns_data::RUNNING_MARKER);
+            let _ = std::fs::write(&running_marker, b"");
             if let Some(listeners) = listeners.take() {
                 for listener in listeners {
                     match listener {
@@ -194,6 +196,8 @@ impl Monitor {
                 drop(stop);
                 code
             });
+            // Other containers stop resolving its names now.
+            let _ = std::fs::remove_file(&running_marker);
             for pump in pumps {
                 let _ = pump.join();
             }

@@ -36,6 +36,25 @@ pub struct Table {
     pub names: BTreeMap<String, Vec<Ipv4Addr>>,
     #[serde(default)]
     pub upstreams: Vec<IpAddr>,
+    /// Addresses answered only while a file exists: the running-marker of the
+    /// container that has them, so a stopped container no longer resolves
+    /// (as under docker, where it leaves the network). Others are always answered.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alive: BTreeMap<Ipv4Addr, PathBuf>,
+}
+
+impl Table {
+    /// The addresses of `name` whose containers run, in table order.
+    fn live_addresses(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
+        let addresses: Vec<Ipv4Addr> = self
+            .names
+            .get(name)?
+            .iter()
+            .filter(|a| self.alive.get(a).is_none_or(|marker| marker.exists()))
+            .copied()
+            .collect();
+        (!addresses.is_empty()).then_some(addresses)
+    }
 }
 
 /// What to do with one query.
@@ -66,13 +85,13 @@ pub fn answer(table: &Table, msg: &[u8], turn: impl FnOnce() -> usize) -> Action
     if query.opcode() != 0 {
         return Action::Reply(codec::build_response(&query, codec::NOTIMP, &[], TTL));
     }
-    match table.names.get(&query.name) {
+    match table.live_addresses(&query.name) {
         Some(addresses) if query.qclass == codec::CLASS_IN => {
             let records = if matches!(query.qtype, codec::TYPE_A | codec::TYPE_ANY) {
                 if addresses.len() > 1 {
-                    rotated(addresses, turn())
+                    rotated(&addresses, turn())
                 } else {
-                    addresses.clone()
+                    addresses
                 }
             } else {
                 // AAAA and the rest: the name exists, with no such record.

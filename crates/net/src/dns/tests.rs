@@ -17,7 +17,37 @@ fn table() -> Table {
     Table {
         names,
         upstreams: vec![],
+        alive: BTreeMap::new(),
     }
+}
+
+#[test]
+fn addresses_of_stopped_containers_are_not_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = dir.path().join("running-a");
+    std::fs::write(&running, "").unwrap();
+    let mut t = table();
+    t.alive
+        .insert(Ipv4Addr::new(172, 18, 0, 3), running.clone());
+    t.alive
+        .insert(Ipv4Addr::new(172, 18, 0, 4), dir.path().join("running-b"));
+    t.alive
+        .insert(Ipv4Addr::new(172, 18, 0, 2), dir.path().join("running-c"));
+    // Only the replicas whose marker exists.
+    assert_eq!(
+        reply(answer(&t, &build_query(1, "worker", TYPE_A), || 0)).1,
+        vec![Ipv4Addr::new(172, 18, 0, 3), Ipv4Addr::new(172, 18, 0, 5)]
+    );
+    // A name with no running container is not ours: it is forwarded.
+    assert_eq!(
+        answer(&t, &build_query(1, "web", TYPE_A), || 0),
+        Action::Forward
+    );
+    std::fs::remove_file(&running).unwrap();
+    assert_eq!(
+        reply(answer(&t, &build_query(1, "worker", TYPE_A), || 0)).1,
+        vec![Ipv4Addr::new(172, 18, 0, 5)]
+    );
 }
 
 fn reply(action: Action) -> (u8, Vec<Ipv4Addr>) {
