@@ -38,6 +38,7 @@ pub const START_FAILED: i32 = 125;
 
 /// Run the monitor of container `id`.
 pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 {
+    wharf_runtime::memory::limit_allocator_arenas();
     let dir = layout.container(id);
     let lock_path = dir.join(MONITOR_LOCK);
     // In the background the starting CLI passes the container's monitor lock
@@ -182,6 +183,8 @@ impl Monitor {
                     let _ = writeln!(status, "ok");
                     let _ = status.flush();
                     detach_stdio();
+                    // From here on the monitor mostly sleeps: keep it small.
+                    wharf_runtime::memory::shed_startup_pages();
                 }
             }
 

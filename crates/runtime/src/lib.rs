@@ -16,6 +16,7 @@ mod child;
 mod error;
 mod exec;
 mod init;
+pub mod memory;
 mod mount_options;
 mod netdev;
 mod options;

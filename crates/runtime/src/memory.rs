@@ -1,0 +1,164 @@
+//! Keeping the per-container monitor small. A monitor lives as long as its
+//! container but does almost all of its work in the first milliseconds (parsing,
+//! netlink, the seccomp filter, cgroups); afterwards it sleeps in `waitpid`,
+//! `read` and `poll`. [`shed_startup_pages`] drops the pages of code and read-only
+//! data touched only then from its page tables — they stay in the page cache,
+//! shared, and the few the steady state needs fault back in — and returns the
+//! allocator's free memory to the kernel.
+
+use std::fs;
+
+/// Cap glibc's allocator at one arena: the monitor's threads allocate little,
+/// and every extra arena keeps its own pages. Call before starting threads.
+pub fn limit_allocator_arenas() {
+    // SAFETY: mallopt only changes a tuning parameter of glibc's allocator.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+/// Drop clean file-backed pages (code, read-only data) from this process's
+/// page tables and trim the heap. Never touches a mapping holding private
+/// (written) pages, so no data is lost: what is dropped reads back from the file.
+/// Returns how many mappings were released.
+pub fn shed_startup_pages() -> usize {
+    let released = match fs::read_to_string("/proc/self/smaps") {
+        Ok(smaps) => {
+            let mut ranges = clean_file_mappings(&smaps);
+            ranges.extend(unused_main_stack(&smaps));
+            ranges
+        }
+        Err(_) => Vec::new(),
+    }
+    .into_iter()
+    .filter(|(start, end)| {
+        // SAFETY: each range is either a whole mapping of this process that is
+        // file-backed, not writable and has no private (copied-on-write) pages,
+        // so MADV_DONTNEED only drops page-table entries that the next access
+        // refills from the same file; or the part of the main thread's stack
+        // well below the current stack pointer, which holds nothing live (a
+        // later use gets fresh zeroed pages).
+        unsafe {
+            libc::madvise(
+                *start as *mut libc::c_void,
+                end - start,
+                libc::MADV_DONTNEED,
+            ) == 0
+        }
+    })
+    .count();
+    // Last, so that the smaps text just freed goes back too.
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    released
+}
+
+/// The part of the main thread's stack more than 64 KiB below the current
+/// stack pointer, when this runs on the main thread: start-up touched it, the
+/// steady state does not.
+fn unused_main_stack(smaps: &str) -> Option<(usize, usize)> {
+    const PAGE: usize = 4096;
+    let marker = 0u8;
+    let sp = std::ptr::addr_of!(marker) as usize;
+    let line = smaps.lines().find(|l| l.ends_with("[stack]"))?;
+    let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+    let (start, end) = (
+        usize::from_str_radix(start, 16).ok()?,
+        usize::from_str_radix(end, 16).ok()?,
+    );
+    if !(start..end).contains(&sp) {
+        return None;
+    }
+    let keep_from = (sp.saturating_sub(64 * 1024)) & !(PAGE - 1);
+    (keep_from > start).then_some((start, keep_from))
+}
+
+/// The (start, end) of every mapping in an smaps text that is backed by a file,
+/// not writable, private, and has no anonymous (copied) pages.
+fn clean_file_mappings(smaps: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-').and_then(|(s, e)| {
+            Some((
+                usize::from_str_radix(s, 16).ok()?,
+                usize::from_str_radix(e, 16).ok()?,
+            ))
+        }) {
+            let perms = words.next().unwrap_or("");
+            let _offset = words.next();
+            let _device = words.next();
+            let inode = words.next().unwrap_or("0");
+            let path = words.next().unwrap_or("");
+            let candidate = perms.len() == 4
+                && perms.as_bytes()[1] == b'-'
+                && perms.ends_with('p')
+                && inode != "0"
+                && path.starts_with('/');
+            current = candidate.then_some((start, end));
+            continue;
+        }
+        if first == "Anonymous:" {
+            let kib: u64 = words.next().and_then(|n| n.parse().ok()).unwrap_or(1);
+            if let Some(range) = current.take() {
+                if kib == 0 {
+                    out.push(range);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMAPS: &str = "\
+55d724b9a000-55d724e22000 r--p 00000000 fe:00 326279                     /usr/bin/wharf
+Size:               2592 kB
+Rss:                1176 kB
+Anonymous:             0 kB
+55d724e22000-55d7257e8000 r-xp 00288000 fe:00 326279                     /usr/bin/wharf
+Rss:                5080 kB
+Anonymous:             0 kB
+55d7257e8000-55d725870000 r--p 00c4e000 fe:00 326279                     /usr/bin/wharf
+Rss:                 248 kB
+Anonymous:           248 kB
+55d725870000-55d725871000 rw-p 00cd6000 fe:00 326279                     /usr/bin/wharf
+Anonymous:             4 kB
+55d726000000-55d726100000 rw-p 00000000 00:00 0                          [heap]
+Anonymous:           364 kB
+7f0000000000-7f0000001000 r-xp 00000000 00:00 0                          [vdso]
+Anonymous:             0 kB
+7f0000002000-7f0000003000 r--s 00000000 fe:00 1234                       /dev/shm/x
+Anonymous:             0 kB
+";
+
+    #[test]
+    fn only_clean_private_read_only_file_mappings_are_chosen() {
+        assert_eq!(
+            clean_file_mappings(SMAPS),
+            vec![
+                (0x55d724b9a000, 0x55d724e22000),
+                (0x55d724e22000, 0x55d7257e8000)
+            ]
+        );
+        assert!(clean_file_mappings("").is_empty());
+        assert!(clean_file_mappings("garbage\nAnonymous: 0 kB\n").is_empty());
+    }
+
+    #[test]
+    fn shedding_keeps_the_process_working() {
+        let before = fs::read_to_string("/proc/self/status").unwrap();
+        assert!(shed_startup_pages() > 0);
+        // Code and data read back from the files.
+        let after = fs::read_to_string("/proc/self/status").unwrap();
+        assert_eq!(before.lines().next(), after.lines().next());
+        assert_eq!(format!("{}", 6 * 7), "42");
+    }
+}
