@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod config;
+pub mod cp;
 pub mod exec;
 pub mod image;
 pub mod info;
