@@ -5,11 +5,12 @@
 //! and a clean exit on SIGINT.
 
 use crate::harness::{eventually, http_get, sandboxed, Sandbox};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const LOOP: &str = r#"["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]"#;
 
@@ -190,21 +191,98 @@ fn cp_follows_docker_path_rules_both_ways_and_never_leaves_the_container() {
     );
 }
 
-/// The watch tests' project: busybox httpd serving /www, synced from ./site.
+/// The watch test's project: busybox httpd serving /var/www, synced from ./site.
 const WATCH_COMPOSE: &str = r#"services:
   web:
     image: busybox
-    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    command: ["httpd", "-f", "-p", "8080", "-h", "/var/www"]
     ports:
       - "127.0.0.1:18091:8080"
     develop:
       watch:
         - path: ./site
-          target: /www
+          target: /var/www
           action: sync
           ignore:
             - "*.tmp"
 "#;
+
+/// A wharf command left running (`watch`, `up --watch`), its output collected.
+struct Background {
+    child: std::process::Child,
+    output: Arc<Mutex<String>>,
+}
+
+impl Background {
+    fn start(s: &Sandbox, dir: &Path, args: &[&str]) -> Background {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(args)
+            .current_dir(dir)
+            .env("WHARF_ROOT", s.root.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = Arc::new(Mutex::new(String::new()));
+        let out: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
+        let err: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
+        for stream in [out, err] {
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut all = output.lock().unwrap();
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            });
+        }
+        Background { child, output }
+    }
+
+    fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Poll `check` until it holds; on timeout, fail showing the command's output.
+    fn until<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(value) = check() {
+                return value;
+            }
+            let exited = self.child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "waiting for {what} ({}):\n{}",
+                exited.map_or("timed out".to_string(), |s| format!("it exited with {s}")),
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Ctrl-C, then the exit status and everything it printed.
+    fn interrupt(mut self) -> (std::process::ExitStatus, String) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        let status = eventually(
+            "the command to exit after SIGINT",
+            Duration::from_secs(30),
+            || self.child.try_wait().unwrap(),
+        );
+        // Let the readers drain what is left.
+        std::thread::sleep(Duration::from_millis(100));
+        (status, self.output())
+    }
+}
 
 #[test]
 fn watch_syncs_changes_deletes_and_ignores_and_exits_on_sigint() {
@@ -212,31 +290,36 @@ fn watch_syncs_changes_deletes_and_ignores_and_exits_on_sigint() {
         "copy_watch::watch_syncs_changes_deletes_and_ignores_and_exits_on_sigint",
         |s| {
             s.import_busybox();
+            let plain = s.project("plain", "services:\n  app:\n    image: busybox\n");
+            let err = s.fails(&plain, &["watch"]);
+            assert!(
+                err.contains("none of the selected services is configured for watch"),
+                "{err}"
+            );
             let dir = s.project("wat", WATCH_COMPOSE);
             let site = dir.join("site");
             std::fs::create_dir(&site).unwrap();
             std::fs::write(site.join("index.html"), "first\n").unwrap();
             s.ok(&dir, &["up", "-d"]);
-            s.ok(&dir, &["exec", "-T", "web", "mkdir", "-p", "/www"]);
 
-            let mut watch = Command::new(env!("CARGO_BIN_EXE_wharf"))
-                .args(["watch"])
-                .current_dir(&dir)
-                .env("WHARF_ROOT", s.root.path())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
+            let mut watch = Background::start(s, &dir, &["watch"]);
             let get = |path: &str| http_get("127.0.0.1:18091", path);
-            // The watcher may start after our first write: keep touching the file.
-            eventually("the first sync", Duration::from_secs(30), || {
-                std::fs::write(site.join("index.html"), "second\n").unwrap();
+            let enabled = watch.output.clone();
+            watch.until("Watch enabled", Duration::from_secs(30), || {
+                enabled
+                    .lock()
+                    .unwrap()
+                    .contains("Watch enabled")
+                    .then_some(())
+            });
+            std::fs::write(site.join("index.html"), "second\n").unwrap();
+            watch.until("the change to be served", Duration::from_secs(30), || {
                 get("/index.html").filter(|r| r.contains("second"))
             });
             std::fs::create_dir(site.join("css")).unwrap();
             std::fs::write(site.join("css/site.css"), "body{}\n").unwrap();
             std::fs::write(site.join("draft.tmp"), "secret\n").unwrap();
-            eventually(
+            watch.until(
                 "a new file in a new directory",
                 Duration::from_secs(30),
                 || get("/css/site.css").filter(|r| r.contains("body{}")),
@@ -244,30 +327,15 @@ fn watch_syncs_changes_deletes_and_ignores_and_exits_on_sigint() {
             let tmp = get("/draft.tmp").unwrap_or_default();
             assert!(tmp.contains("404"), "an ignored file was synced: {tmp}");
             std::fs::remove_file(site.join("index.html")).unwrap();
-            eventually("the deletion", Duration::from_secs(30), || {
+            watch.until("the deletion", Duration::from_secs(30), || {
                 get("/index.html").filter(|r| r.contains("404"))
             });
 
-            nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(watch.id() as i32),
-                nix::sys::signal::Signal::SIGINT,
-            )
-            .unwrap();
-            let status = eventually("watch to exit", Duration::from_secs(20), || {
-                watch.try_wait().unwrap()
-            });
-            let output = watch.wait_with_output().unwrap();
-            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-            assert!(
-                status.success(),
-                "watch exited with {status}: {stdout}{stderr}"
-            );
-            let all = format!("{stdout}{stderr}");
-            assert!(all.contains("Watch enabled"), "{all}");
+            let (status, all) = watch.interrupt();
+            assert!(status.success(), "watch exited with {status}: {all}");
             assert!(all.contains("Syncing service \"web\" after"), "{all}");
-            // The ignored file never counted as a change.
-            assert!(!all.contains("draft.tmp"), "{all}");
+            // `watch` leaves the containers running.
+            assert!(get("/css/site.css").is_some_and(|r| r.contains("body{}")));
             s.ok(&dir, &["down"]);
         },
     );
@@ -285,58 +353,62 @@ const REBUILD_COMPOSE: &str = r#"services:
 "#;
 
 #[test]
-fn watch_rebuilds_and_recreates_on_change() {
-    sandboxed("copy_watch::watch_rebuilds_and_recreates_on_change", |s| {
-        s.import_busybox();
-        let dir = s.project("reb", REBUILD_COMPOSE);
-        std::fs::write(
+fn up_watch_rebuilds_and_recreates_on_change() {
+    sandboxed(
+        "copy_watch::up_watch_rebuilds_and_recreates_on_change",
+        |s| {
+            s.import_busybox();
+            let dir = s.project("reb", REBUILD_COMPOSE);
+            std::fs::write(
             dir.join("Dockerfile"),
-            "FROM busybox\nCOPY page.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+            "FROM busybox\nCOPY page.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-v\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
         )
         .unwrap();
-        std::fs::write(dir.join("page.html"), "version one\n").unwrap();
-        // Without -d, watch brings the project up itself.
-        let mut watch = Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .args(["up", "--watch"])
-            .current_dir(&dir)
-            .env("WHARF_ROOT", s.root.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let get = || http_get("127.0.0.1:18092", "/");
-        eventually("the first version", Duration::from_secs(120), || {
-            get().filter(|r| r.contains("version one"))
-        });
-        let before = s.ok(&dir, &["ps", "-q"]);
-        std::fs::write(dir.join("page.html"), "version two\n").unwrap();
-        eventually("the rebuilt version", Duration::from_secs(120), || {
-            get().filter(|r| r.contains("version two"))
-        });
-        let after = s.ok(&dir, &["ps", "-q"]);
-        assert_ne!(
-            before.trim(),
-            after.trim(),
-            "the container was not recreated"
-        );
+            std::fs::write(dir.join("page.html"), "version one\n").unwrap();
+            let mut up = Background::start(s, &dir, &["up", "--watch"]);
+            let get = || http_get("127.0.0.1:18092", "/");
+            up.until("the first version", Duration::from_secs(120), || {
+                get().filter(|r| r.contains("version one"))
+            });
+            let enabled = up.output.clone();
+            up.until("Watch enabled", Duration::from_secs(30), || {
+                enabled
+                    .lock()
+                    .unwrap()
+                    .contains("Watch enabled")
+                    .then_some(())
+            });
+            let before = s.ok(&dir, &["ps", "-q"]);
+            std::fs::write(dir.join("page.html"), "version two\n").unwrap();
+            up.until("the rebuilt version", Duration::from_secs(120), || {
+                get().filter(|r| r.contains("version two"))
+            });
+            let after = s.ok(&dir, &["ps", "-q"]);
+            assert_ne!(
+                before.trim(),
+                after.trim(),
+                "the container was not recreated"
+            );
+            // The new container's output is followed too (httpd -v logs requests).
+            let followed = up.output.clone();
+            up.until("the new container's log", Duration::from_secs(30), || {
+                get();
+                let all = followed.lock().unwrap().clone();
+                let (_, after) = all.split_once("successfully built")?;
+                after
+                    .lines()
+                    .any(|l| l.starts_with("web-1") && l.contains("response:200"))
+                    .then_some(())
+            });
 
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(watch.id() as i32),
-            nix::sys::signal::Signal::SIGINT,
-        )
-        .unwrap();
-        let status = eventually("up --watch to exit", Duration::from_secs(30), || {
-            watch.try_wait().unwrap()
-        });
-        let output = watch.wait_with_output().unwrap();
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(status.success(), "up --watch exited with {status}: {all}");
-        assert!(all.contains("Rebuilding service \"web\""), "{all}");
-        assert!(all.contains("Watch enabled"), "{all}");
-        s.ok(&dir, &["down"]);
-    });
+            let (status, all) = up.interrupt();
+            assert!(status.success(), "up --watch exited with {status}: {all}");
+            assert!(all.contains("Rebuilding service \"web\""), "{all}");
+            assert!(all.contains("Gracefully stopping"), "{all}");
+            // up --watch stops the containers on Ctrl-C.
+            let ps = s.ok(&dir, &["ps", "-q"]);
+            assert!(ps.trim().is_empty(), "still running: {ps}");
+            s.ok(&dir, &["down"]);
+        },
+    );
 }

@@ -79,6 +79,8 @@ enum Command {
     Login(commands::login::LoginArgs),
     /// Log out from a registry
     Logout(commands::login::LogoutArgs),
+    /// Watch the build context for services and rebuild/refresh containers when files are updated
+    Watch(commands::watch::WatchArgs),
     /// Parse, resolve and render the Compose files in canonical format
     Config(commands::config::ConfigArgs),
     /// Build or rebuild services
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => commands::stats::stats(&cli.global, args),
         Command::Exec(args) => commands::exec::exec(&cli.global, args),
         Command::Cp(args) => commands::cp::cp(&cli.global, args),
+        Command::Watch(args) => commands::watch::watch(&cli.global, args),
         Command::Run(args) => commands::run::run(&cli.global, args),
         Command::Top(args) => commands::info::top(&cli.global, args),
         Command::Port(args) => commands::info::port(&cli.global, args),

@@ -17,6 +17,7 @@ pub mod run;
 pub mod stats;
 pub mod up;
 pub mod volume;
+pub mod watch;
 
 use std::os::fd::AsFd;
 use std::path::PathBuf;
