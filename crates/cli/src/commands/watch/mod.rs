@@ -350,9 +350,12 @@ fn rebuild(
     session: &Session,
 ) -> Result<()> {
     let services = vec![service.to_string()];
-    super::build::build_for_up(engine, project, &services, true, true)?;
+    let build = super::build::ServiceBuildOptions {
+        quiet: session.quiet,
+        ..Default::default()
+    };
+    super::build::build_services(engine, project, &services, &build, false)?;
     let progress = Progress::new(global.stderr_ansi(), "Running");
-    let quiet = session.quiet;
     wharf_orchestrator::up_reporting(
         &**engine,
         project,
@@ -362,11 +365,7 @@ fn rebuild(
             force_recreate: true,
             ..Default::default()
         },
-        &|event| {
-            if !quiet {
-                super::up::show(&progress, event)
-            }
-        },
+        &|event| super::up::show(&progress, event),
         &|warning| eprintln!("WARN[0000] {warning}"),
     )?;
     println!("service {service:?} successfully built");
