@@ -938,12 +938,6 @@ fn owned(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-/// Reading a host file tree into a tar stream and writing one out, with the
-/// same rules as inside a root: the host's `/` is the root.
-pub fn host_root() -> Result<RootDir, RuntimeError> {
-    RootDir::open(Path::new("/"))
-}
-
 #[cfg(test)]
 #[path = "copy_tests.rs"]
 mod tests;

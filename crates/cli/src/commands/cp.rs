@@ -524,7 +524,7 @@ mod tests {
             }
         );
         assert_eq!(location("./a:b"), Location::Local("./a:b".into()));
-        assert_eq!(location("/tmp/x:y"), Location::Local("/tmp/x:y".into()));
+        assert_eq!(location("/srv/x:y"), Location::Local("/srv/x:y".into()));
         assert_eq!(location("-"), Location::Local("-".into()));
         assert_eq!(location(":x"), Location::Local(":x".into()));
     }
