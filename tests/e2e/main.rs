@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod build;
+mod copy_watch;
 mod crash;
 mod devstack;
 mod harness;

@@ -36,6 +36,8 @@ enum Command {
     Logs(commands::logs::LogsArgs),
     /// Display a live stream of container resource usage statistics
     Stats(commands::stats::StatsArgs),
+    /// Copy files/folders between a service container and the local filesystem
+    Cp(commands::cp::CpArgs),
     /// Execute a command in a running container
     Exec(commands::exec::ExecArgs),
     /// Run a one-off command on a service
@@ -81,6 +83,8 @@ enum Command {
     Login(commands::login::LoginArgs),
     /// Log out from a registry
     Logout(commands::login::LogoutArgs),
+    /// Watch the build context for services and rebuild/refresh containers when files are updated
+    Watch(commands::watch::WatchArgs),
     /// Parse, resolve and render the Compose files in canonical format
     Config(commands::config::ConfigArgs),
     /// Build or rebuild services
@@ -122,6 +126,8 @@ fn main() -> ExitCode {
         Command::Logs(args) => commands::logs::logs(&cli.global, args),
         Command::Stats(args) => commands::stats::stats(&cli.global, args),
         Command::Exec(args) => commands::exec::exec(&cli.global, args),
+        Command::Cp(args) => commands::cp::cp(&cli.global, args),
+        Command::Watch(args) => commands::watch::watch(&cli.global, args),
         Command::Run(args) => commands::run::run(&cli.global, args),
         Command::Top(args) => commands::info::top(&cli.global, args),
         Command::Port(args) => commands::info::port(&cli.global, args),

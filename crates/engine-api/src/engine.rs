@@ -41,6 +41,44 @@ pub struct LogOptions {
     pub until_ns: Option<i64>,
 }
 
+/// What is at a path in a container (docker's `ContainerPathStat`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PathStat {
+    /// The last component of the path (`/` for the root).
+    pub name: String,
+    pub size: u64,
+    /// `st_mode`: file type and permission bits.
+    pub mode: u32,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+    /// For a symlink: where it finally points, an absolute path in the container.
+    pub link_target: Option<String>,
+}
+
+impl PathStat {
+    const TYPE_MASK: u32 = 0o170000;
+
+    pub fn is_dir(&self) -> bool {
+        self.mode & Self::TYPE_MASK == 0o040000
+    }
+    pub fn is_symlink(&self) -> bool {
+        self.mode & Self::TYPE_MASK == 0o120000
+    }
+    pub fn is_regular(&self) -> bool {
+        self.mode & Self::TYPE_MASK == 0o100000
+    }
+}
+
+/// How [`Engine::copy_to_container`] writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyToOptions {
+    /// Keep the uid and gid recorded in the archive (`cp -a`); otherwise
+    /// everything belongs to the container's root user.
+    pub keep_ownership: bool,
+    /// Create the destination directory and its parents when missing.
+    pub create_dir: bool,
+}
+
 /// Volumes: named ones made by `up` or `wharf volume create`, anonymous ones
 /// made for a container. A supertrait of [`Engine`] (every engine has it),
 /// kept apart so an engine can implement it in a module of its own.
@@ -115,4 +153,33 @@ pub trait Engine: VolumeEngine + Send + Sync {
     fn stats(&self, id: &str) -> Result<StatsSample>;
     /// The processes running in the container.
     fn top(&self, id: &str) -> Result<Vec<ProcessInfo>>;
+
+    /// What is at `path` in the container, running or not. With
+    /// `follow_link` a symlink at the end is followed. A missing path is
+    /// `NotFound` of kind `"file"`.
+    fn stat_path(&self, id: &str, path: &str, follow_link: bool) -> Result<PathStat>;
+    /// Write a tar stream of `path` in the container to `out` (docker's
+    /// `GET /archive`): the top entry is named after the path's last
+    /// component, or `name` when given; `dir/.` archives the contents.
+    fn copy_from_container(
+        &self,
+        id: &str,
+        path: &str,
+        follow_link: bool,
+        name: Option<&str>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<PathStat>;
+    /// Extract the tar stream `archive` into the directory `dir` of the
+    /// container (docker's `PUT /archive`). Nothing is written outside the
+    /// container's root, whatever the archive or the container's symlinks say.
+    fn copy_to_container(
+        &self,
+        id: &str,
+        dir: &str,
+        archive: &mut dyn std::io::Read,
+        options: &CopyToOptions,
+    ) -> Result<()>;
+    /// Remove `path` in the container and everything below it; a missing
+    /// path is not an error, a symlink is removed, not followed.
+    fn remove_path(&self, id: &str, path: &str) -> Result<()>;
 }

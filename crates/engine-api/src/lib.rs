@@ -12,7 +12,9 @@ mod error;
 mod observed;
 mod spec;
 
-pub use engine::{Engine, LockGuard, LogLine, LogOptions, LogStream, VolumeEngine};
+pub use engine::{
+    CopyToOptions, Engine, LockGuard, LogLine, LogOptions, LogStream, PathStat, VolumeEngine,
+};
 pub use error::EngineError;
 pub use observed::{
     ContainerInfo, ContainerState, Health, ImageInfo, NetworkInfo, ProcessInfo, PublishedPort,

@@ -4,6 +4,7 @@
 //! monitor process (see [`monitor`]) and every CLI call reads the state anew.
 
 mod build;
+pub mod copy;
 mod dns_data;
 mod files;
 mod images;
@@ -24,8 +25,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use store::{ContainerRecord, Layout, NetworkRecord, RuntimeState};
 use wharf_engine_api::{
-    labels, ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, ExecSpec, ImageInfo,
-    LockGuard, LogLine, LogOptions, NetworkInfo, NetworkSpec, ProcessInfo, Result, StatsSample,
+    labels, ContainerInfo, ContainerSpec, ContainerState, CopyToOptions, Engine, EngineError,
+    ExecSpec, ImageInfo, LockGuard, LogLine, LogOptions, NetworkInfo, NetworkSpec, PathStat,
+    ProcessInfo, Result, StatsSample,
 };
 use wharf_image::ImageStore;
 
@@ -1083,6 +1085,35 @@ impl Engine for LinuxEngine {
         pids.sort_unstable();
         // A process may end while we read it: skip it.
         Ok(pids.into_iter().filter_map(process_info).collect())
+    }
+
+    fn stat_path(&self, id: &str, path: &str, follow_link: bool) -> Result<PathStat> {
+        self.stat_in(id, path, follow_link)
+    }
+
+    fn copy_from_container(
+        &self,
+        id: &str,
+        path: &str,
+        follow_link: bool,
+        name: Option<&str>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<PathStat> {
+        self.archive_from(id, path, follow_link, name, out)
+    }
+
+    fn copy_to_container(
+        &self,
+        id: &str,
+        dir: &str,
+        archive: &mut dyn std::io::Read,
+        options: &CopyToOptions,
+    ) -> Result<()> {
+        self.extract_into(id, dir, archive, options)
+    }
+
+    fn remove_path(&self, id: &str, path: &str) -> Result<()> {
+        self.remove_in(id, path)
     }
 }
 

@@ -13,6 +13,7 @@
 mod caps;
 pub mod cgroups;
 mod child;
+pub mod copy;
 mod error;
 mod exec;
 mod init;

@@ -254,3 +254,40 @@ pub(crate) fn attach_mount(tree: RawFd, target: RawFd) -> Result<(), i32> {
         Ok(())
     }
 }
+
+/// `RESOLVE_*` flags of openat2(2).
+pub(crate) mod resolve {
+    pub const NO_MAGICLINKS: u64 = 0x02;
+    pub const NO_SYMLINKS: u64 = 0x04;
+    pub const BENEATH: u64 = 0x08;
+    pub const IN_ROOT: u64 = 0x10;
+}
+
+/// openat2(2) with any open flags and resolve flags; an owned descriptor.
+pub(crate) fn openat2(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: libc::c_int,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
+    // SAFETY: path is NUL-terminated, how is a valid open_how of the size passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: rc is a freshly created descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}

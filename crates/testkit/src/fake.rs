@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use wharf_engine_api::{
-    ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, ExecSpec, ImageInfo,
-    LockGuard, LogLine, LogOptions, MountKind, NetworkInfo, NetworkSpec, PublishedPort, Result,
-    StatsSample, VolumeEngine, VolumeInfo, VolumeSpec, VolumeUser,
+    ContainerInfo, ContainerSpec, ContainerState, CopyToOptions, Engine, EngineError, ExecSpec,
+    ImageInfo, LockGuard, LogLine, LogOptions, MountKind, NetworkInfo, NetworkSpec, PathStat,
+    PublishedPort, Result, StatsSample, VolumeEngine, VolumeInfo, VolumeSpec, VolumeUser,
 };
 
 /// 64 hex characters derived from `n` (deterministic, well mixed, so id
@@ -78,6 +78,9 @@ struct State {
     logs: BTreeMap<String, Vec<LogLine>>,
     exec_code: i32,
     execs: Vec<(String, ExecSpec)>,
+    /// Regular files in each container (by name): absolute path → content.
+    /// Directories exist implicitly above files.
+    files: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
 }
 
 impl State {
@@ -221,6 +224,20 @@ impl FakeEngine {
     }
 
     // ---- setup -----------------------------------------------------------
+
+    /// Put a regular file at `path` in the container `name`.
+    pub fn add_file(&self, name: &str, path: &str, content: &[u8]) {
+        self.state()
+            .files
+            .entry(name.to_string())
+            .or_default()
+            .insert(clean_path(path), content.to_vec());
+    }
+
+    /// The regular files of the container `name`: absolute path → content.
+    pub fn files(&self, name: &str) -> BTreeMap<String, Vec<u8>> {
+        self.state().files.get(name).cloned().unwrap_or_default()
+    }
 
     /// Make `reference` a local image; returns its id (`sha256:…`).
     pub fn add_image(&self, reference: &str) -> String {
@@ -1033,6 +1050,139 @@ impl Engine for FakeEngine {
             pids: 1,
         })
     }
+
+    fn stat_path(&self, id: &str, path: &str, _follow_link: bool) -> Result<PathStat> {
+        let name = self.container_name(id);
+        let mut state = self.state();
+        Self::record(&mut state, "stat_path", &name)?;
+        state.find_container(id).ok_or_else(|| no_container(id))?;
+        fake_stat(state.files.get(&name), path)
+    }
+
+    fn copy_from_container(
+        &self,
+        id: &str,
+        path: &str,
+        follow_link: bool,
+        top: Option<&str>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<PathStat> {
+        let stat = self.stat_path(id, path, follow_link)?;
+        let name = self.container_name(id);
+        let files = self.files(&name);
+        let base = clean_path(path);
+        let top = top.unwrap_or(&stat.name).to_string();
+        let mut builder = tar::Builder::new(out);
+        let io = |e| EngineError::io("writing the archive", e);
+        let mut append = |entry: &str, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            builder.append_data(&mut header, entry, data)
+        };
+        if stat.is_dir() {
+            let prefix = if base == "/" {
+                "/".to_string()
+            } else {
+                format!("{base}/")
+            };
+            for (file, data) in files.range(prefix.clone()..) {
+                let Some(rel) = file.strip_prefix(&prefix) else {
+                    break;
+                };
+                append(&format!("{top}/{rel}"), data).map_err(io)?;
+            }
+        } else {
+            append(&top, &files[&base]).map_err(io)?;
+        }
+        builder.finish().map_err(io)?;
+        Ok(stat)
+    }
+
+    fn copy_to_container(
+        &self,
+        id: &str,
+        dir: &str,
+        archive: &mut dyn std::io::Read,
+        options: &CopyToOptions,
+    ) -> Result<()> {
+        let name = self.container_name(id);
+        let mut state = self.state();
+        Self::record(&mut state, "copy_to_container", &name)?;
+        state.find_container(id).ok_or_else(|| no_container(id))?;
+        let dir = clean_path(dir);
+        if !options.create_dir && !fake_stat(state.files.get(&name), &dir)?.is_dir() {
+            return Err(EngineError::Invalid(format!("{dir} is not a directory")));
+        }
+        let io = |e| EngineError::io("reading the archive", e);
+        let files = state.files.entry(name).or_default();
+        for entry in tar::Archive::new(archive).entries().map_err(io)? {
+            let mut entry = entry.map_err(io)?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let rel = entry.path().map_err(io)?.to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut data).map_err(io)?;
+            files.insert(clean_path(&format!("{dir}/{rel}")), data);
+        }
+        Ok(())
+    }
+
+    fn remove_path(&self, id: &str, path: &str) -> Result<()> {
+        let name = self.container_name(id);
+        let mut state = self.state();
+        Self::record(&mut state, "remove_path", &name)?;
+        let path = clean_path(path);
+        if let Some(files) = state.files.get_mut(&name) {
+            files.retain(|file, _| file != &path && !file.starts_with(&format!("{path}/")));
+        }
+        Ok(())
+    }
+}
+
+/// `/a/b` for `a//b/./`: absolute, no empty or `.` components, `..` applied.
+fn clean_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+fn fake_stat(files: Option<&BTreeMap<String, Vec<u8>>>, path: &str) -> Result<PathStat> {
+    let path = clean_path(path);
+    let name = path
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("/");
+    let stat = |mode, size| PathStat {
+        name: name.to_string(),
+        size,
+        mode,
+        ..Default::default()
+    };
+    let empty = BTreeMap::new();
+    let files = files.unwrap_or(&empty);
+    if let Some(data) = files.get(&path) {
+        return Ok(stat(0o100644, data.len() as u64));
+    }
+    let prefix = if path == "/" {
+        path.clone()
+    } else {
+        format!("{path}/")
+    };
+    if path == "/" || files.keys().any(|f| f.starts_with(&prefix)) {
+        return Ok(stat(0o040755, 4096));
+    }
+    Err(EngineError::not_found("file", path))
 }
 
 fn format_labels(labels: &[(&str, &str)]) -> String {

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod config;
+pub mod cp;
 pub mod exec;
 pub mod image;
 pub mod info;
@@ -16,6 +17,7 @@ pub mod run;
 pub mod stats;
 pub mod up;
 pub mod volume;
+pub mod watch;
 
 use std::os::fd::AsFd;
 use std::path::PathBuf;

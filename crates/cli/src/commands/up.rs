@@ -70,6 +70,9 @@ pub struct UpArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Watch source code and rebuild/refresh containers when files are updated
+    #[arg(short = 'w', long)]
+    pub watch: bool,
     /// Build images before starting containers
     #[arg(long)]
     pub build: bool,
@@ -237,7 +240,7 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
     // Attached, Ctrl-C must reach the signal waiter, never a helper thread:
     // block the signals before any thread exists, so every thread inherits it.
     let signals = stop_signals();
-    if !detach {
+    if !detach || args.watch {
         signals.thread_block()?;
     }
     let attach_since = now_nanos();
@@ -260,6 +263,22 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
             args.wait_timeout.map(Duration::from_secs),
             &|event| show(&progress, event),
         )?;
+    }
+    if args.watch {
+        let session = super::watch::Session {
+            services: args.services.clone(),
+            attach: (!detach).then(|| Printer {
+                timestamps: args.timestamps,
+                prefix: !args.no_log_prefix,
+                colour: !args.no_color && global.stdout_ansi(),
+                width: 0,
+            }),
+            stop_on_exit: !detach,
+            prune: false,
+            quiet: false,
+            since_ns: attach_since,
+        };
+        return super::watch::run(global, std::sync::Arc::new(engine), &project, session);
     }
     if detach {
         return Ok(0);
