@@ -31,6 +31,7 @@ pub mod push;
 pub mod reference;
 pub mod registry;
 mod store;
+pub mod tree_tar;
 pub mod unpack;
 
 pub use error::ImageError;
