@@ -4,6 +4,7 @@
 //! monitor process (see [`monitor`]) and every CLI call reads the state anew.
 
 mod build;
+mod commit;
 mod dns_data;
 mod files;
 mod images;
@@ -14,6 +15,7 @@ mod netmode;
 mod network;
 mod security;
 mod store;
+mod usage;
 mod volumes;
 
 use lock::FileLock;
@@ -29,6 +31,8 @@ use wharf_engine_api::{
 };
 use wharf_image::ImageStore;
 
+pub use commit::CommitOptions;
+pub use usage::{CacheUsage, ContainerUsage, DiskUsage, ImageUsage, UsageSummary, VolumeUsage};
 pub use wharf_image;
 
 const CONFIG_FILE: &str = "config.json";

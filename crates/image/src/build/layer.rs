@@ -48,6 +48,30 @@ pub fn cache_get(store: &ImageStore, key: &str) -> Option<CacheRecord> {
     Some(rec)
 }
 
+/// Every live cache record (its content still stored), by the hex of its key.
+pub fn cache_entries(store: &ImageStore) -> Result<Vec<(String, CacheRecord)>, ImageError> {
+    let dir = store.root().join(CACHE_DIR);
+    let names = match fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect::<Vec<_>>(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ImageError::io("list", &dir, e)),
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let Some(hex) = name.strip_suffix(".json") else {
+            continue;
+        };
+        if let Some(rec) = cache_get(store, &format!("sha256:{hex}")) {
+            out.push((hex.to_string(), rec));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// Record the result of the step with cache key `key`.
 pub fn cache_put(store: &ImageStore, key: &str, rec: &CacheRecord) -> Result<(), ImageError> {
     let dir = store.root().join(CACHE_DIR);
