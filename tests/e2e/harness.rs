@@ -39,6 +39,35 @@ impl Sandbox {
             .expect("running wharf")
     }
 
+    /// Run wharf like [`Sandbox::wharf`], with `env` added (a `WHARF_ROOT` there
+    /// wins over the sandbox's) and `stdin` written to its standard input.
+    pub fn wharf_with(
+        &self,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: &[u8],
+    ) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(args)
+            .current_dir(dir)
+            .env("WHARF_ROOT", self.root.path())
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .env_remove("COMPOSE_FILE")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running wharf");
+        let mut input = child.stdin.take().expect("a stdin pipe");
+        // wharf may exit before reading it all: a closed pipe is no error here.
+        let _ = input.write_all(stdin);
+        drop(input);
+        child.wait_with_output().expect("waiting for wharf")
+    }
+
     /// Run wharf and require success; returns stdout.
     pub fn ok(&self, dir: &Path, args: &[&str]) -> String {
         let out = self.wharf(dir, args);

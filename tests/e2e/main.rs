@@ -9,6 +9,7 @@ mod devstack;
 mod harness;
 mod health;
 mod hello;
+mod images;
 mod lifecycle;
 mod network;
 mod process;

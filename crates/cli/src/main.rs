@@ -67,6 +67,12 @@ enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
+    /// Manage containers (export, commit)
+    #[command(subcommand)]
+    Container(commands::container::ContainerCommand),
+    /// Manage wharf (disk usage)
+    #[command(subcommand)]
+    System(commands::system::SystemCommand),
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::VolumeCommand),
@@ -141,6 +147,8 @@ fn main() -> ExitCode {
         Command::Pause(args) => commands::lifecycle::pause(&cli.global, args),
         Command::Unpause(args) => commands::lifecycle::unpause(&cli.global, args),
         Command::Image(cmd) => commands::image::image(&cli.global, cmd),
+        Command::Container(cmd) => commands::container::container(&cli.global, cmd),
+        Command::System(cmd) => commands::system::system(&cli.global, cmd),
         Command::Volume(cmd) => commands::volume::volume(&cli.global, cmd),
         Command::Network(cmd) => commands::network::network(&cli.global, cmd),
         Command::Images(args) => commands::image::project_images(&cli.global, args),

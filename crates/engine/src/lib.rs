@@ -4,6 +4,7 @@
 //! monitor process (see [`monitor`]) and every CLI call reads the state anew.
 
 mod build;
+mod commit;
 pub mod copy;
 mod dns_data;
 mod files;
@@ -15,6 +16,7 @@ mod netmode;
 mod network;
 mod security;
 mod store;
+mod usage;
 mod volumes;
 
 use lock::{FileLock, MonitorLock, MONITOR_LOCK};
@@ -31,6 +33,8 @@ use wharf_engine_api::{
 };
 use wharf_image::ImageStore;
 
+pub use commit::CommitOptions;
+pub use usage::{CacheUsage, ContainerUsage, DiskUsage, ImageUsage, UsageSummary, VolumeUsage};
 pub use wharf_image;
 
 const CONFIG_FILE: &str = "config.json";

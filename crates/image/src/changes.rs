@@ -1,6 +1,8 @@
 //! Dockerfile instructions applied to an image config, as `docker import --change`
-//! does: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR,
-//! with Dockerfile quoting and `$VAR` / `${VAR}` / `${VAR:-default}` expansion.
+//! and `docker commit --change` do: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL,
+//! STOPSIGNAL, USER, VOLUME, WORKDIR, with Dockerfile quoting and `$VAR` / `${VAR}`
+//! / `${VAR:-default}` expansion. As in a Dockerfile, ENTRYPOINT clears the CMD
+//! unless a CMD came before it.
 
 use crate::error::ImageError;
 use crate::oci::ContainerConfig;
@@ -21,8 +23,9 @@ const DOCKERFILE_ONLY: &[&str] = &[
 
 /// Apply each change, in order, to `cfg`.
 pub fn apply_changes(cfg: &mut ContainerConfig, changes: &[String]) -> Result<(), ImageError> {
+    let mut cmd_set = false;
     for change in changes {
-        apply_one(cfg, change).map_err(|reason| ImageError::InvalidChange {
+        apply_one(cfg, change, &mut cmd_set).map_err(|reason| ImageError::InvalidChange {
             change: change.clone(),
             reason,
         })?;
@@ -30,7 +33,7 @@ pub fn apply_changes(cfg: &mut ContainerConfig, changes: &[String]) -> Result<()
     Ok(())
 }
 
-fn apply_one(cfg: &mut ContainerConfig, change: &str) -> Result<(), String> {
+fn apply_one(cfg: &mut ContainerConfig, change: &str, cmd_set: &mut bool) -> Result<(), String> {
     let trimmed = change.trim();
     let (instr, rest) = match trimmed.find(char::is_whitespace) {
         Some(i) => (&trimmed[..i], trimmed[i..].trim()),
@@ -54,10 +57,14 @@ fn apply_one(cfg: &mut ContainerConfig, change: &str) -> Result<(), String> {
         "CMD" => {
             need_args()?;
             cfg.cmd = Some(command_form(rest));
+            *cmd_set = true;
         }
         "ENTRYPOINT" => {
             need_args()?;
             cfg.entrypoint = Some(command_form(rest));
+            if !*cmd_set {
+                cfg.cmd = None;
+            }
         }
         "ENV" => {
             need_args()?;
@@ -134,7 +141,7 @@ fn apply_one(cfg: &mut ContainerConfig, change: &str) -> Result<(), String> {
         }
         other if DOCKERFILE_ONLY.contains(&other) => {
             return Err(format!(
-                "{other} cannot be applied to an imported image; allowed instructions are {ALLOWED}"
+                "{other} cannot be applied to an image config; allowed instructions are {ALLOWED}"
             ))
         }
         _ => {
@@ -373,6 +380,22 @@ mod tests {
         );
         let c = apply(&["cmd [not json"]).unwrap();
         assert_eq!(c.cmd.unwrap()[2], "[not json");
+    }
+
+    #[test]
+    fn entrypoint_clears_an_earlier_cmd_only_when_no_cmd_was_given() {
+        let mut cfg = ContainerConfig {
+            cmd: Some(vec!["old".into()]),
+            ..Default::default()
+        };
+        apply_changes(&mut cfg, &[r#"ENTRYPOINT ["/entry"]"#.to_string()]).unwrap();
+        assert_eq!(cfg.cmd, None);
+        let changes = [
+            r#"CMD ["arg"]"#.to_string(),
+            "ENTRYPOINT /entry".to_string(),
+        ];
+        apply_changes(&mut cfg, &changes).unwrap();
+        assert_eq!(cfg.cmd, Some(vec!["arg".to_string()]));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! blobs/sha256/<hex>              manifests, configs, layers (content-addressed)
 //! snapshots/<hex of diff id>/     a layer, unpacked, overlayfs whiteouts included
 //! snapshots/<hex of diff id>.json the snapshot's uncompressed size
+//! build-cache/<hex of key>.json  a build step's cache record (see `build`)
 //! ingest/<hex>.partial            a blob being downloaded (resumable; never under blobs/)
 //! index.lock, content.lock        flock files (see `store`)
 //! ```
@@ -21,6 +22,7 @@ pub mod archive;
 pub mod auth;
 pub mod build;
 pub mod changes;
+pub mod commit;
 pub mod digest;
 mod error;
 mod fsutil;
@@ -31,6 +33,7 @@ pub mod push;
 pub mod reference;
 pub mod registry;
 mod store;
+pub mod tree_tar;
 pub mod unpack;
 
 pub use error::ImageError;

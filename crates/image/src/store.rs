@@ -425,7 +425,9 @@ impl ImageStore {
         Ok((summary.diff_id, summary.size))
     }
 
-    fn snapshot_size(&self, diff_id: &str) -> Option<u64> {
+    /// Size of the layer with `diff_id` (the length of its uncompressed tar), when
+    /// its snapshot is recorded.
+    pub fn snapshot_size(&self, diff_id: &str) -> Option<u64> {
         let hex = digest::hex_of(diff_id).ok()?;
         let data = fs::read(self.root.join(SNAPSHOTS_DIR).join(format!("{hex}.json"))).ok()?;
         serde_json::from_slice::<SnapshotMeta>(&data)
@@ -494,6 +496,7 @@ impl ImageStore {
                 created_by: None,
                 comment: Some(IMPORT_COMMENT.into()),
                 empty_layer: false,
+                author: None,
             }],
         };
         let config_bytes = to_json(&config);
@@ -878,7 +881,7 @@ impl ImageStore {
 }
 
 /// Parse a reference used as a tag target: no digest, `latest` filled in.
-fn tag_reference(s: &str) -> Result<Reference, ImageError> {
+pub(crate) fn tag_reference(s: &str) -> Result<Reference, ImageError> {
     let r = Reference::parse(s)?;
     if r.digest.is_some() {
         return Err(ImageError::InvalidReference {

@@ -7,7 +7,7 @@ use crate::render::{table, units};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use wharf_engine::wharf_image::ImageDetails;
 
 #[derive(Subcommand, Debug)]
@@ -332,40 +332,9 @@ fn render_images(images: Vec<ImageDetails>, args: &LsArgs) -> Result<i32> {
 
 fn save(global: &GlobalOptions, args: SaveArgs) -> Result<i32> {
     let engine = global.engine()?;
-    match &args.output {
-        Some(path) => {
-            let dir = std::path::Path::new(path)
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let tmp = dir.join(format!(".wharf-save-{}", std::process::id()));
-            let file = std::fs::File::create(&tmp)
-                .with_context(|| format!("creating {}", tmp.display()))?;
-            let mut w = std::io::BufWriter::new(file);
-            let result = engine
-                .images()
-                .save(&args.images, &mut w)
-                .map_err(anyhow::Error::from)
-                .and_then(|()| {
-                    let f = w.into_inner().map_err(|e| e.into_error())?;
-                    f.sync_all()?;
-                    std::fs::rename(&tmp, path)?;
-                    Ok(())
-                });
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result.with_context(|| format!("saving to {path}"))?;
-        }
-        None => {
-            if std::io::stdout().is_terminal() {
-                anyhow::bail!("refusing to write an image archive to a terminal: use -o FILE or redirect the output");
-            }
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            engine.images().save(&args.images, &mut out)?;
-            out.flush()?;
-        }
-    }
+    super::write_archive(args.output.as_deref(), |out| {
+        Ok(engine.images().save(&args.images, out)?)
+    })?;
     Ok(0)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod config;
+pub mod container;
 pub mod cp;
 pub mod exec;
 pub mod image;
@@ -15,6 +16,7 @@ pub mod pull;
 pub mod push;
 pub mod run;
 pub mod stats;
+pub mod system;
 pub mod up;
 pub mod volume;
 pub mod watch;
@@ -57,6 +59,45 @@ pub fn monitor(root: PathBuf, cgroup_fs: PathBuf, id: &str, attached: bool) -> i
             }
         },
     }
+}
+
+/// Write an archive made by `fill` to `path` (`-o FILE`) through a temporary
+/// file beside it, renamed into place only once complete; or to standard
+/// output, unless that is a terminal.
+pub fn write_archive(
+    path: Option<&str>,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::{IsTerminal, Write};
+    let Some(path) = path else {
+        if std::io::stdout().is_terminal() {
+            anyhow::bail!(
+                "refusing to write an archive to a terminal: use -o FILE or redirect the output"
+            );
+        }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        fill(&mut out)?;
+        return out.flush().context("writing to standard output");
+    };
+    let dir = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(".wharf-archive-{}", std::process::id()));
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    let result = fill(&mut w).and_then(|()| {
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("writing {path}"))
 }
 
 /// `KEY=VALUE` pairs (a bare `KEY` has an empty value); `what` names them in

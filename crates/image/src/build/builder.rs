@@ -128,6 +128,7 @@ impl State {
             created_by: Some(created_by),
             comment: Some("buildkit.dockerfile.v0".into()),
             empty_layer: empty,
+            author: None,
         });
     }
 }

@@ -1,24 +1,18 @@
-//! A step's diff directory becomes a layer: an uncompressed tar (entries sorted, so
-//! the same tree gives the same digest) in which overlayfs whiteouts (0/0 character
-//! devices) become OCI `.wh.NAME` files and opaque directories
-//! (`trusted.overlay.opaque=y`) get a `.wh..wh..opq` entry; other extended attributes
-//! (file capabilities) go into PAX records. The directory itself then becomes the
-//! layer's snapshot, so nothing is unpacked again.
+//! A step's diff directory becomes a layer: an uncompressed tar written by
+//! [`crate::tree_tar::write_diff`] (sorted, with OCI whiteouts). The directory itself
+//! then becomes the layer's snapshot, so nothing is unpacked again.
 //!
 //! The build cache: `build-cache/<hex of the step's cache key>.json` records when the
 //! step was made and its layer (if it made one). A record whose blob or snapshot has
 //! been garbage-collected is a miss.
 
 use crate::digest;
-use crate::error::{ioe, ImageError};
+use crate::error::ImageError;
 use crate::fsutil::{atomic_write, ensure_dir};
 use crate::oci::Descriptor;
 use crate::store::ImageStore;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 const CACHE_DIR: &str = "build-cache";
@@ -54,6 +48,30 @@ pub fn cache_get(store: &ImageStore, key: &str) -> Option<CacheRecord> {
     Some(rec)
 }
 
+/// Every live cache record (its content still stored), by the hex of its key.
+pub fn cache_entries(store: &ImageStore) -> Result<Vec<(String, CacheRecord)>, ImageError> {
+    let dir = store.root().join(CACHE_DIR);
+    let names = match fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect::<Vec<_>>(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ImageError::io("list", &dir, e)),
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let Some(hex) = name.strip_suffix(".json") else {
+            continue;
+        };
+        if let Some(rec) = cache_get(store, &format!("sha256:{hex}")) {
+            out.push((hex.to_string(), rec));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// Record the result of the step with cache key `key`.
 pub fn cache_put(store: &ImageStore, key: &str, rec: &CacheRecord) -> Result<(), ImageError> {
     let dir = store.root().join(CACHE_DIR);
@@ -61,116 +79,6 @@ pub fn cache_put(store: &ImageStore, key: &str, rec: &CacheRecord) -> Result<(),
     let hex = digest::hex_of(key)?;
     let data = serde_json::to_vec(rec).expect("cache records serialize");
     atomic_write(&dir.join(format!("{hex}.json")), &data)
-}
-
-/// Write the diff directory `dir` as a tar stream to `out`.
-pub fn write_tar(dir: &Path, out: impl Write) -> Result<(), ImageError> {
-    let mut b = tar::Builder::new(out);
-    let mut links: HashMap<(u64, u64), String> = HashMap::new();
-    walk(&mut b, dir, "", &mut links)?;
-    b.into_inner()
-        .and_then(|mut w| w.flush())
-        .map_err(ioe("finish the layer of", dir))
-}
-
-fn walk<W: Write>(
-    b: &mut tar::Builder<W>,
-    dir: &Path,
-    prefix: &str,
-    links: &mut HashMap<(u64, u64), String>,
-) -> Result<(), ImageError> {
-    let mut names: Vec<_> = fs::read_dir(dir)
-        .map_err(ioe("list", dir))?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<Result<_, _>>()
-        .map_err(ioe("list", dir))?;
-    names.sort();
-    for name in names {
-        let host = dir.join(&name);
-        let name = name.to_string_lossy().into_owned();
-        let rel = format!("{prefix}{name}");
-        let m = fs::symlink_metadata(&host).map_err(ioe("inspect", &host))?;
-        let ft = m.file_type();
-        let e = |err: io::Error| ImageError::io("add to layer", &host, err);
-        if ft.is_char_device() && m.rdev() == 0 {
-            let mut h = empty_header(&m);
-            b.append_data(&mut h, format!("{prefix}.wh.{name}"), io::empty())
-                .map_err(e)?;
-            continue;
-        }
-        pax_xattrs(b, &host)?;
-        let mut h = tar::Header::new_gnu();
-        h.set_metadata_in_mode(&m, tar::HeaderMode::Complete);
-        h.set_mtime(m.mtime().max(0) as u64);
-        if ft.is_dir() {
-            h.set_size(0);
-            b.append_data(&mut h, format!("{rel}/"), io::empty())
-                .map_err(e)?;
-            if matches!(xattr::get(&host, "trusted.overlay.opaque"), Ok(Some(v)) if v == b"y") {
-                let mut o = empty_header(&m);
-                b.append_data(&mut o, format!("{rel}/.wh..wh..opq"), io::empty())
-                    .map_err(e)?;
-            }
-            walk(b, &host, &format!("{rel}/"), links)?;
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&host).map_err(ioe("read link", &host))?;
-            h.set_size(0);
-            b.append_link(&mut h, &rel, &target).map_err(e)?;
-        } else if ft.is_file() {
-            if m.nlink() > 1 {
-                if let Some(first) = links.get(&(m.dev(), m.ino())) {
-                    h.set_entry_type(tar::EntryType::Link);
-                    h.set_size(0);
-                    b.append_link(&mut h, &rel, first).map_err(e)?;
-                    continue;
-                }
-                links.insert((m.dev(), m.ino()), rel.clone());
-            }
-            let f = File::open(&host).map_err(ioe("open", &host))?;
-            b.append_data(&mut h, &rel, f).map_err(e)?;
-        } else {
-            // Devices and fifos: headers only.
-            h.set_size(0);
-            let dev = m.rdev();
-            let _ = h.set_device_major(nix::sys::stat::major(dev) as u32);
-            let _ = h.set_device_minor(nix::sys::stat::minor(dev) as u32);
-            b.append_data(&mut h, &rel, io::empty()).map_err(e)?;
-        }
-    }
-    Ok(())
-}
-
-fn empty_header(m: &fs::Metadata) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_size(0);
-    h.set_mode(0o644);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(m.mtime().max(0) as u64);
-    h
-}
-
-fn pax_xattrs<W: Write>(b: &mut tar::Builder<W>, host: &Path) -> Result<(), ImageError> {
-    let Ok(names) = xattr::list(host) else {
-        return Ok(());
-    };
-    let mut records: Vec<(String, Vec<u8>)> = Vec::new();
-    for n in names {
-        let n = n.to_string_lossy().into_owned();
-        if n.starts_with("trusted.overlay.") {
-            continue;
-        }
-        if let Ok(Some(v)) = xattr::get(host, &n) {
-            records.push((format!("SCHILY.xattr.{n}"), v));
-        }
-    }
-    if records.is_empty() {
-        return Ok(());
-    }
-    records.sort();
-    b.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
-        .map_err(ioe("add extended attributes of", host))
 }
 
 /// Turn the finished diff directory `diff` into a layer of `store`: its tar becomes
@@ -181,7 +89,9 @@ pub fn commit_diff(
     lease: &crate::ContentLease,
     diff: &Path,
 ) -> Result<(BuiltLayer, PathBuf), ImageError> {
-    let (digest, size) = store.write_blob_with(lease, &mut |w| write_tar(diff, w))?;
+    let (digest, size) = store.write_blob_with(lease, &mut |w| {
+        crate::tree_tar::write_diff(diff, w, &crate::tree_tar::keep_all).map(drop)
+    })?;
     let dir = store.commit_snapshot(lease, diff, &digest, size)?;
     Ok((
         BuiltLayer {

@@ -26,7 +26,7 @@ pub mod words;
 
 pub use builder::{build_key, Builder, Puller};
 pub use error::BuildError;
-pub use layer::{BuiltLayer, CacheRecord};
+pub use layer::{cache_entries, BuiltLayer, CacheRecord};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
