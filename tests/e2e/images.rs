@@ -86,6 +86,28 @@ fn export_and_commit_a_running_container_then_run_the_committed_image() {
                     .then_some(())
             });
 
+            // diff: what the container changed, parents first; not its volume,
+            // not the engine's /etc mount points.
+            let diff = s.ok(&dir, &["container", "diff", "snap-app-1"]);
+            let lines: Vec<&str> = diff.lines().collect();
+            for want in [
+                "C /etc",
+                "D /etc/group",
+                "A /srv",
+                "A /srv/app",
+                "A /srv/app/state",
+            ] {
+                assert!(lines.contains(&want), "{want} missing:\n{diff}");
+            }
+            // The mount point of the volume is a change (as under docker); what
+            // the volume holds is not.
+            assert!(
+                !diff.contains("/data/kept") && !diff.contains("/etc/hosts"),
+                "{diff}"
+            );
+            let missing = s.fails(&dir, &["container", "diff", "nosuch"]);
+            assert!(missing.contains("nosuch"), "{missing}");
+
             // Export while it runs: its changes, the image's files, whiteouts
             // applied, nothing of its volume.
             let running_tar = s.work.path().join("running.tar");

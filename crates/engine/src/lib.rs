@@ -6,6 +6,7 @@
 mod build;
 mod commit;
 pub mod copy;
+mod diff;
 mod dns_data;
 mod files;
 mod images;
@@ -34,6 +35,7 @@ use wharf_engine_api::{
 use wharf_image::ImageStore;
 
 pub use commit::CommitOptions;
+pub use diff::ChangeKind;
 pub use usage::{CacheUsage, ContainerUsage, DiskUsage, ImageUsage, UsageSummary, VolumeUsage};
 pub use wharf_image;
 

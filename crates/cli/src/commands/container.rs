@@ -1,5 +1,5 @@
-//! `wharf container export|commit`: a container's file system as a tar, or as a
-//! new image. Containers are named as `wharf ps -a` lists them, or by id (a
+//! `wharf container export|commit|diff`: a container's file system as a tar, as a
+//! new image, or its changes. Containers are named as `wharf ps -a` lists them, or by id (a
 //! unique prefix is enough), in any project.
 
 use crate::context::GlobalOptions;
@@ -13,6 +13,14 @@ pub enum ContainerCommand {
     Export(ExportArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Container name or id
+    pub container: String,
 }
 
 #[derive(Args, Debug)]
@@ -59,6 +67,16 @@ pub fn container(global: &GlobalOptions, command: ContainerCommand) -> Result<i3
             super::write_archive(args.output.as_deref(), |out| {
                 Ok(engine.export_container(&args.container, out)?)
             })?;
+            Ok(0)
+        }
+        ContainerCommand::Diff(args) => {
+            let engine = global.engine()?;
+            let changes = engine.container_changes(&args.container)?;
+            let mut out = String::new();
+            for (kind, path) in changes {
+                out.push_str(&format!("{} {path}\n", kind.letter()));
+            }
+            print!("{out}");
             Ok(0)
         }
         ContainerCommand::Commit(args) => {
