@@ -378,7 +378,13 @@ fn run_mounts_cache_bind_tmpfs_and_secrets_stay_out_of_layers() {
             assert!(!second.contains("CACHED"), "{second}");
 
             let root = s.root.path();
-            assert!(!layers_holding(root, "copied.txt").is_empty());
+            let holding = layers_holding(root, "copied.txt");
+            assert!(!holding.is_empty(), "the bound stage's file was not copied");
+            for layer in holding {
+                let copied = root.join("images/snapshots").join(layer).join("copied.txt");
+                let text = std::fs::read_to_string(copied).unwrap();
+                assert_eq!(text, "generated in a stage\n");
+            }
             for gone in ["var/cache", "mnt", "ctx", "scratch", "run/secrets"] {
                 let found = layers_holding(root, gone);
                 assert!(found.is_empty(), "/{gone} landed in layers {found:?}");
