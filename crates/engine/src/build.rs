@@ -9,6 +9,9 @@
 //! `none` and `default` get a private namespace with only loopback up (wharf has no
 //! build network with outbound access yet: use `RUN --network=host` to download).
 //!
+//! `RUN --mount`s arrive prepared by the builder (host directories and files to
+//! bind, tmpfs options) and are mounted after those files, in order.
+//!
 //! Like Docker's builder, each step sees `/etc/resolv.conf` and `/etc/hosts`
 //! bind-mounted from files the engine writes (the host's resolvers; localhost and
 //! the step's hostname); a mount point the runtime had to create for them is removed
@@ -18,7 +21,7 @@ use crate::store;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use wharf_image::build::{RunError, RunExecutor, RunNetwork, RunOutcome, RunStep};
+use wharf_image::build::{RunError, RunExecutor, RunNetwork, RunOutcome, RunStep, StepMountKind};
 use wharf_runtime::{
     CgroupConfig, CgroupHandle, MountKind, MountSpec, ProcessOptions, Rootfs, Security, SpawnConfig,
 };
@@ -38,12 +41,22 @@ impl RunExecutor for crate::LinuxEngine {
         let cgroup_parent = format!("{}/build", self.config.cgroup_parent);
         let new_netns = step.network != RunNetwork::Host;
         let hostname = id[..12].to_string();
-        let mounts = write_step_etc_files(step, &hostname, new_netns).map_err(|e| {
+        let mut mounts = write_step_etc_files(step, &hostname, new_netns).map_err(|e| {
             fail(
                 "writing the step's /etc/resolv.conf and /etc/hosts",
                 e.to_string(),
             )
         })?;
+        mounts.extend(step.mounts.iter().map(|m| MountSpec {
+            kind: match m.kind {
+                StepMountKind::Bind => MountKind::Bind,
+                StepMountKind::Tmpfs => MountKind::Tmpfs,
+            },
+            source: m.source.clone(),
+            target: m.target.clone(),
+            read_only: m.read_only,
+            options: m.options.clone(),
+        }));
         let config = SpawnConfig {
             id: id.clone(),
             rootfs: Rootfs {
@@ -103,6 +116,13 @@ impl RunExecutor for crate::LinuxEngine {
         CgroupHandle::remove_empty_parents(&self.config.cgroup_fs_root, &cgroup_parent);
         remove_mount_points(step.upper_dir);
         Ok(RunOutcome { exit_code: code })
+    }
+}
+
+impl crate::LinuxEngine {
+    /// Where `RUN --mount=type=cache` directories live between builds.
+    pub fn build_cache_mounts(&self) -> PathBuf {
+        self.layout.root.join("build-cache-mounts")
     }
 }
 

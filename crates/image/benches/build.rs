@@ -72,11 +72,13 @@ fn main() {
         std::fs::write(ctx.join("config.txt"), "x=1\n").unwrap();
         std::fs::write(ctx.join("Dockerfile"), DOCKERFILE).unwrap();
         let events = |_| {};
+        let cache_mounts = tmp.path().join("build-cache-mounts");
         let b = Builder {
             store: &store,
             executor: &WriteExec,
             events: &events,
             puller: None,
+            cache_mount_root: &cache_mounts,
         };
         let req = BuildRequest {
             context: ctx.clone(),

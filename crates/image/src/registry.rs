@@ -282,7 +282,8 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-fn agent(verify: bool) -> ureq::Agent {
+/// An HTTP agent with wharf's timeouts; `verify` checks TLS certificates.
+pub(crate) fn agent(verify: bool) -> ureq::Agent {
     let mut tls = ureq::tls::TlsConfig::builder();
     if !verify {
         tls = tls.disable_verification(true);

@@ -96,6 +96,17 @@ fn file_mount(
     })
 }
 
+/// The value of the top-level secret `name` (for a build's `build.secrets`),
+/// or what is wrong with it.
+pub fn secret_value(project: &Project, name: &str) -> Result<Vec<u8>, String> {
+    let object = declared(project, FileKind::Secret)
+        .get(name)
+        .ok_or_else(|| {
+            format!("secret {name:?} is not declared in the top-level secrets: add it there")
+        })?;
+    content(FileKind::Secret, name, object)
+}
+
 /// The value of a top-level secret or config.
 fn content(kind: FileKind, name: &str, object: &FileObject) -> Result<Vec<u8>, String> {
     if object.external {

@@ -19,6 +19,7 @@ mod wait;
 
 pub use error::OrchestratorError;
 pub use execute::{execute, Event, Status};
+pub use files::secret_value;
 pub use lifecycle::{
     plan_restart, plan_rm, plan_rm_volumes, plan_start, plan_stop, run_lifecycle, Target,
 };

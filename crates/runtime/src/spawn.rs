@@ -101,7 +101,10 @@ fn path_cstring(what: &str, p: &std::path::Path) -> Result<CString, RuntimeError
     })
 }
 
-/// The overlayfs mount options: lowerdir is top layer first.
+/// The overlayfs mount options: lowerdir is top layer first. A layer that
+/// appears twice (two steps that made the same diff) is given once, at its
+/// topmost place: overlayfs refuses a directory listed twice (ELOOP), and the
+/// lower copy adds nothing the upper one does not cover.
 pub fn overlay_options(rootfs: &Rootfs) -> Result<String, RuntimeError> {
     if rootfs.lower_dirs.is_empty() {
         return Err(RuntimeError::InvalidConfig(
@@ -119,12 +122,13 @@ pub fn overlay_options(rootfs: &Rootfs) -> Result<String, RuntimeError> {
             Ok(s.into_owned())
         }
     };
-    let lowers = rootfs
-        .lower_dirs
-        .iter()
-        .rev()
-        .map(check)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut lowers: Vec<String> = Vec::new();
+    for dir in rootfs.lower_dirs.iter().rev() {
+        let dir = check(dir)?;
+        if !lowers.contains(&dir) {
+            lowers.push(dir);
+        }
+    }
     Ok(format!(
         "lowerdir={},upperdir={},workdir={}",
         lowers.join(":"),
@@ -597,6 +601,19 @@ mod tests {
         assert_eq!(
             overlay_options(&r).unwrap(),
             "lowerdir=/l/top:/l/mid:/l/base,upperdir=/c/upper,workdir=/c/work"
+        );
+        let repeated = Rootfs {
+            lower_dirs: vec![
+                "/l/base".into(),
+                "/l/same".into(),
+                "/l/mid".into(),
+                "/l/same".into(),
+            ],
+            ..r.clone()
+        };
+        assert_eq!(
+            overlay_options(&repeated).unwrap(),
+            "lowerdir=/l/same:/l/mid:/l/base,upperdir=/c/upper,workdir=/c/work"
         );
         let bad = Rootfs {
             lower_dirs: vec!["/a:b".into()],

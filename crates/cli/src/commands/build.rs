@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Instant;
-use wharf_engine::wharf_image::build::{BuildEvent, BuildRequest, Builder};
+use wharf_engine::wharf_image::build::{
+    inputs_digest, BuildEvent, BuildRequest, Builder, SecretValue, INPUTS_LABEL,
+};
 use wharf_engine::wharf_image::ImageError;
 use wharf_engine::LinuxEngine;
 
@@ -28,6 +30,9 @@ pub struct BuildArgs {
     /// Don't print anything to STDOUT; print image ids only
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Secret to expose to the build (id=ID,src=FILE or id=ID,env=VAR)
+    #[arg(long = "secret", value_name = "SPEC")]
+    pub secrets: Vec<String>,
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
 }
@@ -58,6 +63,12 @@ pub struct ImageBuildArgs {
     /// Set the networking mode for the RUN instructions (default, none, host)
     #[arg(long)]
     pub network: Option<String>,
+    /// Secret to expose to the build (id=ID,src=FILE or id=ID,env=VAR)
+    #[arg(long = "secret", value_name = "SPEC")]
+    pub secrets: Vec<String>,
+    /// Images in the local store to take cached layers from
+    #[arg(long = "cache-from", value_name = "IMAGE")]
+    pub cache_from: Vec<String>,
     /// Suppress the build output and print image ID on success
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -107,6 +118,48 @@ fn parse_pairs(list: &[String], what: &str) -> Result<BTreeMap<String, String>> 
     Ok(out)
 }
 
+/// `--secret id=ID,src=FILE` (or `source=`), `id=ID,env=VAR`, or `id=ID` alone
+/// for the environment variable named ID, as docker build takes them.
+fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, SecretValue>> {
+    let mut out = BTreeMap::new();
+    for spec in specs {
+        let mut id = None;
+        let mut file = None;
+        let mut env = None;
+        for field in spec.split(',') {
+            match field.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => file = Some(PathBuf::from(v)),
+                Some(("env", v)) => env = Some(v.to_string()),
+                Some(("type", "file" | "env")) => {}
+                _ => bail!(
+                    "--secret {spec:?}: unknown field {field:?}; write id=ID,src=FILE or id=ID,env=VAR"
+                ),
+            }
+        }
+        let Some(id) = id.filter(|i| !i.is_empty()) else {
+            bail!("--secret {spec:?}: give the secret's id: id=ID,src=FILE");
+        };
+        let value = match (file, env) {
+            (Some(path), _) => std::fs::read(&path).with_context(|| {
+                format!("--secret {spec:?}: cannot read {}", path.display())
+            })?,
+            (None, Some(var)) => std::env::var(&var)
+                .with_context(|| {
+                    format!("--secret {spec:?}: the environment variable {var} is not set")
+                })?
+                .into_bytes(),
+            (None, None) => std::env::var(&id)
+                .with_context(|| {
+                    format!("--secret {spec:?}: give src=FILE or env=VAR (no variable {id} is set either)")
+                })?
+                .into_bytes(),
+        };
+        out.insert(id, SecretValue(value));
+    }
+    Ok(out)
+}
+
 fn run_build(engine: &LinuxEngine, req: &BuildRequest, quiet: bool) -> Result<String> {
     let events = printer(quiet);
     let puller = |name: &str| -> Result<(), ImageError> {
@@ -114,11 +167,13 @@ fn run_build(engine: &LinuxEngine, req: &BuildRequest, quiet: bool) -> Result<St
             .map_err(|e| ImageError::Conflict(format!("pulling {name}: {e:#}")))?;
         engine.images().pull(name, &options, &|_| {}).map(drop)
     };
+    let cache_mounts = engine.build_cache_mounts();
     let builder = Builder {
         store: engine.images(),
         executor: engine,
         events: &events,
         puller: Some(&puller),
+        cache_mount_root: &cache_mounts,
     };
     let outcome = builder.build(req)?;
     Ok(outcome.id)
@@ -151,6 +206,8 @@ pub fn image_build(global: &GlobalOptions, args: ImageBuildArgs) -> Result<i32> 
         no_cache: args.no_cache,
         pull: args.pull,
         network: args.network.clone(),
+        cache_from: args.cache_from.clone(),
+        secrets: parse_secrets(&args.secrets)?,
         ..Default::default()
     };
     let id = run_build(&engine, &req, args.quiet)?;
@@ -167,6 +224,8 @@ pub struct ServiceBuildOptions {
     pub pull: bool,
     pub build_args: BTreeMap<String, String>,
     pub quiet: bool,
+    /// `--secret`s, over the service's `build.secrets`.
+    pub secrets: BTreeMap<String, SecretValue>,
 }
 
 /// The build request of a service with `build:`.
@@ -182,9 +241,6 @@ fn service_request(
     let refuse = |attr: &str| -> Result<()> {
         bail!("service {name:?}: build.{attr} is not supported by wharf yet; remove it to build")
     };
-    if !b.secrets.is_empty() {
-        refuse("secrets")?;
-    }
     if !b.ssh.is_empty() {
         refuse("ssh")?;
     }
@@ -216,7 +272,43 @@ fn service_request(
         shm_size: b.shm_size,
         cache_from: b.cache_from.clone(),
         name: Some(name.clone()),
+        secrets: BTreeMap::new(),
     }))
+}
+
+/// The secrets of a service's build: its `build.secrets` (the id a Dockerfile
+/// names is `target`, else the secret's name), then the `--secret`s.
+fn service_secrets(
+    project: &wharf_compose::Project,
+    service: &wharf_compose::Service,
+    opts: &ServiceBuildOptions,
+) -> Result<BTreeMap<String, SecretValue>> {
+    let mut out = BTreeMap::new();
+    for reference in service.build.iter().flat_map(|b| &b.secrets) {
+        let value = wharf_orchestrator::secret_value(project, &reference.source)
+            .map_err(|e| anyhow::anyhow!("service {:?}: build.secrets: {e}", service.name))?;
+        let id = reference
+            .target
+            .clone()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| reference.source.clone());
+        out.insert(id, SecretValue(value));
+    }
+    out.extend(opts.secrets.clone());
+    Ok(out)
+}
+
+/// Warn, as `up` builds nothing for it, when the build inputs of a service's
+/// image changed since it was built (docker compose does not rebuild by itself
+/// either). Images without the label (pulled, or built before wharf recorded it)
+/// are not judged.
+fn warn_if_inputs_changed(engine: &LinuxEngine, name: &str, req: &BuildRequest, recorded: &str) {
+    match inputs_digest(req, engine.images().root()) {
+        Ok(now) if now != recorded => eprintln!(
+            "WARN[0000] service {name}: build context changed since the image was built: run `wharf up --build` to rebuild"
+        ),
+        _ => {}
+    }
 }
 
 /// Build the named services (all with `build:` when empty); with `only_missing`,
@@ -247,16 +339,30 @@ pub fn build_services(
         if !services.is_empty() && !services.contains(name) {
             continue;
         }
-        let Some(req) = service_request(project, service, opts)? else {
+        let Some(mut req) = service_request(project, service, opts)? else {
             continue;
         };
         let image = req.tags[0].clone();
         if !done.insert(image.clone()) {
             continue;
         }
-        if only_missing && engine.images().image_id(&image).is_ok() {
-            continue;
+        if only_missing {
+            if let Ok(details) = engine.images().inspect(&image) {
+                let labels = details
+                    .config
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.labels.as_ref());
+                if let Some(recorded) = labels.and_then(|l| l.get(INPUTS_LABEL)) {
+                    warn_if_inputs_changed(engine, name, &req, recorded);
+                }
+                continue;
+            }
         }
+        if let Ok(digest) = inputs_digest(&req, engine.images().root()) {
+            req.labels.insert(INPUTS_LABEL.to_string(), digest);
+        }
+        req.secrets = service_secrets(project, service, opts)?;
         let start = Instant::now();
         let id = run_build(engine, &req, opts.quiet)
             .with_context(|| format!("building service {name:?}"))?;
@@ -282,6 +388,7 @@ pub fn build(global: &GlobalOptions, args: BuildArgs) -> Result<i32> {
         pull: args.pull,
         build_args: parse_pairs(&args.build_args, "--build-arg")?,
         quiet: args.quiet,
+        secrets: parse_secrets(&args.secrets)?,
     };
     build_services(&engine, &project, &args.services, &opts, false)?;
     Ok(0)
@@ -301,4 +408,37 @@ pub fn build_for_up(
     let opts = ServiceBuildOptions::default();
     build_services(engine, project, &selected, &opts, !always)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_come_from_files_and_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from a file").unwrap();
+        let specs = [
+            format!("id=a,src={}", file.display()),
+            format!("type=file,id=b,source={}", file.display()),
+            "id=c,env=PATH".to_string(),
+        ];
+        let secrets = parse_secrets(&specs).unwrap();
+        assert_eq!(secrets["a"].0, b"from a file");
+        assert_eq!(secrets["b"].0, b"from a file");
+        assert_eq!(secrets["c"].0, std::env::var("PATH").unwrap().into_bytes());
+        for (spec, want) in [
+            ("src=/x", "give the secret's id"),
+            ("id=x,colour=red", "unknown field \"colour=red\""),
+            ("id=x,src=/no/such/file", "cannot read /no/such/file"),
+            (
+                "id=x,env=WHARF_TEST_SURELY_UNSET",
+                "WHARF_TEST_SURELY_UNSET is not set",
+            ),
+        ] {
+            let e = format!("{:#}", parse_secrets(&[spec.to_string()]).unwrap_err());
+            assert!(e.contains(want), "{spec}: {e}");
+        }
+    }
 }

@@ -4,9 +4,14 @@ use super::error::BuildError;
 use super::fs::{self as bfs, CopyOpts, Diff, Tree};
 use super::ignore::{clean, Ignore};
 use super::layer::{cache_get, cache_put, commit_diff, BuiltLayer, CacheRecord};
+use super::mounts::{self, MountPoint, MountType, RunMount};
 use super::parse::{self, Dockerfile, Instruction, Keyword};
+use super::remote;
 use super::words::{json_array, Lexer};
-use super::{BuildEvent, BuildOutcome, BuildRequest, RunExecutor, RunNetwork, RunStep};
+use super::{
+    BuildEvent, BuildOutcome, BuildRequest, RunExecutor, RunNetwork, RunStep, StepMount,
+    StepMountKind,
+};
 use crate::error::ImageError;
 use crate::fsutil::remove_tree;
 use crate::oci::{self, ContainerConfig, Descriptor, HealthConfig, History, ImageConfig, Manifest};
@@ -48,6 +53,9 @@ pub struct Builder<'a> {
     /// Pulls a base image that is missing (or always, with `pull`); without it a
     /// missing base image is an error.
     pub puller: Option<Puller<'a>>,
+    /// Where `RUN --mount=type=cache` directories live between builds
+    /// (`<root>/build-cache-mounts`).
+    pub cache_mount_root: &'a Path,
 }
 
 /// Pulls an image into the store by reference.
@@ -70,6 +78,18 @@ pub fn build_key(parent: &str, parts: &[&str]) -> String {
         h.update(p.as_bytes());
     }
     format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// Files a step reads from: see `Run::source`.
+struct Source<'t> {
+    tree: Tree<'t>,
+    /// Copies keep the owners of the files (stages and images) instead of root.
+    keep_owner: bool,
+    /// The stage's cache key or the image's id; `None` for the context, whose
+    /// content is hashed instead.
+    key: Option<String>,
+    /// "the build context", "stage \"build\"", for messages.
+    where_: String,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +174,13 @@ struct Run<'a> {
     cached: AtomicUsize,
     steps: AtomicUsize,
     target: usize,
+    cache_images: Vec<CacheImage>,
+}
+
+/// An image of `cache_from`: its history and its layers, bottom first.
+struct CacheImage {
+    history: Vec<History>,
+    layers: Vec<BuiltLayer>,
 }
 
 fn now_rfc3339() -> String {
@@ -246,9 +273,53 @@ impl Builder<'_> {
             steps: AtomicUsize::new(0),
             target,
             df,
+            cache_images: self.cache_images(req),
         };
         run.global_args()?;
         run.execute()
+    }
+
+    /// The `cache_from` images found in the local store (`NAME` or
+    /// `type=registry,ref=NAME`); the others are named in a warning.
+    fn cache_images(&self, req: &BuildRequest) -> Vec<CacheImage> {
+        let mut out = Vec::new();
+        for entry in &req.cache_from {
+            let name = if entry.contains('=') {
+                let fields: Vec<(&str, &str)> =
+                    entry.split(',').filter_map(|f| f.split_once('=')).collect();
+                let kind = fields.iter().find(|(k, _)| *k == "type").map(|(_, v)| *v);
+                let reference = fields.iter().find(|(k, _)| *k == "ref").map(|(_, v)| *v);
+                match (kind, reference) {
+                    (Some("registry") | None, Some(r)) => r.to_string(),
+                    _ => {
+                        (self.events)(BuildEvent::Warning(format!(
+                            "cache_from {entry:?}: only images in the local store can serve as cache; it is not used"
+                        )));
+                        continue;
+                    }
+                }
+            } else {
+                entry.clone()
+            };
+            match self.store.inspect(&name) {
+                Ok(d) if d.layers.len() == d.config.rootfs.diff_ids.len() => out.push(CacheImage {
+                    history: d.config.history.clone(),
+                    layers: d
+                        .layers
+                        .iter()
+                        .zip(&d.config.rootfs.diff_ids)
+                        .map(|(desc, diff_id)| BuiltLayer {
+                            desc: desc.clone(),
+                            diff_id: diff_id.clone(),
+                        })
+                        .collect(),
+                }),
+                _ => (self.events)(BuildEvent::Warning(format!(
+                    "cache_from image {name:?} is not in the local store; it is not used (pull it first to build from its layers)"
+                ))),
+            }
+        }
+        out
     }
 
     fn next_internal(&self) -> usize {
@@ -366,12 +437,24 @@ impl Run<'_> {
             out.push((j, def.line));
         }
         for inst in &def.instructions {
+            let mut froms = Vec::new();
             if inst.keyword == Keyword::Copy {
                 if let Some(from) = inst.flag("from") {
-                    let from = self.global_word(inst.line, from)?;
-                    if let Some(j) = self.df.stage_index(&from) {
-                        out.push((j, inst.line));
-                    }
+                    froms.push(self.global_word(inst.line, from)?);
+                }
+            }
+            if inst.keyword == Keyword::Run {
+                // Mounts that fail to parse here fail with their message at the step.
+                let expand = |v: &str| self.lexer.word(v, &|n| self.globals.get(n).cloned());
+                froms.extend(
+                    inst.flag_values("mount")
+                        .filter_map(|spec| mounts::parse_mount(spec, "/", &expand).ok())
+                        .filter_map(|m| m.from),
+                );
+            }
+            for from in froms {
+                if let Some(j) = self.df.stage_index(&from) {
+                    out.push((j, inst.line));
                 }
             }
         }
@@ -1079,7 +1162,12 @@ impl Run<'_> {
         let key = build_key(&st.key, &[&inst.text(), &self.args_text(st, inst), extra]);
         let store = self.b.store;
         if !self.req.no_cache {
-            if let Some(rec) = cache_get(store, &key) {
+            let from_image = || {
+                let rec = self.cache_from_hit(st, inst, &created_by)?;
+                // Recorded, so the next build finds it in the local cache.
+                cache_put(store, &key, &rec).ok().map(|()| rec)
+            };
+            if let Some(rec) = cache_get(store, &key).or_else(from_image) {
                 self.apply(st, key, rec, created_by)?;
                 self.cached.fetch_add(1, Ordering::SeqCst);
                 self.emit(BuildEvent::Cached { n });
@@ -1122,6 +1210,52 @@ impl Run<'_> {
                 Err(e)
             }
         }
+    }
+
+    /// The result of a step that missed the cache, from a `cache_from` image:
+    /// only `RUN` (without mounts, whose sources history does not show) and
+    /// `WORKDIR` steps, whose history entry says all they did; the image's history
+    /// before the entry and its layers below must be the stage's so far, and the
+    /// entry must be the same instruction.
+    fn cache_from_hit(
+        &self,
+        st: &State,
+        inst: &Instruction,
+        created_by: &str,
+    ) -> Option<CacheRecord> {
+        let eligible = match inst.keyword {
+            Keyword::Run => inst.flag_values("mount").next().is_none(),
+            Keyword::Workdir => true,
+            _ => false,
+        };
+        if !eligible {
+            return None;
+        }
+        let pos = st.config.history.len();
+        let below = st.layers.len();
+        self.cache_images.iter().find_map(|img| {
+            let entry = img.history.get(pos)?;
+            if entry.created_by.as_deref() != Some(created_by) {
+                return None;
+            }
+            let same_history = img.history[..pos]
+                .iter()
+                .zip(&st.config.history)
+                .all(|(a, b)| a.created_by == b.created_by && a.empty_layer == b.empty_layer);
+            let layers_before = img.history[..pos].iter().filter(|h| !h.empty_layer).count();
+            let same_layers = img.layers.len() > below
+                && img.layers[..below]
+                    .iter()
+                    .zip(&st.layers)
+                    .all(|(a, b)| a.diff_id == b.built.diff_id);
+            if !same_history || layers_before != below || !same_layers {
+                return None;
+            }
+            Some(CacheRecord {
+                created: entry.created.clone().unwrap_or_else(now_rfc3339),
+                layer: (!entry.empty_layer).then(|| img.layers[below].clone()),
+            })
+        })
     }
 
     fn apply(
@@ -1229,8 +1363,21 @@ impl Run<'_> {
             env.push(DEFAULT_PATH.to_string());
         }
         let shown = first_line(&inst.text());
+        // BuildKit's history form: the build arguments in effect, `|N K=V …`, then
+        // the command, so the entry says what the step ran with.
+        let arg_env: Vec<String> = st
+            .args
+            .iter()
+            .filter(|(k, _)| !PROXY_ARGS.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let arg_prefix = if arg_env.is_empty() {
+            String::new()
+        } else {
+            format!("|{} {} ", arg_env.len(), arg_env.join(" "))
+        };
         let created_by = format!(
-            "RUN {} # buildkit",
+            "RUN {arg_prefix}{} # buildkit",
             match json_array(&inst.args) {
                 Some(_) => serde_json::to_string(&args).unwrap_or_default(),
                 None => args.join(" "),
@@ -1244,7 +1391,59 @@ impl Run<'_> {
             .filter(|u| !u.is_empty());
         let cwd = st.workdir();
         let command = first_line(&inst.args);
-        self.fs_step(st, inst, &shown, "", created_by, &mut |st, scratch, diff, n, start| {
+        let run_mounts = {
+            let vars = self.vars(st);
+            let expand = |v: &str| self.lexer.word(v, &vars);
+            inst.flag_values("mount")
+                .map(|spec| mounts::parse_mount(spec, &cwd, &expand).map_err(|m| self.err(line, m)))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        // The files bind mounts (and cache mounts seeded `from` somewhere) read,
+        // by mount; a bound source's content keys the step, as COPY's does.
+        let mut sources: Vec<Option<(Source<'_>, Vec<String>)>> = Vec::new();
+        let mut key = Sha256::new();
+        for m in &run_mounts {
+            let reads =
+                m.kind == MountType::Bind || (m.kind == MountType::Cache && m.from.is_some());
+            if !reads {
+                sources.push(None);
+                continue;
+            }
+            let src = self.source("RUN --mount", m.from.as_deref(), line)?;
+            let path = m.source.clone().unwrap_or_else(|| "/".into());
+            if m.from.is_none() && escapes(&path) {
+                return Err(self.err(line, format!("RUN --mount source {path:?} is outside the build context; only files under {} can be mounted", self.context.display())));
+            }
+            let comps = src.tree.resolve(&path, true);
+            if src.tree.lookup(&comps).is_none() {
+                return Err(self.err(
+                    line,
+                    format!(
+                        "RUN --mount source {path:?} not found in {}; check the path",
+                        src.where_
+                    ),
+                ));
+            }
+            if m.kind == MountType::Bind {
+                key.update(m.target.as_deref().unwrap_or("").as_bytes());
+                key.update([0u8]);
+                match &src.key {
+                    None => src.tree.hash_into(&comps, &mut key)?,
+                    Some(k) => {
+                        key.update(k.as_bytes());
+                        key.update(comps.join("/").as_bytes());
+                    }
+                }
+                key.update([0u8]);
+            }
+            sources.push(Some((src, comps)));
+        }
+        let extra = if run_mounts.is_empty() {
+            String::new()
+        } else {
+            hex::encode(key.finalize())
+        };
+        self.fs_step(st, inst, &shown, &extra, created_by, &mut |st, scratch, diff, n, start| {
             let layers = st.dirs();
             if layers.is_empty() {
                 return Err(self.err(
@@ -1257,6 +1456,8 @@ impl Run<'_> {
             for d in [&work, &merged] {
                 std::fs::create_dir(d).map_err(|e| bfs::io_err("create", d, e))?;
             }
+            let mut step_env = env.clone();
+            let prepared = self.prepare_mounts(&run_mounts, &sources, &layers, scratch, &mut step_env, line)?;
             let last: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
             let output = |l: &str| {
                 self.emit(BuildEvent::Output {
@@ -1276,14 +1477,18 @@ impl Run<'_> {
                 work_dir: &work,
                 merged_dir: &merged,
                 args: &args,
-                env: &env,
+                env: &step_env,
                 user: user.as_deref(),
                 cwd: &cwd,
                 network,
                 shm_size: self.req.shm_size,
+                mounts: &prepared.mounts,
                 output: &output,
             };
-            match self.b.executor.run(&step) {
+            let outcome = self.b.executor.run(&step);
+            mounts::remove_mount_points(diff, &prepared.points);
+            drop(prepared);
+            match outcome {
                 Err(e) => Err(BuildError::RunStart {
                     file: self.df.file.clone(),
                     line,
@@ -1302,13 +1507,184 @@ impl Run<'_> {
         })
     }
 
+    /// The host side of a step's `--mount`s: cache directories (locked as their
+    /// `sharing` says until the result is dropped), copies of bound sources
+    /// (or the context directory itself, read-only, when `.dockerignore` hides
+    /// nothing), tmpfs options and secret files, all under `scratch` but the caches.
+    /// Secrets given as `env` are added to `env`.
+    fn prepare_mounts(
+        &self,
+        run_mounts: &[RunMount],
+        sources: &[Option<(Source<'_>, Vec<String>)>],
+        layers: &[PathBuf],
+        scratch: &Path,
+        env: &mut Vec<String>,
+        line: usize,
+    ) -> Result<PreparedMounts, BuildError> {
+        let below = Tree::Layers(layers.to_vec());
+        let mut out = PreparedMounts {
+            mounts: Vec::new(),
+            points: Vec::new(),
+            _caches: Vec::new(),
+        };
+        let copy_of = |i: usize, src: &Source<'_>, comps: &[String], dir: &Path| {
+            let opts = CopyOpts {
+                keep_owner: src.keep_owner,
+                ..Default::default()
+            };
+            let d = Diff {
+                dir,
+                below: Tree::Layers(Vec::new()),
+            };
+            match src.tree.lookup(comps) {
+                Some(f) if !f.meta.is_dir() => {
+                    let name = comps.last().cloned().unwrap_or_else(|| format!("file-{i}"));
+                    d.copy(&src.tree, comps, std::slice::from_ref(&name), &opts)?;
+                    Ok(dir.join(name))
+                }
+                _ => d
+                    .copy(&src.tree, comps, &[], &opts)
+                    .map(|()| dir.to_path_buf()),
+            }
+        };
+        for (i, m) in run_mounts.iter().enumerate() {
+            let target = m.target.clone().unwrap_or_default();
+            let bind = |source: PathBuf, read_only: bool| StepMount {
+                kind: StepMountKind::Bind,
+                source,
+                target: target.clone(),
+                read_only,
+                options: Vec::new(),
+            };
+            match m.kind {
+                MountType::Cache => {
+                    let seed = |dir: &Path| -> Result<(), ImageError> {
+                        match &sources[i] {
+                            Some((src, comps)) => copy_of(i, src, comps, dir).map(drop),
+                            None => Ok(()),
+                        }
+                    };
+                    let cache = mounts::take_cache(self.b.cache_mount_root, m, scratch, &seed)?;
+                    out.mounts.push(bind(cache.path.clone(), m.read_only));
+                    out._caches.push(cache);
+                }
+                MountType::Bind => {
+                    let Some((src, comps)) = &sources[i] else {
+                        continue;
+                    };
+                    let direct = src.key.is_none() && m.read_only && self.ignore.is_empty();
+                    let host = match src.tree.lookup(comps) {
+                        Some(f) if direct => f.host,
+                        _ => {
+                            let dir = scratch.join(format!("mount-{i}"));
+                            std::fs::create_dir(&dir)
+                                .map_err(|e| bfs::io_err("create", &dir, e))?;
+                            copy_of(i, src, comps, &dir)?
+                        }
+                    };
+                    out.mounts.push(bind(host, m.read_only));
+                }
+                MountType::Tmpfs => {
+                    let mut options = vec!["exec".to_string()];
+                    if let Some(size) = m.size {
+                        options.push(format!("size={size}"));
+                    }
+                    out.mounts.push(StepMount {
+                        kind: StepMountKind::Tmpfs,
+                        source: PathBuf::new(),
+                        target: target.clone(),
+                        read_only: false,
+                        options,
+                    });
+                }
+                MountType::Secret => {
+                    let id = m.id.clone().unwrap_or_default();
+                    let Some(value) = self.req.secrets.get(&id) else {
+                        if m.required {
+                            return Err(self.err(line, format!("RUN --mount=type=secret,id={id}: no secret {id:?} was given to the build; pass --secret id={id},src=FILE, or list it in the service's build.secrets")));
+                        }
+                        continue;
+                    };
+                    if let Some(var) = &m.env {
+                        let text = String::from_utf8(value.0.clone()).map_err(|_| {
+                            self.err(line, format!("RUN --mount=type=secret,id={id},env={var}: the secret is not UTF-8 text, so it cannot be an environment variable; mount it as a file"))
+                        })?;
+                        env.retain(|e| e.split_once('=').map_or(e.as_str(), |p| p.0) != var);
+                        env.push(format!("{var}={text}"));
+                    }
+                    if m.target.is_none() {
+                        continue;
+                    }
+                    let file = scratch.join(format!("secret-{i}"));
+                    mounts::write_secret(&file, m, &value.0)?;
+                    out.mounts.push(bind(file, true));
+                }
+            }
+            out.points.push(MountPoint::before(&below, &target));
+        }
+        Ok(out)
+    }
+
+    /// Where `--from` (of COPY, ADD or a RUN mount) takes files: the build
+    /// context when unset, else a stage built before, else an image.
+    fn source(&self, kw: &str, from: Option<&str>, line: usize) -> Result<Source<'_>, BuildError> {
+        let Some(f) = from else {
+            return Ok(Source {
+                tree: Tree::Context {
+                    root: self.context.clone(),
+                    ignore: &self.ignore,
+                },
+                keep_owner: false,
+                key: None,
+                where_: "the build context".to_string(),
+            });
+        };
+        if let Some(j) = self.df.stage_index(f) {
+            let src = self
+                .results
+                .lock()
+                .unwrap()
+                .get(&j)
+                .cloned()
+                .ok_or_else(|| {
+                    self.err(line, format!("stage {f:?} is not built before this one"))
+                })?;
+            return Ok(Source {
+                tree: Tree::Layers(src.dirs()),
+                keep_owner: true,
+                key: Some(src.key.clone()),
+                where_: format!("stage {f:?}"),
+            });
+        }
+        let (details, dirs) = self.image(f, line).map_err(|e| {
+            let why = match e {
+                BuildError::Dockerfile { message, .. } => message,
+                BuildError::StoreAt { source, .. } => source.to_string(),
+                e => e.to_string(),
+            };
+            self.err(
+                line,
+                format!("{kw} --from={f}: there is no stage named {f:?}, and as an image: {why}"),
+            )
+        })?;
+        Ok(Source {
+            tree: Tree::Layers(dirs),
+            keep_owner: true,
+            key: Some(details.id),
+            where_: format!("image {f:?}"),
+        })
+    }
+
     fn copy(&self, st: &mut State, inst: &Instruction) -> Result<(), BuildError> {
         let line = inst.line;
         let kw = inst.keyword.name();
         let is_add = inst.keyword == Keyword::Add;
-        if is_add && inst.flag("checksum").is_some() {
-            return Err(self.err(line, "ADD --checksum applies to remote URLs, which wharf does not fetch yet; put the file in the build context"));
-        }
+        let checksum = match inst.flag("checksum") {
+            Some(c) => Some(
+                remote::parse_checksum(&self.word(st, line, c)?).map_err(|m| self.err(line, m))?,
+            ),
+            None => None,
+        };
         let mut words = match json_array(&inst.args) {
             Some(v) => v
                 .iter()
@@ -1324,63 +1700,47 @@ impl Run<'_> {
         }
         let dest = words.pop().unwrap_or_default();
         let sources = words;
+        for src in &sources {
+            if is_add && remote::is_git(src) {
+                return Err(self.err(line, format!("ADD {src}: Git sources are not supported by wharf yet; clone the repository into the build context, or in a RUN --network=host step")));
+            }
+            if !is_add && remote::is_url(src) {
+                return Err(self.err(
+                    line,
+                    format!("COPY {src}: COPY takes files, not URLs; use ADD to download a file"),
+                ));
+            }
+        }
+        if let Some(url) = sources.iter().find(|s| {
+            is_add && remote::is_url(s) && dest.ends_with('/') && remote::file_name(s).is_none()
+        }) {
+            return Err(self.err(
+                line,
+                format!("ADD {url}: the URL's path has no file name to save it under in {dest}; give the destination file name"),
+            ));
+        }
+        if checksum.is_some() && !matches!(sources.as_slice(), [one] if remote::is_url(one)) {
+            return Err(self.err(
+                line,
+                "ADD --checksum verifies a download: give exactly one http:// or https:// source",
+            ));
+        }
         // Where sources come from.
         let from = match inst.flag("from") {
             Some(f) => Some(self.word(st, line, f)?),
             None => None,
         };
-        let (tree, keep_owner, source_key, where_) = match &from {
-            None => (
-                Tree::Context {
-                    root: self.context.clone(),
-                    ignore: &self.ignore,
-                },
-                false,
-                None,
-                "the build context".to_string(),
-            ),
-            Some(f) => match self.df.stage_index(f) {
-                Some(j) => {
-                    let src = self
-                        .results
-                        .lock()
-                        .unwrap()
-                        .get(&j)
-                        .cloned()
-                        .ok_or_else(|| {
-                            self.err(line, format!("stage {f:?} is not built before this one"))
-                        })?;
-                    (
-                        Tree::Layers(src.dirs()),
-                        true,
-                        Some(src.key.clone()),
-                        format!("stage {f:?}"),
-                    )
-                }
-                None => {
-                    let (details, dirs) = self.image(f, line).map_err(|e| {
-                        let why = match e {
-                            BuildError::Dockerfile { message, .. } => message,
-                            BuildError::StoreAt { source, .. } => source.to_string(),
-                            e => e.to_string(),
-                        };
-                        self.err(
-                            line,
-                            format!("{kw} --from={f}: there is no stage named {f:?}, and as an image: {why}"),
-                        )
-                    })?;
-                    (
-                        Tree::Layers(dirs),
-                        true,
-                        Some(details.id),
-                        format!("image {f:?}"),
-                    )
-                }
-            },
-        };
+        let Source {
+            tree,
+            keep_owner,
+            key: source_key,
+            where_,
+        } = self.source(kw, from.as_deref(), line)?;
         // Match the sources.
         let mut matched: Vec<(String, Vec<Vec<String>>)> = Vec::new();
         let mut inline: Vec<(String, String)> = Vec::new();
+        let mut remotes: Vec<RemoteSource> = Vec::new();
+        let mut prefetch: Option<ScratchDir> = None;
         let mut h = Sha256::new();
         for src in &sources {
             if let Some(name) = src
@@ -1396,8 +1756,37 @@ impl Run<'_> {
                     continue;
                 }
             }
-            if is_add && (src.contains("://") || src.starts_with("git@")) {
-                return Err(self.err(line, format!("ADD {src}: remote sources are not supported by wharf yet; download the file into the build context, or fetch it in a RUN --network=host step")));
+            if is_add && remote::is_url(src) {
+                h.update(src.as_bytes());
+                h.update([0u8]);
+                // With --checksum the digest is known, and a cached step needs no
+                // download; without, the file is fetched now and its content keys
+                // the step (docker downloads on every build too).
+                let fetched = match &checksum {
+                    Some(c) => {
+                        h.update(c.as_bytes());
+                        None
+                    }
+                    None => {
+                        let dir = match prefetch.take() {
+                            Some(d) => d,
+                            None => ScratchDir(self.b.store.scratch_dir(&self.lease)?),
+                        };
+                        let file = dir.0.join(format!("download-{}", remotes.len()));
+                        let got = remote::fetch(src, &file)
+                            .map_err(|m| self.err(line, format!("ADD {src}: {m}")))?;
+                        prefetch = Some(dir);
+                        h.update(got.digest.as_bytes());
+                        Some((file, got))
+                    }
+                };
+                remotes.push(RemoteSource {
+                    url: src.clone(),
+                    name: remote::file_name(src),
+                    fetched,
+                });
+                h.update([0u8]);
+                continue;
             }
             if from.is_none() && escapes(src) {
                 return Err(self.err(line, format!("{kw} source {src:?} is outside the build context; only files under {} can be copied", self.context.display())));
@@ -1437,7 +1826,8 @@ impl Run<'_> {
         h.update([0u8]);
         h.update(dest.as_bytes());
         let content = hex::encode(h.finalize());
-        let count: usize = matched.iter().map(|(_, m)| m.len()).sum::<usize>() + inline.len();
+        let count: usize =
+            matched.iter().map(|(_, m)| m.len()).sum::<usize>() + inline.len() + remotes.len();
         let globbed = matched.iter().any(|(s, _)| super::ignore::has_glob(s));
         let dest_abs = if dest.starts_with('/') {
             dest.clone()
@@ -1452,6 +1842,17 @@ impl Run<'_> {
             return Err(self.err(line, format!("when {kw} has more than one source file, the destination must be a directory and end with a / (got {dest:?})")));
         }
         let dest_is_dir = dest_is_dir || count > 1;
+        if dest_is_dir {
+            if let Some(r) = remotes.iter().find(|r| r.name.is_none()) {
+                return Err(self.err(
+                    line,
+                    format!(
+                        "ADD {}: the URL's path has no file name to save it under in {dest}; give the destination file name",
+                        r.url
+                    ),
+                ));
+            }
+        }
         let dest_rel = if dest_is_dir {
             dest_rel_raw
         } else {
@@ -1545,6 +1946,48 @@ impl Run<'_> {
                         d.copy(&tree, m, &target, &opts)?;
                     }
                 }
+                for (k, r) in remotes.iter().enumerate() {
+                    let mut t = dest_rel.clone();
+                    if dest_is_dir {
+                        t.push(r.name.clone().unwrap_or_default());
+                    }
+                    let p = diff.join(t.join("/"));
+                    if let Ok(m) = std::fs::symlink_metadata(&p) {
+                        if m.is_dir() {
+                            remove_tree(&p)?;
+                        } else {
+                            std::fs::remove_file(&p).map_err(|e| bfs::io_err("replace", &p, e))?;
+                        }
+                    }
+                    let mtime = match &r.fetched {
+                        Some((file, got)) => {
+                            if std::fs::rename(file, &p).is_err() {
+                                std::fs::copy(file, &p).map_err(|e| bfs::io_err("copy to", &p, e))?;
+                            }
+                            got.mtime
+                        }
+                        None => {
+                            let file = scratch.join(format!("download-{k}"));
+                            let got = remote::fetch(&r.url, &file)
+                                .map_err(|m| self.err(line, format!("ADD {}: {m}", r.url)))?;
+                            if let Some(want) = &checksum {
+                                if *want != got.digest {
+                                    return Err(self.err(
+                                        line,
+                                        format!(
+                                            "ADD {}: checksum mismatch: --checksum is {want} but the downloaded file is {}; check the URL and the digest",
+                                            r.url, got.digest
+                                        ),
+                                    ));
+                                }
+                            }
+                            std::fs::rename(&file, &p).map_err(|e| bfs::io_err("move to", &p, e))?;
+                            got.mtime
+                        }
+                    };
+                    // docker's rules: root-owned and mode 0600 unless --chown/--chmod.
+                    bfs::set_file_meta(&p, chown.unwrap_or((0, 0)), chmod.unwrap_or(0o600), mtime)?;
+                }
                 for (name, body) in &inline {
                     let mut t = dest_rel.clone();
                     if dest_is_dir {
@@ -1558,6 +2001,32 @@ impl Run<'_> {
                 Ok(())
             },
         )
+    }
+}
+
+/// The mounts of one RUN step, ready; cache locks are held until it is dropped.
+struct PreparedMounts {
+    mounts: Vec<StepMount>,
+    /// What was at each mount's target before the step.
+    points: Vec<MountPoint>,
+    _caches: Vec<mounts::CacheDir>,
+}
+
+/// An `ADD` source that is a URL.
+struct RemoteSource {
+    url: String,
+    /// The file name its URL gives (`None`: the path has none).
+    name: Option<String>,
+    /// Downloaded before the step (no `--checksum`): the file and what it was.
+    fetched: Option<(PathBuf, remote::Fetched)>,
+}
+
+/// A scratch directory of the store, removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = remove_tree(&self.0);
     }
 }
 

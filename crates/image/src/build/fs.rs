@@ -455,6 +455,23 @@ pub fn set_meta(p: &Path, m: &Metadata, owner: (u32, u32), mode: u32) -> Result<
     utimensat(None, p, &t, &t, UtimensatFlags::NoFollowSymlink).map_err(nixe("set times of", p))
 }
 
+/// Owner, mode and modification time (`None`: leave it) of a file written by a step.
+pub fn set_file_meta(
+    p: &Path,
+    owner: (u32, u32),
+    mode: u32,
+    mtime: Option<i64>,
+) -> Result<(), ImageError> {
+    chown(p, owner)?;
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(ioe("chmod", p))?;
+    if let Some(secs) = mtime {
+        let t = TimeSpec::new(secs, 0);
+        utimensat(None, p, &t, &t, UtimensatFlags::NoFollowSymlink)
+            .map_err(nixe("set times of", p))?;
+    }
+    Ok(())
+}
+
 fn chown(p: &Path, (u, g): (u32, u32)) -> Result<(), ImageError> {
     if !nix::unistd::geteuid().is_root() {
         // Unprivileged (tests): ownership cannot be given away; keep ours.

@@ -31,6 +31,11 @@ impl Ignore {
         Ignore { rules }
     }
 
+    /// Whether there are no rules at all (nothing is excluded).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
     /// Whether there are `!` exceptions (an ignored directory may then hold included files).
     pub fn has_exceptions(&self) -> bool {
         self.rules.iter().any(|(n, _)| *n)

@@ -11,21 +11,30 @@
 //!   short-lived container over the layers with the step's diff as its upper
 //!   directory.
 //!
+//! - [`mounts`]: `RUN --mount` (cache, bind, tmpfs, secret); [`remote`]: `ADD` of
+//!   URLs; [`inputs`]: the digest of a service's build inputs that `up` compares.
+//!
 //! Cache key of a step: sha256 of the previous step's key (the base image id at
 //! `FROM`), the instruction as written (flags, heredocs), the build arguments in
 //! effect, and for `COPY`/`ADD` a hash of the sources' content and metadata (or the
-//! source stage's key for `--from=stage`).
+//! source stage's key for `--from=stage`; for a URL its `--checksum`, else the
+//! downloaded content's digest), for `RUN --mount=type=bind` the same for the
+//! mounted source. Secrets never enter a key.
 
 mod builder;
 mod error;
 mod fs;
 pub mod ignore;
+mod inputs;
 mod layer;
+pub mod mounts;
 pub mod parse;
+pub mod remote;
 pub mod words;
 
 pub use builder::{build_key, Builder, Puller};
 pub use error::BuildError;
+pub use inputs::{inputs_digest, INPUTS_LABEL};
 pub use layer::{cache_entries, BuiltLayer, CacheRecord};
 
 use std::collections::BTreeMap;
@@ -57,11 +66,25 @@ pub struct BuildRequest {
     pub network: Option<String>,
     /// Size of /dev/shm in RUN steps.
     pub shm_size: Option<u64>,
-    /// Images whose layers may serve as cache (local store only; the local build
-    /// cache covers images built here).
+    /// Images in the local store whose layers may serve as cache: a `RUN` or
+    /// `WORKDIR` step that misses the build cache takes the layer such an image has
+    /// at the same position of its history, when the history before it (and its
+    /// layers) is the stage's so far and the entry was made by the same instruction.
     pub cache_from: Vec<String>,
     /// Name shown in progress lines (`[web 2/5]`), e.g. the Compose service.
     pub name: Option<String>,
+    /// Secrets `RUN --mount=type=secret,id=ID` can mount, by id.
+    pub secrets: BTreeMap<String, SecretValue>,
+}
+
+/// The value of a build secret; its `Debug` form never shows it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretValue(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretValue({} bytes)", self.0.len())
+    }
 }
 
 /// What a build made.
@@ -143,6 +166,30 @@ impl RunNetwork {
     }
 }
 
+/// What a [`StepMount`] mounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepMountKind {
+    /// A host directory or file, bound at the target.
+    Bind,
+    /// A new tmpfs.
+    Tmpfs,
+}
+
+/// A mount of a RUN step (`RUN --mount`), prepared on the host by the builder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepMount {
+    /// Bind or tmpfs.
+    pub kind: StepMountKind,
+    /// Host path for a bind (unused for a tmpfs).
+    pub source: PathBuf,
+    /// Absolute path inside the step.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+    /// `mount(8)` options of a tmpfs (`exec`, `size=67108864`).
+    pub options: Vec<String>,
+}
+
 /// One RUN step for a [`RunExecutor`].
 pub struct RunStep<'a> {
     /// Layer snapshots of the stage so far, bottom first (never empty).
@@ -165,6 +212,8 @@ pub struct RunStep<'a> {
     pub network: RunNetwork,
     /// /dev/shm size in bytes.
     pub shm_size: Option<u64>,
+    /// The step's `--mount`s, in order.
+    pub mounts: &'a [StepMount],
     /// Receives each line of output (stdout and stderr).
     pub output: &'a (dyn Fn(&str) + Sync),
 }
@@ -177,6 +226,7 @@ impl std::fmt::Debug for RunStep<'_> {
             .field("args", &self.args)
             .field("cwd", &self.cwd)
             .field("network", &self.network)
+            .field("mounts", &self.mounts)
             .finish()
     }
 }

@@ -86,7 +86,7 @@ impl Keyword {
     fn flags(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
             Keyword::From => (&["platform"], &[]),
-            Keyword::Run => (&["network"], &["mount", "security"]),
+            Keyword::Run => (&["network", "mount"], &["security"]),
             Keyword::Copy => (&["from", "chown", "chmod", "link"], &["parents", "exclude"]),
             Keyword::Add => (
                 &["chown", "chmod", "link", "checksum"],
@@ -149,6 +149,14 @@ impl Instruction {
             .iter()
             .rev()
             .find(|f| f.name == name)
+            .map(|f| f.value.as_deref().unwrap_or(""))
+    }
+
+    /// Every value of flag `name`, in order (`RUN --mount` may be given many times).
+    pub fn flag_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.flags
+            .iter()
+            .filter(move |f| f.name == name)
             .map(|f| f.value.as_deref().unwrap_or(""))
     }
 

@@ -8,6 +8,9 @@ use super::words::Lexer;
 use super::*;
 use crate::ImageStore;
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
 
 // ---------------------------------------------------------------- parser
@@ -71,11 +74,7 @@ fn bad_dockerfiles_name_their_line() {
             2,
             "unknown flag --form for COPY",
         ),
-        (
-            "FROM x\nRUN --mount=type=cache,target=/x a\n",
-            2,
-            "not supported",
-        ),
+        ("FROM x\nRUN --security=insecure a\n", 2, "not supported"),
         ("RUN a\nFROM x\n", 1, "before the first FROM"),
         ("ARG A\n", 1, "no FROM"),
         ("FROM x AS a\nFROM y AS a\n", 2, "used twice"),
@@ -149,16 +148,52 @@ fn cache_keys_chain_and_differ() {
 // ---------------------------------------------------------------- builder
 
 /// Runs a tiny script language instead of a shell: `write PATH TEXT` writes a file
-/// in the upper directory (`$VAR` from the env), `say TEXT` prints, `exit N` ends.
+/// in the upper directory (`$VAR` from the env), `say TEXT` prints, `cat PATH`
+/// prints a file, `exit N` ends. Mounts behave as in a container: their mount
+/// points appear in the upper directory, and paths below a mount's target are
+/// its source (writing into a read-only one fails with exit code 1).
 #[derive(Default)]
 pub(crate) struct FakeExec {
     pub runs: Mutex<Vec<Vec<String>>>,
+    pub mounts: Mutex<Vec<Vec<StepMount>>>,
+}
+
+/// The host path of `path` in a step: inside a mount, or `None` (the image).
+fn in_mount<'m>(
+    mounts: &'m [StepMount],
+    path: &str,
+) -> Option<(&'m StepMount, std::path::PathBuf)> {
+    mounts
+        .iter()
+        .filter_map(|m| {
+            let rest = path.strip_prefix(m.target.as_str())?;
+            (rest.is_empty() || rest.starts_with('/')).then_some((m, rest.trim_start_matches('/')))
+        })
+        .max_by_key(|(m, _)| m.target.len())
+        .map(|(m, rest)| {
+            let host = if rest.is_empty() {
+                m.source.clone()
+            } else {
+                m.source.join(rest)
+            };
+            (m, host)
+        })
 }
 
 impl RunExecutor for FakeExec {
     fn run(&self, step: &RunStep<'_>) -> Result<RunOutcome, RunError> {
         self.runs.lock().unwrap().push(step.args.to_vec());
+        self.mounts.lock().unwrap().push(step.mounts.to_vec());
         assert!(!step.layers.is_empty());
+        for m in step.mounts {
+            let stub = step.upper_dir.join(m.target.trim_start_matches('/'));
+            if m.kind == StepMountKind::Bind && m.source.is_file() {
+                std::fs::create_dir_all(stub.parent().unwrap()).unwrap();
+                std::fs::write(&stub, "").unwrap();
+            } else {
+                std::fs::create_dir_all(&stub).unwrap();
+            }
+        }
         let script = step.args.last().cloned().unwrap_or_default();
         let env: HashMap<String, String> = step
             .env
@@ -178,9 +213,36 @@ impl RunExecutor for FakeExec {
                     for (k, v) in &env {
                         text = text.replace(&format!("${k}"), v);
                     }
-                    let p = step.upper_dir.join(path.trim_start_matches('/'));
+                    let p = match in_mount(step.mounts, path) {
+                        Some((m, _)) if m.read_only => {
+                            (step.output)(&format!("{path}: read-only file system"));
+                            return Ok(RunOutcome { exit_code: 1 });
+                        }
+                        Some((_, host)) => host,
+                        None => step.upper_dir.join(path.trim_start_matches('/')),
+                    };
                     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
                     std::fs::write(p, text).unwrap();
+                }
+                Some("cat") => {
+                    let path = w.next().unwrap();
+                    let host = in_mount(step.mounts, path)
+                        .map(|(_, h)| h)
+                        .unwrap_or_else(|| {
+                            let rel = path.trim_start_matches('/');
+                            std::iter::once(step.upper_dir.to_path_buf())
+                                .chain(step.layers.iter().rev().cloned())
+                                .map(|d| d.join(rel))
+                                .find(|p| p.exists())
+                                .unwrap_or_else(|| step.upper_dir.join(rel))
+                        });
+                    match std::fs::read_to_string(&host) {
+                        Ok(text) => (step.output)(text.trim_end()),
+                        Err(_) => {
+                            (step.output)(&format!("cat: {path}: No such file"));
+                            return Ok(RunOutcome { exit_code: 1 });
+                        }
+                    }
                 }
                 Some("say") => (step.output)(line.strip_prefix("say ").unwrap_or("")),
                 Some("exit") => {
@@ -259,11 +321,13 @@ impl Fixture {
     pub fn build(&self, req: BuildRequest) -> Result<BuildOutcome, BuildError> {
         self.events.lock().unwrap().clear();
         let events = |e: BuildEvent| self.events.lock().unwrap().push(e);
+        let cache_mounts = self._tmp.path().join("build-cache-mounts");
         let b = Builder {
             store: &self.store,
             executor: &self.exec,
             events: &events,
             puller: None,
+            cache_mount_root: &cache_mounts,
         };
         b.build(&BuildRequest {
             context: self.ctx.clone(),
@@ -359,7 +423,6 @@ fn multi_stage_build_config_files_and_cache() {
     let out_txt = Tree::Layers(img.layers.clone())
         .lookup(&["out.txt".into()])
         .unwrap();
-    use std::os::unix::fs::MetadataExt;
     assert_eq!(out_txt.meta.mode() & 0o7777, 0o600);
     if nix::unistd::geteuid().is_root() {
         assert_eq!((out_txt.meta.uid(), out_txt.meta.gid()), (1000, 50));
@@ -517,9 +580,54 @@ fn bad_sources_and_stage_references() {
         ("FROM nosuchimage\nRUN true\n", 1, "not in the local store"),
         ("FROM scratch\nRUN true\n", 2, "RUN needs a base image"),
         (
-            "FROM base\nADD http://127.0.0.1/x /x\n",
+            "FROM base\nADD https://example.com/repo.git#main /x\n",
             2,
-            "remote sources are not supported",
+            "Git sources are not supported by wharf yet",
+        ),
+        (
+            "FROM base\nADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 src/a.txt /x\n",
+            2,
+            "give exactly one http:// or https:// source",
+        ),
+        (
+            "FROM base\nADD --checksum=md5:00 http://127.0.0.1:1/x /x\n",
+            2,
+            "give a sha256 digest",
+        ),
+        (
+            "FROM base\nCOPY http://127.0.0.1:1/x /x\n",
+            2,
+            "COPY takes files, not URLs",
+        ),
+        (
+            "FROM base\nADD http://127.0.0.1:1/ /dir/\n",
+            2,
+            "has no file name to save it under",
+        ),
+        (
+            "FROM base\nRUN true\nRUN --mount=type=nfs,target=/x true\n",
+            3,
+            "unknown mount type \"nfs\"; use bind, cache, tmpfs or secret",
+        ),
+        (
+            "FROM base\nRUN --mount=type=secret,id=token,required true\n",
+            2,
+            "no secret \"token\" was given to the build",
+        ),
+        (
+            "FROM base\nRUN --mount=source=nope,target=/x true\n",
+            2,
+            "RUN --mount source \"nope\" not found in the build context",
+        ),
+        (
+            "FROM base\nRUN --mount=source=../up,target=/x true\n",
+            2,
+            "outside the build context",
+        ),
+        (
+            "FROM base AS a\nRUN --mount=from=a,target=/x true\n",
+            2,
+            "cyclic stage reference",
         ),
         (
             "FROM base\nRUN --network=bridge true\n",
@@ -607,4 +715,290 @@ fn independent_stages_build_in_parallel_and_results_are_stable() {
     assert_eq!(f.read("p", "/b").as_deref(), Some("B"));
     let two = f.build(f.tagged("p")).unwrap();
     assert_eq!(one.id, two.id);
+}
+
+// ---------------------------------------------------------------- ADD URL
+
+/// A loopback HTTP server answering GETs from its files, each with the same
+/// `Last-Modified`; counts the requests it answered.
+struct Server {
+    url: String,
+    files: std::sync::Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+const LAST_MODIFIED: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+impl Server {
+    fn start() -> Server {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = Server {
+            url,
+            files: Default::default(),
+            hits: Default::default(),
+            stop: Default::default(),
+        };
+        let (files, hits, stop) = (
+            server.files.clone(),
+            server.hits.clone(),
+            server.stop.clone(),
+        );
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut request = String::new();
+                reader.read_line(&mut request).unwrap();
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let target = request.split_whitespace().nth(1).unwrap_or("");
+                let path = target.split('?').next().unwrap_or("").to_string();
+                hits.fetch_add(1, Ordering::SeqCst);
+                let body = files.lock().unwrap().get(&path).cloned();
+                let _ = match body {
+                    Some(b) => write!(
+                        conn,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: {LAST_MODIFIED}\r\nConnection: close\r\n\r\n",
+                        b.len()
+                    )
+                    .and_then(|()| conn.write_all(&b)),
+                    None => write!(
+                        conn,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    ),
+                };
+            }
+        });
+        server
+    }
+
+    fn put(&self, path: &str, body: &[u8]) {
+        self.files
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), body.to_vec());
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+    }
+}
+
+#[test]
+fn add_downloads_urls_checks_checksums_and_keys_the_cache_by_content() {
+    let f = Fixture::new();
+    let srv = Server::start();
+    let tool = b"#!/bin/sh\necho tool\n";
+    srv.put("/dl/tool.sh", tool);
+    let digest = crate::digest::sha256_digest(tool);
+    let u = &srv.url;
+    f.dockerfile(&format!(
+        "FROM base\nADD --checksum={digest} --chmod=755 --chown=app {u}/dl/tool.sh?v=1 /bin/tool\nADD {u}/dl/tool.sh /opt/\nADD {u}/dl/tool.sh /named\nRUN write /after done\n"
+    ));
+    let first = f.build(f.tagged("dl")).unwrap();
+    assert_eq!(srv.hits(), 3);
+    let text = String::from_utf8_lossy(tool).into_owned();
+    for path in ["/opt/tool.sh", "/bin/tool", "/named"] {
+        assert_eq!(f.read("dl", path).as_deref(), Some(text.as_str()), "{path}");
+    }
+    let img = f.store.resolve("dl").unwrap().unwrap();
+    let tree = Tree::Layers(img.layers.clone());
+    let meta = |p: &str| tree.lookup(&super::ignore::clean(p)).unwrap().meta;
+    assert_eq!(meta("/opt/tool.sh").mode() & 0o7777, 0o600);
+    assert_eq!(meta("/opt/tool.sh").mtime(), 784_111_777);
+    assert_eq!(meta("/bin/tool").mode() & 0o7777, 0o755);
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(
+            (meta("/bin/tool").uid(), meta("/bin/tool").gid()),
+            (1000, 1001)
+        );
+        assert_eq!(meta("/named").uid(), 0);
+    }
+    // A rebuild downloads the URLs without a checksum again (docker does too), but
+    // the same content keeps every step cached; the checksummed one is not fetched.
+    let again = f.build(f.tagged("dl")).unwrap();
+    assert_eq!(srv.hits(), 5);
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.cached, again.steps - 1);
+    assert_eq!(f.exec.runs.lock().unwrap().len(), 1);
+    // New content rebuilds the steps that fetch it and those after; the
+    // checksummed step before them stays cached without a download.
+    srv.put("/dl/tool.sh", b"v2\n");
+    f.build(f.tagged("dl")).unwrap();
+    assert_eq!(srv.hits(), 7);
+    assert_eq!(f.read("dl", "/opt/tool.sh").as_deref(), Some("v2\n"));
+    assert_eq!(f.read("dl", "/bin/tool").as_deref(), Some(text.as_str()));
+    assert_eq!(f.exec.runs.lock().unwrap().len(), 2);
+
+    // A remote archive is saved as it is, never extracted.
+    let tar = base_tar();
+    srv.put("/dl/base.tar", &tar);
+    f.dockerfile(&format!("FROM base\nADD {u}/dl/base.tar /opt/\n"));
+    f.build(f.tagged("tarball")).unwrap();
+    let img = f.store.resolve("tarball").unwrap().unwrap();
+    let tree = Tree::Layers(img.layers);
+    let saved = tree.lookup(&super::ignore::clean("/opt/base.tar")).unwrap();
+    assert_eq!(std::fs::read(&saved.host).unwrap(), tar);
+    assert!(tree.lookup(&super::ignore::clean("/opt/bin")).is_none());
+
+    // A wrong checksum fails at its line, with both digests, leaving nothing.
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    f.dockerfile(&format!(
+        "FROM base\nRUN write /x 1\nADD --checksum={wrong} {u}/dl/tool.sh /t\n"
+    ));
+    let e = f.build(f.tagged("bad")).unwrap_err();
+    assert_eq!(e.line(), Some(3), "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains("checksum mismatch"), "{msg}");
+    assert!(
+        msg.contains(&wrong) && msg.contains(&crate::digest::sha256_digest(b"v2\n")),
+        "{msg}"
+    );
+    f.dockerfile(&format!("FROM base\nADD {u}/missing /m\n"));
+    let e = f.build(f.tagged("bad")).unwrap_err().to_string();
+    assert!(
+        e.contains("Dockerfile:2: ADD ") && e.contains("HTTP 404"),
+        "{e}"
+    );
+    assert!(f.store.resolve("bad").unwrap().is_none());
+    assert!(f.leftovers().is_empty(), "{:?}", f.leftovers());
+}
+
+// ---------------------------------------------------------------- RUN --mount
+
+#[test]
+fn run_mounts_cache_bind_tmpfs_and_secrets_leave_no_trace() {
+    let f = Fixture::new();
+    f.dockerfile(
+        "FROM base AS gen\nRUN write /gen/made.txt generated\n\nFROM base\nARG N\nRUN --mount=type=cache,target=/var/cache/app,id=app write /var/cache/app/count $N\nRUN --mount=type=bind,from=gen,source=/gen,target=/mnt/gen cat /mnt/gen/made.txt && write /copied.txt ok\nRUN --mount=type=bind,source=src,target=/ctx,rw write /ctx/new.txt gone && cat /ctx/a.txt\nRUN --mount=type=bind,source=src/a.txt,target=/etc/a.txt cat /etc/a.txt\nRUN --mount=type=tmpfs,target=/scratch,size=1m say tmp\nRUN --mount=type=secret,id=token cat /run/secrets/token\n",
+    );
+    let mut req = f.tagged("m");
+    req.build_args.insert("N".into(), "1".into());
+    req.secrets
+        .insert("token".into(), SecretValue(b"s3cret-value".to_vec()));
+    f.build(req.clone()).unwrap();
+    let said: Vec<String> = f
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::Output { line, .. } => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    for want in ["generated", "A", "tmp", "s3cret-value"] {
+        assert!(said.iter().any(|l| l == want), "{want:?} not in {said:?}");
+    }
+    assert_eq!(f.read("m", "/copied.txt").as_deref(), Some("ok"));
+    let img = f.store.resolve("m").unwrap().unwrap();
+    let tree = Tree::Layers(img.layers.clone());
+    for gone in ["var", "mnt", "ctx", "etc/a.txt", "run", "scratch"] {
+        assert!(
+            tree.lookup(&super::ignore::clean(gone)).is_none(),
+            "/{gone} left in the image"
+        );
+    }
+    assert!(
+        !f.ctx.join("src/new.txt").exists(),
+        "a rw bind wrote to the context"
+    );
+    let cache = super::mounts::cache_path(&f._tmp.path().join("build-cache-mounts"), "app");
+    assert_eq!(std::fs::read_to_string(cache.join("count")).unwrap(), "1");
+    let tmpfs = f.exec.mounts.lock().unwrap()[5].clone();
+    assert_eq!(tmpfs[0].kind, StepMountKind::Tmpfs);
+    assert_eq!(tmpfs[0].options, ["exec", "size=1048576"]);
+    for blob in std::fs::read_dir(f.store.root().join("blobs/sha256")).unwrap() {
+        let data = std::fs::read(blob.unwrap().path()).unwrap();
+        assert!(
+            !data.windows(12).any(|w| w == b"s3cret-value"),
+            "the secret is in a blob"
+        );
+    }
+
+    // Another secret value does not change the cache key; new content in a bound
+    // context file does.
+    req.secrets
+        .insert("token".into(), SecretValue(b"other".to_vec()));
+    let again = f.build(req.clone()).unwrap();
+    assert_eq!(
+        (again.cached, again.steps),
+        (7, 9),
+        "{:#?}",
+        f.events.lock().unwrap()
+    );
+    std::fs::write(f.ctx.join("src/a.txt"), "A2").unwrap();
+    let runs = f.exec.runs.lock().unwrap().len();
+    f.build(req).unwrap();
+    // The two steps binding it and the two after them.
+    assert_eq!(f.exec.runs.lock().unwrap().len(), runs + 4);
+
+    // The cache directory outlives the build that filled it.
+    f.dockerfile("FROM base\nRUN --mount=type=cache,target=/c,id=app cat /c/count\n");
+    f.build(f.tagged("reader")).unwrap();
+    assert!(f
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, BuildEvent::Output { line, .. } if line == "1")));
+
+    // A read-only bind cannot be written.
+    f.dockerfile("FROM base\nRUN --mount=target=/ro write /ro/x no\n");
+    let e = f.build(f.tagged("ro")).unwrap_err().to_string();
+    assert!(e.contains("exit code 1") && e.contains("read-only"), "{e}");
+    assert!(f.leftovers().is_empty(), "{:?}", f.leftovers());
+}
+
+// ---------------------------------------------------------------- cache_from
+
+#[test]
+fn cache_from_images_seed_run_steps_whose_history_and_layers_match() {
+    let f = Fixture::new();
+    f.dockerfile(
+        "FROM base\nARG V=1\nRUN write /one $V\nWORKDIR /app\nCOPY src/a.txt ./\nRUN write /app/two 2\n",
+    );
+    f.build(f.tagged("seed")).unwrap();
+    assert_eq!(f.exec.runs.lock().unwrap().len(), 2);
+    let history = f.store.inspect("seed").unwrap().config.history;
+    assert!(
+        history
+            .iter()
+            .any(|h| h.created_by.as_deref()
+                == Some("RUN |1 V=1 /bin/sh -c write /one $V # buildkit")),
+        "{history:?}"
+    );
+    // Another machine: no build cache, only the image.
+    std::fs::remove_dir_all(f.store.root().join("build-cache")).unwrap();
+    let mut req = f.tagged("again");
+    req.cache_from = vec!["seed".into(), "type=registry,ref=nosuch".into()];
+    let out = f.build(req.clone()).unwrap();
+    assert_eq!(f.exec.runs.lock().unwrap().len(), 2, "RUN steps ran again");
+    assert_eq!(out.cached, 3, "{:?}", f.events.lock().unwrap());
+    assert_eq!(f.read("again", "/app/two").as_deref(), Some("2"));
+    assert!(f.events.lock().unwrap().iter().any(
+        |e| matches!(e, BuildEvent::Warning(w) if w.contains("\"nosuch\" is not in the local store"))
+    ));
+    // What was taken is now in the local cache.
+    let local = f.build(f.tagged("again")).unwrap();
+    assert_eq!(local.cached, local.steps - 1);
+    // Another build argument is another command line: not taken.
+    req.build_args.insert("V".into(), "2".into());
+    f.build(req).unwrap();
+    assert_eq!(f.exec.runs.lock().unwrap().len(), 4);
 }
