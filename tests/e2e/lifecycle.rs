@@ -152,7 +152,8 @@ services:
         // Attached, --exit-code-from returns the job's code and stops the rest.
         let out = s.wharf(&dir, &["up", "--exit-code-from", "job"]);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(7), "{stdout}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(7), "{stdout}\n{stderr}");
         assert!(stdout.contains("job-1  | working"), "{stdout}");
         assert!(stdout.contains("job-1 exited with code 7"), "{stdout}");
         let web = s.ok(&dir, &["ps", "-a", "--format", "json", "web"]);

@@ -413,6 +413,13 @@ services:
                 s.ok(&other, &["exec", "peek", "cat", "/shared/b"]).trim(),
                 "from-writer"
             );
+            // The anonymous volume is in use by every container that takes it.
+            let volumes = s.ok(&dir, &["volume", "ls", "-q"]);
+            let shared = volumes.lines().next().expect(&volumes).to_string();
+            let refused = s.fails(&dir, &["volume", "rm", "-f", &shared]);
+            for user in ["vf-db-1", "vf-reader-1", "vf-writer-1", "vf2-peek-1"] {
+                assert!(refused.contains(user), "{user} missing: {refused}");
+            }
             let missing = s.project(
                 "vf3",
                 &format!(

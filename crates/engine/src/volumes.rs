@@ -284,10 +284,28 @@ impl LinuxEngine {
         }
     }
 
-    /// Every (volume, container) mount of a volume, from the container records.
+    /// Every (volume, container) mount of a volume, from the container records;
+    /// a container mounts what it takes through `volumes_from` too.
     fn volume_uses(&self) -> Result<Vec<VolumeUse>> {
+        let records = self.all_records()?;
+        // (volume, target) that each container mounts itself.
+        let mut own: Vec<Vec<(String, String)>> = Vec::new();
+        for record in &records {
+            let mut mounts: Vec<(String, String)> = record
+                .spec
+                .mounts
+                .iter()
+                .filter(|m| m.kind == MountKind::Volume && !m.source.is_empty())
+                .map(|m| (m.source.clone(), m.target.clone()))
+                .collect();
+            for (target, name) in anonymous_map(&self.layout.container(&record.id)) {
+                mounts.push((name, target));
+            }
+            own.push(mounts);
+        }
+        let index_of = |name: &str| records.iter().position(|r| r.name == name || r.id == name);
         let mut out = Vec::new();
-        for record in self.all_records()? {
+        for (index, record) in records.iter().enumerate() {
             let running = self
                 .live_state(&record.id)
                 .map(|s| {
@@ -301,19 +319,23 @@ impl LinuxEngine {
                 target: target.to_string(),
                 running,
             };
-            for mount in &record.spec.mounts {
-                if mount.kind == MountKind::Volume && !mount.source.is_empty() {
+            let mut seen = vec![index];
+            let mut queue = vec![index];
+            while let Some(next) = queue.pop() {
+                for (volume, target) in &own[next] {
                     out.push(VolumeUse {
-                        volume: mount.source.clone(),
-                        user: user(&mount.target),
+                        volume: volume.clone(),
+                        user: user(target),
                     });
                 }
-            }
-            for (target, name) in anonymous_map(&self.layout.container(&record.id)) {
-                out.push(VolumeUse {
-                    volume: name,
-                    user: user(&target),
-                });
+                for from in &records[next].spec.volumes_from {
+                    if let Some(source) = index_of(&from.container) {
+                        if !seen.contains(&source) && seen.len() <= MAX_VOLUMES_FROM_DEPTH {
+                            seen.push(source);
+                            queue.push(source);
+                        }
+                    }
+                }
             }
         }
         Ok(out)

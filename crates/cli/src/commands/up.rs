@@ -373,9 +373,16 @@ fn attach(
     options: Attach,
     signals: SigSet,
 ) -> Result<i32> {
+    // The running containers and those that already ended since this `up`
+    // began (a quick job may be done before we look).
+    let since_secs = options.since_ns / 1_000_000_000 - 1;
     let containers: Vec<ContainerInfo> =
-        wharf_orchestrator::project_containers(engine, &project.name, false)?
+        wharf_orchestrator::project_containers(engine, &project.name, true)?
             .into_iter()
+            .filter(|c| match &c.state {
+                ContainerState::Exited { finished_at, .. } => *finished_at >= since_secs,
+                state => state.is_running() || matches!(state, ContainerState::Restarting),
+            })
             .filter(|c| {
                 let service = c.label(labels::SERVICE).unwrap_or_default();
                 (options.services.is_empty() || options.services.iter().any(|s| s == service))
