@@ -11,11 +11,7 @@ fn assert_nothing_left(s: &Sandbox, dir: &Path) {
         .map(|d| d.flatten().collect())
         .unwrap_or_default();
     assert!(networks.is_empty(), "networks left: {networks:?}");
-    let net_dev = std::fs::read_to_string("/proc/net/dev").unwrap();
-    assert!(
-        !net_dev.contains("br-") && !net_dev.contains("veth"),
-        "links left: {net_dev}"
-    );
+    crate::harness::no_links_left();
 }
 
 fn one_line(stderr: &str) -> &str {

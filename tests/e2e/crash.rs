@@ -3,7 +3,7 @@
 //! next `down` removes entirely — no processes, mounts, interfaces, cgroups or
 //! state directories left.
 
-use crate::harness::{sandboxed, Sandbox};
+use crate::harness::{eventually, sandboxed, Sandbox};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -190,7 +190,9 @@ fn assert_removed(s: &Sandbox, dir: &Path) {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let root = s.root.path().to_str().unwrap();
     assert!(!mounts.contains(root), "mounts left: {mounts}");
-    assert_eq!(interfaces(), Vec::<String>::new(), "interfaces left");
+    eventually("interfaces to go", Duration::from_secs(5), || {
+        interfaces().is_empty().then_some(())
+    });
     assert_eq!(leftover_cgroups(), Vec::<String>::new(), "cgroups left");
     for sub in ["containers", "networks"] {
         let left: Vec<_> = std::fs::read_dir(s.root.path().join(sub))

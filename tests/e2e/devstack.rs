@@ -121,11 +121,7 @@ fn devstack_up_counts_keeps_its_data_and_cleans_up() {
                     .is_err()
                     .then_some(())
             });
-            let net_dev = std::fs::read_to_string("/proc/net/dev").unwrap();
-            assert!(
-                !net_dev.contains("br-") && !net_dev.contains("veth"),
-                "{net_dev}"
-            );
+            crate::harness::no_links_left();
             let ruleset = std::process::Command::new("nft")
                 .args(["list", "ruleset"])
                 .output()

@@ -285,11 +285,7 @@ fn hello_stack_up_use_and_down() {
             "{down_err}"
         );
         assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "");
-        let net_dev = std::fs::read_to_string("/proc/net/dev").unwrap();
-        assert!(
-            !net_dev.contains("br-") && !net_dev.contains("veth"),
-            "{net_dev}"
-        );
+        crate::harness::no_links_left();
         assert!(
             !memory.exists(),
             "the web cgroup is left: {}",

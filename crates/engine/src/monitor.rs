@@ -206,11 +206,6 @@ impl Monitor {
             }
             let oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
             let _ = cgroup.kill_all_and_destroy();
-            // The kernel frees a dead network namespace (and with it the veth
-            // pair) asynchronously; delete the host ends now so nothing lingers.
-            for endpoint in &self.record.endpoints {
-                let _ = wharf_net::delete_link(&endpoint.host_ifname);
-            }
             let stop_requested = self.dir.join(STOP_MARKER).exists();
             let restart = !stop_requested
                 && match &self.record.spec.restart {
@@ -220,6 +215,15 @@ impl Monitor {
                         exit_code != 0 && max_retries.is_none_or(|max| restarts < max)
                     }
                 };
+            if restart {
+                // The next start makes the pair again under the same names.
+                // Otherwise the kernel removes it with the namespace once this
+                // monitor (whose DNS thread is the last thing in it) ends;
+                // deleting it here made every stop about 12 ms slower.
+                for endpoint in &self.record.endpoints {
+                    let _ = wharf_net::delete_link(&endpoint.host_ifname);
+                }
+            }
             self.write_state(|s| {
                 s.state = if restart {
                     ContainerState::Restarting
