@@ -551,14 +551,27 @@ fn login_push_rm_pull_run(s: &Sandbox, config: &Path, registry: &str, reference:
         "",
         "the image is gone"
     );
-    succeeds(
-        wharf(s, config, None, &["image", "pull", reference], b""),
-        "pull",
-    );
     let project = s.project(
         "pulled",
-        &format!("services:\n  app:\n    image: {reference}\n"),
+        &format!("services:\n  app:\n    image: {reference}\n    command: [sleep, '60']\n"),
     );
+    let env = [("DOCKER_CONFIG", config.to_str().unwrap())];
+    // up pulls what is missing, with the stored credentials; not with --pull never.
+    let never = s.wharf_with(&project, &["up", "-d", "--pull", "never"], &env, b"");
+    assert_eq!(never.status.code(), Some(1), "{never:?}");
+    let err = String::from_utf8_lossy(&never.stderr);
+    assert!(err.contains("not found"), "{err}");
+    let up = s.wharf_with(&project, &["up", "-d"], &env, b"");
+    let err = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "up: {err}");
+    assert!(err.contains("Image app  Pulled"), "{err}");
+    // Present now: the next up pulls nothing.
+    let again = s.wharf_with(&project, &["up", "-d"], &env, b"");
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("Pull"),
+        "{again:?}"
+    );
+    s.ok(&project, &["down", "-t", "0"]);
     assert_eq!(
         s.ok(&project, &["run", "--rm", "app", "echo", "pulled and ran"]),
         "pulled and ran\n"

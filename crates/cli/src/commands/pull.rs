@@ -222,8 +222,14 @@ fn outcome_name(familiar: &str, given: &str) -> String {
 
 /// The effective pull policy: `--policy`, else the service's `pull_policy`, else
 /// `always` (what `docker compose pull` does).
-fn effective_policy(flag: Option<&str>, service: Option<&str>) -> Result<&'static str> {
-    let p = flag.or(service).unwrap_or("always");
+fn effective_policy(
+    flag: Option<&str>,
+    service: Option<&str>,
+    default: &'static str,
+) -> Result<&'static str> {
+    let Some(p) = flag.or(service) else {
+        return Ok(default);
+    };
     Ok(match p {
         "always" => "always",
         "missing" | "if_not_present" => "missing",
@@ -234,6 +240,124 @@ fn effective_policy(flag: Option<&str>, service: Option<&str>) -> Result<&'stati
             anyhow::bail!("invalid pull policy {other:?}: use always, missing, never or build")
         }
     })
+}
+
+/// Which images of a project [`pull_images`] pulls, and how.
+pub struct PullRequest<'a> {
+    /// Services whose images to pull; empty for all.
+    pub services: &'a [String],
+    /// Overrides each service's `pull_policy`.
+    pub policy: Option<&'a str>,
+    /// The policy of a service without `pull_policy`: `always` for `pull`,
+    /// `missing` for `up`.
+    pub default_policy: &'static str,
+    pub quiet: bool,
+    /// A failed pull is a warning, not an error.
+    pub ignore_failures: bool,
+    /// Leave out the images of services that have `build:`.
+    pub ignore_buildable: bool,
+}
+
+/// Pull the images of a project's services as their policies say, each image
+/// once, with docker compose's progress lines. Returns whether a pull failed
+/// (the failure is already printed); the image of a service that can be built
+/// may fail to pull (it is built instead).
+pub fn pull_images(
+    global: &GlobalOptions,
+    engine: &wharf_engine::LinuxEngine,
+    project: &wharf_compose::Project,
+    request: &PullRequest<'_>,
+) -> Result<bool> {
+    let board = Board::new(global.stderr_ansi(), "Pulling");
+    struct Wanted {
+        image: String,
+        services: Vec<String>,
+        buildable: bool,
+        policy: &'static str,
+        platform: Option<String>,
+    }
+    // Each image once, with the services that use it.
+    let mut images: Vec<Wanted> = Vec::new();
+    for (name, service) in &project.services {
+        if !request.services.is_empty() && !request.services.contains(name) {
+            continue;
+        }
+        let buildable = service.build.is_some();
+        if buildable && (service.image.is_none() || request.ignore_buildable) {
+            continue;
+        }
+        let policy = effective_policy(
+            request.policy,
+            service.pull_policy.as_deref(),
+            request.default_policy,
+        )?;
+        let image = wharf_orchestrator::service_image(project, service);
+        match images.iter_mut().find(|w| w.image == image) {
+            Some(w) => {
+                w.services.push(name.clone());
+                w.buildable = w.buildable && buildable;
+                if policy == "always" {
+                    w.policy = "always";
+                }
+            }
+            None => images.push(Wanted {
+                image,
+                services: vec![name.clone()],
+                buildable,
+                policy,
+                platform: service.platform.clone(),
+            }),
+        }
+    }
+    let quiet = request.quiet;
+    let mut failed = false;
+    for w in images {
+        let shown = w.services.join(", ");
+        let image = &w.image;
+        let present = engine.images().image_id(image).is_ok();
+        let skip = match w.policy {
+            "never" | "build" => Some("Skipped"),
+            "missing" if present => Some("Skipped - Image is already present locally"),
+            _ => None,
+        };
+        if let Some(why) = skip {
+            // `up` says nothing about images it does not pull.
+            if !quiet && request.default_policy == "always" {
+                board.update("Image", &shown, why, true, false);
+            }
+            continue;
+        }
+        if !quiet {
+            board.update("Image", &shown, "Pulling", false, false);
+        }
+        let result = pull_options(image, w.platform.as_deref()).and_then(|opts| {
+            engine
+                .images()
+                .pull(image, &opts, &|_| {})
+                .with_context(|| format!("pulling {image} for {shown}"))
+        });
+        match result {
+            Ok(_) => {
+                if !quiet {
+                    board.update("Image", &shown, "Pulled", true, false);
+                }
+            }
+            Err(e) if w.buildable || request.ignore_failures => {
+                if !quiet {
+                    board.update("Image", &shown, "Warning", true, false);
+                }
+                eprintln!("WARN[0000] {e:#}");
+            }
+            Err(e) => {
+                if !quiet {
+                    board.update("Image", &shown, "Error", true, true);
+                }
+                eprintln!("error: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(failed)
 }
 
 /// `wharf pull`: pull every service image of the project.
@@ -258,90 +382,15 @@ pub fn pull(global: &GlobalOptions, args: PullArgs) -> Result<i32> {
         }
     }
     let engine = global.engine()?;
-    let board = Board::new(global.stderr_ansi(), "Pulling");
-    struct Wanted {
-        image: String,
-        services: Vec<String>,
-        buildable: bool,
-        policy: &'static str,
-        platform: Option<String>,
-    }
-    // Each image once, with the services that use it.
-    let mut images: Vec<Wanted> = Vec::new();
-    for (name, service) in &project.services {
-        if !args.services.is_empty() && !args.services.contains(name) {
-            continue;
-        }
-        let buildable = service.build.is_some();
-        if buildable && (service.image.is_none() || args.ignore_buildable) {
-            continue;
-        }
-        let policy = effective_policy(args.policy.as_deref(), service.pull_policy.as_deref())?;
-        let image = wharf_orchestrator::service_image(&project, service);
-        match images.iter_mut().find(|w| w.image == image) {
-            Some(w) => {
-                w.services.push(name.clone());
-                w.buildable = w.buildable && buildable;
-                if policy == "always" {
-                    w.policy = "always";
-                }
-            }
-            None => images.push(Wanted {
-                image,
-                services: vec![name.clone()],
-                buildable,
-                policy,
-                platform: service.platform.clone(),
-            }),
-        }
-    }
-    let mut failed = false;
-    for w in images {
-        let shown = w.services.join(", ");
-        let image = &w.image;
-        let skip = match w.policy {
-            "never" | "build" => Some("Skipped"),
-            "missing" if engine.images().image_id(image).is_ok() => {
-                Some("Skipped - Image is already present locally")
-            }
-            _ => None,
-        };
-        if let Some(why) = skip {
-            if !args.quiet {
-                board.update("Image", &shown, why, true, false);
-            }
-            continue;
-        }
-        if !args.quiet {
-            board.update("Image", &shown, "Pulling", false, false);
-        }
-        let result = pull_options(image, w.platform.as_deref()).and_then(|opts| {
-            engine
-                .images()
-                .pull(image, &opts, &|_| {})
-                .with_context(|| format!("pulling {image} for {shown}"))
-        });
-        match result {
-            Ok(_) => {
-                if !args.quiet {
-                    board.update("Image", &shown, "Pulled", true, false);
-                }
-            }
-            Err(e) if w.buildable || args.ignore_pull_failures => {
-                if !args.quiet {
-                    board.update("Image", &shown, "Warning", true, false);
-                }
-                eprintln!("WARN[0000] {e:#}");
-            }
-            Err(e) => {
-                if !args.quiet {
-                    board.update("Image", &shown, "Error", true, true);
-                }
-                eprintln!("error: {e:#}");
-                failed = true;
-            }
-        }
-    }
+    let request = PullRequest {
+        services: &args.services,
+        policy: args.policy.as_deref(),
+        default_policy: "always",
+        quiet: args.quiet,
+        ignore_failures: args.ignore_pull_failures,
+        ignore_buildable: args.ignore_buildable,
+    };
+    let failed = pull_images(global, &engine, &project, &request)?;
     Ok(i32::from(failed))
 }
 
@@ -351,16 +400,21 @@ mod tests {
 
     #[test]
     fn policies() {
-        assert_eq!(effective_policy(None, None).unwrap(), "always");
+        assert_eq!(effective_policy(None, None, "always").unwrap(), "always");
+        assert_eq!(effective_policy(None, None, "missing").unwrap(), "missing");
         assert_eq!(
-            effective_policy(None, Some("if_not_present")).unwrap(),
+            effective_policy(None, Some("if_not_present"), "always").unwrap(),
             "missing"
         );
         assert_eq!(
-            effective_policy(Some("always"), Some("never")).unwrap(),
+            effective_policy(Some("always"), Some("never"), "missing").unwrap(),
             "always"
         );
-        assert_eq!(effective_policy(None, Some("build")).unwrap(), "build");
-        assert!(effective_policy(None, Some("sometimes")).is_err());
+        assert_eq!(
+            effective_policy(None, Some("build"), "always").unwrap(),
+            "build"
+        );
+        assert!(effective_policy(None, Some("sometimes"), "always").is_err());
+        assert!(effective_policy(Some("sometimes"), None, "missing").is_err());
     }
 }

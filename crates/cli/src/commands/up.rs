@@ -79,6 +79,12 @@ pub struct UpArgs {
     /// Don't build an image, even if it's missing
     #[arg(long, conflicts_with = "build")]
     pub no_build: bool,
+    /// Pull image before running ("always"|"missing"|"never"|"build")
+    #[arg(long, value_name = "POLICY")]
+    pub pull: Option<String>,
+    /// Pull without printing progress information
+    #[arg(long)]
+    pub quiet_pull: bool,
     /// Recreate anonymous volumes instead of retrieving data from the previous containers
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
@@ -244,6 +250,20 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         signals.thread_block()?;
     }
     let attach_since = now_nanos();
+    // Missing images are pulled (or every image, with --pull always), then
+    // what has to be built is built.
+    let selected = wharf_orchestrator::selected_services(&project, &args.services, args.no_deps)?;
+    let request = super::pull::PullRequest {
+        services: &selected,
+        policy: args.pull.as_deref(),
+        default_policy: "missing",
+        quiet: args.quiet_pull,
+        ignore_failures: false,
+        ignore_buildable: false,
+    };
+    if super::pull::pull_images(global, &engine, &project, &request)? {
+        anyhow::bail!("pulling the images of the project failed (see above)");
+    }
     if !args.no_build {
         super::build::build_for_up(&engine, &project, &args.services, args.no_deps, args.build)?;
     }
