@@ -4,7 +4,6 @@
 //! (a bar per layer on a terminal, one plain line per change elsewhere).
 
 use crate::context::GlobalOptions;
-use crate::render::progress::Progress as Board;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -258,7 +257,7 @@ pub fn pull(global: &GlobalOptions, args: PullArgs) -> Result<i32> {
         }
     }
     let engine = global.engine()?;
-    let board = Board::new(global.stderr_ansi(), "Pulling");
+    let board = global.progress("Pulling");
     struct Wanted {
         image: String,
         services: Vec<String>,
@@ -295,8 +294,9 @@ pub fn pull(global: &GlobalOptions, args: PullArgs) -> Result<i32> {
             }),
         }
     }
-    let mut failed = false;
-    for w in images {
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    // Images are pulled side by side, at most `--parallel` at once.
+    super::for_each_limited(images, global.parallel_limit(), |w| {
         let shown = w.services.join(", ");
         let image = &w.image;
         let skip = match w.policy {
@@ -310,7 +310,7 @@ pub fn pull(global: &GlobalOptions, args: PullArgs) -> Result<i32> {
             if !args.quiet {
                 board.update("Image", &shown, why, true, false);
             }
-            continue;
+            return;
         }
         if !args.quiet {
             board.update("Image", &shown, "Pulling", false, false);
@@ -338,11 +338,11 @@ pub fn pull(global: &GlobalOptions, args: PullArgs) -> Result<i32> {
                     board.update("Image", &shown, "Error", true, true);
                 }
                 eprintln!("error: {e:#}");
-                failed = true;
+                failed.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         }
-    }
-    Ok(i32::from(failed))
+    });
+    Ok(i32::from(failed.into_inner()))
 }
 
 #[cfg(test)]
