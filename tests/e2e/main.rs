@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod build;
+mod cli;
 mod copy_watch;
 mod crash;
 mod devstack;

@@ -1,6 +1,7 @@
 //! What every command needs: the global flags, the environment, the loaded
 //! project and the engine.
 
+use crate::render::progress::{Progress, ProgressMode};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -36,6 +37,12 @@ pub struct GlobalOptions {
     /// Control when to print ANSI control characters ("never"|"always"|"auto")
     #[arg(long, default_value = "auto")]
     pub ansi: String,
+    /// Set type of progress output (auto, tty, plain, json, quiet)
+    #[arg(long, env = "COMPOSE_PROGRESS", default_value = "auto", value_parser = ["auto", "tty", "plain", "json", "quiet"])]
+    pub progress: String,
+    /// Control max parallelism, -1 for unlimited
+    #[arg(long, env = "COMPOSE_PARALLEL_LIMIT", default_value_t = -1, allow_negative_numbers = true)]
+    pub parallel: i64,
 }
 
 impl GlobalOptions {
@@ -58,6 +65,26 @@ impl GlobalOptions {
 
     pub fn stderr_ansi(&self) -> bool {
         self.ansi(std::io::stderr().is_terminal())
+    }
+
+    pub fn progress_mode(&self) -> ProgressMode {
+        ProgressMode::parse(
+            &self.progress,
+            &self.ansi,
+            std::io::stderr().is_terminal(),
+            self.stderr_ansi(),
+        )
+        .unwrap_or(ProgressMode::Plain)
+    }
+
+    /// The progress display of a command, titled like compose's (`Running`).
+    pub fn progress(&self, title: &'static str) -> Progress {
+        Progress::new(self.progress_mode(), title)
+    }
+
+    /// `--parallel`: how many steps may run at once, `None` for no limit.
+    pub fn parallel_limit(&self) -> Option<usize> {
+        usize::try_from(self.parallel).ok().filter(|n| *n > 0)
     }
 
     pub fn load_project(&self) -> Result<wharf_compose::Project> {

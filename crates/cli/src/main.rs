@@ -38,6 +38,10 @@ enum Command {
     Stats(commands::stats::StatsArgs),
     /// Copy files/folders between a service container and the local filesystem
     Cp(commands::cp::CpArgs),
+    /// Attach local standard input, output, and error streams to a service's running container
+    Attach(commands::attach::AttachArgs),
+    /// Receive real time events from containers
+    Events(commands::events::EventsArgs),
     /// Execute a command in a running container
     Exec(commands::exec::ExecArgs),
     /// Run a one-off command on a service
@@ -119,6 +123,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.global.parallel == 0 || cli.global.parallel < -1 {
+        eprintln!(
+            "error: --parallel {}: give the number of steps to run at once, or -1 for no limit",
+            cli.global.parallel
+        );
+        return ExitCode::from(1);
+    }
+    wharf_orchestrator::set_parallel_limit(cli.global.parallel_limit());
     let result = match cli.command {
         Command::Monitor {
             attached,
@@ -131,6 +143,8 @@ fn main() -> ExitCode {
         Command::Ps(args) => commands::ps::ps(&cli.global, args),
         Command::Logs(args) => commands::logs::logs(&cli.global, args),
         Command::Stats(args) => commands::stats::stats(&cli.global, args),
+        Command::Attach(args) => commands::attach::attach(&cli.global, args),
+        Command::Events(args) => commands::events::events(&cli.global, args),
         Command::Exec(args) => commands::exec::exec(&cli.global, args),
         Command::Cp(args) => commands::cp::cp(&cli.global, args),
         Command::Watch(args) => commands::watch::watch(&cli.global, args),

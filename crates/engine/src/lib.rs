@@ -8,6 +8,7 @@ mod commit;
 pub mod copy;
 mod diff;
 mod dns_data;
+pub mod events;
 mod files;
 mod images;
 mod lock;
@@ -131,6 +132,16 @@ impl LinuxEngine {
     /// Entry point of the hidden `__monitor` mode.
     pub fn run_monitor(&self, id: &str, mode: monitor::Mode) -> i32 {
         monitor::run(&self.layout, &self.config.cgroup_fs_root, id, mode)
+    }
+
+    /// The container events of `project` (see [`events`]).
+    pub fn events(
+        &self,
+        project: &str,
+        filter: &events::EventFilter,
+        sink: &mut dyn FnMut(events::ContainerEvent) -> bool,
+    ) -> Result<()> {
+        events::read_events(&self.layout, project, filter, sink)
     }
 
     fn global_lock(&self) -> Result<FileLock> {
@@ -749,6 +760,7 @@ impl Engine for LinuxEngine {
             .map(|e| e.network_id.clone())
             .collect();
         self.refresh_dns_tables(&all, &nets);
+        events::record(&self.layout, &record, "create", &[]);
         Ok(id)
     }
 
@@ -841,6 +853,9 @@ impl Engine for LinuxEngine {
             state.monitor_pid = None;
             self.save_state(&record.id, &state)?;
         }
+        if pid.is_some() {
+            events::record(&self.layout, &record, "stop", &[]);
+        }
         Ok(())
     }
 
@@ -851,6 +866,12 @@ impl Engine for LinuxEngine {
         match state.state {
             ContainerState::Running { pid, paused, .. } => {
                 wharf_runtime::send_signal(pid, signal).map_err(runtime_err)?;
+                events::record(
+                    &self.layout,
+                    &record,
+                    "kill",
+                    &[("signal", signal.to_string())],
+                );
                 // Thawed to act on it, as docker does.
                 match (paused, &state.cgroup) {
                     (true, Some(cgroup)) => cgroup.thaw().map_err(runtime_err),
@@ -882,7 +903,9 @@ impl Engine for LinuxEngine {
         }
         cgroup
             .freeze()
-            .map_err(|e| EngineError::Other(format!("pausing container {}: {e}", record.name)))
+            .map_err(|e| EngineError::Other(format!("pausing container {}: {e}", record.name)))?;
+        events::record(&self.layout, &record, "pause", &[]);
+        Ok(())
     }
 
     fn unpause_container(&self, id: &str) -> Result<()> {
@@ -892,7 +915,9 @@ impl Engine for LinuxEngine {
             (ContainerState::Running { paused: true, .. }, Some(cgroup)) => {
                 cgroup.thaw().map_err(|e| {
                     EngineError::Other(format!("unpausing container {}: {e}", record.name))
-                })
+                })?;
+                events::record(&self.layout, &record, "unpause", &[]);
+                Ok(())
             }
             _ => Err(EngineError::Invalid(format!(
                 "container {} is not paused",
@@ -937,6 +962,7 @@ impl Engine for LinuxEngine {
             .map(|e| e.network_id.clone())
             .collect();
         self.refresh_dns_tables(&records, &nets);
+        events::record(&self.layout, &record, "destroy", &[]);
         Ok(())
     }
 

@@ -166,6 +166,10 @@ impl Monitor {
                 s.health = self.health_check().map(|_| Health::Starting);
                 s.failing_streak = 0;
             })?;
+            if restarts > 0 {
+                self.event("restart", &[]);
+            }
+            self.event("start", &[]);
             let running_marker = self.dir.join(crate::dns_data::RUNNING_MARKER);
             let _ = std::fs::write(&running_marker, b"");
             if let Some(listeners) = listeners.take() {
@@ -206,6 +210,10 @@ impl Monitor {
             }
             let oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
             let _ = cgroup.kill_all_and_destroy();
+            if oom_killed {
+                self.event("oom", &[]);
+            }
+            self.event("die", &[("exitCode", exit_code.to_string())]);
             let stop_requested = self.dir.join(STOP_MARKER).exists();
             let restart = !stop_requested
                 && match &self.record.spec.restart {
@@ -562,10 +570,12 @@ impl Monitor {
             }
             let passed = self.probe(pid, cgroup, &args, timeout);
             let counts = started.elapsed() >= start_period;
+            let mut verdict = None;
             let _ = self.write_state(|s| {
                 if !s.state.is_running() {
                     return;
                 }
+                let before = s.health;
                 if passed {
                     s.failing_streak = 0;
                     s.health = Some(Health::Healthy);
@@ -575,7 +585,15 @@ impl Monitor {
                         s.health = Some(Health::Unhealthy);
                     }
                 }
+                if s.health != before {
+                    verdict = s.health;
+                }
             });
+            match verdict {
+                Some(Health::Healthy) => self.event("health_status: healthy", &[]),
+                Some(Health::Unhealthy) => self.event("health_status: unhealthy", &[]),
+                _ => {}
+            }
         }
     }
 
@@ -620,6 +638,10 @@ impl Monitor {
             let _ = done.send(code.ok());
         });
         matches!(result.recv_timeout(timeout), Ok(Some(0)))
+    }
+
+    fn event(&self, action: &str, extra: &[(&str, String)]) {
+        crate::events::record(&self.layout, &self.record, action, extra);
     }
 
     fn write_state(&self, change: impl FnOnce(&mut RuntimeState)) -> Result<(), EngineError> {

@@ -11,8 +11,26 @@ use std::time::Duration;
 use wharf_compose::DependencyCondition;
 use wharf_engine_api::{labels, ContainerInfo, ContainerState, Engine, Health};
 
-/// Most steps running at once (each runs on its own scoped thread).
+/// Most steps running at once (each runs on its own scoped thread) unless
+/// [`set_parallel_limit`] says otherwise.
 const MAX_PARALLEL: usize = 16;
+
+/// The process-wide cap on concurrent steps (0: [`MAX_PARALLEL`]).
+static PARALLEL_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Cap the steps any plan execution of this process runs at once (compose's
+/// `--parallel`); `None` restores the default. A process setting, as the
+/// flag is one of the whole command.
+pub fn set_parallel_limit(limit: Option<usize>) {
+    PARALLEL_LIMIT.store(limit.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn parallel_limit() -> usize {
+    match PARALLEL_LIMIT.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => MAX_PARALLEL,
+        n => n,
+    }
+}
 
 /// Progress of one network or container, as docker compose shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,13 +190,14 @@ pub(crate) fn run(
     });
     let finished = Condvar::new();
 
+    let max_parallel = parallel_limit();
     std::thread::scope(|scope| {
         let mut guard = lock(&shared);
         loop {
             let stop_scheduling = on_failure == OnFailure::RollBack && !guard.errors.is_empty();
             if !stop_scheduling {
                 for (position, step) in plan.steps.iter().enumerate() {
-                    if guard.running >= MAX_PARALLEL {
+                    if guard.running >= max_parallel {
                         break;
                     }
                     if guard.states[position] != StepState::Pending {

@@ -18,7 +18,7 @@ mod spec;
 mod wait;
 
 pub use error::OrchestratorError;
-pub use execute::{execute, Event, Status};
+pub use execute::{execute, set_parallel_limit, Event, Status};
 pub use files::secret_value;
 pub use lifecycle::{
     plan_restart, plan_rm, plan_rm_volumes, plan_start, plan_stop, run_lifecycle, Target,

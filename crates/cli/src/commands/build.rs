@@ -4,6 +4,7 @@
 //! the step's output, `CACHED`, `DONE 0.4s`.
 
 use crate::context::GlobalOptions;
+use crate::render::progress::ProgressMode;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use std::collections::{BTreeMap, BTreeSet};
@@ -226,6 +227,8 @@ pub struct ServiceBuildOptions {
     pub quiet: bool,
     /// `--secret`s, over the service's `build.secrets`.
     pub secrets: BTreeMap<String, SecretValue>,
+    /// `--progress quiet`: no build output at all.
+    pub no_progress: bool,
 }
 
 /// The build request of a service with `build:`.
@@ -364,11 +367,11 @@ pub fn build_services(
         }
         req.secrets = service_secrets(project, service, opts)?;
         let start = Instant::now();
-        let id = run_build(engine, &req, opts.quiet)
+        let id = run_build(engine, &req, opts.quiet || opts.no_progress)
             .with_context(|| format!("building service {name:?}"))?;
         if opts.quiet {
             println!("{id}");
-        } else {
+        } else if !opts.no_progress {
             eprintln!(
                 " ✔ Service {name}  Built {:>24.1}s",
                 start.elapsed().as_secs_f64()
@@ -389,6 +392,7 @@ pub fn build(global: &GlobalOptions, args: BuildArgs) -> Result<i32> {
         build_args: parse_pairs(&args.build_args, "--build-arg")?,
         quiet: args.quiet,
         secrets: parse_secrets(&args.secrets)?,
+        no_progress: global.progress_mode() == ProgressMode::Quiet,
     };
     build_services(&engine, &project, &args.services, &opts, false)?;
     Ok(0)
@@ -403,9 +407,13 @@ pub fn build_for_up(
     services: &[String],
     no_deps: bool,
     always: bool,
+    no_progress: bool,
 ) -> Result<()> {
     let selected = wharf_orchestrator::selected_services(project, services, no_deps)?;
-    let opts = ServiceBuildOptions::default();
+    let opts = ServiceBuildOptions {
+        no_progress,
+        ..Default::default()
+    };
     build_services(engine, project, &selected, &opts, !always)?;
     Ok(())
 }

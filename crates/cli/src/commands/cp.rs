@@ -3,7 +3,6 @@
 //! pure part is [`plan`]; the engine moves the tar streams).
 
 use crate::context::GlobalOptions;
-use crate::render::progress::Progress;
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
 use std::io::{Read, Write};
@@ -304,7 +303,7 @@ pub fn cp(global: &GlobalOptions, args: CpArgs) -> Result<i32> {
     let engine = global.engine()?;
     let copying_in = matches!(destination, Location::Service { .. });
     let containers = targets(&engine, &name, service, args.index, copying_in, args.all)?;
-    let progress = Progress::new(global.stderr_ansi(), "Copying");
+    let progress = global.progress("Copying");
     for container in &containers {
         let label = match (&source, &destination) {
             (Location::Local(src), Location::Service { path, .. }) => {

@@ -3,7 +3,6 @@
 
 use super::up::show;
 use crate::context::GlobalOptions;
-use crate::render::progress::Progress;
 use anyhow::Result;
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
@@ -81,7 +80,7 @@ fn run(
         project: project.as_ref(),
         services,
     };
-    let progress = Progress::new(global.stderr_ansi(), title);
+    let progress = global.progress(title);
     wharf_orchestrator::run_lifecycle(
         &engine,
         &target,
@@ -154,7 +153,7 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> Result<i32> {
         project: project.as_ref(),
         services: &args.services,
     };
-    let progress = Progress::new(global.stderr_ansi(), "Removing");
+    let progress = global.progress("Removing");
     wharf_orchestrator::run_lifecycle(
         &engine,
         &target,
@@ -174,7 +173,7 @@ pub fn kill(global: &GlobalOptions, args: KillArgs) -> Result<i32> {
         &args.services,
         project.as_ref(),
     )?;
-    let progress = Progress::new(global.stderr_ansi(), "Killing");
+    let progress = global.progress("Killing");
     let mut failures = Vec::new();
     for container in containers
         .iter()
@@ -219,7 +218,7 @@ fn set_paused(global: &GlobalOptions, services: &[String], pause: bool) -> Resul
     } else {
         ("Unpausing", "Unpaused")
     };
-    let progress = Progress::new(global.stderr_ansi(), title);
+    let progress = global.progress(title);
     let mut failures = Vec::new();
     for container in containers
         .iter()

@@ -1,9 +1,11 @@
 //! One module per command (group).
 
+pub mod attach;
 pub mod build;
 pub mod config;
 pub mod container;
 pub mod cp;
+pub mod events;
 pub mod exec;
 pub mod image;
 pub mod info;
@@ -59,6 +61,24 @@ pub fn monitor(root: PathBuf, cgroup_fs: PathBuf, id: &str, attached: bool) -> i
             }
         },
     }
+}
+
+/// Run `work` on every item on scoped threads, at most `limit` at once
+/// (`--parallel`; `None` runs them all at once).
+pub fn for_each_limited<T: Send>(items: Vec<T>, limit: Option<usize>, work: impl Fn(T) + Sync) {
+    let workers = limit.unwrap_or(items.len()).clamp(1, items.len().max(1));
+    let queue = std::sync::Mutex::new(items.into_iter());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                match next {
+                    Some(item) => work(item),
+                    None => break,
+                }
+            });
+        }
+    });
 }
 
 /// Write an archive made by `fill` to `path` (`-o FILE`) through a temporary
@@ -182,4 +202,27 @@ pub fn filter_services(
                     .is_some_and(|s| services.iter().any(|w| w == s))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn limited_work_never_exceeds_the_limit() {
+        let (running, most, done) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        super::for_each_limited((0..12).collect(), Some(2), |_: i32| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            running.fetch_sub(1, Ordering::SeqCst);
+            done.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(done.into_inner(), 12);
+        assert!(most.into_inner() <= 2);
+    }
 }

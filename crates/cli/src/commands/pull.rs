@@ -4,7 +4,6 @@
 //! (a bar per layer on a terminal, one plain line per change elsewhere).
 
 use crate::context::GlobalOptions;
-use crate::render::progress::Progress as Board;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -268,7 +267,7 @@ pub fn pull_images(
     project: &wharf_compose::Project,
     request: &PullRequest<'_>,
 ) -> Result<bool> {
-    let board = Board::new(global.stderr_ansi(), "Pulling");
+    let board = global.progress("Pulling");
     struct Wanted {
         image: String,
         services: Vec<String>,
@@ -310,8 +309,9 @@ pub fn pull_images(
         }
     }
     let quiet = request.quiet;
-    let mut failed = false;
-    for w in images {
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    // Images are pulled side by side, at most `--parallel` at once.
+    super::for_each_limited(images, global.parallel_limit(), |w| {
         let shown = w.services.join(", ");
         let image = &w.image;
         let present = engine.images().image_id(image).is_ok();
@@ -325,7 +325,7 @@ pub fn pull_images(
             if !quiet && request.default_policy == "always" {
                 board.update("Image", &shown, why, true, false);
             }
-            continue;
+            return;
         }
         if !quiet {
             board.update("Image", &shown, "Pulling", false, false);
@@ -353,11 +353,11 @@ pub fn pull_images(
                     board.update("Image", &shown, "Error", true, true);
                 }
                 eprintln!("error: {e:#}");
-                failed = true;
+                failed.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         }
-    }
-    Ok(failed)
+    });
+    Ok(failed.into_inner())
 }
 
 /// `wharf pull`: pull every service image of the project.

@@ -2,7 +2,6 @@
 
 use super::pull::{credentials_for, registry_options, TransferView};
 use crate::context::GlobalOptions;
-use crate::render::progress::Progress as Board;
 use anyhow::{Context, Result};
 use clap::Args;
 use wharf_engine::wharf_image::push::PushOptions;
@@ -74,7 +73,7 @@ pub fn push(global: &GlobalOptions, args: PushArgs) -> Result<i32> {
         }
     }
     let engine = global.engine()?;
-    let board = Board::new(global.stderr_ansi(), "Pushing");
+    let board = global.progress("Pushing");
     let mut done: Vec<String> = Vec::new();
     let mut failed = false;
     for (name, service) in &project.services {

@@ -3,7 +3,6 @@
 
 use super::up::show;
 use crate::context::GlobalOptions;
-use crate::render::progress::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
@@ -150,7 +149,7 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         signals.thread_block()?;
     }
     let engine = global.engine()?;
-    let progress = Progress::new(global.stderr_ansi(), "Running");
+    let progress = global.progress("Running");
     let (id, name) =
         wharf_orchestrator::create_oneoff(&engine, &project, &args.service, &options, &|event| {
             show(&progress, event)

@@ -3,7 +3,7 @@
 use super::logs::Printer;
 use super::short_name;
 use crate::context::GlobalOptions;
-use crate::render::progress::Progress;
+use crate::render::progress::{Progress, ProgressMode};
 use anyhow::Result;
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
@@ -126,7 +126,7 @@ fn converge(
     project: &wharf_compose::Project,
     options: &UpOptions,
 ) -> Result<()> {
-    let progress = Progress::new(global.stderr_ansi(), "Running");
+    let progress = global.progress("Running");
     wharf_orchestrator::up_reporting(
         engine,
         project,
@@ -265,9 +265,16 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         anyhow::bail!("pulling the images of the project failed (see above)");
     }
     if !args.no_build {
-        super::build::build_for_up(&engine, &project, &args.services, args.no_deps, args.build)?;
+        super::build::build_for_up(
+            &engine,
+            &project,
+            &args.services,
+            args.no_deps,
+            args.build,
+            global.progress_mode() == ProgressMode::Quiet,
+        )?;
     }
-    let progress = Progress::new(global.stderr_ansi(), "Running");
+    let progress = global.progress("Running");
     wharf_orchestrator::up_reporting(
         &engine,
         &project,
@@ -433,7 +440,7 @@ fn attach(
         until_ns: None,
     };
     let stop_all = |title: &'static str| {
-        let progress = Progress::new(global.stderr_ansi(), title);
+        let progress = global.progress(title);
         std::thread::scope(|inner| {
             for c in &containers {
                 let progress = &progress;
@@ -512,7 +519,7 @@ pub fn down(global: &GlobalOptions, args: DownArgs) -> Result<i32> {
         remove_orphans: args.remove_orphans,
         volumes: args.volumes,
     };
-    let progress = Progress::new(global.stderr_ansi(), "Running");
+    let progress = global.progress("Running");
     let existed = wharf_orchestrator::down_reporting(
         &engine,
         &name,

@@ -1,6 +1,8 @@
-//! Progress of `up` and `down` as docker compose shows it: on a terminal a
-//! block redrawn in place (`[+] Running 3/3` and a line per resource with
-//! its status and time), elsewhere one plain line per change.
+//! Progress of `up`, `down` and the other commands that change resources,
+//! in docker compose's `--progress` modes: `tty` redraws a block in place
+//! (`[+] Running 3/3` and a line per resource with its status and time),
+//! `plain` prints one line per change, `json` one object per change and
+//! `quiet` nothing.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -16,8 +18,36 @@ struct Entry {
     finished: Option<Instant>,
 }
 
+/// How progress is shown (`--progress`, `COMPOSE_PROGRESS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// Redrawn in place; `colour` unless `--ansi never`.
+    Tty {
+        colour: bool,
+    },
+    Plain,
+    Quiet,
+    Json,
+}
+
+impl ProgressMode {
+    /// `auto` is `tty` on a terminal (that may take ANSI codes), else `plain`.
+    pub fn parse(text: &str, ansi: &str, stderr_is_tty: bool, colour: bool) -> Option<Self> {
+        Some(match text {
+            "auto" if stderr_is_tty && ansi != "never" => ProgressMode::Tty { colour },
+            "auto" | "plain" => ProgressMode::Plain,
+            "tty" => ProgressMode::Tty {
+                colour: ansi != "never",
+            },
+            "quiet" => ProgressMode::Quiet,
+            "json" => ProgressMode::Json,
+            _ => return None,
+        })
+    }
+}
+
 pub struct Progress {
-    tty: bool,
+    mode: ProgressMode,
     title: &'static str,
     state: Mutex<State>,
 }
@@ -28,9 +58,9 @@ struct State {
 }
 
 impl Progress {
-    pub fn new(tty: bool, title: &'static str) -> Self {
+    pub fn new(mode: ProgressMode, title: &'static str) -> Self {
         Progress {
-            tty,
+            mode,
             title,
             state: Mutex::new(State {
                 entries: Vec::new(),
@@ -67,15 +97,25 @@ impl Progress {
             }),
         }
         let mut err = std::io::stderr().lock();
-        if self.tty {
-            let text = self.block(&state.entries);
-            if state.drawn_lines > 0 {
-                let _ = write!(err, "\x1b[{}A\x1b[J", state.drawn_lines);
+        match self.mode {
+            ProgressMode::Tty { colour } => {
+                let mut text = self.block(&state.entries);
+                if !colour {
+                    text = strip_colour(&text);
+                }
+                if state.drawn_lines > 0 {
+                    let _ = write!(err, "\x1b[{}A\x1b[J", state.drawn_lines);
+                }
+                let _ = err.write_all(text.as_bytes());
+                state.drawn_lines = text.lines().count();
             }
-            let _ = err.write_all(text.as_bytes());
-            state.drawn_lines = text.lines().count();
-        } else {
-            let _ = writeln!(err, " {kind} {name}  {status}");
+            ProgressMode::Plain => {
+                let _ = writeln!(err, " {kind} {name}  {status}");
+            }
+            ProgressMode::Json => {
+                let _ = writeln!(err, "{}", json_event(kind, name, status, done, failed));
+            }
+            ProgressMode::Quiet => {}
         }
         let _ = err.flush();
     }
@@ -112,5 +152,88 @@ impl Progress {
             ));
         }
         out
+    }
+}
+
+/// One `--progress json` line, with compose's field names: `id` names the
+/// resource, `text` is its state, `status` says whether it is `Working`,
+/// `Done` or in `Error`.
+pub fn json_event(kind: &str, name: &str, text: &str, done: bool, failed: bool) -> String {
+    let status = if failed {
+        "Error"
+    } else if done {
+        "Done"
+    } else {
+        "Working"
+    };
+    serde_json::json!({
+        "id": format!("{kind} {name}"),
+        "text": text,
+        "status": status,
+    })
+    .to_string()
+}
+
+/// The block without its SGR colour sequences (`--ansi never`).
+fn strip_colour(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("\x1b[") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('m') {
+            Some(end) => rest = &after[end + 1..],
+            None => {
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_follow_compose() {
+        let parse = ProgressMode::parse;
+        assert_eq!(
+            parse("auto", "auto", true, true),
+            Some(ProgressMode::Tty { colour: true })
+        );
+        assert_eq!(
+            parse("auto", "auto", false, false),
+            Some(ProgressMode::Plain)
+        );
+        assert_eq!(
+            parse("auto", "never", true, false),
+            Some(ProgressMode::Plain)
+        );
+        assert_eq!(
+            parse("tty", "never", false, false),
+            Some(ProgressMode::Tty { colour: false })
+        );
+        assert_eq!(
+            parse("quiet", "auto", true, true),
+            Some(ProgressMode::Quiet)
+        );
+        assert_eq!(parse("json", "auto", true, true), Some(ProgressMode::Json));
+        assert_eq!(parse("fancy", "auto", true, true), None);
+    }
+
+    #[test]
+    fn json_events_name_the_resource() {
+        let line = json_event("Container", "p-web-1", "Started", true, false);
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["id"], "Container p-web-1");
+        assert_eq!(value["text"], "Started");
+        assert_eq!(value["status"], "Done");
+    }
+
+    #[test]
+    fn never_strips_colour() {
+        assert_eq!(strip_colour("\x1b[34m[+]\x1b[0m Running"), "[+] Running");
     }
 }

@@ -110,6 +110,13 @@ pub fn rfc3339_nanos(nanos: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:09}Z")
 }
 
+/// `2006-01-02 15:04:05.000000` in UTC, as `events` prints a time.
+pub fn event_time(nanos: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(nanos.div_euclid(1_000_000_000));
+    let micros = nanos.rem_euclid(1_000_000_000) / 1000;
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{micros:06}")
+}
+
 pub fn now_nanos() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

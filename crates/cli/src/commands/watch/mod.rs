@@ -11,7 +11,6 @@ pub mod rules;
 use super::logs::Printer;
 use super::short_name;
 use crate::context::GlobalOptions;
-use crate::render::progress::Progress;
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
@@ -73,8 +72,8 @@ pub fn watch(global: &GlobalOptions, args: WatchArgs) -> Result<i32> {
     rules::triggers(&project, &args.services).map_err(|e| anyhow!(e))?;
     let engine = Arc::new(global.engine()?);
     if !args.no_up {
-        super::build::build_for_up(&engine, &project, &args.services, false, false)?;
-        let progress = Progress::new(global.stderr_ansi(), "Running");
+        super::build::build_for_up(&engine, &project, &args.services, false, false, false)?;
+        let progress = global.progress("Running");
         wharf_orchestrator::up_reporting(
             &*engine,
             &project,
@@ -355,7 +354,7 @@ fn rebuild(
         ..Default::default()
     };
     super::build::build_services(engine, project, &services, &build, false)?;
-    let progress = Progress::new(global.stderr_ansi(), "Running");
+    let progress = global.progress("Running");
     wharf_orchestrator::up_reporting(
         &**engine,
         project,
@@ -422,7 +421,7 @@ fn stop_all(
     project: &wharf_compose::Project,
 ) -> Result<()> {
     let containers = wharf_orchestrator::project_containers(engine, &project.name, false)?;
-    let progress = Progress::new(global.stderr_ansi(), "Stopping");
+    let progress = global.progress("Stopping");
     std::thread::scope(|scope| {
         for c in &containers {
             let progress = &progress;

@@ -1,0 +1,128 @@
+//! `wharf events`: the project's container events as docker compose prints
+//! them, live (and, with `--since`, replayed from the event log first).
+
+use crate::context::GlobalOptions;
+use crate::render::units;
+use anyhow::{Context as _, Result};
+use clap::Args;
+use std::io::Write;
+use wharf_engine::events::{ContainerEvent, EventFilter};
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Output events as a stream of json objects
+    #[arg(long)]
+    pub json: bool,
+    /// Show all events created since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+/// `2024-01-01 12:00:00.000000 container start 3f2e… (image=busybox, name=p-web-1)`.
+pub fn text_line(event: &ContainerEvent) -> String {
+    let attributes: Vec<String> = event
+        .attributes
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(
+        "{} container {} {} ({})",
+        units::event_time(event.time_ns),
+        event.action,
+        event.id,
+        attributes.join(", ")
+    )
+}
+
+/// One `--json` object, with compose's fields.
+pub fn json_line(event: &ContainerEvent) -> String {
+    serde_json::json!({
+        "time": units::rfc3339_nanos(event.time_ns),
+        "type": "container",
+        "service": event.service,
+        "id": event.id,
+        "action": event.action,
+        "attributes": event.attributes,
+    })
+    .to_string()
+}
+
+fn parse_time_flag(flag: &str, text: &Option<String>) -> Result<Option<i64>> {
+    text.as_deref()
+        .map(|t| {
+            units::parse_time(t, units::now_nanos()).with_context(|| {
+                format!("{flag} {t:?}: write a time like 2013-01-02T13:23:37Z, a Unix timestamp or a duration like 42m")
+            })
+        })
+        .transpose()
+}
+
+pub fn events(global: &GlobalOptions, args: EventsArgs) -> Result<i32> {
+    let (project, name) = global.project_or_name()?;
+    if let Some(project) = &project {
+        super::filter_services(Vec::new(), &args.services, Some(project))?;
+    }
+    let filter = EventFilter {
+        since_ns: parse_time_flag("--since", &args.since)?,
+        until_ns: parse_time_flag("--until", &args.until)?,
+        follow: true,
+    };
+    let engine = global.engine()?;
+    let mut out = std::io::stdout();
+    engine.events(&name, &filter, &mut |event| {
+        if !args.services.is_empty() && !args.services.contains(&event.service) {
+            return true;
+        }
+        let line = if args.json {
+            json_line(&event)
+        } else {
+            text_line(&event)
+        };
+        writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+    })?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn sample() -> ContainerEvent {
+        ContainerEvent {
+            time_ns: 1_704_110_400_123_456_789,
+            action: "die".into(),
+            id: "3f2e".into(),
+            service: "web".into(),
+            attributes: BTreeMap::from([
+                ("name".into(), "p-web-1".into()),
+                ("image".into(), "busybox".into()),
+                ("exitCode".into(), "3".into()),
+            ]),
+        }
+    }
+
+    #[test]
+    fn text_form_is_compose_s() {
+        assert_eq!(
+            text_line(&sample()),
+            "2024-01-01 12:00:00.123456 container die 3f2e (exitCode=3, image=busybox, name=p-web-1)"
+        );
+    }
+
+    #[test]
+    fn json_form_has_compose_s_fields() {
+        let value: serde_json::Value = serde_json::from_str(&json_line(&sample())).unwrap();
+        assert_eq!(value["type"], "container");
+        assert_eq!(value["action"], "die");
+        assert_eq!(value["service"], "web");
+        assert_eq!(value["id"], "3f2e");
+        assert_eq!(value["time"], "2024-01-01T12:00:00.123456789Z");
+        assert_eq!(value["attributes"]["exitCode"], "3");
+    }
+}

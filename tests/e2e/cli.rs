@@ -1,0 +1,222 @@
+//! `events`, `--progress`, `--parallel` and `attach` through the binary.
+
+use crate::harness::{eventually, sandboxed, Sandbox};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const LOOP: &str = r#"["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]"#;
+
+fn one_service() -> String {
+    format!("services:\n  app:\n    image: busybox\n    command: {LOOP}\n")
+}
+
+fn now_secs() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
+}
+
+/// Start wharf with `args` in `dir`; its stdout lines arrive on the receiver.
+fn spawn_lines(s: &Sandbox, dir: &Path, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(args)
+        .current_dir(dir)
+        .env("WHARF_ROOT", s.root.path())
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting wharf");
+    let stdout = child.stdout.take().unwrap();
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, receive)
+}
+
+/// The actions of `--json` event lines.
+fn actions(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+            assert_eq!(v["type"], "container", "{l}");
+            assert_eq!(v["service"], "app", "{l}");
+            v["action"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn events_stream_and_replay_the_lifecycle() {
+    sandboxed("cli::events_stream_and_replay_the_lifecycle", |s| {
+        s.import_busybox();
+        let dir = s.project("ev", &one_service());
+        let since = now_secs();
+        let (mut events, lines) = spawn_lines(s, &dir, &["events", "--json", "--since", &since]);
+        s.ok(&dir, &["up", "-d"]);
+        s.ok(&dir, &["stop", "app"]);
+        s.ok(&dir, &["start", "app"]);
+        s.ok(&dir, &["kill", "app"]);
+        eventually(
+            "the killed container to exit",
+            Duration::from_secs(10),
+            || {
+                s.ok(&dir, &["ps", "-a", "--format", "json"])
+                    .contains("\"exited\"")
+                    .then_some(())
+            },
+        );
+        s.ok(&dir, &["down"]);
+        let expected = [
+            "create", "start", "die", "stop", "start", "kill", "die", "destroy",
+        ];
+        let mut seen = Vec::new();
+        let live = eventually("the live events", Duration::from_secs(20), || {
+            while let Ok(line) = lines.try_recv() {
+                seen.push(line);
+            }
+            (actions(&seen).last().map(String::as_str) == Some("destroy")).then(|| actions(&seen))
+        });
+        let _ = events.kill();
+        let _ = events.wait();
+        assert_eq!(live, expected, "{seen:?}");
+        let die: serde_json::Value = serde_json::from_str(&seen[2]).unwrap();
+        assert_eq!(die["attributes"]["exitCode"], "0", "{die}");
+        assert_eq!(die["attributes"]["name"], "ev-app-1", "{die}");
+        let kill: serde_json::Value = serde_json::from_str(&seen[5]).unwrap();
+        assert_eq!(kill["attributes"]["signal"], "9", "{kill}");
+
+        // Replayed from the log, bounded by --until: the same story, and done.
+        let until = now_secs();
+        let replay = s.ok(
+            &dir,
+            &["events", "--json", "--since", &since, "--until", &until],
+        );
+        let replayed: Vec<String> = replay.lines().map(String::from).collect();
+        assert_eq!(actions(&replayed), expected, "{replay}");
+        let text = s.ok(&dir, &["events", "--since", &since, "--until", &until]);
+        let first = text.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(" container create ")
+                && first.ends_with("(image=busybox, name=ev-app-1)"),
+            "{text}"
+        );
+        // Nothing before --since.
+        let later = s.ok(
+            &dir,
+            &[
+                "events",
+                "--json",
+                "--since",
+                &until,
+                "--until",
+                &now_secs(),
+            ],
+        );
+        assert!(later.trim().is_empty(), "{later}");
+    });
+}
+
+#[test]
+fn progress_json_quiet_and_parallel_one() {
+    sandboxed("cli::progress_json_quiet_and_parallel_one", |s| {
+        s.import_busybox();
+        let yaml = format!(
+            "services:\n  a:\n    image: busybox\n    command: {LOOP}\n  b:\n    image: busybox\n    command: {LOOP}\n  c:\n    image: busybox\n    command: {LOOP}\n"
+        );
+        let dir = s.project("pj", &yaml);
+        let out = s.wharf(&dir, &["--progress", "json", "--parallel", "1", "up", "-d"]);
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let objects: Vec<serde_json::Value> = stderr
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}\n{stderr}")))
+            .collect();
+        for service in ["a", "b", "c"] {
+            let id = format!("Container pj-{service}-1");
+            assert!(
+                objects.iter().any(|o| o["id"] == id.as_str()
+                    && o["text"] == "Started"
+                    && o["status"] == "Done"),
+                "{stderr}"
+            );
+        }
+        // One step at a time: every resource finishes before another begins.
+        let mut working: Option<String> = None;
+        for o in &objects {
+            let id = o["id"].as_str().unwrap().to_string();
+            match o["status"].as_str().unwrap() {
+                "Working" => {
+                    assert!(
+                        working.is_none(),
+                        "two steps at once with --parallel 1:\n{stderr}"
+                    );
+                    working = Some(id);
+                }
+                _ => {
+                    if working.as_deref() == Some(id.as_str()) {
+                        working = None;
+                    }
+                }
+            }
+        }
+
+        let out = s.wharf(&dir, &["--progress", "quiet", "down"]);
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = s.wharf_with(&dir, &["up", "-d"], &[("COMPOSE_PROGRESS", "quiet")], b"");
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ps = s.ok(&dir, &["ps", "-q"]);
+        assert_eq!(ps.lines().count(), 3, "{ps}");
+        s.fails(&dir, &["--parallel", "0", "ps"]);
+        s.ok(&dir, &["--progress", "plain", "down"]);
+    });
+}
+
+#[test]
+fn attach_follows_the_output() {
+    sandboxed("cli::attach_follows_the_output", |s| {
+        s.import_busybox();
+        let dir = s.project(
+            "at",
+            "services:\n  app:\n    image: busybox\n    command: [\"sh\", \"-c\", \"i=0; while :; do i=$$((i+1)); echo tick $$i; sleep 0.2; done\"]\n",
+        );
+        s.ok(&dir, &["up", "-d"]);
+        let (mut attach, lines) = spawn_lines(s, &dir, &["attach", "--sig-proxy=false", "app"]);
+        let mut seen = Vec::new();
+        eventually("attached output", Duration::from_secs(20), || {
+            while let Ok(line) = lines.try_recv() {
+                seen.push(line);
+            }
+            (seen.iter().filter(|l| l.starts_with("tick ")).count() >= 3).then_some(())
+        });
+        let _ = attach.kill();
+        let _ = attach.wait();
+        // Only new output: not the log from the beginning.
+        assert!(!seen.iter().any(|l| l == "tick 1"), "{seen:?}");
+        let err = s.fails(&dir, &["attach", "nope"]);
+        assert!(err.contains("no such service: nope"), "{err}");
+        s.ok(&dir, &["down", "-t", "0"]);
+    });
+}
