@@ -138,6 +138,9 @@ pub struct NetworkInfo {
     pub aux_addresses: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
+    /// The IPv6 subnet, gateway, range and reserved addresses of a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<crate::Ipv6Pool>,
 }
 
 /// An image in the local store.

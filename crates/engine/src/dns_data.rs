@@ -5,7 +5,7 @@
 //! it on 127.0.0.11 and re-reads it when it changes; `resolv.conf` points there.
 
 use crate::store::ContainerRecord;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use wharf_engine_api::EngineError;
 use wharf_net::dns::Table;
@@ -52,6 +52,9 @@ pub fn table(
                     .chain(linked.iter().copied());
                 for name in names {
                     add(&mut table, name, endpoint.address);
+                    if let Some(v6) = &endpoint.ipv6 {
+                        add_v6(&mut table, name, v6.address);
+                    }
                 }
             }
         }
@@ -85,6 +88,17 @@ fn add(table: &mut Table, name: &str, address: Ipv4Addr) {
         return;
     }
     let addresses = table.names.entry(name).or_default();
+    if !addresses.contains(&address) {
+        addresses.push(address);
+    }
+}
+
+fn add_v6(table: &mut Table, name: &str, address: Ipv6Addr) {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() {
+        return;
+    }
+    let addresses = table.names_v6.entry(name).or_default();
     if !addresses.contains(&address) {
         addresses.push(address);
     }
@@ -141,11 +155,12 @@ pub fn write(
     let mut table = table(container, all, upstreams);
     if let Some(containers) = dir.parent() {
         for peer in all.iter().filter(|p| p.id != container.id) {
+            let marker = containers.join(&peer.id).join(RUNNING_MARKER);
             for endpoint in &peer.endpoints {
-                table.alive.insert(
-                    endpoint.address,
-                    containers.join(&peer.id).join(RUNNING_MARKER),
-                );
+                table.alive.insert(endpoint.address, marker.clone());
+                if let Some(v6) = &endpoint.ipv6 {
+                    table.alive_v6.insert(v6.address, marker.clone());
+                }
             }
         }
     }
@@ -190,6 +205,7 @@ mod tests {
                     aliases: aliases.iter().map(|s| s.to_string()).collect(),
                     mac: None,
                     mtu: None,
+                    ipv6: None,
                 })
                 .collect(),
             cgroup_path: String::new(),

@@ -965,6 +965,16 @@ impl Engine for LinuxEngine {
                     .map(|(host, addr)| (host, addr.to_string()))
                     .collect(),
                 mtu: n.mtu,
+                ipv6: n.ipv6.map(|v6| wharf_engine_api::Ipv6Pool {
+                    subnet: Some(v6.subnet),
+                    gateway: Some(v6.gateway.to_string()),
+                    ip_range: v6.ip_range,
+                    aux_addresses: v6
+                        .aux_addresses
+                        .into_iter()
+                        .map(|(host, addr)| (host, addr.to_string()))
+                        .collect(),
+                }),
             })
             .collect())
     }

@@ -520,6 +520,7 @@ fn new_network(
         ip_range: None,
         aux_addresses: Default::default(),
         mtu: None,
+        ipv6: None,
     }
 }
 
@@ -920,7 +921,8 @@ impl Engine for FakeEngine {
             });
         }
         let n = state.next();
-        let info = new_network(n, &spec.name, spec.labels.clone(), spec.subnet.clone());
+        let mut info = new_network(n, &spec.name, spec.labels.clone(), spec.subnet.clone());
+        info.ipv6 = spec.ipv6.clone();
         let id = info.id.clone();
         state.networks.insert(id.clone(), info);
         Ok(id)
@@ -1206,6 +1208,7 @@ mod tests {
                 network: "p_default".into(),
                 aliases: vec![],
                 ipv4_address: None,
+                ipv6_address: None,
                 mac_address: None,
             }],
             labels: labels_map(&[("com.docker.compose.project", "p")]),

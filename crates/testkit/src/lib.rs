@@ -80,6 +80,7 @@ pub fn network_info(id: &str, name: &str, project: &str, key: &str) -> NetworkIn
         ip_range: None,
         aux_addresses: Default::default(),
         mtu: None,
+        ipv6: None,
     }
 }
 
