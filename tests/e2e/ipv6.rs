@@ -153,3 +153,65 @@ fn ipv6_settings_without_enable_ipv6_are_refused() {
         }
     });
 }
+
+#[test]
+fn network_create_ipv6_makes_a_dual_stack_network() {
+    sandboxed(
+        "ipv6::network_create_ipv6_makes_a_dual_stack_network",
+        |s| {
+            let dir = s.project("cli6", "services: {}\n");
+            s.ok(
+                &dir,
+                &[
+                    "network",
+                    "create",
+                    "--ipv6",
+                    "--subnet",
+                    "10.96.0.0/24",
+                    "--subnet",
+                    "fd00:db8:9::/64",
+                    "--gateway",
+                    "fd00:db8:9::fe",
+                    "-o",
+                    "com.docker.network.bridge.name=wharf-cli6",
+                    "cli6",
+                ],
+            );
+            let bridge = wharf_net::link_details("wharf-cli6")
+                .unwrap()
+                .expect("bridge");
+            assert_eq!(bridge.ipv6, vec!["fd00:db8:9::fe/64".parse().unwrap()]);
+            let inspect = s.ok(&dir, &["network", "inspect", "cli6"]);
+            for want in [
+                "\"EnableIPv6\": true",
+                "\"Subnet\": \"10.96.0.0/24\"",
+                "\"Subnet\": \"fd00:db8:9::/64\"",
+                "\"Gateway\": \"fd00:db8:9::fe\"",
+            ] {
+                assert!(inspect.contains(want), "{want} missing: {inspect}");
+            }
+            // The same IPv6 subnet twice is refused.
+            let err = s.fails(
+                &dir,
+                &[
+                    "network",
+                    "create",
+                    "--ipv6",
+                    "--subnet",
+                    "fd00:db8:9::/64",
+                    "again",
+                ],
+            );
+            assert!(err.contains("overlaps network cli6"), "{err}");
+            s.ok(&dir, &["network", "rm", "cli6"]);
+            assert_eq!(wharf_net::link_details("wharf-cli6").unwrap(), None);
+            assert!(!ruleset().contains("fd00:db8:9::"));
+
+            let err = s.fails(
+                &dir,
+                &["network", "create", "--subnet", "fd00:db8:9::/64", "nov6"],
+            );
+            assert!(err.contains("--ipv6"), "{err}");
+        },
+    );
+}

@@ -213,6 +213,46 @@ mod tests {
     }
 
     #[test]
+    fn dual_stack_names_get_their_ipv6_addresses_too() {
+        let mut web = record(
+            "aaaa1111aaaa1111",
+            "p-web-1",
+            &[("n6", [10, 97, 0, 2])],
+            &["web"],
+        );
+        let mut db = record(
+            "bbbb2222bbbb2222",
+            "p-db-1",
+            &[("n6", [10, 97, 0, 3])],
+            &["db"],
+        );
+        let v6 = |a: &str| crate::store::EndpointIpv6 {
+            address: a.parse().unwrap(),
+            prefix: 64,
+            gateway: "fd00:db8:1::1".parse().unwrap(),
+        };
+        web.endpoints[0].ipv6 = Some(v6("fd00:db8:1::2"));
+        db.endpoints[0].ipv6 = Some(v6("fd00:db8:1::3"));
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(&web.id);
+        std::fs::create_dir(&state).unwrap();
+        write(&state, &web, &[web.clone(), db.clone()], vec![]).unwrap();
+        let t: Table = serde_json::from_slice(&std::fs::read(state.join(FILE)).unwrap()).unwrap();
+        let db6: Ipv6Addr = "fd00:db8:1::3".parse().unwrap();
+        assert_eq!(t.names_v6["db"], [db6]);
+        assert_eq!(
+            t.names_v6["p-web-1"],
+            ["fd00:db8:1::2".parse::<Ipv6Addr>().unwrap()]
+        );
+        assert_eq!(t.names["db"], [Ipv4Addr::new(10, 97, 0, 3)]);
+        // The peer's IPv6 address is answered only while it runs.
+        assert_eq!(
+            t.alive_v6[&db6],
+            dir.path().join(&db.id).join(RUNNING_MARKER)
+        );
+    }
+
+    #[test]
     fn names_of_shared_networks_with_every_replica() {
         let web = record(
             "aaaa1111aaaa1111",

@@ -497,6 +497,129 @@ mod tests {
         }
     }
 
+    fn dual_stack_network() -> NetworkRecord {
+        NetworkRecord {
+            id: "n6".into(),
+            name: "p_dual".into(),
+            labels: Default::default(),
+            subnet: "10.97.0.0/24".into(),
+            gateway: Ipv4Addr::new(10, 97, 0, 1),
+            bridge: "br-n6".into(),
+            internal: false,
+            created: 0,
+            ip_range: None,
+            aux_addresses: Default::default(),
+            mtu: None,
+            ipv6: Some(NetworkIpv6 {
+                subnet: "fd00:db8:1::/64".into(),
+                gateway: "fd00:db8:1::1".parse().unwrap(),
+                ip_range: Some("fd00:db8:1::100/120".into()),
+                aux_addresses: [("router".to_string(), "fd00:db8:1::100".parse().unwrap())].into(),
+            }),
+        }
+    }
+
+    fn attach(network: &str, ipv6_address: Option<&str>) -> NetworkAttachment {
+        NetworkAttachment {
+            network: network.into(),
+            ipv6_address: ipv6_address.map(|a| a.parse().unwrap()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn dual_stack_endpoints_get_ipv6_addresses_from_the_range() {
+        let networks = [dual_stack_network()];
+        let first =
+            allocate_endpoints(&networks, &[], "aaaaaaaaaaaa", &[attach("p_dual", None)]).unwrap();
+        let v6 = first[0].ipv6.expect("an IPv6 side");
+        // The range's first address is an aux address: the next one.
+        assert_eq!(v6.address, "fd00:db8:1::101".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            (v6.prefix, v6.gateway),
+            (64, "fd00:db8:1::1".parse().unwrap())
+        );
+        assert_eq!(first[0].address, Ipv4Addr::new(10, 97, 0, 2));
+
+        let mut existing = record("aaaaaaaaaaaa", "p-a-1", "n6", [10, 97, 0, 2], &[]);
+        existing.endpoints = first;
+        let second = allocate_endpoints(
+            &networks,
+            &[existing.clone()],
+            "bbbbbbbbbbbb",
+            &[attach("p_dual", None)],
+        )
+        .unwrap();
+        assert_eq!(
+            second[0].ipv6.unwrap().address,
+            "fd00:db8:1::102".parse::<Ipv6Addr>().unwrap()
+        );
+
+        // A chosen address: honoured, unless taken or outside the subnet.
+        let chosen = allocate_endpoints(
+            &networks,
+            &[existing.clone()],
+            "cccccccccccc",
+            &[attach("p_dual", Some("fd00:db8:1::10"))],
+        )
+        .unwrap();
+        assert_eq!(
+            chosen[0].ipv6.unwrap().address,
+            "fd00:db8:1::10".parse::<Ipv6Addr>().unwrap()
+        );
+        for (taken, want) in [
+            ("fd00:db8:1::101", "already in use"),
+            ("fd00:db8:1::1", "already in use"),
+            ("fd00:db8:2::10", "not a host address"),
+        ] {
+            let err = allocate_endpoints(
+                &networks,
+                &[existing.clone()],
+                "dddddddddddd",
+                &[attach("p_dual", Some(taken))],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(want), "{taken}: {err}");
+        }
+
+        // An IPv4-only network has no IPv6 side and refuses ipv6_address.
+        let mut v4_only = dual_stack_network();
+        v4_only.ipv6 = None;
+        let v4_only = [v4_only];
+        let plain =
+            allocate_endpoints(&v4_only, &[], "eeeeeeeeeeee", &[attach("p_dual", None)]).unwrap();
+        assert_eq!(plain[0].ipv6, None);
+        let err = allocate_endpoints(
+            &v4_only,
+            &[],
+            "eeeeeeeeeeee",
+            &[attach("p_dual", Some("fd00:db8:1::10"))],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("enable_ipv6"), "{err}");
+    }
+
+    #[test]
+    fn records_written_before_ipv6_still_load() {
+        let network: NetworkRecord = serde_json::from_str(
+            r#"{"id":"n","name":"p_default","labels":{},"subnet":"172.18.0.0/16",
+                "gateway":"172.18.0.1","bridge":"br-n","internal":false,"created":0}"#,
+        )
+        .unwrap();
+        assert_eq!(network.ipv6, None);
+        let endpoint: Endpoint = serde_json::from_str(
+            r#"{"network_id":"n","network":"p_default","bridge":"br-n","address":"172.18.0.2",
+                "prefix":16,"gateway":"172.18.0.1","host_ifname":"veth","aliases":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(endpoint.ipv6, None);
+        // And IPv4-only records are written as before.
+        assert!(!serde_json::to_string(&network).unwrap().contains("ipv6"));
+        assert!(!serde_json::to_string(&endpoint).unwrap().contains("ipv6"));
+    }
+
     #[test]
     fn hosts_file_names_the_container_itself_only() {
         let web = record("aaaa1111", "hello-web-1", "n1", [172, 17, 0, 3], &["web"]);

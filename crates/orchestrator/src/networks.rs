@@ -258,6 +258,68 @@ mod tests {
         assert!(parse_mac("00:00:00:00:00:00").unwrap_err().contains("zero"));
     }
 
+    fn project_with(network: Network) -> Project {
+        Project {
+            name: "p".into(),
+            working_dir: "/p".into(),
+            config_files: vec![],
+            services: Default::default(),
+            networks: [("dual".to_string(), network)].into(),
+            volumes: Default::default(),
+            warnings: vec![],
+            secrets: Default::default(),
+            configs: Default::default(),
+            extensions: Default::default(),
+        }
+    }
+
+    fn pool(subnet: &str) -> IpamPool {
+        IpamPool {
+            subnet: Some(subnet.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn enable_ipv6_splits_the_ipam_config_by_family() {
+        let mut network = Network {
+            name: "p_dual".into(),
+            enable_ipv6: Some(true),
+            ..Default::default()
+        };
+        network.ipam.config = vec![
+            IpamPool {
+                gateway: Some("fd00:db8:1::fe".into()),
+                ..pool("fd00:db8:1::/64")
+            },
+            pool("10.97.0.0/24"),
+        ];
+        let project = project_with(network.clone());
+        validate_network(&project, "dual").unwrap();
+        let spec = network_spec(&project, "dual");
+        assert_eq!(spec.subnet.as_deref(), Some("10.97.0.0/24"));
+        let v6 = spec.ipv6.expect("an IPv6 side");
+        assert_eq!(v6.subnet.as_deref(), Some("fd00:db8:1::/64"));
+        assert_eq!(v6.gateway.as_deref(), Some("fd00:db8:1::fe"));
+
+        // enable_ipv6 alone: the engine picks the IPv6 subnet.
+        let bare = project_with(Network {
+            enable_ipv6: Some(true),
+            ..Default::default()
+        });
+        validate_network(&bare, "dual").unwrap();
+        assert_eq!(network_spec(&bare, "dual").ipv6, Some(Ipv6Pool::default()));
+
+        // An IPv6 subnet without enable_ipv6, or two of one family, is refused.
+        network.enable_ipv6 = None;
+        let err = validate_network(&project_with(network.clone()), "dual").unwrap_err();
+        assert!(err.to_string().contains("enable_ipv6"), "{err}");
+        network.enable_ipv6 = Some(true);
+        network.ipam.config.push(pool("fd00:db8:2::/64"));
+        let err = validate_network(&project_with(network), "dual").unwrap_err();
+        assert!(err.to_string().contains("1 IPv4 and 2 IPv6"), "{err}");
+    }
+
     #[test]
     fn mtu_and_interface_names() {
         assert_eq!(parse_mtu("1400"), Ok(1400));
