@@ -112,6 +112,7 @@ fn dual_stack_network_addresses_dns_ports_and_cleanup() {
                 "\"Subnet\": \"10.97.0.0/24\"",
                 "\"Subnet\": \"fd00:db8:1::/64\"",
                 "\"IPRange\": \"fd00:db8:1::100/120\"",
+                "\"IPv6Address\": \"fd00:db8:1::10/64\"",
             ] {
                 assert!(inspect.contains(want), "{want} missing: {inspect}");
             }

@@ -291,6 +291,11 @@ impl LinuxEngine {
                 .iter()
                 .map(|e| (e.network.clone(), std::net::IpAddr::V4(e.address)))
                 .collect(),
+            addresses_v6: record
+                .endpoints
+                .iter()
+                .filter_map(|e| Some((e.network.clone(), std::net::IpAddr::V6(e.ipv6?.address))))
+                .collect(),
             health,
         })
     }

@@ -452,6 +452,9 @@ pub fn hosts_file(container: &ContainerRecord) -> String {
     );
     if let Some(own) = container.endpoints.first() {
         let _ = writeln!(out, "{}\t{}", own.address, container.hostname);
+        if let Some(v6) = &own.ipv6 {
+            let _ = writeln!(out, "{}\t{}", v6.address, container.hostname);
+        }
     }
     for (name, address) in &container.spec.extra_hosts {
         let address = match (address.as_str(), container.endpoints.first()) {

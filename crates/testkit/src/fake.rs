@@ -558,6 +558,7 @@ fn new_container(n: u64, spec: &ContainerSpec, image_id: String) -> FakeContaine
             labels: spec.labels.clone(),
             ports: Vec::new(),
             addresses: BTreeMap::new(),
+            addresses_v6: BTreeMap::new(),
             health: None,
         },
         spec: spec.clone(),

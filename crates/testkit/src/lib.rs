@@ -42,6 +42,7 @@ pub fn container_info(spec: &ContainerSpec, id: &str, state: ContainerState) -> 
         labels: spec.labels.clone(),
         ports: Vec::new(),
         addresses: BTreeMap::new(),
+        addresses_v6: BTreeMap::new(),
         health: None,
     }
 }

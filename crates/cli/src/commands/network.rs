@@ -232,7 +232,14 @@ fn inspect_json(n: &NetworkInfo, containers: &[ContainerInfo]) -> serde_json::Va
                 serde_json::json!({
                     "Name": c.name,
                     "IPv4Address": format!("{address}/{prefix}"),
-                    "IPv6Address": "",
+                    "IPv6Address": match (c.addresses_v6.get(&n.name), &n.ipv6) {
+                        (Some(v6), Some(pool)) => {
+                            let subnet = pool.subnet.as_deref().unwrap_or_default();
+                            let prefix = subnet.split_once('/').map_or("", |(_, p)| p);
+                            format!("{v6}/{prefix}")
+                        }
+                        _ => String::new(),
+                    },
                 }),
             ))
         })
