@@ -11,6 +11,7 @@ mod harness;
 mod health;
 mod hello;
 mod images;
+mod ipv6;
 mod lifecycle;
 mod network;
 mod process;

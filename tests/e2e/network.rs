@@ -333,7 +333,7 @@ fn ipam_bridge_name_mtu_and_mac_address_are_honoured() {
                     "          gateway: 10.99.0.254\n",
                     "          gateway: 10.98.0.1\n",
                 ),
-                ("    ipam:\n", "    enable_ipv6: true\n    ipam:\n"),
+                ("    ipam:\n", "    enable_ipv4: false\n    ipam:\n"),
                 (
                     "    mac_address: '02:42:0a:63:00:aa'\n",
                     "    mac_address: '01:00:5e:00:00:01'\n",

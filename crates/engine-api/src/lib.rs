@@ -21,7 +21,7 @@ pub use observed::{
     StatsSample, VolumeInfo, VolumeUser,
 };
 pub use spec::{
-    ContainerSpec, DeviceMapping, ExecSpec, Healthcheck, IpcMode, Mount, MountKind,
+    ContainerSpec, DeviceMapping, ExecSpec, Healthcheck, IpcMode, Ipv6Pool, Mount, MountKind,
     NetworkAttachment, NetworkMode, NetworkSpec, PidMode, PortBinding, Protocol, Resources,
     RestartPolicy, SecuritySpec, Ulimit, UtsMode, VolumeSpec,
 };

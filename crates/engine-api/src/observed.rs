@@ -87,6 +87,9 @@ pub struct ContainerInfo {
     /// Addresses by network name.
     #[serde(default)]
     pub addresses: BTreeMap<String, IpAddr>,
+    /// IPv6 addresses by network name, on dual-stack networks.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addresses_v6: BTreeMap<String, IpAddr>,
     /// The health check's verdict, for containers that have one and run.
     #[serde(default)]
     pub health: Option<Health>,
@@ -138,6 +141,9 @@ pub struct NetworkInfo {
     pub aux_addresses: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
+    /// The IPv6 subnet, gateway, range and reserved addresses of a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<crate::Ipv6Pool>,
 }
 
 /// An image in the local store.

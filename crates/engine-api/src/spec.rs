@@ -419,6 +419,9 @@ pub struct NetworkAttachment {
     pub aliases: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv4_address: Option<std::net::Ipv4Addr>,
+    /// The address on an IPv6 network (`ipv6_address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<std::net::Ipv6Addr>,
     /// MAC address of the container's interface on this network (`02:42:ac:11:00:02`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac_address: Option<String>,
@@ -544,6 +547,25 @@ pub struct NetworkSpec {
     pub mtu: Option<u32>,
     #[serde(default)]
     pub internal: bool,
+    /// The IPv6 side of a dual-stack network (`enable_ipv6: true`); IPv4 only when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Pool>,
+}
+
+/// The IPv6 addresses of a dual-stack network: given by the user (`ipam.config`) in a
+/// [`NetworkSpec`], as allocated in a [`crate::NetworkInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Ipv6Pool {
+    /// Subnet in CIDR notation; the engine allocates a unique local /64 when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    /// The bridge's IPv6 address; the subnet's first address when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, String>,
 }
 
 /// A command to run in a running container.

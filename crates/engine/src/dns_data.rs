@@ -5,7 +5,7 @@
 //! it on 127.0.0.11 and re-reads it when it changes; `resolv.conf` points there.
 
 use crate::store::ContainerRecord;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use wharf_engine_api::EngineError;
 use wharf_net::dns::Table;
@@ -52,6 +52,9 @@ pub fn table(
                     .chain(linked.iter().copied());
                 for name in names {
                     add(&mut table, name, endpoint.address);
+                    if let Some(v6) = &endpoint.ipv6 {
+                        add_v6(&mut table, name, v6.address);
+                    }
                 }
             }
         }
@@ -85,6 +88,17 @@ fn add(table: &mut Table, name: &str, address: Ipv4Addr) {
         return;
     }
     let addresses = table.names.entry(name).or_default();
+    if !addresses.contains(&address) {
+        addresses.push(address);
+    }
+}
+
+fn add_v6(table: &mut Table, name: &str, address: Ipv6Addr) {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() {
+        return;
+    }
+    let addresses = table.names_v6.entry(name).or_default();
     if !addresses.contains(&address) {
         addresses.push(address);
     }
@@ -141,11 +155,12 @@ pub fn write(
     let mut table = table(container, all, upstreams);
     if let Some(containers) = dir.parent() {
         for peer in all.iter().filter(|p| p.id != container.id) {
+            let marker = containers.join(&peer.id).join(RUNNING_MARKER);
             for endpoint in &peer.endpoints {
-                table.alive.insert(
-                    endpoint.address,
-                    containers.join(&peer.id).join(RUNNING_MARKER),
-                );
+                table.alive.insert(endpoint.address, marker.clone());
+                if let Some(v6) = &endpoint.ipv6 {
+                    table.alive_v6.insert(v6.address, marker.clone());
+                }
             }
         }
     }
@@ -190,10 +205,51 @@ mod tests {
                     aliases: aliases.iter().map(|s| s.to_string()).collect(),
                     mac: None,
                     mtu: None,
+                    ipv6: None,
                 })
                 .collect(),
             cgroup_path: String::new(),
         }
+    }
+
+    #[test]
+    fn dual_stack_names_get_their_ipv6_addresses_too() {
+        let mut web = record(
+            "aaaa1111aaaa1111",
+            "p-web-1",
+            &[("n6", [10, 97, 0, 2])],
+            &["web"],
+        );
+        let mut db = record(
+            "bbbb2222bbbb2222",
+            "p-db-1",
+            &[("n6", [10, 97, 0, 3])],
+            &["db"],
+        );
+        let v6 = |a: &str| crate::store::EndpointIpv6 {
+            address: a.parse().unwrap(),
+            prefix: 64,
+            gateway: "fd00:db8:1::1".parse().unwrap(),
+        };
+        web.endpoints[0].ipv6 = Some(v6("fd00:db8:1::2"));
+        db.endpoints[0].ipv6 = Some(v6("fd00:db8:1::3"));
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(&web.id);
+        std::fs::create_dir(&state).unwrap();
+        write(&state, &web, &[web.clone(), db.clone()], vec![]).unwrap();
+        let t: Table = serde_json::from_slice(&std::fs::read(state.join(FILE)).unwrap()).unwrap();
+        let db6: Ipv6Addr = "fd00:db8:1::3".parse().unwrap();
+        assert_eq!(t.names_v6["db"], [db6]);
+        assert_eq!(
+            t.names_v6["p-web-1"],
+            ["fd00:db8:1::2".parse::<Ipv6Addr>().unwrap()]
+        );
+        assert_eq!(t.names["db"], [Ipv4Addr::new(10, 97, 0, 3)]);
+        // The peer's IPv6 address is answered only while it runs.
+        assert_eq!(
+            t.alive_v6[&db6],
+            dir.path().join(&db.id).join(RUNNING_MARKER)
+        );
     }
 
     #[test]

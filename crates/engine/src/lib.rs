@@ -304,6 +304,11 @@ impl LinuxEngine {
                 .iter()
                 .map(|e| (e.network.clone(), std::net::IpAddr::V4(e.address)))
                 .collect(),
+            addresses_v6: record
+                .endpoints
+                .iter()
+                .filter_map(|e| Some((e.network.clone(), std::net::IpAddr::V6(e.ipv6?.address))))
+                .collect(),
             health,
         })
     }
@@ -993,6 +998,16 @@ impl Engine for LinuxEngine {
                     .map(|(host, addr)| (host, addr.to_string()))
                     .collect(),
                 mtu: n.mtu,
+                ipv6: n.ipv6.map(|v6| wharf_engine_api::Ipv6Pool {
+                    subnet: Some(v6.subnet),
+                    gateway: Some(v6.gateway.to_string()),
+                    ip_range: v6.ip_range,
+                    aux_addresses: v6
+                        .aux_addresses
+                        .into_iter()
+                        .map(|(host, addr)| (host, addr.to_string()))
+                        .collect(),
+                }),
             })
             .collect())
     }

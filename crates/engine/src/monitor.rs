@@ -297,17 +297,33 @@ impl Monitor {
             let listen = SocketAddr::new(host_ip, port.host_port);
             let target = SocketAddr::new(target_ip, port.container_port);
             let bound = match port.protocol {
+                // Without a host address docker listens on 0.0.0.0 and on [::] (when
+                // the host has IPv6), both forwarding to the container's IPv4 address.
                 Protocol::Tcp => {
                     let l = wharf_net::proxy::bind_tcp(listen).map_err(crate::network::net_err)?;
-                    let port = l.local_addr().map(|a| a.port()).unwrap_or(port.host_port);
+                    let bound = l.local_addr().map(|a| a.port()).unwrap_or(port.host_port);
                     listeners.push(Listener::Tcp(l, target));
-                    port
+                    if port.host_ip.is_none() {
+                        if let Some(l6) = wharf_net::proxy::bind_tcp_ipv6_only(bound)
+                            .map_err(crate::network::net_err)?
+                        {
+                            listeners.push(Listener::Tcp(l6, target));
+                        }
+                    }
+                    bound
                 }
                 Protocol::Udp => {
                     let s = wharf_net::proxy::bind_udp(listen).map_err(crate::network::net_err)?;
-                    let port = s.local_addr().map(|a| a.port()).unwrap_or(port.host_port);
+                    let bound = s.local_addr().map(|a| a.port()).unwrap_or(port.host_port);
                     listeners.push(Listener::Udp(s, target));
-                    port
+                    if port.host_ip.is_none() {
+                        if let Some(s6) = wharf_net::proxy::bind_udp_ipv6_only(bound)
+                            .map_err(crate::network::net_err)?
+                        {
+                            listeners.push(Listener::Udp(s6, target));
+                        }
+                    }
+                    bound
                 }
             };
             published.push(PublishedPort {
@@ -383,6 +399,10 @@ impl Monitor {
             for (index, endpoint) in endpoints.iter().enumerate() {
                 wharf_net::ensure_bridge(&endpoint.bridge, endpoint.gateway, endpoint.prefix)
                     .map_err(|e| e.to_string())?;
+                if let Some(v6) = &endpoint.ipv6 {
+                    wharf_net::ensure_bridge_ipv6(&endpoint.bridge, v6.gateway, v6.prefix)
+                        .map_err(|e| e.to_string())?;
+                }
                 wharf_net::attach_container(
                     pid,
                     &endpoint.bridge,
@@ -393,6 +413,11 @@ impl Monitor {
                     (index == 0).then_some(endpoint.gateway),
                     endpoint.mac,
                     endpoint.mtu,
+                    endpoint.ipv6.map(|v6| wharf_net::Ipv6Endpoint {
+                        address: v6.address,
+                        prefix: v6.prefix,
+                        gateway: (index == 0).then_some(v6.gateway),
+                    }),
                 )
                 .map_err(|e| e.to_string())?;
             }

@@ -2,12 +2,14 @@
 //! addresses for containers, and the `/etc/hosts` files through which
 //! containers find each other by service and container name.
 
-use crate::store::{self, ContainerRecord, Endpoint, Layout, NetworkRecord};
+use crate::store::{
+    self, ContainerRecord, Endpoint, EndpointIpv6, Layout, NetworkIpv6, NetworkRecord,
+};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
-use wharf_engine_api::{EngineError, NetworkAttachment, NetworkSpec};
-use wharf_net::ipam;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use wharf_engine_api::{EngineError, Ipv6Pool, NetworkAttachment, NetworkSpec};
+use wharf_net::{ipam, Ipv6Net};
 
 pub fn net_err(e: wharf_net::NetError) -> EngineError {
     EngineError::Other(e.to_string())
@@ -84,6 +86,11 @@ pub fn create(layout: &Layout, spec: &NetworkSpec) -> Result<NetworkRecord, Engi
         let addr = ipam::parse_aux_address(host, text, subnet).map_err(invalid)?;
         aux_addresses.insert(host.clone(), addr);
     }
+    let ipv6 = match &spec.ipv6 {
+        Some(pool) => Some(ipv6_of(spec, pool, &existing)?),
+        None => None,
+    };
+    let subnet_v6 = ipv6.as_ref().map(|(net, _)| *net);
     let id = store::new_id()?;
     let bridge = match &spec.bridge_name {
         Some(name) => {
@@ -100,6 +107,12 @@ pub fn create(layout: &Layout, spec: &NetworkSpec) -> Result<NetworkRecord, Engi
         None => format!("br-{}", &id[..12]),
     };
     wharf_net::ensure_bridge(&bridge, gateway, subnet.prefix_len()).map_err(net_err)?;
+    if let Some((subnet_v6, v6)) = &ipv6 {
+        if let Err(e) = wharf_net::ensure_bridge_ipv6(&bridge, v6.gateway, subnet_v6.prefix_len()) {
+            let _ = wharf_net::delete_link(&bridge);
+            return Err(net_err(e));
+        }
+    }
     if let Some(mtu) = spec.mtu {
         if let Err(e) = wharf_net::set_mtu(&bridge, mtu) {
             let _ = wharf_net::delete_link(&bridge);
@@ -107,13 +120,16 @@ pub fn create(layout: &Layout, spec: &NetworkSpec) -> Result<NetworkRecord, Engi
         }
     }
     let firewall = wharf_net::firewall::detect();
-    if let Err(e) = firewall.setup_network(&bridge, subnet, spec.internal) {
+    if let Err(e) = firewall.setup_network(&bridge, subnet, subnet_v6, spec.internal) {
         let _ = wharf_net::delete_link(&bridge);
         return Err(net_err(e));
     }
     if !spec.internal {
         // Outbound traffic needs forwarding; docker turns it on the same way.
         let _ = wharf_net::enable_ip_forwarding();
+        if ipv6.is_some() {
+            let _ = wharf_net::enable_ipv6_forwarding();
+        }
     }
     let record = NetworkRecord {
         id: id.clone(),
@@ -127,13 +143,87 @@ pub fn create(layout: &Layout, spec: &NetworkSpec) -> Result<NetworkRecord, Engi
         ip_range: ip_range.map(|r| r.to_string()),
         aux_addresses,
         mtu: spec.mtu,
+        ipv6: ipv6.map(|(_, v6)| v6),
     };
     if let Err(e) = store::write_json(&layout.network(&id), &record) {
-        let _ = firewall.teardown_network(&bridge, subnet);
+        let _ = firewall.teardown_network(&bridge, subnet, subnet_v6);
         let _ = wharf_net::delete_link(&bridge);
         return Err(e);
     }
     Ok(record)
+}
+
+/// The IPv6 subnet of new network `spec`: the user's, checked against the other
+/// networks, or the first unique local /64 that nothing on the host uses.
+fn ipv6_of(
+    spec: &NetworkSpec,
+    pool: &Ipv6Pool,
+    existing: &[NetworkRecord],
+) -> Result<(Ipv6Net, NetworkIpv6), EngineError> {
+    let invalid =
+        |message: String| EngineError::Invalid(format!("network {}: {message}", spec.name));
+    let existing_v6 = || {
+        existing.iter().filter_map(|n| {
+            let v6 = n.ipv6.as_ref()?;
+            Some((n, ipam::parse_subnet_v6(&v6.subnet).ok()?))
+        })
+    };
+    let subnet = match &pool.subnet {
+        Some(text) => {
+            let subnet = ipam::parse_subnet_v6(text).map_err(net_err)?;
+            if let Some((other, other_subnet)) =
+                existing_v6().find(|(_, o)| ipam::overlaps_v6(*o, subnet))
+            {
+                return Err(EngineError::Unavailable(format!(
+                    "network {}: IPv6 subnet {subnet} overlaps network {} ({other_subnet}): choose another subnet",
+                    spec.name, other.name
+                )));
+            }
+            subnet
+        }
+        None => {
+            let mut taken = wharf_net::host_ipv6_networks().map_err(net_err)?;
+            taken.extend(existing_v6().map(|(_, net)| net));
+            ipam::pick_ipv6_subnet(ipam::ula_prefix(&host_seed()), &taken).ok_or_else(|| {
+                EngineError::Unavailable(format!(
+                    "network {}: every IPv6 subnet of the host's unique local prefix is in use: remove unused networks or set an IPv6 ipam.config.subnet",
+                    spec.name
+                ))
+            })?
+        }
+    };
+    let gateway = match &pool.gateway {
+        Some(text) => ipam::parse_gateway_v6(text, subnet).map_err(invalid)?,
+        None => ipam::gateway_of_v6(subnet),
+    };
+    let ip_range = match &pool.ip_range {
+        Some(text) => Some(ipam::parse_ip_range_v6(text, subnet).map_err(invalid)?),
+        None => None,
+    };
+    let mut aux_addresses = BTreeMap::new();
+    for (host, text) in &pool.aux_addresses {
+        let addr = ipam::parse_aux_address_v6(host, text, subnet).map_err(invalid)?;
+        aux_addresses.insert(host.clone(), addr);
+    }
+    Ok((
+        subnet,
+        NetworkIpv6 {
+            subnet: subnet.to_string(),
+            gateway,
+            ip_range: ip_range.map(|r| r.to_string()),
+            aux_addresses,
+        },
+    ))
+}
+
+/// What makes this host's unique local IPv6 prefix its own: the machine id, else
+/// the host name.
+fn host_seed() -> Vec<u8> {
+    std::fs::read("/etc/machine-id")
+        .ok()
+        .filter(|id| !id.trim_ascii().is_empty())
+        .or_else(|| std::fs::read("/proc/sys/kernel/hostname").ok())
+        .unwrap_or_default()
 }
 
 /// Remove bridge, firewall rules and record; refuses while containers use it.
@@ -156,7 +246,13 @@ pub fn remove(
     }
     let mut failures = Vec::new();
     if let Ok(subnet) = ipam::parse_subnet(&record.subnet) {
-        if let Err(e) = wharf_net::firewall::detect().teardown_network(&record.bridge, subnet) {
+        let subnet_v6 = record
+            .ipv6
+            .as_ref()
+            .and_then(|v6| ipam::parse_subnet_v6(&v6.subnet).ok());
+        if let Err(e) =
+            wharf_net::firewall::detect().teardown_network(&record.bridge, subnet, subnet_v6)
+        {
             failures.push(e.to_string());
         }
     }
@@ -249,6 +345,18 @@ pub fn allocate_endpoints(
                 )?
             }
         };
+        let ipv6 = match &network.ipv6 {
+            Some(v6) => Some(ipv6_endpoint(network, v6, containers, attachment)?),
+            None => {
+                if let Some(addr) = attachment.ipv6_address {
+                    return Err(EngineError::Invalid(format!(
+                        "ipv6_address {addr}: network {} has no IPv6 (set enable_ipv6: true on it)",
+                        network.name
+                    )));
+                }
+                None
+            }
+        };
         endpoints.push(Endpoint {
             network_id: network.id.clone(),
             network: network.name.clone(),
@@ -260,9 +368,63 @@ pub fn allocate_endpoints(
             aliases: attachment.aliases.clone(),
             mac,
             mtu: network.mtu,
+            ipv6,
         });
     }
     Ok(endpoints)
+}
+
+/// The IPv6 address of a new container on dual-stack `network`.
+fn ipv6_endpoint(
+    network: &NetworkRecord,
+    v6: &NetworkIpv6,
+    containers: &[ContainerRecord],
+    attachment: &NetworkAttachment,
+) -> Result<EndpointIpv6, EngineError> {
+    let subnet = ipam::parse_subnet_v6(&v6.subnet).map_err(net_err)?;
+    let used: Vec<Ipv6Addr> = containers
+        .iter()
+        .flat_map(|c| c.endpoints.iter())
+        .filter(|e| e.network_id == network.id)
+        .filter_map(|e| e.ipv6.map(|v6| v6.address))
+        .collect();
+    let address = match attachment.ipv6_address {
+        Some(addr) => {
+            if !subnet.contains(&addr) || addr == subnet.network() {
+                return Err(EngineError::Invalid(format!(
+                    "ipv6_address {addr} is not a host address of the subnet {subnet} of network {}",
+                    network.name
+                )));
+            }
+            let reserved = v6.aux_addresses.values().any(|a| *a == addr);
+            if used.contains(&addr) || addr == v6.gateway || reserved {
+                return Err(EngineError::Unavailable(format!(
+                    "ipv6_address {addr} is already in use on network {}",
+                    network.name
+                )));
+            }
+            addr
+        }
+        None => {
+            let range = match &v6.ip_range {
+                Some(r) => ipam::parse_subnet_v6(r).map_err(net_err)?,
+                None => subnet,
+            };
+            let mut taken = used;
+            taken.extend(v6.aux_addresses.values().copied());
+            ipam::next_free_address_v6_in(subnet, range, v6.gateway, &taken).ok_or_else(|| {
+                EngineError::Unavailable(format!(
+                    "network {} ({range}) has no free IPv6 address left",
+                    network.name
+                ))
+            })?
+        }
+    };
+    Ok(EndpointIpv6 {
+        address,
+        prefix: subnet.prefix_len(),
+        gateway: v6.gateway,
+    })
 }
 
 /// `02:42:ac:11:00:02` → bytes, unicast and non-zero only.
@@ -290,6 +452,9 @@ pub fn hosts_file(container: &ContainerRecord) -> String {
     );
     if let Some(own) = container.endpoints.first() {
         let _ = writeln!(out, "{}\t{}", own.address, container.hostname);
+        if let Some(v6) = &own.ipv6 {
+            let _ = writeln!(out, "{}\t{}", v6.address, container.hostname);
+        }
     }
     for (name, address) in &container.spec.extra_hosts {
         let address = match (address.as_str(), container.endpoints.first()) {
@@ -329,9 +494,133 @@ mod tests {
                 aliases: aliases.iter().map(|s| s.to_string()).collect(),
                 mac: None,
                 mtu: None,
+                ipv6: None,
             }],
             cgroup_path: String::new(),
         }
+    }
+
+    fn dual_stack_network() -> NetworkRecord {
+        NetworkRecord {
+            id: "n6".into(),
+            name: "p_dual".into(),
+            labels: Default::default(),
+            subnet: "10.97.0.0/24".into(),
+            gateway: Ipv4Addr::new(10, 97, 0, 1),
+            bridge: "br-n6".into(),
+            internal: false,
+            created: 0,
+            ip_range: None,
+            aux_addresses: Default::default(),
+            mtu: None,
+            ipv6: Some(NetworkIpv6 {
+                subnet: "fd00:db8:1::/64".into(),
+                gateway: "fd00:db8:1::1".parse().unwrap(),
+                ip_range: Some("fd00:db8:1::100/120".into()),
+                aux_addresses: [("router".to_string(), "fd00:db8:1::100".parse().unwrap())].into(),
+            }),
+        }
+    }
+
+    fn attach(network: &str, ipv6_address: Option<&str>) -> NetworkAttachment {
+        NetworkAttachment {
+            network: network.into(),
+            ipv6_address: ipv6_address.map(|a| a.parse().unwrap()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn dual_stack_endpoints_get_ipv6_addresses_from_the_range() {
+        let networks = [dual_stack_network()];
+        let first =
+            allocate_endpoints(&networks, &[], "aaaaaaaaaaaa", &[attach("p_dual", None)]).unwrap();
+        let v6 = first[0].ipv6.expect("an IPv6 side");
+        // The range's first address is an aux address: the next one.
+        assert_eq!(v6.address, "fd00:db8:1::101".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            (v6.prefix, v6.gateway),
+            (64, "fd00:db8:1::1".parse().unwrap())
+        );
+        assert_eq!(first[0].address, Ipv4Addr::new(10, 97, 0, 2));
+
+        let mut existing = record("aaaaaaaaaaaa", "p-a-1", "n6", [10, 97, 0, 2], &[]);
+        existing.endpoints = first;
+        let second = allocate_endpoints(
+            &networks,
+            &[existing.clone()],
+            "bbbbbbbbbbbb",
+            &[attach("p_dual", None)],
+        )
+        .unwrap();
+        assert_eq!(
+            second[0].ipv6.unwrap().address,
+            "fd00:db8:1::102".parse::<Ipv6Addr>().unwrap()
+        );
+
+        // A chosen address: honoured, unless taken or outside the subnet.
+        let chosen = allocate_endpoints(
+            &networks,
+            &[existing.clone()],
+            "cccccccccccc",
+            &[attach("p_dual", Some("fd00:db8:1::10"))],
+        )
+        .unwrap();
+        assert_eq!(
+            chosen[0].ipv6.unwrap().address,
+            "fd00:db8:1::10".parse::<Ipv6Addr>().unwrap()
+        );
+        for (taken, want) in [
+            ("fd00:db8:1::101", "already in use"),
+            ("fd00:db8:1::1", "already in use"),
+            ("fd00:db8:2::10", "not a host address"),
+        ] {
+            let err = allocate_endpoints(
+                &networks,
+                &[existing.clone()],
+                "dddddddddddd",
+                &[attach("p_dual", Some(taken))],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(want), "{taken}: {err}");
+        }
+
+        // An IPv4-only network has no IPv6 side and refuses ipv6_address.
+        let mut v4_only = dual_stack_network();
+        v4_only.ipv6 = None;
+        let v4_only = [v4_only];
+        let plain =
+            allocate_endpoints(&v4_only, &[], "eeeeeeeeeeee", &[attach("p_dual", None)]).unwrap();
+        assert_eq!(plain[0].ipv6, None);
+        let err = allocate_endpoints(
+            &v4_only,
+            &[],
+            "eeeeeeeeeeee",
+            &[attach("p_dual", Some("fd00:db8:1::10"))],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("enable_ipv6"), "{err}");
+    }
+
+    #[test]
+    fn records_written_before_ipv6_still_load() {
+        let network: NetworkRecord = serde_json::from_str(
+            r#"{"id":"n","name":"p_default","labels":{},"subnet":"172.18.0.0/16",
+                "gateway":"172.18.0.1","bridge":"br-n","internal":false,"created":0}"#,
+        )
+        .unwrap();
+        assert_eq!(network.ipv6, None);
+        let endpoint: Endpoint = serde_json::from_str(
+            r#"{"network_id":"n","network":"p_default","bridge":"br-n","address":"172.18.0.2",
+                "prefix":16,"gateway":"172.18.0.1","host_ifname":"veth","aliases":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(endpoint.ipv6, None);
+        // And IPv4-only records are written as before.
+        assert!(!serde_json::to_string(&network).unwrap().contains("ipv6"));
+        assert!(!serde_json::to_string(&endpoint).unwrap().contains("ipv6"));
     }
 
     #[test]

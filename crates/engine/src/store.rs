@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use wharf_engine_api::{ContainerSpec, ContainerState, EngineError, PublishedPort};
 
@@ -77,6 +77,17 @@ pub struct Endpoint {
     /// The network's MTU, for the veth pair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
+    /// The container's IPv6 side on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<EndpointIpv6>,
+}
+
+/// A container's IPv6 address on a dual-stack network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointIpv6 {
+    pub address: Ipv6Addr,
+    pub prefix: u8,
+    pub gateway: Ipv6Addr,
 }
 
 /// What a container is: fixed at create time (`config.json`).
@@ -173,6 +184,20 @@ pub struct NetworkRecord {
     pub aux_addresses: std::collections::BTreeMap<String, Ipv4Addr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
+    /// The IPv6 side of a dual-stack network (`enable_ipv6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<NetworkIpv6>,
+}
+
+/// The IPv6 subnet of a dual-stack network and what is reserved in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkIpv6 {
+    pub subnet: String,
+    pub gateway: Ipv6Addr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub aux_addresses: std::collections::BTreeMap<String, Ipv6Addr>,
 }
 
 /// Write `value` as JSON to `path` atomically.

@@ -311,6 +311,7 @@ mod tests {
                 labels: Default::default(),
                 ports: Vec::new(),
                 addresses: Default::default(),
+                addresses_v6: Default::default(),
                 health: None,
             },
             size,

@@ -4,7 +4,8 @@
 //!
 //! Layout of `inet wharf`: base chains `postrouting` (nat, srcnat) and `forward` (filter)
 //! hold only verdict-map dispatch rules; each network has its own chains `nat-<bridge>`
-//! and `fwd-<bridge>`, reached through map elements keyed by subnet / bridge name. Setup
+//! and `fwd-<bridge>`, reached through map elements keyed by subnet / bridge name. IPv4
+//! and IPv6 source subnets have one map each; the per-network chains serve both. Setup
 //! (re)writes a network's chains and elements; teardown deletes exactly those, without
 //! having to look up rule handles. Both are single atomic `nft -j -f -` transactions.
 
@@ -12,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::{json, Value};
 
 use crate::link::check_ifname;
@@ -23,9 +24,23 @@ pub trait FirewallDriver {
     /// Add (or refresh) the rules of network `bridge`/`subnet`: masquerade traffic from
     /// the subnet that leaves through another interface, allow forwarding from the bridge
     /// and back; with `internal`, drop forwarding out of (and into) the bridge instead.
-    fn setup_network(&self, bridge: &str, subnet: Ipv4Net, internal: bool) -> Result<(), NetError>;
-    /// Remove the rules of network `bridge`/`subnet`; Ok if there are none.
-    fn teardown_network(&self, bridge: &str, subnet: Ipv4Net) -> Result<(), NetError>;
+    /// `subnet_v6` is the network's IPv6 subnet on dual-stack networks, masqueraded
+    /// the same way.
+    fn setup_network(
+        &self,
+        bridge: &str,
+        subnet: Ipv4Net,
+        subnet_v6: Option<Ipv6Net>,
+        internal: bool,
+    ) -> Result<(), NetError>;
+    /// Remove the rules of network `bridge`/`subnet` (and `subnet_v6`); Ok if there are
+    /// none.
+    fn teardown_network(
+        &self,
+        bridge: &str,
+        subnet: Ipv4Net,
+        subnet_v6: Option<Ipv6Net>,
+    ) -> Result<(), NetError>;
     /// Short driver name for messages ("nftables", "none").
     fn name(&self) -> &'static str {
         "custom"
@@ -50,10 +65,16 @@ pub fn detect() -> Box<dyn FirewallDriver> {
 }
 
 impl FirewallDriver for NoFirewall {
-    fn setup_network(&self, _: &str, _: Ipv4Net, _: bool) -> Result<(), NetError> {
+    fn setup_network(
+        &self,
+        _: &str,
+        _: Ipv4Net,
+        _: Option<Ipv6Net>,
+        _: bool,
+    ) -> Result<(), NetError> {
         Ok(())
     }
-    fn teardown_network(&self, _: &str, _: Ipv4Net) -> Result<(), NetError> {
+    fn teardown_network(&self, _: &str, _: Ipv4Net, _: Option<Ipv6Net>) -> Result<(), NetError> {
         Ok(())
     }
     fn name(&self) -> &'static str {
@@ -62,21 +83,32 @@ impl FirewallDriver for NoFirewall {
 }
 
 impl FirewallDriver for Nftables {
-    fn setup_network(&self, bridge: &str, subnet: Ipv4Net, internal: bool) -> Result<(), NetError> {
+    fn setup_network(
+        &self,
+        bridge: &str,
+        subnet: Ipv4Net,
+        subnet_v6: Option<Ipv6Net>,
+        internal: bool,
+    ) -> Result<(), NetError> {
         check_bridge_name(bridge)?;
         run_nft(
             &format!("setting up the firewall rules of network bridge {bridge:?} ({subnet})"),
-            &Nftables::setup_ruleset(bridge, subnet, internal),
+            &Nftables::setup_ruleset(bridge, subnet, subnet_v6, internal),
         )
     }
 
-    fn teardown_network(&self, bridge: &str, subnet: Ipv4Net) -> Result<(), NetError> {
+    fn teardown_network(
+        &self,
+        bridge: &str,
+        subnet: Ipv4Net,
+        subnet_v6: Option<Ipv6Net>,
+    ) -> Result<(), NetError> {
         check_bridge_name(bridge)?;
         let action = format!("removing the firewall rules of network bridge {bridge:?} ({subnet})");
         // One nft run in the usual case: everything setup made is there. When
         // something is already gone the whole batch fails (nothing is changed)
         // and the tolerant ruleset, which adds before it deletes, runs instead.
-        let strict = Nftables::strict_teardown_ruleset(bridge, subnet).to_string();
+        let strict = Nftables::strict_teardown_ruleset(bridge, subnet, subnet_v6).to_string();
         let (ok, ..) = nft_command(&["-j", "-f", "-"], Some(strict.as_bytes()), &action)?;
         if ok {
             return Ok(());
@@ -84,7 +116,10 @@ impl FirewallDriver for Nftables {
         if !table_exists()? {
             return Ok(());
         }
-        run_nft(&action, &Nftables::teardown_ruleset(bridge, subnet))
+        run_nft(
+            &action,
+            &Nftables::teardown_ruleset(bridge, subnet, subnet_v6),
+        )
     }
 
     fn name(&self) -> &'static str {
@@ -96,6 +131,7 @@ impl FirewallDriver for Nftables {
 pub const TABLE_FAMILY: &str = "inet";
 pub const TABLE_NAME: &str = "wharf";
 const NAT_MAP: &str = "nat_by_subnet";
+const NAT6_MAP: &str = "nat6_by_subnet";
 const IIF_MAP: &str = "fwd_by_iif";
 const OIF_MAP: &str = "fwd_by_oif";
 
@@ -153,6 +189,9 @@ fn meta_match(op: &str, key: &str, value: &str) -> Value {
 fn prefix(subnet: Ipv4Net) -> Value {
     json!({"prefix": {"addr": subnet.network().to_string(), "len": subnet.prefix_len()}})
 }
+fn prefix_v6(subnet: Ipv6Net) -> Value {
+    json!({"prefix": {"addr": subnet.network().to_string(), "len": subnet.prefix_len()}})
+}
 fn jump(chain: &str) -> Value {
     json!({"jump": {"target": chain}})
 }
@@ -161,9 +200,16 @@ fn cmd(verb: &str, object: Value) -> Value {
 }
 
 impl Nftables {
-    /// The `nft -j` document that sets up network `bridge`/`subnet` (idempotent).
-    pub fn setup_ruleset(bridge: &str, subnet: Ipv4Net, internal: bool) -> Value {
+    /// The `nft -j` document that sets up network `bridge`/`subnet` (and `subnet_v6`)
+    /// (idempotent).
+    pub fn setup_ruleset(
+        bridge: &str,
+        subnet: Ipv4Net,
+        subnet_v6: Option<Ipv6Net>,
+        internal: bool,
+    ) -> Value {
         let subnet = subnet.trunc();
+        let subnet_v6 = subnet_v6.map(|s| s.trunc());
         let (nat, fwd) = (nat_chain(bridge), fwd_chain(bridge));
         let tag = format!("wharf network {bridge} {subnet}");
         let tag = Some(tag.as_str());
@@ -175,6 +221,7 @@ impl Nftables {
             cmd("add", chain(&nat)),
             cmd("add", chain(&fwd)),
             cmd("add", verdict_map(NAT_MAP, "ipv4_addr", true)),
+            cmd("add", verdict_map(NAT6_MAP, "ipv6_addr", true)),
             cmd("add", verdict_map(IIF_MAP, "ifname", false)),
             cmd("add", verdict_map(OIF_MAP, "ifname", false)),
             // The base chains hold only the dispatch rules: rewrite them.
@@ -187,6 +234,17 @@ impl Nftables {
                     vec![
                         json!({"vmap": {"key": {"payload": {"protocol": "ip", "field": "saddr"}},
                         "data": format!("@{NAT_MAP}")}}),
+                    ],
+                    None,
+                ),
+            ),
+            cmd(
+                "add",
+                rule(
+                    "postrouting",
+                    vec![
+                        json!({"vmap": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}},
+                        "data": format!("@{NAT6_MAP}")}}),
                     ],
                     None,
                 ),
@@ -273,11 +331,17 @@ impl Nftables {
                 ),
             ));
         }
-        commands.extend([
-            cmd(
+        commands.push(cmd(
+            "add",
+            elements(NAT_MAP, vec![json!([prefix(subnet), jump(&nat)])]),
+        ));
+        if let Some(v6) = subnet_v6 {
+            commands.push(cmd(
                 "add",
-                elements(NAT_MAP, vec![json!([prefix(subnet), jump(&nat)])]),
-            ),
+                elements(NAT6_MAP, vec![json!([prefix_v6(v6), jump(&nat)])]),
+            ));
+        }
+        commands.extend([
             cmd("add", elements(IIF_MAP, vec![json!([bridge, jump(&fwd)])])),
             cmd("add", elements(OIF_MAP, vec![json!([bridge, jump(&fwd)])])),
         ]);
@@ -288,25 +352,35 @@ impl Nftables {
     /// it deletes (a no-op when present), so it succeeds even if parts are already gone.
     /// The deletions of [`Nftables::teardown_ruleset`] alone: fails as a whole
     /// when any of them is already gone.
-    pub fn strict_teardown_ruleset(bridge: &str, subnet: Ipv4Net) -> Value {
+    pub fn strict_teardown_ruleset(
+        bridge: &str,
+        subnet: Ipv4Net,
+        subnet_v6: Option<Ipv6Net>,
+    ) -> Value {
         let subnet = subnet.trunc();
         let (nat, fwd) = (nat_chain(bridge), fwd_chain(bridge));
-        let commands = vec![
-            cmd("delete", elements(NAT_MAP, vec![prefix(subnet)])),
+        let mut commands = vec![cmd("delete", elements(NAT_MAP, vec![prefix(subnet)]))];
+        if let Some(v6) = subnet_v6 {
+            commands.push(cmd(
+                "delete",
+                elements(NAT6_MAP, vec![prefix_v6(v6.trunc())]),
+            ));
+        }
+        commands.extend([
             cmd("delete", elements(IIF_MAP, vec![json!(bridge)])),
             cmd("delete", elements(OIF_MAP, vec![json!(bridge)])),
             cmd("flush", chain(&nat)),
             cmd("flush", chain(&fwd)),
             cmd("delete", chain(&nat)),
             cmd("delete", chain(&fwd)),
-        ];
+        ]);
         json!({ "nftables": commands })
     }
 
-    pub fn teardown_ruleset(bridge: &str, subnet: Ipv4Net) -> Value {
+    pub fn teardown_ruleset(bridge: &str, subnet: Ipv4Net, subnet_v6: Option<Ipv6Net>) -> Value {
         let subnet = subnet.trunc();
         let (nat, fwd) = (nat_chain(bridge), fwd_chain(bridge));
-        let commands = vec![
+        let mut commands = vec![
             cmd("add", table()),
             cmd("add", chain(&nat)),
             cmd("add", chain(&fwd)),
@@ -327,6 +401,23 @@ impl Nftables {
             cmd("delete", chain(&nat)),
             cmd("delete", chain(&fwd)),
         ];
+        if let Some(v6) = subnet_v6 {
+            let v6 = v6.trunc();
+            // The IPv6 element goes first, before the chain it jumps to is deleted.
+            commands.splice(
+                0..0,
+                [
+                    cmd("add", table()),
+                    cmd("add", chain(&nat)),
+                    cmd("add", verdict_map(NAT6_MAP, "ipv6_addr", true)),
+                    cmd(
+                        "add",
+                        elements(NAT6_MAP, vec![json!([prefix_v6(v6), jump(&nat)])]),
+                    ),
+                    cmd("delete", elements(NAT6_MAP, vec![prefix_v6(v6)])),
+                ],
+            );
+        }
         json!({ "nftables": commands })
     }
 }
@@ -444,7 +535,7 @@ mod tests {
 
     #[test]
     fn setup_document_golden() {
-        let doc = Nftables::setup_ruleset("wbr0", "10.89.0.0/24".parse().unwrap(), false);
+        let doc = Nftables::setup_ruleset("wbr0", "10.89.0.0/24".parse().unwrap(), None, false);
         let expected = golden(
             r#"{"nftables":[
             {"add":{"table":{"family":"inet","name":"wharf"}}},
@@ -453,11 +544,13 @@ mod tests {
             {"add":{"chain":{$T,"name":"nat-wbr0"}}},
             {"add":{"chain":{$T,"name":"fwd-wbr0"}}},
             {"add":{"map":{$T,"name":"nat_by_subnet","type":"ipv4_addr","map":"verdict","flags":["interval"]}}},
+            {"add":{"map":{$T,"name":"nat6_by_subnet","type":"ipv6_addr","map":"verdict","flags":["interval"]}}},
             {"add":{"map":{$T,"name":"fwd_by_iif","type":"ifname","map":"verdict"}}},
             {"add":{"map":{$T,"name":"fwd_by_oif","type":"ifname","map":"verdict"}}},
             {"flush":{"chain":{$T,"name":"postrouting"}}},
             {"flush":{"chain":{$T,"name":"forward"}}},
             {"add":{"rule":{$T,"chain":"postrouting","expr":[{"vmap":{"key":{"payload":{"protocol":"ip","field":"saddr"}},"data":"@nat_by_subnet"}}]}}},
+            {"add":{"rule":{$T,"chain":"postrouting","expr":[{"vmap":{"key":{"payload":{"protocol":"ip6","field":"saddr"}},"data":"@nat6_by_subnet"}}]}}},
             {"add":{"rule":{$T,"chain":"forward","expr":[{"vmap":{"key":{"meta":{"key":"iifname"}},"data":"@fwd_by_iif"}}]}}},
             {"add":{"rule":{$T,"chain":"forward","expr":[{"vmap":{"key":{"meta":{"key":"oifname"}},"data":"@fwd_by_oif"}}]}}},
             {"flush":{"chain":{$T,"name":"nat-wbr0"}}},
@@ -479,7 +572,7 @@ mod tests {
 
     #[test]
     fn internal_setup_document_drops_instead_of_nat() {
-        let doc = Nftables::setup_ruleset("wbr1", "10.90.0.0/16".parse().unwrap(), true);
+        let doc = Nftables::setup_ruleset("wbr1", "10.90.0.0/16".parse().unwrap(), None, true);
         let commands = doc["nftables"].as_array().unwrap();
         let rules: Vec<&Value> = commands
             .iter()
@@ -503,7 +596,7 @@ mod tests {
     #[test]
     fn teardown_document_golden() {
         // Host bits in the subnet are ignored.
-        let doc = Nftables::teardown_ruleset("wbr0", "10.89.0.7/24".parse().unwrap());
+        let doc = Nftables::teardown_ruleset("wbr0", "10.89.0.7/24".parse().unwrap(), None);
         let expected = golden(
             r#"{"nftables":[
             {"add":{"table":{"family":"inet","name":"wharf"}}},
@@ -528,9 +621,53 @@ mod tests {
     }
 
     #[test]
+    fn dual_stack_networks_masquerade_their_ipv6_subnet_too() {
+        let v6: Ipv6Net = "fd00:db8:1::/64".parse().unwrap();
+        let doc = Nftables::setup_ruleset("wbr6", "10.91.0.0/24".parse().unwrap(), Some(v6), false);
+        let commands = doc["nftables"].as_array().unwrap();
+        let element = golden(
+            r#"{"add":{"element":{$T,"name":"nat6_by_subnet","elem":[[{"prefix":{"addr":"fd00:db8:1::","len":64}},{"jump":{"target":"nat-wbr6"}}]]}}}"#,
+        );
+        assert!(commands.contains(&element), "got:\n{doc:#}");
+        // Forwarding is by bridge name, so the same chains cover IPv6.
+        assert_eq!(
+            commands
+                .iter()
+                .filter(|c| c["add"]["element"]["name"] == "fwd_by_iif")
+                .count(),
+            1
+        );
+
+        let strict =
+            Nftables::strict_teardown_ruleset("wbr6", "10.91.0.0/24".parse().unwrap(), Some(v6));
+        let delete = golden(
+            r#"{"delete":{"element":{$T,"name":"nat6_by_subnet","elem":[{"prefix":{"addr":"fd00:db8:1::","len":64}}]}}}"#,
+        );
+        assert!(strict["nftables"].as_array().unwrap().contains(&delete));
+        let tolerant =
+            Nftables::teardown_ruleset("wbr6", "10.91.0.0/24".parse().unwrap(), Some(v6));
+        let tolerant = tolerant["nftables"].as_array().unwrap();
+        let deleted_at = tolerant.iter().position(|c| c == &delete).unwrap();
+        let chain_deleted_at = tolerant
+            .iter()
+            .position(|c| c["delete"]["chain"]["name"] == "nat-wbr6")
+            .unwrap();
+        assert!(deleted_at < chain_deleted_at, "{tolerant:#?}");
+    }
+
+    #[test]
+    fn internal_dual_stack_networks_drop_without_nat() {
+        let v6: Ipv6Net = "fd00:db8:2::/64".parse().unwrap();
+        let doc = Nftables::setup_ruleset("wbr7", "10.92.0.0/24".parse().unwrap(), Some(v6), true);
+        let text = doc.to_string();
+        assert!(!text.contains("masquerade"), "{text}");
+        assert!(text.contains("\"drop\""), "{text}");
+    }
+
+    #[test]
     fn wildcard_bridge_names_are_refused() {
         let err = Nftables
-            .setup_network("br*", "10.0.0.0/24".parse().unwrap(), false)
+            .setup_network("br*", "10.0.0.0/24".parse().unwrap(), None, false)
             .unwrap_err();
         assert!(
             matches!(err, NetError::InvalidInterfaceName { .. }),
@@ -547,8 +684,8 @@ mod tests {
     #[test]
     fn no_firewall_does_nothing() {
         let net: Ipv4Net = "10.0.0.0/24".parse().unwrap();
-        assert!(NoFirewall.setup_network("br0", net, false).is_ok());
-        assert!(NoFirewall.teardown_network("br0", net).is_ok());
+        assert!(NoFirewall.setup_network("br0", net, None, false).is_ok());
+        assert!(NoFirewall.teardown_network("br0", net, None).is_ok());
         assert_eq!(NoFirewall.name(), "none");
     }
 }

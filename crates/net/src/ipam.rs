@@ -1,11 +1,12 @@
 //! IP address management: Docker's default address pools, choosing a subnet that does
 //! not collide with what the host already uses, gateways and container addresses.
 //! Pure functions; the caller supplies what is taken (see `host_ipv4_networks`).
+//! IPv6 has its own functions below ([`ula_prefix`], [`pick_ipv6_subnet`], …).
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::NetError;
 
@@ -144,6 +145,268 @@ pub fn parse_subnet(s: &str) -> Result<Ipv4Net, NetError> {
         )));
     }
     Ok(net)
+}
+
+/// The /48 unique local prefix (RFC 4193: `fd` + a 40-bit global id) that IPv6
+/// subnets are allocated from when a network asks for IPv6 without a subnet. The
+/// global id is a hash of `seed` (the host's machine id), so it is stable per host
+/// and differs between hosts, like docker's default IPv6 pool.
+pub fn ula_prefix(seed: &[u8]) -> Ipv6Net {
+    // FNV-1a; any stable spread of the seed's bits will do.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in seed {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let id = hash.to_be_bytes();
+    let mut octets = [0u8; 16];
+    octets[0] = 0xfd;
+    octets[1..6].copy_from_slice(&id[..5]);
+    Ipv6Net::new(Ipv6Addr::from(octets), 48).expect("48 is a valid IPv6 prefix length")
+}
+
+/// Whether two IPv6 networks share at least one address.
+pub fn overlaps_v6(a: Ipv6Net, b: Ipv6Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// First /64 of `prefix` that overlaps none of `taken`.
+pub fn pick_ipv6_subnet(prefix: Ipv6Net, taken: &[Ipv6Net]) -> Option<Ipv6Net> {
+    let prefix = prefix.trunc();
+    if prefix.prefix_len() > 64 {
+        return None;
+    }
+    prefix
+        .subnets(64)
+        .ok()?
+        .find(|candidate| !taken.iter().any(|t| overlaps_v6(*candidate, *t)))
+}
+
+/// IPv6 gateway = the subnet's first address after the (subnet-router anycast)
+/// network address.
+pub fn gateway_of_v6(subnet: Ipv6Net) -> Ipv6Addr {
+    let network = u128::from(subnet.network());
+    let next = Ipv6Addr::from(network.saturating_add(1));
+    if subnet.contains(&next) {
+        next
+    } else {
+        subnet.network()
+    }
+}
+
+/// Lowest address of `range` (a part of `subnet`) that is not the subnet's network
+/// address, the gateway, or in `used`. Looks at no more than `used.len() + 2`
+/// candidates, so a /64 costs nothing.
+pub fn next_free_address_v6_in(
+    subnet: Ipv6Net,
+    range: Ipv6Net,
+    gateway: Ipv6Addr,
+    used: &[Ipv6Addr],
+) -> Option<Ipv6Addr> {
+    let used: HashSet<Ipv6Addr> = used.iter().copied().collect();
+    let subnet = subnet.trunc();
+    let range = range.trunc();
+    let (first, last) = (u128::from(range.network()), u128::from(range.broadcast()));
+    let mut candidate = first;
+    loop {
+        let addr = Ipv6Addr::from(candidate);
+        if subnet.contains(&addr)
+            && addr != subnet.network()
+            && addr != gateway
+            && !used.contains(&addr)
+        {
+            return Some(addr);
+        }
+        if candidate == last {
+            return None;
+        }
+        candidate += 1;
+    }
+}
+
+/// Parse an IPv6 subnet in CIDR form strictly (prefix length required, no host bits).
+pub fn parse_subnet_v6(s: &str) -> Result<Ipv6Net, NetError> {
+    let fail = |reason: String| NetError::InvalidSubnet {
+        input: s.to_string(),
+        reason,
+    };
+    let text = s.trim();
+    let Some((addr, len)) = text.split_once('/') else {
+        return Err(fail(
+            "it has no prefix length: write it in CIDR form, e.g. fd00:db8:1::/64".to_string(),
+        ));
+    };
+    let addr: Ipv6Addr = addr.parse().map_err(|_| {
+        fail(format!(
+            "{addr:?} is not an IPv6 address: write the subnet in CIDR form, e.g. fd00:db8:1::/64"
+        ))
+    })?;
+    let len: u8 = len.parse().ok().filter(|l| *l <= 128).ok_or_else(|| {
+        fail(format!(
+            "prefix length /{len} is not a number from 0 to 128"
+        ))
+    })?;
+    let net = Ipv6Net::new(addr, len).map_err(|e| fail(e.to_string()))?;
+    if net.trunc() != net {
+        return Err(fail(format!(
+            "{addr} has host bits set for a /{len}: it should be {}",
+            net.trunc()
+        )));
+    }
+    Ok(net)
+}
+
+/// An IPv6 gateway given by the user: an address of `subnet` other than its network
+/// address.
+pub fn parse_gateway_v6(text: &str, subnet: Ipv6Net) -> Result<Ipv6Addr, String> {
+    let addr: Ipv6Addr = text.trim().parse().map_err(|_| {
+        format!("gateway {text:?} is not an IPv6 address (write it like fd00:db8:1::1)")
+    })?;
+    host_address_v6_of(addr, subnet).map_err(|why| format!("gateway {addr} {why}"))
+}
+
+/// An IPv6 `ip_range` given by the user: a CIDR block inside `subnet`.
+pub fn parse_ip_range_v6(text: &str, subnet: Ipv6Net) -> Result<Ipv6Net, String> {
+    let range = parse_subnet_v6(text).map_err(|e| format!("ip_range: {e}"))?;
+    if !subnet.contains(&range) {
+        return Err(format!(
+            "ip_range {range} is not inside the subnet {subnet}: choose a block of the subnet"
+        ));
+    }
+    Ok(range)
+}
+
+/// One of the `aux_addresses` of an IPv6 pool: an address of `subnet`.
+pub fn parse_aux_address_v6(host: &str, text: &str, subnet: Ipv6Net) -> Result<Ipv6Addr, String> {
+    let addr: Ipv6Addr = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("aux_addresses.{host} {text:?} is not an IPv6 address"))?;
+    host_address_v6_of(addr, subnet).map_err(|why| format!("aux_addresses.{host} {addr} {why}"))
+}
+
+fn host_address_v6_of(addr: Ipv6Addr, subnet: Ipv6Net) -> Result<Ipv6Addr, String> {
+    if !subnet.contains(&addr) {
+        return Err(format!("is not in the subnet {subnet}"));
+    }
+    if addr == subnet.network() {
+        return Err(format!(
+            "is the network address of {subnet}: choose a host address"
+        ));
+    }
+    Ok(addr)
+}
+
+#[cfg(test)]
+mod ipv6_tests {
+    use super::*;
+
+    fn net6(s: &str) -> Ipv6Net {
+        parse_subnet_v6(s).unwrap()
+    }
+    fn addr(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ula_prefix_is_a_stable_fd_48() {
+        let a = ula_prefix(b"machine-a");
+        assert_eq!(a, ula_prefix(b"machine-a"));
+        assert_ne!(a, ula_prefix(b"machine-b"));
+        assert_eq!(a.prefix_len(), 48);
+        assert_eq!(a.network().octets()[0], 0xfd);
+        assert_eq!(a.trunc(), a);
+    }
+
+    #[test]
+    fn ipv6_subnets_are_64s_that_avoid_host_routes() {
+        let prefix = net6("fd12:3456:789a::/48");
+        assert_eq!(
+            pick_ipv6_subnet(prefix, &[]),
+            Some(net6("fd12:3456:789a::/64"))
+        );
+        // A host route inside the first /64, and a wider one over the next two.
+        let taken = [
+            net6("fd12:3456:789a:0:1::/80"),
+            net6("fd12:3456:789a:2::/63"),
+        ];
+        assert_eq!(
+            pick_ipv6_subnet(prefix, &taken),
+            Some(net6("fd12:3456:789a:1::/64"))
+        );
+        let taken = [net6("fd12:3456:789a::/63"), net6("fd12:3456:789a:2::/64")];
+        assert_eq!(
+            pick_ipv6_subnet(prefix, &taken),
+            Some(net6("fd12:3456:789a:3::/64"))
+        );
+        // A route covering the whole prefix leaves nothing.
+        assert_eq!(pick_ipv6_subnet(prefix, &[net6("fd00::/8")]), None);
+    }
+
+    #[test]
+    fn ipv6_addresses_skip_network_gateway_aux_and_used() {
+        let subnet = net6("fd00:db8:1::/64");
+        let gw = gateway_of_v6(subnet);
+        assert_eq!(gw, addr("fd00:db8:1::1"));
+        assert_eq!(
+            next_free_address_v6_in(subnet, subnet, gw, &[]),
+            Some(addr("fd00:db8:1::2"))
+        );
+        let used = [addr("fd00:db8:1::2"), addr("fd00:db8:1::4")];
+        assert_eq!(
+            next_free_address_v6_in(subnet, subnet, gw, &used),
+            Some(addr("fd00:db8:1::3"))
+        );
+        // From an ip_range, skipping a user gateway and an aux address inside it.
+        let range = net6("fd00:db8:1::100/120");
+        let gw = addr("fd00:db8:1::100");
+        let aux = addr("fd00:db8:1::101");
+        assert_eq!(
+            next_free_address_v6_in(subnet, range, gw, &[aux]),
+            Some(addr("fd00:db8:1::102"))
+        );
+        // A full small range.
+        let tiny = net6("fd00:db8:1::10/127");
+        let used = [addr("fd00:db8:1::10"), addr("fd00:db8:1::11")];
+        assert_eq!(next_free_address_v6_in(subnet, tiny, gw, &used), None);
+    }
+
+    #[test]
+    fn ipv6_user_input_is_checked() {
+        let subnet = net6("fd00:db8:1::/64");
+        assert!(parse_subnet_v6("fd00:db8:1::1/64")
+            .unwrap_err()
+            .to_string()
+            .contains("should be fd00:db8:1::/64"));
+        assert!(parse_subnet_v6("10.0.0.0/24")
+            .unwrap_err()
+            .to_string()
+            .contains("not an IPv6 address"));
+        assert!(parse_subnet_v6("fd00::/129")
+            .unwrap_err()
+            .to_string()
+            .contains("0 to 128"));
+        assert_eq!(
+            parse_gateway_v6("fd00:db8:1::fe", subnet),
+            Ok(addr("fd00:db8:1::fe"))
+        );
+        assert!(parse_gateway_v6("fd00:db8:2::1", subnet)
+            .unwrap_err()
+            .contains("not in the subnet"));
+        assert!(parse_gateway_v6("fd00:db8:1::", subnet)
+            .unwrap_err()
+            .contains("network address"));
+        assert_eq!(
+            parse_ip_range_v6("fd00:db8:1::100/120", subnet),
+            Ok(net6("fd00:db8:1::100/120"))
+        );
+        assert!(parse_ip_range_v6("fd00:db8::/32", subnet)
+            .unwrap_err()
+            .contains("not inside"));
+        assert!(parse_aux_address_v6("router", "10.0.0.1", subnet)
+            .unwrap_err()
+            .contains("aux_addresses.router"));
+    }
 }
 
 #[cfg(test)]

@@ -4,12 +4,12 @@
 //! network namespace of the calling thread.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
-use ipnet::Ipv4Net;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use ipnet::{Ipv4Net, Ipv6Net};
+use netlink_packet_route::address::{AddressAttribute, AddressFlag, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoVeth, LinkAttribute, LinkFlag, LinkInfo, LinkMessage,
 };
@@ -35,7 +35,18 @@ pub struct LinkDetails {
     pub mac: Option<[u8; 6]>,
     /// IPv4 addresses with their prefix length (host bits kept).
     pub ipv4: Vec<Ipv4Net>,
+    /// Global IPv6 addresses with their prefix length (link-local ones left out).
+    pub ipv6: Vec<Ipv6Net>,
     pub mtu: Option<u32>,
+}
+
+/// A container's IPv6 side on a dual-stack network (see [`attach_container`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Endpoint {
+    pub address: Ipv6Addr,
+    pub prefix: u8,
+    /// Next hop of the container's IPv6 default route.
+    pub gateway: Option<Ipv6Addr>,
 }
 
 /// Run `f` with a netlink handle bound to the calling thread's network namespace.
@@ -161,6 +172,75 @@ fn ipv4_of_address(msg: &AddressMessage) -> Option<Ipv4Net> {
     Ipv4Net::new(local.or(address)?, msg.header.prefix_len).ok()
 }
 
+/// The global IPv6 addresses (with prefix) configured on interface `index`.
+async fn ipv6_addresses(handle: &Handle, index: u32, name: &str) -> Result<Vec<Ipv6Net>, NetError> {
+    let messages: Vec<AddressMessage> = handle
+        .address()
+        .get()
+        .set_link_index_filter(index)
+        .execute()
+        .try_collect()
+        .await
+        .map_err(netlink_err(format!("listing the addresses of {name:?}")))?;
+    Ok(messages
+        .iter()
+        .filter(|msg| msg.header.family == AddressFamily::Inet6)
+        .filter_map(|msg| {
+            msg.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Address(IpAddr::V6(v6)) if !is_link_local(v6) => {
+                    Ipv6Net::new(*v6, msg.header.prefix_len).ok()
+                }
+                _ => None,
+            })
+        })
+        .collect())
+}
+
+fn is_link_local(addr: &Ipv6Addr) -> bool {
+    addr.segments()[0] & 0xffc0 == 0xfe80
+}
+
+/// Add `address/prefix` to link `index` without duplicate address detection (the
+/// subnet is wharf's, and a tentative address could not be used for seconds).
+async fn add_ipv6_address(
+    handle: &Handle,
+    index: u32,
+    address: Ipv6Addr,
+    prefix: u8,
+) -> Result<(), rtnetlink::Error> {
+    let mut request = handle.address().add(index, IpAddr::V6(address), prefix);
+    request
+        .message_mut()
+        .attributes
+        .push(AddressAttribute::Flags(vec![AddressFlag::Nodad]));
+    request.execute().await
+}
+
+/// Turn IPv6 on (`disable_ipv6 = 0`) for `all`, `default` and the given interfaces in
+/// the calling thread's network namespace, where it is off.
+fn enable_ipv6_sysctls(interfaces: &[&str]) -> Result<(), NetError> {
+    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        return Err(NetError::Io {
+            action: "enabling IPv6 for a network".to_string(),
+            source: std::io::Error::from_raw_os_error(libc::EAFNOSUPPORT),
+            hint: "the kernel has IPv6 turned off (ipv6.disable=1 on its command line): \
+                   enable it or remove enable_ipv6 from the network"
+                .to_string(),
+        });
+    }
+    for name in ["all", "default"].iter().chain(interfaces) {
+        let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+        if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "0") {
+            continue;
+        }
+        std::fs::write(&path, b"0\n").map_err(io_err(
+            format!("enabling IPv6 (writing 0 to {path})"),
+            "run wharf as root, with /proc/sys writable",
+        ))?;
+    }
+    Ok(())
+}
+
 fn details_of(link: &LinkMessage, ipv4: Vec<Ipv4Net>) -> LinkDetails {
     let mut details = LinkDetails {
         index: link.header.index,
@@ -170,6 +250,7 @@ fn details_of(link: &LinkMessage, ipv4: Vec<Ipv4Net>) -> LinkDetails {
         master: None,
         mac: None,
         ipv4,
+        ipv6: Vec::new(),
         mtu: None,
     };
     for attr in &link.attributes {
@@ -280,6 +361,42 @@ pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<(), Ne
     })
 }
 
+/// Give bridge `name` (made by [`ensure_bridge`]) the IPv6 gateway address
+/// `gateway/prefix`, turning IPv6 on for it first. Idempotent.
+pub fn ensure_bridge_ipv6(name: &str, gateway: Ipv6Addr, prefix: u8) -> Result<(), NetError> {
+    check_ifname(name)?;
+    if prefix > 128 {
+        return Err(NetError::InvalidSubnet {
+            input: format!("{gateway}/{prefix}"),
+            reason: "an IPv6 prefix length is at most 128".to_string(),
+        });
+    }
+    enable_ipv6_sysctls(&[name])?;
+    with_netlink(|handle| async move {
+        let link = find_link(&handle, name)
+            .await?
+            .ok_or_else(|| NetError::LinkNotFound {
+                name: name.to_string(),
+                hint: "create the bridge first (ensure_bridge)".to_string(),
+            })?;
+        let index = link.header.index;
+        let present = ipv6_addresses(&handle, index, name)
+            .await?
+            .iter()
+            .any(|net| net.addr() == gateway && net.prefix_len() == prefix);
+        if present {
+            return Ok(());
+        }
+        match add_ipv6_address(&handle, index, gateway, prefix).await {
+            Ok(()) => Ok(()),
+            Err(e) if netlink_errno(&e) == Some(libc::EEXIST) => Ok(()),
+            Err(e) => Err(netlink_err(format!(
+                "adding address {gateway}/{prefix} to bridge {name:?}"
+            ))(e)),
+        }
+    })
+}
+
 /// Set the MTU of link `name` (a network's bridge; its containers' veth pairs get
 /// the same through [`attach_container`]).
 pub fn set_mtu(name: &str, mtu: u32) -> Result<(), NetError> {
@@ -332,7 +449,9 @@ pub fn link_details(name: &str) -> Result<Option<LinkDetails>, NetError> {
             return Ok(None);
         };
         let ipv4 = ipv4_addresses(&handle, link.header.index, name).await?;
-        Ok(Some(details_of(&link, ipv4)))
+        let mut details = details_of(&link, ipv4);
+        details.ipv6 = ipv6_addresses(&handle, link.header.index, name).await?;
+        Ok(Some(details))
     })
 }
 
@@ -376,8 +495,9 @@ async fn set_up(handle: &Handle, name: &str) -> Result<(), NetError> {
 /// end `host_ifname` is enslaved to the bridge and up; the other end is created directly
 /// inside the namespace of `pid` as `container_ifname` (with `mac` if given), gets
 /// `address/prefix`, goes up together with `lo`, and gets a default route via `gateway`
-/// when given. Both ends get `mtu` when given (the bridge's, see [`set_mtu`]). On
-/// failure everything created is deleted again.
+/// when given. With `ipv6`, IPv6 is turned on in the namespace and the interface also
+/// gets that address and an IPv6 default route. Both ends get `mtu` when given (the
+/// bridge's, see [`set_mtu`]). On failure everything created is deleted again.
 #[allow(clippy::too_many_arguments)]
 pub fn attach_container(
     pid: u32,
@@ -389,6 +509,7 @@ pub fn attach_container(
     gateway: Option<Ipv4Addr>,
     mac: Option<[u8; 6]>,
     mtu: Option<u32>,
+    ipv6: Option<Ipv6Endpoint>,
 ) -> Result<(), NetError> {
     check_ifname(bridge)?;
     check_ifname(host_ifname)?;
@@ -447,7 +568,11 @@ pub fn attach_container(
 
     // Container side, from a thread inside the container's namespace.
     let inside = run_in_netns(&netns, pid, || {
-        configure_container_side(container_ifname, address, prefix, gateway)
+        configure_container_side(container_ifname, address, prefix, gateway)?;
+        match ipv6 {
+            Some(v6) => configure_container_ipv6(container_ifname, v6),
+            None => Ok(()),
+        }
     });
     if let Err(err) = inside {
         // Deleting one end of a veth pair deletes the other end too.
@@ -500,6 +625,41 @@ fn configure_container_side(
                 .await
                 .map_err(netlink_err(format!(
                     "adding the default route via {gateway} on {ifname:?} in the container"
+                )))?;
+        }
+        Ok(())
+    })
+}
+
+fn configure_container_ipv6(ifname: &str, v6: Ipv6Endpoint) -> Result<(), NetError> {
+    enable_ipv6_sysctls(&[ifname])?;
+    with_netlink(|handle| async move {
+        let link = find_link(&handle, ifname)
+            .await?
+            .ok_or_else(|| NetError::LinkNotFound {
+                name: ifname.to_string(),
+                hint: "the veth end vanished from the container's namespace: retry".to_string(),
+            })?;
+        let index = link.header.index;
+        let Ipv6Endpoint {
+            address, prefix, ..
+        } = v6;
+        add_ipv6_address(&handle, index, address, prefix)
+            .await
+            .map_err(netlink_err(format!(
+                "adding address {address}/{prefix} to {ifname:?} in the container"
+            )))?;
+        if let Some(gateway) = v6.gateway {
+            handle
+                .route()
+                .add()
+                .v6()
+                .gateway(gateway)
+                .output_interface(index)
+                .execute()
+                .await
+                .map_err(netlink_err(format!(
+                    "adding the IPv6 default route via {gateway} on {ifname:?} in the container"
                 )))?;
         }
         Ok(())
@@ -590,6 +750,77 @@ pub fn host_ipv4_networks() -> Result<Vec<Ipv4Net>, NetError> {
     })
 }
 
+/// Every IPv6 network in use in the calling thread's network namespace, like
+/// [`host_ipv4_networks`]: address subnets and route destinations of every table;
+/// default, link-local and multicast entries skipped. Sorted, without duplicates.
+pub fn host_ipv6_networks() -> Result<Vec<Ipv6Net>, NetError> {
+    with_netlink(|handle| async move {
+        let addresses: Vec<AddressMessage> =
+            handle
+                .address()
+                .get()
+                .execute()
+                .try_collect()
+                .await
+                .map_err(netlink_err("listing the host's addresses"))?;
+        let routes: Vec<_> = handle
+            .route()
+            .get(IpVersion::V6)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(netlink_err("listing the host's IPv6 routes"))?;
+        let mut nets = Vec::new();
+        let mut keep = |addr: Ipv6Addr, len: u8| {
+            if len == 0 || is_link_local(&addr) || addr.segments()[0] >> 8 == 0xff {
+                return;
+            }
+            if let Ok(net) = Ipv6Net::new(addr, len) {
+                nets.push(net.trunc());
+            }
+        };
+        for msg in &addresses {
+            if msg.header.family != AddressFamily::Inet6 {
+                continue;
+            }
+            for attr in &msg.attributes {
+                if let AddressAttribute::Address(IpAddr::V6(a)) = attr {
+                    keep(*a, msg.header.prefix_len);
+                }
+            }
+        }
+        for route in &routes {
+            if matches!(
+                route.header.kind,
+                RouteType::Broadcast | RouteType::Multicast | RouteType::Anycast
+            ) {
+                continue;
+            }
+            for attr in &route.attributes {
+                if let RouteAttribute::Destination(RouteAddress::Inet6(dst)) = attr {
+                    keep(*dst, route.header.destination_prefix_length);
+                }
+            }
+        }
+        nets.sort();
+        nets.dedup();
+        Ok(nets)
+    })
+}
+
+/// Enable IPv6 forwarding (`net.ipv6.conf.all.forwarding`) in the calling thread's
+/// network namespace, for containers on IPv6 networks to reach beyond the bridge.
+pub fn enable_ipv6_forwarding() -> Result<(), NetError> {
+    const PATH: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
+    if std::fs::read_to_string(PATH).is_ok_and(|v| v.trim() == "1") {
+        return Ok(());
+    }
+    std::fs::write(PATH, b"1\n").map_err(io_err(
+        format!("enabling IPv6 forwarding (writing 1 to {PATH})"),
+        "run wharf as root, with /proc/sys writable",
+    ))
+}
+
 /// Enable net.ipv4.ip_forward (in the calling thread's network namespace), which
 /// containers need for outbound traffic.
 pub fn enable_ip_forwarding() -> Result<(), NetError> {
@@ -645,6 +876,7 @@ mod tests {
             "eth0",
             Ipv4Addr::new(10, 0, 0, 2),
             24,
+            None,
             None,
             None,
             None,

@@ -53,6 +53,58 @@ pub fn bind_udp(listen: SocketAddr) -> Result<UdpSocket, NetError> {
     UdpSocket::bind(listen).map_err(|e| bind_error(listen, "udp", e))
 }
 
+/// The `[::]` side of a port published on all addresses: like docker, such a port
+/// listens on `0.0.0.0` and on `::`. The socket is IPv6-only, so it does not collide
+/// with the IPv4 listener on the same port. `Ok(None)` when the host has no IPv6.
+pub fn bind_tcp_ipv6_only(port: u16) -> Result<Option<TcpListener>, NetError> {
+    let listen = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
+    match ipv6_only_socket(listen, nix::sys::socket::SockType::Stream) {
+        Ok(fd) => {
+            nix::sys::socket::listen(&fd, nix::sys::socket::Backlog::MAXCONN)
+                .map_err(|e| bind_error(listen, "tcp", e.into()))?;
+            Ok(Some(TcpListener::from(fd)))
+        }
+        Err(e) if no_ipv6(&e) => Ok(None),
+        Err(e) => Err(bind_error(listen, "tcp", e)),
+    }
+}
+
+/// The `[::]` side of a UDP port published on all addresses (see
+/// [`bind_tcp_ipv6_only`]).
+pub fn bind_udp_ipv6_only(port: u16) -> Result<Option<UdpSocket>, NetError> {
+    let listen = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
+    match ipv6_only_socket(listen, nix::sys::socket::SockType::Datagram) {
+        Ok(fd) => Ok(Some(UdpSocket::from(fd))),
+        Err(e) if no_ipv6(&e) => Ok(None),
+        Err(e) => Err(bind_error(listen, "udp", e)),
+    }
+}
+
+fn no_ipv6(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL) | Some(libc::EPROTONOSUPPORT)
+    )
+}
+
+fn ipv6_only_socket(
+    listen: SocketAddr,
+    kind: nix::sys::socket::SockType,
+) -> io::Result<std::os::fd::OwnedFd> {
+    use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockaddrIn6};
+    let SocketAddr::V6(v6) = listen else {
+        return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
+    };
+    let fd = socket::socket(AddressFamily::Inet6, kind, SockFlag::SOCK_CLOEXEC, None)?;
+    socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+    if kind == socket::SockType::Stream {
+        // What std does for its listeners: a restarted container can rebind at once.
+        socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    }
+    socket::bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn6::from(v6))?;
+    Ok(fd)
+}
+
 /// Serve forever in background threads: accept each client, connect to `target` (a
 /// refused or timed-out connection just closes the client) and copy both ways; when one
 /// side reaches end of stream, the write half of the other is shut down. Returns the

@@ -4,7 +4,7 @@
 #![allow(unsafe_code)]
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -135,6 +135,7 @@ fn attach_container_and_connect() {
             Some(GW),
             Some(MAC),
             None,
+            None,
         )
         .unwrap();
 
@@ -261,6 +262,7 @@ fn attach_failure_cleans_up() {
             Some(Ipv4Addr::new(10, 99, 0, 1)),
             None,
             None,
+            None,
         )
         .unwrap_err();
         let msg = err.to_string();
@@ -277,6 +279,7 @@ fn attach_failure_cleans_up() {
             "eth0",
             CTR,
             24,
+            None,
             None,
             None,
             None,
@@ -299,6 +302,7 @@ fn attach_failure_cleans_up() {
             None,
             None,
             None,
+            None,
         )
         .unwrap_err();
         assert!(matches!(err, NetError::Namespace { .. }), "{err}");
@@ -312,6 +316,7 @@ fn attach_failure_cleans_up() {
             CTR,
             24,
             Some(GW),
+            None,
             None,
             None,
         )
@@ -328,11 +333,125 @@ fn attach_failure_cleans_up() {
             None,
             None,
             None,
+            None,
         )
         .unwrap_err();
         eprintln!("expected error: {err}");
         assert_eq!(err.errno(), Some(libc::EEXIST), "{err}");
         assert!(err.to_string().contains("vethfail0001"), "{err}");
+    });
+}
+
+const GW6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xdb8, 1, 0, 0, 0, 0, 1);
+const CTR6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xdb8, 1, 0, 0, 0, 0, 2);
+
+/// Whether the routing table of `pid`'s namespace has an IPv6 default route via `gw`.
+fn has_ipv6_default_route(pid: u32, gw: Ipv6Addr) -> bool {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/ipv6_route")).unwrap();
+    let gw_hex: String = gw.octets().iter().map(|b| format!("{b:02x}")).collect();
+    table.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 4 && fields[0] == "0".repeat(32) && fields[1] == "00" && fields[4] == gw_hex
+    })
+}
+
+#[test]
+fn dual_stack_bridge_and_container() {
+    require_root!("dual_stack_bridge_and_container");
+    in_fresh_netns(|| {
+        wharf_net::loopback_up().unwrap();
+        wharf_net::ensure_bridge("wbr6", GW, 24).unwrap();
+        wharf_net::ensure_bridge_ipv6("wbr6", GW6, 64).unwrap();
+        wharf_net::ensure_bridge_ipv6("wbr6", GW6, 64).unwrap(); // idempotent
+        let bridge = wharf_net::link_details("wbr6").unwrap().unwrap();
+        assert_eq!(bridge.ipv6, vec!["fd00:db8:1::1/64".parse().unwrap()]);
+        assert_eq!(bridge.ipv4, vec![net("10.89.0.1/24")]);
+
+        let container = Container::start();
+        let pid = container.pid();
+        wharf_net::attach_container(
+            pid,
+            "wbr6",
+            "veth6a1b2c3d",
+            "eth0",
+            CTR,
+            24,
+            Some(GW),
+            None,
+            None,
+            Some(wharf_net::Ipv6Endpoint {
+                address: CTR6,
+                prefix: 64,
+                gateway: Some(GW6),
+            }),
+        )
+        .unwrap();
+        let (eth0, disabled) = wharf_net::in_netns_of_pid(pid, || {
+            Ok((
+                wharf_net::link_details("eth0")?.expect("eth0 in the container"),
+                std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6").unwrap(),
+            ))
+        })
+        .unwrap();
+        assert_eq!(eth0.ipv4, vec![net("10.89.0.2/24")]);
+        assert_eq!(eth0.ipv6, vec!["fd00:db8:1::2/64".parse().unwrap()]);
+        assert_eq!(disabled.trim(), "0");
+        assert!(has_ipv6_default_route(pid, GW6));
+
+        // TCP over IPv6 from the host side of the bridge into the container.
+        let listener = wharf_net::in_netns_of_pid(pid, || {
+            TcpListener::bind((CTR6, 8080)).map_err(|e| panic!("bind in container: {e}"))
+        })
+        .unwrap();
+        let server = std::thread::spawn(move || {
+            for _ in 0..2 {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut data = Vec::new();
+                conn.read_to_end(&mut data).unwrap();
+                conn.write_all(&data).unwrap();
+            }
+        });
+        let target = SocketAddr::from((CTR6, 8080));
+        assert_eq!(echo(target, b"over v6"), b"over v6");
+
+        // A port published on all addresses also listens on [::] (IPv6 only, next to
+        // the IPv4 listener on the same port).
+        let v4 = wharf_net::proxy::bind_tcp((Ipv4Addr::UNSPECIFIED, 0).into()).unwrap();
+        let port = v4.local_addr().unwrap().port();
+        let v6 = wharf_net::proxy::bind_tcp_ipv6_only(port)
+            .unwrap()
+            .expect("the namespace has IPv6");
+        wharf_net::proxy::serve_tcp(v6, target);
+        assert_eq!(
+            echo((Ipv6Addr::LOCALHOST, port).into(), b"via [::1]"),
+            b"via [::1]"
+        );
+        server.join().unwrap();
+        drop(v4);
+
+        wharf_net::delete_link("veth6a1b2c3d").unwrap();
+        wharf_net::delete_link("wbr6").unwrap();
+    });
+}
+
+#[test]
+fn host_ipv6_networks_lists_global_subnets_only() {
+    require_root!("host_ipv6_networks_lists_global_subnets_only");
+    in_fresh_netns(|| {
+        wharf_net::loopback_up().unwrap();
+        wharf_net::ensure_bridge("wbr6", GW, 24).unwrap();
+        wharf_net::ensure_bridge_ipv6("wbr6", GW6, 64).unwrap();
+        let nets = wharf_net::host_ipv6_networks().unwrap();
+        assert!(
+            nets.contains(&"fd00:db8:1::/64".parse().unwrap()),
+            "{nets:?}"
+        );
+        assert!(
+            nets.iter()
+                .all(|n| n.network().segments()[0] & 0xffc0 != 0xfe80),
+            "no link-local: {nets:?}"
+        );
+        wharf_net::delete_link("wbr6").unwrap();
     });
 }
 
@@ -393,18 +512,18 @@ fn nftables_setup_and_teardown() {
 
         // Teardown without any table is a no-op and creates nothing.
         Nftables
-            .teardown_network("wbr0", net("10.89.0.0/24"))
+            .teardown_network("wbr0", net("10.89.0.0/24"), None)
             .unwrap();
         assert!(nft_table("inet", "wharf").is_none());
 
         Nftables
-            .setup_network("wbr0", net("10.89.0.0/24"), false)
+            .setup_network("wbr0", net("10.89.0.0/24"), None, false)
             .unwrap();
         Nftables
-            .setup_network("wbr0", net("10.89.0.0/24"), false)
+            .setup_network("wbr0", net("10.89.0.0/24"), None, false)
             .unwrap(); // idempotent
         Nftables
-            .setup_network("wbr1", net("10.90.0.0/24"), true)
+            .setup_network("wbr1", net("10.90.0.0/24"), None, true)
             .unwrap();
 
         let table = nft_table("inet", "wharf").expect("table inet wharf exists");
@@ -420,7 +539,7 @@ fn nftables_setup_and_teardown() {
             assert!(chains.contains(&chain.to_string()), "{chain} in {chains:?}");
         }
         let count = |chain: &str| rules.iter().filter(|(c, _)| c == chain).count();
-        assert_eq!(count("postrouting"), 1, "{rules:?}");
+        assert_eq!(count("postrouting"), 2, "IPv4 and IPv6 dispatch: {rules:?}");
         assert_eq!(count("forward"), 2, "{rules:?}");
         assert_eq!(count("nat-wbr0"), 1, "{rules:?}");
         assert_eq!(count("fwd-wbr0"), 2, "{rules:?}");
@@ -439,7 +558,7 @@ fn nftables_setup_and_teardown() {
         );
 
         Nftables
-            .teardown_network("wbr0", net("10.89.0.0/24"))
+            .teardown_network("wbr0", net("10.89.0.0/24"), None)
             .unwrap();
         let table = nft_table("inet", "wharf").unwrap();
         let (chains, _) = chains_and_rules(&table);
@@ -449,10 +568,10 @@ fn nftables_setup_and_teardown() {
         assert!(table.to_string().contains("10.90.0.0"));
 
         Nftables
-            .teardown_network("wbr0", net("10.89.0.0/24"))
+            .teardown_network("wbr0", net("10.89.0.0/24"), None)
             .unwrap(); // again: Ok
         Nftables
-            .teardown_network("wbr1", net("10.90.0.0/24"))
+            .teardown_network("wbr1", net("10.90.0.0/24"), None)
             .unwrap();
         let (chains, _) = chains_and_rules(&nft_table("inet", "wharf").unwrap());
         assert_eq!(
@@ -463,5 +582,39 @@ fn nftables_setup_and_teardown() {
             nft_table("inet", "other").is_some(),
             "other tables are untouched"
         );
+    });
+}
+
+#[test]
+fn nftables_dual_stack_setup_and_teardown() {
+    require_root!("nftables_dual_stack_setup_and_teardown");
+    if wharf_net::firewall::find_nft().is_none() {
+        eprintln!("skipping nftables_dual_stack_setup_and_teardown: nft is not installed");
+        return;
+    }
+    in_fresh_netns(|| {
+        let v6: wharf_net::Ipv6Net = "fd00:db8:1::/64".parse().unwrap();
+        Nftables
+            .setup_network("wbr6", net("10.89.0.0/24"), Some(v6), false)
+            .unwrap();
+        Nftables
+            .setup_network("wbr7", net("10.90.0.0/24"), None, false)
+            .unwrap();
+        let text = nft_table("inet", "wharf").unwrap().to_string();
+        assert!(text.contains("nat6_by_subnet"), "{text}");
+        assert!(text.contains("fd00:db8:1::"), "{text}");
+        Nftables
+            .teardown_network("wbr6", net("10.89.0.0/24"), Some(v6))
+            .unwrap();
+        let text = nft_table("inet", "wharf").unwrap().to_string();
+        assert!(!text.contains("fd00:db8:1::"), "{text}");
+        assert!(text.contains("10.90.0.0"), "{text}");
+        // Again, with everything gone: still Ok.
+        Nftables
+            .teardown_network("wbr6", net("10.89.0.0/24"), Some(v6))
+            .unwrap();
+        Nftables
+            .teardown_network("wbr7", net("10.90.0.0/24"), None)
+            .unwrap();
     });
 }

@@ -1,12 +1,12 @@
 //! Top-level networks and services' attachments to them: what wharf's bridge
 //! driver can honour (subnet, gateway, ip_range, aux_addresses, the bridge name and
-//! MTU options, MAC addresses) becomes the [`NetworkSpec`] and attachment fields;
-//! everything else is refused by name instead of being dropped.
+//! MTU options, MAC addresses, IPv6 with `enable_ipv6`) becomes the [`NetworkSpec`]
+//! and attachment fields; everything else is refused by name instead of being dropped.
 
 use crate::error::OrchestratorError;
 use crate::spec::network_name;
-use wharf_compose::model::{Project, Service, ServiceNetwork};
-use wharf_engine_api::{labels, NetworkSpec};
+use wharf_compose::model::{IpamPool, Network, Project, Service, ServiceNetwork};
+use wharf_engine_api::{labels, Ipv6Pool, NetworkSpec};
 
 /// The `driver_opts` of the bridge driver that wharf understands.
 const BRIDGE_NAME_OPT: &str = "com.docker.network.bridge.name";
@@ -40,12 +40,6 @@ pub fn validate_network(project: &Project, key: &str) -> Result<(), Orchestrator
             }
         }
     }
-    if network.enable_ipv6 == Some(true) {
-        return Err(invalid(
-            "enable_ipv6 is not supported by wharf yet: remove it (containers get IPv4 only)"
-                .into(),
-        ));
-    }
     if network.enable_ipv4 == Some(false) {
         return Err(invalid(
             "enable_ipv4: false is not supported: wharf networks are IPv4".into(),
@@ -61,13 +55,27 @@ pub fn validate_network(project: &Project, key: &str) -> Result<(), Orchestrator
             "ipam.options are not supported: remove them".into(),
         ));
     }
-    if network.ipam.config.len() > 1 {
+    let (v4, v6): (Vec<&IpamPool>, Vec<&IpamPool>) = network
+        .ipam
+        .config
+        .iter()
+        .partition(|pool| !is_ipv6_pool(pool));
+    if v4.len() > 1 || v6.len() > 1 {
         return Err(invalid(format!(
-            "ipam.config has {} entries: wharf networks have one IPv4 subnet",
-            network.ipam.config.len()
+            "ipam.config has {} IPv4 and {} IPv6 entries: wharf networks have one IPv4 subnet and, with enable_ipv6, one IPv6 subnet",
+            v4.len(),
+            v6.len()
         )));
     }
-    if let Some(pool) = network.ipam.config.first() {
+    if let Some(pool) = v6.first() {
+        if network.enable_ipv6 != Some(true) {
+            return Err(invalid(format!(
+                "ipam.config has the IPv6 subnet {} but enable_ipv6 is not set: add enable_ipv6: true, or remove the IPv6 entry",
+                pool.subnet.as_deref().unwrap_or_default()
+            )));
+        }
+    }
+    if let Some(pool) = v4.first() {
         let has_details =
             pool.gateway.is_some() || pool.ip_range.is_some() || !pool.aux_addresses.is_empty();
         if pool.subnet.is_none() && has_details {
@@ -80,6 +88,30 @@ pub fn validate_network(project: &Project, key: &str) -> Result<(), Orchestrator
     Ok(())
 }
 
+/// An `ipam.config` entry with an IPv6 subnet.
+fn is_ipv6_pool(pool: &IpamPool) -> bool {
+    pool.subnet.as_deref().is_some_and(|s| s.contains(':'))
+}
+
+fn ipv4_pool(network: &Network) -> Option<&IpamPool> {
+    network.ipam.config.iter().find(|pool| !is_ipv6_pool(pool))
+}
+
+/// The IPv6 side of a network with `enable_ipv6: true`; its subnet is allocated by
+/// the engine when `ipam.config` has no IPv6 entry.
+fn ipv6_pool(network: &Network) -> Option<Ipv6Pool> {
+    if network.enable_ipv6 != Some(true) {
+        return None;
+    }
+    let pool = network.ipam.config.iter().find(|pool| is_ipv6_pool(pool));
+    Some(Ipv6Pool {
+        subnet: pool.and_then(|p| p.subnet.clone()),
+        gateway: pool.and_then(|p| p.gateway.clone()),
+        ip_range: pool.and_then(|p| p.ip_range.clone()),
+        aux_addresses: pool.map(|p| p.aux_addresses.clone()).unwrap_or_default(),
+    })
+}
+
 /// The network to create for top-level network `key` of `project` (validated
 /// by [`validate_network`]).
 pub fn network_spec(project: &Project, key: &str) -> NetworkSpec {
@@ -88,11 +120,11 @@ pub fn network_spec(project: &Project, key: &str) -> NetworkSpec {
     net_labels.insert(labels::PROJECT.into(), project.name.clone());
     net_labels.insert(labels::NETWORK.into(), key.to_string());
     net_labels.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
-    let pool = network.ipam.config.first();
+    let pool = ipv4_pool(network);
     NetworkSpec {
         name: network_name(project, key),
         labels: net_labels,
-        subnet: network.subnet.clone(),
+        subnet: pool.and_then(|p| p.subnet.clone()),
         gateway: pool.and_then(|p| p.gateway.clone()),
         ip_range: pool.and_then(|p| p.ip_range.clone()),
         aux_addresses: pool.map(|p| p.aux_addresses.clone()).unwrap_or_default(),
@@ -102,6 +134,7 @@ pub fn network_spec(project: &Project, key: &str) -> NetworkSpec {
             .get(MTU_OPT)
             .and_then(|m| parse_mtu(m).ok()),
         internal: network.internal,
+        ipv6: ipv6_pool(network),
     }
 }
 
@@ -116,9 +149,6 @@ pub fn validate_attachment(
             "networks.{key}.{what} is not supported by wharf yet: remove it"
         ))
     };
-    if attachment.ipv6_address.is_some() {
-        return refuse("ipv6_address");
-    }
     if !attachment.link_local_ips.is_empty() {
         return refuse("link_local_ips");
     }
@@ -226,6 +256,68 @@ mod tests {
             .unwrap_err()
             .contains("multicast"));
         assert!(parse_mac("00:00:00:00:00:00").unwrap_err().contains("zero"));
+    }
+
+    fn project_with(network: Network) -> Project {
+        Project {
+            name: "p".into(),
+            working_dir: "/p".into(),
+            config_files: vec![],
+            services: Default::default(),
+            networks: [("dual".to_string(), network)].into(),
+            volumes: Default::default(),
+            warnings: vec![],
+            secrets: Default::default(),
+            configs: Default::default(),
+            extensions: Default::default(),
+        }
+    }
+
+    fn pool(subnet: &str) -> IpamPool {
+        IpamPool {
+            subnet: Some(subnet.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn enable_ipv6_splits_the_ipam_config_by_family() {
+        let mut network = Network {
+            name: "p_dual".into(),
+            enable_ipv6: Some(true),
+            ..Default::default()
+        };
+        network.ipam.config = vec![
+            IpamPool {
+                gateway: Some("fd00:db8:1::fe".into()),
+                ..pool("fd00:db8:1::/64")
+            },
+            pool("10.97.0.0/24"),
+        ];
+        let project = project_with(network.clone());
+        validate_network(&project, "dual").unwrap();
+        let spec = network_spec(&project, "dual");
+        assert_eq!(spec.subnet.as_deref(), Some("10.97.0.0/24"));
+        let v6 = spec.ipv6.expect("an IPv6 side");
+        assert_eq!(v6.subnet.as_deref(), Some("fd00:db8:1::/64"));
+        assert_eq!(v6.gateway.as_deref(), Some("fd00:db8:1::fe"));
+
+        // enable_ipv6 alone: the engine picks the IPv6 subnet.
+        let bare = project_with(Network {
+            enable_ipv6: Some(true),
+            ..Default::default()
+        });
+        validate_network(&bare, "dual").unwrap();
+        assert_eq!(network_spec(&bare, "dual").ipv6, Some(Ipv6Pool::default()));
+
+        // An IPv6 subnet without enable_ipv6, or two of one family, is refused.
+        network.enable_ipv6 = None;
+        let err = validate_network(&project_with(network.clone()), "dual").unwrap_err();
+        assert!(err.to_string().contains("enable_ipv6"), "{err}");
+        network.enable_ipv6 = Some(true);
+        network.ipam.config.push(pool("fd00:db8:2::/64"));
+        let err = validate_network(&project_with(network), "dual").unwrap_err();
+        assert!(err.to_string().contains("1 IPv4 and 2 IPv6"), "{err}");
     }
 
     #[test]

@@ -357,6 +357,14 @@ fn parse_ipv4(service: &str, network: &str, text: &str) -> Result<Ipv4Addr, Stri
     })
 }
 
+fn parse_ipv6(service: &str, network: &str, text: &str) -> Result<std::net::Ipv6Addr, String> {
+    text.trim().parse().map_err(|_| {
+        format!(
+            "invalid ipv6_address {text:?} on network {network:?} of service {service:?}: write an IPv6 address like fd00:db8:1::10"
+        )
+    })
+}
+
 /// Check what [`container_spec`] would otherwise have to drop silently:
 /// ports, host addresses, the restart policy and `container_name` with
 /// several replicas.
@@ -378,6 +386,15 @@ pub fn validate_service(project: &Project, service: &Service) -> Result<(), Orch
         }
         if let Some(ip) = &attachment.ipv4_address {
             parse_ipv4(&service.name, key, ip).map_err(invalid)?;
+        }
+        if let Some(ip) = &attachment.ipv6_address {
+            parse_ipv6(&service.name, key, ip).map_err(invalid)?;
+            let network = project.networks.get(key);
+            if network.is_some_and(|n| !n.external && n.enable_ipv6 != Some(true)) {
+                return Err(invalid(format!(
+                    "networks.{key}.ipv6_address {ip}: network {key:?} has no IPv6: set enable_ipv6: true (and an IPv6 ipam.config subnet if you want to choose it) on the network"
+                )));
+            }
         }
         crate::networks::validate_attachment(service, key, attachment).map_err(invalid)?;
     }
@@ -698,6 +715,10 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
                     .ipv4_address
                     .as_deref()
                     .and_then(|ip| parse_ipv4(&service.name, key, ip).ok()),
+                ipv6_address: attachment
+                    .ipv6_address
+                    .as_deref()
+                    .and_then(|ip| parse_ipv6(&service.name, key, ip).ok()),
                 // The service-level address belongs to the first (main) network.
                 mac_address: attachment
                     .mac_address

@@ -520,6 +520,7 @@ fn new_network(
         ip_range: None,
         aux_addresses: Default::default(),
         mtu: None,
+        ipv6: None,
     }
 }
 
@@ -557,6 +558,7 @@ fn new_container(n: u64, spec: &ContainerSpec, image_id: String) -> FakeContaine
             labels: spec.labels.clone(),
             ports: Vec::new(),
             addresses: BTreeMap::new(),
+            addresses_v6: BTreeMap::new(),
             health: None,
         },
         spec: spec.clone(),
@@ -920,7 +922,8 @@ impl Engine for FakeEngine {
             });
         }
         let n = state.next();
-        let info = new_network(n, &spec.name, spec.labels.clone(), spec.subnet.clone());
+        let mut info = new_network(n, &spec.name, spec.labels.clone(), spec.subnet.clone());
+        info.ipv6 = spec.ipv6.clone();
         let id = info.id.clone();
         state.networks.insert(id.clone(), info);
         Ok(id)
@@ -1206,6 +1209,7 @@ mod tests {
                 network: "p_default".into(),
                 aliases: vec![],
                 ipv4_address: None,
+                ipv6_address: None,
                 mac_address: None,
             }],
             labels: labels_map(&[("com.docker.compose.project", "p")]),

@@ -42,6 +42,7 @@ pub fn container_info(spec: &ContainerSpec, id: &str, state: ContainerState) -> 
         labels: spec.labels.clone(),
         ports: Vec::new(),
         addresses: BTreeMap::new(),
+        addresses_v6: BTreeMap::new(),
         health: None,
     }
 }
@@ -80,6 +81,7 @@ pub fn network_info(id: &str, name: &str, project: &str, key: &str) -> NetworkIn
         ip_range: None,
         aux_addresses: Default::default(),
         mtu: None,
+        ipv6: None,
     }
 }
 

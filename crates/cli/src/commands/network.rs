@@ -45,15 +45,19 @@ pub struct CreateArgs {
     /// Driver to manage the network (only bridge)
     #[arg(short = 'd', long, default_value = "bridge")]
     pub driver: String,
-    /// Subnet in CIDR format (one is picked when not given)
+    /// Subnet in CIDR format (one is picked when not given); give an IPv4 and an
+    /// IPv6 one for a dual-stack network
     #[arg(long)]
-    pub subnet: Option<String>,
-    /// IPv4 gateway of the subnet (its first address when not given)
+    pub subnet: Vec<String>,
+    /// Gateway of a subnet (its first address when not given)
     #[arg(long)]
-    pub gateway: Option<String>,
-    /// Allocate container addresses from this part of the subnet (CIDR)
+    pub gateway: Vec<String>,
+    /// Allocate container addresses from this part of a subnet (CIDR)
     #[arg(long)]
-    pub ip_range: Option<String>,
+    pub ip_range: Vec<String>,
+    /// Enable IPv6 (an IPv6 subnet is picked when no --subnet is IPv6)
+    #[arg(long)]
+    pub ipv6: bool,
     /// Addresses containers never get (HOST=IP)
     #[arg(long = "aux-address")]
     pub aux_addresses: Vec<String>,
@@ -194,6 +198,20 @@ fn ipam_config(n: &NetworkInfo) -> serde_json::Value {
     config
 }
 
+fn ipam_config_v6(v6: &wharf_engine_api::Ipv6Pool) -> serde_json::Value {
+    let mut config = serde_json::json!({
+        "Subnet": v6.subnet.clone().unwrap_or_default(),
+        "Gateway": v6.gateway.clone().unwrap_or_default(),
+    });
+    if let Some(range) = &v6.ip_range {
+        config["IPRange"] = range.clone().into();
+    }
+    if !v6.aux_addresses.is_empty() {
+        config["AuxiliaryAddresses"] = serde_json::json!(v6.aux_addresses);
+    }
+    config
+}
+
 fn network_options(n: &NetworkInfo) -> serde_json::Value {
     let mut options = serde_json::json!({ "com.docker.network.bridge.name": n.bridge });
     if let Some(mtu) = n.mtu {
@@ -214,7 +232,14 @@ fn inspect_json(n: &NetworkInfo, containers: &[ContainerInfo]) -> serde_json::Va
                 serde_json::json!({
                     "Name": c.name,
                     "IPv4Address": format!("{address}/{prefix}"),
-                    "IPv6Address": "",
+                    "IPv6Address": match (c.addresses_v6.get(&n.name), &n.ipv6) {
+                        (Some(v6), Some(pool)) => {
+                            let subnet = pool.subnet.as_deref().unwrap_or_default();
+                            let prefix = subnet.split_once('/').map_or("", |(_, p)| p);
+                            format!("{v6}/{prefix}")
+                        }
+                        _ => String::new(),
+                    },
                 }),
             ))
         })
@@ -224,11 +249,13 @@ fn inspect_json(n: &NetworkInfo, containers: &[ContainerInfo]) -> serde_json::Va
         "Id": n.id,
         "Scope": "local",
         "Driver": "bridge",
-        "EnableIPv6": false,
+        "EnableIPv6": n.ipv6.is_some(),
         "IPAM": {
             "Driver": "default",
             "Options": {},
-            "Config": [ipam_config(n)],
+            "Config": std::iter::once(ipam_config(n))
+                .chain(n.ipv6.iter().map(ipam_config_v6))
+                .collect::<Vec<_>>(),
         },
         "Attachable": false,
         "Ingress": false,
@@ -261,23 +288,26 @@ fn create(engine: &dyn Engine, args: CreateArgs) -> Result<i32> {
             "network option {key:?} is not supported: wharf's bridge driver takes com.docker.network.bridge.name and com.docker.network.driver.mtu"
         );
     }
-    let needs_subnet =
-        args.gateway.is_some() || args.ip_range.is_some() || !args.aux_addresses.is_empty();
-    if needs_subnet && args.subnet.is_none() {
-        anyhow::bail!("--gateway, --ip-range and --aux-address need --subnet");
+    let aux_addresses = super::key_values(&args.aux_addresses, "aux-address")?;
+    let v4 = family_values(&args, &aux_addresses, false)?;
+    let v6 = family_values(&args, &aux_addresses, true)?;
+    if v6.subnet.is_some() && !args.ipv6 {
+        anyhow::bail!(
+            "--subnet {} is an IPv6 subnet: add --ipv6 to create a dual-stack network",
+            v6.subnet.unwrap_or_default()
+        );
     }
     let spec = NetworkSpec {
         name: args.name.clone(),
         labels: super::key_values(&args.labels, "label")?,
-        subnet: args.subnet.clone(),
-        gateway: args.gateway.clone(),
-        ip_range: args.ip_range.clone(),
-        aux_addresses: super::key_values(&args.aux_addresses, "aux-address")?
-            .into_iter()
-            .collect(),
+        subnet: v4.subnet,
+        gateway: v4.gateway,
+        ip_range: v4.ip_range,
+        aux_addresses: v4.aux_addresses,
         bridge_name,
         mtu,
         internal: args.internal,
+        ipv6: args.ipv6.then_some(v6),
     };
     match engine.create_network(&spec) {
         Ok(id) => println!("{id}"),
@@ -287,6 +317,45 @@ fn create(engine: &dyn Engine, args: CreateArgs) -> Result<i32> {
         Err(e) => return Err(e.into()),
     }
     Ok(0)
+}
+
+/// The `--subnet`, `--gateway`, `--ip-range` and `--aux-address` values of one
+/// address family (IPv6 ones contain ':'), at most one of each but aux addresses.
+fn family_values(
+    args: &CreateArgs,
+    aux_addresses: &std::collections::BTreeMap<String, String>,
+    ipv6: bool,
+) -> Result<wharf_engine_api::Ipv6Pool> {
+    let family = if ipv6 { "IPv6" } else { "IPv4" };
+    let of_family = |flag: &str, values: &[String]| -> Result<Option<String>> {
+        let mut values = values.iter().filter(|v| v.contains(':') == ipv6);
+        let first = values.next().cloned();
+        if values.next().is_some() {
+            anyhow::bail!(
+                "--{flag} is given twice for {family}: a network has one {family} subnet"
+            );
+        }
+        Ok(first)
+    };
+    let pool = wharf_engine_api::Ipv6Pool {
+        subnet: of_family("subnet", &args.subnet)?,
+        gateway: of_family("gateway", &args.gateway)?,
+        ip_range: of_family("ip-range", &args.ip_range)?,
+        aux_addresses: aux_addresses
+            .iter()
+            .filter(|(_, addr)| addr.contains(':') == ipv6)
+            .map(|(host, addr)| (host.clone(), addr.clone()))
+            .collect(),
+    };
+    let needs_subnet =
+        pool.gateway.is_some() || pool.ip_range.is_some() || !pool.aux_addresses.is_empty();
+    if needs_subnet && pool.subnet.is_none() && !ipv6 {
+        anyhow::bail!("--gateway, --ip-range and --aux-address need --subnet");
+    }
+    if needs_subnet && pool.subnet.is_none() && ipv6 {
+        anyhow::bail!("an IPv6 --gateway, --ip-range or --aux-address needs an IPv6 --subnet");
+    }
+    Ok(pool)
 }
 
 /// The network named or identified (id or unique id prefix) by `key`.
@@ -408,7 +477,31 @@ mod tests {
             ip_range: None,
             aux_addresses: Default::default(),
             mtu: None,
+            ipv6: None,
         }
+    }
+
+    #[test]
+    fn inspect_shows_both_ipam_configs_of_a_dual_stack_network() {
+        let mut n = net("abc", "v6net", &[]);
+        let v4 = inspect_json(&n, &[]);
+        assert_eq!(v4["EnableIPv6"], false);
+        assert_eq!(v4["IPAM"]["Config"].as_array().unwrap().len(), 1);
+        n.ipv6 = Some(wharf_engine_api::Ipv6Pool {
+            subnet: Some("fd00:db8:1::/64".into()),
+            gateway: Some("fd00:db8:1::1".into()),
+            ip_range: None,
+            aux_addresses: Default::default(),
+        });
+        let dual = inspect_json(&n, &[]);
+        assert_eq!(dual["EnableIPv6"], true);
+        assert_eq!(
+            dual["IPAM"]["Config"],
+            serde_json::json!([
+                {"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"},
+                {"Subnet": "fd00:db8:1::/64", "Gateway": "fd00:db8:1::1"}
+            ])
+        );
     }
 
     #[test]

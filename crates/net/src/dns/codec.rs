@@ -1,8 +1,9 @@
 //! The few DNS messages the embedded server needs (RFC 1035): reading a query's
 //! header and single question (following compression pointers), and building an
-//! answer with A records or an error code. Everything else is forwarded untouched.
+//! answer with A and AAAA records or an error code. Everything else is forwarded
+//! untouched.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Record type A.
 pub const TYPE_A: u16 = 1;
@@ -169,6 +170,13 @@ pub fn build_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
 /// An authoritative answer to `query` with `rcode` and one A record per address
 /// (the owner name is a pointer to the question).
 pub fn build_response(query: &Query, rcode: u8, addresses: &[Ipv4Addr], ttl: u32) -> Vec<u8> {
+    let records: Vec<IpAddr> = addresses.iter().copied().map(IpAddr::V4).collect();
+    build_response_records(query, rcode, &records, ttl)
+}
+
+/// Like [`build_response`], with an A record per IPv4 and an AAAA record per IPv6
+/// address.
+pub fn build_response_records(query: &Query, rcode: u8, addresses: &[IpAddr], ttl: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + query.question_wire.len() + 16 * addresses.len());
     out.extend_from_slice(&query.id.to_be_bytes());
     // QR, the query's opcode and RD, AA, RA, rcode.
@@ -179,12 +187,16 @@ pub fn build_response(query: &Query, rcode: u8, addresses: &[Ipv4Addr], ttl: u32
     out.extend_from_slice(&[0, 0, 0, 0]);
     out.extend_from_slice(&query.question_wire);
     for address in addresses {
+        let (rtype, data) = match address {
+            IpAddr::V4(v4) => (TYPE_A, v4.octets().to_vec()),
+            IpAddr::V6(v6) => (TYPE_AAAA, v6.octets().to_vec()),
+        };
         out.extend_from_slice(&[0xc0, HEADER_LEN as u8]);
-        out.extend_from_slice(&TYPE_A.to_be_bytes());
+        out.extend_from_slice(&rtype.to_be_bytes());
         out.extend_from_slice(&CLASS_IN.to_be_bytes());
         out.extend_from_slice(&ttl.to_be_bytes());
-        out.extend_from_slice(&4u16.to_be_bytes());
-        out.extend_from_slice(&address.octets());
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(&data);
     }
     out
 }
@@ -203,6 +215,19 @@ pub fn build_header_error(msg: &[u8], rcode: u8) -> Option<Vec<u8>> {
 
 /// The answer's rcode and its A records (for tests and clients).
 pub fn read_a_answers(msg: &[u8]) -> Result<(u8, Vec<Ipv4Addr>), ParseError> {
+    let (rcode, records) = read_answers(msg)?;
+    let v4 = records
+        .into_iter()
+        .filter_map(|a| match a {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    Ok((rcode, v4))
+}
+
+/// The answer's rcode and its A and AAAA records, in answer order.
+pub fn read_answers(msg: &[u8]) -> Result<(u8, Vec<IpAddr>), ParseError> {
     if msg.len() < HEADER_LEN {
         return Err(ParseError::NoHeader);
     }
@@ -222,7 +247,13 @@ pub fn read_a_answers(msg: &[u8]) -> Result<(u8, Vec<Ipv4Addr>), ParseError> {
             .get(at + 10..at + 10 + rdlen)
             .ok_or(ParseError::Malformed("record data truncated"))?;
         if rtype == TYPE_A && rdlen == 4 {
-            out.push(Ipv4Addr::new(data[0], data[1], data[2], data[3]));
+            out.push(IpAddr::V4(Ipv4Addr::new(
+                data[0], data[1], data[2], data[3],
+            )));
+        } else if rtype == TYPE_AAAA && rdlen == 16 {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(data);
+            out.push(IpAddr::from(octets));
         }
         at += 10 + rdlen;
     }

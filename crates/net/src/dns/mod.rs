@@ -7,7 +7,7 @@ pub mod codec;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,20 +41,33 @@ pub struct Table {
     /// (as under docker, where it leaves the network). Others are always answered.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub alive: BTreeMap<Ipv4Addr, PathBuf>,
+    /// The IPv6 addresses of names on dual-stack networks (AAAA answers).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names_v6: BTreeMap<String, Vec<Ipv6Addr>>,
+    /// Like `alive`, for IPv6 addresses.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alive_v6: BTreeMap<Ipv6Addr, PathBuf>,
 }
 
 impl Table {
-    /// The addresses of `name` whose containers run, in table order.
-    fn live_addresses(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
-        let addresses: Vec<Ipv4Addr> = self
-            .names
-            .get(name)?
-            .iter()
-            .filter(|a| self.alive.get(a).is_none_or(|marker| marker.exists()))
-            .copied()
-            .collect();
-        (!addresses.is_empty()).then_some(addresses)
+    /// The IPv4 addresses of `name` whose containers run, in table order.
+    fn live_addresses(&self, name: &str) -> Vec<Ipv4Addr> {
+        live(self.names.get(name), &self.alive)
     }
+
+    /// The IPv6 addresses of `name` whose containers run, in table order.
+    fn live_addresses_v6(&self, name: &str) -> Vec<Ipv6Addr> {
+        live(self.names_v6.get(name), &self.alive_v6)
+    }
+}
+
+fn live<A: Ord + Copy>(addresses: Option<&Vec<A>>, alive: &BTreeMap<A, PathBuf>) -> Vec<A> {
+    addresses
+        .into_iter()
+        .flatten()
+        .filter(|a| alive.get(a).is_none_or(|marker| marker.exists()))
+        .copied()
+        .collect()
 }
 
 /// What to do with one query.
@@ -85,25 +98,42 @@ pub fn answer(table: &Table, msg: &[u8], turn: impl FnOnce() -> usize) -> Action
     if query.opcode() != 0 {
         return Action::Reply(codec::build_response(&query, codec::NOTIMP, &[], TTL));
     }
-    match table.live_addresses(&query.name) {
-        Some(addresses) if query.qclass == codec::CLASS_IN => {
-            let records = if matches!(query.qtype, codec::TYPE_A | codec::TYPE_ANY) {
-                if addresses.len() > 1 {
-                    rotated(&addresses, turn())
-                } else {
-                    addresses
-                }
-            } else {
-                // AAAA and the rest: the name exists, with no such record.
-                Vec::new()
-            };
-            Action::Reply(codec::build_response(&query, codec::NOERROR, &records, TTL))
-        }
-        _ => Action::Forward,
+    let v4 = table.live_addresses(&query.name);
+    let v6 = table.live_addresses_v6(&query.name);
+    if query.qclass != codec::CLASS_IN || (v4.is_empty() && v6.is_empty()) {
+        return Action::Forward;
     }
+    let mut records: Vec<IpAddr> = Vec::new();
+    let several = |n: usize| n > 1;
+    let mut turn = Some(turn);
+    let mut next_turn = || turn.take().map_or(0, |f| f());
+    if matches!(query.qtype, codec::TYPE_A | codec::TYPE_ANY) {
+        let v4 = if several(v4.len()) {
+            rotated(&v4, next_turn())
+        } else {
+            v4
+        };
+        records.extend(v4.into_iter().map(IpAddr::V4));
+    }
+    if matches!(query.qtype, codec::TYPE_AAAA | codec::TYPE_ANY) {
+        let v6 = if several(v6.len()) {
+            rotated(&v6, next_turn())
+        } else {
+            v6
+        };
+        records.extend(v6.into_iter().map(IpAddr::V6));
+    }
+    // Other types (and A or AAAA of a name without such addresses): the name
+    // exists, with no such record.
+    Action::Reply(codec::build_response_records(
+        &query,
+        codec::NOERROR,
+        &records,
+        TTL,
+    ))
 }
 
-fn rotated(addresses: &[Ipv4Addr], turn: usize) -> Vec<Ipv4Addr> {
+fn rotated<A: Copy>(addresses: &[A], turn: usize) -> Vec<A> {
     if addresses.is_empty() {
         return Vec::new();
     }

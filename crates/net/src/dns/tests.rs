@@ -18,7 +18,54 @@ fn table() -> Table {
         names,
         upstreams: vec![],
         alive: BTreeMap::new(),
+        ..Table::default()
     }
+}
+
+fn aaaa_reply(action: Action) -> (u8, Vec<IpAddr>) {
+    match action {
+        Action::Reply(bytes) => codec::read_answers(&bytes).unwrap(),
+        other => panic!("expected a reply, got {other:?}"),
+    }
+}
+
+#[test]
+fn aaaa_questions_get_the_ipv6_addresses_of_dual_stack_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = table();
+    let web6: Ipv6Addr = "fd00:db8:1::2".parse().unwrap();
+    t.names_v6.insert("web".to_string(), vec![web6]);
+    let (rcode, records) = aaaa_reply(answer(&t, &build_query(7, "web", TYPE_AAAA), || 0));
+    assert_eq!((rcode, records), (codec::NOERROR, vec![IpAddr::V6(web6)]));
+    // A stays IPv4 only; ANY carries both.
+    assert_eq!(
+        aaaa_reply(answer(&t, &build_query(7, "web", TYPE_A), || 0)).1,
+        vec![IpAddr::V4(Ipv4Addr::new(172, 18, 0, 2))]
+    );
+    assert_eq!(
+        aaaa_reply(answer(&t, &build_query(7, "web", codec::TYPE_ANY), || 0)).1,
+        vec![IpAddr::V4(Ipv4Addr::new(172, 18, 0, 2)), IpAddr::V6(web6)]
+    );
+    // An IPv4-only name: AAAA is an empty NOERROR answer, as before.
+    assert_eq!(
+        aaaa_reply(answer(&t, &build_query(7, "worker", TYPE_AAAA), || 0)),
+        (codec::NOERROR, vec![])
+    );
+    // A stopped container's IPv6 address is not answered either.
+    t.alive_v6.insert(web6, dir.path().join("running-web"));
+    assert_eq!(
+        aaaa_reply(answer(&t, &build_query(7, "web", TYPE_AAAA), || 0)).1,
+        Vec::<IpAddr>::new()
+    );
+}
+
+#[test]
+fn tables_written_before_ipv6_still_load() {
+    let old = r#"{"names":{"web":["172.18.0.2"]},"upstreams":[]}"#;
+    let table: Table = serde_json::from_str(old).unwrap();
+    assert!(table.names_v6.is_empty() && table.alive_v6.is_empty());
+    let v4_only = serde_json::to_string(&table).unwrap();
+    assert!(!v4_only.contains("names_v6"), "{v4_only}");
 }
 
 #[test]
