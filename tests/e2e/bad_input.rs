@@ -56,10 +56,18 @@ fn bad_compose_files_are_reported_with_positions() {
 #[test]
 fn failed_up_leaves_nothing_behind() {
     sandboxed("bad_input::failed_up_leaves_nothing_behind", |s| {
-        // No image at all: refused before anything is created.
-        let dir = s.project("noimage", "services:\n  web:\n    image: nosuchimage:1.0\n");
+        // No image at all: up tries to pull it (from a registry on loopback
+        // that does not answer), fails, and creates nothing...
+        let dir = s.project(
+            "noimage",
+            "services:\n  web:\n    image: 127.0.0.1:9/nosuchimage:1.0\n",
+        );
         let err = s.fails(&dir, &["up", "-d"]);
         assert!(one_line(&err).contains("nosuchimage:1.0"), "{err}");
+        assert_nothing_left(s, &dir);
+        // ...and with --pull never says it is not there.
+        let err = s.fails(&dir, &["up", "-d", "--pull", "never"]);
+        assert!(one_line(&err).contains("not found locally"), "{err}");
         assert_nothing_left(s, &dir);
 
         s.import_busybox();

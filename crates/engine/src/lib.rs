@@ -1091,16 +1091,23 @@ impl Engine for LinuxEngine {
     fn stats(&self, id: &str) -> Result<StatsSample> {
         let record = self.find(id)?;
         let state = self.live_state(&record.id)?;
+        let idle = || StatsSample {
+            read_at_ns: monotonic_ns(),
+            online_cpus: online_cpus(),
+            memory_limit: host_memory(),
+            ..Default::default()
+        };
         let (ContainerState::Running { pid, .. }, Some(cgroup)) = (&state.state, &state.cgroup)
         else {
-            return Ok(StatsSample {
-                read_at_ns: monotonic_ns(),
-                online_cpus: online_cpus(),
-                memory_limit: host_memory(),
-                ..Default::default()
-            });
+            return Ok(idle());
         };
-        let stats = cgroup.stats().map_err(runtime_err)?;
+        let stats = match cgroup.stats() {
+            Ok(stats) => stats,
+            // It ended between reading its state and its cgroup (its monitor
+            // removes the cgroup before it records the exit or a restart).
+            Err(_) if !Path::new(&format!("/proc/{pid}")).exists() => return Ok(idle()),
+            Err(e) => return Err(runtime_err(e)),
+        };
         let (net_rx_bytes, net_tx_bytes) = wharf_runtime::net_io(*pid).unwrap_or((0, 0));
         Ok(StatsSample {
             read_at_ns: monotonic_ns(),

@@ -255,18 +255,19 @@ pub struct PullRequest<'a> {
     pub ignore_failures: bool,
     /// Leave out the images of services that have `build:`.
     pub ignore_buildable: bool,
+    /// Print each failure as it happens (`pull`); else only return it (`up`).
+    pub print_errors: bool,
 }
 
 /// Pull the images of a project's services as their policies say, each image
-/// once, with docker compose's progress lines. Returns whether a pull failed
-/// (the failure is already printed); the image of a service that can be built
-/// may fail to pull (it is built instead).
+/// once, with docker compose's progress lines. Returns the failures; the image
+/// of a service that can be built may fail to pull (it is built instead).
 pub fn pull_images(
     global: &GlobalOptions,
     engine: &wharf_engine::LinuxEngine,
     project: &wharf_compose::Project,
     request: &PullRequest<'_>,
-) -> Result<bool> {
+) -> Result<Vec<String>> {
     let board = global.progress("Pulling");
     struct Wanted {
         image: String,
@@ -309,7 +310,7 @@ pub fn pull_images(
         }
     }
     let quiet = request.quiet;
-    let failed = std::sync::atomic::AtomicBool::new(false);
+    let failures = std::sync::Mutex::new(Vec::new());
     // Images are pulled side by side, at most `--parallel` at once.
     super::for_each_limited(images, global.parallel_limit(), |w| {
         let shown = w.services.join(", ");
@@ -352,12 +353,19 @@ pub fn pull_images(
                 if !quiet {
                     board.update("Image", &shown, "Error", true, true);
                 }
-                eprintln!("error: {e:#}");
-                failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                if request.print_errors {
+                    eprintln!("error: {e:#}");
+                }
+                failures
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(format!("{e:#}"));
             }
         }
     });
-    Ok(failed.into_inner())
+    Ok(failures
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner))
 }
 
 /// `wharf pull`: pull every service image of the project.
@@ -389,9 +397,10 @@ pub fn pull(global: &GlobalOptions, args: PullArgs) -> Result<i32> {
         quiet: args.quiet,
         ignore_failures: args.ignore_pull_failures,
         ignore_buildable: args.ignore_buildable,
+        print_errors: true,
     };
-    let failed = pull_images(global, &engine, &project, &request)?;
-    Ok(i32::from(failed))
+    let failures = pull_images(global, &engine, &project, &request)?;
+    Ok(i32::from(!failures.is_empty()))
 }
 
 #[cfg(test)]

@@ -259,10 +259,14 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         default_policy: "missing",
         quiet: args.quiet_pull,
         ignore_failures: false,
-        ignore_buildable: false,
+        // As docker compose: a service that can be built is built when its
+        // image is missing, not pulled.
+        ignore_buildable: true,
+        print_errors: false,
     };
-    if super::pull::pull_images(global, &engine, &project, &request)? {
-        anyhow::bail!("pulling the images of the project failed (see above)");
+    let failures = super::pull::pull_images(global, &engine, &project, &request)?;
+    if !failures.is_empty() {
+        anyhow::bail!("{}", failures.join("\n"));
     }
     if !args.no_build {
         super::build::build_for_up(
