@@ -11,6 +11,7 @@ mod health;
 mod hello;
 mod images;
 mod lifecycle;
+mod logging;
 mod network;
 mod process;
 mod secrets;
