@@ -50,9 +50,11 @@ fn lock_path(log: &Path) -> PathBuf {
 }
 
 /// The rotation lock of `log`, exclusive for the writer, shared for readers.
+/// Only the writer creates the file (when it may rotate): a reader creating
+/// files in the directory could race with the container's removal.
 fn lock(log: &Path, exclusive: bool) -> std::io::Result<Flock<File>> {
     let file = OpenOptions::new()
-        .create(true)
+        .create(exclusive)
         .truncate(false)
         .write(true)
         .open(lock_path(log))?;
@@ -89,6 +91,13 @@ impl LogWriter {
                 .map_err(|e| EngineError::io(format!("opening {}", path.display()), e))?;
             writer.size = file.metadata().map(|m| m.len()).unwrap_or(0);
             writer.file = Some(file);
+            if config.max_size.is_some() {
+                // Readers lock it only if it exists: make it before any rotation.
+                drop(
+                    lock(path, true)
+                        .map_err(|e| EngineError::io(format!("locking {}", path.display()), e))?,
+                );
+            }
         }
         Ok(writer)
     }
@@ -201,8 +210,16 @@ fn open_all(log: &Path) -> Result<(Vec<Opened>, Option<Opened>), EngineError> {
     let io = |e| EngineError::io(format!("reading {}", log.display()), e);
     let _lock = match lock(log, false) {
         Ok(lock) => Some(lock),
-        // A directory we cannot write to: read without the lock.
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => None,
+        // No rotation configured (or a directory we cannot write to):
+        // nothing renames the files under us.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            None
+        }
         Err(e) => return Err(io(e)),
     };
     let open = |path: &Path, gzipped: bool| -> Result<Option<Opened>, EngineError> {
