@@ -13,6 +13,7 @@ mod hello;
 mod images;
 mod ipv6;
 mod lifecycle;
+mod logging;
 mod network;
 mod process;
 mod secrets;

@@ -25,7 +25,7 @@ pub use spec::{
     NetworkAttachment, NetworkMode, NetworkSpec, PidMode, PortBinding, Protocol, Resources,
     RestartPolicy, SecuritySpec, Ulimit, UtsMode, VolumeSpec,
 };
-pub use spec::{FileKind, FileMount, Link, VolumesFrom};
+pub use spec::{FileKind, FileMount, Hook, Link, LogConfig, LogDriver, VolumesFrom};
 
 /// Result type of every engine call.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -112,6 +112,86 @@ pub struct ContainerSpec {
     /// own: names from the image's `/etc/group`, or numbers (`group_add`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<String>,
+    /// Where the container's output goes and how much of it is kept.
+    #[serde(default, skip_serializing_if = "LogConfig::is_default")]
+    pub logging: LogConfig,
+    /// Commands run in the container right after each start by the engine
+    /// (compose's `post_start`); a failing one fails the start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<Hook>,
+    /// Commands run in the running container before the stop signal is sent
+    /// (compose's `pre_stop`); not when the container ends by itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<Hook>,
+}
+
+/// How a container's output is stored (compose's `logging`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogConfig {
+    pub driver: LogDriver,
+    /// Rotate the log once it would grow past this many bytes; never when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// How many files (the current one included) to keep when rotating; at least 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub max_file: u32,
+    /// gzip rotated files (all but the newest rotated one).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub compress: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            driver: LogDriver::JsonFile,
+            max_size: None,
+            max_file: 1,
+            compress: false,
+        }
+    }
+}
+
+impl LogConfig {
+    pub fn is_default(&self) -> bool {
+        self == &LogConfig::default()
+    }
+}
+
+/// The logging drivers wharf has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogDriver {
+    /// JSON lines in `container.log`, readable by `logs`.
+    #[default]
+    JsonFile,
+    /// Docker's `local` driver: the same JSON lines here, with its rotation
+    /// defaults (20 MB, 5 files, compressed).
+    Local,
+    /// Nothing is stored; `logs` has nothing to read.
+    None,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(value: &u32) -> bool {
+    *value == 1
+}
+
+/// A lifecycle hook: a command run in the container as `exec` would.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Hook {
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub privileged: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// `KEY=VALUE` pairs on top of the container's environment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
 }
 
 /// The pid namespace of a container.
@@ -582,6 +662,9 @@ pub struct ExecSpec {
     /// Give the command a pseudo-terminal relayed to the caller's terminal.
     #[serde(default)]
     pub tty: bool,
+    /// Every capability, no seccomp filter (`exec --privileged`).
+    #[serde(default)]
+    pub privileged: bool,
 }
 
 /// A volume to create.

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use store::{ContainerRecord, Layout, NetworkRecord, RuntimeState};
 use wharf_engine_api::{
     labels, ContainerInfo, ContainerSpec, ContainerState, CopyToOptions, Engine, EngineError,
-    ExecSpec, ImageInfo, LockGuard, LogLine, LogOptions, NetworkInfo, NetworkSpec, PathStat,
-    ProcessInfo, Result, StatsSample,
+    ExecSpec, Hook, ImageInfo, LockGuard, LogDriver, LogLine, LogOptions, NetworkInfo, NetworkSpec,
+    PathStat, ProcessInfo, Result, StatsSample,
 };
 use wharf_image::ImageStore;
 
@@ -508,6 +508,186 @@ impl LinuxEngine {
         };
         Err(EngineError::Other(message))
     }
+
+    fn exec_in(
+        &self,
+        record: &ContainerRecord,
+        spec: &ExecSpec,
+        output: Option<std::os::fd::RawFd>,
+    ) -> Result<i32> {
+        let state = self.live_state(&record.id)?;
+        let (ContainerState::Running { pid, paused, .. }, Some(cgroup)) =
+            (&state.state, &state.cgroup)
+        else {
+            return Err(EngineError::Invalid(format!(
+                "container {} is not running: start it first",
+                record.name
+            )));
+        };
+        if *paused {
+            return Err(EngineError::Invalid(format!(
+                "container {} is paused: unpause it first",
+                record.name
+            )));
+        }
+        let mut env = record.env.clone();
+        for extra in &spec.env {
+            let key = extra.split_once('=').map_or(extra.as_str(), |(k, _)| k);
+            env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+            env.push(extra.clone());
+        }
+        let cwd = spec
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| record.cwd.clone());
+        let user = spec.user.clone().or_else(|| record.user.clone());
+        let mut security = security::security(&record.spec, &self.layout.seccomp_cache())?;
+        security.privileged |= spec.privileged;
+        let options = wharf_runtime::ExecOptions {
+            security,
+            ulimits: security::ulimits(&record.spec),
+            tty: spec.tty,
+            group_add: record.spec.group_add.clone(),
+            output,
+        };
+        wharf_runtime::exec_with(
+            *pid,
+            cgroup,
+            &spec.command,
+            &env,
+            &cwd,
+            user.as_deref(),
+            &options,
+        )
+        .map_err(runtime_err)
+    }
+
+    /// Run `hooks` (the container's `post_start` or `pre_stop`, named by
+    /// `kind`) in order, as `exec` does but without stdin and with the output
+    /// collected: the first that cannot run or exits non-zero is an error
+    /// naming it, with the end of what it printed. Compose discards the
+    /// output of hooks that succeed when it runs detached; so does wharf.
+    fn run_hooks(&self, record: &ContainerRecord, hooks: &[Hook], kind: &str) -> Result<()> {
+        for hook in hooks {
+            let spec = ExecSpec {
+                command: hook.command.clone(),
+                env: hook.env.clone(),
+                working_dir: hook.working_dir.clone(),
+                user: hook.user.clone(),
+                tty: false,
+                privileged: hook.privileged,
+            };
+            let described = || format!("container {}: {kind} hook {:?}", record.name, hook.command);
+            let (code, output) = self
+                .exec_collecting(record, &spec)
+                .map_err(|e| EngineError::Other(format!("{} could not run: {e}", described())))?;
+            if code != 0 {
+                let output = output.trim();
+                return Err(EngineError::Other(format!(
+                    "{} exited with status {code}{}",
+                    described(),
+                    if output.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {output}")
+                    }
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_record(&self, record: &ContainerRecord, timeout: Option<Duration>) -> Result<()> {
+        let timeout = timeout
+            .or(record.spec.stop_grace_period_secs.map(Duration::from_secs))
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let dir = self.layout.container(&record.id);
+        fs::write(dir.join(STOP_MARKER), b"")
+            .map_err(|e| EngineError::io(format!("stopping {}", record.name), e))?;
+        let state = self.settled_state(record)?;
+        let pid = match state.state {
+            ContainerState::Running { pid, .. } => Some(pid),
+            _ => None,
+        };
+        // A frozen process cannot act on the stop signal: thaw first, as docker does.
+        if let (true, Some(cgroup)) = (state.state.is_paused(), &state.cgroup) {
+            cgroup.thaw().map_err(runtime_err)?;
+        }
+        if let Some(pid) = pid {
+            let signal = wharf_runtime::parse_signal(
+                record.spec.stop_signal.as_deref().unwrap_or("SIGTERM"),
+            )
+            .map_err(runtime_err)?;
+            wharf_runtime::send_signal(pid, signal).map_err(runtime_err)?;
+            if !wharf_runtime::wait_for_exit(pid, timeout).map_err(runtime_err)? {
+                wharf_runtime::send_signal(pid, libc::SIGKILL).map_err(runtime_err)?;
+                if !wharf_runtime::wait_for_exit(pid, Duration::from_secs(10))
+                    .map_err(runtime_err)?
+                {
+                    return Err(EngineError::Other(format!(
+                        "container {} (pid {pid}) did not die after SIGKILL",
+                        record.name
+                    )));
+                }
+            }
+        }
+        // Let the monitor record the exit (or, restarting, see the stop marker).
+        if let Some(monitor) = state.monitor_pid {
+            let _ = wharf_runtime::wait_for_exit(monitor, Duration::from_secs(5));
+        }
+        let mut state = self.live_state(&record.id)?;
+        if !matches!(
+            state.state,
+            ContainerState::Exited { .. } | ContainerState::Created
+        ) {
+            state.state = ContainerState::Exited {
+                exit_code: state.last_exit_code.unwrap_or(137),
+                finished_at: store::now_secs(),
+                oom_killed: state.last_oom_killed,
+            };
+            state.monitor_pid = None;
+            self.save_state(&record.id, &state)?;
+        }
+        if pid.is_some() {
+            events::record(&self.layout, record, "stop", &[]);
+        }
+        Ok(())
+    }
+
+    /// `exec_in` with stdout and stderr collected: the exit code and the
+    /// last few KiB of the output.
+    fn exec_collecting(&self, record: &ContainerRecord, spec: &ExecSpec) -> Result<(i32, String)> {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        const KEPT: usize = 4096;
+        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| EngineError::io("creating a pipe for a hook's output", e.into()))?;
+        let collected = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let sink = collected.clone();
+        std::thread::spawn(move || {
+            let mut file = fs::File::from(read_end);
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = file.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                let mut kept = sink.lock().unwrap_or_else(|p| p.into_inner());
+                kept.extend_from_slice(&chunk[..n]);
+                let excess = kept.len().saturating_sub(KEPT);
+                kept.drain(..excess);
+            }
+            let _ = done.send(());
+        });
+        let code = self.exec_in(record, spec, Some(write_end.as_raw_fd()));
+        drop(write_end);
+        // A process the hook left in the background may hold the pipe open:
+        // take what came so far rather than wait for it.
+        let _ = finished.recv_timeout(Duration::from_millis(500));
+        let output = String::from_utf8_lossy(&collected.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_owned();
+        Ok((code?, output))
+    }
 }
 
 /// An image's HEALTHCHECK (durations in nanoseconds, 0 = default) as the
@@ -789,7 +969,8 @@ impl Engine for LinuxEngine {
                 .collect();
             self.refresh_dns_tables(&records, &nets);
         }
-        self.spawn_monitor(&record, monitor_lock)
+        self.spawn_monitor(&record, monitor_lock)?;
+        self.run_hooks(&record, &record.spec.post_start, "post_start")
     }
 
     fn start_attached(&self, id: &str) -> Result<i32> {
@@ -808,62 +989,18 @@ impl Engine for LinuxEngine {
 
     fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
         let record = self.find(id)?;
-        let timeout = timeout
-            .or(record.spec.stop_grace_period_secs.map(Duration::from_secs))
-            .unwrap_or(DEFAULT_STOP_TIMEOUT);
-        let dir = self.layout.container(&record.id);
-        fs::write(dir.join(STOP_MARKER), b"")
-            .map_err(|e| EngineError::io(format!("stopping {}", record.name), e))?;
-        let state = self.settled_state(&record)?;
-        let pid = match state.state {
-            ContainerState::Running { pid, .. } => Some(pid),
-            _ => None,
-        };
-        // A frozen process cannot act on the stop signal: thaw first, as docker does.
-        if let (true, Some(cgroup)) = (state.state.is_paused(), &state.cgroup) {
-            cgroup.thaw().map_err(runtime_err)?;
-        }
-        if let Some(pid) = pid {
-            let signal = wharf_runtime::parse_signal(
-                record.spec.stop_signal.as_deref().unwrap_or("SIGTERM"),
-            )
-            .map_err(runtime_err)?;
-            wharf_runtime::send_signal(pid, signal).map_err(runtime_err)?;
-            if !wharf_runtime::wait_for_exit(pid, timeout).map_err(runtime_err)? {
-                wharf_runtime::send_signal(pid, libc::SIGKILL).map_err(runtime_err)?;
-                if !wharf_runtime::wait_for_exit(pid, Duration::from_secs(10))
-                    .map_err(runtime_err)?
-                {
-                    return Err(EngineError::Other(format!(
-                        "container {} (pid {pid}) did not die after SIGKILL",
-                        record.name
-                    )));
+        if !record.spec.pre_stop.is_empty() {
+            let state = self.settled_state(&record)?;
+            if state.state.is_running() {
+                // A frozen container cannot run its hooks: thaw it first.
+                if let (true, Some(cgroup)) = (state.state.is_paused(), &state.cgroup) {
+                    cgroup.thaw().map_err(runtime_err)?;
                 }
+                self.run_hooks(&record, &record.spec.pre_stop, "pre_stop")?;
             }
         }
-        // Let the monitor record the exit (or, restarting, see the stop marker).
-        if let Some(monitor) = state.monitor_pid {
-            let _ = wharf_runtime::wait_for_exit(monitor, Duration::from_secs(5));
-        }
-        let mut state = self.live_state(&record.id)?;
-        if !matches!(
-            state.state,
-            ContainerState::Exited { .. } | ContainerState::Created
-        ) {
-            state.state = ContainerState::Exited {
-                exit_code: state.last_exit_code.unwrap_or(137),
-                finished_at: store::now_secs(),
-                oom_killed: state.last_oom_killed,
-            };
-            state.monitor_pid = None;
-            self.save_state(&record.id, &state)?;
-        }
-        if pid.is_some() {
-            events::record(&self.layout, &record, "stop", &[]);
-        }
-        Ok(())
+        self.stop_record(&record, timeout)
     }
-
     fn kill_container(&self, id: &str, signal: &str) -> Result<()> {
         let record = self.find(id)?;
         let signal = wharf_runtime::parse_signal(signal).map_err(runtime_err)?;
@@ -941,7 +1078,8 @@ impl Engine for LinuxEngine {
                     record.name
                 )));
             }
-            self.stop_container(&record.id, Some(Duration::ZERO))?;
+            // Killed at once: no pre_stop hooks, as `docker rm -f`.
+            self.stop_record(&record, Some(Duration::ZERO))?;
         }
         let mode =
             wharf_runtime::cgroups::detect(&self.config.cgroup_fs_root).map_err(runtime_err)?;
@@ -1028,48 +1166,7 @@ impl Engine for LinuxEngine {
 
     fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32> {
         let record = self.find(id)?;
-        let state = self.live_state(&record.id)?;
-        let (ContainerState::Running { pid, paused, .. }, Some(cgroup)) =
-            (&state.state, &state.cgroup)
-        else {
-            return Err(EngineError::Invalid(format!(
-                "container {} is not running: start it first",
-                record.name
-            )));
-        };
-        if *paused {
-            return Err(EngineError::Invalid(format!(
-                "container {} is paused: unpause it first",
-                record.name
-            )));
-        }
-        let mut env = record.env.clone();
-        for extra in &spec.env {
-            let key = extra.split_once('=').map_or(extra.as_str(), |(k, _)| k);
-            env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
-            env.push(extra.clone());
-        }
-        let cwd = spec
-            .working_dir
-            .clone()
-            .unwrap_or_else(|| record.cwd.clone());
-        let user = spec.user.clone().or_else(|| record.user.clone());
-        let options = wharf_runtime::ExecOptions {
-            security: security::security(&record.spec, &self.layout.seccomp_cache())?,
-            ulimits: security::ulimits(&record.spec),
-            tty: spec.tty,
-            group_add: record.spec.group_add.clone(),
-        };
-        wharf_runtime::exec_with(
-            *pid,
-            cgroup,
-            &spec.command,
-            &env,
-            &cwd,
-            user.as_deref(),
-            &options,
-        )
-        .map_err(runtime_err)
+        self.exec_in(&record, spec, None)
     }
 
     fn logs(
@@ -1079,6 +1176,12 @@ impl Engine for LinuxEngine {
         sink: &mut dyn FnMut(LogLine) -> bool,
     ) -> Result<()> {
         let record = self.find(id)?;
+        if record.spec.logging.driver == LogDriver::None {
+            return Err(EngineError::Invalid(format!(
+                "configured logging driver does not support reading (container {} has logging driver none)",
+                record.name
+            )));
+        }
         let path = self.layout.container(&record.id).join(LOG_FILE);
         let running = || {
             self.live_state(&record.id)

@@ -4,7 +4,7 @@
 //! and applies its restart policy. There is no other long-lived process.
 
 use crate::lock::{MonitorLock, MONITOR_LOCK};
-use crate::logs::LogRecord;
+use crate::logs::{LogRecord, LogWriter};
 use crate::store::{self, ContainerRecord, Layout, RuntimeState};
 use crate::{cgroup_config, runtime_err, CONFIG_FILE, LOG_FILE, STATE_FILE, STOP_MARKER};
 use nix::fcntl::OFlag;
@@ -139,13 +139,10 @@ impl Monitor {
     fn serve(&self, mut status: Option<&mut File>) -> Result<i32, EngineError> {
         let attached = status.is_none();
         let (listeners, ports) = self.bind_ports()?;
-        let log = Arc::new(Mutex::new(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.dir.join(LOG_FILE))
-                .map_err(|e| EngineError::io("opening the container log", e))?,
-        ));
+        let log = Arc::new(Mutex::new(LogWriter::open(
+            &self.dir.join(LOG_FILE),
+            self.record.spec.logging,
+        )?));
         let mut restarts = 0u32;
         let mut backoff = Duration::from_millis(100);
         let mut listeners = Some(listeners);
@@ -338,7 +335,7 @@ impl Monitor {
 
     fn start_once(
         &self,
-        log: &Arc<Mutex<File>>,
+        log: &Arc<Mutex<LogWriter>>,
         attached: bool,
     ) -> Result<
         (
@@ -648,6 +645,7 @@ impl Monitor {
             ulimits: crate::security::ulimits(&self.record.spec),
             tty: false,
             group_add: self.record.spec.group_add.clone(),
+            output: None,
         };
         // A check that overruns its timeout fails; it ends with the container at the latest.
         std::thread::spawn(move || {
@@ -721,7 +719,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), EngineError> {
 }
 
 /// Copy one output stream of the container into the log file, a line a record.
-fn pump(fd: OwnedFd, stream: LogStream, log: Arc<Mutex<File>>) -> std::thread::JoinHandle<()> {
+fn pump(fd: OwnedFd, stream: LogStream, log: Arc<Mutex<LogWriter>>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::with_capacity(64 * 1024, File::from(fd));
         let mut buf = Vec::new();
@@ -737,8 +735,8 @@ fn pump(fd: OwnedFd, stream: LogStream, log: Arc<Mutex<File>>) -> std::thread::J
                     };
                     if let Ok(mut line) = serde_json::to_vec(&record) {
                         line.push(b'\n');
-                        if let Ok(mut file) = log.lock() {
-                            let _ = file.write_all(&line);
+                        if let Ok(mut log) = log.lock() {
+                            let _ = log.write_line(&line);
                         }
                     }
                 }

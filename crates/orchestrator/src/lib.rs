@@ -8,6 +8,7 @@ mod error;
 mod execute;
 mod files;
 mod lifecycle;
+mod logging;
 mod mounts;
 mod networks;
 mod observe;

@@ -400,6 +400,8 @@ pub fn validate_service(project: &Project, service: &Service) -> Result<(), Orch
     }
     crate::networks::validate_mac_address(service).map_err(invalid)?;
     unsupported(service).map_err(invalid)?;
+    crate::logging::log_config(service).map_err(invalid)?;
+    crate::logging::validate_hooks(service).map_err(invalid)?;
     for entry in &service.tmpfs {
         tmpfs_entry(entry).map_err(invalid)?;
     }
@@ -524,8 +526,6 @@ fn unsupported(service: &Service) -> Result<(), String> {
     );
     check("gpus", !service.gpus.is_empty());
     check("isolation", service.isolation.is_some());
-    check("post_start", !service.post_start.is_empty());
-    check("pre_stop", !service.pre_stop.is_empty());
     check("runtime", service.runtime.is_some());
     check("storage_opt", !service.storage_opt.is_empty());
     check("userns_mode", service.userns_mode.is_some());
@@ -544,15 +544,6 @@ fn unsupported(service: &Service) -> Result<(), String> {
             !matches!(m, "bridge" | "default" | "host" | "none")
                 && !m.starts_with("service:")
                 && !m.starts_with("container:")
-        }),
-    );
-    check(
-        "logging",
-        service.logging.as_ref().is_some_and(|l| {
-            !l.options.is_empty()
-                || l.driver
-                    .as_deref()
-                    .is_some_and(|d| d != "json-file" && d != "local")
         }),
     );
     if set.is_empty() {
@@ -841,6 +832,13 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             .iter()
             .map(|g| g.trim().to_string())
             .collect(),
+        logging: crate::logging::log_config(service).unwrap_or_default(),
+        post_start: service
+            .post_start
+            .iter()
+            .map(crate::logging::hook)
+            .collect(),
+        pre_stop: service.pre_stop.iter().map(crate::logging::hook).collect(),
     };
     let parts = config_parts(&spec);
     spec.labels

@@ -56,6 +56,10 @@ pub struct ExecOptions {
     pub tty: bool,
     /// The container's `group_add`, added to the user's groups as in the container.
     pub group_add: Vec<String>,
+    /// Send the command's stdout and stderr to this descriptor (and give it
+    /// `/dev/null` as stdin) instead of the caller's stdio. The caller keeps
+    /// it open until `exec_with` returns. Ignored with `tty`.
+    pub output: Option<RawFd>,
 }
 
 /// Run `args` in the container whose init has host pid `pid`, with the caller's stdio,
@@ -92,7 +96,11 @@ pub fn exec_with(
         .with_groups(&options.group_add)?;
     if options.tty {
         let pty = crate::pty::Pty::open_in(pid)?;
-        run_exec_io(pid, cgroup, plan, Some(pty))
+        run_exec_io(pid, cgroup, plan, Some(pty), None)
+    } else if let Some(output) = options.output {
+        let null = std::fs::File::open("/dev/null")
+            .map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
+        run_exec_io(pid, cgroup, plan, None, Some((OwnedFd::from(null), output)))
     } else {
         run_exec(pid, cgroup, plan)
     }
@@ -109,7 +117,7 @@ pub fn exec_with(
 /// to holders of CAP_SYS_PTRACE in its user namespace. execve replaces the image and
 /// resets dumpability only once the host binary is no longer the process's exe.
 fn run_exec(pid: u32, cgroup: &CgroupHandle, plan: ExecPlan) -> Result<i32, RuntimeError> {
-    run_exec_io(pid, cgroup, plan, None)
+    run_exec_io(pid, cgroup, plan, None, None)
 }
 
 fn run_exec_io(
@@ -117,8 +125,12 @@ fn run_exec_io(
     cgroup: &CgroupHandle,
     mut plan: ExecPlan,
     pty: Option<crate::pty::Pty>,
+    redirect: Option<(OwnedFd, RawFd)>,
 ) -> Result<i32, RuntimeError> {
     let slave = pty.as_ref().map(|p| p.slave.as_raw_fd());
+    let redirect_fds = redirect
+        .as_ref()
+        .map(|(null, out)| (null.as_raw_fd(), *out));
     let mut ns_fds: Vec<(OwnedFd, &str)> = Vec::new();
     for ns in NAMESPACES {
         let path = format!("/proc/{pid}/ns/{ns}");
@@ -182,6 +194,14 @@ fn run_exec_io(
                 if let Some(slave) = slave {
                     crate::pty::attach_in_child(slave);
                 }
+                if let Some((null, out)) = redirect_fds {
+                    // SAFETY: dup2 on descriptors the parent opened and keeps open.
+                    unsafe {
+                        libc::dup2(null, 0);
+                        libc::dup2(out, 1);
+                        libc::dup2(out, 2);
+                    }
+                }
                 plan.finish(&rep, None);
             }
             // SAFETY: plain system calls on integers and a local status word; this
@@ -211,7 +231,7 @@ fn run_exec_io(
             }
         }
     };
-    drop((sync_r, err_w, ns_fds));
+    drop((sync_r, err_w, ns_fds, redirect));
     // The command holds the slave now; the relay ends when it is gone.
     let master = pty.map(|p| {
         drop(p.slave);

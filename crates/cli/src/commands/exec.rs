@@ -65,6 +65,7 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> Result<i32> {
         working_dir: args.workdir,
         user: args.user,
         tty,
+        privileged: false,
     };
     Ok(engine.exec(&container.id, &spec)?)
 }

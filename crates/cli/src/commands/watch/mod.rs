@@ -251,6 +251,7 @@ fn apply(
                 working_dir: hook.working_dir.clone(),
                 user: hook.user.clone(),
                 tty: false,
+                privileged: hook.privileged,
             };
             let code = engine.exec(&container.id, &spec)?;
             if code != 0 {
