@@ -73,16 +73,9 @@ fn select(project: &mut Project, names: &[String]) -> Result<()> {
     let mut keep: BTreeSet<String> = BTreeSet::new();
     let mut todo: Vec<String> = names.to_vec();
     while let Some(n) = todo.pop() {
+        super::check_services(project, std::slice::from_ref(&n))?;
         let Some(s) = project.services.get(&n) else {
-            bail!(
-                "no such service: {n} (services: {})",
-                project
-                    .services
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            continue;
         };
         if keep.insert(n.clone()) {
             todo.extend(s.depends_on.keys().cloned());

@@ -180,19 +180,7 @@ pub fn filter_services(
     project: Option<&wharf_compose::Project>,
 ) -> anyhow::Result<Vec<ContainerInfo>> {
     if let Some(project) = project {
-        for service in services {
-            if !project.services.contains_key(service) {
-                anyhow::bail!(
-                    "no such service: {service} (services: {})",
-                    project
-                        .services
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-        }
+        check_services(project, services)?;
     }
     Ok(containers
         .into_iter()
@@ -202,6 +190,27 @@ pub fn filter_services(
                     .is_some_and(|s| services.iter().any(|w| w == s))
         })
         .collect())
+}
+
+/// The project's service names, for error messages.
+pub fn service_names(project: &wharf_compose::Project) -> String {
+    project
+        .services
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every name in `services` is a service of `project`, else docker compose's error.
+pub fn check_services(project: &wharf_compose::Project, services: &[String]) -> anyhow::Result<()> {
+    match services.iter().find(|s| !project.services.contains_key(*s)) {
+        Some(unknown) => anyhow::bail!(
+            "no such service: {unknown} (services: {})",
+            service_names(project)
+        ),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -376,19 +376,7 @@ pub fn pull(global: &GlobalOptions, args: PullArgs) -> Result<i32> {
             anyhow::bail!("invalid --policy {p:?}: use \"missing\" or \"always\"");
         }
     }
-    for s in &args.services {
-        if !project.services.contains_key(s) {
-            anyhow::bail!(
-                "no such service: {s} (services: {})",
-                project
-                    .services
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
+    super::check_services(&project, &args.services)?;
     let engine = global.engine()?;
     let request = PullRequest {
         services: &args.services,

@@ -59,19 +59,7 @@ pub fn image_push(global: &GlobalOptions, args: ImagePushArgs) -> Result<i32> {
 /// `wharf push`: push the image of every service that names one.
 pub fn push(global: &GlobalOptions, args: PushArgs) -> Result<i32> {
     let project = global.load_project()?;
-    for s in &args.services {
-        if !project.services.contains_key(s) {
-            anyhow::bail!(
-                "no such service: {s} (services: {})",
-                project
-                    .services
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
+    super::check_services(&project, &args.services)?;
     let engine = global.engine()?;
     let board = global.progress("Pushing");
     let mut done: Vec<String> = Vec::new();

@@ -347,12 +347,7 @@ fn apply_scale(project: &mut wharf_compose::Project, scales: &[String]) -> Resul
         let Some(svc) = project.services.get_mut(service) else {
             anyhow::bail!(
                 "--scale {scale:?}: no such service {service:?} (services: {})",
-                project
-                    .services
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                super::service_names(project)
             );
         };
         if svc.container_name.is_some() && count > 1 {
