@@ -72,7 +72,7 @@ fn failed_up_leaves_nothing_behind() {
 
         s.import_busybox();
 
-        // A port in use on the host: the first service started is rolled back.
+        // A port in use on the host: found before anything is created.
         let taken = std::net::TcpListener::bind("127.0.0.1:18081").unwrap();
         let dir = s.project(
             "port",
@@ -83,6 +83,7 @@ fn failed_up_leaves_nothing_behind() {
         // ...and the error says who holds it: this test process.
         let holder = format!("(pid {})", std::process::id());
         assert!(one_line(&err).contains(&holder), "{err}");
+        assert!(!err.contains("Creat"), "created before the check: {err}");
         assert_nothing_left(s, &dir);
         drop(taken);
 

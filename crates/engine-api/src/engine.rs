@@ -110,6 +110,13 @@ pub trait Engine: VolumeEngine + Send + Sync {
 
     /// Containers whose labels include every `(key, value)` pair given.
     fn list_containers(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerInfo>>;
+    /// Check, before anything is created, that the host ports `spec`
+    /// publishes are free; the error names what holds a busy one. Engines
+    /// that bind nothing on the host accept everything.
+    fn check_ports(&self, spec: &ContainerSpec) -> Result<()> {
+        let _ = spec;
+        Ok(())
+    }
     /// Create a container (not started); returns its id.
     fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
     /// Start a created or exited container; returns once its process runs.

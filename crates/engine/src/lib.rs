@@ -787,6 +787,28 @@ fn resolve_env(
 }
 
 impl Engine for LinuxEngine {
+    fn check_ports(&self, spec: &ContainerSpec) -> Result<()> {
+        if !matches!(spec.network_mode, wharf_engine_api::NetworkMode::Bridge) {
+            return Ok(());
+        }
+        for port in spec.ports.iter().filter(|p| p.host_port != 0) {
+            let host_ip = port
+                .host_ip
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            let listen = std::net::SocketAddr::new(host_ip, port.host_port);
+            // Bound and released at once: only whether it can be bound matters.
+            match port.protocol {
+                wharf_engine_api::Protocol::Tcp => {
+                    wharf_net::proxy::bind_tcp(listen).map_err(network::net_err)?;
+                }
+                wharf_engine_api::Protocol::Udp => {
+                    wharf_net::proxy::bind_udp(listen).map_err(network::net_err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn lock_project(&self, project: &str) -> Result<LockGuard> {
         let name: String = project
             .chars()

@@ -84,6 +84,23 @@ pub fn check_images(
     Ok(())
 }
 
+/// Check that the host ports of every new container of the plan are free, so a
+/// busy one fails `up` before anything is created. A container that replaces
+/// another is left to its start: the one it replaces holds the same ports.
+pub fn check_ports(engine: &dyn Engine, plan: &Plan) -> Result<(), OrchestratorError> {
+    for step in &plan.steps {
+        if let Action::CreateContainer {
+            spec, reason: None, ..
+        } = &step.action
+        {
+            engine
+                .check_ports(spec)
+                .map_err(|e| OrchestratorError::engine(format!("container {}", spec.name), e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Check the mounts of every container the plan creates (bind sources,
 /// file or directory, volume names, subpaths, `volumes_from` containers the
 /// plan does not create) before anything is created.
@@ -155,6 +172,7 @@ pub fn up_reporting(
     let observed = observe(engine, &project.name)?;
     let plan = plan_up(project, &observed, options)?;
     check_mounts(engine, &plan)?;
+    check_ports(engine, &plan)?;
     for warning in &plan.warnings {
         on_warning(warning);
     }
