@@ -153,7 +153,19 @@ fn up_builds_a_multi_stage_image_runs_it_and_rebuilds_from_cache() {
                 "only the steps before it are cached: {err}"
             );
 
-            s.ok(&dir, &["down"]);
+            // down --rmi local: the image built under the project's name goes,
+            // the busybox base (a named image) stays.
+            let down = s.wharf(&dir, &["down", "--rmi", "local"]);
+            let err = String::from_utf8_lossy(&down.stderr);
+            assert!(down.status.success(), "{err}");
+            assert!(err.contains("Image buildy-web  Removed"), "{err}");
+            let images = s.ok(&dir, &["image", "ls"]);
+            assert!(
+                !images.contains("buildy-web") && images.contains("busybox"),
+                "{images}"
+            );
+            let bad = s.wharf(&dir, &["down", "--rmi", "some"]);
+            assert_ne!(bad.status.code(), Some(0));
             no_temporaries(s.root.path());
             no_step_mount_points(s.root.path());
         },

@@ -71,7 +71,7 @@ enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
-    /// Manage containers (export, commit)
+    /// Manage containers (export, commit, diff)
     #[command(subcommand)]
     Container(commands::container::ContainerCommand),
     /// Manage wharf (disk usage)

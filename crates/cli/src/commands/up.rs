@@ -190,6 +190,9 @@ pub struct DownArgs {
     /// Remove named volumes declared in the "volumes" section of the Compose file and anonymous volumes attached to containers
     #[arg(short = 'v', long)]
     pub volumes: bool,
+    /// Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all")
+    #[arg(long, value_name = "TYPE", value_parser = ["local", "all"])]
+    pub rmi: Option<String>,
 }
 
 pub fn show(progress: &Progress, event: Event) {
@@ -527,8 +530,46 @@ pub fn down(global: &GlobalOptions, args: DownArgs) -> Result<i32> {
         &|event| show(&progress, event),
         &|warning| eprintln!("WARN[0000] {warning}"),
     )?;
-    if !existed {
+    let mut failed = false;
+    if let (Some(rmi), Some(project)) = (args.rmi.as_deref(), project.as_ref()) {
+        failed = remove_service_images(&engine, project, rmi == "all", &progress);
+    }
+    if !existed && args.rmi.is_none() {
         eprintln!("No resource found to remove for project \"{name}\".");
     }
-    Ok(0)
+    Ok(i32::from(failed))
+}
+
+/// `down --rmi`: the images of the project's services, each once; with `all`
+/// every one, else only those without a custom tag (built under the project's
+/// default `<project>-<service>` name). Keeps going past failures (an image
+/// another container uses) and says whether one failed.
+fn remove_service_images(
+    engine: &wharf_engine::LinuxEngine,
+    project: &wharf_compose::Project,
+    all: bool,
+    progress: &Progress,
+) -> bool {
+    let mut images: Vec<String> = Vec::new();
+    for service in project.services.values() {
+        if !all && service.image.is_some() {
+            continue;
+        }
+        let image = wharf_orchestrator::service_image(project, service);
+        if !images.contains(&image) && engine.images().image_id(&image).is_ok() {
+            images.push(image);
+        }
+    }
+    let mut failed = false;
+    for image in images {
+        progress.update("Image", &image, "Removing", false, false);
+        match engine.remove_image(&image, false) {
+            Ok(_) => progress.update("Image", &image, "Removed", true, false),
+            Err(e) => {
+                progress.update("Image", &image, &format!("Error {e}"), true, true);
+                failed = true;
+            }
+        }
+    }
+    failed
 }
