@@ -552,7 +552,7 @@ mod tests {
     use super::*;
 
     fn parse(spec: &str) -> Result<RunMount, String> {
-        parse_mount(spec, "/work", &|v| Ok(v.replace("$HOME", "/root")))
+        parse_mount(spec, "/srv/app", &|v| Ok(v.replace("$HOME", "/root")))
     }
 
     #[test]
@@ -564,7 +564,7 @@ mod tests {
         assert_eq!(m.sharing, Sharing::Shared);
         assert!(!m.read_only);
         let m = parse("type=cache,dst=go,id=gomod,sharing=locked,mode=0700,uid=1000,gid=1000,from=deps,source=/src,ro").unwrap();
-        assert_eq!(m.target.as_deref(), Some("/work/go"));
+        assert_eq!(m.target.as_deref(), Some("/srv/app/go"));
         assert_eq!(m.id.as_deref(), Some("gomod"));
         assert_eq!(m.sharing, Sharing::Locked);
         assert_eq!(
@@ -585,7 +585,7 @@ mod tests {
             (m.from.as_deref(), m.source.as_deref()),
             (Some("build"), Some("/out"))
         );
-        assert_eq!(m.target.as_deref(), Some("/x"));
+        assert_eq!(m.target.as_deref(), Some("/srv/x"));
         assert!(!m.read_only);
         let m = parse("type=tmpfs,target=/tmp,size=64m").unwrap();
         assert_eq!(m.size, Some(64 << 20));
