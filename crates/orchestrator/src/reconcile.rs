@@ -24,6 +24,9 @@ pub struct UpOptions {
     pub force_recreate: bool,
     /// Never recreate existing containers, even when their configuration changed.
     pub no_recreate: bool,
+    /// Recreate the containers of the services the named ones depend on
+    /// (`--always-recreate-deps`), even when unchanged.
+    pub always_recreate_deps: bool,
     /// Create containers but do not start them.
     pub no_start: bool,
     /// Remove containers of services no longer in the project.
@@ -493,13 +496,13 @@ pub fn plan_up(
             };
             let hash_differs = container.label(labels::CONFIG_HASH)
                 != spec.labels.get(labels::CONFIG_HASH).map(String::as_str);
-            if options.force_recreate
-                || (hash_differs && !options.no_recreate)
-                || recreated_source.is_some()
-            {
+            let dependency_only = !options.services.is_empty() && !options.services.contains(name);
+            let forced =
+                options.force_recreate || (options.always_recreate_deps && dependency_only);
+            if forced || (hash_differs && !options.no_recreate) || recreated_source.is_some() {
                 let why = match recreated_source {
                     _ if hash_differs => change_reason(&container.labels, &spec),
-                    Some(source) if !options.force_recreate => {
+                    Some(source) if !forced => {
                         format!("shares the namespaces of recreated service {source}")
                     }
                     _ => "forced".to_string(),

@@ -430,3 +430,28 @@ fn healthy_and_completed_conditions_add_a_wait_before_the_dependent() {
     };
     assert!(!up(&project, &Observed::default(), &options).contains("wait"));
 }
+
+#[test]
+fn always_recreate_deps_recreates_the_dependencies_of_named_services_only() {
+    let project = hello();
+    let options = UpOptions {
+        services: vec!["web".into()],
+        always_recreate_deps: true,
+        ..Default::default()
+    };
+    assert_plan(
+        &up(&project, &all_up(&project), &options),
+        "
+        1 stop container hello-worker-1
+        2 remove container hello-worker-1 (after 1)
+        3 create container hello-worker-1: recreate (forced) (after 2)
+        4 start container hello-worker-1 (after 3)
+        ",
+    );
+    // With every service named there is no dependency-only service.
+    let options = UpOptions {
+        always_recreate_deps: true,
+        ..Default::default()
+    };
+    assert_plan(&up(&project, &all_up(&project), &options), "nothing to do");
+}

@@ -25,6 +25,9 @@ pub struct UpArgs {
     /// If containers already exist, don't recreate them
     #[arg(long, conflicts_with = "force_recreate")]
     pub no_recreate: bool,
+    /// Recreate dependent containers. Incompatible with --no-recreate.
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub always_recreate_deps: bool,
     /// Don't start the services after creating them
     #[arg(long)]
     pub no_start: bool,
@@ -233,6 +236,7 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         services: args.services.clone(),
         force_recreate: args.force_recreate,
         no_recreate: args.no_recreate,
+        always_recreate_deps: args.always_recreate_deps,
         no_start: args.no_start,
         no_deps: args.no_deps,
         remove_orphans: args.remove_orphans,
