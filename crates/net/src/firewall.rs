@@ -377,6 +377,9 @@ impl Nftables {
         json!({ "nftables": commands })
     }
 
+    /// Tolerant teardown: adds everything the deletions need (a no-op for what
+    /// exists), then the deletions of [`Nftables::strict_teardown_ruleset`], so
+    /// it succeeds whatever is already gone.
     pub fn teardown_ruleset(bridge: &str, subnet: Ipv4Net, subnet_v6: Option<Ipv6Net>) -> Value {
         let subnet = subnet.trunc();
         let (nat, fwd) = (nat_chain(bridge), fwd_chain(bridge));
@@ -393,30 +396,19 @@ impl Nftables {
             ),
             cmd("add", elements(IIF_MAP, vec![json!([bridge, jump(&fwd)])])),
             cmd("add", elements(OIF_MAP, vec![json!([bridge, jump(&fwd)])])),
-            cmd("delete", elements(NAT_MAP, vec![prefix(subnet)])),
-            cmd("delete", elements(IIF_MAP, vec![json!(bridge)])),
-            cmd("delete", elements(OIF_MAP, vec![json!(bridge)])),
-            cmd("flush", chain(&nat)),
-            cmd("flush", chain(&fwd)),
-            cmd("delete", chain(&nat)),
-            cmd("delete", chain(&fwd)),
         ];
         if let Some(v6) = subnet_v6 {
-            let v6 = v6.trunc();
-            // The IPv6 element goes first, before the chain it jumps to is deleted.
-            commands.splice(
-                0..0,
-                [
-                    cmd("add", table()),
-                    cmd("add", chain(&nat)),
-                    cmd("add", verdict_map(NAT6_MAP, "ipv6_addr", true)),
-                    cmd(
-                        "add",
-                        elements(NAT6_MAP, vec![json!([prefix_v6(v6), jump(&nat)])]),
-                    ),
-                    cmd("delete", elements(NAT6_MAP, vec![prefix_v6(v6)])),
-                ],
-            );
+            commands.extend([
+                cmd("add", verdict_map(NAT6_MAP, "ipv6_addr", true)),
+                cmd(
+                    "add",
+                    elements(NAT6_MAP, vec![json!([prefix_v6(v6.trunc()), jump(&nat)])]),
+                ),
+            ]);
+        }
+        let deletions = Nftables::strict_teardown_ruleset(bridge, subnet, subnet_v6);
+        if let Value::Array(deletions) = &deletions["nftables"] {
+            commands.extend(deletions.iter().cloned());
         }
         json!({ "nftables": commands })
     }
