@@ -22,6 +22,13 @@ use wharf_image::oci::{ContainerConfig, HealthConfig};
 /// The mount points of the engine's `/etc` files, relative to the root.
 const ETC_MOUNT_POINTS: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
 
+/// Whether `rel` in a container's upper directory is only the empty mount point
+/// the engine made for one of its `/etc` files (left out of commits and diffs,
+/// as docker's init layer is).
+pub(crate) fn is_etc_mount_point(rel: &str, meta: &std::fs::Metadata) -> bool {
+    ETC_MOUNT_POINTS.contains(&rel) && meta.is_file() && meta.len() == 0
+}
+
 /// What `container commit` was asked for.
 #[derive(Debug, Clone, Default)]
 pub struct CommitOptions {
@@ -88,9 +95,7 @@ impl LinuxEngine {
         };
         let lease = self.images.lease().map_err(image_err)?;
         let upper = self.layout.container(&record.id).join("upper");
-        let skip = |rel: &str, meta: &std::fs::Metadata| {
-            ETC_MOUNT_POINTS.contains(&rel) && meta.is_file() && meta.len() == 0
-        };
+        let skip = is_etc_mount_point;
         let state = self.live_state(&record.id)?;
         let frozen = match (&state.state, &state.cgroup) {
             (ContainerState::Running { paused: false, .. }, Some(cgroup)) if options.pause => {

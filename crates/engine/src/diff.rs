@@ -26,11 +26,6 @@ impl ChangeKind {
     }
 }
 
-/// The empty files made as mount points for the engine's /etc files; docker
-/// leaves them out of a diff too.
-const ETC_MOUNT_POINTS: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
-const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
-
 impl LinuxEngine {
     /// The changes of a container, parents before children, each path absolute.
     pub fn container_changes(&self, id_or_name: &str) -> Result<Vec<(ChangeKind, String)>> {
@@ -69,7 +64,7 @@ fn walk(
             out.push((ChangeKind::Deleted, format!("/{text}")));
             continue;
         }
-        if ETC_MOUNT_POINTS.contains(&text.as_str()) && meta.is_file() && meta.len() == 0 {
+        if crate::commit::is_etc_mount_point(&text, &meta) {
             continue;
         }
         let in_lower = !below_opaque
@@ -83,7 +78,7 @@ fn walk(
         };
         out.push((kind, format!("/{text}")));
         if meta.is_dir() {
-            let opaque = xattr::get(entry.path(), OPAQUE_XATTR)
+            let opaque = xattr::get(entry.path(), wharf_image::tree_tar::OPAQUE_XATTR)
                 .ok()
                 .flatten()
                 .is_some_and(|v| v == b"y");

@@ -27,7 +27,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// The extended attribute overlayfs marks an opaque directory with (value `y`).
+pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 /// Entries of a diff to leave out: the path relative to the tree (no leading
 /// `/`) and the entry's metadata. A directory left with nothing but left-out

@@ -24,7 +24,6 @@ use std::time::{Duration, UNIX_EPOCH};
 const WHITEOUT_PREFIX: &str = ".wh.";
 const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
 const WHITEOUT_OPAQUE: &str = ".wh..wh..opq";
-const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 const PAX_XATTR_PREFIX: &str = "SCHILY.xattr.";
 
 /// How a stream is compressed, told by its first bytes.
@@ -281,7 +280,7 @@ impl Unpacker<'_> {
                 full
             };
             self.need_root(&shown, "an opaque-directory whiteout")?;
-            xattr::set(&dir, OVERLAY_OPAQUE_XATTR, b"y")
+            xattr::set(&dir, crate::tree_tar::OPAQUE_XATTR, b"y")
                 .map_err(ioe("set trusted.overlay.opaque on", &dir))?;
             return Ok(());
         }

@@ -373,7 +373,7 @@ fn whiteouts_become_overlay_whiteouts() {
     assert_eq!(wh.rdev(), 0);
     assert!(!sb.snap.join(".wh.gone").exists());
     for d in ["dir", "other"] {
-        let v = xattr::get(sb.snap.join(d), OVERLAY_OPAQUE_XATTR).unwrap();
+        let v = xattr::get(sb.snap.join(d), crate::tree_tar::OPAQUE_XATTR).unwrap();
         assert_eq!(v.as_deref(), Some(&b"y"[..]), "{d}");
         assert!(!sb.snap.join(d).join(WHITEOUT_OPAQUE).exists());
     }
