@@ -20,6 +20,7 @@ pub use observed::{
     ContainerInfo, ContainerState, Health, ImageInfo, NetworkInfo, ProcessInfo, PublishedPort,
     StatsSample, VolumeInfo, VolumeUser,
 };
+pub use spec::{parse_mac_address, parse_mtu};
 pub use spec::{
     ContainerSpec, DeviceMapping, ExecSpec, Healthcheck, IpcMode, Ipv6Pool, Mount, MountKind,
     NetworkAttachment, NetworkMode, NetworkSpec, PidMode, PortBinding, Protocol, Resources,

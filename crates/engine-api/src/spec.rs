@@ -600,6 +600,44 @@ impl RestartPolicy {
     }
 }
 
+/// `02:42:ac:11:00:02` (or with `-`) → bytes; a unicast, non-zero address is
+/// required. The error says what is wrong with `text`.
+pub fn parse_mac_address(text: &str) -> std::result::Result<[u8; 6], String> {
+    let bad = || {
+        format!(
+            "{text:?} is not a MAC address: write six hexadecimal pairs, e.g. 02:42:ac:11:00:02"
+        )
+    };
+    let parts: Vec<&str> = text.trim().split([':', '-']).collect();
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut mac = [0u8; 6];
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        if part.len() != 2 {
+            return Err(bad());
+        }
+        *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+    }
+    if mac[0] & 1 == 1 {
+        return Err(format!(
+            "{text:?} is a multicast address: the first byte must be even (e.g. 02:…)"
+        ));
+    }
+    if mac == [0; 6] {
+        return Err(format!("{text:?} is the zero address"));
+    }
+    Ok(mac)
+}
+
+/// A network MTU (`com.docker.network.driver.mtu`): a number from 68 to 65535.
+pub fn parse_mtu(text: &str) -> Option<u32> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|m| (68..=65535).contains(m))
+}
+
 /// A network to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct NetworkSpec {

@@ -297,7 +297,7 @@ pub fn allocate_endpoints(
             .mac_address
             .as_deref()
             .map(|text| {
-                parse_mac(text).ok_or_else(|| {
+                wharf_engine_api::parse_mac_address(text).map_err(|_| {
                     EngineError::Invalid(format!(
                         "mac_address {text:?} on network {} is not a unicast MAC address like 02:42:ac:11:00:02",
                         network.name
@@ -425,22 +425,6 @@ fn ipv6_endpoint(
         prefix: subnet.prefix_len(),
         gateway: v6.gateway,
     })
-}
-
-/// `02:42:ac:11:00:02` → bytes, unicast and non-zero only.
-fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = text.trim().split([':', '-']).collect();
-    let mut mac = [0u8; 6];
-    if parts.len() != 6 {
-        return None;
-    }
-    for (byte, part) in mac.iter_mut().zip(parts) {
-        if part.len() != 2 {
-            return None;
-        }
-        *byte = u8::from_str_radix(part, 16).ok()?;
-    }
-    (mac[0] & 1 == 0 && mac != [0; 6]).then_some(mac)
 }
 
 /// The `/etc/hosts` of `container`: localhost, itself and its `extra_hosts`.

@@ -162,7 +162,8 @@ pub fn validate_attachment(
         return refuse("gw_priority");
     }
     if let Some(mac) = &attachment.mac_address {
-        parse_mac(mac).map_err(|e| format!("networks.{key}.mac_address: {e}"))?;
+        wharf_engine_api::parse_mac_address(mac)
+            .map_err(|e| format!("networks.{key}.mac_address: {e}"))?;
     }
     let _ = service;
     Ok(())
@@ -171,47 +172,15 @@ pub fn validate_attachment(
 /// Check the service-level `mac_address` (it applies to the first network).
 pub fn validate_mac_address(service: &Service) -> Result<(), String> {
     match &service.mac_address {
-        Some(mac) => parse_mac(mac)
+        Some(mac) => wharf_engine_api::parse_mac_address(mac)
             .map(|_| ())
             .map_err(|e| format!("mac_address: {e}")),
         None => Ok(()),
     }
 }
 
-/// `02:42:ac:11:00:02` → bytes; a unicast address is required.
-pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
-    let bad = || {
-        format!(
-            "{text:?} is not a MAC address: write six hexadecimal pairs, e.g. 02:42:ac:11:00:02"
-        )
-    };
-    let parts: Vec<&str> = text.trim().split([':', '-']).collect();
-    if parts.len() != 6 {
-        return Err(bad());
-    }
-    let mut mac = [0u8; 6];
-    for (byte, part) in mac.iter_mut().zip(parts) {
-        if part.len() != 2 {
-            return Err(bad());
-        }
-        *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
-    }
-    if mac[0] & 1 == 1 {
-        return Err(format!(
-            "{text:?} is a multicast address: the first byte must be even (e.g. 02:…)"
-        ));
-    }
-    if mac == [0; 6] {
-        return Err(format!("{text:?} is the zero address"));
-    }
-    Ok(mac)
-}
-
 fn parse_mtu(text: &str) -> Result<u32, String> {
-    text.trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|m| (68..=65535).contains(m))
+    wharf_engine_api::parse_mtu(text)
         .ok_or_else(|| format!("{MTU_OPT} {text:?} is not an MTU from 68 to 65535"))
 }
 
@@ -237,10 +206,13 @@ mod tests {
     #[test]
     fn mac_addresses() {
         assert_eq!(
-            parse_mac("02:42:ac:11:00:02").unwrap(),
+            wharf_engine_api::parse_mac_address("02:42:ac:11:00:02").unwrap(),
             [2, 0x42, 0xac, 0x11, 0, 2]
         );
-        assert_eq!(parse_mac("02-42-AC-11-00-FF").unwrap()[5], 0xff);
+        assert_eq!(
+            wharf_engine_api::parse_mac_address("02-42-AC-11-00-FF").unwrap()[5],
+            0xff
+        );
         for bad in [
             "02:42:ac:11:00",
             "zz:42:ac:11:00:02",
@@ -248,14 +220,18 @@ mod tests {
             "",
         ] {
             assert!(
-                parse_mac(bad).unwrap_err().contains("not a MAC address"),
+                wharf_engine_api::parse_mac_address(bad)
+                    .unwrap_err()
+                    .contains("not a MAC address"),
                 "{bad}"
             );
         }
-        assert!(parse_mac("01:00:5e:00:00:01")
+        assert!(wharf_engine_api::parse_mac_address("01:00:5e:00:00:01")
             .unwrap_err()
             .contains("multicast"));
-        assert!(parse_mac("00:00:00:00:00:00").unwrap_err().contains("zero"));
+        assert!(wharf_engine_api::parse_mac_address("00:00:00:00:00:00")
+            .unwrap_err()
+            .contains("zero"));
     }
 
     fn project_with(network: Network) -> Project {

@@ -276,9 +276,7 @@ fn create(engine: &dyn Engine, args: CreateArgs) -> Result<i32> {
     let bridge_name = opts.remove("com.docker.network.bridge.name");
     let mtu = match opts.remove("com.docker.network.driver.mtu") {
         Some(text) => Some(
-            text.parse::<u32>()
-                .ok()
-                .filter(|m| (68..=65535).contains(m))
+            wharf_engine_api::parse_mtu(&text)
                 .ok_or_else(|| anyhow::anyhow!("MTU {text:?} is not a number from 68 to 65535"))?,
         ),
         None => None,
