@@ -520,6 +520,17 @@ pub struct PortBinding {
     pub protocol: Protocol,
 }
 
+impl PortBinding {
+    /// The host address and port to listen on: all IPv4 addresses when no
+    /// host address is given.
+    pub fn listen_addr(&self) -> std::net::SocketAddr {
+        let host_ip = self
+            .host_ip
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        std::net::SocketAddr::new(host_ip, self.host_port)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {

@@ -792,10 +792,7 @@ impl Engine for LinuxEngine {
             return Ok(());
         }
         for port in spec.ports.iter().filter(|p| p.host_port != 0) {
-            let host_ip = port
-                .host_ip
-                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-            let listen = std::net::SocketAddr::new(host_ip, port.host_port);
+            let listen = port.listen_addr();
             // Bound and released at once: only whether it can be bound matters.
             match port.protocol {
                 wharf_engine_api::Protocol::Tcp => {

@@ -12,7 +12,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
@@ -281,8 +281,7 @@ impl Monitor {
                 ))
             })?;
         for port in &self.record.spec.ports {
-            let host_ip = port.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-            let listen = SocketAddr::new(host_ip, port.host_port);
+            let listen = port.listen_addr();
             let target = SocketAddr::new(target_ip, port.container_port);
             let bound = match port.protocol {
                 // Without a host address docker listens on 0.0.0.0 and on [::] (when
