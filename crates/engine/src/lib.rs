@@ -337,6 +337,8 @@ impl LinuxEngine {
     /// Rewrite the DNS table of every container sharing a network with
     /// `networks`, in place (its server re-reads it when it changes).
     fn refresh_dns_tables(&self, records: &[ContainerRecord], networks: &[String]) {
+        // Read once for all the tables, not once per container.
+        let host_resolv_conf = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         for record in records {
             if !record
                 .endpoints
@@ -347,16 +349,13 @@ impl LinuxEngine {
             }
             let dir = self.layout.container(&record.id);
             if dir.join(dns_data::FILE).exists() {
-                let _ = dns_data::write(&dir, record, records, self.dns_upstreams(record));
+                // The resolvers its server forwards to: the name servers its
+                // resolv.conf would have without the server.
+                let upstreams =
+                    dns_data::nameservers(&container_resolv_conf(&host_resolv_conf, &record.spec));
+                let _ = dns_data::write(&dir, record, records, upstreams);
             }
         }
-    }
-
-    /// The resolvers the embedded DNS server of `record` forwards to: the name
-    /// servers its resolv.conf would have without it.
-    fn dns_upstreams(&self, record: &ContainerRecord) -> Vec<std::net::IpAddr> {
-        let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        dns_data::nameservers(&container_resolv_conf(&host, &record.spec))
     }
 
     fn write_etc_files(&self, record: &ContainerRecord) -> Result<()> {
