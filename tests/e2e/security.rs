@@ -118,3 +118,89 @@ fn unsupported_and_invalid_settings_are_refused_up_front() {
         },
     );
 }
+
+const DEVICES: &str = r#"
+services:
+  plain:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+  listed:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+    devices: ["/dev/loop-control"]
+  priv:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+    privileged: true
+"#;
+
+/// On cgroup v2 (here a cgroup2 hierarchy mounted in the test's own mount
+/// namespace, so hybrid hosts run it too) a container's root may mknod a disk
+/// but not open it; listed devices and privileged containers may.
+#[test]
+fn regression_cgroup_v2_container_cannot_open_a_mknod_disk() {
+    sandboxed(
+        "security::regression_cgroup_v2_container_cannot_open_a_mknod_disk",
+        |s| {
+            s.import_busybox();
+            let cgroup2 = tempfile::tempdir().unwrap();
+            let mounted = std::process::Command::new("mount")
+                .args(["-t", "cgroup2", "cgroup2"])
+                .arg(cgroup2.path())
+                .status()
+                .unwrap();
+            assert!(mounted.success(), "mounting cgroup2 in the sandbox");
+            let fs = cgroup2.path().to_str().unwrap();
+            let dir = s.project("devices", DEVICES);
+            let wharf = |args: &[&str]| {
+                let out = s.wharf_with(&dir, args, &[("WHARF_CGROUP_FS", fs)], b"");
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                (out.status.success(), text(&out.stdout) + &text(&out.stderr))
+            };
+            let (ok, out) = wharf(&["up", "-d"]);
+            assert!(ok, "up: {out}");
+            let parent = cgroup2.path().join(wharf_testkit::sandbox::cgroup_parent());
+            assert!(
+                parent.is_dir(),
+                "the containers' cgroups are in the v2 tree"
+            );
+            let open = |service: &str, node: &str, how: &str| {
+                let script = format!("(exec 3{how}{node}) && echo OPENED");
+                wharf(&["exec", service, "sh", "-c", &script])
+            };
+            const EPERM: &str = "Operation not permitted";
+            for service in ["plain", "listed", "priv"] {
+                let (ok, out) = wharf(&[
+                    "exec",
+                    service,
+                    "sh",
+                    "-c",
+                    "mknod /tmp/sda b 8 0 && mknod /tmp/loop0 b 7 0 && mknod /tmp/lc c 10 237",
+                ]);
+                assert!(ok, "{service}: mknod is allowed: {out}");
+                for node in ["/dev/null", "/dev/zero", "/dev/urandom"] {
+                    let (ok, out) = open(service, node, "<>");
+                    assert!(ok && out.contains("OPENED"), "{service} {node}: {out}");
+                }
+                let (_, out) = open(service, "/dev/tty", "<>");
+                assert!(!out.contains(EPERM), "{service} /dev/tty: {out}");
+            }
+            for node in ["/tmp/sda", "/tmp/loop0", "/tmp/lc"] {
+                let (ok, out) = open("plain", node, "<");
+                assert!(!ok && out.contains(EPERM), "plain {node}: {out}");
+            }
+            let (ok, out) = open("listed", "/dev/loop-control", "<>");
+            assert!(ok, "listed device: {out}");
+            let (ok, out) = open("listed", "/tmp/lc", "<>");
+            assert!(ok, "listed device under another name: {out}");
+            let (ok, out) = open("listed", "/tmp/sda", "<");
+            assert!(!ok && out.contains(EPERM), "listed /tmp/sda: {out}");
+            let (ok, out) = open("priv", "/tmp/loop0", "<");
+            assert!(ok, "privileged loop0: {out}");
+            let (_, out) = open("priv", "/tmp/sda", "<");
+            assert!(!out.contains(EPERM), "privileged /tmp/sda: {out}");
+            let (ok, out) = wharf(&["down", "-t", "1"]);
+            assert!(ok, "down: {out}");
+        },
+    );
+}

@@ -45,6 +45,15 @@ pub enum RuntimeError {
         path: PathBuf,
         hint: &'static str,
     },
+    /// The device filter of a v2 cgroup could not be installed.
+    #[error("cannot {step} of cgroup {cgroup}: {source}; {hint}")]
+    DeviceFilter {
+        step: &'static str,
+        cgroup: PathBuf,
+        #[source]
+        source: io::Error,
+        hint: String,
+    },
     /// No cgroup file system at the given root.
     #[error("no cgroup hierarchy found at {path}: expected cgroup.controllers (v2) or per-controller directories such as memory/ (v1)")]
     NoCgroupFs { path: PathBuf },

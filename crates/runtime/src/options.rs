@@ -2,6 +2,7 @@
 //! whose `Default` is Docker's default, and their validation and preparation in the
 //! parent: everything the container process needs is turned into plain data here.
 
+use crate::cgroups::{DeviceRule, DeviceType};
 use crate::seccomp::{self, Program, SeccompProfile};
 use crate::RuntimeError;
 use std::ffi::CString;
@@ -271,7 +272,7 @@ pub(crate) struct DeviceNode {
 /// Stat the host devices, giving the nodes to create and the v1 devices cgroup rules.
 pub(crate) fn prepare_devices(
     devices: &[Device],
-) -> Result<(Vec<DeviceNode>, Vec<String>), RuntimeError> {
+) -> Result<(Vec<DeviceNode>, Vec<DeviceRule>), RuntimeError> {
     let mut nodes = Vec::new();
     let mut rules = Vec::new();
     for d in devices {
@@ -279,9 +280,9 @@ pub(crate) fn prepare_devices(
             .map_err(|e| RuntimeError::io("stat device", &d.host_path, e))?;
         let ft = meta.file_type();
         let kind = if ft.is_char_device() {
-            'c'
+            DeviceType::Char
         } else if ft.is_block_device() {
-            'b'
+            DeviceType::Block
         } else {
             return Err(RuntimeError::InvalidConfig(format!(
                 "device {} is not a character or block device",
@@ -293,12 +294,12 @@ pub(crate) fn prepare_devices(
         } else {
             d.permissions.as_str()
         };
-        if !perms.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+        let Some(access) = DeviceRule::parse_access(perms) else {
             return Err(RuntimeError::InvalidConfig(format!(
                 "device {}: permissions {perms:?} must be made of r, w and m",
                 d.host_path.display()
             )));
-        }
+        };
         let target = if d.container_path.is_empty() {
             d.host_path.to_string_lossy().into_owned()
         } else {
@@ -311,7 +312,12 @@ pub(crate) fn prepare_devices(
         }
         let rdev = meta.rdev();
         let (major, minor) = (libc::major(rdev), libc::minor(rdev));
-        rules.push(format!("{kind} {major}:{minor} {perms}"));
+        rules.push(DeviceRule {
+            kind,
+            major: Some(major),
+            minor: Some(minor),
+            access,
+        });
         nodes.push(DeviceNode {
             path: CString::new(target.trim_start_matches('/')).map_err(|_| {
                 RuntimeError::InvalidConfig(format!("device target {target:?} contains a NUL byte"))
@@ -441,7 +447,8 @@ mod tests {
             permissions: "rw".into(),
         }])
         .unwrap();
-        assert_eq!(rules, vec!["c 1:3 rw".to_string()]);
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].to_string(), "c 1:3 rw");
         assert_eq!(nodes[0].path.as_c_str(), c"dev/mynull");
         let err = prepare_devices(&[Device {
             host_path: "/etc/passwd".into(),

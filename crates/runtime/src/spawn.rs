@@ -434,7 +434,7 @@ pub fn spawn(
     }
     let (device_nodes, mut device_rules) = crate::options::prepare_devices(&devices)?;
     if cfg.security.privileged {
-        device_rules = vec!["a".to_string()];
+        device_rules = vec![crate::cgroups::DeviceRule::ALLOW_ALL];
     }
     let namespaces = SharedNamespaces::open(&cfg.process, cfg.new_netns)?;
     let rootfs = RootfsPlan::new(&cfg, device_nodes, namespaces.shm(&cfg.process)?)?;

@@ -1190,3 +1190,112 @@ fn shared_namespaces_and_a_joined_dev_shm_that_stays_inside_its_container() {
         },
     );
 }
+
+/// Open each node as `sh` would (`<` read, `<>` read-write) and print
+/// `NODE: ok` or `NODE: <the shell's error>`.
+const OPEN_PROBE: &str = "probe() { if (exec 3<\"$2\") 2>/tmp/probe.err && [ \"$1\" = r ] || \
+    (exec 3<>\"$2\") 2>/tmp/probe.err; then echo \"$2: ok\"; \
+    else echo \"$2: $(cat /tmp/probe.err)\"; fi; }";
+
+/// The verdict the probe printed for `node`.
+fn verdict<'a>(out: &'a str, node: &str) -> &'a str {
+    let prefix = format!("{node}: ");
+    out.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no verdict for {node}: {out}"))
+}
+
+/// A cgroup2 hierarchy mounted in the sandbox's own mount namespace, so the
+/// device program path is exercised on hybrid (v1) hosts too; on them the
+/// process stays in the v1 root devices cgroup, which allows everything, so
+/// only the program decides.
+fn private_cgroup2() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    nix::mount::mount(
+        Some("cgroup2"),
+        dir.path(),
+        Some("cgroup2"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("mounting cgroup2 in the sandbox");
+    dir
+}
+
+#[test]
+fn cgroup_v2_device_program_enforces_docker_device_rules() {
+    sandboxed(
+        "cgroup_v2_device_program_enforces_docker_device_rules",
+        |prefix| {
+            let cgroup2 = private_cgroup2();
+            let script = format!(
+                "{OPEN_PROBE}; busybox mknod /tmp/sda b 8 0 && echo MKNOD=ok; \
+                 busybox mknod /tmp/loop0 b 7 0; busybox mknod /tmp/lc c 10 237; \
+                 for n in null zero full random urandom tty; do probe rw /dev/$n; done; \
+                 probe r /tmp/sda; probe r /tmp/loop0; probe rw /tmp/lc; \
+                 [ -e /dev/loop-control ] && probe rw /dev/loop-control; \
+                 echo URANDOM=$(busybox head -c 16 /dev/urandom | busybox wc -c); \
+                 echo x > /dev/null && echo NULL=written; echo READY; sleep 1000"
+            );
+            let run = |name: &str, setup: &dyn Fn(&mut SpawnConfig)| {
+                let fx = Fixture::new();
+                let mut cfg = fx.config(prefix, name, &["sh", "-c", &script]);
+                cfg.cgroup.fs_root = cgroup2.path().to_path_buf();
+                setup(&mut cfg);
+                let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+                assert_eq!(spawned.cgroup.mode, CgroupMode::V2);
+                (fx.wait_ready(), spawned, fx)
+            };
+            const EPERM: &str = "Operation not permitted";
+
+            // Docker's defaults: mknod anything, use only the standard nodes.
+            let (out, spawned, _fx) = run("default", &|_| {});
+            assert!(out.contains("MKNOD=ok\n"), "{out}");
+            for n in ["null", "zero", "full", "random", "urandom"] {
+                assert_eq!(verdict(&out, &format!("/dev/{n}")), "ok", "{out}");
+            }
+            // No controlling terminal: the tty driver answers, not the filter.
+            assert!(!verdict(&out, "/dev/tty").contains(EPERM), "{out}");
+            assert!(
+                out.contains("URANDOM=16\n") && out.contains("NULL=written\n"),
+                "{out}"
+            );
+            for node in ["/tmp/sda", "/tmp/loop0", "/tmp/lc"] {
+                assert!(verdict(&out, node).contains(EPERM), "{node}: {out}");
+            }
+            // `exec` joins the cgroup, so the program covers it too.
+            let status = exec(
+                spawned.pid,
+                &spawned.cgroup,
+                &strings(&["sh", "-c", "exec 3</tmp/sda"]),
+                &strings(&["PATH=/bin"]),
+                "/",
+                None,
+            )
+            .unwrap();
+            assert_ne!(status, 0, "exec opened the disk node");
+            stop(&spawned);
+
+            // A listed device is usable, under its own path and any other node.
+            let (out, spawned, _fx) = run("listed", &|cfg| {
+                cfg.security.devices = vec![Device {
+                    host_path: "/dev/loop-control".into(),
+                    container_path: String::new(),
+                    permissions: "rw".into(),
+                }];
+            });
+            assert_eq!(verdict(&out, "/dev/loop-control"), "ok", "{out}");
+            assert_eq!(verdict(&out, "/tmp/lc"), "ok", "{out}");
+            assert!(verdict(&out, "/tmp/sda").contains(EPERM), "{out}");
+            assert!(verdict(&out, "/tmp/loop0").contains(EPERM), "{out}");
+            stop(&spawned);
+
+            // Privileged: every device.
+            let (out, spawned, _fx) = run("privileged", &|cfg| cfg.security.privileged = true);
+            assert_eq!(verdict(&out, "/tmp/loop0"), "ok", "{out}");
+            assert_eq!(verdict(&out, "/tmp/lc"), "ok", "{out}");
+            assert!(!verdict(&out, "/tmp/sda").contains(EPERM), "{out}");
+            stop(&spawned);
+        },
+    );
+}

@@ -1,26 +1,12 @@
 //! Create a container's cgroup: `mkdir -p` in each v1 controller (with Docker's device
-//! allow-list) or in the unified tree with controllers enabled down the ancestors.
+//! allow-list) or in the unified tree with controllers enabled down the ancestors (the
+//! v2 device program is installed by `allow_devices`).
 
+use super::devices::{DeviceRule, DEFAULT_DEVICE_RULES};
 use super::{fs, rel, v1_controller_mounted, CgroupConfig, CgroupHandle, CgroupMode};
 use super::{V1_CONTROLLERS, V2_CONTROLLERS};
 use crate::{detect, RuntimeError};
 use std::path::Path;
-
-/// Device rules of Docker's default profile: mknod of anything, and read/write/mknod
-/// of the standard character devices, ptys and tun.
-const DEVICE_ALLOW: [&str; 11] = [
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-];
 
 impl CgroupHandle {
     /// Create the cgroup described by `cfg` and apply its limits. On failure nothing
@@ -56,8 +42,8 @@ impl CgroupHandle {
                 .map_err(|e| RuntimeError::io("create cgroup directory", &dir, e))?;
             if controller == "devices" {
                 fs::write(&dir.join("devices.deny"), "a")?;
-                for rule in DEVICE_ALLOW {
-                    fs::write(&dir.join("devices.allow"), rule)?;
+                for rule in DEFAULT_DEVICE_RULES {
+                    fs::write(&dir.join("devices.allow"), &rule.to_string())?;
                 }
             }
         }
@@ -91,12 +77,18 @@ impl CgroupHandle {
         Ok(())
     }
 
-    /// Allow more devices in the v1 devices cgroup (`c 10:200 rwm`, or `a` for every
-    /// device, as a privileged container has). On v2 there is no devices file (the
-    /// kernel's device controller is eBPF only) and wharf installs no device filter,
-    /// so nothing needs allowing.
-    pub fn allow_devices(&self, rules: &[String]) -> Result<(), RuntimeError> {
-        if self.mode != CgroupMode::V1 || rules.is_empty() {
+    /// Allow `rules` on top of Docker's defaults ([`DEFAULT_DEVICE_RULES`];
+    /// [`DeviceRule::ALLOW_ALL`] for a privileged container). On v1 they are added
+    /// to `devices.allow` (the defaults were written at create). On v2, where the
+    /// kernel's device controller is eBPF only, this installs the cgroup's device
+    /// program (defaults plus `rules`, everything else denied) and must be called
+    /// for every container, with no rules too, before anything runs in it.
+    pub fn allow_devices(&self, rules: &[DeviceRule]) -> Result<(), RuntimeError> {
+        if self.mode == CgroupMode::V2 {
+            let all: Vec<DeviceRule> = DEFAULT_DEVICE_RULES.iter().chain(rules).copied().collect();
+            return super::bpf::install_device_filter(&self.v2_dir(), &all);
+        }
+        if rules.is_empty() {
             return Ok(());
         }
         if !v1_controller_mounted(&self.fs_root, "devices") {
@@ -108,7 +100,7 @@ impl CgroupHandle {
         }
         let file = self.v1_dir("devices").join("devices.allow");
         for rule in rules {
-            fs::write(&file, rule)?;
+            fs::write(&file, &rule.to_string())?;
         }
         Ok(())
     }

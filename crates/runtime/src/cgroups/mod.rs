@@ -4,11 +4,13 @@
 //! Every operation takes the cgroupfs root (normally `/sys/fs/cgroup`) as an input, so
 //! the whole module is unit-tested on a fake tree in a tempdir. One file a concern:
 //! [`detect`](detect()) the hierarchy, `create`, `limits`, `procs`, `stats`, `freezer`
-//! (pause), `destroy`.
+//! (pause), `destroy`; `devices` (the device rules) and `bpf` (their v2 program).
 
+mod bpf;
 mod create;
 mod destroy;
 mod detect;
+pub mod devices;
 mod freezer;
 mod fs;
 mod limits;
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub use detect::detect;
+pub use devices::{DeviceRule, DeviceType, DEFAULT_DEVICE_RULES};
 pub use stats::CgroupStats;
 
 /// The v1 controllers a container cgroup is created in besides cpuset (see

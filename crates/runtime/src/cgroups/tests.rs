@@ -831,3 +831,44 @@ fn freeze_and_thaw_write_the_freezer_and_report_the_state() {
     );
     assert!(!h.is_frozen().unwrap(), "no freezer: never frozen");
 }
+
+#[test]
+fn v1_allow_devices_appends_rules_and_allow_all() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v1(root, &V1_CONTROLLERS);
+    fake_v1_leaf(root, "wharf/proj/dev");
+    let h = CgroupHandle::create(&config(root, "wharf/proj/dev", Limits::default())).unwrap();
+    let allow = root.join("devices/wharf/proj/dev/devices.allow");
+    h.allow_devices(&[]).unwrap();
+    assert_eq!(read(&allow), "c 136:* rwm", "no rules: the defaults stay");
+    let loop_control = DeviceRule {
+        kind: DeviceType::Char,
+        major: Some(10),
+        minor: Some(237),
+        access: DeviceRule::parse_access("rw").unwrap(),
+    };
+    h.allow_devices(&[loop_control]).unwrap();
+    assert_eq!(read(&allow), "c 10:237 rw");
+    h.allow_devices(&[DeviceRule::ALLOW_ALL]).unwrap();
+    assert_eq!(read(&allow), "a");
+}
+
+#[test]
+fn v2_allow_devices_never_silently_does_nothing() {
+    // A fake tree is no cgroup: installing the device program must fail, naming
+    // the directory, even with no extra rules (the defaults are always installed).
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v2(root);
+    fake_v2_leaf(root, "wharf/proj/dev", true);
+    let h = CgroupHandle::create(&config(root, "wharf/proj/dev", Limits::default())).unwrap();
+    assert_eq!(h.mode, CgroupMode::V2);
+    let err = h.allow_devices(&[]).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("device program"), "{text}");
+    assert!(
+        text.contains(&root.join("wharf/proj/dev").display().to_string()),
+        "{text}"
+    );
+}

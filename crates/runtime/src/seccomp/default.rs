@@ -1,4 +1,4 @@
-//! The default profile: the effect of Docker's default seccomp profile on x86_64.
+//! The default profile: the effect of Docker's default seccomp profile on x86_64 and aarch64.
 //!
 //! An allowlist: the default action is `ERRNO(EPERM)`. Allowed always: the ordinary
 //! process, file, memory, signal, socket, IPC and time calls. Allowed only with
@@ -12,7 +12,7 @@
 //! keyctl/add_key/request_key, userfaultfd, kexec, pivot_root, swapon/swapoff, the
 //! io_uring calls (Docker removed them), vm86, uselib, ustat, sysfs, _sysctl, nfsservctl.
 
-use super::{syscall_nr, Cond, Filter, Op, Rule, RET_ALLOW, RET_ERRNO};
+use super::{Arch, Cond, Filter, Op, Rule, RET_ALLOW, RET_ERRNO};
 
 /// Always allowed (names that do not exist on the architecture are skipped).
 const ALLOWED: &str = "accept accept4 access adjtimex alarm bind brk cachestat capget capset \
@@ -85,11 +85,11 @@ const PERSONAS: [u64; 5] = [0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
 const AF_VSOCK: u64 = 40;
 
 /// The default filter for a container holding the capability set `caps`.
-pub(crate) fn profile(caps: u64) -> Filter {
+pub(crate) fn profile(arch: Arch, caps: u64) -> Filter {
     let mut rules = Vec::new();
     let allow = |names: &str, conds: Vec<Cond>, rules: &mut Vec<Rule>| {
         for name in names.split_whitespace() {
-            if let Some(nr) = syscall_nr(name) {
+            if let Some(nr) = arch.syscall_nr(name) {
                 rules.push(Rule {
                     nr,
                     conds: conds.clone(),
@@ -134,7 +134,7 @@ pub(crate) fn profile(caps: u64) -> Filter {
             }],
             &mut rules,
         );
-        if let Some(nr) = syscall_nr("clone3") {
+        if let Some(nr) = arch.syscall_nr("clone3") {
             rules.push(Rule {
                 nr,
                 conds: vec![],

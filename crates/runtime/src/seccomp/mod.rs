@@ -15,10 +15,10 @@
 //! (`install`, allocation-free) while it still holds CAP_SYS_ADMIN, so no_new_privs is
 //! needed only when asked.
 
+mod aarch64;
 mod default;
 #[cfg(test)]
 mod tests;
-#[cfg(target_arch = "x86_64")]
 mod x86_64;
 
 use crate::RuntimeError;
@@ -39,7 +39,63 @@ pub enum SeccompProfile {
 }
 
 const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+const AUDIT_ARCH_AARCH64: u32 = 0xC000_00B7;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// An architecture filters are compiled for: its system call numbers, the
+/// `AUDIT_ARCH_*` value the kernel reports, and its names in Docker profiles.
+/// Both tables are always built, so the selection is tested on any host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+impl Arch {
+    /// The architecture this binary runs on, or an error saying the filter cannot
+    /// be built here (never a silently unconfined container).
+    pub(crate) fn native() -> Result<Arch, RuntimeError> {
+        match std::env::consts::ARCH {
+            "x86_64" => Ok(Arch::X86_64),
+            "aarch64" => Ok(Arch::Aarch64),
+            other => Err(RuntimeError::InvalidConfig(format!(
+                "seccomp filters are built for x86_64 and aarch64 only, not {other}: \
+                 use security_opt seccomp=unconfined on this architecture"
+            ))),
+        }
+    }
+
+    fn syscalls(self) -> &'static [(&'static str, u32)] {
+        match self {
+            Arch::X86_64 => x86_64::SYSCALLS,
+            Arch::Aarch64 => aarch64::SYSCALLS,
+        }
+    }
+
+    /// The number of a system call by name on this architecture.
+    pub(crate) fn syscall_nr(self, name: &str) -> Option<u32> {
+        self.syscalls()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, nr)| *nr)
+    }
+
+    pub(crate) fn audit_arch(self) -> u32 {
+        match self {
+            Arch::X86_64 => AUDIT_ARCH_X86_64,
+            Arch::Aarch64 => AUDIT_ARCH_AARCH64,
+        }
+    }
+
+    /// Whether a Docker profile's `arches` list names this architecture.
+    fn listed_in(self, arches: &[String]) -> bool {
+        let names: &[&str] = match self {
+            Arch::X86_64 => &["amd64", "x86_64", "SCMP_ARCH_X86_64"],
+            Arch::Aarch64 => &["arm64", "aarch64", "SCMP_ARCH_AARCH64"],
+        };
+        arches.iter().any(|a| names.contains(&a.as_str()))
+    }
+}
 
 /// Seccomp return values (linux/seccomp.h).
 pub(crate) const RET_KILL_PROCESS: u32 = 0x8000_0000;
@@ -94,33 +150,6 @@ pub(crate) struct Program {
 impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Program({} instructions)", self.insns.len())
-    }
-}
-
-/// The number of a system call by name on this architecture.
-pub(crate) fn syscall_nr(name: &str) -> Option<u32> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        x86_64::SYSCALLS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, nr)| *nr)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = name;
-        None
-    }
-}
-
-fn unsupported_arch() -> Result<(), RuntimeError> {
-    if cfg!(target_arch = "x86_64") {
-        Ok(())
-    } else {
-        Err(RuntimeError::InvalidConfig(
-            "seccomp filters are only built for x86_64 so far: use seccomp=unconfined on this architecture"
-                .into(),
-        ))
     }
 }
 
@@ -229,16 +258,12 @@ fn parse_version(s: &str) -> Option<(u32, u32)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
-fn native_arch_listed(arches: &[String]) -> bool {
-    arches.iter().any(|a| a == "amd64" || a == "x86_64")
-}
-
 /// Turn a Docker JSON profile into a filter for a container holding `caps`, with the
 /// semantics of Docker and runc: `includes` needs every listed capability, `excludes`
 /// drops a rule when any listed capability is held; names unknown on this architecture
 /// are skipped; several conditions on one argument make one rule each (OR), otherwise
 /// the conditions of an entry are ANDed.
-pub(crate) fn parse_docker_profile(json: &[u8], caps: u64) -> Result<Filter, String> {
+pub(crate) fn parse_docker_profile(arch: Arch, json: &[u8], caps: u64) -> Result<Filter, String> {
     let p: DockerProfile = serde_json::from_slice(json).map_err(|e| e.to_string())?;
     let default_errno = p.default_errno_ret.unwrap_or(libc::EPERM as u32);
     let default_action = parse_action(&p.default_action, p.default_errno_ret, 1)
@@ -264,7 +289,7 @@ pub(crate) fn parse_docker_profile(json: &[u8], caps: u64) -> Result<Filter, Str
             }
         }
         if let Some(arches) = &s.includes.arches {
-            if !arches.is_empty() && !native_arch_listed(arches) {
+            if !arches.is_empty() && !arch.listed_in(arches) {
                 continue;
             }
         }
@@ -280,7 +305,7 @@ pub(crate) fn parse_docker_profile(json: &[u8], caps: u64) -> Result<Filter, Str
             }
         }
         if let Some(arches) = &s.excludes.arches {
-            if native_arch_listed(arches) {
+            if arch.listed_in(arches) {
                 continue;
             }
         }
@@ -301,7 +326,9 @@ pub(crate) fn parse_docker_profile(json: &[u8], caps: u64) -> Result<Filter, Str
             vec![conds]
         };
         for name in s.names.iter().chain(s.name.iter()) {
-            let Some(nr) = syscall_nr(name) else { continue };
+            let Some(nr) = arch.syscall_nr(name) else {
+                continue;
+            };
             for g in &groups {
                 rules.push(Rule {
                     nr,
@@ -416,8 +443,7 @@ impl Filter {
     /// Compile to classic BPF: check the architecture (x32 and foreign ABIs are killed,
     /// as libseccomp does for architectures a profile does not cover), dispatch on the
     /// syscall number, then try the syscall's rules in order.
-    pub(crate) fn compile(&self) -> Result<Program, RuntimeError> {
-        unsupported_arch()?;
+    pub(crate) fn compile(&self, arch: Arch) -> Result<Program, RuntimeError> {
         let mut nrs: Vec<u32> = self.rules.iter().map(|r| r.nr).collect();
         nrs.sort_unstable();
         nrs.dedup();
@@ -453,12 +479,15 @@ impl Filter {
         }
         let mut p = vec![
             raw(LD_W_ABS, 0, 0, OFF_ARCH),
-            raw(JEQ, 1, 0, AUDIT_ARCH_X86_64),
+            raw(JEQ, 1, 0, arch.audit_arch()),
             raw(RET_K, 0, 0, RET_KILL_PROCESS),
             raw(LD_W_ABS, 0, 0, OFF_NR),
-            raw(JGE, 0, 1, X32_SYSCALL_BIT),
-            raw(RET_K, 0, 0, RET_KILL_PROCESS),
         ];
+        if arch == Arch::X86_64 {
+            // x32 system calls share the x86_64 audit arch, told apart by this bit.
+            p.push(raw(JGE, 0, 1, X32_SYSCALL_BIT));
+            p.push(raw(RET_K, 0, 0, RET_KILL_PROCESS));
+        }
         // Dispatch table: `jeq nr; ja block` pairs, then the default action.
         let dispatch_len = 2 * nrs.len() + 1;
         let mut offset = 0usize;
@@ -566,7 +595,7 @@ pub(crate) fn prepare(
             std::fs::read(path).map_err(|e| RuntimeError::io("read seccomp profile", path, e))?,
         ),
     };
-    unsupported_arch()?;
+    let arch = Arch::native()?;
     let key = {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
@@ -590,15 +619,15 @@ pub(crate) fn prepare(
         }
     }
     let filter = match profile {
-        SeccompProfile::File(path) => parse_docker_profile(&content, caps).map_err(|detail| {
+        SeccompProfile::File(path) => parse_docker_profile(arch, &content, caps).map_err(|detail| {
             RuntimeError::InvalidConfig(format!(
                 "seccomp profile {} is not a valid Docker seccomp profile: {detail}; fix the file or use seccomp=unconfined",
                 path.display()
             ))
         })?,
-        _ => default::profile(caps),
+        _ => default::profile(arch, caps),
     };
-    let program = filter.compile()?;
+    let program = filter.compile(arch)?;
     if let Some(file) = &cached {
         let _ = write_atomically(file, &program.to_bytes());
     }

@@ -54,11 +54,18 @@ fn run_arch(p: &Program, arch: u32, nr: u32, args: [u64; 6]) -> u32 {
 }
 
 fn run(p: &Program, name: &str, args: [u64; 6]) -> u32 {
-    run_arch(p, AUDIT_ARCH_X86_64, syscall_nr(name).expect(name), args)
+    run_arch(
+        p,
+        AUDIT_ARCH_X86_64,
+        Arch::X86_64.syscall_nr(name).expect(name),
+        args,
+    )
 }
 
 fn default_program(caps: u64) -> Program {
-    default::profile(caps).compile().unwrap()
+    default::profile(Arch::X86_64, caps)
+        .compile(Arch::X86_64)
+        .unwrap()
 }
 
 #[test]
@@ -111,7 +118,7 @@ fn default_profile_allows_the_usual_and_blocks_what_docker_blocks() {
         "io_uring_setup",
         "sethostname",
     ] {
-        let Some(nr) = syscall_nr(denied) else {
+        let Some(nr) = Arch::X86_64.syscall_nr(denied) else {
             assert_eq!(denied, "chroot_");
             continue;
         };
@@ -187,7 +194,7 @@ fn default_profile_follows_capabilities() {
 
 #[test]
 fn comparisons_are_64_bit_and_exact() {
-    let nr = syscall_nr("read").unwrap();
+    let nr = Arch::X86_64.syscall_nr("read").unwrap();
     let c = |op, value| Cond { arg: 1, op, value };
     let cases: [(Op, u64, u64, bool); 14] = [
         (Op::Eq, 5, 5, true),
@@ -214,7 +221,11 @@ fn comparisons_are_64_bit_and_exact() {
                 action: RET_ALLOW,
             }],
         };
-        let got = run(&f.compile().unwrap(), "read", [0, arg, 0, 0, 0, 0]);
+        let got = run(
+            &f.compile(Arch::X86_64).unwrap(),
+            "read",
+            [0, arg, 0, 0, 0, 0],
+        );
         assert_eq!(got == RET_ALLOW, want, "{op:?} {value:#x} vs {arg:#x}");
     }
 }
@@ -239,8 +250,9 @@ const SAMPLE: &str = r#"{
 
 #[test]
 fn docker_profiles_parse_with_docker_semantics() {
-    let f = parse_docker_profile(SAMPLE.as_bytes(), crate::caps::default_mask()).unwrap();
-    let p = f.compile().unwrap();
+    let f =
+        parse_docker_profile(Arch::X86_64, SAMPLE.as_bytes(), crate::caps::default_mask()).unwrap();
+    let p = f.compile(Arch::X86_64).unwrap();
     assert_eq!(run(&p, "read", [0; 6]), RET_ALLOW);
     assert_eq!(run(&p, "getpid", [0; 6]), RET_ERRNO | 38);
     assert_eq!(
@@ -259,9 +271,9 @@ fn docker_profiles_parse_with_docker_semantics() {
         "other architecture only"
     );
     assert_eq!(run(&p, "kill", [0; 6]), RET_KILL_PROCESS);
-    let admin = parse_docker_profile(SAMPLE.as_bytes(), 1 << 21)
+    let admin = parse_docker_profile(Arch::X86_64, SAMPLE.as_bytes(), 1 << 21)
         .unwrap()
-        .compile()
+        .compile(Arch::X86_64)
         .unwrap();
     assert_eq!(run(&admin, "mount", [0; 6]), RET_ALLOW);
     assert_eq!(
@@ -283,7 +295,7 @@ fn docker_profiles_parse_with_docker_semantics() {
             "unknown capability",
         ),
     ] {
-        let err = parse_docker_profile(bad.as_bytes(), 0).unwrap_err();
+        let err = parse_docker_profile(Arch::X86_64, bad.as_bytes(), 0).unwrap_err();
         assert!(err.contains(want), "{bad}: {err}");
     }
 }
@@ -308,7 +320,7 @@ fn prepare_caches_programs_and_reports_bad_files() {
         default_action: RET_ALLOW,
         rules: vec![],
     }
-    .compile()
+    .compile(Arch::X86_64)
     .unwrap();
     std::fs::write(&cached, planted.to_bytes()).unwrap();
     let again = prepare(&SeccompProfile::Default, caps, Some(&cache))
@@ -340,4 +352,81 @@ fn prepare_caches_programs_and_reports_bad_files() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("missing.json"), "{err}");
+}
+
+#[test]
+fn aarch64_filters_use_its_numbers_and_audit_arch() {
+    let arm = Arch::Aarch64;
+    let p = default::profile(arm, crate::caps::default_mask())
+        .compile(arm)
+        .unwrap();
+    let nr = |name: &str| arm.syscall_nr(name).expect(name);
+    assert_eq!(
+        (nr("read"), nr("openat"), nr("clone"), nr("clone3")),
+        (63, 56, 220, 435)
+    );
+    assert_eq!(arm.syscall_nr("open"), None, "aarch64 has only openat");
+    assert_eq!(arm.syscall_nr("arch_prctl"), None);
+    assert_eq!(
+        run_arch(&p, AUDIT_ARCH_AARCH64, nr("openat"), [0; 6]),
+        RET_ALLOW
+    );
+    assert_eq!(run_arch(&p, AUDIT_ARCH_AARCH64, nr("mount"), [0; 6]), EPERM);
+    assert_eq!(
+        run_arch(&p, AUDIT_ARCH_AARCH64, nr("clone3"), [0; 6]),
+        RET_ERRNO | libc::ENOSYS as u32
+    );
+    let new_net = 0x4000_0000;
+    assert_eq!(
+        run_arch(
+            &p,
+            AUDIT_ARCH_AARCH64,
+            nr("clone"),
+            [new_net, 0, 0, 0, 0, 0]
+        ),
+        EPERM
+    );
+    assert_eq!(
+        run_arch(&p, AUDIT_ARCH_AARCH64, nr("clone"), [0x11, 0, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
+    // 0x4000_0000 is no x32 bit on aarch64: an unknown number, denied but not killed.
+    assert_eq!(run_arch(&p, AUDIT_ARCH_AARCH64, 0x4000_0000, [0; 6]), EPERM);
+    // Another architecture's calls (x86_64, 32-bit arm) are killed.
+    assert_eq!(run_arch(&p, AUDIT_ARCH_X86_64, 0, [0; 6]), RET_KILL_PROCESS);
+    assert_eq!(run_arch(&p, 0x4000_0028, 3, [0; 6]), RET_KILL_PROCESS);
+    // A profile's arch-specific entries follow Docker's names for it.
+    let json = r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["arm64"]}},
+        {"names": ["write"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64"]}}]}"#;
+    let p = parse_docker_profile(arm, json.as_bytes(), 0)
+        .unwrap()
+        .compile(arm)
+        .unwrap();
+    assert_eq!(
+        run_arch(&p, AUDIT_ARCH_AARCH64, nr("read"), [0; 6]),
+        RET_ALLOW
+    );
+    assert_eq!(run_arch(&p, AUDIT_ARCH_AARCH64, nr("write"), [0; 6]), EPERM);
+}
+
+#[test]
+fn every_table_names_each_call_once() {
+    for arch in [Arch::X86_64, Arch::Aarch64] {
+        let table = arch.syscalls();
+        for (i, (name, nr)) in table.iter().enumerate() {
+            assert!(
+                !table[..i].iter().any(|(n, m)| n == name || m == nr),
+                "{arch:?}: {name} {nr} repeated"
+            );
+        }
+    }
+    assert_eq!(
+        Arch::native().unwrap(),
+        if cfg!(target_arch = "aarch64") {
+            Arch::Aarch64
+        } else {
+            Arch::X86_64
+        }
+    );
 }
