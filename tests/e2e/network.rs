@@ -139,6 +139,29 @@ fn embedded_dns_answers_names_replicas_and_aliases() {
                 },
             );
 
+            // A container that was stopped while others were created and
+            // removed on its network knows them all once started again.
+            s.ok(&dir, &["stop", "-t", "0", "web"]);
+            s.ok(
+                &dir,
+                &["up", "-d", "--no-recreate", "--scale", "worker=5", "worker"],
+            );
+            s.ok(
+                &dir,
+                &["up", "-d", "--no-recreate", "--scale", "worker=4", "worker"],
+            );
+            let stopped = s.ok(&dir, &["ps", "-a", "--status", "exited", "--services"]);
+            assert_eq!(stopped.trim(), "web");
+            s.ok(&dir, &["start", "web"]);
+            let w4 = address(s, &dir, "worker", 4);
+            let mut found = lookup(s, &dir, "worker").unwrap();
+            found.sort();
+            let mut want = vec![w1.clone(), w2.clone(), w3.clone(), w4.clone()];
+            want.sort();
+            assert_eq!(found, want);
+            assert_eq!(lookup(s, &dir, "dns-worker-4").unwrap(), [w4]);
+            assert!(lookup(s, &dir, "dns-worker-5").is_err());
+
             s.ok(&other, &["down"]);
             s.ok(&dir, &["down"]);
         },

@@ -153,11 +153,16 @@ impl LinuxEngine {
     }
 
     fn load_state(&self, id: &str) -> Result<RuntimeState> {
-        store::read_json(&self.layout.container(id).join(STATE_FILE))
+        let path = self.layout.container(id).join(STATE_FILE);
+        let data = fs::read(&path)
+            .map_err(|e| EngineError::io(format!("reading {}", path.display()), e))?;
+        // The state is written without a flush (see `write_json_unflushed`): after a
+        // power loss it may be empty, and the container is then simply not running.
+        Ok(serde_json::from_slice(&data).unwrap_or_else(|_| RuntimeState::created()))
     }
 
     fn save_state(&self, id: &str, state: &RuntimeState) -> Result<()> {
-        store::write_json(&self.layout.container(id).join(STATE_FILE), state)
+        store::write_json_unflushed(&self.layout.container(id).join(STATE_FILE), state)
     }
 
     fn all_records(&self) -> Result<Vec<ContainerRecord>> {
@@ -172,6 +177,29 @@ impl LinuxEngine {
         self.read_records(true)
     }
 
+    /// Whether any container has a monitor (or is being started).
+    fn any_monitor_running(&self) -> Result<bool> {
+        let dir = self.layout.containers();
+        let entries = fs::read_dir(&dir)
+            .map_err(|e| EngineError::io(format!("reading {}", dir.display()), e))?;
+        Ok(entries
+            .flatten()
+            .any(|entry| lock::monitor_lock_held(&entry.path().join(MONITOR_LOCK))))
+    }
+
+    /// [`Self::all_records_repairing`] without reading the records.
+    fn remove_unfinished_creates(&self) -> Result<()> {
+        let dir = self.layout.containers();
+        let entries = fs::read_dir(&dir)
+            .map_err(|e| EngineError::io(format!("reading {}", dir.display()), e))?;
+        for entry in entries.flatten() {
+            if !entry.path().join(CONFIG_FILE).exists() {
+                remove_unfinished_dir(&entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
     fn read_records(&self, remove_unfinished: bool) -> Result<Vec<ContainerRecord>> {
         let dir = self.layout.containers();
         let mut out = Vec::new();
@@ -183,15 +211,7 @@ impl LinuxEngine {
             if path.exists() {
                 out.push(store::read_json(&path)?);
             } else if remove_unfinished {
-                fs::remove_dir_all(entry.path()).map_err(|e| {
-                    EngineError::io(
-                        format!(
-                            "removing the unfinished container directory {}",
-                            entry.path().display()
-                        ),
-                        e,
-                    )
-                })?;
+                remove_unfinished_dir(&entry.path())?;
             }
         }
         Ok(out)
@@ -336,6 +356,11 @@ impl LinuxEngine {
 
     /// Rewrite the DNS table of every container sharing a network with
     /// `networks`, in place (its server re-reads it when it changes).
+    /// Rewrite the DNS tables of the containers on `networks` after one of them
+    /// was created or removed. Only containers with a monitor (running, or being
+    /// started: the starter holds the monitor lock) are rewritten; the others get
+    /// theirs when they start (`write_etc_files_locked`), so that creating or
+    /// removing n containers costs n writes, not n².
     fn refresh_dns_tables(&self, records: &[ContainerRecord], networks: &[String]) {
         // Read once for all the tables, not once per container.
         let host_resolv_conf = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -344,6 +369,7 @@ impl LinuxEngine {
                 .endpoints
                 .iter()
                 .any(|e| networks.contains(&e.network_id))
+                || !lock::monitor_lock_held(&self.monitor_lock_path(&record.id))
             {
                 continue;
             }
@@ -356,6 +382,14 @@ impl LinuxEngine {
                 let _ = dns_data::write(&dir, record, records, upstreams);
             }
         }
+    }
+
+    /// [`Self::write_etc_files`] for a container about to start, whose monitor
+    /// lock the caller holds: under the global lock, so that no create or
+    /// removal can slip between reading the records and writing its DNS table.
+    fn write_etc_files_locked(&self, record: &ContainerRecord) -> Result<()> {
+        let _lock = self.global_lock()?;
+        self.write_etc_files(record)
     }
 
     fn write_etc_files(&self, record: &ContainerRecord) -> Result<()> {
@@ -947,7 +981,7 @@ impl Engine for LinuxEngine {
             }
             self.write_etc_files(&record)?;
             files::write(&dir, spec)?;
-            store::write_json(&dir.join(STATE_FILE), &RuntimeState::created())?;
+            store::write_json_unflushed(&dir.join(STATE_FILE), &RuntimeState::created())?;
             // The config is written last: its presence marks a finished create.
             store::write_json(&dir.join(CONFIG_FILE), &record)
         })();
@@ -974,19 +1008,7 @@ impl Engine for LinuxEngine {
         };
         let dir = self.layout.container(&record.id);
         let _ = fs::remove_file(dir.join(STOP_MARKER));
-        self.write_etc_files(&record)?;
-        // Create and remove keep every hosts file current; only a state
-        // directory from before hosts files existed lacks one.
-        if !dir.join("hosts").exists() {
-            let _lock = self.global_lock()?;
-            let records = self.all_records()?;
-            let nets: Vec<String> = record
-                .endpoints
-                .iter()
-                .map(|e| e.network_id.clone())
-                .collect();
-            self.refresh_dns_tables(&records, &nets);
-        }
+        self.write_etc_files_locked(&record)?;
         self.spawn_monitor(&record, monitor_lock)?;
         self.run_hooks(&record, &record.spec.post_start, "post_start")
     }
@@ -1001,7 +1023,7 @@ impl Engine for LinuxEngine {
             )));
         }
         let _ = fs::remove_file(self.layout.container(&record.id).join(STOP_MARKER));
-        self.write_etc_files(&record)?;
+        self.write_etc_files_locked(&record)?;
         self.run_monitor_attached(&record)
     }
 
@@ -1116,13 +1138,20 @@ impl Engine for LinuxEngine {
         let _ = fs::remove_file(dir.join(CONFIG_FILE));
         fs::remove_dir_all(&dir)
             .map_err(|e| EngineError::io(format!("removing {}", dir.display()), e))?;
-        let records = self.all_records_repairing()?;
-        let nets: Vec<String> = record
-            .endpoints
-            .iter()
-            .map(|e| e.network_id.clone())
-            .collect();
-        self.refresh_dns_tables(&records, &nets);
+        // Only containers with a monitor need their DNS table rewritten (see
+        // `refresh_dns_tables`); when none has one, as during `down`, the
+        // records are not even read.
+        if self.any_monitor_running()? {
+            let records = self.all_records_repairing()?;
+            let nets: Vec<String> = record
+                .endpoints
+                .iter()
+                .map(|e| e.network_id.clone())
+                .collect();
+            self.refresh_dns_tables(&records, &nets);
+        } else {
+            self.remove_unfinished_creates()?;
+        }
         events::record(&self.layout, &record, "destroy", &[]);
         Ok(())
     }
@@ -1370,6 +1399,19 @@ fn host_memory() -> u64 {
         })
         .map(|kb| kb * 1024)
         .unwrap_or(u64::MAX)
+}
+
+/// Remove the directory of a create (or removal) that a crash interrupted.
+fn remove_unfinished_dir(dir: &Path) -> Result<()> {
+    fs::remove_dir_all(dir).map_err(|e| {
+        EngineError::io(
+            format!(
+                "removing the unfinished container directory {}",
+                dir.display()
+            ),
+            e,
+        )
+    })
 }
 
 #[cfg(test)]

@@ -669,7 +669,7 @@ impl Monitor {
         let mut state: RuntimeState =
             store::read_json(&path).unwrap_or_else(|_| RuntimeState::created());
         change(&mut state);
-        store::write_json(&path, &state)
+        store::write_json_unflushed(&path, &state)
     }
 
     fn record_failure(&self, message: &str) -> Result<(), EngineError> {
