@@ -244,21 +244,32 @@ pub fn remove(
             users.join(", ")
         )));
     }
-    let mut failures = Vec::new();
-    if let Ok(subnet) = ipam::parse_subnet(&record.subnet) {
-        let subnet_v6 = record
-            .ipv6
-            .as_ref()
-            .and_then(|v6| ipam::parse_subnet_v6(&v6.subnet).ok());
-        if let Err(e) =
-            wharf_net::firewall::detect().teardown_network(&record.bridge, subnet, subnet_v6)
-        {
-            failures.push(e.to_string());
-        }
-    }
-    if let Err(e) = wharf_net::delete_link(&record.bridge) {
-        failures.push(e.to_string());
-    }
+    // The firewall rules name the bridge, not its index, so the two can go at
+    // once: deleting a link waits for the kernel's RCU grace periods (tens of
+    // milliseconds), long enough to run `nft` meanwhile.
+    let (firewall, link) = std::thread::scope(|scope| {
+        let firewall = scope.spawn(|| match ipam::parse_subnet(&record.subnet) {
+            Ok(subnet) => {
+                let subnet_v6 = record
+                    .ipv6
+                    .as_ref()
+                    .and_then(|v6| ipam::parse_subnet_v6(&v6.subnet).ok());
+                wharf_net::firewall::detect()
+                    .teardown_network(&record.bridge, subnet, subnet_v6)
+                    .map_err(|e| e.to_string())
+            }
+            Err(_) => Ok(()),
+        });
+        let link = wharf_net::delete_link(&record.bridge).map_err(|e| e.to_string());
+        let firewall = firewall
+            .join()
+            .unwrap_or_else(|_| Err("the firewall teardown panicked".to_string()));
+        (firewall, link)
+    });
+    let mut failures: Vec<String> = [firewall, link]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
     if let Err(e) = std::fs::remove_file(layout.network(&record.id)) {
         if e.kind() != std::io::ErrorKind::NotFound {
             failures.push(format!("removing the record of {}: {e}", record.name));
