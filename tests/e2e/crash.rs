@@ -246,3 +246,103 @@ fn up_killed_midway_is_completed_by_up_and_removed_by_down() {
         },
     );
 }
+
+const SMALL: &str = r#"
+services:
+  a:
+    image: busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 60 & wait; done"]
+    volumes: [data:/data]
+    ports: ["127.0.0.1:8181:80"]
+  b:
+    image: busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 60 & wait; done"]
+volumes:
+  data:
+"#;
+
+/// What a reboot takes away: every process, the bridges, wharf's firewall
+/// table and the cgroups. The state root stays.
+fn simulate_reboot() {
+    for process in other_processes() {
+        let pid: i32 = process.split(':').next().unwrap().parse().unwrap();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !other_processes().is_empty() {
+        reap_orphans();
+        assert!(Instant::now() < deadline, "{:#?}", other_processes());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The veth pairs go with the containers' namespaces; the bridges stay
+    // until deleted.
+    for bridge in interfaces().into_iter().filter(|l| l.starts_with("br-")) {
+        let status = Command::new("busybox")
+            .args(["ip", "link", "del", &bridge])
+            .status()
+            .unwrap();
+        assert!(status.success(), "deleting {bridge}");
+    }
+    eventually("the interfaces to go", Duration::from_secs(10), || {
+        interfaces().is_empty().then_some(())
+    });
+    let _ = Command::new("nft")
+        .args(["delete", "table", "inet", "wharf"])
+        .stderr(Stdio::null())
+        .status();
+    let mut cgroups = leftover_cgroups();
+    // Below the project's cgroup, the containers' own.
+    for project in cgroups.clone() {
+        for entry in std::fs::read_dir(&project).unwrap().flatten() {
+            if entry.path().is_dir() {
+                cgroups.push(entry.path().display().to_string());
+            }
+        }
+    }
+    cgroups.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    for cgroup in cgroups {
+        std::fs::remove_dir(&cgroup).unwrap_or_else(|e| panic!("rmdir {cgroup}: {e}"));
+    }
+}
+
+#[test]
+fn down_after_a_reboot_or_with_state_deleted_by_hand_leaves_nothing() {
+    sandboxed(
+        "crash::down_after_a_reboot_or_with_state_deleted_by_hand_leaves_nothing",
+        |s| {
+            s.import_busybox();
+            let dir = s.project("reboot", SMALL);
+            s.ok(&dir, &["up", "-d"]);
+
+            // After a reboot: ps tells the containers ended, up starts them
+            // again (network, firewall and cgroups made anew), down removes it all.
+            simulate_reboot();
+            let ps = s.ok(&dir, &["ps", "-a", "--format", "json"]);
+            assert_eq!(ps.matches("\"exited\"").count(), 2, "{ps}");
+            s.ok(&dir, &["up", "-d"]);
+            let ps = s.ok(&dir, &["ps", "--format", "json"]);
+            assert_eq!(ps.matches("\"running\"").count(), 2, "{ps}");
+            simulate_reboot();
+            s.ok(&dir, &["up", "-d"]);
+
+            // A container directory deleted by hand while it runs: down still
+            // ends its processes and removes its cgroup, and says so.
+            let a = s.ok(&dir, &["ps", "-q", "a"]).trim().to_string();
+            assert_eq!(a.len(), 64, "{a}");
+            std::fs::remove_dir_all(s.root.path().join("containers").join(&a)).unwrap();
+            let out = s.wharf(&dir, &["down", "-v", "-t", "1"]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert!(
+                stderr.contains(&format!("{} (its state was gone)", &a[..12])),
+                "{stderr}"
+            );
+            assert_removed(s, &dir);
+            let volumes = s.ok(&dir, &["volume", "ls", "-q"]);
+            assert_eq!(volumes.trim(), "", "volumes left");
+        },
+    );
+}

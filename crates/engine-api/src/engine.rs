@@ -145,6 +145,13 @@ pub trait Engine: VolumeEngine + Send + Sync {
     /// Create a network; returns its id.
     fn create_network(&self, spec: &NetworkSpec) -> Result<String>;
     fn remove_network(&self, id: &str) -> Result<()>;
+    /// Remove what is left of `project`'s containers beyond their records (a
+    /// state directory deleted by hand leaves processes and a cgroup behind);
+    /// the ids of the containers removed so.
+    fn remove_project_leftovers(&self, project: &str) -> Result<Vec<String>> {
+        let _ = project;
+        Ok(Vec::new())
+    }
 
     /// Run a command in a running container with the caller's stdio; returns its exit code.
     fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32>;

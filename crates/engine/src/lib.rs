@@ -11,6 +11,7 @@ mod dns_data;
 pub mod events;
 mod files;
 mod images;
+mod leftovers;
 mod lock;
 mod logs;
 pub mod monitor;
@@ -1200,6 +1201,15 @@ impl Engine for LinuxEngine {
     fn create_network(&self, spec: &NetworkSpec) -> Result<String> {
         let _lock = self.global_lock()?;
         Ok(network::create(&self.layout, spec)?.id)
+    }
+
+    fn remove_project_leftovers(&self, project: &str) -> Result<Vec<String>> {
+        leftovers::remove_orphan_containers(
+            &self.layout,
+            &self.config.cgroup_fs_root,
+            &self.config.cgroup_parent,
+            project,
+        )
     }
 
     fn remove_network(&self, id: &str) -> Result<()> {

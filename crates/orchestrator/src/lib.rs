@@ -206,6 +206,25 @@ pub fn down_reporting(
     let _lock = engine
         .lock_project(project_name)
         .map_err(|e| OrchestratorError::engine(format!("project {project_name}"), e))?;
+    // Containers whose state was deleted by hand are not observed, but their
+    // processes must not outlive the project.
+    // A failure here is reported once the rest is down, as down keeps going.
+    let (leftovers, leftover_failure) = match engine.remove_project_leftovers(project_name) {
+        Ok(ids) => (ids, None),
+        Err(e) => (
+            Vec::new(),
+            Some(OrchestratorError::engine(
+                format!("project {project_name}"),
+                e,
+            )),
+        ),
+    };
+    for id in &leftovers {
+        on_event(Event::Container {
+            name: format!("{} (its state was gone)", id.get(..12).unwrap_or(id)),
+            status: Status::Removed,
+        });
+    }
     let observed = observe(engine, project_name)?;
     let volumes_to_remove = options.volumes
         && observed
@@ -216,12 +235,18 @@ pub fn down_reporting(
         && observed.project_networks(project_name).next().is_none()
         && !volumes_to_remove
     {
-        return Ok(false);
+        return match leftover_failure {
+            Some(e) => Err(e),
+            None => Ok(!leftovers.is_empty()),
+        };
     }
     let plan = plan_down(project_name, project, &observed, options);
     for warning in &plan.warnings {
         on_warning(warning);
     }
     execute::run(engine, &plan, on_event, execute::OnFailure::KeepGoing)?;
-    Ok(true)
+    match leftover_failure {
+        Some(e) => Err(e),
+        None => Ok(true),
+    }
 }
