@@ -19,6 +19,7 @@ mod aarch64;
 mod default;
 #[cfg(test)]
 mod tests;
+mod unified;
 mod x86_64;
 
 use crate::RuntimeError;
@@ -76,6 +77,7 @@ impl Arch {
     pub(crate) fn syscall_nr(self, name: &str) -> Option<u32> {
         self.syscalls()
             .iter()
+            .chain(unified::SYSCALLS)
             .find(|(n, _)| *n == name)
             .map(|(_, nr)| *nr)
     }
