@@ -19,4 +19,5 @@ mod process;
 mod secrets;
 mod security;
 mod soak;
+mod terminal;
 mod volumes;

@@ -5,6 +5,7 @@
 mod commands;
 mod context;
 mod render;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

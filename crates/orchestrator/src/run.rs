@@ -34,6 +34,10 @@ pub struct RunOptions {
     pub labels: BTreeMap<String, String>,
     /// Do not start the services it depends on.
     pub no_deps: bool,
+    /// A pseudo-terminal for the container (replaces the service's `tty`).
+    pub tty: bool,
+    /// Keep the container's stdin open (`-i`, replaces `stdin_open`).
+    pub stdin_open: bool,
 }
 
 /// Bring up what `service` needs and create its one-off container; returns
@@ -126,6 +130,8 @@ pub fn create_oneoff(
         spec.ports.clear();
     }
     spec.ports.extend(options.publish.iter().cloned());
+    spec.tty = options.tty;
+    spec.stdin_open = options.stdin_open;
     // A one-off container is not restarted; `--rm` removes it afterwards.
     spec.restart = RestartPolicy::No;
     engine

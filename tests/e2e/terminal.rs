@@ -1,0 +1,204 @@
+//! Terminals and stdin: `run` with a pseudo-terminal of the caller's size,
+//! piped stdin without one, and `attach` to a `stdin_open` + `tty` service
+//! under `up -d`, detaching with ctrl-p ctrl-q.
+
+use crate::harness::{eventually, sandboxed, Sandbox};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const YAML: &str = "services:
+  box:
+    image: busybox:latest
+  boxinit:
+    image: busybox:latest
+    init: true
+  shell:
+    image: busybox:latest
+    command: sh
+    stdin_open: true
+    tty: true
+";
+
+fn wharf(s: &Sandbox, dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("WHARF_ROOT", s.root.path())
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_FILE");
+    command
+}
+
+/// Wait for `child` to exit, killing it after `timeout`.
+fn wait_with_deadline(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("wharf did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Everything `reader` yields, collected by a thread as it comes.
+fn collect(mut reader: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // A pty master reads EIO once the last slave is closed: the end.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    seen
+}
+
+fn text(seen: &Arc<Mutex<Vec<u8>>>) -> String {
+    String::from_utf8_lossy(&seen.lock().unwrap()).into_owned()
+}
+
+fn state_of(s: &Sandbox, dir: &Path, service: &str) -> Option<String> {
+    s.ok(dir, &["ps", "-a", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["Service"] == service)
+        .map(|v| v["State"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn run_on_a_terminal_gives_the_container_one_of_the_same_size() {
+    sandboxed(
+        "terminal::run_on_a_terminal_gives_the_container_one_of_the_same_size",
+        |s| {
+            s.import_busybox();
+            let dir = s.project("term", YAML);
+            // With init: true the init holds the terminal and the command is
+            // its foreground process group.
+            for service in ["box", "boxinit"] {
+                let size = nix::pty::Winsize {
+                    ws_row: 33,
+                    ws_col: 101,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
+                let slave: OwnedFd = pty.slave;
+                let dup = |fd: &OwnedFd| Stdio::from(fd.as_fd().try_clone_to_owned().unwrap());
+                let mut child = wharf(
+                    s,
+                    &dir,
+                    &["run", "--rm", service, "sh", "-c", "tty; stty size; exit 3"],
+                )
+                .stdin(dup(&slave))
+                .stdout(dup(&slave))
+                .stderr(dup(&slave))
+                .spawn()
+                .unwrap();
+                drop(slave);
+                let output = collect(std::fs::File::from(pty.master));
+                let status = wait_with_deadline(&mut child, Duration::from_secs(60));
+                let shown = eventually("the container's output", Duration::from_secs(10), || {
+                    let t = text(&output);
+                    t.contains("33 101").then_some(t)
+                });
+                assert!(
+                    shown.contains("/dev/pts/"),
+                    "{service}: tty printed: {shown:?}"
+                );
+                assert!(
+                    shown.contains("33 101\r\n"),
+                    "a terminal writes \\r\\n: {shown:?}"
+                );
+                assert_eq!(status.code(), Some(3), "output: {shown:?}");
+            }
+        },
+    );
+}
+
+#[test]
+fn run_without_terminal_pipes_stdin_to_the_container() {
+    sandboxed(
+        "terminal::run_without_terminal_pipes_stdin_to_the_container",
+        |s| {
+            s.import_busybox();
+            let dir = s.project("pipe", YAML);
+            for args in [
+                &["run", "--rm", "-T", "box", "cat"][..],
+                &["run", "--rm", "box", "cat"][..],
+            ] {
+                let out = s.wharf_with(&dir, args, &[], b"hi\n");
+                assert_eq!(
+                    (
+                        out.status.code(),
+                        String::from_utf8_lossy(&out.stdout).as_ref()
+                    ),
+                    (Some(0), "hi\n"),
+                    "{args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        },
+    );
+}
+
+#[test]
+fn attach_types_into_a_stdin_open_terminal_and_detaches() {
+    sandboxed(
+        "terminal::attach_types_into_a_stdin_open_terminal_and_detaches",
+        |s| {
+            s.import_busybox();
+            let dir = s.project("att", YAML);
+            s.ok(&dir, &["up", "-d", "shell"]);
+            // sh on a terminal that stays open reads on instead of ending
+            // at EOF: it still runs once a command has gone through it.
+            let ran = s.ok(&dir, &["exec", "-T", "shell", "echo", "probe"]);
+            assert_eq!(ran.trim(), "probe");
+            assert_eq!(state_of(s, &dir, "shell").as_deref(), Some("running"));
+
+            let mut child = wharf(s, &dir, &["attach", "shell"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut input = child.stdin.take().unwrap();
+            let output = collect(child.stdout.take().unwrap());
+            let errors = collect(child.stderr.take().unwrap());
+            // Kept in the pipe until attach has connected and reads it.
+            input.write_all(b"echo attached-$((40+2))\n").unwrap();
+            eventually(
+                "the shell's answer through attach",
+                Duration::from_secs(20),
+                || {
+                    text(&output)
+                        .lines()
+                        .any(|l| l.trim_end_matches('\r') == "attached-42")
+                        .then_some(())
+                },
+            );
+            input.write_all(b"\x10\x11").unwrap();
+            let status = wait_with_deadline(&mut child, Duration::from_secs(20));
+            assert_eq!(status.code(), Some(0), "stderr: {}", text(&errors));
+            assert_eq!(state_of(s, &dir, "shell").as_deref(), Some("running"));
+
+            let logs = s.ok(&dir, &["logs", "--no-log-prefix", "shell"]);
+            assert!(logs.contains("attached-42\r\n"), "logs: {logs:?}");
+            s.ok(&dir, &["down", "-t", "1"]);
+            assert_eq!(state_of(s, &dir, "shell"), None);
+        },
+    );
+}
