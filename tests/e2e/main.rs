@@ -16,6 +16,7 @@ mod lifecycle;
 mod logging;
 mod network;
 mod process;
+mod run_mounts;
 mod secrets;
 mod security;
 mod soak;

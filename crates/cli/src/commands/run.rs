@@ -52,8 +52,8 @@ pub struct RunArgs {
     /// Add or override a label
     #[arg(short = 'l', long = "label", value_name = "KEY=VAL")]
     pub labels: Vec<String>,
-    /// Bind mount a volume (not supported by wharf yet)
-    #[arg(short = 'v', long = "volume")]
+    /// Bind mount a volume (SRC:DST[:ro], VOLUME:DST or DST)
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:MODE]")]
     pub volumes: Vec<String>,
     /// Disable pseudo-TTY allocation (default: auto-detected)
     #[arg(short = 'T', long = "no-TTY")]
@@ -119,9 +119,6 @@ fn parse_publish(text: &str) -> Result<PortBinding> {
 }
 
 pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
-    if !args.volumes.is_empty() {
-        bail!("run -v is not supported by wharf yet: declare the mount in the service's volumes");
-    }
     let project = global.load_project_for(std::slice::from_ref(&args.service))?;
     // docker compose run: a terminal when ours is one, or when the service
     // asks for one; never with -T.
@@ -148,6 +145,7 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         no_deps: args.no_deps,
         tty,
         stdin_open: args.interactive,
+        volumes: args.volumes.clone(),
     };
     // Ctrl-C goes to the container, not to us: block the signals before any
     // thread exists so that only the forwarding thread receives them.
