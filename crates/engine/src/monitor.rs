@@ -375,8 +375,14 @@ impl Monitor {
                 fd.try_clone_to_owned()
                     .map_err(|e| EngineError::io("duplicating the standard streams", e))
             };
+            // `run -i=false`: the container's stdin is /dev/null.
+            let stdin = if record.spec.stdin_open {
+                Some(dup(std::io::stdin().as_fd())?)
+            } else {
+                None
+            };
             (
-                Some(dup(std::io::stdin().as_fd())?),
+                stdin,
                 (None, dup(std::io::stdout().as_fd())?),
                 (None, dup(std::io::stderr().as_fd())?),
             )

@@ -296,7 +296,13 @@ pub fn relay_terminal(master: File) -> std::thread::JoinHandle<()> {
             let mut stdin = std::io::stdin();
             let mut buf = [0u8; 4096];
             while let Ok(n) = stdin.read(&mut buf) {
-                if n == 0 || input.write_all(&buf[..n]).is_err() {
+                if n == 0 {
+                    // A terminal has no end of input of its own: type the
+                    // end-of-file key, so `echo hi | wharf run svc cat` ends.
+                    let _ = input.write_all(&[4]);
+                    break;
+                }
+                if input.write_all(&buf[..n]).is_err() {
                     break;
                 }
             }
