@@ -14,9 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use wharf_engine_api::{labels, ContainerState, Engine, LogOptions, LogStream};
 
-/// Attach to a service's running container: its output, and its stdin when
-/// it has `stdin_open: true` or `tty: true` (other containers' stdin is
-/// closed: then only the output is followed). Detach with ctrl-p ctrl-q.
 #[derive(Args, Debug)]
 pub struct AttachArgs {
     /// index of the container if service has multiple replicas.
