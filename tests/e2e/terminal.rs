@@ -296,6 +296,57 @@ fn attach_types_into_a_stdin_open_terminal_and_detaches() {
 
             let logs = s.ok(&dir, &["logs", "--no-log-prefix", "shell"]);
             assert!(logs.contains("attached-42\r\n"), "logs: {logs:?}");
+
+            // From a terminal: the container's takes its size, follows it
+            // and gets the keys as typed until the detach keys.
+            let size = nix::pty::Winsize {
+                ws_row: 25,
+                ws_col: 90,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
+            let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).unwrap();
+            let dup = |fd: &OwnedFd| Stdio::from(fd.as_fd().try_clone_to_owned().unwrap());
+            let mut child = Command::new("setsid")
+                .arg("-c")
+                .arg(env!("CARGO_BIN_EXE_wharf"))
+                .args(["attach", "shell"])
+                .current_dir(&dir)
+                .env("WHARF_ROOT", s.root.path())
+                .env_remove("COMPOSE_PROJECT_NAME")
+                .env_remove("COMPOSE_FILE")
+                .stdin(dup(&pty.slave))
+                .stdout(dup(&pty.slave))
+                .stderr(dup(&pty.slave))
+                .spawn()
+                .unwrap();
+            drop(pty.slave);
+            let mut keys = std::fs::File::from(pty.master.try_clone().unwrap());
+            let output = collect(std::fs::File::from(pty.master));
+            let mut answered = |size: &str| {
+                eventually(
+                    &format!("stty size {size}"),
+                    Duration::from_secs(30),
+                    || {
+                        keys.write_all(b"stty size\r").unwrap();
+                        text(&output).contains(size).then_some(())
+                    },
+                )
+            };
+            answered("\n25 90\r\n");
+            let resized = Command::new("stty")
+                .arg("-F")
+                .arg(&slave_path)
+                .args(["rows", "30", "cols", "70"])
+                .status()
+                .unwrap();
+            assert!(resized.success());
+            answered("\n30 70\r\n");
+            keys.write_all(b"\x10\x11").unwrap();
+            let status = wait_with_deadline(&mut child, Duration::from_secs(20));
+            assert_eq!(status.code(), Some(0), "{}", text(&output));
+            assert_eq!(state_of(s, &dir, "shell").as_deref(), Some("running"));
             s.ok(&dir, &["down", "-t", "1"]);
             assert_eq!(state_of(s, &dir, "shell"), None);
         },

@@ -1,11 +1,13 @@
 //! Attaching to a running container's stdin and output (`wharf attach`).
 //!
 //! The monitor of a container with `tty` or `stdin_open` listens on
-//! `containers/<id>/attach.sock` (mode 0600). A client writes raw bytes, which
-//! go to the container's stdin (its terminal's master, or the write end of its
-//! stdin pipe, which the monitor holds open); it reads the container's output
-//! as frames `[stream: 1 stdout | 2 stderr][length: u32 big-endian][bytes]`.
-//! The connection ends when the container's output ends.
+//! `containers/<id>/attach.sock` (mode 0600). Both ways the bytes are frames
+//! `[kind][length: u32 big-endian][bytes]`. The monitor sends the container's
+//! output (kind 1 stdout, 2 stderr); the client sends input (kind 0), which
+//! goes to the container's stdin (its terminal's master, or the write end of
+//! its stdin pipe, which the monitor holds open), and its terminal's size
+//! (kind 3: rows and columns, u16 big-endian each) for the container's
+//! terminal. The connection ends when the container's output ends.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -23,33 +25,54 @@ pub const SOCKET: &str = "attach.sock";
 /// holding up the container's output.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A frame's header: the stream and the length of the bytes that follow.
-pub fn frame_header(stream: LogStream, len: u32) -> [u8; 5] {
+const INPUT: u8 = 0;
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const RESIZE: u8 = 3;
+/// No frame is larger: a client cannot make the monitor allocate more.
+const MAX_FRAME: usize = 1 << 20;
+
+/// A frame's header: its kind and the length of the bytes that follow.
+fn header(kind: u8, len: usize) -> [u8; 5] {
     let mut header = [0u8; 5];
-    header[0] = match stream {
-        LogStream::Stdout => 1,
-        LogStream::Stderr => 2,
-    };
-    header[1..].copy_from_slice(&len.to_be_bytes());
+    header[0] = kind;
+    header[1..].copy_from_slice(&(len as u32).to_be_bytes());
     header
 }
 
-/// Read the next frame into `buf`; `None` at the end of the output.
-pub fn read_frame(reader: &mut impl Read, buf: &mut Vec<u8>) -> std::io::Result<Option<LogStream>> {
+/// One whole frame.
+fn frame(kind: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut frame = header(kind, bytes.len()).to_vec();
+    frame.extend_from_slice(bytes);
+    frame
+}
+
+/// Read the next frame's bytes into `buf`; its kind, `None` at the end.
+fn read_any_frame(reader: &mut impl Read, buf: &mut Vec<u8>) -> std::io::Result<Option<u8>> {
     let mut header = [0u8; 5];
     match reader.read_exact(&mut header) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
-    let stream = match header[0] {
-        2 => LogStream::Stderr,
-        _ => LogStream::Stdout,
-    };
     let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("attach frame of {len} bytes"),
+        ));
+    }
     buf.resize(len, 0);
     reader.read_exact(buf)?;
-    Ok(Some(stream))
+    Ok(Some(header[0]))
+}
+
+/// Read the next output frame into `buf`; `None` at the end of the output.
+pub fn read_frame(reader: &mut impl Read, buf: &mut Vec<u8>) -> std::io::Result<Option<LogStream>> {
+    Ok(read_any_frame(reader, buf)?.map(|kind| match kind {
+        STDERR => LogStream::Stderr,
+        _ => LogStream::Stdout,
+    }))
 }
 
 /// The monitor's side: the attached clients and where their input goes.
@@ -58,6 +81,8 @@ pub struct Hub {
     clients: Mutex<Vec<UnixStream>>,
     /// The current start's stdin (none between restarts, or without `stdin_open`).
     input: Mutex<Option<Arc<File>>>,
+    /// The current start's terminal, resized by clients (with `tty`).
+    terminal: Mutex<Option<File>>,
 }
 
 impl Hub {
@@ -90,7 +115,7 @@ impl Hub {
 
     fn accept(self: &Arc<Self>, client: UnixStream) {
         let _ = client.set_write_timeout(Some(WRITE_TIMEOUT));
-        let Ok(mut reader) = client.try_clone() else {
+        let Ok(reader) = client.try_clone() else {
             return;
         };
         if let Ok(mut clients) = self.clients.lock() {
@@ -98,17 +123,38 @@ impl Hub {
         }
         let hub = self.clone();
         std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let input = hub.input.lock().ok().and_then(|i| i.clone());
-                if let Some(input) = input {
-                    let _ = (&*input).write_all(&buf[..n]);
+            let mut reader = std::io::BufReader::new(reader);
+            let mut buf = Vec::new();
+            while let Ok(Some(kind)) = read_any_frame(&mut reader, &mut buf) {
+                match (kind, buf.as_slice()) {
+                    (INPUT, bytes) => {
+                        let input = hub.input.lock().ok().and_then(|i| i.clone());
+                        if let Some(input) = input {
+                            let _ = (&*input).write_all(bytes);
+                        }
+                    }
+                    (RESIZE, [r0, r1, c0, c1]) => {
+                        if let Ok(terminal) = hub.terminal.lock() {
+                            if let Some(terminal) = terminal.as_ref() {
+                                wharf_runtime::WindowSize {
+                                    rows: u16::from_be_bytes([*r0, *r1]),
+                                    cols: u16::from_be_bytes([*c0, *c1]),
+                                }
+                                .apply_to(terminal.as_raw_fd());
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
         });
+    }
+
+    /// The terminal clients resize from now on.
+    pub fn set_terminal(&self, terminal: Option<File>) {
+        if let Ok(mut slot) = self.terminal.lock() {
+            *slot = terminal;
+        }
     }
 
     /// Where client input goes from now on.
@@ -126,7 +172,11 @@ impl Hub {
         if clients.is_empty() {
             return;
         }
-        let header = frame_header(stream, bytes.len() as u32);
+        let kind = match stream {
+            LogStream::Stdout => STDOUT,
+            LogStream::Stderr => STDERR,
+        };
+        let header = header(kind, bytes.len());
         clients.retain_mut(|c| {
             c.write_all(&header)
                 .and_then(|()| c.write_all(bytes))
@@ -147,11 +197,48 @@ impl Hub {
 /// A client's connection to a container's monitor.
 #[derive(Debug)]
 pub struct Attached {
+    /// Read output frames from it with [`read_frame`]; write through
+    /// [`Attached::send_input`] and [`Attached::send_size`].
     pub stream: UnixStream,
+    /// Serializes the frames of several writing threads.
+    writer: Mutex<()>,
     /// The output is a terminal's: one stream, and keys are sent as typed.
     pub tty: bool,
     /// What is written reaches the container's stdin (else it is dropped).
     pub stdin_open: bool,
+}
+
+impl Attached {
+    pub(crate) fn new(stream: UnixStream, tty: bool, stdin_open: bool) -> Attached {
+        Attached {
+            stream,
+            writer: Mutex::new(()),
+            tty,
+            stdin_open,
+        }
+    }
+
+    fn send(&self, frame: &[u8]) -> std::io::Result<()> {
+        let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        (&self.stream).write_all(frame)
+    }
+
+    /// Send bytes to the container's stdin.
+    pub fn send_input(&self, bytes: &[u8]) -> std::io::Result<()> {
+        self.send(&frame(INPUT, bytes))
+    }
+
+    /// Give the container's terminal the size of our stdin's, if it is one.
+    pub fn send_size(&self) -> std::io::Result<()> {
+        match wharf_runtime::WindowSize::of(0) {
+            Some(size) if self.tty => {
+                let mut bytes = size.rows.to_be_bytes().to_vec();
+                bytes.extend_from_slice(&size.cols.to_be_bytes());
+                self.send(&frame(RESIZE, &bytes))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Connect to the attach socket in `dir`.
@@ -166,10 +253,8 @@ mod tests {
 
     #[test]
     fn frames_round_trip() {
-        let mut wire = Vec::new();
-        wire.extend_from_slice(&frame_header(LogStream::Stderr, 3));
-        wire.extend_from_slice(b"abc");
-        wire.extend_from_slice(&frame_header(LogStream::Stdout, 0));
+        let mut wire = frame(STDERR, b"abc");
+        wire.extend_from_slice(&frame(STDOUT, b""));
         let mut reader = wire.as_slice();
         let mut buf = Vec::new();
         assert_eq!(
@@ -183,5 +268,11 @@ mod tests {
         );
         assert!(buf.is_empty());
         assert_eq!(read_frame(&mut reader, &mut buf).unwrap(), None);
+        let resize = frame(RESIZE, &[0, 40, 0, 120]);
+        let mut reader = resize.as_slice();
+        assert_eq!(read_any_frame(&mut reader, &mut buf).unwrap(), Some(RESIZE));
+        assert_eq!(buf, [0, 40, 0, 120]);
+        let huge = header(INPUT, MAX_FRAME + 1);
+        assert!(read_any_frame(&mut huge.as_slice(), &mut buf).is_err());
     }
 }

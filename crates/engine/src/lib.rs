@@ -143,11 +143,11 @@ impl LinuxEngine {
         }
         attach::connect(&self.layout.container(&record.id))
             .map(|stream| {
-                Some(attach::Attached {
+                Some(attach::Attached::new(
                     stream,
-                    tty: record.spec.tty,
-                    stdin_open: record.spec.stdin_open,
-                })
+                    record.spec.tty,
+                    record.spec.stdin_open,
+                ))
             })
             .map_err(|e| {
                 EngineError::io(

@@ -232,6 +232,7 @@ impl Monitor {
             }
             if let Some(hub) = hub {
                 hub.set_input(None);
+                hub.set_terminal(None);
                 hub.end_output();
             }
             let oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
@@ -493,6 +494,7 @@ impl Monitor {
                     if record.spec.stdin_open {
                         hub.set_input(master.try_clone().ok());
                     }
+                    hub.set_terminal(master.try_clone().ok());
                 }
                 pumps.push(pump(
                     master.into(),

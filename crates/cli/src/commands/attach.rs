@@ -49,6 +49,8 @@ pub fn attach(global: &GlobalOptions, args: AttachArgs) -> Result<i32> {
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGINT);
     signals.add(Signal::SIGTERM);
+    // A terminal's new size is passed on to the container's.
+    signals.add(Signal::SIGWINCH);
     signals.thread_block()?;
     let engine = global.engine()?;
     let number = args.index.to_string();
@@ -96,6 +98,9 @@ pub fn attach(global: &GlobalOptions, args: AttachArgs) -> Result<i32> {
             while let Ok(signal) = signals.wait() {
                 if finished.load(Ordering::SeqCst) {
                     return;
+                }
+                if signal == Signal::SIGWINCH {
+                    continue;
                 }
                 if !args.sig_proxy {
                     // Not proxied: leave the container running and stop attaching.
@@ -145,8 +150,10 @@ fn attach_stream(
     let raw_mode = (send_input && attached.tty && std::io::stdin().is_terminal())
         .then(crate::terminal::RawMode::enter);
     let detached = Arc::new(AtomicBool::new(false));
+    let attached = Arc::new(attached);
     if send_input {
-        let mut socket = attached.stream.try_clone()?;
+        let _ = attached.send_size();
+        let socket = attached.clone();
         let detached = detached.clone();
         // Not joined: a read of our stdin may still be pending when we return.
         std::thread::spawn(move || {
@@ -160,12 +167,12 @@ fn attach_stream(
                 }
                 out.clear();
                 let detach = detach_keys.feed(&buf[..n], &mut out);
-                if !out.is_empty() && socket.write_all(&out).is_err() {
+                if !out.is_empty() && socket.send_input(&out).is_err() {
                     return;
                 }
                 if detach {
                     detached.store(true, Ordering::SeqCst);
-                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                    let _ = socket.stream.shutdown(std::net::Shutdown::Both);
                     return;
                 }
             }
@@ -180,6 +187,12 @@ fn attach_stream(
             while let Ok(signal) = signals.wait() {
                 if finished.load(Ordering::SeqCst) {
                     return;
+                }
+                if signal == Signal::SIGWINCH {
+                    if send_input {
+                        let _ = attached.send_size();
+                    }
+                    continue;
                 }
                 if !proxy {
                     detached.store(true, Ordering::SeqCst);
