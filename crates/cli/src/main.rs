@@ -5,6 +5,7 @@
 mod commands;
 mod context;
 mod render;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -39,6 +40,11 @@ enum Command {
     /// Copy files/folders between a service container and the local filesystem
     Cp(commands::cp::CpArgs),
     /// Attach local standard input, output, and error streams to a service's running container
+    ///
+    /// Stdin reaches only containers with `stdin_open: true` or `tty: true`
+    /// (keys as typed when it has a terminal; detach with ctrl-p ctrl-q or
+    /// --detach-keys). Other containers' stdin is closed: attach then only
+    /// follows their output.
     Attach(commands::attach::AttachArgs),
     /// Receive real time events from containers
     Events(commands::events::EventsArgs),

@@ -123,6 +123,14 @@ pub struct ContainerSpec {
     /// (compose's `pre_stop`); not when the container ends by itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pre_stop: Vec<Hook>,
+    /// A pseudo-terminal as the first process's stdin, stdout and stderr
+    /// (compose's `tty`): its output is one stream, `\r\n` as a terminal writes it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tty: bool,
+    /// Keep the first process's stdin open although nothing is attached to it
+    /// (compose's `stdin_open`), so `wharf attach` can write to it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stdin_open: bool,
 }
 
 /// How a container's output is stored (compose's `logging`).

@@ -77,6 +77,7 @@ impl RunExecutor for crate::LinuxEngine {
                 limits: Default::default(),
             },
             new_netns,
+            terminal: None,
             stdin: None,
             stdout: out_w,
             stderr: err_w,

@@ -3,6 +3,7 @@
 //! and the network together. There is no daemon: each running container has a
 //! monitor process (see [`monitor`]) and every CLI call reads the state anew.
 
+pub mod attach;
 mod build;
 mod commit;
 pub mod copy;
@@ -128,6 +129,33 @@ impl LinuxEngine {
 
     pub fn images(&self) -> &ImageStore {
         &self.images
+    }
+
+    /// Connect to the stdin and output of container `id` through its
+    /// monitor (see [`attach`]); `None` when the container keeps neither (it
+    /// has no `tty` and no `stdin_open`) or is not running.
+    pub fn attach_stream(&self, id: &str) -> Result<Option<attach::Attached>> {
+        let record = self.find(id)?;
+        if !(record.spec.tty || record.spec.stdin_open) {
+            return Ok(None);
+        }
+        if !self.live_state(&record.id)?.state.is_running() {
+            return Ok(None);
+        }
+        attach::connect(&self.layout.container(&record.id))
+            .map(|stream| {
+                Some(attach::Attached::new(
+                    stream,
+                    record.spec.tty,
+                    record.spec.stdin_open,
+                ))
+            })
+            .map_err(|e| {
+                EngineError::io(
+                    format!("connecting to the monitor of {} to attach", record.name),
+                    e,
+                )
+            })
     }
 
     /// Entry point of the hidden `__monitor` mode.

@@ -11,7 +11,7 @@ use nix::fcntl::OFlag;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -65,6 +65,8 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 
                 nix::sys::signal::Signal::SIGTERM,
                 nix::sys::signal::Signal::SIGQUIT,
                 nix::sys::signal::Signal::SIGHUP,
+                // Relayed to the container's terminal, when it has one.
+                nix::sys::signal::Signal::SIGWINCH,
             ] {
                 signals.add(signal);
             }
@@ -136,19 +138,42 @@ enum Listener {
 }
 
 impl Monitor {
-    fn serve(&self, mut status: Option<&mut File>) -> Result<i32, EngineError> {
+    fn serve(&self, status: Option<&mut File>) -> Result<i32, EngineError> {
         let attached = status.is_none();
         let (listeners, ports) = self.bind_ports()?;
         let log = Arc::new(Mutex::new(LogWriter::open(
             &self.dir.join(LOG_FILE),
             self.record.spec.logging,
         )?));
+        let spec = &self.record.spec;
+        let hub = if !attached && (spec.tty || spec.stdin_open) {
+            Some(crate::attach::Hub::listen(&self.dir)?)
+        } else {
+            None
+        };
+        let result = self.run_container(status, &log, Some(listeners), ports, hub.as_ref());
+        if hub.is_some() {
+            let _ = std::fs::remove_file(self.dir.join(crate::attach::SOCKET));
+        }
+        result
+    }
+
+    /// Start the container and restart it as its policy says; its exit code
+    /// (for the attached mode) once it stays stopped.
+    fn run_container(
+        &self,
+        mut status: Option<&mut File>,
+        log: &Arc<Mutex<LogWriter>>,
+        mut listeners: Option<Vec<Listener>>,
+        ports: Vec<PublishedPort>,
+        hub: Option<&Arc<crate::attach::Hub>>,
+    ) -> Result<i32, EngineError> {
+        let attached = status.is_none();
         let mut restarts = 0u32;
         let mut backoff = Duration::from_millis(100);
-        let mut listeners = Some(listeners);
         loop {
             let started = Instant::now();
-            let (pid, cgroup, pumps) = self.start_once(&log, attached)?;
+            let (pid, cgroup, pumps) = self.start_once(log, attached, hub)?;
             self.write_state(|s| {
                 s.state = ContainerState::Running {
                     pid,
@@ -204,6 +229,11 @@ impl Monitor {
             let _ = std::fs::remove_file(&running_marker);
             for pump in pumps {
                 let _ = pump.join();
+            }
+            if let Some(hub) = hub {
+                hub.set_input(None);
+                hub.set_terminal(None);
+                hub.end_output();
             }
             let oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
             let _ = cgroup.kill_all_and_destroy();
@@ -327,6 +357,7 @@ impl Monitor {
         &self,
         log: &Arc<Mutex<LogWriter>>,
         attached: bool,
+        hub: Option<&Arc<crate::attach::Hub>>,
     ) -> Result<
         (
             u32,
@@ -338,21 +369,50 @@ impl Monitor {
         let record = &self.record;
         // Attached, the container writes to the monitor's own stdout and
         // stderr (the terminal of `wharf run`); else into the log, line by line.
+        let tty = record.spec.tty;
+        let mut stdin_writer = None;
         let (stdin, (out_r, out_w), (err_r, err_w)) = if attached {
             let dup = |fd: std::os::fd::BorrowedFd<'_>| {
                 fd.try_clone_to_owned()
                     .map_err(|e| EngineError::io("duplicating the standard streams", e))
             };
+            // `run -i=false`: the container's stdin is /dev/null.
+            let stdin = if record.spec.stdin_open {
+                Some(dup(std::io::stdin().as_fd())?)
+            } else {
+                None
+            };
             (
-                Some(dup(std::io::stdin().as_fd())?),
+                stdin,
                 (None, dup(std::io::stdout().as_fd())?),
                 (None, dup(std::io::stderr().as_fd())?),
             )
         } else {
             let (out_r, out_w) = pipe()?;
             let (err_r, err_w) = pipe()?;
-            (None, (Some(out_r), out_w), (Some(err_r), err_w))
+            // Held by us, so the container's stdin stays open (`stdin_open`).
+            let stdin = if record.spec.stdin_open && !tty {
+                let (stdin_r, stdin_w) = pipe()?;
+                stdin_writer = Some(File::from(stdin_w));
+                Some(stdin_r)
+            } else {
+                None
+            };
+            if tty {
+                (stdin, (None, out_w), (None, err_w))
+            } else {
+                (stdin, (Some(out_r), out_w), (Some(err_r), err_w))
+            }
         };
+        // The size of our terminal when we run in the foreground on one; a
+        // detached terminal starts at 0x0, as docker's.
+        let terminal = tty.then(|| {
+            if attached {
+                wharf_runtime::WindowSize::of(0).unwrap_or_default()
+            } else {
+                wharf_runtime::WindowSize::default()
+            }
+        });
         let config = SpawnConfig {
             id: record.id.clone(),
             rootfs: Rootfs {
@@ -369,6 +429,7 @@ impl Monitor {
             mounts: self.mounts()?,
             cgroup: cgroup_config(&self.cgroup_fs_root, record),
             new_netns: crate::netmode::new_netns(&record.spec.network_mode),
+            terminal,
             stdin,
             stdout: out_w,
             stderr: err_w,
@@ -425,11 +486,34 @@ impl Monitor {
         };
         let spawned = spawn_in_netns(config, joined, &mut attach)?;
         let mut pumps = Vec::new();
+        if let Some(master) = spawned.terminal {
+            if attached {
+                pumps.push(wharf_runtime::relay_terminal(master));
+            } else {
+                if let Some(hub) = hub {
+                    if record.spec.stdin_open {
+                        hub.set_input(master.try_clone().ok());
+                    }
+                    hub.set_terminal(master.try_clone().ok());
+                }
+                pumps.push(pump(
+                    master.into(),
+                    LogStream::Stdout,
+                    log.clone(),
+                    hub.cloned(),
+                ));
+            }
+        }
+        if let Some(hub) = hub {
+            if stdin_writer.is_some() {
+                hub.set_input(stdin_writer);
+            }
+        }
         if let Some(out_r) = out_r {
-            pumps.push(pump(out_r, LogStream::Stdout, log.clone()));
+            pumps.push(pump(out_r, LogStream::Stdout, log.clone(), hub.cloned()));
         }
         if let Some(err_r) = err_r {
-            pumps.push(pump(err_r, LogStream::Stderr, log.clone()));
+            pumps.push(pump(err_r, LogStream::Stderr, log.clone(), hub.cloned()));
         }
         Ok((spawned.pid, spawned.cgroup, pumps))
     }
@@ -714,29 +798,58 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), EngineError> {
         .map_err(|e| EngineError::io("creating an output pipe", e.into()))
 }
 
-/// Copy one output stream of the container into the log file, a line a record.
-fn pump(fd: OwnedFd, stream: LogStream, log: Arc<Mutex<LogWriter>>) -> std::thread::JoinHandle<()> {
+/// Copy one output stream of the container into the log file, a line a
+/// record, and as it comes to the attached clients. A terminal's master reads
+/// EIO once no process holds the terminal: that is its end.
+fn pump(
+    fd: OwnedFd,
+    stream: LogStream,
+    log: Arc<Mutex<LogWriter>>,
+    hub: Option<Arc<crate::attach::Hub>>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut reader = BufReader::with_capacity(64 * 1024, File::from(fd));
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let record = LogRecord {
-                        log: String::from_utf8_lossy(&buf).into_owned(),
-                        stream,
-                        time: store::now_nanos(),
-                    };
-                    if let Ok(mut line) = serde_json::to_vec(&record) {
-                        line.push(b'\n');
-                        if let Ok(mut log) = log.lock() {
-                            let _ = log.write_line(&line);
-                        }
-                    }
+        let mut reader = File::from(fd);
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut pending: Vec<u8> = Vec::new();
+        let write = |line: &[u8]| {
+            let record = LogRecord {
+                log: String::from_utf8_lossy(line).into_owned(),
+                stream,
+                time: store::now_nanos(),
+            };
+            if let Ok(mut line) = serde_json::to_vec(&record) {
+                line.push(b'\n');
+                if let Ok(mut log) = log.lock() {
+                    let _ = log.write_line(&line);
                 }
             }
+        };
+        loop {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let bytes = &chunk[..n];
+            if let Some(hub) = &hub {
+                hub.broadcast(stream, bytes);
+            }
+            let mut rest = bytes;
+            while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+                if pending.is_empty() {
+                    write(&rest[..=end]);
+                } else {
+                    pending.extend_from_slice(&rest[..=end]);
+                    write(&pending);
+                    pending.clear();
+                }
+                rest = &rest[end + 1..];
+            }
+            pending.extend_from_slice(rest);
+        }
+        if !pending.is_empty() {
+            write(&pending);
         }
     })
 }

@@ -12,8 +12,11 @@ use crate::spec::{
     container_spec, network_name, validate_service, validate_volume, volume_name, volume_spec,
 };
 use std::collections::BTreeMap;
-use wharf_compose::{Project, VolumeKind};
-use wharf_engine_api::{labels, Engine, PortBinding, RestartPolicy};
+use std::path::PathBuf;
+use wharf_compose::{
+    syntax, BindOptions, Project, Service, ServiceVolume, VolumeKind, VolumeOptions,
+};
+use wharf_engine_api::{labels, Engine, Mount, MountKind, PortBinding, RestartPolicy};
 
 /// What the command line changes about the service for this run.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +37,13 @@ pub struct RunOptions {
     pub labels: BTreeMap<String, String>,
     /// Do not start the services it depends on.
     pub no_deps: bool,
+    /// A pseudo-terminal for the container (replaces the service's `tty`).
+    pub tty: bool,
+    /// Keep the container's stdin open (`-i`, replaces `stdin_open`).
+    pub stdin_open: bool,
+    /// Extra mounts (`-v SRC:DST[:MODE]`, `-v VOLUME:DST`, `-v DST`) in the
+    /// short syntax, replacing the service's mount on the same target.
+    pub volumes: Vec<String>,
 }
 
 /// Bring up what `service` needs and create its one-off container; returns
@@ -49,6 +59,8 @@ pub fn create_oneoff(
         .services
         .get(service_name)
         .ok_or_else(|| OrchestratorError::NoSuchService(service_name.to_string()))?;
+    let (service, undeclared) = with_run_volumes(project, service, &options.volumes)?;
+    let service = &service;
     validate_service(project, service)?;
     let dependencies: Vec<String> = service.depends_on.keys().cloned().collect();
     if !options.no_deps && !dependencies.is_empty() {
@@ -126,6 +138,12 @@ pub fn create_oneoff(
         spec.ports.clear();
     }
     spec.ports.extend(options.publish.iter().cloned());
+    for mount in undeclared {
+        spec.mounts.retain(|m| m.target != mount.target);
+        spec.mounts.push(mount);
+    }
+    spec.tty = options.tty;
+    spec.stdin_open = options.stdin_open;
     // A one-off container is not restarted; `--rm` removes it afterwards.
     spec.restart = RestartPolicy::No;
     engine
@@ -135,6 +153,88 @@ pub fn create_oneoff(
         .create_container(&spec)
         .map_err(|e| OrchestratorError::engine(format!("container {}", spec.name), e))?;
     Ok((id, spec.name))
+}
+
+/// The service with the `-v` mounts of `run` in place of its own on the
+/// same targets, as docker compose adds them: a bind's relative source is
+/// resolved against the project directory (`~` against `HOME`), a volume
+/// the project declares is that volume, and any other name is passed on as
+/// it is (the engine creates a volume of that very name on first use, as
+/// docker does) in the returned mounts.
+fn with_run_volumes(
+    project: &Project,
+    service: &Service,
+    volumes: &[String],
+) -> Result<(Service, Vec<Mount>), OrchestratorError> {
+    let mut service = service.clone();
+    let mut undeclared = Vec::new();
+    for text in volumes {
+        let invalid = |message: String| OrchestratorError::InvalidService {
+            service: service.name.clone(),
+            message: format!("run -v {text:?}: {message}"),
+        };
+        let parsed = syntax::parse_volume(text).map_err(invalid)?;
+        let target = parsed.target.trim_end_matches('/').to_string();
+        let target = if target.is_empty() {
+            "/".to_string()
+        } else {
+            target
+        };
+        service
+            .volumes
+            .retain(|v| v.target.trim_end_matches('/') != target);
+        undeclared.retain(|m: &Mount| m.target != target);
+        let mut volume = ServiceVolume {
+            kind: VolumeKind::Volume,
+            source: None,
+            target: target.clone(),
+            read_only: parsed.read_only,
+            consistency: None,
+            bind: None,
+            volume: None,
+            tmpfs: None,
+        };
+        if parsed.kind == "bind" {
+            let source = parsed.source.unwrap_or_default();
+            let path = match source.strip_prefix('~') {
+                Some(rest) => {
+                    let home = std::env::var("HOME").map_err(|_| {
+                        invalid("~ needs HOME to be set: write the host path in full".into())
+                    })?;
+                    PathBuf::from(format!("{home}{rest}"))
+                }
+                None => project.working_dir.join(&source),
+            };
+            // `./data` is `<project>/data`: "." components dropped.
+            let path: PathBuf = path.components().collect();
+            volume.kind = VolumeKind::Bind;
+            volume.source = Some(path.to_string_lossy().into_owned());
+            volume.bind = Some(BindOptions {
+                propagation: parsed.propagation,
+                create_host_path: true,
+                selinux: parsed.selinux,
+                recursive: None,
+            });
+        } else {
+            volume.kind = VolumeKind::Volume;
+            volume.volume = Some(VolumeOptions {
+                nocopy: parsed.nocopy,
+                ..Default::default()
+            });
+            match parsed.source {
+                Some(name) if !project.volumes.contains_key(&name) => {
+                    let mut mount = Mount::new(MountKind::Volume, name, target);
+                    mount.read_only = parsed.read_only;
+                    mount.no_copy = parsed.nocopy;
+                    undeclared.push(mount);
+                    continue;
+                }
+                source => volume.source = source,
+            }
+        }
+        service.volumes.push(volume);
+    }
+    Ok((service, undeclared))
 }
 
 /// `n` random lowercase hex characters.

@@ -839,6 +839,8 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             .map(crate::logging::hook)
             .collect(),
         pre_stop: service.pre_stop.iter().map(crate::logging::hook).collect(),
+        tty: service.tty,
+        stdin_open: service.stdin_open,
     };
     let parts = config_parts(&spec);
     spec.labels

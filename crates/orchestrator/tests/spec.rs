@@ -95,6 +95,29 @@ fn config_hash_changes_with_the_command() {
 }
 
 #[test]
+fn tty_and_stdin_open_reach_the_spec_and_its_hash_only_when_set() {
+    let project = hello();
+    let plain = container_spec(&project, &project.services["worker"], 1);
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(
+        !json.contains("\"tty\"") && !json.contains("stdin_open"),
+        "{json}"
+    );
+    let mut asked = hello();
+    let worker = asked.services.get_mut("worker").unwrap();
+    worker.tty = true;
+    worker.stdin_open = true;
+    let spec = container_spec(&asked, &asked.services["worker"], 1);
+    assert!(spec.tty && spec.stdin_open);
+    assert_ne!(config_hash(&plain), config_hash(&spec));
+    // A spec stored before these fields existed still loads, without them.
+    let mut old: serde_json::Value = serde_json::to_value(&plain).unwrap();
+    old.as_object_mut().unwrap().remove("tty");
+    let loaded: wharf_engine_api::ContainerSpec = serde_json::from_value(old).unwrap();
+    assert_eq!(config_hash(&loaded), config_hash(&plain));
+}
+
+#[test]
 fn config_hash_ignores_version_and_config_files() {
     let project = hello();
     let mut spec = container_spec(&project, &project.services["web"], 1);

@@ -73,7 +73,13 @@ fn argv_area(stat: &str) -> Option<(usize, usize)> {
 
 /// Become the init: fork the command (which execs as usual, reporting failures
 /// through `rep`), then supervise it. Never returns.
-pub(crate) fn run(plan: &InitPlan, command: &mut ExecPlan, rep: &Reporter, stdio: [RawFd; 3]) -> ! {
+pub(crate) fn run(
+    plan: &InitPlan,
+    command: &mut ExecPlan,
+    rep: &Reporter,
+    stdio: [RawFd; 3],
+    terminal: bool,
+) -> ! {
     // SAFETY: a local sigset_t, initialised by sigfillset before use; blocking is
     // per thread and this process has one.
     let waited = unsafe {
@@ -90,6 +96,15 @@ pub(crate) fn run(plan: &InitPlan, command: &mut ExecPlan, rep: &Reporter, stdio
     };
     let child = match crate::sys::clone_fork(libc::SIGCHLD as libc::c_ulong) {
         Ok(0) => {
+            if terminal {
+                // The command's own process group in the terminal's
+                // foreground, as tini does: Ctrl-C reaches it once, directly.
+                // SAFETY: integer system calls; SIGTTOU is still blocked here.
+                unsafe {
+                    libc::setpgid(0, 0);
+                    libc::tcsetpgrp(stdio[0], libc::getpid());
+                }
+            }
             reset_signals();
             command.finish(rep, Some(stdio))
         }

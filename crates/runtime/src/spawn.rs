@@ -41,6 +41,11 @@ pub struct SpawnConfig {
     pub cgroup: CgroupConfig,
     /// A private network namespace (configured by the engine in `before_start`).
     pub new_netns: bool,
+    /// Give the first process a pseudo-terminal of this size, in the
+    /// container's devpts, as its controlling terminal and its stdin, stdout
+    /// and stderr (the three below are then unused); the master is returned
+    /// in [`Spawned::terminal`].
+    pub terminal: Option<crate::WindowSize>,
     /// The container's fd 0; `/dev/null` when `None`.
     pub stdin: Option<OwnedFd>,
     /// The container's fd 1.
@@ -93,6 +98,8 @@ pub struct Spawned {
     /// Host pid of the container's init (pid 1 inside).
     pub pid: u32,
     pub cgroup: CgroupHandle,
+    /// The master side of the container's terminal (with `terminal`).
+    pub terminal: Option<std::fs::File>,
 }
 
 fn path_cstring(what: &str, p: &std::path::Path) -> Result<CString, RuntimeError> {
@@ -459,6 +466,23 @@ pub fn spawn(
         pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("create sync pipe", e))?;
     let (err_r, err_w) =
         pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("create error pipe", e))?;
+    let terminal_sockets = cfg
+        .terminal
+        .map(|_| {
+            nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::Stream,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| RuntimeError::sys("create the terminal socket", e))
+        })
+        .transpose()?;
+    let terminal = cfg.terminal.zip(
+        terminal_sockets
+            .as_ref()
+            .map(|(ours, theirs)| (ours.as_raw_fd(), theirs.as_raw_fd())),
+    );
     let cgroup = CgroupHandle::create(&cfg.cgroup)?;
     if let Err(e) = cgroup.allow_devices(&device_rules) {
         let _ = cgroup.kill_all_and_destroy();
@@ -479,6 +503,9 @@ pub fn spawn(
         // Child: from here on only raw system calls on prepared data.
         close_raw(sync_fd);
         close_raw(err_fd);
+        if let Some((_, (ours, _))) = terminal {
+            close_raw(ours);
+        }
         let rep = Reporter { fd: report_fd };
         // Not dumpable until execve: nothing in the container (which shares
         // this pid namespace with `pid: host`, or joins it later) can open
@@ -517,8 +544,12 @@ pub fn spawn(
         if read_only_root {
             crate::rootfs::remount_root_readonly(&rep);
         }
+        let stdio_fds = match terminal {
+            Some((size, (_, theirs))) => [crate::pty::open_in_child(&rep, theirs, size); 3],
+            None => stdio_fds,
+        };
         match init {
-            Some(init) => crate::init::run(init, exec_plan, &rep, stdio_fds),
+            Some(init) => crate::init::run(init, exec_plan, &rep, stdio_fds, terminal.is_some()),
             None => exec_plan.finish(&rep, Some(stdio_fds)),
         }
     };
@@ -535,6 +566,10 @@ pub fn spawn(
         }
     };
     drop((sync_r, err_w, stdio, namespaces));
+    let terminal_socket = terminal_sockets.map(|(ours, theirs)| {
+        drop(theirs);
+        ours
+    });
     let pid_u = pid as u32;
     let abort = |err: RuntimeError| -> Result<Spawned, RuntimeError> {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -572,6 +607,10 @@ pub fn spawn(
         ));
     }
     drop(sync);
+    // Sent by the child before it execs, or never if it failed first.
+    let master = terminal_socket
+        .as_ref()
+        .and_then(crate::pty::receive_master);
     let mut report = Vec::new();
     if let Err(e) = std::fs::File::from(err_r).read_to_end(&mut report) {
         return abort(RuntimeError::io(
@@ -581,7 +620,16 @@ pub fn spawn(
         ));
     }
     match Failure::parse(&report) {
-        None => Ok(Spawned { pid: pid_u, cgroup }),
+        None if terminal_socket.is_some() && master.is_none() => abort(RuntimeError::io(
+            "receive the container's terminal from",
+            "its first process",
+            std::io::Error::other("it ended before sending it"),
+        )),
+        None => Ok(Spawned {
+            pid: pid_u,
+            cgroup,
+            terminal: master,
+        }),
         Some(f) => abort(f.into_error()),
     }
 }

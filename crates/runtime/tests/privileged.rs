@@ -96,6 +96,7 @@ impl Fixture {
                 limits: Limits::default(),
             },
             new_netns: true,
+            terminal: None,
             stdin: None,
             stdout: out,
             stderr: err,

@@ -1,5 +1,6 @@
 //! `wharf run`: a one-off command in a new container of a service, attached
-//! to this terminal's stdin, stdout and stderr (no pseudo-terminal yet).
+//! to this terminal's stdin, stdout and stderr, through a pseudo-terminal
+//! when stdin is a terminal (or the service has `tty: true`) unless `-T`.
 
 use super::up::show;
 use crate::context::GlobalOptions;
@@ -7,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wharf_engine_api::{Engine, PortBinding, Protocol};
@@ -50,14 +52,14 @@ pub struct RunArgs {
     /// Add or override a label
     #[arg(short = 'l', long = "label", value_name = "KEY=VAL")]
     pub labels: Vec<String>,
-    /// Bind mount a volume (not supported by wharf yet)
-    #[arg(short = 'v', long = "volume")]
+    /// Bind mount a volume (SRC:DST[:ro], VOLUME:DST or DST)
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:MODE]")]
     pub volumes: Vec<String>,
-    /// Disable pseudo-TTY allocation (wharf never allocates one yet)
+    /// Disable pseudo-TTY allocation (default: auto-detected)
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
-    /// Keep STDIN open even if not attached (always the case)
-    #[arg(short = 'i', long)]
+    /// Keep STDIN open even if not attached (the default)
+    #[arg(short = 'i', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub interactive: bool,
     pub service: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -117,10 +119,12 @@ fn parse_publish(text: &str) -> Result<PortBinding> {
 }
 
 pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
-    if !args.volumes.is_empty() {
-        bail!("run -v is not supported by wharf yet: declare the mount in the service's volumes");
-    }
     let project = global.load_project_for(std::slice::from_ref(&args.service))?;
+    // docker compose run: a terminal when ours is one, or when the service
+    // asks for one; never with -T.
+    let stdin_is_terminal = std::io::stdin().is_terminal();
+    let service_tty = project.services.get(&args.service).is_some_and(|s| s.tty);
+    let tty = !args.no_tty && !args.detach && (stdin_is_terminal || service_tty);
     let options = wharf_orchestrator::RunOptions {
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         entrypoint: args
@@ -139,6 +143,9 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
             .collect::<Result<_>>()?,
         labels: key_values(&args.labels, "-l")?,
         no_deps: args.no_deps,
+        tty,
+        stdin_open: args.interactive,
+        volumes: args.volumes.clone(),
     };
     // Ctrl-C goes to the container, not to us: block the signals before any
     // thread exists so that only the forwarding thread receives them.
@@ -159,6 +166,8 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         println!("{name}");
         return Ok(0);
     }
+    // Keys go to the container as typed (Ctrl-C is a character for it).
+    let raw_mode = (tty && stdin_is_terminal).then(crate::terminal::RawMode::enter);
     let finished = AtomicBool::new(false);
     let result = std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -174,6 +183,7 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
         result
     });
+    drop(raw_mode);
     if args.rm {
         engine
             .remove_container(&id, true)
