@@ -107,6 +107,13 @@ enum Command {
     Completion { shell: clap_complete::Shell },
     /// Show the wharf version information
     Version,
+    /// Write the manual pages (wharf.1, wharf-SUBCOMMAND.1) into DIR
+    #[command(hide = true)]
+    Man {
+        /// Where to write the pages
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Internal: the monitor of one container.
     #[command(name = "__monitor", hide = true)]
     Monitor {
@@ -179,6 +186,10 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "wharf", &mut std::io::stdout());
             Ok(0)
         }
+        Command::Man { dir } => {
+            use clap::CommandFactory;
+            commands::man::write_pages(Cli::command(), &dir).map(|_| 0)
+        }
         Command::Version => {
             println!("wharf version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -208,6 +219,41 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn man_pages_cover_every_subcommand() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = crate::commands::man::write_pages(super::Cli::command(), dir.path()).unwrap();
+        let mut expected = vec!["wharf.1".to_string()];
+        for sub in super::Cli::command().get_subcommands() {
+            if !sub.is_hide_set() {
+                expected.push(format!("wharf-{}.1", sub.get_name()));
+            }
+        }
+        expected.push("wharf-image-pull.1".into());
+        assert!(expected.iter().any(|p| p == "wharf-up.1"));
+        assert!(!expected
+            .iter()
+            .any(|p| p.contains("__monitor") || p == "wharf-man.1"));
+        for name in &expected {
+            let path = dir.path().join(name);
+            assert!(written.contains(&path), "{name} not written: {written:?}");
+            let page = std::fs::read_to_string(&path).unwrap();
+            // The page opens with its title, after the definition of the
+            // apostrophe string (`.ie`/`.el`) that its text uses.
+            let first_request = page
+                .lines()
+                .find(|l| !l.starts_with(".ie ") && !l.starts_with(".el "))
+                .unwrap_or_default();
+            let title = name.trim_end_matches(".1");
+            assert!(
+                first_request.starts_with(&format!(".TH {title} 1 ")),
+                "{name}: {page}"
+            );
+        }
+        let up = std::fs::read_to_string(dir.path().join("wharf-up.1")).unwrap();
+        assert!(up.contains("abort\\-on\\-container\\-exit"), "{up}");
     }
 
     #[test]
