@@ -220,3 +220,66 @@ fn attach_follows_the_output() {
         s.ok(&dir, &["down", "-t", "0"]);
     });
 }
+
+/// The exit code of `wharf args` in `dir`, with its stderr.
+fn code_and_stderr(s: &Sandbox, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = s.wharf(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "wharf panicked: {stderr}");
+    (out.status.code(), stderr)
+}
+
+#[test]
+fn exit_codes_follow_docker_compose() {
+    sandboxed("cli::exit_codes_follow_docker_compose", |s| {
+        s.import_busybox();
+        let dir = s.project(
+            "codes",
+            &format!(
+                "services:\n  app:\n    image: busybox\n    command: {LOOP}\n  quick:\n    image: busybox\n    command: [\"sh\", \"-c\", \"sleep 1; exit 3\"]\n"
+            ),
+        );
+        // Usage errors: docker compose's command-syntax code; help is no error.
+        let (code, err) = code_and_stderr(s, &dir, &["up", "--no-such-flag"]);
+        assert_eq!(code, Some(16), "{err}");
+        assert!(err.contains("--no-such-flag"), "{err}");
+        assert_eq!(code_and_stderr(s, &dir, &["nosuchcommand"]).0, Some(16));
+        assert_eq!(s.wharf(&dir, &["up", "--help"]).status.code(), Some(0));
+        // No Compose file anywhere up the tree, and one that does not load.
+        let empty = s.work.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let (code, err) = code_and_stderr(s, &empty, &["ps"]);
+        assert_eq!(code, Some(14), "{err}");
+        assert!(err.contains("no configuration file provided"), "{err}");
+        let broken = s.project("broken", "services:\n  web:\n    image: [\n");
+        let (code, err) = code_and_stderr(s, &broken, &["up", "-d"]);
+        assert_eq!(code, Some(15), "{err}");
+        // Nothing to take down is no error.
+        assert_eq!(code_and_stderr(s, &dir, &["down"]).0, Some(0));
+        for command in ["ps", "logs"] {
+            let err = s.fails(&dir, &[command, "nope"]);
+            assert!(err.contains("no such service: nope"), "{command}: {err}");
+        }
+
+        // Attached with --abort-on-container-exit: the code of the container
+        // that exited first.
+        let out = s.wharf(&dir, &["up", "--abort-on-container-exit"]);
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        s.ok(&dir, &["up", "-d", "app"]);
+        // exec: the command's code, 127 when not found, 126 when it cannot run.
+        assert_eq!(
+            s.wharf(&dir, &["exec", "-T", "app", "sh", "-c", "exit 42"])
+                .status
+                .code(),
+            Some(42)
+        );
+        let (code, err) = code_and_stderr(s, &dir, &["exec", "-T", "app", "no-such-program"]);
+        assert_eq!(code, Some(127), "{err}");
+        let (code, err) = code_and_stderr(s, &dir, &["exec", "-T", "app", "/etc/hosts"]);
+        assert_eq!(code, Some(126), "{err}");
+        // run passes the command's code through.
+        let out = s.wharf(&dir, &["run", "--rm", "-T", "app", "sh", "-c", "exit 9"]);
+        assert_eq!(out.status.code(), Some(9), "{out:?}");
+        s.ok(&dir, &["down", "-t", "0"]);
+    });
+}

@@ -1,6 +1,8 @@
 //! The `wharf` command line: Compose commands with docker compose's flags and
 //! output, backed by wharf's own engine. This is the only crate that uses
-//! anyhow; every error reaches the user as one line and exit code 1.
+//! anyhow; every error reaches the user as one line, with docker compose's
+//! exit codes: 1, or 14 (no Compose file), 15 (a Compose file that does not
+//! load), 16 (a command-line usage error).
 
 mod commands;
 mod context;
@@ -128,8 +130,42 @@ enum Command {
     },
 }
 
+/// docker compose's exit codes for its failure categories; any other error is 1.
+mod exit_code {
+    /// No Compose file found, or one that cannot be read.
+    pub const FILE_NOT_FOUND: u8 = 14;
+    /// A Compose file that does not load (YAML, schema, interpolation, references).
+    pub const COMPOSE_PARSE: u8 = 15;
+    /// An unknown flag or command, a missing or malformed argument.
+    pub const COMMAND_SYNTAX: u8 = 16;
+}
+
+/// The exit code for an error that ended a command.
+fn failure_exit_code(error: &anyhow::Error) -> u8 {
+    use wharf_compose::LoadErrorKind;
+    let load_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<wharf_compose::LoadError>());
+    match load_error.map(|e| e.kind) {
+        Some(LoadErrorKind::Files) => exit_code::FILE_NOT_FOUND,
+        Some(_) => exit_code::COMPOSE_PARSE,
+        None => 1,
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version print to stdout and succeed.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(exit_code::COMMAND_SYNTAX)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     if cli.global.parallel == 0 || cli.global.parallel < -1 {
         eprintln!(
             "error: --parallel {}: give the number of steps to run at once, or -1 for no limit",
@@ -207,7 +243,7 @@ fn main() -> ExitCode {
                 }
             }
             eprintln!("error: {message}");
-            ExitCode::from(1)
+            ExitCode::from(failure_exit_code(&error))
         }
     }
 }
