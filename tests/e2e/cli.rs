@@ -283,3 +283,51 @@ fn exit_codes_follow_docker_compose() {
         s.ok(&dir, &["down", "-t", "0"]);
     });
 }
+
+#[test]
+fn events_record_execs_as_docker_does() {
+    sandboxed("cli::events_record_execs_as_docker_does", |s| {
+        s.import_busybox();
+        let dir = s.project("evx", &one_service());
+        s.ok(&dir, &["up", "-d"]);
+        let since = now_secs();
+        let out = s.wharf(&dir, &["exec", "-T", "app", "sh", "-c", "exit 3"]);
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        let until = now_secs();
+        let replay = s.ok(
+            &dir,
+            &["events", "--json", "--since", &since, "--until", &until],
+        );
+        let lines: Vec<String> = replay.lines().map(String::from).collect();
+        assert_eq!(
+            actions(&lines),
+            [
+                "exec_create: sh -c exit 3",
+                "exec_start: sh -c exit 3",
+                "exec_die"
+            ],
+            "{replay}"
+        );
+        let events: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(events[2]["attributes"]["exitCode"], "3", "{replay}");
+        let exec_id = events[0]["attributes"]["execID"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(exec_id.len(), 64, "{replay}");
+        assert!(
+            events.iter().all(|e| e["attributes"]["execID"] == exec_id),
+            "{replay}"
+        );
+        let text = s.ok(&dir, &["events", "--since", &since, "--until", &until]);
+        assert!(
+            text.lines()
+                .last()
+                .is_some_and(|l| l.contains(" container exec_die ") && l.contains("exitCode=3")),
+            "{text}"
+        );
+        s.ok(&dir, &["down", "-t", "0"]);
+    });
+}

@@ -549,7 +549,24 @@ impl LinuxEngine {
             group_add: record.spec.group_add.clone(),
             output,
         };
-        wharf_runtime::exec_with(
+        // docker's exec events: the command in the create and start actions,
+        // the exit code on exec_die, all three tied by an execID.
+        let exec_id = store::new_id()?;
+        let command = spec.command.join(" ");
+        let id_attribute = [("execID", exec_id.clone())];
+        events::record(
+            &self.layout,
+            record,
+            &format!("exec_create: {command}"),
+            &id_attribute,
+        );
+        events::record(
+            &self.layout,
+            record,
+            &format!("exec_start: {command}"),
+            &id_attribute,
+        );
+        let code = wharf_runtime::exec_with(
             *pid,
             cgroup,
             &spec.command,
@@ -558,7 +575,14 @@ impl LinuxEngine {
             user.as_deref(),
             &options,
         )
-        .map_err(runtime_err)
+        .map_err(runtime_err)?;
+        events::record(
+            &self.layout,
+            record,
+            "exec_die",
+            &[("execID", exec_id), ("exitCode", code.to_string())],
+        );
+        Ok(code)
     }
 
     /// Run `hooks` (the container's `post_start` or `pre_stop`, named by
