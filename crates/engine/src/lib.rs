@@ -1110,6 +1110,44 @@ impl Engine for LinuxEngine {
         }
     }
 
+    fn rename_container(&self, id: &str, new_name: &str) -> Result<()> {
+        let _lock = self.global_lock()?;
+        let record = self.find(id)?;
+        let mut records = self.all_records_repairing()?;
+        if records
+            .iter()
+            .any(|r| r.name == new_name && r.id != record.id)
+        {
+            return Err(EngineError::Conflict {
+                kind: "container",
+                name: new_name.to_string(),
+            });
+        }
+        let mut renamed = record.clone();
+        renamed.name = new_name.to_string();
+        renamed.spec.name = new_name.to_string();
+        store::write_json(
+            &self.layout.container(&record.id).join(CONFIG_FILE),
+            &renamed,
+        )?;
+        for r in records.iter_mut().filter(|r| r.id == record.id) {
+            *r = renamed.clone();
+        }
+        let nets: Vec<String> = renamed
+            .endpoints
+            .iter()
+            .map(|e| e.network_id.clone())
+            .collect();
+        self.refresh_dns_tables(&records, &nets);
+        events::record(
+            &self.layout,
+            &renamed,
+            "rename",
+            &[("oldName", record.name.clone())],
+        );
+        Ok(())
+    }
+
     fn remove_container(&self, id: &str, force: bool) -> Result<()> {
         let record = self.find(id)?;
         let state = self.settled_state(&record)?;

@@ -507,30 +507,77 @@ pub fn plan_up(
                     }
                     _ => "forced".to_string(),
                 };
-                let removal = push_removal(&mut plan, container, options.timeout, &[]);
+                // As docker compose: stop the old container, move it aside,
+                // create the new one, and only then remove the old one, so
+                // a failed create leaves the old container to be restored.
+                let stop = container.state.is_running().then(|| {
+                    plan.push(
+                        Action::StopContainer {
+                            id: container.id.clone(),
+                            name: container.name.clone(),
+                            timeout: options.timeout,
+                        },
+                        [],
+                    )
+                });
+                let aside = format!(
+                    "{}_{}",
+                    container.id.get(..12).unwrap_or(&container.id),
+                    container.name
+                );
+                let rename = plan.push(
+                    Action::RenameContainer {
+                        id: container.id.clone(),
+                        name: container.name.clone(),
+                        new_name: aside.clone(),
+                    },
+                    stop,
+                );
                 let mut after = prerequisites.clone();
-                after.push(removal.remove);
+                after.push(rename);
                 let anonymous: Vec<(&str, &str)> =
                     observed.anonymous_volumes_of(&container.id).collect();
                 let new_spec = if options.renew_anon_volumes {
+                    spec.clone()
+                } else {
+                    inherit_anonymous_volumes(&spec, &anonymous)
+                };
+                let created = plan.push(
+                    Action::CreateContainer {
+                        service: name.clone(),
+                        spec: new_spec,
+                        reason: Some(format!("recreate ({why})")),
+                    },
+                    after,
+                );
+                let remove = plan.push(
+                    Action::RemoveContainer {
+                        id: container.id.clone(),
+                        name: aside,
+                    },
+                    [created],
+                );
+                if options.renew_anon_volumes {
                     for (_, volume) in &anonymous {
                         plan.push(
                             Action::RemoveVolume {
                                 name: volume.to_string(),
                             },
-                            [removal.remove],
+                            [remove],
                         );
                     }
-                    spec.clone()
+                }
+                service_ready.push(if options.no_start {
+                    remove
                 } else {
-                    inherit_anonymous_volumes(&spec, &anonymous)
-                };
-                service_ready.push(create(
-                    &mut plan,
-                    new_spec,
-                    after,
-                    Some(format!("recreate ({why})")),
-                ));
+                    plan.push(
+                        Action::StartContainer {
+                            name: container_name.clone(),
+                            id: None,
+                        },
+                        [remove],
+                    )
+                });
                 recreated.insert(name.as_str());
             } else if !container.state.is_running() {
                 if !options.no_start {
