@@ -139,6 +139,17 @@ pub fn selected_services(
     Ok(order.into_iter().filter(|s| selected.contains(s)).collect())
 }
 
+/// `<short id>_`: what a recreate puts before the name of the container it
+/// replaces, as docker compose does.
+fn aside_prefix(container: &ContainerInfo) -> String {
+    format!("{}_", container.id.get(..12).unwrap_or(&container.id))
+}
+
+/// Whether `container` is one a recreate renamed and did not finish with.
+fn moved_aside(container: &ContainerInfo) -> bool {
+    container.name.starts_with(&aside_prefix(container))
+}
+
 fn service_of(container: &ContainerInfo) -> &str {
     container.label(labels::SERVICE).unwrap_or_default()
 }
@@ -449,7 +460,9 @@ pub fn plan_up(
         let mut existing: BTreeMap<u32, &ContainerInfo> = BTreeMap::new();
         let mut surplus: Vec<&ContainerInfo> = Vec::new();
         let mut containers = by_service.get(name.as_str()).cloned().unwrap_or_default();
-        containers.sort_by_key(|c| (container_number(c), c.name.clone()));
+        // A container a recreate left aside (it was interrupted) yields its
+        // number to the one under the proper name.
+        containers.sort_by_key(|c| (container_number(c), moved_aside(c), c.name.clone()));
         for container in containers {
             match container_number(container) {
                 Some(n) if (1..=service.replicas).contains(&n) && !existing.contains_key(&n) => {
@@ -499,9 +512,15 @@ pub fn plan_up(
             let dependency_only = !options.services.is_empty() && !options.services.contains(name);
             let forced =
                 options.force_recreate || (options.always_recreate_deps && dependency_only);
-            if forced || (hash_differs && !options.no_recreate) || recreated_source.is_some() {
+            let left_aside = moved_aside(container);
+            if forced
+                || (hash_differs && !options.no_recreate)
+                || recreated_source.is_some()
+                || left_aside
+            {
                 let why = match recreated_source {
                     _ if hash_differs => change_reason(&container.labels, &spec),
+                    _ if left_aside => "left aside by an interrupted recreate".to_string(),
                     Some(source) if !forced => {
                         format!("shares the namespaces of recreated service {source}")
                     }
@@ -520,21 +539,22 @@ pub fn plan_up(
                         [],
                     )
                 });
-                let aside = format!(
-                    "{}_{}",
-                    container.id.get(..12).unwrap_or(&container.id),
-                    container.name
-                );
-                let rename = plan.push(
-                    Action::RenameContainer {
-                        id: container.id.clone(),
-                        name: container.name.clone(),
-                        new_name: aside.clone(),
-                    },
-                    stop,
-                );
                 let mut after = prerequisites.clone();
-                after.push(rename);
+                let aside = if left_aside {
+                    after.extend(stop);
+                    container.name.clone()
+                } else {
+                    let aside = format!("{}{}", aside_prefix(container), container.name);
+                    after.push(plan.push(
+                        Action::RenameContainer {
+                            id: container.id.clone(),
+                            name: container.name.clone(),
+                            new_name: aside.clone(),
+                        },
+                        stop,
+                    ));
+                    aside
+                };
                 let anonymous: Vec<(&str, &str)> =
                     observed.anonymous_volumes_of(&container.id).collect();
                 let new_spec = if options.renew_anon_volumes {

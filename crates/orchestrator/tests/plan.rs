@@ -462,3 +462,28 @@ fn always_recreate_deps_recreates_the_dependencies_of_named_services_only() {
     };
     assert_plan(&up(&project, &all_up(&project), &options), "nothing to do");
 }
+
+#[test]
+fn a_container_left_aside_by_an_interrupted_recreate_is_cleaned_up() {
+    let project = hello();
+    let mut aside = container(&project, "worker", 1, false);
+    aside.id = "f".repeat(64);
+    aside.name = "ffffffffffff_hello-worker-1".into();
+    // Interrupted after the create: the new container has the name.
+    let mut observed = all_up(&project);
+    observed.containers.push(aside.clone());
+    assert_plan(
+        &up(&project, &observed, &UpOptions::default()),
+        "1 remove container ffffffffffff_hello-worker-1",
+    );
+    // Interrupted before it: the old container is still aside.
+    observed.containers.retain(|c| c.name != "hello-worker-1");
+    assert_plan(
+        &up(&project, &observed, &UpOptions::default()),
+        "
+        1 create container hello-worker-1: recreate (left aside by an interrupted recreate)
+        2 remove container ffffffffffff_hello-worker-1 (after 1)
+        3 start container hello-worker-1 (after 2)
+        ",
+    );
+}
