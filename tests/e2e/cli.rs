@@ -333,59 +333,67 @@ fn events_record_execs_as_docker_does() {
 }
 
 #[test]
-fn a_recreate_whose_create_fails_keeps_the_old_container() {
-    sandboxed(
-        "cli::a_recreate_whose_create_fails_keeps_the_old_container",
-        |s| {
-            s.import_busybox();
-            let dir = s.project("keep", &one_service());
-            s.ok(&dir, &["up", "-d"]);
-            let id_of_app = || {
-                let ps = s.ok(&dir, &["ps", "--format", "json"]);
-                let row: serde_json::Value = serde_json::from_str(ps.trim()).unwrap();
-                row["ID"].as_str().unwrap().to_string()
-            };
-            let before = id_of_app();
-            let since = now_secs();
-            // A changed config the engine refuses at create: below the
-            // memory a container needs.
-            std::fs::write(
-                dir.join("compose.yaml"),
-                format!("{}    mem_limit: 4k\n", one_service()),
-            )
-            .unwrap();
-            let err = s.fails(&dir, &["up", "-d"]);
-            assert!(err.contains("memory"), "{err}");
-            let after = s.ok(&dir, &["ps", "--format", "json"]);
-            let rows: Vec<serde_json::Value> = after
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
-            assert_eq!(rows.len(), 1, "{after}");
-            assert_eq!(rows[0]["Name"], "keep-app-1", "{after}");
-            assert_eq!(rows[0]["State"], "running", "{after}");
-            assert_eq!(rows[0]["ID"], before.as_str(), "not the old container");
-            // It was moved aside and given its name back.
-            let until = now_secs();
-            let replay = s.ok(
-                &dir,
-                &["events", "--json", "--since", &since, "--until", &until],
-            );
-            let lines: Vec<String> = replay.lines().map(String::from).collect();
-            assert_eq!(
-                actions(&lines),
-                ["die", "stop", "rename", "rename", "start"],
-                "{replay}"
-            );
-            // The next good `up` replaces it.
-            std::fs::write(
-                dir.join("compose.yaml"),
-                one_service() + "    mem_limit: 64m\n",
-            )
-            .unwrap();
-            s.ok(&dir, &["up", "-d"]);
-            assert_ne!(id_of_app(), before);
-            s.ok(&dir, &["down", "-t", "0"]);
-        },
-    );
+fn a_failed_recreate_keeps_the_old_container() {
+    sandboxed("cli::a_failed_recreate_keeps_the_old_container", |s| {
+        s.import_busybox();
+        let dir = s.project("keep", &one_service());
+        s.ok(&dir, &["up", "-d"]);
+        let id_of_app = || {
+            let ps = s.ok(&dir, &["ps", "--format", "json"]);
+            let row: serde_json::Value = serde_json::from_str(ps.trim()).unwrap();
+            row["ID"].as_str().unwrap().to_string()
+        };
+        let before = id_of_app();
+        let since = now_secs();
+        // A changed config the engine refuses at create: below the
+        // memory a container needs.
+        std::fs::write(
+            dir.join("compose.yaml"),
+            format!("{}    mem_limit: 4k\n", one_service()),
+        )
+        .unwrap();
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(err.contains("memory"), "{err}");
+        let after = s.ok(&dir, &["ps", "--format", "json"]);
+        let rows: Vec<serde_json::Value> = after
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 1, "{after}");
+        assert_eq!(rows[0]["Name"], "keep-app-1", "{after}");
+        assert_eq!(rows[0]["State"], "running", "{after}");
+        assert_eq!(rows[0]["ID"], before.as_str(), "not the old container");
+        // It was moved aside and given its name back.
+        let until = now_secs();
+        let replay = s.ok(
+            &dir,
+            &["events", "--json", "--since", &since, "--until", &until],
+        );
+        let lines: Vec<String> = replay.lines().map(String::from).collect();
+        assert_eq!(
+            actions(&lines),
+            ["die", "stop", "rename", "rename", "start"],
+            "{replay}"
+        );
+        // A replacement that is created but cannot start.
+        std::fs::write(
+            dir.join("compose.yaml"),
+            "services:\n  app:\n    image: busybox\n    command: [\"/no/such/binary\"]\n",
+        )
+        .unwrap();
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(err.contains("/no/such/binary"), "{err}");
+        assert_eq!(id_of_app(), before, "the old container is not back");
+        let all = s.ok(&dir, &["ps", "-a", "-q"]);
+        assert_eq!(all.lines().count(), 1, "{all}");
+        // The next good `up` replaces it.
+        std::fs::write(
+            dir.join("compose.yaml"),
+            one_service() + "    mem_limit: 64m\n",
+        )
+        .unwrap();
+        s.ok(&dir, &["up", "-d"]);
+        assert_ne!(id_of_app(), before);
+        s.ok(&dir, &["down", "-t", "0"]);
+    });
 }

@@ -526,9 +526,10 @@ pub fn plan_up(
                     }
                     _ => "forced".to_string(),
                 };
-                // As docker compose: stop the old container, move it aside,
-                // create the new one, and only then remove the old one, so
-                // a failed create leaves the old container to be restored.
+                // Stop the old container and move it aside (as docker
+                // compose does), create and start the new one, and only then
+                // remove the old one: a replacement that cannot be created or
+                // started leaves the old container to be restored.
                 let stop = container.state.is_running().then(|| {
                     plan.push(
                         Action::StopContainer {
@@ -570,12 +571,21 @@ pub fn plan_up(
                     },
                     after,
                 );
+                let started = (!options.no_start).then(|| {
+                    plan.push(
+                        Action::StartContainer {
+                            name: container_name.clone(),
+                            id: None,
+                        },
+                        [created],
+                    )
+                });
                 let remove = plan.push(
                     Action::RemoveContainer {
                         id: container.id.clone(),
                         name: aside,
                     },
-                    [created],
+                    [started.unwrap_or(created)],
                 );
                 if options.renew_anon_volumes {
                     for (_, volume) in &anonymous {
@@ -587,17 +597,9 @@ pub fn plan_up(
                         );
                     }
                 }
-                service_ready.push(if options.no_start {
-                    remove
-                } else {
-                    plan.push(
-                        Action::StartContainer {
-                            name: container_name.clone(),
-                            id: None,
-                        },
-                        [remove],
-                    )
-                });
+                // Dependents wait for the removal too: until then the old
+                // container still counts among the service's containers.
+                service_ready.push(remove);
                 recreated.insert(name.as_str());
             } else if !container.state.is_running() {
                 if !options.no_start {

@@ -51,8 +51,8 @@ fn environment_change_recreates_only_worker() {
         1 stop container hello-worker-1
         2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (environment changed) (after 2)
-        4 remove container 776f726b6572_hello-worker-1 (after 3)
-        5 start container hello-worker-1 (after 4)
+        4 start container hello-worker-1 (after 3)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
         ",
     );
 }
@@ -71,8 +71,8 @@ fn several_changes_are_all_named() {
         1 stop container hello-web-1
         2 rename container hello-web-1 to 776562310000_hello-web-1 (after 1)
         3 create container hello-web-1: recreate (image changed, ports changed, resources changed) (after 2)
-        4 remove container 776562310000_hello-web-1 (after 3)
-        5 start container hello-web-1 (after 4)
+        4 start container hello-web-1 (after 3)
+        5 remove container 776562310000_hello-web-1 (after 4)
         ",
     );
 }
@@ -88,8 +88,8 @@ fn a_change_outside_the_named_parts_is_a_config_change() {
         1 stop container hello-worker-1
         2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (config changed) (after 2)
-        4 remove container 776f726b6572_hello-worker-1 (after 3)
-        5 start container hello-worker-1 (after 4)
+        4 start container hello-worker-1 (after 3)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
         ",
     );
 }
@@ -119,13 +119,13 @@ fn force_recreate_recreates_everything_in_dependency_order() {
         1 stop container hello-worker-1
         2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (forced) (after 2)
-        4 remove container 776f726b6572_hello-worker-1 (after 3)
-        5 start container hello-worker-1 (after 4)
+        4 start container hello-worker-1 (after 3)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
         6 stop container hello-web-1
         7 rename container hello-web-1 to 776562310000_hello-web-1 (after 6)
         8 create container hello-web-1: recreate (forced) (after 5, 7)
-        9 remove container 776562310000_hello-web-1 (after 8)
-        10 start container hello-web-1 (after 9)
+        9 start container hello-web-1 (after 8)
+        10 remove container 776562310000_hello-web-1 (after 9)
         ",
     );
 }
@@ -150,8 +150,8 @@ fn recreated_dependency_restarts_dependents_that_ask_for_it() {
         1 stop container hello-worker-1
         2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (command changed) (after 2)
-        4 remove container 776f726b6572_hello-worker-1 (after 3)
-        5 start container hello-worker-1 (after 4)
+        4 start container hello-worker-1 (after 3)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
         6 stop container hello-web-1 (after 5)
         7 start container hello-web-1 (after 6)
         ",
@@ -451,8 +451,8 @@ fn always_recreate_deps_recreates_the_dependencies_of_named_services_only() {
         1 stop container hello-worker-1
         2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (forced) (after 2)
-        4 remove container 776f726b6572_hello-worker-1 (after 3)
-        5 start container hello-worker-1 (after 4)
+        4 start container hello-worker-1 (after 3)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
         ",
     );
     // With every service named there is no dependency-only service.
@@ -482,8 +482,8 @@ fn a_container_left_aside_by_an_interrupted_recreate_is_cleaned_up() {
         &up(&project, &observed, &UpOptions::default()),
         "
         1 create container hello-worker-1: recreate (left aside by an interrupted recreate)
-        2 remove container ffffffffffff_hello-worker-1 (after 1)
-        3 start container hello-worker-1 (after 2)
+        2 start container hello-worker-1 (after 1)
+        3 remove container ffffffffffff_hello-worker-1 (after 2)
         ",
     );
 }
