@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets this machine up and brings up examples/devstack: installs the system
-# packages, builds wharf and installs it as /usr/local/bin/wharf, makes the
+# packages, builds wharf and installs it as /usr/local/bin/wharf (and its
+# manual pages in /usr/local/share/man/man1), makes the
 # debian:bookworm-slim base image with debootstrap (cached after the first run),
 # builds the stack's images (MariaDB, Redis and a Python web app; apt-get
 # downloads their packages), starts it, and shows it working.
@@ -11,6 +12,9 @@ bash scripts/install-deps.sh
 cargo build --release --locked
 install -m 0755 "${CARGO_TARGET_DIR:-target}/release/wharf" /usr/local/bin/wharf
 echo "installed /usr/local/bin/wharf"
+mkdir -p /usr/local/share/man/man1
+wharf man /usr/local/share/man/man1
+echo "installed its manual pages in /usr/local/share/man/man1 (man wharf, man wharf-up, ...)"
 
 if ! wharf image inspect debian:bookworm-slim >/dev/null 2>&1; then
   base=$(bash scripts/make-debian-base.sh)

@@ -1,5 +1,6 @@
-//! Bad input: each mistake gives a one-line error with exit code 1, never a
-//! panic, and a failed `up` leaves nothing behind.
+//! Bad input: each mistake gives a one-line error with exit code 1 (15 for a
+//! Compose file that does not load), never a panic, and a failed `up`
+//! leaves nothing behind.
 
 use crate::harness::{sandboxed, Sandbox};
 use std::path::Path;
@@ -29,14 +30,14 @@ fn bad_compose_files_are_reported_with_positions() {
         "bad_input::bad_compose_files_are_reported_with_positions",
         |s| {
             let dir = s.project("yaml", "services:\n  web:\n    image: busybox\n   bad: [\n");
-            let err = s.fails(&dir, &["up", "-d"]);
+            let err = s.fails_loading(&dir, &["up", "-d"]);
             assert!(one_line(&err).contains("compose.yaml:"), "{err}");
 
             let dir = s.project(
                 "unknown-dep",
                 "services:\n  web:\n    image: busybox\n    depends_on: [db]\n",
             );
-            let err = s.fails(&dir, &["up", "-d"]);
+            let err = s.fails_loading(&dir, &["up", "-d"]);
             let line = one_line(&err);
             assert!(
                 line.contains("compose.yaml:4:") && line.contains("\"db\""),
@@ -47,7 +48,7 @@ fn bad_compose_files_are_reported_with_positions() {
             "cycle",
             "services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n",
         );
-            let err = s.fails(&dir, &["up", "-d"]);
+            let err = s.fails_loading(&dir, &["up", "-d"]);
             assert!(one_line(&err).contains("cycle"), "{err}");
         },
     );

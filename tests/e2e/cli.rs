@@ -220,3 +220,180 @@ fn attach_follows_the_output() {
         s.ok(&dir, &["down", "-t", "0"]);
     });
 }
+
+/// The exit code of `wharf args` in `dir`, with its stderr.
+fn code_and_stderr(s: &Sandbox, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = s.wharf(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "wharf panicked: {stderr}");
+    (out.status.code(), stderr)
+}
+
+#[test]
+fn exit_codes_follow_docker_compose() {
+    sandboxed("cli::exit_codes_follow_docker_compose", |s| {
+        s.import_busybox();
+        let dir = s.project(
+            "codes",
+            &format!(
+                "services:\n  app:\n    image: busybox\n    command: {LOOP}\n  quick:\n    image: busybox\n    command: [\"sh\", \"-c\", \"sleep 1; exit 3\"]\n"
+            ),
+        );
+        // Usage errors: docker compose's command-syntax code; help is no error.
+        let (code, err) = code_and_stderr(s, &dir, &["up", "--no-such-flag"]);
+        assert_eq!(code, Some(16), "{err}");
+        assert!(err.contains("--no-such-flag"), "{err}");
+        assert_eq!(code_and_stderr(s, &dir, &["nosuchcommand"]).0, Some(16));
+        assert_eq!(s.wharf(&dir, &["up", "--help"]).status.code(), Some(0));
+        // No Compose file anywhere up the tree, and one that does not load.
+        let empty = s.work.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let (code, err) = code_and_stderr(s, &empty, &["ps"]);
+        assert_eq!(code, Some(14), "{err}");
+        assert!(err.contains("no configuration file provided"), "{err}");
+        let broken = s.project("broken", "services:\n  web:\n    image: [\n");
+        let (code, err) = code_and_stderr(s, &broken, &["up", "-d"]);
+        assert_eq!(code, Some(15), "{err}");
+        // Nothing to take down is no error.
+        assert_eq!(code_and_stderr(s, &dir, &["down"]).0, Some(0));
+        for command in ["ps", "logs"] {
+            let err = s.fails(&dir, &[command, "nope"]);
+            assert!(err.contains("no such service: nope"), "{command}: {err}");
+        }
+
+        // Attached with --abort-on-container-exit: the code of the container
+        // that exited first.
+        let out = s.wharf(&dir, &["up", "--abort-on-container-exit"]);
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        s.ok(&dir, &["up", "-d", "app"]);
+        // exec: the command's code, 127 when not found, 126 when it cannot run.
+        assert_eq!(
+            s.wharf(&dir, &["exec", "-T", "app", "sh", "-c", "exit 42"])
+                .status
+                .code(),
+            Some(42)
+        );
+        let (code, err) = code_and_stderr(s, &dir, &["exec", "-T", "app", "no-such-program"]);
+        assert_eq!(code, Some(127), "{err}");
+        let (code, err) = code_and_stderr(s, &dir, &["exec", "-T", "app", "/etc/hosts"]);
+        assert_eq!(code, Some(126), "{err}");
+        // run passes the command's code through.
+        let out = s.wharf(&dir, &["run", "--rm", "-T", "app", "sh", "-c", "exit 9"]);
+        assert_eq!(out.status.code(), Some(9), "{out:?}");
+        s.ok(&dir, &["down", "-t", "0"]);
+    });
+}
+
+#[test]
+fn events_record_execs_as_docker_does() {
+    sandboxed("cli::events_record_execs_as_docker_does", |s| {
+        s.import_busybox();
+        let dir = s.project("evx", &one_service());
+        s.ok(&dir, &["up", "-d"]);
+        let since = now_secs();
+        let out = s.wharf(&dir, &["exec", "-T", "app", "sh", "-c", "exit 3"]);
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        let until = now_secs();
+        let replay = s.ok(
+            &dir,
+            &["events", "--json", "--since", &since, "--until", &until],
+        );
+        let lines: Vec<String> = replay.lines().map(String::from).collect();
+        assert_eq!(
+            actions(&lines),
+            [
+                "exec_create: sh -c exit 3",
+                "exec_start: sh -c exit 3",
+                "exec_die"
+            ],
+            "{replay}"
+        );
+        let events: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(events[2]["attributes"]["exitCode"], "3", "{replay}");
+        let exec_id = events[0]["attributes"]["execID"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(exec_id.len(), 64, "{replay}");
+        assert!(
+            events.iter().all(|e| e["attributes"]["execID"] == exec_id),
+            "{replay}"
+        );
+        let text = s.ok(&dir, &["events", "--since", &since, "--until", &until]);
+        assert!(
+            text.lines()
+                .last()
+                .is_some_and(|l| l.contains(" container exec_die ") && l.contains("exitCode=3")),
+            "{text}"
+        );
+        s.ok(&dir, &["down", "-t", "0"]);
+    });
+}
+
+#[test]
+fn a_failed_recreate_keeps_the_old_container() {
+    sandboxed("cli::a_failed_recreate_keeps_the_old_container", |s| {
+        s.import_busybox();
+        let dir = s.project("keep", &one_service());
+        s.ok(&dir, &["up", "-d"]);
+        let id_of_app = || {
+            let ps = s.ok(&dir, &["ps", "--format", "json"]);
+            let row: serde_json::Value = serde_json::from_str(ps.trim()).unwrap();
+            row["ID"].as_str().unwrap().to_string()
+        };
+        let before = id_of_app();
+        let since = now_secs();
+        // A changed config the engine refuses at create: below the
+        // memory a container needs.
+        std::fs::write(
+            dir.join("compose.yaml"),
+            format!("{}    mem_limit: 4k\n", one_service()),
+        )
+        .unwrap();
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(err.contains("memory"), "{err}");
+        let after = s.ok(&dir, &["ps", "--format", "json"]);
+        let rows: Vec<serde_json::Value> = after
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 1, "{after}");
+        assert_eq!(rows[0]["Name"], "keep-app-1", "{after}");
+        assert_eq!(rows[0]["State"], "running", "{after}");
+        assert_eq!(rows[0]["ID"], before.as_str(), "not the old container");
+        // It was moved aside and given its name back.
+        let until = now_secs();
+        let replay = s.ok(
+            &dir,
+            &["events", "--json", "--since", &since, "--until", &until],
+        );
+        let lines: Vec<String> = replay.lines().map(String::from).collect();
+        assert_eq!(
+            actions(&lines),
+            ["die", "stop", "rename", "rename", "start"],
+            "{replay}"
+        );
+        // A replacement that is created but cannot start.
+        std::fs::write(
+            dir.join("compose.yaml"),
+            "services:\n  app:\n    image: busybox\n    command: [\"/no/such/binary\"]\n",
+        )
+        .unwrap();
+        let err = s.fails(&dir, &["up", "-d"]);
+        assert!(err.contains("/no/such/binary"), "{err}");
+        assert_eq!(id_of_app(), before, "the old container is not back");
+        let all = s.ok(&dir, &["ps", "-a", "-q"]);
+        assert_eq!(all.lines().count(), 1, "{all}");
+        // The next good `up` replaces it.
+        std::fs::write(
+            dir.join("compose.yaml"),
+            one_service() + "    mem_limit: 64m\n",
+        )
+        .unwrap();
+        s.ok(&dir, &["up", "-d"]);
+        assert_ne!(id_of_app(), before);
+        s.ok(&dir, &["down", "-t", "0"]);
+    });
+}

@@ -412,3 +412,70 @@ fn up_watch_rebuilds_and_recreates_on_change() {
         },
     );
 }
+
+#[test]
+fn watch_initial_sync_copies_the_whole_path_first() {
+    sandboxed(
+        "copy_watch::watch_initial_sync_copies_the_whole_path_first",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "isync",
+                &format!(
+                    r#"services:
+  app:
+    image: busybox
+    command: {LOOP}
+    develop:
+      watch:
+        - path: ./src
+          target: /app
+          action: sync+restart
+          initial_sync: true
+          ignore:
+            - "*.tmp"
+        - path: ./later
+          target: /later
+          action: sync
+"#
+                ),
+            );
+            std::fs::create_dir_all(dir.join("src/sub")).unwrap();
+            std::fs::write(dir.join("src/a.txt"), "alpha\n").unwrap();
+            std::fs::write(dir.join("src/sub/b.txt"), "beta\n").unwrap();
+            std::fs::write(dir.join("src/draft.tmp"), "draft\n").unwrap();
+            std::fs::create_dir_all(dir.join("later")).unwrap();
+            std::fs::write(dir.join("later/c.txt"), "gamma\n").unwrap();
+            let config = s.ok(&dir, &["config"]);
+            assert!(config.contains("initial_sync: true"), "{config}");
+            s.ok(&dir, &["up", "-d"]);
+            let before = exec(s, &dir, "ls /app 2>&1 || true");
+            assert!(before.contains("No such file"), "{before}");
+
+            let mut watch = Background::start(s, &dir, &["watch"]);
+            let enabled = watch.output.clone();
+            watch.until("Watch enabled", Duration::from_secs(30), || {
+                enabled
+                    .lock()
+                    .unwrap()
+                    .contains("Watch enabled")
+                    .then_some(())
+            });
+            // Copied before watching began, with no file event.
+            let copied = exec(
+                s,
+                &dir,
+                "cat /app/a.txt /app/sub/b.txt; ls /app; ls /later 2>&1 || true",
+            );
+            assert!(copied.starts_with("alpha\nbeta\n"), "{copied}");
+            assert!(!copied.contains("draft.tmp"), "an ignored file: {copied}");
+            assert!(
+                copied.contains("/later: No such file"),
+                "a rule without initial_sync: {copied}"
+            );
+            let (status, all) = watch.interrupt();
+            assert!(status.success(), "watch exited with {status}: {all}");
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}

@@ -95,6 +95,21 @@ impl Sandbox {
         stderr
     }
 
+    /// Run wharf and require exit code 15, docker compose's code for a
+    /// Compose file that does not load; returns stderr.
+    pub fn fails_loading(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.wharf(dir, args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(15),
+            "wharf {args:?} should fail to load the project (15):\nstdout: {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(!stderr.contains("panicked"), "wharf panicked: {stderr}");
+        stderr
+    }
+
     /// Import the busybox image made by the project's script.
     pub fn import_busybox(&self) {
         let tar = self.work.path().join("busybox.tar");

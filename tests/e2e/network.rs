@@ -430,7 +430,7 @@ fn links_are_aliases_seen_by_the_linking_container_only() {
                 "badlink",
                 "services:\n  web:\n    image: busybox\n    links: [nosuch]\n",
             );
-            let err = s.fails(&dir, &["up", "-d"]);
+            let err = s.fails_loading(&dir, &["up", "-d"]);
             assert!(err.contains("\"nosuch\" is not defined"), "{err}");
         },
     );

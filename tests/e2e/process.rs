@@ -371,7 +371,7 @@ fn group_add_and_memory_settings_reach_the_container() {
                 "badswap",
                 "services:\n  a:\n    image: busybox\n    mem_swappiness: 150\n",
             );
-            let err = s.fails(&dir, &["up", "-d"]);
+            let err = s.fails_loading(&dir, &["up", "-d"]);
             assert!(
                 err.contains("services.a.mem_swappiness: must be a number from 0 to 100"),
                 "{err}"

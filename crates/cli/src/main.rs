@@ -1,6 +1,8 @@
 //! The `wharf` command line: Compose commands with docker compose's flags and
 //! output, backed by wharf's own engine. This is the only crate that uses
-//! anyhow; every error reaches the user as one line and exit code 1.
+//! anyhow; every error reaches the user as one line, with docker compose's
+//! exit codes: 1, or 14 (no Compose file), 15 (a Compose file that does not
+//! load), 16 (a command-line usage error).
 
 mod commands;
 mod context;
@@ -113,6 +115,13 @@ enum Command {
     Completion { shell: clap_complete::Shell },
     /// Show the wharf version information
     Version,
+    /// Write the manual pages (wharf.1, wharf-SUBCOMMAND.1) into DIR
+    #[command(hide = true)]
+    Man {
+        /// Where to write the pages
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Internal: the monitor of one container.
     #[command(name = "__monitor", hide = true)]
     Monitor {
@@ -127,8 +136,42 @@ enum Command {
     },
 }
 
+/// docker compose's exit codes for its failure categories; any other error is 1.
+mod exit_code {
+    /// No Compose file found, or one that cannot be read.
+    pub const FILE_NOT_FOUND: u8 = 14;
+    /// A Compose file that does not load (YAML, schema, interpolation, references).
+    pub const COMPOSE_PARSE: u8 = 15;
+    /// An unknown flag or command, a missing or malformed argument.
+    pub const COMMAND_SYNTAX: u8 = 16;
+}
+
+/// The exit code for an error that ended a command.
+fn failure_exit_code(error: &anyhow::Error) -> u8 {
+    use wharf_compose::LoadErrorKind;
+    let load_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<wharf_compose::LoadError>());
+    match load_error.map(|e| e.kind) {
+        Some(LoadErrorKind::Files) => exit_code::FILE_NOT_FOUND,
+        Some(_) => exit_code::COMPOSE_PARSE,
+        None => 1,
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version print to stdout and succeed.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(exit_code::COMMAND_SYNTAX)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     if cli.global.parallel == 0 || cli.global.parallel < -1 {
         eprintln!(
             "error: --parallel {}: give the number of steps to run at once, or -1 for no limit",
@@ -185,6 +228,10 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "wharf", &mut std::io::stdout());
             Ok(0)
         }
+        Command::Man { dir } => {
+            use clap::CommandFactory;
+            commands::man::write_pages(Cli::command(), &dir).map(|_| 0)
+        }
         Command::Version => {
             println!("wharf version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -202,7 +249,7 @@ fn main() -> ExitCode {
                 }
             }
             eprintln!("error: {message}");
-            ExitCode::from(1)
+            ExitCode::from(failure_exit_code(&error))
         }
     }
 }
@@ -214,6 +261,41 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn man_pages_cover_every_subcommand() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = crate::commands::man::write_pages(super::Cli::command(), dir.path()).unwrap();
+        let mut expected = vec!["wharf.1".to_string()];
+        for sub in super::Cli::command().get_subcommands() {
+            if !sub.is_hide_set() {
+                expected.push(format!("wharf-{}.1", sub.get_name()));
+            }
+        }
+        expected.push("wharf-image-pull.1".into());
+        assert!(expected.iter().any(|p| p == "wharf-up.1"));
+        assert!(!expected
+            .iter()
+            .any(|p| p.contains("__monitor") || p == "wharf-man.1"));
+        for name in &expected {
+            let path = dir.path().join(name);
+            assert!(written.contains(&path), "{name} not written: {written:?}");
+            let page = std::fs::read_to_string(&path).unwrap();
+            // The page opens with its title, after the definition of the
+            // apostrophe string (`.ie`/`.el`) that its text uses.
+            let first_request = page
+                .lines()
+                .find(|l| !l.starts_with(".ie ") && !l.starts_with(".el "))
+                .unwrap_or_default();
+            let title = name.trim_end_matches(".1");
+            assert!(
+                first_request.starts_with(&format!(".TH {title} 1 ")),
+                "{name}: {page}"
+            );
+        }
+        let up = std::fs::read_to_string(dir.path().join("wharf-up.1")).unwrap();
+        assert!(up.contains("abort\\-on\\-container\\-exit"), "{up}");
     }
 
     #[test]

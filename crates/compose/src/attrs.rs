@@ -576,6 +576,7 @@ fn develop(node: &Node, path: &str, ctx: &mut Context) -> Result<Develop, LoadEr
                 exec: field(rule, "exec")
                     .map(|e| hook(e, &join(&p, "exec"), ctx))
                     .transpose()?,
+                initial_sync: bool_or(rule, "initial_sync", &p)?,
             });
         }
     }

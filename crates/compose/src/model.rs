@@ -552,6 +552,9 @@ pub struct WatchRule {
     pub ignore: Vec<String>,
     pub include: Vec<String>,
     pub exec: Option<ServiceHook>,
+    /// Copy the whole path into the containers when watching starts
+    /// (sync and sync+restart rules).
+    pub initial_sync: bool,
 }
 
 /// `devices` entry, long syntax.

@@ -563,6 +563,7 @@ pub fn service(s: &Service, json: bool) -> Out {
                             }
                             r.list("ignore", &w.ignore);
                             r.list("include", &w.include);
+                            r.flag("initial_sync", w.initial_sync);
                             r.done()
                         })
                         .collect(),

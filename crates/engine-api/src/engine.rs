@@ -138,6 +138,10 @@ pub trait Engine: VolumeEngine + Send + Sync {
     fn unpause_container(&self, id: &str) -> Result<()>;
     /// Remove a container; with `force`, kill it first if it runs.
     fn remove_container(&self, id: &str, force: bool) -> Result<()>;
+    /// Give a container another name, unused by any other container; its
+    /// id, state and processes stay as they are (a recreate moves the old
+    /// container aside this way until the new one exists).
+    fn rename_container(&self, id: &str, new_name: &str) -> Result<()>;
     /// Full details of one container, by id or name.
     fn inspect_container(&self, id_or_name: &str) -> Result<ContainerInfo>;
 

@@ -612,7 +612,24 @@ impl LinuxEngine {
             group_add: record.spec.group_add.clone(),
             output,
         };
-        wharf_runtime::exec_with(
+        // docker's exec events: the command in the create and start actions,
+        // the exit code on exec_die, all three tied by an execID.
+        let exec_id = store::new_id()?;
+        let command = spec.command.join(" ");
+        let id_attribute = [("execID", exec_id.clone())];
+        events::record(
+            &self.layout,
+            record,
+            &format!("exec_create: {command}"),
+            &id_attribute,
+        );
+        events::record(
+            &self.layout,
+            record,
+            &format!("exec_start: {command}"),
+            &id_attribute,
+        );
+        let code = wharf_runtime::exec_with(
             *pid,
             cgroup,
             &spec.command,
@@ -621,7 +638,14 @@ impl LinuxEngine {
             user.as_deref(),
             &options,
         )
-        .map_err(runtime_err)
+        .map_err(runtime_err)?;
+        events::record(
+            &self.layout,
+            record,
+            "exec_die",
+            &[("execID", exec_id), ("exitCode", code.to_string())],
+        );
+        Ok(code)
     }
 
     /// Run `hooks` (the container's `post_start` or `pre_stop`, named by
@@ -1135,6 +1159,44 @@ impl Engine for LinuxEngine {
                 record.name
             ))),
         }
+    }
+
+    fn rename_container(&self, id: &str, new_name: &str) -> Result<()> {
+        let _lock = self.global_lock()?;
+        let record = self.find(id)?;
+        let mut records = self.all_records_repairing()?;
+        if records
+            .iter()
+            .any(|r| r.name == new_name && r.id != record.id)
+        {
+            return Err(EngineError::Conflict {
+                kind: "container",
+                name: new_name.to_string(),
+            });
+        }
+        let mut renamed = record.clone();
+        renamed.name = new_name.to_string();
+        renamed.spec.name = new_name.to_string();
+        store::write_json(
+            &self.layout.container(&record.id).join(CONFIG_FILE),
+            &renamed,
+        )?;
+        for r in records.iter_mut().filter(|r| r.id == record.id) {
+            *r = renamed.clone();
+        }
+        let nets: Vec<String> = renamed
+            .endpoints
+            .iter()
+            .map(|e| e.network_id.clone())
+            .collect();
+        self.refresh_dns_tables(&records, &nets);
+        events::record(
+            &self.layout,
+            &renamed,
+            "rename",
+            &[("oldName", record.name.clone())],
+        );
+        Ok(())
     }
 
     fn remove_container(&self, id: &str, force: bool) -> Result<()> {

@@ -119,6 +119,10 @@ struct Outcome {
     created_container: Option<(String, String)>,
     created_network: Option<(String, String)>,
     started: Option<String>,
+    stopped: Option<String>,
+    /// (id, the name it had): a container moved aside for its replacement.
+    renamed: Option<(String, String)>,
+    removed: Option<String>,
 }
 
 struct Shared {
@@ -132,6 +136,12 @@ struct Shared {
     created_networks: Vec<(String, String)>,
     /// Ids of containers this execution started.
     started: BTreeSet<String>,
+    /// Ids of containers this execution stopped.
+    stopped: BTreeSet<String>,
+    /// Containers moved aside by this execution: (id, the name they had).
+    renamed: Vec<(String, String)>,
+    /// Ids of containers this execution removed.
+    removed: BTreeSet<String>,
 }
 
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -165,7 +175,8 @@ pub(crate) fn run(
             status: Status::Running,
         });
     }
-    // Containers replaced by this plan report Recreate/Recreated only.
+    // Containers replaced by this plan report Recreate/Recreated only (the
+    // old one is stopped under its name and removed under its aside name).
     let recreated: BTreeSet<&str> = plan
         .steps
         .iter()
@@ -175,6 +186,7 @@ pub(crate) fn run(
                 reason: Some(_),
                 ..
             } => Some(spec.name.as_str()),
+            Action::RenameContainer { new_name, .. } => Some(new_name.as_str()),
             _ => None,
         })
         .collect();
@@ -187,6 +199,9 @@ pub(crate) fn run(
         created_containers: Vec::new(),
         created_networks: Vec::new(),
         started: BTreeSet::new(),
+        stopped: BTreeSet::new(),
+        renamed: Vec::new(),
+        removed: BTreeSet::new(),
     });
     let finished = Condvar::new();
 
@@ -238,6 +253,15 @@ pub(crate) fn run(
                                 if let Some(id) = outcome.started {
                                     guard.started.insert(id);
                                 }
+                                if let Some(id) = outcome.stopped {
+                                    guard.stopped.insert(id);
+                                }
+                                if let Some(renamed) = outcome.renamed {
+                                    guard.renamed.push(renamed);
+                                }
+                                if let Some(id) = outcome.removed {
+                                    guard.removed.insert(id);
+                                }
                             }
                             Err(error) => {
                                 guard.states[position] = StepState::Failed;
@@ -257,21 +281,15 @@ pub(crate) fn run(
         }
     });
 
-    let shared = shared
+    let mut shared = shared
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut errors = shared.errors;
+    let mut errors = std::mem::take(&mut shared.errors);
     if errors.is_empty() {
         return Ok(());
     }
     if on_failure == OnFailure::RollBack {
-        errors.extend(roll_back(
-            engine,
-            &shared.created_containers,
-            &shared.started,
-            &shared.created_networks,
-            on_event,
-        ));
+        errors.extend(roll_back(engine, plan, &shared, on_event));
     }
     Err(OrchestratorError::from_many(errors).unwrap_or(OrchestratorError::Multiple(Vec::new())))
 }
@@ -399,7 +417,8 @@ fn run_action(
             Action::CreateContainer { spec, .. } => container_event(on_event, &spec.name, status),
             Action::StartContainer { name, .. }
             | Action::StopContainer { name, .. }
-            | Action::RemoveContainer { name, .. } => container_event(on_event, name, status),
+            | Action::RemoveContainer { name, .. }
+            | Action::RenameContainer { name, .. } => container_event(on_event, name, status),
             // A wait makes no engine call that could fail this way.
             Action::WaitService { .. } => {}
         }
@@ -474,6 +493,11 @@ fn run_action(
             if !quiet {
                 container_event(on_event, name, Status::Stopped);
             }
+            outcome.stopped = Some(id.clone());
+        }
+        Action::RenameContainer { id, name, new_name } => {
+            engine.rename_container(id, new_name).map_err(fail)?;
+            outcome.renamed = Some((id.clone(), name.clone()));
         }
         Action::RemoveContainer { id, name } => {
             let quiet = recreated.contains(name.as_str());
@@ -484,20 +508,27 @@ fn run_action(
             if !quiet {
                 container_event(on_event, name, Status::Removed);
             }
+            outcome.removed = Some(id.clone());
         }
     }
     Ok(outcome)
 }
 
 /// Undo what one execution created: stop and remove its containers (newest
-/// first), then remove its networks. Returns what could not be undone.
+/// first), give the containers it was replacing (and did not remove) their
+/// names back and start again those it stopped, then remove its networks.
+/// Returns what could not be undone.
 fn roll_back(
     engine: &dyn Engine,
-    containers: &[(String, String)],
-    started: &BTreeSet<String>,
-    networks: &[(String, String)],
+    plan: &Plan,
+    done: &Shared,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Vec<OrchestratorError> {
+    let (containers, started, networks) = (
+        &done.created_containers,
+        &done.started,
+        &done.created_networks,
+    );
     let mut errors = Vec::new();
     let mut undo = |object: String, result: wharf_engine_api::Result<()>| match result {
         Ok(()) => true,
@@ -522,6 +553,34 @@ fn roll_back(
             engine.remove_container(id, true),
         ) {
             container_event(on_event, name, Status::Removed);
+        }
+    }
+    let replaced = plan
+        .steps
+        .iter()
+        .rev()
+        .filter_map(|step| match &step.action {
+            Action::RenameContainer { id, name, .. } => Some((id, name)),
+            _ => None,
+        });
+    for (id, name) in replaced {
+        if done.removed.contains(id) {
+            continue;
+        }
+        let moved_aside = done.renamed.iter().any(|(renamed, _)| renamed == id);
+        if moved_aside
+            && !undo(
+                format!("container {name}"),
+                engine.rename_container(id, name),
+            )
+        {
+            continue;
+        }
+        if done.stopped.contains(id) {
+            container_event(on_event, name, Status::Starting);
+            if undo(format!("container {name}"), engine.start_container(id)) {
+                container_event(on_event, name, Status::Started);
+            }
         }
     }
     for (name, id) in networks.iter().rev() {

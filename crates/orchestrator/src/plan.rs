@@ -54,6 +54,14 @@ pub enum Action {
         id: String,
         name: String,
     },
+    /// Move a container that is being replaced aside (`<short id>_<name>`,
+    /// as docker compose does), so that its replacement can take the name
+    /// and a failed replacement can give the name back.
+    RenameContainer {
+        id: String,
+        name: String,
+        new_name: String,
+    },
 }
 
 impl Action {
@@ -67,7 +75,8 @@ impl Action {
             Action::CreateContainer { spec, .. } => format!("container {}", spec.name),
             Action::StartContainer { name, .. }
             | Action::StopContainer { name, .. }
-            | Action::RemoveContainer { name, .. } => format!("container {name}"),
+            | Action::RemoveContainer { name, .. }
+            | Action::RenameContainer { name, .. } => format!("container {name}"),
             Action::WaitService { service, .. } => format!("service {service}"),
         }
     }
@@ -90,6 +99,9 @@ impl fmt::Display for Action {
             Action::StartContainer { name, .. } => write!(f, "start container {name}"),
             Action::StopContainer { name, .. } => write!(f, "stop container {name}"),
             Action::RemoveContainer { name, .. } => write!(f, "remove container {name}"),
+            Action::RenameContainer { name, new_name, .. } => {
+                write!(f, "rename container {name} to {new_name}")
+            }
             Action::WaitService {
                 service, condition, ..
             } => write!(

@@ -139,6 +139,17 @@ pub fn selected_services(
     Ok(order.into_iter().filter(|s| selected.contains(s)).collect())
 }
 
+/// `<short id>_`: what a recreate puts before the name of the container it
+/// replaces, as docker compose does.
+fn aside_prefix(container: &ContainerInfo) -> String {
+    format!("{}_", container.id.get(..12).unwrap_or(&container.id))
+}
+
+/// Whether `container` is one a recreate renamed and did not finish with.
+fn moved_aside(container: &ContainerInfo) -> bool {
+    container.name.starts_with(&aside_prefix(container))
+}
+
 fn service_of(container: &ContainerInfo) -> &str {
     container.label(labels::SERVICE).unwrap_or_default()
 }
@@ -449,7 +460,9 @@ pub fn plan_up(
         let mut existing: BTreeMap<u32, &ContainerInfo> = BTreeMap::new();
         let mut surplus: Vec<&ContainerInfo> = Vec::new();
         let mut containers = by_service.get(name.as_str()).cloned().unwrap_or_default();
-        containers.sort_by_key(|c| (container_number(c), c.name.clone()));
+        // A container a recreate left aside (it was interrupted) yields its
+        // number to the one under the proper name.
+        containers.sort_by_key(|c| (container_number(c), moved_aside(c), c.name.clone()));
         for container in containers {
             match container_number(container) {
                 Some(n) if (1..=service.replicas).contains(&n) && !existing.contains_key(&n) => {
@@ -499,38 +512,94 @@ pub fn plan_up(
             let dependency_only = !options.services.is_empty() && !options.services.contains(name);
             let forced =
                 options.force_recreate || (options.always_recreate_deps && dependency_only);
-            if forced || (hash_differs && !options.no_recreate) || recreated_source.is_some() {
+            let left_aside = moved_aside(container);
+            if forced
+                || (hash_differs && !options.no_recreate)
+                || recreated_source.is_some()
+                || left_aside
+            {
                 let why = match recreated_source {
                     _ if hash_differs => change_reason(&container.labels, &spec),
+                    _ if left_aside => "left aside by an interrupted recreate".to_string(),
                     Some(source) if !forced => {
                         format!("shares the namespaces of recreated service {source}")
                     }
                     _ => "forced".to_string(),
                 };
-                let removal = push_removal(&mut plan, container, options.timeout, &[]);
+                // Stop the old container and move it aside (as docker
+                // compose does), create and start the new one, and only then
+                // remove the old one: a replacement that cannot be created or
+                // started leaves the old container to be restored.
+                let stop = container.state.is_running().then(|| {
+                    plan.push(
+                        Action::StopContainer {
+                            id: container.id.clone(),
+                            name: container.name.clone(),
+                            timeout: options.timeout,
+                        },
+                        [],
+                    )
+                });
                 let mut after = prerequisites.clone();
-                after.push(removal.remove);
+                let aside = if left_aside {
+                    after.extend(stop);
+                    container.name.clone()
+                } else {
+                    let aside = format!("{}{}", aside_prefix(container), container.name);
+                    after.push(plan.push(
+                        Action::RenameContainer {
+                            id: container.id.clone(),
+                            name: container.name.clone(),
+                            new_name: aside.clone(),
+                        },
+                        stop,
+                    ));
+                    aside
+                };
                 let anonymous: Vec<(&str, &str)> =
                     observed.anonymous_volumes_of(&container.id).collect();
                 let new_spec = if options.renew_anon_volumes {
+                    spec.clone()
+                } else {
+                    inherit_anonymous_volumes(&spec, &anonymous)
+                };
+                let created = plan.push(
+                    Action::CreateContainer {
+                        service: name.clone(),
+                        spec: new_spec,
+                        reason: Some(format!("recreate ({why})")),
+                    },
+                    after,
+                );
+                let started = (!options.no_start).then(|| {
+                    plan.push(
+                        Action::StartContainer {
+                            name: container_name.clone(),
+                            id: None,
+                        },
+                        [created],
+                    )
+                });
+                let remove = plan.push(
+                    Action::RemoveContainer {
+                        id: container.id.clone(),
+                        name: aside,
+                    },
+                    [started.unwrap_or(created)],
+                );
+                if options.renew_anon_volumes {
                     for (_, volume) in &anonymous {
                         plan.push(
                             Action::RemoveVolume {
                                 name: volume.to_string(),
                             },
-                            [removal.remove],
+                            [remove],
                         );
                     }
-                    spec.clone()
-                } else {
-                    inherit_anonymous_volumes(&spec, &anonymous)
-                };
-                service_ready.push(create(
-                    &mut plan,
-                    new_spec,
-                    after,
-                    Some(format!("recreate ({why})")),
-                ));
+                }
+                // Dependents wait for the removal too: until then the old
+                // container still counts among the service's containers.
+                service_ready.push(remove);
                 recreated.insert(name.as_str());
             } else if !container.state.is_running() {
                 if !options.no_start {

@@ -123,9 +123,10 @@ fn changed_service_is_recreated_and_reported_as_recreated() {
         engine.changes(),
         [
             "stop_container hello-worker-1",
-            "remove_container hello-worker-1",
+            "rename_container hello-worker-1",
             "create_container hello-worker-1",
             "start_container hello-worker-1",
+            format!("remove_container {}_hello-worker-1", &old_id[..12]).as_str(),
         ]
     );
     assert_ne!(engine.container("hello-worker-1").unwrap().id, old_id);
@@ -140,6 +141,88 @@ fn changed_service_is_recreated_and_reported_as_recreated() {
             "Container hello-worker-1 Started",
         ]
     );
+}
+
+#[test]
+fn failed_create_of_a_replacement_restores_the_old_container() {
+    let engine = engine_with_busybox();
+    up_default(&engine, &hello()).unwrap();
+    let old_id = engine.container("hello-worker-1").unwrap().id;
+    engine.clear_calls();
+    let mut changed = hello();
+    changed
+        .services
+        .get_mut("worker")
+        .unwrap()
+        .environment
+        .insert("GREETING".into(), "hi".into());
+    engine.fail_next(
+        "create_container",
+        "hello-worker-1",
+        EngineError::Other("no space left".into()),
+    );
+    let events = Events::default();
+    let error = up(&engine, &changed, &UpOptions::default(), &events.sink()).unwrap_err();
+    assert!(error.to_string().contains("no space left"), "{error}");
+    assert_eq!(
+        engine.changes(),
+        [
+            "stop_container hello-worker-1",
+            "rename_container hello-worker-1",
+            "create_container hello-worker-1",
+            format!("rename_container {}_hello-worker-1", &old_id[..12]).as_str(),
+            "start_container hello-worker-1",
+        ]
+    );
+    // The old container is back under its name, running, with its config.
+    let old = engine.container("hello-worker-1").unwrap();
+    assert_eq!(old.id, old_id);
+    assert!(old.state.is_running(), "{:?}", old.state);
+    assert_ne!(
+        engine.spec("hello-worker-1").unwrap().env.get("GREETING"),
+        Some(&"hi".to_string())
+    );
+    assert_eq!(engine.containers().len(), 2);
+}
+
+#[test]
+fn failed_start_of_a_replacement_restores_the_old_container() {
+    let engine = engine_with_busybox();
+    up_default(&engine, &hello()).unwrap();
+    let old_id = engine.container("hello-worker-1").unwrap().id;
+    let mut changed = hello();
+    changed.services.get_mut("worker").unwrap().command = Some(vec!["/nope".into()]);
+    engine.fail_next(
+        "start_container",
+        "hello-worker-1",
+        EngineError::Other("exec /nope: no such file".into()),
+    );
+    let events = Events::default();
+    let error = up(&engine, &changed, &UpOptions::default(), &events.sink()).unwrap_err();
+    assert!(error.to_string().contains("/nope"), "{error}");
+    let old = engine.container("hello-worker-1").unwrap();
+    assert_eq!(old.id, old_id);
+    assert!(old.state.is_running(), "{:?}", old.state);
+    assert_eq!(engine.containers().len(), 2);
+}
+
+#[test]
+fn failed_rename_of_the_old_container_restarts_it() {
+    let engine = engine_with_busybox();
+    up_default(&engine, &hello()).unwrap();
+    let old_id = engine.container("hello-worker-1").unwrap().id;
+    let mut changed = hello();
+    changed.services.get_mut("worker").unwrap().user = Some("nobody".into());
+    engine.fail_next(
+        "rename_container",
+        "hello-worker-1",
+        EngineError::Other("disk error".into()),
+    );
+    let events = Events::default();
+    up(&engine, &changed, &UpOptions::default(), &events.sink()).unwrap_err();
+    let old = engine.container("hello-worker-1").unwrap();
+    assert_eq!(old.id, old_id);
+    assert!(old.state.is_running(), "{:?}", old.state);
 }
 
 fn independent_project() -> Project {

@@ -49,9 +49,10 @@ fn environment_change_recreates_only_worker() {
         &up(&after, &observed, &UpOptions::default()),
         "
         1 stop container hello-worker-1
-        2 remove container hello-worker-1 (after 1)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (environment changed) (after 2)
         4 start container hello-worker-1 (after 3)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
         ",
     );
 }
@@ -68,9 +69,10 @@ fn several_changes_are_all_named() {
         &up(&after, &observed, &UpOptions::default()),
         "
         1 stop container hello-web-1
-        2 remove container hello-web-1 (after 1)
+        2 rename container hello-web-1 to 776562310000_hello-web-1 (after 1)
         3 create container hello-web-1: recreate (image changed, ports changed, resources changed) (after 2)
         4 start container hello-web-1 (after 3)
+        5 remove container 776562310000_hello-web-1 (after 4)
         ",
     );
 }
@@ -84,9 +86,10 @@ fn a_change_outside_the_named_parts_is_a_config_change() {
         &up(&after, &observed, &UpOptions::default()),
         "
         1 stop container hello-worker-1
-        2 remove container hello-worker-1 (after 1)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (config changed) (after 2)
         4 start container hello-worker-1 (after 3)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
         ",
     );
 }
@@ -114,13 +117,15 @@ fn force_recreate_recreates_everything_in_dependency_order() {
         &up(&project, &all_up(&project), &options),
         "
         1 stop container hello-worker-1
-        2 remove container hello-worker-1 (after 1)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (forced) (after 2)
         4 start container hello-worker-1 (after 3)
-        5 stop container hello-web-1
-        6 remove container hello-web-1 (after 5)
-        7 create container hello-web-1: recreate (forced) (after 4, 6)
-        8 start container hello-web-1 (after 7)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
+        6 stop container hello-web-1
+        7 rename container hello-web-1 to 776562310000_hello-web-1 (after 6)
+        8 create container hello-web-1: recreate (forced) (after 5, 7)
+        9 start container hello-web-1 (after 8)
+        10 remove container 776562310000_hello-web-1 (after 9)
         ",
     );
 }
@@ -143,11 +148,12 @@ fn recreated_dependency_restarts_dependents_that_ask_for_it() {
         &up(&after, &observed, &UpOptions::default()),
         "
         1 stop container hello-worker-1
-        2 remove container hello-worker-1 (after 1)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (command changed) (after 2)
         4 start container hello-worker-1 (after 3)
-        5 stop container hello-web-1 (after 4)
-        6 start container hello-web-1 (after 5)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
+        6 stop container hello-web-1 (after 5)
+        7 start container hello-web-1 (after 6)
         ",
     );
 }
@@ -443,9 +449,10 @@ fn always_recreate_deps_recreates_the_dependencies_of_named_services_only() {
         &up(&project, &all_up(&project), &options),
         "
         1 stop container hello-worker-1
-        2 remove container hello-worker-1 (after 1)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (forced) (after 2)
         4 start container hello-worker-1 (after 3)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
         ",
     );
     // With every service named there is no dependency-only service.
@@ -454,4 +461,29 @@ fn always_recreate_deps_recreates_the_dependencies_of_named_services_only() {
         ..Default::default()
     };
     assert_plan(&up(&project, &all_up(&project), &options), "nothing to do");
+}
+
+#[test]
+fn a_container_left_aside_by_an_interrupted_recreate_is_cleaned_up() {
+    let project = hello();
+    let mut aside = container(&project, "worker", 1, false);
+    aside.id = "f".repeat(64);
+    aside.name = "ffffffffffff_hello-worker-1".into();
+    // Interrupted after the create: the new container has the name.
+    let mut observed = all_up(&project);
+    observed.containers.push(aside.clone());
+    assert_plan(
+        &up(&project, &observed, &UpOptions::default()),
+        "1 remove container ffffffffffff_hello-worker-1",
+    );
+    // Interrupted before it: the old container is still aside.
+    observed.containers.retain(|c| c.name != "hello-worker-1");
+    assert_plan(
+        &up(&project, &observed, &UpOptions::default()),
+        "
+        1 create container hello-worker-1: recreate (left aside by an interrupted recreate)
+        2 start container hello-worker-1 (after 1)
+        3 remove container ffffffffffff_hello-worker-1 (after 2)
+        ",
+    );
 }

@@ -189,9 +189,10 @@ fn a_recreate_keeps_the_anonymous_volume() {
         &plan,
         "
         1 stop container hello-worker-1
-        2 remove container hello-worker-1 (after 1)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
         3 create container hello-worker-1: recreate (environment changed) (after 2)
         4 start container hello-worker-1 (after 3)
+        5 remove container 776f726b6572_hello-worker-1 (after 4)
         ",
     );
     let Action::CreateContainer { spec, .. } = &plan.steps[2].action else {
@@ -259,15 +260,16 @@ fn renew_anon_volumes_replaces_them() {
         &format!(
             "
             1 stop container hello-worker-1
-            2 remove container hello-worker-1 (after 1)
-            3 remove volume {} (after 2)
-            4 create container hello-worker-1: recreate (forced) (after 2)
-            5 start container hello-worker-1 (after 4)
+            2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
+            3 create container hello-worker-1: recreate (forced) (after 2)
+            4 start container hello-worker-1 (after 3)
+            5 remove container 776f726b6572_hello-worker-1 (after 4)
+            6 remove volume {} (after 5)
             ",
             "a".repeat(64)
         ),
     );
-    let Action::CreateContainer { spec, .. } = &plan.steps[3].action else {
+    let Action::CreateContainer { spec, .. } = &plan.steps[2].action else {
         panic!()
     };
     assert!(spec

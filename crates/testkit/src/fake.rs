@@ -351,13 +351,13 @@ impl FakeEngine {
         self.state().calls.clone()
     }
 
-    /// Only the calls that change something: create, start, stop and remove
-    /// of containers and networks.
+    /// Only the calls that change something: create, start, stop, remove
+    /// and rename of containers and networks.
     pub fn changes(&self) -> Vec<String> {
         self.calls()
             .into_iter()
             .filter(|c| {
-                ["create_", "start_", "stop_", "remove_"]
+                ["create_", "start_", "stop_", "remove_", "rename_"]
                     .iter()
                     .any(|p| c.starts_with(p))
             })
@@ -786,6 +786,30 @@ impl Engine for FakeEngine {
         let id = container.info.id.clone();
         state.containers.insert(id.clone(), container);
         Ok(id)
+    }
+
+    fn rename_container(&self, id: &str, new_name: &str) -> Result<()> {
+        let name = self.container_name(id);
+        let mut state = self.state();
+        Self::record(&mut state, "rename_container", &name)?;
+        let id = state.container_id(id).ok_or_else(|| no_container(id))?;
+        if state
+            .containers
+            .values()
+            .any(|c| c.info.name == new_name && c.info.id != id)
+        {
+            return Err(EngineError::Conflict {
+                kind: "container",
+                name: new_name.to_string(),
+            });
+        }
+        let container = state
+            .containers
+            .get_mut(&id)
+            .ok_or_else(|| no_container(&id))?;
+        container.info.name = new_name.to_string();
+        container.spec.name = new_name.to_string();
+        Ok(())
     }
 
     fn start_container(&self, id: &str) -> Result<()> {

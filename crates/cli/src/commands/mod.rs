@@ -12,6 +12,7 @@ pub mod info;
 pub mod lifecycle;
 pub mod login;
 pub mod logs;
+pub mod man;
 pub mod network;
 pub mod ps;
 pub mod pull;

@@ -485,6 +485,7 @@ fn attach(
         }
         drop(sender);
         let mut exit_code = 0;
+        let mut code_from = options.exit_code_from.clone();
         for message in receiver {
             match message {
                 Message::Line(index, line) => {
@@ -499,7 +500,14 @@ fn attach(
                         _ => 0,
                     };
                     println!("{} exited with code {code}", names[index]);
-                    if options.exit_code_from.as_deref() == container.label(labels::SERVICE) {
+                    // As docker compose: without --exit-code-from, aborting
+                    // takes its code from the service that exited first.
+                    if options.abort_on_exit && code_from.is_none() {
+                        code_from = container.label(labels::SERVICE).map(String::from);
+                    }
+                    if code_from.is_some()
+                        && code_from.as_deref() == container.label(labels::SERVICE)
+                    {
                         exit_code = code;
                     }
                     if options.abort_on_exit && !aborted.swap(true, Ordering::SeqCst) {

@@ -120,6 +120,8 @@ pub fn run(
             let _ = sender.send(Message::Stop);
         }
     });
+    // After the watcher is in place, so nothing changed meanwhile is missed.
+    initial_sync(&engine, project, &triggers);
     let mut followed = BTreeSet::new();
     if let Some(printer) = &session.attach {
         follow_new(&engine, project, printer, session.since_ns, &mut followed);
@@ -194,6 +196,38 @@ fn watch_roots(triggers: &[rules::Trigger]) -> Result<BTreeMap<PathBuf, notify::
         }
     }
     Ok(roots)
+}
+
+/// `initial_sync: true`: copy each such rule's whole path (what its ignore
+/// and include patterns and the `.dockerignore` let through) into the
+/// service's running containers, as docker compose does when watching starts.
+fn initial_sync(
+    engine: &LinuxEngine,
+    project: &wharf_compose::Project,
+    triggers: &[rules::Trigger],
+) {
+    for trigger in triggers.iter().filter(|t| t.initial_sync) {
+        let Some(target) = trigger.container_path(&trigger.path) else {
+            continue;
+        };
+        let synced = running(engine, &project.name, &trigger.service).and_then(|containers| {
+            let whole = BTreeMap::from([(trigger.path.clone(), target)]);
+            sync(
+                engine,
+                &containers,
+                std::slice::from_ref(trigger),
+                &trigger.service,
+                &whole,
+            )
+        });
+        if let Err(error) = synced {
+            eprintln!(
+                "error: service {:?}: initial sync of {}: {error:#}",
+                trigger.service,
+                trigger.path.display()
+            );
+        }
+    }
 }
 
 /// The running containers of `service`.

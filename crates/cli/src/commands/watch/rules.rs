@@ -47,6 +47,8 @@ pub struct Trigger {
     pub path: PathBuf,
     pub target: Option<String>,
     pub exec: Option<ServiceHook>,
+    /// `initial_sync: true` on a sync or sync+restart rule.
+    pub initial_sync: bool,
     ignore: Ignore,
     include: Option<Ignore>,
     /// The build context and its `.dockerignore`, when the service builds.
@@ -97,6 +99,8 @@ pub fn triggers(
                 path: rule.path.clone(),
                 target: rule.target.clone(),
                 exec: rule.exec.clone(),
+                initial_sync: rule.initial_sync
+                    && matches!(action, Action::Sync | Action::SyncRestart),
                 ignore: Ignore::parse(&format!("{EPHEMERAL}{patterns}")),
                 include: (!rule.include.is_empty())
                     .then(|| Ignore::parse(&rule.include.join("\n"))),
@@ -235,6 +239,7 @@ mod tests {
             path: path.into(),
             target: target.map(str::to_string),
             exec: None,
+            initial_sync: false,
             ignore: Ignore::parse(&format!("{EPHEMERAL}{ignore}")),
             include: None,
             context_ignore: None,
