@@ -472,25 +472,52 @@ impl Registry {
                 ),
             });
         }
-        let mut url = realm.to_string();
-        let mut sep = if url.contains('?') { '&' } else { '?' };
-        if let Some(s) = service {
-            url.push_str(&format!("{sep}service={}", encode_query(s)));
-            sep = '&';
-        }
-        for s in scopes {
-            url.push_str(&format!("{sep}scope={}", encode_query(s)));
-            sep = '&';
-        }
         let agent = match &self.insecure_agent {
             Some(a) if self.options.is_insecure(realm_host) => a,
             _ => &self.agent,
         };
-        let mut req = agent.get(&url);
-        if let Some(c) = &self.credentials {
-            req = req.header("Authorization", c.basic_header());
-        }
-        let resp = req.call().map_err(|e| ImageError::Registry {
+        let sent = match self
+            .credentials
+            .as_ref()
+            .and_then(Credentials::identity_token)
+        {
+            // An identity token is traded for an access token by OAuth2's
+            // refresh-token grant, a form POSTed to the realm.
+            Some(token) => {
+                let mut form = format!(
+                    "grant_type=refresh_token&client_id=wharf&refresh_token={}",
+                    encode_query(token)
+                );
+                if let Some(s) = service {
+                    form.push_str(&format!("&service={}", encode_query(s)));
+                }
+                for s in scopes {
+                    form.push_str(&format!("&scope={}", encode_query(s)));
+                }
+                agent
+                    .post(realm)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .send(form)
+            }
+            None => {
+                let mut url = realm.to_string();
+                let mut sep = if url.contains('?') { '&' } else { '?' };
+                if let Some(s) = service {
+                    url.push_str(&format!("{sep}service={}", encode_query(s)));
+                    sep = '&';
+                }
+                for s in scopes {
+                    url.push_str(&format!("{sep}scope={}", encode_query(s)));
+                    sep = '&';
+                }
+                let mut req = agent.get(&url);
+                if let Some(c) = &self.credentials {
+                    req = req.header("Authorization", c.basic_header());
+                }
+                req.call()
+            }
+        };
+        let resp = sent.map_err(|e| ImageError::Registry {
             registry: self.domain.clone(),
             action: action.to_string(),
             reason: format!("cannot reach its token service {realm}: {e}"),

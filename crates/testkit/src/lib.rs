@@ -6,9 +6,11 @@
 //! - [`container_info`] / [`network_info`]: build observed state by hand for
 //!   plan golden tests.
 //! - [`project_dir`]: a temporary project directory.
+//! - [`credhelper`]: a fake docker credential helper (a shell script).
 //! - [`sandbox`]: fresh namespaces and a private cgroup parent for privileged
 //!   tests and benchmarks.
 
+pub mod credhelper;
 mod fake;
 pub mod sandbox;
 
