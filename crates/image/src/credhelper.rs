@@ -193,7 +193,7 @@ impl CredentialHelper {
             self.error(
                 action,
                 format!(
-                    "it is not on PATH; install it, or remove {} from the docker config",
+                    "it is not on PATH; install it, or remove {}",
                     self.config_key
                 ),
             )
@@ -216,13 +216,15 @@ impl CredentialHelper {
             }
         });
         let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            let (sender, receiver) = std::sync::mpsc::channel();
             std::thread::spawn(move || {
                 let mut text = Vec::new();
                 if let Some(p) = pipe {
                     let _ = p.take(1 << 20).read_to_end(&mut text);
                 }
-                String::from_utf8_lossy(&text).into_owned()
-            })
+                let _ = sender.send(String::from_utf8_lossy(&text).into_owned());
+            });
+            receiver
         };
         let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
         let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
@@ -251,8 +253,11 @@ impl CredentialHelper {
                 }
             }
         };
-        let stdout = stdout.join().unwrap_or_default();
-        let stderr = stderr.join().unwrap_or_default();
+        // A process the helper left behind may keep its output open: read what
+        // came until the deadline, no longer.
+        let rest = |deadline: Instant| deadline.saturating_duration_since(Instant::now());
+        let stdout = stdout.recv_timeout(rest(deadline)).unwrap_or_default();
+        let stderr = stderr.recv_timeout(rest(deadline)).unwrap_or_default();
         Ok(Outcome {
             status,
             stdout,
