@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -365,98 +365,11 @@ volumes:
     );
 }
 
-/// A registry user of the tests.
-const USER: &str = "tester";
-const PASSWORD: &str = "s3cret-pw";
-
-/// How the test registry authenticates.
-enum Auth<'a> {
-    Htpasswd,
-    /// Bearer tokens from the token service at `realm`, signed by the key of
-    /// the certificate `cert`.
-    Token {
-        realm: &'a str,
-        cert: &'a Path,
-    },
-}
-
-/// A `docker-registry` on 127.0.0.1, killed when dropped.
-struct Registry {
-    child: Child,
-    port: u16,
-    /// Its storage and configuration, removed with it.
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Registry {
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use wharf_testkit::registry::{RegistryAuth, TestRegistry, PASSWORD, USER};
 
 /// The test's registry, or `None` (said why) when `docker-registry` is missing.
-fn start_registry(auth: Auth<'_>) -> Option<Registry> {
-    let bin = Path::new("/usr/bin/docker-registry");
-    if !bin.exists() {
-        eprintln!("SKIP: docker-registry is not installed (apt-get install docker-registry)");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut config = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-        dir.path().join("storage").display()
-    );
-    match auth {
-        Auth::Htpasswd => {
-            let htpasswd = dir.path().join("htpasswd");
-            let hash = bcrypt::hash(PASSWORD, 5).unwrap();
-            std::fs::write(&htpasswd, format!("{USER}:{hash}\n")).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: wharf-e2e\n    path: {}\n",
-                htpasswd.display()
-            ));
-        }
-        Auth::Token { realm, cert } => config.push_str(&format!(
-            "auth:\n  token:\n    realm: {realm}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
-            cert.display()
-        )),
-    }
-    let config_path = dir.path().join("config.yml");
-    std::fs::write(&config_path, config).unwrap();
-    let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-    let child = Command::new(bin)
-        .arg("serve")
-        .arg(&config_path)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("starting docker-registry");
-    let registry = Registry {
-        child,
-        port,
-        _dir: dir,
-    };
-    eventually("the registry to answer", Duration::from_secs(30), || {
-        http_get(&registry.host(), "/v2/").filter(|r| r.contains(" 401 "))
-    });
-    Some(registry)
+fn start_registry(auth: RegistryAuth<'_>) -> Option<TestRegistry> {
+    TestRegistry::start(auth)
 }
 
 /// A docker client config directory of the test's own.
@@ -584,7 +497,7 @@ fn registry_round_trip_with_htpasswd_login_and_save_load_into_a_fresh_root() {
     sandboxed(
         "images::registry_round_trip_with_htpasswd_login_and_save_load_into_a_fresh_root",
         |s| {
-            let Some(registry) = start_registry(Auth::Htpasswd) else {
+            let Some(registry) = start_registry(RegistryAuth::Htpasswd) else {
                 return;
             };
             s.import_busybox();
@@ -876,9 +789,11 @@ fn registry_round_trip_with_bearer_tokens_from_a_token_service() {
                     }
                 });
             }
-            let Some(registry) = start_registry(Auth::Token {
+            let Some(registry) = start_registry(RegistryAuth::Token {
                 realm: &realm,
-                cert: &key.cert,
+                service: TOKEN_SERVICE,
+                issuer: TOKEN_ISSUER,
+                root_cert: &key.cert,
             }) else {
                 return;
             };
@@ -896,6 +811,137 @@ fn registry_round_trip_with_bearer_tokens_from_a_token_service() {
                 requests.load(Ordering::SeqCst) >= 4,
                 "the token service was not used"
             );
+        },
+    );
+}
+
+/// Run wharf with the test's docker config and `path` as `PATH`.
+fn wharf_on_path(
+    s: &Sandbox,
+    config: &Path,
+    path: &str,
+    args: &[&str],
+    stdin: &[u8],
+) -> std::process::Output {
+    let env = [("DOCKER_CONFIG", config.to_str().unwrap()), ("PATH", path)];
+    s.wharf_with(s.work.path(), args, &env, stdin)
+}
+
+fn write_config(config: &Path, doc: serde_json::Value) {
+    std::fs::write(config.join("config.json"), doc.to_string()).unwrap();
+}
+
+#[test]
+fn registry_credentials_through_a_credential_helper() {
+    sandboxed(
+        "images::registry_credentials_through_a_credential_helper",
+        |s| {
+            let Some(registry) = start_registry(RegistryAuth::Htpasswd) else {
+                return;
+            };
+            s.import_busybox();
+            let helper = wharf_testkit::credhelper::FakeCredentialHelper::install("wharftest");
+            let path = helper.path_env();
+            let config = docker_config(s);
+            let host = registry.host();
+            let reference = format!("{host}/e2e/private:v1");
+            s.ok(s.work.path(), &["image", "tag", "busybox", &reference]);
+
+            // login stores through credsStore; config.json keeps no secret.
+            write_config(&config, serde_json::json!({"credsStore": "wharftest"}));
+            let login = wharf_on_path(
+                s,
+                &config,
+                &path,
+                &["login", &host, "-u", USER, "--password-stdin"],
+                format!("{PASSWORD}\n").as_bytes(),
+            );
+            let err = String::from_utf8_lossy(&login.stderr).into_owned();
+            assert_eq!(succeeds(login, "login").trim(), "Login Succeeded");
+            assert!(!err.contains("unencrypted"), "{err}");
+            assert_eq!(
+                helper.secrets(),
+                vec![(host.clone(), USER.to_string(), PASSWORD.to_string())]
+            );
+            let stored = config.join("config.json");
+            let text = std::fs::read_to_string(&stored).unwrap();
+            assert!(
+                !text.contains(PASSWORD) && !text.contains("\"auth\""),
+                "{text}"
+            );
+            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(doc["credsStore"], "wharftest", "{text}");
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&stored).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "config.json mode {mode:o}");
+
+            // push and pull of the private image with the helper's credentials.
+            succeeds(
+                wharf_on_path(s, &config, &path, &["image", "push", &reference], b""),
+                "push through credsStore",
+            );
+            s.ok(s.work.path(), &["image", "rm", &reference]);
+            succeeds(
+                wharf_on_path(s, &config, &path, &["image", "pull", &reference], b""),
+                "pull through credsStore",
+            );
+            assert!(
+                helper.calls().iter().any(|c| c == &format!("get {host}")),
+                "{:?}",
+                helper.calls()
+            );
+
+            // credHelpers for this registry wins over a credsStore (here a
+            // missing one, which would fail if it were asked).
+            write_config(
+                &config,
+                serde_json::json!({"credsStore": "absent", "credHelpers": {host.clone(): "wharftest"}}),
+            );
+            s.ok(s.work.path(), &["image", "rm", &reference]);
+            succeeds(
+                wharf_on_path(s, &config, &path, &["image", "pull", &reference], b""),
+                "pull through credHelpers",
+            );
+
+            // A helper that fails: what it said is in the error.
+            helper.fail_with("the keychain is locked");
+            let err = fails(
+                wharf_on_path(s, &config, &path, &["image", "pull", &reference], b""),
+                "a pull with a failing helper",
+            );
+            assert!(err.contains("docker-credential-wharftest"), "{err}");
+            assert!(err.contains("the keychain is locked"), "{err}");
+            helper.recover();
+
+            // A helper that is not installed: named, with the key that asked for it.
+            s.ok(s.work.path(), &["image", "rm", &reference]);
+            write_config(&config, serde_json::json!({"credsStore": "absent"}));
+            let err = fails(
+                wharf_on_path(s, &config, &path, &["image", "pull", &reference], b""),
+                "a pull with a missing helper",
+            );
+            assert!(err.contains("docker-credential-absent"), "{err}");
+            assert!(err.contains("credsStore"), "{err}");
+            assert!(err.contains("not on PATH"), "{err}");
+
+            // logout erases through the helper; the registry then refuses a pull.
+            write_config(
+                &config,
+                serde_json::json!({"credHelpers": {host.clone(): "wharftest"}}),
+            );
+            let out = succeeds(
+                wharf_on_path(s, &config, &path, &["logout", &host], b""),
+                "logout",
+            );
+            assert_eq!(out.trim(), format!("Removing login credentials for {host}"));
+            assert!(helper.secrets().is_empty(), "{:?}", helper.secrets());
+            assert!(helper.calls().contains(&format!("erase {host}")));
+            let err = fails(
+                wharf_on_path(s, &config, &path, &["image", "pull", &reference], b""),
+                "a pull after logout",
+            );
+            assert!(err.contains(&format!("wharf login {host}")), "{err}");
+            drop(registry);
         },
     );
 }

@@ -1,18 +1,24 @@
 //! Registry credentials in Docker's client config file (`$DOCKER_CONFIG/config.json`,
-//! else `~/.docker/config.json`): `{"auths": {"host": {"auth": base64("user:pass")}}}`.
+//! else `~/.docker/config.json`), looked up as Docker does: the credential helper
+//! of `credHelpers[registry]`, else the one of `credsStore`, else
+//! `auths[registry]` (`auth`: base64("user:pass"), or an `identitytoken`).
 //! Other keys of the file are kept as they are; the file is rewritten atomically
-//! with mode 0600. Docker Hub's key is `https://index.docker.io/v1/`, as Docker's.
+//! with mode 0600. Docker Hub's key is `https://index.docker.io/v1/`, others are
+//! `host[:port]`, as Docker's.
 //!
 //! The caller finds the directory ([`config_dir`] takes the environment as
-//! arguments); nothing here reads the environment.
+//! arguments); helpers are found on the process's `PATH`.
 
+use crate::credhelper::{CredentialHelper, IDENTITY_TOKEN_USER};
 use crate::error::ImageError;
 use base64::Engine as _;
 use serde_json::{Map, Value};
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Docker Hub's key in `auths`.
 pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
@@ -36,6 +42,12 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// The identity (refresh) token, when these credentials are one
+    /// (user name `<token>`, as credential helpers answer).
+    pub fn identity_token(&self) -> Option<&str> {
+        (self.username == IDENTITY_TOKEN_USER).then_some(self.password.as_str())
+    }
+
     /// `Basic base64(user:password)`.
     pub fn basic_header(&self) -> String {
         format!("Basic {}", self.encoded())
@@ -82,6 +94,8 @@ fn key_host(key: &str) -> &str {
 pub struct DockerConfig {
     path: PathBuf,
     doc: Map<String, Value>,
+    helper_timeout: Duration,
+    helper_search_path: Option<OsString>,
 }
 
 impl DockerConfig {
@@ -102,7 +116,52 @@ impl DockerConfig {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Map::new(),
             Err(e) => return Err(ImageError::io("read", &path, e)),
         };
-        Ok(DockerConfig { path, doc })
+        Ok(DockerConfig {
+            path,
+            doc,
+            helper_timeout: crate::credhelper::DEFAULT_TIMEOUT,
+            helper_search_path: None,
+        })
+    }
+
+    /// How long a credential helper may take per call (30 s unless set).
+    pub fn set_helper_timeout(&mut self, timeout: Duration) {
+        self.helper_timeout = timeout;
+    }
+
+    /// Where credential helpers are looked for instead of the process's `PATH`.
+    pub fn set_helper_search_path(&mut self, dirs: OsString) {
+        self.helper_search_path = Some(dirs);
+    }
+
+    /// The credential helper that keeps `domain`'s credentials, if one is
+    /// configured: `credHelpers[key]`, else `credsStore`.
+    pub fn helper_for(&self, domain: &str) -> Option<CredentialHelper> {
+        let key = auth_key(domain);
+        let per_registry = self
+            .doc
+            .get("credHelpers")
+            .and_then(Value::as_object)
+            .and_then(|helpers| {
+                helpers
+                    .get_key_value(&key)
+                    .or_else(|| helpers.iter().find(|(k, _)| key_host(k) == key_host(&key)))
+            })
+            .and_then(|(k, v)| Some((k, v.as_str().filter(|n| !n.is_empty())?)))
+            .map(|(k, name)| CredentialHelper::new(name, &format!("credHelpers[{k:?}]")));
+        let helper = per_registry.or_else(|| {
+            self.doc
+                .get("credsStore")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .map(|name| CredentialHelper::new(name, "credsStore"))
+        })?;
+        Some(CredentialHelper {
+            config_key: format!("{} in {}", helper.config_key, self.path.display()),
+            timeout: self.helper_timeout,
+            search_path: self.helper_search_path.clone(),
+            ..helper
+        })
     }
 
     /// The file's path.
@@ -114,13 +173,16 @@ impl DockerConfig {
         self.doc.get("auths").and_then(Value::as_object)
     }
 
-    /// Credentials stored for `domain`, if any. A credential helper (`credsStore`)
-    /// is not run; its entries count as absent.
+    /// Credentials stored for `domain`, if any: from its credential helper when
+    /// one is configured, else from `auths`.
     pub fn credentials(&self, domain: &str) -> Result<Option<Credentials>, ImageError> {
+        let key = auth_key(domain);
+        if let Some(helper) = self.helper_for(domain) {
+            return helper.get(&key);
+        }
         let Some(auths) = self.auths() else {
             return Ok(None);
         };
-        let key = auth_key(domain);
         let entry = auths.get(&key).or_else(|| {
             auths
                 .iter()
@@ -130,6 +192,16 @@ impl DockerConfig {
         let Some(entry) = entry else {
             return Ok(None);
         };
+        if let Some(token) = entry
+            .get("identitytoken")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
+            return Ok(Some(Credentials {
+                username: IDENTITY_TOKEN_USER.to_string(),
+                password: token.to_string(),
+            }));
+        }
         if let Some(auth) = entry.get("auth").and_then(Value::as_str) {
             if auth.is_empty() {
                 return Ok(None);
@@ -164,8 +236,14 @@ impl DockerConfig {
         }
     }
 
-    /// Store credentials for `domain` (replacing any) and write the file.
+    /// Store credentials for `domain` (replacing any) and write the file. With a
+    /// credential helper the secret goes to the helper and `auths` keeps only an
+    /// empty entry for the registry, as Docker's.
     pub fn store(&mut self, domain: &str, creds: &Credentials) -> Result<(), ImageError> {
+        let helper = self.helper_for(domain);
+        if let Some(helper) = &helper {
+            helper.store(&auth_key(domain), creds)?;
+        }
         let auths = self
             .doc
             .entry("auths")
@@ -174,16 +252,23 @@ impl DockerConfig {
             *auths = Value::Object(Map::new());
         }
         let mut entry = Map::new();
-        entry.insert("auth".into(), Value::String(creds.encoded()));
+        if helper.is_none() {
+            entry.insert("auth".into(), Value::String(creds.encoded()));
+        }
         if let Some(m) = auths.as_object_mut() {
             m.insert(auth_key(domain), Value::Object(entry));
         }
         self.save()
     }
 
-    /// Remove the credentials of `domain`; returns whether there were any.
+    /// Remove the credentials of `domain`, from its credential helper too when one
+    /// is configured; returns whether there were any.
     pub fn remove(&mut self, domain: &str) -> Result<bool, ImageError> {
         let key = auth_key(domain);
+        let erased = match self.helper_for(domain) {
+            Some(helper) => helper.erase(&key)?,
+            None => false,
+        };
         let removed = match self.doc.get_mut("auths").and_then(Value::as_object_mut) {
             Some(m) => {
                 let keys: Vec<String> = m
@@ -201,7 +286,7 @@ impl DockerConfig {
         if removed {
             self.save()?;
         }
-        Ok(removed)
+        Ok(removed || erased)
     }
 
     /// Write the file atomically with mode 0600 (its directory 0700 when created).
@@ -308,5 +393,159 @@ mod tests {
             config_dir(None, Some("/home/u")),
             PathBuf::from("/home/u/.docker")
         );
+    }
+
+    #[test]
+    fn registry_keys_are_normalised_as_docker_does() {
+        for hub in ["docker.io", "index.docker.io", "registry-1.docker.io"] {
+            assert_eq!(auth_key(hub), DOCKER_HUB_KEY);
+        }
+        assert_eq!(auth_key("127.0.0.1:5000"), "127.0.0.1:5000");
+        assert_eq!(auth_key("ghcr.io"), "ghcr.io");
+        assert_eq!(key_host(DOCKER_HUB_KEY), "index.docker.io");
+        assert_eq!(key_host("http://reg.lan:5000/v2/"), "reg.lan:5000");
+    }
+
+    use wharf_testkit::credhelper::FakeCredentialHelper;
+
+    fn with_helpers(
+        text: &str,
+        helpers: &[&FakeCredentialHelper],
+    ) -> (tempfile::TempDir, DockerConfig) {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("config.json"), text).unwrap();
+        let mut config = DockerConfig::load(tmp.path()).unwrap();
+        let dirs = std::env::join_paths(helpers.iter().map(|h| h.bin_dir())).unwrap();
+        config.set_helper_search_path(dirs);
+        (tmp, config)
+    }
+
+    fn creds(u: &str, p: &str) -> Option<Credentials> {
+        Some(Credentials {
+            username: u.into(),
+            password: p.into(),
+        })
+    }
+
+    #[test]
+    fn lookup_order_is_cred_helpers_then_creds_store_then_auths() {
+        let one = FakeCredentialHelper::install("one");
+        let two = FakeCredentialHelper::install("two");
+        one.seed("reg.a:5000", "from-one", "s1");
+        two.seed("reg.a:5000", "from-two", "s2");
+        two.seed("reg.b", "from-two", "s3");
+        two.seed(DOCKER_HUB_KEY, "hub-user", "s4");
+        let text = r#"{"credHelpers":{"reg.a:5000":"one"},"credsStore":"two",
+            "auths":{"reg.a:5000":{"auth":"dTpw"},"reg.b":{"auth":"dTpw"},"reg.c":{"auth":"dTpw"}}}"#;
+        let (_tmp, config) = with_helpers(text, &[&one, &two]);
+        assert_eq!(
+            config.credentials("reg.a:5000").unwrap(),
+            creds("from-one", "s1")
+        );
+        assert_eq!(
+            config.credentials("reg.b").unwrap(),
+            creds("from-two", "s3")
+        );
+        assert_eq!(
+            config.credentials("docker.io").unwrap(),
+            creds("hub-user", "s4")
+        );
+        // The store answers "not found": nothing, as docker (auths is not consulted).
+        assert_eq!(config.credentials("reg.c").unwrap(), None);
+        assert!(two
+            .calls()
+            .contains(&"get https://index.docker.io/v1/".to_string()));
+
+        // Without a store, auths: user:password, or an identity token.
+        let text = r#"{"credHelpers":{"reg.a:5000":"one"},
+            "auths":{"reg.a:5000":{"auth":"dTpw"},"reg.c":{"auth":"dTpw"},"reg.d":{"auth":"dTo=","identitytoken":"refresh-me"}}}"#;
+        let (_tmp, config) = with_helpers(text, &[&one, &two]);
+        assert_eq!(
+            config.credentials("reg.a:5000").unwrap(),
+            creds("from-one", "s1")
+        );
+        assert_eq!(config.credentials("reg.c").unwrap(), creds("u", "p"));
+        let token = config.credentials("reg.d").unwrap().unwrap();
+        assert_eq!(token.identity_token(), Some("refresh-me"));
+        assert_eq!(config.credentials("reg.b").unwrap(), None);
+    }
+
+    #[test]
+    fn helper_answering_token_user_gives_an_identity_token() {
+        let h = FakeCredentialHelper::install("tok");
+        h.seed("reg.t", "<token>", "the-refresh-token");
+        let (_tmp, config) = with_helpers(r#"{"credsStore":"tok"}"#, &[&h]);
+        let c = config.credentials("reg.t").unwrap().unwrap();
+        assert_eq!(c.identity_token(), Some("the-refresh-token"));
+    }
+
+    #[test]
+    fn store_and_remove_go_through_the_helper() {
+        let h = FakeCredentialHelper::install("keep");
+        let (tmp, mut config) = with_helpers(r#"{"credHelpers":{"127.0.0.1:5000":"keep"}}"#, &[&h]);
+        let secret = creds("me", "pa55word").unwrap();
+        config.store("127.0.0.1:5000", &secret).unwrap();
+        assert_eq!(
+            h.secrets(),
+            vec![("127.0.0.1:5000".into(), "me".into(), "pa55word".into())]
+        );
+        let path = tmp.path().join("config.json");
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("pa55word") && !text.contains("\"auth\""),
+            "{text}"
+        );
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            doc["auths"]["127.0.0.1:5000"],
+            serde_json::json!({}),
+            "{text}"
+        );
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(config.credentials("127.0.0.1:5000").unwrap(), Some(secret));
+        let listed = config.helper_for("127.0.0.1:5000").unwrap().list().unwrap();
+        assert_eq!(listed.get("127.0.0.1:5000").map(String::as_str), Some("me"));
+        // A registry without a helper still goes to auths.
+        config.store("other", &creds("o", "p").unwrap()).unwrap();
+        assert_eq!(h.secrets().len(), 1);
+        assert!(config.remove("127.0.0.1:5000").unwrap());
+        assert!(h.secrets().is_empty());
+        assert_eq!(config.credentials("127.0.0.1:5000").unwrap(), None);
+        assert!(!config.remove("127.0.0.1:5000").unwrap());
+    }
+
+    #[test]
+    fn helper_errors_say_which_helper_and_key() {
+        let h = FakeCredentialHelper::install("flaky");
+        let (_tmp, mut config) = with_helpers(
+            r#"{"credsStore":"absent","credHelpers":{"reg.f":"flaky"}}"#,
+            &[&h],
+        );
+        let e = config.credentials("reg.x").unwrap_err().to_string();
+        assert!(
+            e.contains("docker-credential-absent")
+                && e.contains("credsStore")
+                && e.contains("not on PATH"),
+            "{e}"
+        );
+
+        h.fail_with("the keychain is locked");
+        let e = config.credentials("reg.f").unwrap_err().to_string();
+        assert!(
+            e.contains("docker-credential-flaky") && e.contains("credHelpers[\"reg.f\"]"),
+            "{e}"
+        );
+        assert!(e.contains("the keychain is locked"), "{e}");
+
+        h.recover();
+        h.hang();
+        config.set_helper_timeout(std::time::Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let e = config.credentials("reg.f").unwrap_err().to_string();
+        assert!(e.contains("did not finish within 0.3 s"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 }

@@ -152,6 +152,19 @@ pub enum ImageError {
         reason: String,
     },
 
+    /// A credential helper named in the docker config cannot be used.
+    #[error("credential helper {program} (asked for by {config_key}) cannot {action}: {reason}")]
+    CredentialHelper {
+        /// The program, `docker-credential-NAME`.
+        program: String,
+        /// The config key naming the helper: `credsStore` or `credHelpers["host"]`.
+        config_key: String,
+        /// The helper call: get, store, erase, list.
+        action: String,
+        /// What went wrong, with what the helper said.
+        reason: String,
+    },
+
     /// A filesystem operation failed.
     #[error("cannot {action} {path}: {source}")]
     Io {

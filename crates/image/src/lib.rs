@@ -23,6 +23,7 @@ pub mod auth;
 pub mod build;
 pub mod changes;
 pub mod commit;
+pub mod credhelper;
 pub mod digest;
 mod error;
 mod fsutil;

@@ -472,25 +472,52 @@ impl Registry {
                 ),
             });
         }
-        let mut url = realm.to_string();
-        let mut sep = if url.contains('?') { '&' } else { '?' };
-        if let Some(s) = service {
-            url.push_str(&format!("{sep}service={}", encode_query(s)));
-            sep = '&';
-        }
-        for s in scopes {
-            url.push_str(&format!("{sep}scope={}", encode_query(s)));
-            sep = '&';
-        }
         let agent = match &self.insecure_agent {
             Some(a) if self.options.is_insecure(realm_host) => a,
             _ => &self.agent,
         };
-        let mut req = agent.get(&url);
-        if let Some(c) = &self.credentials {
-            req = req.header("Authorization", c.basic_header());
-        }
-        let resp = req.call().map_err(|e| ImageError::Registry {
+        let sent = match self
+            .credentials
+            .as_ref()
+            .and_then(Credentials::identity_token)
+        {
+            // An identity token is traded for an access token by OAuth2's
+            // refresh-token grant, a form POSTed to the realm.
+            Some(token) => {
+                let mut form = format!(
+                    "grant_type=refresh_token&client_id=wharf&refresh_token={}",
+                    encode_query(token)
+                );
+                if let Some(s) = service {
+                    form.push_str(&format!("&service={}", encode_query(s)));
+                }
+                for s in scopes {
+                    form.push_str(&format!("&scope={}", encode_query(s)));
+                }
+                agent
+                    .post(realm)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .send(form)
+            }
+            None => {
+                let mut url = realm.to_string();
+                let mut sep = if url.contains('?') { '&' } else { '?' };
+                if let Some(s) = service {
+                    url.push_str(&format!("{sep}service={}", encode_query(s)));
+                    sep = '&';
+                }
+                for s in scopes {
+                    url.push_str(&format!("{sep}scope={}", encode_query(s)));
+                    sep = '&';
+                }
+                let mut req = agent.get(&url);
+                if let Some(c) = &self.credentials {
+                    req = req.header("Authorization", c.basic_header());
+                }
+                req.call()
+            }
+        };
+        let resp = sent.map_err(|e| ImageError::Registry {
             registry: self.domain.clone(),
             action: action.to_string(),
             reason: format!("cannot reach its token service {realm}: {e}"),
@@ -1024,6 +1051,116 @@ mod tests {
         assert_eq!(
             with_query("http://h/x?_state=1", "digest", "sha256:ab"),
             "http://h/x?_state=1&digest=sha256%3Aab"
+        );
+    }
+
+    /// Serve `answer(method, path, body)` over plain HTTP on 127.0.0.1 (TLS
+    /// attempts are dropped); returns the port and the requests seen.
+    fn mock_server(
+        answer: fn(&str, &str, &str, u16) -> (u16, String, String),
+    ) -> (u16, std::sync::Arc<Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                if reader
+                    .fill_buf()
+                    .map(|b| b.first() == Some(&0x16))
+                    .unwrap_or(true)
+                {
+                    continue;
+                }
+                let mut head = Vec::new();
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                    head.push(std::mem::take(&mut line));
+                }
+                let length = head
+                    .iter()
+                    .find_map(|h| {
+                        h.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0usize);
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let body = String::from_utf8_lossy(&body).into_owned();
+                let mut parts = head
+                    .first()
+                    .map(|l| l.split_whitespace())
+                    .into_iter()
+                    .flatten();
+                let (method, path) = (
+                    parts.next().unwrap_or("").to_string(),
+                    parts.next().unwrap_or("").to_string(),
+                );
+                log.lock().unwrap().push(format!("{method} {path} {body}"));
+                let (status, extra, reply) = answer(&method, &path, &body, port);
+                let _ = write!(
+                    reader.get_mut(),
+                    "HTTP/1.1 {status} X\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        (port, seen)
+    }
+
+    #[test]
+    fn identity_tokens_are_traded_by_a_refresh_token_post() {
+        let (port, seen) = mock_server(|method, path, body, port| {
+            match (method, path) {
+            ("GET", "/v2/") => (
+                401,
+                format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"mock\"\r\n"),
+                "{}".into(),
+            ),
+            ("POST", "/token")
+                if body.contains("grant_type=refresh_token")
+                    && body.contains("refresh_token=the%2Frefresh") =>
+            {
+                (200, String::new(), r#"{"access_token":"granted"}"#.into())
+            }
+            _ => (401, String::new(), "{}".into()),
+        }
+        });
+        let identity = Credentials {
+            username: crate::credhelper::IDENTITY_TOKEN_USER.into(),
+            password: "the/refresh".into(),
+        };
+        let host = format!("127.0.0.1:{port}");
+        let registry =
+            Registry::connect(&host, &RegistryOptions::default(), Some(identity)).unwrap();
+        registry.check_login().unwrap();
+        let seen_after = seen.clone();
+        let seen = seen.lock().unwrap().clone();
+        let post = seen
+            .iter()
+            .find(|r| r.starts_with("POST /token"))
+            .expect("a token POST");
+        assert!(post.contains("service=mock"), "{post}");
+        assert!(
+            !seen.iter().any(|r| r.starts_with("GET /token")),
+            "{seen:?}"
+        );
+
+        // A user and password are still sent by GET with basic authentication.
+        let basic = Credentials {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        let registry = Registry::connect(&host, &RegistryOptions::default(), Some(basic)).unwrap();
+        assert!(registry.check_login().is_err());
+        let seen = seen_after.lock().unwrap();
+        assert!(
+            seen.iter()
+                .any(|r| r.starts_with("GET /token?service=mock")),
+            "{seen:?}"
         );
     }
 }

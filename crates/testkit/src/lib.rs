@@ -6,10 +6,14 @@
 //! - [`container_info`] / [`network_info`]: build observed state by hand for
 //!   plan golden tests.
 //! - [`project_dir`]: a temporary project directory.
+//! - [`credhelper`]: a fake docker credential helper (a shell script).
+//! - [`registry`]: a real `docker-registry` on 127.0.0.1 for registry tests.
 //! - [`sandbox`]: fresh namespaces and a private cgroup parent for privileged
 //!   tests and benchmarks.
 
+pub mod credhelper;
 mod fake;
+pub mod registry;
 pub mod sandbox;
 
 pub use fake::FakeEngine;

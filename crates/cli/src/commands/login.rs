@@ -1,5 +1,7 @@
 //! `wharf login` / `wharf logout`: credentials in the docker-compatible client
-//! config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, mode 0600).
+//! config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, mode 0600),
+//! or in the credential helper it names for the registry (`credHelpers`,
+//! `credsStore`).
 
 use super::pull::{docker_config_dir, registry_options};
 use anyhow::{Context, Result};
@@ -111,10 +113,12 @@ pub fn login(args: LoginArgs) -> Result<i32> {
     registry.check_login()?;
     let mut config = DockerConfig::load(&docker_config_dir())?;
     config.store(&domain, &creds)?;
-    eprintln!(
-        "WARNING! Your password will be stored unencrypted in {}.",
-        config.path().display()
-    );
+    if config.helper_for(&domain).is_none() {
+        eprintln!(
+            "WARNING! Your password will be stored unencrypted in {}.",
+            config.path().display()
+        );
+    }
     println!("Login Succeeded");
     Ok(0)
 }

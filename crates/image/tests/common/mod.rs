@@ -1,149 +1,24 @@
 //! Shared harness of the registry tests: a real `docker-registry` on 127.0.0.1
-//! (temporary storage and config, optional htpasswd auth, killed on drop), OCI
-//! layouts built by hand, and `skopeo` to seed the registry independently of wharf.
+//! (from wharf-testkit), and OCI layouts built by hand for `skopeo` to seed it
+//! independently of wharf.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use wharf_testkit::registry::RegistryAuth;
 
-pub const USER: &str = "tester";
-pub const PASSWORD: &str = "s3cret-pw";
+pub use wharf_testkit::registry::{TestRegistry, PASSWORD, USER};
 
-/// A running registry.
-pub struct TestRegistry {
-    child: Child,
-    pub port: u16,
-    pub dir: tempfile::TempDir,
-    pub auth: bool,
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `None` (with the reason printed) when `docker-registry` is not installed.
+/// A registry, behind htpasswd when `auth`; `None` when `docker-registry` is missing.
 pub fn start_registry(auth: bool) -> Option<TestRegistry> {
-    let bin = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .map(PathBuf::from)
-        .or_else(|| which("docker-registry"));
-    let Some(bin) = bin else {
-        eprintln!("SKIP: docker-registry is not installed (apt-get install docker-registry)");
-        return None;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let storage = dir.path().join("storage");
-    std::fs::create_dir(&storage).unwrap();
-    let mut config = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-        storage.display()
-    );
-    if auth {
-        let hash = bcrypt::hash(PASSWORD, 5).unwrap();
-        let htpasswd = dir.path().join("htpasswd");
-        std::fs::write(&htpasswd, format!("{USER}:{hash}\n")).unwrap();
-        config.push_str(&format!(
-            "auth:\n  htpasswd:\n    realm: wharf-test\n    path: {}\n",
-            htpasswd.display()
-        ));
-    }
-    let config_path = dir.path().join("config.yml");
-    std::fs::write(&config_path, config).unwrap();
-    let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-    let child = Command::new(bin)
-        .arg("serve")
-        .arg(&config_path)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("starting docker-registry");
-    let reg = TestRegistry {
-        child,
-        port,
-        dir,
-        auth,
-    };
-    // Ready when /v2/ answers (200, or 401 with auth), within a deadline.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    loop {
-        if let Ok(r) = agent.get(format!("http://127.0.0.1:{port}/v2/")).call() {
-            let s = r.status().as_u16();
-            if s == 200 || s == 401 {
-                break;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the registry did not come up: {}",
-            std::fs::read_to_string(reg.dir.path().join("registry.log")).unwrap_or_default()
-        );
-        std::thread::yield_now();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(reg)
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(name))
-            .find(|f| f.is_file())
+    TestRegistry::start(if auth {
+        RegistryAuth::Htpasswd
+    } else {
+        RegistryAuth::Open
     })
-}
-
-impl TestRegistry {
-    pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Path of a blob's data in the registry's storage.
-    pub fn blob_data(&self, digest: &str) -> PathBuf {
-        let hex = digest.strip_prefix("sha256:").unwrap();
-        self.dir
-            .path()
-            .join("storage/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-
-    /// `skopeo copy` from an OCI layout to this registry (all platforms).
-    pub fn seed(&self, layout: &Path, tag: &str, repo: &str, extra: &[&str]) {
-        let mut cmd = Command::new("skopeo");
-        cmd.args(["copy", "--all", "--dest-tls-verify=false", "--quiet"]);
-        if self.auth {
-            cmd.arg(format!("--dest-creds={USER}:{PASSWORD}"));
-        }
-        cmd.args(extra);
-        cmd.arg(format!("oci:{}:{tag}", layout.display()));
-        cmd.arg(format!("docker://{}/{repo}", self.host()));
-        let out = cmd.output().expect("running skopeo");
-        assert!(
-            out.status.success(),
-            "skopeo copy failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
 }
 
 pub fn sha(data: &[u8]) -> String {
