@@ -15,6 +15,7 @@ mod ipv6;
 mod lifecycle;
 mod logging;
 mod network;
+mod ports;
 mod process;
 mod secrets;
 mod security;

@@ -16,6 +16,7 @@ mod logs;
 pub mod monitor;
 mod netmode;
 mod network;
+mod ports;
 mod security;
 mod store;
 mod usage;
@@ -222,6 +223,10 @@ impl LinuxEngine {
                     };
                     state.monitor_pid = None;
                     let _ = self.save_state(id, &state);
+                    // Its monitor died without removing the DNAT rules.
+                    if let Ok(record) = self.load_record(id) {
+                        let _ = ports::withdraw(&record);
+                    }
                 }
             }
         }
@@ -646,6 +651,8 @@ impl LinuxEngine {
             };
             state.monitor_pid = None;
             self.save_state(&record.id, &state)?;
+            // No monitor recorded the end, so none removed the DNAT rules.
+            ports::withdraw(record)?;
         }
         if pid.is_some() {
             events::record(&self.layout, record, "stop", &[]);
@@ -1107,6 +1114,7 @@ impl Engine for LinuxEngine {
             path: record.cgroup_path.clone(),
         };
         handle.kill_all_and_destroy().map_err(runtime_err)?;
+        ports::withdraw(&record)?;
         if let Some((parent, _)) = record.cgroup_path.rsplit_once('/') {
             wharf_runtime::CgroupHandle::remove_empty_parents(&self.config.cgroup_fs_root, parent);
         }

@@ -139,6 +139,8 @@ impl Monitor {
     fn serve(&self, mut status: Option<&mut File>) -> Result<i32, EngineError> {
         let attached = status.is_none();
         let (listeners, ports) = self.bind_ports()?;
+        // Removed when this function returns, however it does.
+        let _port_rules = crate::ports::publish(&self.record, &ports)?;
         let log = Arc::new(Mutex::new(LogWriter::open(
             &self.dir.join(LOG_FILE),
             self.record.spec.logging,
@@ -266,7 +268,10 @@ impl Monitor {
     fn bind_ports(&self) -> Result<(Vec<Listener>, Vec<PublishedPort>), EngineError> {
         let mut listeners = Vec::new();
         let mut published = Vec::new();
-        if self.record.spec.ports.is_empty() {
+        // Docker publishes nothing from an internal network.
+        if self.record.spec.ports.is_empty()
+            || crate::ports::on_internal_network(&self.layout, &self.record)
+        {
             return Ok((listeners, published));
         }
         let target_ip = self
