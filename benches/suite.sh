@@ -348,6 +348,31 @@ row "published port, 256 MiB over HTTP (proxy)" MB/s 1000000 "" published
 row "the same from another host (DNAT)" MB/s 1000000 "" dnat
 row "the same, straight to the container" MB/s 1000000 "" direct
 
+progress "network connect ($RUNS runs)"
+mkdir -p "$WORK/connect"
+cd "$WORK/connect"
+cat >compose.yaml <<'EOF'
+services:
+  app:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+  db:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+    networks: [back]
+networks:
+  back: {}
+EOF
+quiet "$WHARF" up -d
+connect=() disconnect=()
+for ((r = 0; r < RUNS; r++)); do
+  timed connect "$WHARF" network connect connect_back connect-app-1
+  timed disconnect "$WHARF" network disconnect connect_back connect-app-1
+done
+quiet "$WHARF" down
+row "network connect of a running container" ms 1000 "" connect
+row "network disconnect" ms 1000 "" disconnect
+
 echo
 echo "wharf benchmark suite: $RUNS runs each; $(nproc) CPUs, kernel $(uname -r)"
 printf "%-44s %-7s %10s %10s %10s   %-10s %s\n" benchmark unit median min max target ""

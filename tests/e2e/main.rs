@@ -4,6 +4,7 @@
 mod bad_input;
 mod build;
 mod cli;
+mod connect;
 mod copy_watch;
 mod crash;
 mod devstack;

@@ -5,6 +5,7 @@
 
 mod build;
 mod commit;
+mod connect;
 pub mod copy;
 mod diff;
 mod dns_data;
@@ -1188,6 +1189,19 @@ impl Engine for LinuxEngine {
             .find(|n| n.id == id || n.name == id)
             .ok_or_else(|| EngineError::not_found("network", id))?;
         network::remove(&self.layout, &record, &self.all_records_repairing()?)
+    }
+
+    fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        attachment: &wharf_engine_api::NetworkAttachment,
+    ) -> Result<()> {
+        self.connect(network, container, attachment)
+    }
+
+    fn disconnect_network(&self, network: &str, container: &str, force: bool) -> Result<()> {
+        self.disconnect(network, container, force)
     }
 
     fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32> {

@@ -385,7 +385,11 @@ impl Monitor {
             security: crate::security::security(&record.spec, &self.layout.seccomp_cache())?,
         };
         let joined = crate::netmode::joined_pid(&self.layout, record)?;
-        let endpoints = record.endpoints.clone();
+        // `network connect` and `disconnect` rewrite the endpoints: a restart
+        // by the restart policy attaches the current ones.
+        let endpoints = store::read_json::<ContainerRecord>(&self.dir.join(CONFIG_FILE))
+            .map(|current| current.endpoints)
+            .unwrap_or_else(|_| record.endpoints.clone());
         let dns_table = self.dir.join(crate::dns_data::FILE);
         let mut attach = |pid: u32| -> Result<(), String> {
             for (index, endpoint) in endpoints.iter().enumerate() {
