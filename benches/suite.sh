@@ -28,7 +28,7 @@ if [ "${WHARF_BENCH_INNER:-}" != 1 ]; then
     echo "RUNS=$RUNS is not a positive number of runs" >&2
     exit 1
   fi
-  for tool in unshare curl skopeo busybox cargo; do
+  for tool in unshare nsenter ip curl skopeo busybox cargo; do
     if ! command -v "$tool" >/dev/null; then
       echo "$tool is not installed: run scripts/install-deps.sh" >&2
       exit 1
