@@ -28,7 +28,7 @@ if [ "${WHARF_BENCH_INNER:-}" != 1 ]; then
     echo "RUNS=$RUNS is not a positive number of runs" >&2
     exit 1
   fi
-  for tool in unshare curl skopeo busybox cargo; do
+  for tool in unshare nsenter ip curl skopeo busybox cargo; do
     if ! command -v "$tool" >/dev/null; then
       echo "$tool is not installed: run scripts/install-deps.sh" >&2
       exit 1
@@ -317,19 +317,61 @@ services:
     image: busybox:latest
     command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
     volumes: ["./www:/www:ro"]
-    ports: ["127.0.0.1:18080:8080"]
+    ports: ["18080:8080"]
 EOF
 quiet "$WHARF" up -d
 wait_for_url http://127.0.0.1:18080/big.bin
 address=$("$WHARF" exec -T web ip -4 -o addr show eth0 | awk '{ split($4, a, "/"); print a[1] }')
-published=() direct=()
+# A second host: its own network namespace behind a veth pair on a /30
+# (iproute2's ip: busybox's does not name a veth peer). Its requests to
+# 10.250.0.1 take the DNAT path, loopback ones the proxy.
+unshare --net sleep 600 &
+client=$!
+until [ "$(readlink /proc/$client/ns/net)" != "$(readlink /proc/self/ns/net)" ]; do sleep 0.01; done
+in_client() { nsenter --net="/proc/$client/ns/net" "$@"; }
+quiet ip link add wbench0 type veth peer name wbench1 netns "$client"
+quiet ip addr add 10.250.0.1/30 dev wbench0
+quiet ip link set wbench0 up
+quiet in_client ip addr add 10.250.0.2/30 dev wbench1
+quiet in_client ip link set wbench1 up
+quiet in_client ip route add default via 10.250.0.1
+published=() dnat=() direct=()
 for ((r = 0; r < RUNS; r++)); do
   published+=("$(curl -s -o /dev/null -w '%{speed_download}' http://127.0.0.1:18080/big.bin)")
+  dnat+=("$(in_client curl -s -o /dev/null -w '%{speed_download}' http://10.250.0.1:18080/big.bin)")
   direct+=("$(curl -s -o /dev/null -w '%{speed_download}' "http://$address:8080/big.bin")")
 done
+kill "$client"
+wait "$client" 2>/dev/null || true
 quiet "$WHARF" down
 row "published port, 256 MiB over HTTP (proxy)" MB/s 1000000 "" published
+row "the same from another host (DNAT)" MB/s 1000000 "" dnat
 row "the same, straight to the container" MB/s 1000000 "" direct
+
+progress "network connect ($RUNS runs)"
+mkdir -p "$WORK/connect"
+cd "$WORK/connect"
+cat >compose.yaml <<'EOF'
+services:
+  app:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+  db:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+    networks: [back]
+networks:
+  back: {}
+EOF
+quiet "$WHARF" up -d
+connect=() disconnect=()
+for ((r = 0; r < RUNS; r++)); do
+  timed connect "$WHARF" network connect connect_back connect-app-1
+  timed disconnect "$WHARF" network disconnect connect_back connect-app-1
+done
+quiet "$WHARF" down
+row "network connect of a running container" ms 1000 "" connect
+row "network disconnect" ms 1000 "" disconnect
 
 echo
 echo "wharf benchmark suite: $RUNS runs each; $(nproc) CPUs, kernel $(uname -r)"

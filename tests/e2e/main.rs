@@ -4,6 +4,7 @@
 mod bad_input;
 mod build;
 mod cli;
+mod connect;
 mod copy_watch;
 mod crash;
 mod devstack;
@@ -15,6 +16,7 @@ mod ipv6;
 mod lifecycle;
 mod logging;
 mod network;
+mod ports;
 mod process;
 mod run_mounts;
 mod secrets;

@@ -3,7 +3,7 @@
 use crate::observed::{
     ContainerInfo, ImageInfo, NetworkInfo, ProcessInfo, StatsSample, VolumeInfo,
 };
-use crate::spec::{ContainerSpec, ExecSpec, NetworkSpec, VolumeSpec};
+use crate::spec::{ContainerSpec, ExecSpec, NetworkAttachment, NetworkSpec, VolumeSpec};
 use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -156,6 +156,23 @@ pub trait Engine: VolumeEngine + Send + Sync {
         let _ = project;
         Ok(Vec::new())
     }
+    /// Attach a container, running or not, to one more network (`docker
+    /// network connect`): a running one gets the new interface at once, and
+    /// the attachment (its `aliases`, `ipv4_address`, `ipv6_address`) is kept
+    /// across restarts. An error when the container is already on it or does
+    /// not have a network namespace of its own (`network_mode` host, none,
+    /// container:…).
+    fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        attachment: &NetworkAttachment,
+    ) -> Result<()>;
+    /// Detach a container from a network (`docker network disconnect`): its
+    /// interface there goes, its names stop resolving there and its addresses
+    /// are released. An error when it is not connected; with `force`, a
+    /// network that no longer exists is no error.
+    fn disconnect_network(&self, network: &str, container: &str, force: bool) -> Result<()>;
 
     /// Run a command in a running container with the caller's stdio; returns its exit code.
     fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32>;

@@ -6,6 +6,7 @@
 pub mod attach;
 mod build;
 mod commit;
+mod connect;
 pub mod copy;
 mod diff;
 mod dns_data;
@@ -18,6 +19,7 @@ mod logs;
 pub mod monitor;
 mod netmode;
 mod network;
+mod ports;
 mod security;
 mod store;
 mod usage;
@@ -271,6 +273,10 @@ impl LinuxEngine {
                     };
                     state.monitor_pid = None;
                     let _ = self.save_state(id, &state);
+                    // Its monitor died without removing the DNAT rules.
+                    if let Ok(record) = self.load_record(id) {
+                        let _ = ports::withdraw(&record);
+                    }
                 }
             }
         }
@@ -733,6 +739,8 @@ impl LinuxEngine {
             };
             state.monitor_pid = None;
             self.save_state(&record.id, &state)?;
+            // No monitor recorded the end, so none removed the DNAT rules.
+            ports::withdraw(record)?;
         }
         if pid.is_some() {
             events::record(&self.layout, record, "stop", &[]);
@@ -1220,6 +1228,7 @@ impl Engine for LinuxEngine {
             path: record.cgroup_path.clone(),
         };
         handle.kill_all_and_destroy().map_err(runtime_err)?;
+        ports::withdraw(&record)?;
         if let Some((parent, _)) = record.cgroup_path.rsplit_once('/') {
             wharf_runtime::CgroupHandle::remove_empty_parents(&self.config.cgroup_fs_root, parent);
         }
@@ -1309,6 +1318,19 @@ impl Engine for LinuxEngine {
             .find(|n| n.id == id || n.name == id)
             .ok_or_else(|| EngineError::not_found("network", id))?;
         network::remove(&self.layout, &record, &self.all_records_repairing()?)
+    }
+
+    fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        attachment: &wharf_engine_api::NetworkAttachment,
+    ) -> Result<()> {
+        self.connect(network, container, attachment)
+    }
+
+    fn disconnect_network(&self, network: &str, container: &str, force: bool) -> Result<()> {
+        self.disconnect(network, container, force)
     }
 
     fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32> {

@@ -141,6 +141,8 @@ impl Monitor {
     fn serve(&self, status: Option<&mut File>) -> Result<i32, EngineError> {
         let attached = status.is_none();
         let (listeners, ports) = self.bind_ports()?;
+        // Removed when this function returns, however it does.
+        let _port_rules = crate::ports::publish(&self.record, &ports)?;
         let log = Arc::new(Mutex::new(LogWriter::open(
             &self.dir.join(LOG_FILE),
             self.record.spec.logging,
@@ -296,7 +298,10 @@ impl Monitor {
     fn bind_ports(&self) -> Result<(Vec<Listener>, Vec<PublishedPort>), EngineError> {
         let mut listeners = Vec::new();
         let mut published = Vec::new();
-        if self.record.spec.ports.is_empty() {
+        // Docker publishes nothing from an internal network.
+        if self.record.spec.ports.is_empty()
+            || crate::ports::on_internal_network(&self.layout, &self.record)
+        {
             return Ok((listeners, published));
         }
         let target_ip = self
@@ -441,7 +446,11 @@ impl Monitor {
             security: crate::security::security(&record.spec, &self.layout.seccomp_cache())?,
         };
         let joined = crate::netmode::joined_pid(&self.layout, record)?;
-        let endpoints = record.endpoints.clone();
+        // `network connect` and `disconnect` rewrite the endpoints: a restart
+        // by the restart policy attaches the current ones.
+        let endpoints = store::read_json::<ContainerRecord>(&self.dir.join(CONFIG_FILE))
+            .map(|current| current.endpoints)
+            .unwrap_or_else(|_| record.endpoints.clone());
         let dns_table = self.dir.join(crate::dns_data::FILE);
         let mut attach = |pid: u32| -> Result<(), String> {
             for (index, endpoint) in endpoints.iter().enumerate() {

@@ -8,8 +8,14 @@
 //! and IPv6 source subnets have one map each; the per-network chains serve both. Setup
 //! (re)writes a network's chains and elements; teardown deletes exactly those, without
 //! having to look up rule handles. Both are single atomic `nft -j -f -` transactions.
+//! Published ports: base chain `prerouting` (nat, dstnat) sends traffic to a local
+//! address, not coming from a wharf bridge (set `bridges`), to chain `port-dnat`;
+//! `forward` first jumps to `port-fwd`. Both hold every container's rules, each
+//! tagged `wharf container <id>`, found by that comment when they are replaced or
+//! removed. Traffic between two wharf bridges is dropped (networks are isolated).
 
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -41,10 +47,36 @@ pub trait FirewallDriver {
         subnet: Ipv4Net,
         subnet_v6: Option<Ipv6Net>,
     ) -> Result<(), NetError>;
+    /// Replace the published-port rules of container `container_id` with
+    /// `forwards`: traffic from other hosts to a local address on a host port
+    /// is DNATed to the container, keeping the client's source address. An
+    /// empty list just removes them.
+    fn setup_ports(&self, container_id: &str, forwards: &[PortForward]) -> Result<(), NetError> {
+        let _ = (container_id, forwards);
+        Ok(())
+    }
+    /// Remove the published-port rules of container `container_id`; Ok if
+    /// there are none.
+    fn teardown_ports(&self, container_id: &str) -> Result<(), NetError> {
+        self.setup_ports(container_id, &[])
+    }
     /// Short driver name for messages ("nftables", "none").
     fn name(&self) -> &'static str {
         "custom"
     }
+}
+
+/// One published port to DNAT: `host_port` on `host_ip` (every local address
+/// of the family of `target` when None) to `target`:`target_port` behind
+/// `bridge`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortForward {
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    pub udp: bool,
+    pub target: IpAddr,
+    pub target_port: u16,
+    pub bridge: String,
 }
 
 /// The nftables driver, through `nft`'s JSON interface.
@@ -122,6 +154,26 @@ impl FirewallDriver for Nftables {
         )
     }
 
+    fn setup_ports(&self, container_id: &str, forwards: &[PortForward]) -> Result<(), NetError> {
+        for forward in forwards {
+            check_bridge_name(&forward.bridge)?;
+        }
+        let action = format!("setting up the published ports of container {container_id}");
+        // Whatever an earlier start left (a monitor killed before it could
+        // clean up) goes in the same transaction that adds the new rules.
+        let existing = match list_table(&action)? {
+            Some(listing) => port_rule_handles(&listing, container_id),
+            None => Vec::new(),
+        };
+        if forwards.is_empty() && existing.is_empty() {
+            return Ok(());
+        }
+        run_nft(
+            &action,
+            &Nftables::ports_ruleset(container_id, &existing, forwards),
+        )
+    }
+
     fn name(&self) -> &'static str {
         "nftables"
     }
@@ -134,6 +186,18 @@ const NAT_MAP: &str = "nat_by_subnet";
 const NAT6_MAP: &str = "nat6_by_subnet";
 const IIF_MAP: &str = "fwd_by_iif";
 const OIF_MAP: &str = "fwd_by_oif";
+/// The set of every wharf bridge: traffic from containers to a published port
+/// is left to the port's proxy (DNAT back onto a bridge would need masquerade
+/// and would cross the isolation between networks).
+const BRIDGES_SET: &str = "bridges";
+/// Regular chains holding every container's published-port rules, each rule
+/// tagged with its container (`wharf container <id>`).
+const PORT_DNAT_CHAIN: &str = "port-dnat";
+const PORT_FWD_CHAIN: &str = "port-fwd";
+
+fn port_tag(container_id: &str) -> String {
+    format!("wharf container {container_id}")
+}
 
 fn nat_chain(bridge: &str) -> String {
     format!("nat-{bridge}")
@@ -180,6 +244,9 @@ fn rule(chain: &str, expr: Vec<Value>, comment: Option<&str>) -> Value {
     }
     json!({ "rule": rule })
 }
+fn set(name: &str, key_type: &str) -> Value {
+    json!({"set": {"family": TABLE_FAMILY, "table": TABLE_NAME, "name": name, "type": key_type}})
+}
 fn elements(map: &str, elem: Vec<Value>) -> Value {
     json!({"element": {"family": TABLE_FAMILY, "table": TABLE_NAME, "name": map, "elem": elem}})
 }
@@ -218,15 +285,43 @@ impl Nftables {
             cmd("add", table()),
             cmd("add", base_chain("postrouting", "nat", "postrouting", 100)),
             cmd("add", base_chain("forward", "filter", "forward", 0)),
+            cmd("add", base_chain("prerouting", "nat", "prerouting", -100)),
             cmd("add", chain(&nat)),
             cmd("add", chain(&fwd)),
+            cmd("add", chain(PORT_DNAT_CHAIN)),
+            cmd("add", chain(PORT_FWD_CHAIN)),
             cmd("add", verdict_map(NAT_MAP, "ipv4_addr", true)),
             cmd("add", verdict_map(NAT6_MAP, "ipv6_addr", true)),
             cmd("add", verdict_map(IIF_MAP, "ifname", false)),
             cmd("add", verdict_map(OIF_MAP, "ifname", false)),
+            cmd("add", set(BRIDGES_SET, "ifname")),
             // The base chains hold only the dispatch rules: rewrite them.
+            cmd("flush", chain("prerouting")),
             cmd("flush", chain("postrouting")),
             cmd("flush", chain("forward")),
+            cmd(
+                "add",
+                rule(
+                    "prerouting",
+                    vec![
+                        meta_match("==", "iifname", &format!("@{BRIDGES_SET}")),
+                        json!({"return": null}),
+                    ],
+                    None,
+                ),
+            ),
+            cmd(
+                "add",
+                rule(
+                    "prerouting",
+                    vec![
+                        json!({"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}}),
+                        jump(PORT_DNAT_CHAIN),
+                    ],
+                    None,
+                ),
+            ),
+            cmd("add", rule("forward", vec![jump(PORT_FWD_CHAIN)], None)),
             cmd(
                 "add",
                 rule(
@@ -322,6 +417,20 @@ impl Nftables {
                     tag,
                 ),
             ));
+            // Networks are isolated from each other, as docker's are.
+            commands.push(cmd(
+                "add",
+                rule(
+                    &fwd,
+                    vec![
+                        meta_match("==", "iifname", bridge),
+                        meta_match("!=", "oifname", bridge),
+                        meta_match("==", "oifname", &format!("@{BRIDGES_SET}")),
+                        json!({"drop": null}),
+                    ],
+                    tag,
+                ),
+            ));
             commands.push(cmd(
                 "add",
                 rule(
@@ -344,7 +453,62 @@ impl Nftables {
         commands.extend([
             cmd("add", elements(IIF_MAP, vec![json!([bridge, jump(&fwd)])])),
             cmd("add", elements(OIF_MAP, vec![json!([bridge, jump(&fwd)])])),
+            cmd("add", elements(BRIDGES_SET, vec![json!(bridge)])),
         ]);
+        json!({ "nftables": commands })
+    }
+
+    /// The `nft -j` document that replaces the published-port rules of
+    /// `container_id`: deletes the rules `existing` (chain, handle) and adds
+    /// one DNAT rule and one forward accept rule per forward.
+    pub fn ports_ruleset(
+        container_id: &str,
+        existing: &[(String, u64)],
+        forwards: &[PortForward],
+    ) -> Value {
+        let tag = port_tag(container_id);
+        let mut commands = vec![
+            cmd("add", table()),
+            cmd("add", chain(PORT_DNAT_CHAIN)),
+            cmd("add", chain(PORT_FWD_CHAIN)),
+        ];
+        for (chain, handle) in existing {
+            commands.push(cmd(
+                "delete",
+                json!({"rule": {"family": TABLE_FAMILY, "table": TABLE_NAME, "chain": chain, "handle": handle}}),
+            ));
+        }
+        for forward in forwards {
+            let (family, nfproto) = match forward.target {
+                IpAddr::V4(_) => ("ip", "ipv4"),
+                IpAddr::V6(_) => ("ip6", "ipv6"),
+            };
+            let proto = if forward.udp { "udp" } else { "tcp" };
+            let port_match = |port: u16| json!({"match": {"op": "==", "left": {"payload": {"protocol": proto, "field": "dport"}}, "right": port}});
+            let addr_match = |addr: IpAddr| json!({"match": {"op": "==", "left": {"payload": {"protocol": family, "field": "daddr"}}, "right": addr.to_string()}});
+            let mut dnat = Vec::new();
+            match forward.host_ip {
+                Some(host_ip) => dnat.push(addr_match(host_ip)),
+                None => dnat.push(meta_match("==", "nfproto", nfproto)),
+            }
+            dnat.push(port_match(forward.host_port));
+            dnat.push(json!({"dnat": {"family": family, "addr": forward.target.to_string(), "port": forward.target_port}}));
+            commands.push(cmd("add", rule(PORT_DNAT_CHAIN, dnat, Some(&tag))));
+            commands.push(cmd(
+                "add",
+                rule(
+                    PORT_FWD_CHAIN,
+                    vec![
+                        meta_match("==", "oifname", &forward.bridge),
+                        addr_match(forward.target),
+                        port_match(forward.target_port),
+                        json!({"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}),
+                        json!({"accept": null}),
+                    ],
+                    Some(&tag),
+                ),
+            ));
+        }
         json!({ "nftables": commands })
     }
 
@@ -369,6 +533,7 @@ impl Nftables {
         commands.extend([
             cmd("delete", elements(IIF_MAP, vec![json!(bridge)])),
             cmd("delete", elements(OIF_MAP, vec![json!(bridge)])),
+            cmd("delete", elements(BRIDGES_SET, vec![json!(bridge)])),
             cmd("flush", chain(&nat)),
             cmd("flush", chain(&fwd)),
             cmd("delete", chain(&nat)),
@@ -396,6 +561,8 @@ impl Nftables {
             ),
             cmd("add", elements(IIF_MAP, vec![json!([bridge, jump(&fwd)])])),
             cmd("add", elements(OIF_MAP, vec![json!([bridge, jump(&fwd)])])),
+            cmd("add", set(BRIDGES_SET, "ifname")),
+            cmd("add", elements(BRIDGES_SET, vec![json!(bridge)])),
         ];
         if let Some(v6) = subnet_v6 {
             commands.extend([
@@ -494,6 +661,53 @@ fn run_nft(action: &str, document: &Value) -> Result<(), NetError> {
     })
 }
 
+/// The JSON listing of wharf's table, None when it does not exist.
+fn list_table(action: &str) -> Result<Option<Value>, NetError> {
+    let (ok, stdout, stderr, status) = nft_command(
+        &["-j", "list", "table", TABLE_FAMILY, TABLE_NAME],
+        None,
+        action,
+    )?;
+    if !ok {
+        if stderr.contains("No such file or directory") {
+            return Ok(None);
+        }
+        return Err(NetError::Nft {
+            action: action.to_string(),
+            hint: nft_hint(&stderr).to_string(),
+            status,
+            stderr,
+        });
+    }
+    serde_json::from_str(&stdout)
+        .map(Some)
+        .map_err(|e| NetError::Nft {
+            action: action.to_string(),
+            hint: "nft printed a listing wharf cannot read: check the nftables version".to_string(),
+            status,
+            stderr: e.to_string(),
+        })
+}
+
+/// (chain, handle) of every published-port rule of `container_id` in `listing`.
+fn port_rule_handles(listing: &Value, container_id: &str) -> Vec<(String, u64)> {
+    let tag = port_tag(container_id);
+    let Some(items) = listing["nftables"].as_array() else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let rule = item.get("rule")?;
+            let chain = rule["chain"].as_str()?;
+            let ours = (chain == PORT_DNAT_CHAIN || chain == PORT_FWD_CHAIN)
+                && rule["comment"].as_str() == Some(tag.as_str());
+            ours.then(|| Some((chain.to_string(), rule["handle"].as_u64()?)))
+                .flatten()
+        })
+        .collect()
+}
+
 fn table_exists() -> Result<bool, NetError> {
     let action = "checking whether table inet wharf exists";
     let (ok, _, stderr, status) = nft_command(
@@ -533,14 +747,22 @@ mod tests {
             {"add":{"table":{"family":"inet","name":"wharf"}}},
             {"add":{"chain":{$T,"name":"postrouting","type":"nat","hook":"postrouting","prio":100,"policy":"accept"}}},
             {"add":{"chain":{$T,"name":"forward","type":"filter","hook":"forward","prio":0,"policy":"accept"}}},
+            {"add":{"chain":{$T,"name":"prerouting","type":"nat","hook":"prerouting","prio":-100,"policy":"accept"}}},
             {"add":{"chain":{$T,"name":"nat-wbr0"}}},
             {"add":{"chain":{$T,"name":"fwd-wbr0"}}},
+            {"add":{"chain":{$T,"name":"port-dnat"}}},
+            {"add":{"chain":{$T,"name":"port-fwd"}}},
             {"add":{"map":{$T,"name":"nat_by_subnet","type":"ipv4_addr","map":"verdict","flags":["interval"]}}},
             {"add":{"map":{$T,"name":"nat6_by_subnet","type":"ipv6_addr","map":"verdict","flags":["interval"]}}},
             {"add":{"map":{$T,"name":"fwd_by_iif","type":"ifname","map":"verdict"}}},
             {"add":{"map":{$T,"name":"fwd_by_oif","type":"ifname","map":"verdict"}}},
+            {"add":{"set":{$T,"name":"bridges","type":"ifname"}}},
+            {"flush":{"chain":{$T,"name":"prerouting"}}},
             {"flush":{"chain":{$T,"name":"postrouting"}}},
             {"flush":{"chain":{$T,"name":"forward"}}},
+            {"add":{"rule":{$T,"chain":"prerouting","expr":[{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"@bridges"}},{"return":null}]}}},
+            {"add":{"rule":{$T,"chain":"prerouting","expr":[{"match":{"op":"==","left":{"fib":{"result":"type","flags":["daddr"]}},"right":"local"}},{"jump":{"target":"port-dnat"}}]}}},
+            {"add":{"rule":{$T,"chain":"forward","expr":[{"jump":{"target":"port-fwd"}}]}}},
             {"add":{"rule":{$T,"chain":"postrouting","expr":[{"vmap":{"key":{"payload":{"protocol":"ip","field":"saddr"}},"data":"@nat_by_subnet"}}]}}},
             {"add":{"rule":{$T,"chain":"postrouting","expr":[{"vmap":{"key":{"payload":{"protocol":"ip6","field":"saddr"}},"data":"@nat6_by_subnet"}}]}}},
             {"add":{"rule":{$T,"chain":"forward","expr":[{"vmap":{"key":{"meta":{"key":"iifname"}},"data":"@fwd_by_iif"}}]}}},
@@ -553,10 +775,15 @@ mod tests {
                 {"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"wbr0"}},
                 {"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["established","related"]}},{"accept":null}]}}},
             {"add":{"rule":{$T,"chain":"fwd-wbr0","comment":"wharf network wbr0 10.89.0.0/24","expr":[
+                {"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"wbr0"}},
+                {"match":{"op":"!=","left":{"meta":{"key":"oifname"}},"right":"wbr0"}},
+                {"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"@bridges"}},{"drop":null}]}}},
+            {"add":{"rule":{$T,"chain":"fwd-wbr0","comment":"wharf network wbr0 10.89.0.0/24","expr":[
                 {"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"wbr0"}},{"accept":null}]}}},
             {"add":{"element":{$T,"name":"nat_by_subnet","elem":[[{"prefix":{"addr":"10.89.0.0","len":24}},{"jump":{"target":"nat-wbr0"}}]]}}},
             {"add":{"element":{$T,"name":"fwd_by_iif","elem":[["wbr0",{"jump":{"target":"fwd-wbr0"}}]]}}},
-            {"add":{"element":{$T,"name":"fwd_by_oif","elem":[["wbr0",{"jump":{"target":"fwd-wbr0"}}]]}}}
+            {"add":{"element":{$T,"name":"fwd_by_oif","elem":[["wbr0",{"jump":{"target":"fwd-wbr0"}}]]}}},
+            {"add":{"element":{$T,"name":"bridges","elem":["wbr0"]}}}
             ]}"#,
         );
         assert_eq!(doc, expected, "got:\n{doc:#}");
@@ -569,7 +796,11 @@ mod tests {
         let rules: Vec<&Value> = commands
             .iter()
             .filter_map(|c| c["add"]["rule"].as_object().map(|_| &c["add"]["rule"]))
-            .filter(|r| r["chain"] != "postrouting" && r["chain"] != "forward")
+            .filter(|r| {
+                r["chain"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("fwd-") || c.starts_with("nat-"))
+            })
             .collect();
         let expected = golden(
             r#"[
@@ -600,9 +831,12 @@ mod tests {
             {"add":{"element":{$T,"name":"nat_by_subnet","elem":[[{"prefix":{"addr":"10.89.0.0","len":24}},{"jump":{"target":"nat-wbr0"}}]]}}},
             {"add":{"element":{$T,"name":"fwd_by_iif","elem":[["wbr0",{"jump":{"target":"fwd-wbr0"}}]]}}},
             {"add":{"element":{$T,"name":"fwd_by_oif","elem":[["wbr0",{"jump":{"target":"fwd-wbr0"}}]]}}},
+            {"add":{"set":{$T,"name":"bridges","type":"ifname"}}},
+            {"add":{"element":{$T,"name":"bridges","elem":["wbr0"]}}},
             {"delete":{"element":{$T,"name":"nat_by_subnet","elem":[{"prefix":{"addr":"10.89.0.0","len":24}}]}}},
             {"delete":{"element":{$T,"name":"fwd_by_iif","elem":["wbr0"]}}},
             {"delete":{"element":{$T,"name":"fwd_by_oif","elem":["wbr0"]}}},
+            {"delete":{"element":{$T,"name":"bridges","elem":["wbr0"]}}},
             {"flush":{"chain":{$T,"name":"nat-wbr0"}}},
             {"flush":{"chain":{$T,"name":"fwd-wbr0"}}},
             {"delete":{"chain":{$T,"name":"nat-wbr0"}}},
@@ -654,6 +888,74 @@ mod tests {
         let text = doc.to_string();
         assert!(!text.contains("masquerade"), "{text}");
         assert!(text.contains("\"drop\""), "{text}");
+    }
+
+    #[test]
+    fn published_ports_are_dnat_rules_tagged_with_their_container() {
+        let forwards = [
+            PortForward {
+                host_ip: None,
+                host_port: 8080,
+                udp: false,
+                target: "10.89.0.2".parse().unwrap(),
+                target_port: 80,
+                bridge: "wbr0".into(),
+            },
+            PortForward {
+                host_ip: Some("fd00::1".parse().unwrap()),
+                host_port: 5353,
+                udp: true,
+                target: "fd00:db8:1::2".parse().unwrap(),
+                target_port: 53,
+                bridge: "wbr0".into(),
+            },
+        ];
+        let doc = Nftables::ports_ruleset("c1", &[("port-dnat".into(), 7)], &forwards);
+        let expected = golden(
+            r#"{"nftables":[
+            {"add":{"table":{"family":"inet","name":"wharf"}}},
+            {"add":{"chain":{$T,"name":"port-dnat"}}},
+            {"add":{"chain":{$T,"name":"port-fwd"}}},
+            {"delete":{"rule":{$T,"chain":"port-dnat","handle":7}}},
+            {"add":{"rule":{$T,"chain":"port-dnat","comment":"wharf container c1","expr":[
+                {"match":{"op":"==","left":{"meta":{"key":"nfproto"}},"right":"ipv4"}},
+                {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":8080}},
+                {"dnat":{"family":"ip","addr":"10.89.0.2","port":80}}]}}},
+            {"add":{"rule":{$T,"chain":"port-fwd","comment":"wharf container c1","expr":[
+                {"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"wbr0"}},
+                {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"daddr"}},"right":"10.89.0.2"}},
+                {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":80}},
+                {"match":{"op":"in","left":{"ct":{"key":"status"}},"right":"dnat"}},{"accept":null}]}}},
+            {"add":{"rule":{$T,"chain":"port-dnat","comment":"wharf container c1","expr":[
+                {"match":{"op":"==","left":{"payload":{"protocol":"ip6","field":"daddr"}},"right":"fd00::1"}},
+                {"match":{"op":"==","left":{"payload":{"protocol":"udp","field":"dport"}},"right":5353}},
+                {"dnat":{"family":"ip6","addr":"fd00:db8:1::2","port":53}}]}}},
+            {"add":{"rule":{$T,"chain":"port-fwd","comment":"wharf container c1","expr":[
+                {"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"wbr0"}},
+                {"match":{"op":"==","left":{"payload":{"protocol":"ip6","field":"daddr"}},"right":"fd00:db8:1::2"}},
+                {"match":{"op":"==","left":{"payload":{"protocol":"udp","field":"dport"}},"right":53}},
+                {"match":{"op":"in","left":{"ct":{"key":"status"}},"right":"dnat"}},{"accept":null}]}}}
+            ]}"#,
+        );
+        assert_eq!(doc, expected, "got:\n{doc:#}");
+    }
+
+    #[test]
+    fn only_the_containers_own_port_rules_are_found_for_teardown() {
+        let listing = golden(
+            r#"{"nftables":[
+            {"metainfo":{"version":"1.0.6"}},
+            {"rule":{$T,"chain":"port-dnat","handle":4,"comment":"wharf container c1","expr":[]}},
+            {"rule":{$T,"chain":"port-dnat","handle":5,"comment":"wharf container c10","expr":[]}},
+            {"rule":{$T,"chain":"port-fwd","handle":6,"comment":"wharf container c1","expr":[]}},
+            {"rule":{$T,"chain":"fwd-wbr0","handle":8,"comment":"wharf container c1","expr":[]}},
+            {"rule":{$T,"chain":"port-fwd","handle":9,"expr":[]}}
+            ]}"#,
+        );
+        assert_eq!(
+            port_rule_handles(&listing, "c1"),
+            vec![("port-dnat".to_string(), 4), ("port-fwd".to_string(), 6)]
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use nix::sched::CloneFlags;
-use wharf_net::firewall::{FirewallDriver, Nftables};
+use wharf_net::firewall::{FirewallDriver, Nftables, PortForward};
 use wharf_net::{Ipv4Net, NetError};
 
 macro_rules! require_root {
@@ -495,6 +495,10 @@ fn chains_and_rules(table: &serde_json::Value) -> (Vec<String>, Vec<(String, Str
     (chains, rules)
 }
 
+fn count_in(rules: &[(String, String)], chain: &str) -> usize {
+    rules.iter().filter(|(c, _)| c == chain).count()
+}
+
 #[test]
 fn nftables_setup_and_teardown() {
     require_root!("nftables_setup_and_teardown");
@@ -540,9 +544,18 @@ fn nftables_setup_and_teardown() {
         }
         let count = |chain: &str| rules.iter().filter(|(c, _)| c == chain).count();
         assert_eq!(count("postrouting"), 2, "IPv4 and IPv6 dispatch: {rules:?}");
-        assert_eq!(count("forward"), 2, "{rules:?}");
+        assert_eq!(
+            count("forward"),
+            3,
+            "published ports, then dispatch: {rules:?}"
+        );
+        assert_eq!(
+            count("prerouting"),
+            2,
+            "bridges skipped, then DNAT: {rules:?}"
+        );
         assert_eq!(count("nat-wbr0"), 1, "{rules:?}");
-        assert_eq!(count("fwd-wbr0"), 2, "{rules:?}");
+        assert_eq!(count("fwd-wbr0"), 3, "with the isolation drop: {rules:?}");
         assert_eq!(count("nat-wbr1"), 0, "internal network: no NAT");
         assert_eq!(count("fwd-wbr1"), 2, "{rules:?}");
         assert!(rules
@@ -555,6 +568,50 @@ fn nftables_setup_and_teardown() {
         assert!(
             text.contains("10.89.0.0") && text.contains("10.90.0.0"),
             "{text}"
+        );
+
+        // Published ports: each container's rules replaced and removed exactly.
+        let forward = |host_port: u16, target: &str| PortForward {
+            host_ip: None,
+            host_port,
+            udp: false,
+            target: target.parse().unwrap(),
+            target_port: 80,
+            bridge: "wbr0".into(),
+        };
+        Nftables
+            .setup_ports("c1", &[forward(8080, "10.89.0.2")])
+            .unwrap();
+        Nftables
+            .setup_ports("c1", &[forward(8081, "10.89.0.2")])
+            .unwrap(); // replaces
+        Nftables
+            .setup_ports("c2", &[forward(9090, "10.89.0.3")])
+            .unwrap();
+        let (_, rules) = chains_and_rules(&nft_table("inet", "wharf").unwrap());
+        let dnat: Vec<&String> = rules
+            .iter()
+            .filter(|(c, _)| c == "port-dnat")
+            .map(|(_, e)| e)
+            .collect();
+        assert_eq!(dnat.len(), 2, "{dnat:?}");
+        assert!(
+            dnat.iter().any(|e| e.contains("8081")) && !dnat.iter().any(|e| e.contains("8080"))
+        );
+        assert_eq!(count_in(&rules, "port-fwd"), 2, "{rules:?}");
+        Nftables.teardown_ports("c1").unwrap();
+        Nftables.teardown_ports("c1").unwrap(); // again: Ok
+        let (_, rules) = chains_and_rules(&nft_table("inet", "wharf").unwrap());
+        assert_eq!(
+            count_in(&rules, "port-dnat"),
+            1,
+            "c2's rule stays: {rules:?}"
+        );
+        Nftables.teardown_ports("c2").unwrap();
+        let (_, rules) = chains_and_rules(&nft_table("inet", "wharf").unwrap());
+        assert_eq!(
+            count_in(&rules, "port-dnat") + count_in(&rules, "port-fwd"),
+            0
         );
 
         Nftables
@@ -576,7 +633,13 @@ fn nftables_setup_and_teardown() {
         let (chains, _) = chains_and_rules(&nft_table("inet", "wharf").unwrap());
         assert_eq!(
             chains,
-            vec!["postrouting".to_string(), "forward".to_string()]
+            vec![
+                "postrouting".to_string(),
+                "forward".to_string(),
+                "prerouting".to_string(),
+                "port-dnat".to_string(),
+                "port-fwd".to_string()
+            ]
         );
         assert!(
             nft_table("inet", "other").is_some(),

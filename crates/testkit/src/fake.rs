@@ -9,8 +9,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use wharf_engine_api::{
     ContainerInfo, ContainerSpec, ContainerState, CopyToOptions, Engine, EngineError, ExecSpec,
-    ImageInfo, LockGuard, LogLine, LogOptions, MountKind, NetworkInfo, NetworkSpec, PathStat,
-    PublishedPort, Result, StatsSample, VolumeEngine, VolumeInfo, VolumeSpec, VolumeUser,
+    ImageInfo, LockGuard, LogLine, LogOptions, MountKind, NetworkAttachment, NetworkInfo,
+    NetworkMode, NetworkSpec, PathStat, PublishedPort, Result, StatsSample, VolumeEngine,
+    VolumeInfo, VolumeSpec, VolumeUser,
 };
 
 /// 64 hex characters derived from `n` (deterministic, well mixed, so id
@@ -953,6 +954,85 @@ impl Engine for FakeEngine {
         Ok(id)
     }
 
+    fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        attachment: &NetworkAttachment,
+    ) -> Result<()> {
+        let mut state = self.state();
+        Self::record(
+            &mut state,
+            "connect_network",
+            &format!("{network} {container}"),
+        )?;
+        let network_id = state
+            .find_network_id(network)
+            .ok_or_else(|| EngineError::not_found("network", network))?;
+        let network_name = state.networks[&network_id].name.clone();
+        let id = state
+            .container_id(container)
+            .ok_or_else(|| no_container(container))?;
+        let target = state
+            .containers
+            .get_mut(&id)
+            .ok_or_else(|| no_container(&id))?;
+        if target.spec.network_mode != NetworkMode::Bridge {
+            return Err(EngineError::Invalid(format!(
+                "container {} does not have a network namespace of its own (network_mode): it cannot be connected to network {network_name}",
+                target.info.name
+            )));
+        }
+        if target
+            .spec
+            .networks
+            .iter()
+            .any(|a| a.network == network_name)
+        {
+            return Err(EngineError::Invalid(format!(
+                "container {} is already connected to network {network_name}",
+                target.info.name
+            )));
+        }
+        target.spec.networks.push(NetworkAttachment {
+            network: network_name,
+            ..attachment.clone()
+        });
+        Ok(())
+    }
+
+    fn disconnect_network(&self, network: &str, container: &str, force: bool) -> Result<()> {
+        let mut state = self.state();
+        Self::record(
+            &mut state,
+            "disconnect_network",
+            &format!("{network} {container}"),
+        )?;
+        let network_name = match state.find_network_id(network) {
+            Some(id) => state.networks[&id].name.clone(),
+            None if force => network.to_string(),
+            None => return Err(EngineError::not_found("network", network)),
+        };
+        let id = state
+            .container_id(container)
+            .ok_or_else(|| no_container(container))?;
+        let target = state
+            .containers
+            .get_mut(&id)
+            .ok_or_else(|| no_container(&id))?;
+        let before = target.spec.networks.len();
+        target.spec.networks.retain(|a| a.network != network_name);
+        target.info.addresses.remove(&network_name);
+        target.info.addresses_v6.remove(&network_name);
+        if target.spec.networks.len() == before && !force {
+            return Err(EngineError::Invalid(format!(
+                "container {} is not connected to network {network_name}",
+                target.info.name
+            )));
+        }
+        Ok(())
+    }
+
     fn remove_network(&self, id: &str) -> Result<()> {
         let name = self.network_name(id);
         let _in_flight = self.enter_slow("remove_network", &name)?;
@@ -1223,7 +1303,6 @@ fn format_labels(labels: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_engine_api::NetworkAttachment;
 
     fn spec(name: &str) -> ContainerSpec {
         ContainerSpec {
@@ -1264,6 +1343,44 @@ mod tests {
         engine.pause_container(&id).unwrap();
         engine.kill_container(&id, "SIGHUP").unwrap();
         assert_eq!(engine.container("p-a-1").unwrap().state.name(), "running");
+    }
+
+    #[test]
+    fn connect_and_disconnect_follow_dockers_rules() {
+        let engine = FakeEngine::new();
+        engine.add_image("busybox:latest");
+        engine.add_network("p_default", &[]);
+        engine.add_network("p_back", &[]);
+        let id = engine.create_container(&spec("p-a-1")).unwrap();
+        let attach = NetworkAttachment::default();
+        let err = engine
+            .connect_network("p_default", "p-a-1", &attach)
+            .unwrap_err();
+        assert!(err.to_string().contains("already connected"), "{err}");
+        let err = engine
+            .connect_network("nope", "p-a-1", &attach)
+            .unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+        let err = engine
+            .disconnect_network("p_back", "p-a-1", false)
+            .unwrap_err();
+        assert!(err.to_string().contains("not connected"), "{err}");
+        engine.disconnect_network("p_back", "p-a-1", true).unwrap();
+
+        engine.connect_network("p_back", &id, &attach).unwrap();
+        engine.disconnect_network("p_back", "p-a-1", false).unwrap();
+
+        let mut host = spec("p-h-1");
+        host.network_mode = NetworkMode::Host;
+        host.networks.clear();
+        engine.create_container(&host).unwrap();
+        let err = engine
+            .connect_network("p_back", "p-h-1", &attach)
+            .unwrap_err();
+        assert!(err.to_string().contains("network_mode"), "{err}");
+        assert!(engine
+            .calls()
+            .contains(&"connect_network p_back p-h-1".to_string()));
     }
 
     #[test]

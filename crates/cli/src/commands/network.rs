@@ -1,5 +1,6 @@
-//! `wharf network ls|create|rm|inspect|prune`: docker's network commands over
-//! the engine's networks (Linux bridges), with docker's output.
+//! `wharf network ls|create|rm|inspect|prune|connect|disconnect`: docker's
+//! network commands over the engine's networks (Linux bridges), with docker's
+//! output.
 
 use crate::context::GlobalOptions;
 use crate::render::table;
@@ -21,6 +22,36 @@ pub enum NetworkCommand {
     Inspect(InspectArgs),
     /// Remove all unused networks
     Prune(PruneArgs),
+    /// Connect a container to a network
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// Add a network-scoped alias for the container
+    #[arg(long = "alias")]
+    pub aliases: Vec<String>,
+    /// IPv4 address (e.g. "172.30.100.104")
+    #[arg(long)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// IPv6 address (e.g. "2001:db8::33")
+    #[arg(long)]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    pub network: String,
+    /// Container name or id
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    pub network: String,
+    /// Container name or id
+    pub container: String,
 }
 
 #[derive(Args, Debug)]
@@ -108,7 +139,40 @@ pub fn network(global: &GlobalOptions, command: NetworkCommand) -> Result<i32> {
         NetworkCommand::Rm(args) => rm(&engine, args),
         NetworkCommand::Inspect(args) => inspect(&engine, args),
         NetworkCommand::Prune(args) => prune(&engine, args),
+        NetworkCommand::Connect(args) => connect(&engine, args),
+        NetworkCommand::Disconnect(args) => disconnect(&engine, args),
     }
+}
+
+fn connect(engine: &dyn Engine, args: ConnectArgs) -> Result<i32> {
+    let attachment = wharf_engine_api::NetworkAttachment {
+        network: args.network.clone(),
+        aliases: args.aliases,
+        ipv4_address: args.ip,
+        ipv6_address: args.ip6,
+        mac_address: None,
+    };
+    engine
+        .connect_network(&args.network, &args.container, &attachment)
+        .with_context(|| {
+            format!(
+                "connecting container {} to network {}",
+                args.container, args.network
+            )
+        })?;
+    Ok(0)
+}
+
+fn disconnect(engine: &dyn Engine, args: DisconnectArgs) -> Result<i32> {
+    engine
+        .disconnect_network(&args.network, &args.container, args.force)
+        .with_context(|| {
+            format!(
+                "disconnecting container {} from network {}",
+                args.container, args.network
+            )
+        })?;
+    Ok(0)
 }
 
 /// Keep the networks that pass every filter (docker's `label`, `label!`,
