@@ -253,7 +253,7 @@ services:
     image: busybox:latest
     command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 60 & wait; done"]
     volumes: [data:/data]
-    ports: ["127.0.0.1:8181:80"]
+    ports: ["8181:80"]
   b:
     image: busybox:latest
     command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 60 & wait; done"]
@@ -341,6 +341,15 @@ fn down_after_a_reboot_or_with_state_deleted_by_hand_leaves_nothing() {
                 "{stderr}"
             );
             assert_removed(s, &dir);
+            let ruleset = Command::new("nft")
+                .args(["list", "ruleset"])
+                .output()
+                .unwrap();
+            let ruleset = String::from_utf8_lossy(&ruleset.stdout);
+            assert!(
+                !ruleset.contains(&a),
+                "rules of the removed container left: {ruleset}"
+            );
             let volumes = s.ok(&dir, &["volume", "ls", "-q"]);
             assert_eq!(volumes.trim(), "", "volumes left");
         },

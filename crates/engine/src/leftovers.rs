@@ -1,8 +1,9 @@
 //! What `down` removes beyond the state it finds: a container of the project
 //! whose state directory was deleted by hand is invisible to the records, but
 //! its cgroup (named after its id, below the project's cgroup parent) still
-//! holds its processes, and its monitor may still run. Both go, so that no
-//! process of the project outlives its `down`.
+//! holds its processes, its monitor may still run and its published ports may
+//! still have firewall rules. All go, so that nothing of the project outlives
+//! its `down`.
 
 use crate::{runtime_err, store::Layout};
 use std::collections::BTreeSet;
@@ -51,8 +52,14 @@ pub(crate) fn remove_orphan_containers(
             fs_root: cgroup_fs_root.to_path_buf(),
             path: format!("{project_cgroup}/{id}"),
         };
+        let firewall = wharf_net::firewall::detect()
+            .teardown_ports(&id)
+            .map_err(|e| format!("; its published-port rules could not be removed: {e}"));
         match cgroup.kill_all_and_destroy() {
-            Ok(()) => removed.push(id),
+            Ok(()) => match firewall {
+                Ok(()) => removed.push(id),
+                Err(e) => failures.push(format!("container {}{e}", &id[..12])),
+            },
             Err(e) => failures.push(format!(
                 "container {} has no state left and its cgroup {} could not be removed: {e}",
                 &id[..12],
