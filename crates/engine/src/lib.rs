@@ -46,6 +46,8 @@ pub use wharf_image;
 
 const CONFIG_FILE: &str = "config.json";
 const STATE_FILE: &str = "state.json";
+/// Taken while a container's DNS table is written (see `write_etc_files_locked`).
+const DNS_TABLE_LOCK: &str = "dns.lock";
 const LOG_FILE: &str = "container.log";
 const MONITOR_LOG: &str = "monitor.log";
 /// Present while a stop was asked for: the monitor must not restart.
@@ -392,10 +394,11 @@ impl LinuxEngine {
     /// Rewrite the DNS table of every container sharing a network with
     /// `networks`, in place (its server re-reads it when it changes).
     /// Rewrite the DNS tables of the containers on `networks` after one of them
-    /// was created or removed. Only containers with a monitor (running, or being
-    /// started: the starter holds the monitor lock) are rewritten; the others get
-    /// theirs when they start (`write_etc_files_locked`), so that creating or
-    /// removing n containers costs n writes, not n².
+    /// was created or removed (the caller holds the global lock). Only
+    /// containers with a monitor (running, or being started: the starter holds
+    /// the monitor lock) are rewritten; the others get theirs when they start
+    /// (`write_etc_files_locked`), so that creating or removing n containers
+    /// costs n writes, not n².
     fn refresh_dns_tables(&self, records: &[ContainerRecord], networks: &[String]) {
         // Read once for all the tables, not once per container.
         let host_resolv_conf = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -414,17 +417,25 @@ impl LinuxEngine {
                 // resolv.conf would have without the server.
                 let upstreams =
                     dns_data::nameservers(&container_resolv_conf(&host_resolv_conf, &record.spec));
-                let _ = dns_data::write(&dir, record, records, upstreams);
+                if let Ok(_lock) = self.dns_table_lock(&record.id) {
+                    let _ = dns_data::write(&dir, record, records, upstreams);
+                }
             }
         }
     }
 
     /// [`Self::write_etc_files`] for a container about to start, whose monitor
-    /// lock the caller holds: under the global lock, so that no create or
-    /// removal can slip between reading the records and writing its DNS table.
+    /// lock the caller holds: under its DNS table lock, which a create or
+    /// removal takes to rewrite that table too, so that neither overwrites the
+    /// other's newer table with an older one. (Not the global lock: the starts
+    /// of an `up` would wait for each other.)
     fn write_etc_files_locked(&self, record: &ContainerRecord) -> Result<()> {
-        let _lock = self.global_lock()?;
+        let _lock = self.dns_table_lock(&record.id)?;
         self.write_etc_files(record)
+    }
+
+    fn dns_table_lock(&self, id: &str) -> Result<FileLock> {
+        FileLock::acquire(&self.layout.container(id).join(DNS_TABLE_LOCK))
     }
 
     fn write_etc_files(&self, record: &ContainerRecord) -> Result<()> {

@@ -11,7 +11,7 @@ use nix::fcntl::OFlag;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -817,8 +817,9 @@ fn pump(
     hub: Option<Arc<crate::attach::Hub>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut reader = File::from(fd);
-        let mut chunk = vec![0u8; 64 * 1024];
+        // A BufReader's buffer is not zeroed, so its pages become resident
+        // only as output arrives: a quiet container costs the monitor nothing.
+        let mut reader = BufReader::with_capacity(64 * 1024, File::from(fd));
         let mut pending: Vec<u8> = Vec::new();
         let write = |line: &[u8]| {
             let record = LogRecord {
@@ -834,13 +835,13 @@ fn pump(
             }
         };
         loop {
-            let n = match reader.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
+            let bytes = match reader.fill_buf() {
+                Ok([]) => break,
+                Ok(bytes) => bytes,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            let bytes = &chunk[..n];
+            let n = bytes.len();
             if let Some(hub) = &hub {
                 hub.broadcast(stream, bytes);
             }
@@ -856,6 +857,7 @@ fn pump(
                 rest = &rest[end + 1..];
             }
             pending.extend_from_slice(rest);
+            reader.consume(n);
         }
         if !pending.is_empty() {
             write(&pending);
