@@ -2,36 +2,8 @@
 //! owns the terminal, and docker's detach keys.
 
 use anyhow::{bail, Result};
-use nix::sys::termios::{self, SetArg, Termios};
-use std::os::fd::AsFd;
 
-/// Our stdin's terminal in raw mode until dropped (so every exit path,
-/// errors included, gives the user their terminal back). Does nothing when
-/// stdin is not a terminal.
-pub struct RawMode {
-    saved: Option<Termios>,
-}
-
-impl RawMode {
-    pub fn enter() -> RawMode {
-        let stdin = std::io::stdin();
-        let Ok(saved) = termios::tcgetattr(stdin.as_fd()) else {
-            return RawMode { saved: None };
-        };
-        let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        let _ = termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
-        RawMode { saved: Some(saved) }
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        if let Some(saved) = &self.saved {
-            let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
-        }
-    }
-}
+pub use wharf_engine::RawMode;
 
 /// Docker's default detach sequence.
 pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";

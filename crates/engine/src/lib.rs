@@ -38,6 +38,8 @@ use wharf_engine_api::{
     PathStat, ProcessInfo, Result, StatsSample,
 };
 use wharf_image::ImageStore;
+/// The caller's terminal in raw mode, for the CLI's `run` and `attach`.
+pub use wharf_runtime::RawMode;
 
 pub use commit::CommitOptions;
 pub use diff::ChangeKind;

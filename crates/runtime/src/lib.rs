@@ -37,7 +37,7 @@ pub use netdev::{net_io, parse_net_dev};
 pub use options::{
     check_sysctl, check_sysctl_in, Device, Namespace, ProcessOptions, Security, Ulimit,
 };
-pub use pty::{copy_window_size, relay_terminal, WindowSize};
+pub use pty::{copy_window_size, relay_terminal, RawMode, WindowSize};
 pub use seccomp::SeccompProfile;
 pub use signal::{parse_signal, send_signal, wait_for_exit};
 pub use spawn::{spawn, MountKind, MountSpec, Rootfs, SpawnConfig, Spawned};

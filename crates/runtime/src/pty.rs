@@ -257,13 +257,16 @@ pub(crate) fn receive_master(socket: &OwnedFd) -> Option<File> {
     }
 }
 
-/// The caller's terminal in raw mode until dropped.
-struct RawMode {
+/// Our stdin's terminal in raw mode until dropped (so every exit path, errors
+/// included, gives the user their terminal back). Does nothing when stdin is
+/// not a terminal.
+#[derive(Debug)]
+pub struct RawMode {
     saved: Option<Termios>,
 }
 
 impl RawMode {
-    fn enter() -> Self {
+    pub fn enter() -> Self {
         let stdin = std::io::stdin();
         let Ok(saved) = termios::tcgetattr(stdin.as_fd()) else {
             return RawMode { saved: None };
@@ -317,17 +320,20 @@ pub fn relay_terminal(master: File) -> std::thread::JoinHandle<()> {
             }
         });
     }
-    std::thread::spawn(move || {
-        let mut output = master;
-        let mut stdout = std::io::stdout();
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = output.read(&mut buf) {
-            if n == 0 || stdout.write_all(&buf[..n]).is_err() {
-                break;
-            }
-            let _ = stdout.flush();
+    std::thread::spawn(move || copy_to_stdout(master))
+}
+
+/// Copy what the terminal's master reads to our stdout, as it comes, until
+/// the command's side closes (EIO once no process holds the slave).
+fn copy_to_stdout(mut master: File) {
+    let mut stdout = std::io::stdout();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 || stdout.write_all(&buf[..n]).is_err() {
+            break;
         }
-    })
+        let _ = stdout.flush();
+    }
 }
 
 /// Copy the caller's stdin to the master and the master to the caller's
@@ -346,13 +352,5 @@ pub(crate) fn relay(master: File) {
             }
         });
     }
-    let mut output = master;
-    let mut stdout = std::io::stdout();
-    let mut buf = [0u8; 8192];
-    while let Ok(n) = output.read(&mut buf) {
-        if n == 0 || stdout.write_all(&buf[..n]).is_err() {
-            break;
-        }
-        let _ = stdout.flush();
-    }
+    copy_to_stdout(master);
 }
