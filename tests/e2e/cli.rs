@@ -280,6 +280,22 @@ fn exit_codes_follow_docker_compose() {
         // run passes the command's code through.
         let out = s.wharf(&dir, &["run", "--rm", "-T", "app", "sh", "-c", "exit 9"]);
         assert_eq!(out.status.code(), Some(9), "{out:?}");
+        // ... and, as docker run, 127 when its command is not found and 126
+        // when it cannot be executed, the reason said once.
+        let before = s.ok(&dir, &["ps", "-a", "-q"]);
+        let (code, err) =
+            code_and_stderr(s, &dir, &["run", "--rm", "-T", "app", "no-such-program"]);
+        assert_eq!(code, Some(127), "{err}");
+        assert_eq!(
+            err.matches("executable file not found in $PATH").count(),
+            1,
+            "{err}"
+        );
+        let (code, err) = code_and_stderr(s, &dir, &["run", "--rm", "-T", "app", "/etc/hosts"]);
+        assert_eq!(code, Some(126), "{err}");
+        assert!(err.contains("permission denied"), "{err}");
+        let after = s.ok(&dir, &["ps", "-a", "-q"]);
+        assert_eq!(after, before, "run --rm left its container");
         s.ok(&dir, &["down", "-t", "0"]);
     });
 }

@@ -30,6 +30,10 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// The container's command could not be run: not found (`code` 127) or
+    /// not executable (126), the exit codes docker gives for it.
+    #[error("{message}")]
+    CommandNotRunnable { code: i32, message: String },
     /// Any other failure, already phrased for the user.
     #[error("{0}")]
     Other(String),

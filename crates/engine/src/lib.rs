@@ -530,7 +530,10 @@ impl LinuxEngine {
         let state = self.live_state(&record.id)?;
         match (state.state, state.error) {
             (ContainerState::Exited { exit_code, .. }, _) => Ok(exit_code),
-            (_, Some(error)) => Err(EngineError::Other(error)),
+            (_, Some(message)) => Err(match status.code() {
+                Some(code @ (126 | 127)) => EngineError::CommandNotRunnable { code, message },
+                _ => EngineError::Other(message),
+            }),
             _ => Err(EngineError::Other(format!(
                 "the monitor of {} ended ({status}) without recording an exit",
                 record.name

@@ -116,8 +116,13 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 
         Ok(code) => code,
         Err(e) => {
             let message = e.to_string();
-            let _ = monitor.record_failure(&message);
-            fail(&mut status, &message)
+            let recorded = monitor.record_failure(&message).is_ok();
+            match (&status, &e) {
+                // In the foreground the CLI reports the recorded failure itself.
+                (None, EngineError::CommandNotRunnable { code, .. }) if recorded => *code,
+                (None, _) if recorded => START_FAILED,
+                _ => fail(&mut status, &message),
+            }
         }
     }
 }
@@ -779,6 +784,18 @@ impl Monitor {
 /// Spawn the container; with `joined`, from a thread inside the network
 /// namespace of that process, so the clone (without a namespace of its own)
 /// lands in it: docker's `network_mode: container:X`.
+/// A spawn failure as the engine reports it: a command that cannot be run
+/// keeps docker's exit code for it.
+fn spawn_err(e: wharf_runtime::RuntimeError) -> EngineError {
+    match e.command_exit_code() {
+        Some(code) => EngineError::CommandNotRunnable {
+            code,
+            message: e.to_string(),
+        },
+        None => runtime_err(e),
+    }
+}
+
 fn spawn_in_netns<F>(
     config: SpawnConfig,
     joined: Option<u32>,
@@ -788,11 +805,11 @@ where
     F: FnMut(u32) -> Result<(), String> + Send,
 {
     let Some(target) = joined else {
-        return wharf_runtime::spawn(config, attach).map_err(runtime_err);
+        return wharf_runtime::spawn(config, attach).map_err(spawn_err);
     };
     wharf_net::in_netns_of_pid(target, move || Ok(wharf_runtime::spawn(config, attach)))
         .map_err(crate::network::net_err)?
-        .map_err(runtime_err)
+        .map_err(spawn_err)
 }
 
 /// Start the embedded DNS server (127.0.0.11:53) in the network namespace of

@@ -79,6 +79,21 @@ pub enum RuntimeError {
     InvalidConfig(String),
 }
 
+impl RuntimeError {
+    /// For a container whose command could not be executed: 127 when it was
+    /// not found, 126 when it is not executable (docker's exit codes).
+    pub fn command_exit_code(&self) -> Option<i32> {
+        match self {
+            RuntimeError::Child { step, errno } if step.starts_with("exec: ") => match *errno {
+                libc::ENOENT => Some(127),
+                libc::EACCES => Some(126),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 fn errno_suffix(errno: i32) -> String {
     if errno == 0 {
         String::new()

@@ -189,7 +189,15 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
             .remove_container(&id, true)
             .with_context(|| format!("removing {name}"))?;
     }
-    Ok(result?)
+    match result {
+        // As `docker run`: 127 for a command not found, 126 for one that
+        // cannot be executed.
+        Err(wharf_engine_api::EngineError::CommandNotRunnable { code, message }) => {
+            eprintln!("error: {message}");
+            Ok(code)
+        }
+        other => Ok(other?),
+    }
 }
 
 #[cfg(test)]
