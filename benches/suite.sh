@@ -182,9 +182,12 @@ for n in 3 50 100; do
   mkdir -p "$WORK/idle$n"
   idle_services "$n" >"$WORK/idle$n/compose.yaml"
   cd "$WORK/idle$n"
-  up=() down=() noop=() ps=() rss=() pss=()
+  up=() down=() noop=() ps=() rss=() pss=() exec=()
   for ((r = 0; r < RUNS; r++)); do
     timed up "$WHARF" up -d
+    if [ "$n" = 3 ]; then
+      timed exec "$WHARF" exec -T s0 true
+    fi
     if [ "$n" = 50 ]; then
       timed noop "$WHARF" up -d
       read -r rss_sum pss_sum monitors < <(monitor_memory)
@@ -206,6 +209,9 @@ for n in 3 50 100; do
     *) up_target="" down_target="" ;;
   esac
   row "up -d, $n services" ms 1000 "$up_target" up
+  if [ "$n" = 3 ]; then
+    row "exec -T SERVICE true" ms 1000 "" exec
+  fi
   if [ "$n" = 50 ]; then
     row "up -d with 50 running (nothing to do)" ms 1000 "" noop
     row "monitor RSS per container (50 running)" MiB 1 "<=1.5" rss
