@@ -293,7 +293,10 @@ pub fn serve(
     });
     let udp = Arc::new(udp);
     let _ = tcp.set_nonblocking(true);
-    let mut buf = vec![0u8; 65535];
+    // Queries are small (a question or two; EDNS caps even replies at a few
+    // KiB); a larger datagram is cut and then fails to parse. Not 64 KiB:
+    // every monitor on a user network keeps this buffer for its whole life.
+    let mut buf = vec![0u8; 4096];
     loop {
         let mut fds = [
             PollFd::new(udp.as_fd(), PollFlags::POLLIN),
