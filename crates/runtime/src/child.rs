@@ -78,8 +78,19 @@ impl Failure {
         })
     }
 
+    /// Docker's exit code when the command itself could not be executed: 127
+    /// when it was not found, 126 when it is not executable.
+    pub(crate) fn command_exit_code(&self) -> Option<i32> {
+        match self.kind {
+            KIND_NOT_FOUND => Some(127),
+            KIND_PERMISSION => Some(126),
+            _ => None,
+        }
+    }
+
     pub(crate) fn into_error(self) -> RuntimeError {
         RuntimeError::Child {
+            command_exit_code: self.command_exit_code(),
             step: self.message,
             errno: self.errno,
         }

@@ -65,7 +65,13 @@ pub enum RuntimeError {
     Parse { file: PathBuf, detail: String },
     /// A step inside the container process failed before its command started.
     #[error("container process setup failed: {step}{}", errno_suffix(*.errno))]
-    Child { step: String, errno: i32 },
+    Child {
+        step: String,
+        errno: i32,
+        /// Docker's exit code when the step was executing the command itself:
+        /// 127 when it was not found, 126 when it is not executable.
+        command_exit_code: Option<i32>,
+    },
     /// The engine's `before_start` hook refused to go on.
     #[error("before_start hook failed for container pid {pid}: {message}")]
     BeforeStart { pid: u32, message: String },
@@ -84,11 +90,9 @@ impl RuntimeError {
     /// not found, 126 when it is not executable (docker's exit codes).
     pub fn command_exit_code(&self) -> Option<i32> {
         match self {
-            RuntimeError::Child { step, errno } if step.starts_with("exec: ") => match *errno {
-                libc::ENOENT => Some(127),
-                libc::EACCES => Some(126),
-                _ => None,
-            },
+            RuntimeError::Child {
+                command_exit_code, ..
+            } => *command_exit_code,
             _ => None,
         }
     }

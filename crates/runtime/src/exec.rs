@@ -4,7 +4,7 @@
 //! intermediate child relays the exit status.
 
 use crate::cgroups::CgroupHandle;
-use crate::child::{ExecPlan, Failure, Reporter, KIND_NOT_FOUND, KIND_PERMISSION};
+use crate::child::{ExecPlan, Failure, Reporter};
 use crate::options::ProcessSecurity;
 use crate::{RuntimeError, Security, Ulimit};
 use nix::errno::Errno;
@@ -264,10 +264,12 @@ fn run_exec_io(
     let code = wait_exit(helper)?;
     match Failure::parse(&report) {
         None => Ok(code),
-        Some(f) if f.kind == KIND_NOT_FOUND || f.kind == KIND_PERMISSION => {
-            let _ = writeln!(std::io::stderr(), "{}", f.message);
-            Ok(if f.kind == KIND_NOT_FOUND { 127 } else { 126 })
-        }
-        Some(f) => Err(f.into_error()),
+        Some(f) => match f.command_exit_code() {
+            Some(code) => {
+                let _ = writeln!(std::io::stderr(), "{}", f.message);
+                Ok(code)
+            }
+            None => Err(f.into_error()),
+        },
     }
 }
