@@ -200,53 +200,43 @@ impl LinuxEngine {
         store::write_json_unflushed(&self.layout.container(id).join(STATE_FILE), state)
     }
 
-    fn all_records(&self) -> Result<Vec<ContainerRecord>> {
-        self.read_records(false)
-    }
-
     /// Every record, removing on the way the directories of creates (and
     /// removals) that a crash interrupted. The caller holds the global lock,
     /// under which every create and removal runs, so none of them is in
     /// progress.
     fn all_records_repairing(&self) -> Result<Vec<ContainerRecord>> {
-        self.read_records(true)
+        read_configs(&self.finished_container_dirs_repairing()?)
     }
 
-    /// Whether any container has a monitor (or is being started).
-    fn any_monitor_running(&self) -> Result<bool> {
-        let dir = self.layout.containers();
-        let entries = fs::read_dir(&dir)
-            .map_err(|e| EngineError::io(format!("reading {}", dir.display()), e))?;
-        Ok(entries
-            .flatten()
-            .any(|entry| lock::monitor_lock_held(&entry.path().join(MONITOR_LOCK))))
-    }
-
-    /// [`Self::all_records_repairing`] without reading the records.
-    fn remove_unfinished_creates(&self) -> Result<()> {
-        let dir = self.layout.containers();
-        let entries = fs::read_dir(&dir)
-            .map_err(|e| EngineError::io(format!("reading {}", dir.display()), e))?;
-        for entry in entries.flatten() {
-            if !entry.path().join(CONFIG_FILE).exists() {
-                remove_unfinished_dir(&entry.path())?;
+    /// The directories of finished creates (those with a config), removing
+    /// the others as [`Self::all_records_repairing`] does, without reading
+    /// the records.
+    fn finished_container_dirs_repairing(&self) -> Result<Vec<PathBuf>> {
+        let mut finished = Vec::new();
+        for dir in self.container_dirs()? {
+            if dir.join(CONFIG_FILE).exists() {
+                finished.push(dir);
+            } else {
+                remove_unfinished_dir(&dir)?;
             }
         }
-        Ok(())
+        Ok(finished)
     }
 
-    fn read_records(&self, remove_unfinished: bool) -> Result<Vec<ContainerRecord>> {
+    fn container_dirs(&self) -> Result<Vec<PathBuf>> {
         let dir = self.layout.containers();
-        let mut out = Vec::new();
         let entries = fs::read_dir(&dir)
             .map_err(|e| EngineError::io(format!("reading {}", dir.display()), e))?;
-        for entry in entries.flatten() {
-            let path = entry.path().join(CONFIG_FILE);
+        Ok(entries.flatten().map(|entry| entry.path()).collect())
+    }
+
+    fn all_records(&self) -> Result<Vec<ContainerRecord>> {
+        let mut out = Vec::new();
+        for dir in self.container_dirs()? {
+            let path = dir.join(CONFIG_FILE);
             // A directory without a config is a create that did not finish.
             if path.exists() {
                 out.push(store::read_json(&path)?);
-            } else if remove_unfinished {
-                remove_unfinished_dir(&entry.path())?;
             }
         }
         Ok(out)
@@ -1257,16 +1247,18 @@ impl Engine for LinuxEngine {
         // Only containers with a monitor need their DNS table rewritten (see
         // `refresh_dns_tables`); when none has one, as during `down`, the
         // records are not even read.
-        if self.any_monitor_running()? {
-            let records = self.all_records_repairing()?;
+        let dirs = self.finished_container_dirs_repairing()?;
+        if dirs
+            .iter()
+            .any(|dir| lock::monitor_lock_held(&dir.join(MONITOR_LOCK)))
+        {
+            let records = read_configs(&dirs)?;
             let nets: Vec<String> = record
                 .endpoints
                 .iter()
                 .map(|e| e.network_id.clone())
                 .collect();
             self.refresh_dns_tables(&records, &nets);
-        } else {
-            self.remove_unfinished_creates()?;
         }
         events::record(&self.layout, &record, "destroy", &[]);
         Ok(())
@@ -1537,6 +1529,13 @@ fn host_memory() -> u64 {
         })
         .map(|kb| kb * 1024)
         .unwrap_or(u64::MAX)
+}
+
+/// The records of the container directories `dirs`.
+fn read_configs(dirs: &[PathBuf]) -> Result<Vec<ContainerRecord>> {
+    dirs.iter()
+        .map(|dir| store::read_json(&dir.join(CONFIG_FILE)))
+        .collect()
 }
 
 /// Remove the directory of a create (or removal) that a crash interrupted.
