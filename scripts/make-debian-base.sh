@@ -5,7 +5,9 @@
 #
 # The tarball is cached (WHARF_DEV_CACHE, default /var/cache/wharf-dev), so only the
 # first run bootstraps; delete the file to make it again. DEBIAN_MIRROR chooses the
-# mirror (default http://deb.debian.org/debian).
+# mirror; by default it is the one this host's own apt sources use for Debian (or
+# debootstrap's own default when they name none), and the security archive is the
+# host's too when its sources list one.
 #
 # Like Docker's debian:bookworm-slim it leaves out documentation and man pages,
 # keeps no package lists or downloaded packages, has apt sources for bookworm,
@@ -15,7 +17,24 @@
 set -euo pipefail
 
 cache=${WHARF_DEV_CACHE:-/var/cache/wharf-dev}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The first URI of the host's apt sources (deb822 or one-line) whose suites
+# match $1 (an extended regular expression).
+host_apt_uri() {
+  local pattern=$1 file
+  for file in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$file" ] || continue
+    awk -v pat="$pattern" '
+      function flush() { if (uri != "" && suites ~ pat && !found) { print uri; found = 1 } uri = ""; suites = "" }
+      /^[[:space:]]*$/ { flush(); next }
+      /^URIs:/ { uri = $2 }
+      /^Suites:/ { $1 = ""; suites = $0 }
+      END { flush() }' "$file"
+  done
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk -v pat="$pattern" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } if ($(i+1) ~ pat) print $i }'
+}
+mirror=${DEBIAN_MIRROR:-$(host_apt_uri '(^|[[:space:]])(bookworm|stable)([[:space:]]|$)' | head -n1)}
+security_mirror=${DEBIAN_SECURITY_MIRROR:-$(host_apt_uri '(bookworm|stable)-security' | head -n1)}
 out=$cache/debian-bookworm-slim.tar
 if [ -s "$out" ]; then
   echo "$out"
@@ -30,7 +49,7 @@ work=$(mktemp -d "$cache/bootstrap.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 
-echo "make-debian-base: bootstrapping Debian 12 (bookworm, minbase) from $mirror" >&2
+echo "make-debian-base: bootstrapping Debian 12 (bookworm, minbase) from ${mirror:-the default mirror of debootstrap}" >&2
 mkdir -p "$root/etc/dpkg/dpkg.cfg.d"
 # Excludes apply from the first package unpacked, so they are in place before
 # debootstrap starts.
@@ -46,11 +65,16 @@ path-exclude /usr/share/linda/*
 path-exclude /usr/share/locale/*
 path-include /usr/share/locale/locale.alias
 CFG
-if ! debootstrap --variant=minbase bookworm "$root" "$mirror" > "$work/debootstrap.log" 2>&1; then
+if ! debootstrap --variant=minbase bookworm "$root" ${mirror:+"$mirror"} > "$work/debootstrap.log" 2>&1; then
   tail -n 30 "$work/debootstrap.log" >&2
-  echo "make-debian-base: debootstrap failed (full log above; check the mirror $mirror)" >&2
+  echo "make-debian-base: debootstrap failed (full log above; check the mirror, or set DEBIAN_MIRROR)" >&2
   exit 1
 fi
+# The image's sources name the mirror debootstrap really used.
+if [ -z "$mirror" ]; then
+  mirror=$(awk '$1 == "deb" { print $2; exit }' "$root/etc/apt/sources.list")
+fi
+security_mirror=${security_mirror:-${mirror%/debian}/debian-security}
 
 rm -f "$root/etc/apt/sources.list" "$root/etc/resolv.conf" "$root/etc/hostname" "$root/etc/hosts"
 cat > "$root/etc/apt/sources.list.d/debian.sources" <<SRC
@@ -61,7 +85,7 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
-URIs: ${mirror%/debian}/debian-security
+URIs: $security_mirror
 Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
