@@ -205,7 +205,49 @@ enum Frame {
         merges: Vec<Node>,
         /// Where the first key was written (block mappings report their start late).
         first_key: Option<Location>,
+        keys: KeyIndex,
     },
+}
+
+/// The keys of a mapping being read, so that finding a duplicate stays linear
+/// in the size of the mapping: small mappings are scanned, large ones hashed.
+#[derive(Default)]
+struct KeyIndex {
+    hashed: Option<HashMap<String, usize>>,
+}
+
+impl KeyIndex {
+    /// Mappings up to this many keys are scanned rather than hashed.
+    const SCAN: usize = 16;
+
+    /// The position in `entries` of `key`, when it is there.
+    fn find(&self, entries: &[Entry], key: &str) -> Option<usize> {
+        match &self.hashed {
+            Some(h) => h.get(key).copied(),
+            None => entries.iter().position(|e| e.key == key),
+        }
+    }
+
+    /// Records that `entries` just got its last entry.
+    fn pushed(&mut self, entries: &[Entry]) {
+        match &mut self.hashed {
+            Some(h) => {
+                if let Some(e) = entries.last() {
+                    h.insert(e.key.clone(), entries.len() - 1);
+                }
+            }
+            None if entries.len() > Self::SCAN => {
+                self.hashed = Some(
+                    entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| (e.key.clone(), i))
+                        .collect(),
+                );
+            }
+            None => {}
+        }
+    }
 }
 
 struct Builder {
@@ -271,6 +313,7 @@ impl Builder {
                 entries,
                 merges,
                 first_key,
+                keys,
                 ..
             }) => match key.take() {
                 None => match &node.value {
@@ -289,8 +332,8 @@ impl Builder {
                     None
                 }
                 Some((k, key_loc, false)) => {
-                    if let Some(prev) = entries.iter().find(|e| e.key == k) {
-                        let line = prev.key_loc.line;
+                    if let Some(prev) = keys.find(entries, &k) {
+                        let line = entries[prev].key_loc.line;
                         Some((
                             key_loc,
                             format!("mapping key {k:?} already defined at line {line}"),
@@ -302,6 +345,7 @@ impl Builder {
                             key_loc,
                             value: node,
                         });
+                        keys.pushed(entries);
                         None
                     }
                 }
@@ -328,6 +372,7 @@ impl Builder {
             mut entries,
             merges,
             first_key,
+            mut keys,
             ..
         }) = self.stack.pop()
         else {
@@ -353,8 +398,9 @@ impl Builder {
                     return Err(LoadError::at(LoadErrorKind::Yaml, s.loc, path, msg));
                 };
                 for e in extra {
-                    if !entries.iter().any(|x| x.key == e.key) {
+                    if keys.find(&entries, &e.key).is_none() {
                         entries.push(e);
+                        keys.pushed(&entries);
                     }
                 }
             }
@@ -470,6 +516,7 @@ pub fn parse(text: &str, file: Arc<str>) -> Result<Vec<Node>, LoadError> {
                     key: None,
                     merges: Vec::new(),
                     first_key: None,
+                    keys: KeyIndex::default(),
                 });
             }
             Event::MappingEnd => b.end_map()?,

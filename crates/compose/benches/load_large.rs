@@ -1,0 +1,63 @@
+//! `cargo bench -p wharf-compose --bench load_large`: loading big generated
+//! files: one service with 50 000 labels (one mapping with many keys: the
+//! duplicate-key check must stay linear) and a 10 MB file of 2 000 services
+//! (target: each well under a second). Prints the time of one load of each.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+/// One service whose `labels` mapping has `count` keys.
+fn many_labels(count: usize) -> String {
+    let mut y = String::from("services:\n  web:\n    image: nginx\n    labels:\n");
+    for i in 0..count {
+        let _ = writeln!(y, "      com.example.label{i}: value{i}");
+    }
+    y
+}
+
+/// Services with labels and environment until the text reaches `bytes`.
+fn big_file(bytes: usize) -> String {
+    let mut y = String::from("services:\n");
+    let mut i = 0;
+    while y.len() < bytes {
+        let _ = write!(
+            y,
+            "  svc{i}:\n    image: registry.example/app{i}:1.0\n    command: [\"serve\", \"--port\", \"{port}\"]\n    ports: [\"{port}:80\"]\n    environment:\n",
+            port = 10000 + i % 50000
+        );
+        for k in 0..40 {
+            let _ = writeln!(y, "      VAR_{k}: value-{i}-{k}");
+        }
+        y.push_str("    labels:\n");
+        for k in 0..60 {
+            let _ = writeln!(y, "      com.example.svc{i}.label{k}: \"{k}\"");
+        }
+        i += 1;
+    }
+    y
+}
+
+fn time_load(name: &str, text: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("bench");
+    std::fs::create_dir(&root).expect("mkdir");
+    std::fs::write(root.join("compose.yaml"), text).expect("write");
+    let options = wharf_compose::LoadOptions {
+        cwd: root.clone(),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let p = wharf_compose::load(&options).expect("load");
+    let elapsed = t.elapsed();
+    println!(
+        "{name} ({:.1} MB, {} services): {:.3} s",
+        text.len() as f64 / 1e6,
+        p.services.len(),
+        elapsed.as_secs_f64()
+    );
+}
+
+fn main() {
+    time_load("50 000 labels on one service", &many_labels(50_000));
+    time_load("10 MB file", &big_file(10_000_000));
+}
