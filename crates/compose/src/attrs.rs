@@ -7,13 +7,12 @@
 
 use crate::canonical::{bad, join};
 use crate::error::LoadError;
-use crate::keys;
-use crate::model::*;
-use crate::syntax;
-use crate::typed::{
+use crate::fields::{
     boolean, check_keys, entries, field, host_path, integer, items, memory, nano_cpus, opt_bool,
     opt_duration, opt_string, string, string_list, string_map, text, Context,
 };
+use crate::keys;
+use crate::model::*;
 use crate::yaml::{Node, ScalarKind, Value};
 use std::collections::BTreeMap;
 
@@ -102,13 +101,9 @@ pub fn opt_cpus(n: &Node, key: &str, path: &str) -> Result<Option<f32>, LoadErro
     let Some(v) = field(n, key) else {
         return Ok(None);
     };
-    let p = join(path, key);
-    nano_cpus(v, &p)?;
-    let t = text(v).unwrap_or_default();
-    t.trim()
-        .parse::<f32>()
-        .map(Some)
-        .map_err(|_| bad(&v.loc, &p, format!("invalid CPU count {t:?}")))
+    // Read once, exactly; the model holds it as docker compose does, a float32.
+    let nanos = nano_cpus(v, &join(path, key))?;
+    Ok(Some((nanos as f64 / 1e9) as f32))
 }
 
 /// A signed size: `-1` or a size like `1g`.
@@ -681,7 +676,7 @@ fn pull_policy(n: &Node, path: &str) -> Result<Option<String>, LoadError> {
                 | "refresh"
         ) || x
             .strip_prefix("every_")
-            .is_some_and(|d| syntax::parse_duration(d).is_ok());
+            .is_some_and(|d| wharf_units::parse_go_duration(d).is_ok());
         if !ok {
             let at = field(n, "pull_policy").unwrap_or(n);
             return Err(bad(

@@ -5,9 +5,9 @@
 //! interpolate ([`interpolate`], with [`dotenv`] for `.env`) → canonicalize
 //! syntax per file ([`canonical`]: short → long forms) → include and extends
 //! per file ([`resolve`]) → merge ([`merge`]) → model ([`typed`] and
-//! [`attrs`]: types, keys, units) → validate ([`validate`]: references,
-//! profiles, cycles) → [`Project`], whose dependency graph is in [`graph`].
-//! [`render`] prints a project as `docker compose config` does; [`schema`]
+//! [`attrs`], reading nodes with [`fields`]: types, keys, units) → validate
+//! ([`validate`]: references, profiles, cycles) → [`Project`], whose
+//! dependency graph is in [`graph`]. [`render`] prints a project as `docker compose config` does; [`schema`]
 //! generates the JSON Schema of the file from the model. The process
 //! environment is passed in through [`LoadOptions`]; nothing here reads it.
 
@@ -16,6 +16,7 @@ pub mod canonical;
 pub mod discover;
 pub mod dotenv;
 pub mod error;
+pub mod fields;
 pub mod graph;
 pub mod interpolate;
 pub mod keys;

@@ -88,7 +88,7 @@ impl M {
     }
     fn duration(&mut self, k: &str, v: Option<Duration>) {
         if let Some(v) = v {
-            self.put(k, Out::Str(go_duration(v)));
+            self.put(k, Out::Str(wharf_units::format_go_duration(v)));
         }
     }
     fn float(&mut self, k: &str, v: Option<f32>) {
@@ -136,47 +136,6 @@ fn any(v: &AnyValue) -> Out {
         AnyValue::String(s) => Out::Str(s.clone()),
         AnyValue::List(l) => Out::Seq(l.iter().map(any).collect()),
         AnyValue::Map(m) => Out::Map(m.iter().map(|(k, v)| (k.clone(), any(v))).collect()),
-    }
-}
-
-/// Go's `time.Duration.String()`: `1m30s`, `500ms`, `1h0m0s`.
-pub fn go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".into();
-    }
-    let frac = |value: u128, unit: u128, suffix: &str| {
-        let whole = value / unit;
-        let rest = value % unit;
-        if rest == 0 {
-            format!("{whole}{suffix}")
-        } else {
-            let width = unit.to_string().len() - 1;
-            let digits = format!("{rest:0width$}");
-            format!("{whole}.{}{suffix}", digits.trim_end_matches('0'))
-        }
-    };
-    if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return frac(nanos, 1_000, "µs");
-    }
-    if nanos < 1_000_000_000 {
-        return frac(nanos, 1_000_000, "ms");
-    }
-    let secs_total = nanos / 1_000_000_000;
-    let sub = nanos % 1_000_000_000;
-    let h = secs_total / 3600;
-    let m = (secs_total % 3600) / 60;
-    let s = secs_total % 60;
-    let seconds = frac(s * 1_000_000_000 + sub, 1_000_000_000, "s");
-    if h > 0 {
-        format!("{h}h{m}m{seconds}")
-    } else if m > 0 {
-        format!("{m}m{seconds}")
-    } else {
-        seconds
     }
 }
 
@@ -1521,22 +1480,6 @@ fn json_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        for (d, s) in [
-            (Duration::from_secs(90), "1m30s"),
-            (Duration::from_secs(60), "1m0s"),
-            (Duration::from_secs(3600), "1h0m0s"),
-            (Duration::from_millis(500), "500ms"),
-            (Duration::from_millis(1500), "1.5s"),
-            (Duration::from_micros(1500), "1.5ms"),
-            (Duration::ZERO, "0s"),
-            (Duration::from_secs(10), "10s"),
-        ] {
-            assert_eq!(go_duration(d), s);
-        }
-    }
 
     #[test]
     fn go_floats() {

@@ -1,9 +1,7 @@
 //! Parsers for the little languages inside Compose values: the ports and
-//! volumes short syntax, memory sizes, CPU counts, durations and shell-like
-//! word splitting. Each returns a plain `String` reason on failure; callers
-//! add the file position and YAML path.
-
-use std::time::Duration;
+//! volumes short syntax, CPU counts and shell-like word splitting (sizes and
+//! durations are read by `wharf_units`). Each returns a plain `String` reason
+//! on failure; callers add the file position and YAML path.
 
 /// One published/exposed port from the short syntax, ranges expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,45 +227,6 @@ fn valid_volume_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-/// Docker memory units: `64M`, `1g`, `512mb`, `1.5GiB`, `1024` (bytes); binary multiples.
-pub fn parse_memory(s: &str) -> Result<u64, String> {
-    let bad = || {
-        format!("invalid size {s:?}: write a number of bytes or a number with a unit b, k, m, g, t or p, like 64M or 1g")
-    };
-    let t = s.trim();
-    let num_end = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(num_end);
-    let unit = unit.trim_start_matches(' ').to_ascii_lowercase();
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let shift = match unit {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        "p" => 50,
-        _ => return Err(bad()),
-    };
-    if num.is_empty() || num.starts_with('.') || num.ends_with('.') || num.matches('.').count() > 1
-    {
-        return Err(bad());
-    }
-    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    let int: u64 = int.parse().map_err(|_| bad())?;
-    let mult = 1u64 << shift;
-    let whole = int.checked_mul(mult).ok_or_else(bad)?;
-    let frac_bytes = if frac.is_empty() {
-        0
-    } else {
-        let f: f64 = format!("0.{frac}").parse().map_err(|_| bad())?;
-        (f * mult as f64) as u64
-    };
-    whole.checked_add(frac_bytes).ok_or_else(bad)
-}
-
 /// A CPU count (`"0.5"`, `2`) in billionths of a CPU.
 pub fn parse_nano_cpus(s: &str) -> Result<u64, String> {
     let bad = || format!("invalid CPU count {s:?}: write a positive decimal number like 0.5 or 2");
@@ -295,45 +254,6 @@ pub fn parse_nano_cpus(s: &str) -> Result<u64, String> {
     int.checked_mul(1_000_000_000)
         .and_then(|n| n.checked_add(frac))
         .ok_or_else(bad)
-}
-
-/// Go-style durations: `10s`, `1m30s`, `500ms`, `1.5h`, `0`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!("invalid duration {s:?}: write a number with a unit (h, m, s, ms, us, ns), like 10s or 1m30s")
-    };
-    let t = s.trim();
-    if t == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if t.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let n_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let (num, after) = rest.split_at(n_end);
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        let u_end = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(u_end);
-        let secs = match unit {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" | "μs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return Err(bad()),
-        };
-        total += n * secs;
-        rest = after;
-    }
-    Ok(Duration::from_nanos((total * 1e9).round() as u64))
 }
 
 /// Splits a command line into words as a POSIX shell would (quotes and

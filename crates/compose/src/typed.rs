@@ -7,36 +7,19 @@
 
 use crate::attrs;
 use crate::canonical::{bad, join};
-use crate::discover::{absolute, display_name};
+use crate::discover::display_name;
 use crate::dotenv;
 use crate::error::{LoadError, LoadErrorKind};
+pub use crate::fields::Context;
+use crate::fields::{
+    boolean, check_keys, entries, field, host_path, integer, items, opt_bool, opt_duration,
+    opt_string, string, string_list, string_map, warn_unmodeled,
+};
 use crate::keys;
 use crate::model::*;
-use crate::syntax;
-use crate::yaml::{Entry, Node, ScalarKind, Value};
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-/// What the model stage needs besides the tree.
-pub struct Context<'a> {
-    pub project_name: &'a str,
-    pub project_dir: &'a Path,
-    pub cwd: &'a Path,
-    /// The interpolation environment (shell over `.env`).
-    pub env: &'a BTreeMap<String, String>,
-    /// Active profiles (`--profile` and `COMPOSE_PROFILES`).
-    pub profiles: &'a BTreeSet<String>,
-    pub warnings: &'a mut Vec<String>,
-}
-
-impl Context<'_> {
-    fn warn(&mut self, w: String) {
-        if !self.warnings.contains(&w) {
-            self.warnings.push(w);
-        }
-    }
-}
+use crate::yaml::{Entry, Node, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// A service as read, with what the reference checks need to point at.
 pub struct ServiceNode<'a> {
@@ -53,227 +36,6 @@ pub struct Typed<'a> {
     pub secrets: BTreeMap<String, FileObject>,
     pub configs: BTreeMap<String, FileObject>,
     pub extensions: BTreeMap<String, AnyValue>,
-}
-
-// ---------------------------------------------------------------- helpers
-
-pub(crate) fn text(node: &Node) -> Option<&str> {
-    match &node.value {
-        Value::Scalar(t, k) if *k != ScalarKind::Null => Some(t),
-        _ => None,
-    }
-}
-
-pub(crate) fn string(node: &Node, path: &str) -> Result<String, LoadError> {
-    match &node.value {
-        Value::Scalar(t, k) if *k != ScalarKind::Null => Ok(t.clone()),
-        _ => Err(bad(
-            &node.loc,
-            path,
-            format!("must be a string, not {}", node.describe()),
-        )),
-    }
-}
-
-/// The value under `key` unless absent or null.
-pub(crate) fn field<'a>(map: &'a Node, key: &str) -> Option<&'a Node> {
-    map.get(key).filter(|n| !n.is_null())
-}
-
-pub(crate) fn opt_string(map: &Node, key: &str, path: &str) -> Result<Option<String>, LoadError> {
-    field(map, key)
-        .map(|n| string(n, &join(path, key)))
-        .transpose()
-}
-
-pub(crate) fn boolean(node: &Node, path: &str) -> Result<bool, LoadError> {
-    match text(node) {
-        Some("true" | "True" | "TRUE") => Ok(true),
-        Some("false" | "False" | "FALSE") => Ok(false),
-        _ => Err(bad(
-            &node.loc,
-            path,
-            format!("must be true or false, not {}", node.describe()),
-        )),
-    }
-}
-
-pub(crate) fn opt_bool(map: &Node, key: &str, path: &str) -> Result<Option<bool>, LoadError> {
-    field(map, key)
-        .map(|n| boolean(n, &join(path, key)))
-        .transpose()
-}
-
-pub(crate) fn integer<T: TryFrom<i64>>(
-    node: &Node,
-    path: &str,
-    what: &str,
-) -> Result<T, LoadError> {
-    let fail = || {
-        bad(
-            &node.loc,
-            path,
-            format!("must be {what}, not {}", node.describe()),
-        )
-    };
-    let t = match &node.value {
-        Value::Scalar(t, ScalarKind::Int | ScalarKind::Str) => t.trim(),
-        _ => return Err(fail()),
-    };
-    let n: i64 = if let Some(h) = t.strip_prefix("0x") {
-        i64::from_str_radix(h, 16).map_err(|_| fail())?
-    } else if let Some(o) = t.strip_prefix("0o") {
-        i64::from_str_radix(o, 8).map_err(|_| fail())?
-    } else {
-        t.parse().map_err(|_| fail())?
-    };
-    T::try_from(n).map_err(|_| fail())
-}
-
-pub(crate) fn entries<'a>(node: &'a Node, path: &str) -> Result<&'a [Entry], LoadError> {
-    match &node.value {
-        Value::Map(m) => Ok(m),
-        _ => Err(bad(
-            &node.loc,
-            path,
-            format!("must be a mapping, not {}", node.describe()),
-        )),
-    }
-}
-
-pub(crate) fn items<'a>(node: &'a Node, path: &str, what: &str) -> Result<&'a [Node], LoadError> {
-    match &node.value {
-        Value::Seq(s) => Ok(s),
-        _ => Err(bad(
-            &node.loc,
-            path,
-            format!("must be a list of {what}, not {}", node.describe()),
-        )),
-    }
-}
-
-pub(crate) fn string_list(node: &Node, path: &str) -> Result<Vec<String>, LoadError> {
-    items(node, path, "strings")?
-        .iter()
-        .enumerate()
-        .map(|(i, n)| string(n, &format!("{path}[{i}]")))
-        .collect()
-}
-
-/// A mapping whose keys are all in `allowed` (or `x-*`).
-pub(crate) fn check_keys(node: &Node, path: &str, allowed: &[&str]) -> Result<(), LoadError> {
-    for e in entries(node, path)? {
-        if !allowed.contains(&e.key.as_str()) && !e.key.starts_with("x-") {
-            return Err(bad(
-                &e.key_loc,
-                path,
-                keys::unknown_key_message(&e.key, allowed, false),
-            ));
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn string_map(node: &Node, path: &str) -> Result<BTreeMap<String, String>, LoadError> {
-    let mut out = BTreeMap::new();
-    for e in entries(node, path)? {
-        let v = if e.value.is_null() {
-            String::new()
-        } else {
-            string(&e.value, &join(path, &e.key))?
-        };
-        out.insert(e.key.clone(), v);
-    }
-    Ok(out)
-}
-
-pub(crate) fn duration(node: &Node, path: &str) -> Result<Duration, LoadError> {
-    let t = text(node)
-        .filter(|_| !matches!(node.value, Value::Scalar(_, ScalarKind::Bool)))
-        .ok_or_else(|| {
-            bad(
-                &node.loc,
-                path,
-                format!("must be a duration like 10s, not {}", node.describe()),
-            )
-        })?;
-    syntax::parse_duration(t).map_err(|e| bad(&node.loc, path, e))
-}
-
-pub(crate) fn opt_duration(
-    map: &Node,
-    key: &str,
-    path: &str,
-) -> Result<Option<Duration>, LoadError> {
-    field(map, key)
-        .map(|n| duration(n, &join(path, key)))
-        .transpose()
-}
-
-pub(crate) fn memory(node: &Node, path: &str) -> Result<u64, LoadError> {
-    match &node.value {
-        Value::Scalar(t, ScalarKind::Int | ScalarKind::Str | ScalarKind::Float) => {
-            syntax::parse_memory(t).map_err(|e| bad(&node.loc, path, e))
-        }
-        _ => Err(bad(
-            &node.loc,
-            path,
-            format!("must be a size like 64M, not {}", node.describe()),
-        )),
-    }
-}
-
-pub(crate) fn nano_cpus(node: &Node, path: &str) -> Result<u64, LoadError> {
-    match &node.value {
-        Value::Scalar(t, ScalarKind::Int | ScalarKind::Str | ScalarKind::Float) => {
-            syntax::parse_nano_cpus(t).map_err(|e| bad(&node.loc, path, e))
-        }
-        _ => Err(bad(
-            &node.loc,
-            path,
-            format!("must be a CPU count like 0.5, not {}", node.describe()),
-        )),
-    }
-}
-
-/// Warns about keys of `node` that are allowed but not in `modeled`.
-pub(crate) fn warn_unmodeled(node: &Node, path: &str, modeled: &[&str], ctx: &mut Context) {
-    if let Some(m) = node.as_map() {
-        for e in m {
-            if !modeled.contains(&e.key.as_str()) && !e.key.starts_with("x-") {
-                ctx.warn(format!(
-                    "{}: {} is not supported by wharf yet and is ignored",
-                    e.key_loc,
-                    join(path, &e.key)
-                ));
-            }
-        }
-    }
-}
-
-/// A host path: `~` from HOME, relative against the project directory.
-pub(crate) fn host_path(
-    raw: &str,
-    node: &Node,
-    path: &str,
-    ctx: &Context,
-) -> Result<PathBuf, LoadError> {
-    if raw == "~" || raw.starts_with("~/") {
-        let home = ctx
-            .env
-            .get("HOME")
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| {
-                bad(
-                    &node.loc,
-                    path,
-                    format!("cannot expand {raw:?}: HOME is not set"),
-                )
-            })?;
-        let rest = raw.trim_start_matches('~').trim_start_matches('/');
-        return Ok(absolute(Path::new(home), Path::new(rest)));
-    }
-    Ok(absolute(ctx.project_dir, Path::new(raw)))
 }
 
 // ---------------------------------------------------------------- project
@@ -570,7 +332,6 @@ fn service(
         s.depends_on = depends_on(d, &join(path, "depends_on"))?;
     }
     s.networks = networks(n, path, s.network_mode.is_some())?;
-    resources(n, path, &mut s)?;
     replicas(n, path, &mut s)?;
     s.restart = restart(n, path)?;
     s.stop_grace_period = opt_duration(n, "stop_grace_period", path)?;
@@ -581,6 +342,7 @@ fn service(
         s.healthcheck = Some(healthcheck(h, &join(path, "healthcheck"))?);
     }
     attrs::service_attributes(n, path, &mut s, ctx)?;
+    effective_resources(&mut s);
     s.environment_unset = unset_environment(n, ctx);
     if let Some(files) = field(n, "label_file") {
         let lpath = join(path, "label_file");
@@ -1020,64 +782,33 @@ fn networks(
     Ok(out)
 }
 
-fn limits_from(node: &Node, path: &str, allowed: &[&str]) -> Result<ResourceLimits, LoadError> {
-    check_keys(node, path, allowed)?;
-    Ok(ResourceLimits {
-        memory_bytes: field(node, "memory")
-            .map(|m| memory(m, &join(path, "memory")))
-            .transpose()?,
-        nano_cpus: field(node, "cpus")
-            .map(|c| nano_cpus(c, &join(path, "cpus")))
-            .transpose()?,
-        pids: field(node, "pids")
-            .map(|p| integer(p, &join(path, "pids"), "a positive number of processes"))
-            .transpose()?,
-    })
+/// The effective limits and reservations, from the values the attribute
+/// readers parsed (`deploy.resources` over `mem_limit`, `cpus`, `pids_limit`
+/// and `mem_reservation`): each size and count is read once.
+fn effective_resources(s: &mut Service) {
+    let deploy = s.deploy.as_ref().map(|d| &d.resources);
+    let limits = deploy.and_then(|r| r.limits.as_ref());
+    let reservations = deploy.and_then(|r| r.reservations.as_ref());
+    let positive = |p: i64| u64::try_from(p).ok().filter(|p| *p > 0);
+    s.limits = ResourceLimits {
+        memory_bytes: limits.and_then(|l| l.memory).or(s.mem_limit),
+        nano_cpus: limits.and_then(|l| l.cpus).or(s.cpus).map(nano_cpus_of),
+        pids: limits
+            .and_then(|l| l.pids)
+            .or(s.pids_limit)
+            .and_then(positive),
+    };
+    s.reservations = ResourceLimits {
+        memory_bytes: reservations.and_then(|r| r.memory).or(s.mem_reservation),
+        nano_cpus: reservations.and_then(|r| r.cpus).map(nano_cpus_of),
+        pids: reservations.and_then(|r| r.pids).and_then(positive),
+    };
 }
 
-fn resources(n: &Node, path: &str, s: &mut Service) -> Result<(), LoadError> {
-    let mut limits = ResourceLimits {
-        memory_bytes: field(n, "mem_limit")
-            .map(|m| memory(m, &join(path, "mem_limit")))
-            .transpose()?,
-        nano_cpus: field(n, "cpus")
-            .map(|c| nano_cpus(c, &join(path, "cpus")))
-            .transpose()?,
-        pids: field(n, "pids_limit")
-            .map(|p| integer::<i64>(p, &join(path, "pids_limit"), "a number of processes"))
-            .transpose()?
-            .and_then(|p| u64::try_from(p).ok().filter(|p| *p > 0)),
-    };
-    let mut reservations = ResourceLimits {
-        memory_bytes: field(n, "mem_reservation")
-            .map(|m| memory(m, &join(path, "mem_reservation")))
-            .transpose()?,
-        ..ResourceLimits::default()
-    };
-    if let Some(d) = field(n, "deploy") {
-        let dpath = join(path, "deploy");
-        check_keys(d, &dpath, keys::DEPLOY)?;
-        if let Some(r) = field(d, "resources") {
-            let rpath = join(&dpath, "resources");
-            check_keys(r, &rpath, keys::RESOURCES)?;
-            if let Some(l) = field(r, "limits") {
-                let dl = limits_from(l, &join(&rpath, "limits"), keys::LIMITS)?;
-                limits.memory_bytes = dl.memory_bytes.or(limits.memory_bytes);
-                limits.nano_cpus = dl.nano_cpus.or(limits.nano_cpus);
-                limits.pids = dl.pids.or(limits.pids);
-            }
-            if let Some(l) = field(r, "reservations") {
-                let p = join(&rpath, "reservations");
-                let dl = limits_from(l, &p, keys::RESERVATIONS)?;
-                reservations.memory_bytes = dl.memory_bytes.or(reservations.memory_bytes);
-                reservations.nano_cpus = dl.nano_cpus.or(reservations.nano_cpus);
-                reservations.pids = dl.pids.or(reservations.pids);
-            }
-        }
-    }
-    s.limits = limits;
-    s.reservations = reservations;
-    Ok(())
+/// Billionths of a CPU from a CPU count, computed in single precision as
+/// docker compose does (its model holds `cpus` as a float32).
+fn nano_cpus_of(cpus: f32) -> u64 {
+    (cpus * 1e9).round() as u64
 }
 
 fn replicas(n: &Node, path: &str, s: &mut Service) -> Result<(), LoadError> {

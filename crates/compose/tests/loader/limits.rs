@@ -2,7 +2,7 @@
 
 use super::{error_of, load_yaml};
 use std::time::Duration;
-use wharf_compose::syntax::{parse_duration, parse_memory, parse_nano_cpus};
+use wharf_compose::syntax::parse_nano_cpus;
 use wharf_compose::*;
 
 const MIB: u64 = 1024 * 1024;
@@ -26,10 +26,19 @@ fn memory_units() {
         ("1 g", 1024 * MIB),
     ];
     for (s, want) in cases {
-        assert_eq!(parse_memory(s), Ok(*want), "{s}");
+        let p = load_yaml(&format!(
+            "services:\n  a:\n    image: x\n    mem_limit: {s:?}\n"
+        ));
+        assert_eq!(p.services["a"].limits.memory_bytes, Some(*want), "{s}");
     }
-    for bad in ["", "m", "12x", "-1m", "1.2.3m", ".5m", "64 MB MB"] {
-        assert!(parse_memory(bad).is_err(), "{bad}");
+    for bad in ["m", "12x", "-1m", "1.2.3m", ".5m", "64 MB MB"] {
+        let e = error_of(&format!(
+            "services:\n  a:\n    image: x\n    mem_limit: {bad:?}\n"
+        ));
+        assert!(
+            e.contains("compose.yaml:4:16: services.a.mem_limit: invalid size"),
+            "{bad}: {e}"
+        );
     }
 }
 
@@ -63,10 +72,19 @@ fn durations() {
         ("2us", Duration::from_micros(2)),
     ];
     for (s, want) in cases {
-        assert_eq!(parse_duration(s), Ok(*want), "{s}");
+        let p = load_yaml(&format!(
+            "services:\n  a:\n    image: x\n    stop_grace_period: {s:?}\n"
+        ));
+        assert_eq!(p.services["a"].stop_grace_period, Some(*want), "{s}");
     }
     for bad in ["", "10", "s", "10x", "1m30"] {
-        assert!(parse_duration(bad).is_err(), "{bad}");
+        let e = error_of(&format!(
+            "services:\n  a:\n    image: x\n    stop_grace_period: {bad:?}\n"
+        ));
+        assert!(
+            e.contains("compose.yaml:4:24: services.a.stop_grace_period: invalid duration"),
+            "{bad}: {e}"
+        );
     }
 }
 
