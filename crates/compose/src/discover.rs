@@ -115,7 +115,9 @@ pub fn find_files(
         let found: Vec<&str> = FILE_NAMES
             .iter()
             .copied()
-            .filter(|n| d.join(n).is_file())
+            // A directory is found too, as docker compose finds it; reading
+            // it then says what it is.
+            .filter(|n| d.join(n).exists())
             .collect();
         if let Some(first) = found.first() {
             if found.len() > 1 {
@@ -129,7 +131,7 @@ pub fn find_files(
                 ));
             }
             let mut files = vec![d.join(first)];
-            if let Some(o) = OVERRIDE_NAMES.iter().find(|n| d.join(n).is_file()) {
+            if let Some(o) = OVERRIDE_NAMES.iter().find(|n| d.join(n).exists()) {
                 files.push(d.join(o));
             }
             return Ok(files

@@ -88,7 +88,8 @@ pub fn parse_with_lines(
         if !valid {
             return Err(err(
                 start_line,
-                format!("invalid variable name {key:?}: names are letters, digits, '_', '.' and '-', not starting with a digit"),
+                // The text is not quoted: the file may not be the user's (`env_file: /etc/shadow`).
+                "invalid variable name: names are letters, digits, '_', '.' and '-', not starting with a digit".to_string(),
             ));
         }
         while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
@@ -104,7 +105,7 @@ pub fn parse_with_lines(
         if chars[i] != '=' {
             return Err(err(
                 start_line,
-                format!("expected '=' after {key:?}: write KEY=VALUE"),
+                "expected '=' after the variable name: write KEY=VALUE".to_string(),
             ));
         }
         i += 1;

@@ -25,6 +25,7 @@ pub mod model;
 pub mod render;
 pub mod resolve;
 pub mod schema;
+pub mod source;
 pub mod syntax;
 pub mod typed;
 pub mod validate;
@@ -116,77 +117,72 @@ pub fn load_detailed(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Load
     // discover
     let files = discover::find_files(options, &mut warnings)?;
     let project_dir = discover::project_directory(options, &files);
-    let environment = environment(options, &cwd, &project_dir)?;
-    let env = &environment.values;
+    let mut environment = environment(options, &cwd, &project_dir)?;
 
-    // parse → interpolate → canonicalize → include/extends, file by file
-    let mut unset = interpolate::Unset::default();
-    let mut docs = Vec::new();
+    // Every file is read once: standard input cannot be read twice.
+    let mut texts = Vec::new();
     for f in &files {
         let text = if f.path.as_os_str() == "-" {
-            let mut s = String::new();
-            stdin.read_to_string(&mut s).map_err(|e| {
+            let mut bytes = Vec::new();
+            stdin.read_to_end(&mut bytes).map_err(|e| {
                 LoadError::new(
                     LoadErrorKind::Files,
                     format!("cannot read standard input: {e}"),
                 )
             })?;
-            s
+            source::utf8(bytes).map_err(|e| text_error(&f.display, e))?
         } else {
-            std::fs::read_to_string(&f.path).map_err(|e| {
-                LoadError::new(
-                    LoadErrorKind::Files,
-                    format!("{}: cannot read the file: {e}", f.display),
-                )
-            })?
+            source::read_text(&f.path).map_err(|e| text_error(&f.display, e))?
         };
-        // Standard input resolves relative paths against the project directory.
-        let file_path = if f.path.as_os_str() == "-" {
-            project_dir.join("-")
-        } else {
-            f.path.clone()
-        };
-        for mut doc in resolve::read_docs(&text, f.display.clone(), env, &mut unset)? {
-            let mut resolver = resolve::Resolver {
-                cwd: &cwd,
-                shell: &options.env,
-                unset: &mut unset,
-                including: vec![file_path.clone()],
-            };
-            resolve::resolve(&mut doc, &file_path, env, &mut resolver)?;
-            docs.push(doc);
-        }
+        texts.push(text);
+    }
+
+    // COMPOSE_PROJECT_NAME is the project name for interpolation unless the
+    // environment sets it. A name from -p is known now; one from the files or
+    // the directory only after reading them, which is then done again when
+    // the files refer to the variable.
+    if options.project_name.is_some() {
+        let name = discover::project_name(options, &environment.values, None, &project_dir)?;
+        environment
+            .values
+            .entry(PROJECT_NAME_VARIABLE.to_string())
+            .or_insert(name);
+    }
+    let mut unset = interpolate::Unset::default();
+    let mut root = read_project(
+        &files,
+        &texts,
+        &project_dir,
+        &cwd,
+        options,
+        &environment.values,
+        &mut unset,
+    )?;
+    let name = discover::project_name(
+        options,
+        &environment.values,
+        top_level_name(&root)?.as_deref(),
+        &project_dir,
+    )?;
+    if !environment.values.contains_key(PROJECT_NAME_VARIABLE)
+        && unset.uses.iter().any(|u| u.name == PROJECT_NAME_VARIABLE)
+    {
+        environment
+            .values
+            .insert(PROJECT_NAME_VARIABLE.to_string(), name.clone());
+        unset = interpolate::Unset::default();
+        root = read_project(
+            &files,
+            &texts,
+            &project_dir,
+            &cwd,
+            options,
+            &environment.values,
+            &mut unset,
+        )?;
     }
     warnings.extend(unset.warnings());
-
-    // merge
-    let mut docs = docs.into_iter();
-    let Some(mut root) = docs.next() else {
-        return Err(LoadError::new(
-            LoadErrorKind::Files,
-            "no configuration file provided",
-        ));
-    };
-    merge::finalize(&mut root);
-    for doc in docs {
-        merge::merge(&mut root, doc);
-    }
-
-    // project name
-    let top_name = match root.get("name").filter(|n| !n.is_null()) {
-        Some(n) => match &n.value {
-            yaml::Value::Scalar(t, _) => Some(t.clone()),
-            _ => {
-                return Err(canonical::bad(
-                    &n.loc,
-                    "name",
-                    format!("must be a string, not {}", n.describe()),
-                ))
-            }
-        },
-        None => None,
-    };
-    let name = discover::project_name(options, env, top_name.as_deref(), &project_dir)?;
+    let env = &environment.values;
 
     // model → validate
     let mut active: BTreeSet<String> = options.profiles.iter().cloned().collect();
@@ -256,6 +252,89 @@ pub fn load_detailed(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Load
     })
 }
 
+/// The variable that holds the project name during interpolation.
+const PROJECT_NAME_VARIABLE: &str = "COMPOSE_PROJECT_NAME";
+
+/// Parses, interpolates, canonicalizes and resolves (include, extends) each
+/// file, then merges them in order into one tree.
+fn read_project(
+    files: &[discover::SourceFile],
+    texts: &[String],
+    project_dir: &Path,
+    cwd: &Path,
+    options: &LoadOptions,
+    env: &BTreeMap<String, String>,
+    unset: &mut interpolate::Unset,
+) -> Result<yaml::Node, LoadError> {
+    let mut docs = Vec::new();
+    for (f, text) in files.iter().zip(texts) {
+        // Standard input resolves relative paths against the project directory.
+        let file_path = if f.path.as_os_str() == "-" {
+            project_dir.join("-")
+        } else {
+            f.path.clone()
+        };
+        for mut doc in resolve::read_docs(text, f.display.clone(), env, unset)? {
+            let mut resolver = resolve::Resolver {
+                cwd,
+                shell: &options.env,
+                unset,
+                including: vec![file_path.clone()],
+            };
+            resolve::resolve(&mut doc, &file_path, env, &mut resolver)?;
+            docs.push(doc);
+        }
+    }
+    let mut docs = docs.into_iter();
+    let Some(mut root) = docs.next() else {
+        return Err(LoadError::new(
+            LoadErrorKind::Files,
+            "no configuration file provided",
+        ));
+    };
+    merge::finalize(&mut root);
+    for doc in docs {
+        merge::merge(&mut root, doc);
+    }
+    Ok(root)
+}
+
+/// The top-level `name:`, when the files set it.
+fn top_level_name(root: &yaml::Node) -> Result<Option<String>, LoadError> {
+    match root.get("name").filter(|n| !n.is_null()) {
+        Some(n) => match &n.value {
+            yaml::Value::Scalar(t, _) => Ok(Some(t.clone())),
+            _ => Err(canonical::bad(
+                &n.loc,
+                "name",
+                format!("must be a string, not {}", n.describe()),
+            )),
+        },
+        None => Ok(None),
+    }
+}
+
+/// A Compose file that cannot be read: a `Files` error, but for text that is
+/// not UTF-8, which is a problem of the file's contents (`Yaml`) at its position.
+fn text_error(display: &std::sync::Arc<str>, e: source::TextError) -> LoadError {
+    match e.position() {
+        Some((line, column)) => LoadError::at(
+            LoadErrorKind::Yaml,
+            Location {
+                file: display.clone(),
+                line,
+                column,
+            },
+            "",
+            e.to_string(),
+        ),
+        None => LoadError::new(
+            LoadErrorKind::Files,
+            format!("{display}: cannot read the file: {e}"),
+        ),
+    }
+}
+
 /// The interpolation environment: `.env` (or `--env-file`s), then the shell over it.
 fn environment(
     options: &LoadOptions,
@@ -278,17 +357,23 @@ fn environment(
     let mut origins: BTreeMap<String, VariableOrigin> = BTreeMap::new();
     let mut overridden: BTreeMap<String, Vec<(Location, String)>> = BTreeMap::new();
     for path in paths {
-        let text = match std::fs::read_to_string(&path) {
+        let text = match source::read_text(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => continue,
+            Err(e) if e.is_not_found() && !must_exist => continue,
             Err(e) => {
-                return Err(LoadError::new(
-                    LoadErrorKind::EnvFile,
-                    format!(
-                        "{}: cannot read the env file: {e}",
-                        discover::display_name(cwd, &path)
+                let file = discover::display_name(cwd, &path);
+                return Err(match e.position() {
+                    Some((line, column)) => LoadError::at(
+                        LoadErrorKind::EnvFile,
+                        Location { file, line, column },
+                        "",
+                        e.to_string(),
                     ),
-                ))
+                    None => LoadError::new(
+                        LoadErrorKind::EnvFile,
+                        format!("{file}: cannot read the env file: {e}"),
+                    ),
+                });
             }
         };
         let shell = &options.env;

@@ -55,7 +55,11 @@ pub fn read_docs(
             return Err(bad(
                 &doc.loc,
                 "",
-                format!("the top level must be a mapping, not {}", doc.describe()),
+                // Not the text: a mistaken path may name a file the user did not write.
+                format!(
+                    "the top level must be a mapping, not {}: is this a Compose file?",
+                    doc.kind_name()
+                ),
             ));
         }
         interpolate::interpolate_tree(&mut doc, "", env, unset)?;
@@ -66,8 +70,13 @@ pub fn read_docs(
 }
 
 fn read_text(path: &Path, cwd: &Path, at: Option<(&Location, &str)>) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|e| {
-        let msg = format!("cannot read {}: {e}", display_name(cwd, path));
+    crate::source::read_text(path).map_err(|e| {
+        let file = display_name(cwd, path);
+        if let Some((line, column)) = e.position() {
+            let here = Location { file, line, column };
+            return LoadError::at(LoadErrorKind::Yaml, here, "", e.to_string());
+        }
+        let msg = format!("cannot read {file}: {e}");
         match at {
             Some((loc, p)) => LoadError::at(LoadErrorKind::Files, loc.clone(), p, msg),
             None => LoadError::new(LoadErrorKind::Files, msg),
@@ -171,9 +180,9 @@ fn includes(doc: &mut Node, file: &Path, r: &mut Resolver) -> Result<(), LoadErr
         };
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for (path, required) in env_files {
-            let text = match std::fs::read_to_string(&path) {
+            let text = match crate::source::read_text(&path) {
                 Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => continue,
+                Err(e) if e.is_not_found() && !required => continue,
                 Err(e) => {
                     return Err(LoadError::at(
                         LoadErrorKind::EnvFile,
@@ -242,6 +251,18 @@ fn add_included(doc: &mut Node, sub: Node, ipath: &str) -> Result<(), LoadError>
         return Ok(());
     };
     for section in sections {
+        if !crate::keys::TOP_LEVEL.contains(&section.key.as_str()) && !section.key.starts_with("x-")
+        {
+            // The key is not shown: a mistaken include may name a file
+            // the user did not write (`/etc/shadow`).
+            return Err(bad(
+                &section.key_loc,
+                "",
+                format!(
+                    "unknown top-level key in the file included at {ipath}: is this a Compose file?"
+                ),
+            ));
+        }
         if !matches!(
             section.key.as_str(),
             "services" | "networks" | "volumes" | "secrets" | "configs"
@@ -304,6 +325,13 @@ fn is_relative_path(p: &str) -> bool {
         && !p.starts_with("git@")
 }
 
+fn text_of(node: &Node) -> Option<&str> {
+    match &node.value {
+        Value::Scalar(t, k) if *k != ScalarKind::Null => Some(t),
+        _ => None,
+    }
+}
+
 fn absolutize_scalar(node: &mut Node, base: &Path) {
     if let Value::Scalar(t, k) = &mut node.value {
         if *k != ScalarKind::Null && is_relative_path(t) {
@@ -319,6 +347,17 @@ fn absolutize_scalar(node: &mut Node, base: &Path) {
 pub fn absolutize_service(svc: &mut Node, base: &Path) {
     if let Some(ctx) = svc.get_mut("build").and_then(|b| b.get_mut("context")) {
         absolutize_scalar(ctx, base);
+    }
+    if let Some(Value::Map(contexts)) = svc
+        .get_mut("build")
+        .and_then(|b| b.get_mut("additional_contexts"))
+        .map(|c| &mut c.value)
+    {
+        for e in contexts {
+            if text_of(&e.value).is_some_and(crate::typed::is_local_context) {
+                absolutize_scalar(&mut e.value, base);
+            }
+        }
     }
     if let Some(Value::Seq(items)) = svc.get_mut("volumes").map(|v| &mut v.value) {
         for item in items {
@@ -364,6 +403,20 @@ fn absolutize_project(doc: &mut Node, base: &Path) {
     if let Some(Value::Map(services)) = doc.get_mut("services").map(|s| &mut s.value) {
         for s in services {
             absolutize_service(&mut s.value, base);
+        }
+    }
+    if let Some(Value::Map(volumes)) = doc.get_mut("volumes").map(|v| &mut v.value) {
+        for v in volumes {
+            let Some(opts) = v.value.get_mut("driver_opts") else {
+                continue;
+            };
+            let binds = opts
+                .get("o")
+                .and_then(text_of)
+                .is_some_and(crate::typed::binds_device);
+            if let (true, Some(device)) = (binds, opts.get_mut("device")) {
+                absolutize_scalar(device, base);
+            }
         }
     }
     for section in ["secrets", "configs"] {

@@ -102,6 +102,7 @@ pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadErr
     let mut services = Vec::new();
     if let Some(sn) = field(root, "services") {
         for e in entries(sn, "services")? {
+            check_service_name(e)?;
             let path = join("services", &e.key);
             let service = service(&e.key, &e.value, &path, &volumes, ctx)?;
             services.push(ServiceNode {
@@ -119,6 +120,42 @@ pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadErr
         configs,
         extensions: attrs::extensions(root),
     })
+}
+
+/// Docker compose's service names (`^[a-zA-Z0-9._-]+$`); `.` and `..` too
+/// are refused, since a service name becomes part of paths and container names.
+fn check_service_name(e: &Entry) -> Result<(), LoadError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if !e.key.is_empty() && e.key.chars().all(allowed) && e.key != "." && e.key != ".." {
+        return Ok(());
+    }
+    Err(bad(
+        &e.key_loc,
+        "services",
+        format!(
+            "invalid service name {:?}: use only letters, digits, '.', '_' and '-' (and not . or ..)",
+            e.key
+        ),
+    ))
+}
+
+/// Docker's container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, the whole name.
+fn container_name(n: &Node, path: &str) -> Result<Option<String>, LoadError> {
+    let Some(name) = opt_string(n, "container_name", path)? else {
+        return Ok(None);
+    };
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if first_ok && rest_ok && name.len() > 1 {
+        return Ok(Some(name));
+    }
+    let at = field(n, "container_name").map_or(&n.loc, |c| &c.loc);
+    Err(bad(
+        at,
+        &join(path, "container_name"),
+        format!("invalid container name {name:?}: use at least two characters, letters, digits, '_', '.' and '-', starting with a letter or digit"),
+    ))
 }
 
 fn top_networks(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Network>, LoadError> {
@@ -250,15 +287,34 @@ fn top_volumes(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Volume
                     .map(|l| string_map(l, &join(&path, "labels")))
                     .transpose()?
                     .unwrap_or_default(),
-                driver_opts: field(n, "driver_opts")
-                    .map(|l| string_map(l, &join(&path, "driver_opts")))
-                    .transpose()?
-                    .unwrap_or_default(),
+                driver_opts: volume_driver_opts(n, &path, ctx)?,
                 extensions: attrs::extensions(n),
             },
         );
     }
     Ok(out)
+}
+
+/// A volume's `driver_opts`; a bind's `device` is a host path, made absolute.
+fn volume_driver_opts(
+    n: &Node,
+    path: &str,
+    ctx: &Context,
+) -> Result<BTreeMap<String, String>, LoadError> {
+    let Some(node) = field(n, "driver_opts") else {
+        return Ok(BTreeMap::new());
+    };
+    let opath = join(path, "driver_opts");
+    let mut opts = string_map(node, &opath)?;
+    if opts.get("o").is_some_and(|o| binds_device(o)) {
+        if let Some(device) = opts.get_mut("device") {
+            let at = field(node, "device").unwrap_or(node);
+            *device = host_path(device, at, &join(&opath, "device"), ctx)?
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    Ok(opts)
 }
 
 /// `a.b.c.d/n` or an IPv6 range.
@@ -303,7 +359,7 @@ fn service(
         working_dir: opt_string(n, "working_dir", path)?,
         user: opt_string(n, "user", path)?,
         hostname: opt_string(n, "hostname", path)?,
-        container_name: opt_string(n, "container_name", path)?,
+        container_name: container_name(n, path)?,
         stop_signal: opt_string(n, "stop_signal", path)?,
         network_mode: opt_string(n, "network_mode", path)?,
         replicas: 1,
@@ -350,7 +406,7 @@ fn service(
         for (i, f) in string_list(files, &lpath)?.iter().enumerate() {
             let p = format!("{lpath}[{i}]");
             let file = host_path(f, files, &p, ctx)?;
-            let content = std::fs::read_to_string(&file).map_err(|e| {
+            let content = crate::source::read_text(&file).map_err(|e| {
                 LoadError::at(
                     LoadErrorKind::Files,
                     files.loc.clone(),
@@ -420,10 +476,31 @@ fn build_section(b: &Node, path: &str, ctx: &mut Context) -> Result<Build, LoadE
         ..Build::default()
     };
     attrs::build_attributes(b, path, &mut out)?;
+    if let Some(a) = field(b, "additional_contexts") {
+        let apath = join(path, "additional_contexts");
+        for (name, value) in out.additional_contexts.iter_mut() {
+            if is_local_context(value) {
+                let p = join(&apath, name);
+                *value = host_path(value, a, &p, ctx)?.to_string_lossy().into_owned();
+            }
+        }
+    }
     if out.dockerfile.is_none() && out.dockerfile_inline.is_none() {
         out.dockerfile = Some("Dockerfile".to_string());
     }
     Ok(out)
+}
+
+/// A build context that is a local directory: not a URL (`https://`,
+/// `docker-image://`, `oci-layout://`), a git remote or another service's image.
+pub(crate) fn is_local_context(value: &str) -> bool {
+    !(value.contains("://") || value.starts_with("git@") || value.starts_with("service:"))
+}
+
+/// The mount options `o` of a volume's `driver_opts` bind a host directory
+/// (`device`, a host path then).
+pub(crate) fn binds_device(o: &str) -> bool {
+    o.split(',').any(|opt| opt.trim().contains("bind"))
 }
 
 /// `env_file` entries in order, then `environment`.
@@ -444,9 +521,9 @@ fn environment(
             };
             let required = opt_bool(f, "required", &p)?.unwrap_or(true);
             let file = host_path(&raw, f, &p, ctx)?;
-            let content = match std::fs::read_to_string(&file) {
+            let content = match crate::source::read_text(&file) {
                 Ok(c) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => continue,
+                Err(e) if e.is_not_found() && !required => continue,
                 Err(e) => {
                     return Err(LoadError::at(
                         LoadErrorKind::EnvFile,
@@ -641,6 +718,8 @@ fn mounts(
             (VolumeKind::Bind, None) => {
                 return Err(bad(&v.loc, &vpath, "a bind mount needs a source"))
             }
+            // An absolute source is kept as written, as docker compose keeps it.
+            (VolumeKind::Bind, Some(raw)) if raw.starts_with('/') => Some(raw),
             (VolumeKind::Bind, Some(raw)) => {
                 let at = source_node.unwrap_or(v);
                 Some(

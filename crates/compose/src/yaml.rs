@@ -112,6 +112,19 @@ impl Node {
         }
     }
 
+    /// What kind of value this is (`a string`, `a list`), without its text:
+    /// for files whose contents must not be echoed.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.value {
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+            Value::Scalar(_, ScalarKind::Null) => "null",
+            Value::Scalar(_, ScalarKind::Bool) => "a boolean",
+            Value::Scalar(_, ScalarKind::Int | ScalarKind::Float) => "a number",
+            Value::Scalar(_, ScalarKind::Str) => "a string",
+        }
+    }
+
     /// Equal values, ignoring positions and tags.
     pub fn same(&self, other: &Node) -> bool {
         match (&self.value, &other.value) {
@@ -207,6 +220,14 @@ enum Frame {
         first_key: Option<Location>,
         keys: KeyIndex,
     },
+}
+
+impl Frame {
+    fn anchor(&self) -> usize {
+        match self {
+            Frame::Seq { anchor, .. } | Frame::Map { anchor, .. } => *anchor,
+        }
+    }
 }
 
 /// The keys of a mapping being read, so that finding a duplicate stays linear
@@ -317,6 +338,18 @@ impl Builder {
                 ..
             }) => match key.take() {
                 None => match &node.value {
+                    Value::Scalar(t, kind) if *kind != ScalarKind::Str => Some((
+                        node.loc,
+                        format!(
+                            "mapping key {t} is {}, not a string: quote it (\"{t}\")",
+                            match kind {
+                                ScalarKind::Null => "null",
+                                ScalarKind::Bool => "a boolean",
+                                _ => "a number",
+                            }
+                        ),
+                        false,
+                    )),
                     Value::Scalar(t, _) => {
                         if first_key.is_none() {
                             *first_key = Some(node.loc.clone());
@@ -416,14 +449,23 @@ impl Builder {
 }
 
 /// How many nodes aliases may copy in one text: enough for any real Compose
-/// file, and a bound on "billion laughs" documents whose aliases nest.
+/// file, and a bound on "billion laughs" documents whose aliases nest. Text
+/// counts too, a node for every [`ALIAS_BYTES_PER_NODE`] bytes, so copies of
+/// long strings are bounded as well (to about 64 MB).
 pub const MAX_ALIAS_NODES: usize = 1_000_000;
 
+/// Bytes of scalar text an alias copy counts as one node.
+pub const ALIAS_BYTES_PER_NODE: usize = 64;
+
+/// What copying `n` costs: its nodes and its text (see [`MAX_ALIAS_NODES`]).
 fn size(n: &Node) -> usize {
     1 + match &n.value {
-        Value::Scalar(..) => 0,
+        Value::Scalar(t, _) => t.len() / ALIAS_BYTES_PER_NODE,
         Value::Seq(items) => items.iter().map(size).sum(),
-        Value::Map(entries) => entries.iter().map(|e| 1 + size(&e.value)).sum(),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|e| 1 + e.key.len() / ALIAS_BYTES_PER_NODE + size(&e.value))
+            .sum(),
     }
 }
 
@@ -449,12 +491,12 @@ pub fn parse(text: &str, file: Arc<str>) -> Result<Vec<Node>, LoadError> {
             Event::DocumentStart => b.anchors.clear(),
             Event::Alias(id) => {
                 let Some(n) = b.anchors.get(&id).map(|(_, n)| *n) else {
-                    return Err(LoadError::at(
-                        LoadErrorKind::Yaml,
-                        loc,
-                        b.path(),
-                        "alias to an unknown anchor",
-                    ));
+                    let msg = if b.stack.iter().any(|f| f.anchor() == id) {
+                        "this alias refers to the node that contains it (a cycle): an alias can only repeat a node that is complete"
+                    } else {
+                        "alias to an unknown anchor"
+                    };
+                    return Err(LoadError::at(LoadErrorKind::Yaml, loc, b.path(), msg));
                 };
                 b.alias_nodes = b.alias_nodes.saturating_add(n);
                 if b.alias_nodes > MAX_ALIAS_NODES {

@@ -55,8 +55,8 @@ fn syntax_table() {
 #[test]
 fn errors_name_file_and_line() {
     let cases: &[(&str, &str)] = &[
-        ("A=1\n1BAD=2", ".env:2: invalid variable name \"1BAD\": names are letters, digits, '_', '.' and '-', not starting with a digit"),
-        ("A=1\nB x", ".env:2: expected '=' after \"B\": write KEY=VALUE"),
+        ("A=1\n1BAD=2", ".env:2: invalid variable name: names are letters, digits, '_', '.' and '-', not starting with a digit"),
+        ("A=1\nB x", ".env:2: expected '=' after the variable name: write KEY=VALUE"),
         ("\nA=\"open\n", ".env:2: the double-quoted value of \"A\" is not closed"),
         ("A='open", ".env:1: the single-quoted value of \"A\" is not closed"),
         ("A=\"x\" y", ".env:1: unexpected text after the quoted value of \"A\""),
@@ -104,7 +104,7 @@ fn dotenv_error_is_reported_by_load() {
     p.file(".env", "OK=1\n-bad=1\n");
     assert_eq!(
         p.load().unwrap_err().to_string(),
-        ".env:2: invalid variable name \"-bad\": names are letters, digits, '_', '.' and '-', not starting with a digit"
+        ".env:2: invalid variable name: names are letters, digits, '_', '.' and '-', not starting with a digit"
     );
 }
 

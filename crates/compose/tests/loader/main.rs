@@ -13,6 +13,7 @@ mod interpolation;
 mod limits;
 mod merge;
 mod ports_volumes;
+mod robustness;
 mod schema;
 mod validation;
 

@@ -93,7 +93,7 @@ fn wrong_types() {
     );
     assert_eq!(
         error_of("- a\n"),
-        "compose.yaml:1:1: the top level must be a mapping, not a list"
+        "compose.yaml:1:1: the top level must be a mapping, not a list: is this a Compose file?"
     );
 }
 
