@@ -289,7 +289,13 @@ fn devices(node: &Node, path: &str) -> Result<Vec<DeviceMapping>, LoadError> {
     Ok(out)
 }
 
-fn device_requests(node: &Node, path: &str) -> Result<Vec<DeviceRequest>, LoadError> {
+/// `gpus` (`capabilities` implied) or `deploy.resources.*.devices` (which
+/// must name their `capabilities`).
+fn device_requests(
+    node: &Node,
+    path: &str,
+    capabilities_required: bool,
+) -> Result<Vec<DeviceRequest>, LoadError> {
     if let Some("all") = text(node) {
         return Ok(vec![DeviceRequest {
             count: Some(-1),
@@ -313,6 +319,20 @@ fn device_requests(node: &Node, path: &str) -> Result<Vec<DeviceRequest>, LoadEr
                 "a number of devices or \"all\"",
             )?),
         };
+        if let (Some(_), Some(ids)) = (count, field(d, "device_ids")) {
+            return Err(bad(
+                &ids.loc,
+                &join(&p, "device_ids"),
+                "count and device_ids cannot be set together: keep one of them",
+            ));
+        }
+        if capabilities_required && field(d, "capabilities").is_none() {
+            return Err(bad(
+                &d.loc,
+                &p,
+                "capabilities is required: name what the devices are for, like [gpu]",
+            ));
+        }
         out.push(DeviceRequest {
             capabilities: opt_list(d, "capabilities", &p)?,
             driver: opt_string(d, "driver", &p)?,
@@ -347,7 +367,7 @@ fn resource(node: &Node, path: &str, allowed: &[&str]) -> Result<Resource, LoadE
         memory: opt_memory(node, "memory", path)?,
         pids: opt_int(node, "pids", path, "a number of processes")?,
         devices: field(node, "devices")
-            .map(|d| device_requests(d, &join(path, "devices")))
+            .map(|d| device_requests(d, &join(path, "devices"), true))
             .transpose()?
             .unwrap_or_default(),
         generic_resources: generic,
@@ -661,6 +681,20 @@ fn one_of(n: &Node, key: &str, path: &str, allowed: &[&str]) -> Result<Option<St
     Ok(v)
 }
 
+/// The interval of `every_<interval>` as the Compose schema allows it: numbers
+/// each with a unit w, d, h, m or s (`2d`, `1h30m`).
+fn pull_interval(t: &str) -> bool {
+    let mut digits = 0;
+    for c in t.chars() {
+        match c {
+            '0'..='9' => digits += 1,
+            'w' | 'd' | 'h' | 'm' | 's' if digits > 0 => digits = 0,
+            _ => return false,
+        }
+    }
+    !t.is_empty() && digits == 0
+}
+
 fn pull_policy(n: &Node, path: &str) -> Result<Option<String>, LoadError> {
     let v = opt_string(n, "pull_policy", path)?;
     if let Some(x) = &v {
@@ -674,9 +708,7 @@ fn pull_policy(n: &Node, path: &str) -> Result<Option<String>, LoadError> {
                 | "daily"
                 | "weekly"
                 | "refresh"
-        ) || x
-            .strip_prefix("every_")
-            .is_some_and(|d| wharf_units::parse_go_duration(d).is_ok());
+        ) || x.strip_prefix("every_").is_some_and(pull_interval);
         if !ok {
             let at = field(n, "pull_policy").unwrap_or(n);
             return Err(bad(
@@ -689,6 +721,47 @@ fn pull_policy(n: &Node, path: &str) -> Result<Option<String>, LoadError> {
     Ok(v)
 }
 
+/// A top-level `models` entry.
+pub fn model(n: &Node, path: &str) -> Result<Model, LoadError> {
+    check_keys(n, path, &["name", "model", "context_size", "runtime_flags"])?;
+    let model = match field(n, "model") {
+        Some(m) => string(m, &join(path, "model"))?,
+        None => {
+            return Err(bad(
+                &n.loc,
+                path,
+                "model is required: the model to run, like ai/smollm2",
+            ))
+        }
+    };
+    Ok(Model {
+        name: opt_string(n, "name", path)?,
+        model,
+        context_size: opt_int(n, "context_size", path, "a number of tokens")?,
+        runtime_flags: opt_list(n, "runtime_flags", path)?,
+        extensions: extensions(n),
+    })
+}
+
+/// `services.*.models` (canonical: a mapping of model keys).
+fn service_models(node: &Node, path: &str) -> Result<BTreeMap<String, ServiceModel>, LoadError> {
+    let mut out = BTreeMap::new();
+    for e in entries(node, path)? {
+        let p = join(path, &e.key);
+        let used = if e.value.is_null() {
+            ServiceModel::default()
+        } else {
+            check_keys(&e.value, &p, &["endpoint_var", "model_var"])?;
+            ServiceModel {
+                endpoint_var: opt_string(&e.value, "endpoint_var", &p)?,
+                model_var: opt_string(&e.value, "model_var", &p)?,
+            }
+        };
+        out.insert(e.key.clone(), used);
+    }
+    Ok(out)
+}
+
 /// The service attributes read here, into `s`.
 pub fn service_attributes(
     n: &Node,
@@ -697,6 +770,9 @@ pub fn service_attributes(
     ctx: &mut Context,
 ) -> Result<(), LoadError> {
     s.annotations = opt_map(n, "annotations", path)?;
+    if let Some(m) = field(n, "models") {
+        s.models = service_models(m, &join(path, "models"))?;
+    }
     s.attach = opt_bool(n, "attach", path)?;
     if let Some(b) = field(n, "blkio_config") {
         s.blkio_config = Some(blkio(b, &join(path, "blkio_config"))?);
@@ -781,7 +857,7 @@ pub fn service_attributes(
         s.extra_hosts = extra_hosts(h, &join(path, "extra_hosts"))?;
     }
     if let Some(g) = field(n, "gpus") {
-        s.gpus = device_requests(g, &join(path, "gpus"))?;
+        s.gpus = device_requests(g, &join(path, "gpus"), false)?;
     }
     s.group_add = opt_list(n, "group_add", path)?;
     s.init = opt_bool(n, "init", path)?;
@@ -894,7 +970,6 @@ pub fn build_attributes(b: &Node, path: &str, out: &mut Build) -> Result<(), Loa
     out.cache_from = opt_list(b, "cache_from", path)?;
     out.cache_to = opt_list(b, "cache_to", path)?;
     out.no_cache = bool_or(b, "no_cache", path)?;
-    out.no_cache_filter = opt_list(b, "no_cache_filter", path)?;
     out.additional_contexts = opt_map(b, "additional_contexts", path)?;
     out.pull = bool_or(b, "pull", path)?;
     if let Some(h) = field(b, "extra_hosts") {

@@ -32,6 +32,7 @@ const RULES: &[(&str, Rule)] = &[
     ("services.*.volumes", volumes),
     ("services.*.depends_on", depends_on),
     ("services.*.networks", service_networks),
+    ("services.*.models", service_models),
     ("services.*.dns", string_or_list),
     ("services.*.dns_search", string_or_list),
     ("services.*.tmpfs", string_or_list),
@@ -53,7 +54,6 @@ const RULES: &[(&str, Rule)] = &[
     ("services.*.build.cache_to", string_or_list),
     ("services.*.build.tags", string_or_list),
     ("services.*.build.platforms", string_or_list),
-    ("services.*.build.no_cache_filter", string_or_list),
     ("services.*.build.additional_contexts", label_map),
     ("services.*.build.ssh", ssh),
     ("services.*.dns_opt", string_or_list),
@@ -455,6 +455,16 @@ fn volumes(node: &mut Node, path: &str) -> Result<(), LoadError> {
                 ))
             }
         }
+        // As docker compose does, `/data/` is the target `/data` (so that it
+        // merges with and replaces `/data`).
+        if let Some(Value::Scalar(t, ScalarKind::Str)) =
+            item.get_mut("target").map(|t| &mut t.value)
+        {
+            let trimmed = t.trim_end_matches('/');
+            if !trimmed.is_empty() && trimmed.len() < t.len() {
+                t.truncate(trimmed.len());
+            }
+        }
     }
     Ok(())
 }
@@ -519,6 +529,15 @@ fn depends_on(node: &mut Node, path: &str) -> Result<(), LoadError> {
 }
 
 fn service_networks(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    names_or_mapping(node, path, "network")
+}
+
+fn service_models(node: &mut Node, path: &str) -> Result<(), LoadError> {
+    names_or_mapping(node, path, "model")
+}
+
+/// A list of names (`[front, back]`) → a mapping of each name to `{}`.
+fn names_or_mapping(node: &mut Node, path: &str, what: &str) -> Result<(), LoadError> {
     match &mut node.value {
         Value::Seq(items) => {
             let mut entries: Vec<Entry> = Vec::new();
@@ -527,7 +546,7 @@ fn service_networks(node: &mut Node, path: &str) -> Result<(), LoadError> {
                     bad(
                         &item.loc,
                         &format!("{path}[{i}]"),
-                        format!("must be a network name, not {}", item.describe()),
+                        format!("must be a {what} name, not {}", item.describe()),
                     )
                 })?;
                 if !entries.iter().any(|e| e.key == name) {
@@ -554,7 +573,7 @@ fn service_networks(node: &mut Node, path: &str) -> Result<(), LoadError> {
             &node.loc,
             path,
             format!(
-                "must be a list of network names or a mapping, not {}",
+                "must be a list of {what} names or a mapping, not {}",
                 node.describe()
             ),
         )),
@@ -896,6 +915,19 @@ fn ssh(node: &mut Node, path: &str) -> Result<(), LoadError> {
         }
         node.value = Value::Seq(items);
         return Ok(());
+    }
+    // A list or a mapping, as the Compose schema says: a bare string is refused.
+    if let Value::Scalar(_, kind) = &node.value {
+        if *kind != ScalarKind::Null {
+            return Err(bad(
+                &node.loc,
+                path,
+                format!(
+                    "must be a list (- default) or a mapping (default: PATH), not {}",
+                    node.describe()
+                ),
+            ));
+        }
     }
     string_or_list(node, path)
 }

@@ -157,6 +157,7 @@ pub const SERVICE_MODELED: &[&str] = &[
     "mem_limit",
     "mem_reservation",
     "mem_swappiness",
+    "models",
     "memswap_limit",
     "network_mode",
     "networks",
@@ -197,7 +198,6 @@ pub const SERVICE_MODELED: &[&str] = &[
 
 pub const BUILD: &[&str] = &[
     "context",
-    "no_cache_filter",
     "dockerfile",
     "dockerfile_inline",
     "args",

@@ -140,6 +140,9 @@ pub struct Service {
     pub mem_limit: Option<u64>,
     pub mem_reservation: Option<u64>,
     pub mem_swappiness: Option<i64>,
+    /// The top-level models the service uses, by key, with the variables
+    /// that give it each model's endpoint and name.
+    pub models: BTreeMap<String, ServiceModel>,
     /// Bytes; -1 for unlimited swap.
     pub memswap_limit: Option<i64>,
     pub oom_kill_disable: bool,
@@ -193,7 +196,6 @@ pub struct Build {
     pub cache_from: Vec<String>,
     pub cache_to: Vec<String>,
     pub no_cache: bool,
-    pub no_cache_filter: Vec<String>,
     pub additional_contexts: BTreeMap<String, String>,
     pub pull: bool,
     pub extra_hosts: BTreeMap<String, Vec<String>>,
@@ -563,6 +565,29 @@ pub struct DeviceMapping {
     pub source: String,
     pub target: String,
     pub permissions: String,
+}
+
+/// A top-level `models` entry: an AI model that services can use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, JsonSchema)]
+pub struct Model {
+    /// The model's name for the model runner, when not the key.
+    pub name: Option<String>,
+    /// The model to run (an OCI reference such as `ai/smollm2`).
+    pub model: String,
+    pub context_size: Option<u64>,
+    pub runtime_flags: Vec<String>,
+    /// `x-*` extension fields.
+    #[schemars(skip)]
+    pub extensions: BTreeMap<String, AnyValue>,
+}
+
+/// How a service uses a model (`services.*.models.NAME`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, JsonSchema)]
+pub struct ServiceModel {
+    /// The variable that holds the model's URL in the container.
+    pub endpoint_var: Option<String>,
+    /// The variable that holds the model's name in the container.
+    pub model_var: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, JsonSchema)]

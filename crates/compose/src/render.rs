@@ -376,7 +376,6 @@ fn build(b: &Build) -> Out {
     m.list("cache_from", &b.cache_from);
     m.list("cache_to", &b.cache_to);
     m.flag("no_cache", b.no_cache);
-    m.list("no_cache_filter", &b.no_cache_filter);
     m.map("additional_contexts", &b.additional_contexts);
     m.flag("pull", b.pull);
     if !b.extra_hosts.is_empty() {
@@ -705,6 +704,25 @@ pub fn service(s: &Service, json: bool) -> Out {
         m.put("mem_swappiness", Out::Str(v.to_string()));
     }
     m.opt_str("mac_address", &s.mac_address);
+    if !s.models.is_empty() {
+        m.put(
+            "models",
+            Out::Map(
+                s.models
+                    .iter()
+                    .map(|(k, used)| {
+                        if *used == ServiceModel::default() {
+                            return (k.clone(), Out::Null);
+                        }
+                        let mut o = M::default();
+                        o.opt_str("endpoint_var", &used.endpoint_var);
+                        o.opt_str("model_var", &used.model_var);
+                        (k.clone(), o.done())
+                    })
+                    .collect(),
+            ),
+        );
+    }
     m.opt_str("network_mode", &s.network_mode);
     if !s.networks.is_empty() {
         m.put(

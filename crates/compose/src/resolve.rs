@@ -320,6 +320,7 @@ fn add_included(doc: &mut Node, sub: Node, ipath: &str) -> Result<(), LoadError>
 fn is_relative_path(p: &str) -> bool {
     !p.is_empty()
         && !p.starts_with('/')
+        && !crate::syntax::is_windows_absolute(p)
         && !p.starts_with('~')
         && !p.contains("://")
         && !p.starts_with("git@")

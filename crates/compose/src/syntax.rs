@@ -151,14 +151,51 @@ const VOLUME_MODES: [&str; 13] = [
     "delegated",
 ];
 
-/// Whether a short-syntax source is a host path (bind) rather than a volume name.
+/// Whether a short-syntax source is a host path (bind) rather than a volume
+/// name: `/…`, `.…`, `~…`, a Windows drive path (`C:\…`) or UNC path (`\\…`).
 pub fn is_path(source: &str) -> bool {
-    source.starts_with('/') || source.starts_with('.') || source.starts_with('~')
+    source.starts_with('/')
+        || source.starts_with('.')
+        || source.starts_with('~')
+        || source.starts_with("\\\\")
+        || has_drive(source)
+}
+
+/// `C:…`: a Windows drive letter and its colon.
+fn has_drive(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
+}
+
+/// A Windows absolute path, `C:\data` or `c:/data`, which docker compose
+/// accepts as a source or target as written.
+pub fn is_windows_absolute(s: &str) -> bool {
+    has_drive(s) && matches!(s.as_bytes().get(2), Some(b'\\' | b'/'))
+}
+
+/// Splits a volume spec at its colons, but not at a drive letter's colon
+/// (`C:\data:/data` is two parts), as docker compose splits it.
+fn volume_parts(spec: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, c) in spec.char_indices() {
+        if c != ':' {
+            continue;
+        }
+        let part = &spec[start..i];
+        if part.len() == 1 && part.as_bytes()[0].is_ascii_alphabetic() {
+            continue;
+        }
+        parts.push(part);
+        start = i + 1;
+    }
+    parts.push(&spec[start..]);
+    parts
 }
 
 /// Parses `[SOURCE:]TARGET[:MODE]`.
 pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
-    let parts: Vec<&str> = spec.split(':').collect();
+    let parts = volume_parts(spec);
     let (source, target, mode) = match parts.as_slice() {
         [t] => (None, *t, None),
         [s, t] => (Some(*s), *t, None),
@@ -169,7 +206,7 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
             ))
         }
     };
-    if target.is_empty() || !target.starts_with('/') {
+    if !(target.starts_with('/') || is_windows_absolute(target)) {
         return Err(format!(
             "invalid volume {spec:?}: the target {target:?} must be an absolute path in the container"
         ));

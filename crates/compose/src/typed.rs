@@ -17,6 +17,7 @@ use crate::fields::{
 };
 use crate::keys;
 use crate::model::*;
+use crate::syntax;
 use crate::yaml::{Entry, Node, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -52,8 +53,8 @@ pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadErr
                 e.key_loc
             )),
             "models" => ctx.warn(format!(
-                "{}: {} is not supported by wharf yet and is ignored",
-                e.key_loc, e.key
+                "{}: models are checked but not run by wharf yet",
+                e.key_loc
             )),
             "name" | "services" | "networks" | "volumes" | "secrets" | "configs" | "include" => {}
             other => {
@@ -99,12 +100,22 @@ pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadErr
         }
     }
 
+    let mut models = BTreeMap::new();
+    if let Some(list) = field(root, "models") {
+        for e in entries(list, "models")? {
+            if !e.key.starts_with("x-") {
+                let path = join("models", &e.key);
+                models.insert(e.key.clone(), attrs::model(&e.value, &path)?);
+            }
+        }
+    }
     let mut services = Vec::new();
     if let Some(sn) = field(root, "services") {
         for e in entries(sn, "services")? {
             check_service_name(e)?;
             let path = join("services", &e.key);
             let service = service(&e.key, &e.value, &path, &volumes, ctx)?;
+            check_models(&service, &e.value, &path, &models)?;
             services.push(ServiceNode {
                 service,
                 node: &e.value,
@@ -120,6 +131,32 @@ pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadErr
         configs,
         extensions: attrs::extensions(root),
     })
+}
+
+/// Every model a service uses is defined in the top-level `models`.
+fn check_models(
+    service: &Service,
+    node: &Node,
+    path: &str,
+    models: &BTreeMap<String, Model>,
+) -> Result<(), LoadError> {
+    let Some(used) = field(node, "models").and_then(Node::as_map) else {
+        return Ok(());
+    };
+    for e in used {
+        if service.models.contains_key(&e.key) && !models.contains_key(&e.key) {
+            return Err(LoadError::at(
+                LoadErrorKind::Reference,
+                e.key_loc.clone(),
+                join(path, "models"),
+                format!(
+                    "model {:?} is not defined in the top-level models: add it there",
+                    e.key
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Docker compose's service names (`^[a-zA-Z0-9._-]+$`); `.` and `..` too
@@ -701,7 +738,7 @@ fn mounts(
             Some(t) => string(t, &join(&vpath, "target"))?,
             None => return Err(bad(&v.loc, &vpath, "target is required")),
         };
-        if !target.starts_with('/') {
+        if !(target.starts_with('/') || syntax::is_windows_absolute(&target)) {
             let t = field(v, "target").unwrap_or(v);
             return Err(bad(
                 &t.loc,
@@ -719,7 +756,11 @@ fn mounts(
                 return Err(bad(&v.loc, &vpath, "a bind mount needs a source"))
             }
             // An absolute source is kept as written, as docker compose keeps it.
-            (VolumeKind::Bind, Some(raw)) if raw.starts_with('/') => Some(raw),
+            (VolumeKind::Bind, Some(raw))
+                if raw.starts_with('/') || syntax::is_windows_absolute(&raw) =>
+            {
+                Some(raw)
+            }
             (VolumeKind::Bind, Some(raw)) => {
                 let at = source_node.unwrap_or(v);
                 Some(

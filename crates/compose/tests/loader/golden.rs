@@ -142,3 +142,23 @@ fn golden_profiles() {
     // disabled service `debug`, which it does not define (as docker compose's does).
     check("profiles", false);
 }
+
+#[test]
+fn golden_project_name() {
+    check_case("project_name");
+}
+
+#[test]
+fn golden_paths() {
+    check_case("paths");
+}
+
+#[test]
+fn golden_devices() {
+    check_case("devices");
+}
+
+#[test]
+fn golden_windows() {
+    check_case("windows");
+}

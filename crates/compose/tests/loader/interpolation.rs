@@ -128,3 +128,37 @@ fn top_level_name_is_interpolated() {
     let p = Proj::with("name: ${APP:-demo}-stack\nservices:\n  a:\n    image: x\n");
     assert_eq!(p.load().unwrap().name, "demo-stack");
 }
+
+#[test]
+fn compose_project_name_is_the_project_name() {
+    let yaml = "services:\n  web:\n    image: x\n    container_name: ${COMPOSE_PROJECT_NAME}-web\n";
+    let name = |p: &wharf_compose::Project| p.services["web"].container_name.clone().unwrap();
+    // The directory's name.
+    let p = Proj::with(yaml).load().unwrap();
+    assert_eq!(name(&p), "myapp-web");
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    // -p.
+    let p = Proj::with(yaml)
+        .load_with(|o| o.project_name = Some("Flag".into()))
+        .unwrap();
+    assert_eq!(name(&p), "flag-web");
+    // The top-level name.
+    let p = Proj::with(&format!("name: top\n{yaml}")).load().unwrap();
+    assert_eq!(name(&p), "top-web");
+    // The environment and .env keep their precedence.
+    let p = Proj::with(yaml)
+        .env("COMPOSE_PROJECT_NAME", "shell")
+        .load()
+        .unwrap();
+    assert_eq!(name(&p), "shell-web");
+    let proj = Proj::with(yaml);
+    proj.file(".env", "COMPOSE_PROJECT_NAME=dotenv\n");
+    assert_eq!(name(&proj.load().unwrap()), "dotenv-web");
+    // -p with the variable also set: the project is named by -p, the
+    // variable keeps its value.
+    let p = Proj::with(yaml)
+        .env("COMPOSE_PROJECT_NAME", "shell")
+        .load_with(|o| o.project_name = Some("flag".into()))
+        .unwrap();
+    assert_eq!((p.name.as_str(), name(&p).as_str()), ("flag", "shell-web"));
+}

@@ -2,6 +2,7 @@
 //! the project-directory harness below.
 
 mod attributes;
+mod conformance;
 mod discovery;
 mod dotenv;
 mod example;
