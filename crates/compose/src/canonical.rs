@@ -69,6 +69,19 @@ pub fn canonicalize(root: &mut Node) -> Result<(), LoadError> {
     walk(root, &mut Vec::new(), "")
 }
 
+/// Whether `pattern` names paths below `segs` (`services.*.ports` for
+/// `services`, `services.web`, but not for `services.web.ports`).
+fn leads_below(pattern: &str, segs: &[String]) -> bool {
+    let mut parts = pattern.split('.');
+    for s in segs {
+        match parts.next() {
+            Some(p) if p == "*" || p == s => {}
+            _ => return false,
+        }
+    }
+    parts.next().is_some()
+}
+
 /// Whether `pattern` (`services.*.ports`) matches the path segments.
 pub fn matches(pattern: &str, segs: &[String]) -> bool {
     let mut n = 0;
@@ -97,6 +110,11 @@ fn walk(node: &mut Node, segs: &mut Vec<String>, path: &str) -> Result<(), LoadE
         }
     }
     if let Value::Map(entries) = &mut node.value {
+        // Only where a rule can apply further down: the values of `labels`
+        // or `environment` (thousands, sometimes) are not walked.
+        if !RULES.iter().any(|(pattern, _)| leads_below(pattern, segs)) {
+            return Ok(());
+        }
         for e in entries {
             segs.push(e.key.clone());
             let p = join(path, &e.key);

@@ -265,6 +265,18 @@ pub fn interpolate_tree(
     env: &BTreeMap<String, String>,
     unset: &mut Unset,
 ) -> Result<(), LoadError> {
+    let mut buffer = path.to_string();
+    interpolate_at(node, &mut buffer, env, unset)
+}
+
+/// [`interpolate_tree`], with the path in one buffer that grows and shrinks
+/// as the walk goes down and up (no string per node).
+fn interpolate_at(
+    node: &mut Node,
+    path: &mut String,
+    env: &BTreeMap<String, String>,
+    unset: &mut Unset,
+) -> Result<(), LoadError> {
     match &mut node.value {
         Value::Scalar(text, ScalarKind::Str) => {
             if text.contains('$') {
@@ -286,24 +298,34 @@ pub fn interpolate_tree(
                         ),
                         TemplateError::Required { .. } => e.to_string(),
                     };
-                    LoadError::at(LoadErrorKind::Interpolation, node.loc.clone(), path, msg)
+                    LoadError::at(
+                        LoadErrorKind::Interpolation,
+                        node.loc.clone(),
+                        path.as_str(),
+                        msg,
+                    )
                 })?;
             }
         }
         Value::Scalar(..) => {}
         Value::Seq(items) => {
+            let len = path.len();
             for (i, item) in items.iter_mut().enumerate() {
-                interpolate_tree(item, &format!("{path}[{i}]"), env, unset)?;
+                use std::fmt::Write as _;
+                let _ = write!(path, "[{i}]");
+                interpolate_at(item, path, env, unset)?;
+                path.truncate(len);
             }
         }
         Value::Map(entries) => {
+            let len = path.len();
             for e in entries {
-                let p = if path.is_empty() {
-                    e.key.clone()
-                } else {
-                    format!("{path}.{}", e.key)
-                };
-                interpolate_tree(&mut e.value, &p, env, unset)?;
+                if len > 0 {
+                    path.push('.');
+                }
+                path.push_str(&e.key);
+                interpolate_at(&mut e.value, path, env, unset)?;
+                path.truncate(len);
             }
         }
     }
