@@ -290,6 +290,20 @@ impl Builder {
         }
     }
 
+    /// Refuses a collection nested deeper than [`MAX_DEPTH`]: the later
+    /// stages walk the tree recursively, and a stack overflow is no error.
+    fn check_depth(&self, loc: &Location) -> Result<(), LoadError> {
+        if self.stack.len() < MAX_DEPTH {
+            return Ok(());
+        }
+        Err(LoadError::at(
+            LoadErrorKind::Yaml,
+            loc.clone(),
+            "",
+            format!("lists and mappings are nested more than {MAX_DEPTH} levels deep"),
+        ))
+    }
+
     fn path(&self) -> String {
         Self::path_of(&self.stack)
     }
@@ -448,6 +462,10 @@ impl Builder {
     }
 }
 
+/// How deep lists and mappings may nest: far more than any Compose file
+/// needs, and little enough for the recursive stages after parsing.
+pub const MAX_DEPTH: usize = 200;
+
 /// How many nodes aliases may copy in one text: enough for any real Compose
 /// file, and a bound on "billion laughs" documents whose aliases nest. Text
 /// counts too, a node for every [`ALIAS_BYTES_PER_NODE`] bytes, so copies of
@@ -529,6 +547,7 @@ pub fn parse(text: &str, file: Arc<str>) -> Result<Vec<Node>, LoadError> {
                 b.complete(node, anchor, plain)?;
             }
             Event::SequenceStart(anchor, tag) => {
+                b.check_depth(&loc)?;
                 let mut node = Node::new(Value::Seq(Vec::new()), loc);
                 node.tag = tag.as_ref().map(tag_name).filter(|t| !t.starts_with("!!"));
                 b.stack.push(Frame::Seq {
@@ -549,6 +568,7 @@ pub fn parse(text: &str, file: Arc<str>) -> Result<Vec<Node>, LoadError> {
                 }
             }
             Event::MappingStart(anchor, tag) => {
+                b.check_depth(&loc)?;
                 let mut node = Node::new(Value::Map(Vec::new()), loc);
                 node.tag = tag.as_ref().map(tag_name).filter(|t| !t.starts_with("!!"));
                 b.stack.push(Frame::Map {

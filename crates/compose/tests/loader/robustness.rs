@@ -87,6 +87,13 @@ fn errors_do_not_echo_a_file_the_user_did_not_write() {
     let e = p.load().unwrap_err().to_string();
     assert!(e.contains("shadow:1"), "{e}");
     assert!(!e.contains("s3cr3t") && !e.contains("root"), "{e}");
+
+    // What /proc/self/environ holds.
+    let p = Proj::with("include:\n  - environ\nservices:\n  web:\n    image: x\n");
+    p.file("environ", "HOME=/root\0TOKEN=s3cr3t\0");
+    let e = p.load().unwrap_err().to_string();
+    assert!(e.contains("environ:1"), "{e}");
+    assert!(!e.contains("s3cr3t") && !e.contains("HOME"), "{e}");
 }
 
 #[test]
@@ -137,4 +144,43 @@ fn mapping_keys_that_are_not_strings_are_refused() {
         "compose.yaml:5:7: services.web.environment: mapping key 1 is a number, not a string: quote it (\"1\")"
     );
     super::load_yaml("services:\n  \"123\":\n    image: x\n");
+}
+
+#[test]
+fn deep_nesting_is_refused_before_it_can_overflow_the_stack() {
+    let deep = format!(
+        "x-deep: {}{}\nservices:\n  web:\n    image: x\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let e = Proj::with(&deep).load().unwrap_err();
+    assert_eq!(e.kind, LoadErrorKind::Yaml);
+    // yaml-rust2's scanner has a limit of its own for flow collections,
+    // which it may reach first.
+    let text = e.to_string();
+    assert!(
+        text.starts_with("compose.yaml:1:")
+            && (text.contains("nested more than 200 levels deep")
+                || text.contains("recursion limit exceeded")),
+        "{e}"
+    );
+    let block: String = (0..300)
+        .map(|i| format!("{}- \n", "  ".repeat(i)))
+        .collect();
+    let e = Proj::with(&format!(
+        "x-deep:\n{block}services:\n  web:\n    image: x\n"
+    ))
+    .load()
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("nested more than 200 levels deep")
+            || e.to_string().contains("recursion limit exceeded"),
+        "{e}"
+    );
+    // Real files nest a few levels; 100 is fine.
+    super::load_yaml(&format!(
+        "x-deep: {}{}\nservices:\n  web:\n    image: x\n",
+        "[".repeat(100),
+        "]".repeat(100)
+    ));
 }
