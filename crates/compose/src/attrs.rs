@@ -333,11 +333,17 @@ fn device_requests(
                 "capabilities is required: name what the devices are for, like [gpu]",
             ));
         }
+        let device_ids = opt_list(d, "device_ids", &p)?;
+        // Neither a count nor devices: all of them, as docker compose reads it.
+        let count = match count {
+            None if device_ids.is_empty() => Some(-1),
+            other => other,
+        };
         out.push(DeviceRequest {
             capabilities: opt_list(d, "capabilities", &p)?,
             driver: opt_string(d, "driver", &p)?,
             count,
-            device_ids: opt_list(d, "device_ids", &p)?,
+            device_ids,
             options: opt_map(d, "options", &p)?,
         });
     }
