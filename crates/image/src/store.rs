@@ -398,7 +398,7 @@ impl ImageStore {
         let blob = self.blob_path(&layer.digest)?;
         let file = File::open(&blob).map_err(ioe("open layer blob", &blob))?;
         let mut reader = Hashing::new(file);
-        let what = format!("layer {}", layer.digest);
+        let what = layer.digest.clone();
         let summary = unpack::unpack_layer(&mut reader, tmp, &what, &self.unpack_opts)?;
         io::copy(&mut reader, &mut io::sink()).map_err(ioe("read layer blob", &blob))?;
         let (actual, _, _) = reader.finish();
