@@ -12,9 +12,10 @@ use super::{
     BuildEvent, BuildOutcome, BuildRequest, RunExecutor, RunNetwork, RunStep, StepMount,
     StepMountKind,
 };
+use crate::assembly::ImageAssembly;
 use crate::error::ImageError;
 use crate::fsutil::remove_tree;
-use crate::oci::{self, ContainerConfig, Descriptor, HealthConfig, History, ImageConfig, Manifest};
+use crate::oci::{self, ContainerConfig, HealthConfig, History, ImageConfig};
 use crate::reference::Reference;
 use crate::store::ImageStore;
 use crate::ContentLease;
@@ -583,30 +584,13 @@ impl Run<'_> {
             }
         }
         config.created = Some(st.last_created.clone());
-        config.rootfs.diff_ids = st.layers.iter().map(|l| l.built.diff_id.clone()).collect();
         let store = self.b.store;
-        let (config_digest, config_size) = store.write_json_blob(&self.lease, &config)?;
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(oci::MEDIA_TYPE_MANIFEST.into()),
-            config: Descriptor {
-                media_type: oci::MEDIA_TYPE_CONFIG.into(),
-                digest: config_digest.clone(),
-                size: config_size,
-                annotations: BTreeMap::new(),
-                platform: None,
-            },
-            layers: st.layers.iter().map(|l| l.built.desc.clone()).collect(),
-            annotations: BTreeMap::new(),
-        };
-        let (manifest_digest, manifest_size) = store.write_json_blob(&self.lease, &manifest)?;
-        let desc = Descriptor {
-            media_type: oci::MEDIA_TYPE_MANIFEST.into(),
-            digest: manifest_digest,
-            size: manifest_size,
-            annotations: BTreeMap::new(),
-            platform: None,
-        };
+        let image = ImageAssembly {
+            config,
+            layers: st.layers.iter().map(|l| l.built.clone()).collect(),
+        }
+        .write(store, &self.lease)?;
+        let config_digest = image.id.clone();
         self.emit(BuildEvent::Output {
             n,
             elapsed: start.elapsed(),
@@ -623,10 +607,10 @@ impl Run<'_> {
             tags.push(r);
         }
         if tags.is_empty() {
-            store.add_manifest(&self.lease, desc.clone(), None)?;
+            image.name(store, &self.lease, None)?;
         }
         for r in &tags {
-            store.add_manifest(&self.lease, desc.clone(), Some(r))?;
+            image.name(store, &self.lease, Some(r))?;
             self.emit(BuildEvent::Output {
                 n,
                 elapsed: start.elapsed(),
