@@ -108,6 +108,7 @@ fn variable_substitution() {
     assert!(lx
         .word("${U:?must be set}", &get)
         .unwrap_err()
+        .to_string()
         .contains("must be set"));
     assert_eq!(lx.words("a \"b c\" $P", &get).unwrap(), ["a", "b c", "x y"]);
     let bt = Lexer { escape: '`' };
