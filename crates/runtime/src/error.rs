@@ -87,6 +87,13 @@ pub enum RuntimeError {
     /// A resource limit that can never be applied; names the spec field.
     #[error("invalid resource limit {0}")]
     InvalidLimit(#[from] crate::cgroups::LimitError),
+    /// A seccomp profile file that is not a Docker profile wharf can compile.
+    #[error("seccomp profile {} is not a valid Docker seccomp profile: {source}; fix the file or use seccomp=unconfined", path.display())]
+    SeccompProfile {
+        path: PathBuf,
+        #[source]
+        source: crate::seccomp::ProfileError,
+    },
     /// The caller's configuration cannot be used.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
