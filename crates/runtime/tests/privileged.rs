@@ -380,6 +380,10 @@ fn before_start_failure_kills_the_child() {
         .unwrap_err();
         assert!(matches!(err, RuntimeError::BeforeStart { .. }));
         assert!(err.to_string().contains("could not move veth"), "{err}");
+        assert_eq!(
+            std::error::Error::source(&err).map(|s| s.to_string()),
+            Some("could not move veth".to_string())
+        );
         assert!(seen > 0);
         assert!(!Path::new(&format!("/proc/{seen}")).exists(), "child gone");
         assert_eq!(

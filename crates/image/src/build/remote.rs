@@ -246,6 +246,16 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_connection_keeps_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = fetch("http://127.0.0.1:1/x", &dir.path().join("x")).unwrap_err();
+        assert!(matches!(e, FetchError::Request { .. }), "{e:?}");
+        assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+        assert!(e.to_string().starts_with("cannot download it: "), "{e}");
+        assert!(!dir.path().join("x").exists());
+    }
+
+    #[test]
     fn http_dates() {
         assert_eq!(
             parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
