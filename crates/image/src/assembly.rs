@@ -126,3 +126,64 @@ fn descriptor(media_type: &str, digest: String, size: u64) -> Descriptor {
         platform: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::RootFs;
+
+    fn layer(n: u8) -> BuiltLayer {
+        let digest = format!("sha256:{}", format!("{n:02x}").repeat(32));
+        BuiltLayer {
+            desc: descriptor(oci::MEDIA_TYPE_LAYER_TAR, digest.clone(), 1),
+            diff_id: digest,
+        }
+    }
+
+    fn entry(by: &str) -> History {
+        History {
+            created: None,
+            created_by: Some(by.into()),
+            comment: None,
+            empty_layer: false,
+            author: None,
+        }
+    }
+
+    #[test]
+    fn the_config_lists_the_layers_and_a_step_without_files_is_an_empty_layer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(&tmp.path().join("images")).unwrap();
+        let lease = store.lease().unwrap();
+        let mut image = ImageAssembly::new(ImageConfig {
+            created: None,
+            author: None,
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            variant: None,
+            config: None,
+            rootfs: RootFs {
+                kind: String::new(),
+                diff_ids: vec!["stale".into()],
+            },
+            history: Vec::new(),
+        });
+        image.push(Some(layer(1)), entry("ADD"));
+        image.push(None, entry("ENV"));
+        image.push(Some(layer(2)), entry("RUN"));
+        let written = image.write(&store, &lease).unwrap();
+        let read = |digest: &str| store.read_blob(digest).unwrap();
+        let config: ImageConfig = serde_json::from_slice(&read(&written.id)).unwrap();
+        assert_eq!(config.rootfs.kind, "layers");
+        assert_eq!(
+            config.rootfs.diff_ids,
+            vec![layer(1).diff_id, layer(2).diff_id]
+        );
+        let empty: Vec<bool> = config.history.iter().map(|h| h.empty_layer).collect();
+        assert_eq!(empty, [false, true, false]);
+        let manifest: Manifest = serde_json::from_slice(&read(&written.manifest.digest)).unwrap();
+        assert_eq!(manifest.config.digest, written.id);
+        assert_eq!(manifest.layers, vec![layer(1).desc, layer(2).desc]);
+        assert_eq!(written.manifest.media_type, oci::MEDIA_TYPE_MANIFEST);
+    }
+}
