@@ -350,31 +350,16 @@ impl ImageStore {
                     });
                 }
                 let config_size = self.open_blob(&config_digest)?.1;
-                let manifest = Manifest {
-                    schema_version: 2,
-                    media_type: Some(oci::MEDIA_TYPE_MANIFEST.into()),
-                    config: Descriptor {
-                        media_type: oci::MEDIA_TYPE_CONFIG.into(),
-                        digest: config_digest,
-                        size: config_size,
-                        annotations: BTreeMap::new(),
-                        platform: None,
-                    },
-                    layers,
+                let config = Descriptor {
+                    media_type: oci::MEDIA_TYPE_CONFIG.into(),
+                    digest: config_digest,
+                    size: config_size,
                     annotations: BTreeMap::new(),
+                    platform: None,
                 };
-                let (digest, size) = self.write_json_blob(&lease, &manifest)?;
-                written.push(digest.clone());
-                images.push((
-                    Descriptor {
-                        media_type: oci::MEDIA_TYPE_MANIFEST.into(),
-                        digest,
-                        size,
-                        annotations: BTreeMap::new(),
-                        platform: None,
-                    },
-                    names,
-                ));
+                let manifest = self.write_manifest(&lease, config, layers)?;
+                written.push(manifest.digest.clone());
+                images.push((manifest, names));
             }
         } else if let Some(index) = &index {
             for (d, (desc, _)) in index.manifests.iter().zip(&index_manifests) {

@@ -4,10 +4,11 @@
 //! container's own settings with the `--change` instructions applied, then what
 //! the changes left empty taken back from the container ([`commit_config`]).
 
+use crate::assembly::ImageAssembly;
 use crate::build::BuiltLayer;
 use crate::changes::apply_changes;
 use crate::error::ImageError;
-use crate::oci::{self, ContainerConfig, Descriptor, History, ImageConfig, Manifest};
+use crate::oci::{self, ContainerConfig, Descriptor, History};
 use crate::reference::Reference;
 use crate::store::{tag_reference, ContentLease, ImageStore};
 use crate::tree_tar::{self, Skip};
@@ -145,63 +146,31 @@ impl ImageStore {
         layer: Option<&BuiltLayer>,
     ) -> Result<String, ImageError> {
         let base = self.inspect(&request.base)?;
-        let mut layers = base.layers.clone();
-        let mut diff_ids = base.config.rootfs.diff_ids.clone();
         if let Some(layer) = layer {
             self.ensure_snapshot(lease, &layer.desc, Some(&layer.diff_id))?;
-            layers.push(layer.desc.clone());
-            diff_ids.push(layer.diff_id.clone());
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let created = oci::format_rfc3339(now);
-        let mut history = base.config.history.clone();
-        history.push(History {
-            created: Some(created.clone()),
-            created_by: Some(request.created_by.clone()),
-            author: request.author.clone(),
-            comment: request.comment.clone().filter(|c| !c.is_empty()),
-            empty_layer: layer.is_none(),
-        });
-        let config = ImageConfig {
-            created: Some(created),
-            author: request.author.clone(),
-            architecture: base.config.architecture.clone(),
-            os: base.config.os.clone(),
-            variant: base.config.variant.clone(),
-            config: Some(request.config.clone()),
-            rootfs: oci::RootFs {
-                kind: "layers".into(),
-                diff_ids,
+        let mut image = ImageAssembly::on(&base);
+        image.config.created = Some(created.clone());
+        image.config.author = request.author.clone();
+        image.config.config = Some(request.config.clone());
+        image.push(
+            layer.cloned(),
+            History {
+                created: Some(created),
+                created_by: Some(request.created_by.clone()),
+                author: request.author.clone(),
+                comment: request.comment.clone().filter(|c| !c.is_empty()),
+                empty_layer: false,
             },
-            history,
-        };
-        let (config_digest, config_size) = self.write_json_blob(lease, &config)?;
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(oci::MEDIA_TYPE_MANIFEST.into()),
-            config: Descriptor {
-                media_type: oci::MEDIA_TYPE_CONFIG.into(),
-                digest: config_digest.clone(),
-                size: config_size,
-                annotations: BTreeMap::new(),
-                platform: None,
-            },
-            layers,
-            annotations: BTreeMap::new(),
-        };
-        let (manifest_digest, manifest_size) = self.write_json_blob(lease, &manifest)?;
-        let desc = Descriptor {
-            media_type: oci::MEDIA_TYPE_MANIFEST.into(),
-            digest: manifest_digest,
-            size: manifest_size,
-            annotations: BTreeMap::new(),
-            platform: None,
-        };
-        self.add_manifest(lease, desc, request.reference.as_ref())?;
-        Ok(config_digest)
+        );
+        let image = image.write(self, lease)?;
+        image.name(self, lease, request.reference.as_ref())?;
+        Ok(image.id)
     }
 }
 

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod archive;
+pub mod assembly;
 pub mod auth;
 pub mod build;
 pub mod changes;

@@ -12,6 +12,8 @@
 //! Readers need no lock: every file is replaced atomically (temp file in the same
 //! directory, fsync, rename), and snapshots appear by renaming a finished directory.
 
+use crate::assembly::ImageAssembly;
+use crate::build::BuiltLayer;
 use crate::changes::apply_changes;
 use crate::digest::{self, Hashing};
 use crate::error::{ioe, ImageError};
@@ -398,7 +400,7 @@ impl ImageStore {
         let blob = self.blob_path(&layer.digest)?;
         let file = File::open(&blob).map_err(ioe("open layer blob", &blob))?;
         let mut reader = Hashing::new(file);
-        let what = format!("layer {}", layer.digest);
+        let what = layer.digest.clone();
         let summary = unpack::unpack_layer(&mut reader, tmp, &what, &self.unpack_opts)?;
         io::copy(&mut reader, &mut io::sink()).map_err(ioe("read layer blob", &blob))?;
         let (actual, _, _) = reader.finish();
@@ -460,11 +462,10 @@ impl ImageStore {
         let n = File::open(&blob_path)
             .and_then(|mut f| f.read(&mut magic))
             .map_err(ioe("read", &blob_path))?;
-        let compression =
-            Compression::detect(&magic[..n]).map_err(|reason| ImageError::BadLayer {
-                layer: "import stream".into(),
-                reason,
-            })?;
+        let compression = Compression::detect(&magic[..n]).map_err(|e| ImageError::BadLayer {
+            layer: "import stream".into(),
+            reason: e.to_string(),
+        })?;
         let layer = Descriptor {
             media_type: compression.layer_media_type().to_string(),
             digest: layer_digest,
@@ -480,52 +481,32 @@ impl ImageStore {
             .unwrap_or(0);
         let created = oci::format_rfc3339(now);
         let (architecture, variant) = oci::host_platform();
-        let config = ImageConfig {
+        let mut image = ImageAssembly::new(ImageConfig {
             created: Some(created.clone()),
             author: None,
             architecture,
             os: "linux".into(),
             variant,
             config: Some(container_config),
-            rootfs: RootFs {
-                kind: "layers".into(),
-                diff_ids: vec![diff_id],
-            },
-            history: vec![History {
+            rootfs: RootFs::default(),
+            history: Vec::new(),
+        });
+        image.push(
+            Some(BuiltLayer {
+                desc: layer,
+                diff_id,
+            }),
+            History {
                 created: Some(created),
                 created_by: None,
                 comment: Some(IMPORT_COMMENT.into()),
                 empty_layer: false,
                 author: None,
-            }],
-        };
-        let config_bytes = to_json(&config);
-        let (config_digest, config_size) = self.write_blob(&lease, &config_bytes[..], None)?;
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(oci::MEDIA_TYPE_MANIFEST.into()),
-            config: Descriptor {
-                media_type: oci::MEDIA_TYPE_CONFIG.into(),
-                digest: config_digest.clone(),
-                size: config_size,
-                annotations: BTreeMap::new(),
-                platform: None,
             },
-            layers: vec![layer],
-            annotations: BTreeMap::new(),
-        };
-        let manifest_bytes = to_json(&manifest);
-        let (manifest_digest, manifest_size) =
-            self.write_blob(&lease, &manifest_bytes[..], None)?;
-        let desc = Descriptor {
-            media_type: oci::MEDIA_TYPE_MANIFEST.into(),
-            digest: manifest_digest,
-            size: manifest_size,
-            annotations: BTreeMap::new(),
-            platform: None,
-        };
-        self.add_manifest(&lease, desc, reference.as_ref())?;
-        Ok(config_digest)
+        );
+        let image = image.write(self, &lease)?;
+        image.name(self, &lease, reference.as_ref())?;
+        Ok(image.id)
     }
 
     /// Reference the manifest `desc` from the index, tagged as `reference` if given

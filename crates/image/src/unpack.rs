@@ -37,17 +37,26 @@ pub enum Compression {
     Zstd,
 }
 
+/// A compression wharf recognises but cannot read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnsupportedCompression {
+    #[error("it is xz-compressed, which is not supported; decompress it (xz -d) or recompress it with gzip")]
+    Xz,
+    #[error("it is bzip2-compressed, which is not supported; decompress it (bunzip2) or recompress it with gzip")]
+    Bzip2,
+}
+
 impl Compression {
     /// Tell the compression from the first bytes of a stream.
-    pub fn detect(magic: &[u8]) -> Result<Compression, String> {
+    pub fn detect(magic: &[u8]) -> Result<Compression, UnsupportedCompression> {
         if magic.starts_with(&[0x1f, 0x8b]) {
             Ok(Compression::Gzip)
         } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Ok(Compression::Zstd)
         } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-            Err("it is xz-compressed, which is not supported; decompress it (xz -d) or recompress it with gzip".into())
+            Err(UnsupportedCompression::Xz)
         } else if magic.starts_with(b"BZh") {
-            Err("it is bzip2-compressed, which is not supported; decompress it (bunzip2) or recompress it with gzip".into())
+            Err(UnsupportedCompression::Bzip2)
         } else {
             Ok(Compression::None)
         }
@@ -71,9 +80,9 @@ pub fn decompress<'a>(r: impl Read + 'a, what: &str) -> Result<Box<dyn Read + 'a
         layer: what.to_string(),
         reason: format!("cannot read it: {e}"),
     })?;
-    let kind = Compression::detect(magic).map_err(|reason| ImageError::BadLayer {
+    let kind = Compression::detect(magic).map_err(|e| ImageError::BadLayer {
         layer: what.to_string(),
-        reason,
+        reason: e.to_string(),
     })?;
     Ok(match kind {
         Compression::None => Box::new(buf),

@@ -73,13 +73,27 @@ pub enum RuntimeError {
         command_exit_code: Option<i32>,
     },
     /// The engine's `before_start` hook refused to go on.
-    #[error("before_start hook failed for container pid {pid}: {message}")]
-    BeforeStart { pid: u32, message: String },
+    #[error("before_start hook failed for container pid {pid}: {source}")]
+    BeforeStart {
+        pid: u32,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A signal name or number that does not exist.
     #[error(
         "invalid signal {0:?}: expected a name like SIGTERM or TERM, or a number from 1 to 64"
     )]
     InvalidSignal(String),
+    /// A resource limit that can never be applied; names the spec field.
+    #[error("invalid resource limit {0}")]
+    InvalidLimit(#[from] crate::cgroups::LimitError),
+    /// A seccomp profile file that is not a Docker profile wharf can compile.
+    #[error("seccomp profile {} is not a valid Docker seccomp profile: {source}; fix the file or use seccomp=unconfined", path.display())]
+    SeccompProfile {
+        path: PathBuf,
+        #[source]
+        source: crate::seccomp::ProfileError,
+    },
     /// The caller's configuration cannot be used.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

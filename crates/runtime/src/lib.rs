@@ -19,6 +19,7 @@ mod exec;
 mod init;
 pub mod memory;
 mod mount_options;
+mod mount_spec;
 mod netdev;
 mod options;
 mod pty;
@@ -30,14 +31,17 @@ mod sys;
 pub mod user;
 
 pub use caps::{resolve_capabilities, DEFAULT_CAPABILITIES};
-pub use cgroups::{detect, CgroupConfig, CgroupHandle, CgroupMode, CgroupStats, Limits};
+pub use cgroups::{
+    detect, CgroupConfig, CgroupHandle, CgroupMode, CgroupStats, HostFacts, LimitError, Limits,
+};
 pub use error::RuntimeError;
 pub use exec::{exec, exec_with, ExecOptions};
-pub use netdev::{net_io, parse_net_dev};
+pub use mount_spec::{MountKind, MountSpec};
+pub use netdev::{net_io, parse_net_dev, NetDevError};
 pub use options::{
     check_sysctl, check_sysctl_in, Device, Namespace, ProcessOptions, Security, Ulimit,
 };
 pub use pty::{copy_window_size, relay_terminal, RawMode, WindowSize};
-pub use seccomp::SeccompProfile;
+pub use seccomp::{ProfileError, SeccompProfile};
 pub use signal::{parse_signal, send_signal, wait_for_exit};
-pub use spawn::{spawn, MountKind, MountSpec, Rootfs, SpawnConfig, Spawned};
+pub use spawn::{spawn, Rootfs, SpawnConfig, Spawned};

@@ -8,15 +8,24 @@ use crate::RuntimeError;
 pub fn net_io(pid: u32) -> Result<(u64, u64), RuntimeError> {
     let path = format!("/proc/{pid}/net/dev");
     let text = std::fs::read_to_string(&path).map_err(|e| RuntimeError::io("read", &path, e))?;
-    parse_net_dev(&text).map_err(|detail| RuntimeError::Parse {
+    parse_net_dev(&text).map_err(|e| RuntimeError::Parse {
         file: path.into(),
-        detail,
+        detail: e.to_string(),
     })
+}
+
+/// A `/proc/net/dev` line that is not what the kernel writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetDevError {
+    #[error("interface {interface} has {found} counters, expected 16")]
+    TooFewCounters { interface: String, found: usize },
+    #[error("bad counter {value:?} for {interface}")]
+    BadCounter { interface: String, value: String },
 }
 
 /// Parse the text of a `/proc/net/dev` file: two header lines, then
 /// `iface: rx_bytes rx_packets … (8 rx fields) tx_bytes …`.
-pub fn parse_net_dev(text: &str) -> Result<(u64, u64), String> {
+pub fn parse_net_dev(text: &str) -> Result<(u64, u64), NetDevError> {
     let (mut rx, mut tx) = (0u64, 0u64);
     for line in text.lines().skip(2) {
         let Some((iface, rest)) = line.split_once(':') else {
@@ -27,15 +36,16 @@ pub fn parse_net_dev(text: &str) -> Result<(u64, u64), String> {
         }
         let fields: Vec<&str> = rest.split_whitespace().collect();
         if fields.len() < 9 {
-            return Err(format!(
-                "interface {} has {} counters, expected 16",
-                iface.trim(),
-                fields.len()
-            ));
+            return Err(NetDevError::TooFewCounters {
+                interface: iface.trim().to_string(),
+                found: fields.len(),
+            });
         }
         let num = |s: &str| {
-            s.parse::<u64>()
-                .map_err(|_| format!("bad counter {s:?} for {}", iface.trim()))
+            s.parse::<u64>().map_err(|_| NetDevError::BadCounter {
+                interface: iface.trim().to_string(),
+                value: s.to_string(),
+            })
         };
         rx = rx.saturating_add(num(fields[0])?);
         tx = tx.saturating_add(num(fields[8])?);
@@ -64,7 +74,10 @@ mod tests {
         let only_lo: String = SAMPLE.lines().take(3).map(|l| format!("{l}\n")).collect();
         assert_eq!(parse_net_dev(&only_lo).unwrap(), (0, 0));
         let bad = format!("{}\n{}\n  eth0: 1 2 3\n", "h1", "h2");
-        assert!(parse_net_dev(&bad).unwrap_err().contains("eth0"));
+        assert!(parse_net_dev(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("eth0"));
     }
 
     #[test]

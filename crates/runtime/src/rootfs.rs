@@ -7,7 +7,7 @@
 //! onto the host. Allocation-free: the plan is prepared by the parent.
 
 use crate::child::{Reporter, StackPath};
-use crate::spawn::MountKind;
+use crate::mount_spec::MountKind;
 use crate::sys::{errno, make_readonly_recursive, open_in_root};
 use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;

@@ -7,6 +7,7 @@ use crate::cgroups::{CgroupConfig, CgroupHandle};
 use crate::child::{ExecPlan, Failure, Reporter};
 use crate::init::InitPlan;
 use crate::mount_options;
+use crate::mount_spec::{MountKind, MountSpec};
 use crate::rootfs::{PreparedMount, RootfsPlan, ShmPlan};
 use crate::{Namespace, ProcessOptions, RuntimeError};
 use nix::fcntl::OFlag;
@@ -67,29 +68,6 @@ pub struct Rootfs {
     pub upper_dir: PathBuf,
     pub work_dir: PathBuf,
     pub merged_dir: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MountKind {
-    Bind,
-    Tmpfs,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountSpec {
-    pub kind: MountKind,
-    /// Host path for binds (ignored for tmpfs).
-    pub source: PathBuf,
-    /// Absolute path inside the container.
-    pub target: String,
-    pub read_only: bool,
-    /// Options as `mount(8)` writes them. A tmpfs is mounted `nosuid`,
-    /// `nodev` and `noexec` (docker's defaults) unless they say `suid`,
-    /// `dev` or `exec`, and takes other flags and its data (`size=65536`,
-    /// `mode=1770`, `uid=1000`). A bind takes a propagation only: `private`
-    /// and `rprivate` (the default), `slave` and `rslave` (then the host
-    /// source's mount must be shared or a slave for events to arrive).
-    pub options: Vec<String>,
 }
 
 /// A started container.
@@ -431,9 +409,22 @@ fn close_raw(fd: RawFd) {
 /// it forks the command and stays its init). Returns once execve succeeded; a
 /// failing step is reported through a close-on-exec pipe as [`RuntimeError::Child`].
 /// On any failure the child is killed and reaped and the cgroup removed.
-pub fn spawn(
+///
+/// `before_start`'s error becomes the source of [`RuntimeError::BeforeStart`].
+pub fn spawn<F, E>(cfg: SpawnConfig, before_start: &mut F) -> Result<Spawned, RuntimeError>
+where
+    F: FnMut(u32) -> Result<(), E> + ?Sized,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    spawn_with_hook(cfg, &mut |pid| before_start(pid).map_err(Into::into))
+}
+
+/// The error a `before_start` hook returns, kept as the failure's source.
+type HookError = Box<dyn std::error::Error + Send + Sync>;
+
+fn spawn_with_hook(
     cfg: SpawnConfig,
-    before_start: &mut dyn FnMut(u32) -> Result<(), String>,
+    before_start: &mut dyn FnMut(u32) -> Result<(), HookError>,
 ) -> Result<Spawned, RuntimeError> {
     let mut devices = cfg.security.devices.clone();
     if cfg.security.privileged {
@@ -592,11 +583,8 @@ pub fn spawn(
             });
         }
     }
-    if let Err(message) = before_start(pid_u) {
-        return abort(RuntimeError::BeforeStart {
-            pid: pid_u,
-            message,
-        });
+    if let Err(source) = before_start(pid_u) {
+        return abort(RuntimeError::BeforeStart { pid: pid_u, source });
     }
     let mut sync = std::fs::File::from(sync_w);
     if let Err(e) = sync.write_all(&[1]) {

@@ -194,7 +194,7 @@ fn spawn_builds_the_container_and_exec_runs_inside_it() {
             ];
             let mut hook_pid = 0;
             let own_netns = fs::read_link("/proc/self/ns/net").unwrap();
-            let spawned = spawn(cfg, &mut |pid| {
+            let spawned = spawn(cfg, &mut |pid| -> Result<(), String> {
                 hook_pid = pid;
                 let netns =
                     fs::read_link(format!("/proc/{pid}/ns/net")).map_err(|e| e.to_string())?;
@@ -335,7 +335,7 @@ fn spawn_of_a_missing_binary_names_it_and_cleans_up() {
             let fx = Fixture::new();
             let cfg = fx.config(prefix, "missing", &["no-such-binary", "--flag"]);
             let path = cfg.cgroup.path.clone();
-            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            let err = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap_err();
             let msg = err.to_string();
             assert!(
                 msg.contains("exec: \"no-such-binary\": executable file not found in $PATH"),
@@ -358,7 +358,7 @@ fn spawn_of_a_missing_binary_names_it_and_cleans_up() {
                 user: Some("ghost:nogroup".into()),
                 ..cfg
             };
-            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            let err = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap_err();
             assert!(
                 err.to_string().contains("unable to find user ghost"),
                 "{err}"
@@ -373,13 +373,17 @@ fn before_start_failure_kills_the_child() {
         let fx = Fixture::new();
         let cfg = fx.config(prefix, "hook", &["sh", "-c", "echo started; sleep 1000"]);
         let mut seen = 0;
-        let err = spawn(cfg, &mut |pid| {
+        let err = spawn(cfg, &mut |pid| -> Result<(), String> {
             seen = pid;
             Err("could not move veth".into())
         })
         .unwrap_err();
         assert!(matches!(err, RuntimeError::BeforeStart { .. }));
         assert!(err.to_string().contains("could not move veth"), "{err}");
+        assert_eq!(
+            std::error::Error::source(&err).map(|s| s.to_string()),
+            Some("could not move veth".to_string())
+        );
         assert!(seen > 0);
         assert!(!Path::new(&format!("/proc/{seen}")).exists(), "child gone");
         assert_eq!(
@@ -400,7 +404,7 @@ fn spawn_in_the_host_network_binds_sys_read_only() {
         let mut cfg = fx.config(prefix, "hostnet", &["sh", "-c", script]);
         cfg.new_netns = false;
         let own_netns = fs::read_link("/proc/self/ns/net").unwrap();
-        let spawned = spawn(cfg, &mut |pid| {
+        let spawned = spawn(cfg, &mut |pid| -> Result<(), String> {
             let netns = fs::read_link(format!("/proc/{pid}/ns/net")).map_err(|e| e.to_string())?;
             if netns != own_netns {
                 return Err("container should share our network namespace".into());
@@ -638,7 +642,7 @@ fn default_security_holds_inside_the_container() {
         fx.with_probe(&mut cfg);
         let cache = fx.path("seccomp-cache");
         cfg.security.seccomp_cache_dir = Some(cache.clone());
-        let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+        let spawned = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
         let out = fx.wait_ready();
         assert!(out.contains("CapEff:\t00000000a80425fb"), "{out}");
         assert!(out.contains("Seccomp:\t2"), "{out}");
@@ -678,7 +682,7 @@ fn privileged_container_may_do_what_docker_allows_it() {
             let mut cfg = fx.config(prefix, "priv", &["sh", "-c", &script]);
             fx.with_probe(&mut cfg);
             cfg.security.privileged = true;
-            let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let spawned = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
             let out = fx.wait_ready();
             // Every capability we hold ourselves.
             let status = fs::read_to_string("/proc/self/status").unwrap();
@@ -772,7 +776,7 @@ fn process_options_limits_and_security_options_apply() {
                 cpuset_cpus: Some(cpus.clone()),
                 ..Limits::default()
             };
-            let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let spawned = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
             let out = fx.wait_ready();
             assert!(
                 out.contains("Max open files            1234                 2345"),
@@ -827,7 +831,7 @@ fn process_options_limits_and_security_options_apply() {
             // Refused before anything starts.
             let mut cfg = fx.config(prefix, "bad", &["true"]);
             cfg.process.sysctls = vec![("kernel.pid_max".into(), "1".into())];
-            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            let err = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap_err();
             assert!(
                 err.to_string()
                     .contains("sysctl kernel.pid_max is not allowed"),
@@ -835,7 +839,7 @@ fn process_options_limits_and_security_options_apply() {
             );
             let mut cfg = fx.config(prefix, "bad", &["true"]);
             cfg.security.cap_add = vec!["SYS_AMDIN".into()];
-            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            let err = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap_err();
             assert!(
                 err.to_string().contains("unknown capability SYS_AMDIN"),
                 "{err}"
@@ -843,7 +847,7 @@ fn process_options_limits_and_security_options_apply() {
             let mut cfg = fx.config(prefix, "bad", &["true"]);
             fs::write(fx.path("bad.json"), "{\"defaultAction\": 3}").unwrap();
             cfg.security.seccomp = SeccompProfile::File(fx.path("bad.json"));
-            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            let err = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap_err();
             assert!(
                 err.to_string()
                     .contains("bad.json is not a valid Docker seccomp profile"),
@@ -873,7 +877,7 @@ fn regression_cve_2019_5736_exec_helper_exe_cannot_be_opened() {
             let mut cfg = fx.config(prefix, "cve", &["sh", "-c", script]);
             fx.with_probe(&mut cfg);
             cfg.security.cap_add = vec!["ALL".into()];
-            let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let spawned = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
             fx.wait_ready();
             let code = exec(
                 spawned.pid,
@@ -989,7 +993,7 @@ fn init_runs_the_command_reaps_forwards_and_stays_out_of_reach() {
             let mut cfg = fx.config(prefix, "init", &["sh", "-c", script]);
             fx.with_probe(&mut cfg);
             cfg.process.init = true;
-            let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let spawned = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
             let out = fx.wait_ready();
             assert!(
                 out.contains("pid=2 ppid=1"),
@@ -1058,7 +1062,7 @@ fn init_runs_the_command_reaps_forwards_and_stays_out_of_reach() {
             // Killed by a signal: 128 + signal, as a shell reports it.
             let mut cfg = fx.config(prefix, "init-kill", &["sh", "-c", "kill -9 $$"]);
             cfg.process.init = true;
-            let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let spawned = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
             let status = waitpid(Pid::from_raw(spawned.pid as i32), None).unwrap();
             assert_eq!(
                 status,
@@ -1069,7 +1073,7 @@ fn init_runs_the_command_reaps_forwards_and_stays_out_of_reach() {
             // A command that cannot start fails the spawn as without init.
             let mut cfg = fx.config(prefix, "init-missing", &["/bin/nope"]);
             cfg.process.init = true;
-            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            let err = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap_err();
             assert!(err.to_string().contains("/bin/nope"), "{err}");
         },
     );
@@ -1091,7 +1095,7 @@ fn shared_namespaces_and_a_joined_dev_shm_that_stays_inside_its_container() {
             let donor_fx = Fixture::new();
             let script = "echo shared > /dev/shm/marker; echo READY; sleep 1000";
             let cfg = donor_fx.config(prefix, "donor", &["sh", "-c", script]);
-            let donor = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let donor = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
             donor_fx.wait_ready();
 
             let joiner_fx = Fixture::new();
@@ -1099,7 +1103,7 @@ fn shared_namespaces_and_a_joined_dev_shm_that_stays_inside_its_container() {
             let mut cfg = joiner_fx.config(prefix, "joiner", &["sh", "-c", script]);
             cfg.process.pid_namespace = Namespace::Join(donor.pid);
             cfg.process.ipc_namespace = Namespace::Join(donor.pid);
-            let joiner = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let joiner = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
             let out = joiner_fx.wait_ready();
             assert!(
                 out.lines().any(|l| l == "shared"),
@@ -1120,7 +1124,7 @@ fn shared_namespaces_and_a_joined_dev_shm_that_stays_inside_its_container() {
             let mut cfg = host_fx.config(prefix, "host", &["sh", "-c", script]);
             cfg.process.uts_namespace = Namespace::Host;
             cfg.process.ipc_namespace = Namespace::Host;
-            let host = spawn(cfg, &mut |_| Ok(())).unwrap();
+            let host = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
             let out = host_fx.wait_ready();
             let own_name = nix::unistd::gethostname().unwrap();
             assert_eq!(out.lines().next(), own_name.to_str(), "the host's name");
@@ -1132,16 +1136,16 @@ fn shared_namespaces_and_a_joined_dev_shm_that_stays_inside_its_container() {
             stop(&host);
             let mut cfg = host_fx.config(prefix, "refused", &["true"]);
             cfg.process.uts_namespace = Namespace::Join(me);
-            assert!(spawn(cfg, &mut |_| Ok(())).is_err());
+            assert!(spawn(cfg, &mut |_| Ok::<(), String>(())).is_err());
             let mut cfg = host_fx.config(prefix, "refused", &["true"]);
             cfg.process.uts_namespace = Namespace::Host;
             cfg.process.domainname = Some("example.org".into());
-            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            let err = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap_err();
             assert!(err.to_string().contains("rename the host"), "{err}");
             let mut cfg = host_fx.config(prefix, "refused", &["true"]);
             cfg.process.ipc_namespace = Namespace::Host;
             cfg.process.shm_size = Some(1 << 20);
-            let err = spawn(cfg, &mut |_| Ok(())).unwrap_err();
+            let err = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap_err();
             assert!(
                 err.to_string().contains("shm_size needs a /dev/shm"),
                 "{err}"
@@ -1160,13 +1164,13 @@ fn shared_namespaces_and_a_joined_dev_shm_that_stays_inside_its_container() {
                 if pid_host {
                     cfg.process.pid_namespace = Namespace::Host;
                 }
-                let donor = spawn(cfg, &mut |_| Ok(())).unwrap();
+                let donor = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
                 donor_fx.wait_ready();
                 let joiner_fx = Fixture::new();
                 let script = "ls /dev/shm; echo READY; sleep 1000";
                 let mut cfg = joiner_fx.config(prefix, "victim", &["sh", "-c", script]);
                 cfg.process.ipc_namespace = Namespace::Join(donor.pid);
-                match spawn(cfg, &mut |_| Ok(())) {
+                match spawn(cfg, &mut |_| Ok::<(), String>(())) {
                     Err(err) => {
                         assert!(pid_host, "{target}: {err}");
                         assert!(
@@ -1243,7 +1247,7 @@ fn cgroup_v2_device_program_enforces_docker_device_rules() {
                 let mut cfg = fx.config(prefix, name, &["sh", "-c", &script]);
                 cfg.cgroup.fs_root = cgroup2.path().to_path_buf();
                 setup(&mut cfg);
-                let spawned = spawn(cfg, &mut |_| Ok(())).unwrap();
+                let spawned = spawn(cfg, &mut |_| Ok::<(), String>(())).unwrap();
                 assert_eq!(spawned.cgroup.mode, CgroupMode::V2);
                 (fx.wait_ready(), spawned, fx)
             };

@@ -1,8 +1,13 @@
 //! `BuildError`: what can go wrong in a build, with the Dockerfile line when a line
 //! is to blame, and what to do about it.
 
+use super::fs::OwnerError;
+use super::mounts::MountError;
+use super::remote::{ChecksumError, FetchError};
+use super::words::WordError;
 use crate::error::ImageError;
 use std::path::PathBuf;
+use wharf_units::UnitError;
 
 /// An error of `wharf build`.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +21,18 @@ pub enum BuildError {
         line: usize,
         /// What is wrong and what to do.
         message: String,
+    },
+
+    /// An instruction's value is wrong or its work failed, at a line; the source
+    /// says what and what to do.
+    #[error("{file}:{line}: {source}")]
+    Instruction {
+        /// The Dockerfile's name.
+        file: String,
+        /// 1-based line of the instruction.
+        line: usize,
+        #[source]
+        source: InstructionError,
     },
 
     /// A `RUN` step exited with a non-zero code; its layer was discarded.
@@ -104,8 +121,47 @@ impl BuildError {
             BuildError::Dockerfile { line, .. }
             | BuildError::RunFailed { line, .. }
             | BuildError::RunStart { line, .. }
-            | BuildError::StoreAt { line, .. } => Some(*line),
+            | BuildError::StoreAt { line, .. }
+            | BuildError::Instruction { line, .. } => Some(*line),
             _ => None,
         }
     }
+}
+
+/// What went wrong in one instruction, from the part that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstructionError {
+    /// Quoting or a variable reference.
+    #[error(transparent)]
+    Word(#[from] WordError),
+    /// A `RUN --mount` value.
+    #[error(transparent)]
+    Mount(#[from] MountError),
+    /// An `ADD --checksum` value.
+    #[error(transparent)]
+    Checksum(#[from] ChecksumError),
+    /// A `--chown` user or group.
+    #[error(transparent)]
+    Owner(#[from] OwnerError),
+    /// An `ADD` download.
+    #[error("ADD {url}: {source}")]
+    Fetch {
+        url: String,
+        #[source]
+        source: FetchError,
+    },
+    /// An `ADD` archive that cannot be extracted.
+    #[error("ADD {path}: {source}")]
+    Extract {
+        path: String,
+        #[source]
+        source: Box<ImageError>,
+    },
+    /// A `HEALTHCHECK` duration flag.
+    #[error("HEALTHCHECK --{flag}: {source}")]
+    Duration {
+        flag: String,
+        #[source]
+        source: UnitError,
+    },
 }

@@ -497,8 +497,17 @@ pub fn read_small(tree: &Tree<'_>, path: &str) -> Option<String> {
     fs::read_to_string(&f.host).ok()
 }
 
+/// A `--chown` name the stage does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OwnerError {
+    #[error("--chown: no user {0:?} in the stage's /etc/passwd; use a numeric id")]
+    NoUser(String),
+    #[error("--chown: no group {0:?} in the stage's /etc/group; use a numeric id")]
+    NoGroup(String),
+}
+
 /// `--chown=user:group` against the stage's `/etc/passwd` and `/etc/group`.
-pub fn resolve_owner(tree: &Tree<'_>, spec: &str) -> Result<(u32, u32), String> {
+pub fn resolve_owner(tree: &Tree<'_>, spec: &str) -> Result<(u32, u32), OwnerError> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -518,17 +527,17 @@ pub fn resolve_owner(tree: &Tree<'_>, spec: &str) -> Result<(u32, u32), String> 
     };
     let (uid, primary) = match user.parse::<u32>() {
         Ok(id) => (id, lookup_by_id(tree, id).unwrap_or(id)),
-        Err(_) => lookup("/etc/passwd", user).ok_or_else(|| {
-            format!("--chown: no user {user:?} in the stage's /etc/passwd; use a numeric id")
-        })?,
+        Err(_) => {
+            lookup("/etc/passwd", user).ok_or_else(|| OwnerError::NoUser(user.to_string()))?
+        }
     };
     let gid = match group {
         None => primary,
         Some(g) => match g.parse::<u32>() {
             Ok(id) => id,
-            Err(_) => lookup("/etc/group", g).map(|(gid, _)| gid).ok_or_else(|| {
-                format!("--chown: no group {g:?} in the stage's /etc/group; use a numeric id")
-            })?,
+            Err(_) => lookup("/etc/group", g)
+                .map(|(gid, _)| gid)
+                .ok_or_else(|| OwnerError::NoGroup(g.to_string()))?,
         },
     };
     Ok((uid, gid))

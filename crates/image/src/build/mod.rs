@@ -33,7 +33,7 @@ pub mod remote;
 pub mod words;
 
 pub use builder::{build_key, Builder, Puller};
-pub use error::BuildError;
+pub use error::{BuildError, InstructionError};
 pub use inputs::{inputs_digest, INPUTS_LABEL};
 pub use layer::{cache_entries, BuiltLayer, CacheRecord};
 

@@ -5,6 +5,7 @@
 //! secret files, and the removal of the mount points a step's mounts left in its
 //! diff directory, so that nothing of a mount lands in a layer.
 
+use super::words::WordError;
 use crate::error::{ioe, ImageError};
 use crate::fsutil::{ensure_dir, remove_tree, unique_suffix, TMP_MARK};
 use nix::fcntl::{Flock, FlockArg};
@@ -79,6 +80,33 @@ pub struct RunMount {
     pub env: Option<String>,
 }
 
+/// A `RUN --mount` value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("RUN --mount={spec}: {problem}")]
+pub struct MountError {
+    /// The value as written.
+    pub spec: String,
+    pub problem: MountProblem,
+}
+
+/// What is wrong with a `RUN --mount` value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MountProblem {
+    /// A key, a type or a combination the mount does not take; says what to write.
+    #[error("{0}")]
+    Invalid(String),
+    /// A variable reference in a value.
+    #[error(transparent)]
+    Word(#[from] WordError),
+    /// `size=` of a tmpfs.
+    #[error("size={text:?} is not a size ({source})")]
+    Size {
+        text: String,
+        #[source]
+        source: wharf_units::UnitError,
+    },
+}
+
 /// The keys each type accepts (besides `type`).
 fn keys_of(kind: MountType) -> &'static [&'static str] {
     match kind {
@@ -133,24 +161,6 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
     }
 }
 
-/// `64m`, `1g`, `512k`, `1048576`, `2GiB` → bytes.
-pub fn parse_size(v: &str) -> Option<u64> {
-    let t = v.trim().to_ascii_lowercase();
-    let digits = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let n: f64 = t[..digits].parse().ok()?;
-    let mult: u64 = match t[digits..].trim() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return None,
-    };
-    Some((n * mult as f64) as u64)
-}
-
 /// Clean absolute form of `target`, relative ones taken from `workdir`.
 fn absolute(target: &str, workdir: &str) -> String {
     let joined = if target.starts_with('/') {
@@ -167,9 +177,13 @@ fn absolute(target: &str, workdir: &str) -> String {
 pub fn parse_mount(
     spec: &str,
     workdir: &str,
-    expand: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<RunMount, String> {
-    let ctx = |m: String| format!("RUN --mount={spec}: {m}");
+    expand: &dyn Fn(&str) -> Result<String, WordError>,
+) -> Result<RunMount, MountError> {
+    let fail = |problem: MountProblem| MountError {
+        spec: spec.to_string(),
+        problem,
+    };
+    let ctx = |m: String| fail(MountProblem::Invalid(m));
     let mut kind = MountType::Bind;
     let mut given: Vec<(&'static str, Option<String>)> = Vec::new();
     for field in split_fields(spec).map_err(ctx)? {
@@ -178,7 +192,10 @@ pub fn parse_mount(
             continue;
         }
         let (key, value) = match field.split_once('=') {
-            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(expand(v).map_err(ctx)?)),
+            Some((k, v)) => (
+                k.trim().to_ascii_lowercase(),
+                Some(expand(v).map_err(|e| fail(e.into()))?),
+            ),
             None => (field.to_ascii_lowercase(), None),
         };
         let canonical: &'static str = match key.as_str() {
@@ -252,7 +269,7 @@ pub fn parse_mount(
             )));
         }
         let text = value.clone().unwrap_or_default();
-        let number = |radix: u32, max: u64| -> Result<u32, String> {
+        let number = |radix: u32, max: u64| -> Result<u32, MountError> {
             u64::from_str_radix(&text, radix)
                 .ok()
                 .filter(|n| *n <= max)
@@ -301,10 +318,12 @@ pub fn parse_mount(
             "uid" => m.uid = Some(number(10, u32::MAX as u64)?),
             "gid" => m.gid = Some(number(10, u32::MAX as u64)?),
             "size" => {
-                m.size =
-                    Some(parse_size(&text).ok_or_else(|| {
-                        ctx(format!("size={text:?} is not a size such as 64m or 1g"))
-                    })?)
+                m.size = Some(wharf_units::parse_bytes(&text).map_err(|source| {
+                    fail(MountProblem::Size {
+                        text: text.clone(),
+                        source,
+                    })
+                })?)
             }
             "env" => m.env = Some(text),
             _ => {}
@@ -553,6 +572,7 @@ mod tests {
 
     fn parse(spec: &str) -> Result<RunMount, String> {
         parse_mount(spec, "/srv/app", &|v| Ok(v.replace("$HOME", "/root")))
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -633,12 +653,14 @@ mod tests {
     }
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1024"), Some(1024));
-        assert_eq!(parse_size("2k"), Some(2048));
-        assert_eq!(parse_size("1GiB"), Some(1 << 30));
-        assert_eq!(parse_size("1.5m"), Some(3 << 19));
-        assert_eq!(parse_size("x"), None);
+    fn tmpfs_sizes_are_docker_sizes() {
+        let size = |s: &str| parse(&format!("type=tmpfs,target=/t,size={s}")).map(|m| m.size);
+        assert_eq!(size("1024"), Ok(Some(1024)));
+        assert_eq!(size("2k"), Ok(Some(2048)));
+        assert_eq!(size("1GiB"), Ok(Some(1 << 30)));
+        assert_eq!(size("1.5m"), Ok(Some(3 << 19)));
+        let e = size("x").unwrap_err();
+        assert!(e.contains("size=\"x\" is not a size (invalid size"), "{e}");
     }
 
     #[test]

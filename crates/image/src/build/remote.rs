@@ -7,8 +7,46 @@
 
 use sha2::{Digest as _, Sha256};
 use std::fs::File;
-use std::io::{Read, Write};
-use std::path::Path;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A `--checksum` value that is not a sha256 digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ADD --checksum={value:?}: {reason}")]
+pub struct ChecksumError {
+    /// The value as given.
+    pub value: String,
+    /// What is wrong and what to write.
+    pub reason: &'static str,
+}
+
+/// Why a download failed; the caller adds the URL and the Dockerfile line.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The request could not be made or answered (DNS, connection, TLS).
+    #[error("cannot download it: {source}")]
+    Request {
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    /// The server answered with an error status.
+    #[error("cannot download it: the server answered HTTP {status} {reason}")]
+    Status { status: u16, reason: String },
+    /// The body broke off.
+    #[error("the download failed: {source}")]
+    Read {
+        #[source]
+        source: io::Error,
+    },
+    /// The file could not be created or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Write {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
 
 /// Whether an ADD source is an HTTP(S) URL.
 pub fn is_url(src: &str) -> bool {
@@ -64,21 +102,21 @@ pub fn file_name(url: &str) -> Option<String> {
 }
 
 /// `--checksum=sha256:<64 hex digits>`, checked.
-pub fn parse_checksum(value: &str) -> Result<String, String> {
+pub fn parse_checksum(value: &str) -> Result<String, ChecksumError> {
+    let bad = |reason| ChecksumError {
+        value: value.to_string(),
+        reason,
+    };
     let (algo, hex) = value.split_once(':').unwrap_or(("", value));
     if algo != "sha256" {
-        return Err(format!(
-            "ADD --checksum={value:?}: give a sha256 digest, sha256:<64 hex digits>"
-        ));
+        return Err(bad("give a sha256 digest, sha256:<64 hex digits>"));
     }
     if hex.len() != 64
         || !hex
             .chars()
             .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
     {
-        return Err(format!(
-            "ADD --checksum={value:?}: a sha256 digest has 64 lower-case hex digits"
-        ));
+        return Err(bad("a sha256 digest has 64 lower-case hex digits"));
     }
     Ok(value.to_string())
 }
@@ -96,27 +134,31 @@ pub struct Fetched {
 
 /// Download `url` into the new file `dest`. The error says what failed (the
 /// caller adds the URL and the Dockerfile line).
-pub fn fetch(url: &str, dest: &Path) -> Result<Fetched, String> {
+pub fn fetch(url: &str, dest: &Path) -> Result<Fetched, FetchError> {
     let agent = crate::registry::agent(true);
-    let mut resp = agent
-        .get(url)
-        .call()
-        .map_err(|e| format!("cannot download it: {e}"))?;
+    let mut resp = agent.get(url).call().map_err(|e| FetchError::Request {
+        source: Box::new(e),
+    })?;
     let status = resp.status();
     if !status.is_success() {
-        return Err(format!(
-            "cannot download it: the server answered HTTP {} {}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        ));
+        return Err(FetchError::Status {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+        });
     }
     let mtime = resp
         .headers()
         .get("last-modified")
         .and_then(|v| v.to_str().ok())
         .and_then(parse_http_date);
-    let mut file =
-        File::create(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+    let write_err = |action| {
+        move |source| FetchError::Write {
+            action,
+            path: dest.to_path_buf(),
+            source,
+        }
+    };
+    let mut file = File::create(dest).map_err(write_err("create"))?;
     let mut hasher = Sha256::new();
     let mut reader = resp.body_mut().as_reader();
     let mut buf = vec![0u8; 64 * 1024];
@@ -124,17 +166,15 @@ pub fn fetch(url: &str, dest: &Path) -> Result<Fetched, String> {
     loop {
         let n = reader
             .read(&mut buf)
-            .map_err(|e| format!("the download failed: {e}"))?;
+            .map_err(|source| FetchError::Read { source })?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        file.write_all(&buf[..n])
-            .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+        file.write_all(&buf[..n]).map_err(write_err("write"))?;
         size += n as u64;
     }
-    file.flush()
-        .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    file.flush().map_err(write_err("write"))?;
     Ok(Fetched {
         digest: format!("sha256:{}", hex::encode(hasher.finalize())),
         size,
@@ -199,10 +239,20 @@ mod tests {
     fn checksums_are_sha256() {
         let good = format!("sha256:{}", "ab".repeat(32));
         assert_eq!(parse_checksum(&good).unwrap(), good);
-        let e = parse_checksum("md5:abc").unwrap_err();
+        let e = parse_checksum("md5:abc").unwrap_err().to_string();
         assert!(e.contains("give a sha256 digest"), "{e}");
-        let e = parse_checksum("sha256:ABC").unwrap_err();
+        let e = parse_checksum("sha256:ABC").unwrap_err().to_string();
         assert!(e.contains("64 lower-case hex digits"), "{e}");
+    }
+
+    #[test]
+    fn a_refused_connection_keeps_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = fetch("http://127.0.0.1:1/x", &dir.path().join("x")).unwrap_err();
+        assert!(matches!(e, FetchError::Request { .. }), "{e:?}");
+        assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+        assert!(e.to_string().starts_with("cannot download it: "), "{e}");
+        assert!(!dir.path().join("x").exists());
     }
 
     #[test]

@@ -108,6 +108,7 @@ fn variable_substitution() {
     assert!(lx
         .word("${U:?must be set}", &get)
         .unwrap_err()
+        .to_string()
         .contains("must be set"));
     assert_eq!(lx.words("a \"b c\" $P", &get).unwrap(), ["a", "b c", "x y"]);
     let bt = Lexer { escape: '`' };
@@ -870,7 +871,22 @@ fn add_downloads_urls_checks_checksums_and_keys_the_cache_by_content() {
         "{msg}"
     );
     f.dockerfile(&format!("FROM base\nADD {u}/missing /m\n"));
-    let e = f.build(f.tagged("bad")).unwrap_err().to_string();
+    let err = f.build(f.tagged("bad")).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            BuildError::Instruction {
+                line: 2,
+                source: super::InstructionError::Fetch {
+                    source: super::remote::FetchError::Status { status: 404, .. },
+                    ..
+                },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let e = err.to_string();
     assert!(
         e.contains("Dockerfile:2: ADD ") && e.contains("HTTP 404"),
         "{e}"

@@ -4,6 +4,31 @@
 //! applies them to the instructions that support substitution (not RUN, CMD or
 //! ENTRYPOINT, whose shell does it).
 
+/// A word that cannot be processed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WordError {
+    /// A quote opened and never closed.
+    #[error("unterminated {kind} quote in {text:?}")]
+    UnterminatedQuote {
+        /// `single` or `double`.
+        kind: &'static str,
+        text: String,
+    },
+    /// `${` without a name.
+    #[error("bad variable reference: ${{ must be followed by a name")]
+    MissingName,
+    /// `${NAME` without its `}`.
+    #[error("unterminated ${{{name} in a variable reference")]
+    UnterminatedReference { name: String },
+    /// A modifier other than `:-`, `:+`, `:?`, `-`, `+`, `?`.
+    #[error("unsupported modifier in ${{{name}{modifier}}}; use :-, :+, :?, -, + or ?")]
+    UnsupportedModifier { name: String, modifier: String },
+    /// `${NAME:?message}` or `${NAME?message}` of a variable that is unset (or
+    /// empty); the message is the Dockerfile's own.
+    #[error("{name}: {message}")]
+    Required { name: String, message: String },
+}
+
 /// Looks a variable up; `None` when it is not set.
 pub type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -23,12 +48,12 @@ impl Default for Lexer {
 impl Lexer {
     /// The whole text as one word: quotes removed, escapes and variables processed,
     /// whitespace kept.
-    pub fn word(&self, s: &str, vars: Vars<'_>) -> Result<String, String> {
+    pub fn word(&self, s: &str, vars: Vars<'_>) -> Result<String, WordError> {
         Ok(self.process(s, vars, false)?.concat())
     }
 
     /// Split at unquoted whitespace into processed words.
-    pub fn words(&self, s: &str, vars: Vars<'_>) -> Result<Vec<String>, String> {
+    pub fn words(&self, s: &str, vars: Vars<'_>) -> Result<Vec<String>, WordError> {
         self.process(s, vars, true)
     }
 
@@ -74,7 +99,7 @@ impl Lexer {
         out
     }
 
-    fn process(&self, s: &str, vars: Vars<'_>, split: bool) -> Result<Vec<String>, String> {
+    fn process(&self, s: &str, vars: Vars<'_>, split: bool) -> Result<Vec<String>, WordError> {
         let chars: Vec<char> = s.chars().collect();
         let mut i = 0;
         let mut words = Vec::new();
@@ -110,7 +135,12 @@ impl Lexer {
                             cur.push(c);
                             i += 1;
                         }
-                        None => return Err(format!("unterminated single quote in {s:?}")),
+                        None => {
+                            return Err(WordError::UnterminatedQuote {
+                                kind: "single",
+                                text: s.to_string(),
+                            })
+                        }
                     }
                 }
             } else if c == '"' {
@@ -138,7 +168,12 @@ impl Lexer {
                             cur.push(c);
                             i += 1;
                         }
-                        None => return Err(format!("unterminated double quote in {s:?}")),
+                        None => {
+                            return Err(WordError::UnterminatedQuote {
+                                kind: "double",
+                                text: s.to_string(),
+                            })
+                        }
                     }
                 }
             } else if c == '$' {
@@ -161,7 +196,7 @@ impl Lexer {
         mut i: usize,
         vars: Vars<'_>,
         out: &mut String,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, WordError> {
         let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
         match chars.get(i) {
             Some('{') => {
@@ -172,16 +207,14 @@ impl Lexer {
                 }
                 let name: String = chars[start..i].iter().collect();
                 if name.is_empty() {
-                    return Err("bad variable reference: ${ must be followed by a name".into());
+                    return Err(WordError::MissingName);
                 }
                 // The modifier word runs to the matching '}' (nested ${} allowed).
                 let mod_start = i;
                 let mut depth = 0usize;
                 loop {
                     match chars.get(i) {
-                        None => {
-                            return Err(format!("unterminated ${{{name} in a variable reference"))
-                        }
+                        None => return Err(WordError::UnterminatedReference { name }),
                         Some('}') if depth == 0 => break,
                         Some('}') => depth -= 1,
                         Some('{') if i > 0 && chars[i - 1] == '$' => depth += 1,
@@ -202,11 +235,7 @@ impl Lexer {
                             '-' => ":-",
                             '+' => ":+",
                             '?' => ":?",
-                            _ => {
-                                return Err(format!(
-                                    "unsupported modifier in ${{{name}{modifier}}}; use :-, :+, :?, -, + or ?"
-                                ))
-                            }
+                            _ => return Err(WordError::UnsupportedModifier { name, modifier }),
                         },
                         rest[1..].to_string(),
                     )
@@ -217,11 +246,7 @@ impl Lexer {
                             '-' => "-",
                             '+' => "+",
                             '?' => "?",
-                            _ => {
-                                return Err(format!(
-                                    "unsupported modifier in ${{{name}{modifier}}}; use :-, :+, :?, -, + or ?"
-                                ))
-                            }
+                            _ => return Err(WordError::UnsupportedModifier { name, modifier }),
                         },
                         modifier[1..].to_string(),
                     )
@@ -240,21 +265,21 @@ impl Lexer {
                     ":+" | "+" => {}
                     ":?" if !non_empty => {
                         let m = word()?;
-                        return Err(format!(
-                            "{name}: {}",
-                            if m.is_empty() {
-                                "is not set or empty"
+                        return Err(WordError::Required {
+                            name,
+                            message: if m.is_empty() {
+                                "is not set or empty".into()
                             } else {
-                                &m
-                            }
-                        ));
+                                m
+                            },
+                        });
                     }
                     "?" if !set => {
                         let m = word()?;
-                        return Err(format!(
-                            "{name}: {}",
-                            if m.is_empty() { "is not set" } else { &m }
-                        ));
+                        return Err(WordError::Required {
+                            name,
+                            message: if m.is_empty() { "is not set".into() } else { m },
+                        });
                     }
                     _ => out.push_str(value.as_deref().unwrap_or("")),
                 }

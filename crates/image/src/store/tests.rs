@@ -428,6 +428,22 @@ fn tampered_layer_is_detected_when_its_snapshot_is_rebuilt() {
 }
 
 #[test]
+fn a_bad_layer_is_named_by_its_digest_once() {
+    let (_tmp, store) = store();
+    let tar = rootfs_tar("one");
+    let id = store.import(&tar[..], Some("t"), &[]).unwrap();
+    let diff = sha256_digest(&tar);
+    remove_tree(&store.snapshot_path(&diff).unwrap()).unwrap();
+    fs::write(store.blob_path(&diff).unwrap(), b"\xfd7zXZ\0 not a tar").unwrap();
+    let e = store.resolve(&id).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("bad layer {diff}: it is xz-compressed")),
+        "{e}"
+    );
+    assert!(!e.contains("layer layer"), "{e}");
+}
+
+#[test]
 fn bad_imports_leave_nothing_tagged() {
     let (_tmp, store) = store();
     let e = store

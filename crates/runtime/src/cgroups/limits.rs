@@ -1,7 +1,7 @@
 //! Apply memory, CPU and pids limits (v1 and v2 files). A refused value or a missing
 //! controller is an error, never ignored.
 
-use super::{fs, v1_controller_mounted, CgroupHandle, CgroupMode, Limits};
+use super::{fs, v1_controller_mounted, CgroupHandle, CgroupMode, HostFacts, Limits};
 use crate::RuntimeError;
 use std::path::{Path, PathBuf};
 
@@ -10,14 +10,14 @@ pub const CPU_PERIOD_US: u64 = 100_000;
 
 const MEMORY_HINT: &str = "the limit must be above the memory the container uses";
 const RANGE_HINT: &str = "the value is outside the range the kernel accepts";
-const SWAP_HINT: &str = "the kernel does not account swap (boot it with swapaccount=1, or on cgroup v2 enable swap) or leave memswap_limit unset";
+const SWAP_HINT: &str = "the kernel does not account swap (boot it with swapaccount=1, or on cgroup v2 enable swap) or leave the memory_swap limit unset";
 const CPUSET_HINT: &str =
     "the CPUs and memory nodes must exist and lie within the parent cgroup's cpuset";
 /// cpu.shares when none is given, as the kernel and Docker use.
 const DEFAULT_CPU_SHARES: u64 = 1024;
 const CPU_HINT: &str = "the CPU limit must be at least 0.01 CPUs and fit the parent cgroup's quota";
-const OOM_V2_HINT: &str = "cgroup v2 cannot keep the OOM killer away from a cgroup, so this host cannot enforce oom_kill_disable: remove it (the memory limit still applies)";
-const SWAPPINESS_V2_HINT: &str = "cgroup v2 has no per-cgroup swappiness, so this host cannot honour mem_swappiness: remove it (the host's vm.swappiness applies)";
+const OOM_V2_HINT: &str = "cgroup v2 cannot keep the OOM killer away from a cgroup, so this host cannot enforce oom_kill_disable: leave it unset (the memory limit still applies)";
+const SWAPPINESS_V2_HINT: &str = "cgroup v2 has no per-cgroup swappiness, so this host cannot honour mem_swappiness: leave it unset (the host's vm.swappiness applies)";
 
 /// CFS quota in microseconds per [`CPU_PERIOD_US`] for a `nano_cpus` limit; `None`
 /// for 0 (unlimited).
@@ -36,89 +36,14 @@ pub fn cpu_weight_from_shares(shares: u64) -> u64 {
     1 + ((shares - 2) * 9999) / 262_142
 }
 
-/// Refuse combinations Docker refuses, before anything is written.
-fn validate(l: &Limits) -> Result<(), RuntimeError> {
-    let bad = |m: String| Err(RuntimeError::InvalidConfig(m));
-    let mem = l.memory_bytes.unwrap_or(0);
-    if let Some(swap) = l.memory_swap_bytes {
-        if swap < -1 {
-            return bad(format!(
-                "memswap_limit {swap} is invalid: use -1 for unlimited swap or a byte count"
-            ));
-        }
-        if swap != 0 && mem == 0 {
-            return bad("memswap_limit needs a memory limit (mem_limit or deploy.resources.limits.memory) as well".into());
-        }
-        if swap > 0 && (swap as u64) < mem {
-            return bad(format!("memswap_limit {swap} is below the memory limit {mem}: it counts memory plus swap, so it must be at least the memory limit"));
-        }
-    }
-    if let Some(s) = l.swappiness {
-        if s > 100 {
-            return bad(format!("mem_swappiness {s} is outside 0..=100"));
-        }
-    }
-    if let Some(r) = l.memory_reservation_bytes {
-        if mem > 0 && r > mem {
-            return bad(format!("the memory reservation {r} is above the memory limit {mem}: the soft limit must not exceed the hard one"));
-        }
-    }
-    if let Some(s) = l.cpu_shares {
-        if s != 0 && !(2..=262_144).contains(&s) {
-            return bad(format!("cpu_shares {s} is outside 2..=262144"));
-        }
-    }
-    let explicit =
-        l.cpu_quota_us.is_some_and(|q| q != 0) || l.cpu_period_us.is_some_and(|p| p != 0);
-    if explicit && l.nano_cpus.is_some_and(|n| n != 0) {
-        return bad(
-            "cpus (NanoCPUs) and cpu_quota/cpu_period cannot both be set: use one or the other"
-                .into(),
-        );
-    }
-    if let Some(p) = l.cpu_period_us.filter(|p| *p != 0) {
-        if !(1000..=1_000_000).contains(&p) {
-            return bad(format!("cpu_period {p} is outside 1000..=1000000 µs"));
-        }
-    }
-    if let Some(q) = l.cpu_quota_us {
-        if q != 0 && q != -1 && q < 1000 {
-            return bad(format!(
-                "cpu_quota {q} is invalid: at least 1000 µs, or -1 for unlimited"
-            ));
-        }
-    }
-    for (what, v) in [("cpuset", &l.cpuset_cpus), ("cpuset mems", &l.cpuset_mems)] {
-        if let Some(v) = v {
-            if !valid_cpu_list(v) {
-                return bad(format!(
-                    "{what} {v:?} is not a list of numbers and ranges such as 0-2,4"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `0`, `0-3`, `0,2-4,7`.
-fn valid_cpu_list(s: &str) -> bool {
-    !s.is_empty()
-        && s.split(',').all(|part| {
-            let mut it = part.splitn(2, '-');
-            let lo = it.next().and_then(|a| a.parse::<u32>().ok());
-            match (lo, it.next()) {
-                (Some(_), None) => true,
-                (Some(a), Some(b)) => b.parse::<u32>().is_ok_and(|b| b >= a),
-                _ => false,
-            }
-        })
-}
-
 impl CgroupHandle {
     /// Apply `limits`; `None` fields are left as they are, `Some(0)` means unlimited
     /// (Docker's convention).
+    ///
+    /// The static checks ([`Limits::validate`]) run again here (a container made by an older wharf was
+    /// never checked at create); host state is checked by the writes themselves.
     pub fn apply(&self, limits: &Limits) -> Result<(), RuntimeError> {
-        validate(limits)?;
+        limits.validate(&HostFacts::current())?;
         match self.mode {
             CgroupMode::V1 => self.apply_v1(limits)?,
             CgroupMode::V2 => self.apply_v2(limits)?,
@@ -136,7 +61,7 @@ impl CgroupHandle {
                 let file = dir.join("memory.swap.max");
                 if !file.exists() {
                     return Err(RuntimeError::Unsupported {
-                        what: "memswap_limit",
+                        what: "memory_swap",
                         path: file,
                         hint: SWAP_HINT,
                     });
@@ -152,11 +77,11 @@ impl CgroupHandle {
             } else {
                 // Written by apply_v1 together with the memory limit; check it exists.
                 let dir =
-                    self.v1_controller_dir("memory", "memswap_limit", "memory.limit_in_bytes")?;
+                    self.v1_controller_dir("memory", "memory_swap", "memory.limit_in_bytes")?;
                 let file = dir.join("memory.memsw.limit_in_bytes");
                 if !file.exists() {
                     return Err(RuntimeError::Unsupported {
-                        what: "memswap_limit",
+                        what: "memory_swap",
                         path: file,
                         hint: SWAP_HINT,
                     });

@@ -4,7 +4,8 @@
 //! Every operation takes the cgroupfs root (normally `/sys/fs/cgroup`) as an input, so
 //! the whole module is unit-tested on a fake tree in a tempdir. One file a concern:
 //! [`detect`](detect()) the hierarchy, `create`, `limits`, `procs`, `stats`, `freezer`
-//! (pause), `destroy`; `devices` (the device rules) and `bpf` (their v2 program).
+//! (pause), `destroy`; `devices` (the device rules) and `bpf` (their v2 program);
+//! `validate`, the static checks of [`Limits`] the engine also runs at create.
 
 mod bpf;
 mod create;
@@ -16,6 +17,7 @@ mod fs;
 mod limits;
 mod procs;
 mod stats;
+mod validate;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ use std::path::{Path, PathBuf};
 pub use detect::detect;
 pub use devices::{DeviceRule, DeviceType, DEFAULT_DEVICE_RULES};
 pub use stats::CgroupStats;
+pub use validate::{HostFacts, LimitError};
 
 /// The v1 controllers a container cgroup is created in besides cpuset (see
 /// [`V1_ALL_CONTROLLERS`]).
@@ -54,42 +57,47 @@ pub struct CgroupConfig {
 ///
 /// Every `Some` is enforced or `apply` fails saying why (a missing controller, a
 /// kernel without swap accounting, a value the kernel refuses): never ignored.
+/// [`Limits::validate`] checks them without a cgroup file system; its errors
+/// name the container spec's field given after each field here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
+    /// The hard memory limit in bytes (`memory`).
     pub memory_bytes: Option<u64>,
-    /// CPU time in billionths of a CPU (Docker's `NanoCpus`: 1.5 CPUs = 1_500_000_000).
+    /// CPU time in billionths of a CPU (Docker's `NanoCpus`: 1.5 CPUs =
+    /// 1_500_000_000; `nano_cpus`).
     pub nano_cpus: Option<u64>,
+    /// The most processes (`pids_limit`).
     pub pids: Option<u64>,
-    /// `memswap_limit`: memory plus swap in bytes; -1 = unlimited swap, 0 = Docker's
+    /// Memory plus swap in bytes (`memory_swap`); -1 = unlimited swap, 0 = Docker's
     /// default (as much swap as memory). Needs `memory_bytes`.
     #[serde(default)]
     pub memory_swap_bytes: Option<i64>,
-    /// `mem_reservation`: the soft limit (v1 `memory.soft_limit_in_bytes`, v2
+    /// The soft memory limit (`memory_reservation`; v1 `memory.soft_limit_in_bytes`, v2
     /// `memory.low`); 0 = none. Must not exceed `memory_bytes`.
     #[serde(default)]
     pub memory_reservation_bytes: Option<u64>,
-    /// `cpu_shares`: relative weight, 2..=262144 (v1 `cpu.shares`; v2 `cpu.weight`
+    /// Relative CPU weight (`cpu_shares`), 2..=262144 (v1 `cpu.shares`; v2 `cpu.weight`
     /// converted as runc does); 0 = the default (1024).
     #[serde(default)]
     pub cpu_shares: Option<u64>,
-    /// `cpu_quota` in µs per period; -1 or 0 = unlimited. Not with `nano_cpus`.
+    /// CPU quota in µs per period (`cpu_quota`); -1 or 0 = unlimited. Not with `nano_cpus`.
     #[serde(default)]
     pub cpu_quota_us: Option<i64>,
-    /// `cpu_period` in µs (1000..=1000000); 0 = the default (100000). Not with
+    /// CFS period in µs, 1000..=1000000 (`cpu_period`); 0 = the default (100000). Not with
     /// `nano_cpus`.
     #[serde(default)]
     pub cpu_period_us: Option<u64>,
-    /// `cpuset`: the CPUs the container may run on, e.g. `0-2,4`.
+    /// The CPUs the container may run on (`cpuset_cpus`), e.g. `0-2,4`.
     #[serde(default)]
     pub cpuset_cpus: Option<String>,
-    /// `cpuset.mems`: the memory nodes, e.g. `0`.
+    /// The memory nodes (`cpuset_mems`), e.g. `0`.
     #[serde(default)]
     pub cpuset_mems: Option<String>,
-    /// `oom_kill_disable`: processes that exceed the memory limit wait instead of
+    /// (`oom_kill_disable`) Processes that exceed the memory limit wait instead of
     /// being killed (v1 `memory.oom_control`; v2 has no such switch: an error).
     #[serde(default)]
     pub oom_kill_disable: bool,
-    /// `mem_swappiness`, 0..=100 (v1 `memory.swappiness`; v2 has no per-cgroup
+    /// Swappiness, 0..=100 (`mem_swappiness`; v1 `memory.swappiness`; v2 has no per-cgroup
     /// swappiness: an error).
     #[serde(default)]
     pub swappiness: Option<u64>,

@@ -561,7 +561,7 @@ fn v1_swap_without_accounting_or_cpuset_without_controller_is_an_error() {
         matches!(
             err,
             RuntimeError::Unsupported {
-                what: "memswap_limit",
+                what: "memory_swap",
                 ..
             }
         ),
@@ -637,14 +637,14 @@ fn docker_refusals_happen_before_any_write() {
                 cpu_period_us: Some(10),
                 ..Limits::default()
             },
-            "cpu_period 10",
+            "cpu_period: 10",
         ),
         (
             Limits {
                 cpuset_cpus: Some("0-a".into()),
                 ..Limits::default()
             },
-            "cpuset \"0-a\"",
+            "cpuset_cpus: \"0-a\"",
         ),
     ];
     let t = tempfile::tempdir().unwrap();
@@ -658,7 +658,7 @@ fn docker_refusals_happen_before_any_write() {
     };
     for (limits, expected) in cases {
         let err = h.apply(&limits).unwrap_err();
-        assert!(matches!(err, RuntimeError::InvalidConfig(_)), "{err}");
+        assert!(matches!(err, RuntimeError::InvalidLimit(_)), "{err}");
         assert!(err.to_string().contains(expected), "{expected}: {err}");
     }
     assert_eq!(

@@ -260,20 +260,47 @@ fn parse_version(s: &str) -> Option<(u32, u32)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
+/// Why a Docker seccomp profile cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// Not JSON of the profile's shape.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// An entry names an action, comparison, capability or kernel that does not exist.
+    #[error("{at}: {reason}")]
+    Entry {
+        /// Where in the profile: `defaultAction`, `syscalls[3]`.
+        at: String,
+        reason: String,
+    },
+}
+
 /// Turn a Docker JSON profile into a filter for a container holding `caps`, with the
 /// semantics of Docker and runc: `includes` needs every listed capability, `excludes`
 /// drops a rule when any listed capability is held; names unknown on this architecture
 /// are skipped; several conditions on one argument make one rule each (OR), otherwise
 /// the conditions of an entry are ANDed.
-pub(crate) fn parse_docker_profile(arch: Arch, json: &[u8], caps: u64) -> Result<Filter, String> {
-    let p: DockerProfile = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+pub(crate) fn parse_docker_profile(
+    arch: Arch,
+    json: &[u8],
+    caps: u64,
+) -> Result<Filter, ProfileError> {
+    let p: DockerProfile = serde_json::from_slice(json)?;
     let default_errno = p.default_errno_ret.unwrap_or(libc::EPERM as u32);
-    let default_action = parse_action(&p.default_action, p.default_errno_ret, 1)
-        .map_err(|e| format!("defaultAction: {e}"))?;
+    let default_action =
+        parse_action(&p.default_action, p.default_errno_ret, 1).map_err(|reason| {
+            ProfileError::Entry {
+                at: "defaultAction".into(),
+                reason,
+            }
+        })?;
     let kernel = kernel_version();
     let mut rules = Vec::new();
     for (i, s) in p.syscalls.iter().enumerate() {
-        let ctx = |e: String| format!("syscalls[{i}]: {e}");
+        let ctx = |reason: String| ProfileError::Entry {
+            at: format!("syscalls[{i}]"),
+            reason,
+        };
         let action = parse_action(&s.action, s.errno_ret, default_errno).map_err(ctx)?;
         let caps_held = |names: &[String]| -> Result<Vec<bool>, String> {
             names
@@ -621,12 +648,14 @@ pub(crate) fn prepare(
         }
     }
     let filter = match profile {
-        SeccompProfile::File(path) => parse_docker_profile(arch, &content, caps).map_err(|detail| {
-            RuntimeError::InvalidConfig(format!(
-                "seccomp profile {} is not a valid Docker seccomp profile: {detail}; fix the file or use seccomp=unconfined",
-                path.display()
-            ))
-        })?,
+        SeccompProfile::File(path) => {
+            parse_docker_profile(arch, &content, caps).map_err(|source| {
+                RuntimeError::SeccompProfile {
+                    path: path.clone(),
+                    source,
+                }
+            })?
+        }
         _ => default::profile(arch, caps),
     };
     let program = filter.compile(arch)?;

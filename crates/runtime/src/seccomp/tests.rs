@@ -295,7 +295,9 @@ fn docker_profiles_parse_with_docker_semantics() {
             "unknown capability",
         ),
     ] {
-        let err = parse_docker_profile(Arch::X86_64, bad.as_bytes(), 0).unwrap_err();
+        let err = parse_docker_profile(Arch::X86_64, bad.as_bytes(), 0)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(want), "{bad}: {err}");
     }
 }
