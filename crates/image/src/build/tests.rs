@@ -1005,7 +1005,8 @@ fn cache_from_images_seed_run_steps_whose_history_and_layers_match() {
     req.cache_from = vec!["seed".into(), "type=registry,ref=nosuch".into()];
     let out = f.build(req.clone()).unwrap();
     assert_eq!(f.exec.runs.lock().unwrap().len(), 2, "RUN steps ran again");
-    assert_eq!(out.cached, 3, "{:?}", f.events.lock().unwrap());
+    // RUN, WORKDIR, COPY (by the content digest in its entry) and RUN.
+    assert_eq!(out.cached, 4, "{:?}", f.events.lock().unwrap());
     assert_eq!(f.read("again", "/app/two").as_deref(), Some("2"));
     assert!(f.events.lock().unwrap().iter().any(
         |e| matches!(e, BuildEvent::Warning(w) if w.contains("\"nosuch\" is not in the local store"))
@@ -1017,4 +1018,105 @@ fn cache_from_images_seed_run_steps_whose_history_and_layers_match() {
     req.build_args.insert("V".into(), "2".into());
     f.build(req).unwrap();
     assert_eq!(f.exec.runs.lock().unwrap().len(), 4);
+}
+
+/// The same image built elsewhere at another time: the copied-up directories of
+/// its COPY layer carry other times than a COPY run now would give them.
+fn rebuilt_at_another_time(f: &Fixture, name: &str, as_name: &str, dir: &str, mtime: i64) {
+    use super::fs::{CopyOpts, Diff};
+    let img = f.store.inspect(name).unwrap();
+    let copy = img
+        .config
+        .history
+        .iter()
+        .filter(|h| !h.empty_layer)
+        .position(|h| h.created_by.as_deref().unwrap_or("").starts_with("COPY "))
+        .unwrap();
+    let lease = f.store.lease().unwrap();
+    let snapshot = f
+        .store
+        .snapshot_path(&img.config.rootfs.diff_ids[copy])
+        .unwrap();
+    let diff = f._tmp.path().join("older-copy-layer");
+    std::fs::create_dir(&diff).unwrap();
+    let d = Diff {
+        dir: &diff,
+        below: Tree::Layers(Vec::new()),
+    };
+    let opts = CopyOpts {
+        keep_owner: true,
+        ..Default::default()
+    };
+    d.copy(&Tree::Layers(vec![snapshot]), &[], &[], &opts)
+        .unwrap();
+    let p = diff.join(dir.trim_start_matches('/'));
+    let mode = std::fs::metadata(&p).unwrap().mode() & 0o7777;
+    super::fs::set_file_meta(&p, (0, 0), mode, Some(mtime)).unwrap();
+    let (older, _) = super::layer::commit_diff(&f.store, &lease, &diff).unwrap();
+    let mut layers: Vec<_> = img
+        .layers
+        .iter()
+        .zip(&img.config.rootfs.diff_ids)
+        .map(|(desc, diff_id)| super::layer::BuiltLayer {
+            desc: desc.clone(),
+            diff_id: diff_id.clone(),
+        })
+        .collect();
+    assert_ne!(layers[copy].diff_id, older.diff_id);
+    layers[copy] = older;
+    let image = crate::assembly::ImageAssembly {
+        config: img.config.clone(),
+        layers,
+    }
+    .write(&f.store, &lease)
+    .unwrap();
+    let r = crate::reference::Reference::parse(as_name)
+        .unwrap()
+        .with_default_tag();
+    image.name(&f.store, &lease, Some(&r)).unwrap();
+}
+
+#[test]
+fn cache_from_seeds_copy_into_an_existing_directory_built_at_another_time() {
+    let f = Fixture::new();
+    f.dockerfile("FROM base\nWORKDIR /app\nCOPY src/a.txt ./\nRUN write /app/two 2\n");
+    f.build(f.tagged("built")).unwrap();
+    assert_eq!(f.exec.runs.lock().unwrap().len(), 1);
+    let history = f.store.inspect("built").unwrap().config.history;
+    let copy = history
+        .iter()
+        .filter_map(|h| h.created_by.as_deref())
+        .find(|c| c.starts_with("COPY "))
+        .unwrap();
+    assert!(
+        copy.starts_with("COPY file:") && copy.ends_with(" in /app/"),
+        "{copy}"
+    );
+    rebuilt_at_another_time(&f, "built", "seed", "/app", 1_500_000_000);
+    let from_seed = || {
+        std::fs::remove_dir_all(f.store.root().join("build-cache")).unwrap();
+        let mut req = f.tagged("again");
+        req.cache_from = vec!["seed".into()];
+        f.build(req).unwrap()
+    };
+    let out = from_seed();
+    assert_eq!(
+        f.exec.runs.lock().unwrap().len(),
+        1,
+        "the RUN step ran again"
+    );
+    assert_eq!(out.cached, 3, "{:?}", f.events.lock().unwrap());
+    let diff_ids = |name: &str| f.store.inspect(name).unwrap().config.rootfs.diff_ids;
+    assert_eq!(diff_ids("again"), diff_ids("seed"), "the seed's layers");
+    // A checkout with other file times has the same content: still taken.
+    let a = f.ctx.join("src/a.txt");
+    super::fs::set_file_meta(&a, (0, 0), 0o644, Some(1_400_000_000)).unwrap();
+    from_seed();
+    assert_eq!(f.exec.runs.lock().unwrap().len(), 1);
+    // Other content is another COPY: it runs, and so does the RUN after it.
+    std::fs::write(&a, "changed").unwrap();
+    let out = from_seed();
+    assert_eq!(f.exec.runs.lock().unwrap().len(), 2);
+    assert_eq!(out.cached, 1, "{:?}", f.events.lock().unwrap());
+    assert_eq!(f.read("again", "/app/a.txt").as_deref(), Some("changed"));
 }

@@ -113,10 +113,11 @@ impl Run<'_> {
     }
 
     /// The result of a step that missed the cache, from a `cache_from` image:
-    /// only `RUN` (without mounts, whose sources history does not show) and
-    /// `WORKDIR` steps, whose history entry says all they did; the image's history
-    /// before the entry and its layers below must be the stage's so far, and the
-    /// entry must be the same instruction.
+    /// only `RUN` (without mounts, whose sources history does not show),
+    /// `WORKDIR`, `COPY` and `ADD` steps, whose history entry says all they did
+    /// (COPY and ADD name the digest of their sources' content, as docker's
+    /// classic builder does); the image's history before the entry and its layers
+    /// below must be the stage's so far, and the entry must be the same.
     pub(super) fn cache_from_hit(
         &self,
         st: &State,
@@ -125,7 +126,7 @@ impl Run<'_> {
     ) -> Option<CacheRecord> {
         let eligible = match inst.keyword {
             Keyword::Run => inst.flag_values("mount").next().is_none(),
-            Keyword::Workdir => true,
+            Keyword::Workdir | Keyword::Copy | Keyword::Add => true,
             _ => false,
         };
         if !eligible {

@@ -17,8 +17,8 @@ pub(super) struct Source<'t> {
     pub(super) tree: Tree<'t>,
     /// Copies keep the owners of the files (stages and images) instead of root.
     pub(super) keep_owner: bool,
-    /// The stage's cache key or the image's id; `None` for the context, whose
-    /// content is hashed instead.
+    /// The stage's layers or the image's id (both name the content); `None` for
+    /// the context, whose content is hashed instead.
     pub(super) key: Option<String>,
     /// "the build context", "stage \"build\"", for messages.
     pub(super) where_: String,
@@ -54,10 +54,17 @@ impl Run<'_> {
                 .ok_or_else(|| {
                     self.err(line, format!("stage {f:?} is not built before this one"))
                 })?;
+            // Its layers are its content: the same key can stand for other files
+            // when a step of the stage made other output.
+            let diff_ids: Vec<&str> = src
+                .layers
+                .iter()
+                .map(|l| l.built.diff_id.as_str())
+                .collect();
             return Ok(Source {
                 tree: Tree::Layers(src.dirs()),
                 keep_owner: true,
-                key: Some(src.key.clone()),
+                key: Some(format!("layers {}", diff_ids.join(" "))),
                 where_: format!("stage {f:?}"),
             });
         }
@@ -299,7 +306,27 @@ impl Run<'_> {
             chmod,
         };
         let shown = first_line(&inst.text());
-        let created_by = format!("{kw} {} {} # buildkit", sources.join(" "), dest);
+        // The classic builder's entry: the digest of the sources' content, so a
+        // `cache_from` image can supply the step (see `Run::cache_from_hit`).
+        let kind = match (&matched[..], inline.len() + remotes.len()) {
+            ([(_, found)], 0) if found.len() == 1 => {
+                if tree.lookup(&found[0]).is_some_and(|f| f.meta.is_dir()) {
+                    "dir"
+                } else {
+                    "file"
+                }
+            }
+            ([], 1) => "file",
+            _ => "multi",
+        };
+        let mut flags = String::new();
+        if let Some(c) = inst.flag("chown") {
+            flags += &format!("--chown={} ", self.word(st, line, c)?);
+        }
+        if let Some(c) = inst.flag("chmod") {
+            flags += &format!("--chmod={c} ");
+        }
+        let created_by = format!("{kw} {flags}{kind}:{content} in {}", clean_dest(&dest_abs));
         let context_source = from.is_none();
         self.fs_step(
             st,
@@ -450,6 +477,27 @@ impl Drop for ScratchDir {
     fn drop(&mut self) {
         let _ = remove_tree(&self.0);
     }
+}
+
+/// An absolute destination without `.`, `..` and repeated slashes, keeping a
+/// final slash (`/app/./` is `/app/`), for history entries.
+fn clean_dest(abs: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in abs.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let dir = abs.ends_with('/') || abs.ends_with("/.") || abs.ends_with("/..");
+    let mut out = format!("/{}", parts.join("/"));
+    if dir && !parts.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 /// Whether a context source path leaves the context (`../x`).
