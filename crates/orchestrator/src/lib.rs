@@ -21,6 +21,7 @@ mod wait;
 pub use error::OrchestratorError;
 pub use execute::{execute, set_parallel_limit, Event, Status};
 pub use files::secret_value;
+pub use networks::network_name;
 pub use lifecycle::{
     plan_restart, plan_rm, plan_rm_volumes, plan_start, plan_stop, run_lifecycle, Target,
 };
@@ -32,7 +33,7 @@ pub use reconcile::{
 pub use run::{create_oneoff, RunOptions};
 pub use spec::{
     change_reason, config_hash, container_name, container_spec, depends_on_label, ipc_mode,
-    namespace_sources, network_name, parse_depends_on_label, parse_restart, pid_mode,
+    namespace_sources, parse_depends_on_label, parse_restart, pid_mode,
     port_bindings, service_image, uts_mode, validate_service, validate_volume, volume_name,
     volume_spec, CONFIG_HASH_VERSION, CONFIG_PARTS_LABEL,
 };

@@ -47,7 +47,7 @@ pub fn log_config(service: &Service) -> Result<LogConfig, String> {
                 ))
             }
             (_, "max-size") => {
-                config.max_size = parse_size(value).map_err(|e| format!("{}: {e}", option()))?;
+                config.max_size = max_size(value).map_err(|e| format!("{}: {e}", option()))?;
             }
             (_, "max-file") => {
                 config.max_file = match value.trim().parse::<u32>() {
@@ -94,39 +94,17 @@ pub fn log_config(service: &Service) -> Result<LogConfig, String> {
     Ok(config)
 }
 
-/// Docker's log sizes (`units.RAMInBytes`): a number with an optional unit
-/// `b`, `k`, `m`, `g`, `t` (powers of 1024; `kb`, `kib` and any case too);
-/// `-1` means no limit.
-pub fn parse_size(text: &str) -> Result<Option<u64>, String> {
-    let text = text.trim();
-    if text == "-1" {
+/// `max-size`: a size as docker writes it (`10m`, `512k`, see
+/// [`wharf_units::parse_bytes`]), or `-1` for no limit.
+fn max_size(text: &str) -> Result<Option<u64>, String> {
+    if text.trim() == "-1" {
         return Ok(None);
     }
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 10m or 512k"))?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let unit = unit
-        .strip_suffix("ib")
-        .or_else(|| unit.strip_suffix('b'))
-        .unwrap_or(&unit);
-    let shift = match unit {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => return Err(format!("{text:?} has an unknown unit: use b, k, m or g")),
-    };
-    let bytes = (number * (1u64 << shift) as f64) as u64;
-    if bytes == 0 {
-        return Err(format!("{text:?} must be more than 0 bytes"));
+    match wharf_units::parse_bytes(text) {
+        Ok(0) => Err(format!("{text:?} must be more than 0 bytes, or -1 for no limit")),
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) => Err(e.to_string()),
     }
-    Ok(Some(bytes))
 }
 
 /// A compose hook as the engine runs it.
@@ -179,17 +157,13 @@ mod tests {
     }
 
     #[test]
-    fn sizes_take_docker_units() {
-        assert_eq!(parse_size("100"), Ok(Some(100)));
-        assert_eq!(parse_size("100k"), Ok(Some(100 * 1024)));
-        assert_eq!(parse_size("10m"), Ok(Some(10 * 1024 * 1024)));
-        assert_eq!(parse_size("10MB"), Ok(Some(10 * 1024 * 1024)));
-        assert_eq!(parse_size("1GiB"), Ok(Some(1 << 30)));
-        assert_eq!(parse_size("1.5k"), Ok(Some(1536)));
-        assert_eq!(parse_size("-1"), Ok(None));
-        assert!(parse_size("10x").unwrap_err().contains("unknown unit"));
-        assert!(parse_size("m").is_err());
-        assert!(parse_size("0").is_err());
+    fn max_size_takes_docker_units_and_minus_one() {
+        assert_eq!(max_size("100"), Ok(Some(100)));
+        assert_eq!(max_size("10MB"), Ok(Some(10 * 1024 * 1024)));
+        assert_eq!(max_size("1.5k"), Ok(Some(1536)));
+        assert_eq!(max_size("-1"), Ok(None));
+        assert!(max_size("10x").unwrap_err().contains("invalid size"));
+        assert!(max_size("0").unwrap_err().contains("more than 0"));
     }
 
     #[test]

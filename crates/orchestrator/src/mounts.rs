@@ -128,27 +128,15 @@ pub fn tmpfs_long_options(size: Option<u64>, mode: Option<u32>) -> Vec<String> {
         .collect()
 }
 
-/// A size or count as the kernel reads it (`64m`, `1G`, `4096`) in plain
-/// units, or a percentage kept as written.
+/// A size or count as the kernel reads it (`64m`, `1G`, `4096`, see
+/// [`wharf_units::parse_bytes`]) in plain units, or a percentage kept as
+/// written.
 fn amount(text: &str) -> Option<String> {
     if let Some(percent) = text.strip_suffix('%') {
         let n: u64 = percent.parse().ok()?;
         return (1..=100).contains(&n).then(|| format!("{n}%"));
     }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let shift = match unit.to_ascii_lowercase().as_str() {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => return None,
-    };
-    n.checked_mul(1 << shift).map(|v| v.to_string())
+    wharf_units::parse_bytes(text).ok().map(|n| n.to_string())
 }
 
 /// Where a `volumes_from` entry takes its mounts from.

@@ -4,13 +4,21 @@
 //! and attachment fields; everything else is refused by name instead of being dropped.
 
 use crate::error::OrchestratorError;
-use crate::spec::network_name;
 use wharf_compose::model::{IpamPool, Network, Project, Service, ServiceNetwork};
 use wharf_engine_api::{labels, Ipv6Pool, NetworkSpec};
 
 /// The `driver_opts` of the bridge driver that wharf understands.
 const BRIDGE_NAME_OPT: &str = "com.docker.network.bridge.name";
 const MTU_OPT: &str = "com.docker.network.driver.mtu";
+
+/// Full host name of a network key (`default` → `hello_default`).
+pub fn network_name(project: &Project, key: &str) -> String {
+    project
+        .networks
+        .get(key)
+        .map(|n| n.name.clone())
+        .unwrap_or_else(|| format!("{}_{}", project.name, key))
+}
 
 /// Check network `key` of `project` before anything is created.
 pub fn validate_network(project: &Project, key: &str) -> Result<(), OrchestratorError> {

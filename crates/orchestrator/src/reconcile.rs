@@ -2,11 +2,11 @@
 //! [`Plan`]. Pure — no engine calls — so every rule is tested as text.
 
 use crate::error::OrchestratorError;
-use crate::networks::network_spec;
+use crate::networks::{network_name, network_spec};
 use crate::observe::{container_number, is_oneoff, Observed};
 use crate::plan::{Action, Plan};
 use crate::spec::{
-    change_reason, container_spec, namespace_sources, network_name, parse_depends_on_label,
+    change_reason, container_spec, namespace_sources, parse_depends_on_label,
     validate_service, validate_volume, volume_name, volume_spec,
 };
 use std::collections::{BTreeMap, BTreeSet};

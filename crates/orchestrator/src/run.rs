@@ -5,11 +5,11 @@
 
 use crate::error::OrchestratorError;
 use crate::execute::Event;
-use crate::networks::network_spec;
+use crate::networks::{network_name, network_spec};
 use crate::observe::observe;
 use crate::reconcile::UpOptions;
 use crate::spec::{
-    container_spec, network_name, validate_service, validate_volume, volume_name, volume_spec,
+    container_spec, validate_service, validate_volume, volume_name, volume_spec,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -4,6 +4,7 @@
 
 use crate::error::OrchestratorError;
 use crate::files::{readable_files, service_files};
+use crate::networks::network_name;
 use crate::mounts::{
     tmpfs_entry, tmpfs_long_options, volumes_from_entry, TmpfsOptions, VolumesFromSource,
 };
@@ -157,15 +158,6 @@ fn mem_swappiness(service: &Service) -> Result<Option<u64>, String> {
             "mem_swappiness {value} is out of range: use 0 to 100, or -1 for the kernel's default"
         )),
     }
-}
-
-/// Full host name of a network key (`default` → `hello_default`).
-pub fn network_name(project: &Project, key: &str) -> String {
-    project
-        .networks
-        .get(key)
-        .map(|n| n.name.clone())
-        .unwrap_or_else(|| format!("{}_{}", project.name, key))
 }
 
 /// Full host name of a top-level volume key (`data` → `hello_data`, or its `name:`).
