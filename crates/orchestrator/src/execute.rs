@@ -32,13 +32,20 @@ fn parallel_limit() -> usize {
     }
 }
 
-/// Progress of one network or container, as docker compose shows it.
+/// Progress of one network or container, as docker compose shows it
+/// (its `Display` is the text of the progress line: `Started`,
+/// `Recreate (environment changed)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
     Creating,
     Created,
-    Recreate,
-    Recreated,
+    /// A container is replaced; `reason` says why (`environment changed`).
+    Recreate {
+        reason: String,
+    },
+    Recreated {
+        reason: String,
+    },
     Starting,
     Started,
     Running,
@@ -59,8 +66,8 @@ impl std::fmt::Display for Status {
         f.write_str(match self {
             Status::Creating => "Creating",
             Status::Created => "Created",
-            Status::Recreate => "Recreate",
-            Status::Recreated => "Recreated",
+            Status::Recreate { reason } => return write!(f, "Recreate ({reason})"),
+            Status::Recreated { reason } => return write!(f, "Recreated ({reason})"),
             Status::Starting => "Starting",
             Status::Started => "Started",
             Status::Running => "Running",
@@ -450,7 +457,14 @@ fn run_action(
         }
         Action::CreateContainer { spec, reason, .. } => {
             let (before, after) = match reason {
-                Some(_) => (Status::Recreate, Status::Recreated),
+                Some(reason) => (
+                    Status::Recreate {
+                        reason: reason.clone(),
+                    },
+                    Status::Recreated {
+                        reason: reason.clone(),
+                    },
+                ),
                 None => (Status::Creating, Status::Created),
             };
             container_event(on_event, &spec.name, before);

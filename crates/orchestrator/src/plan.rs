@@ -22,8 +22,8 @@ pub enum Action {
         id: String,
         name: String,
     },
-    /// `reason` is set when this replaces an existing container
-    /// (`"recreate (image changed)"`).
+    /// `reason` is set when this replaces an existing container: why it
+    /// is replaced (`"image changed"`), shown as `recreate (image changed)`.
     CreateContainer {
         service: String,
         spec: ContainerSpec,
@@ -92,7 +92,7 @@ impl fmt::Display for Action {
             Action::CreateContainer { spec, reason, .. } => {
                 write!(f, "create container {}", spec.name)?;
                 match reason {
-                    Some(reason) => write!(f, ": {reason}"),
+                    Some(reason) => write!(f, ": recreate ({reason})"),
                     None => Ok(()),
                 }
             }

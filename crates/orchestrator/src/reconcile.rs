@@ -567,7 +567,7 @@ pub fn plan_up(
                     Action::CreateContainer {
                         service: name.clone(),
                         spec: new_spec,
-                        reason: Some(format!("recreate ({why})")),
+                        reason: Some(why),
                     },
                     after,
                 );

@@ -135,8 +135,8 @@ fn changed_service_is_recreated_and_reported_as_recreated() {
         events.lines(),
         [
             "Container hello-web-1 Running",
-            "Container hello-worker-1 Recreate",
-            "Container hello-worker-1 Recreated",
+            "Container hello-worker-1 Recreate (environment changed)",
+            "Container hello-worker-1 Recreated (environment changed)",
             "Container hello-worker-1 Starting",
             "Container hello-worker-1 Started",
         ]
