@@ -3,7 +3,7 @@
 //! stops at the first failure and rolls back what it created; `down` keeps
 //! going and reports every failure.
 
-use crate::error::OrchestratorError;
+use crate::error::{DependencyError, OrchestratorError, PlanError};
 use crate::plan::{Action, Plan};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -175,7 +175,7 @@ pub(crate) fn run(
     on_event: &(dyn Fn(Event) + Sync),
     on_failure: OnFailure,
 ) -> Result<(), OrchestratorError> {
-    plan.validate().map_err(OrchestratorError::InvalidPlan)?;
+    plan.validate()?;
     for name in &plan.running {
         on_event(Event::Container {
             name: name.clone(),
@@ -333,17 +333,22 @@ fn wait_for_service(
     service: &str,
     condition: DependencyCondition,
     on_event: &(dyn Fn(Event) + Sync),
-) -> Result<(), String> {
+) -> Result<(), DependencyError> {
     let mut announced = false;
     loop {
         let containers: Vec<ContainerInfo> = engine
             .list_containers(&[(labels::PROJECT, project), (labels::SERVICE, service)])
-            .map_err(|e| e.to_string())?
+            .map_err(|source| DependencyError::Engine {
+                service: service.to_string(),
+                source,
+            })?
             .into_iter()
             .filter(|c| !crate::observe::is_oneoff(c))
             .collect();
         if containers.is_empty() {
-            return Err(format!("service {service:?} has no container"));
+            return Err(DependencyError::NoContainer {
+                service: service.to_string(),
+            });
         }
         if !announced {
             for c in &containers {
@@ -356,22 +361,20 @@ fn wait_for_service(
             match condition {
                 DependencyCondition::ServiceHealthy => match (&c.state, c.health) {
                     (_, Some(Health::Unhealthy)) => {
-                        return Err(format!(
-                            "dependency failed to start: container {} is unhealthy",
-                            c.name
-                        ))
+                        return Err(DependencyError::Unhealthy {
+                            container: c.name.clone(),
+                        })
                     }
                     (ContainerState::Exited { exit_code, .. }, _) => {
-                        return Err(format!(
-                            "dependency failed to start: container {} exited ({exit_code})",
-                            c.name
-                        ))
+                        return Err(DependencyError::Exited {
+                            container: c.name.clone(),
+                            exit_code: *exit_code,
+                        })
                     }
                     (ContainerState::Running { .. }, None) => {
-                        return Err(format!(
-                        "dependency failed to start: container {} has no healthcheck configured",
-                        c.name
-                    ))
+                        return Err(DependencyError::NoHealthcheck {
+                            container: c.name.clone(),
+                        })
                     }
                     (_, Some(Health::Healthy)) => {}
                     _ => ready = false,
@@ -379,9 +382,10 @@ fn wait_for_service(
                 DependencyCondition::ServiceCompletedSuccessfully => match &c.state {
                     ContainerState::Exited { exit_code: 0, .. } => {}
                     ContainerState::Exited { exit_code, .. } => {
-                        return Err(format!(
-                            "service {service:?} didn't complete successfully: exit {exit_code}"
-                        ))
+                        return Err(DependencyError::NotCompleted {
+                            service: service.to_string(),
+                            exit_code: *exit_code,
+                        })
                     }
                     _ => ready = false,
                 },
@@ -480,7 +484,7 @@ fn run_action(
         } => {
             if let Err(message) = wait_for_service(engine, project, service, *condition, on_event) {
                 if *required {
-                    return Err(OrchestratorError::Dependency(message));
+                    return Err(message.into());
                 }
                 on_event(Event::Warning(format!(
                     "optional dependency {service} is not ready: {message}"
@@ -489,9 +493,7 @@ fn run_action(
         }
         Action::StartContainer { name, id } => {
             let Some(id) = id.clone().or(created_id) else {
-                return Err(OrchestratorError::InvalidPlan(format!(
-                    "container {name} is started before any step created it"
-                )));
+                return Err(PlanError::StartBeforeCreate { name: name.clone() }.into());
             };
             container_event(on_event, name, Status::Starting);
             engine.start_container(&id).map_err(fail)?;

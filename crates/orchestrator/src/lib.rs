@@ -16,15 +16,16 @@ mod plan;
 mod reconcile;
 mod run;
 mod spec;
+mod validate;
 mod wait;
 
-pub use error::OrchestratorError;
+pub use error::{DependencyError, OrchestratorError, PlanError, SettingError};
 pub use execute::{execute, set_parallel_limit, Event, Status};
 pub use files::secret_value;
-pub use networks::network_name;
 pub use lifecycle::{
     plan_restart, plan_rm, plan_rm_volumes, plan_start, plan_stop, run_lifecycle, Target,
 };
+pub use networks::network_name;
 pub use observe::{container_number, is_oneoff, observe, project_containers, Observed};
 pub use plan::{Action, Plan, Step};
 pub use reconcile::{
@@ -32,10 +33,12 @@ pub use reconcile::{
 };
 pub use run::{create_oneoff, RunOptions};
 pub use spec::{
-    change_reason, config_hash, container_name, container_spec, depends_on_label, ipc_mode,
-    namespace_sources, parse_depends_on_label, parse_restart, pid_mode,
-    port_bindings, service_image, uts_mode, validate_service, validate_volume, volume_name,
+    change_reason, config_hash, container_name, container_spec, depends_on_label,
+    namespace_sources, parse_depends_on_label, service_image, validate_volume, volume_name,
     volume_spec, CONFIG_HASH_VERSION, CONFIG_PARTS_LABEL,
+};
+pub use validate::{
+    ipc_mode, parse_restart, pid_mode, port_bindings, uts_mode, validate_service, ValidService,
 };
 pub use wait::wait_ready;
 

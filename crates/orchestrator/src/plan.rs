@@ -2,6 +2,7 @@
 //! stable text, one step a line — what `wharf up --dry-run` shows and what
 //! the golden tests compare.
 
+use crate::error::PlanError;
 use std::fmt;
 use std::time::Duration;
 use wharf_compose::DependencyCondition;
@@ -169,20 +170,19 @@ impl Plan {
 
     /// Each step's `index` is its position + 1 and it only waits for
     /// earlier steps, so the plan is a DAG.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), PlanError> {
         for (position, step) in self.steps.iter().enumerate() {
             if step.index != position + 1 {
-                return Err(format!(
-                    "step {} is at position {}",
-                    step.index,
-                    position + 1
-                ));
+                return Err(PlanError::Misplaced {
+                    index: step.index,
+                    position: position + 1,
+                });
             }
-            if let Some(bad) = step.after.iter().find(|&&a| a == 0 || a >= step.index) {
-                return Err(format!(
-                    "step {} waits for step {bad}, which is not an earlier step",
-                    step.index
-                ));
+            if let Some(&after) = step.after.iter().find(|&&a| a == 0 || a >= step.index) {
+                return Err(PlanError::WaitsForLater {
+                    index: step.index,
+                    after,
+                });
             }
         }
         Ok(())

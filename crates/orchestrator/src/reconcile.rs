@@ -2,13 +2,14 @@
 //! [`Plan`]. Pure — no engine calls — so every rule is tested as text.
 
 use crate::error::OrchestratorError;
-use crate::networks::{network_name, network_spec};
+use crate::networks::network_name;
 use crate::observe::{container_number, is_oneoff, Observed};
 use crate::plan::{Action, Plan};
 use crate::spec::{
-    change_reason, container_spec, namespace_sources, parse_depends_on_label,
-    validate_service, validate_volume, volume_name, volume_spec,
+    change_reason, namespace_sources, parse_depends_on_label, validate_volume, volume_name,
+    volume_spec,
 };
+use crate::validate::{validate_service, ValidService};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use wharf_compose::{DependencyCondition, Project, VolumeKind};
@@ -307,9 +308,15 @@ pub fn plan_up(
     options: &UpOptions,
 ) -> Result<Plan, OrchestratorError> {
     let selected = selected_services(project, &options.services, options.no_deps)?;
-    for name in &selected {
-        validate_service(project, &project.services[name])?;
-    }
+    let valid: BTreeMap<&str, ValidService> = selected
+        .iter()
+        .map(|name| {
+            Ok((
+                name.as_str(),
+                validate_service(project, &project.services[name])?,
+            ))
+        })
+        .collect::<Result<_, OrchestratorError>>()?;
     let mut plan = Plan::default();
     for name in &selected {
         let service = &project.services[name];
@@ -329,16 +336,15 @@ pub fn plan_up(
         .collect();
     let mut network_steps: BTreeMap<&str, usize> = BTreeMap::new();
     for key in network_keys {
-        let network = &project.networks[key];
         let name = network_name(project, key);
-        crate::networks::validate_network(project, key)?;
+        let spec = crate::networks::validate_network(project, key)?;
         if observed.network_by_name(&name).is_some() {
             continue;
         }
-        if network.external {
+        let Some(spec) = spec else {
             return Err(OrchestratorError::ExternalNetworkMissing(name));
-        }
-        let step = plan.push(Action::CreateNetwork(network_spec(project, key)), []);
+        };
+        let step = plan.push(Action::CreateNetwork(spec), []);
         network_steps.insert(key, step);
     }
 
@@ -477,7 +483,7 @@ pub fn plan_up(
 
         let mut service_ready = Vec::new();
         for number in 1..=service.replicas {
-            let spec = container_spec(project, service, number);
+            let spec = valid[name.as_str()].container_spec(project, number);
             let container_name = spec.name.clone();
             let create = |plan: &mut Plan,
                           spec: ContainerSpec,

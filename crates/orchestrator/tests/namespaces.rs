@@ -40,7 +40,7 @@ fn modes_init_groups_and_memory_settings_reach_the_spec() {
         web.pid = Some("container:elsewhere".into());
         web.mem_swappiness = Some(-1);
     });
-    let worker = container_spec(&project, &project.services["worker"], 1);
+    let worker = container_spec(&project, &project.services["worker"], 1).unwrap();
     assert!(worker.init);
     assert_eq!(worker.pid_mode, PidMode::Host);
     assert_eq!(worker.ipc_mode, IpcMode::Shareable);
@@ -48,7 +48,7 @@ fn modes_init_groups_and_memory_settings_reach_the_spec() {
     assert_eq!(worker.group_add, ["tty", "4242"]);
     assert!(worker.resources.oom_kill_disable);
     assert_eq!(worker.resources.mem_swappiness, Some(10));
-    let web = container_spec(&project, &project.services["web"], 1);
+    let web = container_spec(&project, &project.services["web"], 1).unwrap();
     assert_eq!(web.ipc_mode, IpcMode::Container("hello-worker-1".into()));
     assert_eq!(web.pid_mode, PidMode::Container("elsewhere".into()));
     assert_eq!(
@@ -65,7 +65,8 @@ fn modes_init_groups_and_memory_settings_reach_the_spec() {
 fn defaults_add_nothing_to_the_hashed_spec() {
     let project = hello();
     let json =
-        serde_json::to_string(&container_spec(&project, &project.services["web"], 1)).unwrap();
+        serde_json::to_string(&container_spec(&project, &project.services["web"], 1).unwrap())
+            .unwrap();
     for key in [
         "init",
         "pid_mode",

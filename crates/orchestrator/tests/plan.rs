@@ -367,7 +367,8 @@ fn invalid_port_is_reported_with_the_service() {
     let err = plan_up(&project, &Observed::default(), &UpOptions::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "service \"web\": invalid published port \"http\""
+        "service \"web\": published port \"http\" is not a number: write a port from 1 to \
+         65535, or a range like 8000-8010"
     );
 }
 

@@ -403,7 +403,8 @@ fn nocopy_and_subpath_reach_the_spec() {
         subpath: Some("pg".into()),
         ..Default::default()
     });
-    let spec = wharf_orchestrator::container_spec(&project, &project.services["worker"], 1);
+    let spec =
+        wharf_orchestrator::container_spec(&project, &project.services["worker"], 1).unwrap();
     assert!(spec.mounts[0].no_copy);
     assert_eq!(spec.mounts[0].subpath.as_deref(), Some("pg"));
     wharf_orchestrator::validate_service(&project, &project.services["worker"]).unwrap();
