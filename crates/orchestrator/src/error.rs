@@ -34,8 +34,8 @@ pub enum OrchestratorError {
     /// `depends_on` names a service that is not in the project.
     #[error("service {service:?} depends on undefined service {dependency:?}")]
     UndefinedDependency { service: String, dependency: String },
-    /// `depends_on` loops.
-    #[error("dependency cycle between services: {0}")]
+    /// `depends_on` loops (`a → b → a`).
+    #[error("dependency cycle between services: {0}: remove one of these depends_on")]
     DependencyCycle(String),
     /// A service joins a network that the top-level `networks` does not declare.
     #[error("service {service:?} refers to undefined network {network:?}")]

@@ -12,7 +12,7 @@ use crate::spec::{
 use crate::validate::{validate_service, ValidService};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use wharf_compose::{DependencyCondition, Project, VolumeKind};
+use wharf_compose::{graph, DependencyCondition, Project, VolumeKind};
 use wharf_engine_api::{labels, ContainerInfo, ContainerSpec, Mount, MountKind};
 
 /// `wharf up` options.
@@ -54,38 +54,6 @@ pub struct DownOptions {
     pub volumes: bool,
 }
 
-/// Order services so that each comes after its dependencies; ties by name.
-/// `deps` maps a service to the services it depends on (unknown ones are
-/// ignored). Returns the order and the services left in a cycle.
-fn topo_order(deps: &BTreeMap<String, BTreeSet<String>>) -> (Vec<String>, Vec<String>) {
-    let mut remaining: BTreeMap<&str, usize> = deps
-        .iter()
-        .map(|(name, on)| {
-            let count = on.iter().filter(|d| deps.contains_key(*d)).count();
-            (name.as_str(), count)
-        })
-        .collect();
-    let mut order = Vec::new();
-    loop {
-        let ready = remaining
-            .iter()
-            .find(|(_, &count)| count == 0)
-            .map(|(&name, _)| name);
-        let Some(ready) = ready else { break };
-        remaining.remove(ready);
-        order.push(ready.to_string());
-        for (name, on) in deps {
-            if on.contains(ready) {
-                if let Some(count) = remaining.get_mut(name.as_str()) {
-                    *count -= 1;
-                }
-            }
-        }
-    }
-    let cycle = remaining.keys().map(|s| s.to_string()).collect();
-    (order, cycle)
-}
-
 /// The project's dependency map, checked: required dependencies must exist.
 fn project_deps(
     project: &Project,
@@ -117,10 +85,10 @@ pub fn selected_services(
     no_deps: bool,
 ) -> Result<Vec<String>, OrchestratorError> {
     let deps = project_deps(project)?;
-    let (order, cycle) = topo_order(&deps);
-    if !cycle.is_empty() {
-        return Err(OrchestratorError::DependencyCycle(cycle.join(", ")));
+    if let Some(cycle) = graph::find_cycle(&deps) {
+        return Err(OrchestratorError::DependencyCycle(cycle.join(" → ")));
     }
+    let order = graph::start_order(&deps);
     if names.is_empty() {
         return Ok(order);
     }
@@ -226,8 +194,8 @@ pub(crate) fn push_in_dependency_order(
             ),
         }
     }
-    let (mut services, cycle) = topo_order(&deps);
-    services.extend(cycle);
+    // Services on a cycle (only possible from hand-edited labels) come last.
+    let mut services = graph::start_order(&deps);
     if order == Order::DependentsFirst {
         services.reverse();
     }

@@ -356,7 +356,7 @@ fn dependency_cycle_is_an_error() {
     let err = plan_up(&project, &Observed::default(), &UpOptions::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "dependency cycle between services: web, worker"
+        "dependency cycle between services: web → worker → web: remove one of these depends_on"
     );
 }
 
