@@ -20,6 +20,16 @@ pub enum OrchestratorError {
         #[source]
         source: EngineError,
     },
+    /// The engine refused a setting it names by its spec field; `keys` are
+    /// the Compose keys that set it (`deploy.resources.limits.memory`,
+    /// `mem_limit`).
+    #[error("{object}: {source} (set by {})", .keys.join(" or "))]
+    EngineSetting {
+        object: String,
+        keys: &'static [&'static str],
+        #[source]
+        source: EngineError,
+    },
     /// A service's image is not in the local store.
     #[error("service {service:?}: image {image:?} not found locally: {hint}")]
     ImageNotFound {
@@ -83,10 +93,31 @@ pub enum OrchestratorError {
 }
 
 impl OrchestratorError {
+    /// An engine failure about `object`; one that names a spec field gets
+    /// the Compose keys that set it.
     pub(crate) fn engine(object: impl Into<String>, source: EngineError) -> Self {
-        OrchestratorError::Engine {
-            object: object.into(),
-            source,
+        match crate::compose_keys::keys_for(&source) {
+            Some(keys) => OrchestratorError::EngineSetting {
+                object: object.into(),
+                keys,
+                source,
+            },
+            None => OrchestratorError::Engine {
+                object: object.into(),
+                source,
+            },
+        }
+    }
+
+    /// The message without the object it is about, for a progress line
+    /// that names the object already.
+    pub(crate) fn without_object(&self) -> String {
+        match self {
+            OrchestratorError::Engine { source, .. } => source.to_string(),
+            OrchestratorError::EngineSetting { source, keys, .. } => {
+                format!("{source} (set by {})", keys.join(" or "))
+            }
+            other => other.to_string(),
         }
     }
 

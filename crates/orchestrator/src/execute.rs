@@ -416,10 +416,7 @@ fn run_action(
 ) -> Result<Outcome, OrchestratorError> {
     let fail = |error| {
         let error = OrchestratorError::engine(action.object(), error);
-        let status = Status::Error(match &error {
-            OrchestratorError::Engine { source, .. } => source.to_string(),
-            other => other.to_string(),
-        });
+        let status = Status::Error(error.without_object());
         match action {
             Action::CreateNetwork(spec) => network_event(on_event, &spec.name, status),
             Action::RemoveNetwork { name, .. } => network_event(on_event, name, status),

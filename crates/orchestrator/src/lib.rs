@@ -4,6 +4,7 @@
 //! [`Plan`] (a DAG that prints as text) → [`execute`] (dependency order,
 //! independent steps in parallel, [`Event`]s for progress). It never prints.
 
+mod compose_keys;
 mod error;
 mod execute;
 mod files;
@@ -19,6 +20,7 @@ mod spec;
 mod validate;
 mod wait;
 
+pub use compose_keys::compose_keys;
 pub use error::{DependencyError, OrchestratorError, PlanError, SettingError};
 pub use execute::{execute, set_parallel_limit, Event, Status};
 pub use files::secret_value;

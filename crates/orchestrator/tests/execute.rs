@@ -323,12 +323,12 @@ fn failure_stops_scheduling_dependents() {
     engine.fail_next(
         "create_container",
         "hello-worker-1",
-        EngineError::Invalid("memory limit too low".into()),
+        EngineError::Invalid("no room for the container".into()),
     );
     let err = up_default(&engine, &hello()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "container hello-worker-1: memory limit too low"
+        "container hello-worker-1: no room for the container"
     );
     assert_eq!(
         engine.changes(),
@@ -579,4 +579,37 @@ fn orphan_warning_reaches_the_caller_and_the_orphan_stays() {
     };
     up(&engine, &hello(), &options, &|_| {}).unwrap();
     assert_eq!(engine.container_names(), ["hello-web-1", "hello-worker-1"]);
+}
+
+#[test]
+fn a_limit_the_engine_refuses_is_reported_with_its_compose_keys() {
+    let engine = engine_with_busybox();
+    let mut project = hello();
+    project
+        .services
+        .get_mut("worker")
+        .unwrap()
+        .limits
+        .memory_bytes = Some(4096);
+    engine.fail_next(
+        "create_container",
+        "hello-worker-1",
+        EngineError::Invalid("memory 4096 is below the 6 MiB a container needs".into()),
+    );
+    let events = Events::default();
+    let err = up(&engine, &project, &UpOptions::default(), &events.sink()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "container hello-worker-1: memory 4096 is below the 6 MiB a container needs \
+         (set by deploy.resources.limits.memory or mem_limit)"
+    );
+    assert!(
+        events.lines().contains(
+            &"Container hello-worker-1 Error memory 4096 is below the 6 MiB a container \
+              needs (set by deploy.resources.limits.memory or mem_limit)"
+                .to_string()
+        ),
+        "{:?}",
+        events.lines()
+    );
 }
