@@ -4,7 +4,7 @@
 //! going and reports every failure.
 
 use crate::error::{DependencyError, OrchestratorError, PlanError};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Plan, Step};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -188,11 +188,9 @@ pub(crate) fn run(
         .steps
         .iter()
         .filter_map(|s| match &s.action {
-            Action::CreateContainer {
-                spec,
-                reason: Some(_),
-                ..
-            } => Some(spec.name.as_str()),
+            Action::CreateContainer { spec, .. } if s.cause.recreate_reason().is_some() => {
+                Some(spec.name.as_str())
+            }
             Action::RenameContainer { new_name, .. } => Some(new_name.as_str()),
             _ => None,
         })
@@ -243,8 +241,7 @@ pub(crate) fn run(
                     };
                     let (shared, finished, recreated) = (&shared, &finished, &recreated);
                     scope.spawn(move || {
-                        let result =
-                            run_action(engine, &step.action, created_id, recreated, on_event);
+                        let result = run_action(engine, step, created_id, recreated, on_event);
                         let mut guard = lock(shared);
                         guard.running -= 1;
                         match result {
@@ -409,11 +406,12 @@ fn wait_for_service(
 /// Run one action, reporting its progress; the error names the object.
 fn run_action(
     engine: &dyn Engine,
-    action: &Action,
+    step: &Step,
     created_id: Option<String>,
     recreated: &BTreeSet<&str>,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<Outcome, OrchestratorError> {
+    let action = &step.action;
     let fail = |error| {
         let error = OrchestratorError::engine(action.object(), error);
         let status = Status::Error(error.without_object());
@@ -456,14 +454,14 @@ fn run_action(
             engine.remove_volume(name, false).map_err(fail)?;
             volume_event(on_event, name, Status::Removed);
         }
-        Action::CreateContainer { spec, reason, .. } => {
-            let (before, after) = match reason {
+        Action::CreateContainer { spec, .. } => {
+            let (before, after) = match step.cause.recreate_reason() {
                 Some(reason) => (
                     Status::Recreate {
-                        reason: reason.clone(),
+                        reason: reason.to_string(),
                     },
                     Status::Recreated {
-                        reason: reason.clone(),
+                        reason: reason.to_string(),
                     },
                 ),
                 None => (Status::Creating, Status::Created),

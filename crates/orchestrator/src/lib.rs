@@ -29,7 +29,7 @@ pub use lifecycle::{
 };
 pub use networks::network_name;
 pub use observe::{container_number, is_oneoff, observe, project_containers, Observed};
-pub use plan::{Action, Plan, Step};
+pub use plan::{Action, Cause, Plan, Step};
 pub use reconcile::{
     inherit_anonymous_volumes, plan_down, plan_up, selected_services, DownOptions, UpOptions,
 };
@@ -95,9 +95,8 @@ pub fn check_images(
 /// another is left to its start: the one it replaces holds the same ports.
 pub fn check_ports(engine: &dyn Engine, plan: &Plan) -> Result<(), OrchestratorError> {
     for step in &plan.steps {
-        if let Action::CreateContainer {
-            spec, reason: None, ..
-        } = &step.action
+        if let (Action::CreateContainer { spec, .. }, None) =
+            (&step.action, step.cause.recreate_reason())
         {
             engine
                 .check_ports(spec)

@@ -4,7 +4,7 @@
 use crate::error::OrchestratorError;
 use crate::networks::network_name;
 use crate::observe::{container_number, is_oneoff, Observed};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Cause, Plan};
 use crate::spec::{
     change_reason, namespace_sources, parse_depends_on_label, validate_volume, volume_name,
     volume_spec,
@@ -135,6 +135,7 @@ fn push_removal(
     container: &ContainerInfo,
     timeout: Option<Duration>,
     after: &[usize],
+    cause: Cause,
 ) -> Removal {
     let stop = container.state.is_running().then(|| {
         plan.push(
@@ -143,6 +144,7 @@ fn push_removal(
                 name: container.name.clone(),
                 timeout,
             },
+            cause.clone(),
             after.iter().copied(),
         )
     });
@@ -151,6 +153,7 @@ fn push_removal(
             id: container.id.clone(),
             name: container.name.clone(),
         },
+        cause,
         match stop {
             Some(stop) => vec![stop],
             None => after.to_vec(),
@@ -312,7 +315,7 @@ pub fn plan_up(
         let Some(spec) = spec else {
             return Err(OrchestratorError::ExternalNetworkMissing(name));
         };
-        let step = plan.push(Action::CreateNetwork(spec), []);
+        let step = plan.push(Action::CreateNetwork(spec), Cause::Missing, []);
         network_steps.insert(key, step);
     }
 
@@ -354,7 +357,11 @@ pub fn plan_up(
         if project.volumes[key].external {
             return Err(OrchestratorError::ExternalVolumeMissing(volume_name));
         }
-        let step = plan.push(Action::CreateVolume(volume_spec(project, key)), []);
+        let step = plan.push(
+            Action::CreateVolume(volume_spec(project, key)),
+            Cause::Missing,
+            [],
+        );
         volume_steps.insert(key.to_string(), step);
     }
 
@@ -414,6 +421,7 @@ pub fn plan_up(
                             condition: how.condition,
                             required: how.required,
                         },
+                        Cause::DependedOn(name.clone()),
                         dependency_ready,
                     )
                 });
@@ -422,7 +430,8 @@ pub fn plan_up(
         let restart_for_dependency = service
             .depends_on
             .iter()
-            .any(|(d, dep)| dep.restart && recreated.contains(d.as_str()));
+            .find(|(d, dep)| dep.restart && recreated.contains(d.as_str()))
+            .map(|(d, _)| d.clone());
         // A container inside another's namespaces must follow it into the
         // new ones when that one is recreated, as docker compose does.
         let recreated_source = namespace_sources(service)
@@ -446,26 +455,30 @@ pub fn plan_up(
             }
         }
         for container in surplus {
-            push_removal(&mut plan, container, options.timeout, &[]);
+            let cause = match container_number(container) {
+                _ if moved_aside(container) => Cause::LeftAside,
+                Some(number) if existing.contains_key(&number) => Cause::Duplicate { number },
+                _ => Cause::Surplus {
+                    replicas: service.replicas,
+                },
+            };
+            push_removal(&mut plan, container, options.timeout, &[], cause);
         }
 
         let mut service_ready = Vec::new();
         for number in 1..=service.replicas {
             let spec = valid[name.as_str()].container_spec(project, number);
             let container_name = spec.name.clone();
-            let create = |plan: &mut Plan,
-                          spec: ContainerSpec,
-                          after: Vec<usize>,
-                          reason: Option<String>| {
+            let Some(container) = existing.get(&number) else {
                 let created = plan.push(
                     Action::CreateContainer {
                         service: name.clone(),
                         spec,
-                        reason,
                     },
-                    after,
+                    Cause::Missing,
+                    prerequisites.clone(),
                 );
-                if options.no_start {
+                service_ready.push(if options.no_start {
                     created
                 } else {
                     plan.push(
@@ -473,12 +486,10 @@ pub fn plan_up(
                             name: container_name.clone(),
                             id: None,
                         },
+                        Cause::Missing,
                         [created],
                     )
-                }
-            };
-            let Some(container) = existing.get(&number) else {
-                service_ready.push(create(&mut plan, spec.clone(), prerequisites.clone(), None));
+                });
                 continue;
             };
             let hash_differs = container.label(labels::CONFIG_HASH)
@@ -500,6 +511,7 @@ pub fn plan_up(
                     }
                     _ => "forced".to_string(),
                 };
+                let cause = Cause::Recreate(why);
                 // Stop the old container and move it aside (as docker
                 // compose does), create and start the new one, and only then
                 // remove the old one: a replacement that cannot be created or
@@ -511,6 +523,7 @@ pub fn plan_up(
                             name: container.name.clone(),
                             timeout: options.timeout,
                         },
+                        cause.clone(),
                         [],
                     )
                 });
@@ -526,6 +539,7 @@ pub fn plan_up(
                             name: container.name.clone(),
                             new_name: aside.clone(),
                         },
+                        cause.clone(),
                         stop,
                     ));
                     aside
@@ -541,8 +555,8 @@ pub fn plan_up(
                     Action::CreateContainer {
                         service: name.clone(),
                         spec: new_spec,
-                        reason: Some(why),
                     },
+                    cause.clone(),
                     after,
                 );
                 let started = (!options.no_start).then(|| {
@@ -551,6 +565,7 @@ pub fn plan_up(
                             name: container_name.clone(),
                             id: None,
                         },
+                        cause.clone(),
                         [created],
                     )
                 });
@@ -559,6 +574,7 @@ pub fn plan_up(
                         id: container.id.clone(),
                         name: aside,
                     },
+                    cause,
                     [started.unwrap_or(created)],
                 );
                 if options.renew_anon_volumes {
@@ -567,6 +583,7 @@ pub fn plan_up(
                             Action::RemoveVolume {
                                 name: volume.to_string(),
                             },
+                            Cause::RenewAnonymousVolumes,
                             [remove],
                         );
                     }
@@ -582,16 +599,21 @@ pub fn plan_up(
                             name: container.name.clone(),
                             id: Some(container.id.clone()),
                         },
+                        Cause::NotRunning,
                         prerequisites.clone(),
                     ));
                 }
-            } else if restart_for_dependency && !options.no_start {
+            } else if let Some(dependency) =
+                restart_for_dependency.clone().filter(|_| !options.no_start)
+            {
+                let cause = Cause::DependencyRecreated(dependency);
                 let stop = plan.push(
                     Action::StopContainer {
                         id: container.id.clone(),
                         name: container.name.clone(),
                         timeout: options.timeout,
                     },
+                    cause.clone(),
                     prerequisites.clone(),
                 );
                 service_ready.push(plan.push(
@@ -599,6 +621,7 @@ pub fn plan_up(
                         name: container.name.clone(),
                         id: Some(container.id.clone()),
                     },
+                    cause,
                     [stop],
                 ));
             } else {
@@ -617,7 +640,7 @@ pub fn plan_up(
     if !orphans.is_empty() {
         if options.remove_orphans {
             for orphan in orphans {
-                push_removal(&mut plan, orphan, options.timeout, &[]);
+                push_removal(&mut plan, orphan, options.timeout, &[], Cause::Orphan);
             }
         } else {
             let mut names: Vec<String> = orphans.iter().map(|c| c.name.clone()).collect();
@@ -667,7 +690,15 @@ pub fn plan_down(
         project,
         Order::DependentsFirst,
         |plan, container, after| {
-            let removal = push_removal(plan, container, timeout, after);
+            // With --remove-orphans, containers of services no longer in
+            // the project go too, as orphans.
+            let orphan = project.is_some_and(|p| !p.services.contains_key(service_of(container)));
+            let cause = if orphan {
+                Cause::Orphan
+            } else {
+                Cause::Requested("down")
+            };
+            let removal = push_removal(plan, container, timeout, after, cause);
             (removal.stop, Some(removal.remove))
         },
     );
@@ -699,6 +730,7 @@ pub fn plan_down(
                 Action::RemoveVolume {
                     name: name.to_string(),
                 },
+                Cause::Requested("down -v"),
                 removals.iter().copied(),
             );
         }
@@ -712,6 +744,7 @@ pub fn plan_down(
                 id: network.id.clone(),
                 name: network.name.clone(),
             },
+            Cause::Requested("down"),
             removals.iter().copied(),
         );
     }

@@ -477,7 +477,7 @@ fn build_spec(project: &Project, valid: &ValidService, number: u32) -> Container
             .iter()
             .map(|g| g.trim().to_string())
             .collect(),
-        logging: valid.logging.clone(),
+        logging: valid.logging,
         post_start: service
             .post_start
             .iter()

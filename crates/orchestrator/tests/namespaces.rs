@@ -173,16 +173,16 @@ fn recreating_a_namespace_source_recreates_the_containers_inside_it() {
         assert_plan(
             &plan.to_string(),
             "
-            1 stop container hello-worker-1
-            2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
+            1 stop container hello-worker-1: recreate (command changed)
+            2 rename container hello-worker-1 to 776f726b6572_hello-worker-1: recreate (command changed) (after 1)
             3 create container hello-worker-1: recreate (command changed) (after 2)
-            4 start container hello-worker-1 (after 3)
-            5 remove container 776f726b6572_hello-worker-1 (after 4)
-            6 stop container hello-web-1
-            7 rename container hello-web-1 to 776562310000_hello-web-1 (after 6)
+            4 start container hello-worker-1: recreate (command changed) (after 3)
+            5 remove container 776f726b6572_hello-worker-1: recreate (command changed) (after 4)
+            6 stop container hello-web-1: recreate (shares the namespaces of recreated service worker)
+            7 rename container hello-web-1 to 776562310000_hello-web-1: recreate (shares the namespaces of recreated service worker) (after 6)
             8 create container hello-web-1: recreate (shares the namespaces of recreated service worker) (after 5, 7)
-            9 start container hello-web-1 (after 8)
-            10 remove container 776562310000_hello-web-1 (after 9)
+            9 start container hello-web-1: recreate (shares the namespaces of recreated service worker) (after 8)
+            10 remove container 776562310000_hello-web-1: recreate (shares the namespaces of recreated service worker) (after 9)
             ",
         );
         let kept = plan_up(

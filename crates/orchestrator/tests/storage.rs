@@ -303,11 +303,11 @@ fn volumes_from_names_the_first_container_and_orders_it_first() {
     common::assert_plan(
         &plan,
         "
-        1 create network p_default
-        2 create container p-data-1 (after 1)
-        3 start container p-data-1 (after 2)
-        4 create container p-reader-1 (after 1, 3)
-        5 start container p-reader-1 (after 4)
+        1 create network p_default: missing
+        2 create container p-data-1: missing (after 1)
+        3 start container p-data-1: missing (after 2)
+        4 create container p-reader-1: missing (after 1, 3)
+        5 start container p-reader-1: missing (after 4)
         ",
     );
     let engine = FakeEngine::new();
