@@ -11,6 +11,7 @@ mod files;
 mod lifecycle;
 mod logging;
 mod mounts;
+mod names;
 mod networks;
 mod observe;
 mod plan;
@@ -27,6 +28,7 @@ pub use files::secret_value;
 pub use lifecycle::{
     plan_restart, plan_rm, plan_rm_volumes, plan_start, plan_stop, run_lifecycle, Target,
 };
+pub use names::{container_name, service_image};
 pub use networks::network_name;
 pub use observe::{container_number, is_oneoff, observe, project_containers, Observed};
 pub use plan::{Action, Cause, Plan, Step};
@@ -35,9 +37,9 @@ pub use reconcile::{
 };
 pub use run::{create_oneoff, RunOptions};
 pub use spec::{
-    change_reason, config_hash, container_name, container_spec, depends_on_label,
-    namespace_sources, parse_depends_on_label, service_image, validate_volume, volume_name,
-    volume_spec, CONFIG_HASH_VERSION, CONFIG_PARTS_LABEL,
+    change_reason, config_hash, container_spec, depends_on_label, namespace_sources,
+    parse_depends_on_label, validate_volume, volume_name, volume_spec, CONFIG_HASH_VERSION,
+    CONFIG_PARTS_LABEL,
 };
 pub use validate::{
     ipc_mode, parse_restart, pid_mode, port_bindings, uts_mode, validate_service, ValidService,

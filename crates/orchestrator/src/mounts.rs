@@ -89,13 +89,16 @@ pub fn tmpfs_options(text: &str) -> Result<TmpfsOptions, SettingError> {
         };
         let value = value.trim();
         let canonical = match key {
-            "size" | "nr_blocks" | "nr_inodes" => amount(value)
-                .ok_or_else(|| SettingError::invalid(format!("invalid {key} {value:?}: write a number with an optional unit k, m or g (64m), or a percentage of memory (50%)")))?,
+            "size" | "nr_blocks" | "nr_inodes" => amount(key, value)?,
             "mode" => u32::from_str_radix(value, 8)
                 .ok()
                 .filter(|m| *m <= 0o7777)
                 .map(|m| format!("{m:o}"))
-                .ok_or_else(|| SettingError::invalid(format!("invalid mode {value:?}: write octal permission bits like 1777 or 700")))?,
+                .ok_or_else(|| {
+                    SettingError::invalid(format!(
+                        "invalid mode {value:?}: write octal permission bits like 1777 or 700"
+                    ))
+                })?,
             "uid" | "gid" => value
                 .parse::<u32>()
                 .map(|n| n.to_string())
@@ -138,12 +141,21 @@ pub fn tmpfs_long_options(size: Option<u64>, mode: Option<u32>) -> Vec<String> {
 /// A size or count as the kernel reads it (`64m`, `1G`, `4096`, see
 /// [`wharf_units::parse_bytes`]) in plain units, or a percentage kept as
 /// written.
-fn amount(text: &str) -> Option<String> {
+fn amount(key: &str, text: &str) -> Result<String, SettingError> {
     if let Some(percent) = text.strip_suffix('%') {
-        let n: u64 = percent.parse().ok()?;
-        return (1..=100).contains(&n).then(|| format!("{n}%"));
+        return match percent.parse::<u64>() {
+            Ok(n @ 1..=100) => Ok(format!("{n}%")),
+            _ => Err(SettingError::invalid(format!(
+                "invalid {key} {text:?}: a percentage of memory is 1% to 100%"
+            ))),
+        };
     }
-    wharf_units::parse_bytes(text).ok().map(|n| n.to_string())
+    wharf_units::parse_bytes(text)
+        .map(|n| n.to_string())
+        .map_err(|source| SettingError::Size {
+            key: key.to_string(),
+            source,
+        })
 }
 
 /// Where a `volumes_from` entry takes its mounts from.
@@ -248,7 +260,7 @@ mod tests {
         assert!(parsed.read_only);
         let err = tmpfs_entry("/run:size=x").unwrap_err().to_string();
         assert!(
-            err.starts_with("tmpfs \"/run:size=x\": invalid size"),
+            err.starts_with("tmpfs \"/run:size=x\": size: invalid size \"x\""),
             "{err}"
         );
     }

@@ -4,6 +4,7 @@
 
 use crate::error::{OrchestratorError, SettingError};
 use crate::mounts::{tmpfs_long_options, TmpfsOptions, VolumesFromSource};
+use crate::names::{container_name, service_image};
 use crate::networks::network_name;
 use crate::validate::{validate_service, ValidService};
 use serde::Serialize;
@@ -34,59 +35,6 @@ const UNHASHED_LABELS: [&str; 5] = [
     labels::CONFIG_FILES,
     CONFIG_PARTS_LABEL,
 ];
-
-/// The image reference a service runs: `image`, or `<project>-<service>`
-/// for a service that is only built (docker compose's default name).
-pub fn service_image(project: &Project, service: &Service) -> String {
-    service
-        .image
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", project.name, service.name))
-}
-
-/// The name of replica `number` of a service.
-pub fn container_name(project: &Project, service: &Service, number: u32) -> String {
-    service
-        .container_name
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}-{}", project.name, service.name, number))
-}
-
-/// The engine's network mode of a service: `service:x` becomes the first
-/// replica of x (compose orders x first through the implied `depends_on`).
-pub fn network_mode(project: &Project, service: &Service) -> NetworkMode {
-    match service.network_mode.as_deref() {
-        Some("host") => NetworkMode::Host,
-        Some("none") => NetworkMode::None,
-        Some(mode) => {
-            if let Some(name) = mode.strip_prefix("service:") {
-                match project.services.get(name) {
-                    Some(other) => NetworkMode::Container(container_name(project, other, 1)),
-                    None => NetworkMode::Container(format!("{}-{name}-1", project.name)),
-                }
-            } else if let Some(name) = mode.strip_prefix("container:") {
-                NetworkMode::Container(name.to_string())
-            } else {
-                NetworkMode::Bridge
-            }
-        }
-        None => NetworkMode::Bridge,
-    }
-}
-
-/// The container a `service:NAME` or `container:NAME` namespace mode joins:
-/// the first replica of a service, or a container by name or id; `None` for
-/// any other value.
-pub(crate) fn joined_container(project: &Project, mode: &str) -> Option<String> {
-    if let Some(name) = mode.strip_prefix("service:") {
-        Some(match project.services.get(name) {
-            Some(other) => container_name(project, other, 1),
-            None => format!("{}-{name}-1", project.name),
-        })
-    } else {
-        mode.strip_prefix("container:").map(str::to_string)
-    }
-}
 
 /// The services whose namespaces `service` joins (`network_mode`, `pid`
 /// and `ipc` set to `service:NAME`): it is recreated when they are.
@@ -382,7 +330,7 @@ fn build_spec(project: &Project, valid: &ValidService, number: u32) -> Container
             .collect()
     };
 
-    let network_mode = network_mode(project, service);
+    let network_mode = valid.network_mode.clone();
     // In the host's namespace ports are the container's own (docker ignores
     // them with a warning); none has nowhere to publish them from.
     let publishes = matches!(network_mode, NetworkMode::Bridge);
@@ -622,6 +570,7 @@ pub fn change_reason(old_labels: &BTreeMap<String, String>, spec: &ContainerSpec
 #[cfg(test)]
 mod network_mode_tests {
     use super::*;
+    use crate::names::network_mode;
     use crate::validate::{unsupported, validate_service};
     use wharf_compose::ServicePort;
 

@@ -7,12 +7,13 @@
 use crate::error::{OrchestratorError, SettingError};
 use crate::files::service_files;
 use crate::mounts::{tmpfs_entry, volumes_from_entry, TmpfsOptions, VolumesFromSource};
-use crate::spec::joined_container;
+use crate::names::{joined_container, network_mode};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use wharf_compose::{Project, Service, ServicePort};
 use wharf_engine_api::{
-    FileMount, IpcMode, LogConfig, PidMode, PortBinding, Protocol, RestartPolicy, Ulimit, UtsMode,
+    FileMount, IpcMode, LogConfig, NetworkMode, PidMode, PortBinding, Protocol, RestartPolicy,
+    Ulimit, UtsMode,
 };
 
 /// A service whose settings passed [`validate_service`], with the values
@@ -20,6 +21,7 @@ use wharf_engine_api::{
 #[derive(Debug, Clone)]
 pub struct ValidService<'a> {
     pub(crate) service: &'a Service,
+    pub(crate) network_mode: NetworkMode,
     /// Every port's bindings, in the order of `ports`.
     pub(crate) ports: Vec<PortBinding>,
     pub(crate) restart: RestartPolicy,
@@ -411,6 +413,7 @@ pub fn validate_service<'a>(
     }
     Ok(ValidService {
         service,
+        network_mode: network_mode(project, service),
         ports,
         restart,
         addresses,

@@ -241,7 +241,7 @@ services:
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("service \"app\": tmpfs \"/run:size=huge\": invalid size \"huge\""),
+        err.starts_with("service \"app\": tmpfs \"/run:size=huge\": size: invalid size \"huge\""),
         "{err}"
     );
 }
