@@ -1,6 +1,7 @@
-//! Service → [`ContainerSpec`]: names, Compose labels, mounts, networks,
-//! ports, limits, restart policy; and the config hash that tells `up`
-//! whether an existing container still matches its service.
+//! Service → [`ContainerSpec`], built from what [`validate_service`]
+//! parsed (Compose labels, mounts, networks, ports, limits, restart
+//! policy, namespaces); top-level volumes; and the config hash that tells
+//! `up` whether an existing container still matches its service.
 
 use crate::error::{OrchestratorError, SettingError};
 use crate::mounts::{tmpfs_long_options, TmpfsOptions, VolumesFromSource};
