@@ -442,10 +442,17 @@ fn recreate_progress_says_why() {
 
         // A terminal's block keeps the reason on the finished line.
         std::fs::write(dir.join("compose.yaml"), yaml("hallo")).unwrap();
-        let out = s.wharf(
-            &dir,
-            &["--progress", "tty", "--ansi", "never", "up", "-d", "-t", "1"],
-        );
+        let tty = [
+            "--progress",
+            "tty",
+            "--ansi",
+            "never",
+            "up",
+            "-d",
+            "-t",
+            "1",
+        ];
+        let out = s.wharf(&dir, &tty);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
         assert!(
