@@ -413,3 +413,72 @@ fn a_failed_recreate_keeps_the_old_container() {
         s.ok(&dir, &["down", "-t", "0"]);
     });
 }
+
+#[test]
+fn recreate_progress_says_why() {
+    sandboxed("cli::recreate_progress_says_why", |s| {
+        s.import_busybox();
+        let yaml = |greeting: &str| {
+            format!(
+                "services:\n  a:\n    image: busybox\n    command: {LOOP}\n    environment:\n      GREETING: {greeting}\n"
+            )
+        };
+        let dir = s.project("p", &yaml("hello"));
+        s.ok(&dir, &["up", "-d", "-t", "1"]);
+
+        // Plain: one line a change, the reason after the word docker prints.
+        std::fs::write(dir.join("compose.yaml"), yaml("bonjour")).unwrap();
+        let out = s.wharf(&dir, &["--progress", "plain", "up", "-d", "-t", "1"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            err.contains("Container p-a-1  Recreate (environment changed)\n"),
+            "{err}"
+        );
+        assert!(
+            err.contains("Container p-a-1  Recreated (environment changed)\n"),
+            "{err}"
+        );
+
+        // A terminal's block keeps the reason on the finished line.
+        std::fs::write(dir.join("compose.yaml"), yaml("hallo")).unwrap();
+        let tty = [
+            "--progress",
+            "tty",
+            "--ansi",
+            "never",
+            "up",
+            "-d",
+            "-t",
+            "1",
+        ];
+        let out = s.wharf(&dir, &tty);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            err.contains("Container p-a-1  Recreated (environment changed)"),
+            "{err}"
+        );
+
+        // JSON carries it in the text.
+        std::fs::write(dir.join("compose.yaml"), yaml("ciao")).unwrap();
+        let out = s.wharf(&dir, &["--progress", "json", "up", "-d", "-t", "1"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            err.lines().any(|l| {
+                let o: serde_json::Value = serde_json::from_str(l).unwrap();
+                o["id"] == "Container p-a-1" && o["text"] == "Recreated (environment changed)"
+            }),
+            "{err}"
+        );
+
+        // Unchanged: running, nothing recreated.
+        let out = s.wharf(&dir, &["--progress", "plain", "up", "-d"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Container p-a-1  Running"), "{err}");
+        assert!(!err.contains("Recreate"), "{err}");
+        s.ok(&dir, &["down", "-t", "0"]);
+        assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).trim(), "");
+    });
+}

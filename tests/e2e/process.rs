@@ -283,7 +283,9 @@ fn pid_ipc_and_uts_modes_share_namespaces_and_follow_their_source() {
             let out = s.wharf(&dir, &["up", "-d", "-t", "1"]);
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{err}");
-            assert!(err.contains("Container modes-side-1  Recreated"), "{err}");
+            assert!(err.contains(
+                    "Container modes-side-1  Recreated (shares the namespaces of recreated service web)"
+                ), "{err}");
             assert!(err.contains("Container modes-lone-1  Running"), "{err}");
             for kind in ["pid", "ipc"] {
                 assert_eq!(

@@ -69,42 +69,47 @@ fn deps_of(project: &Project) -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
-impl Project {
-    /// Service names with dependencies first; alphabetical among services
-    /// that are ready at the same time. Services on a cycle (which `load`
-    /// rejects) come last, alphabetically.
-    pub fn start_order(&self) -> Vec<String> {
-        let deps = deps_of(self);
-        let g = graph(&deps);
-        let mut waiting: BTreeMap<&str, usize> = deps
-            .keys()
-            .map(|n| {
-                (
-                    n.as_str(),
-                    g.neighbors_directed(n, Direction::Outgoing).count(),
-                )
-            })
-            .collect();
-        let mut ready: BTreeSet<&str> = waiting
-            .iter()
-            .filter(|(_, c)| **c == 0)
-            .map(|(n, _)| *n)
-            .collect();
-        let mut order = Vec::new();
-        while let Some(n) = ready.pop_first() {
-            waiting.remove(n);
-            order.push(n.to_string());
-            for dependent in g.neighbors_directed(n, Direction::Incoming) {
-                if let Some(c) = waiting.get_mut(dependent) {
-                    *c -= 1;
-                    if *c == 0 {
-                        ready.insert(dependent);
-                    }
+/// Service names with dependencies first, from a map of each service to
+/// the services it depends on (unknown names ignored); alphabetical among
+/// services that are ready at the same time. Services on a cycle come
+/// last, alphabetically.
+pub fn start_order(deps: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let g = graph(deps);
+    let mut waiting: BTreeMap<&str, usize> = deps
+        .keys()
+        .map(|n| {
+            (
+                n.as_str(),
+                g.neighbors_directed(n, Direction::Outgoing).count(),
+            )
+        })
+        .collect();
+    let mut ready: BTreeSet<&str> = waiting
+        .iter()
+        .filter(|(_, c)| **c == 0)
+        .map(|(n, _)| *n)
+        .collect();
+    let mut order = Vec::new();
+    while let Some(n) = ready.pop_first() {
+        waiting.remove(n);
+        order.push(n.to_string());
+        for dependent in g.neighbors_directed(n, Direction::Incoming) {
+            if let Some(c) = waiting.get_mut(dependent) {
+                *c -= 1;
+                if *c == 0 {
+                    ready.insert(dependent);
                 }
             }
         }
-        order.extend(waiting.keys().map(|n| n.to_string()));
-        order
+    }
+    order.extend(waiting.keys().map(|n| n.to_string()));
+    order
+}
+
+impl Project {
+    /// [`start_order`] of the project's services.
+    pub fn start_order(&self) -> Vec<String> {
+        start_order(&deps_of(self))
     }
 
     /// Every service that depends on `service`, directly or through others,

@@ -1,8 +1,12 @@
 //! [`OrchestratorError`]: everything that can stop `up`, `down` or a plan,
 //! phrased for the user.
 
+use std::net::AddrParseError;
+use std::num::ParseIntError;
+use std::path::PathBuf;
 use thiserror::Error;
-use wharf_engine_api::EngineError;
+use wharf_engine_api::{EngineError, FileKind};
+use wharf_units::UnitError;
 
 /// Why an orchestrator operation failed. Messages are shown to the user as
 /// they are.
@@ -13,6 +17,16 @@ pub enum OrchestratorError {
     #[error("{object}: {source}")]
     Engine {
         object: String,
+        #[source]
+        source: EngineError,
+    },
+    /// The engine refused a setting it names by its spec field; `keys` are
+    /// the Compose keys that set it (`deploy.resources.limits.memory`,
+    /// `mem_limit`).
+    #[error("{object}: {source} (set by {})", .keys.join(" or "))]
+    EngineSetting {
+        object: String,
+        keys: &'static [&'static str],
         #[source]
         source: EngineError,
     },
@@ -30,15 +44,19 @@ pub enum OrchestratorError {
     /// `depends_on` names a service that is not in the project.
     #[error("service {service:?} depends on undefined service {dependency:?}")]
     UndefinedDependency { service: String, dependency: String },
-    /// `depends_on` loops.
-    #[error("dependency cycle between services: {0}")]
+    /// `depends_on` loops (`a → b → a`).
+    #[error("dependency cycle between services: {0}: remove one of these depends_on")]
     DependencyCycle(String),
     /// A service joins a network that the top-level `networks` does not declare.
     #[error("service {service:?} refers to undefined network {network:?}")]
     UndefinedNetwork { service: String, network: String },
     /// A top-level network wharf cannot create as written.
-    #[error("network {network:?}: {message}")]
-    InvalidNetwork { network: String, message: String },
+    #[error("network {network:?}: {source}")]
+    InvalidNetwork {
+        network: String,
+        #[source]
+        source: SettingError,
+    },
     /// An `external: true` network does not exist on the host.
     #[error("network {0} declared as external, but could not be found")]
     ExternalNetworkMissing(String),
@@ -49,17 +67,25 @@ pub enum OrchestratorError {
     #[error("external volume {0:?} not found: create it first (wharf volume create {0})")]
     ExternalVolumeMissing(String),
     /// A top-level volume wharf cannot create (another driver, bad options).
-    #[error("volume {volume:?}: {message}")]
-    InvalidVolume { volume: String, message: String },
+    #[error("volume {volume:?}: {source}")]
+    InvalidVolume {
+        volume: String,
+        #[source]
+        source: SettingError,
+    },
     /// A service setting the engine cannot be given (a bad port, restart policy, …).
-    #[error("service {service:?}: {message}")]
-    InvalidService { service: String, message: String },
+    #[error("service {service:?}: {source}")]
+    InvalidService {
+        service: String,
+        #[source]
+        source: SettingError,
+    },
     /// A `depends_on` condition failed (unhealthy, exited, did not complete).
     #[error("{0}")]
-    Dependency(String),
+    Dependency(#[from] DependencyError),
     /// A hand-built plan whose steps do not form a DAG of earlier steps.
     #[error("invalid plan: {0}")]
-    InvalidPlan(String),
+    InvalidPlan(#[from] PlanError),
     /// Several independent failures (from `down`, or a failure plus a failed
     /// rollback), one a line.
     #[error("{}", join_lines(.0))]
@@ -67,10 +93,31 @@ pub enum OrchestratorError {
 }
 
 impl OrchestratorError {
+    /// An engine failure about `object`; one that names a spec field gets
+    /// the Compose keys that set it.
     pub(crate) fn engine(object: impl Into<String>, source: EngineError) -> Self {
-        OrchestratorError::Engine {
-            object: object.into(),
-            source,
+        match crate::compose_keys::keys_for(&source) {
+            Some(keys) => OrchestratorError::EngineSetting {
+                object: object.into(),
+                keys,
+                source,
+            },
+            None => OrchestratorError::Engine {
+                object: object.into(),
+                source,
+            },
+        }
+    }
+
+    /// The message without the object it is about, for a progress line
+    /// that names the object already.
+    pub(crate) fn without_object(&self) -> String {
+        match self {
+            OrchestratorError::Engine { source, .. } => source.to_string(),
+            OrchestratorError::EngineSetting { source, keys, .. } => {
+                format!("{source} (set by {})", keys.join(" or "))
+            }
+            other => other.to_string(),
         }
     }
 
@@ -90,6 +137,99 @@ impl OrchestratorError {
             other => vec![other],
         }
     }
+}
+
+/// What is wrong with one setting of a service, network or volume. Each
+/// message names the setting (its Compose key) and says what to write.
+#[derive(Debug, Error)]
+pub enum SettingError {
+    /// A value wharf does not take, or settings that do not go together.
+    #[error("{0}")]
+    Invalid(String),
+    /// A byte size that does not parse.
+    #[error("{key}: {source}")]
+    Size {
+        key: String,
+        #[source]
+        source: UnitError,
+    },
+    /// A whole number that does not parse.
+    #[error("{key} {value:?} is not a number: {hint}")]
+    Number {
+        key: String,
+        value: String,
+        /// What to write instead.
+        hint: &'static str,
+        #[source]
+        source: ParseIntError,
+    },
+    /// An IP address that does not parse.
+    #[error("{key} {value:?} is not an {family} address: write one like {example}")]
+    Address {
+        key: String,
+        value: String,
+        family: &'static str,
+        example: &'static str,
+        #[source]
+        source: AddrParseError,
+    },
+    /// The file a secret or config takes its value from cannot be read.
+    #[error("{kind} {name:?}: cannot read its file {}: {source}: create the file or correct {kind}s.{name}.file", path.display())]
+    File {
+        kind: FileKind,
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SettingError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        SettingError::Invalid(message.into())
+    }
+}
+
+/// Why a `depends_on` condition (or `up --wait`) was not met.
+#[derive(Debug, Error)]
+pub enum DependencyError {
+    #[error("service {service:?} has no container: bring it up first")]
+    NoContainer { service: String },
+    #[error("dependency failed to start: container {container} is unhealthy")]
+    Unhealthy { container: String },
+    #[error("dependency failed to start: container {container} exited ({exit_code})")]
+    Exited { container: String, exit_code: i32 },
+    #[error("dependency failed to start: container {container} has no healthcheck configured: give its service a healthcheck, or depend on it with condition service_started")]
+    NoHealthcheck { container: String },
+    #[error("service {service:?} didn't complete successfully: exit {exit_code}")]
+    NotCompleted { service: String, exit_code: i32 },
+    /// `up --wait`: a container went unhealthy.
+    #[error("container {container} is unhealthy: see why with wharf ps and wharf logs")]
+    NotHealthy { container: String },
+    /// `up --wait`: a container exited with a failure.
+    #[error("container {container} exited ({exit_code}): see why with wharf logs")]
+    Failed { container: String, exit_code: i32 },
+    /// `up --wait`: the timeout passed first.
+    #[error("timed out waiting for {} to be ready", .containers.join(", "))]
+    TimedOut { containers: Vec<String> },
+    #[error("service {service:?}: {source}")]
+    Engine {
+        service: String,
+        #[source]
+        source: EngineError,
+    },
+}
+
+/// A plan whose steps do not form a DAG of earlier steps (a plan built by
+/// hand, never one [`crate::plan_up`] made).
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PlanError {
+    #[error("step {index} is at position {position}")]
+    Misplaced { index: usize, position: usize },
+    #[error("step {index} waits for step {after}, which is not an earlier step")]
+    WaitsForLater { index: usize, after: usize },
+    #[error("container {name} is started before any step created it")]
+    StartBeforeCreate { name: String },
 }
 
 fn join_lines(errors: &[OrchestratorError]) -> String {

@@ -3,8 +3,8 @@
 //! stops at the first failure and rolls back what it created; `down` keeps
 //! going and reports every failure.
 
-use crate::error::OrchestratorError;
-use crate::plan::{Action, Plan};
+use crate::error::{DependencyError, OrchestratorError, PlanError};
+use crate::plan::{Action, Plan, Step};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -32,13 +32,20 @@ fn parallel_limit() -> usize {
     }
 }
 
-/// Progress of one network or container, as docker compose shows it.
+/// Progress of one network or container, as docker compose shows it
+/// (its `Display` is the text of the progress line: `Started`,
+/// `Recreate (environment changed)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
     Creating,
     Created,
-    Recreate,
-    Recreated,
+    /// A container is replaced; `reason` says why (`environment changed`).
+    Recreate {
+        reason: String,
+    },
+    Recreated {
+        reason: String,
+    },
     Starting,
     Started,
     Running,
@@ -59,8 +66,8 @@ impl std::fmt::Display for Status {
         f.write_str(match self {
             Status::Creating => "Creating",
             Status::Created => "Created",
-            Status::Recreate => "Recreate",
-            Status::Recreated => "Recreated",
+            Status::Recreate { reason } => return write!(f, "Recreate ({reason})"),
+            Status::Recreated { reason } => return write!(f, "Recreated ({reason})"),
             Status::Starting => "Starting",
             Status::Started => "Started",
             Status::Running => "Running",
@@ -168,7 +175,7 @@ pub(crate) fn run(
     on_event: &(dyn Fn(Event) + Sync),
     on_failure: OnFailure,
 ) -> Result<(), OrchestratorError> {
-    plan.validate().map_err(OrchestratorError::InvalidPlan)?;
+    plan.validate()?;
     for name in &plan.running {
         on_event(Event::Container {
             name: name.clone(),
@@ -181,11 +188,9 @@ pub(crate) fn run(
         .steps
         .iter()
         .filter_map(|s| match &s.action {
-            Action::CreateContainer {
-                spec,
-                reason: Some(_),
-                ..
-            } => Some(spec.name.as_str()),
+            Action::CreateContainer { spec, .. } if s.cause.recreate_reason().is_some() => {
+                Some(spec.name.as_str())
+            }
             Action::RenameContainer { new_name, .. } => Some(new_name.as_str()),
             _ => None,
         })
@@ -236,8 +241,7 @@ pub(crate) fn run(
                     };
                     let (shared, finished, recreated) = (&shared, &finished, &recreated);
                     scope.spawn(move || {
-                        let result =
-                            run_action(engine, &step.action, created_id, recreated, on_event);
+                        let result = run_action(engine, step, created_id, recreated, on_event);
                         let mut guard = lock(shared);
                         guard.running -= 1;
                         match result {
@@ -326,17 +330,22 @@ fn wait_for_service(
     service: &str,
     condition: DependencyCondition,
     on_event: &(dyn Fn(Event) + Sync),
-) -> Result<(), String> {
+) -> Result<(), DependencyError> {
     let mut announced = false;
     loop {
         let containers: Vec<ContainerInfo> = engine
             .list_containers(&[(labels::PROJECT, project), (labels::SERVICE, service)])
-            .map_err(|e| e.to_string())?
+            .map_err(|source| DependencyError::Engine {
+                service: service.to_string(),
+                source,
+            })?
             .into_iter()
             .filter(|c| !crate::observe::is_oneoff(c))
             .collect();
         if containers.is_empty() {
-            return Err(format!("service {service:?} has no container"));
+            return Err(DependencyError::NoContainer {
+                service: service.to_string(),
+            });
         }
         if !announced {
             for c in &containers {
@@ -349,22 +358,20 @@ fn wait_for_service(
             match condition {
                 DependencyCondition::ServiceHealthy => match (&c.state, c.health) {
                     (_, Some(Health::Unhealthy)) => {
-                        return Err(format!(
-                            "dependency failed to start: container {} is unhealthy",
-                            c.name
-                        ))
+                        return Err(DependencyError::Unhealthy {
+                            container: c.name.clone(),
+                        })
                     }
                     (ContainerState::Exited { exit_code, .. }, _) => {
-                        return Err(format!(
-                            "dependency failed to start: container {} exited ({exit_code})",
-                            c.name
-                        ))
+                        return Err(DependencyError::Exited {
+                            container: c.name.clone(),
+                            exit_code: *exit_code,
+                        })
                     }
                     (ContainerState::Running { .. }, None) => {
-                        return Err(format!(
-                        "dependency failed to start: container {} has no healthcheck configured",
-                        c.name
-                    ))
+                        return Err(DependencyError::NoHealthcheck {
+                            container: c.name.clone(),
+                        })
                     }
                     (_, Some(Health::Healthy)) => {}
                     _ => ready = false,
@@ -372,9 +379,10 @@ fn wait_for_service(
                 DependencyCondition::ServiceCompletedSuccessfully => match &c.state {
                     ContainerState::Exited { exit_code: 0, .. } => {}
                     ContainerState::Exited { exit_code, .. } => {
-                        return Err(format!(
-                            "service {service:?} didn't complete successfully: exit {exit_code}"
-                        ))
+                        return Err(DependencyError::NotCompleted {
+                            service: service.to_string(),
+                            exit_code: *exit_code,
+                        })
                     }
                     _ => ready = false,
                 },
@@ -398,17 +406,15 @@ fn wait_for_service(
 /// Run one action, reporting its progress; the error names the object.
 fn run_action(
     engine: &dyn Engine,
-    action: &Action,
+    step: &Step,
     created_id: Option<String>,
     recreated: &BTreeSet<&str>,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<Outcome, OrchestratorError> {
+    let action = &step.action;
     let fail = |error| {
         let error = OrchestratorError::engine(action.object(), error);
-        let status = Status::Error(match &error {
-            OrchestratorError::Engine { source, .. } => source.to_string(),
-            other => other.to_string(),
-        });
+        let status = Status::Error(error.without_object());
         match action {
             Action::CreateNetwork(spec) => network_event(on_event, &spec.name, status),
             Action::RemoveNetwork { name, .. } => network_event(on_event, name, status),
@@ -448,9 +454,16 @@ fn run_action(
             engine.remove_volume(name, false).map_err(fail)?;
             volume_event(on_event, name, Status::Removed);
         }
-        Action::CreateContainer { spec, reason, .. } => {
-            let (before, after) = match reason {
-                Some(_) => (Status::Recreate, Status::Recreated),
+        Action::CreateContainer { spec, .. } => {
+            let (before, after) = match step.cause.recreate_reason() {
+                Some(reason) => (
+                    Status::Recreate {
+                        reason: reason.to_string(),
+                    },
+                    Status::Recreated {
+                        reason: reason.to_string(),
+                    },
+                ),
                 None => (Status::Creating, Status::Created),
             };
             container_event(on_event, &spec.name, before);
@@ -466,7 +479,7 @@ fn run_action(
         } => {
             if let Err(message) = wait_for_service(engine, project, service, *condition, on_event) {
                 if *required {
-                    return Err(OrchestratorError::Dependency(message));
+                    return Err(message.into());
                 }
                 on_event(Event::Warning(format!(
                     "optional dependency {service} is not ready: {message}"
@@ -475,9 +488,7 @@ fn run_action(
         }
         Action::StartContainer { name, id } => {
             let Some(id) = id.clone().or(created_id) else {
-                return Err(OrchestratorError::InvalidPlan(format!(
-                    "container {name} is started before any step created it"
-                )));
+                return Err(PlanError::StartBeforeCreate { name: name.clone() }.into());
             };
             container_event(on_event, name, Status::Starting);
             engine.start_container(&id).map_err(fail)?;

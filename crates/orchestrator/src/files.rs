@@ -2,6 +2,7 @@
 //! the engine mounts read-only, their content read from the top-level
 //! object's `file:`, `environment:` or `content:`.
 
+use crate::error::SettingError;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use wharf_compose::{FileObject, Project, Service, ServiceFileRef};
@@ -15,27 +16,19 @@ const SECRETS_DIR: &str = "/run/secrets";
 
 /// Every secret and config of `service` with its content, or the first that
 /// cannot be had (the message names it and says what to do).
-pub fn service_files(project: &Project, service: &Service) -> Result<Vec<FileMount>, String> {
+pub fn service_files(project: &Project, service: &Service) -> Result<Vec<FileMount>, SettingError> {
     let mut files: Vec<FileMount> = Vec::new();
     for (kind, reference) in references(service) {
         let file = file_mount(project, kind, reference)?;
         if let Some(other) = files.iter().find(|f| f.target == file.target) {
-            return Err(format!(
+            return Err(SettingError::invalid(format!(
                 "{} {:?} and {} {:?} are both mounted on {}: give one of them another target",
                 other.kind, other.name, file.kind, file.name, file.target
-            ));
+            )));
         }
         files.push(file);
     }
     Ok(files)
-}
-
-/// The secrets and configs of `service` that can be had, leaving out those
-/// [`service_files`] reports.
-pub fn readable_files(project: &Project, service: &Service) -> Vec<FileMount> {
-    references(service)
-        .filter_map(|(kind, reference)| file_mount(project, kind, reference).ok())
-        .collect()
 }
 
 fn references(service: &Service) -> impl Iterator<Item = (FileKind, &ServiceFileRef)> {
@@ -70,16 +63,21 @@ fn file_mount(
     project: &Project,
     kind: FileKind,
     reference: &ServiceFileRef,
-) -> Result<FileMount, String> {
+) -> Result<FileMount, SettingError> {
     let name = &reference.source;
     let object = declared(project, kind).get(name).ok_or_else(|| {
-        format!("{kind} {name:?} is not declared in the top-level {kind}s: add it there")
+        SettingError::invalid(format!(
+            "{kind} {name:?} is not declared in the top-level {kind}s: add it there"
+        ))
     })?;
-    let id = |what: &str, value: Option<&str>| -> Result<u32, String> {
+    let id = |what: &'static str, value: Option<&str>| -> Result<u32, SettingError> {
         match value.map(str::trim) {
             None | Some("") => Ok(0),
-            Some(text) => text.parse().map_err(|_| {
-                format!("{kind} {name:?}: {what} {text:?} must be a number (a numeric {what})")
+            Some(text) => text.parse().map_err(|source| SettingError::Number {
+                key: format!("{kind} {name:?}: {what}"),
+                value: text.to_string(),
+                hint: "write a numeric id (user and group names are not looked up)",
+                source,
             }),
         }
     };
@@ -98,30 +96,31 @@ fn file_mount(
 
 /// The value of the top-level secret `name` (for a build's `build.secrets`),
 /// or what is wrong with it.
-pub fn secret_value(project: &Project, name: &str) -> Result<Vec<u8>, String> {
+pub fn secret_value(project: &Project, name: &str) -> Result<Vec<u8>, SettingError> {
     let object = declared(project, FileKind::Secret)
         .get(name)
         .ok_or_else(|| {
-            format!("secret {name:?} is not declared in the top-level secrets: add it there")
+            SettingError::invalid(format!(
+                "secret {name:?} is not declared in the top-level secrets: add it there"
+            ))
         })?;
     content(FileKind::Secret, name, object)
 }
 
 /// The value of a top-level secret or config.
-fn content(kind: FileKind, name: &str, object: &FileObject) -> Result<Vec<u8>, String> {
+fn content(kind: FileKind, name: &str, object: &FileObject) -> Result<Vec<u8>, SettingError> {
     if object.external {
-        return Err(format!(
+        return Err(SettingError::invalid(format!(
             "{kind} {name:?} is external, but wharf has no swarm {kind} store to take it from: \
              give it a file, environment or content source instead"
-        ));
+        )));
     }
     if let Some(path) = &object.file {
-        return std::fs::read(path).map_err(|e| {
-            format!(
-                "{kind} {name:?}: cannot read its file {}: {e}: create the file or correct \
-                 {kind}s.{name}.file",
-                path.display()
-            )
+        return std::fs::read(path).map_err(|source| SettingError::File {
+            kind,
+            name: name.to_string(),
+            path: path.clone(),
+            source,
         });
     }
     if let Some(variable) = &object.environment {
@@ -130,18 +129,18 @@ fn content(kind: FileKind, name: &str, object: &FileObject) -> Result<Vec<u8>, S
             .as_ref()
             .map(|value| value.clone().into_bytes())
             .ok_or_else(|| {
-                format!(
+                SettingError::invalid(format!(
                     "{kind} {name:?}: the environment variable {variable} it takes its value \
                      from is not set: set it in the shell or in the project's .env file"
-                )
+                ))
             });
     }
     if let Some(content) = &object.content {
         return Ok(content.clone().into_bytes());
     }
-    Err(format!(
+    Err(SettingError::invalid(format!(
         "{kind} {name:?} has no file, environment or content to take its value from: add one"
-    ))
+    )))
 }
 
 #[cfg(test)]

@@ -4,37 +4,45 @@
 //! [`Plan`] (a DAG that prints as text) → [`execute`] (dependency order,
 //! independent steps in parallel, [`Event`]s for progress). It never prints.
 
+mod compose_keys;
 mod error;
 mod execute;
 mod files;
 mod lifecycle;
 mod logging;
 mod mounts;
+mod names;
 mod networks;
 mod observe;
 mod plan;
 mod reconcile;
 mod run;
 mod spec;
+mod validate;
 mod wait;
 
-pub use error::OrchestratorError;
+pub use compose_keys::compose_keys;
+pub use error::{DependencyError, OrchestratorError, PlanError, SettingError};
 pub use execute::{execute, set_parallel_limit, Event, Status};
 pub use files::secret_value;
 pub use lifecycle::{
     plan_restart, plan_rm, plan_rm_volumes, plan_start, plan_stop, run_lifecycle, Target,
 };
+pub use names::{container_name, service_image};
+pub use networks::network_name;
 pub use observe::{container_number, is_oneoff, observe, project_containers, Observed};
-pub use plan::{Action, Plan, Step};
+pub use plan::{Action, Cause, Plan, Step};
 pub use reconcile::{
     inherit_anonymous_volumes, plan_down, plan_up, selected_services, DownOptions, UpOptions,
 };
 pub use run::{create_oneoff, RunOptions};
 pub use spec::{
-    change_reason, config_hash, container_name, container_spec, depends_on_label, ipc_mode,
-    namespace_sources, network_name, parse_depends_on_label, parse_restart, pid_mode,
-    port_bindings, service_image, uts_mode, validate_service, validate_volume, volume_name,
-    volume_spec, CONFIG_HASH_VERSION, CONFIG_PARTS_LABEL,
+    change_reason, config_hash, container_spec, depends_on_label, namespace_sources,
+    parse_depends_on_label, validate_volume, volume_name, volume_spec, CONFIG_HASH_VERSION,
+    CONFIG_PARTS_LABEL,
+};
+pub use validate::{
+    ipc_mode, parse_restart, pid_mode, port_bindings, uts_mode, validate_service, ValidService,
 };
 pub use wait::wait_ready;
 
@@ -89,9 +97,8 @@ pub fn check_images(
 /// another is left to its start: the one it replaces holds the same ports.
 pub fn check_ports(engine: &dyn Engine, plan: &Plan) -> Result<(), OrchestratorError> {
     for step in &plan.steps {
-        if let Action::CreateContainer {
-            spec, reason: None, ..
-        } = &step.action
+        if let (Action::CreateContainer { spec, .. }, None) =
+            (&step.action, step.cause.recreate_reason())
         {
             engine
                 .check_ports(spec)

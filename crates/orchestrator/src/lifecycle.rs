@@ -5,7 +5,7 @@
 use crate::error::OrchestratorError;
 use crate::execute::{self, Event, OnFailure};
 use crate::observe::{is_oneoff, observe, Observed};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Cause, Plan};
 use crate::reconcile::{push_in_dependency_order, Order};
 use std::time::Duration;
 use wharf_compose::Project;
@@ -41,6 +41,7 @@ fn stop_step(
     c: &ContainerInfo,
     timeout: Option<Duration>,
     after: &[usize],
+    command: &'static str,
 ) -> usize {
     plan.push(
         Action::StopContainer {
@@ -48,16 +49,18 @@ fn stop_step(
             name: c.name.clone(),
             timeout,
         },
+        Cause::Requested(command),
         after.iter().copied(),
     )
 }
 
-fn start_step(plan: &mut Plan, c: &ContainerInfo, after: &[usize]) -> usize {
+fn start_step(plan: &mut Plan, c: &ContainerInfo, after: &[usize], command: &'static str) -> usize {
     plan.push(
         Action::StartContainer {
             name: c.name.clone(),
             id: Some(c.id.clone()),
         },
+        Cause::Requested(command),
         after.iter().copied(),
     )
 }
@@ -76,7 +79,7 @@ pub fn plan_stop(target: &Target, observed: &Observed, timeout: Option<Duration>
         target.project,
         Order::DependentsFirst,
         |plan, c, after| {
-            let stop = stop_step(plan, c, timeout, after);
+            let stop = stop_step(plan, c, timeout, after, "stop");
             (Some(stop), Some(stop))
         },
     );
@@ -98,7 +101,7 @@ pub fn plan_start(target: &Target, observed: &Observed) -> Plan {
                 // Nothing to wait for: a running dependency is ready.
                 return (None, None);
             }
-            let start = start_step(plan, c, after);
+            let start = start_step(plan, c, after, "start");
             (Some(start), Some(start))
         },
     );
@@ -119,7 +122,7 @@ pub fn plan_restart(target: &Target, observed: &Observed, timeout: Option<Durati
             if !c.state.is_running() {
                 return (None, None);
             }
-            let stop = stop_step(plan, c, timeout, after);
+            let stop = stop_step(plan, c, timeout, after, "restart");
             (Some(stop), Some(stop))
         },
     );
@@ -131,7 +134,7 @@ pub fn plan_restart(target: &Target, observed: &Observed, timeout: Option<Durati
         |plan, c, after| {
             let mut after = after.to_vec();
             after.extend(&stops);
-            let start = start_step(plan, c, &after);
+            let start = start_step(plan, c, &after, "restart");
             (Some(start), Some(start))
         },
     );
@@ -173,12 +176,13 @@ pub fn plan_rm_volumes(
             let stopped = c
                 .state
                 .is_running()
-                .then(|| stop_step(plan, c, timeout, after));
+                .then(|| stop_step(plan, c, timeout, after, "rm"));
             let remove = plan.push(
                 Action::RemoveContainer {
                     id: c.id.clone(),
                     name: c.name.clone(),
                 },
+                Cause::Requested("rm"),
                 stopped.map(|s| vec![s]).unwrap_or_else(|| after.to_vec()),
             );
             if volumes {
@@ -187,6 +191,7 @@ pub fn plan_rm_volumes(
                         Action::RemoveVolume {
                             name: volume.to_string(),
                         },
+                        Cause::Requested("rm -v"),
                         [remove],
                     );
                 }

@@ -2,6 +2,7 @@
 //! (`post_start`, `pre_stop`) turned into the engine's [`LogConfig`] and
 //! [`Hook`]s, with docker's rules for the json-file and local drivers.
 
+use crate::error::SettingError;
 use wharf_compose::{Service, ServiceHook};
 use wharf_engine_api::{Hook, LogConfig, LogDriver};
 
@@ -10,7 +11,8 @@ const LOCAL_MAX_SIZE: u64 = 20 * 1024 * 1024;
 const LOCAL_MAX_FILE: u32 = 5;
 
 /// The service's log configuration, or what is wrong with it.
-pub fn log_config(service: &Service) -> Result<LogConfig, String> {
+pub fn log_config(service: &Service) -> Result<LogConfig, SettingError> {
+    let refuse = |message: String| Err(SettingError::Invalid(message));
     let Some(logging) = &service.logging else {
         return Ok(LogConfig::default());
     };
@@ -20,7 +22,7 @@ pub fn log_config(service: &Service) -> Result<LogConfig, String> {
         "local" => LogDriver::Local,
         "none" => LogDriver::None,
         other => {
-            return Err(format!(
+            return refuse(format!(
                 "logging.driver {other:?} is not supported by wharf: use json-file, local or none"
             ))
         }
@@ -41,19 +43,28 @@ pub fn log_config(service: &Service) -> Result<LogConfig, String> {
         let option = || format!("logging.options.{key} ({value:?})");
         match (driver, key.as_str()) {
             (LogDriver::None, _) => {
-                return Err(format!(
+                return refuse(format!(
                     "{}: the none logging driver takes no options",
                     option()
                 ))
             }
             (_, "max-size") => {
-                config.max_size = parse_size(value).map_err(|e| format!("{}: {e}", option()))?;
+                config.max_size = max_size(value).map_err(|e| match e {
+                    SettingError::Size { source, .. } => SettingError::Size {
+                        key: option(),
+                        source,
+                    },
+                    SettingError::Invalid(message) => {
+                        SettingError::Invalid(format!("{}: {message}", option()))
+                    }
+                    other => other,
+                })?;
             }
             (_, "max-file") => {
                 config.max_file = match value.trim().parse::<u32>() {
                     Ok(n) if n >= 1 => n,
                     _ => {
-                        return Err(format!(
+                        return refuse(format!(
                             "{}: max-file must be a whole number of at least 1",
                             option()
                         ))
@@ -64,17 +75,17 @@ pub fn log_config(service: &Service) -> Result<LogConfig, String> {
                 config.compress = match value.trim() {
                     "true" | "1" => true,
                     "false" | "0" => false,
-                    _ => return Err(format!("{}: compress must be true or false", option())),
+                    _ => return refuse(format!("{}: compress must be true or false", option())),
                 };
             }
             (LogDriver::JsonFile, "labels" | "labels-regex" | "env" | "env-regex" | "tag") => {
-                return Err(format!(
+                return refuse(format!(
                     "{}: the {key} option of the json-file driver is not supported by wharf yet: remove it",
                     option()
                 ))
             }
             _ => {
-                return Err(format!(
+                return refuse(format!(
                     "{}: unknown option for the {driver_name} logging driver (wharf knows max-size, max-file and compress)",
                     option()
                 ))
@@ -83,50 +94,36 @@ pub fn log_config(service: &Service) -> Result<LogConfig, String> {
     }
     if config.max_size.is_none() && driver == LogDriver::JsonFile {
         if config.max_file > 1 {
-            return Err(
-                "logging.options.max-file cannot be greater than 1 when max-size is not set".into(),
+            return refuse(
+                "logging.options.max-file cannot be greater than 1 when max-size is not set: set max-size too".into(),
             );
         }
         if config.compress {
-            return Err("logging.options.compress cannot be true when max-size is not set".into());
+            return refuse(
+                "logging.options.compress cannot be true when max-size is not set: set max-size too"
+                    .into(),
+            );
         }
     }
     Ok(config)
 }
 
-/// Docker's log sizes (`units.RAMInBytes`): a number with an optional unit
-/// `b`, `k`, `m`, `g`, `t` (powers of 1024; `kb`, `kib` and any case too);
-/// `-1` means no limit.
-pub fn parse_size(text: &str) -> Result<Option<u64>, String> {
-    let text = text.trim();
-    if text == "-1" {
+/// `max-size`: a size as docker writes it (`10m`, `512k`, see
+/// [`wharf_units::parse_bytes`]), or `-1` for no limit.
+fn max_size(text: &str) -> Result<Option<u64>, SettingError> {
+    if text.trim() == "-1" {
         return Ok(None);
     }
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 10m or 512k"))?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let unit = unit
-        .strip_suffix("ib")
-        .or_else(|| unit.strip_suffix('b'))
-        .unwrap_or(&unit);
-    let shift = match unit {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => return Err(format!("{text:?} has an unknown unit: use b, k, m or g")),
-    };
-    let bytes = (number * (1u64 << shift) as f64) as u64;
-    if bytes == 0 {
-        return Err(format!("{text:?} must be more than 0 bytes"));
+    match wharf_units::parse_bytes(text) {
+        Ok(0) => Err(SettingError::invalid(format!(
+            "{text:?} must be more than 0 bytes, or -1 for no limit"
+        ))),
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(source) => Err(SettingError::Size {
+            key: "max-size".into(),
+            source,
+        }),
     }
-    Ok(Some(bytes))
 }
 
 /// A compose hook as the engine runs it.
@@ -145,15 +142,15 @@ pub fn hook(hook: &ServiceHook) -> Hook {
 }
 
 /// Hooks must have a command.
-pub fn validate_hooks(service: &Service) -> Result<(), String> {
+pub fn validate_hooks(service: &Service) -> Result<(), SettingError> {
     for (attribute, hooks) in [
         ("post_start", &service.post_start),
         ("pre_stop", &service.pre_stop),
     ] {
         if let Some(index) = hooks.iter().position(|h| h.command.is_empty()) {
-            return Err(format!(
+            return Err(SettingError::invalid(format!(
                 "{attribute}[{index}] has no command: give it one, e.g. command: [\"sh\", \"-c\", \"…\"]"
-            ));
+            )));
         }
     }
     Ok(())
@@ -179,17 +176,18 @@ mod tests {
     }
 
     #[test]
-    fn sizes_take_docker_units() {
-        assert_eq!(parse_size("100"), Ok(Some(100)));
-        assert_eq!(parse_size("100k"), Ok(Some(100 * 1024)));
-        assert_eq!(parse_size("10m"), Ok(Some(10 * 1024 * 1024)));
-        assert_eq!(parse_size("10MB"), Ok(Some(10 * 1024 * 1024)));
-        assert_eq!(parse_size("1GiB"), Ok(Some(1 << 30)));
-        assert_eq!(parse_size("1.5k"), Ok(Some(1536)));
-        assert_eq!(parse_size("-1"), Ok(None));
-        assert!(parse_size("10x").unwrap_err().contains("unknown unit"));
-        assert!(parse_size("m").is_err());
-        assert!(parse_size("0").is_err());
+    fn max_size_takes_docker_units_and_minus_one() {
+        assert_eq!(max_size("100").unwrap(), Some(100));
+        assert_eq!(max_size("10MB").unwrap(), Some(10 * 1024 * 1024));
+        assert_eq!(max_size("1.5k").unwrap(), Some(1536));
+        assert_eq!(max_size("-1").unwrap(), None);
+        let err = max_size("10x").unwrap_err();
+        assert!(matches!(err, SettingError::Size { .. }), "{err}");
+        assert!(err.to_string().contains("invalid size"), "{err}");
+        assert!(max_size("0")
+            .unwrap_err()
+            .to_string()
+            .contains("more than 0"));
     }
 
     #[test]
@@ -229,15 +227,25 @@ mod tests {
 
     #[test]
     fn unsupported_drivers_and_options_are_named() {
-        let err = log_config(&service(Some("syslog"), &[])).unwrap_err();
+        let err = log_config(&service(Some("syslog"), &[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("\"syslog\" is not supported"), "{err}");
-        let err = log_config(&service(Some("json-file"), &[("tag", "x")])).unwrap_err();
+        let err = log_config(&service(Some("json-file"), &[("tag", "x")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("logging.options.tag"), "{err}");
-        let err = log_config(&service(Some("json-file"), &[("max-file", "3")])).unwrap_err();
+        let err = log_config(&service(Some("json-file"), &[("max-file", "3")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("max-size is not set"), "{err}");
-        let err = log_config(&service(Some("json-file"), &[("max-file", "0")])).unwrap_err();
+        let err = log_config(&service(Some("json-file"), &[("max-file", "0")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at least 1"), "{err}");
-        let err = log_config(&service(Some("local"), &[("mode", "x")])).unwrap_err();
+        let err = log_config(&service(Some("local"), &[("mode", "x")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown option"), "{err}");
     }
 }

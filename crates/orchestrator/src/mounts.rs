@@ -2,6 +2,7 @@
 //! tmpfs (`/run:size=64m,mode=1770`, or the long syntax's `tmpfs.size` and
 //! `tmpfs.mode`) and `volumes_from` entries (`db:ro`, `container:x:rw`).
 
+use crate::error::SettingError;
 use std::collections::BTreeMap;
 
 /// Flags a tmpfs takes, as (word, the setting it decides). The last word
@@ -48,14 +49,15 @@ pub struct TmpfsOptions {
 }
 
 /// A `tmpfs:` entry, `TARGET[:OPTIONS]` → its target and options.
-pub fn tmpfs_entry(entry: &str) -> Result<(String, TmpfsOptions), String> {
+pub fn tmpfs_entry(entry: &str) -> Result<(String, TmpfsOptions), SettingError> {
     let (target, options) = entry.split_once(':').unwrap_or((entry, ""));
-    let parsed = tmpfs_options(options).map_err(|e| format!("tmpfs {entry:?}: {e}"))?;
+    let parsed = tmpfs_options(options)
+        .map_err(|e| SettingError::Invalid(format!("tmpfs {entry:?}: {e}")))?;
     Ok((target.to_string(), parsed))
 }
 
 /// Docker's tmpfs option list (`size=64m,mode=1770,exec,ro`).
-pub fn tmpfs_options(text: &str) -> Result<TmpfsOptions, String> {
+pub fn tmpfs_options(text: &str) -> Result<TmpfsOptions, SettingError> {
     let mut read_only = false;
     let mut flags: BTreeMap<&str, &str> = BTreeMap::new();
     let mut data: BTreeMap<&str, String> = BTreeMap::new();
@@ -74,33 +76,41 @@ pub fn tmpfs_options(text: &str) -> Result<TmpfsOptions, String> {
             continue;
         }
         let Some((key, value)) = word.split_once('=') else {
-            return Err(format!(
+            return Err(SettingError::Invalid(format!(
                 "unknown option {word:?}: use size, mode, uid, gid, nr_inodes, nr_blocks, mpol, \
                  ro, rw or a mount flag like exec, nosuid or noatime"
-            ));
+            )));
         };
         let Some(key) = TMPFS_DATA.iter().copied().find(|k| *k == key) else {
-            return Err(format!(
+            return Err(SettingError::Invalid(format!(
                 "unknown option {key:?}: a tmpfs takes size, mode, uid, gid, nr_inodes, \
                  nr_blocks and mpol"
-            ));
+            )));
         };
         let value = value.trim();
         let canonical = match key {
-            "size" | "nr_blocks" | "nr_inodes" => amount(value)
-                .ok_or_else(|| format!("invalid {key} {value:?}: write a number with an optional unit k, m or g (64m), or a percentage of memory (50%)"))?,
+            "size" | "nr_blocks" | "nr_inodes" => amount(key, value)?,
             "mode" => u32::from_str_radix(value, 8)
                 .ok()
                 .filter(|m| *m <= 0o7777)
                 .map(|m| format!("{m:o}"))
-                .ok_or_else(|| format!("invalid mode {value:?}: write octal permission bits like 1777 or 700"))?,
+                .ok_or_else(|| {
+                    SettingError::invalid(format!(
+                        "invalid mode {value:?}: write octal permission bits like 1777 or 700"
+                    ))
+                })?,
             "uid" | "gid" => value
                 .parse::<u32>()
                 .map(|n| n.to_string())
-                .map_err(|_| format!("invalid {key} {value:?}: write a number"))?,
+                .map_err(|source| SettingError::Number {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    hint: "write a numeric id",
+                    source,
+                })?,
             _ => {
                 if value.is_empty() || value.contains([',', '\0']) {
-                    return Err(format!("invalid {key} {value:?}"));
+                    return Err(SettingError::Invalid(format!("invalid {key} {value:?}")));
                 }
                 value.to_string()
             }
@@ -128,27 +138,24 @@ pub fn tmpfs_long_options(size: Option<u64>, mode: Option<u32>) -> Vec<String> {
         .collect()
 }
 
-/// A size or count as the kernel reads it (`64m`, `1G`, `4096`) in plain
-/// units, or a percentage kept as written.
-fn amount(text: &str) -> Option<String> {
+/// A size or count as the kernel reads it (`64m`, `1G`, `4096`, see
+/// [`wharf_units::parse_bytes`]) in plain units, or a percentage kept as
+/// written.
+fn amount(key: &str, text: &str) -> Result<String, SettingError> {
     if let Some(percent) = text.strip_suffix('%') {
-        let n: u64 = percent.parse().ok()?;
-        return (1..=100).contains(&n).then(|| format!("{n}%"));
+        return match percent.parse::<u64>() {
+            Ok(n @ 1..=100) => Ok(format!("{n}%")),
+            _ => Err(SettingError::invalid(format!(
+                "invalid {key} {text:?}: a percentage of memory is 1% to 100%"
+            ))),
+        };
     }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let shift = match unit.to_ascii_lowercase().as_str() {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => return None,
-    };
-    n.checked_mul(1 << shift).map(|v| v.to_string())
+    wharf_units::parse_bytes(text)
+        .map(|n| n.to_string())
+        .map_err(|source| SettingError::Size {
+            key: key.to_string(),
+            source,
+        })
 }
 
 /// Where a `volumes_from` entry takes its mounts from.
@@ -162,7 +169,7 @@ pub enum VolumesFromSource {
 
 /// A `volumes_from` entry: `SERVICE[:ro|rw]` or `container:NAME[:ro|rw]`
 /// → the source and whether its mounts become read-only.
-pub fn volumes_from_entry(entry: &str) -> Result<(VolumesFromSource, bool), String> {
+pub fn volumes_from_entry(entry: &str) -> Result<(VolumesFromSource, bool), SettingError> {
     let (rest, is_container) = match entry.strip_prefix("container:") {
         Some(rest) => (rest, true),
         None => (entry, false),
@@ -175,16 +182,16 @@ pub fn volumes_from_entry(entry: &str) -> Result<(VolumesFromSource, bool), Stri
         None | Some("rw") => false,
         Some("ro") => true,
         Some(other) => {
-            return Err(format!(
+            return Err(SettingError::Invalid(format!(
                 "invalid volumes_from mode {other:?} in {entry:?}: use ro or rw"
-            ))
+            )))
         }
     };
     if name.is_empty() {
-        return Err(format!(
+        return Err(SettingError::Invalid(format!(
             "volumes_from {entry:?} names no {}",
             if is_container { "container" } else { "service" }
-        ));
+        )));
     }
     let source = if is_container {
         VolumesFromSource::Container(name.to_string())
@@ -239,21 +246,21 @@ mod tests {
             ("size=0%", "invalid size"),
             ("mode=999", "invalid mode \"999\""),
             ("mode=17777", "invalid mode"),
-            ("uid=bob", "invalid uid \"bob\""),
+            ("uid=bob", "uid \"bob\" is not a number"),
             ("color=red", "unknown option \"color\""),
             ("bind", "unknown option \"bind\""),
             ("mpol=", "invalid mpol"),
         ] {
-            let err = tmpfs_options(text).unwrap_err();
+            let err = tmpfs_options(text).unwrap_err().to_string();
             assert!(err.contains(says), "{text}: {err}");
         }
         let (target, parsed) = tmpfs_entry("/run:size=1m,ro").unwrap();
         assert_eq!(target, "/run");
         assert_eq!(parsed.options, ["size=1048576"]);
         assert!(parsed.read_only);
-        let err = tmpfs_entry("/run:size=x").unwrap_err();
+        let err = tmpfs_entry("/run:size=x").unwrap_err().to_string();
         assert!(
-            err.starts_with("tmpfs \"/run:size=x\": invalid size"),
+            err.starts_with("tmpfs \"/run:size=x\": size: invalid size \"x\""),
             "{err}"
         );
     }
@@ -267,7 +274,7 @@ mod tests {
         assert_eq!(entry("db:rw"), (Service("db".into()), false));
         assert_eq!(entry("container:data"), (Container("data".into()), false));
         assert_eq!(entry("container:data:ro"), (Container("data".into()), true));
-        let err = volumes_from_entry("db:z").unwrap_err();
+        let err = volumes_from_entry("db:z").unwrap_err().to_string();
         assert!(err.contains("invalid volumes_from mode \"z\""), "{err}");
         assert!(volumes_from_entry("container:").is_err());
         assert!(volumes_from_entry(":ro").is_err());

@@ -3,8 +3,7 @@
 //! MTU options, MAC addresses, IPv6 with `enable_ipv6`) becomes the [`NetworkSpec`]
 //! and attachment fields; everything else is refused by name instead of being dropped.
 
-use crate::error::OrchestratorError;
-use crate::spec::network_name;
+use crate::error::{OrchestratorError, SettingError};
 use wharf_compose::model::{IpamPool, Network, Project, Service, ServiceNetwork};
 use wharf_engine_api::{labels, Ipv6Pool, NetworkSpec};
 
@@ -12,48 +11,59 @@ use wharf_engine_api::{labels, Ipv6Pool, NetworkSpec};
 const BRIDGE_NAME_OPT: &str = "com.docker.network.bridge.name";
 const MTU_OPT: &str = "com.docker.network.driver.mtu";
 
-/// Check network `key` of `project` before anything is created.
-pub fn validate_network(project: &Project, key: &str) -> Result<(), OrchestratorError> {
+/// Full host name of a network key (`default` → `hello_default`).
+pub fn network_name(project: &Project, key: &str) -> String {
+    project
+        .networks
+        .get(key)
+        .map(|n| n.name.clone())
+        .unwrap_or_else(|| format!("{}_{}", project.name, key))
+}
+
+/// Check network `key` of `project` before anything is created, and the
+/// network to create for it (`None` for an external network).
+pub fn validate_network(
+    project: &Project,
+    key: &str,
+) -> Result<Option<NetworkSpec>, OrchestratorError> {
     let network = &project.networks[key];
-    let invalid = |message: String| OrchestratorError::InvalidNetwork {
+    let invalid = |source: SettingError| OrchestratorError::InvalidNetwork {
         network: key.to_string(),
-        message,
+        source,
     };
+    let refuse = |message: String| invalid(SettingError::Invalid(message));
     if network.external {
-        return Ok(());
+        return Ok(None);
     }
     if let Some(driver) = network.driver.as_deref().filter(|d| *d != "bridge") {
-        return Err(invalid(format!(
+        return Err(refuse(format!(
             "driver {driver:?} is not supported: wharf networks use the bridge driver (remove `driver:`, or use network_mode: host|none on the services)"
         )));
     }
+    let mut mtu = None;
     for (opt, value) in &network.driver_opts {
         match opt.as_str() {
             BRIDGE_NAME_OPT => check_ifname(value).map_err(invalid)?,
-            MTU_OPT => {
-                parse_mtu(value).map_err(invalid)?;
-            }
+            MTU_OPT => mtu = Some(parse_mtu(value).map_err(invalid)?),
             _ => {
-                return Err(invalid(format!(
+                return Err(refuse(format!(
                     "driver_opts {opt:?} is not supported: wharf's bridge driver takes {BRIDGE_NAME_OPT} and {MTU_OPT}"
                 )))
             }
         }
     }
     if network.enable_ipv4 == Some(false) {
-        return Err(invalid(
+        return Err(refuse(
             "enable_ipv4: false is not supported: wharf networks are IPv4".into(),
         ));
     }
     if let Some(driver) = network.ipam.driver.as_deref().filter(|d| *d != "default") {
-        return Err(invalid(format!(
+        return Err(refuse(format!(
             "ipam driver {driver:?} is not supported: remove ipam.driver (wharf has its own address management)"
         )));
     }
     if !network.ipam.options.is_empty() {
-        return Err(invalid(
-            "ipam.options are not supported: remove them".into(),
-        ));
+        return Err(refuse("ipam.options are not supported: remove them".into()));
     }
     let (v4, v6): (Vec<&IpamPool>, Vec<&IpamPool>) = network
         .ipam
@@ -61,7 +71,7 @@ pub fn validate_network(project: &Project, key: &str) -> Result<(), Orchestrator
         .iter()
         .partition(|pool| !is_ipv6_pool(pool));
     if v4.len() > 1 || v6.len() > 1 {
-        return Err(invalid(format!(
+        return Err(refuse(format!(
             "ipam.config has {} IPv4 and {} IPv6 entries: wharf networks have one IPv4 subnet and, with enable_ipv6, one IPv6 subnet",
             v4.len(),
             v6.len()
@@ -69,7 +79,7 @@ pub fn validate_network(project: &Project, key: &str) -> Result<(), Orchestrator
     }
     if let Some(pool) = v6.first() {
         if network.enable_ipv6 != Some(true) {
-            return Err(invalid(format!(
+            return Err(refuse(format!(
                 "ipam.config has the IPv6 subnet {} but enable_ipv6 is not set: add enable_ipv6: true, or remove the IPv6 entry",
                 pool.subnet.as_deref().unwrap_or_default()
             )));
@@ -79,13 +89,13 @@ pub fn validate_network(project: &Project, key: &str) -> Result<(), Orchestrator
         let has_details =
             pool.gateway.is_some() || pool.ip_range.is_some() || !pool.aux_addresses.is_empty();
         if pool.subnet.is_none() && has_details {
-            return Err(invalid(
+            return Err(refuse(
                 "ipam.config sets gateway, ip_range or aux_addresses without a subnet: add `subnet:`"
                     .into(),
             ));
         }
     }
-    Ok(())
+    Ok(Some(network_spec(project, key, mtu)))
 }
 
 /// An `ipam.config` entry with an IPv6 subnet.
@@ -112,9 +122,9 @@ fn ipv6_pool(network: &Network) -> Option<Ipv6Pool> {
     })
 }
 
-/// The network to create for top-level network `key` of `project` (validated
-/// by [`validate_network`]).
-pub fn network_spec(project: &Project, key: &str) -> NetworkSpec {
+/// The network to create for top-level network `key` of `project`, with
+/// the MTU [`validate_network`] parsed.
+fn network_spec(project: &Project, key: &str, mtu: Option<u32>) -> NetworkSpec {
     let network = &project.networks[key];
     let mut net_labels = network.labels.clone();
     net_labels.insert(labels::PROJECT.into(), project.name.clone());
@@ -129,25 +139,18 @@ pub fn network_spec(project: &Project, key: &str) -> NetworkSpec {
         ip_range: pool.and_then(|p| p.ip_range.clone()),
         aux_addresses: pool.map(|p| p.aux_addresses.clone()).unwrap_or_default(),
         bridge_name: network.driver_opts.get(BRIDGE_NAME_OPT).cloned(),
-        mtu: network
-            .driver_opts
-            .get(MTU_OPT)
-            .and_then(|m| parse_mtu(m).ok()),
+        mtu,
         internal: network.internal,
         ipv6: ipv6_pool(network),
     }
 }
 
 /// Check a service's attachment to network `key`.
-pub fn validate_attachment(
-    service: &Service,
-    key: &str,
-    attachment: &ServiceNetwork,
-) -> Result<(), String> {
+pub fn validate_attachment(key: &str, attachment: &ServiceNetwork) -> Result<(), SettingError> {
     let refuse = |what: &str| {
-        Err(format!(
+        Err(SettingError::invalid(format!(
             "networks.{key}.{what} is not supported by wharf yet: remove it"
-        ))
+        )))
     };
     if !attachment.link_local_ips.is_empty() {
         return refuse("link_local_ips");
@@ -163,28 +166,30 @@ pub fn validate_attachment(
     }
     if let Some(mac) = &attachment.mac_address {
         wharf_engine_api::parse_mac_address(mac)
-            .map_err(|e| format!("networks.{key}.mac_address: {e}"))?;
+            .map_err(|e| SettingError::invalid(format!("networks.{key}.mac_address: {e}")))?;
     }
-    let _ = service;
     Ok(())
 }
 
 /// Check the service-level `mac_address` (it applies to the first network).
-pub fn validate_mac_address(service: &Service) -> Result<(), String> {
+pub fn validate_mac_address(service: &Service) -> Result<(), SettingError> {
     match &service.mac_address {
         Some(mac) => wharf_engine_api::parse_mac_address(mac)
             .map(|_| ())
-            .map_err(|e| format!("mac_address: {e}")),
+            .map_err(|e| SettingError::invalid(format!("mac_address: {e}"))),
         None => Ok(()),
     }
 }
 
-fn parse_mtu(text: &str) -> Result<u32, String> {
-    wharf_engine_api::parse_mtu(text)
-        .ok_or_else(|| format!("{MTU_OPT} {text:?} is not an MTU from 68 to 65535"))
+fn parse_mtu(text: &str) -> Result<u32, SettingError> {
+    wharf_engine_api::parse_mtu(text).ok_or_else(|| {
+        SettingError::invalid(format!(
+            "{MTU_OPT} {text:?} is not an MTU: write a number from 68 to 65535"
+        ))
+    })
 }
 
-fn check_ifname(name: &str) -> Result<(), String> {
+fn check_ifname(name: &str) -> Result<(), SettingError> {
     let valid = !name.is_empty()
         && name.len() <= 15
         && name != "."
@@ -193,9 +198,9 @@ fn check_ifname(name: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "{BRIDGE_NAME_OPT} {name:?} is not a valid interface name (1 to 15 characters, no '/', ':' or spaces)"
-        ))
+        Err(SettingError::invalid(format!(
+            "{BRIDGE_NAME_OPT} {name:?} is not a valid interface name: write 1 to 15 characters, no '/', ':' or spaces"
+        )))
     }
 }
 
@@ -271,8 +276,7 @@ mod tests {
             pool("10.97.0.0/24"),
         ];
         let project = project_with(network.clone());
-        validate_network(&project, "dual").unwrap();
-        let spec = network_spec(&project, "dual");
+        let spec = validate_network(&project, "dual").unwrap().unwrap();
         assert_eq!(spec.subnet.as_deref(), Some("10.97.0.0/24"));
         let v6 = spec.ipv6.expect("an IPv6 side");
         assert_eq!(v6.subnet.as_deref(), Some("fd00:db8:1::/64"));
@@ -283,8 +287,8 @@ mod tests {
             enable_ipv6: Some(true),
             ..Default::default()
         });
-        validate_network(&bare, "dual").unwrap();
-        assert_eq!(network_spec(&bare, "dual").ipv6, Some(Ipv6Pool::default()));
+        let spec = validate_network(&bare, "dual").unwrap().unwrap();
+        assert_eq!(spec.ipv6, Some(Ipv6Pool::default()));
 
         // An IPv6 subnet without enable_ipv6, or two of one family, is refused.
         network.enable_ipv6 = None;
@@ -298,7 +302,7 @@ mod tests {
 
     #[test]
     fn mtu_and_interface_names() {
-        assert_eq!(parse_mtu("1400"), Ok(1400));
+        assert_eq!(parse_mtu("1400").unwrap(), 1400);
         assert!(parse_mtu("20").is_err());
         assert!(parse_mtu("big").is_err());
         assert!(check_ifname("wharf-test0").is_ok());

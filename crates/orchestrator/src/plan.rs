@@ -2,6 +2,7 @@
 //! stable text, one step a line — what `wharf up --dry-run` shows and what
 //! the golden tests compare.
 
+use crate::error::PlanError;
 use std::fmt;
 use std::time::Duration;
 use wharf_compose::DependencyCondition;
@@ -22,12 +23,11 @@ pub enum Action {
         id: String,
         name: String,
     },
-    /// `reason` is set when this replaces an existing container
-    /// (`"recreate (image changed)"`).
+    /// A new container, or (with [`Cause::Recreate`]) one that replaces
+    /// an existing container.
     CreateContainer {
         service: String,
         spec: ContainerSpec,
-        reason: Option<String>,
     },
     /// `id: None` starts the container an earlier step created under `name`.
     StartContainer {
@@ -89,13 +89,7 @@ impl fmt::Display for Action {
             Action::CreateVolume(spec) => write!(f, "create volume {}", spec.name),
             Action::RemoveVolume { name } => write!(f, "remove volume {name}"),
             Action::RemoveNetwork { name, .. } => write!(f, "remove network {name}"),
-            Action::CreateContainer { spec, reason, .. } => {
-                write!(f, "create container {}", spec.name)?;
-                match reason {
-                    Some(reason) => write!(f, ": {reason}"),
-                    None => Ok(()),
-                }
-            }
+            Action::CreateContainer { spec, .. } => write!(f, "create container {}", spec.name),
             Action::StartContainer { name, .. } => write!(f, "start container {name}"),
             Action::StopContainer { name, .. } => write!(f, "stop container {name}"),
             Action::RemoveContainer { name, .. } => write!(f, "remove container {name}"),
@@ -117,12 +111,78 @@ impl fmt::Display for Action {
     }
 }
 
+/// Why a step is in the plan, as docker compose's reconciler keeps it. The
+/// plan's text shows it after the action (`create container p-a-1: recreate
+/// (environment changed)`), except for what the command itself asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// The project needs it and it does not exist.
+    Missing,
+    /// The existing container no longer matches its service; why
+    /// (`environment changed`, `forced`, …). Every step of the replacement
+    /// carries it, and the progress lines show it.
+    Recreate(String),
+    /// `-V`: the anonymous volumes of a recreated container are renewed.
+    RenewAnonymousVolumes,
+    /// The container exists but is not running.
+    NotRunning,
+    /// A service this one depends on with `restart: true` is recreated.
+    DependencyRecreated(String),
+    /// A service depends on this one's condition (`service_healthy`, …).
+    DependedOn(String),
+    /// More containers than the service's `replicas`.
+    Surplus { replicas: u32 },
+    /// A second container with the number of a replica.
+    Duplicate { number: u32 },
+    /// A container a recreate moved aside and did not remove (it was
+    /// interrupted).
+    LeftAside,
+    /// Its service is no longer in the project (`--remove-orphans`).
+    Orphan,
+    /// What the command does (`down`, `stop`, `rm`, …); not shown.
+    Requested(&'static str),
+}
+
+impl Cause {
+    /// Why a container is replaced, when this is a recreate.
+    pub fn recreate_reason(&self) -> Option<&str> {
+        match self {
+            Cause::Recreate(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Missing => f.write_str("missing"),
+            Cause::Recreate(reason) => write!(f, "recreate ({reason})"),
+            Cause::RenewAnonymousVolumes => f.write_str("renew anonymous volumes"),
+            Cause::NotRunning => f.write_str("not running"),
+            Cause::DependencyRecreated(service) => write!(f, "dependency {service} recreated"),
+            Cause::DependedOn(service) => write!(f, "{service} depends on it"),
+            Cause::Surplus { replicas } => write!(
+                f,
+                "beyond {replicas} replica{}",
+                if *replicas == 1 { "" } else { "s" }
+            ),
+            Cause::Duplicate { number } => write!(f, "another container is replica {number}"),
+            Cause::LeftAside => f.write_str("left aside by an interrupted recreate"),
+            Cause::Orphan => f.write_str("orphan"),
+            Cause::Requested(command) => f.write_str(command),
+        }
+    }
+}
+
 /// One node of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     /// 1-based; equals the step's position in [`Plan::steps`] plus one.
     pub index: usize,
     pub action: Action,
+    /// Why the step is there.
+    pub cause: Cause,
     /// Indices of earlier steps that must finish first (sorted, unique).
     pub after: Vec<usize>,
 }
@@ -130,6 +190,9 @@ pub struct Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.index, self.action)?;
+        if !matches!(self.cause, Cause::Requested(_)) {
+            write!(f, ": {}", self.cause)?;
+        }
         if !self.after.is_empty() {
             let after: Vec<String> = self.after.iter().map(ToString::to_string).collect();
             write!(f, " (after {})", after.join(", "))?;
@@ -153,8 +216,13 @@ impl Plan {
         self.steps.is_empty()
     }
 
-    /// Append a step; returns its index.
-    pub fn push(&mut self, action: Action, after: impl IntoIterator<Item = usize>) -> usize {
+    /// Append a step with its cause; returns its index.
+    pub fn push(
+        &mut self,
+        action: Action,
+        cause: Cause,
+        after: impl IntoIterator<Item = usize>,
+    ) -> usize {
         let index = self.steps.len() + 1;
         let mut after: Vec<usize> = after.into_iter().collect();
         after.sort_unstable();
@@ -162,6 +230,7 @@ impl Plan {
         self.steps.push(Step {
             index,
             action,
+            cause,
             after,
         });
         index
@@ -169,20 +238,19 @@ impl Plan {
 
     /// Each step's `index` is its position + 1 and it only waits for
     /// earlier steps, so the plan is a DAG.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), PlanError> {
         for (position, step) in self.steps.iter().enumerate() {
             if step.index != position + 1 {
-                return Err(format!(
-                    "step {} is at position {}",
-                    step.index,
-                    position + 1
-                ));
+                return Err(PlanError::Misplaced {
+                    index: step.index,
+                    position: position + 1,
+                });
             }
-            if let Some(bad) = step.after.iter().find(|&&a| a == 0 || a >= step.index) {
-                return Err(format!(
-                    "step {} waits for step {bad}, which is not an earlier step",
-                    step.index
-                ));
+            if let Some(&after) = step.after.iter().find(|&&a| a == 0 || a >= step.index) {
+                return Err(PlanError::WaitsForLater {
+                    index: step.index,
+                    after,
+                });
             }
         }
         Ok(())

@@ -2,16 +2,17 @@
 //! [`Plan`]. Pure — no engine calls — so every rule is tested as text.
 
 use crate::error::OrchestratorError;
-use crate::networks::network_spec;
+use crate::networks::network_name;
 use crate::observe::{container_number, is_oneoff, Observed};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Cause, Plan};
 use crate::spec::{
-    change_reason, container_spec, namespace_sources, network_name, parse_depends_on_label,
-    validate_service, validate_volume, volume_name, volume_spec,
+    change_reason, namespace_sources, parse_depends_on_label, validate_volume, volume_name,
+    volume_spec,
 };
+use crate::validate::{validate_service, ValidService};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use wharf_compose::{DependencyCondition, Project, VolumeKind};
+use wharf_compose::{graph, DependencyCondition, Project, VolumeKind};
 use wharf_engine_api::{labels, ContainerInfo, ContainerSpec, Mount, MountKind};
 
 /// `wharf up` options.
@@ -53,38 +54,6 @@ pub struct DownOptions {
     pub volumes: bool,
 }
 
-/// Order services so that each comes after its dependencies; ties by name.
-/// `deps` maps a service to the services it depends on (unknown ones are
-/// ignored). Returns the order and the services left in a cycle.
-fn topo_order(deps: &BTreeMap<String, BTreeSet<String>>) -> (Vec<String>, Vec<String>) {
-    let mut remaining: BTreeMap<&str, usize> = deps
-        .iter()
-        .map(|(name, on)| {
-            let count = on.iter().filter(|d| deps.contains_key(*d)).count();
-            (name.as_str(), count)
-        })
-        .collect();
-    let mut order = Vec::new();
-    loop {
-        let ready = remaining
-            .iter()
-            .find(|(_, &count)| count == 0)
-            .map(|(&name, _)| name);
-        let Some(ready) = ready else { break };
-        remaining.remove(ready);
-        order.push(ready.to_string());
-        for (name, on) in deps {
-            if on.contains(ready) {
-                if let Some(count) = remaining.get_mut(name.as_str()) {
-                    *count -= 1;
-                }
-            }
-        }
-    }
-    let cycle = remaining.keys().map(|s| s.to_string()).collect();
-    (order, cycle)
-}
-
 /// The project's dependency map, checked: required dependencies must exist.
 fn project_deps(
     project: &Project,
@@ -116,10 +85,10 @@ pub fn selected_services(
     no_deps: bool,
 ) -> Result<Vec<String>, OrchestratorError> {
     let deps = project_deps(project)?;
-    let (order, cycle) = topo_order(&deps);
-    if !cycle.is_empty() {
-        return Err(OrchestratorError::DependencyCycle(cycle.join(", ")));
+    if let Some(cycle) = graph::find_cycle(&deps) {
+        return Err(OrchestratorError::DependencyCycle(cycle.join(" → ")));
     }
+    let order = graph::start_order(&deps);
     if names.is_empty() {
         return Ok(order);
     }
@@ -166,6 +135,7 @@ fn push_removal(
     container: &ContainerInfo,
     timeout: Option<Duration>,
     after: &[usize],
+    cause: Cause,
 ) -> Removal {
     let stop = container.state.is_running().then(|| {
         plan.push(
@@ -174,6 +144,7 @@ fn push_removal(
                 name: container.name.clone(),
                 timeout,
             },
+            cause.clone(),
             after.iter().copied(),
         )
     });
@@ -182,6 +153,7 @@ fn push_removal(
             id: container.id.clone(),
             name: container.name.clone(),
         },
+        cause,
         match stop {
             Some(stop) => vec![stop],
             None => after.to_vec(),
@@ -225,8 +197,8 @@ pub(crate) fn push_in_dependency_order(
             ),
         }
     }
-    let (mut services, cycle) = topo_order(&deps);
-    services.extend(cycle);
+    // Services on a cycle (only possible from hand-edited labels) come last.
+    let mut services = graph::start_order(&deps);
     if order == Order::DependentsFirst {
         services.reverse();
     }
@@ -307,9 +279,15 @@ pub fn plan_up(
     options: &UpOptions,
 ) -> Result<Plan, OrchestratorError> {
     let selected = selected_services(project, &options.services, options.no_deps)?;
-    for name in &selected {
-        validate_service(project, &project.services[name])?;
-    }
+    let valid: BTreeMap<&str, ValidService> = selected
+        .iter()
+        .map(|name| {
+            Ok((
+                name.as_str(),
+                validate_service(project, &project.services[name])?,
+            ))
+        })
+        .collect::<Result<_, OrchestratorError>>()?;
     let mut plan = Plan::default();
     for name in &selected {
         let service = &project.services[name];
@@ -329,16 +307,15 @@ pub fn plan_up(
         .collect();
     let mut network_steps: BTreeMap<&str, usize> = BTreeMap::new();
     for key in network_keys {
-        let network = &project.networks[key];
         let name = network_name(project, key);
-        crate::networks::validate_network(project, key)?;
+        let spec = crate::networks::validate_network(project, key)?;
         if observed.network_by_name(&name).is_some() {
             continue;
         }
-        if network.external {
+        let Some(spec) = spec else {
             return Err(OrchestratorError::ExternalNetworkMissing(name));
-        }
-        let step = plan.push(Action::CreateNetwork(network_spec(project, key)), []);
+        };
+        let step = plan.push(Action::CreateNetwork(spec), Cause::Missing, []);
         network_steps.insert(key, step);
     }
 
@@ -380,7 +357,11 @@ pub fn plan_up(
         if project.volumes[key].external {
             return Err(OrchestratorError::ExternalVolumeMissing(volume_name));
         }
-        let step = plan.push(Action::CreateVolume(volume_spec(project, key)), []);
+        let step = plan.push(
+            Action::CreateVolume(volume_spec(project, key)),
+            Cause::Missing,
+            [],
+        );
         volume_steps.insert(key.to_string(), step);
     }
 
@@ -440,6 +421,7 @@ pub fn plan_up(
                             condition: how.condition,
                             required: how.required,
                         },
+                        Cause::DependedOn(name.clone()),
                         dependency_ready,
                     )
                 });
@@ -448,7 +430,8 @@ pub fn plan_up(
         let restart_for_dependency = service
             .depends_on
             .iter()
-            .any(|(d, dep)| dep.restart && recreated.contains(d.as_str()));
+            .find(|(d, dep)| dep.restart && recreated.contains(d.as_str()))
+            .map(|(d, _)| d.clone());
         // A container inside another's namespaces must follow it into the
         // new ones when that one is recreated, as docker compose does.
         let recreated_source = namespace_sources(service)
@@ -472,26 +455,30 @@ pub fn plan_up(
             }
         }
         for container in surplus {
-            push_removal(&mut plan, container, options.timeout, &[]);
+            let cause = match container_number(container) {
+                _ if moved_aside(container) => Cause::LeftAside,
+                Some(number) if existing.contains_key(&number) => Cause::Duplicate { number },
+                _ => Cause::Surplus {
+                    replicas: service.replicas,
+                },
+            };
+            push_removal(&mut plan, container, options.timeout, &[], cause);
         }
 
         let mut service_ready = Vec::new();
         for number in 1..=service.replicas {
-            let spec = container_spec(project, service, number);
+            let spec = valid[name.as_str()].container_spec(project, number);
             let container_name = spec.name.clone();
-            let create = |plan: &mut Plan,
-                          spec: ContainerSpec,
-                          after: Vec<usize>,
-                          reason: Option<String>| {
+            let Some(container) = existing.get(&number) else {
                 let created = plan.push(
                     Action::CreateContainer {
                         service: name.clone(),
                         spec,
-                        reason,
                     },
-                    after,
+                    Cause::Missing,
+                    prerequisites.clone(),
                 );
-                if options.no_start {
+                service_ready.push(if options.no_start {
                     created
                 } else {
                     plan.push(
@@ -499,12 +486,10 @@ pub fn plan_up(
                             name: container_name.clone(),
                             id: None,
                         },
+                        Cause::Missing,
                         [created],
                     )
-                }
-            };
-            let Some(container) = existing.get(&number) else {
-                service_ready.push(create(&mut plan, spec.clone(), prerequisites.clone(), None));
+                });
                 continue;
             };
             let hash_differs = container.label(labels::CONFIG_HASH)
@@ -526,6 +511,7 @@ pub fn plan_up(
                     }
                     _ => "forced".to_string(),
                 };
+                let cause = Cause::Recreate(why);
                 // Stop the old container and move it aside (as docker
                 // compose does), create and start the new one, and only then
                 // remove the old one: a replacement that cannot be created or
@@ -537,6 +523,7 @@ pub fn plan_up(
                             name: container.name.clone(),
                             timeout: options.timeout,
                         },
+                        cause.clone(),
                         [],
                     )
                 });
@@ -552,6 +539,7 @@ pub fn plan_up(
                             name: container.name.clone(),
                             new_name: aside.clone(),
                         },
+                        cause.clone(),
                         stop,
                     ));
                     aside
@@ -567,8 +555,8 @@ pub fn plan_up(
                     Action::CreateContainer {
                         service: name.clone(),
                         spec: new_spec,
-                        reason: Some(format!("recreate ({why})")),
                     },
+                    cause.clone(),
                     after,
                 );
                 let started = (!options.no_start).then(|| {
@@ -577,6 +565,7 @@ pub fn plan_up(
                             name: container_name.clone(),
                             id: None,
                         },
+                        cause.clone(),
                         [created],
                     )
                 });
@@ -585,6 +574,7 @@ pub fn plan_up(
                         id: container.id.clone(),
                         name: aside,
                     },
+                    cause,
                     [started.unwrap_or(created)],
                 );
                 if options.renew_anon_volumes {
@@ -593,6 +583,7 @@ pub fn plan_up(
                             Action::RemoveVolume {
                                 name: volume.to_string(),
                             },
+                            Cause::RenewAnonymousVolumes,
                             [remove],
                         );
                     }
@@ -608,16 +599,21 @@ pub fn plan_up(
                             name: container.name.clone(),
                             id: Some(container.id.clone()),
                         },
+                        Cause::NotRunning,
                         prerequisites.clone(),
                     ));
                 }
-            } else if restart_for_dependency && !options.no_start {
+            } else if let Some(dependency) =
+                restart_for_dependency.clone().filter(|_| !options.no_start)
+            {
+                let cause = Cause::DependencyRecreated(dependency);
                 let stop = plan.push(
                     Action::StopContainer {
                         id: container.id.clone(),
                         name: container.name.clone(),
                         timeout: options.timeout,
                     },
+                    cause.clone(),
                     prerequisites.clone(),
                 );
                 service_ready.push(plan.push(
@@ -625,6 +621,7 @@ pub fn plan_up(
                         name: container.name.clone(),
                         id: Some(container.id.clone()),
                     },
+                    cause,
                     [stop],
                 ));
             } else {
@@ -643,7 +640,7 @@ pub fn plan_up(
     if !orphans.is_empty() {
         if options.remove_orphans {
             for orphan in orphans {
-                push_removal(&mut plan, orphan, options.timeout, &[]);
+                push_removal(&mut plan, orphan, options.timeout, &[], Cause::Orphan);
             }
         } else {
             let mut names: Vec<String> = orphans.iter().map(|c| c.name.clone()).collect();
@@ -693,7 +690,15 @@ pub fn plan_down(
         project,
         Order::DependentsFirst,
         |plan, container, after| {
-            let removal = push_removal(plan, container, timeout, after);
+            // With --remove-orphans, containers of services no longer in
+            // the project go too, as orphans.
+            let orphan = project.is_some_and(|p| !p.services.contains_key(service_of(container)));
+            let cause = if orphan {
+                Cause::Orphan
+            } else {
+                Cause::Requested("down")
+            };
+            let removal = push_removal(plan, container, timeout, after, cause);
             (removal.stop, Some(removal.remove))
         },
     );
@@ -725,6 +730,7 @@ pub fn plan_down(
                 Action::RemoveVolume {
                     name: name.to_string(),
                 },
+                Cause::Requested("down -v"),
                 removals.iter().copied(),
             );
         }
@@ -738,6 +744,7 @@ pub fn plan_down(
                 id: network.id.clone(),
                 name: network.name.clone(),
             },
+            Cause::Requested("down"),
             removals.iter().copied(),
         );
     }

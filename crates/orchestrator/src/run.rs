@@ -5,12 +5,11 @@
 
 use crate::error::OrchestratorError;
 use crate::execute::Event;
-use crate::networks::network_spec;
+use crate::networks::network_name;
 use crate::observe::observe;
 use crate::reconcile::UpOptions;
-use crate::spec::{
-    container_spec, network_name, validate_service, validate_volume, volume_name, volume_spec,
-};
+use crate::spec::{validate_volume, volume_name, volume_spec};
+use crate::validate::validate_service;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use wharf_compose::{
@@ -61,7 +60,7 @@ pub fn create_oneoff(
         .ok_or_else(|| OrchestratorError::NoSuchService(service_name.to_string()))?;
     let (service, undeclared) = with_run_volumes(project, service, &options.volumes)?;
     let service = &service;
-    validate_service(project, service)?;
+    let valid = validate_service(project, service)?;
     let dependencies: Vec<String> = service.depends_on.keys().cloned().collect();
     if !options.no_deps && !dependencies.is_empty() {
         let up = UpOptions {
@@ -80,15 +79,15 @@ pub fn create_oneoff(
     if service.network_mode.is_none() {
         for key in service.networks.keys() {
             let name = network_name(project, key);
-            crate::networks::validate_network(project, key)?;
+            let spec = crate::networks::validate_network(project, key)?;
             if observed.network_by_name(&name).is_some() {
                 continue;
             }
-            if project.networks[key].external {
+            let Some(spec) = spec else {
                 return Err(OrchestratorError::ExternalNetworkMissing(name));
-            }
+            };
             engine
-                .create_network(&network_spec(project, key))
+                .create_network(&spec)
                 .map_err(|e| OrchestratorError::engine(format!("network {name}"), e))?;
         }
     }
@@ -111,7 +110,7 @@ pub fn create_oneoff(
             .map_err(|e| OrchestratorError::engine(format!("volume {name}"), e))?;
     }
 
-    let mut spec = container_spec(project, service, 1);
+    let mut spec = valid.container_spec(project, 1);
     spec.name = options
         .name
         .clone()
@@ -171,7 +170,7 @@ fn with_run_volumes(
     for text in volumes {
         let invalid = |message: String| OrchestratorError::InvalidService {
             service: service.name.clone(),
-            message: format!("run -v {text:?}: {message}"),
+            source: crate::error::SettingError::Invalid(format!("run -v {text:?}: {message}")),
         };
         let parsed = syntax::parse_volume(text).map_err(invalid)?;
         let target = parsed.target.trim_end_matches('/').to_string();

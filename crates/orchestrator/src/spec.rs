@@ -1,21 +1,20 @@
-//! Service → [`ContainerSpec`]: names, Compose labels, mounts, networks,
-//! ports, limits, restart policy; and the config hash that tells `up`
-//! whether an existing container still matches its service.
+//! Service → [`ContainerSpec`], built from what [`validate_service`]
+//! parsed (Compose labels, mounts, networks, ports, limits, restart
+//! policy, namespaces); top-level volumes; and the config hash that tells
+//! `up` whether an existing container still matches its service.
 
-use crate::error::OrchestratorError;
-use crate::files::{readable_files, service_files};
-use crate::mounts::{
-    tmpfs_entry, tmpfs_long_options, volumes_from_entry, TmpfsOptions, VolumesFromSource,
-};
+use crate::error::{OrchestratorError, SettingError};
+use crate::mounts::{tmpfs_long_options, TmpfsOptions, VolumesFromSource};
+use crate::names::{container_name, service_image};
+use crate::networks::network_name;
+use crate::validate::{validate_service, ValidService};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
-use wharf_compose::{DependencyCondition, Project, Service, ServicePort, VolumeKind};
+use wharf_compose::{DependencyCondition, Project, Service, VolumeKind};
 use wharf_engine_api::{
-    labels, ContainerSpec, DeviceMapping, FileKind, Healthcheck, IpcMode, Mount, MountKind,
-    NetworkAttachment, NetworkMode, PidMode, PortBinding, Protocol, Resources, RestartPolicy,
-    SecuritySpec, Ulimit, UtsMode, VolumeSpec, VolumesFrom,
+    labels, ContainerSpec, DeviceMapping, FileKind, Healthcheck, Mount, MountKind,
+    NetworkAttachment, NetworkMode, Resources, SecuritySpec, VolumeSpec, VolumesFrom,
 };
 
 /// Version tag hashed in front of the spec; bump it only when the meaning of
@@ -38,103 +37,6 @@ const UNHASHED_LABELS: [&str; 5] = [
     CONFIG_PARTS_LABEL,
 ];
 
-/// The image reference a service runs: `image`, or `<project>-<service>`
-/// for a service that is only built (docker compose's default name).
-pub fn service_image(project: &Project, service: &Service) -> String {
-    service
-        .image
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", project.name, service.name))
-}
-
-/// The name of replica `number` of a service.
-pub fn container_name(project: &Project, service: &Service, number: u32) -> String {
-    service
-        .container_name
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}-{}", project.name, service.name, number))
-}
-
-/// The engine's network mode of a service: `service:x` becomes the first
-/// replica of x (compose orders x first through the implied `depends_on`).
-pub fn network_mode(project: &Project, service: &Service) -> NetworkMode {
-    match service.network_mode.as_deref() {
-        Some("host") => NetworkMode::Host,
-        Some("none") => NetworkMode::None,
-        Some(mode) => {
-            if let Some(name) = mode.strip_prefix("service:") {
-                match project.services.get(name) {
-                    Some(other) => NetworkMode::Container(container_name(project, other, 1)),
-                    None => NetworkMode::Container(format!("{}-{name}-1", project.name)),
-                }
-            } else if let Some(name) = mode.strip_prefix("container:") {
-                NetworkMode::Container(name.to_string())
-            } else {
-                NetworkMode::Bridge
-            }
-        }
-        None => NetworkMode::Bridge,
-    }
-}
-
-/// The container a `service:NAME` or `container:NAME` namespace mode joins:
-/// the first replica of a service, or a container by name or id; `None` for
-/// any other value.
-fn joined_container(project: &Project, mode: &str) -> Option<String> {
-    if let Some(name) = mode.strip_prefix("service:") {
-        Some(match project.services.get(name) {
-            Some(other) => container_name(project, other, 1),
-            None => format!("{}-{name}-1", project.name),
-        })
-    } else {
-        mode.strip_prefix("container:").map(str::to_string)
-    }
-}
-
-/// The engine's pid namespace of a service (`pid:`), or why the value is
-/// not one.
-pub fn pid_mode(project: &Project, service: &Service) -> Result<PidMode, String> {
-    match service.pid.as_deref().map(str::trim) {
-        None | Some("") | Some("private") => Ok(PidMode::Private),
-        Some("host") => Ok(PidMode::Host),
-        Some(mode) => joined_container(project, mode)
-            .map(PidMode::Container)
-            .ok_or_else(|| {
-                format!("pid {mode:?} is not valid: use host, service:NAME or container:NAME")
-            }),
-    }
-}
-
-/// The engine's IPC namespace of a service (`ipc:`), or why the value is
-/// not one.
-pub fn ipc_mode(project: &Project, service: &Service) -> Result<IpcMode, String> {
-    match service.ipc.as_deref().map(str::trim) {
-        None | Some("") | Some("private") => Ok(IpcMode::Private),
-        Some("shareable") => Ok(IpcMode::Shareable),
-        Some("none") => Ok(IpcMode::None),
-        Some("host") => Ok(IpcMode::Host),
-        Some(mode) => joined_container(project, mode)
-            .map(IpcMode::Container)
-            .ok_or_else(|| {
-                format!(
-                    "ipc {mode:?} is not valid: use private, shareable, none, host, service:NAME or container:NAME"
-                )
-            }),
-    }
-}
-
-/// The engine's UTS namespace of a service (`uts:`), or why the value is
-/// not one.
-pub fn uts_mode(service: &Service) -> Result<UtsMode, String> {
-    match service.uts.as_deref().map(str::trim) {
-        None | Some("") => Ok(UtsMode::Private),
-        Some("host") => Ok(UtsMode::Host),
-        Some(mode) => Err(format!(
-            "uts {mode:?} is not valid: host is the only mode (leave uts unset for the container's own)"
-        )),
-    }
-}
-
 /// The services whose namespaces `service` joins (`network_mode`, `pid`
 /// and `ipc` set to `service:NAME`): it is recreated when they are.
 pub fn namespace_sources(service: &Service) -> Vec<&str> {
@@ -145,27 +47,6 @@ pub fn namespace_sources(service: &Service) -> Vec<&str> {
     sources.sort_unstable();
     sources.dedup();
     sources
-}
-
-/// `mem_swappiness` as the engine takes it: -1 (and unset) leave the
-/// kernel's default.
-fn mem_swappiness(service: &Service) -> Result<Option<u64>, String> {
-    match service.mem_swappiness {
-        None | Some(-1) => Ok(None),
-        Some(value @ 0..=100) => Ok(Some(value as u64)),
-        Some(value) => Err(format!(
-            "mem_swappiness {value} is out of range: use 0 to 100, or -1 for the kernel's default"
-        )),
-    }
-}
-
-/// Full host name of a network key (`default` → `hello_default`).
-pub fn network_name(project: &Project, key: &str) -> String {
-    project
-        .networks
-        .get(key)
-        .map(|n| n.name.clone())
-        .unwrap_or_else(|| format!("{}_{}", project.name, key))
 }
 
 /// Full host name of a top-level volume key (`data` → `hello_data`, or its `name:`).
@@ -202,7 +83,7 @@ pub fn validate_volume(project: &Project, key: &str) -> Result<(), OrchestratorE
     };
     let invalid = |message: String| OrchestratorError::InvalidVolume {
         volume: volume_name(project, key),
-        message,
+        source: SettingError::Invalid(message),
     };
     if volume.external {
         return Ok(());
@@ -277,287 +158,6 @@ fn healthcheck(check: &wharf_compose::Healthcheck) -> Option<Healthcheck> {
     }
 }
 
-/// `restart:` → [`RestartPolicy`].
-pub fn parse_restart(value: Option<&str>) -> Result<RestartPolicy, String> {
-    match value.map(str::trim) {
-        None | Some("") | Some("no") => Ok(RestartPolicy::No),
-        Some("always") => Ok(RestartPolicy::Always),
-        Some("unless-stopped") => Ok(RestartPolicy::UnlessStopped),
-        Some("on-failure") => Ok(RestartPolicy::OnFailure { max_retries: None }),
-        Some(other) => match other.strip_prefix("on-failure:") {
-            Some(n) => n
-                .parse()
-                .map(|n| RestartPolicy::OnFailure {
-                    max_retries: Some(n),
-                })
-                .map_err(|_| {
-                    format!("invalid restart policy {other:?}: the retry count must be a number")
-                }),
-            None => Err(format!(
-                "invalid restart policy {other:?}: use no, always, unless-stopped or on-failure[:N]"
-            )),
-        },
-    }
-}
-
-fn parse_port_number(text: &str) -> Result<u16, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("invalid published port {text:?}"))
-}
-
-/// One Compose port → its bindings. A published range `a-b` maps host port
-/// `a+i` to container port `target+i`.
-pub fn port_bindings(port: &ServicePort) -> Result<Vec<PortBinding>, String> {
-    let host_ip = match port.host_ip.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(ip) => {
-            let bare = ip.trim_start_matches('[').trim_end_matches(']');
-            Some(
-                bare.parse::<IpAddr>()
-                    .map_err(|_| format!("invalid host_ip {ip:?} for port {}", port.target))?,
-            )
-        }
-    };
-    let protocol = match port.protocol.trim() {
-        "" | "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
-        other => return Err(format!("unsupported port protocol {other:?}")),
-    };
-    let binding = |host_port: u16, container_port: u16| PortBinding {
-        host_ip,
-        host_port,
-        container_port,
-        protocol,
-    };
-    let published = port.published.as_deref().map(str::trim).unwrap_or("");
-    if published.is_empty() {
-        return Ok(vec![binding(0, port.target)]);
-    }
-    let Some((start, end)) = published.split_once('-') else {
-        return Ok(vec![binding(parse_port_number(published)?, port.target)]);
-    };
-    let (start, end) = (parse_port_number(start)?, parse_port_number(end)?);
-    if end < start {
-        return Err(format!("invalid published port range {published:?}"));
-    }
-    (0..=end - start)
-        .map(|i| {
-            let target = port.target.checked_add(i).ok_or_else(|| {
-                format!("published range {published:?} takes container port past 65535")
-            })?;
-            Ok(binding(start + i, target))
-        })
-        .collect()
-}
-
-fn parse_ipv4(service: &str, network: &str, text: &str) -> Result<Ipv4Addr, String> {
-    text.trim().parse().map_err(|_| {
-        format!("invalid ipv4_address {text:?} on network {network:?} of service {service:?}")
-    })
-}
-
-fn parse_ipv6(service: &str, network: &str, text: &str) -> Result<std::net::Ipv6Addr, String> {
-    text.trim().parse().map_err(|_| {
-        format!(
-            "invalid ipv6_address {text:?} on network {network:?} of service {service:?}: write an IPv6 address like fd00:db8:1::10"
-        )
-    })
-}
-
-/// Check what [`container_spec`] would otherwise have to drop silently:
-/// ports, host addresses, the restart policy and `container_name` with
-/// several replicas.
-pub fn validate_service(project: &Project, service: &Service) -> Result<(), OrchestratorError> {
-    let invalid = |message: String| OrchestratorError::InvalidService {
-        service: service.name.clone(),
-        message,
-    };
-    for port in &service.ports {
-        port_bindings(port).map_err(invalid)?;
-    }
-    parse_restart(service.restart.as_deref()).map_err(invalid)?;
-    for (key, attachment) in &service.networks {
-        if service.network_mode.is_none() && !project.networks.contains_key(key) {
-            return Err(OrchestratorError::UndefinedNetwork {
-                service: service.name.clone(),
-                network: key.clone(),
-            });
-        }
-        if let Some(ip) = &attachment.ipv4_address {
-            parse_ipv4(&service.name, key, ip).map_err(invalid)?;
-        }
-        if let Some(ip) = &attachment.ipv6_address {
-            parse_ipv6(&service.name, key, ip).map_err(invalid)?;
-            let network = project.networks.get(key);
-            if network.is_some_and(|n| !n.external && n.enable_ipv6 != Some(true)) {
-                return Err(invalid(format!(
-                    "networks.{key}.ipv6_address {ip}: network {key:?} has no IPv6: set enable_ipv6: true (and an IPv6 ipam.config subnet if you want to choose it) on the network"
-                )));
-            }
-        }
-        crate::networks::validate_attachment(service, key, attachment).map_err(invalid)?;
-    }
-    crate::networks::validate_mac_address(service).map_err(invalid)?;
-    unsupported(service).map_err(invalid)?;
-    crate::logging::log_config(service).map_err(invalid)?;
-    crate::logging::validate_hooks(service).map_err(invalid)?;
-    for entry in &service.tmpfs {
-        tmpfs_entry(entry).map_err(invalid)?;
-    }
-    for entry in &service.volumes_from {
-        let (source, _) = volumes_from_entry(entry).map_err(invalid)?;
-        if let VolumesFromSource::Service(name) = source {
-            if !project.services.contains_key(&name) {
-                return Err(invalid(format!(
-                    "volumes_from {entry:?} names no service of the project: use a service \
-                     name, or container:NAME for a container of another project"
-                )));
-            }
-        }
-    }
-    service_files(project, service).map_err(invalid)?;
-    if let Some(mode) = service.network_mode.as_deref() {
-        let joined = mode.starts_with("service:") || mode.starts_with("container:");
-        if joined && !service.ports.is_empty() {
-            return Err(invalid(format!(
-                "ports cannot be published with network_mode {mode}: publish them on the container whose network it shares"
-            )));
-        }
-        if let Some(other) = mode.strip_prefix("service:") {
-            if !project.services.contains_key(other) {
-                return Err(invalid(format!(
-                    "network_mode {mode} names no service of the project"
-                )));
-            }
-        }
-    }
-    pid_mode(project, service).map_err(invalid)?;
-    let ipc = ipc_mode(project, service).map_err(invalid)?;
-    uts_mode(service).map_err(invalid)?;
-    for (attribute, mode) in [("pid", &service.pid), ("ipc", &service.ipc)] {
-        let Some(mode) = mode.as_deref().map(str::trim) else {
-            continue;
-        };
-        if let Some(other) = mode.strip_prefix("service:") {
-            let Some(source) = project.services.get(other) else {
-                return Err(invalid(format!(
-                    "{attribute} {mode} names no service of the project"
-                )));
-            };
-            if attribute == "ipc"
-                && !matches!(
-                    ipc_mode(project, source),
-                    Ok(IpcMode::Shareable | IpcMode::Host)
-                )
-            {
-                return Err(invalid(format!(
-                    "ipc {mode}: the IPC namespace of service {other:?} is private, so no other container may join it: set `ipc: shareable` on {other}"
-                )));
-            }
-        }
-    }
-    if service.shm_size.is_some()
-        && matches!(ipc, IpcMode::Container(_) | IpcMode::Host | IpcMode::None)
-    {
-        return Err(invalid(format!(
-            "shm_size cannot be set with ipc {}: only a container with a /dev/shm of its own (ipc private or shareable) has one to size",
-            service.ipc.as_deref().unwrap_or_default()
-        )));
-    }
-    if service.uts.as_deref().map(str::trim) == Some("host") {
-        for (attribute, set) in [
-            ("hostname", service.hostname.is_some()),
-            ("domainname", service.domainname.is_some()),
-        ] {
-            if set {
-                return Err(invalid(format!(
-                    "{attribute} cannot be set with uts: host, which keeps the host's names: remove one of them"
-                )));
-            }
-        }
-    }
-    mem_swappiness(service).map_err(invalid)?;
-    if let Some(group) = service.group_add.iter().find(|g| {
-        let g = g.trim();
-        g.is_empty() || g.contains([':', ',', '\n']) || g.chars().any(char::is_whitespace)
-    }) {
-        return Err(invalid(format!(
-            "group_add entry {group:?} is not a group name or number"
-        )));
-    }
-    if let Some(adj) = service.oom_score_adj {
-        if !(-1000..=1000).contains(&adj) {
-            return Err(invalid(format!(
-                "oom_score_adj {adj} is out of range: use a value from -1000 to 1000"
-            )));
-        }
-    }
-    if service.container_name.is_some() && service.replicas > 1 {
-        return Err(invalid(format!(
-            "container_name {:?} can only be used with one replica, not {}",
-            service.container_name.as_deref().unwrap_or_default(),
-            service.replicas
-        )));
-    }
-    Ok(())
-}
-
-/// Settings wharf cannot honour yet: an error naming them, never a silent
-/// no-op.
-fn unsupported(service: &Service) -> Result<(), String> {
-    let mut set: Vec<&str> = Vec::new();
-    let mut check = |name: &'static str, is_set: bool| {
-        if is_set {
-            set.push(name);
-        }
-    };
-    check("blkio_config", service.blkio_config.is_some());
-    check("cgroup", service.cgroup.is_some());
-    check("cgroup_parent", service.cgroup_parent.is_some());
-    check("cpu_count", service.cpu_count.is_some());
-    check("cpu_percent", service.cpu_percent.is_some());
-    check("cpu_rt_period", service.cpu_rt_period.is_some());
-    check("cpu_rt_runtime", service.cpu_rt_runtime.is_some());
-    check("credential_spec", service.credential_spec.is_some());
-    check(
-        "device_cgroup_rules",
-        !service.device_cgroup_rules.is_empty(),
-    );
-    check("gpus", !service.gpus.is_empty());
-    check("isolation", service.isolation.is_some());
-    check("runtime", service.runtime.is_some());
-    check("storage_opt", !service.storage_opt.is_empty());
-    check("userns_mode", service.userns_mode.is_some());
-    check(
-        "bind propagation shared and rshared",
-        service.volumes.iter().any(|v| {
-            v.bind
-                .as_ref()
-                .and_then(|b| b.propagation.as_deref())
-                .is_some_and(|p| p == "shared" || p == "rshared")
-        }),
-    );
-    check(
-        "network_mode (other than bridge, host, none, service:NAME, container:NAME)",
-        service.network_mode.as_deref().is_some_and(|m| {
-            !matches!(m, "bridge" | "default" | "host" | "none")
-                && !m.starts_with("service:")
-                && !m.starts_with("container:")
-        }),
-    );
-    if set.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} {} not supported by wharf yet: remove {} or run this service elsewhere",
-            set.join(", "),
-            if set.len() == 1 { "is" } else { "are" },
-            if set.len() == 1 { "it" } else { "them" }
-        ))
-    }
-}
-
 /// `links` (`SERVICE[:ALIAS]`) and `external_links` (`CONTAINER[:ALIAS]`).
 fn links(service: &Service) -> Vec<wharf_engine_api::Link> {
     let split = |text: &str| -> (String, String) {
@@ -588,10 +188,27 @@ fn links(service: &Service) -> Vec<wharf_engine_api::Link> {
     internal.chain(external).collect()
 }
 
-/// Service → the ContainerSpec for replica `number` (1-based). Settings that
-/// do not parse are left out here; [`validate_service`] reports them (and
-/// `plan_up` calls it first).
-pub fn container_spec(project: &Project, service: &Service, number: u32) -> ContainerSpec {
+/// Service → the ContainerSpec for replica `number` (1-based), after
+/// [`validate_service`]. To build several replicas, validate once and call
+/// [`ValidService::container_spec`] for each.
+pub fn container_spec(
+    project: &Project,
+    service: &Service,
+    number: u32,
+) -> Result<ContainerSpec, OrchestratorError> {
+    Ok(validate_service(project, service)?.container_spec(project, number))
+}
+
+impl ValidService<'_> {
+    /// The ContainerSpec of replica `number` (1-based), built from the
+    /// values parsed when the service was validated.
+    pub fn container_spec(&self, project: &Project, number: u32) -> ContainerSpec {
+        build_spec(project, self, number)
+    }
+}
+
+fn build_spec(project: &Project, valid: &ValidService, number: u32) -> ContainerSpec {
+    let service = valid.service;
     let image = service_image(project, service);
 
     let mut spec_labels = service.labels.clone();
@@ -664,29 +281,30 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
                 ..Mount::new(MountKind::Tmpfs, "", v.target.clone())
             },
         })
-        .chain(service.tmpfs.iter().filter_map(|entry| {
-            let (target, TmpfsOptions { read_only, options }) = tmpfs_entry(entry).ok()?;
-            Some(Mount {
-                read_only,
-                options,
-                ..Mount::new(MountKind::Tmpfs, "", target)
-            })
-        }))
+        .chain(
+            valid
+                .tmpfs
+                .iter()
+                .map(|(target, TmpfsOptions { read_only, options })| Mount {
+                    read_only: *read_only,
+                    options: options.clone(),
+                    ..Mount::new(MountKind::Tmpfs, "", target.clone())
+                }),
+        )
         .collect();
 
-    let volumes_from = service
+    let volumes_from = valid
         .volumes_from
         .iter()
-        .filter_map(|entry| volumes_from_entry(entry).ok())
         .map(|(source, read_only)| VolumesFrom {
             container: match source {
-                VolumesFromSource::Service(name) => match project.services.get(&name) {
+                VolumesFromSource::Service(name) => match project.services.get(name) {
                     Some(other) => container_name(project, other, 1),
                     None => format!("{}-{name}-1", project.name),
                 },
-                VolumesFromSource::Container(name) => name,
+                VolumesFromSource::Container(name) => name.clone(),
             },
-            read_only,
+            read_only: *read_only,
         })
         .collect();
 
@@ -702,14 +320,8 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
                 aliases: std::iter::once(service.name.clone())
                     .chain(attachment.aliases.iter().cloned())
                     .collect(),
-                ipv4_address: attachment
-                    .ipv4_address
-                    .as_deref()
-                    .and_then(|ip| parse_ipv4(&service.name, key, ip).ok()),
-                ipv6_address: attachment
-                    .ipv6_address
-                    .as_deref()
-                    .and_then(|ip| parse_ipv6(&service.name, key, ip).ok()),
+                ipv4_address: valid.addresses.get(key).and_then(|(v4, _)| *v4),
+                ipv6_address: valid.addresses.get(key).and_then(|(_, v6)| *v6),
                 // The service-level address belongs to the first (main) network.
                 mac_address: attachment
                     .mac_address
@@ -719,17 +331,15 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             .collect()
     };
 
-    let network_mode = network_mode(project, service);
+    let network_mode = valid.network_mode.clone();
     // In the host's namespace ports are the container's own (docker ignores
     // them with a warning); none has nowhere to publish them from.
     let publishes = matches!(network_mode, NetworkMode::Bridge);
-    let ports = service
-        .ports
-        .iter()
-        .filter(|_| publishes)
-        .filter_map(|p| port_bindings(p).ok())
-        .flatten()
-        .collect();
+    let ports = if publishes {
+        valid.ports.clone()
+    } else {
+        Vec::new()
+    };
 
     let mut spec = ContainerSpec {
         name: container_name(project, service, number),
@@ -752,22 +362,19 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             memory_reservation: service.reservations.memory_bytes,
             // docker compose drops reservations.cpus (a swarm option); wharf
             // honours it as a relative weight, 1024 per CPU.
-            cpu_shares: service
-                .cpu_shares
-                .and_then(|s| u64::try_from(s).ok())
-                .or(service
-                    .reservations
-                    .nano_cpus
-                    .map(|n| n * 1024 / 1_000_000_000)),
+            cpu_shares: valid.cpu_shares.or(service
+                .reservations
+                .nano_cpus
+                .map(|n| n * 1024 / 1_000_000_000)),
             cpu_quota: service.cpu_quota,
-            cpu_period: service.cpu_period.and_then(|p| u64::try_from(p).ok()),
+            cpu_period: valid.cpu_period,
             cpuset_cpus: service.cpuset.clone(),
             oom_kill_disable: service.oom_kill_disable,
-            mem_swappiness: mem_swappiness(service).unwrap_or_default(),
+            mem_swappiness: valid.mem_swappiness,
         },
         stop_signal: service.stop_signal.clone(),
         stop_grace_period_secs: service.stop_grace_period.map(|d| d.as_secs()),
-        restart: parse_restart(service.restart.as_deref()).unwrap_or_default(),
+        restart: valid.restart.clone(),
         healthcheck: service.healthcheck.as_ref().and_then(healthcheck),
         security: SecuritySpec {
             privileged: service.privileged,
@@ -793,21 +400,8 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
                 })
                 .collect(),
         },
-        ulimits: service
-            .ulimits
-            .iter()
-            .filter_map(|(name, u)| {
-                let soft = u.soft.or(u.single)?;
-                Some((
-                    name.clone(),
-                    Ulimit {
-                        soft,
-                        hard: u.hard.or(u.single).unwrap_or(soft),
-                    },
-                ))
-            })
-            .collect(),
-        oom_score_adj: service.oom_score_adj.and_then(|v| i32::try_from(v).ok()),
+        ulimits: valid.ulimits.clone(),
+        oom_score_adj: valid.oom_score_adj,
         sysctls: service.sysctls.clone(),
         shm_size: service.shm_size,
         domainname: service.domainname.clone(),
@@ -821,18 +415,18 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
             .collect(),
         network_mode,
         links: links(service),
-        files: readable_files(project, service),
+        files: valid.files.clone(),
         volumes_from,
         init: service.init == Some(true),
-        pid_mode: pid_mode(project, service).unwrap_or_default(),
-        ipc_mode: ipc_mode(project, service).unwrap_or_default(),
-        uts_mode: uts_mode(service).unwrap_or_default(),
+        pid_mode: valid.pid_mode.clone(),
+        ipc_mode: valid.ipc_mode.clone(),
+        uts_mode: valid.uts_mode.clone(),
         group_add: service
             .group_add
             .iter()
             .map(|g| g.trim().to_string())
             .collect(),
-        logging: crate::logging::log_config(service).unwrap_or_default(),
+        logging: valid.logging,
         post_start: service
             .post_start
             .iter()
@@ -977,6 +571,9 @@ pub fn change_reason(old_labels: &BTreeMap<String, String>, spec: &ContainerSpec
 #[cfg(test)]
 mod network_mode_tests {
     use super::*;
+    use crate::names::network_mode;
+    use crate::validate::{unsupported, validate_service};
+    use wharf_compose::ServicePort;
 
     fn project(modes: &[(&str, Option<&str>)]) -> Project {
         Project {
@@ -1034,11 +631,12 @@ mod network_mode_tests {
         assert_eq!(mode("c"), NetworkMode::Container("abc".into()));
         assert_eq!(mode("b"), NetworkMode::Bridge);
         for name in ["web", "side", "h", "n", "c", "b"] {
-            assert_eq!(unsupported(&p.services[name]), Ok(()), "{name}");
+            assert!(unsupported(&p.services[name]).is_ok(), "{name}");
         }
         let odd = project(&[("x", Some("ns:/proc/1/ns/net"))]);
         assert!(unsupported(&odd.services["x"])
             .unwrap_err()
+            .to_string()
             .contains("network_mode"));
     }
 
@@ -1057,7 +655,7 @@ mod network_mode_tests {
     fn host_mode_drops_ports_and_default_mode_keeps_the_hash_input() {
         let mut p = project(&[("h", Some("host"))]);
         p.services.get_mut("h").unwrap().ports = vec![port(Some("8080"))];
-        let spec = container_spec(&p, &p.services["h"], 1);
+        let spec = container_spec(&p, &p.services["h"], 1).unwrap();
         assert!(spec.ports.is_empty());
         assert_eq!(spec.network_mode, NetworkMode::Host);
         let plain = ContainerSpec::default();

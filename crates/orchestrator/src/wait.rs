@@ -2,7 +2,7 @@
 //! (and healthy, when they have a health check), or for one-shot jobs
 //! exited with 0 — or fail on the first one that cannot become ready.
 
-use crate::error::OrchestratorError;
+use crate::error::{DependencyError, OrchestratorError};
 use crate::execute::{Event, Status};
 use crate::observe::is_oneoff;
 use std::collections::BTreeSet;
@@ -34,17 +34,18 @@ pub fn wait_ready(
             }
             let ready = match (&c.state, c.health) {
                 (_, Some(Health::Unhealthy)) => {
-                    return Err(OrchestratorError::Dependency(format!(
-                        "container {} is unhealthy",
-                        c.name
-                    )))
+                    return Err(DependencyError::NotHealthy {
+                        container: c.name.clone(),
+                    }
+                    .into())
                 }
                 (ContainerState::Exited { exit_code: 0, .. }, _) => true,
                 (ContainerState::Exited { exit_code, .. }, _) => {
-                    return Err(OrchestratorError::Dependency(format!(
-                        "container {} exited ({exit_code})",
-                        c.name
-                    )))
+                    return Err(DependencyError::Failed {
+                        container: c.name.clone(),
+                        exit_code: *exit_code,
+                    }
+                    .into())
                 }
                 (ContainerState::Running { .. }, None | Some(Health::Healthy)) => true,
                 _ => false,
@@ -71,10 +72,10 @@ pub fn wait_ready(
             return Ok(());
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(OrchestratorError::Dependency(format!(
-                "timed out waiting for {} to be ready",
-                waiting.join(", ")
-            )));
+            return Err(DependencyError::TimedOut {
+                containers: waiting,
+            }
+            .into());
         }
         std::thread::sleep(POLL);
     }

@@ -135,8 +135,8 @@ fn changed_service_is_recreated_and_reported_as_recreated() {
         events.lines(),
         [
             "Container hello-web-1 Running",
-            "Container hello-worker-1 Recreate",
-            "Container hello-worker-1 Recreated",
+            "Container hello-worker-1 Recreate (environment changed)",
+            "Container hello-worker-1 Recreated (environment changed)",
             "Container hello-worker-1 Starting",
             "Container hello-worker-1 Started",
         ]
@@ -323,12 +323,12 @@ fn failure_stops_scheduling_dependents() {
     engine.fail_next(
         "create_container",
         "hello-worker-1",
-        EngineError::Invalid("memory limit too low".into()),
+        EngineError::Invalid("no room for the container".into()),
     );
     let err = up_default(&engine, &hello()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "container hello-worker-1: memory limit too low"
+        "container hello-worker-1: no room for the container"
     );
     assert_eq!(
         engine.changes(),
@@ -579,4 +579,37 @@ fn orphan_warning_reaches_the_caller_and_the_orphan_stays() {
     };
     up(&engine, &hello(), &options, &|_| {}).unwrap();
     assert_eq!(engine.container_names(), ["hello-web-1", "hello-worker-1"]);
+}
+
+#[test]
+fn a_limit_the_engine_refuses_is_reported_with_its_compose_keys() {
+    let engine = engine_with_busybox();
+    let mut project = hello();
+    project
+        .services
+        .get_mut("worker")
+        .unwrap()
+        .limits
+        .memory_bytes = Some(4096);
+    engine.fail_next(
+        "create_container",
+        "hello-worker-1",
+        EngineError::Invalid("memory 4096 is below the 6 MiB a container needs".into()),
+    );
+    let events = Events::default();
+    let err = up(&engine, &project, &UpOptions::default(), &events.sink()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "container hello-worker-1: memory 4096 is below the 6 MiB a container needs \
+         (set by deploy.resources.limits.memory or mem_limit)"
+    );
+    assert!(
+        events.lines().contains(
+            &"Container hello-worker-1 Error memory 4096 is below the 6 MiB a container \
+              needs (set by deploy.resources.limits.memory or mem_limit)"
+                .to_string()
+        ),
+        "{:?}",
+        events.lines()
+    );
 }

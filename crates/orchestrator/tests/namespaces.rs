@@ -40,7 +40,7 @@ fn modes_init_groups_and_memory_settings_reach_the_spec() {
         web.pid = Some("container:elsewhere".into());
         web.mem_swappiness = Some(-1);
     });
-    let worker = container_spec(&project, &project.services["worker"], 1);
+    let worker = container_spec(&project, &project.services["worker"], 1).unwrap();
     assert!(worker.init);
     assert_eq!(worker.pid_mode, PidMode::Host);
     assert_eq!(worker.ipc_mode, IpcMode::Shareable);
@@ -48,7 +48,7 @@ fn modes_init_groups_and_memory_settings_reach_the_spec() {
     assert_eq!(worker.group_add, ["tty", "4242"]);
     assert!(worker.resources.oom_kill_disable);
     assert_eq!(worker.resources.mem_swappiness, Some(10));
-    let web = container_spec(&project, &project.services["web"], 1);
+    let web = container_spec(&project, &project.services["web"], 1).unwrap();
     assert_eq!(web.ipc_mode, IpcMode::Container("hello-worker-1".into()));
     assert_eq!(web.pid_mode, PidMode::Container("elsewhere".into()));
     assert_eq!(
@@ -65,7 +65,8 @@ fn modes_init_groups_and_memory_settings_reach_the_spec() {
 fn defaults_add_nothing_to_the_hashed_spec() {
     let project = hello();
     let json =
-        serde_json::to_string(&container_spec(&project, &project.services["web"], 1)).unwrap();
+        serde_json::to_string(&container_spec(&project, &project.services["web"], 1).unwrap())
+            .unwrap();
     for key in [
         "init",
         "pid_mode",
@@ -172,16 +173,16 @@ fn recreating_a_namespace_source_recreates_the_containers_inside_it() {
         assert_plan(
             &plan.to_string(),
             "
-            1 stop container hello-worker-1
-            2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
+            1 stop container hello-worker-1: recreate (command changed)
+            2 rename container hello-worker-1 to 776f726b6572_hello-worker-1: recreate (command changed) (after 1)
             3 create container hello-worker-1: recreate (command changed) (after 2)
-            4 start container hello-worker-1 (after 3)
-            5 remove container 776f726b6572_hello-worker-1 (after 4)
-            6 stop container hello-web-1
-            7 rename container hello-web-1 to 776562310000_hello-web-1 (after 6)
+            4 start container hello-worker-1: recreate (command changed) (after 3)
+            5 remove container 776f726b6572_hello-worker-1: recreate (command changed) (after 4)
+            6 stop container hello-web-1: recreate (shares the namespaces of recreated service worker)
+            7 rename container hello-web-1 to 776562310000_hello-web-1: recreate (shares the namespaces of recreated service worker) (after 6)
             8 create container hello-web-1: recreate (shares the namespaces of recreated service worker) (after 5, 7)
-            9 start container hello-web-1 (after 8)
-            10 remove container 776562310000_hello-web-1 (after 9)
+            9 start container hello-web-1: recreate (shares the namespaces of recreated service worker) (after 8)
+            10 remove container 776562310000_hello-web-1: recreate (shares the namespaces of recreated service worker) (after 9)
             ",
         );
         let kept = plan_up(

@@ -17,11 +17,11 @@ fn fresh_up_creates_network_then_worker_then_web() {
     assert_plan(
         &plan,
         "
-        1 create network hello_default
-        2 create container hello-worker-1 (after 1)
-        3 start container hello-worker-1 (after 2)
-        4 create container hello-web-1 (after 1, 3)
-        5 start container hello-web-1 (after 4)
+        1 create network hello_default: missing
+        2 create container hello-worker-1: missing (after 1)
+        3 start container hello-worker-1: missing (after 2)
+        4 create container hello-web-1: missing (after 1, 3)
+        5 start container hello-web-1: missing (after 4)
         ",
     );
 }
@@ -48,11 +48,11 @@ fn environment_change_recreates_only_worker() {
     assert_plan(
         &up(&after, &observed, &UpOptions::default()),
         "
-        1 stop container hello-worker-1
-        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
+        1 stop container hello-worker-1: recreate (environment changed)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1: recreate (environment changed) (after 1)
         3 create container hello-worker-1: recreate (environment changed) (after 2)
-        4 start container hello-worker-1 (after 3)
-        5 remove container 776f726b6572_hello-worker-1 (after 4)
+        4 start container hello-worker-1: recreate (environment changed) (after 3)
+        5 remove container 776f726b6572_hello-worker-1: recreate (environment changed) (after 4)
         ",
     );
 }
@@ -68,11 +68,11 @@ fn several_changes_are_all_named() {
     assert_plan(
         &up(&after, &observed, &UpOptions::default()),
         "
-        1 stop container hello-web-1
-        2 rename container hello-web-1 to 776562310000_hello-web-1 (after 1)
+        1 stop container hello-web-1: recreate (image changed, ports changed, resources changed)
+        2 rename container hello-web-1 to 776562310000_hello-web-1: recreate (image changed, ports changed, resources changed) (after 1)
         3 create container hello-web-1: recreate (image changed, ports changed, resources changed) (after 2)
-        4 start container hello-web-1 (after 3)
-        5 remove container 776562310000_hello-web-1 (after 4)
+        4 start container hello-web-1: recreate (image changed, ports changed, resources changed) (after 3)
+        5 remove container 776562310000_hello-web-1: recreate (image changed, ports changed, resources changed) (after 4)
         ",
     );
 }
@@ -85,11 +85,11 @@ fn a_change_outside_the_named_parts_is_a_config_change() {
     assert_plan(
         &up(&after, &observed, &UpOptions::default()),
         "
-        1 stop container hello-worker-1
-        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
+        1 stop container hello-worker-1: recreate (config changed)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1: recreate (config changed) (after 1)
         3 create container hello-worker-1: recreate (config changed) (after 2)
-        4 start container hello-worker-1 (after 3)
-        5 remove container 776f726b6572_hello-worker-1 (after 4)
+        4 start container hello-worker-1: recreate (config changed) (after 3)
+        5 remove container 776f726b6572_hello-worker-1: recreate (config changed) (after 4)
         ",
     );
 }
@@ -116,16 +116,16 @@ fn force_recreate_recreates_everything_in_dependency_order() {
     assert_plan(
         &up(&project, &all_up(&project), &options),
         "
-        1 stop container hello-worker-1
-        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
+        1 stop container hello-worker-1: recreate (forced)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1: recreate (forced) (after 1)
         3 create container hello-worker-1: recreate (forced) (after 2)
-        4 start container hello-worker-1 (after 3)
-        5 remove container 776f726b6572_hello-worker-1 (after 4)
-        6 stop container hello-web-1
-        7 rename container hello-web-1 to 776562310000_hello-web-1 (after 6)
+        4 start container hello-worker-1: recreate (forced) (after 3)
+        5 remove container 776f726b6572_hello-worker-1: recreate (forced) (after 4)
+        6 stop container hello-web-1: recreate (forced)
+        7 rename container hello-web-1 to 776562310000_hello-web-1: recreate (forced) (after 6)
         8 create container hello-web-1: recreate (forced) (after 5, 7)
-        9 start container hello-web-1 (after 8)
-        10 remove container 776562310000_hello-web-1 (after 9)
+        9 start container hello-web-1: recreate (forced) (after 8)
+        10 remove container 776562310000_hello-web-1: recreate (forced) (after 9)
         ",
     );
 }
@@ -147,13 +147,13 @@ fn recreated_dependency_restarts_dependents_that_ask_for_it() {
     assert_plan(
         &up(&after, &observed, &UpOptions::default()),
         "
-        1 stop container hello-worker-1
-        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
+        1 stop container hello-worker-1: recreate (command changed)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1: recreate (command changed) (after 1)
         3 create container hello-worker-1: recreate (command changed) (after 2)
-        4 start container hello-worker-1 (after 3)
-        5 remove container 776f726b6572_hello-worker-1 (after 4)
-        6 stop container hello-web-1 (after 5)
-        7 start container hello-web-1 (after 6)
+        4 start container hello-worker-1: recreate (command changed) (after 3)
+        5 remove container 776f726b6572_hello-worker-1: recreate (command changed) (after 4)
+        6 stop container hello-web-1: dependency worker recreated (after 5)
+        7 start container hello-web-1: dependency worker recreated (after 6)
         ",
     );
 }
@@ -169,8 +169,8 @@ fn stopped_containers_are_started() {
     assert_plan(
         &up(&project, &observed, &UpOptions::default()),
         "
-        1 start container hello-worker-1
-        2 start container hello-web-1 (after 1)
+        1 start container hello-worker-1: not running
+        2 start container hello-web-1: not running (after 1)
         ",
     );
 }
@@ -186,8 +186,8 @@ fn scale_down_from_three_to_two_removes_the_third() {
     assert_plan(
         &plan,
         "
-        1 stop container hello-web-3
-        2 remove container hello-web-3 (after 1)
+        1 stop container hello-web-3: beyond 2 replicas
+        2 remove container hello-web-3: beyond 2 replicas (after 1)
         ",
     );
     assert_eq!(
@@ -205,10 +205,10 @@ fn scale_up_creates_the_missing_replicas() {
     assert_plan(
         &up(&three, &observed, &UpOptions::default()),
         "
-        1 create container hello-web-2
-        2 start container hello-web-2 (after 1)
-        3 create container hello-web-3
-        4 start container hello-web-3 (after 3)
+        1 create container hello-web-2: missing
+        2 start container hello-web-2: missing (after 1)
+        3 create container hello-web-3: missing
+        4 start container hello-web-3: missing (after 3)
         ",
     );
 }
@@ -245,8 +245,8 @@ fn orphans_are_removed_with_remove_orphans() {
     assert_plan(
         &up(&project, &observed, &options),
         "
-        1 stop container hello-old-1
-        2 remove container hello-old-1 (after 1)
+        1 stop container hello-old-1: orphan
+        2 remove container hello-old-1: orphan (after 1)
         ",
     );
 }
@@ -260,9 +260,9 @@ fn no_start_only_creates() {
     assert_plan(
         &up(&hello(), &Observed::default(), &options),
         "
-        1 create network hello_default
-        2 create container hello-worker-1 (after 1)
-        3 create container hello-web-1 (after 1, 2)
+        1 create network hello_default: missing
+        2 create container hello-worker-1: missing (after 1)
+        3 create container hello-web-1: missing (after 1, 2)
         ",
     );
 }
@@ -280,11 +280,11 @@ fn services_filter_pulls_in_dependencies() {
     assert_plan(
         &up(&project, &Observed::default(), &options),
         "
-        1 create network hello_default
-        2 create container hello-worker-1 (after 1)
-        3 start container hello-worker-1 (after 2)
-        4 create container hello-web-1 (after 1, 3)
-        5 start container hello-web-1 (after 4)
+        1 create network hello_default: missing
+        2 create container hello-worker-1: missing (after 1)
+        3 start container hello-worker-1: missing (after 2)
+        4 create container hello-web-1: missing (after 1, 3)
+        5 start container hello-web-1: missing (after 4)
         ",
     );
     let options = UpOptions {
@@ -294,9 +294,9 @@ fn services_filter_pulls_in_dependencies() {
     assert_plan(
         &up(&project, &Observed::default(), &options),
         "
-        1 create network hello_default
-        2 create container hello-worker-1 (after 1)
-        3 start container hello-worker-1 (after 2)
+        1 create network hello_default: missing
+        2 create container hello-worker-1: missing (after 1)
+        3 start container hello-worker-1: missing (after 2)
         ",
     );
 }
@@ -356,7 +356,7 @@ fn dependency_cycle_is_an_error() {
     let err = plan_up(&project, &Observed::default(), &UpOptions::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "dependency cycle between services: web, worker"
+        "dependency cycle between services: web → worker → web: remove one of these depends_on"
     );
 }
 
@@ -367,7 +367,8 @@ fn invalid_port_is_reported_with_the_service() {
     let err = plan_up(&project, &Observed::default(), &UpOptions::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "service \"web\": invalid published port \"http\""
+        "service \"web\": published port \"http\" is not a number: write a port from 1 to \
+         65535, or a range like 8000-8010"
     );
 }
 
@@ -404,8 +405,14 @@ fn down_leaves_orphans_unless_asked() {
         ..Default::default()
     };
     let plan = plan_down("hello", Some(&project), &observed, &options);
+    // What down itself does carries no shown cause; the orphans say why.
+    let text = plan.to_string();
     assert!(
-        plan.to_string().contains("remove container hello-old-1"),
+        text.contains("remove container hello-old-1: orphan"),
+        "{plan}"
+    );
+    assert!(
+        text.contains("remove container hello-web-1 (after"),
         "{plan}"
     );
     assert!(plan.warnings.is_empty());
@@ -421,12 +428,12 @@ fn healthy_and_completed_conditions_add_a_wait_before_the_dependent() {
     assert_plan(
         &plan,
         "
-        1 create network hello_default
-        2 create container hello-worker-1 (after 1)
-        3 start container hello-worker-1 (after 2)
-        4 wait for service worker to be healthy (after 3)
-        5 create container hello-web-1 (after 1, 4)
-        6 start container hello-web-1 (after 5)
+        1 create network hello_default: missing
+        2 create container hello-worker-1: missing (after 1)
+        3 start container hello-worker-1: missing (after 2)
+        4 wait for service worker to be healthy: web depends on it (after 3)
+        5 create container hello-web-1: missing (after 1, 4)
+        6 start container hello-web-1: missing (after 5)
         ",
     );
     // With --no-start nothing runs, so nothing can be waited for.
@@ -448,11 +455,11 @@ fn always_recreate_deps_recreates_the_dependencies_of_named_services_only() {
     assert_plan(
         &up(&project, &all_up(&project), &options),
         "
-        1 stop container hello-worker-1
-        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
+        1 stop container hello-worker-1: recreate (forced)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1: recreate (forced) (after 1)
         3 create container hello-worker-1: recreate (forced) (after 2)
-        4 start container hello-worker-1 (after 3)
-        5 remove container 776f726b6572_hello-worker-1 (after 4)
+        4 start container hello-worker-1: recreate (forced) (after 3)
+        5 remove container 776f726b6572_hello-worker-1: recreate (forced) (after 4)
         ",
     );
     // With every service named there is no dependency-only service.
@@ -474,7 +481,7 @@ fn a_container_left_aside_by_an_interrupted_recreate_is_cleaned_up() {
     observed.containers.push(aside.clone());
     assert_plan(
         &up(&project, &observed, &UpOptions::default()),
-        "1 remove container ffffffffffff_hello-worker-1",
+        "1 remove container ffffffffffff_hello-worker-1: left aside by an interrupted recreate",
     );
     // Interrupted before it: the old container is still aside.
     observed.containers.retain(|c| c.name != "hello-worker-1");
@@ -482,8 +489,8 @@ fn a_container_left_aside_by_an_interrupted_recreate_is_cleaned_up() {
         &up(&project, &observed, &UpOptions::default()),
         "
         1 create container hello-worker-1: recreate (left aside by an interrupted recreate)
-        2 start container hello-worker-1 (after 1)
-        3 remove container ffffffffffff_hello-worker-1 (after 2)
+        2 start container hello-worker-1: recreate (left aside by an interrupted recreate) (after 1)
+        3 remove container ffffffffffff_hello-worker-1: recreate (left aside by an interrupted recreate) (after 2)
         ",
     );
 }

@@ -13,7 +13,7 @@ use wharf_orchestrator::{config_hash, container_spec, parse_restart, port_bindin
 #[test]
 fn web_spec_carries_everything_from_the_service() {
     let project = hello();
-    let spec = container_spec(&project, &project.services["web"], 1);
+    let spec = container_spec(&project, &project.services["web"], 1).unwrap();
     assert_eq!(spec.name, "hello-web-1");
     assert_eq!(spec.image, "busybox:latest");
     assert_eq!(
@@ -74,8 +74,8 @@ fn web_spec_carries_everything_from_the_service() {
 fn config_hash_is_shared_by_replicas() {
     let project = hello();
     let web = &project.services["web"];
-    let one = container_spec(&project, web, 1);
-    let two = container_spec(&project, web, 2);
+    let one = container_spec(&project, web, 1).unwrap();
+    let two = container_spec(&project, web, 2).unwrap();
     assert_ne!(one.name, two.name);
     assert_eq!(config_hash(&one), config_hash(&two));
     assert_eq!(
@@ -87,17 +87,17 @@ fn config_hash_is_shared_by_replicas() {
 #[test]
 fn config_hash_changes_with_the_command() {
     let project = hello();
-    let before = container_spec(&project, &project.services["worker"], 1);
+    let before = container_spec(&project, &project.services["worker"], 1).unwrap();
     let mut changed = hello();
     changed.services.get_mut("worker").unwrap().command = Some(vec!["sleep".into(), "1".into()]);
-    let after = container_spec(&changed, &changed.services["worker"], 1);
+    let after = container_spec(&changed, &changed.services["worker"], 1).unwrap();
     assert_ne!(config_hash(&before), config_hash(&after));
 }
 
 #[test]
 fn tty_and_stdin_open_reach_the_spec_and_its_hash_only_when_set() {
     let project = hello();
-    let plain = container_spec(&project, &project.services["worker"], 1);
+    let plain = container_spec(&project, &project.services["worker"], 1).unwrap();
     let json = serde_json::to_string(&plain).unwrap();
     assert!(
         !json.contains("\"tty\"") && !json.contains("stdin_open"),
@@ -107,7 +107,7 @@ fn tty_and_stdin_open_reach_the_spec_and_its_hash_only_when_set() {
     let worker = asked.services.get_mut("worker").unwrap();
     worker.tty = true;
     worker.stdin_open = true;
-    let spec = container_spec(&asked, &asked.services["worker"], 1);
+    let spec = container_spec(&asked, &asked.services["worker"], 1).unwrap();
     assert!(spec.tty && spec.stdin_open);
     assert_ne!(config_hash(&plain), config_hash(&spec));
     // A spec stored before these fields existed still loads, without them.
@@ -120,7 +120,7 @@ fn tty_and_stdin_open_reach_the_spec_and_its_hash_only_when_set() {
 #[test]
 fn config_hash_ignores_version_and_config_files() {
     let project = hello();
-    let mut spec = container_spec(&project, &project.services["web"], 1);
+    let mut spec = container_spec(&project, &project.services["web"], 1).unwrap();
     let hash = config_hash(&spec);
     spec.labels.insert(labels::VERSION.into(), "99.0.0".into());
     spec.labels.insert(
@@ -133,7 +133,9 @@ fn config_hash_ignores_version_and_config_files() {
         .config_files
         .push(PathBuf::from("/abs/compose.override.yaml"));
     assert_eq!(
-        container_spec(&other, &other.services["web"], 1).labels[labels::CONFIG_HASH],
+        container_spec(&other, &other.services["web"], 1)
+            .unwrap()
+            .labels[labels::CONFIG_HASH],
         hash
     );
 }
@@ -141,8 +143,8 @@ fn config_hash_ignores_version_and_config_files() {
 #[test]
 fn config_hash_is_stable_across_calls() {
     let project = hello();
-    let a = container_spec(&project, &project.services["web"], 1);
-    let b = container_spec(&project, &project.services["web"], 1);
+    let a = container_spec(&project, &project.services["web"], 1).unwrap();
+    let b = container_spec(&project, &project.services["web"], 1).unwrap();
     assert_eq!(a, b);
 }
 
@@ -177,24 +179,27 @@ fn published_range_is_expanded_pairwise() {
 
 #[test]
 fn restart_policies_parse() {
-    assert_eq!(parse_restart(None), Ok(RestartPolicy::No));
-    assert_eq!(parse_restart(Some("no")), Ok(RestartPolicy::No));
-    assert_eq!(parse_restart(Some("always")), Ok(RestartPolicy::Always));
+    let parse = |text| parse_restart(text).unwrap();
+    assert_eq!(parse(None), RestartPolicy::No);
+    assert_eq!(parse(Some("no")), RestartPolicy::No);
+    assert_eq!(parse(Some("always")), RestartPolicy::Always);
+    assert_eq!(parse(Some("unless-stopped")), RestartPolicy::UnlessStopped);
     assert_eq!(
-        parse_restart(Some("unless-stopped")),
-        Ok(RestartPolicy::UnlessStopped)
+        parse(Some("on-failure")),
+        RestartPolicy::OnFailure { max_retries: None }
     );
     assert_eq!(
-        parse_restart(Some("on-failure")),
-        Ok(RestartPolicy::OnFailure { max_retries: None })
-    );
-    assert_eq!(
-        parse_restart(Some("on-failure:3")),
-        Ok(RestartPolicy::OnFailure {
+        parse(Some("on-failure:3")),
+        RestartPolicy::OnFailure {
             max_retries: Some(3)
-        })
+        }
     );
     assert!(parse_restart(Some("sometimes")).is_err());
+    let err = parse_restart(Some("on-failure:x")).unwrap_err();
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the parse error is kept: {err}"
+    );
 }
 
 #[test]
@@ -255,7 +260,7 @@ fn networks_by_priority_volumes_by_full_name_and_other_settings() {
     worker.restart = Some("on-failure:5".into());
     worker.stop_signal = Some("SIGINT".into());
     worker.stop_grace_period = Some(Duration::from_secs(3));
-    let spec = container_spec(&project, &project.services["worker"], 1);
+    let spec = container_spec(&project, &project.services["worker"], 1).unwrap();
     assert_eq!(spec.name, "the-worker");
     let networks: Vec<_> = spec.networks.iter().map(|n| n.network.as_str()).collect();
     assert_eq!(networks, ["hello_back", "hello_default"]);
@@ -276,4 +281,48 @@ fn networks_by_priority_volumes_by_full_name_and_other_settings() {
     );
     assert_eq!(spec.stop_signal.as_deref(), Some("SIGINT"));
     assert_eq!(spec.stop_grace_period_secs, Some(3));
+}
+
+#[test]
+fn values_the_spec_cannot_take_are_refused_not_dropped() {
+    // Each of these was left out of the spec without a word before the
+    // service was parsed once.
+    let refused = |change: &dyn Fn(&mut wharf_compose::Service), says: &str| {
+        let mut project = hello();
+        change(project.services.get_mut("worker").unwrap());
+        let err = wharf_orchestrator::validate_service(&project, &project.services["worker"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("service \"worker\": "), "{err}");
+        assert!(err.contains(says), "{err}");
+    };
+    refused(&|s| s.cpu_shares = Some(-2), "cpu_shares -2 is negative");
+    refused(&|s| s.cpu_period = Some(-1), "cpu_period -1 is negative");
+    refused(
+        &|s| {
+            s.ulimits
+                .insert("nofile".into(), wharf_compose::Ulimit::default());
+        },
+        "ulimits.nofile has no value",
+    );
+    refused(
+        &|s| s.tmpfs = vec!["/run:size=lots".into()],
+        "invalid size \"lots\"",
+    );
+}
+
+#[test]
+fn replicas_are_built_from_one_validation() {
+    let mut project = hello();
+    project.services.get_mut("web").unwrap().ports[0].published = Some("18080-18081".into());
+    project.services.get_mut("web").unwrap().replicas = 2;
+    let valid = wharf_orchestrator::validate_service(&project, &project.services["web"]).unwrap();
+    let one = valid.container_spec(&project, 1);
+    let two = valid.container_spec(&project, 2);
+    assert_eq!(one.ports, two.ports);
+    assert_eq!(
+        one.ports.iter().map(|p| p.host_port).collect::<Vec<_>>(),
+        [18080, 18081]
+    );
+    assert_eq!(two.name, "hello-web-2");
 }

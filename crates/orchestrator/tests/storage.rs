@@ -65,7 +65,7 @@ fn secrets_and_configs_reach_the_spec_with_their_content() {
     let project = secrets_project(dir.path(), "s3cret");
     let service = &project.services["app"];
     validate_service(&project, service).unwrap();
-    let spec = container_spec(&project, service, 1);
+    let spec = container_spec(&project, service, 1).unwrap();
     let files: Vec<String> = spec
         .files
         .iter()
@@ -104,14 +104,14 @@ fn secrets_and_configs_reach_the_spec_with_their_content() {
 fn a_changed_secret_changes_the_config_hash_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let before = secrets_project(dir.path(), "one");
-    let old = container_spec(&before, &before.services["app"], 1);
-    let same = container_spec(&before, &before.services["app"], 1);
+    let old = container_spec(&before, &before.services["app"], 1).unwrap();
+    let same = container_spec(&before, &before.services["app"], 1).unwrap();
     assert_eq!(
         old.labels[labels::CONFIG_HASH],
         same.labels[labels::CONFIG_HASH]
     );
     let after = secrets_project(dir.path(), "two");
-    let new = container_spec(&after, &after.services["app"], 1);
+    let new = container_spec(&after, &after.services["app"], 1).unwrap();
     assert_ne!(
         old.labels[labels::CONFIG_HASH],
         new.labels[labels::CONFIG_HASH]
@@ -173,7 +173,7 @@ fn secret_sources_that_cannot_be_had_are_named() {
     let err = validate_service(&bad_uid, &bad_uid.services["app"])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("uid \"bob\" must be a number"), "{err}");
+    assert!(err.contains("uid \"bob\" is not a number"), "{err}");
 
     let clash = load(
         dir.path(),
@@ -210,7 +210,7 @@ services:
     );
     let service = &project.services["app"];
     validate_service(&project, service).unwrap();
-    let spec = container_spec(&project, service, 1);
+    let spec = container_spec(&project, service, 1).unwrap();
     let tmpfs: Vec<(&str, bool, Vec<&str>)> = spec
         .mounts
         .iter()
@@ -241,7 +241,7 @@ services:
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("service \"app\": tmpfs \"/run:size=huge\": invalid size \"huge\""),
+        err.starts_with("service \"app\": tmpfs \"/run:size=huge\": size: invalid size \"huge\""),
         "{err}"
     );
 }
@@ -256,10 +256,10 @@ fn bind_propagation_reaches_the_spec_and_shared_is_refused() {
     };
     let project = load(dir.path(), &yaml("rslave"), &[]);
     validate_service(&project, &project.services["app"]).unwrap();
-    let spec = container_spec(&project, &project.services["app"], 1);
+    let spec = container_spec(&project, &project.services["app"], 1).unwrap();
     assert_eq!(spec.mounts[0].options, ["rslave"]);
     let private = load(dir.path(), &yaml("rprivate"), &[]);
-    let spec = container_spec(&private, &private.services["app"], 1);
+    let spec = container_spec(&private, &private.services["app"], 1).unwrap();
     assert!(spec.mounts[0].options.is_empty());
     let shared = load(dir.path(), &yaml("rshared"), &[]);
     let err = validate_service(&shared, &shared.services["app"])
@@ -285,7 +285,7 @@ services:
 fn volumes_from_names_the_first_container_and_orders_it_first() {
     let dir = tempfile::tempdir().unwrap();
     let project = load(dir.path(), VOLUMES_FROM, &[]);
-    let spec = container_spec(&project, &project.services["reader"], 1);
+    let spec = container_spec(&project, &project.services["reader"], 1).unwrap();
     assert_eq!(
         spec.volumes_from,
         [VolumesFrom {
@@ -303,11 +303,11 @@ fn volumes_from_names_the_first_container_and_orders_it_first() {
     common::assert_plan(
         &plan,
         "
-        1 create network p_default
-        2 create container p-data-1 (after 1)
-        3 start container p-data-1 (after 2)
-        4 create container p-reader-1 (after 1, 3)
-        5 start container p-reader-1 (after 4)
+        1 create network p_default: missing
+        2 create container p-data-1: missing (after 1)
+        3 start container p-data-1: missing (after 2)
+        4 create container p-reader-1: missing (after 1, 3)
+        5 start container p-reader-1: missing (after 4)
         ",
     );
     let engine = FakeEngine::new();

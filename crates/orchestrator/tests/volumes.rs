@@ -111,12 +111,12 @@ fn fresh_up_creates_the_volume_before_its_user() {
     assert_plan(
         &plan,
         "
-        1 create network hello_default
-        2 create volume hello_data
-        3 create container hello-worker-1 (after 1, 2)
-        4 start container hello-worker-1 (after 3)
-        5 create container hello-web-1 (after 1, 4)
-        6 start container hello-web-1 (after 5)
+        1 create network hello_default: missing
+        2 create volume hello_data: missing
+        3 create container hello-worker-1: missing (after 1, 2)
+        4 start container hello-worker-1: missing (after 3)
+        5 create container hello-web-1: missing (after 1, 4)
+        6 start container hello-web-1: missing (after 5)
         ",
     );
     let Action::CreateVolume(spec) = &plan.steps[1].action else {
@@ -188,11 +188,11 @@ fn a_recreate_keeps_the_anonymous_volume() {
     assert_plan(
         &plan,
         "
-        1 stop container hello-worker-1
-        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
+        1 stop container hello-worker-1: recreate (environment changed)
+        2 rename container hello-worker-1 to 776f726b6572_hello-worker-1: recreate (environment changed) (after 1)
         3 create container hello-worker-1: recreate (environment changed) (after 2)
-        4 start container hello-worker-1 (after 3)
-        5 remove container 776f726b6572_hello-worker-1 (after 4)
+        4 start container hello-worker-1: recreate (environment changed) (after 3)
+        5 remove container 776f726b6572_hello-worker-1: recreate (environment changed) (after 4)
         ",
     );
     let Action::CreateContainer { spec, .. } = &plan.steps[2].action else {
@@ -259,12 +259,12 @@ fn renew_anon_volumes_replaces_them() {
         &plan,
         &format!(
             "
-            1 stop container hello-worker-1
-            2 rename container hello-worker-1 to 776f726b6572_hello-worker-1 (after 1)
+            1 stop container hello-worker-1: recreate (forced)
+            2 rename container hello-worker-1 to 776f726b6572_hello-worker-1: recreate (forced) (after 1)
             3 create container hello-worker-1: recreate (forced) (after 2)
-            4 start container hello-worker-1 (after 3)
-            5 remove container 776f726b6572_hello-worker-1 (after 4)
-            6 remove volume {} (after 5)
+            4 start container hello-worker-1: recreate (forced) (after 3)
+            5 remove container 776f726b6572_hello-worker-1: recreate (forced) (after 4)
+            6 remove volume {}: renew anonymous volumes (after 5)
             ",
             "a".repeat(64)
         ),
@@ -403,7 +403,8 @@ fn nocopy_and_subpath_reach_the_spec() {
         subpath: Some("pg".into()),
         ..Default::default()
     });
-    let spec = wharf_orchestrator::container_spec(&project, &project.services["worker"], 1);
+    let spec =
+        wharf_orchestrator::container_spec(&project, &project.services["worker"], 1).unwrap();
     assert!(spec.mounts[0].no_copy);
     assert_eq!(spec.mounts[0].subpath.as_deref(), Some("pg"));
     wharf_orchestrator::validate_service(&project, &project.services["worker"]).unwrap();

@@ -211,8 +211,8 @@ pub fn show(progress: &Progress, event: Event) {
     let (text, done, failed) = match &status {
         Status::Creating => ("Creating".to_string(), false, false),
         Status::Created => ("Created".into(), true, false),
-        Status::Recreate => ("Recreate".into(), false, false),
-        Status::Recreated => ("Recreated".into(), true, false),
+        Status::Recreate { .. } => (status.to_string(), false, false),
+        Status::Recreated { .. } => (status.to_string(), true, false),
         Status::Starting => ("Starting".into(), false, false),
         Status::Started => ("Started".into(), true, false),
         Status::Running => ("Running".into(), true, false),

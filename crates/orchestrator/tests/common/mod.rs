@@ -110,7 +110,7 @@ pub fn fake_id(service: &str, number: u32) -> String {
 /// Replica `number` of `service` as the engine reports it once created from
 /// `project` and (if `running`) started.
 pub fn container(project: &Project, service: &str, number: u32, running: bool) -> ContainerInfo {
-    let spec = container_spec(project, &project.services[service], number);
+    let spec = container_spec(project, &project.services[service], number).unwrap();
     info(&spec, &fake_id(service, number), running)
 }
 
