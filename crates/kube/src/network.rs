@@ -1,0 +1,348 @@
+//! Networks: every service gets a Service so its name resolves as under
+//! Compose (ClusterIP for its `ports` and `expose` targets, headless when it
+//! has none), each network alias another Service with the same selector;
+//! published ports a `<service>-published` Service of type LoadBalancer or
+//! NodePort (`--service-type`), or, with `--ingress-host`, an Ingress for the
+//! HTTP ones. A published port counts as HTTP when it is TCP and its
+//! `app_protocol` is `http`, or its target is one of [`HTTP_PORTS`].
+//!
+//! Network membership becomes NetworkPolicies: a pod carries the label
+//! `com.docker.compose.network.<key>: "true"` for each network it joins, and
+//! one policy per network lets members reach members, so a service is only
+//! reachable from services on its networks (and on its published ports from
+//! anywhere). The members of `internal` networks that join no other network
+//! may only send to their networks' members and to DNS (port 53).
+
+use crate::error::KubeError;
+use crate::workload::network_label;
+use crate::{names, Ctx};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use wharf_compose::Service;
+
+/// Container ports taken for HTTP when published with `--ingress-host`.
+pub const HTTP_PORTS: &[u16] = &[80, 3000, 5000, 8000, 8008, 8080, 8081, 8888];
+
+/// The ports a service listens on: `ports` targets, then `expose` entries
+/// (`80`, `80/udp`, `8000-8010`), as (port, `TCP`|`UDP`|`SCTP`).
+pub fn service_ports(s: &Service) -> Vec<(u16, String)> {
+    let mut out: Vec<(u16, String)> = Vec::new();
+    let mut add = |port: u16, proto: &str| {
+        let p = (port, proto.to_ascii_uppercase());
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    for p in &s.ports {
+        add(p.target, &p.protocol);
+    }
+    for e in &s.expose {
+        let (range, proto) = e.split_once('/').unwrap_or((e.as_str(), "tcp"));
+        let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) {
+            for port in lo..=hi {
+                add(port, proto);
+            }
+        }
+    }
+    out
+}
+
+fn port_name(port: u16, proto: &str) -> String {
+    format!("{}-{port}", proto.to_ascii_lowercase())
+}
+
+fn is_http(p: &wharf_compose::ServicePort) -> bool {
+    p.protocol == "tcp"
+        && (p
+            .app_protocol
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case("http"))
+            || HTTP_PORTS.contains(&p.target))
+}
+
+fn cluster_service(ctx: &Ctx, s: &Service, name: &str) -> Value {
+    let k8s = ctx.name_of(&s.name);
+    let ports: Vec<Value> = service_ports(s)
+        .iter()
+        .map(|(port, proto)| {
+            let mut p = json!({"name": port_name(*port, proto), "port": port, "targetPort": port, "protocol": proto});
+            if let Some(app) = s.ports.iter().find(|sp| sp.target == *port).and_then(|sp| sp.app_protocol.clone()) {
+                p["appProtocol"] = json!(app);
+            }
+            p
+        })
+        .collect();
+    let mut spec = Map::new();
+    spec.insert("selector".into(), Value::Object(ctx.meta.selector(&k8s)));
+    if ports.is_empty() {
+        spec.insert("clusterIP".into(), json!("None"));
+    } else {
+        spec.insert("ports".into(), Value::Array(ports));
+    }
+    let labels = ctx.meta.labels(Some((&s.name, &k8s)), name);
+    ctx.meta
+        .object("v1", "Service", name, labels, json!({"spec": spec}))
+}
+
+/// The Services of every service, its aliases and its published ports, and
+/// the Ingress.
+pub fn services(ctx: &mut Ctx) -> Result<(), KubeError> {
+    let project = ctx.project;
+    let mut taken: BTreeSet<String> = ctx.names.values().cloned().collect();
+    let mut ingress_rules: Vec<(String, String, u16)> = Vec::new();
+    for s in project.services.values() {
+        let name = ctx.name_of(&s.name);
+        let object = cluster_service(ctx, s, &name);
+        ctx.push(object);
+        for (net, attachment) in &s.networks {
+            for alias in &attachment.aliases {
+                let path = format!("services.{}.networks.{net}.aliases", s.name);
+                let alias_name = names::dns_label(alias, names::MAX_LABEL);
+                if taken.contains(&alias_name) {
+                    if alias_name != name {
+                        ctx.report.add(
+                            path,
+                            format!("{alias:?} is already the name of another Service (dropped)"),
+                        );
+                    }
+                    continue;
+                }
+                if alias_name != *alias {
+                    ctx.report.add(
+                        path.clone(),
+                        format!(
+                            "{alias:?} is not a valid Service name: Service {alias_name:?} written"
+                        ),
+                    );
+                }
+                taken.insert(alias_name.clone());
+                let object = cluster_service(ctx, s, &alias_name);
+                ctx.push(object);
+            }
+            if let Some(ip) = attachment
+                .ipv4_address
+                .as_ref()
+                .or(attachment.ipv6_address.as_ref())
+            {
+                ctx.report.add(
+                    format!("services.{}.networks.{net}", s.name),
+                    format!("fixed address {ip}: pod addresses come from the cluster (dropped)"),
+                );
+            }
+        }
+        published(ctx, s, &name, &mut ingress_rules, &mut taken);
+    }
+    if !ingress_rules.is_empty() {
+        ingress(ctx, &ingress_rules);
+    }
+    Ok(())
+}
+
+fn published(
+    ctx: &mut Ctx,
+    s: &Service,
+    name: &str,
+    ingress_rules: &mut Vec<(String, String, u16)>,
+    taken: &mut BTreeSet<String>,
+) {
+    let node_port = ctx.options.service_type == crate::ServiceType::NodePort;
+    let mut ports = Vec::new();
+    for (i, p) in s.ports.iter().enumerate() {
+        let path = format!("services.{}.ports[{i}]", s.name);
+        if let Some(ip) = &p.host_ip {
+            ctx.report.add(format!("{path}.host_ip"), format!("{ip}: a Service cannot publish on one host address; published on every address of the load balancer or node (changed)"));
+        }
+        if p.mode.as_deref() == Some("host") {
+            ctx.report.add(
+                format!("{path}.mode"),
+                "host: published through a Service, not on the node running the pod (changed)",
+            );
+        }
+        if ctx.options.ingress_host.is_some() && is_http(p) {
+            if !ingress_rules.iter().any(|(svc, _, _)| svc == &s.name) {
+                ingress_rules.push((s.name.clone(), name.to_string(), p.target));
+            } else {
+                ctx.report.add(path, "a second HTTP port of the service: the Ingress routes to its first one (dropped)");
+            }
+            continue;
+        }
+        let published = p.published.as_deref().map(|text| {
+            let (first, rest) = text.split_once('-').unwrap_or((text, ""));
+            (first.parse::<u16>().ok(), !rest.is_empty())
+        });
+        let (host_port, was_range) = match published {
+            Some((Some(port), range)) => (port, range),
+            _ => (p.target, false),
+        };
+        if was_range {
+            ctx.report.add(
+                format!("{path}.published"),
+                format!(
+                    "range {:?}: the first port, {host_port}, is used (changed)",
+                    p.published.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+        let proto = p.protocol.to_ascii_uppercase();
+        let mut port = json!({"name": port_name(host_port, &proto), "port": host_port, "targetPort": p.target, "protocol": proto});
+        if node_port {
+            if (30000..=32767).contains(&host_port) {
+                port["nodePort"] = json!(host_port);
+            } else if p.published.is_some() {
+                ctx.report.add(format!("{path}.published"), format!("{host_port} is outside the node port range 30000-32767: the cluster picks the node port (changed)"));
+            }
+        }
+        if !ports.iter().any(|q: &Value| q["name"] == port["name"]) {
+            ports.push(port);
+        }
+    }
+    if ports.is_empty() {
+        return;
+    }
+    let published_name = names::dns_label(&format!("{name}-published"), names::MAX_LABEL);
+    taken.insert(published_name.clone());
+    let spec = json!({
+        "type": ctx.options.service_type.as_str(),
+        "selector": ctx.meta.selector(name),
+        "ports": ports,
+    });
+    let labels = ctx.meta.labels(Some((&s.name, name)), &published_name);
+    let object = ctx.meta.object(
+        "v1",
+        "Service",
+        &published_name,
+        labels,
+        json!({"spec": spec}),
+    );
+    ctx.push(object);
+}
+
+/// One Ingress for the project: the host itself when one service is
+/// published over HTTP, else `<service>.<host>` for each.
+fn ingress(ctx: &mut Ctx, rules: &[(String, String, u16)]) {
+    let host = ctx.options.ingress_host.clone().unwrap_or_default();
+    let single = rules.len() == 1;
+    let list: Vec<Value> = rules
+        .iter()
+        .map(|(_, k8s, port)| {
+            let h = if single { host.clone() } else { format!("{k8s}.{}", host.trim_start_matches("*.")) };
+            json!({"host": h, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": k8s, "port": {"number": port}}}}]}})
+        })
+        .collect();
+    let name = names::dns_label(&ctx.project.name, names::MAX_LABEL);
+    let labels = ctx.meta.labels(None, &name);
+    let object = ctx.meta.object(
+        "networking.k8s.io/v1",
+        "Ingress",
+        &name,
+        labels,
+        json!({"spec": {"rules": list}}),
+    );
+    ctx.push(object);
+}
+
+/// The NetworkPolicies of the project's networks and published ports.
+pub fn policies(ctx: &mut Ctx) {
+    let project = ctx.project;
+    let members = |key: &str| -> Vec<&Service> {
+        project
+            .services
+            .values()
+            .filter(|s| s.network_mode.is_none() && s.networks.contains_key(key))
+            .collect()
+    };
+    let used: BTreeSet<&String> = project
+        .services
+        .values()
+        .filter(|s| s.network_mode.is_none())
+        .flat_map(|s| s.networks.keys())
+        .collect();
+    for key in used {
+        let label = network_label(key);
+        let mut selector = Map::new();
+        selector.insert("app.kubernetes.io/instance".into(), json!(ctx.meta.project));
+        selector.insert(label.clone(), json!("true"));
+        let name = names::dns_label(&format!("net-{key}"), names::MAX_LABEL);
+        let labels = ctx.meta.labels(None, &name);
+        let spec = json!({
+            "podSelector": {"matchLabels": selector},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": selector}}]}],
+        });
+        let object = ctx.meta.object(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            &name,
+            labels,
+            json!({"spec": spec}),
+        );
+        ctx.push(object);
+        let internal = project.networks.get(key).is_some_and(|n| n.internal);
+        if !internal {
+            continue;
+        }
+        let only_internal: Vec<String> = members(key)
+            .into_iter()
+            .filter(|s| {
+                s.networks
+                    .keys()
+                    .all(|k| project.networks.get(k).is_some_and(|n| n.internal))
+            })
+            .map(|s| ctx.name_of(&s.name))
+            .collect();
+        if only_internal.is_empty() {
+            continue;
+        }
+        let name = names::dns_label(&format!("net-{key}-egress"), names::MAX_LABEL);
+        let labels = ctx.meta.labels(None, &name);
+        let spec = json!({
+            "podSelector": {
+                "matchLabels": {"app.kubernetes.io/instance": ctx.meta.project},
+                "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In", "values": only_internal}],
+            },
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"podSelector": {"matchLabels": selector}}]},
+                {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+            ],
+        });
+        let object = ctx.meta.object(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            &name,
+            labels,
+            json!({"spec": spec}),
+        );
+        ctx.push(object);
+    }
+    for s in project
+        .services
+        .values()
+        .filter(|s| s.network_mode.is_none() && !s.ports.is_empty())
+    {
+        let k8s = ctx.name_of(&s.name);
+        let mut ports: Vec<Value> = Vec::new();
+        for p in &s.ports {
+            let port = json!({"port": p.target, "protocol": p.protocol.to_ascii_uppercase()});
+            if !ports.contains(&port) {
+                ports.push(port);
+            }
+        }
+        let name = names::dns_label(&format!("{k8s}-published"), names::MAX_LABEL);
+        let labels = ctx.meta.labels(Some((&s.name, &k8s)), &name);
+        let spec = json!({
+            "podSelector": {"matchLabels": ctx.meta.selector(&k8s)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": ports}],
+        });
+        let object = ctx.meta.object(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            &name,
+            labels,
+            json!({"spec": spec}),
+        );
+        ctx.push(object);
+    }
+}
