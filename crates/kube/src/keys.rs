@@ -221,13 +221,14 @@ pub const FILE_OBJECT: &[(&str, Rule)] = &[
     ),
 ];
 
-/// Whether `v` is unset: null, false, 0-length.
+/// Whether `v` is unset: null, false, 0-length, or a map of unset values
+/// (`ipam: {config: [], options: {}}` says nothing).
 pub fn is_unset(v: &Value) -> bool {
     match v {
         Value::Null | Value::Bool(false) => true,
         Value::String(s) => s.is_empty(),
         Value::Array(a) => a.is_empty(),
-        Value::Object(m) => m.is_empty(),
+        Value::Object(m) => m.values().all(is_unset),
         Value::Number(_) | Value::Bool(true) => false,
     }
 }
@@ -304,7 +305,14 @@ mod tests {
     #[test]
     fn set_dropped_keys_are_reported_and_unset_ones_are_not() {
         let service = Service {
-            ulimits: [("nofile".to_string(), Default::default())].into(),
+            ulimits: [(
+                "nofile".to_string(),
+                wharf_compose::Ulimit {
+                    single: Some(1024),
+                    ..Default::default()
+                },
+            )]
+            .into(),
             init: Some(true),
             ..Default::default()
         };

@@ -9,12 +9,12 @@ use std::fmt::Write as _;
 
 /// `value` as a YAML document (no `---`), ending in a newline.
 pub fn to_yaml(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(4096);
     match value {
         Value::Object(m) if !m.is_empty() => map(&mut out, m, 0),
         Value::Array(a) if !a.is_empty() => seq(&mut out, a, 0),
         other => {
-            out.push_str(&scalar(other));
+            scalar(&mut out, other);
             out.push('\n');
         }
     }
@@ -41,7 +41,7 @@ fn map(out: &mut String, m: &serde_json::Map<String, Value>, level: usize) {
             indent(out, level);
         }
         first = false;
-        out.push_str(&string(k));
+        string(out, k);
         out.push(':');
         match v {
             Value::Object(inner) if !inner.is_empty() => {
@@ -54,7 +54,7 @@ fn map(out: &mut String, m: &serde_json::Map<String, Value>, level: usize) {
             }
             other => {
                 out.push(' ');
-                out.push_str(&scalar(other));
+                scalar(out, other);
                 out.push('\n');
             }
         }
@@ -73,32 +73,34 @@ fn seq(out: &mut String, items: &[Value], level: usize) {
             }
             other => {
                 debug_assert!(!is_block(other));
-                out.push_str(&scalar(other));
+                scalar(out, other);
                 out.push('\n');
             }
         }
     }
 }
 
-fn scalar(v: &Value) -> String {
+fn scalar(out: &mut String, v: &Value) {
     match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => string(s),
-        Value::Array(_) => "[]".into(),
-        Value::Object(_) => "{}".into(),
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => string(out, s),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
     }
 }
 
 /// Words YAML 1.1 reads as booleans or null.
 const RESERVED: &[&str] = &["y", "n", "yes", "no", "true", "false", "on", "off", "null"];
 
-fn string(s: &str) -> String {
+fn string(q: &mut String, s: &str) {
     if is_plain(s) {
-        return s.to_string();
+        q.push_str(s);
+        return;
     }
-    let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
     for c in s.chars() {
         match c {
@@ -117,7 +119,6 @@ fn string(s: &str) -> String {
         }
     }
     q.push('"');
-    q
 }
 
 /// A string that starts with a letter, `_` or `/` and holds only
@@ -129,7 +130,7 @@ fn is_plain(s: &str) -> bool {
     (first.is_ascii_alphabetic() || first == '_' || first == '/')
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
-        && !RESERVED.contains(&s.to_ascii_lowercase().as_str())
+        && !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s))
 }
 
 #[cfg(test)]
