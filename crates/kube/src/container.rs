@@ -167,7 +167,7 @@ fn security_context(ctx: &mut Ctx, s: &Service, path: &str) -> Map<String, Value
             Some((u, g)) => (u, Some(g)),
             None => (user.as_str(), None),
         };
-        match u.parse::<i64>() {
+        match u.parse::<u32>() {
             Ok(uid) => {
                 sc.insert("runAsUser".into(), json!(uid));
             }
@@ -177,7 +177,7 @@ fn security_context(ctx: &mut Ctx, s: &Service, path: &str) -> Map<String, Value
             ),
         }
         if let Some(g) = g {
-            match g.parse::<i64>() {
+            match g.parse::<u32>() {
                 Ok(gid) => {
                     sc.insert("runAsGroup".into(), json!(gid));
                 }

@@ -171,6 +171,7 @@ fn plan(ctx: &mut Ctx) -> Result<(), KubeError> {
         ctx.names.insert(name.clone(), k8s);
     }
     for service in project.services.values() {
+        network::check_expose(service)?;
         for (dep, d) in &service.depends_on {
             if d.condition == DependencyCondition::ServiceCompletedSuccessfully
                 && project.services.contains_key(dep)

@@ -48,6 +48,27 @@ pub fn service_ports(s: &Service) -> Vec<(u16, String)> {
     out
 }
 
+/// The most ports one `expose` range may list: a Service names each port.
+pub const MAX_EXPOSE_RANGE: u32 = 100;
+
+/// Refuses `expose` ranges too long to list in a Service.
+pub fn check_expose(s: &Service) -> Result<(), KubeError> {
+    for (i, e) in s.expose.iter().enumerate() {
+        let range = e.split_once('/').map_or(e.as_str(), |(r, _)| r);
+        if let Some((lo, hi)) = range.split_once('-') {
+            if let (Ok(lo), Ok(hi)) = (lo.parse::<u32>(), hi.parse::<u32>()) {
+                if hi.saturating_sub(lo) >= MAX_EXPOSE_RANGE {
+                    return Err(KubeError::invalid(
+                        format!("services.{}.expose[{i}]", s.name),
+                        format!("{e:?} is {} ports: a Service lists each of its ports; expose at most {MAX_EXPOSE_RANGE} in one range", hi - lo + 1),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn port_name(port: u16, proto: &str) -> String {
     format!("{}-{port}", proto.to_ascii_lowercase())
 }

@@ -43,3 +43,22 @@ impl Report {
         serde_json::to_string_pretty(&self.findings).unwrap_or_else(|_| "[]".into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_one_line_a_finding_and_json_an_array() {
+        let mut r = Report::default();
+        r.add("services.web.ulimits", "dropped");
+        r.add("services.web.init", "dropped");
+        assert_eq!(
+            r.to_text(),
+            "services.web.ulimits: dropped\nservices.web.init: dropped\n"
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
+        assert_eq!(v[1]["path"], "services.web.init");
+        assert_eq!(v[1]["message"], "dropped");
+    }
+}

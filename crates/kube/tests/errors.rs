@@ -111,3 +111,12 @@ fn long_names_are_cut_with_a_hash_and_reported() {
         .iter()
         .any(|f| f.path == format!("services.{long}") && f.message.contains(&deployment.name)));
 }
+
+#[test]
+fn an_expose_range_too_long_for_a_service_names_its_entry() {
+    let e = error(
+        "services:\n  web:\n    image: nginx\n    expose: [\"80\", \"1000-2000\"]\n",
+        &Options::default(),
+    );
+    assert!(e.starts_with("services.web.expose[1]:"), "{e}");
+}
