@@ -5,6 +5,7 @@
 //! fails them instead of being lost without a word.
 
 use crate::report::Report;
+use serde::Serialize;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +152,48 @@ pub const DEPLOY: &[(&str, Rule)] = &[
     ),
 ];
 
+/// A service's attachment to a network (`services.*.networks.*`).
+pub const SERVICE_NETWORK: &[(&str, Rule)] = &[
+    ("aliases", Converted),
+    ("ipv4_address", Converted),
+    ("ipv6_address", Converted),
+    (
+        "link_local_ips",
+        Dropped("pod addresses come from the cluster"),
+    ),
+    ("mac_address", Dropped(NO_POD_EQUIVALENT)),
+    ("priority", Dropped("a pod has one network interface")),
+    ("gw_priority", Dropped("a pod has one network interface")),
+    (
+        "driver_opts",
+        Dropped("the cluster's network plugin applies"),
+    ),
+    ("interface_name", Dropped("a pod has one network interface")),
+];
+
+/// A `ports` entry.
+pub const SERVICE_PORT: &[(&str, Rule)] = &[
+    ("target", Converted),
+    ("published", Converted),
+    ("host_ip", Converted),
+    ("protocol", Converted),
+    ("mode", Converted),
+    ("name", Converted),
+    ("app_protocol", Converted),
+];
+
+/// A `volumes` entry.
+pub const SERVICE_VOLUME: &[(&str, Rule)] = &[
+    ("kind", Converted),
+    ("source", Converted),
+    ("target", Converted),
+    ("read_only", Converted),
+    ("bind", Converted),
+    ("volume", Converted),
+    ("tmpfs", Converted),
+    ("consistency", Dropped("has no meaning in Kubernetes")),
+];
+
 /// A top-level network's keys.
 pub const NETWORK: &[(&str, Rule)] = &[
     ("name", Carried("the network's key names its policy label")),
@@ -233,15 +276,33 @@ pub fn is_unset(v: &Value) -> bool {
     }
 }
 
-/// Reports every `Dropped` key of `table` that is set in `rendered` (the
-/// model value's JSON), under `path`.
-pub fn report_dropped(path: &str, rendered: &Value, table: &[(&str, Rule)], report: &mut Report) {
+/// Reports every `Dropped` key of `table` that is set in `value` (unset, or
+/// equal to the model's default, is not set), under `path`.
+pub fn report_dropped<T: Serialize + Default>(
+    path: &str,
+    value: &T,
+    table: &[(&str, Rule)],
+    report: &mut Report,
+) {
+    let rendered = serde_json::to_value(value).unwrap_or_default();
+    let defaults = serde_json::to_value(T::default()).unwrap_or_default();
+    report_dropped_rendered(path, &rendered, &defaults, table, report);
+}
+
+/// [`report_dropped`] of a value already rendered, against `defaults`.
+pub fn report_dropped_rendered(
+    path: &str,
+    rendered: &Value,
+    defaults: &Value,
+    table: &[(&str, Rule)],
+    report: &mut Report,
+) {
     let Value::Object(fields) = rendered else {
         return;
     };
     for (key, rule) in table {
         if let (Dropped(reason), Some(v)) = (rule, fields.get(*key)) {
-            if is_unset(v) {
+            if is_unset(v) || defaults.get(*key) == Some(v) {
                 continue;
             }
             if *key == "extensions" {
@@ -296,6 +357,37 @@ mod tests {
     }
 
     #[test]
+    fn every_key_of_a_service_entry_has_a_rule() {
+        use wharf_compose::{ServiceNetwork, ServicePort, ServiceVolume, VolumeKind};
+        check(
+            "services.*.networks.*",
+            keys_of(ServiceNetwork::default()),
+            SERVICE_NETWORK,
+        );
+        let port = ServicePort {
+            target: 80,
+            published: None,
+            host_ip: None,
+            protocol: "tcp".into(),
+            mode: None,
+            name: None,
+            app_protocol: None,
+        };
+        check("services.*.ports[]", keys_of(port), SERVICE_PORT);
+        let volume = ServiceVolume {
+            kind: VolumeKind::Tmpfs,
+            source: None,
+            target: "/t".into(),
+            read_only: false,
+            consistency: None,
+            bind: None,
+            volume: None,
+            tmpfs: None,
+        };
+        check("services.*.volumes[]", keys_of(volume), SERVICE_VOLUME);
+    }
+
+    #[test]
     fn every_top_level_key_has_a_rule() {
         check("networks.*", keys_of(Network::default()), NETWORK);
         check("volumes.*", keys_of(Volume::default()), VOLUME);
@@ -317,12 +409,7 @@ mod tests {
             ..Default::default()
         };
         let mut report = Report::default();
-        report_dropped(
-            "services.web",
-            &serde_json::to_value(&service).expect("renders"),
-            SERVICE,
-            &mut report,
-        );
+        report_dropped("services.web", &service, SERVICE, &mut report);
         let paths: Vec<_> = report.findings.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["services.web.init", "services.web.ulimits"]);
     }

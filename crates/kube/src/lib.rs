@@ -206,27 +206,21 @@ fn plan(ctx: &mut Ctx) -> Result<(), KubeError> {
 /// Reports the dropped keys of top-level networks, volumes, configs, secrets.
 fn report_top_level(ctx: &mut Ctx) {
     let p = ctx.project;
-    let render = |v: &dyn erased::Render| v.render();
     for (key, n) in &p.networks {
         keys::report_dropped(
             &format!("networks.{key}"),
-            &render(n),
+            n,
             keys::NETWORK,
             &mut ctx.report,
         );
     }
     for (key, v) in &p.volumes {
-        keys::report_dropped(
-            &format!("volumes.{key}"),
-            &render(v),
-            keys::VOLUME,
-            &mut ctx.report,
-        );
+        keys::report_dropped(&format!("volumes.{key}"), v, keys::VOLUME, &mut ctx.report);
     }
     for (key, c) in &p.configs {
         keys::report_dropped(
             &format!("configs.{key}"),
-            &render(c),
+            c,
             keys::FILE_OBJECT,
             &mut ctx.report,
         );
@@ -234,7 +228,7 @@ fn report_top_level(ctx: &mut Ctx) {
     for (key, s) in &p.secrets {
         keys::report_dropped(
             &format!("secrets.{key}"),
-            &render(s),
+            s,
             keys::FILE_OBJECT,
             &mut ctx.report,
         );
@@ -244,17 +238,5 @@ fn report_top_level(ctx: &mut Ctx) {
             key.clone(),
             "`x-*` fields are for tools that read them (dropped)",
         );
-    }
-}
-
-mod erased {
-    /// A model value as JSON (the model's own rendering).
-    pub trait Render {
-        fn render(&self) -> serde_json::Value;
-    }
-    impl<T: serde::Serialize> Render for T {
-        fn render(&self) -> serde_json::Value {
-            serde_json::to_value(self).unwrap_or_default()
-        }
     }
 }

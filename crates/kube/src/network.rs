@@ -73,6 +73,42 @@ fn port_name(port: u16, proto: &str) -> String {
     format!("{}-{port}", proto.to_ascii_lowercase())
 }
 
+/// Whether `name` may name a Service port (an IANA service name: at most 15
+/// lowercase letters, digits and single `-`, with a letter).
+pub fn is_port_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.chars().any(|c| c.is_ascii_lowercase())
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
+/// The name of the `ports` entry's Service port: its `name` when valid.
+fn named_port(ctx: &mut Ctx, s: &Service, port: u16, proto: &str, report: bool) -> String {
+    let entry = s
+        .ports
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.target == port && p.protocol.eq_ignore_ascii_case(proto));
+    match entry {
+        Some((_, p)) if p.name.as_deref().is_some_and(is_port_name) => {
+            p.name.clone().unwrap_or_default()
+        }
+        Some((i, p)) if p.name.is_some() => {
+            let generated = port_name(port, proto);
+            if report {
+                ctx.report.add(format!("services.{}.ports[{i}].name", s.name), format!("{:?} is not a valid port name (15 lowercase letters, digits, `-`): named {generated:?}", p.name.as_deref().unwrap_or_default()));
+            }
+            generated
+        }
+        _ => port_name(port, proto),
+    }
+}
+
 fn is_http(p: &wharf_compose::ServicePort) -> bool {
     p.protocol == "tcp"
         && (p
@@ -82,13 +118,21 @@ fn is_http(p: &wharf_compose::ServicePort) -> bool {
             || HTTP_PORTS.contains(&p.target))
 }
 
-fn cluster_service(ctx: &Ctx, s: &Service, name: &str) -> Value {
+fn cluster_service(ctx: &mut Ctx, s: &Service, name: &str) -> Value {
     let k8s = ctx.name_of(&s.name);
+    let first = name == k8s;
     let ports: Vec<Value> = service_ports(s)
         .iter()
         .map(|(port, proto)| {
-            let mut p = json!({"name": port_name(*port, proto), "port": port, "targetPort": port, "protocol": proto});
-            if let Some(app) = s.ports.iter().find(|sp| sp.target == *port).and_then(|sp| sp.app_protocol.clone()) {
+            let port_name = named_port(ctx, s, *port, proto, first);
+            let mut p =
+                json!({"name": port_name, "port": port, "targetPort": port, "protocol": proto});
+            if let Some(app) = s
+                .ports
+                .iter()
+                .find(|sp| sp.target == *port)
+                .and_then(|sp| sp.app_protocol.clone())
+            {
                 p["appProtocol"] = json!(app);
             }
             p
@@ -141,6 +185,12 @@ pub fn services(ctx: &mut Ctx) -> Result<(), KubeError> {
                 let object = cluster_service(ctx, s, &alias_name);
                 ctx.push(object);
             }
+            crate::keys::report_dropped(
+                &format!("services.{}.networks.{net}", s.name),
+                attachment,
+                crate::keys::SERVICE_NETWORK,
+                &mut ctx.report,
+            );
             if let Some(ip) = attachment
                 .ipv4_address
                 .as_ref()

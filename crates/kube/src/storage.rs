@@ -153,12 +153,14 @@ pub fn pod_storage(ctx: &mut Ctx, s: &Service) -> Result<PodStorage, KubeError> 
             }
             VolumeKind::Bind => bind(ctx, s, v, i, &path, &mut out)?,
         }
-        if v.consistency.is_some() {
-            ctx.report.add(
-                format!("{path}.consistency"),
-                "has no meaning in Kubernetes (dropped)",
-            );
-        }
+        let rendered = serde_json::to_value(v).unwrap_or_default();
+        crate::keys::report_dropped_rendered(
+            &path,
+            &rendered,
+            &Value::Null,
+            crate::keys::SERVICE_VOLUME,
+            &mut ctx.report,
+        );
     }
     for (i, entry) in s.tmpfs.iter().enumerate() {
         let path = format!("services.{}.tmpfs[{i}]", s.name);
@@ -305,6 +307,20 @@ fn bind(
         let labels = ctx.meta.labels(None, &name);
         let object = ctx.meta.object("v1", "ConfigMap", &name, labels, data);
         ctx.push(object);
+    }
+    if let Some(b) = &v.bind {
+        for (key, set) in [
+            ("propagation", b.propagation.is_some()),
+            ("selinux", b.selinux.is_some()),
+            ("recursive", b.recursive.is_some()),
+        ] {
+            if set {
+                ctx.report.add(
+                    format!("{path}.bind.{key}"),
+                    "has no meaning for a ConfigMap (dropped)",
+                );
+            }
+        }
     }
     let vol_name = format!("bind-{i}");
     out.volumes

@@ -39,16 +39,9 @@ pub fn network_label(key: &str) -> String {
 /// Writes the workload of `s`.
 pub fn service(ctx: &mut Ctx, s: &Service) -> Result<(), KubeError> {
     let path = format!("services.{}", s.name);
-    let rendered = serde_json::to_value(s).unwrap_or_default();
-    keys::report_dropped(&path, &rendered, keys::SERVICE, &mut ctx.report);
+    keys::report_dropped(&path, s, keys::SERVICE, &mut ctx.report);
     if let Some(d) = &s.deploy {
-        let deploy = serde_json::to_value(d).unwrap_or_default();
-        keys::report_dropped(
-            &format!("{path}.deploy"),
-            &deploy,
-            keys::DEPLOY,
-            &mut ctx.report,
-        );
+        keys::report_dropped(&format!("{path}.deploy"), d, keys::DEPLOY, &mut ctx.report);
     }
     let name = ctx.name_of(&s.name);
     let mut c = container::container(ctx, s)?;
