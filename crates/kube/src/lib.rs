@@ -85,6 +85,8 @@ pub struct Ctx<'a> {
     pub stateful: BTreeSet<String>,
     /// Named volume key → the services that mount it.
     pub volume_users: BTreeMap<String, BTreeSet<String>>,
+    /// `Service::default()` rendered: what "unset" means for a service key.
+    pub service_defaults: Value,
 }
 
 impl Ctx<'_> {
@@ -130,6 +132,8 @@ pub fn convert(project: &Project, options: &Options) -> Result<Conversion, KubeE
         jobs: BTreeSet::new(),
         stateful: BTreeSet::new(),
         volume_users: BTreeMap::new(),
+        service_defaults: serde_json::to_value(wharf_compose::Service::default())
+            .unwrap_or_default(),
     };
     plan(&mut ctx)?;
     report_top_level(&mut ctx);

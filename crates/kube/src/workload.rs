@@ -39,7 +39,14 @@ pub fn network_label(key: &str) -> String {
 /// Writes the workload of `s`.
 pub fn service(ctx: &mut Ctx, s: &Service) -> Result<(), KubeError> {
     let path = format!("services.{}", s.name);
-    keys::report_dropped(&path, s, keys::SERVICE, &mut ctx.report);
+    let rendered = serde_json::to_value(s).unwrap_or_default();
+    keys::report_dropped_rendered(
+        &path,
+        &rendered,
+        &ctx.service_defaults,
+        keys::SERVICE,
+        &mut ctx.report,
+    );
     if let Some(d) = &s.deploy {
         keys::report_dropped(&format!("{path}.deploy"), d, keys::DEPLOY, &mut ctx.report);
     }
