@@ -8,8 +8,8 @@
 //! [`container`] (the container spec), [`probes`] (healthchecks),
 //! [`deps`] (`depends_on` as init containers), [`storage`] (volumes, claims,
 //! bind-mounted files), [`files`] (configs and secrets), [`workload`]
-//! (Deployment, StatefulSet or Job), [`network`] (Services, Ingress,
-//! NetworkPolicies), [`yaml`] (the emitter). Not for: talking to a cluster.
+//! (Deployment, StatefulSet or Job), [`network`] (Services and Ingress),
+//! [`policies`] (NetworkPolicies), [`yaml`] (the emitter). Not for: talking to a cluster.
 
 pub mod container;
 pub mod deps;
@@ -20,6 +20,7 @@ pub mod meta;
 pub mod names;
 pub mod network;
 pub mod options;
+pub mod policies;
 pub mod probes;
 pub mod report;
 pub mod storage;
@@ -143,7 +144,7 @@ pub fn convert(project: &Project, options: &Options) -> Result<Conversion, KubeE
         workload::service(&mut ctx, service)?;
     }
     network::services(&mut ctx)?;
-    network::policies(&mut ctx);
+    policies::policies(&mut ctx);
     deps::job_waiter_rbac(&mut ctx);
     Ok(Conversion {
         manifests: ctx.manifests,
