@@ -22,6 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The manifests of `wharf convert kubernetes` are checked against Kubernetes'
+# schemas by this Python package (it ships them).
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "installing: kubernetes-validate"
+  pip install --quiet kubernetes-validate
+fi
 if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi

@@ -105,6 +105,9 @@ enum Command {
     Watch(commands::watch::WatchArgs),
     /// Parse, resolve and render the Compose files in canonical format
     Config(commands::config::ConfigArgs),
+    /// Convert the project for another platform (kubernetes)
+    #[command(subcommand)]
+    Convert(commands::convert::ConvertCommand),
     /// Build or rebuild services
     Build(commands::build::BuildArgs),
     /// Creates containers for a service
@@ -220,6 +223,7 @@ fn main() -> ExitCode {
         Command::Login(args) => commands::login::login(args),
         Command::Logout(args) => commands::login::logout(args),
         Command::Config(args) => commands::config::config(&cli.global, args),
+        Command::Convert(cmd) => commands::convert::convert(&cli.global, cmd),
         Command::Build(args) => commands::build::build(&cli.global, args),
         Command::Create(args) => commands::up::create(&cli.global, args),
         Command::Scale(args) => commands::up::scale(&cli.global, args),

@@ -4,6 +4,7 @@ pub mod attach;
 pub mod build;
 pub mod config;
 pub mod container;
+pub mod convert;
 pub mod cp;
 pub mod events;
 pub mod exec;
