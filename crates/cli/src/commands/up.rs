@@ -1,9 +1,13 @@
-//! `wharf up` and `wharf down`.
+//! `wharf up`, `create`, `scale` and `down`: their flags, the terminal side
+//! of attached `up` (Ctrl-C, the containers' output) and the rendering of
+//! resource progress; the pipeline itself is the application core's
+//! (`wharf_app::up`).
 
 use super::logs::Printer;
 use super::short_name;
 use crate::context::GlobalOptions;
-use crate::render::progress::{Progress, ProgressMode};
+use crate::render::events::View;
+use crate::render::progress::Progress;
 use anyhow::Result;
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
@@ -11,6 +15,8 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
+use wharf_app::up::{BuildPolicy, RemoveImages, UpRequest};
+use wharf_app::LocalImages;
 use wharf_engine_api::{labels, ContainerInfo, ContainerState, Engine, LogLine, LogOptions};
 use wharf_orchestrator::{DownOptions, Event, Status, UpOptions};
 
@@ -129,21 +135,14 @@ fn converge(
     project: &wharf_compose::Project,
     options: &UpOptions,
 ) -> Result<()> {
-    let progress = global.progress("Running");
-    wharf_orchestrator::up_reporting(
-        engine,
-        project,
-        options,
-        &|event| show(&progress, event),
-        &|warning| eprintln!("WARN[0000] {warning}"),
-    )?;
+    wharf_app::up::converge(engine, project, options, &View::new(global))?;
     Ok(())
 }
 
 /// `wharf create`: `up --no-start`.
 pub fn create(global: &GlobalOptions, args: CreateArgs) -> Result<i32> {
     let mut project = global.load_project_for(&args.services)?;
-    apply_scale(&mut project, &args.scale)?;
+    wharf_app::up::apply_scale(&mut project, &args.scale)?;
     let engine = global.engine()?;
     let options = UpOptions {
         services: args.services,
@@ -170,7 +169,7 @@ pub fn scale(global: &GlobalOptions, args: ScaleArgs) -> Result<i32> {
         })
         .collect();
     let mut project = global.load_project_for(&services)?;
-    apply_scale(&mut project, &args.scales)?;
+    wharf_app::up::apply_scale(&mut project, &args.scales)?;
     let engine = global.engine()?;
     let options = UpOptions {
         services,
@@ -230,7 +229,7 @@ pub fn show(progress: &Progress, event: Event) {
 
 pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
     let mut project = global.load_project_for(&args.services)?;
-    apply_scale(&mut project, &args.scale)?;
+    wharf_app::up::apply_scale(&mut project, &args.scale)?;
     let engine = global.engine()?;
     let options = UpOptions {
         services: args.services.clone(),
@@ -244,9 +243,7 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         renew_anon_volumes: args.renew_anon_volumes,
     };
     if args.dry_run {
-        let observed = wharf_orchestrator::observe(&engine, &project.name)?;
-        let plan = wharf_orchestrator::plan_up(&project, &observed, &options)?;
-        print!("{plan}");
+        print!("{}", wharf_app::up::plan(&engine, &project, &options)?);
         return Ok(0);
     }
     let detach = args.detach || args.wait || args.no_start;
@@ -257,51 +254,24 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         signals.thread_block()?;
     }
     let attach_since = now_nanos();
-    // Missing images are pulled (or every image, with --pull always), then
-    // what has to be built is built.
-    let selected = wharf_orchestrator::selected_services(&project, &args.services, args.no_deps)?;
-    let request = super::pull::PullRequest {
-        services: &selected,
-        policy: args.pull.as_deref(),
-        default_policy: "missing",
-        quiet: args.quiet_pull,
-        ignore_failures: false,
-        // As docker compose: a service that can be built is built when its
-        // image is missing, not pulled.
-        ignore_buildable: true,
-        print_errors: false,
+    let request = UpRequest {
+        options,
+        pull: args.pull.clone(),
+        build: if args.no_build {
+            BuildPolicy::Never
+        } else if args.build {
+            BuildPolicy::Always
+        } else {
+            BuildPolicy::Missing
+        },
+        wait: args.wait,
+        wait_timeout: args.wait_timeout.map(Duration::from_secs),
+        parallel: global.parallel_limit(),
     };
-    let failures = super::pull::pull_images(global, &engine, &project, &request)?;
-    if !failures.is_empty() {
-        anyhow::bail!("{}", failures.join("\n"));
-    }
-    if !args.no_build {
-        super::build::build_for_up(
-            &engine,
-            &project,
-            &args.services,
-            args.no_deps,
-            args.build,
-            global.progress_mode() == ProgressMode::Quiet,
-        )?;
-    }
-    let progress = global.progress("Running");
-    wharf_orchestrator::up_reporting(
-        &engine,
-        &project,
-        &options,
-        &|event| show(&progress, event),
-        &|warning| eprintln!("WARN[0000] {warning}"),
-    )?;
-    if args.wait && !args.no_start {
-        wharf_orchestrator::wait_ready(
-            &engine,
-            &project.name,
-            &args.services,
-            args.wait_timeout.map(Duration::from_secs),
-            &|event| show(&progress, event),
-        )?;
-    }
+    let mut view = View::new(global);
+    view.quiet_pull = args.quiet_pull;
+    let images = LocalImages::new(&engine);
+    wharf_app::up::up(&engine, &images, &project, &request, &view)?;
     if args.watch {
         let session = super::watch::Session {
             services: args.services.clone(),
@@ -340,31 +310,6 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         since_ns: attach_since,
     };
     attach(global, &engine, &project, attach_options, signals)
-}
-
-/// `--scale web=3`: override a service's replica count.
-fn apply_scale(project: &mut wharf_compose::Project, scales: &[String]) -> Result<()> {
-    for scale in scales {
-        let (service, count) = scale.split_once('=').ok_or_else(|| {
-            anyhow::anyhow!("--scale {scale:?}: write SERVICE=NUM, like --scale web=3")
-        })?;
-        let count: u32 = count.parse().map_err(|_| {
-            anyhow::anyhow!("--scale {scale:?}: {count:?} is not a number of containers")
-        })?;
-        let Some(svc) = project.services.get_mut(service) else {
-            anyhow::bail!(
-                "--scale {scale:?}: no such service {service:?} (services: {})",
-                super::service_names(project)
-            );
-        };
-        if svc.container_name.is_some() && count > 1 {
-            anyhow::bail!(
-                "--scale {scale:?}: service {service:?} sets container_name, so it cannot have more than one container"
-            );
-        }
-        svc.replicas = count;
-    }
-    Ok(())
 }
 
 fn stop_signals() -> SigSet {
@@ -533,55 +478,22 @@ pub fn down(global: &GlobalOptions, args: DownArgs) -> Result<i32> {
         remove_orphans: args.remove_orphans,
         volumes: args.volumes,
     };
-    let progress = global.progress("Running");
-    let existed = wharf_orchestrator::down_reporting(
+    let remove_images = match args.rmi.as_deref() {
+        Some("all") => Some(RemoveImages::All),
+        Some(_) => Some(RemoveImages::Local),
+        None => None,
+    };
+    let outcome = wharf_app::up::down(
         &engine,
+        &LocalImages::new(&engine),
         &name,
         project.as_ref(),
         &options,
-        &|event| show(&progress, event),
-        &|warning| eprintln!("WARN[0000] {warning}"),
+        remove_images,
+        &View::new(global),
     )?;
-    let mut failed = false;
-    if let (Some(rmi), Some(project)) = (args.rmi.as_deref(), project.as_ref()) {
-        failed = remove_service_images(&engine, project, rmi == "all", &progress);
-    }
-    if !existed && args.rmi.is_none() {
+    if !outcome.existed && args.rmi.is_none() {
         eprintln!("No resource found to remove for project \"{name}\".");
     }
-    Ok(i32::from(failed))
-}
-
-/// `down --rmi`: the images of the project's services, each once; with `all`
-/// every one, else only those without a custom tag (built under the project's
-/// default `<project>-<service>` name). Keeps going past failures (an image
-/// another container uses) and says whether one failed.
-fn remove_service_images(
-    engine: &wharf_engine::LinuxEngine,
-    project: &wharf_compose::Project,
-    all: bool,
-    progress: &Progress,
-) -> bool {
-    let mut images: Vec<String> = Vec::new();
-    for service in project.services.values() {
-        if !all && service.image.is_some() {
-            continue;
-        }
-        let image = wharf_orchestrator::service_image(project, service);
-        if !images.contains(&image) && engine.images().image_id(&image).is_ok() {
-            images.push(image);
-        }
-    }
-    let mut failed = false;
-    for image in images {
-        progress.update("Image", &image, "Removing", false, false);
-        match engine.remove_image(&image, false) {
-            Ok(_) => progress.update("Image", &image, "Removed", true, false),
-            Err(e) => {
-                progress.update("Image", &image, &format!("Error {e}"), true, true);
-                failed = true;
-            }
-        }
-    }
-    failed
+    Ok(i32::from(outcome.image_failed))
 }

@@ -11,6 +11,7 @@ pub mod rules;
 use super::logs::Printer;
 use super::short_name;
 use crate::context::GlobalOptions;
+use crate::render::events::View;
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
@@ -20,6 +21,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
+use wharf_app::build::BuildOptions;
+use wharf_app::LocalImages;
 use wharf_engine::LinuxEngine;
 use wharf_engine_api::{labels, ContainerInfo, CopyToOptions, Engine, ExecSpec, LogOptions};
 use wharf_orchestrator::UpOptions;
@@ -72,18 +75,15 @@ pub fn watch(global: &GlobalOptions, args: WatchArgs) -> Result<i32> {
     rules::triggers(&project, &args.services).map_err(|e| anyhow!(e))?;
     let engine = Arc::new(global.engine()?);
     if !args.no_up {
-        super::build::build_for_up(&engine, &project, &args.services, false, false, false)?;
-        let progress = global.progress("Running");
-        wharf_orchestrator::up_reporting(
-            &*engine,
-            &project,
-            &UpOptions {
-                services: args.services.clone(),
-                ..Default::default()
-            },
-            &|event| super::up::show(&progress, event),
-            &|warning| eprintln!("WARN[0000] {warning}"),
-        )?;
+        let mut view = View::new(global);
+        view.build_silent = false;
+        let images = LocalImages::new(&engine);
+        wharf_app::build::build_for_up(&images, &project, &args.services, false, false, &view)?;
+        let options = UpOptions {
+            services: args.services.clone(),
+            ..Default::default()
+        };
+        wharf_app::up::converge(&*engine, &project, &options, &view)?;
     }
     let session = Session {
         services: args.services,
@@ -384,24 +384,19 @@ fn rebuild(
     session: &Session,
 ) -> Result<()> {
     let services = vec![service.to_string()];
-    let build = super::build::ServiceBuildOptions {
-        quiet: session.quiet,
+    let mut view = View::new(global);
+    view.build_silent = session.quiet;
+    view.build_ids = session.quiet;
+    let images = LocalImages::new(engine);
+    let options = BuildOptions::default();
+    wharf_app::build::build_services(&images, project, &services, &options, false, &view)?;
+    let options = UpOptions {
+        services: services.clone(),
+        no_deps: true,
+        force_recreate: true,
         ..Default::default()
     };
-    super::build::build_services(engine, project, &services, &build, false)?;
-    let progress = global.progress("Running");
-    wharf_orchestrator::up_reporting(
-        &**engine,
-        project,
-        &UpOptions {
-            services: services.clone(),
-            no_deps: true,
-            force_recreate: true,
-            ..Default::default()
-        },
-        &|event| super::up::show(&progress, event),
-        &|warning| eprintln!("WARN[0000] {warning}"),
-    )?;
+    wharf_app::up::converge(&**engine, project, &options, &view)?;
     println!("service {service:?} successfully built");
     if session.prune {
         // The previous image is dangling now, unless something still uses it.
