@@ -60,6 +60,10 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// `develop.watch` rules that cannot be watched, or a watcher that
+    /// cannot start.
+    #[error("{0}")]
+    Watch(String),
 }
 
 impl AppError {

@@ -26,6 +26,8 @@ pub enum Event {
     },
     /// An image being removed (`down --rmi`).
     Image { image: String, status: ImageStatus },
+    /// What a watch of `develop.watch` rules did.
+    Watch(crate::watch::WatchEvent),
     /// Something the user should know that does not stop the operation.
     Warning(String),
 }

@@ -32,6 +32,8 @@ pub trait ImageSource: Sync {
     fn recorded_inputs(&self, reference: &str) -> Option<String>;
     /// Remove the local image `reference` (refused while a container uses it).
     fn remove(&self, reference: &str) -> Result<(), EngineError>;
+    /// Remove dangling images no container uses.
+    fn prune_dangling(&self) -> Result<(), AppError>;
 }
 
 /// [`ImageSource`] of the Linux engine.
@@ -107,5 +109,12 @@ impl ImageSource for LocalImages<'_> {
 
     fn remove(&self, reference: &str) -> Result<(), EngineError> {
         self.engine.remove_image(reference, false).map(drop)
+    }
+
+    fn prune_dangling(&self) -> Result<(), AppError> {
+        self.engine
+            .prune_images(false)
+            .map(drop)
+            .map_err(|e| AppError::engine("pruning dangling images", e))
     }
 }

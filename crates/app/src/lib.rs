@@ -16,10 +16,12 @@ pub mod images;
 pub mod pull;
 pub mod registry;
 pub mod up;
+pub mod watch;
 
 pub use error::AppError;
 pub use event::{Event, ImageStatus, Reporter};
 pub use images::{ImageSource, LocalImages};
+pub use watch::WatchEvent;
 
 /// The project's service names, for error messages.
 pub fn service_names(project: &wharf_compose::Project) -> String {

@@ -114,6 +114,11 @@ impl ImageSource for MemoryImages<'_> {
         self.log.lock().unwrap().push(format!("remove {reference}"));
         Ok(())
     }
+
+    fn prune_dangling(&self) -> std::result::Result<(), AppError> {
+        self.log.lock().unwrap().push("prune".into());
+        Ok(())
+    }
 }
 
 /// The fake engine, with a health check decided on the `healthy_after`th

@@ -1,8 +1,8 @@
 //! `wharf start`, `stop`, `restart`, `rm`, `kill`, `pause` and `unpause`: act
 //! on the project's existing containers, in dependency order.
 
-use super::up::show;
 use crate::context::GlobalOptions;
+use crate::render::events::show;
 use anyhow::Result;
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};

@@ -2,8 +2,8 @@
 //! to this terminal's stdin, stdout and stderr, through a pseudo-terminal
 //! when stdin is a terminal (or the service has `tty: true`) unless `-T`.
 
-use super::up::show;
 use crate::context::GlobalOptions;
+use crate::render::events::show;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};

@@ -7,7 +7,6 @@ use super::logs::Printer;
 use super::short_name;
 use crate::context::GlobalOptions;
 use crate::render::events::View;
-use crate::render::progress::Progress;
 use anyhow::Result;
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
@@ -18,7 +17,7 @@ use std::time::Duration;
 use wharf_app::up::{BuildPolicy, RemoveImages, UpRequest};
 use wharf_app::LocalImages;
 use wharf_engine_api::{labels, ContainerInfo, ContainerState, Engine, LogLine, LogOptions};
-use wharf_orchestrator::{DownOptions, Event, Status, UpOptions};
+use wharf_orchestrator::{DownOptions, UpOptions};
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
@@ -195,36 +194,6 @@ pub struct DownArgs {
     /// Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all")
     #[arg(long, value_name = "TYPE", value_parser = ["local", "all"])]
     pub rmi: Option<String>,
-}
-
-pub fn show(progress: &Progress, event: Event) {
-    let (kind, name, status) = match event {
-        Event::Network { name, status } => ("Network", name, status),
-        Event::Container { name, status } => ("Container", name, status),
-        Event::Volume { name, status } => ("Volume", name, status),
-        Event::Warning(message) => {
-            eprintln!("WARN[0000] {message}");
-            return;
-        }
-    };
-    let (text, done, failed) = match &status {
-        Status::Creating => ("Creating".to_string(), false, false),
-        Status::Created => ("Created".into(), true, false),
-        Status::Recreate => ("Recreate".into(), false, false),
-        Status::Recreated => ("Recreated".into(), true, false),
-        Status::Starting => ("Starting".into(), false, false),
-        Status::Started => ("Started".into(), true, false),
-        Status::Running => ("Running".into(), true, false),
-        Status::Stopping => ("Stopping".into(), false, false),
-        Status::Stopped => ("Stopped".into(), true, false),
-        Status::Removing => ("Removing".into(), false, false),
-        Status::Removed => ("Removed".into(), true, false),
-        Status::Waiting => ("Waiting".into(), false, false),
-        Status::Healthy => ("Healthy".into(), true, false),
-        Status::Exited => ("Exited".into(), true, false),
-        Status::Error(message) => (format!("Error {message}"), true, true),
-    };
-    progress.update(kind, &name, &text, done, failed);
 }
 
 pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {

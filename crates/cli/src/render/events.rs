@@ -1,17 +1,22 @@
 //! Renders the application core's events as docker compose does: resource
 //! changes and image removals in the `Running` progress block, pulls in the
 //! `Pulling` one, builds as docker's plain build output on stderr, warnings
-//! as `WARN[0000]` lines.
+//! as `WARN[0000]` lines, what `watch` does as docker compose's lines on
+//! stdout.
 
 use crate::context::GlobalOptions;
 use crate::render::progress::{Progress, ProgressMode};
+use std::io::Write;
+use std::sync::Mutex;
 use wharf_app::event::PullStatus;
-use wharf_app::{Event, ImageStatus};
+use wharf_app::{Event, ImageStatus, WatchEvent};
 use wharf_image::build::BuildEvent;
+use wharf_orchestrator::Status;
 
 /// A front-end view of one command's events.
 pub struct View {
-    running: Progress,
+    mode: ProgressMode,
+    running: Mutex<Progress>,
     pulling: Progress,
     /// `--quiet-pull`, `pull -q`: no pull progress (warnings still show).
     pub quiet_pull: bool,
@@ -27,7 +32,8 @@ impl View {
     pub fn new(global: &GlobalOptions) -> Self {
         let quiet = global.progress_mode() == ProgressMode::Quiet;
         View {
-            running: global.progress("Running"),
+            mode: global.progress_mode(),
+            running: Mutex::new(global.progress("Running")),
             pulling: global.progress("Pulling"),
             quiet_pull: false,
             pull_errors: false,
@@ -36,9 +42,13 @@ impl View {
         }
     }
 
+    fn running(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn render(&self, event: Event) {
         match event {
-            Event::Resource(event) => crate::commands::up::show(&self.running, event),
+            Event::Resource(event) => show(&self.running(), event),
             Event::Pull { services, status } => self.pull(&services, status),
             Event::Build(event) => {
                 if !self.build_silent {
@@ -65,9 +75,54 @@ impl View {
                     ImageStatus::Removed => ("Removed".to_string(), true, false),
                     ImageStatus::Failed(e) => (format!("Error {e}"), true, true),
                 };
-                self.running.update("Image", &image, &text, done, failed);
+                self.running().update("Image", &image, &text, done, failed);
             }
+            Event::Watch(event) => self.watch(event),
             Event::Warning(warning) => eprintln!("WARN[0000] {warning}"),
+        }
+    }
+
+    fn watch(&self, event: WatchEvent) {
+        let say = |line: String| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        };
+        match event {
+            WatchEvent::Enabled => say("Watch enabled".into()),
+            WatchEvent::Rebuilding { service } => {
+                // Each rebuild's progress is a block of its own.
+                *self.running.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Progress::new(self.mode, "Running");
+                say(format!(
+                    "Rebuilding service {service:?} after changes were detected..."
+                ))
+            }
+            WatchEvent::Rebuilt { service } => {
+                say(format!("service {service:?} successfully built"))
+            }
+            WatchEvent::Syncing { service, changes } => say(format!(
+                "Syncing service {service:?} after {changes} changes were detected"
+            )),
+            WatchEvent::Restarting { service } => say(format!(
+                "Restarting service {service:?} after changes were detected"
+            )),
+            WatchEvent::ExecFailed {
+                container,
+                command,
+                code,
+            } => eprintln!("WARN[0000] {container}: exec {command:?} exited with code {code}"),
+            WatchEvent::Failed { service, error } => {
+                eprintln!("error: service {service:?}: {error}")
+            }
+            WatchEvent::InitialSyncFailed {
+                service,
+                path,
+                error,
+            } => eprintln!(
+                "error: service {service:?}: initial sync of {}: {error}",
+                path.display()
+            ),
         }
     }
 
@@ -99,6 +154,37 @@ impl wharf_app::Reporter for View {
     fn report(&self, event: Event) {
         self.render(event)
     }
+}
+
+/// A resource change in docker compose's words, in `progress`.
+pub fn show(progress: &Progress, event: wharf_orchestrator::Event) {
+    let (kind, name, status) = match event {
+        wharf_orchestrator::Event::Network { name, status } => ("Network", name, status),
+        wharf_orchestrator::Event::Container { name, status } => ("Container", name, status),
+        wharf_orchestrator::Event::Volume { name, status } => ("Volume", name, status),
+        wharf_orchestrator::Event::Warning(message) => {
+            eprintln!("WARN[0000] {message}");
+            return;
+        }
+    };
+    let (text, done, failed) = match &status {
+        Status::Creating => ("Creating".to_string(), false, false),
+        Status::Created => ("Created".into(), true, false),
+        Status::Recreate => ("Recreate".into(), false, false),
+        Status::Recreated => ("Recreated".into(), true, false),
+        Status::Starting => ("Starting".into(), false, false),
+        Status::Started => ("Started".into(), true, false),
+        Status::Running => ("Running".into(), true, false),
+        Status::Stopping => ("Stopping".into(), false, false),
+        Status::Stopped => ("Stopped".into(), true, false),
+        Status::Removing => ("Removing".into(), false, false),
+        Status::Removed => ("Removed".into(), true, false),
+        Status::Waiting => ("Waiting".into(), false, false),
+        Status::Healthy => ("Healthy".into(), true, false),
+        Status::Exited => ("Exited".into(), true, false),
+        Status::Error(message) => (format!("Error {message}"), true, true),
+    };
+    progress.update(kind, &name, &text, done, failed);
 }
 
 /// Docker's plain build progress on stderr.
