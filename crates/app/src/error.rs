@@ -60,6 +60,9 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// A copy docker's rules refuse, or a path that is not there.
+    #[error("{0}")]
+    Copy(String),
     /// `develop.watch` rules that cannot be watched, or a watcher that
     /// cannot start.
     #[error("{0}")]

@@ -26,6 +26,9 @@ pub enum Event {
     },
     /// An image being removed (`down --rmi`).
     Image { image: String, status: ImageStatus },
+    /// A copy into or out of one container (`cp`); `label` says what is
+    /// copied where, as docker compose shows it.
+    Copy { label: String, status: CopyStatus },
     /// What a watch of `develop.watch` rules did.
     Watch(crate::watch::WatchEvent),
     /// Something the user should know that does not stop the operation.
@@ -45,6 +48,14 @@ pub enum PullStatus {
     Ignored(String),
     /// The pull failed: the error.
     Failed(String),
+}
+
+/// Where the copy of one container is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyStatus {
+    Copying,
+    Copied,
+    Failed,
 }
 
 /// Where the removal of one image is.

@@ -1,14 +1,14 @@
 //! Renders the application core's events as docker compose does: resource
 //! changes and image removals in the `Running` progress block, pulls in the
-//! `Pulling` one, builds as docker's plain build output on stderr, warnings
-//! as `WARN[0000]` lines, what `watch` does as docker compose's lines on
-//! stdout.
+//! `Pulling` one, copies in the `Copying` one, builds as docker's plain build
+//! output on stderr, warnings as `WARN[0000]` lines, and what `watch` does as
+//! docker compose's lines on stdout.
 
 use crate::context::GlobalOptions;
 use crate::render::progress::{Progress, ProgressMode};
 use std::io::Write;
 use std::sync::Mutex;
-use wharf_app::event::PullStatus;
+use wharf_app::event::{CopyStatus, PullStatus};
 use wharf_app::{Event, ImageStatus, WatchEvent};
 use wharf_image::build::BuildEvent;
 use wharf_orchestrator::Status;
@@ -17,6 +17,7 @@ use wharf_orchestrator::Status;
 pub struct View {
     mode: ProgressMode,
     running: Mutex<Progress>,
+    copying: Progress,
     pulling: Progress,
     /// `--quiet-pull`, `pull -q`: no pull progress (warnings still show).
     pub quiet_pull: bool,
@@ -34,6 +35,7 @@ impl View {
         View {
             mode: global.progress_mode(),
             running: Mutex::new(global.progress("Running")),
+            copying: global.progress("Copying"),
             pulling: global.progress("Pulling"),
             quiet_pull: false,
             pull_errors: false,
@@ -76,6 +78,14 @@ impl View {
                     ImageStatus::Failed(e) => (format!("Error {e}"), true, true),
                 };
                 self.running().update("Image", &image, &text, done, failed);
+            }
+            Event::Copy { label, status } => {
+                let (text, done, failed) = match status {
+                    CopyStatus::Copying => ("Copying", false, false),
+                    CopyStatus::Copied => ("Copied", true, false),
+                    CopyStatus::Failed => ("Error", true, true),
+                };
+                self.copying.update("Container", &label, text, done, failed);
             }
             Event::Watch(event) => self.watch(event),
             Event::Warning(warning) => eprintln!("WARN[0000] {warning}"),
