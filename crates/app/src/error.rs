@@ -23,7 +23,8 @@ pub enum AppError {
     },
     #[error("no such service: {service} (services: {services})")]
     NoSuchService { service: String, services: String },
-    /// A service exists but has no container to work on (`exec`).
+    /// A service exists but has no container to work on (`exec`): docker
+    /// compose's `service "x" is not running`.
     #[error("service {service:?} is not running: it has no container {index} in project {project} (start it with `wharf up -d {service}`)")]
     NotRunning {
         service: String,
@@ -60,6 +61,9 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// Containers a signal or pause failed for, `; `-separated.
+    #[error("{0}")]
+    Signal(String),
     /// A copy docker's rules refuse, or a path that is not there.
     #[error("{0}")]
     Copy(String),

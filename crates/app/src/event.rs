@@ -26,6 +26,11 @@ pub enum Event {
     },
     /// An image being removed (`down --rmi`).
     Image { image: String, status: ImageStatus },
+    /// A container operation that is not a plan step (`kill`, `pause`).
+    Container {
+        name: String,
+        status: ContainerStatus,
+    },
     /// A copy into or out of one container (`cp`); `label` says what is
     /// copied where, as docker compose shows it.
     Copy { label: String, status: CopyStatus },
@@ -48,6 +53,16 @@ pub enum PullStatus {
     Ignored(String),
     /// The pull failed: the error.
     Failed(String),
+}
+
+/// Where a signal or pause of one container is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerStatus {
+    Killing,
+    Killed,
+    Paused,
+    Unpaused,
+    Failed,
 }
 
 /// Where the copy of one container is.

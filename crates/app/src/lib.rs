@@ -10,6 +10,7 @@
 //! through [`ImageSource`], so the core runs against the fake engine in tests.
 
 pub mod build;
+pub mod containers;
 pub mod cp;
 pub mod error;
 pub mod event;

@@ -162,17 +162,12 @@ pub fn filter_services(
     services: &[String],
     project: Option<&wharf_compose::Project>,
 ) -> anyhow::Result<Vec<ContainerInfo>> {
-    if let Some(project) = project {
-        check_services(project, services)?;
-    }
-    Ok(containers
-        .into_iter()
-        .filter(|c| {
-            services.is_empty()
-                || c.label(labels::SERVICE)
-                    .is_some_and(|s| services.iter().any(|w| w == s))
-        })
-        .collect())
+    let scope = wharf_app::containers::Scope {
+        name: "",
+        project,
+        services,
+    };
+    Ok(wharf_app::containers::filter_services(containers, &scope)?)
 }
 
 /// Every name in `services` is a service of `project`, else docker compose's error.

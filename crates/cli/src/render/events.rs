@@ -8,7 +8,7 @@ use crate::context::GlobalOptions;
 use crate::render::progress::{Progress, ProgressMode};
 use std::io::Write;
 use std::sync::Mutex;
-use wharf_app::event::{CopyStatus, PullStatus};
+use wharf_app::event::{ContainerStatus, CopyStatus, PullStatus};
 use wharf_app::{Event, ImageStatus, WatchEvent};
 use wharf_image::build::BuildEvent;
 use wharf_orchestrator::Status;
@@ -41,6 +41,14 @@ impl View {
             pull_errors: false,
             build_silent: quiet,
             build_ids: false,
+        }
+    }
+
+    /// A view whose resource block has its own title (`Stopping`, `Killing`).
+    pub fn titled(global: &GlobalOptions, title: &'static str) -> Self {
+        View {
+            running: Mutex::new(global.progress(title)),
+            ..View::new(global)
         }
     }
 
@@ -78,6 +86,17 @@ impl View {
                     ImageStatus::Failed(e) => (format!("Error {e}"), true, true),
                 };
                 self.running().update("Image", &image, &text, done, failed);
+            }
+            Event::Container { name, status } => {
+                let (text, done, failed) = match status {
+                    ContainerStatus::Killing => ("Killing", false, false),
+                    ContainerStatus::Killed => ("Killed", true, false),
+                    ContainerStatus::Paused => ("Paused", true, false),
+                    ContainerStatus::Unpaused => ("Unpaused", true, false),
+                    ContainerStatus::Failed => ("Error", true, true),
+                };
+                self.running()
+                    .update("Container", &name, text, done, failed);
             }
             Event::Copy { label, status } => {
                 let (text, done, failed) = match status {
