@@ -53,6 +53,9 @@ pub enum AppError {
     BuildUnsupported { service: String, attribute: String },
     #[error("service {service:?}: build.secrets: {message}")]
     BuildSecret { service: String, message: String },
+    /// An image store or registry operation that failed, as it says.
+    #[error(transparent)]
+    Store(Box<ImageError>),
     #[error(transparent)]
     Builder(Box<wharf_image::build::BuildError>),
     #[error("{context}")]
@@ -64,6 +67,12 @@ pub enum AppError {
     /// Containers a signal or pause failed for, `; `-separated.
     #[error("{0}")]
     Signal(String),
+    /// A registry setting that cannot be used.
+    #[error("{0}")]
+    Registry(String),
+    /// Image pushes that failed, one line each.
+    #[error("{}", .0.join("\n"))]
+    Push(Vec<String>),
     /// A copy docker's rules refuse, or a path that is not there.
     #[error("{0}")]
     Copy(String),

@@ -16,6 +16,8 @@ pub enum Event {
         services: String,
         status: PullStatus,
     },
+    /// The push of one image (`push`).
+    Push { image: String, status: PushStatus },
     /// A step of an image build.
     Build(BuildEvent),
     /// A service's image was built.
@@ -71,6 +73,17 @@ pub enum CopyStatus {
     Copying,
     Copied,
     Failed,
+}
+
+/// Where the push of one image is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushStatus {
+    Pushing,
+    Pushed,
+    /// The push failed but failures are ignored: the error, as a warning.
+    Ignored(String),
+    /// The push failed: the error.
+    Failed(String),
 }
 
 /// Where the removal of one image is.

@@ -22,6 +22,8 @@ pub trait ImageSource: Sync {
         platform: Option<&str>,
         reporter: &dyn Reporter,
     ) -> Result<(), ImageError>;
+    /// Push the local image `reference` to its registry.
+    fn push(&self, reference: &str, reporter: &dyn Reporter) -> Result<(), AppError>;
     /// Build `request`; its steps are reported as [`Event::Build`]. Returns
     /// the image id.
     fn build(&self, request: &BuildRequest, reporter: &dyn Reporter) -> Result<String, AppError>;
@@ -73,6 +75,15 @@ impl ImageSource for LocalImages<'_> {
             .images()
             .pull(reference, &options, &|_| {})
             .map(drop)
+    }
+
+    fn push(&self, reference: &str, reporter: &dyn Reporter) -> Result<(), AppError> {
+        let options = registry::push_options(reference, &warn_to(reporter))?;
+        self.engine
+            .images()
+            .push(reference, &options, &|_| {})
+            .map(drop)
+            .map_err(|e| AppError::Store(Box::new(e)))
     }
 
     fn build(&self, request: &BuildRequest, reporter: &dyn Reporter) -> Result<String, AppError> {

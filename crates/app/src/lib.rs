@@ -16,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod images;
 pub mod pull;
+pub mod push;
 pub mod registry;
 pub mod up;
 pub mod watch;

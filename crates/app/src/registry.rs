@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use wharf_image::auth::{self, Credentials, DockerConfig};
 use wharf_image::pull::{parse_platform, PullOptions};
+use wharf_image::push::PushOptions;
 use wharf_image::registry::RegistryOptions;
 use wharf_image::{ImageError, Reference};
 
@@ -47,6 +48,30 @@ pub fn registry_options(on_warning: &dyn Fn(String)) -> RegistryOptions {
 pub fn credentials_for(domain: &str) -> Result<Option<Credentials>, ImageError> {
     let config = DockerConfig::load(&docker_config_dir())?;
     config.credentials(domain)
+}
+
+/// Push options for `reference` with its stored credentials.
+/// `WHARF_PUSH_CHUNK_SIZE` (bytes) sets the size above which blobs go up in
+/// chunks.
+pub fn push_options(
+    reference: &str,
+    on_warning: &dyn Fn(String),
+) -> Result<PushOptions, crate::AppError> {
+    let r = Reference::parse(reference).map_err(|e| crate::AppError::image(reference, e))?;
+    let mut options = PushOptions {
+        registry: registry_options(on_warning),
+        credentials: credentials_for(&r.domain)
+            .map_err(|e| crate::AppError::image(format!("credentials for {}", r.domain), e))?,
+        ..PushOptions::default()
+    };
+    if let Ok(v) = std::env::var("WHARF_PUSH_CHUNK_SIZE") {
+        options.chunk_size = v.parse().map_err(|_| {
+            crate::AppError::Registry(format!(
+                "WHARF_PUSH_CHUNK_SIZE={v:?} is not a number of bytes"
+            ))
+        })?;
+    }
+    Ok(options)
 }
 
 /// Pull options for `reference` with its stored credentials.

@@ -90,6 +90,11 @@ impl ImageSource for MemoryImages<'_> {
         Ok(())
     }
 
+    fn push(&self, reference: &str, _: &dyn Reporter) -> std::result::Result<(), AppError> {
+        self.log.lock().unwrap().push(format!("push {reference}"));
+        Ok(())
+    }
+
     fn build(&self, request: &BuildRequest, _: &dyn Reporter) -> Result<String, AppError> {
         self.log
             .lock()
@@ -557,4 +562,16 @@ fn a_failed_recreate_keeps_the_old_container_running() {
         fake.container_names(),
         ["shop-cache-1", "shop-db-1", "shop-web-1"]
     );
+}
+
+#[test]
+fn push_sends_each_named_image_once() {
+    let compose =
+        "services:\n  a:\n    image: app:1\n  b:\n    image: app:1\n  c:\n    build: ./web\n";
+    let (_dir, project) = project(compose);
+    let fake = FakeEngine::new();
+    let images = MemoryImages::new(&fake, &[]);
+    let request = wharf_app::push::PushRequest::default();
+    wharf_app::push::push_images(&images, &project, &request, &Events::default()).unwrap();
+    assert_eq!(images.log(), ["push app:1"]);
 }

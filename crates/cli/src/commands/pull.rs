@@ -47,7 +47,7 @@ pub struct PullArgs {
     pub services: Vec<String>,
 }
 
-pub use wharf_app::registry::{credentials_for, docker_config_dir};
+pub use wharf_app::registry::docker_config_dir;
 
 /// The registry transport policy, its warnings printed.
 pub fn registry_options() -> RegistryOptions {

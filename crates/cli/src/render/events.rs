@@ -8,7 +8,7 @@ use crate::context::GlobalOptions;
 use crate::render::progress::{Progress, ProgressMode};
 use std::io::Write;
 use std::sync::Mutex;
-use wharf_app::event::{ContainerStatus, CopyStatus, PullStatus};
+use wharf_app::event::{ContainerStatus, CopyStatus, PullStatus, PushStatus};
 use wharf_app::{Event, ImageStatus, WatchEvent};
 use wharf_image::build::BuildEvent;
 use wharf_orchestrator::Status;
@@ -18,9 +18,12 @@ pub struct View {
     mode: ProgressMode,
     running: Mutex<Progress>,
     copying: Progress,
+    pushing: Progress,
     pulling: Progress,
     /// `--quiet-pull`, `pull -q`: no pull progress (warnings still show).
     pub quiet_pull: bool,
+    /// `push -q`: no push progress (failures still show).
+    pub quiet_push: bool,
     /// Print a failed pull as it happens (`pull`); `up` returns them.
     pub pull_errors: bool,
     /// No build output (`build -q`, `--progress quiet`, `watch --quiet`).
@@ -36,8 +39,10 @@ impl View {
             mode: global.progress_mode(),
             running: Mutex::new(global.progress("Running")),
             copying: global.progress("Copying"),
+            pushing: global.progress("Pushing"),
             pulling: global.progress("Pulling"),
             quiet_pull: false,
+            quiet_push: false,
             pull_errors: false,
             build_silent: quiet,
             build_ids: false,
@@ -60,6 +65,7 @@ impl View {
         match event {
             Event::Resource(event) => show(&self.running(), event),
             Event::Pull { services, status } => self.pull(&services, status),
+            Event::Push { image, status } => self.push(&image, status),
             Event::Build(event) => {
                 if !self.build_silent {
                     build_line(event)
@@ -152,6 +158,26 @@ impl View {
                 "error: service {service:?}: initial sync of {}: {error}",
                 path.display()
             ),
+        }
+    }
+
+    fn push(&self, image: &str, status: PushStatus) {
+        let board = |text: &str, done, failed| {
+            if !self.quiet_push {
+                self.pushing.update("Image", image, text, done, failed);
+            }
+        };
+        match status {
+            PushStatus::Pushing => board("Pushing", false, false),
+            PushStatus::Pushed => board("Pushed", true, false),
+            PushStatus::Ignored(error) => {
+                board("Error", true, true);
+                eprintln!("WARN[0000] {error}");
+            }
+            PushStatus::Failed(error) => {
+                board("Error", true, true);
+                eprintln!("error: {error}");
+            }
         }
     }
 
