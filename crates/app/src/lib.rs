@@ -18,6 +18,7 @@ pub mod images;
 pub mod pull;
 pub mod push;
 pub mod registry;
+pub mod run;
 pub mod up;
 pub mod watch;
 

@@ -123,3 +123,32 @@ fn kill_keeps_going_and_names_each_failure() {
         "{calls:?}"
     );
 }
+
+#[test]
+fn run_creates_a_one_off_and_an_unrunnable_command_gives_its_code() {
+    let (_dir, project) = project();
+    let engine = FakeEngine::new();
+    engine.add_image("busybox");
+    assert!(wharf_app::run::wants_tty(
+        &project, "web", false, false, true
+    ));
+    assert!(!wharf_app::run::wants_tty(
+        &project, "web", true, false, true
+    ));
+    assert!(!wharf_app::run::wants_tty(
+        &project, "web", false, true, true
+    ));
+    let options = wharf_orchestrator::RunOptions::default();
+    let one_off = wharf_app::run::create(&engine, &project, "web", &options, &|_| {}).unwrap();
+    // Its dependency is up; the one-off itself is created, not started.
+    assert!(engine.container("ops-db-1").unwrap().state.is_running());
+    assert!(!engine.container(&one_off.name).unwrap().state.is_running());
+    let not_found = wharf_engine_api::EngineError::CommandNotRunnable {
+        code: 127,
+        message: "nope: command not found".into(),
+    };
+    let exit = wharf_app::run::finish(&engine, &one_off, true, Err(not_found)).unwrap();
+    assert_eq!(exit.code, 127);
+    assert_eq!(exit.message.as_deref(), Some("nope: command not found"));
+    assert!(engine.container(&one_off.name).is_none());
+}
