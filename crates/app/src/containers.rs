@@ -238,3 +238,26 @@ pub fn exec(
         .exec(&container.id, &request.spec)
         .map_err(|e| AppError::engine(format!("container {}", container.name), e))
 }
+
+/// Stop `containers` side by side (Ctrl-C of attached `up`, an abort on
+/// exit), reporting each; a failure is reported, not returned.
+pub fn stop_each(engine: &dyn Engine, containers: &[ContainerInfo], reporter: &dyn Reporter) {
+    use wharf_orchestrator::{Event as Step, Status};
+    std::thread::scope(|scope| {
+        for c in containers {
+            scope.spawn(move || {
+                let report = |status| {
+                    reporter.report(Event::Resource(Step::Container {
+                        name: c.name.clone(),
+                        status,
+                    }))
+                };
+                report(Status::Stopping);
+                match engine.stop_container(&c.id, None) {
+                    Ok(()) => report(Status::Stopped),
+                    Err(e) => report(Status::Error(e.to_string())),
+                }
+            });
+        }
+    });
+}

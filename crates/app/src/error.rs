@@ -67,6 +67,9 @@ pub enum AppError {
     /// Containers a signal or pause failed for, `; `-separated.
     #[error("{0}")]
     Signal(String),
+    /// Attached `up` cannot follow what was asked.
+    #[error("{0}")]
+    Attach(String),
     /// A registry setting that cannot be used.
     #[error("{0}")]
     Registry(String),

@@ -12,7 +12,7 @@ use crate::pull::{pull_images, PullPolicy, PullRequest};
 use crate::{service_names, AppError};
 use std::time::Duration;
 use wharf_compose::Project;
-use wharf_engine_api::Engine;
+use wharf_engine_api::{labels, ContainerInfo, ContainerState, Engine};
 use wharf_orchestrator::{DownOptions, Plan, UpOptions};
 
 /// When `up` builds the images of services with `build:`.
@@ -230,4 +230,134 @@ fn remove_service_images(
         }
     }
     failed
+}
+
+/// What attached `up` follows: the running containers of `services` (all
+/// when empty) but those in `skip`, and those that already ended since
+/// `since_ns` (a quick job may be done before anyone looks).
+pub fn attach_targets(
+    engine: &dyn Engine,
+    project: &Project,
+    services: &[String],
+    skip: &[String],
+    since_ns: i64,
+) -> Result<Vec<ContainerInfo>, AppError> {
+    let since_secs = since_ns / 1_000_000_000 - 1;
+    Ok(
+        wharf_orchestrator::project_containers(engine, &project.name, true)?
+            .into_iter()
+            .filter(|c| match &c.state {
+                ContainerState::Exited { finished_at, .. } => *finished_at >= since_secs,
+                state => state.is_running() || matches!(state, ContainerState::Restarting),
+            })
+            .filter(|c| {
+                let service = c.label(labels::SERVICE).unwrap_or_default();
+                (services.is_empty() || services.iter().any(|s| s == service))
+                    && !skip.iter().any(|s| s == service)
+            })
+            .collect(),
+    )
+}
+
+/// The exit code of attached `up` as containers end, and when to stop the
+/// others (`--abort-on-container-exit`, `--exit-code-from`).
+#[derive(Debug, Clone)]
+pub struct ExitPolicy {
+    abort_on_exit: bool,
+    code_from: Option<String>,
+    aborted: bool,
+    /// The code to exit with so far.
+    pub exit_code: i32,
+}
+
+/// What to do when a container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterExit {
+    Continue,
+    /// Stop every other container (the first exit with abort-on-exit).
+    Abort,
+}
+
+impl ExitPolicy {
+    /// `exit_code_from` implies aborting on exit. With it, a container of
+    /// that service must be among `attached`.
+    pub fn new(
+        abort_on_exit: bool,
+        exit_code_from: Option<String>,
+        attached: &[ContainerInfo],
+    ) -> Result<ExitPolicy, AppError> {
+        if let Some(service) = &exit_code_from {
+            if !attached
+                .iter()
+                .any(|c| c.label(labels::SERVICE) == Some(service))
+            {
+                return Err(AppError::Attach(format!(
+                    "--exit-code-from {service}: no running container of that service is attached"
+                )));
+            }
+        }
+        Ok(ExitPolicy {
+            abort_on_exit: abort_on_exit || exit_code_from.is_some(),
+            code_from: exit_code_from,
+            aborted: false,
+            exit_code: 0,
+        })
+    }
+
+    /// `container` ended with `code`. As docker compose: without
+    /// `--exit-code-from`, aborting takes its code from the service that
+    /// exited first.
+    pub fn ended(&mut self, container: &ContainerInfo, code: i32) -> AfterExit {
+        let service = container.label(labels::SERVICE);
+        if self.abort_on_exit && self.code_from.is_none() {
+            self.code_from = service.map(String::from);
+        }
+        if self.code_from.is_some() && self.code_from.as_deref() == service {
+            self.exit_code = code;
+        }
+        if self.abort_on_exit && !self.aborted {
+            self.aborted = true;
+            return AfterExit::Abort;
+        }
+        AfterExit::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AfterExit, ExitPolicy};
+    use wharf_engine_api::{labels, ContainerInfo, ContainerSpec};
+
+    fn of(service: &str) -> ContainerInfo {
+        let mut spec = ContainerSpec {
+            name: format!("p-{service}-1"),
+            ..Default::default()
+        };
+        spec.labels.insert(labels::SERVICE.into(), service.into());
+        wharf_testkit::container_info(&spec, service, wharf_testkit::exited())
+    }
+
+    #[test]
+    fn aborting_takes_the_code_of_the_first_service_to_exit() {
+        let attached = [of("job"), of("web")];
+        let mut exits = ExitPolicy::new(true, None, &attached).unwrap();
+        assert_eq!(exits.ended(&attached[0], 3), AfterExit::Abort);
+        assert_eq!(exits.ended(&attached[1], 137), AfterExit::Continue);
+        assert_eq!(exits.exit_code, 3);
+    }
+
+    #[test]
+    fn exit_code_from_names_an_attached_service() {
+        let attached = [of("job"), of("web")];
+        let mut exits = ExitPolicy::new(false, Some("web".into()), &attached).unwrap();
+        assert_eq!(exits.ended(&attached[0], 3), AfterExit::Abort);
+        assert_eq!(exits.ended(&attached[1], 0), AfterExit::Continue);
+        assert_eq!(exits.exit_code, 0);
+        let err = ExitPolicy::new(false, Some("db".into()), &attached).unwrap_err();
+        assert!(err.to_string().contains("--exit-code-from db"), "{err}");
+        // Without either flag nothing aborts and the code stays 0.
+        let mut exits = ExitPolicy::new(false, None, &attached).unwrap();
+        assert_eq!(exits.ended(&attached[0], 3), AfterExit::Continue);
+        assert_eq!(exits.exit_code, 0);
+    }
 }

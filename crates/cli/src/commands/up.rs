@@ -14,9 +14,9 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
-use wharf_app::up::{BuildPolicy, RemoveImages, UpRequest};
+use wharf_app::up::{AfterExit, BuildPolicy, ExitPolicy, RemoveImages, UpRequest};
 use wharf_app::LocalImages;
-use wharf_engine_api::{labels, ContainerInfo, ContainerState, Engine, LogLine, LogOptions};
+use wharf_engine_api::{ContainerState, Engine, LogLine, LogOptions};
 use wharf_orchestrator::{DownOptions, UpOptions};
 
 #[derive(Args, Debug)]
@@ -320,32 +320,18 @@ fn attach(
     options: Attach,
     signals: SigSet,
 ) -> Result<i32> {
-    // The running containers and those that already ended since this `up`
-    // began (a quick job may be done before we look).
-    let since_secs = options.since_ns / 1_000_000_000 - 1;
-    let containers: Vec<ContainerInfo> =
-        wharf_orchestrator::project_containers(engine, &project.name, true)?
-            .into_iter()
-            .filter(|c| match &c.state {
-                ContainerState::Exited { finished_at, .. } => *finished_at >= since_secs,
-                state => state.is_running() || matches!(state, ContainerState::Restarting),
-            })
-            .filter(|c| {
-                let service = c.label(labels::SERVICE).unwrap_or_default();
-                (options.services.is_empty() || options.services.iter().any(|s| s == service))
-                    && !options.skip.iter().any(|s| s == service)
-            })
-            .collect();
-    if let Some(service) = &options.exit_code_from {
-        if !containers
-            .iter()
-            .any(|c| c.label(labels::SERVICE) == Some(service))
-        {
-            anyhow::bail!(
-                "--exit-code-from {service}: no running container of that service is attached"
-            );
-        }
-    }
+    let containers = wharf_app::up::attach_targets(
+        engine,
+        project,
+        &options.services,
+        &options.skip,
+        options.since_ns,
+    )?;
+    let mut exits = ExitPolicy::new(
+        options.abort_on_exit,
+        options.exit_code_from.clone(),
+        &containers,
+    )?;
     let names: Vec<String> = containers.iter().map(short_name).collect();
     println!("Attaching to {}", names.join(", "));
     let printer = Printer {
@@ -360,25 +346,10 @@ fn attach(
         until_ns: None,
     };
     let stop_all = |title: &'static str| {
-        let progress = global.progress(title);
-        std::thread::scope(|inner| {
-            for c in &containers {
-                let progress = &progress;
-                inner.spawn(move || {
-                    progress.update("Container", &c.name, "Stopping", false, false);
-                    match engine.stop_container(&c.id, None) {
-                        Ok(()) => progress.update("Container", &c.name, "Stopped", true, false),
-                        Err(e) => {
-                            progress.update("Container", &c.name, &format!("Error {e}"), true, true)
-                        }
-                    }
-                });
-            }
-        });
+        wharf_app::containers::stop_each(engine, &containers, &View::titled(global, title));
     };
     let finished = AtomicBool::new(false);
-    let aborted = AtomicBool::new(false);
-    let exit_code = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         scope.spawn(|| {
             if signals.wait().is_ok() && !finished.load(Ordering::SeqCst) {
                 eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
@@ -398,8 +369,6 @@ fn attach(
             });
         }
         drop(sender);
-        let mut exit_code = 0;
-        let mut code_from = options.exit_code_from.clone();
         for message in receiver {
             match message {
                 Message::Line(index, line) => {
@@ -414,17 +383,7 @@ fn attach(
                         _ => 0,
                     };
                     println!("{} exited with code {code}", names[index]);
-                    // As docker compose: without --exit-code-from, aborting
-                    // takes its code from the service that exited first.
-                    if options.abort_on_exit && code_from.is_none() {
-                        code_from = container.label(labels::SERVICE).map(String::from);
-                    }
-                    if code_from.is_some()
-                        && code_from.as_deref() == container.label(labels::SERVICE)
-                    {
-                        exit_code = code;
-                    }
-                    if options.abort_on_exit && !aborted.swap(true, Ordering::SeqCst) {
+                    if exits.ended(container, code) == AfterExit::Abort {
                         eprintln!("Aborting on container exit...");
                         stop_all("Stopping");
                     }
@@ -434,9 +393,8 @@ fn attach(
         // Everything stopped: wake the signal waiter so it ends.
         finished.store(true, Ordering::SeqCst);
         let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
-        exit_code
     });
-    Ok(exit_code)
+    Ok(exits.exit_code)
 }
 
 pub fn down(global: &GlobalOptions, args: DownArgs) -> Result<i32> {

@@ -165,20 +165,7 @@ fn stop_all(
     project: &wharf_compose::Project,
 ) -> Result<()> {
     let containers = wharf_orchestrator::project_containers(engine, &project.name, false)?;
-    let progress = global.progress("Stopping");
-    std::thread::scope(|scope| {
-        for c in &containers {
-            let progress = &progress;
-            scope.spawn(move || {
-                progress.update("Container", &c.name, "Stopping", false, false);
-                match engine.stop_container(&c.id, None) {
-                    Ok(()) => progress.update("Container", &c.name, "Stopped", true, false),
-                    Err(e) => {
-                        progress.update("Container", &c.name, &format!("Error {e}"), true, true)
-                    }
-                }
-            });
-        }
-    });
+    let view = View::titled(global, "Stopping");
+    wharf_app::containers::stop_each(engine, &containers, &view);
     Ok(())
 }
