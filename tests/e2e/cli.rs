@@ -260,6 +260,14 @@ fn exit_codes_follow_docker_compose() {
             let err = s.fails(&dir, &[command, "nope"]);
             assert!(err.contains("no such service: nope"), "{command}: {err}");
         }
+        // exec: an unknown service is no such service, a known one without a
+        // container is not running (docker compose's words), both exit 1.
+        let (code, err) = code_and_stderr(s, &dir, &["exec", "-T", "nope", "true"]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains("no such service: nope"), "{err}");
+        let (code, err) = code_and_stderr(s, &dir, &["exec", "-T", "app", "true"]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains("service \"app\" is not running"), "{err}");
 
         // Attached with --abort-on-container-exit: the code of the container
         // that exited first.

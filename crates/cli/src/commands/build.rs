@@ -1,21 +1,18 @@
-//! `wharf build` (the services with `build:`), `wharf image build` (one image from a
-//! Dockerfile) and the building step of `up` (missing images, or all with
-//! `--build`). Progress is docker's plain build output on stderr: `#3 [web 2/5] RUN …`,
-//! the step's output, `CACHED`, `DONE 0.4s`.
+//! `wharf build` (the services with `build:`, built by the application core)
+//! and `wharf image build` (one image from a Dockerfile): their flags. Progress
+//! is docker's plain build output on stderr (`render::events`): `#3 [web 2/5]
+//! RUN …`, the step's output, `CACHED`, `DONE 0.4s`.
 
 use crate::context::GlobalOptions;
-use crate::render::progress::ProgressMode;
+use crate::render::events::View;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::Instant;
-use wharf_engine::wharf_image::build::{
-    inputs_digest, BuildEvent, BuildRequest, Builder, SecretValue, INPUTS_LABEL,
-};
-use wharf_engine::wharf_image::ImageError;
-use wharf_engine::LinuxEngine;
+use wharf_app::build::BuildOptions;
+use wharf_app::{ImageSource, LocalImages};
+use wharf_image::build::{BuildRequest, SecretValue};
 
 #[derive(Args, Debug)]
 pub struct BuildArgs {
@@ -75,27 +72,6 @@ pub struct ImageBuildArgs {
     pub quiet: bool,
     /// The build context directory
     pub context: PathBuf,
-}
-
-/// Docker's plain progress on stderr.
-fn printer(quiet: bool) -> impl Fn(BuildEvent) + Sync {
-    move |e: BuildEvent| {
-        if quiet {
-            return;
-        }
-        match e {
-            BuildEvent::Step { n, label } => eprintln!("#{n} {label}"),
-            BuildEvent::Output { n, elapsed, line } => {
-                eprintln!("#{n} {:.3} {line}", elapsed.as_secs_f64())
-            }
-            BuildEvent::Cached { n } => eprintln!("#{n} CACHED"),
-            BuildEvent::Done { n, elapsed } => eprintln!("#{n} DONE {:.1}s", elapsed.as_secs_f64()),
-            BuildEvent::Failed { n, message } => {
-                eprintln!("#{n} ERROR: {}", message.lines().next().unwrap_or(""))
-            }
-            BuildEvent::Warning(w) => eprintln!("WARN[0000] {w}"),
-        }
-    }
 }
 
 /// `K=V`, or `K` alone for the value in the environment (skipped when unset).
@@ -161,25 +137,6 @@ fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, SecretValue>> {
     Ok(out)
 }
 
-fn run_build(engine: &LinuxEngine, req: &BuildRequest, quiet: bool) -> Result<String> {
-    let events = printer(quiet);
-    let puller = |name: &str| -> Result<(), ImageError> {
-        let options = super::pull::pull_options(name, None)
-            .map_err(|e| ImageError::Conflict(format!("pulling {name}: {e:#}")))?;
-        engine.images().pull(name, &options, &|_| {}).map(drop)
-    };
-    let cache_mounts = engine.build_cache_mounts();
-    let builder = Builder {
-        store: engine.images(),
-        executor: engine,
-        events: &events,
-        puller: Some(&puller),
-        cache_mount_root: &cache_mounts,
-    };
-    let outcome = builder.build(req)?;
-    Ok(outcome.id)
-}
-
 /// `wharf image build`.
 pub fn image_build(global: &GlobalOptions, args: ImageBuildArgs) -> Result<i32> {
     let engine = global.engine()?;
@@ -211,211 +168,31 @@ pub fn image_build(global: &GlobalOptions, args: ImageBuildArgs) -> Result<i32> 
         secrets: parse_secrets(&args.secrets)?,
         ..Default::default()
     };
-    let id = run_build(&engine, &req, args.quiet)?;
+    let mut view = View::new(global);
+    view.build_silent = args.quiet;
+    let id = LocalImages::new(&engine).build(&req, &view)?;
     if args.quiet {
         println!("{id}");
     }
     Ok(0)
 }
 
-/// Options shared by `wharf build` and `up --build`.
-#[derive(Debug, Default, Clone)]
-pub struct ServiceBuildOptions {
-    pub no_cache: bool,
-    pub pull: bool,
-    pub build_args: BTreeMap<String, String>,
-    pub quiet: bool,
-    /// `--secret`s, over the service's `build.secrets`.
-    pub secrets: BTreeMap<String, SecretValue>,
-    /// `--progress quiet`: no build output at all.
-    pub no_progress: bool,
-}
-
-/// The build request of a service with `build:`.
-fn service_request(
-    project: &wharf_compose::Project,
-    service: &wharf_compose::Service,
-    opts: &ServiceBuildOptions,
-) -> Result<Option<BuildRequest>> {
-    let Some(b) = &service.build else {
-        return Ok(None);
-    };
-    let name = &service.name;
-    let refuse = |attr: &str| -> Result<()> {
-        bail!("service {name:?}: build.{attr} is not supported by wharf yet; remove it to build")
-    };
-    if !b.ssh.is_empty() {
-        refuse("ssh")?;
-    }
-    if !b.additional_contexts.is_empty() {
-        refuse("additional_contexts")?;
-    }
-    if b.privileged {
-        refuse("privileged")?;
-    }
-    if !b.extra_hosts.is_empty() {
-        eprintln!("WARN[0000] service {name:?}: build.extra_hosts is not applied to RUN steps by wharf yet");
-    }
-    let image = wharf_orchestrator::service_image(project, service);
-    let mut tags = vec![image];
-    tags.extend(b.tags.iter().cloned());
-    let mut build_args = b.args.clone();
-    build_args.extend(opts.build_args.clone());
-    Ok(Some(BuildRequest {
-        context: b.context.clone(),
-        dockerfile: b.dockerfile.as_ref().map(PathBuf::from),
-        dockerfile_inline: b.dockerfile_inline.clone(),
-        tags,
-        target: b.target.clone(),
-        build_args,
-        labels: b.labels.clone(),
-        no_cache: opts.no_cache || b.no_cache,
-        pull: opts.pull || b.pull,
-        network: b.network.clone(),
-        shm_size: b.shm_size,
-        cache_from: b.cache_from.clone(),
-        name: Some(name.clone()),
-        secrets: BTreeMap::new(),
-    }))
-}
-
-/// The secrets of a service's build: its `build.secrets` (the id a Dockerfile
-/// names is `target`, else the secret's name), then the `--secret`s.
-fn service_secrets(
-    project: &wharf_compose::Project,
-    service: &wharf_compose::Service,
-    opts: &ServiceBuildOptions,
-) -> Result<BTreeMap<String, SecretValue>> {
-    let mut out = BTreeMap::new();
-    for reference in service.build.iter().flat_map(|b| &b.secrets) {
-        let value = wharf_orchestrator::secret_value(project, &reference.source)
-            .map_err(|e| anyhow::anyhow!("service {:?}: build.secrets: {e}", service.name))?;
-        let id = reference
-            .target
-            .clone()
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| reference.source.clone());
-        out.insert(id, SecretValue(value));
-    }
-    out.extend(opts.secrets.clone());
-    Ok(out)
-}
-
-/// Warn, as `up` builds nothing for it, when the build inputs of a service's
-/// image changed since it was built (docker compose does not rebuild by itself
-/// either). Images without the label (pulled, or built before wharf recorded it)
-/// are not judged.
-fn warn_if_inputs_changed(engine: &LinuxEngine, name: &str, req: &BuildRequest, recorded: &str) {
-    match inputs_digest(req, engine.images().root()) {
-        Ok(now) if now != recorded => eprintln!(
-            "WARN[0000] service {name}: build context changed since the image was built: run `wharf up --build` to rebuild"
-        ),
-        _ => {}
-    }
-}
-
-/// Build the named services (all with `build:` when empty); with `only_missing`,
-/// only those whose image is not in the store yet.
-pub fn build_services(
-    engine: &LinuxEngine,
-    project: &wharf_compose::Project,
-    services: &[String],
-    opts: &ServiceBuildOptions,
-    only_missing: bool,
-) -> Result<Vec<String>> {
-    for s in services {
-        if !project.services.contains_key(s) {
-            bail!(
-                "no such service: {s} (services: {})",
-                project
-                    .services
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
-    let mut done = BTreeSet::new();
-    let mut ids = Vec::new();
-    for (name, service) in &project.services {
-        if !services.is_empty() && !services.contains(name) {
-            continue;
-        }
-        let Some(mut req) = service_request(project, service, opts)? else {
-            continue;
-        };
-        let image = req.tags[0].clone();
-        if !done.insert(image.clone()) {
-            continue;
-        }
-        if only_missing {
-            if let Ok(details) = engine.images().inspect(&image) {
-                let labels = details
-                    .config
-                    .config
-                    .as_ref()
-                    .and_then(|c| c.labels.as_ref());
-                if let Some(recorded) = labels.and_then(|l| l.get(INPUTS_LABEL)) {
-                    warn_if_inputs_changed(engine, name, &req, recorded);
-                }
-                continue;
-            }
-        }
-        if let Ok(digest) = inputs_digest(&req, engine.images().root()) {
-            req.labels.insert(INPUTS_LABEL.to_string(), digest);
-        }
-        req.secrets = service_secrets(project, service, opts)?;
-        let start = Instant::now();
-        let id = run_build(engine, &req, opts.quiet || opts.no_progress)
-            .with_context(|| format!("building service {name:?}"))?;
-        if opts.quiet {
-            println!("{id}");
-        } else if !opts.no_progress {
-            eprintln!(
-                " ✔ Service {name}  Built {:>24.1}s",
-                start.elapsed().as_secs_f64()
-            );
-        }
-        ids.push(id);
-    }
-    Ok(ids)
-}
-
 /// `wharf build`.
 pub fn build(global: &GlobalOptions, args: BuildArgs) -> Result<i32> {
     let project = global.load_project()?;
     let engine = global.engine()?;
-    let opts = ServiceBuildOptions {
+    let options = BuildOptions {
         no_cache: args.no_cache,
         pull: args.pull,
         build_args: parse_pairs(&args.build_args, "--build-arg")?,
-        quiet: args.quiet,
         secrets: parse_secrets(&args.secrets)?,
-        no_progress: global.progress_mode() == ProgressMode::Quiet,
     };
-    build_services(&engine, &project, &args.services, &opts, false)?;
+    let mut view = View::new(global);
+    view.build_silent |= args.quiet;
+    view.build_ids = args.quiet;
+    let images = LocalImages::new(&engine);
+    wharf_app::build::build_services(&images, &project, &args.services, &options, false, &view)?;
     Ok(0)
-}
-
-/// The building step of `up`: the selected services (and their dependencies,
-/// unless `no_deps`) that have `build:` and no image yet, or all of them with
-/// `always` (`--build`).
-pub fn build_for_up(
-    engine: &LinuxEngine,
-    project: &wharf_compose::Project,
-    services: &[String],
-    no_deps: bool,
-    always: bool,
-    no_progress: bool,
-) -> Result<()> {
-    let selected = wharf_orchestrator::selected_services(project, services, no_deps)?;
-    let opts = ServiceBuildOptions {
-        no_progress,
-        ..Default::default()
-    };
-    build_services(engine, project, &selected, &opts, !always)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! `wharf exec`: run a command in a running service container.
 
 use crate::context::GlobalOptions;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use std::io::IsTerminal;
-use wharf_engine_api::{labels, Engine, ExecSpec};
+use wharf_app::containers::{ExecRequest, Scope};
+use wharf_engine_api::ExecSpec;
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -36,36 +37,26 @@ pub struct ExecArgs {
 }
 
 pub fn exec(global: &GlobalOptions, args: ExecArgs) -> Result<i32> {
-    let (_, name) = global.project_or_name()?;
-    let engine = global.engine()?;
-    let number = args.index.to_string();
-    let containers = engine.list_containers(&[
-        (labels::PROJECT, &name),
-        (labels::SERVICE, &args.service),
-        (labels::CONTAINER_NUMBER, &number),
-    ])?;
-    let Some(container) = containers
-        .into_iter()
-        .find(|c| c.label(labels::ONEOFF) != Some("True"))
-    else {
-        bail!(
-            "service {:?} has no container {} in project {name}: is it up? (wharf ps)",
-            args.service,
-            args.index
-        );
+    let (project, name) = global.project_or_name()?;
+    let scope = Scope {
+        name: &name,
+        project: project.as_ref(),
+        services: &[],
     };
-    if !container.state.is_running() {
-        bail!("container {} is not running", container.name);
-    }
+    let engine = global.engine()?;
     // docker compose gives exec a terminal when we have one, unless -T.
     let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let spec = ExecSpec {
-        command: args.command,
-        env: args.env,
-        working_dir: args.workdir,
-        user: args.user,
-        tty,
-        privileged: false,
+    let request = ExecRequest {
+        service: args.service,
+        index: args.index,
+        spec: ExecSpec {
+            command: args.command,
+            env: args.env,
+            working_dir: args.workdir,
+            user: args.user,
+            tty,
+            privileged: false,
+        },
     };
-    Ok(engine.exec(&container.id, &spec)?)
+    Ok(wharf_app::containers::exec(&engine, &scope, &request)?)
 }

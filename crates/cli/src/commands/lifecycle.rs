@@ -1,14 +1,13 @@
 //! `wharf start`, `stop`, `restart`, `rm`, `kill`, `pause` and `unpause`: act
 //! on the project's existing containers, in dependency order.
 
-use super::up::show;
 use crate::context::GlobalOptions;
+use crate::render::events::View;
 use anyhow::Result;
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
-use wharf_engine_api::{labels, Engine};
-use wharf_orchestrator::{Observed, Target};
+use wharf_app::containers::{Lifecycle, Scope, Signal};
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
@@ -56,76 +55,67 @@ pub struct PauseArgs {
 }
 
 /// Resolve the project and check the service names.
-fn target(
-    global: &GlobalOptions,
-    services: &[String],
-) -> Result<(Option<wharf_compose::Project>, String)> {
-    let (project, name) = global.project_or_name()?;
-    if let Some(project) = &project {
-        super::filter_services(Vec::new(), services, Some(project))?;
-    }
-    Ok((project, name))
+/// The project (when it loads) and its name, for `services`.
+fn scope_of(global: &GlobalOptions) -> Result<(Option<wharf_compose::Project>, String)> {
+    global.project_or_name()
 }
 
 fn run(
     global: &GlobalOptions,
     services: &[String],
     title: &'static str,
-    plan: impl FnOnce(&Target, &Observed) -> wharf_orchestrator::Plan,
+    operation: Lifecycle,
 ) -> Result<i32> {
-    let (project, name) = target(global, services)?;
-    let engine = global.engine()?;
-    let target = Target {
-        project_name: &name,
+    let (project, name) = scope_of(global)?;
+    let scope = Scope {
+        name: &name,
         project: project.as_ref(),
         services,
     };
-    let progress = global.progress(title);
-    wharf_orchestrator::run_lifecycle(
-        &engine,
-        &target,
-        |observed| plan(&target, observed),
-        &|event| show(&progress, event),
-    )?;
+    scope.check()?;
+    let engine = global.engine()?;
+    wharf_app::containers::lifecycle(&engine, &scope, operation, &View::titled(global, title))?;
     Ok(0)
 }
 
+/// `wharf start`: start the existing containers, dependencies first.
 pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<i32> {
+    run(global, &args.services, "Running", Lifecycle::Start)
+}
+
+/// `wharf stop`: stop the running containers, dependents first.
+pub fn stop(global: &GlobalOptions, args: StopArgs) -> Result<i32> {
+    let timeout = args.timeout.map(Duration::from_secs);
     run(
         global,
         &args.services,
-        "Running",
-        wharf_orchestrator::plan_start,
+        "Stopping",
+        Lifecycle::Stop { timeout },
     )
 }
 
-pub fn stop(global: &GlobalOptions, args: StopArgs) -> Result<i32> {
-    let timeout = args.timeout.map(Duration::from_secs);
-    run(global, &args.services, "Stopping", |target, observed| {
-        wharf_orchestrator::plan_stop(target, observed, timeout)
-    })
-}
-
+/// `wharf restart`.
 pub fn restart(global: &GlobalOptions, args: StopArgs) -> Result<i32> {
     let timeout = args.timeout.map(Duration::from_secs);
-    run(global, &args.services, "Restarting", |target, observed| {
-        wharf_orchestrator::plan_restart(target, observed, timeout)
-    })
+    run(
+        global,
+        &args.services,
+        "Restarting",
+        Lifecycle::Restart { timeout },
+    )
 }
 
+/// `wharf rm`: asks before removing unless `-f`.
 pub fn rm(global: &GlobalOptions, args: RmArgs) -> Result<i32> {
-    let (project, name) = target(global, &args.services)?;
+    let (project, name) = scope_of(global)?;
+    let scope = Scope {
+        name: &name,
+        project: project.as_ref(),
+        services: &args.services,
+    };
+    scope.check()?;
     let engine = global.engine()?;
-    let containers = super::filter_services(
-        wharf_orchestrator::project_containers(&engine, &name, true)?,
-        &args.services,
-        project.as_ref(),
-    )?;
-    let doomed: Vec<&str> = containers
-        .iter()
-        .filter(|c| args.stop || !c.state.is_running())
-        .map(|c| c.name.as_str())
-        .collect();
+    let doomed = wharf_app::containers::removable(&engine, &scope, args.stop)?;
     if doomed.is_empty() {
         eprintln!("No stopped containers");
         return Ok(0);
@@ -148,98 +138,44 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    let target = Target {
-        project_name: &name,
-        project: project.as_ref(),
-        services: &args.services,
+    let operation = Lifecycle::Remove {
+        stop: args.stop,
+        volumes: args.volumes,
     };
-    let progress = global.progress("Removing");
-    wharf_orchestrator::run_lifecycle(
-        &engine,
-        &target,
-        |observed| {
-            wharf_orchestrator::plan_rm_volumes(&target, observed, args.stop, None, args.volumes)
-        },
-        &|event| show(&progress, event),
-    )?;
+    let view = View::titled(global, "Removing");
+    wharf_app::containers::lifecycle(&engine, &scope, operation, &view)?;
     Ok(0)
 }
 
+/// `wharf kill`.
 pub fn kill(global: &GlobalOptions, args: KillArgs) -> Result<i32> {
-    let (project, name) = target(global, &args.services)?;
-    let engine = global.engine()?;
-    let containers = super::filter_services(
-        wharf_orchestrator::project_containers(&engine, &name, false)?,
-        &args.services,
-        project.as_ref(),
-    )?;
-    let progress = global.progress("Killing");
-    let mut failures = Vec::new();
-    for container in containers
-        .iter()
-        .filter(|c| c.label(labels::ONEOFF) != Some("True"))
-    {
-        progress.update("Container", &container.name, "Killing", false, false);
-        match engine.kill_container(&container.id, &args.signal) {
-            Ok(()) => progress.update("Container", &container.name, "Killed", true, false),
-            Err(e) => {
-                progress.update("Container", &container.name, "Error", true, true);
-                failures.push(format!("{}: {e}", container.name));
-            }
-        }
-    }
-    if failures.is_empty() {
-        Ok(0)
-    } else {
-        anyhow::bail!(failures.join("; "))
-    }
+    signal(global, &args.services, "Killing", Signal::Kill(args.signal))
 }
 
+/// `wharf pause`.
 pub fn pause(global: &GlobalOptions, args: PauseArgs) -> Result<i32> {
-    set_paused(global, &args.services, true)
+    signal(global, &args.services, "Pausing", Signal::Pause)
 }
 
+/// `wharf unpause`.
 pub fn unpause(global: &GlobalOptions, args: PauseArgs) -> Result<i32> {
-    set_paused(global, &args.services, false)
+    signal(global, &args.services, "Unpausing", Signal::Unpause)
 }
 
-/// Freeze or thaw the running containers of the services, as docker compose
-/// does: one that is already (or not) paused is an error, the others go on.
-fn set_paused(global: &GlobalOptions, services: &[String], pause: bool) -> Result<i32> {
-    let (project, name) = target(global, services)?;
-    let engine = global.engine()?;
-    let containers = super::filter_services(
-        wharf_orchestrator::project_containers(&engine, &name, false)?,
+fn signal(
+    global: &GlobalOptions,
+    services: &[String],
+    title: &'static str,
+    signal: Signal,
+) -> Result<i32> {
+    let (project, name) = scope_of(global)?;
+    let scope = Scope {
+        name: &name,
+        project: project.as_ref(),
         services,
-        project.as_ref(),
-    )?;
-    let (title, done) = if pause {
-        ("Pausing", "Paused")
-    } else {
-        ("Unpausing", "Unpaused")
     };
-    let progress = global.progress(title);
-    let mut failures = Vec::new();
-    for container in containers
-        .iter()
-        .filter(|c| c.label(labels::ONEOFF) != Some("True"))
-    {
-        let result = if pause {
-            engine.pause_container(&container.id)
-        } else {
-            engine.unpause_container(&container.id)
-        };
-        match result {
-            Ok(()) => progress.update("Container", &container.name, done, true, false),
-            Err(e) => {
-                progress.update("Container", &container.name, "Error", true, true);
-                failures.push(e.to_string());
-            }
-        }
-    }
-    if failures.is_empty() {
-        Ok(0)
-    } else {
-        anyhow::bail!(failures.join("; "))
-    }
+    scope.check()?;
+    let engine = global.engine()?;
+    wharf_app::containers::signal(&engine, &scope, &signal, &View::titled(global, title))?;
+    Ok(0)
 }

@@ -65,24 +65,6 @@ pub fn monitor(root: PathBuf, cgroup_fs: PathBuf, id: &str, attached: bool) -> i
     }
 }
 
-/// Run `work` on every item on scoped threads, at most `limit` at once
-/// (`--parallel`; `None` runs them all at once).
-pub fn for_each_limited<T: Send>(items: Vec<T>, limit: Option<usize>, work: impl Fn(T) + Sync) {
-    let workers = limit.unwrap_or(items.len()).clamp(1, items.len().max(1));
-    let queue = std::sync::Mutex::new(items.into_iter());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                match next {
-                    Some(item) => work(item),
-                    None => break,
-                }
-            });
-        }
-    });
-}
-
 /// Write an archive made by `fill` to `path` (`-o FILE`) through a temporary
 /// file beside it, renamed into place only once complete; or to standard
 /// output, unless that is a terminal.
@@ -181,59 +163,15 @@ pub fn filter_services(
     services: &[String],
     project: Option<&wharf_compose::Project>,
 ) -> anyhow::Result<Vec<ContainerInfo>> {
-    if let Some(project) = project {
-        check_services(project, services)?;
-    }
-    Ok(containers
-        .into_iter()
-        .filter(|c| {
-            services.is_empty()
-                || c.label(labels::SERVICE)
-                    .is_some_and(|s| services.iter().any(|w| w == s))
-        })
-        .collect())
-}
-
-/// The project's service names, for error messages.
-pub fn service_names(project: &wharf_compose::Project) -> String {
-    project
-        .services
-        .keys()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ")
+    let scope = wharf_app::containers::Scope {
+        name: "",
+        project,
+        services,
+    };
+    Ok(wharf_app::containers::filter_services(containers, &scope)?)
 }
 
 /// Every name in `services` is a service of `project`, else docker compose's error.
 pub fn check_services(project: &wharf_compose::Project, services: &[String]) -> anyhow::Result<()> {
-    match services.iter().find(|s| !project.services.contains_key(*s)) {
-        Some(unknown) => anyhow::bail!(
-            "no such service: {unknown} (services: {})",
-            service_names(project)
-        ),
-        None => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[test]
-    fn limited_work_never_exceeds_the_limit() {
-        let (running, most, done) = (
-            AtomicUsize::new(0),
-            AtomicUsize::new(0),
-            AtomicUsize::new(0),
-        );
-        super::for_each_limited((0..12).collect(), Some(2), |_: i32| {
-            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-            most.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            running.fetch_sub(1, Ordering::SeqCst);
-            done.fetch_add(1, Ordering::SeqCst);
-        });
-        assert_eq!(done.into_inner(), 12);
-        assert!(most.into_inner() <= 2);
-    }
+    Ok(wharf_app::check_services(project, services)?)
 }

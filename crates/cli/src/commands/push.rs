@@ -1,11 +1,12 @@
 //! `wharf push` (the project's service images) and `wharf image push NAME`.
 
-use super::pull::{credentials_for, registry_options, TransferView};
+use super::pull::TransferView;
 use crate::context::GlobalOptions;
-use anyhow::{Context, Result};
+use crate::render::events::View;
+use anyhow::Result;
 use clap::Args;
-use wharf_engine::wharf_image::push::PushOptions;
-use wharf_engine::wharf_image::Reference;
+use wharf_app::push::PushRequest;
+use wharf_app::{AppError, LocalImages};
 
 #[derive(Args, Debug)]
 pub struct ImagePushArgs {
@@ -28,27 +29,10 @@ pub struct PushArgs {
     pub services: Vec<String>,
 }
 
-/// Push options for `reference` with its stored credentials. `WHARF_PUSH_CHUNK_SIZE`
-/// (bytes) sets the size above which blobs go up in chunks.
-pub fn push_options(reference: &str) -> Result<PushOptions> {
-    let r = Reference::parse(reference)?;
-    let mut opts = PushOptions {
-        registry: registry_options(),
-        credentials: credentials_for(&r.domain)?,
-        ..PushOptions::default()
-    };
-    if let Ok(v) = std::env::var("WHARF_PUSH_CHUNK_SIZE") {
-        opts.chunk_size = v
-            .parse()
-            .with_context(|| format!("WHARF_PUSH_CHUNK_SIZE={v:?} is not a number of bytes"))?;
-    }
-    Ok(opts)
-}
-
 /// `wharf image push NAME`.
 pub fn image_push(global: &GlobalOptions, args: ImagePushArgs) -> Result<i32> {
     let engine = global.engine()?;
-    let opts = push_options(&args.name)?;
+    let opts = wharf_app::registry::push_options(&args.name, &|w| eprintln!("WARN[0000] {w}"))?;
     let view = TransferView::new(global, args.quiet);
     let outcome = engine.images().push(&args.name, &opts, &|p| view.event(p));
     view.finish();
@@ -61,47 +45,16 @@ pub fn push(global: &GlobalOptions, args: PushArgs) -> Result<i32> {
     let project = global.load_project()?;
     super::check_services(&project, &args.services)?;
     let engine = global.engine()?;
-    let board = global.progress("Pushing");
-    let mut done: Vec<String> = Vec::new();
-    let mut failed = false;
-    for (name, service) in &project.services {
-        if !args.services.is_empty() && !args.services.contains(name) {
-            continue;
-        }
-        let Some(image) = service.image.clone() else {
-            continue;
-        };
-        if done.contains(&image) {
-            continue;
-        }
-        done.push(image.clone());
-        if !args.quiet {
-            board.update("Image", &image, "Pushing", false, false);
-        }
-        let result = push_options(&image).and_then(|opts| {
-            engine
-                .images()
-                .push(&image, &opts, &|_| {})
-                .with_context(|| format!("pushing {image} for service {name}"))
-        });
-        match result {
-            Ok(_) => {
-                if !args.quiet {
-                    board.update("Image", &image, "Pushed", true, false);
-                }
-            }
-            Err(e) => {
-                if !args.quiet {
-                    board.update("Image", &image, "Error", true, true);
-                }
-                if args.ignore_push_failures {
-                    eprintln!("WARN[0000] {e:#}");
-                } else {
-                    eprintln!("error: {e:#}");
-                    failed = true;
-                }
-            }
-        }
+    let request = PushRequest {
+        services: args.services,
+        ignore_failures: args.ignore_push_failures,
+    };
+    let mut view = View::new(global);
+    view.quiet_push = args.quiet;
+    let images = LocalImages::new(&engine);
+    match wharf_app::push::push_images(&images, &project, &request, &view) {
+        // Each failure was printed as it happened.
+        Err(AppError::Push(_)) => Ok(1),
+        other => other.map(|()| 0).map_err(Into::into),
     }
-    Ok(i32::from(failed))
 }

@@ -2,9 +2,9 @@
 //! to this terminal's stdin, stdout and stderr, through a pseudo-terminal
 //! when stdin is a terminal (or the service has `tty: true`) unless `-T`.
 
-use super::up::show;
 use crate::context::GlobalOptions;
-use anyhow::{bail, Context, Result};
+use crate::render::events::View;
+use anyhow::{bail, Result};
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
 use std::collections::BTreeMap;
@@ -123,8 +123,13 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
     // docker compose run: a terminal when ours is one, or when the service
     // asks for one; never with -T.
     let stdin_is_terminal = std::io::stdin().is_terminal();
-    let service_tty = project.services.get(&args.service).is_some_and(|s| s.tty);
-    let tty = !args.no_tty && !args.detach && (stdin_is_terminal || service_tty);
+    let tty = wharf_app::run::wants_tty(
+        &project,
+        &args.service,
+        args.no_tty,
+        args.detach,
+        stdin_is_terminal,
+    );
     let options = wharf_orchestrator::RunOptions {
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         entrypoint: args
@@ -156,14 +161,11 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         signals.thread_block()?;
     }
     let engine = global.engine()?;
-    let progress = global.progress("Running");
-    let (id, name) =
-        wharf_orchestrator::create_oneoff(&engine, &project, &args.service, &options, &|event| {
-            show(&progress, event)
-        })?;
+    let view = View::new(global);
+    let one_off = wharf_app::run::create(&engine, &project, &args.service, &options, &view)?;
     if args.detach {
-        engine.start_container(&id)?;
-        println!("{name}");
+        wharf_app::run::start_detached(&engine, &one_off)?;
+        println!("{}", one_off.name);
         return Ok(0);
     }
     // Keys go to the container as typed (Ctrl-C is a character for it).
@@ -175,29 +177,20 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
                 if finished.load(Ordering::SeqCst) {
                     return;
                 }
-                let _ = engine.kill_container(&id, signal.as_str());
+                let _ = engine.kill_container(&one_off.id, signal.as_str());
             }
         });
-        let result = engine.start_attached(&id);
+        let result = engine.start_attached(&one_off.id);
         finished.store(true, Ordering::SeqCst);
         let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
         result
     });
     drop(raw_mode);
-    if args.rm {
-        engine
-            .remove_container(&id, true)
-            .with_context(|| format!("removing {name}"))?;
+    let exit = wharf_app::run::finish(&engine, &one_off, args.rm, result)?;
+    if let Some(message) = exit.message {
+        eprintln!("error: {message}");
     }
-    match result {
-        // As `docker run`: 127 for a command not found, 126 for one that
-        // cannot be executed.
-        Err(wharf_engine_api::EngineError::CommandNotRunnable { code, message }) => {
-            eprintln!("error: {message}");
-            Ok(code)
-        }
-        other => Ok(other?),
-    }
+    Ok(exit.code)
 }
 
 #[cfg(test)]

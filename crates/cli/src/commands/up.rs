@@ -1,9 +1,12 @@
-//! `wharf up` and `wharf down`.
+//! `wharf up`, `create`, `scale` and `down`: their flags, the terminal side
+//! of attached `up` (Ctrl-C, the containers' output) and the rendering of
+//! resource progress; the pipeline itself is the application core's
+//! (`wharf_app::up`).
 
 use super::logs::Printer;
 use super::short_name;
 use crate::context::GlobalOptions;
-use crate::render::progress::{Progress, ProgressMode};
+use crate::render::events::View;
 use anyhow::Result;
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
@@ -11,8 +14,10 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
-use wharf_engine_api::{labels, ContainerInfo, ContainerState, Engine, LogLine, LogOptions};
-use wharf_orchestrator::{DownOptions, Event, Status, UpOptions};
+use wharf_app::up::{AfterExit, BuildPolicy, ExitPolicy, RemoveImages, UpRequest};
+use wharf_app::LocalImages;
+use wharf_engine_api::{ContainerState, Engine, LogLine, LogOptions};
+use wharf_orchestrator::{DownOptions, UpOptions};
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
@@ -129,21 +134,14 @@ fn converge(
     project: &wharf_compose::Project,
     options: &UpOptions,
 ) -> Result<()> {
-    let progress = global.progress("Running");
-    wharf_orchestrator::up_reporting(
-        engine,
-        project,
-        options,
-        &|event| show(&progress, event),
-        &|warning| eprintln!("WARN[0000] {warning}"),
-    )?;
+    wharf_app::up::converge(engine, project, options, &View::new(global))?;
     Ok(())
 }
 
 /// `wharf create`: `up --no-start`.
 pub fn create(global: &GlobalOptions, args: CreateArgs) -> Result<i32> {
     let mut project = global.load_project_for(&args.services)?;
-    apply_scale(&mut project, &args.scale)?;
+    wharf_app::up::apply_scale(&mut project, &args.scale)?;
     let engine = global.engine()?;
     let options = UpOptions {
         services: args.services,
@@ -170,7 +168,7 @@ pub fn scale(global: &GlobalOptions, args: ScaleArgs) -> Result<i32> {
         })
         .collect();
     let mut project = global.load_project_for(&services)?;
-    apply_scale(&mut project, &args.scales)?;
+    wharf_app::up::apply_scale(&mut project, &args.scales)?;
     let engine = global.engine()?;
     let options = UpOptions {
         services,
@@ -198,39 +196,9 @@ pub struct DownArgs {
     pub rmi: Option<String>,
 }
 
-pub fn show(progress: &Progress, event: Event) {
-    let (kind, name, status) = match event {
-        Event::Network { name, status } => ("Network", name, status),
-        Event::Container { name, status } => ("Container", name, status),
-        Event::Volume { name, status } => ("Volume", name, status),
-        Event::Warning(message) => {
-            eprintln!("WARN[0000] {message}");
-            return;
-        }
-    };
-    let (text, done, failed) = match &status {
-        Status::Creating => ("Creating".to_string(), false, false),
-        Status::Created => ("Created".into(), true, false),
-        Status::Recreate { .. } => (status.to_string(), false, false),
-        Status::Recreated { .. } => (status.to_string(), true, false),
-        Status::Starting => ("Starting".into(), false, false),
-        Status::Started => ("Started".into(), true, false),
-        Status::Running => ("Running".into(), true, false),
-        Status::Stopping => ("Stopping".into(), false, false),
-        Status::Stopped => ("Stopped".into(), true, false),
-        Status::Removing => ("Removing".into(), false, false),
-        Status::Removed => ("Removed".into(), true, false),
-        Status::Waiting => ("Waiting".into(), false, false),
-        Status::Healthy => ("Healthy".into(), true, false),
-        Status::Exited => ("Exited".into(), true, false),
-        Status::Error(message) => (format!("Error {message}"), true, true),
-    };
-    progress.update(kind, &name, &text, done, failed);
-}
-
 pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
     let mut project = global.load_project_for(&args.services)?;
-    apply_scale(&mut project, &args.scale)?;
+    wharf_app::up::apply_scale(&mut project, &args.scale)?;
     let engine = global.engine()?;
     let options = UpOptions {
         services: args.services.clone(),
@@ -244,9 +212,7 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         renew_anon_volumes: args.renew_anon_volumes,
     };
     if args.dry_run {
-        let observed = wharf_orchestrator::observe(&engine, &project.name)?;
-        let plan = wharf_orchestrator::plan_up(&project, &observed, &options)?;
-        print!("{plan}");
+        print!("{}", wharf_app::up::plan(&engine, &project, &options)?);
         return Ok(0);
     }
     let detach = args.detach || args.wait || args.no_start;
@@ -257,51 +223,24 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         signals.thread_block()?;
     }
     let attach_since = now_nanos();
-    // Missing images are pulled (or every image, with --pull always), then
-    // what has to be built is built.
-    let selected = wharf_orchestrator::selected_services(&project, &args.services, args.no_deps)?;
-    let request = super::pull::PullRequest {
-        services: &selected,
-        policy: args.pull.as_deref(),
-        default_policy: "missing",
-        quiet: args.quiet_pull,
-        ignore_failures: false,
-        // As docker compose: a service that can be built is built when its
-        // image is missing, not pulled.
-        ignore_buildable: true,
-        print_errors: false,
+    let request = UpRequest {
+        options,
+        pull: args.pull.clone(),
+        build: if args.no_build {
+            BuildPolicy::Never
+        } else if args.build {
+            BuildPolicy::Always
+        } else {
+            BuildPolicy::Missing
+        },
+        wait: args.wait,
+        wait_timeout: args.wait_timeout.map(Duration::from_secs),
+        parallel: global.parallel_limit(),
     };
-    let failures = super::pull::pull_images(global, &engine, &project, &request)?;
-    if !failures.is_empty() {
-        anyhow::bail!("{}", failures.join("\n"));
-    }
-    if !args.no_build {
-        super::build::build_for_up(
-            &engine,
-            &project,
-            &args.services,
-            args.no_deps,
-            args.build,
-            global.progress_mode() == ProgressMode::Quiet,
-        )?;
-    }
-    let progress = global.progress("Running");
-    wharf_orchestrator::up_reporting(
-        &engine,
-        &project,
-        &options,
-        &|event| show(&progress, event),
-        &|warning| eprintln!("WARN[0000] {warning}"),
-    )?;
-    if args.wait && !args.no_start {
-        wharf_orchestrator::wait_ready(
-            &engine,
-            &project.name,
-            &args.services,
-            args.wait_timeout.map(Duration::from_secs),
-            &|event| show(&progress, event),
-        )?;
-    }
+    let mut view = View::new(global);
+    view.quiet_pull = args.quiet_pull;
+    let images = LocalImages::new(&engine);
+    wharf_app::up::up(&engine, &images, &project, &request, &view)?;
     if args.watch {
         let session = super::watch::Session {
             services: args.services.clone(),
@@ -340,31 +279,6 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         since_ns: attach_since,
     };
     attach(global, &engine, &project, attach_options, signals)
-}
-
-/// `--scale web=3`: override a service's replica count.
-fn apply_scale(project: &mut wharf_compose::Project, scales: &[String]) -> Result<()> {
-    for scale in scales {
-        let (service, count) = scale.split_once('=').ok_or_else(|| {
-            anyhow::anyhow!("--scale {scale:?}: write SERVICE=NUM, like --scale web=3")
-        })?;
-        let count: u32 = count.parse().map_err(|_| {
-            anyhow::anyhow!("--scale {scale:?}: {count:?} is not a number of containers")
-        })?;
-        let Some(svc) = project.services.get_mut(service) else {
-            anyhow::bail!(
-                "--scale {scale:?}: no such service {service:?} (services: {})",
-                super::service_names(project)
-            );
-        };
-        if svc.container_name.is_some() && count > 1 {
-            anyhow::bail!(
-                "--scale {scale:?}: service {service:?} sets container_name, so it cannot have more than one container"
-            );
-        }
-        svc.replicas = count;
-    }
-    Ok(())
 }
 
 fn stop_signals() -> SigSet {
@@ -406,32 +320,18 @@ fn attach(
     options: Attach,
     signals: SigSet,
 ) -> Result<i32> {
-    // The running containers and those that already ended since this `up`
-    // began (a quick job may be done before we look).
-    let since_secs = options.since_ns / 1_000_000_000 - 1;
-    let containers: Vec<ContainerInfo> =
-        wharf_orchestrator::project_containers(engine, &project.name, true)?
-            .into_iter()
-            .filter(|c| match &c.state {
-                ContainerState::Exited { finished_at, .. } => *finished_at >= since_secs,
-                state => state.is_running() || matches!(state, ContainerState::Restarting),
-            })
-            .filter(|c| {
-                let service = c.label(labels::SERVICE).unwrap_or_default();
-                (options.services.is_empty() || options.services.iter().any(|s| s == service))
-                    && !options.skip.iter().any(|s| s == service)
-            })
-            .collect();
-    if let Some(service) = &options.exit_code_from {
-        if !containers
-            .iter()
-            .any(|c| c.label(labels::SERVICE) == Some(service))
-        {
-            anyhow::bail!(
-                "--exit-code-from {service}: no running container of that service is attached"
-            );
-        }
-    }
+    let containers = wharf_app::up::attach_targets(
+        engine,
+        project,
+        &options.services,
+        &options.skip,
+        options.since_ns,
+    )?;
+    let mut exits = ExitPolicy::new(
+        options.abort_on_exit,
+        options.exit_code_from.clone(),
+        &containers,
+    )?;
     let names: Vec<String> = containers.iter().map(short_name).collect();
     println!("Attaching to {}", names.join(", "));
     let printer = Printer {
@@ -446,25 +346,10 @@ fn attach(
         until_ns: None,
     };
     let stop_all = |title: &'static str| {
-        let progress = global.progress(title);
-        std::thread::scope(|inner| {
-            for c in &containers {
-                let progress = &progress;
-                inner.spawn(move || {
-                    progress.update("Container", &c.name, "Stopping", false, false);
-                    match engine.stop_container(&c.id, None) {
-                        Ok(()) => progress.update("Container", &c.name, "Stopped", true, false),
-                        Err(e) => {
-                            progress.update("Container", &c.name, &format!("Error {e}"), true, true)
-                        }
-                    }
-                });
-            }
-        });
+        wharf_app::containers::stop_each(engine, &containers, &View::titled(global, title));
     };
     let finished = AtomicBool::new(false);
-    let aborted = AtomicBool::new(false);
-    let exit_code = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         scope.spawn(|| {
             if signals.wait().is_ok() && !finished.load(Ordering::SeqCst) {
                 eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
@@ -484,8 +369,6 @@ fn attach(
             });
         }
         drop(sender);
-        let mut exit_code = 0;
-        let mut code_from = options.exit_code_from.clone();
         for message in receiver {
             match message {
                 Message::Line(index, line) => {
@@ -500,17 +383,7 @@ fn attach(
                         _ => 0,
                     };
                     println!("{} exited with code {code}", names[index]);
-                    // As docker compose: without --exit-code-from, aborting
-                    // takes its code from the service that exited first.
-                    if options.abort_on_exit && code_from.is_none() {
-                        code_from = container.label(labels::SERVICE).map(String::from);
-                    }
-                    if code_from.is_some()
-                        && code_from.as_deref() == container.label(labels::SERVICE)
-                    {
-                        exit_code = code;
-                    }
-                    if options.abort_on_exit && !aborted.swap(true, Ordering::SeqCst) {
+                    if exits.ended(container, code) == AfterExit::Abort {
                         eprintln!("Aborting on container exit...");
                         stop_all("Stopping");
                     }
@@ -520,9 +393,8 @@ fn attach(
         // Everything stopped: wake the signal waiter so it ends.
         finished.store(true, Ordering::SeqCst);
         let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
-        exit_code
     });
-    Ok(exit_code)
+    Ok(exits.exit_code)
 }
 
 pub fn down(global: &GlobalOptions, args: DownArgs) -> Result<i32> {
@@ -533,55 +405,22 @@ pub fn down(global: &GlobalOptions, args: DownArgs) -> Result<i32> {
         remove_orphans: args.remove_orphans,
         volumes: args.volumes,
     };
-    let progress = global.progress("Running");
-    let existed = wharf_orchestrator::down_reporting(
+    let remove_images = match args.rmi.as_deref() {
+        Some("all") => Some(RemoveImages::All),
+        Some(_) => Some(RemoveImages::Local),
+        None => None,
+    };
+    let outcome = wharf_app::up::down(
         &engine,
+        &LocalImages::new(&engine),
         &name,
         project.as_ref(),
         &options,
-        &|event| show(&progress, event),
-        &|warning| eprintln!("WARN[0000] {warning}"),
+        remove_images,
+        &View::new(global),
     )?;
-    let mut failed = false;
-    if let (Some(rmi), Some(project)) = (args.rmi.as_deref(), project.as_ref()) {
-        failed = remove_service_images(&engine, project, rmi == "all", &progress);
-    }
-    if !existed && args.rmi.is_none() {
+    if !outcome.existed && args.rmi.is_none() {
         eprintln!("No resource found to remove for project \"{name}\".");
     }
-    Ok(i32::from(failed))
-}
-
-/// `down --rmi`: the images of the project's services, each once; with `all`
-/// every one, else only those without a custom tag (built under the project's
-/// default `<project>-<service>` name). Keeps going past failures (an image
-/// another container uses) and says whether one failed.
-fn remove_service_images(
-    engine: &wharf_engine::LinuxEngine,
-    project: &wharf_compose::Project,
-    all: bool,
-    progress: &Progress,
-) -> bool {
-    let mut images: Vec<String> = Vec::new();
-    for service in project.services.values() {
-        if !all && service.image.is_some() {
-            continue;
-        }
-        let image = wharf_orchestrator::service_image(project, service);
-        if !images.contains(&image) && engine.images().image_id(&image).is_ok() {
-            images.push(image);
-        }
-    }
-    let mut failed = false;
-    for image in images {
-        progress.update("Image", &image, "Removing", false, false);
-        match engine.remove_image(&image, false) {
-            Ok(_) => progress.update("Image", &image, "Removed", true, false),
-            Err(e) => {
-                progress.update("Image", &image, &format!("Error {e}"), true, true);
-                failed = true;
-            }
-        }
-    }
-    failed
+    Ok(i32::from(outcome.image_failed))
 }

@@ -1,5 +1,6 @@
 //! Output renderers: tables, progress, units and colours.
 
+pub mod events;
 pub mod progress;
 pub mod table;
 pub mod units;

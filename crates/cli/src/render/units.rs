@@ -135,43 +135,15 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// A duration like docker's (Go's): `42m`, `1h30m`, `10s`, `1.5h`, `300ms`.
-fn parse_duration(text: &str) -> Option<i64> {
-    let mut total = 0f64;
-    let mut rest = text;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let nanos = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += number * nanos;
-        rest = &rest[unit_len..];
-    }
-    Some(total as i64)
-}
-
 /// docker's `--since`/`--until`: an RFC 3339 time (`2013-01-02T13:23:37Z`,
 /// fractions and offsets allowed, or just a date), a Unix timestamp
 /// (`1700000000.5`), or a duration before `now` (`42m`). Unix nanoseconds.
 pub fn parse_time(text: &str, now_ns: i64) -> Option<i64> {
-    if let Some(ago) = parse_duration(text) {
-        return Some(now_ns - ago);
+    // As docker's `GetTimestamp`: a bare `0` is a Unix time, not a duration.
+    if text != "0" {
+        if let Ok(ago) = wharf_units::parse_go_duration(text) {
+            return Some(now_ns - i64::try_from(ago.as_nanos()).ok()?);
+        }
     }
     if let Ok(seconds) = text.parse::<f64>() {
         return Some((seconds * 1e9) as i64);
