@@ -4,7 +4,7 @@
 
 use crate::error::{LoadError, LoadErrorKind, Location};
 use crate::graph::find_cycle;
-use crate::model::{AnyValue, FileObject, Network, Service};
+use crate::model::{AnyValue, FileObject, Model, Network, Service};
 use crate::typed::{ServiceNode, Typed};
 use crate::yaml::Node;
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,6 +15,7 @@ pub struct Checked {
     pub networks: BTreeMap<String, Network>,
     pub secrets: BTreeMap<String, FileObject>,
     pub configs: BTreeMap<String, FileObject>,
+    pub models: BTreeMap<String, Model>,
     pub extensions: BTreeMap<String, AnyValue>,
 }
 
@@ -74,6 +75,7 @@ pub fn check(
         networks,
         secrets,
         configs,
+        models,
         extensions,
         ..
     } = typed;
@@ -311,6 +313,7 @@ pub fn check(
         networks,
         secrets,
         configs,
+        models,
         extensions,
     })
 }

@@ -376,6 +376,29 @@ pub fn validate_service(project: &Project, service: &Service) -> Result<(), Orch
     for port in &service.ports {
         port_bindings(port).map_err(invalid)?;
     }
+    if !service.models.is_empty() {
+        let used: Vec<String> = service
+            .models
+            .keys()
+            .map(|key| match project.models.get(key) {
+                Some(model) => format!("{key:?} ({})", model.model),
+                None => format!("{key:?}"),
+            })
+            .collect();
+        return Err(invalid(format!(
+            "models are not supported by wharf's engine: the service uses {} {}; remove `models` from it to run it with wharf",
+            if used.len() == 1 { "model" } else { "models" },
+            used.join(", ")
+        )));
+    }
+    for (i, mount) in service.volumes.iter().enumerate() {
+        if mount.kind == VolumeKind::Npipe {
+            return Err(invalid(format!(
+                "volumes[{i}] (target {:?}): npipe mounts are Windows named pipes, which wharf's engine cannot mount on Linux: bind-mount a Unix socket instead",
+                mount.target
+            )));
+        }
+    }
     parse_restart(service.restart.as_deref()).map_err(invalid)?;
     for (key, attachment) in &service.networks {
         if service.network_mode.is_none() && !project.networks.contains_key(key) {
@@ -622,7 +645,10 @@ pub fn container_spec(project: &Project, service: &Service, number: u32) -> Cont
     let mounts = service
         .volumes
         .iter()
+        // Refused by validate_service; there is nothing to mount on Linux.
+        .filter(|v| v.kind != VolumeKind::Npipe)
         .map(|v| match v.kind {
+            VolumeKind::Npipe => unreachable!("npipe mounts are filtered out above"),
             VolumeKind::Bind => Mount {
                 read_only: v.read_only,
                 // The short syntax (and `bind.create_host_path`) creates a
@@ -1000,6 +1026,7 @@ mod network_mode_tests {
             warnings: vec![],
             secrets: BTreeMap::new(),
             configs: BTreeMap::new(),
+            models: BTreeMap::new(),
             extensions: BTreeMap::new(),
         }
     }
