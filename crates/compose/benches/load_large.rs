@@ -1,7 +1,9 @@
 //! `cargo bench -p wharf-compose --bench load_large`: loading big generated
 //! files: one service with 50 000 labels (one mapping with many keys: the
-//! duplicate-key check must stay linear) and a 10 MB file of 2 000 services
-//! (target: each well under a second). Prints the time of one load of each.
+//! duplicate-key check must stay linear), a 10 MB file of 2 000 services and
+//! a `depends_on` chain of 5 000 services enabled by the profile of its head
+//! (enabling it must stay linear in the chain) (target: each well under a
+//! second). Prints the time of one load of each.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -37,13 +39,28 @@ fn big_file(bytes: usize) -> String {
     y
 }
 
-fn time_load(name: &str, text: &str) {
+/// `count` services, each depending on the next; only the first is in the
+/// active profile `top`, the others come with it.
+fn dependency_chain(count: usize) -> String {
+    let mut y = String::from("services:\n");
+    for i in 0..count {
+        let profile = if i == 0 { "top" } else { "deep" };
+        let _ = write!(y, "  s{i}:\n    image: x\n    profiles: [{profile}]\n");
+        if i + 1 < count {
+            let _ = writeln!(y, "    depends_on: [s{}]", i + 1);
+        }
+    }
+    y
+}
+
+fn time_load(name: &str, text: &str, profiles: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("bench");
     std::fs::create_dir(&root).expect("mkdir");
     std::fs::write(root.join("compose.yaml"), text).expect("write");
     let options = wharf_compose::LoadOptions {
         cwd: root.clone(),
+        profiles: profiles.iter().map(|p| p.to_string()).collect(),
         ..Default::default()
     };
     let cpu = thread_cpu_seconds();
@@ -74,6 +91,11 @@ fn thread_cpu_seconds() -> Option<f64> {
 }
 
 fn main() {
-    time_load("50 000 labels on one service", &many_labels(50_000));
-    time_load("10 MB file", &big_file(10_000_000));
+    time_load("50 000 labels on one service", &many_labels(50_000), &[]);
+    time_load("10 MB file", &big_file(10_000_000), &[]);
+    time_load(
+        "a chain of 5 000 services enabled by a profile",
+        &dependency_chain(5_000),
+        &["top"],
+    );
 }

@@ -1161,6 +1161,11 @@ pub fn mount_options(v: &Node, vpath: &str, m: &mut ServiceVolume) -> Result<(),
             wrong("bind", "tmpfs")?;
             wrong("volume", "tmpfs")?;
         }
+        VolumeKind::Npipe => {
+            wrong("bind", "npipe")?;
+            wrong("volume", "npipe")?;
+            wrong("tmpfs", "npipe")?;
+        }
     }
     Ok(())
 }

@@ -243,6 +243,7 @@ pub fn load_detailed(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Load
         warnings,
         secrets: checked.secrets,
         configs: checked.configs,
+        models: checked.models,
         extensions: checked.extensions,
     };
     Ok(Loaded {

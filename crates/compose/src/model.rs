@@ -38,6 +38,9 @@ pub struct Project {
     pub secrets: BTreeMap<String, FileObject>,
     /// Top-level configs, by their key in the file.
     pub configs: BTreeMap<String, FileObject>,
+    /// Top-level models, by their key in the file (read and printed; the
+    /// engine does not run them).
+    pub models: BTreeMap<String, Model>,
     /// Top-level `x-*` extension fields.
     #[schemars(skip)]
     pub extensions: BTreeMap<String, AnyValue>,
@@ -278,6 +281,10 @@ pub enum VolumeKind {
     Bind,
     Volume,
     Tmpfs,
+    // A Windows named pipe: loaded and printed as docker compose does (for
+    // `config`); wharf's engine refuses to run it. (A plain comment: a doc
+    // comment would split the enum in the generated schema.)
+    Npipe,
 }
 
 /// One entry of `depends_on`, long syntax.

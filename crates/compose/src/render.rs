@@ -432,6 +432,7 @@ fn mount(v: &ServiceVolume) -> Out {
         VolumeKind::Bind => "bind",
         VolumeKind::Volume => "volume",
         VolumeKind::Tmpfs => "tmpfs",
+        VolumeKind::Npipe => "npipe",
     };
     m.put("type", Out::Str(kind.into()));
     m.opt_str("source", &v.source);
@@ -861,13 +862,27 @@ fn file_object(f: &FileObject, is_secret: bool, json: bool) -> Out {
     m.done()
 }
 
-/// The names of the networks, volumes, secrets and configs that enabled services use.
+fn model(v: &Model, json: bool) -> Out {
+    let mut m = M::default();
+    m.opt_str("name", &v.name);
+    m.nonempty_str("model", &v.model);
+    m.nonzero(
+        "context_size",
+        i64::try_from(v.context_size.unwrap_or(0)).unwrap_or(i64::MAX),
+    );
+    m.list("runtime_flags", &v.runtime_flags);
+    m.ext(&v.extensions, json);
+    m.done()
+}
+
+/// The names of the networks, volumes, secrets, configs and models that enabled services use.
 #[derive(Debug, Default)]
 pub struct Used {
     pub networks: BTreeSet<String>,
     pub volumes: BTreeSet<String>,
     pub secrets: BTreeSet<String>,
     pub configs: BTreeSet<String>,
+    pub models: BTreeSet<String>,
 }
 
 /// What the project's services use.
@@ -887,6 +902,7 @@ pub fn used(p: &Project) -> Used {
             u.secrets.extend(b.secrets.iter().map(|r| r.source.clone()));
         }
         u.configs.extend(s.configs.iter().map(|r| r.source.clone()));
+        u.models.extend(s.models.keys().cloned());
     }
     u
 }
@@ -937,6 +953,15 @@ pub fn tree(p: &Project, format: Format) -> Out {
         if !list.is_empty() {
             sections.push((key.into(), Out::Map(list)));
         }
+    }
+    let models: Vec<(String, Out)> = p
+        .models
+        .iter()
+        .filter(|(k, _)| u.models.contains(*k))
+        .map(|(k, m)| (k.clone(), model(m, json)))
+        .collect();
+    if !models.is_empty() {
+        sections.push(("models".into(), Out::Map(models)));
     }
     for (k, v) in &p.extensions {
         sections.push((k.clone(), any(v)));

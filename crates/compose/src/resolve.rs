@@ -265,7 +265,7 @@ fn add_included(doc: &mut Node, sub: Node, ipath: &str) -> Result<(), LoadError>
         }
         if !matches!(
             section.key.as_str(),
-            "services" | "networks" | "volumes" | "secrets" | "configs"
+            "services" | "networks" | "volumes" | "secrets" | "configs" | "models"
         ) {
             continue;
         }

@@ -125,6 +125,14 @@ fn widened() -> Vec<(&'static str, &'static str, Value)> {
             "gpus",
             json!({"anyOf": [{"const": "all"}, {"type": "array", "items": {"$ref": "#/$defs/DeviceRequest"}}]}),
         ),
+        (
+            "Service",
+            "models",
+            json!({"anyOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "object", "additionalProperties": {"anyOf": [{"$ref": "#/$defs/ServiceModel"}, {"type": "null"}]}}
+            ]}),
+        ),
         ("Service", "mem_limit", size()),
         ("Service", "mem_reservation", size()),
         ("Service", "memswap_limit", size()),

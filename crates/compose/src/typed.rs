@@ -36,6 +36,7 @@ pub struct Typed<'a> {
     pub volumes: BTreeMap<String, Volume>,
     pub secrets: BTreeMap<String, FileObject>,
     pub configs: BTreeMap<String, FileObject>,
+    pub models: BTreeMap<String, Model>,
     pub extensions: BTreeMap<String, AnyValue>,
 }
 
@@ -52,11 +53,8 @@ pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadErr
                 "{}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion",
                 e.key_loc
             )),
-            "models" => ctx.warn(format!(
-                "{}: models are checked but not run by wharf yet",
-                e.key_loc
-            )),
-            "name" | "services" | "networks" | "volumes" | "secrets" | "configs" | "include" => {}
+            "name" | "services" | "networks" | "volumes" | "secrets" | "configs" | "models"
+            | "include" => {}
             other => {
                 return Err(bad(
                     &e.key_loc,
@@ -129,6 +127,7 @@ pub fn build<'a>(root: &'a Node, ctx: &mut Context) -> Result<Typed<'a>, LoadErr
         volumes,
         secrets,
         configs,
+        models,
         extensions: attrs::extensions(root),
     })
 }
@@ -708,37 +707,30 @@ fn mounts(
         check_keys(v, &vpath, keys::VOLUME_MOUNT)?;
         let kind_node = field(v, "type")
             .ok_or_else(|| bad(&v.loc, &vpath, "type is required (bind, volume or tmpfs)"))?;
-        let kind = match string(kind_node, &join(&vpath, "type"))?.as_str() {
+        let kind_text = string(kind_node, &join(&vpath, "type"))?;
+        let kind = match kind_text.as_str() {
             "bind" => VolumeKind::Bind,
             "volume" => VolumeKind::Volume,
             "tmpfs" => VolumeKind::Tmpfs,
-            "npipe" => {
-                return Err(bad(
-                    &kind_node.loc,
-                    &join(&vpath, "type"),
-                    "npipe mounts are Windows named pipes and do not exist on Linux: use a bind mount of a Unix socket instead",
-                ))
-            }
-            other @ ("image" | "cluster") => {
-                return Err(bad(
-                    &kind_node.loc,
-                    &join(&vpath, "type"),
-                    format!("{other} mounts are not supported by wharf yet: use bind, volume or tmpfs"),
-                ))
-            }
+            "npipe" => VolumeKind::Npipe,
             other => {
-                return Err(bad(
-                    &kind_node.loc,
-                    &join(&vpath, "type"),
-                    format!("mount type {other:?} is not supported: use bind, volume or tmpfs"),
-                ))
+                let message = if matches!(other, "image" | "cluster") {
+                    format!(
+                        "{other} mounts are not supported by wharf yet: use bind, volume or tmpfs"
+                    )
+                } else {
+                    format!("mount type {other:?} is not supported: use bind, volume or tmpfs")
+                };
+                return Err(bad(&kind_node.loc, &join(&vpath, "type"), message));
             }
         };
         let target = match field(v, "target") {
             Some(t) => string(t, &join(&vpath, "target"))?,
             None => return Err(bad(&v.loc, &vpath, "target is required")),
         };
-        if !(target.starts_with('/') || syntax::is_windows_absolute(&target)) {
+        // A pipe's path (`\\.\pipe\name`) is absolute on Windows.
+        let pipe_path = kind == VolumeKind::Npipe && target.starts_with("\\\\");
+        if !(target.starts_with('/') || syntax::is_windows_absolute(&target) || pipe_path) {
             let t = field(v, "target").unwrap_or(v);
             return Err(bad(
                 &t.loc,
@@ -781,6 +773,8 @@ fn mounts(
                 }
                 Some(name)
             }
+            // Kept as written: docker compose resolves only bind sources.
+            (VolumeKind::Npipe, Some(raw)) => Some(raw),
             (VolumeKind::Tmpfs, Some(_)) => {
                 let at = source_node.unwrap_or(v);
                 return Err(bad(

@@ -4,7 +4,7 @@
 
 use crate::error::{LoadError, LoadErrorKind, Location};
 use crate::graph::find_cycle;
-use crate::model::{AnyValue, FileObject, Network, Service};
+use crate::model::{AnyValue, FileObject, Model, Network, Service};
 use crate::typed::{ServiceNode, Typed};
 use crate::yaml::Node;
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,6 +15,7 @@ pub struct Checked {
     pub networks: BTreeMap<String, Network>,
     pub secrets: BTreeMap<String, FileObject>,
     pub configs: BTreeMap<String, FileObject>,
+    pub models: BTreeMap<String, Model>,
     pub extensions: BTreeMap<String, AnyValue>,
 }
 
@@ -37,6 +38,31 @@ fn enabled(service: &Service, active: &BTreeSet<String>) -> bool {
         || service.profiles.iter().any(|p| active.contains(p))
 }
 
+/// The services `service` cannot run without: its required dependencies and
+/// the services whose namespaces or volumes it shares, or that it links to.
+fn needed_services(service: &Service) -> impl Iterator<Item = &str> {
+    let shared = [&service.network_mode, &service.ipc, &service.pid]
+        .into_iter()
+        .filter_map(|m| m.as_deref()?.strip_prefix("service:"));
+    let volumes_from = service
+        .volumes_from
+        .iter()
+        .filter(|v| !v.starts_with("container:"))
+        .map(|v| v.split(':').next().unwrap_or(v));
+    let links = service
+        .links
+        .iter()
+        .map(|l| l.split(':').next().unwrap_or(l));
+    service
+        .depends_on
+        .iter()
+        .filter(|(_, d)| d.required)
+        .map(|(name, _)| name.as_str())
+        .chain(shared)
+        .chain(volumes_from)
+        .chain(links)
+}
+
 /// Runs the project-wide checks.
 pub fn check(
     typed: Typed,
@@ -49,6 +75,7 @@ pub fn check(
         networks,
         secrets,
         configs,
+        models,
         extensions,
         ..
     } = typed;
@@ -69,46 +96,28 @@ pub fn check(
     // Enabled: by the active profiles or by name on the command line, and
     // then everything an enabled service needs (required dependencies and
     // services whose namespaces or volumes it shares).
+    // A worklist: each service is visited once, however long its chains.
+    let by_name: BTreeMap<&str, &Service> = services
+        .iter()
+        .map(|s| (s.service.name.as_str(), &s.service))
+        .collect();
     let mut on: BTreeSet<&str> = services
         .iter()
         .filter(|s| enabled(&s.service, active) || named.contains(&s.service.name))
         .map(|s| s.service.name.as_str())
         .collect();
-    loop {
-        let needed: Vec<&str> = services
-            .iter()
-            .filter(|s| on.contains(s.service.name.as_str()))
-            .flat_map(|s| {
-                let shared = [&s.service.network_mode, &s.service.ipc, &s.service.pid]
-                    .into_iter()
-                    .filter_map(|m| m.as_deref()?.strip_prefix("service:"))
-                    .chain(
-                        s.service
-                            .volumes_from
-                            .iter()
-                            .filter(|v| !v.starts_with("container:"))
-                            .map(|v| v.split(':').next().unwrap_or(v)),
-                    )
-                    .chain(
-                        s.service
-                            .links
-                            .iter()
-                            .map(|l| l.split(':').next().unwrap_or(l)),
-                    );
-                s.service
-                    .depends_on
-                    .iter()
-                    .filter(|(_, d)| d.required)
-                    .map(|(name, _)| name.as_str())
-                    .chain(shared)
-            })
-            .filter_map(|name| defined.get(name).copied())
-            .filter(|name| !on.contains(name))
-            .collect();
-        if needed.is_empty() {
-            break;
+    let mut todo: Vec<&str> = on.iter().copied().collect();
+    while let Some(name) = todo.pop() {
+        let Some(service) = by_name.get(name) else {
+            continue;
+        };
+        for need in needed_services(service) {
+            if let Some(need) = defined.get(need).copied() {
+                if on.insert(need) {
+                    todo.push(need);
+                }
+            }
         }
-        on.extend(needed);
     }
 
     let mut out = BTreeMap::new();
@@ -304,6 +313,7 @@ pub fn check(
         networks,
         secrets,
         configs,
+        models,
         extensions,
     })
 }

@@ -152,6 +152,10 @@ pub fn pod_storage(ctx: &mut Ctx, s: &Service) -> Result<PodStorage, KubeError> 
                     .push(Value::Object(mount(&name, &v.target, v.read_only)));
             }
             VolumeKind::Bind => bind(ctx, s, v, i, &path, &mut out)?,
+            VolumeKind::Npipe => ctx.report.add(
+                path.clone(),
+                "a Windows named pipe has no equivalent in a Linux pod (dropped)",
+            ),
         }
         let rendered = serde_json::to_value(v).unwrap_or_default();
         crate::keys::report_dropped_rendered(

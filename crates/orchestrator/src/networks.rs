@@ -250,6 +250,7 @@ mod tests {
             warnings: vec![],
             secrets: Default::default(),
             configs: Default::default(),
+            models: Default::default(),
             extensions: Default::default(),
         }
     }

@@ -239,47 +239,51 @@ fn build_spec(project: &Project, valid: &ValidService, number: u32) -> Container
     let mounts = service
         .volumes
         .iter()
-        .map(|v| match v.kind {
-            VolumeKind::Bind => Mount {
-                read_only: v.read_only,
-                // The short syntax (and `bind.create_host_path`) creates a
-                // missing host directory; the long syntax requires it.
-                require_host_path: !v.bind.as_ref().is_some_and(|b| b.create_host_path),
-                options: v
-                    .bind
-                    .as_ref()
-                    .and_then(|b| b.propagation.clone())
-                    .filter(|p| p != "private" && p != "rprivate")
-                    .into_iter()
-                    .collect(),
-                ..Mount::new(
-                    MountKind::Bind,
-                    v.source.clone().unwrap_or_default(),
-                    v.target.clone(),
-                )
-            },
-            VolumeKind::Volume => Mount {
-                read_only: v.read_only,
-                no_copy: v.volume.as_ref().is_some_and(|o| o.nocopy),
-                subpath: v.volume.as_ref().and_then(|o| o.subpath.clone()),
-                ..Mount::new(
-                    MountKind::Volume,
-                    v.source
-                        .as_deref()
-                        .map(|key| volume_name(project, key))
+        .filter_map(|v| {
+            Some(match v.kind {
+                // Refused by validate_service: nothing to mount on Linux.
+                VolumeKind::Npipe => return None,
+                VolumeKind::Bind => Mount {
+                    read_only: v.read_only,
+                    // The short syntax (and `bind.create_host_path`) creates a
+                    // missing host directory; the long syntax requires it.
+                    require_host_path: !v.bind.as_ref().is_some_and(|b| b.create_host_path),
+                    options: v
+                        .bind
+                        .as_ref()
+                        .and_then(|b| b.propagation.clone())
+                        .filter(|p| p != "private" && p != "rprivate")
+                        .into_iter()
+                        .collect(),
+                    ..Mount::new(
+                        MountKind::Bind,
+                        v.source.clone().unwrap_or_default(),
+                        v.target.clone(),
+                    )
+                },
+                VolumeKind::Volume => Mount {
+                    read_only: v.read_only,
+                    no_copy: v.volume.as_ref().is_some_and(|o| o.nocopy),
+                    subpath: v.volume.as_ref().and_then(|o| o.subpath.clone()),
+                    ..Mount::new(
+                        MountKind::Volume,
+                        v.source
+                            .as_deref()
+                            .map(|key| volume_name(project, key))
+                            .unwrap_or_default(),
+                        v.target.clone(),
+                    )
+                },
+                VolumeKind::Tmpfs => Mount {
+                    read_only: v.read_only,
+                    options: v
+                        .tmpfs
+                        .as_ref()
+                        .map(|t| tmpfs_long_options(t.size, t.mode))
                         .unwrap_or_default(),
-                    v.target.clone(),
-                )
-            },
-            VolumeKind::Tmpfs => Mount {
-                read_only: v.read_only,
-                options: v
-                    .tmpfs
-                    .as_ref()
-                    .map(|t| tmpfs_long_options(t.size, t.mode))
-                    .unwrap_or_default(),
-                ..Mount::new(MountKind::Tmpfs, "", v.target.clone())
-            },
+                    ..Mount::new(MountKind::Tmpfs, "", v.target.clone())
+                },
+            })
         })
         .chain(
             valid
@@ -597,6 +601,7 @@ mod network_mode_tests {
             warnings: vec![],
             secrets: BTreeMap::new(),
             configs: BTreeMap::new(),
+            models: BTreeMap::new(),
             extensions: BTreeMap::new(),
         }
     }

@@ -10,7 +10,7 @@ use crate::mounts::{tmpfs_entry, volumes_from_entry, TmpfsOptions, VolumesFromSo
 use crate::names::{joined_container, network_mode};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use wharf_compose::{Project, Service, ServicePort};
+use wharf_compose::{Project, Service, ServicePort, VolumeKind};
 use wharf_engine_api::{
     FileMount, IpcMode, LogConfig, NetworkMode, PidMode, PortBinding, Protocol, RestartPolicy,
     Ulimit, UtsMode,
@@ -269,6 +269,29 @@ pub fn validate_service<'a>(
     let mut ports = Vec::new();
     for port in &service.ports {
         ports.extend(port_bindings(port).map_err(invalid)?);
+    }
+    if !service.models.is_empty() {
+        let used: Vec<String> = service
+            .models
+            .keys()
+            .map(|key| match project.models.get(key) {
+                Some(model) => format!("{key:?} ({})", model.model),
+                None => format!("{key:?}"),
+            })
+            .collect();
+        return Err(refuse(format!(
+            "models are not supported by wharf's engine: the service uses {} {}; remove `models` from it to run it with wharf",
+            if used.len() == 1 { "model" } else { "models" },
+            used.join(", ")
+        )));
+    }
+    for (i, mount) in service.volumes.iter().enumerate() {
+        if mount.kind == VolumeKind::Npipe {
+            return Err(refuse(format!(
+                "volumes[{i}] (target {:?}): npipe mounts are Windows named pipes, which wharf's engine cannot mount on Linux: bind-mount a Unix socket instead",
+                mount.target
+            )));
+        }
     }
     let restart = parse_restart(service.restart.as_deref()).map_err(invalid)?;
     let mut addresses = BTreeMap::new();

@@ -348,3 +348,53 @@ fn volumes_from_a_missing_container_fails_before_anything_is_created() {
         .to_string();
     assert!(err.contains("invalid volumes_from mode \"rx\""), "{err}");
 }
+
+/// `config` prints models and npipe mounts (the loader keeps them); `up`
+/// refuses them by name before anything is created.
+#[test]
+fn models_and_npipe_mounts_are_refused_by_up_with_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = load(
+        dir.path(),
+        "services:\n  db:\n    image: busybox\n  chat:\n    image: busybox\n    depends_on: [db]\n    models: [llm]\nmodels:\n  llm:\n    model: ai/smollm2\n",
+        &[],
+    );
+    let engine = FakeEngine::new();
+    engine.add_image("busybox");
+    let err = wharf_orchestrator::up(&engine, &project, &UpOptions::default(), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "service \"chat\": models are not supported by wharf's engine: the service uses model \"llm\" (ai/smollm2); remove `models` from it to run it with wharf"
+    );
+    assert!(engine.changes().is_empty(), "{:?}", engine.changes());
+    // A service that uses none still comes up alone.
+    let db_only = UpOptions {
+        services: vec!["db".into()],
+        ..Default::default()
+    };
+    wharf_orchestrator::up(&engine, &project, &db_only, &|_| {}).unwrap();
+
+    let project = load(
+        dir.path(),
+        "services:\n  app:\n    image: busybox\n    volumes:\n      - ./src:/src\n      - type: npipe\n        source: \\\\.\\pipe\\docker_engine\n        target: \\\\.\\pipe\\docker_engine\n",
+        &[],
+    );
+    let app = &project.services["app"];
+    let err = validate_service(&project, app).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "service \"app\": volumes[1] (target \"\\\\\\\\.\\\\pipe\\\\docker_engine\"): npipe mounts are Windows named pipes, which wharf's engine cannot mount on Linux: bind-mount a Unix socket instead"
+    );
+    let engine = FakeEngine::new();
+    engine.add_image("busybox");
+    let up = wharf_orchestrator::up(&engine, &project, &UpOptions::default(), &|_| {});
+    assert!(up.unwrap_err().to_string().contains("npipe mounts"));
+    assert!(engine.changes().is_empty(), "{:?}", engine.changes());
+    // No spec is built from it.
+    assert!(container_spec(&project, app, 1)
+        .unwrap_err()
+        .to_string()
+        .contains("npipe mounts"));
+}

@@ -144,8 +144,12 @@ fn mount_options() {
 fn attribute_errors() {
     let cases: &[(&str, &str)] = &[
         (
-            "    volumes:\n      - type: npipe\n        source: x\n        target: /p\n",
-            "compose.yaml:5:15: services.a.volumes[0].type: npipe mounts are Windows named pipes and do not exist on Linux: use a bind mount of a Unix socket instead",
+            "    volumes:\n      - type: npipe\n        source: x\n        target: /p\n        bind: {propagation: rshared}\n",
+            "compose.yaml:8:15: services.a.volumes[0].bind: bind options apply to bind mounts, not to a npipe mount: remove them or change type",
+        ),
+        (
+            "    volumes:\n      - type: npipe\n        source: x\n        target: pipe\n",
+            "compose.yaml:7:17: services.a.volumes[0].target: the target \"pipe\" must be an absolute path",
         ),
         (
             "    secrets: [nope]\n",

@@ -93,6 +93,29 @@ fn include_adds_a_project_with_its_own_directory_and_env() {
 }
 
 #[test]
+fn include_brings_its_models() {
+    let p = Proj::with(
+        "include: [ai/compose.yaml]\nservices:\n  web:\n    image: web\n    models: [llm]\n",
+    );
+    p.file(
+        "ai/compose.yaml",
+        "services:\n  runner:\n    image: r\n    models: [llm]\nmodels:\n  llm:\n    model: ai/smollm2\n",
+    );
+    let project = p.load().unwrap();
+    assert_eq!(project.models["llm"].model, "ai/smollm2");
+    let p = Proj::with("include: [ai/compose.yaml]\nservices:\n  web:\n    image: web\nmodels:\n  llm:\n    model: ai/other\n");
+    p.file(
+        "ai/compose.yaml",
+        "services:\n  runner:\n    image: r\nmodels:\n  llm:\n    model: ai/smollm2\n",
+    );
+    let e = p.load().unwrap_err().to_string();
+    assert!(
+        e.contains("model \"llm\" is also defined, differently"),
+        "{e}"
+    );
+}
+
+#[test]
 fn include_errors() {
     let p = Proj::with("include: [other.yaml]\nservices:\n  web:\n    image: a\n");
     p.file("other.yaml", "services:\n  web:\n    image: b\n");

@@ -162,3 +162,13 @@ fn golden_devices() {
 fn golden_windows() {
     check_case("windows");
 }
+
+#[test]
+fn golden_models() {
+    check_case("models");
+}
+
+#[test]
+fn golden_npipe() {
+    check_case("npipe");
+}

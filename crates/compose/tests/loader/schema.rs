@@ -36,7 +36,7 @@ fn schema_describes_short_and_long_forms() {
     assert!(s["properties"].get("include").is_some());
     assert_eq!(
         s["$defs"]["VolumeKind"]["enum"],
-        serde_json::json!(["bind", "volume", "tmpfs"])
+        serde_json::json!(["bind", "volume", "tmpfs", "npipe"])
     );
     assert!(s["$defs"]["Service"].get("required").is_none());
 }

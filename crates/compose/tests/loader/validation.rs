@@ -195,6 +195,43 @@ fn dependency_on_a_disabled_service() {
     assert!(!project.services.contains_key("mon"));
 }
 
+/// Each link of a long chain is reached in one walk, whichever way its head
+/// is enabled, and whichever attribute makes the link.
+#[test]
+fn long_dependency_chain_is_enabled_with_its_head() {
+    const LEN: usize = 500;
+    let mut yaml = String::from("services:\n");
+    for i in 0..LEN {
+        let profile = if i == 0 { "top" } else { "deep" };
+        yaml.push_str(&format!(
+            "  s{i:04}:\n    image: x\n    profiles: [{profile}]\n"
+        ));
+        if i + 1 < LEN {
+            let next = format!("s{:04}", i + 1);
+            yaml.push_str(&match i % 4 {
+                0 => format!("    depends_on: [{next}]\n"),
+                1 => format!("    links: [\"{next}:alias\"]\n"),
+                2 => format!("    volumes_from: [{next}]\n"),
+                _ => format!("    ipc: service:{next}\n"),
+            });
+        }
+    }
+    yaml.push_str("  spare:\n    image: x\n    profiles: [deep]\n");
+    let p = Proj::with(&yaml);
+    let by_profile = p.load_with(|o| o.profiles = vec!["top".into()]).unwrap();
+    assert_eq!(by_profile.services.len(), LEN);
+    assert!(!by_profile.services.contains_key("spare"));
+    let by_name = p.load_with(|o| o.services = vec!["s0000".into()]).unwrap();
+    assert_eq!(by_name.services.len(), LEN);
+    assert!(by_name.services.contains_key(&format!("s{:04}", LEN - 1)));
+    assert!(!by_name.services.contains_key("spare"));
+    // From the middle, only the rest of the chain.
+    let half = p
+        .load_with(|o| o.services = vec![format!("s{:04}", LEN / 2)])
+        .unwrap();
+    assert_eq!(half.services.len(), LEN - LEN / 2);
+}
+
 #[test]
 fn networks_defaults_and_names() {
     let p = load_yaml(

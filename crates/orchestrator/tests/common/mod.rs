@@ -95,6 +95,7 @@ pub fn hello() -> Project {
         warnings: Vec::new(),
         secrets: BTreeMap::new(),
         configs: BTreeMap::new(),
+        models: BTreeMap::new(),
         extensions: BTreeMap::new(),
     }
 }
