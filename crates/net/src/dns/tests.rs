@@ -276,3 +276,20 @@ fn server_answers_own_names_forwards_others_and_rereads_its_table() {
     drop(stop_w);
     server.join().unwrap();
 }
+
+#[test]
+fn a_flood_of_forwarded_queries_cannot_grow_the_monitor_without_bound() {
+    let server = Arc::new(Server {
+        table: TableFile::new(PathBuf::from("/nonexistent/dns.json")),
+        turn: AtomicUsize::new(0),
+        upstream_port: 53,
+        in_flight: AtomicUsize::new(0),
+    });
+    let places: Vec<InFlight> = (0..MAX_IN_FLIGHT)
+        .map(|_| server.try_start().expect("a free place"))
+        .collect();
+    assert!(server.try_start().is_none(), "one thread too many");
+    drop(places);
+    assert_eq!(server.in_flight.load(Ordering::Acquire), 0);
+    assert!(server.try_start().is_some());
+}
