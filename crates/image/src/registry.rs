@@ -147,6 +147,19 @@ fn parse_auth_params(s: &str) -> HashMap<String, String> {
     out
 }
 
+/// The bearer token in a token service's answer (`token`, or OAuth2's
+/// `access_token`), or why there is none.
+pub fn token_from_response(body: &[u8]) -> Result<String, String> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| format!("its token service sent something that is not JSON: {e}"))?;
+    v.get("token")
+        .or_else(|| v.get("access_token"))
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| "its token service answered without a token".to_string())
+}
+
 /// Percent-encode a query value.
 fn encode_query(s: &str) -> String {
     let mut out = String::new();
@@ -546,22 +559,11 @@ impl Registry {
                 action: action.to_string(),
                 reason: format!("token service: {r}"),
             })?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| ImageError::Registry {
-                registry: self.domain.clone(),
-                action: action.to_string(),
-                reason: format!("its token service sent something that is not JSON: {e}"),
-            })?;
-        v.get("token")
-            .or_else(|| v.get("access_token"))
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| ImageError::Registry {
-                registry: self.domain.clone(),
-                action: action.to_string(),
-                reason: "its token service answered without a token".into(),
-            })
+        token_from_response(&body).map_err(|reason| ImageError::Registry {
+            registry: self.domain.clone(),
+            action: action.to_string(),
+            reason,
+        })
     }
 
     /// Send a request with authentication; a 401 on a request that can be repeated

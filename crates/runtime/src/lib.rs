@@ -42,6 +42,8 @@ pub use options::{
     check_sysctl, check_sysctl_in, Device, Namespace, ProcessOptions, Security, Ulimit,
 };
 pub use pty::{copy_window_size, relay_terminal, RawMode, WindowSize};
+#[doc(hidden)]
+pub use seccomp::check_docker_profile;
 pub use seccomp::{ProfileError, SeccompProfile};
 pub use signal::{parse_signal, send_signal, wait_for_exit};
 pub use spawn::{spawn, Rootfs, SpawnConfig, Spawned};

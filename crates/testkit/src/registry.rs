@@ -72,6 +72,13 @@ fn v2_status(port: u16) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
+/// How one start of the registry went.
+enum Started {
+    Up(TestRegistry),
+    /// Another program took the port first; the registry's log.
+    PortTaken(String),
+}
+
 impl TestRegistry {
     /// Start a registry, or `None` (with the reason printed) when
     /// `docker-registry` is not installed. Returns once `/v2/` answers.
@@ -80,6 +87,21 @@ impl TestRegistry {
             eprintln!("SKIP: docker-registry is not installed (apt-get install docker-registry)");
             return None;
         };
+        // The port is free when chosen, but another program on the host may take it
+        // before the registry binds it: then the registry exits, and we try another.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match Self::start_on_a_free_port(&bin, &auth) {
+                Started::Up(registry) => return Some(registry),
+                Started::PortTaken(log) => {
+                    assert!(attempts < 10, "no free port for the registry: {log}");
+                }
+            }
+        }
+    }
+
+    fn start_on_a_free_port(bin: &Path, auth: &RegistryAuth<'_>) -> Started {
         let dir = tempfile::tempdir().expect("create the registry's directory");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -92,7 +114,7 @@ impl TestRegistry {
             storage.display()
         );
         let needs_auth = !matches!(auth, RegistryAuth::Open);
-        match auth {
+        match *auth {
             RegistryAuth::Open => {}
             RegistryAuth::Htpasswd => {
                 let hash = bcrypt::hash(PASSWORD, 5).expect("hash the test password");
@@ -133,16 +155,27 @@ impl TestRegistry {
         };
         let ready = if needs_auth { 401 } else { 200 };
         let deadline = Instant::now() + Duration::from_secs(30);
+        let log = |r: &TestRegistry| {
+            std::fs::read_to_string(r.dir.path().join("registry.log")).unwrap_or_default()
+        };
+        let mut registry = registry;
         while v2_status(port) != Some(ready) {
+            if registry.child.try_wait().is_ok_and(|s| s.is_some()) {
+                let log = log(&registry);
+                assert!(
+                    log.contains("address already in use"),
+                    "the registry exited: {log}"
+                );
+                return Started::PortTaken(log);
+            }
             assert!(
                 Instant::now() < deadline,
                 "the registry did not come up: {}",
-                std::fs::read_to_string(registry.dir.path().join("registry.log"))
-                    .unwrap_or_default()
+                log(&registry)
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(registry)
+        Started::Up(registry)
     }
 
     /// `127.0.0.1:PORT`.

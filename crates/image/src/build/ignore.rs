@@ -77,14 +77,16 @@ pub fn clean(p: &str) -> Vec<String> {
 }
 
 /// Whether the pattern components match the path components (`**` spans any number).
+/// A mismatch after a `**` only moves that `**` on, never back into an earlier one,
+/// so the work is at most the pattern's length times the path's, not exponential in
+/// the number of `**`.
 pub fn match_path(pat: &[String], path: &[String]) -> bool {
-    match pat.first() {
-        None => path.is_empty(),
-        Some(p) if p == "**" => (0..=path.len()).any(|skip| match_path(&pat[1..], &path[skip..])),
-        Some(p) => {
-            !path.is_empty() && match_component(p, &path[0]) && match_path(&pat[1..], &path[1..])
-        }
-    }
+    wildcard(
+        pat.len(),
+        path.len(),
+        |p| pat[p] == "**",
+        |p, s| match_component(&pat[p], &path[s]).then_some(p + 1),
+    )
 }
 
 /// Whether a pattern has glob characters.
@@ -99,18 +101,54 @@ pub fn match_component(pat: &str, name: &str) -> bool {
     matches(&p, &s)
 }
 
+/// One component against a `filepath.Match` pattern; like [`match_path`], a `*`
+/// that fails only moves itself on.
 fn matches(p: &[char], s: &[char]) -> bool {
-    let Some(&c) = p.first() else {
-        return s.is_empty();
-    };
-    match c {
-        '*' => (0..=s.len()).any(|k| matches(&p[1..], &s[k..])),
-        '?' => !s.is_empty() && matches(&p[1..], &s[1..]),
+    wildcard(p.len(), s.len(), |i| p[i] == '*', |i, at| one(p, i, s[at]))
+}
+
+/// The classic wildcard matcher over a pattern of `pat_len` tokens and a subject of
+/// `len` items: `is_star(i)` says token `i` matches any run of items, `step(i, at)`
+/// whether the single-item token at `i` matches item `at`, and where the next
+/// token starts. Remembers only the last star and how far it has reached.
+fn wildcard(
+    pat_len: usize,
+    len: usize,
+    is_star: impl Fn(usize) -> bool,
+    step: impl Fn(usize, usize) -> Option<usize>,
+) -> bool {
+    let (mut p, mut at) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while at < len {
+        if p < pat_len && is_star(p) {
+            p += 1;
+            star = Some((p, at));
+            continue;
+        }
+        if let Some(next) = (p < pat_len).then(|| step(p, at)).flatten() {
+            p = next;
+            at += 1;
+            continue;
+        }
+        match star {
+            Some((after_star, reached)) => {
+                p = after_star;
+                at = reached + 1;
+                star = Some((after_star, reached + 1));
+            }
+            None => return false,
+        }
+    }
+    (p..pat_len).all(is_star)
+}
+
+/// Whether the single-character token at `p[i]` (`?`, a class, an escape or a
+/// literal) matches `ch`, and where the next token starts.
+fn one(p: &[char], i: usize, ch: char) -> Option<usize> {
+    match p[i] {
+        '?' => Some(i + 1),
         '[' => {
-            let Some(&ch) = s.first() else {
-                return false;
-            };
-            let mut i = 1;
+            let mut i = i + 1;
             let negate = matches!(p.get(i), Some('^' | '!'));
             if negate {
                 i += 1;
@@ -134,12 +172,10 @@ fn matches(p: &[char], s: &[char]) -> bool {
                 }
                 i += 1;
             }
-            if i >= p.len() {
-                return false; // unterminated class matches nothing
-            }
-            hit != negate && matches(&p[i + 1..], &s[1..])
+            // An unterminated class matches nothing.
+            (i < p.len() && hit != negate).then_some(i + 1)
         }
-        '\\' if p.len() > 1 => !s.is_empty() && s[0] == p[1] && matches(&p[2..], &s[1..]),
-        c => !s.is_empty() && s[0] == c && matches(&p[1..], &s[1..]),
+        '\\' if i + 1 < p.len() => (p[i + 1] == ch).then_some(i + 2),
+        c => (c == ch).then_some(i + 1),
     }
 }

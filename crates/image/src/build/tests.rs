@@ -132,6 +132,30 @@ fn dockerignore_rules() {
     assert!(!super::ignore::match_component("[^a-c]*", "apple"));
 }
 
+#[test]
+fn dockerignore_patterns_with_many_stars_do_not_hang_a_build() {
+    // Backtracking into every earlier star made these exponential: 20 stars on
+    // a 60-character name, 20 `**` on a 60-deep path, never finished.
+    let stars = format!("{}b", "*a".repeat(20));
+    let name = "a".repeat(60);
+    assert!(!super::ignore::match_component(&stars, &name));
+    assert!(super::ignore::match_component(&stars, &format!("{name}b")));
+    let deep = vec!["a".to_string(); 60];
+    let pattern = super::ignore::clean(&format!("{}b", "**/a/".repeat(20)));
+    assert!(!super::ignore::match_path(&pattern, &deep));
+    let ig = Ignore::parse(&format!("{}/b\n", "**/a/".repeat(20)));
+    assert!(!ig.is_ignored(&"a/".repeat(60)));
+    // The semantics stay: stars, classes, escapes and `**` spans.
+    let m = super::ignore::match_component;
+    assert!(m("*.t*t", "a.txt") && m("a*b*c", "abbbc") && !m("a*b*c", "abbb"));
+    assert!(m("\\*x", "*x") && !m("\\*x", "ax") && m("[!a]*", "ba") && !m("[a", "a"));
+    assert!(m("*", "") && m("**", "x") && !m("?", ""));
+    let p = |s: &str| super::ignore::clean(s);
+    assert!(super::ignore::match_path(&p("**/x/**"), &p("a/x/b/c")));
+    assert!(super::ignore::match_path(&p("**"), &p("")));
+    assert!(!super::ignore::match_path(&p("a/**/b"), &p("a/c")));
+}
+
 // ---------------------------------------------------------------- cache keys
 
 #[test]

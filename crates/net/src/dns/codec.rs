@@ -44,7 +44,7 @@ pub struct Query {
     pub name: String,
     pub qtype: u16,
     pub qclass: u16,
-    /// The question as it appeared on the wire (name, type, class), copied into answers.
+    /// The question (name as sent, uncompressed; type; class), copied into answers.
     pub question_wire: Vec<u8>,
 }
 
@@ -69,10 +69,11 @@ pub fn message_id(msg: &[u8]) -> Option<u16> {
     (msg.len() >= HEADER_LEN).then(|| be16(msg, 0)).flatten()
 }
 
-/// Read the name at `start`; returns it (lower case, dot-separated) and the offset just
-/// after it in the original position (pointers end a name in two bytes).
-pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), ParseError> {
-    let mut labels: Vec<String> = Vec::new();
+/// The labels of the name at `start` as sent (compression pointers followed), and
+/// the offset just after the name in its original position (a pointer ends a name
+/// in two bytes).
+fn read_labels(msg: &[u8], start: usize) -> Result<(Vec<&[u8]>, usize), ParseError> {
+    let mut labels = Vec::new();
     let mut at = start;
     let mut end = None;
     let mut pointers = 0;
@@ -84,8 +85,7 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), ParseError
         match len & 0xc0 {
             0x00 => {
                 if len == 0 {
-                    let end = end.unwrap_or(at + 1);
-                    return Ok((labels.join("."), end));
+                    return Ok((labels, end.unwrap_or(at + 1)));
                 }
                 let label = msg
                     .get(at + 1..at + 1 + len)
@@ -94,7 +94,7 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), ParseError
                 if total > 255 {
                     return Err(ParseError::Malformed("name longer than 255 bytes"));
                 }
-                labels.push(String::from_utf8_lossy(label).to_ascii_lowercase());
+                labels.push(label);
                 at += 1 + len;
             }
             0xc0 => {
@@ -115,6 +115,28 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), ParseError
     }
 }
 
+fn join_labels(labels: &[&[u8]]) -> String {
+    labels
+        .iter()
+        .map(|l| String::from_utf8_lossy(l))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Read the name at `start`; returns it (lower case, dot-separated) and the offset just
+/// after it in the original position (pointers end a name in two bytes).
+pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), ParseError> {
+    let (labels, end) = read_labels(msg, start)?;
+    Ok((join_labels(&labels).to_ascii_lowercase(), end))
+}
+
+/// Like [`read_name`], with the name's case as sent (resolvers randomize it and
+/// check the echo).
+pub fn read_name_as_sent(msg: &[u8], start: usize) -> Result<(String, usize), ParseError> {
+    let (labels, end) = read_labels(msg, start)?;
+    Ok((join_labels(&labels), end))
+}
+
 /// Parse a query: the header and exactly one question.
 pub fn parse_query(msg: &[u8]) -> Result<Query, ParseError> {
     if msg.len() < HEADER_LEN {
@@ -126,16 +148,25 @@ pub fn parse_query(msg: &[u8]) -> Result<Query, ParseError> {
     if qdcount != 1 {
         return Err(ParseError::Malformed("not exactly one question"));
     }
-    let (name, after) = read_name(msg, HEADER_LEN)?;
+    let (labels, after) = read_labels(msg, HEADER_LEN)?;
     let qtype = be16(msg, after).ok_or(ParseError::Malformed("question truncated"))?;
     let qclass = be16(msg, after + 2).ok_or(ParseError::Malformed("question truncated"))?;
+    // The question goes back uncompressed: a pointer in it points into the query,
+    // and would point at other bytes in the answer.
+    let mut question_wire = Vec::with_capacity(after + 4 - HEADER_LEN);
+    for label in &labels {
+        question_wire.push(label.len() as u8);
+        question_wire.extend_from_slice(label);
+    }
+    question_wire.push(0);
+    question_wire.extend_from_slice(&msg[after..after + 4]);
     Ok(Query {
         id,
         flags,
-        name,
+        name: join_labels(&labels).to_ascii_lowercase(),
         qtype,
         qclass,
-        question_wire: msg[HEADER_LEN..after + 4].to_vec(),
+        question_wire,
     })
 }
 
@@ -323,6 +354,26 @@ mod tests {
             m
         };
         assert!(matches!(parse_query(&two), Err(ParseError::Malformed(_))));
+    }
+
+    #[test]
+    fn compressed_question_is_echoed_uncompressed_with_its_case() {
+        // "Web" + a pointer to "Example" after the question: the pointer's target
+        // in the answer would be the answer's own records.
+        let mut msg = vec![0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+        msg.extend_from_slice(&[3, b'W', b'e', b'b', 0xc0, 22, 0, 1, 0, 1]);
+        msg.extend_from_slice(&encode_name("Example"));
+        let q = parse_query(&msg).unwrap();
+        assert_eq!(q.name, "web.example");
+        let resp = build_response(&q, NOERROR, &[Ipv4Addr::new(10, 0, 0, 1)], 600);
+        assert_eq!(
+            read_name_as_sent(&resp, HEADER_LEN).unwrap().0,
+            "Web.Example"
+        );
+        assert_eq!(
+            read_a_answers(&resp).unwrap(),
+            (NOERROR, vec![Ipv4Addr::new(10, 0, 0, 1)])
+        );
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub const ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
 const TTL: u32 = 600;
 /// How long one upstream gets to answer.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
+/// At most this many forwarded queries and TCP connections at once, each on its
+/// own thread of the monitor; a container that sends more gets SERVFAIL (UDP) or
+/// a closed connection (TCP) instead of growing the monitor without bound.
+const MAX_IN_FLIGHT: usize = 64;
 
 /// What a container's DNS server answers: names (lower case) with their addresses in
 /// answer order, and the resolvers other names go to.
@@ -246,14 +250,35 @@ impl TableFile {
     }
 }
 
-/// One server: the table, the round-robin counter and the upstream addresses.
+/// One server: the table, the round-robin counter, the upstream addresses and the
+/// threads at work.
 struct Server {
     table: TableFile,
     turn: AtomicUsize,
     upstream_port: u16,
+    in_flight: AtomicUsize,
+}
+
+/// One of the [`MAX_IN_FLIGHT`] places for a thread; given back when dropped.
+struct InFlight(Arc<Server>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Server {
+    /// A place for one more thread, unless all are taken.
+    fn try_start(self: &Arc<Self>) -> Option<InFlight> {
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_IN_FLIGHT).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| InFlight(self.clone()))
+    }
+
     fn handle(&self, msg: &[u8], tcp: bool) -> Option<Vec<u8>> {
         let table = self.table.current();
         match answer(&table, msg, || self.turn.fetch_add(1, Ordering::Relaxed)) {
@@ -290,6 +315,7 @@ pub fn serve(
         table: TableFile::new(table_path.to_path_buf()),
         turn: AtomicUsize::new(0),
         upstream_port,
+        in_flight: AtomicUsize::new(0),
     });
     let udp = Arc::new(udp);
     let _ = tcp.set_nonblocking(true);
@@ -321,21 +347,31 @@ pub fn serve(
                         let _ = udp.send_to(&reply, peer);
                     }
                     Action::Drop => {}
-                    Action::Forward => {
-                        let (server, udp) = (server.clone(), udp.clone());
-                        std::thread::spawn(move || {
-                            if let Some(reply) = server.handle(&msg, false) {
+                    Action::Forward => match server.try_start() {
+                        Some(place) => {
+                            let udp = udp.clone();
+                            std::thread::spawn(move || {
+                                if let Some(reply) = place.0.handle(&msg, false) {
+                                    let _ = udp.send_to(&reply, peer);
+                                }
+                            });
+                        }
+                        None => {
+                            if let Some(reply) = servfail(&msg) {
                                 let _ = udp.send_to(&reply, peer);
                             }
-                        });
-                    }
+                        }
+                    },
                 }
             }
         }
         if ready(&fds[1]) {
             while let Ok((mut stream, _)) = tcp.accept() {
-                let server = server.clone();
+                let Some(place) = server.try_start() else {
+                    continue; // dropped: closed
+                };
                 std::thread::spawn(move || {
+                    let server = &place.0;
                     let _ = stream.set_nonblocking(false);
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                     let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));

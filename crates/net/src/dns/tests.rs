@@ -160,11 +160,32 @@ fn table_json_round_trips() {
     );
 }
 
+/// A UDP socket and a TCP listener on one free loopback port, as a DNS server
+/// needs. Other programs on the host hold ports too: the TCP port is taken first
+/// from the kernel's free ones, and the pair is tried again on another port when
+/// that number is taken for UDP.
+fn loopback_pair() -> (UdpSocket, TcpListener) {
+    for _ in 0..100 {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        match UdpSocket::bind(tcp.local_addr().unwrap()) {
+            Ok(udp) => return (udp, tcp),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => panic!("binding UDP on loopback: {e}"),
+        }
+    }
+    panic!("no loopback port was free for both UDP and TCP in 100 tries");
+}
+
+#[test]
+fn loopback_pair_shares_one_port() {
+    let (udp, tcp) = loopback_pair();
+    assert_eq!(udp.local_addr().unwrap(), tcp.local_addr().unwrap());
+}
+
 /// A fake upstream on 127.0.0.1 answering every A query with 10.9.8.7.
 fn fake_upstream() -> (SocketAddr, TcpListener) {
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (udp, tcp) = loopback_pair();
     let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).unwrap();
     let answer = |msg: &[u8]| {
         let q = codec::parse_query(msg).unwrap();
         codec::build_response(&q, codec::NOERROR, &[Ipv4Addr::new(10, 9, 8, 7)], 5)
@@ -218,12 +239,8 @@ fn server_answers_own_names_forwards_others_and_rereads_its_table() {
     let mut t = table();
     t.upstreams = vec![upstream.ip()];
     std::fs::write(&path, serde_json::to_vec(&t).unwrap()).unwrap();
-    let (udp, tcp) = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (udp, tcp) = loopback_pair();
     let local = udp.local_addr().unwrap();
-    let tcp = {
-        drop(tcp);
-        TcpListener::bind(local).unwrap()
-    };
     let (stop_r, stop_w) = nix::unistd::pipe().unwrap();
     let server_path = path.clone();
     let port = upstream.port();
@@ -258,4 +275,21 @@ fn server_answers_own_names_forwards_others_and_rereads_its_table() {
 
     drop(stop_w);
     server.join().unwrap();
+}
+
+#[test]
+fn a_flood_of_forwarded_queries_cannot_grow_the_monitor_without_bound() {
+    let server = Arc::new(Server {
+        table: TableFile::new(PathBuf::from("/nonexistent/dns.json")),
+        turn: AtomicUsize::new(0),
+        upstream_port: 53,
+        in_flight: AtomicUsize::new(0),
+    });
+    let places: Vec<InFlight> = (0..MAX_IN_FLIGHT)
+        .map(|_| server.try_start().expect("a free place"))
+        .collect();
+    assert!(server.try_start().is_none(), "one thread too many");
+    drop(places);
+    assert_eq!(server.in_flight.load(Ordering::Acquire), 0);
+    assert!(server.try_start().is_some());
 }

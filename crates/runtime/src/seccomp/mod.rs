@@ -373,6 +373,20 @@ pub(crate) fn parse_docker_profile(
     })
 }
 
+/// Parse a Docker JSON profile for a container holding `caps` and compile it for
+/// every supported architecture, as `seccomp=FILE.json` is at container start,
+/// without installing anything. The entry point of the profile fuzz target.
+#[doc(hidden)]
+pub fn check_docker_profile(json: &[u8], caps: u64) -> Result<(), String> {
+    for arch in [Arch::X86_64, Arch::Aarch64] {
+        parse_docker_profile(arch, json, caps)
+            .map_err(|e| e.to_string())?
+            .compile(arch)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------- compiler
 
 const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
