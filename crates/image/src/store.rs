@@ -399,7 +399,7 @@ impl ImageStore {
         let file = File::open(&blob).map_err(ioe("open layer blob", &blob))?;
         let mut reader = Hashing::new(file);
         let what = format!("layer {}", layer.digest);
-        let summary = unpack::unpack_layer(&mut reader, tmp, &what, &self.unpack_opts)?;
+        let summary = unpack::unpack_layer(&mut reader, tmp, &layer.digest, &self.unpack_opts)?;
         io::copy(&mut reader, &mut io::sink()).map_err(ioe("read layer blob", &blob))?;
         let (actual, _, _) = reader.finish();
         if actual != layer.digest {
