@@ -309,3 +309,57 @@ fn published_ports_keep_the_client_address_and_networks_stay_apart() {
         },
     );
 }
+
+/// Regression: a service on a normal and an `internal` network published
+/// nothing when the internal one sorted first (`back` before `front`).
+#[test]
+fn a_port_is_published_through_the_network_that_is_not_internal() {
+    sandboxed(
+        "ports::a_port_is_published_through_the_network_that_is_not_internal",
+        |s| {
+            if wharf_net::firewall::find_nft().is_none() {
+                eprintln!("skipped: nft is not installed");
+                return;
+            }
+            s.import_busybox();
+            let client = ClientHost::start();
+            let dir = s.project(
+                "mixed",
+                r#"
+services:
+  api:
+    image: busybox:latest
+    command: ["sh", "-c", "echo published > /index.html && exec httpd -f -p 80 -h /"]
+    ports: ["80"]
+    networks:
+      front: {}
+      back: {}
+networks:
+  front: {}
+  back:
+    internal: true
+"#,
+            );
+            s.ok(&dir, &["up", "-d"]);
+            let answer = s.ok(&dir, &["port", "api", "80"]);
+            let host_port = answer
+                .trim()
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+                .unwrap_or_else(|| panic!("no host port in {answer:?}"));
+            let local = eventually("api through the proxy", Duration::from_secs(10), || {
+                http_get(&format!("127.0.0.1:{host_port}"), "/")
+            });
+            assert!(local.contains("published"), "{local}");
+            // From another host: DNAT to the front address, answered through
+            // the front network's default route.
+            let url = format!("{HOST_ADDR}:{host_port}");
+            let remote = eventually("api from the client host", Duration::from_secs(10), || {
+                client.run(|| http_get(&url, "/"))
+            });
+            assert!(remote.contains("published"), "{remote}");
+            s.ok(&dir, &["down"]);
+        },
+    );
+}

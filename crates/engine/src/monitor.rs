@@ -147,7 +147,12 @@ impl Monitor {
         let attached = status.is_none();
         let (listeners, ports) = self.bind_ports()?;
         // Removed when this function returns, however it does.
-        let _port_rules = crate::ports::publish(&self.record, &ports)?;
+        let endpoints = &self.record.endpoints;
+        let endpoint = (!ports.is_empty())
+            .then(|| crate::ports::publishing_endpoint(&self.layout, endpoints))
+            .flatten()
+            .map(|index| &endpoints[index]);
+        let _port_rules = crate::ports::publish(&self.record, endpoint, &ports)?;
         let log = Arc::new(Mutex::new(LogWriter::open(
             &self.dir.join(LOG_FILE),
             self.record.spec.logging,
@@ -303,23 +308,22 @@ impl Monitor {
     fn bind_ports(&self) -> Result<(Vec<Listener>, Vec<PublishedPort>), EngineError> {
         let mut listeners = Vec::new();
         let mut published = Vec::new();
-        // Docker publishes nothing from an internal network.
-        if self.record.spec.ports.is_empty()
-            || crate::ports::on_internal_network(&self.layout, &self.record)
-        {
+        if self.record.spec.ports.is_empty() {
             return Ok((listeners, published));
         }
-        let target_ip = self
-            .record
-            .endpoints
-            .first()
-            .map(|e| IpAddr::V4(e.address))
-            .ok_or_else(|| {
-                EngineError::Invalid(format!(
-                    "container {} publishes ports but is on no network",
-                    self.record.name
-                ))
-            })?;
+        if self.record.endpoints.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "container {} publishes ports but is on no network",
+                self.record.name
+            )));
+        }
+        // Docker publishes through a network that is not internal, and
+        // nothing when every network of the container is internal.
+        let endpoints = &self.record.endpoints;
+        let Some(index) = crate::ports::publishing_endpoint(&self.layout, endpoints) else {
+            return Ok((listeners, published));
+        };
+        let target_ip = IpAddr::V4(endpoints[index].address);
         for port in &self.record.spec.ports {
             let listen = port.listen_addr();
             let target = SocketAddr::new(target_ip, port.container_port);
@@ -457,6 +461,9 @@ impl Monitor {
             .map(|current| current.endpoints)
             .unwrap_or_else(|_| record.endpoints.clone());
         let dns_table = self.dir.join(crate::dns_data::FILE);
+        // The default route goes through the network the ports are published
+        // on; an internal network never carries it while another one could.
+        let routed = crate::ports::publishing_endpoint(&self.layout, &endpoints).unwrap_or(0);
         let mut attach = |pid: u32| -> Result<(), String> {
             for (index, endpoint) in endpoints.iter().enumerate() {
                 wharf_net::ensure_bridge(&endpoint.bridge, endpoint.gateway, endpoint.prefix)
@@ -478,13 +485,13 @@ impl Monitor {
                     &format!("eth{index}"),
                     endpoint.address,
                     endpoint.prefix,
-                    (index == 0).then_some(endpoint.gateway),
+                    (index == routed).then_some(endpoint.gateway),
                     endpoint.mac,
                     endpoint.mtu,
                     endpoint.ipv6.map(|v6| wharf_net::Ipv6Endpoint {
                         address: v6.address,
                         prefix: v6.prefix,
-                        gateway: (index == 0).then_some(v6.gateway),
+                        gateway: (index == routed).then_some(v6.gateway),
                     }),
                 )
                 .map_err(|e| e.to_string())?;
