@@ -733,6 +733,9 @@ impl LinuxEngine {
         if let Some(monitor) = state.monitor_pid {
             let _ = wharf_runtime::wait_for_exit(monitor, Duration::from_secs(5));
         }
+        if pid.is_some() {
+            self.delete_veths(record)?;
+        }
         let mut state = self.live_state(&record.id)?;
         if !matches!(
             state.state,
@@ -752,6 +755,22 @@ impl LinuxEngine {
             events::record(&self.layout, record, "stop", &[]);
         }
         Ok(())
+    }
+
+    /// Delete the host ends of the container's veth pairs (the kernel takes
+    /// the peers with them). The kernel would remove them with the
+    /// container's network namespace, but only a moment after its last
+    /// process ended: deleted here, they are gone when `stop`, `rm` or
+    /// `down` returns. The endpoints are read anew, since `network connect`
+    /// and `disconnect` change them.
+    fn delete_veths(&self, record: &ContainerRecord) -> Result<()> {
+        let current = self.load_record(&record.id);
+        let endpoints = match &current {
+            Ok(current) => &current.endpoints,
+            Err(_) => &record.endpoints,
+        };
+        let names: Vec<&str> = endpoints.iter().map(|e| e.host_ifname.as_str()).collect();
+        wharf_net::delete_links(&names).map_err(network::net_err)
     }
 
     /// `exec_in` with stdout and stderr collected: the exit code and the
@@ -1234,6 +1253,9 @@ impl Engine for LinuxEngine {
             path: record.cgroup_path.clone(),
         };
         handle.kill_all_and_destroy().map_err(runtime_err)?;
+        // A container that ended on its own may have left its veth pairs to
+        // the kernel's clean-up a moment ago.
+        self.delete_veths(&record)?;
         ports::withdraw(&record)?;
         if let Some((parent, _)) = record.cgroup_path.rsplit_once('/') {
             wharf_runtime::CgroupHandle::remove_empty_parents(&self.config.cgroup_fs_root, parent);
