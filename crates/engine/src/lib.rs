@@ -243,8 +243,8 @@ impl LinuxEngine {
     }
 
     /// The state, corrected when the recorded process is gone (a monitor that
-    /// was killed cannot record the exit itself), and paused when its cgroup
-    /// is frozen.
+    /// was killed cannot record the exit itself) or when its monitor is gone
+    /// (see [`Self::orphaned`]), and paused when its cgroup is frozen.
     fn live_state(&self, id: &str) -> Result<RuntimeState> {
         let mut state = self.load_state(id)?;
         if let (ContainerState::Running { paused, .. }, Some(cgroup)) =
@@ -252,27 +252,85 @@ impl LinuxEngine {
         {
             *paused = cgroup.is_frozen().unwrap_or(false);
         }
+        let monitored = matches!(
+            state.state,
+            ContainerState::Running { .. } | ContainerState::Restarting
+        );
+        if monitored && !monitor_alive(state.monitor_pid) {
+            return self.orphaned(id, state);
+        }
+        Ok(state)
+    }
+
+    /// A running (or restarting) container whose monitor is dead — killed,
+    /// since a monitor records the end before it exits. Nothing holds the
+    /// container's output, serves its published ports or applies its
+    /// restart policy any more, so the container is not shown as running:
+    /// what is left of it (processes, DNAT rules, veth pairs) is removed, it
+    /// is recorded as exited with a `die` event, and the next `start` or
+    /// `up` starts it again under a new monitor, which brings its logs,
+    /// exit status and ports back.
+    fn orphaned(&self, id: &str, seen: RuntimeState) -> Result<RuntimeState> {
+        // The monitor may have recorded the end and exited between the read
+        // and the look at its process; one that did leaves no orphan. Under
+        // its lock no other reader repairs the same container at once.
+        let Some(_lock) = MonitorLock::try_acquire(&self.monitor_lock_path(id))? else {
+            return Ok(seen);
+        };
+        let mut state = self.load_state(id)?;
+        if !matches!(
+            state.state,
+            ContainerState::Running { .. } | ContainerState::Restarting
+        ) || monitor_alive(state.monitor_pid)
+        {
+            return Ok(state);
+        }
+        let container_alive = match state.state {
+            ContainerState::Running { pid, .. } => monitor::process_start_ticks(pid)
+                .is_some_and(|ticks| state.pid_start_ticks.is_none_or(|t| t == ticks)),
+            _ => false,
+        };
+        if let Some(cgroup) = &state.cgroup {
+            cgroup.kill_all_and_destroy().map_err(runtime_err)?;
+        }
         if let ContainerState::Running { pid, .. } = state.state {
-            let alive = monitor::process_start_ticks(pid)
-                .is_some_and(|ticks| state.pid_start_ticks.is_none_or(|t| t == ticks));
-            if !alive {
-                let monitor_alive = state
-                    .monitor_pid
-                    .is_some_and(|m| Path::new(&format!("/proc/{m}")).exists());
-                if !monitor_alive {
-                    state.state = ContainerState::Exited {
-                        exit_code: state.last_exit_code.unwrap_or(255),
-                        finished_at: store::now_secs(),
-                        oom_killed: state.last_oom_killed,
-                    };
-                    state.monitor_pid = None;
-                    let _ = self.save_state(id, &state);
-                    // Its monitor died without removing the DNAT rules.
-                    if let Ok(record) = self.load_record(id) {
-                        let _ = ports::withdraw(&record);
-                    }
-                }
+            if container_alive {
+                let _ = wharf_runtime::wait_for_exit(pid, Duration::from_secs(10));
             }
+        }
+        // Killed now (by SIGKILL, 137), or its end was never recorded.
+        let exit_code = if container_alive {
+            137
+        } else {
+            state.last_exit_code.unwrap_or(255)
+        };
+        state.state = ContainerState::Exited {
+            exit_code,
+            finished_at: store::now_secs(),
+            oom_killed: state.last_oom_killed,
+        };
+        state.monitor_pid = None;
+        state.last_exit_code = Some(exit_code);
+        state.error = Some("its monitor process died".into());
+        self.save_state(id, &state)?;
+        if let Ok(record) = self.load_record(id) {
+            // What the monitor would have removed as it ended.
+            let _ = fs::remove_file(
+                self.layout
+                    .container(id)
+                    .join(crate::dns_data::RUNNING_MARKER),
+            );
+            let _ = ports::withdraw(&record);
+            let _ = self.delete_veths(&record);
+            events::record(
+                &self.layout,
+                &record,
+                "die",
+                &[
+                    ("exitCode", exit_code.to_string()),
+                    ("reason", "monitor died".to_string()),
+                ],
+            );
         }
         Ok(state)
     }
@@ -1524,6 +1582,19 @@ fn process_info(pid: u32) -> Option<ProcessInfo> {
         cpu_seconds: (number(11)? + number(12)?) / ticks,
         tty,
         command,
+    })
+}
+
+/// Whether the recorded monitor process still lives: it exists and is not
+/// a zombie (a killed monitor's parent may not have reaped it yet).
+fn monitor_alive(monitor_pid: Option<u32>) -> bool {
+    monitor_pid.is_some_and(|m| {
+        fs::read_to_string(format!("/proc/{m}/stat")).is_ok_and(|stat| {
+            // The command name may hold spaces and parentheses; the state
+            // follows the last ')'.
+            let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
+            !matches!(state, Some("Z" | "X") | None)
+        })
     })
 }
 
