@@ -388,7 +388,12 @@ services:
                 http_get("127.0.0.1:18090", "/")
             });
             let id = container_id(s, "orphan-web-1");
-            let state_path = s.root.path().join("containers").join(&id).join("state.json");
+            let state_path = s
+                .root
+                .path()
+                .join("containers")
+                .join(&id)
+                .join("state.json");
             let state: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
             let monitor = state["monitor_pid"].as_u64().expect("a monitor pid") as i32;
@@ -414,10 +419,12 @@ services:
             // The orphan is gone with its monitor: no process, no port.
             assert!(!alive(container), "the orphaned container still runs");
             assert!(http_get("127.0.0.1:18090", "/").is_none());
-            let events = std::fs::read_to_string(s.root.path().join("events/orphan.jsonl"))
-                .unwrap();
+            let events =
+                std::fs::read_to_string(s.root.path().join("events/orphan.jsonl")).unwrap();
             assert!(
-                events.lines().any(|l| l.contains("\"die\"") && l.contains("monitor died")),
+                events
+                    .lines()
+                    .any(|l| l.contains("\"die\"") && l.contains("monitor died")),
                 "{events}"
             );
 
@@ -425,9 +432,11 @@ services:
             let up_err = String::from_utf8_lossy(&up.stderr);
             assert!(up.status.success(), "{up_err}");
             assert!(up_err.contains("Started"), "{up_err}");
-            let answer = eventually("web again through its port", Duration::from_secs(10), || {
-                http_get("127.0.0.1:18090", "/")
-            });
+            let answer = eventually(
+                "web again through its port",
+                Duration::from_secs(10),
+                || http_get("127.0.0.1:18090", "/"),
+            );
             assert!(answer.contains("served"), "{answer}");
             let ps = s.ok(&dir, &["ps"]);
             assert!(ps.contains(" Up "), "{ps}");
@@ -438,6 +447,9 @@ services:
 
 /// Whether process `pid` exists and is not a zombie.
 fn alive(pid: u64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.starts_with(" Z")))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.starts_with(" Z"))
+    })
 }

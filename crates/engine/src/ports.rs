@@ -21,7 +21,10 @@ pub fn publishing_endpoint(layout: &Layout, endpoints: &[Endpoint]) -> Option<us
     })
 }
 
-fn publishing_endpoint_by(endpoints: &[Endpoint], internal: impl Fn(&str) -> bool) -> Option<usize> {
+fn publishing_endpoint_by(
+    endpoints: &[Endpoint],
+    internal: impl Fn(&str) -> bool,
+) -> Option<usize> {
     endpoints
         .iter()
         .position(|endpoint| !internal(&endpoint.network_id))

@@ -457,7 +457,9 @@ pub fn delete_links(names: &[&str]) -> Result<(), NetError> {
                 match handle.link().del(link.header.index).execute().await {
                     Ok(()) => Ok(()),
                     Err(e) if netlink_errno(&e) == Some(libc::ENODEV) => Ok(()),
-                    Err(e) => Err(netlink_err(format!("deleting network interface {name:?}"))(e)),
+                    Err(e) => Err(netlink_err(format!("deleting network interface {name:?}"))(
+                        e,
+                    )),
                 }
             }
         });

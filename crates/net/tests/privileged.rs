@@ -710,9 +710,15 @@ fn several_veth_pairs_are_deleted_in_one_call() {
         assert!(!wharf_net::link_exists("vethmany0").unwrap());
         assert!(!wharf_net::link_exists("vethmany1").unwrap());
         let inside = container.net_dev();
-        assert!(!inside.contains("eth0:") && !inside.contains("eth1:"), "{inside}");
+        assert!(
+            !inside.contains("eth0:") && !inside.contains("eth1:"),
+            "{inside}"
+        );
         let err = wharf_net::delete_links(&["bad/name"]).unwrap_err();
-        assert!(matches!(err, NetError::InvalidInterfaceName { .. }), "{err}");
+        assert!(
+            matches!(err, NetError::InvalidInterfaceName { .. }),
+            "{err}"
+        );
         wharf_net::delete_link("wbr0").unwrap();
     });
 }
