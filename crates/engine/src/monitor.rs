@@ -5,8 +5,9 @@
 
 use crate::lock::{MonitorLock, MONITOR_LOCK};
 use crate::logs::{LogRecord, LogWriter};
+use crate::resources::cgroup_config;
 use crate::store::{self, ContainerRecord, Layout, RuntimeState};
-use crate::{cgroup_config, runtime_err, CONFIG_FILE, LOG_FILE, STATE_FILE, STOP_MARKER};
+use crate::{runtime_err, CONFIG_FILE, LOG_FILE, STATE_FILE, STOP_MARKER};
 use nix::fcntl::OFlag;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
@@ -193,7 +194,7 @@ impl Monitor {
                     paused: false,
                 };
                 s.monitor_pid = Some(std::process::id());
-                s.pid_start_ticks = process_start_ticks(pid);
+                s.pid_start_ticks = crate::procfs::process_start_ticks(pid);
                 s.ports = ports.clone();
                 s.cgroup = Some(cgroup.clone());
                 s.error = None;
@@ -546,25 +547,25 @@ impl Monitor {
     /// pinned), tmpfs, those of its `volumes_from` containers, then its
     /// secrets and configs and the `/etc` files.
     fn mounts(&self) -> Result<Vec<MountSpec>, EngineError> {
-        crate::volumes::begin_start();
+        crate::mounts::begin_start();
         let spec = &self.record.spec;
         let mut wanted = spec.mounts.clone();
         // Its own mounts win over those of volumes_from on the same target.
-        for mount in crate::volumes::inherited_mounts(&self.layout, &self.record)? {
-            let target = crate::volumes::normalize_target(&mount.target);
+        for mount in crate::mounts::inherited_mounts(&self.layout, &self.record)? {
+            let target = crate::mounts::normalize_target(&mount.target);
             if !wanted
                 .iter()
-                .any(|m| crate::volumes::normalize_target(&m.target) == target)
+                .any(|m| crate::mounts::normalize_target(&m.target) == target)
             {
                 wanted.push(mount);
             }
         }
         // The image's VOLUMEs not covered by a mount of the service.
-        for target in crate::volumes::image_volumes(&self.layout, &self.record) {
-            let target = crate::volumes::normalize_target(&target);
+        for target in crate::mounts::image_volumes(&self.layout, &self.record) {
+            let target = crate::mounts::normalize_target(&target);
             if !wanted
                 .iter()
-                .any(|m| crate::volumes::normalize_target(&m.target) == target)
+                .any(|m| crate::mounts::normalize_target(&m.target) == target)
             {
                 wanted.push(wharf_engine_api::Mount::new(MountKind::Volume, "", target));
             }
@@ -572,7 +573,7 @@ impl Monitor {
         // Parents before children (docker sorts by depth too), so that a
         // mount never hides one meant to be inside it.
         wanted.sort_by_key(|m| {
-            crate::volumes::normalize_target(&m.target)
+            crate::mounts::normalize_target(&m.target)
                 .matches('/')
                 .count()
         });
@@ -594,7 +595,7 @@ impl Monitor {
                             EngineError::io(format!("creating bind source {}", source.display()), e)
                         })?;
                     }
-                    crate::volumes::check_propagation(&source, mount)?;
+                    crate::paths::check_propagation(&source, mount)?;
                     MountSpec {
                         kind: wharf_runtime::MountKind::Bind,
                         source,
@@ -604,7 +605,7 @@ impl Monitor {
                     }
                 }
                 MountKind::Volume => {
-                    let prepared = crate::volumes::prepare_volume(
+                    let prepared = crate::mounts::prepare_volume(
                         &self.layout,
                         &self.record,
                         &self.dir,
@@ -909,12 +910,4 @@ fn detach_stdio() {
         let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
         let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
     }
-}
-
-/// Field 22 of /proc/<pid>/stat: when the process started, in clock ticks.
-pub fn process_start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses; fields follow the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
 }
