@@ -47,7 +47,6 @@ pub use wharf_runtime::RawMode;
 pub use commit::CommitOptions;
 pub use diff::ChangeKind;
 pub use usage::{CacheUsage, ContainerUsage, DiskUsage, ImageUsage, UsageSummary, VolumeUsage};
-pub use wharf_image;
 
 pub(crate) const CONFIG_FILE: &str = "config.json";
 pub(crate) const STATE_FILE: &str = "state.json";

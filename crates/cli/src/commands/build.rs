@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Instant;
-use wharf_engine::wharf_image::build::{
+use wharf_engine::LinuxEngine;
+use wharf_image::build::{
     inputs_digest, BuildEvent, BuildRequest, Builder, SecretValue, INPUTS_LABEL,
 };
-use wharf_engine::wharf_image::ImageError;
-use wharf_engine::LinuxEngine;
+use wharf_image::ImageError;
 
 #[derive(Args, Debug)]
 pub struct BuildArgs {

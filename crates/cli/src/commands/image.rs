@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::IsTerminal;
-use wharf_engine::wharf_image::ImageDetails;
+use wharf_image::ImageDetails;
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
@@ -196,7 +196,7 @@ fn import(global: &GlobalOptions, args: ImportArgs) -> Result<i32> {
 
 /// `busybox:latest` from `docker.io/library/busybox:latest`.
 fn split_reference(reference: &str) -> (String, String) {
-    match wharf_engine::wharf_image::reference::Reference::parse(reference) {
+    match wharf_image::reference::Reference::parse(reference) {
         Ok(r) => (r.familiar_repository(), r.tag_or_latest().to_string()),
         Err(_) => (reference.to_string(), String::new()),
     }
@@ -343,7 +343,7 @@ fn load(global: &GlobalOptions, args: LoadArgs) -> Result<i32> {
     let platform = args
         .platform
         .as_deref()
-        .map(wharf_engine::wharf_image::pull::parse_platform)
+        .map(wharf_image::pull::parse_platform)
         .transpose()?;
     let lines = match &args.input {
         Some(path) => {

@@ -7,9 +7,9 @@ use super::pull::{docker_config_dir, registry_options};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
-use wharf_engine::wharf_image::auth::{Credentials, DockerConfig};
-use wharf_engine::wharf_image::reference::DEFAULT_DOMAIN;
-use wharf_engine::wharf_image::registry::Registry;
+use wharf_image::auth::{Credentials, DockerConfig};
+use wharf_image::reference::DEFAULT_DOMAIN;
+use wharf_image::registry::Registry;
 
 #[derive(Args, Debug)]
 pub struct LoginArgs {

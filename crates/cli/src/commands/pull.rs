@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use wharf_engine::wharf_image::auth::{self, Credentials, DockerConfig};
-use wharf_engine::wharf_image::progress::{ItemStatus, Progress};
-use wharf_engine::wharf_image::pull::{parse_platform, PullOptions};
-use wharf_engine::wharf_image::registry::RegistryOptions;
-use wharf_engine::wharf_image::Reference;
+use wharf_image::auth::{self, Credentials, DockerConfig};
+use wharf_image::progress::{ItemStatus, Progress};
+use wharf_image::pull::{parse_platform, PullOptions};
+use wharf_image::registry::RegistryOptions;
+use wharf_image::Reference;
 
 #[derive(Args, Debug)]
 pub struct ImagePullArgs {

@@ -4,8 +4,8 @@ use super::pull::{credentials_for, registry_options, TransferView};
 use crate::context::GlobalOptions;
 use anyhow::{Context, Result};
 use clap::Args;
-use wharf_engine::wharf_image::push::PushOptions;
-use wharf_engine::wharf_image::Reference;
+use wharf_image::push::PushOptions;
+use wharf_image::Reference;
 
 #[derive(Args, Debug)]
 pub struct ImagePushArgs {

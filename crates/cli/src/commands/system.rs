@@ -116,8 +116,7 @@ fn quoted_command(command: &[String]) -> String {
 }
 
 fn cache_created(created: &str, now: i64) -> String {
-    wharf_engine::wharf_image::oci::parse_rfc3339(created)
-        .map_or_else(|| "N/A".into(), |t| ago(now, t))
+    wharf_image::oci::parse_rfc3339(created).map_or_else(|| "N/A".into(), |t| ago(now, t))
 }
 
 fn verbose_table(usage: &DiskUsage, now: i64) -> String {

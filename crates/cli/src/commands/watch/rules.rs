@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use wharf_compose::model::ServiceHook;
-use wharf_engine::wharf_image::build::ignore::Ignore;
+use wharf_image::build::ignore::Ignore;
 
 /// A rule's `action`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
