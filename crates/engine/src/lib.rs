@@ -142,11 +142,6 @@ impl LinuxEngine {
             })
     }
 
-    /// Entry point of the hidden `__monitor` mode.
-    pub fn run_monitor(&self, id: &str, mode: monitor::Mode) -> i32 {
-        monitor::run(&self.layout, &self.config.cgroup_fs_root, id, mode)
-    }
-
     /// The container events of `project` (see [`events`]).
     pub fn events(
         &self,

@@ -34,6 +34,54 @@ pub enum Mode {
     Attached,
 }
 
+/// The first argument that makes the `wharf` binary a monitor.
+pub const MONITOR_ARG: &str = "__monitor";
+
+/// The monitor's entry point: when `args` (the whole command line, program
+/// first) is `PROGRAM __monitor [--attached] --root ROOT --cgroup-fs PATH ID`,
+/// the command line [`crate::LinuxEngine`] starts a monitor with, run the
+/// monitor of container ID and return its exit code; `None` for any other
+/// command line. The CLI calls it before it parses anything, so a monitor
+/// neither pays for nor depends on the CLI's argument parser. In the
+/// background its stdout is the status channel the starting CLI reads.
+pub fn main_if_monitor(args: impl IntoIterator<Item = std::ffi::OsString>) -> Option<i32> {
+    let mut args = args.into_iter().skip(1);
+    if args.next()? != MONITOR_ARG {
+        return None;
+    }
+    let (mut attached, mut root, mut cgroup_fs, mut id) = (false, None, None, None);
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("--attached") => attached = true,
+            Some("--root") => root = args.next().map(PathBuf::from),
+            Some("--cgroup-fs") => cgroup_fs = args.next().map(PathBuf::from),
+            Some(text) if id.is_none() && !text.starts_with('-') => id = Some(text.to_string()),
+            _ => {
+                eprintln!("{MONITOR_ARG}: unexpected argument {arg:?}");
+                return Some(START_FAILED);
+            }
+        }
+    }
+    let (Some(root), Some(cgroup_fs), Some(id)) = (root, cgroup_fs, id) else {
+        eprintln!(
+            "{MONITOR_ARG}: usage: {MONITOR_ARG} [--attached] --root ROOT --cgroup-fs PATH ID"
+        );
+        return Some(START_FAILED);
+    };
+    let mode = if attached {
+        Mode::Attached
+    } else {
+        match std::io::stdout().as_fd().try_clone_to_owned() {
+            Ok(fd) => Mode::Detached(File::from(fd)),
+            Err(e) => {
+                eprintln!("{MONITOR_ARG}: duplicating stdout: {e}");
+                return Some(1);
+            }
+        }
+    };
+    Some(run(&Layout { root }, &cgroup_fs, &id, mode))
+}
+
 /// Exit code of an attached monitor whose container could not start.
 pub const START_FAILED: i32 = 125;
 

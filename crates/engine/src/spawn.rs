@@ -14,7 +14,7 @@ impl LinuxEngine {
     /// The command line of the monitor of `record`.
     pub(crate) fn monitor_command(&self, record: &ContainerRecord, attached: bool) -> Command {
         let mut command = Command::new(&self.config.monitor_program);
-        command.arg("__monitor");
+        command.arg(crate::monitor::MONITOR_ARG);
         if attached {
             command.arg("--attached");
         }
