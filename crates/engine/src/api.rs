@@ -166,7 +166,7 @@ impl Engine for LinuxEngine {
         }
         cgroup
             .freeze()
-            .map_err(|e| EngineError::Other(format!("pausing container {}: {e}", record.name)))?;
+            .map_err(|e| EngineError::step(format!("pausing container {}", record.name), e, ""))?;
         events::record(&self.layout, &record, "pause", &[]);
         Ok(())
     }
@@ -177,7 +177,7 @@ impl Engine for LinuxEngine {
         match (&state.state, &state.cgroup) {
             (ContainerState::Running { paused: true, .. }, Some(cgroup)) => {
                 cgroup.thaw().map_err(|e| {
-                    EngineError::Other(format!("unpausing container {}: {e}", record.name))
+                    EngineError::step(format!("unpausing container {}", record.name), e, "")
                 })?;
                 events::record(&self.layout, &record, "unpause", &[]);
                 Ok(())

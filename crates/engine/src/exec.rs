@@ -105,21 +105,22 @@ impl LinuxEngine {
                 tty: false,
                 privileged: hook.privileged,
             };
-            let described = || format!("container {}: {kind} hook {:?}", record.name, hook.command);
-            let (code, output) = self
-                .exec_collecting(record, &spec)
-                .map_err(|e| EngineError::Other(format!("{} could not run: {e}", described())))?;
+            let (code, output) =
+                self.exec_collecting(record, &spec)
+                    .map_err(|e| EngineError::HookNotRun {
+                        container: record.name.clone(),
+                        kind: kind.to_string(),
+                        command: hook.command.clone(),
+                        source: Box::new(e),
+                    })?;
             if code != 0 {
-                let output = output.trim();
-                return Err(EngineError::Other(format!(
-                    "{} exited with status {code}{}",
-                    described(),
-                    if output.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {output}")
-                    }
-                )));
+                return Err(EngineError::HookFailed {
+                    container: record.name.clone(),
+                    kind: kind.to_string(),
+                    command: hook.command.clone(),
+                    code,
+                    output: output.trim().to_string(),
+                });
             }
         }
         Ok(())

@@ -90,11 +90,11 @@ pub struct LinuxEngine {
 }
 
 pub(crate) fn runtime_err(e: wharf_runtime::RuntimeError) -> EngineError {
-    EngineError::Other(e.to_string())
+    EngineError::Runtime(Box::new(e))
 }
 
 pub(crate) fn image_err(e: wharf_image::ImageError) -> EngineError {
-    EngineError::Other(e.to_string())
+    EngineError::Image(Box::new(e))
 }
 
 impl LinuxEngine {

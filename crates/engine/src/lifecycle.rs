@@ -7,7 +7,7 @@ use crate::state::read_configs;
 use crate::store::{self, ContainerRecord, RuntimeState};
 use crate::{
     events, files, image_err, netmode, network, ports, runtime_err, security, LinuxEngine,
-    CONFIG_FILE, DEFAULT_PATH, DEFAULT_STOP_TIMEOUT, MIN_MEMORY, STATE_FILE, STOP_MARKER,
+    CONFIG_FILE, DEFAULT_PATH, DEFAULT_STOP_TIMEOUT, STATE_FILE, STOP_MARKER,
 };
 use std::fs;
 use std::time::Duration;
@@ -16,17 +16,9 @@ use wharf_engine_api::{ContainerSpec, ContainerState, EngineError, Result};
 
 impl LinuxEngine {
     pub(crate) fn create(&self, spec: &ContainerSpec) -> Result<String> {
-        if let Some(memory) = spec.resources.memory_bytes.filter(|m| *m < MIN_MEMORY) {
-            return Err(EngineError::Invalid(format!(
-                "container {}: memory limit of {memory} bytes is below the minimum of 6MiB a container needs: raise limits.memory (or mem_limit)",
-                spec.name
-            )));
-        }
+        crate::resources::validate(spec, &self.config.cgroup_fs_root)?;
         security::validate(spec, &self.layout.seccomp_cache())?;
         files::validate(spec)?;
-        if let Ok(mode) = wharf_runtime::cgroups::detect(&self.config.cgroup_fs_root) {
-            security::validate_cgroup_settings(spec, mode)?;
-        }
         let _lock = self.global_lock()?;
         let records = self.all_records_repairing()?;
         if records.iter().any(|r| r.name == spec.name) {
@@ -171,10 +163,10 @@ impl LinuxEngine {
                 if !wharf_runtime::wait_for_exit(pid, Duration::from_secs(10))
                     .map_err(runtime_err)?
                 {
-                    return Err(EngineError::Other(format!(
-                        "container {} (pid {pid}) did not die after SIGKILL",
-                        record.name
-                    )));
+                    return Err(EngineError::Unkillable {
+                        container: record.name.clone(),
+                        pid,
+                    });
                 }
             }
         }

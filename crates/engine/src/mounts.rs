@@ -85,9 +85,11 @@ pub(crate) fn prepare_volume(
                 &container_dir.join("copy-up"),
             )
             .map_err(|e| {
-                EngineError::Other(format!(
-                    "volume {name}: copying the image content of {target}: {e}"
-                ))
+                EngineError::step(
+                    format!("volume {name}: copying the image content of {target}"),
+                    e,
+                    "",
+                )
             })?;
         }
         let mut done = volume.clone();

@@ -49,12 +49,18 @@ impl LinuxEngine {
             (ContainerState::Exited { exit_code, .. }, _) => Ok(exit_code),
             (_, Some(message)) => Err(match status.code() {
                 Some(code @ (126 | 127)) => EngineError::CommandNotRunnable { code, message },
-                _ => EngineError::Other(message),
+                _ => EngineError::Monitor {
+                    container: record.name.clone(),
+                    message,
+                },
             }),
-            _ => Err(EngineError::Other(format!(
-                "the monitor of {} ended ({status}) without recording an exit",
-                record.name
-            ))),
+            _ => Err(EngineError::Monitor {
+                container: record.name.clone(),
+                message: format!(
+                    "the monitor of {} ended ({status}) without recording an exit",
+                    record.name
+                ),
+            }),
         }
     }
 
@@ -76,10 +82,12 @@ impl LinuxEngine {
             .map_err(|e| self.monitor_error(e))?;
         // The monitor holds the lock now, through its copy of the open file.
         drop(lock);
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| EngineError::Other("monitor has no stdout".into()))?;
+        let stdout = child.stdout.take().ok_or_else(|| {
+            EngineError::io(
+                format!("reading the answer of the monitor of {}", record.name),
+                std::io::Error::other("its stdout is not a pipe"),
+            )
+        })?;
         let mut line = String::new();
         let _ = BufReader::new(stdout).read_line(&mut line);
         let line = line.trim_end();
@@ -107,6 +115,9 @@ impl LinuxEngine {
                 )
             }
         };
-        Err(EngineError::Other(message))
+        Err(EngineError::Monitor {
+            container: record.name.clone(),
+            message,
+        })
     }
 }
