@@ -83,7 +83,10 @@ fn connect_and_disconnect_running_and_stopped_containers() {
             // Disconnected: eth1 gone, names gone, the address free again.
             s.ok(&dir, &["network", "disconnect", "pc_back", "pc-app-1"]);
             // Deleting the host end takes the container's end with it, at once.
-            assert!(!succeeds(s, &dir, &eth1), "eth1 is left after the disconnect");
+            assert!(
+                !succeeds(s, &dir, &eth1),
+                "eth1 is left after the disconnect"
+            );
             assert!(!succeeds(s, &dir, &app_to_db), "app no longer reaches db");
             let lookup = s.wharf(&dir, &["exec", "db", "nslookup", "appalias", "127.0.0.11"]);
             assert!(!lookup.status.success(), "appalias still resolves");
