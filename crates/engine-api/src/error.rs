@@ -74,25 +74,22 @@ pub enum EngineError {
     /// recording how it ended; `message` is what the monitor reported.
     #[error("{message}")]
     Monitor { container: String, message: String },
-    /// A `post_start` or `pre_stop` hook could not run.
-    #[error("container {container}: {kind} hook {command:?} could not run: {source}")]
+    /// A `post_start` or `pre_stop` hook could not run; `hook` names it and
+    /// its container (`container X: post_start hook ["cmd"]`).
+    #[error("{hook} could not run: {source}")]
     HookNotRun {
-        container: String,
-        kind: String,
-        command: Vec<String>,
+        hook: String,
         #[source]
         source: Box<EngineError>,
     },
     /// A `post_start` or `pre_stop` hook exited non-zero; `output` is the
     /// end of what it printed.
     #[error(
-        "container {container}: {kind} hook {command:?} exited with status {code}{}",
+        "{hook} exited with status {code}{}",
         if output.is_empty() { String::new() } else { format!(": {output}") }
     )]
     HookFailed {
-        container: String,
-        kind: String,
-        command: Vec<String>,
+        hook: String,
         code: i32,
         output: String,
     },

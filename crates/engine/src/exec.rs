@@ -105,19 +105,16 @@ impl LinuxEngine {
                 tty: false,
                 privileged: hook.privileged,
             };
+            let hook_name = || format!("container {}: {kind} hook {:?}", record.name, hook.command);
             let (code, output) =
                 self.exec_collecting(record, &spec)
                     .map_err(|e| EngineError::HookNotRun {
-                        container: record.name.clone(),
-                        kind: kind.to_string(),
-                        command: hook.command.clone(),
+                        hook: hook_name(),
                         source: Box::new(e),
                     })?;
             if code != 0 {
                 return Err(EngineError::HookFailed {
-                    container: record.name.clone(),
-                    kind: kind.to_string(),
-                    command: hook.command.clone(),
+                    hook: hook_name(),
                     code,
                     output: output.trim().to_string(),
                 });
