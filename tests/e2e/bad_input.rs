@@ -107,3 +107,24 @@ fn failed_up_leaves_nothing_behind() {
         assert_nothing_left(s, &dir);
     });
 }
+
+/// Regression: a layer that is not a tar archive was reported as
+/// "bad layer layer sha256:…".
+#[test]
+fn a_layer_that_is_not_a_tar_archive_is_named_once() {
+    sandboxed(
+        "bad_input::a_layer_that_is_not_a_tar_archive_is_named_once",
+        |s| {
+            // No compression's magic, and no valid tar header either.
+            let layer = s.work.path().join("rootfs.tar");
+            std::fs::write(&layer, [0x5a; 1536]).unwrap();
+            let stderr = s.fails(
+                s.work.path(),
+                &["image", "import", layer.to_str().unwrap(), "broken:latest"],
+            );
+            let line = one_line(&stderr);
+            assert!(line.contains("bad layer sha256:"), "{line}");
+            assert!(!line.contains("layer layer"), "{line}");
+        },
+    );
+}

@@ -168,18 +168,13 @@ pub fn http_get(addr: &str, path: &str) -> Option<String> {
     (!response.is_empty()).then_some(response)
 }
 
-/// No bridge or veth is left in the sandbox's network namespace. The kernel
-/// removes a stopped container's veth pair with its namespace, a moment after
-/// its monitor ends, so this waits for it (a bridge wharf deletes at once).
+/// No bridge or veth is left in the sandbox's network namespace, right after
+/// the command that removed them returned: wharf deletes the veth pairs of
+/// the containers it stops, not leaving them to the kernel's clean-up.
 pub fn no_links_left() {
-    let mut net_dev = String::new();
-    let gone = (0..100).any(|_| {
-        net_dev = std::fs::read_to_string("/proc/net/dev").unwrap();
-        let clean = !net_dev.contains("br-") && !net_dev.contains("veth");
-        if !clean {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        clean
-    });
-    assert!(gone, "links left: {net_dev}");
+    let net_dev = std::fs::read_to_string("/proc/net/dev").unwrap();
+    assert!(
+        !net_dev.contains("br-") && !net_dev.contains("veth"),
+        "links left: {net_dev}"
+    );
 }

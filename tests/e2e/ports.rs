@@ -309,3 +309,147 @@ fn published_ports_keep_the_client_address_and_networks_stay_apart() {
         },
     );
 }
+
+/// Regression: a service on a normal and an `internal` network published
+/// nothing when the internal one sorted first (`back` before `front`).
+#[test]
+fn a_port_is_published_through_the_network_that_is_not_internal() {
+    sandboxed(
+        "ports::a_port_is_published_through_the_network_that_is_not_internal",
+        |s| {
+            if wharf_net::firewall::find_nft().is_none() {
+                eprintln!("skipped: nft is not installed");
+                return;
+            }
+            s.import_busybox();
+            let client = ClientHost::start();
+            let dir = s.project(
+                "mixed",
+                r#"
+services:
+  api:
+    image: busybox:latest
+    command: ["sh", "-c", "echo published > /index.html && exec httpd -f -p 80 -h /"]
+    ports: ["80"]
+    networks:
+      front: {}
+      back: {}
+networks:
+  front: {}
+  back:
+    internal: true
+"#,
+            );
+            s.ok(&dir, &["up", "-d"]);
+            let answer = s.ok(&dir, &["port", "api", "80"]);
+            let host_port = answer
+                .trim()
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+                .unwrap_or_else(|| panic!("no host port in {answer:?}"));
+            let local = eventually("api through the proxy", Duration::from_secs(10), || {
+                http_get(&format!("127.0.0.1:{host_port}"), "/")
+            });
+            assert!(local.contains("published"), "{local}");
+            // From another host: DNAT to the front address, answered through
+            // the front network's default route.
+            let url = format!("{HOST_ADDR}:{host_port}");
+            let remote = eventually("api from the client host", Duration::from_secs(10), || {
+                client.run(|| http_get(&url, "/"))
+            });
+            assert!(remote.contains("published"), "{remote}");
+            s.ok(&dir, &["down"]);
+        },
+    );
+}
+
+/// Regression: after `kill -9` of a container's monitor, `ps` still said
+/// `Up`, the published port refused connections and `up -d` answered
+/// `Running` without repairing anything.
+#[test]
+fn a_killed_monitor_is_noticed_and_up_repairs_the_container() {
+    sandboxed(
+        "ports::a_killed_monitor_is_noticed_and_up_repairs_the_container",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "orphan",
+                r#"
+services:
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo served > /index.html && exec httpd -f -p 80 -h /"]
+    ports: ["18090:80"]
+"#,
+            );
+            s.ok(&dir, &["up", "-d"]);
+            eventually("web through its port", Duration::from_secs(10), || {
+                http_get("127.0.0.1:18090", "/")
+            });
+            let id = container_id(s, "orphan-web-1");
+            let state_path = s
+                .root
+                .path()
+                .join("containers")
+                .join(&id)
+                .join("state.json");
+            let state: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+            let monitor = state["monitor_pid"].as_u64().expect("a monitor pid") as i32;
+            let container = state["state"]["pid"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no running pid in {state}"));
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(monitor),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            eventually("the monitor to die", Duration::from_secs(10), || {
+                (!alive(monitor as u64)).then_some(())
+            });
+
+            let ps = s.ok(&dir, &["ps", "-a"]);
+            let line = ps
+                .lines()
+                .find(|l| l.contains("orphan-web-1"))
+                .unwrap_or_else(|| panic!("{ps}"));
+            assert!(!line.contains(" Up "), "{ps}");
+            assert!(line.contains("Exited (137)"), "{ps}");
+            // The orphan is gone with its monitor: no process, no port.
+            assert!(!alive(container), "the orphaned container still runs");
+            assert!(http_get("127.0.0.1:18090", "/").is_none());
+            let events =
+                std::fs::read_to_string(s.root.path().join("events/orphan.jsonl")).unwrap();
+            assert!(
+                events
+                    .lines()
+                    .any(|l| l.contains("\"die\"") && l.contains("monitor died")),
+                "{events}"
+            );
+
+            let up = s.wharf(&dir, &["up", "-d"]);
+            let up_err = String::from_utf8_lossy(&up.stderr);
+            assert!(up.status.success(), "{up_err}");
+            assert!(up_err.contains("Started"), "{up_err}");
+            let answer = eventually(
+                "web again through its port",
+                Duration::from_secs(10),
+                || http_get("127.0.0.1:18090", "/"),
+            );
+            assert!(answer.contains("served"), "{answer}");
+            let ps = s.ok(&dir, &["ps"]);
+            assert!(ps.contains(" Up "), "{ps}");
+            s.ok(&dir, &["down"]);
+        },
+    );
+}
+
+/// Whether process `pid` exists and is not a zombie.
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.starts_with(" Z"))
+    })
+}

@@ -125,18 +125,6 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
-    /// Internal: the monitor of one container.
-    #[command(name = "__monitor", hide = true)]
-    Monitor {
-        /// In the foreground, with this process's stdio (`wharf run`).
-        #[arg(long)]
-        attached: bool,
-        #[arg(long)]
-        root: PathBuf,
-        #[arg(long)]
-        cgroup_fs: PathBuf,
-        id: String,
-    },
 }
 
 /// docker compose's exit codes for its failure categories; any other error is 1.
@@ -163,6 +151,11 @@ fn failure_exit_code(error: &anyhow::Error) -> u8 {
 }
 
 fn main() -> ExitCode {
+    // A container's monitor (`wharf __monitor …`, started by the engine) is
+    // dispatched before clap parses anything.
+    if let Some(code) = wharf_engine::monitor::main_if_monitor(std::env::args_os()) {
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -184,12 +177,6 @@ fn main() -> ExitCode {
     }
     wharf_orchestrator::set_parallel_limit(cli.global.parallel_limit());
     let result = match cli.command {
-        Command::Monitor {
-            attached,
-            root,
-            cgroup_fs,
-            id,
-        } => return ExitCode::from(commands::monitor(root, cgroup_fs, &id, attached) as u8),
         Command::Up(args) => commands::up::up(&cli.global, args),
         Command::Down(args) => commands::up::down(&cli.global, args),
         Command::Ps(args) => commands::ps::ps(&cli.global, args),

@@ -15,7 +15,7 @@ mod spec;
 pub use engine::{
     CopyToOptions, Engine, LockGuard, LogLine, LogOptions, LogStream, PathStat, VolumeEngine,
 };
-pub use error::EngineError;
+pub use error::{BoxError, EngineError};
 pub use observed::{
     ContainerInfo, ContainerState, Health, ImageInfo, NetworkInfo, ProcessInfo, PublishedPort,
     StatsSample, VolumeInfo, VolumeUser,

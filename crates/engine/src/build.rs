@@ -143,7 +143,7 @@ fn write_step_etc_files(
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let resolv = if new_netns {
         // Loopback resolvers of the host are not reachable from another namespace.
-        crate::container_resolv_conf(&host, &Default::default())
+        crate::etc_files::container_resolv_conf(&host, &Default::default())
     } else {
         host
     };

@@ -65,7 +65,7 @@ impl LinuxEngine {
         layers.extend(record.layers.iter().rev().cloned());
         wharf_image::tree_tar::write_merged(&layers, out)
             .map(drop)
-            .map_err(|e| EngineError::Other(format!("exporting container {}: {e}", record.name)))
+            .map_err(|e| EngineError::step(format!("exporting container {}", record.name), e, ""))
     }
 
     /// `docker commit`: a new image from the container; returns its id.
@@ -78,10 +78,14 @@ impl LinuxEngine {
             .transpose()
             .map_err(image_err)?;
         let base = self.images.inspect(&record.image_id).map_err(|e| {
-            EngineError::Other(format!(
-                "container {}: its image {} cannot be read: {e}",
-                record.name, record.image_id
-            ))
+            EngineError::step(
+                format!(
+                    "container {}: its image {} cannot be read",
+                    record.name, record.image_id
+                ),
+                e,
+                "",
+            )
         })?;
         let from = container_config(&record, &base.config.config.unwrap_or_default());
         let config = commit_config(&from, &options.changes).map_err(image_err)?;
@@ -100,10 +104,11 @@ impl LinuxEngine {
         let frozen = match (&state.state, &state.cgroup) {
             (ContainerState::Running { paused: false, .. }, Some(cgroup)) if options.pause => {
                 cgroup.freeze().map_err(|e| {
-                    EngineError::Other(format!(
-                        "pausing container {} for the commit: {e}; commit with --pause=false to read it while it runs",
-                        record.name
-                    ))
+                    EngineError::step(
+                        format!("pausing container {} for the commit", record.name),
+                        e,
+                        "; commit with --pause=false to read it while it runs",
+                    )
                 })?;
                 Some(cgroup)
             }
@@ -112,17 +117,19 @@ impl LinuxEngine {
         let layer = self.images.diff_layer(&lease, &upper, &skip);
         if let Some(cgroup) = frozen {
             cgroup.thaw().map_err(|e| {
-                EngineError::Other(format!(
-                    "container {} stays paused after the commit: {e}; unpause it with \"wharf unpause\"",
-                    record.name
-                ))
+                EngineError::step(
+                    format!("container {} stays paused after the commit", record.name),
+                    e,
+                    "; unpause it with \"wharf unpause\"",
+                )
             })?;
         }
         let layer = layer.map_err(|e| {
-            EngineError::Other(format!(
-                "reading the changes of container {}: {e}",
-                record.name
-            ))
+            EngineError::step(
+                format!("reading the changes of container {}", record.name),
+                e,
+                "",
+            )
         })?;
         self.images
             .commit_image(&lease, &request, layer.as_ref())

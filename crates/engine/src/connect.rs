@@ -83,7 +83,12 @@ impl LinuxEngine {
             std::slice::from_ref(&wanted),
         )?
         .pop()
-        .ok_or_else(|| EngineError::Other("no endpoint was allocated".into()))?;
+        .ok_or_else(|| {
+            EngineError::Unavailable(format!(
+                "network {network}: no address could be allocated for container {}: try again",
+                record.name
+            ))
+        })?;
         endpoint.host_ifname = free_host_ifname(&record)?;
 
         let state = self.live_state(&record.id)?;

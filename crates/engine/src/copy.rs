@@ -41,7 +41,7 @@ fn copy_error(
             _ => {}
         }
     }
-    EngineError::Other(format!("container {}: {error}", record.name))
+    EngineError::step(format!("container {}", record.name), error, "")
 }
 
 impl LinuxEngine {
@@ -146,7 +146,7 @@ pub mod host {
             {
                 EngineError::not_found("file", path)
             }
-            _ => EngineError::Other(e.to_string()),
+            _ => EngineError::Runtime(Box::new(e)),
         }
     }
 

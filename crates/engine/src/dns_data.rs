@@ -165,7 +165,7 @@ pub fn write(
         }
     }
     let data = serde_json::to_vec(&table)
-        .map_err(|e| EngineError::Other(format!("encoding {}: {e}", path.display())))?;
+        .map_err(|e| EngineError::step(format!("encoding {}", path.display()), e, ""))?;
     // Rewritten in place, like the hosts file: creating a new file (and
     // inode) per container on every create made large projects slow. The
     // server keeps its last table when a read catches the file half-written

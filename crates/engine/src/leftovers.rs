@@ -73,7 +73,10 @@ pub(crate) fn remove_orphan_containers(
     if failures.is_empty() {
         Ok(removed)
     } else {
-        Err(EngineError::Other(failures.join("; ")))
+        Err(EngineError::Teardown {
+            what: format!("removing what is left of project {project}"),
+            failures,
+        })
     }
 }
 

@@ -5,8 +5,9 @@
 
 use crate::lock::{MonitorLock, MONITOR_LOCK};
 use crate::logs::{LogRecord, LogWriter};
+use crate::resources::cgroup_config;
 use crate::store::{self, ContainerRecord, Layout, RuntimeState};
-use crate::{cgroup_config, runtime_err, CONFIG_FILE, LOG_FILE, STATE_FILE, STOP_MARKER};
+use crate::{runtime_err, CONFIG_FILE, LOG_FILE, STATE_FILE, STOP_MARKER};
 use nix::fcntl::OFlag;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
@@ -31,6 +32,54 @@ pub enum Mode {
     /// In the foreground (`wharf run`): the container gets the monitor's own
     /// stdin, stdout and stderr; a start failure is printed and recorded.
     Attached,
+}
+
+/// The first argument that makes the `wharf` binary a monitor.
+pub const MONITOR_ARG: &str = "__monitor";
+
+/// The monitor's entry point: when `args` (the whole command line, program
+/// first) is `PROGRAM __monitor [--attached] --root ROOT --cgroup-fs PATH ID`,
+/// the command line [`crate::LinuxEngine`] starts a monitor with, run the
+/// monitor of container ID and return its exit code; `None` for any other
+/// command line. The CLI calls it before it parses anything, so a monitor
+/// neither pays for nor depends on the CLI's argument parser. In the
+/// background its stdout is the status channel the starting CLI reads.
+pub fn main_if_monitor(args: impl IntoIterator<Item = std::ffi::OsString>) -> Option<i32> {
+    let mut args = args.into_iter().skip(1);
+    if args.next()? != MONITOR_ARG {
+        return None;
+    }
+    let (mut attached, mut root, mut cgroup_fs, mut id) = (false, None, None, None);
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("--attached") => attached = true,
+            Some("--root") => root = args.next().map(PathBuf::from),
+            Some("--cgroup-fs") => cgroup_fs = args.next().map(PathBuf::from),
+            Some(text) if id.is_none() && !text.starts_with('-') => id = Some(text.to_string()),
+            _ => {
+                eprintln!("{MONITOR_ARG}: unexpected argument {arg:?}");
+                return Some(START_FAILED);
+            }
+        }
+    }
+    let (Some(root), Some(cgroup_fs), Some(id)) = (root, cgroup_fs, id) else {
+        eprintln!(
+            "{MONITOR_ARG}: usage: {MONITOR_ARG} [--attached] --root ROOT --cgroup-fs PATH ID"
+        );
+        return Some(START_FAILED);
+    };
+    let mode = if attached {
+        Mode::Attached
+    } else {
+        match std::io::stdout().as_fd().try_clone_to_owned() {
+            Ok(fd) => Mode::Detached(File::from(fd)),
+            Err(e) => {
+                eprintln!("{MONITOR_ARG}: duplicating stdout: {e}");
+                return Some(1);
+            }
+        }
+    };
+    Some(run(&Layout { root }, &cgroup_fs, &id, mode))
 }
 
 /// Exit code of an attached monitor whose container could not start.
@@ -147,7 +196,12 @@ impl Monitor {
         let attached = status.is_none();
         let (listeners, ports) = self.bind_ports()?;
         // Removed when this function returns, however it does.
-        let _port_rules = crate::ports::publish(&self.record, &ports)?;
+        let endpoints = &self.record.endpoints;
+        let endpoint = (!ports.is_empty())
+            .then(|| crate::ports::publishing_endpoint(&self.layout, endpoints))
+            .flatten()
+            .map(|index| &endpoints[index]);
+        let _port_rules = crate::ports::publish(&self.record, endpoint, &ports)?;
         let log = Arc::new(Mutex::new(LogWriter::open(
             &self.dir.join(LOG_FILE),
             self.record.spec.logging,
@@ -188,7 +242,7 @@ impl Monitor {
                     paused: false,
                 };
                 s.monitor_pid = Some(std::process::id());
-                s.pid_start_ticks = process_start_ticks(pid);
+                s.pid_start_ticks = crate::procfs::process_start_ticks(pid);
                 s.ports = ports.clone();
                 s.cgroup = Some(cgroup.clone());
                 s.error = None;
@@ -303,23 +357,22 @@ impl Monitor {
     fn bind_ports(&self) -> Result<(Vec<Listener>, Vec<PublishedPort>), EngineError> {
         let mut listeners = Vec::new();
         let mut published = Vec::new();
-        // Docker publishes nothing from an internal network.
-        if self.record.spec.ports.is_empty()
-            || crate::ports::on_internal_network(&self.layout, &self.record)
-        {
+        if self.record.spec.ports.is_empty() {
             return Ok((listeners, published));
         }
-        let target_ip = self
-            .record
-            .endpoints
-            .first()
-            .map(|e| IpAddr::V4(e.address))
-            .ok_or_else(|| {
-                EngineError::Invalid(format!(
-                    "container {} publishes ports but is on no network",
-                    self.record.name
-                ))
-            })?;
+        if self.record.endpoints.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "container {} publishes ports but is on no network",
+                self.record.name
+            )));
+        }
+        // Docker publishes through a network that is not internal, and
+        // nothing when every network of the container is internal.
+        let endpoints = &self.record.endpoints;
+        let Some(index) = crate::ports::publishing_endpoint(&self.layout, endpoints) else {
+            return Ok((listeners, published));
+        };
+        let target_ip = IpAddr::V4(endpoints[index].address);
         for port in &self.record.spec.ports {
             let listen = port.listen_addr();
             let target = SocketAddr::new(target_ip, port.container_port);
@@ -457,6 +510,9 @@ impl Monitor {
             .map(|current| current.endpoints)
             .unwrap_or_else(|_| record.endpoints.clone());
         let dns_table = self.dir.join(crate::dns_data::FILE);
+        // The default route goes through the network the ports are published
+        // on; an internal network never carries it while another one could.
+        let routed = crate::ports::publishing_endpoint(&self.layout, &endpoints).unwrap_or(0);
         let mut attach = |pid: u32| -> Result<(), String> {
             for (index, endpoint) in endpoints.iter().enumerate() {
                 wharf_net::ensure_bridge(&endpoint.bridge, endpoint.gateway, endpoint.prefix)
@@ -478,13 +534,13 @@ impl Monitor {
                     &format!("eth{index}"),
                     endpoint.address,
                     endpoint.prefix,
-                    (index == 0).then_some(endpoint.gateway),
+                    (index == routed).then_some(endpoint.gateway),
                     endpoint.mac,
                     endpoint.mtu,
                     endpoint.ipv6.map(|v6| wharf_net::Ipv6Endpoint {
                         address: v6.address,
                         prefix: v6.prefix,
-                        gateway: (index == 0).then_some(v6.gateway),
+                        gateway: (index == routed).then_some(v6.gateway),
                     }),
                 )
                 .map_err(|e| e.to_string())?;
@@ -539,25 +595,25 @@ impl Monitor {
     /// pinned), tmpfs, those of its `volumes_from` containers, then its
     /// secrets and configs and the `/etc` files.
     fn mounts(&self) -> Result<Vec<MountSpec>, EngineError> {
-        crate::volumes::begin_start();
+        crate::mounts::begin_start();
         let spec = &self.record.spec;
         let mut wanted = spec.mounts.clone();
         // Its own mounts win over those of volumes_from on the same target.
-        for mount in crate::volumes::inherited_mounts(&self.layout, &self.record)? {
-            let target = crate::volumes::normalize_target(&mount.target);
+        for mount in crate::mounts::inherited_mounts(&self.layout, &self.record)? {
+            let target = crate::mounts::normalize_target(&mount.target);
             if !wanted
                 .iter()
-                .any(|m| crate::volumes::normalize_target(&m.target) == target)
+                .any(|m| crate::mounts::normalize_target(&m.target) == target)
             {
                 wanted.push(mount);
             }
         }
         // The image's VOLUMEs not covered by a mount of the service.
-        for target in crate::volumes::image_volumes(&self.layout, &self.record) {
-            let target = crate::volumes::normalize_target(&target);
+        for target in crate::mounts::image_volumes(&self.layout, &self.record) {
+            let target = crate::mounts::normalize_target(&target);
             if !wanted
                 .iter()
-                .any(|m| crate::volumes::normalize_target(&m.target) == target)
+                .any(|m| crate::mounts::normalize_target(&m.target) == target)
             {
                 wanted.push(wharf_engine_api::Mount::new(MountKind::Volume, "", target));
             }
@@ -565,7 +621,7 @@ impl Monitor {
         // Parents before children (docker sorts by depth too), so that a
         // mount never hides one meant to be inside it.
         wanted.sort_by_key(|m| {
-            crate::volumes::normalize_target(&m.target)
+            crate::mounts::normalize_target(&m.target)
                 .matches('/')
                 .count()
         });
@@ -587,7 +643,7 @@ impl Monitor {
                             EngineError::io(format!("creating bind source {}", source.display()), e)
                         })?;
                     }
-                    crate::volumes::check_propagation(&source, mount)?;
+                    crate::paths::check_propagation(&source, mount)?;
                     MountSpec {
                         kind: wharf_runtime::MountKind::Bind,
                         source,
@@ -597,7 +653,7 @@ impl Monitor {
                     }
                 }
                 MountKind::Volume => {
-                    let prepared = crate::volumes::prepare_volume(
+                    let prepared = crate::mounts::prepare_volume(
                         &self.layout,
                         &self.record,
                         &self.dir,
@@ -902,12 +958,4 @@ fn detach_stdio() {
         let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
         let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
     }
-}
-
-/// Field 22 of /proc/<pid>/stat: when the process started, in clock ticks.
-pub fn process_start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses; fields follow the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
 }

@@ -45,7 +45,7 @@ fn running(
     match state.state {
         ContainerState::Running { pid, .. }
             if state.pid_start_ticks.is_none()
-                || crate::monitor::process_start_ticks(pid) == state.pid_start_ticks =>
+                || crate::procfs::process_start_ticks(pid) == state.pid_start_ticks =>
         {
             Ok((other, pid))
         }

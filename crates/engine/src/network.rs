@@ -12,7 +12,7 @@ use wharf_engine_api::{EngineError, Ipv6Pool, NetworkAttachment, NetworkSpec};
 use wharf_net::{ipam, Ipv6Net};
 
 pub fn net_err(e: wharf_net::NetError) -> EngineError {
-    EngineError::Other(e.to_string())
+    EngineError::Network(Box::new(e))
 }
 
 pub fn load_networks(layout: &Layout) -> Result<Vec<NetworkRecord>, EngineError> {
@@ -278,11 +278,10 @@ pub fn remove(
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(EngineError::Other(format!(
-            "removing network {}: {}",
-            record.name,
-            failures.join("; ")
-        )))
+        Err(EngineError::Teardown {
+            what: format!("removing network {}", record.name),
+            failures,
+        })
     }
 }
 

@@ -4,27 +4,36 @@
 //! kernel cannot DNAT cleanly (the host's loopback, containers on wharf
 //! bridges).
 
-use crate::store::{ContainerRecord, Layout, NetworkRecord};
+use crate::store::{ContainerRecord, Endpoint, Layout, NetworkRecord};
 use std::net::IpAddr;
 use wharf_engine_api::{Protocol, PublishedPort};
 use wharf_net::firewall::PortForward;
 
-/// Whether the network of the container's first endpoint (the one its ports
-/// are published from) is `internal`: docker publishes nothing there.
-pub fn on_internal_network(layout: &Layout, record: &ContainerRecord) -> bool {
-    record.endpoints.first().is_some_and(|endpoint| {
-        crate::store::read_json::<NetworkRecord>(&layout.network(&endpoint.network_id))
+/// The position of the endpoint a container's ports are published through,
+/// which also carries its default route: its first one on a network that is
+/// not `internal`. Docker publishes through any non-internal network and
+/// publishes nothing only when every network is internal, so neither the
+/// order the networks are listed in nor their names matter.
+pub fn publishing_endpoint(layout: &Layout, endpoints: &[Endpoint]) -> Option<usize> {
+    publishing_endpoint_by(endpoints, |network_id| {
+        crate::store::read_json::<NetworkRecord>(&layout.network(network_id))
             .is_ok_and(|network| network.internal)
     })
 }
 
-/// The DNAT forwards of `published` (host ports as bound) for `record`: to its
-/// first endpoint, IPv4 always, IPv6 where that endpoint has an address.
+fn publishing_endpoint_by(
+    endpoints: &[Endpoint],
+    internal: impl Fn(&str) -> bool,
+) -> Option<usize> {
+    endpoints
+        .iter()
+        .position(|endpoint| !internal(&endpoint.network_id))
+}
+
+/// The DNAT forwards of `published` (host ports as bound) to `endpoint` (the
+/// publishing one): IPv4 always, IPv6 where that endpoint has an address.
 /// Loopback host addresses get none: packets from other hosts never carry them.
-pub fn forwards(record: &ContainerRecord, published: &[PublishedPort]) -> Vec<PortForward> {
-    let Some(endpoint) = record.endpoints.first() else {
-        return Vec::new();
-    };
+pub fn forwards(endpoint: &Endpoint, published: &[PublishedPort]) -> Vec<PortForward> {
     let v4 = IpAddr::V4(endpoint.address);
     let v6 = endpoint.ipv6.map(|v6| IpAddr::V6(v6.address));
     let mut out = Vec::new();
@@ -68,12 +77,16 @@ impl Drop for PortRules {
     }
 }
 
-/// Install the DNAT rules of `published` for `record`.
+/// Install the DNAT rules of `published` for `record`, to `endpoint`.
 pub fn publish(
     record: &ContainerRecord,
+    endpoint: Option<&Endpoint>,
     published: &[PublishedPort],
 ) -> Result<PortRules, wharf_engine_api::EngineError> {
-    let forwards = forwards(record, published);
+    let forwards = match endpoint {
+        Some(endpoint) => forwards(endpoint, published),
+        None => Vec::new(),
+    };
     if forwards.is_empty() {
         return Ok(PortRules { container_id: None });
     }
@@ -99,7 +112,7 @@ pub fn withdraw(record: &ContainerRecord) -> Result<(), wharf_engine_api::Engine
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Endpoint, EndpointIpv6};
+    use crate::store::EndpointIpv6;
     use std::net::Ipv4Addr;
 
     fn record(ipv6: bool) -> ContainerRecord {
@@ -146,7 +159,7 @@ mod tests {
     }
 
     fn targets(record: &ContainerRecord, host_ip: Option<&str>) -> Vec<(Option<IpAddr>, IpAddr)> {
-        forwards(record, &[port(host_ip, Protocol::Tcp)])
+        forwards(&record.endpoints[0], &[port(host_ip, Protocol::Tcp)])
             .into_iter()
             .map(|f| (f.host_ip, f.target))
             .collect()
@@ -166,7 +179,25 @@ mod tests {
         assert_eq!(targets(&dual, Some("192.0.2.7")), vec![(Some(host), v4)]);
         assert_eq!(targets(&dual, Some("127.0.0.1")), vec![]);
         assert_eq!(targets(&dual, Some("::1")), vec![]);
-        let udp = forwards(&plain, &[port(None, Protocol::Udp)]);
+        let udp = forwards(&plain.endpoints[0], &[port(None, Protocol::Udp)]);
         assert!(udp[0].udp && udp[0].target_port == 80 && udp[0].bridge == "br-n");
+    }
+
+    #[test]
+    fn ports_are_published_through_any_network_that_is_not_internal() {
+        let mut record = record(false);
+        let mut back = record.endpoints[0].clone();
+        back.network_id = "back".into();
+        back.address = Ipv4Addr::new(10, 90, 0, 2);
+        let front = record.endpoints[0].clone();
+        let internal = |id: &str| id == "back";
+        // The internal network first, as sorting `back` before `front` lists it.
+        record.endpoints = vec![back.clone(), front.clone()];
+        assert_eq!(publishing_endpoint_by(&record.endpoints, internal), Some(1));
+        record.endpoints = vec![front, back.clone()];
+        assert_eq!(publishing_endpoint_by(&record.endpoints, internal), Some(0));
+        // Only when every network is internal is nothing published.
+        record.endpoints = vec![back];
+        assert_eq!(publishing_endpoint_by(&record.endpoints, internal), None);
     }
 }

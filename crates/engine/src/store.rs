@@ -203,7 +203,7 @@ pub struct NetworkIpv6 {
 /// Write `value` as JSON to `path` atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), EngineError> {
     let data = serde_json::to_vec_pretty(value)
-        .map_err(|e| EngineError::Other(format!("encoding {}: {e}", path.display())))?;
+        .map_err(|e| EngineError::step(format!("encoding {}", path.display()), e, ""))?;
     write_atomic(path, &data)
 }
 
@@ -219,7 +219,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EngineError> {
 /// cost a few milliseconds on every `run` and `stop`.
 pub fn write_json_unflushed<T: Serialize>(path: &Path, value: &T) -> Result<(), EngineError> {
     let data = serde_json::to_vec_pretty(value)
-        .map_err(|e| EngineError::Other(format!("encoding {}: {e}", path.display())))?;
+        .map_err(|e| EngineError::step(format!("encoding {}", path.display()), e, ""))?;
     write_replacing(path, &data, false)
 }
 
@@ -246,11 +246,9 @@ fn write_replacing(path: &Path, data: &[u8], flush: bool) -> Result<(), EngineEr
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, EngineError> {
     let data =
         fs::read(path).map_err(|e| EngineError::io(format!("reading {}", path.display()), e))?;
-    serde_json::from_slice(&data).map_err(|e| {
-        EngineError::Other(format!(
-            "state file {} is damaged ({e}); remove it to let wharf forget that object",
-            path.display()
-        ))
+    serde_json::from_slice(&data).map_err(|e| EngineError::DamagedState {
+        path: path.display().to_string(),
+        source: Box::new(e),
     })
 }
 

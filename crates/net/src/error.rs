@@ -96,6 +96,9 @@ pub enum NetError {
         stderr: String,
         hint: String,
     },
+    /// Several independent operations of one teardown failed.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Several(Vec<NetError>),
 }
 
 impl NetError {

@@ -681,3 +681,44 @@ fn nftables_dual_stack_setup_and_teardown() {
             .unwrap();
     });
 }
+
+#[test]
+fn several_veth_pairs_are_deleted_in_one_call() {
+    require_root!("several_veth_pairs_are_deleted_in_one_call");
+    in_fresh_netns(|| {
+        wharf_net::ensure_bridge("wbr0", GW, 24).unwrap();
+        let container = Container::start();
+        for (index, host_end) in ["vethmany0", "vethmany1"].into_iter().enumerate() {
+            wharf_net::attach_container(
+                container.pid(),
+                "wbr0",
+                host_end,
+                &format!("eth{index}"),
+                Ipv4Addr::new(10, 89, 0, 10 + index as u8),
+                24,
+                (index == 0).then_some(GW),
+                None,
+                None,
+                None,
+            )
+            .unwrap();
+        }
+        assert!(container.net_dev().contains("eth1:"));
+        // An absent name is no failure: the kernel may have been first.
+        wharf_net::delete_links(&["vethmany0", "vethmany1", "vethabsent"]).unwrap();
+        // Gone when the call returns, on both sides.
+        assert!(!wharf_net::link_exists("vethmany0").unwrap());
+        assert!(!wharf_net::link_exists("vethmany1").unwrap());
+        let inside = container.net_dev();
+        assert!(
+            !inside.contains("eth0:") && !inside.contains("eth1:"),
+            "{inside}"
+        );
+        let err = wharf_net::delete_links(&["bad/name"]).unwrap_err();
+        assert!(
+            matches!(err, NetError::InvalidInterfaceName { .. }),
+            "{err}"
+        );
+        wharf_net::delete_link("wbr0").unwrap();
+    });
+}

@@ -159,7 +159,7 @@ fn failed_create_of_a_replacement_restores_the_old_container() {
     engine.fail_next(
         "create_container",
         "hello-worker-1",
-        EngineError::Other("no space left".into()),
+        EngineError::Unavailable("no space left".into()),
     );
     let events = Events::default();
     let error = up(&engine, &changed, &UpOptions::default(), &events.sink()).unwrap_err();
@@ -195,7 +195,7 @@ fn failed_start_of_a_replacement_restores_the_old_container() {
     engine.fail_next(
         "start_container",
         "hello-worker-1",
-        EngineError::Other("exec /nope: no such file".into()),
+        EngineError::Unavailable("exec /nope: no such file".into()),
     );
     let events = Events::default();
     let error = up(&engine, &changed, &UpOptions::default(), &events.sink()).unwrap_err();
@@ -216,7 +216,7 @@ fn failed_rename_of_the_old_container_restarts_it() {
     engine.fail_next(
         "rename_container",
         "hello-worker-1",
-        EngineError::Other("disk error".into()),
+        EngineError::Unavailable("disk error".into()),
     );
     let events = Events::default();
     up(&engine, &changed, &UpOptions::default(), &events.sink()).unwrap_err();

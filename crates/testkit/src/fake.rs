@@ -41,10 +41,28 @@ fn normalize_reference(reference: &str) -> String {
     }
 }
 
+/// A failure injected into the fake engine, shown as exactly `message`.
+#[derive(Debug)]
+struct InjectedFault(String);
+
+impl std::fmt::Display for InjectedFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InjectedFault {}
+
+/// The error of an injected fault: a runtime failure whose message is
+/// exactly `message`, as the engine's carry the runtime's own.
+pub fn injected(message: &str) -> EngineError {
+    EngineError::Runtime(Box::new(InjectedFault(message.to_string())))
+}
+
 enum Fault {
     /// Fail once with this error, then forget the fault.
     Once(Option<EngineError>),
-    /// Fail every matching call with `EngineError::Other(message)`.
+    /// Fail every matching call with [`injected`]`(message)`.
     Always(String),
 }
 
@@ -144,11 +162,9 @@ impl State {
             .iter()
             .position(|f| f.call == call && (f.name == name || f.name == "*"))?;
         match &mut self.faults[position].fault {
-            Fault::Always(message) => Some(EngineError::Other(message.clone())),
+            Fault::Always(message) => Some(injected(message)),
             Fault::Once(error) => {
-                let error = error
-                    .take()
-                    .unwrap_or_else(|| EngineError::Other("injected failure".into()));
+                let error = error.take().unwrap_or_else(|| injected("injected failure"));
                 self.faults.remove(position);
                 Some(error)
             }
@@ -331,7 +347,7 @@ impl FakeEngine {
         });
     }
 
-    /// Every call of `call` on `name` fails with `EngineError::Other(message)`.
+    /// Every call of `call` on `name` fails with [`injected`]`(message)`.
     pub fn fail_on(&self, call: &str, name: &str, message: &str) {
         self.state().faults.push(FaultRule {
             call: call.to_string(),

@@ -25,45 +25,7 @@ pub mod up;
 pub mod volume;
 pub mod watch;
 
-use std::os::fd::AsFd;
-use std::path::PathBuf;
 use wharf_engine_api::{labels, ContainerInfo};
-
-/// The hidden `__monitor` mode: becomes the monitor of one container. Its
-/// stdout is the status channel the starting CLI reads.
-pub fn monitor(root: PathBuf, cgroup_fs: PathBuf, id: &str, attached: bool) -> i32 {
-    let mode = if attached {
-        wharf_engine::monitor::Mode::Attached
-    } else {
-        match std::io::stdout().as_fd().try_clone_to_owned() {
-            Ok(fd) => wharf_engine::monitor::Mode::Detached(std::fs::File::from(fd)),
-            Err(e) => {
-                eprintln!("monitor: duplicating stdout: {e}");
-                return 1;
-            }
-        }
-    };
-    let config = wharf_engine::EngineConfig {
-        root,
-        cgroup_fs_root: cgroup_fs,
-        cgroup_parent: String::new(),
-        monitor_program: PathBuf::new(),
-    };
-    match wharf_engine::LinuxEngine::open(config) {
-        Ok(engine) => engine.run_monitor(id, mode),
-        Err(e) => match mode {
-            wharf_engine::monitor::Mode::Detached(mut status) => {
-                use std::io::Write;
-                let _ = writeln!(status, "error: {e}");
-                1
-            }
-            wharf_engine::monitor::Mode::Attached => {
-                eprintln!("error: {e}");
-                wharf_engine::monitor::START_FAILED
-            }
-        },
-    }
-}
 
 /// Write an archive made by `fill` to `path` (`-o FILE`) through a temporary
 /// file beside it, renamed into place only once complete; or to standard

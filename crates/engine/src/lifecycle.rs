@@ -1,0 +1,365 @@
+//! A container's life: create (its record, from the spec and the image),
+//! stop (signal, wait, and what its monitor would have cleaned up) and
+//! remove.
+
+use crate::lock::{self, MONITOR_LOCK};
+use crate::state::read_configs;
+use crate::store::{self, ContainerRecord, RuntimeState};
+use crate::{
+    events, files, image_err, netmode, network, ports, runtime_err, security, LinuxEngine,
+    CONFIG_FILE, DEFAULT_PATH, DEFAULT_STOP_TIMEOUT, STATE_FILE, STOP_MARKER,
+};
+use std::fs;
+use std::time::Duration;
+use wharf_engine_api::labels;
+use wharf_engine_api::{ContainerSpec, ContainerState, EngineError, Result};
+
+impl LinuxEngine {
+    pub(crate) fn create(&self, spec: &ContainerSpec) -> Result<String> {
+        crate::resources::validate(spec, &self.config.cgroup_fs_root)?;
+        security::validate(spec, &self.layout.seccomp_cache())?;
+        files::validate(spec)?;
+        let _lock = self.global_lock()?;
+        let records = self.all_records_repairing()?;
+        if records.iter().any(|r| r.name == spec.name) {
+            return Err(EngineError::Conflict {
+                kind: "container",
+                name: spec.name.clone(),
+            });
+        }
+        for source in &spec.volumes_from {
+            if netmode::find(&self.layout, &source.container).is_err() {
+                return Err(EngineError::Invalid(format!(
+                    "container {}: volumes_from names container {}, which does not exist: \
+                     create it first or correct the name",
+                    spec.name, source.container
+                )));
+            }
+        }
+        let image = self
+            .images
+            .resolve(&spec.image)
+            .map_err(image_err)?
+            .ok_or_else(|| EngineError::NotFound {
+                kind: "image",
+                name: spec.image.clone(),
+                hint: format!(
+                    "; import it with \"wharf image import FILE {}\" or pull it",
+                    spec.image
+                ),
+            })?;
+        let id = store::new_id()?;
+        let args = resolve_args(spec, &image.config);
+        if args.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "container {}: no command: set `command:` in the service or CMD in the image {}",
+                spec.name, spec.image
+            )));
+        }
+        let hostname = match spec.uts_mode {
+            // The host's UTS namespace: the host's name, which stays as it is.
+            wharf_engine_api::UtsMode::Host => nix::unistd::gethostname()
+                .map(|name| name.to_string_lossy().into_owned())
+                .map_err(|e| EngineError::io("reading the host name", e.into()))?,
+            wharf_engine_api::UtsMode::Private => spec
+                .hostname
+                .clone()
+                .unwrap_or_else(|| id[..12].to_string()),
+        };
+        let networks = network::load_networks(&self.layout)?;
+        let endpoints = network::allocate_endpoints(&networks, &records, &id, &spec.networks)?;
+        let project = spec
+            .labels
+            .get(labels::PROJECT)
+            .cloned()
+            .unwrap_or_else(|| "default".into());
+        // The image's HEALTHCHECK and STOPSIGNAL apply unless the service sets its own.
+        let mut effective = spec.clone();
+        if effective.healthcheck.is_none() {
+            effective.healthcheck = image.config.healthcheck.as_ref().map(image_healthcheck);
+        }
+        if effective.stop_signal.is_none() {
+            effective.stop_signal = image.config.stop_signal.clone();
+        }
+        let record = ContainerRecord {
+            id: id.clone(),
+            name: spec.name.clone(),
+            spec: effective,
+            image_id: image.info.id.clone(),
+            created: store::now_secs(),
+            env: resolve_env(spec, &image.config, &hostname),
+            cwd: spec
+                .working_dir
+                .clone()
+                .or_else(|| image.config.working_dir.clone().filter(|w| !w.is_empty()))
+                .unwrap_or_else(|| "/".into()),
+            user: spec
+                .user
+                .clone()
+                .or_else(|| image.config.user.clone().filter(|u| !u.is_empty())),
+            hostname,
+            layers: image.layers.clone(),
+            endpoints,
+            cgroup_path: format!("{}/{}/{}", self.config.cgroup_parent, project, id),
+            args,
+        };
+        let dir = self.layout.container(&id);
+        let result = (|| {
+            for sub in ["upper", "work", "merged"] {
+                fs::create_dir_all(dir.join(sub)).map_err(|e| {
+                    EngineError::io(format!("creating {}", dir.join(sub).display()), e)
+                })?;
+            }
+            self.write_etc_files(&record)?;
+            files::write(&dir, spec)?;
+            store::write_json_unflushed(&dir.join(STATE_FILE), &RuntimeState::created())?;
+            // The config is written last: its presence marks a finished create.
+            store::write_json(&dir.join(CONFIG_FILE), &record)
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        let mut all = records;
+        all.push(record.clone());
+        let nets: Vec<String> = record
+            .endpoints
+            .iter()
+            .map(|e| e.network_id.clone())
+            .collect();
+        self.refresh_dns_tables(&all, &nets);
+        events::record(&self.layout, &record, "create", &[]);
+        Ok(id)
+    }
+
+    pub(crate) fn stop_record(
+        &self,
+        record: &ContainerRecord,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        let timeout = timeout
+            .or(record.spec.stop_grace_period_secs.map(Duration::from_secs))
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let dir = self.layout.container(&record.id);
+        fs::write(dir.join(STOP_MARKER), b"")
+            .map_err(|e| EngineError::io(format!("stopping {}", record.name), e))?;
+        let state = self.settled_state(record)?;
+        let pid = match state.state {
+            ContainerState::Running { pid, .. } => Some(pid),
+            _ => None,
+        };
+        // A frozen process cannot act on the stop signal: thaw first, as docker does.
+        if let (true, Some(cgroup)) = (state.state.is_paused(), &state.cgroup) {
+            cgroup.thaw().map_err(runtime_err)?;
+        }
+        if let Some(pid) = pid {
+            let signal = wharf_runtime::parse_signal(
+                record.spec.stop_signal.as_deref().unwrap_or("SIGTERM"),
+            )
+            .map_err(runtime_err)?;
+            wharf_runtime::send_signal(pid, signal).map_err(runtime_err)?;
+            if !wharf_runtime::wait_for_exit(pid, timeout).map_err(runtime_err)? {
+                wharf_runtime::send_signal(pid, libc::SIGKILL).map_err(runtime_err)?;
+                if !wharf_runtime::wait_for_exit(pid, Duration::from_secs(10))
+                    .map_err(runtime_err)?
+                {
+                    return Err(EngineError::Unkillable {
+                        container: record.name.clone(),
+                        pid,
+                    });
+                }
+            }
+        }
+        // Let the monitor record the exit (or, restarting, see the stop marker).
+        if let Some(monitor) = state.monitor_pid {
+            let _ = wharf_runtime::wait_for_exit(monitor, Duration::from_secs(5));
+        }
+        if pid.is_some() {
+            self.delete_veths(record)?;
+        }
+        let mut state = self.live_state(&record.id)?;
+        if !matches!(
+            state.state,
+            ContainerState::Exited { .. } | ContainerState::Created
+        ) {
+            state.state = ContainerState::Exited {
+                exit_code: state.last_exit_code.unwrap_or(137),
+                finished_at: store::now_secs(),
+                oom_killed: state.last_oom_killed,
+            };
+            state.monitor_pid = None;
+            self.save_state(&record.id, &state)?;
+            // No monitor recorded the end, so none removed the DNAT rules.
+            ports::withdraw(record)?;
+        }
+        if pid.is_some() {
+            events::record(&self.layout, record, "stop", &[]);
+        }
+        Ok(())
+    }
+
+    /// Delete the host ends of the container's veth pairs (the kernel takes
+    /// the peers with them). The kernel would remove them with the
+    /// container's network namespace, but only a moment after its last
+    /// process ended: deleted here, they are gone when `stop`, `rm` or
+    /// `down` returns. The endpoints are read anew, since `network connect`
+    /// and `disconnect` change them.
+    pub(crate) fn delete_veths(&self, record: &ContainerRecord) -> Result<()> {
+        let current = self.load_record(&record.id);
+        let endpoints = match &current {
+            Ok(current) => &current.endpoints,
+            Err(_) => &record.endpoints,
+        };
+        let names: Vec<&str> = endpoints.iter().map(|e| e.host_ifname.as_str()).collect();
+        wharf_net::delete_links(&names).map_err(network::net_err)
+    }
+
+    pub(crate) fn remove(&self, id: &str, force: bool) -> Result<()> {
+        let record = self.find(id)?;
+        let state = self.settled_state(&record)?;
+        if state.state.is_running() || matches!(state.state, ContainerState::Restarting) {
+            if !force {
+                return Err(EngineError::Invalid(format!(
+                    "container {} is running: stop it first or remove it with force",
+                    record.name
+                )));
+            }
+            // Killed at once: no pre_stop hooks, as `docker rm -f`.
+            self.stop_record(&record, Some(Duration::ZERO))?;
+        }
+        let mode =
+            wharf_runtime::cgroups::detect(&self.config.cgroup_fs_root).map_err(runtime_err)?;
+        let handle = wharf_runtime::CgroupHandle {
+            mode,
+            fs_root: self.config.cgroup_fs_root.clone(),
+            path: record.cgroup_path.clone(),
+        };
+        handle.kill_all_and_destroy().map_err(runtime_err)?;
+        // A container that ended on its own may have left its veth pairs to
+        // the kernel's clean-up a moment ago.
+        self.delete_veths(&record)?;
+        ports::withdraw(&record)?;
+        if let Some((parent, _)) = record.cgroup_path.rsplit_once('/') {
+            wharf_runtime::CgroupHandle::remove_empty_parents(&self.config.cgroup_fs_root, parent);
+        }
+        let _lock = self.global_lock()?;
+        let dir = self.layout.container(&record.id);
+        // Remove the config first: a half-removed directory then reads as absent.
+        let _ = fs::remove_file(dir.join(CONFIG_FILE));
+        fs::remove_dir_all(&dir)
+            .map_err(|e| EngineError::io(format!("removing {}", dir.display()), e))?;
+        // Only containers with a monitor need their DNS table rewritten (see
+        // `refresh_dns_tables`); when none has one, as during `down`, the
+        // records are not even read.
+        let dirs = self.finished_container_dirs_repairing()?;
+        if dirs
+            .iter()
+            .any(|dir| lock::monitor_lock_held(&dir.join(MONITOR_LOCK)))
+        {
+            let records = read_configs(&dirs)?;
+            let nets: Vec<String> = record
+                .endpoints
+                .iter()
+                .map(|e| e.network_id.clone())
+                .collect();
+            self.refresh_dns_tables(&records, &nets);
+        }
+        events::record(&self.layout, &record, "destroy", &[]);
+        Ok(())
+    }
+}
+
+/// An image's HEALTHCHECK (durations in nanoseconds, 0 = default) as the
+/// engine's health check.
+pub(crate) fn image_healthcheck(
+    check: &wharf_image::oci::HealthConfig,
+) -> wharf_engine_api::Healthcheck {
+    let ms = |ns: u64| (ns > 0).then_some(ns / 1_000_000);
+    wharf_engine_api::Healthcheck {
+        test: check.test.clone(),
+        interval_ms: ms(check.interval),
+        timeout_ms: ms(check.timeout),
+        retries: (check.retries > 0).then_some(check.retries as u32),
+        start_period_ms: ms(check.start_period),
+        start_interval_ms: ms(check.start_interval),
+    }
+}
+
+/// The command a container runs: the entrypoint (service's, else image's)
+/// followed by the command (service's, else the image's unless the service
+/// set its own entrypoint) — docker's rule.
+pub(crate) fn resolve_args(
+    spec: &ContainerSpec,
+    image: &wharf_image::RuntimeConfig,
+) -> Vec<String> {
+    let entrypoint = spec
+        .entrypoint
+        .clone()
+        .or_else(|| image.entrypoint.clone())
+        .unwrap_or_default();
+    let command = match (&spec.command, &spec.entrypoint) {
+        (Some(cmd), _) => cmd.clone(),
+        (None, Some(_)) => Vec::new(),
+        (None, None) => image.cmd.clone().unwrap_or_default(),
+    };
+    entrypoint.into_iter().chain(command).collect()
+}
+
+pub(crate) fn resolve_env(
+    spec: &ContainerSpec,
+    image: &wharf_image::RuntimeConfig,
+    hostname: &str,
+) -> Vec<String> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut set = |key: &str, value: &str| {
+        if let Some(slot) = env.iter_mut().find(|(k, _)| k == key) {
+            slot.1 = value.to_string();
+        } else {
+            env.push((key.to_string(), value.to_string()));
+        }
+    };
+    let (k, v) = DEFAULT_PATH.split_once('=').unwrap_or(("PATH", ""));
+    set(k, v);
+    set("HOSTNAME", hostname);
+    for entry in &image.env {
+        let (k, v) = entry.split_once('=').unwrap_or((entry, ""));
+        set(k, v);
+    }
+    for (k, v) in &spec.env {
+        set(k, v);
+    }
+    env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_follow_docker_entrypoint_rules() {
+        let image = wharf_image::RuntimeConfig {
+            entrypoint: Some(vec!["/entry".into()]),
+            cmd: Some(vec!["default".into()]),
+            ..Default::default()
+        };
+        let mut spec = ContainerSpec::default();
+        assert_eq!(resolve_args(&spec, &image), ["/entry", "default"]);
+        spec.command = Some(vec!["mine".into()]);
+        assert_eq!(resolve_args(&spec, &image), ["/entry", "mine"]);
+        spec.command = None;
+        spec.entrypoint = Some(vec!["/other".into()]);
+        assert_eq!(resolve_args(&spec, &image), ["/other"]);
+    }
+
+    #[test]
+    fn env_layers_image_then_service() {
+        let image = wharf_image::RuntimeConfig {
+            env: vec!["PATH=/bin".into(), "A=image".into()],
+            ..Default::default()
+        };
+        let mut spec = ContainerSpec::default();
+        spec.env.insert("A".into(), "service".into());
+        let env = resolve_env(&spec, &image, "abc");
+        assert_eq!(env, ["PATH=/bin", "HOSTNAME=abc", "A=service"]);
+    }
+}
