@@ -22,6 +22,13 @@ pub(crate) fn validate(spec: &ContainerSpec, cgroup_fs_root: &Path) -> Result<()
             .into(),
         });
     }
+    limits(spec)
+        .validate(&wharf_runtime::HostFacts::current())
+        .map_err(|e| EngineError::InvalidSpec {
+            container: spec.name.clone(),
+            field: e.field.into(),
+            source: e.into(),
+        })?;
     if let Ok(mode) = wharf_runtime::cgroups::detect(cgroup_fs_root) {
         crate::security::validate_cgroup_settings(spec, mode)?;
     }
@@ -32,24 +39,29 @@ pub(crate) fn cgroup_config(
     fs_root: &Path,
     record: &ContainerRecord,
 ) -> wharf_runtime::CgroupConfig {
-    let resources = &record.spec.resources;
     wharf_runtime::CgroupConfig {
         fs_root: fs_root.to_path_buf(),
         path: record.cgroup_path.clone(),
-        limits: wharf_runtime::Limits {
-            memory_bytes: resources.memory_bytes,
-            nano_cpus: resources.nano_cpus,
-            pids: resources.pids_limit,
-            memory_swap_bytes: resources.memory_swap,
-            memory_reservation_bytes: resources.memory_reservation,
-            cpu_shares: resources.cpu_shares,
-            cpu_quota_us: resources.cpu_quota,
-            cpu_period_us: resources.cpu_period,
-            cpuset_cpus: resources.cpuset_cpus.clone(),
-            cpuset_mems: None,
-            oom_kill_disable: resources.oom_kill_disable,
-            swappiness: resources.mem_swappiness,
-        },
+        limits: limits(&record.spec),
+    }
+}
+
+/// The spec's limits as the runtime's cgroup [`wharf_runtime::Limits`].
+fn limits(spec: &ContainerSpec) -> wharf_runtime::Limits {
+    let resources = &spec.resources;
+    wharf_runtime::Limits {
+        memory_bytes: resources.memory_bytes,
+        nano_cpus: resources.nano_cpus,
+        pids: resources.pids_limit,
+        memory_swap_bytes: resources.memory_swap,
+        memory_reservation_bytes: resources.memory_reservation,
+        cpu_shares: resources.cpu_shares,
+        cpu_quota_us: resources.cpu_quota,
+        cpu_period_us: resources.cpu_period,
+        cpuset_cpus: resources.cpuset_cpus.clone(),
+        cpuset_mems: None,
+        oom_kill_disable: resources.oom_kill_disable,
+        swappiness: resources.mem_swappiness,
     }
 }
 

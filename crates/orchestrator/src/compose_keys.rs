@@ -34,10 +34,22 @@ pub fn compose_keys(field: &str) -> &'static [&'static str] {
 /// its start (`memory 4096 is below …`), unless the message already names
 /// them or the field is spelt as its Compose key.
 pub(crate) fn keys_for(error: &EngineError) -> Option<&'static [&'static str]> {
-    let EngineError::Invalid(message) = error else {
-        return None;
+    let (field, message) = match error {
+        EngineError::InvalidSpec { field, source, .. } => {
+            let text = source.to_string();
+            let reason = text
+                .strip_prefix(field.as_str())
+                .unwrap_or(&text)
+                .to_string();
+            (field.clone(), reason)
+        }
+        EngineError::Invalid(message) => (
+            message.split([' ', ':']).next()?.to_string(),
+            message.clone(),
+        ),
+        _ => return None,
     };
-    let field = message.split([' ', ':']).next()?;
+    let field = field.as_str();
     let keys = compose_keys(field);
     let worth_adding =
         !keys.is_empty() && keys != [field] && !keys.iter().any(|key| message.contains(key));
@@ -88,5 +100,26 @@ mod tests {
         );
         assert_eq!(keys_for(&invalid("the image is gone")), None);
         assert_eq!(keys_for(&EngineError::Unavailable("memory".into())), None);
+    }
+
+    #[test]
+    fn the_engine_s_typed_spec_error_gets_the_keys_of_its_field() {
+        let spec_error = |field: &str, text: &str| EngineError::InvalidSpec {
+            container: "p-a-1".into(),
+            field: field.into(),
+            source: text.to_string().into(),
+        };
+        assert_eq!(
+            keys_for(&spec_error(
+                "memory_swap",
+                "memory_swap: 10 is below the memory limit"
+            )),
+            Some(&["memswap_limit"][..])
+        );
+        assert_eq!(
+            keys_for(&spec_error("nano_cpus", "nano_cpus: 99.00 CPUs requested")),
+            Some(&["deploy.resources.limits.cpus", "cpus"][..])
+        );
+        assert_eq!(keys_for(&spec_error("cpu_quota", "cpu_quota: 500")), None);
     }
 }
