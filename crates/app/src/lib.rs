@@ -15,6 +15,7 @@ pub mod cp;
 pub mod error;
 pub mod event;
 pub mod images;
+pub mod ps;
 pub mod pull;
 pub mod push;
 pub mod registry;
