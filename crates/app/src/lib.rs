@@ -20,6 +20,7 @@ pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod run;
+pub mod stats;
 pub mod up;
 pub mod watch;
 
