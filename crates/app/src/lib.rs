@@ -14,6 +14,7 @@ pub mod containers;
 pub mod cp;
 pub mod error;
 pub mod event;
+pub mod events;
 pub mod images;
 pub mod ps;
 pub mod pull;
