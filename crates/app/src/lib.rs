@@ -14,11 +14,14 @@ pub mod containers;
 pub mod cp;
 pub mod error;
 pub mod event;
+pub mod events;
 pub mod images;
+pub mod ps;
 pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod run;
+pub mod stats;
 pub mod up;
 pub mod watch;
 

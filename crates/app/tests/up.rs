@@ -408,7 +408,10 @@ fn wait_fails_on_an_unhealthy_container() {
     let request = request(None, BuildPolicy::Missing, true);
     let err =
         wharf_app::up::up(&engine, &images, &project, &request, &Events::default()).unwrap_err();
-    assert_eq!(err.to_string(), "container shop-db-1 is unhealthy");
+    assert_eq!(
+        err.to_string(),
+        "container shop-db-1 is unhealthy: see why with wharf ps and wharf logs"
+    );
 }
 
 #[test]

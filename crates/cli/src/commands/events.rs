@@ -64,9 +64,12 @@ fn parse_time_flag(flag: &str, text: &Option<String>) -> Result<Option<i64>> {
 
 pub fn events(global: &GlobalOptions, args: EventsArgs) -> Result<i32> {
     let (project, name) = global.project_or_name()?;
-    if let Some(project) = &project {
-        super::filter_services(Vec::new(), &args.services, Some(project))?;
-    }
+    let scope = wharf_app::containers::Scope {
+        name: &name,
+        project: project.as_ref(),
+        services: &args.services,
+    };
+    scope.check()?;
     let filter = EventFilter {
         since_ns: parse_time_flag("--since", &args.since)?,
         until_ns: parse_time_flag("--until", &args.until)?,
@@ -74,10 +77,7 @@ pub fn events(global: &GlobalOptions, args: EventsArgs) -> Result<i32> {
     };
     let engine = global.engine()?;
     let mut out = std::io::stdout();
-    engine.events(&name, &filter, &mut |event| {
-        if !args.services.is_empty() && !args.services.contains(&event.service) {
-            return true;
-        }
+    wharf_app::events::stream(&engine, &scope, &filter, &mut |event| {
         let line = if args.json {
             json_line(&event)
         } else {

@@ -1,6 +1,5 @@
 //! `wharf ps`: the project's containers, as docker compose lists them.
 
-use super::filter_services;
 use crate::context::GlobalOptions;
 use crate::render::{table, units};
 use anyhow::Result;
@@ -32,12 +31,16 @@ pub struct PsArgs {
 pub fn ps(global: &GlobalOptions, args: PsArgs) -> Result<i32> {
     let (project, name) = global.project_or_name()?;
     let engine = global.engine()?;
-    let containers = wharf_orchestrator::project_containers(&engine, &name, args.all)?;
-    let containers: Vec<ContainerInfo> =
-        filter_services(containers, &args.names, project.as_ref())?
-            .into_iter()
-            .filter(|c| args.status.is_empty() || args.status.iter().any(|s| s == c.state.name()))
-            .collect();
+    let scope = wharf_app::containers::Scope {
+        name: &name,
+        project: project.as_ref(),
+        services: &args.names,
+    };
+    let options = wharf_app::ps::PsOptions {
+        all: args.all,
+        status: &args.status,
+    };
+    let containers = wharf_app::ps::list(&engine, &scope, options)?;
     if args.quiet {
         for c in &containers {
             println!("{}", c.id);
@@ -45,12 +48,7 @@ pub fn ps(global: &GlobalOptions, args: PsArgs) -> Result<i32> {
         return Ok(0);
     }
     if args.services {
-        let mut services: Vec<&str> = containers
-            .iter()
-            .filter_map(|c| c.label(labels::SERVICE))
-            .collect();
-        services.dedup();
-        for s in services {
+        for s in wharf_app::ps::services(&containers) {
             println!("{s}");
         }
         return Ok(0);

@@ -1,16 +1,14 @@
 //! `wharf stats`: CPU, memory, network, block I/O and pids of the project's
 //! containers, read from their cgroups and network namespaces.
 
-use super::filter_services;
 use crate::context::GlobalOptions;
 use crate::render::{table, units};
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
-use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
-use wharf_engine_api::{ContainerInfo, Engine, StatsSample};
+use wharf_app::stats::{Figures, Sampler};
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {
@@ -33,9 +31,6 @@ pub struct StatsArgs {
     pub services: Vec<String>,
 }
 
-/// Time between the two readings that give CPU %.
-const WINDOW: Duration = Duration::from_millis(500);
-
 pub fn stats(global: &GlobalOptions, args: StatsArgs) -> Result<i32> {
     if !matches!(args.format.as_str(), "table" | "json") {
         anyhow::bail!("unknown format {:?}: use table or json", args.format);
@@ -43,23 +38,18 @@ pub fn stats(global: &GlobalOptions, args: StatsArgs) -> Result<i32> {
     let (project, name) = global.project_or_name()?;
     let engine = global.engine()?;
     let redraw = !args.no_stream && global.stdout_ansi();
-    let mut previous: HashMap<String, StatsSample> = HashMap::new();
+    let scope = wharf_app::containers::Scope {
+        name: &name,
+        project: project.as_ref(),
+        services: &args.services,
+    };
+    let mut sampler = Sampler::default();
     loop {
-        let containers = wharf_orchestrator::project_containers(&engine, &name, args.all)?;
-        let containers = filter_services(containers, &args.services, project.as_ref())?;
-        if previous.is_empty() {
-            for c in &containers {
-                previous.insert(c.id.clone(), engine.stats(&c.id)?);
-            }
-            std::thread::sleep(WINDOW);
-        }
-        let mut rows = Vec::new();
-        for c in &containers {
-            let now = engine.stats(&c.id)?;
-            let before = previous.get(&c.id).cloned().unwrap_or_else(|| now.clone());
-            rows.push(Row::new(c, &before, &now, args.no_trunc));
-            previous.insert(c.id.clone(), now);
-        }
+        let rows: Vec<Row> = sampler
+            .sample(&engine, &scope, args.all)?
+            .into_iter()
+            .map(|figures| Row::new(figures, args.no_trunc))
+            .collect();
         let mut out = std::io::stdout().lock();
         if redraw {
             let _ = write!(out, "\x1b[2J\x1b[H");
@@ -83,16 +73,8 @@ pub fn stats(global: &GlobalOptions, args: StatsArgs) -> Result<i32> {
     }
 }
 
-struct Row {
-    id: String,
-    name: String,
-    cpu_percent: f64,
-    memory: u64,
-    limit: u64,
-    net: (u64, u64),
-    block: (u64, u64),
-    pids: u64,
-}
+/// One row of the table: the core's figures, the ID cut unless `--no-trunc`.
+struct Row(Figures);
 
 impl Row {
     const HEADERS: [&'static str; 8] = [
@@ -106,108 +88,51 @@ impl Row {
         "PIDS",
     ];
 
-    fn new(c: &ContainerInfo, before: &StatsSample, now: &StatsSample, no_trunc: bool) -> Self {
-        Row {
-            id: if no_trunc {
-                c.id.clone()
-            } else {
-                c.id[..12.min(c.id.len())].to_string()
-            },
-            name: c.name.clone(),
-            cpu_percent: cpu_percent(before, now),
-            memory: now.memory_usage,
-            limit: now.memory_limit,
-            net: (now.net_rx_bytes, now.net_tx_bytes),
-            block: (now.block_read_bytes, now.block_write_bytes),
-            pids: now.pids,
+    fn new(mut figures: Figures, no_trunc: bool) -> Self {
+        if !no_trunc {
+            figures.id.truncate(12);
         }
+        Row(figures)
     }
 
-    /// The project as a whole: sums of every column; the limit is the sum of
-    /// the limits (so MEM % is the project's share of what it may use).
     fn total(rows: &[Row]) -> Row {
-        let sum = |f: &dyn Fn(&Row) -> u64| rows.iter().map(f).fold(0u64, u64::saturating_add);
-        Row {
-            id: "-".into(),
-            name: "TOTAL".into(),
-            cpu_percent: rows.iter().map(|r| r.cpu_percent).sum(),
-            memory: sum(&|r| r.memory),
-            limit: sum(&|r| r.limit),
-            net: (sum(&|r| r.net.0), sum(&|r| r.net.1)),
-            block: (sum(&|r| r.block.0), sum(&|r| r.block.1)),
-            pids: sum(&|r| r.pids),
-        }
-    }
-
-    fn mem_percent(&self) -> f64 {
-        if self.limit == 0 {
-            0.0
-        } else {
-            self.memory as f64 / self.limit as f64 * 100.0
-        }
+        let figures: Vec<Figures> = rows.iter().map(|r| r.0.clone()).collect();
+        Row(Figures::total(&figures))
     }
 
     fn cells(&self) -> Vec<String> {
+        let f = &self.0;
         vec![
-            self.id.clone(),
-            self.name.clone(),
-            format!("{:.2}%", self.cpu_percent),
+            f.id.clone(),
+            f.name.clone(),
+            format!("{:.2}%", f.cpu_percent),
             format!(
                 "{} / {}",
-                units::binary_size(self.memory),
-                units::binary_size(self.limit)
+                units::binary_size(f.memory),
+                units::binary_size(f.limit)
             ),
-            format!("{:.2}%", self.mem_percent()),
+            format!("{:.2}%", f.mem_percent()),
             format!(
                 "{} / {}",
-                units::decimal_size(self.net.0),
-                units::decimal_size(self.net.1)
+                units::decimal_size(f.net.0),
+                units::decimal_size(f.net.1)
             ),
             format!(
                 "{} / {}",
-                units::decimal_size(self.block.0),
-                units::decimal_size(self.block.1)
+                units::decimal_size(f.block.0),
+                units::decimal_size(f.block.1)
             ),
-            self.pids.to_string(),
+            f.pids.to_string(),
         ]
     }
 
     fn json(&self) -> serde_json::Value {
+        let f = &self.0;
         let cells = self.cells();
         json!({
-            "ID": self.id, "Name": self.name, "Container": self.name,
+            "ID": f.id, "Name": f.name, "Container": f.name,
             "CPUPerc": cells[2], "MemUsage": cells[3], "MemPerc": cells[4],
             "NetIO": cells[5], "BlockIO": cells[6], "PIDs": cells[7],
         })
-    }
-}
-
-/// CPU use over the window, in percent of one CPU (docker's figure: 50% is
-/// half a core; 200% is two cores busy).
-fn cpu_percent(before: &StatsSample, now: &StatsSample) -> f64 {
-    let wall = now.read_at_ns.saturating_sub(before.read_at_ns);
-    if wall == 0 {
-        return 0.0;
-    }
-    now.cpu_usage_ns.saturating_sub(before.cpu_usage_ns) as f64 / wall as f64 * 100.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn half_a_core_is_fifty_percent() {
-        let before = StatsSample {
-            read_at_ns: 1_000_000_000,
-            cpu_usage_ns: 0,
-            ..Default::default()
-        };
-        let now = StatsSample {
-            read_at_ns: 2_000_000_000,
-            cpu_usage_ns: 500_000_000,
-            ..Default::default()
-        };
-        assert!((cpu_percent(&before, &now) - 50.0).abs() < 1e-9);
     }
 }
