@@ -60,10 +60,12 @@ fn not_enabled(fs_root: &Path, dir: &Path, controller: &str) -> String {
     // Writing the file again gives the kernel's reason (EBUSY, ENOENT, ...).
     let file = dir.join("cgroup.subtree_control");
     let refused = match fs::write_raw(&file, &format!("+{controller}")) {
-        Ok(()) => return format!(
+        Ok(()) => {
+            return format!(
             "{controller} was not enabled in {} when the cgroup was made (it is now: try again)",
             file.display()
-        ),
+        )
+        }
         Err(e) => e,
     };
     let has_processes = !std::fs::read_to_string(dir.join("cgroup.procs"))
