@@ -16,7 +16,8 @@
 # under TCG.
 #
 # Environment: WHARF_VM_MEMORY (4G), WHARF_VM_CPUS (2), WHARF_VM_TIMEOUT (seconds
-# for the whole run, 2400), WHARF_VM_ACCEL (kvm|tcg, to skip the probe).
+# for the whole run, 2400), WHARF_VM_ACCEL (kvm|tcg, to skip the probe),
+# WHARF_VM_APPEND (more kernel parameters, e.g. cgroup_disable=pids).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${WHARF_VM_CACHE:-/var/cache/wharf-dev/vm}
@@ -172,7 +173,7 @@ boot() {
         -nodefaults -no-user-config -display none -monitor none -no-reboot \
         -serial "file:$run/console" \
         -kernel "$dir/vmlinuz" -initrd "$initramfs_image" \
-        -append "console=ttyS0 cgroup_no_v1=all quiet loglevel=3 panic=-1 wharf.run=$run" \
+        -append "console=ttyS0 cgroup_no_v1=all quiet loglevel=3 panic=-1 ${WHARF_VM_APPEND:-} wharf.run=$run" \
         -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" \
         -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
         -fsdev "local,id=wharfrun,path=$run,security_model=none" \

@@ -21,17 +21,20 @@ if [ ! -f /sys/fs/cgroup/cgroup.controllers ] || [ -d /sys/fs/cgroup/memory ]; t
 fi
 echo "lane: cgroup v2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 
-# The end-to-end tests that touch cgroups and need no network beyond loopback.
+# The end-to-end tests that touch cgroups and need no network beyond loopback:
+# limits, stats, freezing, OOM and delegation (cgroup_v2, hello), the v1-only
+# settings refused (process), device access (security), run and up/down
+# (lifecycle), crash and reboot recovery (crash). The guest's CPU is emulated
+# when KVM is not usable, so this is kept to what matters for cgroups.
 e2e_filters=(
     cgroup_v2::
     hello::
-    process::
-    security::
-    lifecycle::
+    process::group_add_and_memory_settings_reach_the_container
+    process::pause_and_unpause_freeze_the_cgroup_and_stop_kill_and_down_still_work
+    security::regression_cgroup_v2_container_cannot_open_a_mknod_disk
+    lifecycle::stop_start_restart_kill_rm
+    lifecycle::run_one_off_commands
     crash::
-    bad_input::failed_up_leaves_nothing_behind
-    health::conditions_wait_for_health_and_completion
-    cli::exit_codes_follow_docker_compose
 )
 if [ -n "${WHARF_VM_LANE_FILTER:-}" ]; then
     read -ra e2e_filters <<<"$WHARF_VM_LANE_FILTER"
@@ -51,10 +54,11 @@ export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 if [ -n "${binary[runtime]:-}" ]; then
     timed "runtime privileged tests" "${binary[runtime]}" --test-threads=2
 fi
+# The limits example's hog allocates 200 MB four times through `tr`: minutes
+# under an emulated CPU. Its OOM kill on v2 is cgroup_v2's test too.
+e2e_skips=(--skip hello::limits_example_is_enforced)
 if [ -n "${binary[e2e]:-}" ]; then
-    for filter in "${e2e_filters[@]}"; do
-        timed "e2e $filter" "${binary[e2e]}" --test-threads=2 "$filter"
-    done
+    timed "e2e ${e2e_filters[*]}" "${binary[e2e]}" --test-threads=2 "${e2e_filters[@]}" "${e2e_skips[@]}"
 fi
 
 leftover=$(find /sys/fs/cgroup -mindepth 1 -type d -name 'wharf*' 2>/dev/null)
