@@ -14,6 +14,12 @@
 # end, so nothing is left on the host. Only 127.0.0.1 is contacted.
 #
 # Usage: bash benches/suite.sh            RUNS=10 bash benches/suite.sh
+#
+# WHARF_BENCH_BINARY=PATH measures that wharf binary instead of building one;
+# WHARF_BENCH_LIFECYCLE_ONLY=1 keeps to run --rm and up -d/down of 3 and 50
+# services (what scripts/test-vm.sh measures inside its cgroup v2 guest:
+#   WHARF_BENCH_BINARY=target/release/wharf WHARF_BENCH_LIFECYCLE_ONLY=1 \
+#     scripts/test-vm.sh -- bash benches/suite.sh).
 set -euo pipefail
 export LC_ALL=C
 RUNS=${RUNS:-5}
@@ -28,7 +34,9 @@ if [ "${WHARF_BENCH_INNER:-}" != 1 ]; then
     echo "RUNS=$RUNS is not a positive number of runs" >&2
     exit 1
   fi
-  for tool in unshare nsenter ip curl skopeo busybox cargo; do
+  tools=(unshare nsenter ip curl skopeo busybox)
+  [ -n "${WHARF_BENCH_BINARY:-}" ] || tools+=(cargo)
+  for tool in "${tools[@]}"; do
     if ! command -v "$tool" >/dev/null; then
       echo "$tool is not installed: run scripts/install-deps.sh" >&2
       exit 1
@@ -38,11 +46,18 @@ if [ "${WHARF_BENCH_INNER:-}" != 1 ]; then
     echo "/usr/bin/docker-registry is not installed: run scripts/install-deps.sh" >&2
     exit 1
   fi
+  if [ -n "${WHARF_BENCH_BINARY:-}" ]; then
+    wharf=$(realpath "$WHARF_BENCH_BINARY")
+    [ -x "$wharf" ] || { echo "WHARF_BENCH_BINARY=$WHARF_BENCH_BINARY is not an executable" >&2; exit 1; }
+  fi
   cd "$repo"
-  echo "building: cargo build --release --locked" >&2
-  cargo build --release --locked >&2
-  target=${CARGO_TARGET_DIR:-$repo/target}
-  case $target in /*) ;; *) target=$repo/$target ;; esac
+  if [ -z "${WHARF_BENCH_BINARY:-}" ]; then
+    echo "building: cargo build --release --locked" >&2
+    cargo build --release --locked >&2
+    target=${CARGO_TARGET_DIR:-$repo/target}
+    case $target in /*) ;; *) target=$repo/$target ;; esac
+    wharf=$target/release/wharf
+  fi
   work=$(mktemp -d)
   cgroup_parent="wharf-bench-$$-$(date +%s%N)"
   cleanup() {
@@ -59,7 +74,7 @@ if [ "${WHARF_BENCH_INNER:-}" != 1 ]; then
   }
   trap cleanup EXIT
   bash scripts/make-busybox-tar.sh "$work/busybox.tar" >/dev/null
-  WHARF_BENCH_INNER=1 WHARF="$target/release/wharf" WORK="$work" RUNS="$RUNS" \
+  WHARF_BENCH_INNER=1 WHARF="$wharf" WORK="$work" RUNS="$RUNS" \
     WHARF_CGROUP_PARENT="$cgroup_parent" \
     unshare --mount --net --pid --fork --mount-proc --propagation private -- bash "$0"
   exit 0
@@ -177,7 +192,9 @@ for ((r = 0; r < RUNS; r++)); do
 done
 row "run --rm SERVICE true" ms 1000 "<=25" run_rm
 
-for n in 3 50 100; do
+sizes=(3 50 100)
+[ "${WHARF_BENCH_LIFECYCLE_ONLY:-}" != 1 ] || sizes=(3 50)
+for n in "${sizes[@]}"; do
   progress "up -d / down of $n services ($RUNS runs)"
   mkdir -p "$WORK/idle$n"
   idle_services "$n" >"$WORK/idle$n/compose.yaml"
@@ -223,6 +240,7 @@ for n in 3 50 100; do
   row "down, $n services" ms 1000 "$down_target" down
 done
 
+if [ "${WHARF_BENCH_LIFECYCLE_ONLY:-}" != 1 ]; then
 progress "build: cold and unchanged ($RUNS runs)"
 mkdir -p "$WORK/build"
 cd "$WORK/build"
@@ -378,6 +396,7 @@ done
 quiet "$WHARF" down
 row "network connect of a running container" ms 1000 "" connect
 row "network disconnect" ms 1000 "" disconnect
+fi
 
 echo
 echo "wharf benchmark suite: $RUNS runs each; $(nproc) CPUs, kernel $(uname -r)"

@@ -10,6 +10,7 @@ packages=(
   util-linux       # unshare: the privileged tests run in fresh namespaces
   docker-registry  # a real registry on 127.0.0.1 for the pull/push tests
   skopeo           # seeds that registry independently of wharf
+  qemu-system-x86  # scripts/test-vm.sh boots a cgroup v2 guest for the cgroup tests
   curl ca-certificates
 )
 missing=()

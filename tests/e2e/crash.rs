@@ -112,8 +112,13 @@ fn monitor_count() -> usize {
 fn leftover_cgroups() -> Vec<String> {
     let parent = std::env::var("WHARF_CGROUP_PARENT").unwrap();
     let mut left = Vec::new();
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        let top = hierarchy.path().join(&parent);
+    // Each v1 hierarchy, or the unified one (the parent sits at its root).
+    let tops = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|h| h.path().join(&parent))
+        .chain([std::path::Path::new("/sys/fs/cgroup").join(&parent)]);
+    for top in tops {
         for entry in std::fs::read_dir(&top).into_iter().flatten().flatten() {
             if entry.path().is_dir() {
                 left.push(entry.path().display().to_string());

@@ -8,12 +8,30 @@ use std::time::Duration;
 const COMPOSE: &str = include_str!("../../examples/hello/compose.yaml");
 const INDEX: &str = include_str!("../../examples/hello/site/index.html");
 
+fn v2_host() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The project's cgroup in `controller`'s v1 hierarchy, or in the unified one.
 fn cgroup_dir(controller: &str, project: &str) -> std::path::PathBuf {
     let parent = std::env::var("WHARF_CGROUP_PARENT").unwrap();
-    Path::new("/sys/fs/cgroup")
-        .join(controller)
-        .join(parent)
-        .join(project)
+    let root = Path::new("/sys/fs/cgroup");
+    if v2_host() {
+        root.join(parent).join(project)
+    } else {
+        root.join(controller).join(parent).join(project)
+    }
+}
+
+/// The trimmed content of `v1` (in `controller`'s hierarchy) or `v2`, in the
+/// container's cgroup.
+fn cgroup_value(project: &str, id: &str, controller: &str, v1: &str, v2: &str) -> String {
+    let file = if v2_host() { v2 } else { v1 };
+    let path = cgroup_dir(controller, project).join(id).join(file);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        .trim()
+        .to_string()
 }
 
 fn container_id(s: &Sandbox, dir: &Path, service: &str) -> String {
@@ -207,19 +225,18 @@ fn hello_stack_up_use_and_down() {
 
         // Limits are enforced: the cgroup files, an OOM kill, the CPU quota.
         let memory = cgroup_dir("memory", "hello").join(&web_id);
-        let limit = std::fs::read_to_string(memory.join("memory.limit_in_bytes")).unwrap();
-        assert_eq!(limit.trim(), "67108864");
-        let quota = std::fs::read_to_string(
-            cgroup_dir("cpu", "hello")
-                .join(&web_id)
-                .join("cpu.cfs_quota_us"),
-        )
-        .unwrap();
-        assert_eq!(quota.trim(), "50000");
-        let pids =
-            std::fs::read_to_string(cgroup_dir("pids", "hello").join(&web_id).join("pids.max"))
-                .unwrap();
-        assert_eq!(pids.trim(), "64");
+        let limit = cgroup_value(
+            "hello",
+            &web_id,
+            "memory",
+            "memory.limit_in_bytes",
+            "memory.max",
+        );
+        assert_eq!(limit, "67108864");
+        let quota = cgroup_value("hello", &web_id, "cpu", "cpu.cfs_quota_us", "cpu.max");
+        assert_eq!(quota, if v2_host() { "50000 100000" } else { "50000" });
+        let pids = cgroup_value("hello", &web_id, "pids", "pids.max", "pids.max");
+        assert_eq!(pids, "64");
         let out = s.wharf(
             &dir,
             &[
@@ -247,18 +264,25 @@ fn hello_stack_up_use_and_down() {
                 "while :; do :; done >/dev/null 2>&1 &",
             ],
         );
-        let usage = |dir: &Path| -> u64 {
-            std::fs::read_to_string(dir.join("cpuacct.usage"))
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
+        // CPU time in ns: v1 cpuacct.usage, v2 cpu.stat's usage_usec.
+        let usage = || -> u64 {
+            if v2_host() {
+                let stat = cgroup_value("hello", &web_id, "cpu", "", "cpu.stat");
+                let usec = stat
+                    .lines()
+                    .find_map(|l| l.strip_prefix("usage_usec "))
+                    .expect(&stat);
+                usec.parse::<u64>().unwrap() * 1000
+            } else {
+                cgroup_value("hello", &web_id, "cpuacct", "cpuacct.usage", "")
+                    .parse()
+                    .unwrap()
+            }
         };
-        let cpuacct = cgroup_dir("cpuacct", "hello").join(&web_id);
-        let before = usage(&cpuacct);
+        let before = usage();
         let started = std::time::Instant::now();
         std::thread::sleep(Duration::from_secs(2)); // the measuring window, not a wait for readiness
-        let share = (usage(&cpuacct) - before) as f64 / started.elapsed().as_nanos() as f64;
+        let share = (usage() - before) as f64 / started.elapsed().as_nanos() as f64;
         // The quota caps the top; the floor only shows the loop ran (other
         // tests' containers share these two cores).
         assert!(
@@ -325,7 +349,7 @@ fn limits_example_is_enforced() {
         assert_eq!(api_rows.len(), 3, "{stats}");
         assert!(api_rows.iter().all(|r| r.contains(" / 32MiB")), "{stats}");
         // hog is OOM-killed, restarted three times, then stays exited.
-        let ps = eventually("hog to give up", Duration::from_secs(60), || {
+        let ps = eventually("hog to give up", Duration::from_secs(180), || {
             let ps = s.ok(&dir, &["ps", "-a", "--format", "json", "hog"]);
             ps.contains("\"State\":\"exited\"").then_some(ps)
         });
@@ -335,22 +359,17 @@ fn limits_example_is_enforced() {
         assert!(!logs.contains("survived"), "{logs}");
         let api = s.ok(&dir, &["ps", "-q", "api"]);
         let id = api.lines().next().unwrap();
-        let parent = std::env::var("WHARF_CGROUP_PARENT").unwrap();
-        let memory = Path::new("/sys/fs/cgroup/memory")
-            .join(&parent)
-            .join("limits")
-            .join(id);
-        let soft = std::fs::read_to_string(memory.join("memory.soft_limit_in_bytes")).unwrap();
-        assert_eq!(soft.trim(), (16u64 << 20).to_string());
-        let shares = std::fs::read_to_string(
-            Path::new("/sys/fs/cgroup/cpu")
-                .join(&parent)
-                .join("limits")
-                .join(id)
-                .join("cpu.shares"),
-        )
-        .unwrap();
-        assert_eq!(shares.trim(), "102");
+        let soft = cgroup_value(
+            "limits",
+            id,
+            "memory",
+            "memory.soft_limit_in_bytes",
+            "memory.low",
+        );
+        assert_eq!(soft, (16u64 << 20).to_string());
+        // 102 shares; cgroup v2's cpu.weight converted from them as runc does.
+        let shares = cgroup_value("limits", id, "cpu", "cpu.shares", "cpu.weight");
+        assert_eq!(shares, if v2_host() { "4" } else { "102" });
         s.ok(&dir, &["down", "-t", "0"]);
     });
 }

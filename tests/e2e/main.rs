@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod build;
+mod cgroup_v2;
 mod cli;
 mod connect;
 mod copy_watch;

@@ -38,6 +38,15 @@ pub enum RuntimeError {
         controller: &'static str,
         path: PathBuf,
     },
+    /// A v2 limit needs a controller that a cgroup on the way down to the
+    /// container's does not pass on (`path`); `reason` says why and what to do.
+    #[error("{what} requested, but the {controller} cgroup controller does not reach the container's cgroup: {reason}")]
+    ControllerNotDelegated {
+        what: &'static str,
+        controller: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
     /// The host lacks a kernel feature a requested setting needs.
     #[error("{what} requested, but {path} does not exist: {hint}")]
     Unsupported {

@@ -759,12 +759,15 @@ fn process_options_limits_and_security_options_apply() {
                 read_only: false,
                 options: Vec::new(),
             });
-            let mut cpus =
-                fs::read_to_string("/sys/fs/cgroup/cpuset/cpuset.cpus").unwrap_or_default();
-            cpus = cpus
+            // The first CPU this host offers (v1 cpuset hierarchy, or v2's root).
+            let cpus = fs::read_to_string("/sys/fs/cgroup/cpuset/cpuset.cpus")
+                .or_else(|_| fs::read_to_string("/sys/fs/cgroup/cpuset.cpus.effective"))
+                .unwrap_or_default();
+            let cpus = cpus
                 .trim()
                 .split([',', '-'])
                 .next()
+                .filter(|c| !c.is_empty())
                 .unwrap_or("0")
                 .to_string();
             cfg.cgroup.limits = Limits {

@@ -91,7 +91,7 @@ impl CgroupHandle {
         if let Some(bytes) = limits.memory_reservation_bytes {
             let (dir, file) = if v2 {
                 let dir = self.v2_dir();
-                require_v2(&dir, "memory", "memory reservation", "memory.low")?;
+                require_v2(self, "memory", "memory reservation", "memory.low")?;
                 (dir, "memory.low")
             } else {
                 let f = "memory.soft_limit_in_bytes";
@@ -121,7 +121,7 @@ impl CgroupHandle {
             };
             if v2 {
                 let dir = self.v2_dir();
-                require_v2(&dir, "cpu", "CPU shares", "cpu.weight")?;
+                require_v2(self, "cpu", "CPU shares", "cpu.weight")?;
                 let weight = cpu_weight_from_shares(shares);
                 write_limit(
                     &dir.join("cpu.weight"),
@@ -149,7 +149,7 @@ impl CgroupHandle {
             let quota = limits.cpu_quota_us.filter(|q| *q > 0);
             if v2 {
                 let dir = self.v2_dir();
-                require_v2(&dir, "cpu", "CPU quota/period", "cpu.max")?;
+                require_v2(self, "cpu", "CPU quota/period", "cpu.max")?;
                 let value = match quota {
                     Some(q) => format!("{q} {period}"),
                     None => format!("max {period}"),
@@ -198,7 +198,7 @@ impl CgroupHandle {
             let Some(value) = value else { continue };
             let dir = if v2 {
                 let dir = self.v2_dir();
-                require_v2(&dir, "cpuset", what, file)?;
+                require_v2(self, "cpuset", what, file)?;
                 dir
             } else {
                 self.v1_controller_dir("cpuset", what, file)?
@@ -321,7 +321,7 @@ impl CgroupHandle {
     fn apply_v2(&self, limits: &Limits) -> Result<(), RuntimeError> {
         let dir = self.v2_dir();
         if let Some(bytes) = limits.memory_bytes {
-            require_v2(&dir, "memory", "memory limit", "memory.max")?;
+            require_v2(self, "memory", "memory limit", "memory.max")?;
             write_limit(
                 &dir.join("memory.max"),
                 &max_or(bytes),
@@ -336,7 +336,7 @@ impl CgroupHandle {
             }
         }
         if let Some(nano) = limits.nano_cpus {
-            require_v2(&dir, "cpu", "CPU limit", "cpu.max")?;
+            require_v2(self, "cpu", "CPU limit", "cpu.max")?;
             let value = match cpu_quota_us(nano) {
                 Some(q) => format!("{q} {CPU_PERIOD_US}"),
                 None => format!("max {CPU_PERIOD_US}"),
@@ -350,7 +350,7 @@ impl CgroupHandle {
             )?;
         }
         if let Some(pids) = limits.pids {
-            require_v2(&dir, "pids", "pids limit", "pids.max")?;
+            require_v2(self, "pids", "pids limit", "pids.max")?;
             write_limit(
                 &dir.join("pids.max"),
                 &max_or(pids),
@@ -381,21 +381,25 @@ impl CgroupHandle {
     }
 }
 
+/// The controller's `file` must exist in the container's v2 cgroup; if not, the
+/// error names the cgroup that does not pass the controller on, and why.
 fn require_v2(
-    dir: &Path,
+    handle: &CgroupHandle,
     controller: &'static str,
     what: &'static str,
     file: &str,
 ) -> Result<(), RuntimeError> {
-    if dir.join(file).exists() {
-        Ok(())
-    } else {
-        Err(RuntimeError::ControllerMissing {
-            what,
-            controller,
-            path: dir.to_path_buf(),
-        })
+    if handle.v2_dir().join(file).exists() {
+        return Ok(());
     }
+    let (path, reason) =
+        super::delegation::missing_controller(&handle.fs_root, &handle.path, controller);
+    Err(RuntimeError::ControllerNotDelegated {
+        what,
+        controller,
+        path,
+        reason,
+    })
 }
 
 fn max_or(value: u64) -> String {

@@ -4,11 +4,13 @@
 //! Every operation takes the cgroupfs root (normally `/sys/fs/cgroup`) as an input, so
 //! the whole module is unit-tested on a fake tree in a tempdir. One file a concern:
 //! [`detect`](detect()) the hierarchy, `create`, `limits`, `procs`, `stats`, `freezer`
-//! (pause), `destroy`; `devices` (the device rules) and `bpf` (their v2 program);
-//! `validate`, the static checks of [`Limits`] the engine also runs at create.
+//! (pause), `destroy`, `delegation` (why a v2 controller is missing); `devices` (the
+//! device rules) and `bpf` (their v2 program); `validate`, the static checks of
+//! [`Limits`] the engine also runs at create.
 
 mod bpf;
 mod create;
+mod delegation;
 mod destroy;
 mod detect;
 pub mod devices;

@@ -300,7 +300,7 @@ fn v2_limit_without_controller_is_an_error() {
     assert!(
         matches!(
             err,
-            RuntimeError::ControllerMissing {
+            RuntimeError::ControllerNotDelegated {
                 controller: "memory",
                 ..
             }
@@ -870,5 +870,104 @@ fn v2_allow_devices_never_silently_does_nothing() {
     assert!(
         text.contains(&root.join("wharf/proj/dev").display().to_string()),
         "{text}"
+    );
+}
+
+/// A delegated sub-tree like systemd's: the root offers everything, `deleg`
+/// gets memory and pids only.
+fn fake_delegated(root: &Path) {
+    fake_v2(root);
+    put(&root.join("cgroup.subtree_control"), "cpu io memory pids\n");
+    put(&root.join("deleg/cgroup.controllers"), "memory pids\n");
+    put(&root.join("deleg/cgroup.subtree_control"), "memory pids\n");
+    put(&root.join("deleg/cgroup.procs"), "");
+    put(
+        &root.join("deleg/wharf/cgroup.controllers"),
+        "memory pids\n",
+    );
+    put(
+        &root.join("deleg/wharf/cgroup.subtree_control"),
+        "memory pids\n",
+    );
+    fake_v2_leaf(root, "deleg/wharf/c", true);
+    fs::remove_file(root.join("deleg/wharf/c/cpu.max")).unwrap();
+}
+
+#[test]
+fn v2_limit_names_the_cgroup_that_was_not_delegated_the_controller() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_delegated(root);
+    let limits = Limits {
+        memory_bytes: Some(64 << 20),
+        pids: Some(10),
+        ..Limits::default()
+    };
+    CgroupHandle::create(&config(root, "deleg/wharf/c", limits)).unwrap();
+
+    let err = CgroupHandle::create(&config(root, "deleg/wharf/c", all_limits())).unwrap_err();
+    let msg = err.to_string();
+    match &err {
+        RuntimeError::ControllerNotDelegated {
+            controller, path, ..
+        } => {
+            assert_eq!(*controller, "cpu", "{msg}");
+            assert_eq!(path, &root.join("deleg"), "{msg}");
+        }
+        other => panic!("expected ControllerNotDelegated, got {other:?}"),
+    }
+    assert!(
+        msg.starts_with("CPU limit requested, but the cpu cgroup controller"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!(
+            "not delegated to {}",
+            root.join("deleg").display()
+        )) && msg.contains("lists memory pids")
+            && msg.contains("Delegate="),
+        "{msg}"
+    );
+}
+
+#[test]
+fn v2_controller_the_kernel_lacks_or_a_busy_cgroup_keeps_is_explained() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v2(root);
+    put(&root.join("cgroup.controllers"), "cpu memory\n");
+    fake_v2_leaf(root, "c", true);
+    fs::remove_file(root.join("c/pids.max")).unwrap();
+    let err = CgroupHandle::create(&config(root, "c", all_limits())).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("pids limit requested")
+            && msg.contains("offers no pids controller")
+            && msg.contains("boot a kernel with it"),
+        "{msg}"
+    );
+
+    // `busy` holds a process, so the kernel refuses to enable anything below it
+    // (a directory stands in for the refusing cgroup.subtree_control).
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fake_v2(root);
+    put(&root.join("cgroup.subtree_control"), "cpu io memory pids\n");
+    put(
+        &root.join("busy/cgroup.controllers"),
+        "cpu io memory pids\n",
+    );
+    put(&root.join("busy/cgroup.procs"), "42\n");
+    fs::create_dir_all(root.join("busy/cgroup.subtree_control")).unwrap();
+    put(&root.join("busy/c/cgroup.procs"), "");
+    let limits = Limits {
+        memory_bytes: Some(64 << 20),
+        ..Limits::default()
+    };
+    let err = CgroupHandle::create(&config(root, "busy/c", limits)).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("holds processes of its own") && msg.contains("into a leaf cgroup"),
+        "{msg}"
     );
 }
