@@ -30,11 +30,14 @@ host_apt_uri() {
       /^Suites:/ { $1 = ""; suites = $0 }
       END { flush() }' "$file"
   done
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-    awk -v pat="$pattern" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } if ($(i+1) ~ pat) print $i }'
+  for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$file" ] || continue
+    awk -v pat="$pattern" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } if ($(i+1) ~ pat) print $i }' "$file"
+  done
+  return 0
 }
-mirror=${DEBIAN_MIRROR:-$(host_apt_uri '(^|[[:space:]])(bookworm|stable)([[:space:]]|$)' | head -n1)}
-security_mirror=${DEBIAN_SECURITY_MIRROR:-$(host_apt_uri '(bookworm|stable)-security' | head -n1)}
+mirror=${DEBIAN_MIRROR:-$(host_apt_uri '(^|[[:space:]])(bookworm|stable)([[:space:]]|$)' | sed -n 1p)}
+security_mirror=${DEBIAN_SECURITY_MIRROR:-$(host_apt_uri '(bookworm|stable)-security' | sed -n 1p)}
 out=$cache/debian-bookworm-slim.tar
 if [ -s "$out" ]; then
   echo "$out"
