@@ -22,6 +22,10 @@ pub fn parse(
         .collect())
 }
 
+/// The most the values of one file may hold once expanded: `A=$A$A` on every
+/// line doubles `A`, so a few hundred bytes would otherwise take all memory.
+const MAX_EXPANDED_BYTES: usize = 16 << 20;
+
 /// [`parse`], with the line each variable was set on.
 pub fn parse_with_lines(
     text: &str,
@@ -32,6 +36,7 @@ pub fn parse_with_lines(
     let mut out: Vec<(String, String, u32)> = Vec::new();
     let mut i = 0;
     let mut line = 1u32;
+    let mut expanded = 0usize;
     let err = |line: u32, msg: String| {
         LoadError::at(
             LoadErrorKind::EnvFile,
@@ -216,6 +221,16 @@ pub fn parse_with_lines(
                     format!("unexpected text after the quoted value of {key:?}"),
                 ))
             }
+        }
+        expanded += value.len();
+        if expanded > MAX_EXPANDED_BYTES {
+            return Err(err(
+                start_line,
+                format!(
+                    "the values grow past {} MiB through ${{…}} expansion (at {key:?}): a variable that refers to itself several times doubles with every line; write the values out",
+                    MAX_EXPANDED_BYTES >> 20
+                ),
+            ));
         }
         out.retain(|(k, _, _)| *k != key);
         out.push((key, value, start_line));

@@ -172,3 +172,17 @@ fn env_file_long_form_raw_and_optional() {
     assert_eq!(env["P"], "'x'");
     assert_eq!(env["R"], "unquoted");
 }
+
+#[test]
+fn regression_self_doubling_values_are_bounded_not_an_out_of_memory() {
+    let mut text = String::from("A=ab\n");
+    for _ in 0..40 {
+        text.push_str("A=\"$A$A\"\n");
+    }
+    let err = parse_err(&text);
+    assert!(err.contains("grow past 16 MiB"), "{err}");
+    assert!(err.contains(".env:"), "{err}");
+    // Doubling that stays small is still expanded.
+    let small = parse_ok("A=ab\nA=\"$A$A\"\nA=\"$A$A\"\n");
+    assert_eq!(small, pairs(&[("A", "abababab")]));
+}
