@@ -90,6 +90,7 @@ pub const SERVICE: &[(&str, Rule)] = &[
     ("logging", Dropped("the cluster's logging applies")),
     ("mac_address", Dropped(NO_POD_EQUIVALENT)),
     ("mem_limit", Carried("the effective limit, converted from `limits`")),
+    ("models", Dropped("a Kubernetes pod has no model runner: serve the model as a service of its own")),
     ("mem_reservation", Carried("the effective request, converted from `reservations`")),
     ("mem_swappiness", Dropped(NO_POD_EQUIVALENT)),
     ("memswap_limit", Dropped(NO_POD_EQUIVALENT)),
