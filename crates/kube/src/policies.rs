@@ -40,14 +40,7 @@ pub fn policies(ctx: &mut Ctx) {
             "policyTypes": ["Ingress"],
             "ingress": [{"from": [{"podSelector": {"matchLabels": selector}}]}],
         });
-        let object = ctx.meta.object(
-            "networking.k8s.io/v1",
-            "NetworkPolicy",
-            &name,
-            labels,
-            json!({"spec": spec}),
-        );
-        ctx.push(object);
+        push_policy(ctx, &name, labels, spec);
         let internal = project.networks.get(key).is_some_and(|n| n.internal);
         if !internal {
             continue;
@@ -77,14 +70,7 @@ pub fn policies(ctx: &mut Ctx) {
                 {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
             ],
         });
-        let object = ctx.meta.object(
-            "networking.k8s.io/v1",
-            "NetworkPolicy",
-            &name,
-            labels,
-            json!({"spec": spec}),
-        );
-        ctx.push(object);
+        push_policy(ctx, &name, labels, spec);
     }
     for s in project
         .services
@@ -106,13 +92,18 @@ pub fn policies(ctx: &mut Ctx) {
             "policyTypes": ["Ingress"],
             "ingress": [{"ports": ports}],
         });
-        let object = ctx.meta.object(
-            "networking.k8s.io/v1",
-            "NetworkPolicy",
-            &name,
-            labels,
-            json!({"spec": spec}),
-        );
-        ctx.push(object);
+        push_policy(ctx, &name, labels, spec);
     }
+}
+
+/// Add one NetworkPolicy named `name` with `spec`.
+fn push_policy(ctx: &mut Ctx, name: &str, labels: Map<String, Value>, spec: Value) {
+    let object = ctx.meta.object(
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        name,
+        labels,
+        json!({"spec": spec}),
+    );
+    ctx.push(object);
 }

@@ -420,19 +420,7 @@ pub fn set_mtu(name: &str, mtu: u32) -> Result<(), NetError> {
 
 /// Delete a link by name; Ok if it does not exist.
 pub fn delete_link(name: &str) -> Result<(), NetError> {
-    check_ifname(name)?;
-    with_netlink(|handle| async move {
-        let Some(link) = find_link(&handle, name).await? else {
-            return Ok(());
-        };
-        match handle.link().del(link.header.index).execute().await {
-            Ok(()) => Ok(()),
-            Err(e) if netlink_errno(&e) == Some(libc::ENODEV) => Ok(()),
-            Err(e) => Err(netlink_err(format!("deleting network interface {name:?}"))(
-                e,
-            )),
-        }
-    })
+    delete_links(&[name])
 }
 
 /// Delete the interfaces `names` (absent ones are fine), all requests in
