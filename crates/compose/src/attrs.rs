@@ -8,7 +8,7 @@
 use crate::canonical::{bad, join};
 use crate::error::LoadError;
 use crate::fields::{
-    boolean, check_keys, entries, field, host_path, integer, items, memory, nano_cpus, opt_bool,
+    check_keys, entries, external, field, host_path, integer, items, memory, nano_cpus, opt_bool,
     opt_duration, opt_string, string, string_list, string_map, text, Context,
 };
 use crate::keys;
@@ -1019,19 +1019,7 @@ pub fn file_object(
             "template_driver",
         ],
     )?;
-    let external = match field(n, "external") {
-        None => false,
-        Some(
-            x @ Node {
-                value: Value::Map(_),
-                ..
-            },
-        ) => {
-            check_keys(x, &join(path, "external"), &["name"])?;
-            true
-        }
-        Some(x) => boolean(x, &join(path, "external"))?,
-    };
+    let (external, external_name) = external(n, path)?;
     let file = match field(n, "file") {
         Some(f) => {
             let raw = string(f, &join(path, "file"))?;
@@ -1067,7 +1055,7 @@ pub fn file_object(
     }
     let name = match opt_string(n, "name", path)? {
         Some(name) => name,
-        None if external => key.to_string(),
+        None if external => external_name.unwrap_or_else(|| key.to_string()),
         None => format!("{}_{}", ctx.project_name, key),
     };
     let environment_value = environment.as_ref().and_then(|v| ctx.env.get(v).cloned());

@@ -251,3 +251,21 @@ pub(crate) fn host_path(
     }
     Ok(absolute(ctx.project_dir, Path::new(raw)))
 }
+
+/// `external: true` or the legacy `external: {name: x}`.
+pub(crate) fn external(n: &Node, path: &str) -> Result<(bool, Option<String>), LoadError> {
+    match field(n, "external") {
+        None => Ok((false, None)),
+        Some(
+            x @ Node {
+                value: Value::Map(_),
+                ..
+            },
+        ) => {
+            let p = join(path, "external");
+            check_keys(x, &p, &["name"])?;
+            Ok((true, opt_string(x, "name", &p)?))
+        }
+        Some(x) => Ok((boolean(x, &join(path, "external"))?, None)),
+    }
+}

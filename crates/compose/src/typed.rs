@@ -12,13 +12,13 @@ use crate::dotenv;
 use crate::error::{LoadError, LoadErrorKind};
 pub use crate::fields::Context;
 use crate::fields::{
-    boolean, check_keys, entries, field, host_path, integer, items, opt_bool, opt_duration,
+    check_keys, entries, external, field, host_path, integer, items, opt_bool, opt_duration,
     opt_string, string, string_list, string_map, warn_unmodeled,
 };
 use crate::keys;
 use crate::model::*;
 use crate::syntax;
-use crate::yaml::{Entry, Node, Value};
+use crate::yaml::{Entry, Node};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -277,24 +277,6 @@ fn top_networks(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Netwo
         );
     }
     Ok(out)
-}
-
-/// `external: true` or the legacy `external: {name: x}`.
-fn external(n: &Node, path: &str) -> Result<(bool, Option<String>), LoadError> {
-    match field(n, "external") {
-        None => Ok((false, None)),
-        Some(
-            x @ Node {
-                value: Value::Map(_),
-                ..
-            },
-        ) => {
-            let p = join(path, "external");
-            check_keys(x, &p, &["name"])?;
-            Ok((true, opt_string(x, "name", &p)?))
-        }
-        Some(x) => Ok((boolean(x, &join(path, "external"))?, None)),
-    }
 }
 
 fn top_volumes(node: &Node, ctx: &mut Context) -> Result<BTreeMap<String, Volume>, LoadError> {

@@ -172,3 +172,8 @@ fn golden_models() {
 fn golden_npipe() {
     check_case("npipe");
 }
+
+#[test]
+fn golden_external_legacy() {
+    check_case("external_legacy");
+}
