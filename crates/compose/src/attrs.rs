@@ -1126,34 +1126,7 @@ pub fn mount_options(v: &Node, vpath: &str, m: &mut ServiceVolume) -> Result<(),
             mode: opt_mode(t, "mode", &p)?,
         });
     }
-    let wrong = |key: &str, kind: &str| -> Result<(), LoadError> {
-        if let Some(x) = field(v, key) {
-            return Err(bad(
-                &x.loc,
-                &join(vpath, key),
-                format!("{key} options apply to {key} mounts, not to a {kind} mount: remove them or change type"),
-            ));
-        }
-        Ok(())
-    };
-    match m.kind {
-        VolumeKind::Bind => {
-            wrong("volume", "bind")?;
-            wrong("tmpfs", "bind")?;
-        }
-        VolumeKind::Volume => {
-            wrong("bind", "volume")?;
-            wrong("tmpfs", "volume")?;
-        }
-        VolumeKind::Tmpfs => {
-            wrong("bind", "tmpfs")?;
-            wrong("volume", "tmpfs")?;
-        }
-        VolumeKind::Npipe => {
-            wrong("bind", "npipe")?;
-            wrong("volume", "npipe")?;
-            wrong("tmpfs", "npipe")?;
-        }
-    }
+    // Options of another mount type load and print as docker compose's
+    // `config` keeps them; `up` refuses them (the orchestrator's validation).
     Ok(())
 }

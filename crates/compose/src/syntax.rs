@@ -206,10 +206,8 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
             ))
         }
     };
-    if !(target.starts_with('/') || is_windows_absolute(target)) {
-        return Err(format!(
-            "invalid volume {spec:?}: the target {target:?} must be an absolute path in the container"
-        ));
+    if target.is_empty() {
+        return Err(format!("invalid volume {spec:?}: empty target"));
     }
     let mut read_only = false;
     let mut propagation = None;

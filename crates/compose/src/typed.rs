@@ -710,16 +710,8 @@ fn mounts(
             Some(t) => string(t, &join(&vpath, "target"))?,
             None => return Err(bad(&v.loc, &vpath, "target is required")),
         };
-        // A pipe's path (`\\.\pipe\name`) is absolute on Windows.
-        let pipe_path = kind == VolumeKind::Npipe && target.starts_with("\\\\");
-        if !(target.starts_with('/') || syntax::is_windows_absolute(&target) || pipe_path) {
-            let t = field(v, "target").unwrap_or(v);
-            return Err(bad(
-                &t.loc,
-                &join(&vpath, "target"),
-                format!("the target {target:?} must be an absolute path"),
-            ));
-        }
+        // Any target loads, as docker compose's `config` prints it; `up`
+        // refuses one that is not an absolute Linux path.
         let source_node = field(v, "source");
         let raw = source_node
             .map(|s| string(s, &join(&vpath, "source")))

@@ -134,6 +134,16 @@ pub fn pod_storage(ctx: &mut Ctx, s: &Service) -> Result<PodStorage, KubeError> 
     let mut out = PodStorage::default();
     for (i, v) in s.volumes.iter().enumerate() {
         let path = format!("services.{}.volumes[{i}]", s.name);
+        if v.kind != VolumeKind::Npipe && !v.target.starts_with('/') {
+            ctx.report.add(
+                format!("{path}.target"),
+                format!(
+                    "{:?} is not an absolute Linux path, which a pod cannot mount (dropped)",
+                    v.target
+                ),
+            );
+            continue;
+        }
         match v.kind {
             VolumeKind::Volume => named_or_anonymous(ctx, s, v, i, &path, &mut out),
             VolumeKind::Tmpfs => {

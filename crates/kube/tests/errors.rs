@@ -120,3 +120,25 @@ fn an_expose_range_too_long_for_a_service_names_its_entry() {
     );
     assert!(e.starts_with("services.web.expose[1]:"), "{e}");
 }
+
+#[test]
+fn a_mount_target_that_is_not_an_absolute_path_is_reported_not_mounted() {
+    let p = project(
+        "services:\n  web:\n    image: nginx\n    volumes: ['./site:rel', 'data:/etc/app']\nvolumes:\n  data:\n",
+    );
+    let c = convert(&p, &Options::default()).expect("converts");
+    assert!(c
+        .report
+        .findings
+        .iter()
+        .any(|f| f.path == "services.web.volumes[0].target"
+            && f.message.contains("not an absolute Linux path")));
+    let deployment = c
+        .manifests
+        .iter()
+        .find(|m| m.kind == "Deployment")
+        .expect("deployment");
+    let text = serde_json::to_string(&deployment.value).unwrap();
+    assert!(!text.contains("\"rel\""), "{text}");
+    assert!(text.contains("/etc/app"), "{text}");
+}

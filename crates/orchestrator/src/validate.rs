@@ -292,6 +292,31 @@ pub fn validate_service<'a>(
                 mount.target
             )));
         }
+        if !mount.target.starts_with('/') {
+            return Err(refuse(format!(
+                "volumes[{i}]: the target {:?} is not an absolute path in a Linux container: write it as /path",
+                mount.target
+            )));
+        }
+        let kind = match mount.kind {
+            VolumeKind::Bind => "bind",
+            VolumeKind::Volume => "volume",
+            VolumeKind::Tmpfs => "tmpfs",
+            VolumeKind::Npipe => "npipe",
+        };
+        let foreign = [
+            ("bind", mount.bind.is_some()),
+            ("volume", mount.volume.is_some()),
+            ("tmpfs", mount.tmpfs.is_some()),
+        ]
+        .into_iter()
+        .find(|(options, set)| *set && *options != kind);
+        if let Some((options, _)) = foreign {
+            return Err(refuse(format!(
+                "volumes[{i}] (target {:?}): `{options}` options apply to {options} mounts, not to a {kind} mount: remove them or change the mount's type",
+                mount.target
+            )));
+        }
     }
     let restart = parse_restart(service.restart.as_deref()).map_err(invalid)?;
     let mut addresses = BTreeMap::new();

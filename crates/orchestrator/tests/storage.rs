@@ -398,3 +398,52 @@ fn models_and_npipe_mounts_are_refused_by_up_with_the_service() {
         .to_string()
         .contains("npipe mounts"));
 }
+
+/// Options written for another mount type load (docker compose's `config`
+/// prints them), and `up` refuses them before creating anything, as the
+/// Docker engine refuses such a mount.
+#[test]
+fn options_of_another_mount_type_are_refused_at_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = load(
+        dir.path(),
+        "services:\n  app:\n    image: busybox\n    volumes:\n      - type: volume\n        source: data\n        target: /data\n        bind: {propagation: rshared}\nvolumes:\n  data:\n",
+        &[],
+    );
+    let app = &project.services["app"];
+    let err = validate_service(&project, app).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "service \"app\": volumes[0] (target \"/data\"): `bind` options apply to bind mounts, not to a volume mount: remove them or change the mount's type"
+    );
+    let engine = FakeEngine::new();
+    engine.add_image("busybox");
+    let up = wharf_orchestrator::up(&engine, &project, &UpOptions::default(), &|_| {});
+    assert!(up.unwrap_err().to_string().contains("`bind` options"));
+    assert!(engine.changes().is_empty(), "{:?}", engine.changes());
+}
+
+/// A target that is not an absolute Linux path loads (docker compose prints
+/// it) and is refused by `up` before anything is created.
+#[test]
+fn a_relative_or_windows_target_is_refused_at_up() {
+    let dir = tempfile::tempdir().unwrap();
+    for (volume, target) in [("./src:rel", "rel"), ("./src:C:\\data", "C:\\data")] {
+        let project = load(
+            dir.path(),
+            &format!("services:\n  app:\n    image: busybox\n    volumes: ['{volume}']\n"),
+            &[],
+        );
+        let err = validate_service(&project, &project.services["app"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("service \"app\": volumes[0]: the target {target:?} is not an absolute path in a Linux container: write it as /path")
+        );
+        let engine = FakeEngine::new();
+        engine.add_image("busybox");
+        assert!(wharf_orchestrator::up(&engine, &project, &UpOptions::default(), &|_| {}).is_err());
+        assert!(engine.changes().is_empty(), "{:?}", engine.changes());
+    }
+}

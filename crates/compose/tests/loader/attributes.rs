@@ -140,17 +140,24 @@ fn mount_options() {
     assert_eq!(v[3].volume.as_ref().unwrap().subpath.as_deref(), Some("x"));
 }
 
+/// Options of another mount type load (docker compose's `config` keeps and
+/// prints them); `up` refuses them.
+#[test]
+fn options_of_another_mount_type_load() {
+    let p = load_yaml(
+        "services:\n  a:\n    image: x\n    volumes:\n      - type: npipe\n        source: '\\\\.\\pipe\\x'\n        target: '\\\\.\\pipe\\x'\n        bind: {propagation: rprivate}\n      - type: volume\n        source: data\n        target: /d\n        tmpfs: {size: 1000}\nvolumes:\n  data:\n",
+    );
+    let v = &p.services["a"].volumes;
+    assert_eq!(
+        v[0].bind.as_ref().unwrap().propagation.as_deref(),
+        Some("rprivate")
+    );
+    assert_eq!(v[1].tmpfs.as_ref().unwrap().size, Some(1000));
+}
+
 #[test]
 fn attribute_errors() {
     let cases: &[(&str, &str)] = &[
-        (
-            "    volumes:\n      - type: npipe\n        source: x\n        target: /p\n        bind: {propagation: rshared}\n",
-            "compose.yaml:8:15: services.a.volumes[0].bind: bind options apply to bind mounts, not to a npipe mount: remove them or change type",
-        ),
-        (
-            "    volumes:\n      - type: npipe\n        source: x\n        target: pipe\n",
-            "compose.yaml:7:17: services.a.volumes[0].target: the target \"pipe\" must be an absolute path",
-        ),
         (
             "    secrets: [nope]\n",
             "compose.yaml:4:15: services.a.secrets[0]: secret \"nope\" is not declared in the top-level secrets: add it there",

@@ -177,3 +177,8 @@ fn golden_npipe() {
 fn golden_external_legacy() {
     check_case("external_legacy");
 }
+
+#[test]
+fn golden_mount_verdicts() {
+    check_case("mount_verdicts");
+}
