@@ -761,6 +761,7 @@ fn service_models(node: &Node, path: &str) -> Result<BTreeMap<String, ServiceMod
             ServiceModel {
                 endpoint_var: opt_string(&e.value, "endpoint_var", &p)?,
                 model_var: opt_string(&e.value, "model_var", &p)?,
+                as_mapping: true,
             }
         };
         out.insert(e.key.clone(), used);

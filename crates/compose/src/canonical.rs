@@ -554,7 +554,8 @@ fn service_models(node: &mut Node, path: &str) -> Result<(), LoadError> {
     names_or_mapping(node, path, "model")
 }
 
-/// A list of names (`[front, back]`) → a mapping of each name to `{}`.
+/// A list of names (`[front, back]`) → a mapping of each name to null, as
+/// docker compose reads it (a name written with `{}` stays a mapping).
 fn names_or_mapping(node: &mut Node, path: &str, what: &str) -> Result<(), LoadError> {
     match &mut node.value {
         Value::Seq(items) => {
@@ -571,22 +572,14 @@ fn names_or_mapping(node: &mut Node, path: &str, what: &str) -> Result<(), LoadE
                     entries.push(Entry {
                         key: name.to_string(),
                         key_loc: item.loc.clone(),
-                        value: Node::map(Vec::new(), item.loc.clone()),
+                        value: Node::null(item.loc.clone()),
                     });
                 }
             }
             node.value = Value::Map(entries);
             Ok(())
         }
-        Value::Map(entries) => {
-            for e in entries {
-                if e.value.is_null() {
-                    e.value = Node::map(Vec::new(), e.value.loc.clone());
-                }
-            }
-            Ok(())
-        }
-        Value::Scalar(_, ScalarKind::Null) => Ok(()),
+        Value::Map(_) | Value::Scalar(_, ScalarKind::Null) => Ok(()),
         Value::Scalar(..) => Err(bad(
             &node.loc,
             path,

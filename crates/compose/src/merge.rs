@@ -18,6 +18,9 @@ enum Rule {
     /// Mappings merge when both name the same driver (or one names none);
     /// otherwise the override replaces the base.
     Logging,
+    /// A null override (a bare name) keeps the base's mapping; a mapping
+    /// merges into it or replaces a null.
+    NullKeepsBase,
 }
 
 const RULES: &[(&str, Rule)] = &[
@@ -31,6 +34,8 @@ const RULES: &[(&str, Rule)] = &[
     ("services.*.configs", Rule::ByKey("source")),
     ("services.*.build.secrets", Rule::ByKey("source")),
     ("services.*.logging", Rule::Logging),
+    ("services.*.networks.*", Rule::NullKeepsBase),
+    ("services.*.models.*", Rule::NullKeepsBase),
     ("networks.*.ipam.config", Rule::ByKey("subnet")),
 ];
 
@@ -95,6 +100,9 @@ fn merge_at(base: &mut Node, mut over: Node, segs: &mut Vec<String>) {
             (Some(a), Some(b)) if !a.same(&b) => Some(Rule::Replace),
             _ => None,
         };
+    }
+    if rule == Some(Rule::NullKeepsBase) && over.is_null() && !base.is_null() {
+        return;
     }
     match (rule, &mut base.value, over.value) {
         (Some(Rule::Replace), _, value) => {

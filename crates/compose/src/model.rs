@@ -317,6 +317,11 @@ pub struct ServiceNetwork {
     pub driver_opts: BTreeMap<String, String>,
     pub gw_priority: i32,
     pub interface_name: Option<String>,
+    /// Written as a mapping (`front: {}`), which `config` prints as `{}`;
+    /// a list item or a null value prints as null.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub as_mapping: bool,
 }
 
 /// Resource figures, already converted to units.
@@ -595,6 +600,11 @@ pub struct ServiceModel {
     pub endpoint_var: Option<String>,
     /// The variable that holds the model's name in the container.
     pub model_var: Option<String>,
+    /// Written as a mapping (`llm: {}`), which `config` prints as `{}`; a
+    /// list item or a null value prints as null.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub as_mapping: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, JsonSchema)]

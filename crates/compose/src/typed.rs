@@ -836,6 +836,10 @@ fn networks(
     }
     for e in entries(node, &npath)? {
         let p = join(&npath, &e.key);
+        if e.value.is_null() {
+            out.insert(e.key.clone(), ServiceNetwork::default());
+            continue;
+        }
         check_keys(&e.value, &p, keys::SERVICE_NETWORK)?;
         out.insert(
             e.key.clone(),
@@ -864,6 +868,7 @@ fn networks(
                     .transpose()?
                     .unwrap_or(0),
                 interface_name: opt_string(&e.value, "interface_name", &p)?,
+                as_mapping: !e.value.is_null(),
             },
         );
     }

@@ -232,6 +232,7 @@ fn networks_by_priority_volumes_by_full_name_and_other_settings() {
             driver_opts: Default::default(),
             gw_priority: 0,
             interface_name: None,
+            as_mapping: true,
         },
     );
     worker.volumes = vec![

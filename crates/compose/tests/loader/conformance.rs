@@ -103,3 +103,16 @@ fn models_are_read_in_both_forms() {
         Some("EMBED_URL")
     );
 }
+
+/// `llm: {}` prints as `{}` and a bare `llm` as null, as docker compose
+/// prints a service's models (a pointer to an empty struct or none).
+#[test]
+fn an_empty_model_mapping_prints_as_a_mapping() {
+    let p = super::load_yaml(
+        "models:\n  llm:\n    model: ai/smollm2\nservices:\n  a:\n    image: x\n    models: [llm]\n  b:\n    image: x\n    models:\n      llm: {}\n",
+    );
+    let json = wharf_compose::render::render(&p, wharf_compose::render::Format::Json);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["services"]["a"]["models"]["llm"], serde_json::Value::Null);
+    assert_eq!(v["services"]["b"]["models"]["llm"], serde_json::json!({}));
+}

@@ -182,3 +182,8 @@ fn golden_external_legacy() {
 fn golden_mount_verdicts() {
     check_case("mount_verdicts");
 }
+
+#[test]
+fn golden_service_networks() {
+    check_case("service_networks");
+}
