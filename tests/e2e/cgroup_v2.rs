@@ -68,12 +68,34 @@ fn ok_with_parent(s: &Sandbox, dir: &Path, parent: &str, args: &[&str]) -> Strin
     let out = with_parent(s, dir, parent, args);
     assert!(
         out.status.success(),
-        "wharf {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        "wharf {args:?} failed ({}):\nstdout: {}\nstderr: {}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        containers_on_record(s)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Each container's state file and monitor log, for a failure's message:
+/// under an emulated CPU a failure is slow to reproduce, so it says at once
+/// what the monitors recorded.
+fn containers_on_record(s: &Sandbox) -> String {
+    let mut text = String::new();
+    let Ok(entries) = std::fs::read_dir(s.root.path().join("containers")) else {
+        return text;
+    };
+    for entry in entries.flatten() {
+        for file in ["state.json", "monitor.log"] {
+            let body = std::fs::read_to_string(entry.path().join(file)).unwrap_or_default();
+            text.push_str(&format!(
+                "{}: {}\n",
+                entry.path().join(file).display(),
+                body.trim()
+            ));
+        }
+    }
+    text
 }
 
 const LIMITED: &str = "services:
