@@ -168,7 +168,8 @@ pwd >"$run/cwd"
 } >"$run/cmd"
 
 # Boot with one accelerator; returns after the guest powered off, or at once with
-# status 3 when the guest said nothing within the deadline (KVM probe).
+# status 3 when the guest said nothing within the deadline (KVM probe), saying
+# why in $run/probe.
 boot() {
     local accel=$1 deadline=$2
     local -a machine
@@ -190,18 +191,22 @@ boot() {
         -device virtio-9p-pci,fsdev=wharfrun,mount_tag=wharfrun \
         </dev/null >"$run/qemu.log" 2>&1 &
     qemu_pid=$!
+    # Its end is seen by polling: bash's own notice of a qemu that aborted
+    # (as it does under KVM on some hosts) would only be noise.
+    disown "$qemu_pid"
     local started=$SECONDS
     if [ "$deadline" -gt 0 ]; then
         until grep -q "wharf-vm: initramfs up" "$run/console"; do
             if ! kill -0 "$qemu_pid" 2>/dev/null; then
-                wait "$qemu_pid" || true
                 qemu_pid=
+                echo "qemu stopped before the guest started ($(tail -n1 "$run/qemu.log"))" >"$run/probe"
                 return 3
             fi
             if [ $((SECONDS - started)) -ge "$deadline" ]; then
                 kill "$qemu_pid" 2>/dev/null || true
-                wait "$qemu_pid" || true
+                while kill -0 "$qemu_pid" 2>/dev/null; do sleep 0.1; done
                 qemu_pid=
+                echo "no sign of life from the guest within ${deadline}s" >"$run/probe"
                 return 3
             fi
             sleep 0.2
@@ -220,7 +225,7 @@ boot() {
         fi
         sleep 1
     done
-    wait "$qemu_pid" || true
+    while kill -0 "$qemu_pid" 2>/dev/null; do sleep 0.2; done
     qemu_pid=
     wait "$tail_pid" || true
     return "$rc"
@@ -232,7 +237,7 @@ rc=0
 if [ -z "$accel" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     boot kvm "$kvm_deadline_s" || rc=$?
     if [ "$rc" = 3 ]; then
-        say "no sign of life from the guest under KVM within ${kvm_deadline_s}s: using TCG"
+        say "KVM: $(cat "$run/probe"): using TCG"
         boot tcg 0 || rc=$?
     fi
 else
