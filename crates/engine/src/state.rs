@@ -76,8 +76,8 @@ impl LinuxEngine {
     /// The state, corrected when its monitor is dead (see [`Self::orphaned`]),
     /// and paused when its cgroup is frozen. A monitor is dead when its lock
     /// is free, not when its recorded pid looks gone: the lock goes only
-    /// with the monitor's last open file, while a look at /proc can catch a
-    /// live but slow monitor between two states.
+    /// with the monitor's last open file, whichever pid namespace the reader
+    /// is in, while a recorded pid can name another process or none there.
     pub(crate) fn live_state(&self, id: &str) -> Result<RuntimeState> {
         let mut state = self.load_state(id)?;
         if let (ContainerState::Running { paused, .. }, Some(cgroup)) =
