@@ -15,6 +15,11 @@
 # a few seconds (a first line from the guest's init); without it the guest runs
 # under TCG.
 #
+# Exit status: the command's; 77 when this host cannot run the guest (what is
+# missing is said), so scripts/test.sh reports the lane as skipped; 2 for a
+# usage error or a build that fails; 124 and 125 when the guest ran too long
+# or stopped without a status.
+#
 # Environment: WHARF_VM_MEMORY (4G), WHARF_VM_CPUS (2), WHARF_VM_TIMEOUT (seconds
 # for the whole run, 2400), WHARF_VM_ACCEL (kvm|tcg, to skip the probe),
 # WHARF_VM_APPEND (more kernel parameters, e.g. cgroup_disable=pids).
@@ -31,6 +36,11 @@ die() {
     say "$*"
     exit 2
 }
+# What this host lacks to boot the guest: not a test failure.
+cannot() {
+    say "cannot run the guest here: $*"
+    exit 77
+}
 
 if [ "${1:-}" = "--" ]; then
     shift
@@ -42,19 +52,19 @@ else
 fi
 
 # What the host needs, and why.
-[ "$(id -u)" = 0 ] || die "needs root: the guest's tests run as root and it exports / over 9p"
+[ "$(id -u)" = 0 ] || cannot "needs root: the guest's tests run as root and it exports / over 9p"
 command -v qemu-system-x86_64 >/dev/null ||
-    die "needs qemu-system-x86_64 to boot the cgroup v2 guest (Debian: apt-get install qemu-system-x86)"
+    cannot "needs qemu-system-x86_64 to boot the cgroup v2 guest (Debian: apt-get install qemu-system-x86)"
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx switch_root ||
-    die "needs /bin/busybox (Debian: busybox-static) for the guest's initramfs"
+    cannot "needs /bin/busybox (Debian: busybox-static) for the guest's initramfs"
 for tool in apt-get apt-cache dpkg-deb gzip; do
-    command -v "$tool" >/dev/null || die "needs $tool to fetch and unpack the guest kernel package"
+    command -v "$tool" >/dev/null || cannot "needs $tool to fetch and unpack the guest kernel package"
 done
 available_mib=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
 wanted_mib=$(numfmt --from=iec "$memory" 2>/dev/null | awk '{ print int($1 / 1048576) }')
 [ -n "$wanted_mib" ] || die "WHARF_VM_MEMORY=$memory is not a size such as 4G"
 [ "$available_mib" -gt "$wanted_mib" ] ||
-    die "needs $memory of free memory for the guest ($available_mib MiB available): free some or set WHARF_VM_MEMORY"
+    cannot "needs $memory of free memory for the guest ($available_mib MiB available): free some or set WHARF_VM_MEMORY"
 mkdir -p "$cache"
 free_kib=$(df -Pk "$cache" | awk 'NR == 2 { print $4 }')
 
@@ -70,18 +80,18 @@ else
     # apt knows no kernel package (no package lists): a cached kernel still does.
     key=$(find "$cache" -mindepth 2 -maxdepth 2 -name ready -printf '%h\n' 2>/dev/null | sort | tail -n1)
     key=${key##*/}
-    [ -n "$key" ] || die "apt knows no linux-image-amd64 and nothing is cached in $cache: run apt-get update"
+    [ -n "$key" ] || cannot "apt knows no linux-image-amd64 and nothing is cached in $cache: run apt-get update"
 fi
 dir="$cache/$key"
 
 if [ ! -e "$dir/ready" ]; then
     [ "$free_kib" -gt $((1024 * 1024)) ] ||
-        die "needs 1 GiB free in $cache for the guest kernel and its modules ($((free_kib / 1024)) MiB free)"
+        cannot "needs 1 GiB free in $cache for the guest kernel and its modules ($((free_kib / 1024)) MiB free)"
     say "preparing the guest kernel $key in $dir"
     rm -rf "$dir"
     mkdir -p "$dir/download"
     (cd "$dir/download" && apt-get download "$kernel_package=$kernel_version" >/dev/null 2>&1) ||
-        die "cannot download $kernel_package=$kernel_version (apt-get download): check the package sources and the network"
+        cannot "cannot download $kernel_package=$kernel_version (apt-get download): check the package sources and the network"
     dpkg-deb -x "$dir"/download/*.deb "$dir/unpacked"
     kver=$(ls "$dir/unpacked/lib/modules")
     mv "$dir/unpacked/boot/vmlinuz-$kver" "$dir/vmlinuz"
@@ -158,7 +168,8 @@ pwd >"$run/cwd"
 } >"$run/cmd"
 
 # Boot with one accelerator; returns after the guest powered off, or at once with
-# status 3 when the guest said nothing within the deadline (KVM probe).
+# status 3 when the guest said nothing within the deadline (KVM probe), saying
+# why in $run/probe.
 boot() {
     local accel=$1 deadline=$2
     local -a machine
@@ -180,18 +191,22 @@ boot() {
         -device virtio-9p-pci,fsdev=wharfrun,mount_tag=wharfrun \
         </dev/null >"$run/qemu.log" 2>&1 &
     qemu_pid=$!
+    # Its end is seen by polling: bash's own notice of a qemu that aborted
+    # (as it does under KVM on some hosts) would only be noise.
+    disown "$qemu_pid"
     local started=$SECONDS
     if [ "$deadline" -gt 0 ]; then
         until grep -q "wharf-vm: initramfs up" "$run/console"; do
             if ! kill -0 "$qemu_pid" 2>/dev/null; then
-                wait "$qemu_pid" || true
                 qemu_pid=
+                echo "qemu stopped before the guest started ($(tail -n1 "$run/qemu.log"))" >"$run/probe"
                 return 3
             fi
             if [ $((SECONDS - started)) -ge "$deadline" ]; then
                 kill "$qemu_pid" 2>/dev/null || true
-                wait "$qemu_pid" || true
+                while kill -0 "$qemu_pid" 2>/dev/null; do sleep 0.1; done
                 qemu_pid=
+                echo "no sign of life from the guest within ${deadline}s" >"$run/probe"
                 return 3
             fi
             sleep 0.2
@@ -210,7 +225,7 @@ boot() {
         fi
         sleep 1
     done
-    wait "$qemu_pid" || true
+    while kill -0 "$qemu_pid" 2>/dev/null; do sleep 0.2; done
     qemu_pid=
     wait "$tail_pid" || true
     return "$rc"
@@ -222,7 +237,7 @@ rc=0
 if [ -z "$accel" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     boot kvm "$kvm_deadline_s" || rc=$?
     if [ "$rc" = 3 ]; then
-        say "no sign of life from the guest under KVM within ${kvm_deadline_s}s: using TCG"
+        say "KVM: $(cat "$run/probe"): using TCG"
         boot tcg 0 || rc=$?
     fi
 else

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is needed and runs every check: formatting, clippy, and the
 # whole test suite (unit tests, and as root the privileged and end-to-end
-# tests, each inside fresh namespaces; with WHARF_VM_LANE=1 then the cgroup
-# tests in a cgroup v2 guest, scripts/test-vm.sh). Ends with one line: N passed, N failed.
+# tests, each inside fresh namespaces; then the cgroup tests again in a
+# cgroup v2 guest, scripts/test-vm.sh, unless WHARF_VM_LANE=0). Ends with one
+# line: N passed, N failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -19,14 +20,22 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
 # The cgroup tests again on a pure cgroup v2 kernel (this host may be v1 or
-# hybrid), with WHARF_VM_LANE=1: a guest booted by scripts/test-vm.sh; its test
-# output joins the log. Not by default yet: two cgroup_v2 tests failed in one
-# of the guest's two runs under emulation and are not understood.
-if [ "${WHARF_VM_LANE:-}" = 1 ]; then
+# hybrid): a guest booted by scripts/test-vm.sh, whose test output joins the
+# log. WHARF_VM_LANE=0 leaves it out; a host that cannot boot the guest
+# (test-vm.sh exits 77 and says what is missing) skips it, which is no failure.
+vm_lane=passed
+if [ "${WHARF_VM_LANE:-1}" = 0 ]; then
+  vm_lane="left out (WHARF_VM_LANE=0)"
+else
   vm_status=0
   bash scripts/test-vm.sh 2>&1 | tee -a "$log" || vm_status=$?
-  [ "$vm_status" = 0 ] || status=$vm_status
+  case "$vm_status" in
+    0) ;;
+    77) vm_lane="skipped: this host cannot boot the guest (test-vm.sh said why above)" ;;
+    *) vm_lane="failed with status $vm_status"; status=$vm_status ;;
+  esac
 fi
+echo "cgroup v2 lane: $vm_lane"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

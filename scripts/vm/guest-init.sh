@@ -35,6 +35,11 @@ ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 busybox modprobe loop || echo "wharf-vm: no loop module: /dev/loop-control is missing"
+# What the tests' networks need, loaded up front instead of on the kernel's
+# first request: bridges, veth pairs and the nftables NAT and forwarding rules.
+for module in bridge veth nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_inet; do
+    busybox modprobe "$module" || echo "wharf-vm: cannot load the $module module"
+done
 busybox ip link set lo up
 hostname wharf-vm
 set +e

@@ -68,12 +68,34 @@ fn ok_with_parent(s: &Sandbox, dir: &Path, parent: &str, args: &[&str]) -> Strin
     let out = with_parent(s, dir, parent, args);
     assert!(
         out.status.success(),
-        "wharf {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        "wharf {args:?} failed ({}):\nstdout: {}\nstderr: {}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        containers_on_record(s)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Each container's state file and monitor log, for a failure's message:
+/// under an emulated CPU a failure is slow to reproduce, so it says at once
+/// what the monitors recorded.
+fn containers_on_record(s: &Sandbox) -> String {
+    let mut text = String::new();
+    let Ok(entries) = std::fs::read_dir(s.root.path().join("containers")) else {
+        return text;
+    };
+    for entry in entries.flatten() {
+        for file in ["state.json", "monitor.log"] {
+            let body = std::fs::read_to_string(entry.path().join(file)).unwrap_or_default();
+            text.push_str(&format!(
+                "{}: {}\n",
+                entry.path().join(file).display(),
+                body.trim()
+            ));
+        }
+    }
+    text
 }
 
 const LIMITED: &str = "services:
@@ -327,5 +349,108 @@ fn a_cgroup_left_by_a_crash_and_a_container_killed_through_cgroup_kill() {
             !Path::new(ROOT).join(&parent).join("kp").exists(),
             "kp's cgroup is left"
         );
+    });
+}
+
+/// A `docker stats` size (`24.13MiB`, `0B`) in bytes.
+fn stats_bytes(text: &str) -> f64 {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" | "kB" => 1024.0,
+        "MiB" | "MB" => 1024.0 * 1024.0,
+        "GiB" | "GB" => 1024.0 * 1024.0 * 1024.0,
+        _ => panic!("unknown unit in {text:?}"),
+    };
+    number
+        .parse::<f64>()
+        .unwrap_or_else(|_| panic!("not a size: {text:?}"))
+        * scale
+}
+
+/// One field of `stats --format json`'s line.
+fn stats_field(line: &str, field: &str) -> String {
+    let value: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {line}"))
+        .to_string()
+}
+
+#[test]
+fn stats_figures_agree_with_the_cgroup_files() {
+    let name = "cgroup_v2::stats_figures_agree_with_the_cgroup_files";
+    if !v2_host(name) {
+        return;
+    }
+    sandboxed(name, |s| {
+        s.import_busybox();
+        // 24 MiB in a tmpfs (charged to the container's memory, not page
+        // cache that stats leaves out), three processes, one of them
+        // spinning under a quota of half a CPU.
+        let dir = s.project(
+            "st",
+            "services:
+  busy:
+    image: busybox:latest
+    command: [\"sh\", \"-c\", \"dd if=/dev/zero of=/dev/shm/fill bs=1M count=24 2>/dev/null; sleep 3600 & sleep 3600 & while :; do :; done\"]
+    cpus: 0.5
+    mem_limit: 128m
+",
+        );
+        s.ok(&dir, &["up", "-d"]);
+        let id = container_id(s, &dir, "busy");
+        let cgroup = Path::new(ROOT).join(cgroup_parent()).join("st").join(&id);
+        eventually("the fill and both sleeps", Duration::from_secs(60), || {
+            let current: u64 = read(&cgroup.join("memory.current")).parse().ok()?;
+            (read(&cgroup.join("pids.current")) == "3" && current > 24 << 20).then_some(())
+        });
+
+        let stats = s.ok(&dir, &["stats", "--no-stream", "--format", "json", "busy"]);
+        let line = stats.lines().next().expect(&stats);
+        // What the kernel says now; stats' memory is docker's, usage less
+        // the inactive page cache.
+        let current: f64 = read(&cgroup.join("memory.current")).parse().unwrap();
+        let inactive_file: f64 = read(&cgroup.join("memory.stat"))
+            .lines()
+            .find_map(|l| l.strip_prefix("inactive_file "))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        let usage = stats_field(line, "MemUsage");
+        let (used, limit) = usage.split_once(" / ").expect(&usage);
+        assert_eq!(stats_bytes(limit), f64::from(128u32 << 20), "{line}");
+        assert_eq!(read(&cgroup.join("memory.max")), (128u64 << 20).to_string());
+        let kernel = current - inactive_file;
+        assert!(
+            (stats_bytes(used) - kernel).abs() < 2.0 * 1024.0 * 1024.0,
+            "stats says {used}, memory.current less inactive_file is {kernel} bytes: {line}"
+        );
+        assert_eq!(
+            stats_field(line, "PIDs"),
+            read(&cgroup.join("pids.current"))
+        );
+        // No block device is written in the guest: io.stat lists none.
+        let io: u64 = read(&cgroup.join("io.stat"))
+            .split_whitespace()
+            .filter_map(|f| f.strip_prefix("rbytes=").or(f.strip_prefix("wbytes=")))
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum();
+        assert_eq!(io, 0, "io.stat: {}", read(&cgroup.join("io.stat")));
+        assert_eq!(stats_field(line, "BlockIO"), "0B / 0B", "{line}");
+        // The spinning shell gets its half CPU, as cpu.max says, and no more.
+        assert_eq!(read(&cgroup.join("cpu.max")), "50000 100000");
+        let cpu = stats_field(line, "CPUPerc");
+        let percent: f64 = cpu.trim_end_matches('%').parse().expect(&cpu);
+        assert!(
+            (10.0..=65.0).contains(&percent),
+            "CPU {cpu} with cpu.max 50000 100000: {line}"
+        );
+        s.ok(&dir, &["down", "-t", "0"]);
+        assert!(!cgroup.exists(), "the container's cgroup is left");
     });
 }

@@ -378,12 +378,16 @@ fn limits_example_is_enforced() {
 fn pids_limit_contains_a_fork_bomb() {
     sandboxed("hello::pids_limit_contains_a_fork_bomb", |s| {
         s.import_busybox();
+        // The container's first process forks the bomb once and becomes
+        // `sleep` without forking again: a shell whose fork is refused
+        // exits, and the container with it, which on a slow (emulated) CPU
+        // happened before `ps` saw it running.
         let dir = s.project(
             "bomb",
             "services:
   bomb:
     image: busybox:latest
-    command: [\"sh\", \"-c\", \"bomb() { bomb | bomb & }; bomb; sleep 3600\"]
+    command: [\"sh\", \"-c\", \"(bomb() { bomb | bomb & }; bomb) & exec sleep 3600\"]
     deploy:
       resources:
         limits: {cpus: \"0.5\", pids: 20}
@@ -417,7 +421,7 @@ fn pids_limit_contains_a_fork_bomb() {
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
             if let Ok(cmdline) = std::fs::read_to_string(entry.path().join("cmdline")) {
                 assert!(
-                    !cmdline.starts_with("sh\0-c\0bomb"),
+                    !cmdline.starts_with("sh\0-c\0(bomb"),
                     "left running: {cmdline:?}"
                 );
             }

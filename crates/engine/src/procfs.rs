@@ -58,21 +58,6 @@ pub(crate) fn process_info(pid: u32) -> Option<ProcessInfo> {
     })
 }
 
-/// Whether the recorded monitor process still lives: it exists and is not
-/// a zombie (a killed monitor's parent may not have reaped it yet).
-pub(crate) fn monitor_alive(monitor_pid: Option<u32>) -> bool {
-    monitor_pid.is_some_and(|m| {
-        fs::read_to_string(format!("/proc/{m}/stat")).is_ok_and(|stat| {
-            // The command name may hold spaces and parentheses; the state
-            // follows the last ')'.
-            let state = stat
-                .rfind(')')
-                .and_then(|i| stat[i + 1..].split_whitespace().next());
-            !matches!(state, Some("Z" | "X") | None)
-        })
-    })
-}
-
 pub(crate) fn monotonic_ns() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
         .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)

@@ -4,7 +4,6 @@
 //! monitor that is between two states.
 
 use crate::lock::{self, MonitorLock, MONITOR_LOCK};
-use crate::procfs::monitor_alive;
 use crate::store::{self, ContainerRecord, RuntimeState};
 use crate::{
     events, ports, runtime_err, LinuxEngine, CONFIG_FILE, MONITOR_SETTLE_TIMEOUT, STATE_FILE,
@@ -74,9 +73,11 @@ impl LinuxEngine {
         Ok(out)
     }
 
-    /// The state, corrected when the recorded process is gone (a monitor that
-    /// was killed cannot record the exit itself) or when its monitor is gone
-    /// (see [`Self::orphaned`]), and paused when its cgroup is frozen.
+    /// The state, corrected when its monitor is dead (see [`Self::orphaned`]),
+    /// and paused when its cgroup is frozen. A monitor is dead when its lock
+    /// is free, not when its recorded pid looks gone: the lock goes only
+    /// with the monitor's last open file, whichever pid namespace the reader
+    /// is in, while a recorded pid can name another process or none there.
     pub(crate) fn live_state(&self, id: &str) -> Result<RuntimeState> {
         let mut state = self.load_state(id)?;
         if let (ContainerState::Running { paused, .. }, Some(cgroup)) =
@@ -88,14 +89,15 @@ impl LinuxEngine {
             state.state,
             ContainerState::Running { .. } | ContainerState::Restarting
         );
-        if monitored && !monitor_alive(state.monitor_pid) {
+        if monitored && !lock::monitor_lock_held(&self.monitor_lock_path(id)) {
             return self.orphaned(id, state);
         }
         Ok(state)
     }
 
-    /// A running (or restarting) container whose monitor is dead — killed,
-    /// since a monitor records the end before it exits. Nothing holds the
+    /// A running (or restarting) container whose monitor is dead — its lock
+    /// is free, so it was killed, since a monitor records the end before it
+    /// exits and holds the lock until then. Nothing holds the
     /// container's output, serves its published ports or applies its
     /// restart policy any more, so the container is not shown as running:
     /// what is left of it (processes, DNAT rules, veth pairs) is removed, it
@@ -103,9 +105,11 @@ impl LinuxEngine {
     /// `up` starts it again under a new monitor, which brings its logs,
     /// exit status and ports back.
     pub(crate) fn orphaned(&self, id: &str, seen: RuntimeState) -> Result<RuntimeState> {
-        // The monitor may have recorded the end and exited between the read
-        // and the look at its process; one that did leaves no orphan. Under
-        // its lock no other reader repairs the same container at once.
+        // Only who gets the lock may judge: a monitor that holds it lives,
+        // however long it takes, and under it no other reader repairs the
+        // same container at once. The monitor may have recorded the end and
+        // exited between the read and the lock; one that did leaves no
+        // orphan.
         let Some(_lock) = MonitorLock::try_acquire(&self.monitor_lock_path(id))? else {
             return Ok(seen);
         };
@@ -113,8 +117,7 @@ impl LinuxEngine {
         if !matches!(
             state.state,
             ContainerState::Running { .. } | ContainerState::Restarting
-        ) || monitor_alive(state.monitor_pid)
-        {
+        ) {
             return Ok(state);
         }
         let container_alive = match state.state {
