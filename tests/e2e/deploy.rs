@@ -111,3 +111,145 @@ services:
         },
     );
 }
+
+/// A web service answering `version` with start-first updates; its health
+/// check passes once the new container has served a request.
+fn web(s: &Sandbox, version: &str, check: &str, order: &str) -> std::path::PathBuf {
+    s.project(
+        "roll",
+        &format!(
+            r#"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && echo {version} > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    environment:
+      VERSION: "{version}"
+    healthcheck:
+      test: {check}
+      interval: 200ms
+      retries: 3
+    deploy:
+      update_config:
+        order: {order}
+"#
+        ),
+    )
+}
+
+const SERVES: &str = r#"["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]"#;
+
+/// (action, container name) of the project's events, in order.
+fn actions(s: &Sandbox, dir: &Path) -> Vec<(String, String)> {
+    events(s, dir)
+        .lines()
+        .filter_map(|line| {
+            let action = line.split(" container ").nth(1)?.split(' ').next()?;
+            let name = line.split("name=").nth(1)?.split([',', ')']).next()?;
+            Some((action.to_string(), name.to_string()))
+        })
+        .collect()
+}
+
+fn id_of(s: &Sandbox, dir: &Path) -> String {
+    s.ok(dir, &["ps", "-q", "web"]).trim().to_string()
+}
+
+#[test]
+fn start_first_starts_the_new_container_before_the_old_one_stops() {
+    sandboxed(
+        "deploy::start_first_starts_the_new_container_before_the_old_one_stops",
+        |s| {
+            s.import_busybox();
+            let dir = web(s, "v1", SERVES, "start-first");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            let old = id_of(s, &dir);
+            web(s, "v2", SERVES, "start-first");
+            let out = s.wharf(&dir, &["up", "-d"]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{err}");
+            assert!(err.contains("Container roll-web-1  Recreated"), "{err}");
+            let new = id_of(s, &dir);
+            assert_ne!(new, old);
+            assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).lines().count(), 1);
+
+            let actions = actions(s, &dir);
+            let at = |action: &str, name: &str| {
+                actions
+                    .iter()
+                    .position(|(a, n)| a == action && n == name)
+                    .unwrap_or_else(|| panic!("no {action} of {name} in {actions:?}"))
+            };
+            let healthy = at("health_status:", "roll-web-1_next");
+            let old_dies = actions
+                .iter()
+                .rposition(|(a, n)| a == "die" && n == "roll-web-1")
+                .expect("the old container died");
+            assert!(
+                healthy < old_dies,
+                "the new container was healthy before the old one stopped: {actions:?}"
+            );
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+#[test]
+fn a_new_version_that_never_gets_healthy_is_rolled_back() {
+    sandboxed(
+        "deploy::a_new_version_that_never_gets_healthy_is_rolled_back",
+        |s| {
+            s.import_busybox();
+            let dir = web(s, "v1", SERVES, "start-first");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            let old = id_of(s, &dir);
+            web(s, "v2", r#"["CMD", "false"]"#, "start-first");
+            let err = s.fails(&dir, &["up", "-d"]);
+            assert!(
+                err.contains("container roll-web-1: the new container did not become healthy")
+                    && err.contains("the old container keeps serving"),
+                "{err}"
+            );
+            assert_eq!(id_of(s, &dir), old, "the old container serves on");
+            let ps = s.ok(&dir, &["ps", "-a", "--format", "json"]);
+            assert_eq!(ps.trim().lines().count(), 1, "nothing else is left: {ps}");
+            assert!(
+                ps.contains("\"Name\":\"roll-web-1\"") && ps.contains("\"State\":\"running\""),
+                "{ps}"
+            );
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+#[test]
+fn stop_first_stops_the_old_container_before_the_new_one_starts() {
+    sandboxed(
+        "deploy::stop_first_stops_the_old_container_before_the_new_one_starts",
+        |s| {
+            s.import_busybox();
+            let dir = web(s, "v1", SERVES, "stop-first");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            web(s, "v2", SERVES, "stop-first");
+            s.ok(&dir, &["up", "-d"]);
+            let actions = actions(s, &dir);
+            let old_dies = actions
+                .iter()
+                .position(|(a, _)| a == "die")
+                .expect("the old container died");
+            let starts: Vec<usize> = actions
+                .iter()
+                .enumerate()
+                .filter(|(_, (a, _))| a == "start")
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(starts.len(), 2, "{actions:?}");
+            assert!(
+                old_dies < starts[1],
+                "the gap docker compose has: no container serves between {old_dies} and {}: {actions:?}",
+                starts[1]
+            );
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
