@@ -253,3 +253,105 @@ fn stop_first_stops_the_old_container_before_the_new_one_starts() {
         },
     );
 }
+
+/// docker/compose#10596: `up --wait` fails there when a one-shot dependency
+/// has exited 0; a completed job is what its dependents wait for.
+#[test]
+fn up_wait_succeeds_when_a_one_shot_dependency_exited_0() {
+    sandboxed(
+        "deploy::up_wait_succeeds_when_a_one_shot_dependency_exited_0",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "oneshot",
+                r#"
+services:
+  migrate:
+    image: busybox
+    command: ["echo", "migrated"]
+  app:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+"#,
+            );
+            let out = s.wharf(&dir, &["up", "-d", "--wait"]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{err}");
+            let ps = s.ok(&dir, &["ps", "-a", "--format", "json"]);
+            let line = |name: &str| {
+                ps.lines()
+                    .find(|l| l.contains(&format!("\"Name\":\"{name}\"")))
+                    .unwrap_or_else(|| panic!("no {name} in {ps}"))
+                    .to_string()
+            };
+            assert!(line("oneshot-migrate-1").contains("\"ExitCode\":0"), "{ps}");
+            assert!(
+                line("oneshot-app-1").contains("\"State\":\"running\""),
+                "{ps}"
+            );
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+/// docker/compose#10331: `logs -f` stops there when the container restarts;
+/// here it follows the service across its restarts.
+#[test]
+fn logs_follow_keeps_following_across_restarts() {
+    sandboxed("deploy::logs_follow_keeps_following_across_restarts", |s| {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        s.import_busybox();
+        let dir = s.project(
+            "again",
+            r#"
+services:
+  app:
+    image: busybox
+    restart: always
+    command: ["sh", "-c", "echo run; sleep 0.3; exit 1"]
+"#,
+        );
+        s.ok(&dir, &["up", "-d"]);
+        let mut follower = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["logs", "-f", "--no-log-prefix", "app"])
+            .current_dir(&dir)
+            .env("WHARF_ROOT", s.root.path())
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting wharf logs -f");
+        let stdout = follower.stdout.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut runs = 0;
+        eventually(
+            "logs -f to show three runs",
+            Duration::from_secs(30),
+            || {
+                while let Ok(line) = lines.try_recv() {
+                    runs += usize::from(line.trim() == "run");
+                }
+                (runs >= 3).then_some(())
+            },
+        );
+        let still_following = follower.try_wait().unwrap().is_none();
+        let _ = follower.kill();
+        let _ = follower.wait();
+        assert!(
+            still_following,
+            "logs -f ended although the service restarts"
+        );
+        s.ok(&dir, &["down", "-t", "0"]);
+    });
+}
