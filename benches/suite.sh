@@ -241,6 +241,37 @@ for n in "${sizes[@]}"; do
 done
 
 if [ "${WHARF_BENCH_LIFECYCLE_ONLY:-}" != 1 ]; then
+# A start-first update: `up -d` returns once the new container is healthy
+# (its check passes on its first run, 100 ms after the start), has the name
+# and the old one is gone.
+progress "start-first update of one service ($RUNS runs)"
+mkdir -p "$WORK/update"
+cd "$WORK/update"
+cat >compose.yaml <<'EOF'
+services:
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo $$VERSION > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"]
+    environment:
+      VERSION: ${VERSION:-0}
+    stop_grace_period: 1s
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+      interval: 100ms
+      start_interval: 100ms
+      start_period: 10s
+    deploy:
+      update_config:
+        order: start-first
+EOF
+quiet env VERSION=0 "$WHARF" up -d --wait
+update=()
+for ((r = 1; r <= RUNS; r++)); do
+  timed update env VERSION=$r "$WHARF" up -d
+done
+quiet "$WHARF" down -t 0
+row "start-first update, up -d to new serving" ms 1000 "" update
+
 progress "build: cold and unchanged ($RUNS runs)"
 mkdir -p "$WORK/build"
 cd "$WORK/build"

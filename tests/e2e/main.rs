@@ -8,6 +8,7 @@ mod cli;
 mod connect;
 mod copy_watch;
 mod crash;
+mod deploy;
 mod devstack;
 mod harness;
 mod health;

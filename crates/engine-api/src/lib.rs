@@ -24,7 +24,7 @@ pub use spec::{parse_mac_address, parse_mtu};
 pub use spec::{
     ContainerSpec, DeviceMapping, ExecSpec, Healthcheck, IpcMode, Ipv6Pool, Mount, MountKind,
     NetworkAttachment, NetworkMode, NetworkSpec, PidMode, PortBinding, Protocol, Resources,
-    RestartPolicy, SecuritySpec, Ulimit, UtsMode, VolumeSpec,
+    RestartPolicy, SecuritySpec, Ulimit, UnhealthyRestart, UtsMode, VolumeSpec,
 };
 pub use spec::{FileKind, FileMount, Hook, Link, LogConfig, LogDriver, VolumesFrom};
 

@@ -60,6 +60,10 @@ pub struct ContainerSpec {
     /// How the engine tells whether the container is healthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
+    /// Restart the container when its health check finds it unhealthy
+    /// (`deploy.restart_policy` with condition `any` or `on-failure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy_restart: Option<UnhealthyRestart>,
     /// Capabilities, seccomp, devices and the like.
     #[serde(default, skip_serializing_if = "SecuritySpec::is_default")]
     pub security: SecuritySpec,
@@ -611,6 +615,20 @@ pub enum RestartPolicy {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_retries: Option<u32>,
     },
+}
+
+/// How a container that turned unhealthy is restarted, as swarm mode's
+/// `deploy.restart_policy` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct UnhealthyRestart {
+    /// Wait between the stop and the new start.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// Most restarts within `window_ms` (all time when unset); none: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_ms: Option<u64>,
 }
 
 impl RestartPolicy {

@@ -32,6 +32,7 @@ mod security;
 mod spawn;
 mod state;
 mod store;
+mod unhealthy;
 mod usage;
 mod volumes;
 

@@ -232,6 +232,11 @@ impl Monitor {
         let attached = status.is_none();
         let mut restarts = 0u32;
         let mut backoff = Duration::from_millis(100);
+        let unhealthy = self
+            .record
+            .spec
+            .unhealthy_restart
+            .map(crate::unhealthy::UnhealthyRestarts::new);
         loop {
             let started = Instant::now();
             let (pid, cgroup, pumps) = self.start_once(log, attached, hub)?;
@@ -279,8 +284,8 @@ impl Monitor {
                 // Dropping the sender wakes the checker at once when the container ends.
                 let (stop, stopped) = mpsc::channel::<()>();
                 if let Some(check) = self.health_check() {
-                    let cgroup = &cgroup;
-                    scope.spawn(move || self.check_health(pid, cgroup, check, stopped));
+                    let (cgroup, unhealthy) = (&cgroup, unhealthy.as_ref());
+                    scope.spawn(move || self.check_health(pid, cgroup, check, stopped, unhealthy));
                 }
                 let code = wait_exit(pid);
                 drop(stop);
@@ -303,14 +308,16 @@ impl Monitor {
             }
             self.event("die", &[("exitCode", exit_code.to_string())]);
             let stop_requested = self.dir.join(STOP_MARKER).exists();
+            let unhealthy_restart = unhealthy.as_ref().is_some_and(|u| u.take_pending());
             let restart = !stop_requested
-                && match &self.record.spec.restart {
-                    RestartPolicy::No => false,
-                    RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
-                    RestartPolicy::OnFailure { max_retries } => {
-                        exit_code != 0 && max_retries.is_none_or(|max| restarts < max)
-                    }
-                };
+                && (unhealthy_restart
+                    || match &self.record.spec.restart {
+                        RestartPolicy::No => false,
+                        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+                        RestartPolicy::OnFailure { max_retries } => {
+                            exit_code != 0 && max_retries.is_none_or(|max| restarts < max)
+                        }
+                    });
             self.write_state(|s| {
                 s.state = if restart {
                     ContainerState::Restarting
@@ -335,8 +342,13 @@ impl Monitor {
             if started.elapsed() > Duration::from_secs(10) {
                 backoff = Duration::from_millis(100);
             }
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(60));
+            match unhealthy.as_ref().filter(|_| unhealthy_restart) {
+                Some(policy) => std::thread::sleep(policy.delay()),
+                None => {
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+            }
             restarts += 1;
             if self.dir.join(STOP_MARKER).exists() {
                 self.write_state(|s| {
@@ -712,6 +724,7 @@ impl Monitor {
         cgroup: &wharf_runtime::CgroupHandle,
         check: &Healthcheck,
         stopped: mpsc::Receiver<()>,
+        unhealthy: Option<&crate::unhealthy::UnhealthyRestarts>,
     ) {
         let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
         let interval = ms(check.interval_ms, 30_000);
@@ -763,9 +776,28 @@ impl Monitor {
             });
             match verdict {
                 Some(Health::Healthy) => self.event("health_status: healthy", &[]),
-                Some(Health::Unhealthy) => self.event("health_status: unhealthy", &[]),
+                Some(Health::Unhealthy) => {
+                    self.event("health_status: unhealthy", &[]);
+                    if unhealthy.is_some_and(|u| u.begin(Instant::now())) {
+                        self.stop_unhealthy(pid, &stopped);
+                        return;
+                    }
+                }
                 _ => {}
             }
+        }
+    }
+
+    /// Stop a container that turned unhealthy so that its restart policy
+    /// starts it again: its stop signal, then SIGKILL after its grace period.
+    fn stop_unhealthy(&self, pid: u32, stopped: &mpsc::Receiver<()>) {
+        let spec = &self.record.spec;
+        let grace = Duration::from_secs(spec.stop_grace_period_secs.unwrap_or(10));
+        let signal = spec.stop_signal.as_deref().unwrap_or("SIGTERM");
+        let signal = wharf_runtime::parse_signal(signal).unwrap_or(libc::SIGTERM);
+        let _ = wharf_runtime::send_signal(pid, signal);
+        if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(grace) {
+            let _ = wharf_runtime::send_signal(pid, libc::SIGKILL);
         }
     }
 

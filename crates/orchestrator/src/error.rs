@@ -86,6 +86,10 @@ pub enum OrchestratorError {
     /// A hand-built plan whose steps do not form a DAG of earlier steps.
     #[error("invalid plan: {0}")]
     InvalidPlan(#[from] PlanError),
+    /// A start-first replacement did not become healthy; the new container
+    /// was removed and the old one keeps serving.
+    #[error("container {container}: the new container did not become healthy: {reason}; it was removed and the old container keeps serving")]
+    UpdateFailed { container: String, reason: String },
     /// Several independent failures (from `down`, or a failure plus a failed
     /// rollback), one a line.
     #[error("{}", join_lines(.0))]
@@ -114,6 +118,9 @@ impl OrchestratorError {
     pub(crate) fn without_object(&self) -> String {
         match self {
             OrchestratorError::Engine { source, .. } => source.to_string(),
+            OrchestratorError::UpdateFailed { reason, .. } => {
+                format!("the new container did not become healthy: {reason}")
+            }
             OrchestratorError::EngineSetting { source, keys, .. } => {
                 format!("{source} (set by {})", keys.join(" or "))
             }

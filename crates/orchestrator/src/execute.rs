@@ -5,6 +5,7 @@
 
 use crate::error::{DependencyError, OrchestratorError, PlanError};
 use crate::plan::{Action, Plan, Step};
+use crate::update::Replaced;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -130,6 +131,9 @@ struct Outcome {
     /// (id, the name it had): a container moved aside for its replacement.
     renamed: Option<(String, String)>,
     removed: Option<String>,
+    /// A failure reported once the plan ends, which stops nothing
+    /// (`failure_action: continue`).
+    deferred_error: Option<OrchestratorError>,
 }
 
 struct Shared {
@@ -149,6 +153,8 @@ struct Shared {
     renamed: Vec<(String, String)>,
     /// Ids of containers this execution removed.
     removed: BTreeSet<String>,
+    /// Failures that stopped nothing, reported at the end.
+    deferred_errors: Vec<OrchestratorError>,
 }
 
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -192,6 +198,7 @@ pub(crate) fn run(
                 Some(spec.name.as_str())
             }
             Action::RenameContainer { new_name, .. } => Some(new_name.as_str()),
+            Action::ReplaceStartFirst(r) => Some(r.aside_name.as_str()),
             _ => None,
         })
         .collect();
@@ -207,6 +214,7 @@ pub(crate) fn run(
         stopped: BTreeSet::new(),
         renamed: Vec::new(),
         removed: BTreeSet::new(),
+        deferred_errors: Vec::new(),
     });
     let finished = Condvar::new();
 
@@ -266,6 +274,9 @@ pub(crate) fn run(
                                 if let Some(id) = outcome.removed {
                                     guard.removed.insert(id);
                                 }
+                                if let Some(error) = outcome.deferred_error {
+                                    guard.deferred_errors.push(error);
+                                }
                             }
                             Err(error) => {
                                 guard.states[position] = StepState::Failed;
@@ -290,8 +301,12 @@ pub(crate) fn run(
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut errors = std::mem::take(&mut shared.errors);
     if errors.is_empty() {
-        return Ok(());
+        return match OrchestratorError::from_many(std::mem::take(&mut shared.deferred_errors)) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        };
     }
+    errors.append(&mut shared.deferred_errors);
     if on_failure == OnFailure::RollBack {
         errors.extend(roll_back(engine, plan, &shared, on_event));
     }
@@ -425,6 +440,8 @@ fn run_action(
             | Action::StopContainer { name, .. }
             | Action::RemoveContainer { name, .. }
             | Action::RenameContainer { name, .. } => container_event(on_event, name, status),
+            // A replacement reports its own progress and errors.
+            Action::ReplaceStartFirst(_) => {}
             // A wait makes no engine call that could fail this way.
             Action::WaitService { .. } => {}
         }
@@ -521,6 +538,22 @@ fn run_action(
             }
             outcome.removed = Some(id.clone());
         }
+        Action::ReplaceStartFirst(replacement) => {
+            match crate::update::replace_start_first(engine, replacement, on_event)? {
+                Replaced::Done { new_id, removed } if !removed => {
+                    // Kept undoable until the update ends: a rollback
+                    // removes the new container and restores the old one.
+                    outcome.created_container =
+                        Some((replacement.spec.name.clone(), new_id.clone()));
+                    outcome.started = Some(new_id);
+                    outcome.stopped = Some(replacement.old_id.clone());
+                    outcome.renamed =
+                        Some((replacement.old_id.clone(), replacement.old_name.clone()));
+                }
+                Replaced::Done { .. } => {}
+                Replaced::Abandoned(error) => outcome.deferred_error = Some(error),
+            }
+        }
     }
     Ok(outcome)
 }
@@ -572,6 +605,7 @@ fn roll_back(
         .rev()
         .filter_map(|step| match &step.action {
             Action::RenameContainer { id, name, .. } => Some((id, name)),
+            Action::ReplaceStartFirst(r) => Some((&r.old_id, &r.old_name)),
             _ => None,
         });
     for (id, name) in replaced {

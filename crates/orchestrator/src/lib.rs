@@ -18,6 +18,7 @@ mod plan;
 mod reconcile;
 mod run;
 mod spec;
+mod update;
 mod validate;
 mod wait;
 
@@ -40,6 +41,10 @@ pub use spec::{
     change_reason, config_hash, container_spec, depends_on_label, namespace_sources,
     parse_depends_on_label, validate_volume, volume_name, volume_spec, CONFIG_HASH_VERSION,
     CONFIG_PARTS_LABEL,
+};
+pub use update::{
+    check_start_first, temporary_name, update_policy, FailureAction, Replacement, UpdateOrder,
+    UpdatePolicy,
 };
 pub use validate::{
     ipc_mode, parse_restart, pid_mode, port_bindings, uts_mode, validate_service, ValidService,

@@ -3,6 +3,7 @@
 //! the golden tests compare.
 
 use crate::error::PlanError;
+use crate::update::Replacement;
 use std::fmt;
 use std::time::Duration;
 use wharf_compose::DependencyCondition;
@@ -62,6 +63,10 @@ pub enum Action {
         name: String,
         new_name: String,
     },
+    /// A start-first update of one replica (`deploy.update_config.order:
+    /// start-first`): the new container starts beside the old one and takes
+    /// its name once healthy.
+    ReplaceStartFirst(Replacement),
 }
 
 impl Action {
@@ -78,6 +83,7 @@ impl Action {
             | Action::RemoveContainer { name, .. }
             | Action::RenameContainer { name, .. } => format!("container {name}"),
             Action::WaitService { service, .. } => format!("service {service}"),
+            Action::ReplaceStartFirst(r) => format!("container {}", r.old_name),
         }
     }
 }
@@ -95,6 +101,13 @@ impl fmt::Display for Action {
             Action::RemoveContainer { name, .. } => write!(f, "remove container {name}"),
             Action::RenameContainer { name, new_name, .. } => {
                 write!(f, "rename container {name} to {new_name}")
+            }
+            Action::ReplaceStartFirst(r) => {
+                write!(f, "replace container {} start-first", r.old_name)?;
+                if !r.delay.is_zero() {
+                    write!(f, " after {}", wharf_units::format_go_duration(r.delay))?;
+                }
+                Ok(())
             }
             Action::WaitService {
                 service, condition, ..

@@ -9,6 +9,9 @@ use crate::spec::{
     change_reason, namespace_sources, parse_depends_on_label, validate_volume, volume_name,
     volume_spec,
 };
+use crate::update::{
+    check_start_first, update_policy, FailureAction, Replacement, UpdateOrder, UpdatePolicy,
+};
 use crate::validate::{validate_service, ValidService};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -40,6 +43,9 @@ pub struct UpOptions {
     /// `-V`: a recreated container gets new anonymous volumes; the old
     /// ones are removed instead of carried over.
     pub renew_anon_volumes: bool,
+    /// `--update-order` / `--no-downtime`: the order of every service's
+    /// update, over its `deploy.update_config.order`.
+    pub update_order: Option<UpdateOrder>,
 }
 
 /// `wharf down` options.
@@ -114,9 +120,12 @@ fn aside_prefix(container: &ContainerInfo) -> String {
     format!("{}_", container.id.get(..12).unwrap_or(&container.id))
 }
 
-/// Whether `container` is one a recreate renamed and did not finish with.
+/// Whether `container` is one a recreate renamed and did not finish with,
+/// or the replacement an interrupted start-first update left under its
+/// temporary name.
 fn moved_aside(container: &ContainerInfo) -> bool {
     container.name.starts_with(&aside_prefix(container))
+        || crate::update::is_temporary_name(&container.name)
 }
 
 fn service_of(container: &ContainerInfo) -> &str {
@@ -260,6 +269,75 @@ pub fn inherit_anonymous_volumes(
         }
     }
     spec
+}
+
+/// The start-first replacements of one service, in batches of the policy's
+/// `parallelism`: a batch starts `delay` after the one before it ended.
+struct StartFirstBatches {
+    parallelism: usize,
+    delay: Duration,
+    failure_action: FailureAction,
+    count: usize,
+    previous_batch: Vec<usize>,
+    batch: Vec<usize>,
+    /// (step, old container's id, its aside name) of every replacement.
+    replaced: Vec<(usize, String, String)>,
+}
+
+impl StartFirstBatches {
+    fn new(policy: &UpdatePolicy) -> Self {
+        StartFirstBatches {
+            parallelism: policy.parallelism,
+            delay: policy.delay,
+            failure_action: policy.failure_action,
+            count: 0,
+            previous_batch: Vec::new(),
+            batch: Vec::new(),
+            replaced: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, plan: &mut Plan, mut replacement: Replacement, prerequisites: &[usize]) {
+        if self.parallelism > 0 && self.count > 0 && self.count.is_multiple_of(self.parallelism) {
+            self.previous_batch = std::mem::take(&mut self.batch);
+        }
+        if !self.previous_batch.is_empty() {
+            replacement.delay = self.delay;
+        }
+        let after: Vec<usize> = prerequisites
+            .iter()
+            .chain(&self.previous_batch)
+            .copied()
+            .collect();
+        let (old_id, aside) = (replacement.old_id.clone(), replacement.aside_name.clone());
+        let cause = Cause::Recreate(replacement.reason.clone());
+        let step = plan.push(Action::ReplaceStartFirst(replacement), cause, after);
+        self.batch.push(step);
+        self.replaced.push((step, old_id, aside));
+        self.count += 1;
+    }
+
+    /// With `rollback` the old containers are removed only once every
+    /// replacement succeeded, so that a failure can bring them all back;
+    /// otherwise each replacement removed its own. Returns the steps after
+    /// which the service counts as up.
+    fn finish(self, plan: &mut Plan) -> Vec<usize> {
+        let steps: Vec<usize> = self.replaced.iter().map(|(step, ..)| *step).collect();
+        if self.failure_action != FailureAction::Rollback {
+            return steps;
+        }
+        self.replaced
+            .into_iter()
+            .map(|(step, id, aside)| {
+                let cause = plan.steps[step - 1].cause.clone();
+                plan.push(
+                    Action::RemoveContainer { id, name: aside },
+                    cause,
+                    steps.iter().copied(),
+                )
+            })
+            .collect()
+    }
 }
 
 /// docker compose's orphan warning.
@@ -465,6 +543,8 @@ pub fn plan_up(
             push_removal(&mut plan, container, options.timeout, &[], cause);
         }
 
+        let policy = update_policy(name, service, options.update_order)?;
+        let mut start_first = StartFirstBatches::new(&policy);
         let mut service_ready = Vec::new();
         for number in 1..=service.replicas {
             let spec = valid[name.as_str()].container_spec(project, number);
@@ -511,6 +591,31 @@ pub fn plan_up(
                     }
                     _ => "forced".to_string(),
                 };
+                if policy.order == UpdateOrder::StartFirst
+                    && container.state.is_running()
+                    && !left_aside
+                    && !options.no_start
+                {
+                    if start_first.count == 0 {
+                        plan.warnings.extend(check_start_first(name, service)?);
+                    }
+                    let anonymous: Vec<(&str, &str)> =
+                        observed.anonymous_volumes_of(&container.id).collect();
+                    let replacement = Replacement {
+                        old_id: container.id.clone(),
+                        old_name: container.name.clone(),
+                        aside_name: format!("{}{}", aside_prefix(container), container.name),
+                        spec: inherit_anonymous_volumes(&spec, &anonymous),
+                        monitor: policy.monitor,
+                        failure_action: policy.failure_action,
+                        delay: Duration::ZERO,
+                        timeout: options.timeout,
+                        reason: why,
+                    };
+                    start_first.push(&mut plan, replacement, &prerequisites);
+                    recreated.insert(name.as_str());
+                    continue;
+                }
                 let cause = Cause::Recreate(why);
                 // Stop the old container and move it aside (as docker
                 // compose does), create and start the new one, and only then
@@ -628,6 +733,7 @@ pub fn plan_up(
                 plan.running.push(container.name.clone());
             }
         }
+        service_ready.extend(start_first.finish(&mut plan));
         ready.insert(name.as_str(), service_ready);
     }
 

@@ -379,6 +379,7 @@ fn build_spec(project: &Project, valid: &ValidService, number: u32) -> Container
         stop_signal: service.stop_signal.clone(),
         stop_grace_period_secs: service.stop_grace_period.map(|d| d.as_secs()),
         restart: valid.restart.clone(),
+        unhealthy_restart: valid.unhealthy_restart,
         healthcheck: service.healthcheck.as_ref().and_then(healthcheck),
         security: SecuritySpec {
             privileged: service.privileged,

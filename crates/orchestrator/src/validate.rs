@@ -10,10 +10,11 @@ use crate::mounts::{tmpfs_entry, volumes_from_entry, TmpfsOptions, VolumesFromSo
 use crate::names::{joined_container, network_mode};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 use wharf_compose::{Project, Service, ServicePort, VolumeKind};
 use wharf_engine_api::{
     FileMount, IpcMode, LogConfig, NetworkMode, PidMode, PortBinding, Protocol, RestartPolicy,
-    Ulimit, UtsMode,
+    Ulimit, UnhealthyRestart, UtsMode,
 };
 
 /// A service whose settings passed [`validate_service`], with the values
@@ -25,6 +26,7 @@ pub struct ValidService<'a> {
     /// Every port's bindings, in the order of `ports`.
     pub(crate) ports: Vec<PortBinding>,
     pub(crate) restart: RestartPolicy,
+    pub(crate) unhealthy_restart: Option<UnhealthyRestart>,
     /// Fixed addresses by network key.
     pub(crate) addresses: BTreeMap<String, (Option<Ipv4Addr>, Option<Ipv6Addr>)>,
     /// `tmpfs:` entries: target and options.
@@ -137,6 +139,30 @@ fn ulimits(service: &Service) -> Result<BTreeMap<String, Ulimit>, SettingError> 
             Ok((name.clone(), Ulimit { soft, hard }))
         })
         .collect()
+}
+
+/// Swarm's default `deploy.restart_policy.delay`.
+const DEFAULT_RESTART_DELAY: Duration = Duration::from_secs(5);
+
+/// `deploy.restart_policy` with condition `any` (the default) or
+/// `on-failure` also restarts a container that turned unhealthy, as swarm
+/// mode does; `restart:` alone never does (docker compose's behaviour).
+pub(crate) fn unhealthy_restart(service: &Service) -> Option<UnhealthyRestart> {
+    let policy = service.deploy.as_ref()?.restart_policy.as_ref()?;
+    if !matches!(
+        policy.condition.as_deref(),
+        None | Some("any") | Some("on-failure")
+    ) {
+        return None;
+    }
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    Some(UnhealthyRestart {
+        delay_ms: ms(policy.delay.unwrap_or(DEFAULT_RESTART_DELAY)),
+        max_attempts: policy
+            .max_attempts
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        window_ms: policy.window.filter(|w| !w.is_zero()).map(ms),
+    })
 }
 
 /// `restart:` → [`RestartPolicy`].
@@ -464,6 +490,7 @@ pub fn validate_service<'a>(
         network_mode: network_mode(project, service),
         ports,
         restart,
+        unhealthy_restart: unhealthy_restart(service),
         addresses,
         tmpfs,
         volumes_from,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use wharf_engine_api::{
     ContainerInfo, ContainerSpec, ContainerState, CopyToOptions, Engine, EngineError, ExecSpec,
-    ImageInfo, LockGuard, LogLine, LogOptions, MountKind, NetworkAttachment, NetworkInfo,
+    Health, ImageInfo, LockGuard, LogLine, LogOptions, MountKind, NetworkAttachment, NetworkInfo,
     NetworkMode, NetworkSpec, PathStat, PublishedPort, Result, StatsSample, VolumeEngine,
     VolumeInfo, VolumeSpec, VolumeUser,
 };
@@ -100,6 +100,8 @@ struct State {
     /// Regular files in each container (by name): absolute path → content.
     /// Directories exist implicitly above files.
     files: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Health verdicts that containers get when they start, by name.
+    health_on_start: BTreeMap<String, Health>,
 }
 
 impl State {
@@ -324,6 +326,14 @@ impl FakeEngine {
     }
 
     /// The exit code `exec` returns (0 by default).
+    /// A container started under `name` from now on reports `health`
+    /// (the fake runs no health checks).
+    pub fn set_health_on_start(&self, name: &str, health: Health) {
+        self.state()
+            .health_on_start
+            .insert(name.to_string(), health);
+    }
+
     pub fn set_exec_code(&self, code: i32) {
         self.state().exec_code = code;
     }
@@ -841,6 +851,11 @@ impl Engine for FakeEngine {
             .ok_or_else(|| no_container(&id))?;
         if !container.info.state.is_running() {
             start(container, n);
+        }
+        let name = container.info.name.clone();
+        let health = state.health_on_start.get(&name).copied();
+        if let Some(container) = state.containers.get_mut(&id) {
+            container.info.health = health;
         }
         Ok(())
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use wharf_app::up::{AfterExit, BuildPolicy, ExitPolicy, RemoveImages, UpRequest};
 use wharf_app::LocalImages;
 use wharf_engine_api::{ContainerState, Engine, LogLine, LogOptions};
-use wharf_orchestrator::{DownOptions, UpOptions};
+use wharf_orchestrator::{DownOptions, UpOptions, UpdateOrder};
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
@@ -96,6 +96,12 @@ pub struct UpArgs {
     /// Recreate anonymous volumes instead of retrieving data from the previous containers
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
+    /// Replace changed containers start-first: the new one serves before the old one stops
+    #[arg(long)]
+    pub no_downtime: bool,
+    /// Order of container replacement for every service, over deploy.update_config.order
+    #[arg(long, value_name = "ORDER", value_parser = ["start-first", "stop-first"], conflicts_with = "no_downtime")]
+    pub update_order: Option<String>,
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
 }
@@ -210,6 +216,11 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         remove_orphans: args.remove_orphans,
         timeout: args.timeout.map(Duration::from_secs),
         renew_anon_volumes: args.renew_anon_volumes,
+        update_order: match (args.no_downtime, args.update_order.as_deref()) {
+            (true, _) => Some(UpdateOrder::StartFirst),
+            (false, Some(order)) => Some(UpdateOrder::parse(order).map_err(anyhow::Error::msg)?),
+            (false, None) => None,
+        },
     };
     if args.dry_run {
         print!("{}", wharf_app::up::plan(&engine, &project, &options)?);

@@ -1,0 +1,357 @@
+//! Deploying on one host: restarts of containers that stay unhealthy
+//! (`deploy.restart_policy`) and start-first updates
+//! (`deploy.update_config`).
+
+use crate::harness::{eventually, sandboxed, Sandbox};
+use std::path::Path;
+use std::time::Duration;
+
+/// Healthy for about a second after each start, unhealthy after.
+const FLAKY: &str = r#"["sh", "-c", "touch /tmp/ok; (sleep 1; rm /tmp/ok) & trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]"#;
+
+fn events(s: &Sandbox, dir: &Path) -> String {
+    let until = format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 1
+    );
+    s.ok(dir, &["events", "--since", "0", "--until", &until])
+}
+
+fn count(text: &str, needle: &str) -> usize {
+    text.lines().filter(|l| l.contains(needle)).count()
+}
+
+#[test]
+fn an_unhealthy_container_is_restarted_up_to_max_attempts() {
+    sandboxed(
+        "deploy::an_unhealthy_container_is_restarted_up_to_max_attempts",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "heal",
+                &format!(
+                    r#"
+services:
+  app:
+    image: busybox
+    command: {FLAKY}
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ok"]
+      interval: 200ms
+      retries: 2
+    deploy:
+      restart_policy:
+        condition: any
+        delay: 300ms
+        max_attempts: 2
+        window: 120s
+"#
+                ),
+            );
+            s.ok(&dir, &["up", "-d"]);
+            // interval × retries + delay, plus a second of health and slack.
+            let first = eventually("the first restart", Duration::from_secs(10), || {
+                let events = events(s, &dir);
+                (count(&events, "container restart") >= 1).then_some(events)
+            });
+            let unhealthy = first.find("health_status: unhealthy").expect(&first);
+            let restart = first.find("container restart").expect(&first);
+            assert!(unhealthy < restart, "unhealthy, then restart:\n{first}");
+
+            // The third unhealthy verdict is beyond max_attempts: it stays.
+            let events = eventually("a third unhealthy verdict", Duration::from_secs(30), || {
+                let events = events(s, &dir);
+                (count(&events, "health_status: unhealthy") >= 3).then_some(events)
+            });
+            assert_eq!(count(&events, "container restart"), 2, "{events}");
+            let ps = eventually("ps to show it unhealthy", Duration::from_secs(5), || {
+                let ps = s.ok(&dir, &["ps"]);
+                ps.contains("(unhealthy)").then_some(ps)
+            });
+            assert!(ps.contains("heal-app-1"), "{ps}");
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+#[test]
+fn without_a_deploy_restart_policy_an_unhealthy_container_is_left_alone() {
+    sandboxed(
+        "deploy::without_a_deploy_restart_policy_an_unhealthy_container_is_left_alone",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "alone",
+                &format!(
+                    r#"
+services:
+  app:
+    image: busybox
+    command: {FLAKY}
+    restart: always
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ok"]
+      interval: 200ms
+      retries: 2
+"#
+                ),
+            );
+            s.ok(&dir, &["up", "-d"]);
+            let events = eventually("an unhealthy verdict", Duration::from_secs(10), || {
+                let events = events(s, &dir);
+                (count(&events, "health_status: unhealthy") >= 1).then_some(events)
+            });
+            assert_eq!(count(&events, "container restart"), 0, "{events}");
+            assert_eq!(count(&events, "container die"), 0, "{events}");
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+/// A web service answering `version` with start-first updates; its health
+/// check passes once the new container has served a request.
+fn web(s: &Sandbox, version: &str, check: &str, order: &str) -> std::path::PathBuf {
+    s.project(
+        "roll",
+        &format!(
+            r#"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && echo {version} > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    environment:
+      VERSION: "{version}"
+    healthcheck:
+      test: {check}
+      interval: 200ms
+      retries: 3
+    deploy:
+      update_config:
+        order: {order}
+"#
+        ),
+    )
+}
+
+const SERVES: &str = r#"["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]"#;
+
+/// (action, container name) of the project's events, in order.
+fn actions(s: &Sandbox, dir: &Path) -> Vec<(String, String)> {
+    events(s, dir)
+        .lines()
+        .filter_map(|line| {
+            let action = line.split(" container ").nth(1)?.split(' ').next()?;
+            let name = line.split("name=").nth(1)?.split([',', ')']).next()?;
+            Some((action.to_string(), name.to_string()))
+        })
+        .collect()
+}
+
+fn id_of(s: &Sandbox, dir: &Path) -> String {
+    s.ok(dir, &["ps", "-q", "web"]).trim().to_string()
+}
+
+#[test]
+fn start_first_starts_the_new_container_before_the_old_one_stops() {
+    sandboxed(
+        "deploy::start_first_starts_the_new_container_before_the_old_one_stops",
+        |s| {
+            s.import_busybox();
+            let dir = web(s, "v1", SERVES, "start-first");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            let old = id_of(s, &dir);
+            web(s, "v2", SERVES, "start-first");
+            let out = s.wharf(&dir, &["up", "-d"]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{err}");
+            assert!(err.contains("Container roll-web-1  Recreated"), "{err}");
+            let new = id_of(s, &dir);
+            assert_ne!(new, old);
+            assert_eq!(s.ok(&dir, &["ps", "-a", "-q"]).lines().count(), 1);
+
+            let actions = actions(s, &dir);
+            let at = |action: &str, name: &str| {
+                actions
+                    .iter()
+                    .position(|(a, n)| a == action && n == name)
+                    .unwrap_or_else(|| panic!("no {action} of {name} in {actions:?}"))
+            };
+            let healthy = at("health_status:", "roll-web-1_next");
+            let old_dies = actions
+                .iter()
+                .rposition(|(a, n)| a == "die" && n == "roll-web-1")
+                .expect("the old container died");
+            assert!(
+                healthy < old_dies,
+                "the new container was healthy before the old one stopped: {actions:?}"
+            );
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+#[test]
+fn a_new_version_that_never_gets_healthy_is_rolled_back() {
+    sandboxed(
+        "deploy::a_new_version_that_never_gets_healthy_is_rolled_back",
+        |s| {
+            s.import_busybox();
+            let dir = web(s, "v1", SERVES, "start-first");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            let old = id_of(s, &dir);
+            web(s, "v2", r#"["CMD", "false"]"#, "start-first");
+            let err = s.fails(&dir, &["up", "-d"]);
+            assert!(
+                err.contains("container roll-web-1: the new container did not become healthy")
+                    && err.contains("the old container keeps serving"),
+                "{err}"
+            );
+            assert_eq!(id_of(s, &dir), old, "the old container serves on");
+            let ps = s.ok(&dir, &["ps", "-a", "--format", "json"]);
+            assert_eq!(ps.trim().lines().count(), 1, "nothing else is left: {ps}");
+            assert!(
+                ps.contains("\"Name\":\"roll-web-1\"") && ps.contains("\"State\":\"running\""),
+                "{ps}"
+            );
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+#[test]
+fn stop_first_stops_the_old_container_before_the_new_one_starts() {
+    sandboxed(
+        "deploy::stop_first_stops_the_old_container_before_the_new_one_starts",
+        |s| {
+            s.import_busybox();
+            let dir = web(s, "v1", SERVES, "stop-first");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            web(s, "v2", SERVES, "stop-first");
+            s.ok(&dir, &["up", "-d"]);
+            let actions = actions(s, &dir);
+            let old_dies = actions
+                .iter()
+                .position(|(a, _)| a == "die")
+                .expect("the old container died");
+            let starts: Vec<usize> = actions
+                .iter()
+                .enumerate()
+                .filter(|(_, (a, _))| a == "start")
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(starts.len(), 2, "{actions:?}");
+            assert!(
+                old_dies < starts[1],
+                "the gap docker compose has: no container serves between {old_dies} and {}: {actions:?}",
+                starts[1]
+            );
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+/// docker/compose#10596: `up --wait` fails there when a one-shot dependency
+/// has exited 0; a completed job is what its dependents wait for.
+#[test]
+fn up_wait_succeeds_when_a_one_shot_dependency_exited_0() {
+    sandboxed(
+        "deploy::up_wait_succeeds_when_a_one_shot_dependency_exited_0",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "oneshot",
+                r#"
+services:
+  migrate:
+    image: busybox
+    command: ["echo", "migrated"]
+  app:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+"#,
+            );
+            let out = s.wharf(&dir, &["up", "-d", "--wait"]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{err}");
+            let ps = s.ok(&dir, &["ps", "-a", "--format", "json"]);
+            let line = |name: &str| {
+                ps.lines()
+                    .find(|l| l.contains(&format!("\"Name\":\"{name}\"")))
+                    .unwrap_or_else(|| panic!("no {name} in {ps}"))
+                    .to_string()
+            };
+            assert!(line("oneshot-migrate-1").contains("\"ExitCode\":0"), "{ps}");
+            assert!(
+                line("oneshot-app-1").contains("\"State\":\"running\""),
+                "{ps}"
+            );
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+/// docker/compose#10331: `logs -f` stops there when the container restarts;
+/// here it follows the service across its restarts.
+#[test]
+fn logs_follow_keeps_following_across_restarts() {
+    sandboxed("deploy::logs_follow_keeps_following_across_restarts", |s| {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        s.import_busybox();
+        let dir = s.project(
+            "again",
+            r#"
+services:
+  app:
+    image: busybox
+    restart: always
+    command: ["sh", "-c", "echo run; sleep 0.3; exit 1"]
+"#,
+        );
+        s.ok(&dir, &["up", "-d"]);
+        let mut follower = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["logs", "-f", "--no-log-prefix", "app"])
+            .current_dir(&dir)
+            .env("WHARF_ROOT", s.root.path())
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting wharf logs -f");
+        let stdout = follower.stdout.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut runs = 0;
+        eventually(
+            "logs -f to show three runs",
+            Duration::from_secs(30),
+            || {
+                while let Ok(line) = lines.try_recv() {
+                    runs += usize::from(line.trim() == "run");
+                }
+                (runs >= 3).then_some(())
+            },
+        );
+        let still_following = follower.try_wait().unwrap().is_none();
+        let _ = follower.kill();
+        let _ = follower.wait();
+        assert!(
+            still_following,
+            "logs -f ended although the service restarts"
+        );
+        s.ok(&dir, &["down", "-t", "0"]);
+    });
+}
