@@ -1,0 +1,74 @@
+//! Which handler answers which request, after the checks every request
+//! passes: a known Host, the token when one is set, POST with CSRF.
+
+use crate::http::{Request, Response};
+use crate::server::Dashboard;
+use crate::{actions, collect, metrics, pages};
+
+pub fn respond(d: &Dashboard, request: &Request) -> Response {
+    if !d.access.host_allowed(request) {
+        return Response::text(403, "this server answers to localhost names only\n");
+    }
+    let path = request.path.as_str();
+    let post = match request.method.as_str() {
+        "GET" | "HEAD" => false,
+        "POST" => true,
+        _ => return Response::text(405, "only GET and POST\n").with_header("Allow", "GET, POST"),
+    };
+    if path == "/login" && post {
+        if let Err(why) = d.access.check_post_origin(request) {
+            return Response::text(403, format!("{why}\n"));
+        }
+        let token = request.form().remove("token").unwrap_or_default();
+        return if d.access.login(&token) {
+            Response::see_other("/").with_header("Set-Cookie", &d.access.session_cookie())
+        } else {
+            Response::html(401, pages::login(true))
+        };
+    }
+    if !d.access.authorized(request) {
+        return if path == "/metrics" || path.ends_with("/logs") {
+            Response::text(
+                401,
+                "401 Unauthorized: send the token as `Authorization: Bearer TOKEN`\n",
+            )
+            .with_header("WWW-Authenticate", "Bearer")
+        } else {
+            Response::html(401, pages::login(false))
+        };
+    }
+    if post {
+        if let Err(why) = d.access.check_post(request) {
+            return Response::text(403, format!("{why}\n"));
+        }
+        return actions::perform(d, path);
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        [""] => match collect::read_all(d.engine.as_ref()) {
+            Ok((all, _)) => Response::html(
+                200,
+                pages::overview(&all, &d.history, d.access.csrf_token()),
+            ),
+            Err(e) => Response::text(500, format!("{e}\n")),
+        },
+        ["metrics"] => match collect::read_all(d.engine.as_ref()) {
+            Ok((all, readings)) => {
+                Response::new(200, metrics::CONTENT_TYPE, metrics::render(&readings, &all))
+            }
+            Err(e) => Response::text(500, format!("{e}\n")),
+        },
+        ["containers", id] => match d.engine.inspect_container(id) {
+            Ok(c) => Response::html(
+                200,
+                pages::container(d.engine.as_ref(), &c, &d.history, d.access.csrf_token()),
+            ),
+            Err(_) => Response::text(404, format!("no such container: {id}\n")),
+        },
+        ["containers", id, "logs"] => match d.engine.inspect_container(id) {
+            Ok(c) => Response::text(200, pages::log_tail(d.engine.as_ref(), &c.id)),
+            Err(_) => Response::text(404, format!("no such container: {id}\n")),
+        },
+        _ => Response::text(404, "not found\n"),
+    }
+}
