@@ -8,6 +8,7 @@ mod cli;
 mod connect;
 mod copy_watch;
 mod crash;
+mod dashboard;
 mod devstack;
 mod harness;
 mod health;
