@@ -9,6 +9,7 @@ mod connect;
 mod copy_watch;
 mod crash;
 mod dashboard;
+mod dashboard_browser;
 mod devstack;
 mod harness;
 mod health;
