@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: headless Chromium driven through
 //! chromedriver (WebDriver over HTTP on loopback) loads the overview and a
 //! container page of a running stack, sees a log line written after the
-//! page opened, and presses the container's restart button.
+//! page opened, presses the container's restart button, and edits and
+//! redeploys the project's Compose file from its page.
 
 use crate::harness::{eventually, http_get, sandboxed, Sandbox};
 use serde_json::{json, Value};
@@ -244,6 +245,36 @@ services:
             );
             let after = browser.source();
             assert!(after.contains("<h1>web-app-1</h1>"), "{after}");
+
+            // Edit the Compose file in the project page and redeploy it.
+            browser.go(&format!("http://{DASHBOARD}/projects/web"));
+            let edited = std::fs::read_to_string(dir.join("compose.yaml"))
+                .unwrap()
+                .replace(
+                    "  cache:\n",
+                    "    environment:\n      EDITED: \"yes\"\n  cache:\n",
+                );
+            browser.command(
+                "POST",
+                "/execute/sync",
+                Some(json!({
+                    "script": "document.querySelector('textarea[name=compose]').value = arguments[0];",
+                    "args": [edited],
+                })),
+            );
+            browser.click("form[action$=\"/deploy\"] button");
+            let progress = browser.source();
+            assert!(
+                progress.contains("Container web-app-1  Recreated (environment changed)"),
+                "{progress}"
+            );
+            assert_eq!(
+                std::fs::read_to_string(dir.join("compose.yaml")).unwrap(),
+                edited
+            );
+            let env = s.ok(&dir, &["exec", "-T", "app", "sh", "-c", "echo $EDITED"]);
+            assert_eq!(env.trim(), "yes");
+            browser.screenshot(&s.work.path().join("deployed.png"));
             drop(browser);
             s.ok(&dir, &["down"]);
         },

@@ -13,6 +13,7 @@ pub mod html;
 pub mod http;
 pub mod metrics;
 pub mod pages;
+pub mod project;
 pub mod routes;
 pub mod server;
 

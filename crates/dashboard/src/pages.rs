@@ -4,6 +4,7 @@
 
 use crate::history::History;
 use crate::html::{action, bytes, encode_segment, escape, page, sparkline};
+use crate::project::ComposeFiles;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use wharf_engine_api::{labels, ContainerInfo, Engine, LogOptions};
@@ -55,7 +56,7 @@ pub fn overview(containers: &[ContainerInfo], history: &History, csrf: &str) -> 
         let _ = write!(
             body,
             "<h2 class=\"project\">{}</h2><p>{running} of {} running ",
-            escape(title),
+            title,
             members.len()
         );
         if !project.is_empty() {
@@ -226,4 +227,55 @@ pub fn login(failed: bool) -> String {
             "{note}<form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" autofocus></label> <button>Log in</button></form>"
         ),
     )
+}
+
+/// `/projects/<name>`: its Compose file, editable when the server can
+/// redeploy.
+pub fn project(name: &str, files: &ComposeFiles, can_deploy: bool, csrf: &str) -> String {
+    let mut body = format!(
+        "<p>Working directory {}</p>",
+        escape(&files.working_dir.display().to_string())
+    );
+    for (i, path) in files.files.iter().enumerate() {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| format!("# cannot read {}: {e}", path.display()));
+        let _ = write!(body, "<h2>{}</h2>", escape(&path.display().to_string()));
+        if i == 0 && can_deploy {
+            let _ = write!(
+                body,
+                "<form method=\"post\" action=\"/projects/{}/deploy\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+<textarea name=\"compose\" rows=\"30\" cols=\"100\" spellcheck=\"false\">{}</textarea><br><button>Save and redeploy</button></form>",
+                encode_segment(name),
+                escape(csrf),
+                escape(&text)
+            );
+        } else {
+            let _ = write!(body, "<pre>{}</pre>", escape(&text));
+        }
+    }
+    page(name, &body)
+}
+
+/// What a redeploy did, or why it did not happen.
+pub fn deployed(name: &str, lines: &[String], error: Option<&str>) -> String {
+    let mut body = String::new();
+    if let Some(error) = error {
+        let _ = write!(
+            body,
+            "<p class=\"exited\">Not deployed.</p><pre id=\"error\">{}</pre>",
+            escape(error)
+        );
+    } else {
+        let _ = write!(
+            body,
+            "<pre id=\"progress\">{}</pre>",
+            escape(&lines.join("\n"))
+        );
+    }
+    let _ = write!(
+        body,
+        "<p><a href=\"/projects/{}\">Back to the project</a></p>",
+        encode_segment(name)
+    );
+    page(&format!("Deploy {name}"), &body)
 }

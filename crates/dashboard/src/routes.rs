@@ -3,7 +3,21 @@
 
 use crate::http::{Request, Response};
 use crate::server::Dashboard;
-use crate::{actions, collect, metrics, pages};
+use crate::{actions, collect, metrics, pages, project};
+
+/// `POST /projects/<name>/deploy`: the edited Compose file, redeployed.
+fn deploy(d: &Dashboard, name: &str, request: &Request) -> Response {
+    let Some(deployer) = &d.deploy else {
+        return Response::text(404, "this server does not redeploy projects\n");
+    };
+    let Some(text) = request.form().remove("compose") else {
+        return Response::text(400, "the form has no `compose` field\n");
+    };
+    match project::redeploy(d.engine.as_ref(), deployer, name, &text) {
+        Ok(lines) => Response::html(200, pages::deployed(name, &lines, None)),
+        Err(why) => Response::html(400, pages::deployed(name, &[], Some(&why))),
+    }
+}
 
 pub fn respond(d: &Dashboard, request: &Request) -> Response {
     if !d.access.host_allowed(request) {
@@ -41,6 +55,14 @@ pub fn respond(d: &Dashboard, request: &Request) -> Response {
         if let Err(why) = d.access.check_post(request) {
             return Response::text(403, format!("{why}\n"));
         }
+        if let ["projects", name, "deploy"] = path
+            .trim_matches('/')
+            .split('/')
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            return deploy(d, name, request);
+        }
         return actions::perform(d, path);
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -64,6 +86,13 @@ pub fn respond(d: &Dashboard, request: &Request) -> Response {
                 pages::container(d.engine.as_ref(), &c, &d.history, d.access.csrf_token()),
             ),
             Err(_) => Response::text(404, format!("no such container: {id}\n")),
+        },
+        ["projects", name] => match project::compose_files(d.engine.as_ref(), name) {
+            Ok(files) => Response::html(
+                200,
+                pages::project(name, &files, d.deploy.is_some(), d.access.csrf_token()),
+            ),
+            Err(why) => Response::text(404, format!("{why}\n")),
         },
         ["containers", id, "logs"] => match d.engine.inspect_container(id) {
             Ok(c) => Response::text(200, pages::log_tail(d.engine.as_ref(), &c.id)),

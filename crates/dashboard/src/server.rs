@@ -5,6 +5,7 @@
 use crate::auth::Access;
 use crate::history::{History, INTERVAL};
 use crate::http::{read_request, ReadError, Response, IO_TIMEOUT};
+use crate::project::Deployer;
 use crate::routes;
 use crate::DashboardError;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -21,6 +22,9 @@ pub struct Dashboard {
     pub engine: Arc<dyn Engine>,
     pub access: Access,
     pub history: History,
+    /// Brings a project up after its Compose file was edited; without
+    /// one, the project page only shows the file.
+    pub deploy: Option<Deployer>,
 }
 
 impl std::fmt::Debug for Dashboard {
@@ -56,8 +60,17 @@ impl Server {
                 engine,
                 access,
                 history: History::default(),
+                deploy: None,
             }),
         })
+    }
+
+    /// Let the project page redeploy edited Compose files through `deploy`.
+    pub fn with_deployer(mut self, deploy: Deployer) -> Self {
+        if let Some(dashboard) = Arc::get_mut(&mut self.dashboard) {
+            dashboard.deploy = Some(deploy);
+        }
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -5,8 +5,12 @@ use anyhow::{Context, Result};
 use clap::Args;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use wharf_app::up::UpRequest;
+use wharf_app::LocalImages;
 use wharf_dashboard::auth::Access;
+use wharf_dashboard::project::Deployer;
 use wharf_dashboard::{Server, DEFAULT_LISTEN};
+use wharf_orchestrator::UpOptions;
 
 #[derive(Args, Debug)]
 pub struct DashboardArgs {
@@ -30,8 +34,17 @@ pub fn dashboard(global: &GlobalOptions, args: DashboardArgs) -> Result<i32> {
         .as_deref()
         .map(Access::read_token_file)
         .transpose()?;
-    let engine = global.engine()?;
-    let server = Server::bind(Arc::new(engine), listen, token)?;
+    let engine = Arc::new(global.engine()?);
+    let deploying = Arc::clone(&engine);
+    let deploy: Deployer = Box::new(move |project, reporter| {
+        let request = UpRequest {
+            options: UpOptions::default(),
+            ..Default::default()
+        };
+        let images = LocalImages::new(&deploying);
+        wharf_app::up::up(deploying.as_ref(), &images, project, &request, reporter)
+    });
+    let server = Server::bind(engine, listen, token)?.with_deployer(deploy);
     let addr = server.local_addr();
     if server.needs_token() {
         eprintln!("Serving the dashboard on http://{addr}/ and metrics on http://{addr}/metrics; clients must send the token from --token-file");
