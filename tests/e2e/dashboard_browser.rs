@@ -275,6 +275,16 @@ services:
             let env = s.ok(&dir, &["exec", "-T", "app", "sh", "-c", "echo $EDITED"]);
             assert_eq!(env.trim(), "yes");
             browser.screenshot(&s.work.path().join("deployed.png"));
+
+            browser.go(&format!("http://{DASHBOARD}/projects/web/events"));
+            let events = browser.source();
+            assert!(
+                events.contains("<td>start</td><td>app</td><td>web-app-1</td>"),
+                "{events}"
+            );
+            browser.go(&format!("http://{DASHBOARD}/system"));
+            let system = browser.source();
+            assert!(system.contains("<td>Images</td><td>1</td>"), "{system}");
             drop(browser);
             s.ok(&dir, &["down"]);
         },

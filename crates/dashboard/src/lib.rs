@@ -9,6 +9,7 @@ pub mod auth;
 pub mod collect;
 pub mod error;
 pub mod history;
+pub mod host;
 pub mod html;
 pub mod http;
 pub mod metrics;

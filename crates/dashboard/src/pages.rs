@@ -3,6 +3,7 @@
 //! themselves.
 
 use crate::history::History;
+use crate::host::{EventLine, UsageRow};
 use crate::html::{action, bytes, encode_segment, escape, page, sparkline};
 use crate::project::ComposeFiles;
 use std::collections::BTreeMap;
@@ -61,6 +62,7 @@ pub fn overview(containers: &[ContainerInfo], history: &History, csrf: &str) -> 
         );
         if !project.is_empty() {
             let base = format!("/projects/{}", encode_segment(project));
+            let _ = write!(body, "<a href=\"{base}/events\">Events</a> ");
             for (verb, label) in [
                 ("start", "Start"),
                 ("stop", "Stop"),
@@ -278,4 +280,83 @@ pub fn deployed(name: &str, lines: &[String], error: Option<&str>) -> String {
         encode_segment(name)
     );
     page(&format!("Deploy {name}"), &body)
+}
+
+/// Events a project's events page shows (the newest).
+pub const EVENTS_SHOWN: usize = 200;
+
+/// `/projects/<name>/events`: the newest events, newest first; the page
+/// reloads itself.
+pub fn events(name: &str, events: &[EventLine]) -> String {
+    let mut body = String::from(
+        "<table id=\"events\"><tr><th>Time (UTC)</th><th>Action</th><th>Service</th><th>Container</th></tr>",
+    );
+    for e in events.iter().rev() {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            utc_time(e.time_ns),
+            escape(&e.action),
+            escape(&e.service),
+            escape(&e.name)
+        );
+    }
+    body.push_str("</table><script>setTimeout(function(){location.reload()},5000)</script>");
+    page(&format!("Events of {name}"), &body)
+}
+
+/// `2026-12-07 14:05:09` from Unix nanoseconds.
+fn utc_time(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// `/system`: disk usage by type and the prune button.
+pub fn system(rows: &[UsageRow], csrf: &str) -> String {
+    let mut body = String::from(
+        "<table><tr><th>Type</th><th>Total</th><th>Active</th><th>Size</th><th>Reclaimable</th></tr>",
+    );
+    for r in rows {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&r.kind),
+            r.total,
+            r.active,
+            bytes(r.size),
+            bytes(r.reclaimable)
+        );
+    }
+    body.push_str("</table><p>");
+    body.push_str(&action("/system/prune", "Remove dangling images", csrf));
+    body.push_str("</p>");
+    page("System", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_times_are_utc() {
+        assert_eq!(super::utc_time(0), "1970-01-01 00:00:00");
+        assert_eq!(
+            super::utc_time(1_796_654_862_000_000_000),
+            "2026-12-07 14:47:42"
+        );
+    }
 }

@@ -63,6 +63,15 @@ pub fn respond(d: &Dashboard, request: &Request) -> Response {
         {
             return deploy(d, name, request);
         }
+        if path == "/system/prune" {
+            return match &d.host {
+                Some(host) => match host.prune_images() {
+                    Ok(()) => Response::see_other("/system"),
+                    Err(why) => Response::text(500, format!("prune: {why}\n")),
+                },
+                None => Response::text(404, "not found\n"),
+            };
+        }
         return actions::perform(d, path);
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -93,6 +102,20 @@ pub fn respond(d: &Dashboard, request: &Request) -> Response {
                 pages::project(name, &files, d.deploy.is_some(), d.access.csrf_token()),
             ),
             Err(why) => Response::text(404, format!("{why}\n")),
+        },
+        ["projects", name, "events"] => match &d.host {
+            Some(host) => match host.events(name, pages::EVENTS_SHOWN) {
+                Ok(events) => Response::html(200, pages::events(name, &events)),
+                Err(why) => Response::text(500, format!("{why}\n")),
+            },
+            None => Response::text(404, "not found\n"),
+        },
+        ["system"] => match &d.host {
+            Some(host) => match host.disk_usage() {
+                Ok(rows) => Response::html(200, pages::system(&rows, d.access.csrf_token())),
+                Err(why) => Response::text(500, format!("{why}\n")),
+            },
+            None => Response::text(404, "not found\n"),
         },
         ["containers", id, "logs"] => match d.engine.inspect_container(id) {
             Ok(c) => Response::text(200, pages::log_tail(d.engine.as_ref(), &c.id)),

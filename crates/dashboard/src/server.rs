@@ -4,6 +4,7 @@
 
 use crate::auth::Access;
 use crate::history::{History, INTERVAL};
+use crate::host::HostViews;
 use crate::http::{read_request, ReadError, Response, IO_TIMEOUT};
 use crate::project::Deployer;
 use crate::routes;
@@ -25,6 +26,8 @@ pub struct Dashboard {
     /// Brings a project up after its Compose file was edited; without
     /// one, the project page only shows the file.
     pub deploy: Option<Deployer>,
+    /// Events, disk usage and pruning; their pages are missing without it.
+    pub host: Option<Box<dyn HostViews>>,
 }
 
 impl std::fmt::Debug for Dashboard {
@@ -61,8 +64,17 @@ impl Server {
                 access,
                 history: History::default(),
                 deploy: None,
+                host: None,
             }),
         })
+    }
+
+    /// Serve the events and system pages from `host`.
+    pub fn with_host_views(mut self, host: Box<dyn HostViews>) -> Self {
+        if let Some(dashboard) = Arc::get_mut(&mut self.dashboard) {
+            dashboard.host = Some(host);
+        }
+        self
     }
 
     /// Let the project page redeploy edited Compose files through `deploy`.

@@ -8,8 +8,11 @@ use std::sync::Arc;
 use wharf_app::up::UpRequest;
 use wharf_app::LocalImages;
 use wharf_dashboard::auth::Access;
+use wharf_dashboard::host::{EventLine, HostViews, UsageRow};
 use wharf_dashboard::project::Deployer;
 use wharf_dashboard::{Server, DEFAULT_LISTEN};
+use wharf_engine::events::EventFilter;
+use wharf_engine::LinuxEngine;
 use wharf_orchestrator::UpOptions;
 
 #[derive(Args, Debug)]
@@ -44,7 +47,10 @@ pub fn dashboard(global: &GlobalOptions, args: DashboardArgs) -> Result<i32> {
         let images = LocalImages::new(&deploying);
         wharf_app::up::up(deploying.as_ref(), &images, project, &request, reporter)
     });
-    let server = Server::bind(engine, listen, token)?.with_deployer(deploy);
+    let host = Box::new(LinuxHost(Arc::clone(&engine)));
+    let server = Server::bind(engine, listen, token)?
+        .with_deployer(deploy)
+        .with_host_views(host);
     let addr = server.local_addr();
     if server.needs_token() {
         eprintln!("Serving the dashboard on http://{addr}/ and metrics on http://{addr}/metrics; clients must send the token from --token-file");
@@ -53,4 +59,53 @@ pub fn dashboard(global: &GlobalOptions, args: DashboardArgs) -> Result<i32> {
     }
     server.serve();
     Ok(0)
+}
+
+/// The event log, disk usage and image pruning of the Linux engine.
+struct LinuxHost(Arc<LinuxEngine>);
+
+impl HostViews for LinuxHost {
+    fn events(&self, project: &str, limit: usize) -> std::result::Result<Vec<EventLine>, String> {
+        let mut newest = std::collections::VecDeque::with_capacity(limit);
+        self.0
+            .events(project, &EventFilter::default(), &mut |event| {
+                if newest.len() == limit {
+                    newest.pop_front();
+                }
+                newest.push_back(EventLine {
+                    time_ns: event.time_ns,
+                    action: event.action,
+                    service: event.service,
+                    name: event.attributes.get("name").cloned().unwrap_or_default(),
+                });
+                true
+            })
+            .map_err(|e| format!("events of {project}: {e}"))?;
+        Ok(newest.into())
+    }
+
+    fn disk_usage(&self) -> std::result::Result<Vec<UsageRow>, String> {
+        let usage = self
+            .0
+            .disk_usage()
+            .map_err(|e| format!("disk usage: {e}"))?;
+        Ok(usage
+            .summary()
+            .iter()
+            .map(|r| UsageRow {
+                kind: r.kind.to_string(),
+                total: r.total,
+                active: r.active,
+                size: r.size,
+                reclaimable: r.reclaimable,
+            })
+            .collect())
+    }
+
+    fn prune_images(&self) -> std::result::Result<(), String> {
+        use wharf_app::ImageSource;
+        LocalImages::new(&self.0)
+            .prune_dangling()
+            .map_err(|e| wharf_app::error_chain(&e))
+    }
 }
