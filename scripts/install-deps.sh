@@ -11,6 +11,7 @@ packages=(
   docker-registry  # a real registry on 127.0.0.1 for the pull/push tests
   skopeo           # seeds that registry independently of wharf
   qemu-system-x86  # scripts/test-vm.sh boots a cgroup v2 guest for the cgroup tests
+  chromium chromium-driver  # the dashboard's browser tests (headless, through chromedriver)
   curl ca-certificates
 )
 missing=()
@@ -22,6 +23,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Prometheus and promtool check and scrape `wharf dashboard`'s /metrics.
+# The package is only unpacked, not installed: installing it would start a
+# system service.
+prometheus_dir=/var/cache/wharf-dev/prometheus
+if [ ! -x "$prometheus_dir/prometheus" ] || [ ! -x "$prometheus_dir/promtool" ]; then
+  echo "unpacking: prometheus into $prometheus_dir"
+  unpack=$(mktemp -d)
+  (cd "$unpack" && apt-get download prometheus >/dev/null && dpkg -x prometheus_*.deb root)
+  mkdir -p "$prometheus_dir"
+  cp "$unpack/root/usr/bin/prometheus" "$unpack/root/usr/bin/promtool" "$prometheus_dir/"
+  rm -rf "$unpack"
 fi
 # The manifests of `wharf convert kubernetes` are checked against Kubernetes'
 # schemas by this Python package (it ships them).

@@ -8,6 +8,8 @@ mod cli;
 mod connect;
 mod copy_watch;
 mod crash;
+mod dashboard;
+mod dashboard_browser;
 mod deploy;
 mod devstack;
 mod harness;

@@ -116,6 +116,8 @@ enum Command {
     Scale(commands::up::ScaleArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion { shell: clap_complete::Shell },
+    /// Serve Prometheus metrics and a web dashboard of the host's projects
+    Dashboard(commands::dashboard::DashboardArgs),
     /// Show the wharf version information
     Version,
     /// Write the manual pages (wharf.1, wharf-SUBCOMMAND.1) into DIR
@@ -182,6 +184,7 @@ fn main() -> ExitCode {
         Command::Ps(args) => commands::ps::ps(&cli.global, args),
         Command::Logs(args) => commands::logs::logs(&cli.global, args),
         Command::Stats(args) => commands::stats::stats(&cli.global, args),
+        Command::Dashboard(args) => commands::dashboard::dashboard(&cli.global, args),
         Command::Attach(args) => commands::attach::attach(&cli.global, args),
         Command::Events(args) => commands::events::events(&cli.global, args),
         Command::Exec(args) => commands::exec::exec(&cli.global, args),

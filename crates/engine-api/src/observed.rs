@@ -194,6 +194,36 @@ pub struct StatsSample {
     pub block_read_bytes: u64,
     pub block_write_bytes: u64,
     pub pids: u64,
+    /// Memory in use with the page cache.
+    #[serde(default)]
+    pub memory_usage_total: u64,
+    /// Anonymous memory.
+    #[serde(default)]
+    pub memory_rss: u64,
+    /// Page cache.
+    #[serde(default)]
+    pub memory_cache: u64,
+    /// The cgroup's own memory limit, `None` when unlimited (unlike
+    /// `memory_limit`, which falls back to the host's memory).
+    #[serde(default)]
+    pub memory_limit_set: Option<u64>,
+    /// Processes the OOM killer ended in the container.
+    #[serde(default)]
+    pub oom_kills: u64,
+    /// Time the CPU quota held the container back, in nanoseconds.
+    #[serde(default)]
+    pub cpu_throttled_ns: u64,
+    /// The CFS quota and period in microseconds, `None` when unlimited.
+    #[serde(default)]
+    pub cpu_quota_us: Option<(u64, u64)>,
+    #[serde(default)]
+    pub net_rx_packets: u64,
+    #[serde(default)]
+    pub net_tx_packets: u64,
+    #[serde(default)]
+    pub net_rx_errors: u64,
+    #[serde(default)]
+    pub net_tx_errors: u64,
 }
 
 /// A volume as an engine sees it (`docker volume inspect`'s fields, plus who

@@ -355,7 +355,7 @@ impl Engine for LinuxEngine {
             Err(_) if !Path::new(&format!("/proc/{pid}")).exists() => return Ok(idle()),
             Err(e) => return Err(runtime_err(e)),
         };
-        let (net_rx_bytes, net_tx_bytes) = wharf_runtime::net_io(*pid).unwrap_or((0, 0));
+        let net = wharf_runtime::net_counters(*pid).unwrap_or_default();
         Ok(StatsSample {
             read_at_ns: monotonic_ns(),
             cpu_usage_ns: stats.cpu_usage_ns,
@@ -365,11 +365,22 @@ impl Engine for LinuxEngine {
                 .memory_limit
                 .unwrap_or_else(host_memory)
                 .min(host_memory()),
-            net_rx_bytes,
-            net_tx_bytes,
+            net_rx_bytes: net.rx_bytes,
+            net_tx_bytes: net.tx_bytes,
             block_read_bytes: stats.block_read_bytes,
             block_write_bytes: stats.block_write_bytes,
             pids: stats.pids,
+            memory_usage_total: stats.memory_usage_total,
+            memory_rss: stats.memory_rss,
+            memory_cache: stats.memory_cache,
+            memory_limit_set: stats.memory_limit,
+            oom_kills: stats.oom_kills,
+            cpu_throttled_ns: stats.cpu_throttled_ns,
+            cpu_quota_us: stats.cpu_quota.map(|q| (q.quota_us, q.period_us)),
+            net_rx_packets: net.rx_packets,
+            net_tx_packets: net.tx_packets,
+            net_rx_errors: net.rx_errors,
+            net_tx_errors: net.tx_errors,
         })
     }
 

@@ -32,12 +32,15 @@ pub mod user;
 
 pub use caps::{resolve_capabilities, DEFAULT_CAPABILITIES};
 pub use cgroups::{
-    detect, CgroupConfig, CgroupHandle, CgroupMode, CgroupStats, HostFacts, LimitError, Limits,
+    detect, CgroupConfig, CgroupHandle, CgroupMode, CgroupStats, CpuQuota, HostFacts, LimitError,
+    Limits,
 };
 pub use error::RuntimeError;
 pub use exec::{exec, exec_with, ExecOptions};
 pub use mount_spec::{MountKind, MountSpec};
-pub use netdev::{net_io, parse_net_dev, NetDevError};
+pub use netdev::{
+    net_counters, net_io, parse_net_counters, parse_net_dev, NetCounters, NetDevError,
+};
 pub use options::{
     check_sysctl, check_sysctl_in, Device, Namespace, ProcessOptions, Security, Ulimit,
 };

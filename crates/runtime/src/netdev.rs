@@ -6,12 +6,28 @@ use crate::RuntimeError;
 /// Bytes (received, transmitted) on every interface but `lo` in the network namespace
 /// of `pid`.
 pub fn net_io(pid: u32) -> Result<(u64, u64), RuntimeError> {
+    net_counters(pid).map(|c| (c.rx_bytes, c.tx_bytes))
+}
+
+/// Every counter of the network namespace of `pid` (interfaces but `lo`).
+pub fn net_counters(pid: u32) -> Result<NetCounters, RuntimeError> {
     let path = format!("/proc/{pid}/net/dev");
     let text = std::fs::read_to_string(&path).map_err(|e| RuntimeError::io("read", &path, e))?;
-    parse_net_dev(&text).map_err(|e| RuntimeError::Parse {
+    parse_net_counters(&text).map_err(|e| RuntimeError::Parse {
         file: path.into(),
         detail: e.to_string(),
     })
+}
+
+/// Sums over the interfaces of a network namespace, `lo` left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetCounters {
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
 }
 
 /// A `/proc/net/dev` line that is not what the kernel writes.
@@ -26,7 +42,12 @@ pub enum NetDevError {
 /// Parse the text of a `/proc/net/dev` file: two header lines, then
 /// `iface: rx_bytes rx_packets … (8 rx fields) tx_bytes …`.
 pub fn parse_net_dev(text: &str) -> Result<(u64, u64), NetDevError> {
-    let (mut rx, mut tx) = (0u64, 0u64);
+    parse_net_counters(text).map(|c| (c.rx_bytes, c.tx_bytes))
+}
+
+/// Parse a `/proc/net/dev` text into every counter [`NetCounters`] keeps.
+pub fn parse_net_counters(text: &str) -> Result<NetCounters, NetDevError> {
+    let mut sum = NetCounters::default();
     for line in text.lines().skip(2) {
         let Some((iface, rest)) = line.split_once(':') else {
             continue;
@@ -47,10 +68,17 @@ pub fn parse_net_dev(text: &str) -> Result<(u64, u64), NetDevError> {
                 value: s.to_string(),
             })
         };
-        rx = rx.saturating_add(num(fields[0])?);
-        tx = tx.saturating_add(num(fields[8])?);
+        let tx_errors = fields.get(10).map_or(Ok(0), |f| num(f))?;
+        sum.rx_bytes = sum.rx_bytes.saturating_add(num(fields[0])?);
+        sum.rx_packets = sum.rx_packets.saturating_add(num(fields[1])?);
+        sum.rx_errors = sum.rx_errors.saturating_add(num(fields[2])?);
+        sum.tx_bytes = sum.tx_bytes.saturating_add(num(fields[8])?);
+        sum.tx_packets = sum
+            .tx_packets
+            .saturating_add(fields.get(9).map_or(Ok(0), |f| num(f))?);
+        sum.tx_errors = sum.tx_errors.saturating_add(tx_errors);
     }
-    Ok((rx, tx))
+    Ok(sum)
 }
 
 #[cfg(test)]
@@ -67,6 +95,17 @@ mod tests {
     #[test]
     fn sums_all_interfaces_but_lo() {
         assert_eq!(parse_net_dev(SAMPLE).unwrap(), (1525, 775));
+    }
+
+    #[test]
+    fn packets_and_errors_are_summed_too() {
+        let c = parse_net_counters(SAMPLE).unwrap();
+        assert_eq!(
+            (c.rx_packets, c.tx_packets, c.rx_errors, c.tx_errors),
+            (13, 9, 0, 0)
+        );
+        let errors = SAMPLE.replace("1500      12    0", "1500      12    3");
+        assert_eq!(parse_net_counters(&errors).unwrap().rx_errors, 3);
     }
 
     #[test]

@@ -1186,6 +1186,13 @@ impl Engine for FakeEngine {
             block_read_bytes: 4096,
             block_write_bytes: 0,
             pids: 1,
+            memory_usage_total: 12 << 20,
+            memory_rss: 7 << 20,
+            memory_cache: 4 << 20,
+            memory_limit_set: container.spec.resources.memory_bytes,
+            net_rx_packets: 10,
+            net_tx_packets: 5,
+            ..Default::default()
         })
     }
 

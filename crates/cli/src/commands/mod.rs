@@ -6,6 +6,7 @@ pub mod config;
 pub mod container;
 pub mod convert;
 pub mod cp;
+pub mod dashboard;
 pub mod events;
 pub mod exec;
 pub mod image;

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 pub use detect::detect;
 pub use devices::{DeviceRule, DeviceType, DEFAULT_DEVICE_RULES};
-pub use stats::CgroupStats;
+pub use stats::{CgroupStats, CpuQuota};
 pub use validate::{HostFacts, LimitError};
 
 /// The v1 controllers a container cgroup is created in besides cpuset (see

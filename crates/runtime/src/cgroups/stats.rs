@@ -22,6 +22,28 @@ pub struct CgroupStats {
     pub block_write_bytes: u64,
     /// Processes killed by the OOM killer in this cgroup.
     pub oom_kills: u64,
+    /// Memory in use with the page cache (cAdvisor's `usage`).
+    #[serde(default)]
+    pub memory_usage_total: u64,
+    /// Anonymous memory (v1 `total_rss`, v2 `anon`).
+    #[serde(default)]
+    pub memory_rss: u64,
+    /// Page cache (v1 `total_cache`, v2 `file`).
+    #[serde(default)]
+    pub memory_cache: u64,
+    /// Time the CFS quota held the cgroup back, in nanoseconds.
+    #[serde(default)]
+    pub cpu_throttled_ns: u64,
+    /// The CFS quota and period in microseconds; `None` when unlimited.
+    #[serde(default)]
+    pub cpu_quota: Option<CpuQuota>,
+}
+
+/// A CFS bandwidth limit: `quota_us` of CPU time every `period_us`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuQuota {
+    pub quota_us: u64,
+    pub period_us: u64,
 }
 
 impl CgroupHandle {
@@ -47,12 +69,27 @@ impl CgroupHandle {
         if mounted("cpuacct") {
             s.cpu_usage_ns = fs::read_u64(&self.v1_dir("cpuacct").join("cpuacct.usage"))?;
         }
+        if mounted("cpu") {
+            let dir = self.v1_dir("cpu");
+            s.cpu_throttled_ns = optional(&dir.join("cpu.stat"))?
+                .and_then(|t| fs::keyed_value(&t, "throttled_time"))
+                .unwrap_or(0);
+            let quota = optional(&dir.join("cpu.cfs_quota_us"))?;
+            let period = optional(&dir.join("cpu.cfs_period_us"))?;
+            s.cpu_quota = match (quota, period) {
+                (Some(q), Some(p)) => parse_cfs_v1(&q, &p),
+                _ => None,
+            };
+        }
         if mounted("memory") {
             let dir = self.v1_dir("memory");
             let usage = fs::read_u64(&dir.join("memory.usage_in_bytes"))?;
             let stat = fs::read(&dir.join("memory.stat"))?;
             let inactive = fs::keyed_value(&stat, "total_inactive_file").unwrap_or(0);
             s.memory_usage = usage.saturating_sub(inactive);
+            s.memory_usage_total = usage;
+            s.memory_rss = fs::keyed_value(&stat, "total_rss").unwrap_or(0);
+            s.memory_cache = fs::keyed_value(&stat, "total_cache").unwrap_or(0);
             let limit = fs::read_u64(&dir.join("memory.limit_in_bytes"))?;
             s.memory_limit = (limit < UNLIMITED_FROM).then_some(limit);
             s.oom_kills = optional(&dir.join("memory.oom_control"))?
@@ -80,16 +117,21 @@ impl CgroupHandle {
         let dir = self.v2_dir();
         let mut s = CgroupStats::default();
         if let Some(t) = optional(&dir.join("cpu.stat"))? {
-            s.cpu_usage_ns = fs::keyed_value(&t, "usage_usec")
-                .unwrap_or(0)
-                .saturating_mul(1000);
+            let usec = |key| fs::keyed_value(&t, key).unwrap_or(0).saturating_mul(1000);
+            s.cpu_usage_ns = usec("usage_usec");
+            s.cpu_throttled_ns = usec("throttled_usec");
+        }
+        if let Some(t) = optional(&dir.join("cpu.max"))? {
+            s.cpu_quota = parse_cpu_max_v2(&t);
         }
         if dir.join("memory.current").exists() {
             let usage = fs::read_u64(&dir.join("memory.current"))?;
-            let inactive = optional(&dir.join("memory.stat"))?
-                .and_then(|t| fs::keyed_value(&t, "inactive_file"))
-                .unwrap_or(0);
+            let stat = optional(&dir.join("memory.stat"))?.unwrap_or_default();
+            let inactive = fs::keyed_value(&stat, "inactive_file").unwrap_or(0);
             s.memory_usage = usage.saturating_sub(inactive);
+            s.memory_usage_total = usage;
+            s.memory_rss = fs::keyed_value(&stat, "anon").unwrap_or(0);
+            s.memory_cache = fs::keyed_value(&stat, "file").unwrap_or(0);
             let limit = fs::read_u64(&dir.join("memory.max"))?;
             s.memory_limit = (limit < UNLIMITED_FROM).then_some(limit);
             s.oom_kills = optional(&dir.join("memory.events"))?
@@ -113,6 +155,26 @@ fn optional(path: &Path) -> Result<Option<String>, RuntimeError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(RuntimeError::io("read cgroup file", path, e)),
     }
+}
+
+/// The v1 `cpu.cfs_quota_us` and `cpu.cfs_period_us` files (`-1`: unlimited).
+fn parse_cfs_v1(quota: &str, period: &str) -> Option<CpuQuota> {
+    let quota_us = quota.trim().parse::<i64>().ok().filter(|q| *q > 0)?;
+    Some(CpuQuota {
+        quota_us: quota_us as u64,
+        period_us: period.trim().parse().ok()?,
+    })
+}
+
+/// The v2 `cpu.max` file: `max 100000` (unlimited) or `50000 100000`.
+pub fn parse_cpu_max_v2(text: &str) -> Option<CpuQuota> {
+    let mut fields = text.split_whitespace();
+    let quota_us = fields.next()?.parse().ok()?;
+    let period_us = fields.next().map_or(Some(100_000), |p| p.parse().ok())?;
+    Some(CpuQuota {
+        quota_us,
+        period_us,
+    })
 }
 
 /// Sum of the `Read` and `Write` lines of a v1 blkio `io_service_bytes` file

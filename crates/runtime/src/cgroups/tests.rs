@@ -342,8 +342,13 @@ fn v1_stats_follow_docker_cli() {
     put(&root.join("memory/c/memory.limit_in_bytes"), "67108864\n");
     put(
         &root.join("memory/c/memory.stat"),
-        "cache 5\ninactive_file 1\ntotal_inactive_file 2000000\n",
+        "cache 5\ninactive_file 1\ntotal_inactive_file 2000000\ntotal_rss 7000000\ntotal_cache 3000000\n",
     );
+    put(
+        &root.join("cpu/c/cpu.stat"),
+        "nr_periods 10\nnr_throttled 2\nthrottled_time 5000\n",
+    );
+    put(&root.join("cpu/c/cpu.cfs_quota_us"), "50000\n");
     put(
         &root.join("memory/c/memory.oom_control"),
         "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
@@ -369,8 +374,18 @@ fn v1_stats_follow_docker_cli() {
             block_read_bytes: 4196,
             block_write_bytes: 512,
             oom_kills: 3,
+            memory_usage_total: 10000000,
+            memory_rss: 7000000,
+            memory_cache: 3000000,
+            cpu_throttled_ns: 5000,
+            cpu_quota: Some(CpuQuota {
+                quota_us: 50000,
+                period_us: 100000
+            }),
         }
     );
+    put(&root.join("cpu/c/cpu.cfs_quota_us"), "-1\n");
+    assert_eq!(h.stats().unwrap().cpu_quota, None);
     put(&root.join("memory/c/memory.limit_in_bytes"), V1_UNLIMITED);
     assert_eq!(h.stats().unwrap().memory_limit, None);
     let gone = CgroupHandle {
@@ -388,7 +403,7 @@ fn v2_stats_follow_docker_cli() {
     fake_v2_leaf(root, "c", true);
     put(
         &root.join("c/cpu.stat"),
-        "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n",
+        "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\nthrottled_usec 7\n",
     );
     put(&root.join("c/memory.current"), "5000\n");
     put(
@@ -420,7 +435,20 @@ fn v2_stats_follow_docker_cli() {
             block_read_bytes: 105,
             block_write_bytes: 20,
             oom_kills: 1,
+            memory_usage_total: 5000,
+            memory_rss: 100,
+            memory_cache: 4000,
+            cpu_throttled_ns: 7000,
+            cpu_quota: None,
         }
+    );
+    put(&root.join("c/cpu.max"), "25000 50000\n");
+    assert_eq!(
+        h.stats().unwrap().cpu_quota,
+        Some(CpuQuota {
+            quota_us: 25000,
+            period_us: 50000
+        })
     );
 }
 
