@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets this machine up and brings up examples/devstack: installs the system
-# packages, builds wharf and installs it as /usr/local/bin/wharf (and its
-# manual pages in /usr/local/share/man/man1), makes the
+# packages, builds wharf and installs it as /usr/local/bin/wharf (and as
+# /usr/local/bin/docker when there is no docker; its manual pages in
+# /usr/local/share/man/man1), makes the
 # debian:bookworm-slim base image with debootstrap (cached after the first run),
 # builds the stack's images (MariaDB, Redis and a Python web app; apt-get
 # downloads their packages), starts it, and shows it working.
@@ -12,6 +13,11 @@ bash scripts/install-deps.sh
 cargo build --release --locked
 install -m 0755 "${CARGO_TARGET_DIR:-target}/release/wharf" /usr/local/bin/wharf
 echo "installed /usr/local/bin/wharf"
+# Invoked as `docker`, wharf takes docker's commands (as podman-docker does).
+if ! command -v docker >/dev/null 2>&1; then
+  ln -sf /usr/local/bin/wharf /usr/local/bin/docker
+  echo "installed /usr/local/bin/docker (wharf with docker's commands)"
+fi
 mkdir -p /usr/local/share/man/man1
 wharf man /usr/local/share/man/man1
 echo "installed its manual pages in /usr/local/share/man/man1 (man wharf, man wharf-up, ...)"

@@ -12,6 +12,7 @@ mod dashboard;
 mod dashboard_browser;
 mod deploy;
 mod devstack;
+mod docker_cli;
 mod harness;
 mod health;
 mod hello;

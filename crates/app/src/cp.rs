@@ -386,6 +386,37 @@ pub fn copy(
     Ok(())
 }
 
+/// docker's `cp`: the side that is not local names one container, by name
+/// or id, in any project (`CONTAINER:PATH`).
+pub fn copy_container(
+    engine: &dyn Engine,
+    request: &CopyRequest,
+    streams: Streams<'_>,
+) -> Result<(), AppError> {
+    let Streams { input, output } = streams;
+    let container_of = |name: &str| {
+        engine
+            .inspect_container(name)
+            .map_err(|e| AppError::engine(format!("no such container: {name}"), e))
+    };
+    match (&request.source, &request.destination) {
+        (Location::Service { service, path }, Location::Local(dst)) => {
+            let container = container_of(service)?;
+            copy_out(engine, &container, path, dst, request, output)
+        }
+        (Location::Local(src), Location::Service { service, path }) => {
+            let container = container_of(service)?;
+            copy_in(engine, &container, src, path, request, input)
+        }
+        (Location::Service { .. }, Location::Service { .. }) => Err(refused(
+            "copying between containers is not supported: copy to the host first",
+        )),
+        (Location::Local(_), Location::Local(_)) => Err(refused(
+            "one of SRC and DEST must name a container as CONTAINER:PATH (like con01:/etc/hosts)",
+        )),
+    }
+}
+
 /// Run `produce` (writing a tar stream) and `consume` (reading it) at once
 /// through a pipe; the first real failure wins.
 fn through_pipe(

@@ -83,6 +83,21 @@ pub enum AppError {
     /// cannot start.
     #[error("{0}")]
     Watch(String),
+    /// A docker flag value that cannot be used.
+    #[error(transparent)]
+    Flag(#[from] crate::docker::flags::FlagError),
+    /// docker's message for a container name that is taken.
+    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    NameInUse { name: String, id: String },
+    /// A container name docker would refuse.
+    #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    InvalidName(String),
+    /// docker options wharf cannot honour, by flag.
+    #[error("{} not supported by wharf: {reason}", .flags.join(", "))]
+    Unsupported { flags: Vec<String>, reason: String },
+    /// A container operation docker refuses in the container's state.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl AppError {

@@ -12,6 +12,7 @@
 pub mod build;
 pub mod containers;
 pub mod cp;
+pub mod docker;
 pub mod error;
 pub mod event;
 pub mod events;

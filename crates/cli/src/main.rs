@@ -6,6 +6,7 @@
 
 mod commands;
 mod context;
+mod docker;
 mod render;
 mod terminal;
 
@@ -79,7 +80,7 @@ enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
-    /// Manage containers (export, commit, diff)
+    /// Manage containers (docker's single-container commands)
     #[command(subcommand)]
     Container(commands::container::ContainerCommand),
     /// Manage wharf (disk usage)
@@ -158,15 +159,24 @@ fn main() -> ExitCode {
     if let Some(code) = wharf_engine::monitor::main_if_monitor(std::env::args_os()) {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if docker::invoked_as_docker(args.first()) {
+        return ExitCode::from(docker::main(args));
+    }
+    ExitCode::from(compose_main(args))
+}
+
+/// wharf's own (Compose-first) command line; also `docker compose …`.
+fn compose_main(args: Vec<std::ffi::OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
             // --help and --version print to stdout and succeed.
             let _ = error.print();
             return if error.use_stderr() {
-                ExitCode::from(exit_code::COMMAND_SYNTAX)
+                exit_code::COMMAND_SYNTAX
             } else {
-                ExitCode::SUCCESS
+                0
             };
         }
     };
@@ -175,7 +185,7 @@ fn main() -> ExitCode {
             "error: --parallel {}: give the number of steps to run at once, or -1 for no limit",
             cli.global.parallel
         );
-        return ExitCode::from(1);
+        return 1;
     }
     wharf_orchestrator::set_parallel_limit(cli.global.parallel_limit());
     let result = match cli.command {
@@ -232,20 +242,25 @@ fn main() -> ExitCode {
         }
     };
     match result {
-        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Ok(code) => code.clamp(0, 255) as u8,
         Err(error) => {
-            let mut message = error.to_string();
-            for cause in error.chain().skip(1) {
-                let cause = cause.to_string();
-                if !message.contains(&cause) {
-                    message.push_str(": ");
-                    message.push_str(&cause);
-                }
-            }
-            eprintln!("error: {message}");
-            ExitCode::from(failure_exit_code(&error))
+            print_error(&error);
+            failure_exit_code(&error)
         }
     }
+}
+
+/// An error and its causes on one line (a cause already in the text is not repeated).
+fn print_error(error: &anyhow::Error) {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    eprintln!("error: {message}");
 }
 
 #[cfg(test)]

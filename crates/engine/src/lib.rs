@@ -9,6 +9,7 @@ mod build;
 mod commit;
 mod connect;
 pub mod copy;
+mod details;
 mod diff;
 mod dns_data;
 mod etc_files;
@@ -46,6 +47,7 @@ use wharf_image::ImageStore;
 pub use wharf_runtime::RawMode;
 
 pub use commit::CommitOptions;
+pub use details::{ContainerDetails, EndpointDetails, ResourceUpdate};
 pub use diff::ChangeKind;
 pub use usage::{CacheUsage, ContainerUsage, DiskUsage, ImageUsage, UsageSummary, VolumeUsage};
 

@@ -47,7 +47,7 @@ pub(crate) fn cgroup_config(
 }
 
 /// The spec's limits as the runtime's cgroup [`wharf_runtime::Limits`].
-fn limits(spec: &ContainerSpec) -> wharf_runtime::Limits {
+pub(crate) fn limits(spec: &ContainerSpec) -> wharf_runtime::Limits {
     let resources = &spec.resources;
     wharf_runtime::Limits {
         memory_bytes: resources.memory_bytes,

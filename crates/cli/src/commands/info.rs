@@ -60,45 +60,48 @@ pub fn top(global: &GlobalOptions, args: TopArgs) -> Result<i32> {
     )?;
     for (n, c) in containers.iter().enumerate() {
         let processes = engine.top(&c.id)?;
-        let rows: Vec<Vec<String>> = processes
-            .iter()
-            .map(|p| {
-                let (h, m, s) = (
-                    p.cpu_seconds / 3600,
-                    p.cpu_seconds / 60 % 60,
-                    p.cpu_seconds % 60,
-                );
-                let started = units::docker_time(p.started);
-                vec![
-                    if p.uid == 0 {
-                        "root".to_string()
-                    } else {
-                        p.uid.to_string()
-                    },
-                    p.pid.to_string(),
-                    p.ppid.to_string(),
-                    "0".into(),
-                    // HH:MM of the docker time string.
-                    started.get(11..16).unwrap_or("").to_string(),
-                    p.tty.clone(),
-                    format!("{h:02}:{m:02}:{s:02}"),
-                    p.command.clone(),
-                ]
-            })
-            .collect();
+        let text = process_table(&processes);
         if n > 0 {
             println!();
         }
         println!("{}", c.name);
-        print!(
-            "{}",
-            table::render(
-                &["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
-                &rows
-            )
-        );
+        print!("{text}");
     }
     Ok(0)
+}
+
+/// `top`'s table of a container's processes, as docker prints it.
+pub fn process_table(processes: &[wharf_engine_api::ProcessInfo]) -> String {
+    let rows: Vec<Vec<String>> = processes
+        .iter()
+        .map(|p| {
+            let (h, m, s) = (
+                p.cpu_seconds / 3600,
+                p.cpu_seconds / 60 % 60,
+                p.cpu_seconds % 60,
+            );
+            let started = units::docker_time(p.started);
+            vec![
+                if p.uid == 0 {
+                    "root".to_string()
+                } else {
+                    p.uid.to_string()
+                },
+                p.pid.to_string(),
+                p.ppid.to_string(),
+                "0".into(),
+                // HH:MM of the docker time string.
+                started.get(11..16).unwrap_or("").to_string(),
+                p.tty.clone(),
+                format!("{h:02}:{m:02}:{s:02}"),
+                p.command.clone(),
+            ]
+        })
+        .collect();
+    table::render(
+        &["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+        &rows,
+    )
 }
 
 pub fn port(global: &GlobalOptions, args: PortArgs) -> Result<i32> {

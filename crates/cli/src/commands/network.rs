@@ -285,7 +285,7 @@ fn network_options(n: &NetworkInfo) -> serde_json::Value {
 }
 
 /// `docker network inspect`'s fields (those wharf knows).
-fn inspect_json(n: &NetworkInfo, containers: &[ContainerInfo]) -> serde_json::Value {
+pub fn inspect_json(n: &NetworkInfo, containers: &[ContainerInfo]) -> serde_json::Value {
     let attached: serde_json::Map<String, serde_json::Value> = containers
         .iter()
         .filter_map(|c| {
@@ -421,7 +421,7 @@ fn family_values(
 }
 
 /// The network named or identified (id or unique id prefix) by `key`.
-fn find<'a>(networks: &'a [NetworkInfo], key: &str) -> Option<&'a NetworkInfo> {
+pub fn find<'a>(networks: &'a [NetworkInfo], key: &str) -> Option<&'a NetworkInfo> {
     networks
         .iter()
         .find(|n| n.name == key || n.id == key)

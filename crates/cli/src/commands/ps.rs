@@ -89,7 +89,7 @@ pub fn ps(global: &GlobalOptions, args: PsArgs) -> Result<i32> {
 }
 
 /// `"httpd -f -v -p 8080…"`: docker's command column, cut to `width` characters.
-fn quoted_command(c: &ContainerInfo, width: usize) -> String {
+pub fn quoted_command(c: &ContainerInfo, width: usize) -> String {
     let command = c.command.join(" ");
     if command.chars().count() > width {
         let cut: String = command.chars().take(width - 1).collect();
@@ -134,7 +134,7 @@ fn port_host(p: &PublishedPort) -> String {
     }
 }
 
-fn ports_text(ports: &[PublishedPort]) -> String {
+pub fn ports_text(ports: &[PublishedPort]) -> String {
     ports
         .iter()
         .map(|p| format!("{}->{}/{}", port_host(p), p.container_port, p.protocol))
@@ -142,7 +142,7 @@ fn ports_text(ports: &[PublishedPort]) -> String {
         .join(", ")
 }
 
-fn json_entry(c: &ContainerInfo, now: i64) -> serde_json::Value {
+pub fn json_entry(c: &ContainerInfo, now: i64) -> serde_json::Value {
     let exit_code = match c.state {
         ContainerState::Exited { exit_code, .. } => exit_code,
         _ => 0,

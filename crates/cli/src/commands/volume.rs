@@ -167,7 +167,7 @@ fn ls_json(v: &VolumeInfo) -> serde_json::Value {
 }
 
 /// `docker volume inspect`'s fields.
-fn inspect_json(v: &VolumeInfo) -> serde_json::Value {
+pub fn inspect_json(v: &VolumeInfo) -> serde_json::Value {
     serde_json::json!({
         "CreatedAt": crate::render::units::docker_time(v.created),
         "Driver": v.driver,

@@ -4,18 +4,8 @@
 
 use crate::context::GlobalOptions;
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::Args;
 use wharf_engine::CommitOptions;
-
-#[derive(Subcommand, Debug)]
-pub enum ContainerCommand {
-    /// Export a container's filesystem as a tar archive
-    Export(ExportArgs),
-    /// Create a new image from a container's changes
-    Commit(CommitArgs),
-    /// Inspect changes to files or directories on a container's filesystem
-    Diff(DiffArgs),
-}
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
@@ -60,41 +50,39 @@ pub struct CommitArgs {
     pub reference: Option<String>,
 }
 
-pub fn container(global: &GlobalOptions, command: ContainerCommand) -> Result<i32> {
-    match command {
-        ContainerCommand::Export(args) => {
-            let engine = global.engine()?;
-            super::write_archive(args.output.as_deref(), |out| {
-                Ok(engine.export_container(&args.container, out)?)
-            })?;
-            Ok(0)
-        }
-        ContainerCommand::Diff(args) => {
-            let engine = global.engine()?;
-            let changes = engine.container_changes(&args.container)?;
-            let mut out = String::new();
-            for (kind, path) in changes {
-                out.push_str(&format!("{} {path}\n", kind.letter()));
-            }
-            print!("{out}");
-            Ok(0)
-        }
-        ContainerCommand::Commit(args) => {
-            let engine = global.engine()?;
-            let options = CommitOptions {
-                reference: args.reference.clone(),
-                comment: args.message,
-                author: args.author,
-                changes: args.changes,
-                pause: args.pause,
-            };
-            let id = engine
-                .commit_container(&args.container, &options)
-                .with_context(|| format!("committing container {}", args.container))?;
-            println!("{id}");
-            Ok(0)
-        }
+pub fn export(global: &GlobalOptions, args: ExportArgs) -> Result<i32> {
+    let engine = global.engine()?;
+    super::super::write_archive(args.output.as_deref(), |out| {
+        Ok(engine.export_container(&args.container, out)?)
+    })?;
+    Ok(0)
+}
+
+pub fn diff(global: &GlobalOptions, args: DiffArgs) -> Result<i32> {
+    let engine = global.engine()?;
+    let changes = engine.container_changes(&args.container)?;
+    let mut out = String::new();
+    for (kind, path) in changes {
+        out.push_str(&format!("{} {path}\n", kind.letter()));
     }
+    print!("{out}");
+    Ok(0)
+}
+
+pub fn commit(global: &GlobalOptions, args: CommitArgs) -> Result<i32> {
+    let engine = global.engine()?;
+    let options = CommitOptions {
+        reference: args.reference.clone(),
+        comment: args.message,
+        author: args.author,
+        changes: args.changes,
+        pause: args.pause,
+    };
+    let id = engine
+        .commit_container(&args.container, &options)
+        .with_context(|| format!("committing container {}", args.container))?;
+    println!("{id}");
+    Ok(0)
 }
 
 #[cfg(test)]
@@ -104,13 +92,13 @@ mod tests {
     #[derive(Parser, Debug)]
     struct Cli {
         #[command(subcommand)]
-        command: super::ContainerCommand,
+        command: crate::commands::container::ContainerCommand,
     }
 
     #[test]
     fn pause_defaults_to_true_and_takes_a_value_only_with_equals() {
         let commit = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
-            super::ContainerCommand::Commit(c) => c,
+            crate::commands::container::ContainerCommand::Commit(c) => c,
             other => panic!("{other:?}"),
         };
         let c = commit(&["t", "commit", "web-1", "snap:v1"]);

@@ -1,0 +1,144 @@
+//! `docker create` (and the create half of `docker run`): the body checked
+//! (refused options, the name docker allows and that is free, mounts and
+//! ports), the default network made when needed, the container created.
+
+use super::body::{CreateBody, DEFAULT_NETWORK};
+use crate::AppError;
+use wharf_engine_api::{ContainerSpec, Engine};
+
+/// A created container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub id: String,
+    pub name: String,
+}
+
+/// Whether docker accepts `name`: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// The spec `body` makes, with its name (given or generated): nothing is
+/// created yet.
+pub fn spec(engine: &dyn Engine, body: &CreateBody) -> Result<ContainerSpec, AppError> {
+    let refused = body.unsupported_fields();
+    if !refused.is_empty() {
+        return Err(AppError::Unsupported {
+            flags: refused.iter().map(|f| f.to_string()).collect(),
+            reason: "put the containers on a user network (`wharf network create NET`, \
+                     `--network NET`), where they reach each other by name, and publish ports one by one with -p"
+                .into(),
+        });
+    }
+    let existing = engine
+        .list_containers(&[])
+        .map_err(|e| AppError::engine("listing containers", e))?;
+    let name = match &body.name {
+        Some(name) => {
+            let name = name.strip_prefix('/').unwrap_or(name);
+            if !valid_name(name) {
+                return Err(AppError::InvalidName(name.to_string()));
+            }
+            if let Some(other) = existing.iter().find(|c| c.name == name) {
+                return Err(AppError::NameInUse {
+                    name: name.to_string(),
+                    id: other.id.clone(),
+                });
+            }
+            name.to_string()
+        }
+        None => super::names::generate(|n| existing.iter().any(|c| c.name == n)),
+    };
+    Ok(body.to_spec(&name))
+}
+
+/// Create the container `body` describes; it is not started.
+pub fn create(engine: &dyn Engine, body: &CreateBody) -> Result<Created, AppError> {
+    let spec = spec(engine, body)?;
+    if spec.networks.iter().any(|n| n.network == DEFAULT_NETWORK) {
+        super::bridge::ensure(engine)?;
+    }
+    let context = || format!("creating container {}", spec.name);
+    engine
+        .validate_mounts(&spec)
+        .map_err(|e| AppError::engine(context(), e))?;
+    engine
+        .check_ports(&spec)
+        .map_err(|e| AppError::engine(context(), e))?;
+    let id = engine
+        .create_container(&spec)
+        .map_err(|e| AppError::engine(context(), e))?;
+    Ok(Created {
+        id,
+        name: spec.name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_testkit::FakeEngine;
+
+    fn body(name: Option<&str>) -> CreateBody {
+        let mut body = CreateBody {
+            name: name.map(String::from),
+            ..Default::default()
+        };
+        body.config.image = "busybox".into();
+        body
+    }
+
+    #[test]
+    fn names_follow_docker_rules() {
+        assert!(valid_name("con01"));
+        assert!(valid_name("a.b-c_d"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name("x"));
+    }
+
+    #[test]
+    fn a_taken_name_gets_dockers_conflict_message() {
+        let engine = FakeEngine::new();
+        engine.add_image("busybox");
+        let first = create(&engine, &body(Some("con01"))).unwrap();
+        let err = create(&engine, &body(Some("con01"))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Conflict. The container name \"/con01\" is already in use by container \"{}\". \
+                 You have to remove (or rename) that container to be able to reuse that name.",
+                first.id
+            )
+        );
+    }
+
+    #[test]
+    fn the_default_network_is_made_once() {
+        let engine = FakeEngine::new();
+        engine.add_image("busybox");
+        create(&engine, &body(Some("a1"))).unwrap();
+        let generated = create(&engine, &body(None)).unwrap();
+        assert!(generated.name.contains('_'), "{}", generated.name);
+        let networks = engine.list_networks(&[]).unwrap();
+        assert_eq!(
+            networks.iter().filter(|n| n.name == "bridge").count(),
+            1,
+            "{networks:?}"
+        );
+    }
+
+    #[test]
+    fn links_are_refused_before_anything_is_made() {
+        let engine = FakeEngine::new();
+        let mut b = body(Some("web"));
+        b.host_config.links = vec!["db".into()];
+        let err = create(&engine, &b).unwrap_err();
+        assert!(err.to_string().starts_with("--link not supported"), "{err}");
+        assert!(engine.list_containers(&[]).unwrap().is_empty());
+        assert!(engine.list_networks(&[]).unwrap().is_empty());
+    }
+}

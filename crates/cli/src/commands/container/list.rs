@@ -1,0 +1,117 @@
+//! `wharf container ls` (docker's `ps`): every container of the engine, in
+//! docker's columns (`CONTAINER ID IMAGE COMMAND CREATED STATUS PORTS NAMES`).
+
+use crate::context::GlobalOptions;
+use crate::render::{table, units};
+use anyhow::Result;
+use clap::Args;
+use wharf_app::docker::list::ListOptions;
+use wharf_engine_api::ContainerInfo;
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last")]
+    pub last: Option<usize>,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    pub filters: Vec<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
+    let engine = global.engine()?;
+    let options = ListOptions {
+        all: args.all,
+        last: if args.latest { Some(1) } else { args.last },
+        filters: args.filters.clone(),
+    };
+    let containers = wharf_app::docker::list::list(&engine, &options)?;
+    let id = |c: &ContainerInfo| {
+        if args.no_trunc {
+            c.id.clone()
+        } else {
+            c.id[..12.min(c.id.len())].to_string()
+        }
+    };
+    if args.quiet {
+        for c in &containers {
+            println!("{}", id(c));
+        }
+        return Ok(0);
+    }
+    let sizes = if args.size {
+        engine
+            .disk_usage()?
+            .containers
+            .into_iter()
+            .map(|u| (u.info.id.clone(), u.size))
+            .collect()
+    } else {
+        std::collections::BTreeMap::new()
+    };
+    let now = units::now_secs();
+    match args.format.as_str() {
+        "json" => {
+            for c in &containers {
+                println!("{}", super::super::ps::json_entry(c, now));
+            }
+        }
+        "table" => {
+            let mut headers = vec![
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES",
+            ];
+            if args.size {
+                headers.push("SIZE");
+            }
+            let rows: Vec<Vec<String>> = containers
+                .iter()
+                .map(|c| {
+                    let mut row = vec![
+                        id(c),
+                        c.image.clone(),
+                        super::super::ps::quoted_command(
+                            c,
+                            if args.no_trunc { usize::MAX } else { 20 },
+                        ),
+                        format!("{} ago", units::human_duration(now - c.created)),
+                        super::super::ps::status_text(&c.state, c.health, now),
+                        super::super::ps::ports_text(&c.ports),
+                        c.name.clone(),
+                    ];
+                    if args.size {
+                        let size = sizes.get(&c.id).copied().unwrap_or(0);
+                        row.push(units::decimal_size(size));
+                    }
+                    row
+                })
+                .collect();
+            print!("{}", table::render(&headers, &rows));
+        }
+        other => anyhow::bail!("unknown format {other:?}: use table or json"),
+    }
+    Ok(0)
+}
