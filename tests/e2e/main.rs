@@ -9,6 +9,7 @@ mod connect;
 mod copy_watch;
 mod crash;
 mod devstack;
+mod format;
 mod harness;
 mod health;
 mod hello;

@@ -19,15 +19,22 @@ struct Exec {
     out: String,
     limits: Limits,
     steps: u64,
+    strict_fields: bool,
 }
 
-pub(crate) fn execute(nodes: &[Node], data: &Value, limits: Limits) -> Result<String, Located> {
+pub(crate) fn execute(
+    nodes: &[Node],
+    data: &Value,
+    limits: Limits,
+    strict_fields: bool,
+) -> Result<String, Located> {
     let root = Val::Json(data.clone());
     let mut exec = Exec {
         variables: vec![("$".to_string(), root.clone())],
         out: String::new(),
         limits,
         steps: 0,
+        strict_fields,
     };
     exec.walk(nodes, &root)?;
     Ok(exec.out)
@@ -282,7 +289,16 @@ impl Exec {
             path.push('.');
             path.push_str(name);
             value = match value.json() {
-                Value::Object(map) => map.get(name).cloned().map_or(Val::Missing, Val::Json),
+                Value::Object(map) => match map.get(name) {
+                    Some(field) => Val::Json(field.clone()),
+                    None if self.strict_fields => {
+                        return Err(Located::exec(
+                            arg.offset,
+                            format!("can't evaluate field {name}: no such field"),
+                        ))
+                    }
+                    None => Val::Missing,
+                },
                 Value::Null => {
                     return Err(Located::exec(
                         arg.offset,

@@ -48,6 +48,7 @@ pub struct Template {
     source: String,
     nodes: Vec<parse::Node>,
     limits: Limits,
+    strict_fields: bool,
 }
 
 impl Template {
@@ -63,12 +64,21 @@ impl Template {
             source: source.to_string(),
             nodes,
             limits,
+            strict_fields: false,
         })
+    }
+
+    /// Makes a field the data does not have an error instead of `<no value>`,
+    /// as docker's listings (typed rows in Go) report a misspelt field.
+    pub fn with_strict_fields(mut self) -> Template {
+        self.strict_fields = true;
+        self
     }
 
     /// Runs the template with `data` as dot and returns what it wrote.
     pub fn execute(&self, data: &Value) -> Result<String, Error> {
-        exec::execute(&self.nodes, data, self.limits).map_err(|e| e.locate(&self.source))
+        exec::execute(&self.nodes, data, self.limits, self.strict_fields)
+            .map_err(|e| e.locate(&self.source))
     }
 
     pub fn source(&self) -> &str {

@@ -329,3 +329,14 @@ fn hostile_templates_hit_the_limits() {
     let t = Template::parse("{{pad \"x\" 99999999 0}}").unwrap();
     assert!(t.execute(&json!({})).is_err());
 }
+
+#[test]
+fn strict_fields_reject_a_field_the_row_does_not_have() {
+    let t = Template::parse("{{.Names}} {{.Nmes}}")
+        .unwrap()
+        .with_strict_fields();
+    let e = t.execute(&json!({"Names": "web"})).unwrap_err();
+    assert_eq!(e.column(), 14);
+    assert!(e.message().contains("can't evaluate field Nmes"), "{e}");
+    assert_eq!(run("{{.Nmes}}", &json!({})), "<no value>");
+}
