@@ -21,6 +21,7 @@ mod network;
 mod ports;
 mod process;
 mod run_mounts;
+mod search;
 mod secrets;
 mod security;
 mod soak;
