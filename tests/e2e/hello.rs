@@ -47,7 +47,7 @@ fn hello_stack_up_use_and_down() {
         s.import_busybox();
         let images = s.ok(s.work.path(), &["image", "ls"]);
         assert!(
-            images.starts_with("REPOSITORY   TAG      IMAGE ID"),
+            images.starts_with("REPOSITORY   TAG       IMAGE ID"),
             "{images}"
         );
         assert!(images.contains("busybox      latest"), "{images}");

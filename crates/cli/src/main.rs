@@ -102,6 +102,8 @@ enum Command {
     Login(commands::login::LoginArgs),
     /// Log out from a registry
     Logout(commands::login::LogoutArgs),
+    /// Search a registry's catalog for images
+    Search(commands::search::SearchArgs),
     /// Watch the build context for services and rebuild/refresh containers when files are updated
     Watch(commands::watch::WatchArgs),
     /// Parse, resolve and render the Compose files in canonical format
@@ -222,6 +224,7 @@ fn compose_main(args: Vec<std::ffi::OsString>) -> u8 {
         Command::Push(args) => commands::push::push(&cli.global, args),
         Command::Login(args) => commands::login::login(args),
         Command::Logout(args) => commands::login::logout(args),
+        Command::Search(args) => commands::search::search(args),
         Command::Config(args) => commands::config::config(&cli.global, args),
         Command::Convert(cmd) => commands::convert::convert(&cli.global, cmd),
         Command::Build(args) => commands::build::build(&cli.global, args),

@@ -22,6 +22,7 @@ pub mod archive;
 pub mod assembly;
 pub mod auth;
 pub mod build;
+pub mod catalog;
 pub mod changes;
 pub mod commit;
 pub mod credhelper;

@@ -2,6 +2,7 @@
 //! them, live (and, with `--since`, replayed from the event log first).
 
 use crate::context::GlobalOptions;
+use crate::render::format;
 use crate::render::units;
 use anyhow::{Context as _, Result};
 use clap::Args;
@@ -13,6 +14,10 @@ pub struct EventsArgs {
     /// Output events as a stream of json objects
     #[arg(long)]
     pub json: bool,
+    /// Format the output: json or a Go template over docker's event fields
+    /// (.Type .Action .ID .Actor.Attributes .Time …)
+    #[arg(long)]
+    pub format: Option<String>,
     /// Show all events created since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
     #[arg(long)]
     pub since: Option<String>,
@@ -39,8 +44,34 @@ pub fn text_line(event: &ContainerEvent) -> String {
     )
 }
 
+/// The fields a `--format` template sees: docker's event message (`Type`,
+/// `Action`, `Actor`, `Time`, …) and compose's (`service`, `attributes`).
+pub fn template_data(event: &ContainerEvent) -> serde_json::Value {
+    let mut data = json_value(event);
+    let extra = serde_json::json!({
+        "Type": "container",
+        "Action": event.action,
+        "Status": event.action,
+        "ID": event.id,
+        "id": event.id,
+        "From": event.attributes.get("image").cloned().unwrap_or_default(),
+        "Actor": {"ID": event.id, "Attributes": event.attributes},
+        "Scope": "local",
+        "Time": event.time_ns / 1_000_000_000,
+        "TimeNano": event.time_ns,
+    });
+    if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
+        data.extend(extra);
+    }
+    data
+}
+
 /// One `--json` object, with compose's fields.
 pub fn json_line(event: &ContainerEvent) -> String {
+    json_value(event).to_string()
+}
+
+fn json_value(event: &ContainerEvent) -> serde_json::Value {
     serde_json::json!({
         "time": units::rfc3339_nanos(event.time_ns),
         "type": "container",
@@ -49,7 +80,6 @@ pub fn json_line(event: &ContainerEvent) -> String {
         "action": event.action,
         "attributes": event.attributes,
     })
-    .to_string()
 }
 
 fn parse_time_flag(flag: &str, text: &Option<String>) -> Result<Option<i64>> {
@@ -63,6 +93,12 @@ fn parse_time_flag(flag: &str, text: &Option<String>) -> Result<Option<i64>> {
 }
 
 pub fn events(global: &GlobalOptions, args: EventsArgs) -> Result<i32> {
+    let template = match args.format.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("json") => None,
+        Some(text) => Some(format::parse_template("--format", text)?),
+    };
+    let json = args.json || matches!(args.format.as_deref().map(str::trim), Some("json"));
     let (project, name) = global.project_or_name()?;
     let scope = wharf_app::containers::Scope {
         name: &name,
@@ -77,14 +113,24 @@ pub fn events(global: &GlobalOptions, args: EventsArgs) -> Result<i32> {
     };
     let engine = global.engine()?;
     let mut out = std::io::stdout();
+    let mut failure = None;
     wharf_app::events::stream(&engine, &scope, &filter, &mut |event| {
-        let line = if args.json {
-            json_line(&event)
-        } else {
-            text_line(&event)
+        let line = match &template {
+            Some(template) => match template.execute(&template_data(&event)) {
+                Ok(line) => line,
+                Err(e) => {
+                    failure = Some(e);
+                    return false;
+                }
+            },
+            None if json => json_line(&event),
+            None => text_line(&event),
         };
         writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
     })?;
+    if let Some(e) = failure {
+        anyhow::bail!("invalid --format template: {e}");
+    }
     Ok(0)
 }
 

@@ -3,6 +3,7 @@
 use super::pull::ImagePullArgs;
 use super::push::ImagePushArgs;
 use crate::context::GlobalOptions;
+use crate::render::format::{self, Format, Headers};
 use crate::render::{table, units};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -64,7 +65,7 @@ pub struct LoadArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Format output: json (default)
+    /// Format output: json (the default) or a Go template
     #[arg(short = 'f', long)]
     pub format: Option<String>,
     #[arg(required = true)]
@@ -82,7 +83,7 @@ pub struct HistoryArgs {
     /// Print sizes and dates in human readable format
     #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
     pub human: bool,
-    /// Format output: table or json
+    /// Format output: table, json, 'table TEMPLATE' or a Go template
     #[arg(long, default_value = "table")]
     pub format: String,
     pub image: String,
@@ -126,7 +127,7 @@ pub struct LsArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
-    /// Format output: table or json
+    /// Format output: table, json, 'table TEMPLATE' or a Go template
     #[arg(long, default_value = "table")]
     pub format: String,
 }
@@ -267,7 +268,23 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     go(pattern.as_bytes(), text.as_bytes())
 }
 
+/// The fields of an `images` row and docker's headers for them.
+const LS_HEADERS: &Headers = &[
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+];
+
 fn render_images(images: Vec<ImageDetails>, args: &LsArgs) -> Result<i32> {
+    let format = Format::parse("--format", &args.format)?;
     let images = filter_images(images, &args.filters)?;
     let now = units::now_secs();
     let mut rows = Vec::new();
@@ -315,18 +332,15 @@ fn render_images(images: Vec<ImageDetails>, args: &LsArgs) -> Result<i32> {
     if args.quiet {
         return Ok(0);
     }
-    match args.format.as_str() {
-        "json" => entries.iter().for_each(|e| println!("{e}")),
-        "table" => {
-            let mut headers = vec!["REPOSITORY", "TAG"];
-            if args.digests {
-                headers.push("DIGEST");
-            }
-            headers.extend(["IMAGE ID", "CREATED", "SIZE"]);
-            print!("{}", table::render(&headers, &rows))
+    let text = format::render(&format, "--format", LS_HEADERS, &entries, || {
+        let mut headers = vec!["REPOSITORY", "TAG"];
+        if args.digests {
+            headers.push("DIGEST");
         }
-        other => anyhow::bail!("unknown format {other:?}: use table or json"),
-    }
+        headers.extend(["IMAGE ID", "CREATED", "SIZE"]);
+        table::render(&headers, &rows)
+    })?;
+    print!("{text}");
     Ok(0)
 }
 
@@ -393,9 +407,8 @@ pub fn inspect_json(d: &ImageDetails) -> serde_json::Value {
 }
 
 fn inspect(global: &GlobalOptions, args: InspectArgs) -> Result<i32> {
-    if let Some(f) = args.format.as_deref().filter(|f| *f != "json") {
-        anyhow::bail!("unsupported --format {f:?}: wharf prints JSON (use jq to pick fields)");
-    }
+    // A bad template fails before any image is read.
+    format::inspect("--format", args.format.as_deref(), &[])?;
     let engine = global.engine()?;
     let mut out = Vec::new();
     let mut failed = false;
@@ -408,11 +421,25 @@ fn inspect(global: &GlobalOptions, args: InspectArgs) -> Result<i32> {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    print!(
+        "{}",
+        format::inspect("--format", args.format.as_deref(), &out)?
+    );
     Ok(i32::from(failed))
 }
 
+/// The fields of an `image history` row and docker's headers for them.
+const HISTORY_HEADERS: &Headers = &[
+    ("ID", "IMAGE"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedBy", "CREATED BY"),
+    ("Size", "SIZE"),
+    ("Comment", "COMMENT"),
+];
+
 fn history(global: &GlobalOptions, args: HistoryArgs) -> Result<i32> {
+    let format = Format::parse("--format", &args.format)?;
     let engine = global.engine()?;
     let rows = engine.images().history(&args.image)?;
     let now = units::now_secs();
@@ -434,46 +461,40 @@ fn history(global: &GlobalOptions, args: HistoryArgs) -> Result<i32> {
             s.to_string()
         }
     };
-    match args.format.as_str() {
-        "json" => {
-            for r in &rows {
-                println!(
-                    "{}",
-                    json!({
-                        "ID": shorten(&r.id, args.no_trunc), "CreatedSince": created(r.created),
-                        "CreatedBy": r.created_by, "Size": size(r.size), "Comment": r.comment,
-                    })
-                );
-            }
-        }
-        "table" => {
-            let table_rows: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    let by = if args.no_trunc || r.created_by.chars().count() <= 45 {
-                        r.created_by.clone()
-                    } else {
-                        format!("{}…", r.created_by.chars().take(44).collect::<String>())
-                    };
-                    vec![
-                        shorten(&r.id, args.no_trunc),
-                        created(r.created),
-                        by,
-                        size(r.size),
-                        r.comment.clone(),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                table::render(
-                    &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-                    &table_rows
-                )
-            );
-        }
-        other => anyhow::bail!("unknown format {other:?}: use table or json"),
-    }
+    let entries: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "ID": shorten(&r.id, args.no_trunc), "CreatedSince": created(r.created),
+                "CreatedAt": r.created.map(units::docker_time).unwrap_or_default(),
+                "CreatedBy": r.created_by, "Size": size(r.size), "Comment": r.comment,
+            })
+        })
+        .collect();
+    let text = format::render(&format, "--format", HISTORY_HEADERS, &entries, || {
+        let table_rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                let by = if args.no_trunc || r.created_by.chars().count() <= 45 {
+                    r.created_by.clone()
+                } else {
+                    format!("{}…", r.created_by.chars().take(44).collect::<String>())
+                };
+                vec![
+                    shorten(&r.id, args.no_trunc),
+                    created(r.created),
+                    by,
+                    size(r.size),
+                    r.comment.clone(),
+                ]
+            })
+            .collect();
+        table::render(
+            &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+            &table_rows,
+        )
+    })?;
+    print!("{text}");
     Ok(0)
 }
 

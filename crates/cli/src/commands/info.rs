@@ -2,6 +2,7 @@
 
 use super::{filter_services, short_name};
 use crate::context::GlobalOptions;
+use crate::render::format::{self, Format, Headers};
 use crate::render::{table, units};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -36,7 +37,7 @@ pub struct LsArgs {
     /// Only display project names
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Format the output: table or json
+    /// Format the output: table, json, 'table TEMPLATE' or a Go template
     #[arg(long, default_value = "table")]
     pub format: String,
 }
@@ -148,7 +149,15 @@ pub fn port(global: &GlobalOptions, args: PortArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The fields of an `ls` row and docker compose's headers for them.
+const LS_HEADERS: &Headers = &[
+    ("Name", "NAME"),
+    ("Status", "STATUS"),
+    ("ConfigFiles", "CONFIG FILES"),
+];
+
 pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
+    let format = Format::parse("--format", &args.format)?;
     let engine = global.engine()?;
     // project → (state → count, config files)
     let mut projects: BTreeMap<String, (BTreeMap<&'static str, usize>, String)> = BTreeMap::new();
@@ -182,26 +191,23 @@ pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
         listed.iter().for_each(|(name, _, _)| println!("{name}"));
         return Ok(0);
     }
-    match args.format.as_str() {
-        "json" => {
-            let entries: Vec<_> = listed
-                .iter()
-                .map(|(name, status, files)| json!({"Name": name, "Status": status, "ConfigFiles": files}))
-                .collect();
-            println!("{}", serde_json::Value::Array(entries));
-        }
-        "table" => {
-            let rows: Vec<Vec<String>> = listed
-                .into_iter()
-                .map(|(name, status, files)| vec![name, status, files])
-                .collect();
-            print!(
-                "{}",
-                table::render(&["NAME", "STATUS", "CONFIG FILES"], &rows)
-            );
-        }
-        other => bail!("unknown format {other:?}: use table or json"),
+    let entries: Vec<_> = listed
+        .iter()
+        .map(|(name, status, files)| json!({"Name": name, "Status": status, "ConfigFiles": files}))
+        .collect();
+    if let Format::Json = format {
+        // docker compose ls prints one JSON array.
+        println!("{}", serde_json::Value::Array(entries));
+        return Ok(0);
     }
+    let text = format::render(&format, "--format", LS_HEADERS, &entries, || {
+        let rows: Vec<Vec<String>> = listed
+            .into_iter()
+            .map(|(name, status, files)| vec![name, status, files])
+            .collect();
+        table::render(&["NAME", "STATUS", "CONFIG FILES"], &rows)
+    })?;
+    print!("{text}");
     Ok(0)
 }
 

@@ -20,6 +20,7 @@ pub mod ps;
 pub mod pull;
 pub mod push;
 pub mod run;
+pub mod search;
 pub mod stats;
 pub mod system;
 pub mod up;

@@ -3,6 +3,7 @@
 //! output.
 
 use crate::context::GlobalOptions;
+use crate::render::format::{self, Format, Headers};
 use crate::render::table;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -65,7 +66,7 @@ pub struct LsArgs {
     /// Provide filter values (e.g. "label=KEY[=VALUE]", "name=TEXT", "id=PREFIX", "driver=bridge")
     #[arg(short = 'f', long = "filter")]
     pub filters: Vec<String>,
-    /// Format output: table or json
+    /// Format output: table, json, 'table TEMPLATE' or a Go template
     #[arg(long, default_value = "table")]
     pub format: String,
 }
@@ -114,9 +115,9 @@ pub struct RmArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Format output: json (the default)
-    #[arg(short = 'f', long, default_value = "json")]
-    pub format: String,
+    /// Format output: json (the default) or a Go template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
     #[arg(value_name = "NETWORK", required = true)]
     pub names: Vec<String>,
 }
@@ -202,7 +203,20 @@ fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
+/// The fields of a `network ls` row and docker's headers for them.
+const LS_HEADERS: &Headers = &[
+    ("ID", "NETWORK ID"),
+    ("Name", "NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("IPv6", "IPV6"),
+    ("Internal", "INTERNAL"),
+    ("Labels", "LABELS"),
+    ("CreatedAt", "CREATED AT"),
+];
+
 fn ls(engine: &dyn Engine, args: LsArgs) -> Result<i32> {
+    let format = Format::parse("--format", &args.format)?;
     let networks = filter_networks(engine.list_networks(&[])?, &args.filters)?;
     let id = |n: &NetworkInfo| {
         if args.no_trunc {
@@ -217,25 +231,22 @@ fn ls(engine: &dyn Engine, args: LsArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    match args.format.as_str() {
-        "table" => {
-            let rows: Vec<Vec<String>> = networks
-                .iter()
-                .map(|n| vec![id(n), n.name.clone(), "bridge".into(), "local".into()])
-                .collect();
-            print!(
-                "{}",
-                table::render(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
-            );
-        }
-        "json" => {
-            // docker prints one JSON object a line.
-            for n in &networks {
-                println!("{}", serde_json::to_string(&ls_json(n))?);
-            }
-        }
-        other => anyhow::bail!("unsupported format {other:?}: use table or json"),
-    }
+    let entries: Vec<serde_json::Value> = networks
+        .iter()
+        .map(|n| {
+            let mut entry = ls_json(n);
+            entry["ID"] = id(n).into();
+            entry
+        })
+        .collect();
+    let text = format::render(&format, "--format", LS_HEADERS, &entries, || {
+        let rows: Vec<Vec<String>> = networks
+            .iter()
+            .map(|n| vec![id(n), n.name.clone(), "bridge".into(), "local".into()])
+            .collect();
+        table::render(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
+    })?;
+    print!("{text}");
     Ok(0)
 }
 
@@ -455,12 +466,8 @@ fn rm(engine: &dyn Engine, args: RmArgs) -> Result<i32> {
 }
 
 fn inspect(engine: &dyn Engine, args: InspectArgs) -> Result<i32> {
-    if args.format != "json" {
-        anyhow::bail!(
-            "unsupported format {:?}: wharf prints networks as JSON",
-            args.format
-        );
-    }
+    // A bad template fails before any network is read.
+    format::inspect("--format", args.format.as_deref(), &[])?;
     let networks = engine.list_networks(&[])?;
     let containers = engine.list_containers(&[])?;
     let mut found = Vec::new();
@@ -471,7 +478,10 @@ fn inspect(engine: &dyn Engine, args: InspectArgs) -> Result<i32> {
             None => failures.push(format!("network {key} not found")),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&found)?);
+    print!(
+        "{}",
+        format::inspect("--format", args.format.as_deref(), &found)?
+    );
     if failures.is_empty() {
         Ok(0)
     } else {

@@ -1,6 +1,7 @@
 //! `wharf ps`: the project's containers, as docker compose lists them.
 
 use crate::context::GlobalOptions;
+use crate::render::format::{self, Format, Headers};
 use crate::render::{table, units};
 use anyhow::Result;
 use clap::Args;
@@ -18,7 +19,7 @@ pub struct PsArgs {
     /// Display services
     #[arg(long)]
     pub services: bool,
-    /// Format output: table or json
+    /// Format output: table, json, 'table TEMPLATE' or a Go template
     #[arg(long, default_value = "table")]
     pub format: String,
     /// Filter services by status (running, exited, created, restarting, …)
@@ -28,7 +29,32 @@ pub struct PsArgs {
     pub names: Vec<String>,
 }
 
+/// The fields of a `ps` row and docker compose's headers for them.
+pub const HEADERS: &Headers = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Name", "NAME"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Networks", "NETWORKS"),
+    ("State", "STATE"),
+    ("Health", "HEALTH"),
+    ("ExitCode", "EXIT CODE"),
+    ("Project", "PROJECT"),
+    ("Service", "SERVICE"),
+    ("Publishers", "PUBLISHERS"),
+];
+
 pub fn ps(global: &GlobalOptions, args: PsArgs) -> Result<i32> {
+    let format = Format::parse("--format", &args.format)?;
     let (project, name) = global.project_or_name()?;
     let engine = global.engine()?;
     let scope = wharf_app::containers::Scope {
@@ -54,37 +80,30 @@ pub fn ps(global: &GlobalOptions, args: PsArgs) -> Result<i32> {
         return Ok(0);
     }
     let now = units::now_secs();
-    match args.format.as_str() {
-        "json" => {
-            for c in &containers {
-                println!("{}", json_entry(c, now));
-            }
-        }
-        "table" => {
-            let rows: Vec<Vec<String>> = containers
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.name.clone(),
-                        c.image.clone(),
-                        quoted_command(c, 20),
-                        c.label(labels::SERVICE).unwrap_or("").to_string(),
-                        format!("{} ago", units::human_duration(now - c.created)),
-                        status_text(&c.state, c.health, now),
-                        ports_text(&c.ports),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                table::render(
-                    &["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"],
-                    &rows
-                )
-            );
-        }
-        other => anyhow::bail!("unknown format {other:?}: use table or json"),
-    }
+    let entries: Vec<serde_json::Value> = containers.iter().map(|c| json_entry(c, now)).collect();
+    let text = format::render(&format, "--format", HEADERS, &entries, || {
+        let rows: Vec<Vec<String>> = containers
+            .iter()
+            .map(|c| {
+                vec![
+                    c.name.clone(),
+                    c.image.clone(),
+                    quoted_command(c, 20),
+                    c.label(labels::SERVICE).unwrap_or("").to_string(),
+                    format!("{} ago", units::human_duration(now - c.created)),
+                    status_text(&c.state, c.health, now),
+                    ports_text(&c.ports),
+                ]
+            })
+            .collect();
+        table::render(
+            &[
+                "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
+            ],
+            &rows,
+        )
+    })?;
+    print!("{text}");
     Ok(0)
 }
 

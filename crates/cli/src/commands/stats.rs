@@ -2,6 +2,7 @@
 //! containers, read from their cgroups and network namespaces.
 
 use crate::context::GlobalOptions;
+use crate::render::format::{self, Format, Headers};
 use crate::render::{table, units};
 use anyhow::Result;
 use clap::Args;
@@ -21,7 +22,7 @@ pub struct StatsArgs {
     /// Do not truncate output
     #[arg(long)]
     pub no_trunc: bool,
-    /// Format output: table or json
+    /// Format output: table, json, 'table TEMPLATE' or a Go template
     #[arg(long, default_value = "table")]
     pub format: String,
     /// Leave out the project's total row (shown when there are several containers)
@@ -32,9 +33,7 @@ pub struct StatsArgs {
 }
 
 pub fn stats(global: &GlobalOptions, args: StatsArgs) -> Result<i32> {
-    if !matches!(args.format.as_str(), "table" | "json") {
-        anyhow::bail!("unknown format {:?}: use table or json", args.format);
-    }
+    let format = Format::parse("--format", &args.format)?;
     let (project, name) = global.project_or_name()?;
     let engine = global.engine()?;
     let redraw = !args.no_stream && global.stdout_ansi();
@@ -54,17 +53,15 @@ pub fn stats(global: &GlobalOptions, args: StatsArgs) -> Result<i32> {
         if redraw {
             let _ = write!(out, "\x1b[2J\x1b[H");
         }
-        if args.format == "json" {
-            for row in &rows {
-                let _ = writeln!(out, "{}", row.json());
-            }
-        } else {
+        let entries: Vec<serde_json::Value> = rows.iter().map(Row::json).collect();
+        let text = format::render(&format, "--format", FIELDS, &entries, || {
             let mut cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
             if rows.len() > 1 && !args.no_total {
                 cells.push(Row::total(&rows).cells());
             }
-            let _ = write!(out, "{}", table::render(&Row::HEADERS, &cells));
-        }
+            table::render(&Row::HEADERS, &cells)
+        })?;
+        let _ = write!(out, "{text}");
         let _ = out.flush();
         if args.no_stream {
             return Ok(0);
@@ -72,6 +69,19 @@ pub fn stats(global: &GlobalOptions, args: StatsArgs) -> Result<i32> {
         std::thread::sleep(Duration::from_secs(1));
     }
 }
+
+/// The fields of a `stats` row and docker's headers for them.
+const FIELDS: &Headers = &[
+    ("Container", "CONTAINER"),
+    ("Name", "NAME"),
+    ("ID", "CONTAINER ID"),
+    ("CPUPerc", "CPU %"),
+    ("MemUsage", "MEM USAGE / LIMIT"),
+    ("MemPerc", "MEM %"),
+    ("NetIO", "NET I/O"),
+    ("BlockIO", "BLOCK I/O"),
+    ("PIDs", "PIDS"),
+];
 
 /// One row of the table: the core's figures, the ID cut unless `--no-trunc`.
 struct Row(Figures);

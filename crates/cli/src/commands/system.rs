@@ -2,6 +2,7 @@
 //! cache, in docker's table (or JSON), with `-v` the detail of each.
 
 use crate::context::GlobalOptions;
+use crate::render::format::{self, Format, Headers};
 use crate::render::{table, units};
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -19,7 +20,7 @@ pub struct DfArgs {
     /// Show detailed information on space usage
     #[arg(short = 'v', long)]
     pub verbose: bool,
-    /// Format output: table or json
+    /// Format output: table, json, 'table TEMPLATE' or a Go template
     #[arg(long, default_value = "table")]
     pub format: String,
 }
@@ -31,19 +32,23 @@ pub fn system(global: &GlobalOptions, command: SystemCommand) -> Result<i32> {
 }
 
 fn df(global: &GlobalOptions, args: DfArgs) -> Result<i32> {
-    if !matches!(args.format.as_str(), "table" | "json") {
-        anyhow::bail!("unknown format {:?}: use table or json", args.format);
+    let format = Format::parse("--format", &args.format)?;
+    if args.verbose {
+        format::only_table_or_json("--format", &args.format)?;
     }
     let usage = global.engine()?.disk_usage()?;
     let now = units::now_secs();
-    match (args.format.as_str(), args.verbose) {
-        ("json", false) => usage
-            .summary()
-            .iter()
-            .for_each(|row| println!("{}", summary_json(row))),
-        ("json", true) => println!("{}", verbose_json(&usage, now)),
-        (_, false) => print!("{}", summary_table(&usage.summary())),
+    match (format, args.verbose) {
+        (Format::Json, true) => println!("{}", verbose_json(&usage, now)),
         (_, true) => print!("{}", verbose_table(&usage, now)),
+        (format, false) => {
+            let summary = usage.summary();
+            let entries: Vec<Value> = summary.iter().map(summary_json).collect();
+            let text = format::render(&format, "--format", SUMMARY_HEADERS, &entries, || {
+                summary_table(&summary)
+            })?;
+            print!("{text}");
+        }
     }
     Ok(0)
 }
@@ -58,6 +63,15 @@ fn reclaimable_text(row: &UsageSummary) -> String {
         format!("{bytes} ({}%)", row.reclaimable * 100 / row.size)
     }
 }
+
+/// The fields of a `system df` row and docker's headers for them.
+const SUMMARY_HEADERS: &Headers = &[
+    ("Type", "TYPE"),
+    ("TotalCount", "TOTAL"),
+    ("Active", "ACTIVE"),
+    ("Size", "SIZE"),
+    ("Reclaimable", "RECLAIMABLE"),
+];
 
 fn summary_table(rows: &[UsageSummary]) -> String {
     let rows: Vec<Vec<String>> = rows
@@ -320,9 +334,9 @@ mod tests {
         let rows = [row("Images", 4_260_000, 0), row("Local Volumes", 36, 36)];
         assert_eq!(
             summary_table(&rows),
-            "TYPE            TOTAL   ACTIVE   SIZE     RECLAIMABLE\n\
-             Images          2       1        4.26MB   0B (0%)\n\
-             Local Volumes   2       1        36B      36B (100%)\n"
+            "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\n\
+             Images          2         1         4.26MB    0B (0%)\n\
+             Local Volumes   2         1         36B       36B (100%)\n"
         );
         assert_eq!(
             summary_json(&rows[1]),

@@ -2,6 +2,7 @@
 //! docker's output (`DRIVER    VOLUME NAME`, inspect as a JSON array).
 
 use crate::context::GlobalOptions;
+use crate::render::format::{self, Format, Headers};
 use crate::render::table;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -31,7 +32,7 @@ pub struct LsArgs {
     /// Provide filter values (e.g. "dangling=true", "label=KEY[=VALUE]", "name=TEXT", "driver=local")
     #[arg(short = 'f', long = "filter")]
     pub filters: Vec<String>,
-    /// Format output: table or json
+    /// Format output: table, json, 'table TEMPLATE' or a Go template
     #[arg(long, default_value = "table")]
     pub format: String,
 }
@@ -62,9 +63,9 @@ pub struct RmArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Format output: json (the default)
-    #[arg(short = 'f', long, default_value = "json")]
-    pub format: String,
+    /// Format output: json (the default) or a Go template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
     #[arg(value_name = "VOLUME", required = true)]
     pub names: Vec<String>,
 }
@@ -123,7 +124,22 @@ pub fn filter_volumes(volumes: Vec<VolumeInfo>, filters: &[String]) -> Result<Ve
     Ok(out)
 }
 
+/// The fields of a `volume ls` row and docker's headers for them.
+const LS_HEADERS: &Headers = &[
+    ("Name", "VOLUME NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("Mountpoint", "MOUNTPOINT"),
+    ("Labels", "LABELS"),
+    ("Links", "LINKS"),
+    ("Size", "SIZE"),
+    ("Availability", "AVAILABILITY"),
+    ("Group", "GROUP"),
+    ("Status", "STATUS"),
+];
+
 fn ls(engine: &dyn VolumeEngine, args: LsArgs) -> Result<i32> {
+    let format = Format::parse("--format", &args.format)?;
     let volumes = filter_volumes(engine.list_volumes(&[])?, &args.filters)?;
     if args.quiet {
         for v in &volumes {
@@ -131,22 +147,15 @@ fn ls(engine: &dyn VolumeEngine, args: LsArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    match args.format.as_str() {
-        "table" => {
-            let rows: Vec<Vec<String>> = volumes
-                .iter()
-                .map(|v| vec![v.driver.clone(), v.name.clone()])
-                .collect();
-            print!("{}", table::render(&["DRIVER", "VOLUME NAME"], &rows));
-        }
-        "json" => {
-            // docker prints one JSON object a line.
-            for v in &volumes {
-                println!("{}", serde_json::to_string(&ls_json(v))?);
-            }
-        }
-        other => anyhow::bail!("unsupported format {other:?}: use table or json"),
-    }
+    let entries: Vec<serde_json::Value> = volumes.iter().map(ls_json).collect();
+    let text = format::render(&format, "--format", LS_HEADERS, &entries, || {
+        let rows: Vec<Vec<String>> = volumes
+            .iter()
+            .map(|v| vec![v.driver.clone(), v.name.clone()])
+            .collect();
+        table::render(&["DRIVER", "VOLUME NAME"], &rows)
+    })?;
+    print!("{text}");
     Ok(0)
 }
 
@@ -241,12 +250,8 @@ fn rm(engine: &dyn VolumeEngine, args: RmArgs) -> Result<i32> {
 }
 
 fn inspect(engine: &dyn VolumeEngine, args: InspectArgs) -> Result<i32> {
-    if args.format != "json" {
-        anyhow::bail!(
-            "unsupported format {:?}: wharf prints volumes as JSON",
-            args.format
-        );
-    }
+    // A bad template fails before any volume is read.
+    format::inspect("--format", args.format.as_deref(), &[])?;
     let mut found = Vec::new();
     let mut failures = Vec::new();
     for name in &args.names {
@@ -255,7 +260,10 @@ fn inspect(engine: &dyn VolumeEngine, args: InspectArgs) -> Result<i32> {
             Err(e) => failures.push(format!("no such volume: {name} ({e})")),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&found)?);
+    print!(
+        "{}",
+        format::inspect("--format", args.format.as_deref(), &found)?
+    );
     if failures.is_empty() {
         Ok(0)
     } else {

@@ -1,6 +1,7 @@
 //! Output renderers: tables, progress, units and colours.
 
 pub mod events;
+pub mod format;
 pub mod progress;
 pub mod table;
 pub mod units;
