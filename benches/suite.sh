@@ -6,8 +6,12 @@
 # Needs: root (namespaces, mounts, cgroups, bridges); the Rust toolchain (it
 # builds `cargo build --release --locked` itself and measures that binary);
 # the packages of scripts/install-deps.sh: busybox-static (the image, made by
-# scripts/make-busybox-tar.sh), util-linux (unshare), docker-registry, skopeo
-# and curl.
+# scripts/make-busybox-tar.sh), util-linux (unshare), iproute2 and nftables
+# (the unrelated interfaces, routes and rules of the busy-host rows),
+# docker-registry, skopeo and curl.
+#
+# WHARF_TIMINGS=1 makes wharf print how long each lifecycle phase took (see
+# DESIGN.md, "Where the time goes"); run a command by hand with it to profile.
 #
 # Everything runs inside fresh mount, network and pid namespaces (unshare) with
 # a temporary WHARF_ROOT and a cgroup parent of its own, all removed at the
@@ -34,7 +38,7 @@ if [ "${WHARF_BENCH_INNER:-}" != 1 ]; then
     echo "RUNS=$RUNS is not a positive number of runs" >&2
     exit 1
   fi
-  tools=(unshare nsenter ip curl skopeo busybox)
+  tools=(unshare nsenter ip nft curl skopeo busybox)
   [ -n "${WHARF_BENCH_BINARY:-}" ] || tools+=(cargo)
   for tool in "${tools[@]}"; do
     if ! command -v "$tool" >/dev/null; then
@@ -222,7 +226,7 @@ for n in "${sizes[@]}"; do
   done
   case $n in
     3) up_target="<=60" down_target="<=60" ;;
-    50) up_target="<=1000" down_target="" ;;
+    50) up_target="<=1000" down_target="<=500" ;;
     *) up_target="" down_target="" ;;
   esac
   row "up -d, $n services" ms 1000 "$up_target" up
@@ -239,6 +243,42 @@ for n in "${sizes[@]}"; do
   fi
   row "down, $n services" ms 1000 "$down_target" down
 done
+
+# The same 3 services beside 200 unrelated interfaces (each with an address
+# and a route) and 200 firewall rules, as on a busy host: what wharf does must
+# not grow with what else the host has.
+progress "up -d / down of 3 services beside 200 interfaces, routes and nft rules ($RUNS runs)"
+clutter=$WORK/clutter
+{
+  for ((i = 0; i < 200; i++)); do
+    echo "link add wbclutter$i type dummy"
+    echo "link set wbclutter$i up"
+    echo "address add 10.201.$i.1/32 dev wbclutter$i"
+    echo "route add 10.202.$i.0/24 dev wbclutter$i"
+  done
+} >"$clutter.ip"
+quiet ip -batch "$clutter.ip"
+{
+  echo "table inet wharf_bench_clutter {"
+  echo "  chain filter { type filter hook forward priority 10;"
+  for ((i = 0; i < 200; i++)); do
+    echo "    ip saddr 10.202.$i.0/24 tcp dport $((10000 + i)) counter accept"
+  done
+  echo "  }"
+  echo "}"
+} >"$clutter.nft"
+quiet nft -f "$clutter.nft"
+cd "$WORK/idle3"
+up=() down=()
+for ((r = 0; r < RUNS; r++)); do
+  timed up "$WHARF" up -d
+  timed down "$WHARF" down
+done
+row "up -d, 3 services, 200 links/routes/rules" ms 1000 "<=60" up
+row "down, 3 services, 200 links/routes/rules" ms 1000 "<=60" down
+quiet nft delete table inet wharf_bench_clutter
+for ((i = 0; i < 200; i++)); do echo "link delete wbclutter$i"; done >"$clutter.ip"
+quiet ip -batch "$clutter.ip"
 
 if [ "${WHARF_BENCH_LIFECYCLE_ONLY:-}" != 1 ]; then
 # A start-first update: `up -d` returns once the new container is healthy

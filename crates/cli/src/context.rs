@@ -142,6 +142,7 @@ impl GlobalOptions {
             cgroup_parent: std::env::var("WHARF_CGROUP_PARENT").unwrap_or_else(|_| "wharf".into()),
             monitor_program: std::env::current_exe()
                 .context("finding the wharf executable to run container monitors")?,
+            timings: std::env::var_os("WHARF_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0"),
         };
         LinuxEngine::open(config).with_context(|| {
             format!(

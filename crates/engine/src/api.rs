@@ -64,6 +64,7 @@ impl Engine for LinuxEngine {
     }
 
     fn list_containers(&self, wanted: &[(&str, &str)]) -> Result<Vec<ContainerInfo>> {
+        let _listing = self.phase("list containers", "");
         let mut out = Vec::new();
         for record in self.all_records()? {
             if wanted
@@ -83,6 +84,7 @@ impl Engine for LinuxEngine {
 
     fn start_container(&self, id: &str) -> Result<()> {
         let record = self.find(id)?;
+        let _whole = self.phase("start", &record.name);
         let Some(monitor_lock) = self.claim_monitor(&record)? else {
             return Ok(());
         };
@@ -104,6 +106,7 @@ impl Engine for LinuxEngine {
         }
         let _ = fs::remove_file(self.layout.container(&record.id).join(STOP_MARKER));
         self.write_etc_files_locked(&record)?;
+        let _attached = self.phase("run: the attached monitor, start to end", &record.name);
         self.run_monitor_attached(&record)
     }
 
@@ -278,6 +281,7 @@ impl Engine for LinuxEngine {
     }
 
     fn remove_project_leftovers(&self, project: &str) -> Result<Vec<String>> {
+        let _scan = self.phase("down: look for leftover containers", project);
         leftovers::remove_orphan_containers(
             &self.layout,
             &self.config.cgroup_fs_root,

@@ -30,8 +30,10 @@ pub(crate) fn remove_orphan_containers(
     let mut ids = BTreeSet::new();
     for dir in parent.dirs() {
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            // The name first: a cgroup v1 directory holds dozens of control
+            // files, and the type comes from the directory entry, not a stat.
             let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.path().is_dir() && is_container_id(&name) {
+            if is_container_id(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
                 ids.insert(name);
             }
         }

@@ -33,6 +33,7 @@ mod security;
 mod spawn;
 mod state;
 mod store;
+mod timing;
 mod unhealthy;
 mod usage;
 mod volumes;
@@ -82,6 +83,9 @@ pub struct EngineConfig {
     /// The program started as a container's monitor, with the arguments
     /// `__monitor --root ROOT --cgroup-parent P ID` appended.
     pub monitor_program: PathBuf,
+    /// Print how long each lifecycle phase takes to standard error (see
+    /// the `timing` module); the CLI sets it from `WHARF_TIMINGS=1`.
+    pub timings: bool,
 }
 
 /// The Linux engine.

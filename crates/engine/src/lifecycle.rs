@@ -6,7 +6,7 @@ use crate::lock::{self, MONITOR_LOCK};
 use crate::state::read_configs;
 use crate::store::{self, ContainerRecord, RuntimeState};
 use crate::{
-    events, files, image_err, netmode, network, ports, runtime_err, security, LinuxEngine,
+    events, files, image_err, netmode, network, ports, runtime_err, security, timing, LinuxEngine,
     CONFIG_FILE, DEFAULT_PATH, DEFAULT_STOP_TIMEOUT, STATE_FILE, STOP_MARKER,
 };
 use std::fs;
@@ -15,12 +15,22 @@ use wharf_engine_api::labels;
 use wharf_engine_api::{ContainerSpec, ContainerState, EngineError, Result};
 
 impl LinuxEngine {
+    /// Time phase `name` of `subject` (see [`crate::timing`]).
+    pub(crate) fn phase<'a>(&self, name: &'static str, subject: &'a str) -> timing::Phase<'a> {
+        timing::phase(self.config.timings, name, subject)
+    }
+
     pub(crate) fn create(&self, spec: &ContainerSpec) -> Result<String> {
+        let _whole = self.phase("create", &spec.name);
+        let validation = self.phase("create: validate the spec", &spec.name);
         crate::resources::validate(spec, &self.config.cgroup_fs_root)?;
         security::validate(spec, &self.layout.seccomp_cache())?;
         files::validate(spec)?;
+        drop(validation);
+        let reading = self.phase("create: global lock, read every record", &spec.name);
         let _lock = self.global_lock()?;
         let records = self.all_records_repairing()?;
+        drop(reading);
         if records.iter().any(|r| r.name == spec.name) {
             return Err(EngineError::Conflict {
                 kind: "container",
@@ -66,8 +76,10 @@ impl LinuxEngine {
                 .clone()
                 .unwrap_or_else(|| id[..12].to_string()),
         };
+        let allocation = self.phase("create: allocate endpoints", &spec.name);
         let networks = network::load_networks(&self.layout)?;
         let endpoints = network::allocate_endpoints(&networks, &records, &id, &spec.networks)?;
+        drop(allocation);
         let project = spec
             .labels
             .get(labels::PROJECT)
@@ -104,6 +116,7 @@ impl LinuxEngine {
             args,
         };
         let dir = self.layout.container(&id);
+        let writing = self.phase("create: write the container's files", &spec.name);
         let result = (|| {
             for sub in ["upper", "work", "merged"] {
                 fs::create_dir_all(dir.join(sub)).map_err(|e| {
@@ -120,6 +133,8 @@ impl LinuxEngine {
             let _ = fs::remove_dir_all(&dir);
             return Err(e);
         }
+        drop(writing);
+        let _dns = self.phase("create: rewrite DNS tables", &spec.name);
         let mut all = records;
         all.push(record.clone());
         let nets: Vec<String> = record
@@ -140,6 +155,7 @@ impl LinuxEngine {
         let timeout = timeout
             .or(record.spec.stop_grace_period_secs.map(Duration::from_secs))
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let _whole = self.phase("stop", &record.name);
         let dir = self.layout.container(&record.id);
         fs::write(dir.join(STOP_MARKER), b"")
             .map_err(|e| EngineError::io(format!("stopping {}", record.name), e))?;
@@ -152,6 +168,7 @@ impl LinuxEngine {
         if let (true, Some(cgroup)) = (state.state.is_paused(), &state.cgroup) {
             cgroup.thaw().map_err(runtime_err)?;
         }
+        let waiting = self.phase("stop: signal, wait for the exit", &record.name);
         if let Some(pid) = pid {
             let signal = wharf_runtime::parse_signal(
                 record.spec.stop_signal.as_deref().unwrap_or("SIGTERM"),
@@ -170,13 +187,24 @@ impl LinuxEngine {
                 }
             }
         }
-        // Let the monitor record the exit (or, restarting, see the stop marker).
-        if let Some(monitor) = state.monitor_pid {
-            let _ = wharf_runtime::wait_for_exit(monitor, Duration::from_secs(5));
-        }
-        if pid.is_some() {
-            self.delete_veths(record)?;
-        }
+        drop(waiting);
+        // The process has ended, so its network can go: the veth deletion
+        // (mostly the kernel waiting for RCU) runs while the monitor records
+        // the exit (or, restarting, sees the stop marker).
+        std::thread::scope(|scope| {
+            let veths = pid.is_some().then(|| {
+                scope.spawn(|| {
+                    let _veths = self.phase("stop: delete veths", &record.name);
+                    self.delete_veths(record)
+                })
+            });
+            if let Some(monitor) = state.monitor_pid {
+                let _monitor_exit = self.phase("stop: wait for the monitor", &record.name);
+                let _ = wharf_runtime::wait_for_exit(monitor, Duration::from_secs(5));
+            }
+            veths.map_or(Ok(()), join_deletion)
+        })?;
+        let _recording = self.phase("stop: record the state", &record.name);
         let mut state = self.live_state(&record.id)?;
         if !matches!(
             state.state,
@@ -215,8 +243,11 @@ impl LinuxEngine {
     }
 
     pub(crate) fn remove(&self, id: &str, force: bool) -> Result<()> {
+        let found = self.phase("remove: find, settled state", id);
         let record = self.find(id)?;
         let state = self.settled_state(&record)?;
+        drop(found);
+        let _whole = self.phase("remove", &record.name);
         if state.state.is_running() || matches!(state.state, ContainerState::Restarting) {
             if !force {
                 return Err(EngineError::Invalid(format!(
@@ -227,6 +258,26 @@ impl LinuxEngine {
             // Killed at once: no pre_stop hooks, as `docker rm -f`.
             self.stop_record(&record, Some(Duration::ZERO))?;
         }
+        std::thread::scope(|scope| {
+            // A container that ended on its own may have left its veth pairs
+            // to the kernel's clean-up a moment ago; their deletion runs while
+            // its cgroups and files go.
+            let veths = scope.spawn(|| {
+                let _veths = self.phase("remove: delete veths", &record.name);
+                self.delete_veths(&record)
+            });
+            let removal = self.remove_stopped(&record);
+            let deletion = join_deletion(veths);
+            removal.and(deletion)
+        })?;
+        events::record(&self.layout, &record, "destroy", &[]);
+        Ok(())
+    }
+
+    /// The part of [`Self::remove`] after the stop: the cgroups, the
+    /// published ports' rules, the state directory and the peers' DNS tables.
+    fn remove_stopped(&self, record: &ContainerRecord) -> Result<()> {
+        let cgroups = self.phase("remove: destroy the cgroups", &record.name);
         let mode =
             wharf_runtime::cgroups::detect(&self.config.cgroup_fs_root).map_err(runtime_err)?;
         let handle = wharf_runtime::CgroupHandle {
@@ -235,19 +286,22 @@ impl LinuxEngine {
             path: record.cgroup_path.clone(),
         };
         handle.kill_all_and_destroy().map_err(runtime_err)?;
-        // A container that ended on its own may have left its veth pairs to
-        // the kernel's clean-up a moment ago.
-        self.delete_veths(&record)?;
-        ports::withdraw(&record)?;
+        drop(cgroups);
+        ports::withdraw(record)?;
+        let parents = self.phase("remove: remove empty parent cgroups", &record.name);
         if let Some((parent, _)) = record.cgroup_path.rsplit_once('/') {
             wharf_runtime::CgroupHandle::remove_empty_parents(&self.config.cgroup_fs_root, parent);
         }
+        drop(parents);
+        let files = self.phase("remove: global lock, remove the files", &record.name);
         let _lock = self.global_lock()?;
         let dir = self.layout.container(&record.id);
         // Remove the config first: a half-removed directory then reads as absent.
         let _ = fs::remove_file(dir.join(CONFIG_FILE));
         fs::remove_dir_all(&dir)
             .map_err(|e| EngineError::io(format!("removing {}", dir.display()), e))?;
+        drop(files);
+        let _dns = self.phase("remove: rewrite DNS tables", &record.name);
         // Only containers with a monitor need their DNS table rewritten (see
         // `refresh_dns_tables`); when none has one, as during `down`, the
         // records are not even read.
@@ -264,9 +318,18 @@ impl LinuxEngine {
                 .collect();
             self.refresh_dns_tables(&records, &nets);
         }
-        events::record(&self.layout, &record, "destroy", &[]);
         Ok(())
     }
+}
+
+/// The outcome of a veth deletion run on a scoped thread.
+fn join_deletion(deletion: std::thread::ScopedJoinHandle<'_, Result<()>>) -> Result<()> {
+    deletion.join().unwrap_or_else(|_| {
+        Err(EngineError::io(
+            "deleting the container's veth pairs",
+            std::io::Error::other("the deleting thread panicked"),
+        ))
+    })
 }
 
 /// An image's HEALTHCHECK (durations in nanoseconds, 0 = default) as the
