@@ -454,3 +454,52 @@ fn stats_figures_agree_with_the_cgroup_files() {
         assert!(!cgroup.exists(), "the container's cgroup is left");
     });
 }
+
+/// A kernel without a controller: run by hand on a guest booted without
+/// pids (`WHARF_VM_APPEND=cgroup_disable=pids
+/// WHARF_VM_LANE_FILTER=cgroup_v2::a_kernel_without scripts/test-vm.sh`;
+/// the runtime's privileged test that sets a pids limit fails there, as it
+/// should); skipped where the kernel has it, as in the default lane.
+#[test]
+fn a_kernel_without_the_pids_controller_runs_containers_and_names_it_for_a_pids_limit() {
+    let name =
+        "cgroup_v2::a_kernel_without_the_pids_controller_runs_containers_and_names_it_for_a_pids_limit";
+    if !v2_host(name) {
+        return;
+    }
+    if read(&Path::new(ROOT).join("cgroup.controllers"))
+        .split(' ')
+        .any(|c| c == "pids")
+    {
+        eprintln!(
+            "skipping {name}: the kernel has the pids controller (boot with cgroup_disable=pids)"
+        );
+        return;
+    }
+    sandboxed(name, |s| {
+        s.import_busybox();
+        let plain = s.project(
+            "plain",
+            "services:\n  box:\n    image: busybox:latest\n    command: [\"sleep\", \"3600\"]\n    mem_limit: 32m\n",
+        );
+        s.ok(&plain, &["up", "-d"]);
+        container_id(s, &plain, "box");
+        s.ok(&plain, &["down", "-t", "0"]);
+
+        let limited = s.project(
+            "lim",
+            "services:\n  box:\n    image: busybox:latest\n    command: [\"sleep\", \"3600\"]\n    pids_limit: 20\n",
+        );
+        let err = s.fails(&limited, &["up", "-d"]);
+        assert!(
+            err.contains("pids cgroup controller") && err.contains("boot a kernel with it"),
+            "{err}"
+        );
+        s.ok(&limited, &["down", "-t", "0"]);
+        let parent = Path::new(ROOT).join(cgroup_parent());
+        assert!(
+            !parent.join("lim").exists() && !parent.join("plain").exists(),
+            "a project's cgroup is left"
+        );
+    });
+}
