@@ -12,6 +12,7 @@ pub mod dns;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod dotenv;
+pub mod gotemplate;
 pub mod manifest;
 pub mod seccomp;
 pub mod token;

@@ -57,6 +57,11 @@ fn dotenv() {
 }
 
 #[test]
+fn gotemplate() {
+    replay("gotemplate", wharf_fuzz::gotemplate::run);
+}
+
+#[test]
 fn manifest() {
     replay("manifest", wharf_fuzz::manifest::run);
 }

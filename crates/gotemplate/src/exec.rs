@@ -130,20 +130,18 @@ impl Exec {
                     .map(|(k, v)| (Value::String(k), v))
                     .collect()
             }
+            // Counted, not collected: `range 1000000000` must not allocate.
             Value::Number(n) if n.as_i64().is_some() => {
-                let count = n.as_i64().unwrap_or(0).max(0) as u64;
-                if count > self.limits.max_steps {
-                    return Err(Located::exec(
-                        offset,
-                        format!(
-                            "range over {count}: more than {} steps",
-                            self.limits.max_steps
-                        ),
-                    ));
+                let count = n.as_i64().unwrap_or(0).max(0);
+                if count == 0 {
+                    return self.walk(&branch.otherwise, dot);
                 }
-                (0..count)
-                    .map(|i| (Value::from(i), Value::from(i)))
-                    .collect()
+                for i in 0..count {
+                    if self.iteration(branch, Value::from(i), Value::from(i))? {
+                        break;
+                    }
+                }
+                return Ok(Flow::Normal);
             }
             Value::Null => Vec::new(),
             other => {
@@ -157,25 +155,30 @@ impl Exec {
         if items.is_empty() {
             return self.walk(&branch.otherwise, dot);
         }
-        let scope = self.variables.len();
         for (key, item) in items {
-            self.step(offset)?;
-            let item = Val::Json(item);
-            match branch.pipeline.variables.as_slice() {
-                [] => {}
-                [element] => self.variables.push((element.clone(), item.clone())),
-                [index, element, ..] => {
-                    self.variables.push((index.clone(), Val::Json(key)));
-                    self.variables.push((element.clone(), item.clone()));
-                }
-            }
-            let flow = self.walk(&branch.body, &item)?;
-            self.variables.truncate(scope);
-            if let Flow::Break = flow {
+            if self.iteration(branch, key, item)? {
                 break;
             }
         }
         Ok(Flow::Normal)
+    }
+
+    /// One pass of a range's body; true when it ended with `{{break}}`.
+    fn iteration(&mut self, branch: &Branch, key: Value, item: Value) -> Result<bool, Located> {
+        self.step(branch.pipeline.offset)?;
+        let scope = self.variables.len();
+        let item = Val::Json(item);
+        match branch.pipeline.variables.as_slice() {
+            [] => {}
+            [element] => self.variables.push((element.clone(), item.clone())),
+            [index, element, ..] => {
+                self.variables.push((index.clone(), Val::Json(key)));
+                self.variables.push((element.clone(), item.clone()));
+            }
+        }
+        let flow = self.walk(&branch.body, &item)?;
+        self.variables.truncate(scope);
+        Ok(matches!(flow, Flow::Break))
     }
 
     fn bind(&mut self, pipeline: &Pipeline, value: Val) {
@@ -263,7 +266,21 @@ impl Exec {
             args.push(self.arg(arg, dot)?);
         }
         args.extend(piped);
-        funcs::call(name, args).map_err(|m| Located::exec(offset, m))
+        let value = funcs::call(name, args).map_err(|m| Located::exec(offset, m))?;
+        // A value may not outgrow the output: `printf "%s%s" $x $x` in a
+        // loop would double it each time.
+        if let Value::String(text) = value.json() {
+            if text.len() > self.limits.max_output {
+                return Err(Located::exec(
+                    offset,
+                    format!(
+                        "{name} made a value longer than {} bytes",
+                        self.limits.max_output
+                    ),
+                ));
+            }
+        }
+        Ok(value)
     }
 
     fn arg(&mut self, arg: &Arg, dot: &Val) -> Result<Val, Located> {

@@ -320,6 +320,21 @@ fn hostile_templates_hit_the_limits() {
         .unwrap_err()
         .message()
         .contains("steps"));
+    let t = Template::parse("{{range 1000000000000}}{{if $.x}}{{end}}{{end}}").unwrap();
+    assert!(t
+        .execute(&json!({}))
+        .unwrap_err()
+        .message()
+        .contains("steps"));
+    let doubling = r#"{{$x := "ab"}}{{range 100}}{{$x = printf "%s%s" $x $x}}{{end}}{{len $x}}"#;
+    let e = Template::parse(doubling)
+        .unwrap()
+        .execute(&json!({}))
+        .unwrap_err();
+    assert!(
+        e.message().contains("printf made a value longer than"),
+        "{e}"
+    );
     let t = Template::parse("{{printf \"%999999999d\" 1}}").unwrap();
     assert!(t
         .execute(&json!({}))

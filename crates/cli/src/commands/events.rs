@@ -162,6 +162,19 @@ mod tests {
     }
 
     #[test]
+    fn templates_see_docker_s_event_fields() {
+        let template = crate::render::format::parse_template(
+            "--format",
+            "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}} {{.TimeNano}} {{.service}}",
+        )
+        .unwrap();
+        assert_eq!(
+            template.execute(&template_data(&sample())).unwrap(),
+            "container die 3f2e p-web-1 1704110400123456789 web"
+        );
+    }
+
+    #[test]
     fn json_form_has_compose_s_fields() {
         let value: serde_json::Value = serde_json::from_str(&json_line(&sample())).unwrap();
         assert_eq!(value["type"], "container");

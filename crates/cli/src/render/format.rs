@@ -37,10 +37,10 @@ impl Format {
     }
 }
 
-/// `table` followed by whitespace and a template.
+/// The template after `table`: docker takes any format that starts with the
+/// word as a table (`table{{.ID}}` too).
 fn table_template(text: &str) -> Option<&str> {
-    let rest = text.trim_start().strip_prefix("table")?;
-    rest.starts_with(char::is_whitespace).then_some(rest)
+    text.trim_start().strip_prefix("table")
 }
 
 /// Parses a template given in `flag`, turning docker's `\t` and `\n`
@@ -166,6 +166,14 @@ mod tests {
         assert_eq!(
             render_text("table {{.Names}}\\t{{.Status}}").unwrap(),
             "NAMES                STATUS\nweb                  Up 2 seconds\na-much-longer-name   Exited (0)\n"
+        );
+    }
+
+    #[test]
+    fn table_may_touch_its_template() {
+        assert_eq!(
+            render_text("table{{.Names}}").unwrap(),
+            "NAMES\nweb\na-much-longer-name\n"
         );
     }
 
