@@ -343,6 +343,38 @@ fn run_it_gives_the_container_this_terminal() {
             assert!(stderr.contains("the input device is not a TTY"), "{stderr}");
             assert_eq!(ok(s, &d, &["ps", "-a", "-q"]).lines().count(), 1);
             assert_eq!(ok(s, &d, &["rm", "con01"]), "con01\n");
+
+            // attach to a detached -it shell: keys go to it, its code comes back.
+            ok(s, &d, &["run", "-dit", "--name", "sh1", "busybox", "sh"]);
+            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
+            let slave: OwnedFd = pty.slave;
+            let mut child = Command::new(&d)
+                .args(["attach", "sh1"])
+                .current_dir(s.work.path())
+                .env("WHARF_ROOT", s.root.path())
+                .stdin(dup(&slave))
+                .stdout(dup(&slave))
+                .stderr(dup(&slave))
+                .spawn()
+                .unwrap();
+            drop(slave);
+            let mut master = std::fs::File::from(pty.master);
+            let mut keys = master.try_clone().unwrap();
+            let output = collect(master.try_clone().unwrap());
+            let typed = eventually("the shell to answer", Duration::from_secs(20), || {
+                use std::io::Write;
+                keys.write_all(b"echo typed-$((6*7))\r").unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                let t = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+                t.contains("typed-42").then_some(t)
+            });
+            assert!(typed.contains("typed-42"), "{typed:?}");
+            std::io::Write::write_all(&mut master, b"exit 7\r").unwrap();
+            let status = eventually("docker attach to end", Duration::from_secs(30), || {
+                child.try_wait().unwrap()
+            });
+            assert_eq!(status.code(), Some(7));
+            assert_eq!(ok(s, &d, &["rm", "sh1"]), "sh1\n");
         },
     );
 }

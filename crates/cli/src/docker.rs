@@ -81,7 +81,7 @@ enum DockerCommand {
     Unpause(container::lifecycle::ContainersArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(container::streams::CpArgs),
-    /// Attach to a running container's output
+    /// Attach local standard input, output, and error streams to a running container
     Attach(container::streams::AttachArgs),
     /// Export a container's filesystem as a tar archive
     Export(container::files::ExportArgs),
@@ -199,9 +199,9 @@ pub fn main(args: Vec<OsString>) -> u8 {
         DockerCommand::Cp(args) => global
             .engine()
             .and_then(|engine| container::streams::cp(&global, &engine, args)),
-        DockerCommand::Attach(args) => global
-            .engine()
-            .and_then(|engine| container::streams::attach(&global, &engine, &args.container)),
+        DockerCommand::Attach(args) => global.engine().and_then(|engine| {
+            container::streams::attach(&global, &engine, &args.container, args.no_stdin)
+        }),
         DockerCommand::Export(args) => container::files::export(&global, args),
         DockerCommand::Diff(args) => container::files::diff(&global, args),
         DockerCommand::Commit(args) => container::files::commit(&global, args),

@@ -56,7 +56,7 @@ pub enum ContainerCommand {
     Unpause(lifecycle::ContainersArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(streams::CpArgs),
-    /// Attach to a running container's output
+    /// Attach local standard input, output, and error streams to a running container
     Attach(streams::AttachArgs),
     /// Export a container's filesystem as a tar archive
     Export(files::ExportArgs),
@@ -93,7 +93,7 @@ pub fn container(global: &GlobalOptions, command: ContainerCommand) -> Result<i3
         }
         ContainerCommand::Attach(args) => {
             let engine = global.engine()?;
-            streams::attach(global, &engine, &args.container)
+            streams::attach(global, &engine, &args.container, args.no_stdin)
         }
         ContainerCommand::Export(args) => files::export(global, args),
         ContainerCommand::Commit(args) => files::commit(global, args),

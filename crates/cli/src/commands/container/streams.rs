@@ -286,10 +286,37 @@ pub struct AttachArgs {
     pub container: String,
 }
 
-/// Follow a running container's output until it ends; its exit code.
-/// Output only: typing into a container is `wharf attach` of its service.
-pub fn attach(_global: &GlobalOptions, engine: &dyn Engine, container: &str) -> Result<i32> {
+/// Attach to a running container: through its monitor when it keeps a
+/// terminal or stdin (keys typed go to it, ctrl-p ctrl-q detaches), else by
+/// following its output until it ends. Its exit code.
+pub fn attach(
+    _global: &GlobalOptions,
+    engine: &wharf_engine::LinuxEngine,
+    container: &str,
+    no_stdin: bool,
+) -> Result<i32> {
+    use nix::sys::signal::{SigSet, Signal};
     let info = engine.inspect_container(container)?;
+    if !info.state.is_running() {
+        bail!("You cannot attach to a stopped container, start it first");
+    }
+    if let Some(attached) = engine.attach_stream(&info.id)? {
+        // Blocked before the attach threads exist, so that only the
+        // forwarding thread receives them.
+        let mut signals = SigSet::empty();
+        signals.add(Signal::SIGINT);
+        signals.add(Signal::SIGTERM);
+        signals.add(Signal::SIGWINCH);
+        signals.thread_block()?;
+        let keys = crate::terminal::DetachKeys::parse(crate::terminal::DEFAULT_DETACH_KEYS)?;
+        let options = super::super::attach::StreamOptions {
+            no_stdin,
+            sig_proxy: true,
+        };
+        return super::super::attach::attach_stream(
+            engine, &info.id, attached, &options, keys, signals,
+        );
+    }
     let options = LogOptions {
         follow: true,
         tail: None,
