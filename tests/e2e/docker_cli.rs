@@ -162,6 +162,16 @@ fn a_docker_tutorial_runs_unchanged() {
         assert!(address.parse::<std::net::Ipv4Addr>().is_ok(), "{doc}");
         assert_eq!(doc["Config"]["Image"], "busybox");
 
+        // stats: one reading with the memory limit, top: its processes.
+        let stats = ok(s, &d, &["stats", "--no-stream", "con01"]);
+        assert!(stats.starts_with("CONTAINER ID   NAME"), "{stats}");
+        assert!(
+            stats.contains("con01") && stats.contains(" / 64MiB"),
+            "{stats}"
+        );
+        let top = ok(s, &d, &["top", "con01"]);
+        assert!(top.starts_with("UID") && top.contains("httpd"), "{top}");
+
         // update: the new limit is in the cgroup at once.
         assert_eq!(memory_limit(&id), "67108864");
         assert_eq!(

@@ -67,6 +67,8 @@ enum DockerCommand {
     Exec(container::streams::ExecArgs),
     /// Display the running processes of a container
     Top(container::streams::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(container::streams::StatsArgs),
     /// List port mappings or a specific mapping for the container
     Port(container::streams::PortArgs),
     /// Rename a container
@@ -190,6 +192,7 @@ pub fn main(args: Vec<OsString>) -> u8 {
         DockerCommand::Logs(args) => container::streams::logs(&global, args),
         DockerCommand::Exec(args) => container::streams::exec(&global, args),
         DockerCommand::Top(args) => container::streams::top(&global, args),
+        DockerCommand::Stats(args) => container::streams::stats(&global, args),
         DockerCommand::Port(args) => container::streams::port(&global, args),
         DockerCommand::Rename(args) => container::lifecycle::rename(&global, args),
         DockerCommand::Update(args) => container::lifecycle::update(&global, args),

@@ -40,6 +40,8 @@ pub enum ContainerCommand {
     Exec(streams::ExecArgs),
     /// Display the running processes of a container
     Top(streams::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(streams::StatsArgs),
     /// List port mappings or a specific mapping for the container
     Port(streams::PortArgs),
     /// Rename a container
@@ -80,6 +82,7 @@ pub fn container(global: &GlobalOptions, command: ContainerCommand) -> Result<i3
         ContainerCommand::Logs(args) => streams::logs(global, args),
         ContainerCommand::Exec(args) => streams::exec(global, args),
         ContainerCommand::Top(args) => streams::top(global, args),
+        ContainerCommand::Stats(args) => streams::stats(global, args),
         ContainerCommand::Port(args) => streams::port(global, args),
         ContainerCommand::Rename(args) => lifecycle::rename(global, args),
         ContainerCommand::Update(args) => lifecycle::update(global, args),

@@ -349,3 +349,52 @@ pub fn attach(
         _ => 0,
     })
 }
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// docker's `stats`: the named containers, else every running one (every
+/// one with `-a`), in any project; no total row, as docker.
+pub fn stats(global: &GlobalOptions, args: StatsArgs) -> Result<i32> {
+    if !matches!(args.format.as_str(), "table" | "json") {
+        bail!("unknown format {:?}: use table or json", args.format);
+    }
+    let engine = global.engine()?;
+    let containers = if args.containers.is_empty() {
+        engine
+            .list_containers(&[])?
+            .into_iter()
+            .filter(|c| args.all || c.state.is_running())
+            .collect()
+    } else {
+        args.containers
+            .iter()
+            .map(|c| engine.inspect_container(c))
+            .collect::<std::result::Result<Vec<_>, _>>()?
+    };
+    let display = super::super::stats::Display {
+        no_stream: args.no_stream,
+        json: args.format == "json",
+        no_trunc: args.no_trunc,
+        no_total: true,
+    };
+    let mut sampler = wharf_app::stats::Sampler::default();
+    super::super::stats::show(global, &display, || {
+        Ok(sampler.sample_containers(&engine, &containers)?)
+    })
+}
