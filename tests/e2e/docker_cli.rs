@@ -162,6 +162,16 @@ fn a_docker_tutorial_runs_unchanged() {
         assert!(address.parse::<std::net::Ipv4Addr>().is_ok(), "{doc}");
         assert_eq!(doc["Config"]["Image"], "busybox");
 
+        // stats: one reading with the memory limit, top: its processes.
+        let stats = ok(s, &d, &["stats", "--no-stream", "con01"]);
+        assert!(stats.starts_with("CONTAINER ID   NAME"), "{stats}");
+        assert!(
+            stats.contains("con01") && stats.contains(" / 64MiB"),
+            "{stats}"
+        );
+        let top = ok(s, &d, &["top", "con01"]);
+        assert!(top.starts_with("UID") && top.contains("httpd"), "{top}");
+
         // update: the new limit is in the cgroup at once.
         assert_eq!(memory_limit(&id), "67108864");
         assert_eq!(
@@ -263,5 +273,350 @@ fn a_docker_tutorial_runs_unchanged() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");
+    });
+}
+
+/// Collect what a pty master reads until the last slave closes.
+fn collect(mut reader: std::fs::File) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::io::Read;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    seen
+}
+
+#[test]
+fn run_it_gives_the_container_this_terminal() {
+    sandboxed(
+        "docker_cli::run_it_gives_the_container_this_terminal",
+        |s| {
+            use std::os::fd::{AsFd, OwnedFd};
+            s.import_busybox();
+            let d = docker_link(s);
+            let size = nix::pty::Winsize {
+                ws_row: 27,
+                ws_col: 91,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
+            let slave: OwnedFd = pty.slave;
+            let dup =
+                |fd: &OwnedFd| std::process::Stdio::from(fd.as_fd().try_clone_to_owned().unwrap());
+            let mut child = Command::new(&d)
+                .args([
+                    "run",
+                    "-it",
+                    "--name",
+                    "con01",
+                    "busybox",
+                    "sh",
+                    "-c",
+                    "tty; stty size; exit 5",
+                ])
+                .current_dir(s.work.path())
+                .env("WHARF_ROOT", s.root.path())
+                .stdin(dup(&slave))
+                .stdout(dup(&slave))
+                .stderr(dup(&slave))
+                .spawn()
+                .unwrap();
+            drop(slave);
+            let output = collect(std::fs::File::from(pty.master));
+            let status = eventually("docker run -it to end", Duration::from_secs(60), || {
+                child.try_wait().unwrap()
+            });
+            let shown = eventually("the container's output", Duration::from_secs(10), || {
+                let t = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+                t.contains("27 91").then_some(t)
+            });
+            assert!(shown.contains("/dev/pts/"), "{shown:?}");
+            assert_eq!(status.code(), Some(5), "{shown:?}");
+            // Without --rm it stays, exited with its code.
+            let ps = ok(
+                s,
+                &d,
+                &["ps", "-a", "--filter", "exited=5", "--format", "json"],
+            );
+            assert!(ps.contains("\"Names\":\"con01\""), "{ps}");
+            // -it without a terminal is docker's error, and creates nothing.
+            let (code, stderr) = fails(s, &d, &["run", "-it", "busybox", "true"]);
+            assert_eq!(code, 125);
+            assert!(stderr.contains("the input device is not a TTY"), "{stderr}");
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]).lines().count(), 1);
+            assert_eq!(ok(s, &d, &["rm", "con01"]), "con01\n");
+
+            // attach to a detached -it shell: keys go to it, its code comes back.
+            ok(s, &d, &["run", "-dit", "--name", "sh1", "busybox", "sh"]);
+            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
+            let slave: OwnedFd = pty.slave;
+            let mut child = Command::new(&d)
+                .args(["attach", "sh1"])
+                .current_dir(s.work.path())
+                .env("WHARF_ROOT", s.root.path())
+                .stdin(dup(&slave))
+                .stdout(dup(&slave))
+                .stderr(dup(&slave))
+                .spawn()
+                .unwrap();
+            drop(slave);
+            let mut master = std::fs::File::from(pty.master);
+            let mut keys = master.try_clone().unwrap();
+            let output = collect(master.try_clone().unwrap());
+            let typed = eventually("the shell to answer", Duration::from_secs(20), || {
+                use std::io::Write;
+                keys.write_all(b"echo typed-$((6*7))\r").unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                let t = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+                t.contains("typed-42").then_some(t)
+            });
+            assert!(typed.contains("typed-42"), "{typed:?}");
+            std::io::Write::write_all(&mut master, b"exit 7\r").unwrap();
+            let status = eventually("docker attach to end", Duration::from_secs(30), || {
+                child.try_wait().unwrap()
+            });
+            assert_eq!(status.code(), Some(7));
+            assert_eq!(ok(s, &d, &["rm", "sh1"]), "sh1\n");
+        },
+    );
+}
+
+#[test]
+fn files_volumes_and_networks() {
+    sandboxed("docker_cli::files_volumes_and_networks", |s| {
+        s.import_busybox();
+        let d = docker_link(s);
+        let host_dir = s.work.path().join("site");
+        std::fs::create_dir_all(&host_dir).unwrap();
+        std::fs::write(host_dir.join("index.html"), "from the host\n").unwrap();
+        let bind = format!("{}:/site:ro", host_dir.display());
+
+        // A named volume, a read-only bind, a tmpfs and an anonymous volume.
+        ok(
+            s,
+            &d,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "store",
+                "-v",
+                "data:/data",
+                "-v",
+                &bind,
+                "--tmpfs",
+                "/scratch:size=1m",
+                "-v",
+                "/anon",
+                "busybox",
+                "sleep",
+                "600",
+            ],
+        );
+        ok(
+            s,
+            &d,
+            &["exec", "store", "sh", "-c", "echo kept > /data/file"],
+        );
+        assert_eq!(
+            ok(s, &d, &["exec", "store", "cat", "/site/index.html"]),
+            "from the host\n"
+        );
+        let (_, stderr) = fails(s, &d, &["exec", "store", "touch", "/site/x"]);
+        assert!(
+            stderr.contains("Read-only") || stderr.is_empty(),
+            "{stderr}"
+        );
+        let mounts = ok(
+            s,
+            &d,
+            &["exec", "store", "grep", " /scratch ", "/proc/mounts"],
+        );
+        assert!(mounts.starts_with("tmpfs /scratch tmpfs"), "{mounts}");
+        let doc = inspect(s, &d, "store");
+        let types: Vec<&str> = doc["Mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Type"].as_str().unwrap())
+            .collect();
+        assert!(
+            types.contains(&"bind") && types.contains(&"volume"),
+            "{doc}"
+        );
+        assert_eq!(doc["HostConfig"]["Tmpfs"]["/scratch"], "size=1048576");
+
+        // --volumes-from sees the same data; the volume outlives the containers.
+        assert_eq!(
+            ok(
+                s,
+                &d,
+                &[
+                    "run",
+                    "--rm",
+                    "--volumes-from",
+                    "store",
+                    "busybox",
+                    "cat",
+                    "/data/file"
+                ]
+            ),
+            "kept\n"
+        );
+        assert_eq!(
+            ok(
+                s,
+                &d,
+                &["run", "--rm", "-v", "data:/d", "busybox", "cat", "/d/file"]
+            ),
+            "kept\n"
+        );
+        let volumes = ok(s, &d, &["volume", "ls", "-q"]);
+        assert!(volumes.lines().any(|v| v == "data"), "{volumes}");
+        // inspect finds a volume by name too.
+        let doc = inspect(s, &d, "data");
+        assert_eq!(doc["Name"], "data");
+
+        // cp both ways.
+        let local = s.work.path().join("copied.txt");
+        std::fs::write(&local, "into the container\n").unwrap();
+        ok(s, &d, &["cp", local.to_str().unwrap(), "store:/tmp/in.txt"]);
+        assert_eq!(
+            ok(s, &d, &["exec", "store", "cat", "/tmp/in.txt"]),
+            "into the container\n"
+        );
+        let back = s.work.path().join("back.txt");
+        ok(s, &d, &["cp", "store:/data/file", back.to_str().unwrap()]);
+        assert_eq!(std::fs::read_to_string(&back).unwrap(), "kept\n");
+
+        // export: the container's files as a tar.
+        let tar = s.work.path().join("store.tar");
+        ok(s, &d, &["export", "-o", tar.to_str().unwrap(), "store"]);
+        let listing = Command::new("tar").arg("-tf").arg(&tar).output().unwrap();
+        let listing = String::from_utf8_lossy(&listing.stdout);
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.trim_end_matches('/') == "tmp/in.txt"),
+            "{listing}"
+        );
+
+        // rm -v removes the anonymous volume, never the named one.
+        let before = ok(s, &d, &["volume", "ls", "-q"]).lines().count();
+        ok(s, &d, &["rm", "-f", "-v", "store"]);
+        let after = ok(s, &d, &["volume", "ls", "-q"]);
+        assert_eq!(after.lines().count(), before - 1, "{after}");
+        assert!(after.lines().any(|v| v == "data"), "{after}");
+
+        // Network modes.
+        let links = ok(
+            s,
+            &d,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "busybox",
+                "cat",
+                "/proc/net/dev",
+            ],
+        );
+        assert!(!links.contains("eth0"), "{links}");
+        let host_links = std::fs::read_to_string("/proc/net/dev").unwrap();
+        let seen = ok(
+            s,
+            &d,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "host",
+                "busybox",
+                "cat",
+                "/proc/net/dev",
+            ],
+        );
+        assert_eq!(seen.lines().count(), host_links.lines().count(), "{seen}");
+
+        // A user network: names and aliases resolve there.
+        ok(s, &d, &["network", "create", "appnet"]);
+        ok(
+            s,
+            &d,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "db",
+                "--network",
+                "appnet",
+                "--network-alias",
+                "database",
+                "busybox",
+                "sleep",
+                "600",
+            ],
+        );
+        let resolved = ok(
+            s,
+            &d,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "appnet",
+                "busybox",
+                "sh",
+                "-c",
+                "nslookup db 127.0.0.11 && nslookup database 127.0.0.11",
+            ],
+        );
+        let address = inspect(s, &d, "db")["NetworkSettings"]["Networks"]["appnet"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            resolved.matches(&address).count() >= 2,
+            "{resolved} (db is {address})"
+        );
+        let (code, stderr) = fails(s, &d, &["network", "rm", "appnet"]);
+        assert_eq!(code, 1, "{stderr}");
+        ok(s, &d, &["rm", "-f", "db"]);
+        ok(s, &d, &["network", "rm", "appnet"]);
+
+        // Bad input: clear errors, nothing half-created.
+        let (code, stderr) = fails(s, &d, &["run", "-d", "--memory", "1k", "busybox", "true"]);
+        assert_eq!(code, 125);
+        assert!(stderr.contains("memory"), "{stderr}");
+        let (code, stderr) = fails(s, &d, &["run", "-d", "--cpus", "99", "busybox", "true"]);
+        assert_eq!(code, 125);
+        assert!(stderr.contains("CPU") || stderr.contains("cpu"), "{stderr}");
+        let (code, stderr) = fails(s, &d, &["run", "-d", "--link", "db:db", "busybox", "true"]);
+        assert_eq!(code, 125);
+        assert!(stderr.contains("--link not supported"), "{stderr}");
+        let (code, stderr) = fails(s, &d, &["run", "-d", "-p", "99999:80", "busybox", "true"]);
+        assert_eq!(code, 125);
+        assert!(stderr.contains("\"--publish\""), "{stderr}");
+        let _holder = std::net::TcpListener::bind("0.0.0.0:18181").unwrap();
+        let (code, stderr) = fails(
+            s,
+            &d,
+            &["run", "-d", "-p", "18181:80", "busybox", "sleep", "9"],
+        );
+        assert_eq!(code, 125);
+        assert!(stderr.contains("18181"), "{stderr}");
+        assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+        let (code, stderr) = fails(s, &d, &["rm", "nothing-here"]);
+        assert_eq!(code, 1);
+        assert!(stderr.contains("nothing-here"), "{stderr}");
     });
 }

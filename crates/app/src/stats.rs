@@ -96,19 +96,29 @@ impl Sampler {
     ) -> Result<Vec<Figures>, AppError> {
         let containers = wharf_orchestrator::project_containers(engine, scope.name, all)?;
         let containers = filter_services(containers, scope)?;
+        self.sample_containers(engine, &containers)
+    }
+
+    /// The figures of `containers`, whatever project they are in (docker's
+    /// `stats CONTAINER…`).
+    pub fn sample_containers(
+        &mut self,
+        engine: &dyn Engine,
+        containers: &[ContainerInfo],
+    ) -> Result<Vec<Figures>, AppError> {
         let read = |c: &ContainerInfo| {
             engine
                 .stats(&c.id)
                 .map_err(|e| AppError::engine(format!("stats of {}", c.name), e))
         };
         if self.previous.is_empty() {
-            for c in &containers {
+            for c in containers {
                 self.previous.insert(c.id.clone(), read(c)?);
             }
             std::thread::sleep(WINDOW);
         }
         let mut rows = Vec::new();
-        for c in &containers {
+        for c in containers {
             let now = read(c)?;
             let before = self
                 .previous

@@ -67,6 +67,8 @@ enum DockerCommand {
     Exec(container::streams::ExecArgs),
     /// Display the running processes of a container
     Top(container::streams::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(container::streams::StatsArgs),
     /// List port mappings or a specific mapping for the container
     Port(container::streams::PortArgs),
     /// Rename a container
@@ -81,7 +83,7 @@ enum DockerCommand {
     Unpause(container::lifecycle::ContainersArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(container::streams::CpArgs),
-    /// Attach to a running container's output
+    /// Attach local standard input, output, and error streams to a running container
     Attach(container::streams::AttachArgs),
     /// Export a container's filesystem as a tar archive
     Export(container::files::ExportArgs),
@@ -190,6 +192,7 @@ pub fn main(args: Vec<OsString>) -> u8 {
         DockerCommand::Logs(args) => container::streams::logs(&global, args),
         DockerCommand::Exec(args) => container::streams::exec(&global, args),
         DockerCommand::Top(args) => container::streams::top(&global, args),
+        DockerCommand::Stats(args) => container::streams::stats(&global, args),
         DockerCommand::Port(args) => container::streams::port(&global, args),
         DockerCommand::Rename(args) => container::lifecycle::rename(&global, args),
         DockerCommand::Update(args) => container::lifecycle::update(&global, args),
@@ -199,9 +202,9 @@ pub fn main(args: Vec<OsString>) -> u8 {
         DockerCommand::Cp(args) => global
             .engine()
             .and_then(|engine| container::streams::cp(&global, &engine, args)),
-        DockerCommand::Attach(args) => global
-            .engine()
-            .and_then(|engine| container::streams::attach(&global, &engine, &args.container)),
+        DockerCommand::Attach(args) => global.engine().and_then(|engine| {
+            container::streams::attach(&global, &engine, &args.container, args.no_stdin)
+        }),
         DockerCommand::Export(args) => container::files::export(&global, args),
         DockerCommand::Diff(args) => container::files::diff(&global, args),
         DockerCommand::Commit(args) => container::files::commit(&global, args),

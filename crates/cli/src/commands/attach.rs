@@ -77,11 +77,15 @@ pub fn attach(global: &GlobalOptions, args: AttachArgs) -> Result<i32> {
         );
     }
     if let Some(attached) = engine.attach_stream(&container.id)? {
+        let options = StreamOptions {
+            no_stdin: args.no_stdin,
+            sig_proxy: args.sig_proxy,
+        };
         return attach_stream(
             &engine,
             &container.id,
             attached,
-            &args,
+            &options,
             detach_keys,
             signals,
         );
@@ -135,14 +139,23 @@ pub fn attach(global: &GlobalOptions, args: AttachArgs) -> Result<i32> {
     })
 }
 
+/// How [`attach_stream`] attaches.
+pub struct StreamOptions {
+    /// `--no-stdin`: only follow the output.
+    pub no_stdin: bool,
+    /// Pass our signals on to the container.
+    pub sig_proxy: bool,
+}
+
 /// Attach through the container's monitor: stdin to it (unless
 /// `--no-stdin`), its output to our stdout and stderr, until its output ends
 /// (it exited: its code) or the detach keys (0, the container keeps running).
-fn attach_stream(
+/// `signals` are blocked by the caller before any thread exists.
+pub fn attach_stream(
     engine: &wharf_engine::LinuxEngine,
     id: &str,
     attached: wharf_engine::attach::Attached,
-    args: &AttachArgs,
+    args: &StreamOptions,
     mut detach_keys: crate::terminal::DetachKeys,
     signals: SigSet,
 ) -> Result<i32> {

@@ -36,34 +36,61 @@ pub fn stats(global: &GlobalOptions, args: StatsArgs) -> Result<i32> {
     let format = Format::parse("--format", &args.format)?;
     let (project, name) = global.project_or_name()?;
     let engine = global.engine()?;
-    let redraw = !args.no_stream && global.stdout_ansi();
     let scope = wharf_app::containers::Scope {
         name: &name,
         project: project.as_ref(),
         services: &args.services,
     };
     let mut sampler = Sampler::default();
+    let display = Display {
+        no_stream: args.no_stream,
+        format,
+        no_trunc: args.no_trunc,
+        no_total: args.no_total,
+    };
+    show(global, &display, || {
+        Ok(sampler.sample(&engine, &scope, args.all)?)
+    })
+}
+
+/// How [`show`] prints the figures.
+pub struct Display {
+    pub no_stream: bool,
+    /// `--format`: a table (the default), json or a Go template.
+    pub format: Format,
+    pub no_trunc: bool,
+    /// Leave out the total row (shown when there are several containers).
+    pub no_total: bool,
+}
+
+/// Print the figures `sample` gives, once or every second (redrawn in place
+/// on a terminal).
+pub fn show(
+    global: &GlobalOptions,
+    display: &Display,
+    mut sample: impl FnMut() -> Result<Vec<Figures>>,
+) -> Result<i32> {
+    let redraw = !display.no_stream && global.stdout_ansi();
     loop {
-        let rows: Vec<Row> = sampler
-            .sample(&engine, &scope, args.all)?
+        let rows: Vec<Row> = sample()?
             .into_iter()
-            .map(|figures| Row::new(figures, args.no_trunc))
+            .map(|figures| Row::new(figures, display.no_trunc))
             .collect();
         let mut out = std::io::stdout().lock();
         if redraw {
             let _ = write!(out, "\x1b[2J\x1b[H");
         }
         let entries: Vec<serde_json::Value> = rows.iter().map(Row::json).collect();
-        let text = format::render(&format, "--format", FIELDS, &entries, || {
+        let text = format::render(&display.format, "--format", FIELDS, &entries, || {
             let mut cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
-            if rows.len() > 1 && !args.no_total {
+            if rows.len() > 1 && !display.no_total {
                 cells.push(Row::total(&rows).cells());
             }
             table::render(&Row::HEADERS, &cells)
         })?;
         let _ = write!(out, "{text}");
         let _ = out.flush();
-        if args.no_stream {
+        if display.no_stream {
             return Ok(0);
         }
         std::thread::sleep(Duration::from_secs(1));

@@ -64,8 +64,9 @@ fn document(engine: &LinuxEngine, kind: Option<&str>, name: &str) -> Result<Valu
 /// Print the documents as a JSON array; every name that is not found is
 /// reported and makes the exit code 1, as docker.
 pub fn inspect(global: &GlobalOptions, args: InspectArgs, container_only: bool) -> Result<i32> {
-    if let Some(f) = args.format.as_deref().filter(|f| *f != "json") {
-        bail!("--format {f:?}: Go templates are not available yet; use --format json and jq to pick fields");
+    if let Some(text) = args.format.as_deref() {
+        // A bad template is refused before anything is looked up.
+        crate::render::format::inspect("--format", Some(text), &[])?;
     }
     let kind = if container_only {
         Some("container")
@@ -86,7 +87,10 @@ pub fn inspect(global: &GlobalOptions, args: InspectArgs, container_only: bool) 
             Err(e) => failed.push(e.to_string()),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&found)?);
+    print!(
+        "{}",
+        crate::render::format::inspect("--format", args.format.as_deref(), &found)?
+    );
     if failed.is_empty() {
         Ok(0)
     } else {

@@ -135,7 +135,7 @@ pub fn start(global: &GlobalOptions, args: StartArgs) -> Result<i32> {
             bail!("you cannot start and attach multiple containers at once");
         };
         engine.start_container(container)?;
-        return super::streams::attach(global, &engine, container);
+        return super::streams::attach(global, &engine, container, !args.interactive);
     }
     each(&args.containers, |c| Ok(engine.start_container(c)?))
 }

@@ -37,6 +37,7 @@ pub struct LsArgs {
 }
 
 pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
+    let format = crate::render::format::Format::parse("--format", &args.format)?;
     let engine = global.engine()?;
     let options = ListOptions {
         all: args.all,
@@ -68,50 +69,53 @@ pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
         std::collections::BTreeMap::new()
     };
     let now = units::now_secs();
-    match args.format.as_str() {
-        "json" => {
-            for c in &containers {
-                println!("{}", super::super::ps::json_entry(c, now));
-            }
+    let entries: Vec<serde_json::Value> = containers
+        .iter()
+        .map(|c| super::super::ps::json_entry(c, now))
+        .collect();
+    let text = crate::render::format::render(
+        &format,
+        "--format",
+        super::super::ps::HEADERS,
+        &entries,
+        || {
+        let mut headers = vec![
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES",
+        ];
+        if args.size {
+            headers.push("SIZE");
         }
-        "table" => {
-            let mut headers = vec![
-                "CONTAINER ID",
-                "IMAGE",
-                "COMMAND",
-                "CREATED",
-                "STATUS",
-                "PORTS",
-                "NAMES",
-            ];
-            if args.size {
-                headers.push("SIZE");
-            }
-            let rows: Vec<Vec<String>> = containers
-                .iter()
-                .map(|c| {
-                    let mut row = vec![
-                        id(c),
-                        c.image.clone(),
-                        super::super::ps::quoted_command(
-                            c,
-                            if args.no_trunc { usize::MAX } else { 20 },
-                        ),
-                        format!("{} ago", units::human_duration(now - c.created)),
-                        super::super::ps::status_text(&c.state, c.health, now),
-                        super::super::ps::ports_text(&c.ports),
-                        c.name.clone(),
-                    ];
-                    if args.size {
-                        let size = sizes.get(&c.id).copied().unwrap_or(0);
-                        row.push(units::decimal_size(size));
-                    }
-                    row
-                })
-                .collect();
-            print!("{}", table::render(&headers, &rows));
-        }
-        other => anyhow::bail!("unknown format {other:?}: use table or json"),
-    }
+        let rows: Vec<Vec<String>> = containers
+            .iter()
+            .map(|c| {
+                let mut row = vec![
+                    id(c),
+                    c.image.clone(),
+                    super::super::ps::quoted_command(
+                        c,
+                        if args.no_trunc { usize::MAX } else { 20 },
+                    ),
+                    format!("{} ago", units::human_duration(now - c.created)),
+                    super::super::ps::status_text(&c.state, c.health, now),
+                    super::super::ps::ports_text(&c.ports),
+                    c.name.clone(),
+                ];
+                if args.size {
+                    let size = sizes.get(&c.id).copied().unwrap_or(0);
+                    row.push(units::decimal_size(size));
+                }
+                row
+            })
+            .collect();
+        table::render(&headers, &rows)
+        },
+    )?;
+    print!("{text}");
     Ok(0)
 }

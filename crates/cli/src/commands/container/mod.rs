@@ -40,6 +40,8 @@ pub enum ContainerCommand {
     Exec(streams::ExecArgs),
     /// Display the running processes of a container
     Top(streams::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(streams::StatsArgs),
     /// List port mappings or a specific mapping for the container
     Port(streams::PortArgs),
     /// Rename a container
@@ -56,7 +58,7 @@ pub enum ContainerCommand {
     Unpause(lifecycle::ContainersArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(streams::CpArgs),
-    /// Attach to a running container's output
+    /// Attach local standard input, output, and error streams to a running container
     Attach(streams::AttachArgs),
     /// Export a container's filesystem as a tar archive
     Export(files::ExportArgs),
@@ -80,6 +82,7 @@ pub fn container(global: &GlobalOptions, command: ContainerCommand) -> Result<i3
         ContainerCommand::Logs(args) => streams::logs(global, args),
         ContainerCommand::Exec(args) => streams::exec(global, args),
         ContainerCommand::Top(args) => streams::top(global, args),
+        ContainerCommand::Stats(args) => streams::stats(global, args),
         ContainerCommand::Port(args) => streams::port(global, args),
         ContainerCommand::Rename(args) => lifecycle::rename(global, args),
         ContainerCommand::Update(args) => lifecycle::update(global, args),
@@ -93,7 +96,7 @@ pub fn container(global: &GlobalOptions, command: ContainerCommand) -> Result<i3
         }
         ContainerCommand::Attach(args) => {
             let engine = global.engine()?;
-            streams::attach(global, &engine, &args.container)
+            streams::attach(global, &engine, &args.container, args.no_stdin)
         }
         ContainerCommand::Export(args) => files::export(global, args),
         ContainerCommand::Commit(args) => files::commit(global, args),

@@ -286,10 +286,37 @@ pub struct AttachArgs {
     pub container: String,
 }
 
-/// Follow a running container's output until it ends; its exit code.
-/// Output only: typing into a container is `wharf attach` of its service.
-pub fn attach(_global: &GlobalOptions, engine: &dyn Engine, container: &str) -> Result<i32> {
+/// Attach to a running container: through its monitor when it keeps a
+/// terminal or stdin (keys typed go to it, ctrl-p ctrl-q detaches), else by
+/// following its output until it ends. Its exit code.
+pub fn attach(
+    _global: &GlobalOptions,
+    engine: &wharf_engine::LinuxEngine,
+    container: &str,
+    no_stdin: bool,
+) -> Result<i32> {
+    use nix::sys::signal::{SigSet, Signal};
     let info = engine.inspect_container(container)?;
+    if !info.state.is_running() {
+        bail!("You cannot attach to a stopped container, start it first");
+    }
+    if let Some(attached) = engine.attach_stream(&info.id)? {
+        // Blocked before the attach threads exist, so that only the
+        // forwarding thread receives them.
+        let mut signals = SigSet::empty();
+        signals.add(Signal::SIGINT);
+        signals.add(Signal::SIGTERM);
+        signals.add(Signal::SIGWINCH);
+        signals.thread_block()?;
+        let keys = crate::terminal::DetachKeys::parse(crate::terminal::DEFAULT_DETACH_KEYS)?;
+        let options = super::super::attach::StreamOptions {
+            no_stdin,
+            sig_proxy: true,
+        };
+        return super::super::attach::attach_stream(
+            engine, &info.id, attached, &options, keys, signals,
+        );
+    }
     let options = LogOptions {
         follow: true,
         tail: None,
@@ -320,5 +347,52 @@ pub fn attach(_global: &GlobalOptions, engine: &dyn Engine, container: &str) -> 
     Ok(match engine.inspect_container(&info.id)?.state {
         wharf_engine_api::ContainerState::Exited { exit_code, .. } => exit_code,
         _ => 0,
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// docker's `stats`: the named containers, else every running one (every
+/// one with `-a`), in any project; no total row, as docker.
+pub fn stats(global: &GlobalOptions, args: StatsArgs) -> Result<i32> {
+    let format = crate::render::format::Format::parse("--format", &args.format)?;
+    let engine = global.engine()?;
+    let containers = if args.containers.is_empty() {
+        engine
+            .list_containers(&[])?
+            .into_iter()
+            .filter(|c| args.all || c.state.is_running())
+            .collect()
+    } else {
+        args.containers
+            .iter()
+            .map(|c| engine.inspect_container(c))
+            .collect::<std::result::Result<Vec<_>, _>>()?
+    };
+    let display = super::super::stats::Display {
+        no_stream: args.no_stream,
+        format,
+        no_trunc: args.no_trunc,
+        no_total: true,
+    };
+    let mut sampler = wharf_app::stats::Sampler::default();
+    super::super::stats::show(global, &display, || {
+        Ok(sampler.sample_containers(&engine, &containers)?)
     })
 }
