@@ -380,3 +380,14 @@ fn start_first_is_refused_for_host_ports_and_warns_for_named_volumes() {
         plan.warnings
     );
 }
+
+#[test]
+fn a_container_name_ending_like_a_replacement_is_left_alone() {
+    let engine = engine();
+    let mut before = project(1, UpdateConfig::default());
+    before.services.get_mut("worker").unwrap().container_name = Some("worker_next".into());
+    up_quiet(&engine, &before).unwrap();
+    let observed = observe(&engine, "hello").unwrap();
+    let plan = plan_up(&before, &observed, &only_worker()).unwrap();
+    assert!(plan.is_empty(), "{plan}");
+}
