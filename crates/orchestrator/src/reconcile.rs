@@ -534,6 +534,9 @@ pub fn plan_up(
                 _ => surplus.push(container),
             }
         }
+        // A start-first replacement takes `<name>_next`, which a left-over
+        // of an interrupted update may still hold until it is removed.
+        let mut surplus_removals = Vec::new();
         for container in surplus {
             let cause = match container_number(container) {
                 _ if moved_aside(container, service) => Cause::LeftAside,
@@ -542,7 +545,8 @@ pub fn plan_up(
                     replicas: service.replicas,
                 },
             };
-            push_removal(&mut plan, container, options.timeout, &[], cause);
+            let removal = push_removal(&mut plan, container, options.timeout, &[], cause);
+            surplus_removals.push(removal.remove);
         }
 
         let policy = update_policy(name, service, options.update_order)?;
@@ -614,7 +618,12 @@ pub fn plan_up(
                         timeout: options.timeout,
                         reason: why,
                     };
-                    start_first.push(&mut plan, replacement, &prerequisites);
+                    let after: Vec<usize> = prerequisites
+                        .iter()
+                        .chain(&surplus_removals)
+                        .copied()
+                        .collect();
+                    start_first.push(&mut plan, replacement, &after);
                     recreated.insert(name.as_str());
                     continue;
                 }

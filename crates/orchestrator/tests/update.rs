@@ -391,3 +391,20 @@ fn a_container_name_ending_like_a_replacement_is_left_alone() {
     let plan = plan_up(&before, &observed, &only_worker()).unwrap();
     assert!(plan.is_empty(), "{plan}");
 }
+
+#[test]
+fn a_replacement_waits_for_the_removal_of_a_left_over_under_its_name() {
+    let engine = engine();
+    let before = project(1, UpdateConfig::default());
+    up_quiet(&engine, &before).unwrap();
+    let mut next = engine.spec("hello-worker-1").unwrap();
+    next.name = "hello-worker-1_next".into();
+    engine.add_container(&next, true);
+    let old = ids(&engine)["hello-worker-1"].clone();
+
+    up(&engine, &changed(before), &only_worker(), &|_| {}).unwrap();
+
+    let now = ids(&engine);
+    assert_eq!(now.keys().collect::<Vec<_>>(), ["hello-worker-1"]);
+    assert_ne!(now["hello-worker-1"], old);
+}
