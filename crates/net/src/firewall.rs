@@ -60,6 +60,19 @@ pub trait FirewallDriver {
     fn teardown_ports(&self, container_id: &str) -> Result<(), NetError> {
         self.setup_ports(container_id, &[])
     }
+    /// Move the published ports of container `from_id` to container `to_id`
+    /// (a start-first update): `from_id`'s rules go and `to_id`'s `forwards`
+    /// come in one step, so no connection attempt finds neither. This
+    /// default is two steps; drivers that can, do it in one transaction.
+    fn hand_over_ports(
+        &self,
+        from_id: &str,
+        to_id: &str,
+        forwards: &[PortForward],
+    ) -> Result<(), NetError> {
+        self.setup_ports(to_id, forwards)?;
+        self.teardown_ports(from_id)
+    }
     /// Short driver name for messages ("nftables", "none").
     fn name(&self) -> &'static str {
         "custom"
@@ -171,6 +184,31 @@ impl FirewallDriver for Nftables {
         run_nft(
             &action,
             &Nftables::ports_ruleset(container_id, &existing, forwards),
+        )
+    }
+
+    fn hand_over_ports(
+        &self,
+        from_id: &str,
+        to_id: &str,
+        forwards: &[PortForward],
+    ) -> Result<(), NetError> {
+        for forward in forwards {
+            check_bridge_name(&forward.bridge)?;
+        }
+        let action = format!("handing the published ports of container {from_id} to {to_id}");
+        let existing = match list_table(&action)? {
+            Some(listing) => [from_id, to_id]
+                .iter()
+                .flat_map(|id| port_rule_handles(&listing, id))
+                .collect(),
+            None => Vec::new(),
+        };
+        // One document is one nftables transaction: the old rules are
+        // deleted and the new ones added atomically.
+        run_nft(
+            &action,
+            &Nftables::ports_ruleset(to_id, &existing, forwards),
         )
     }
 
@@ -956,6 +994,50 @@ mod tests {
             port_rule_handles(&listing, "c1"),
             vec![("port-dnat".to_string(), 4), ("port-fwd".to_string(), 6)]
         );
+    }
+
+    #[test]
+    fn a_handover_deletes_both_containers_rules_and_adds_the_new_ones_in_one_document() {
+        let listing = golden(
+            r#"{"nftables":[
+            {"rule":{$T,"chain":"port-dnat","handle":4,"comment":"wharf container old","expr":[]}},
+            {"rule":{$T,"chain":"port-fwd","handle":6,"comment":"wharf container old","expr":[]}},
+            {"rule":{$T,"chain":"port-dnat","handle":7,"comment":"wharf container new","expr":[]}}
+            ]}"#,
+        );
+        let existing: Vec<(String, u64)> = ["old", "new"]
+            .iter()
+            .flat_map(|id| port_rule_handles(&listing, id))
+            .collect();
+        let forward = PortForward {
+            host_ip: None,
+            host_port: 8080,
+            target: "172.18.0.3".parse().unwrap(),
+            target_port: 80,
+            udp: false,
+            bridge: "wbr0".into(),
+        };
+        let doc = Nftables::ports_ruleset("new", &existing, &[forward]);
+        let commands = doc["nftables"].as_array().unwrap();
+        let deleted: Vec<u64> = commands
+            .iter()
+            .filter_map(|c| c["delete"]["rule"]["handle"].as_u64())
+            .collect();
+        assert_eq!(deleted, [4, 6, 7]);
+        let added: Vec<&str> = commands
+            .iter()
+            .filter_map(|c| c["add"]["rule"]["comment"].as_str())
+            .collect();
+        assert_eq!(added, ["wharf container new", "wharf container new"]);
+        let first_add = commands
+            .iter()
+            .position(|c| c["add"]["rule"].is_object())
+            .unwrap();
+        let last_delete = commands
+            .iter()
+            .rposition(|c| c["delete"].is_object())
+            .unwrap();
+        assert!(last_delete < first_add, "{doc:#}");
     }
 
     #[test]

@@ -607,7 +607,20 @@ fn nftables_setup_and_teardown() {
             1,
             "c2's rule stays: {rules:?}"
         );
-        Nftables.teardown_ports("c2").unwrap();
+        // A start-first update hands c2's port to its successor c3 in one transaction.
+        Nftables
+            .hand_over_ports("c2", "c3", &[forward(9090, "10.89.0.4")])
+            .unwrap();
+        let (_, rules) = chains_and_rules(&nft_table("inet", "wharf").unwrap());
+        let dnat: Vec<&String> = rules
+            .iter()
+            .filter(|(c, _)| c == "port-dnat")
+            .map(|(_, e)| e)
+            .collect();
+        assert_eq!(dnat.len(), 1, "{dnat:?}");
+        assert!(dnat[0].contains("10.89.0.4") && !dnat[0].contains("10.89.0.3"));
+        assert_eq!(count_in(&rules, "port-fwd"), 1, "{rules:?}");
+        Nftables.teardown_ports("c3").unwrap();
         let (_, rules) = chains_and_rules(&nft_table("inet", "wharf").unwrap());
         assert_eq!(
             count_in(&rules, "port-dnat") + count_in(&rules, "port-fwd"),

@@ -120,12 +120,14 @@ fn aside_prefix(container: &ContainerInfo) -> String {
     format!("{}_", container.id.get(..12).unwrap_or(&container.id))
 }
 
-/// Whether `container` is one a recreate renamed and did not finish with,
-/// or the replacement an interrupted start-first update left under its
-/// temporary name.
-fn moved_aside(container: &ContainerInfo) -> bool {
+/// Whether `container` of `service` is one a recreate renamed and did not
+/// finish with, or the replacement an interrupted start-first update left
+/// under its temporary name (generated names end in the replica's number,
+/// so only a `container_name` could end like one).
+fn moved_aside(container: &ContainerInfo, service: &wharf_compose::Service) -> bool {
     container.name.starts_with(&aside_prefix(container))
-        || crate::update::is_temporary_name(&container.name)
+        || (crate::update::is_temporary_name(&container.name)
+            && service.container_name.as_deref() != Some(container.name.as_str()))
 }
 
 fn service_of(container: &ContainerInfo) -> &str {
@@ -523,7 +525,7 @@ pub fn plan_up(
         let mut containers = by_service.get(name.as_str()).cloned().unwrap_or_default();
         // A container a recreate left aside (it was interrupted) yields its
         // number to the one under the proper name.
-        containers.sort_by_key(|c| (container_number(c), moved_aside(c), c.name.clone()));
+        containers.sort_by_key(|c| (container_number(c), moved_aside(c, service), c.name.clone()));
         for container in containers {
             match container_number(container) {
                 Some(n) if (1..=service.replicas).contains(&n) && !existing.contains_key(&n) => {
@@ -532,15 +534,19 @@ pub fn plan_up(
                 _ => surplus.push(container),
             }
         }
+        // A start-first replacement takes `<name>_next`, which a left-over
+        // of an interrupted update may still hold until it is removed.
+        let mut surplus_removals = Vec::new();
         for container in surplus {
             let cause = match container_number(container) {
-                _ if moved_aside(container) => Cause::LeftAside,
+                _ if moved_aside(container, service) => Cause::LeftAside,
                 Some(number) if existing.contains_key(&number) => Cause::Duplicate { number },
                 _ => Cause::Surplus {
                     replicas: service.replicas,
                 },
             };
-            push_removal(&mut plan, container, options.timeout, &[], cause);
+            let removal = push_removal(&mut plan, container, options.timeout, &[], cause);
+            surplus_removals.push(removal.remove);
         }
 
         let policy = update_policy(name, service, options.update_order)?;
@@ -577,7 +583,7 @@ pub fn plan_up(
             let dependency_only = !options.services.is_empty() && !options.services.contains(name);
             let forced =
                 options.force_recreate || (options.always_recreate_deps && dependency_only);
-            let left_aside = moved_aside(container);
+            let left_aside = moved_aside(container, service);
             if forced
                 || (hash_differs && !options.no_recreate)
                 || recreated_source.is_some()
@@ -612,7 +618,12 @@ pub fn plan_up(
                         timeout: options.timeout,
                         reason: why,
                     };
-                    start_first.push(&mut plan, replacement, &prerequisites);
+                    let after: Vec<usize> = prerequisites
+                        .iter()
+                        .chain(&surplus_removals)
+                        .copied()
+                        .collect();
+                    start_first.push(&mut plan, replacement, &after);
                     recreated.insert(name.as_str());
                     continue;
                 }

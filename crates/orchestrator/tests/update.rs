@@ -328,3 +328,83 @@ fn a_replacement_left_by_an_interrupted_update_is_removed_by_the_next_up() {
     assert_eq!(now.keys().collect::<Vec<_>>(), ["hello-worker-1"]);
     assert_eq!(now["hello-worker-1"], old);
 }
+
+#[test]
+fn start_first_is_refused_for_host_ports_and_warns_for_named_volumes() {
+    let engine = engine();
+    let before = project(1, UpdateConfig::default());
+    up_quiet(&engine, &before).unwrap();
+    let observed = observe(&engine, "hello").unwrap();
+
+    let mut host = changed(before.clone());
+    let worker = host.services.get_mut("worker").unwrap();
+    worker.network_mode = Some("host".into());
+    worker.ports = hello().services["web"].ports.clone();
+    let message = plan_up(&host, &observed, &only_worker())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("network_mode: host"), "{message}");
+
+    let mut published = changed(before.clone());
+    published.services.get_mut("worker").unwrap().ports = hello().services["web"].ports.clone();
+    let message = plan_up(&published, &observed, &only_worker())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("host port 18080"), "{message}");
+
+    let mut with_volume = changed(before);
+    with_volume
+        .volumes
+        .insert("data".into(), Default::default());
+    with_volume
+        .services
+        .get_mut("worker")
+        .unwrap()
+        .volumes
+        .push(wharf_compose::ServiceVolume {
+            kind: wharf_compose::VolumeKind::Volume,
+            source: Some("data".into()),
+            target: "/data".into(),
+            read_only: false,
+            consistency: None,
+            bind: None,
+            volume: None,
+            tmpfs: None,
+        });
+    let plan = plan_up(&with_volume, &observed, &only_worker()).unwrap();
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("both mount volume \"data\" at /data")),
+        "{:?}",
+        plan.warnings
+    );
+}
+
+#[test]
+fn a_container_name_ending_like_a_replacement_is_left_alone() {
+    let engine = engine();
+    let mut before = project(1, UpdateConfig::default());
+    before.services.get_mut("worker").unwrap().container_name = Some("worker_next".into());
+    up_quiet(&engine, &before).unwrap();
+    let observed = observe(&engine, "hello").unwrap();
+    let plan = plan_up(&before, &observed, &only_worker()).unwrap();
+    assert!(plan.is_empty(), "{plan}");
+}
+
+#[test]
+fn a_replacement_waits_for_the_removal_of_a_left_over_under_its_name() {
+    let engine = engine();
+    let before = project(1, UpdateConfig::default());
+    up_quiet(&engine, &before).unwrap();
+    let mut next = engine.spec("hello-worker-1").unwrap();
+    next.name = "hello-worker-1_next".into();
+    engine.add_container(&next, true);
+    let old = ids(&engine)["hello-worker-1"].clone();
+
+    up(&engine, &changed(before), &only_worker(), &|_| {}).unwrap();
+
+    let now = ids(&engine);
+    assert_eq!(now.keys().collect::<Vec<_>>(), ["hello-worker-1"]);
+    assert_ne!(now["hello-worker-1"], old);
+}
