@@ -224,8 +224,9 @@ services:
             browser.screenshot(&s.work.path().join("overview.png"));
 
             browser.click(r#"tr[data-name="web-app-1"] a"#);
-            let page = browser.source();
-            assert!(page.contains("<h1>web-app-1</h1>"), "{page}");
+            let page = eventually("the container page", Duration::from_secs(30), || {
+                Some(browser.source()).filter(|p| p.contains("<h1>web-app-1</h1>"))
+            });
             let opened_at = last_tick(&page).expect("log lines on the container page");
             eventually(
                 "a log line written after the page opened",
@@ -243,8 +244,11 @@ services:
                     (logs.lines().filter(|l| *l == "tick-0").count() >= 2).then_some(())
                 },
             );
-            let after = browser.source();
-            assert!(after.contains("<h1>web-app-1</h1>"), "{after}");
+            eventually(
+                "the container page after the restart",
+                Duration::from_secs(30),
+                || Some(browser.source()).filter(|p| p.contains("<h1>web-app-1</h1>")),
+            );
 
             // Edit the Compose file in the project page and redeploy it.
             browser.go(&format!("http://{DASHBOARD}/projects/web"));
@@ -263,7 +267,10 @@ services:
                 })),
             );
             browser.click("form[action$=\"/deploy\"] button");
-            let progress = browser.source();
+            // The click may return before the POST's answer has loaded.
+            let progress = eventually("the redeploy's answer", Duration::from_secs(60), || {
+                Some(browser.source()).filter(|p| p.contains("<h1>Deploy web</h1>"))
+            });
             assert!(
                 progress.contains("Container web-app-1  Recreated (environment changed)"),
                 "{progress}"

@@ -205,6 +205,12 @@ pub fn container(engine: &dyn Engine, c: &ContainerInfo, history: &History, csrf
             body.push_str("</table>");
         }
     }
+    let inspect = serde_json::to_string_pretty(c).unwrap_or_default();
+    let _ = write!(
+        body,
+        "<details><summary>Inspect</summary><pre id=\"inspect\">{}</pre></details>",
+        escape(&inspect)
+    );
     let logs_url = format!("/containers/{}/logs", encode_segment(&c.id));
     let _ = write!(
         body,

@@ -76,8 +76,8 @@ pub fn respond(d: &Dashboard, request: &Request) -> Response {
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
-        [""] => match collect::read_all(d.engine.as_ref()) {
-            Ok((all, _)) => Response::html(
+        [""] => match collect::list_all(d.engine.as_ref()) {
+            Ok(all) => Response::html(
                 200,
                 pages::overview(&all, &d.history, d.access.csrf_token()),
             ),

@@ -136,7 +136,13 @@ fn handle(dashboard: &Dashboard, mut stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
     let response = match read_request(&mut stream) {
-        Ok(request) => routes::respond(dashboard, &request),
+        Ok(request) => {
+            let mut response = routes::respond(dashboard, &request);
+            if request.method == "HEAD" {
+                response.body.clear();
+            }
+            response
+        }
         Err(ReadError::TooLarge(status)) => Response::text(status, "request too large\n"),
         Err(ReadError::Malformed(why)) => Response::text(400, format!("bad request: {why}\n")),
         Err(ReadError::Io(_)) => return,

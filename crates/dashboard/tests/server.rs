@@ -127,6 +127,19 @@ fn metrics_and_pages_on_loopback_need_no_token() {
     );
     assert!(page.contains(">running<"), "{page}");
     assert_eq!(get(addr, "/containers/nope", "").0, 404);
+    let (status, _, page) = get(addr, "/containers/shop-web-1", "");
+    assert_eq!(status, 200);
+    assert!(page.contains("<pre id=\"inspect\">"), "{page}");
+    assert!(
+        page.contains("&quot;com.docker.compose.service&quot;: &quot;web&quot;"),
+        "{page}"
+    );
+    let host = format!("127.0.0.1:{}", addr.port());
+    let (status, _, body) = send(
+        addr,
+        format!("HEAD / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!((status, body.as_str()), (200, ""));
 }
 
 #[test]
