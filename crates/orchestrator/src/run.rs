@@ -173,6 +173,12 @@ fn with_run_volumes(
             source: crate::error::SettingError::Invalid(format!("run -v {text:?}: {message}")),
         };
         let parsed = syntax::parse_volume(text).map_err(invalid)?;
+        if !parsed.target.starts_with('/') {
+            return Err(invalid(format!(
+                "the target {:?} is not an absolute path in a Linux container: write it as /path",
+                parsed.target
+            )));
+        }
         let target = parsed.target.trim_end_matches('/').to_string();
         let target = if target.is_empty() {
             "/".to_string()
