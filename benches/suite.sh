@@ -251,7 +251,7 @@ progress "up -d / down of 3 services beside 200 interfaces, routes and nft rules
 clutter=$WORK/clutter
 {
   for ((i = 0; i < 200; i++)); do
-    echo "link add wbclutter$i type dummy"
+    echo "link add wbclutter$i type bridge"
     echo "link set wbclutter$i up"
     echo "address add 10.201.$i.1/32 dev wbclutter$i"
     echo "route add 10.202.$i.0/24 dev wbclutter$i"

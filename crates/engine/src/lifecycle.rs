@@ -2,8 +2,6 @@
 //! stop (signal, wait, and what its monitor would have cleaned up) and
 //! remove.
 
-use crate::lock::{self, MONITOR_LOCK};
-use crate::state::read_configs;
 use crate::store::{self, ContainerRecord, RuntimeState};
 use crate::{
     events, files, image_err, netmode, network, ports, runtime_err, security, timing, LinuxEngine,
@@ -293,31 +291,18 @@ impl LinuxEngine {
             wharf_runtime::CgroupHandle::remove_empty_parents(&self.config.cgroup_fs_root, parent);
         }
         drop(parents);
-        let files = self.phase("remove: global lock, remove the files", &record.name);
+        let _files = self.phase("remove: global lock, remove the files", &record.name);
         let _lock = self.global_lock()?;
         let dir = self.layout.container(&record.id);
         // Remove the config first: a half-removed directory then reads as absent.
         let _ = fs::remove_file(dir.join(CONFIG_FILE));
         fs::remove_dir_all(&dir)
             .map_err(|e| EngineError::io(format!("removing {}", dir.display()), e))?;
-        drop(files);
-        let _dns = self.phase("remove: rewrite DNS tables", &record.name);
-        // Only containers with a monitor need their DNS table rewritten (see
-        // `refresh_dns_tables`); when none has one, as during `down`, the
-        // records are not even read.
-        let dirs = self.finished_container_dirs_repairing()?;
-        if dirs
-            .iter()
-            .any(|dir| lock::monitor_lock_held(&dir.join(MONITOR_LOCK)))
-        {
-            let records = read_configs(&dirs)?;
-            let nets: Vec<String> = record
-                .endpoints
-                .iter()
-                .map(|e| e.network_id.clone())
-                .collect();
-            self.refresh_dns_tables(&records, &nets);
-        }
+        // The peers' DNS tables keep the removed container's entries: they
+        // are answered only while its running marker exists, which went with
+        // its directory, and the next create or connect on the network
+        // rewrites the tables. Rewriting them here read every record once
+        // per removal, which made a large `down` quadratic.
         Ok(())
     }
 }
