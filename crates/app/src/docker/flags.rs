@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use wharf_engine_api::{
-    DeviceMapping, LogConfig, LogDriver, Mount, MountKind, PortBinding, Protocol, RestartPolicy,
-    Ulimit, VolumesFrom,
+    DeviceMapping, LogConfig, LogDriver, Mount, MountKind, PortBinding, Protocol, Resources,
+    RestartPolicy, Ulimit, VolumesFrom,
 };
 
 /// A flag value that cannot be used.
@@ -286,6 +286,29 @@ pub fn cpus(text: &str) -> Result<u64, FlagError> {
         .filter(|v: &f64| v.is_finite() && *v >= 0.0)
         .ok_or_else(|| bad("--cpus", text, "write a number of CPUs, like 1.5"))?;
     Ok((value * 1e9).round() as u64)
+}
+
+/// The memory and CPU flags `run`/`create` and `update` share, as written.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LimitFlags<'a> {
+    pub memory: Option<&'a str>,
+    pub memory_swap: Option<&'a str>,
+    pub memory_reservation: Option<&'a str>,
+    pub cpus: Option<&'a str>,
+}
+
+impl LimitFlags<'_> {
+    /// Parses the flags into `resources`; a bad value names its flag.
+    pub fn apply(&self, resources: &mut Resources) -> Result<(), FlagError> {
+        resources.memory_bytes = self.memory.map(|m| bytes("--memory", m)).transpose()?;
+        resources.memory_swap = self.memory_swap.map(memory_swap).transpose()?;
+        resources.memory_reservation = self
+            .memory_reservation
+            .map(|m| bytes("--memory-reservation", m))
+            .transpose()?;
+        resources.nano_cpus = self.cpus.map(cpus).transpose()?;
+        Ok(())
+    }
 }
 
 /// A Go duration flag (`--health-interval 5s`) in milliseconds.

@@ -271,22 +271,13 @@ impl CreateFlags {
         host.restart_policy = flags::restart(&self.restart)?;
         host.auto_remove = self.rm;
         let r = &mut host.resources;
-        r.memory_bytes = self
-            .memory
-            .as_deref()
-            .map(|m| flags::bytes("--memory", m))
-            .transpose()?;
-        r.memory_swap = self
-            .memory_swap
-            .as_deref()
-            .map(flags::memory_swap)
-            .transpose()?;
-        r.memory_reservation = self
-            .memory_reservation
-            .as_deref()
-            .map(|m| flags::bytes("--memory-reservation", m))
-            .transpose()?;
-        r.nano_cpus = self.cpus.as_deref().map(flags::cpus).transpose()?;
+        flags::LimitFlags {
+            memory: self.memory.as_deref(),
+            memory_swap: self.memory_swap.as_deref(),
+            memory_reservation: self.memory_reservation.as_deref(),
+            cpus: self.cpus.as_deref(),
+        }
+        .apply(r)?;
         r.cpu_shares = self.cpu_shares;
         r.cpuset_cpus = self.cpuset_cpus.clone();
         r.pids_limit = self.pids_limit.filter(|n| *n > 0).map(|n| n as u64);

@@ -311,22 +311,13 @@ pub fn prune(global: &GlobalOptions, args: PruneArgs) -> Result<i32> {
 pub fn update(global: &GlobalOptions, args: UpdateArgs) -> Result<i32> {
     let mut update = ResourceUpdate::default();
     let r = &mut update.resources;
-    r.memory_bytes = args
-        .memory
-        .as_deref()
-        .map(|m| flags::bytes("--memory", m))
-        .transpose()?;
-    r.memory_swap = args
-        .memory_swap
-        .as_deref()
-        .map(flags::memory_swap)
-        .transpose()?;
-    r.memory_reservation = args
-        .memory_reservation
-        .as_deref()
-        .map(|m| flags::bytes("--memory-reservation", m))
-        .transpose()?;
-    r.nano_cpus = args.cpus.as_deref().map(flags::cpus).transpose()?;
+    flags::LimitFlags {
+        memory: args.memory.as_deref(),
+        memory_swap: args.memory_swap.as_deref(),
+        memory_reservation: args.memory_reservation.as_deref(),
+        cpus: args.cpus.as_deref(),
+    }
+    .apply(r)?;
     r.cpu_shares = args.cpu_shares;
     r.cpuset_cpus = args.cpuset_cpus.clone();
     r.pids_limit = args.pids_limit;

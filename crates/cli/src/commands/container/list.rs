@@ -79,41 +79,41 @@ pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
         super::super::ps::HEADERS,
         &entries,
         || {
-        let mut headers = vec![
-            "CONTAINER ID",
-            "IMAGE",
-            "COMMAND",
-            "CREATED",
-            "STATUS",
-            "PORTS",
-            "NAMES",
-        ];
-        if args.size {
-            headers.push("SIZE");
-        }
-        let rows: Vec<Vec<String>> = containers
-            .iter()
-            .map(|c| {
-                let mut row = vec![
-                    id(c),
-                    c.image.clone(),
-                    super::super::ps::quoted_command(
-                        c,
-                        if args.no_trunc { usize::MAX } else { 20 },
-                    ),
-                    format!("{} ago", units::human_duration(now - c.created)),
-                    super::super::ps::status_text(&c.state, c.health, now),
-                    super::super::ps::ports_text(&c.ports),
-                    c.name.clone(),
-                ];
-                if args.size {
-                    let size = sizes.get(&c.id).copied().unwrap_or(0);
-                    row.push(units::decimal_size(size));
-                }
-                row
-            })
-            .collect();
-        table::render(&headers, &rows)
+            let mut headers = vec![
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES",
+            ];
+            if args.size {
+                headers.push("SIZE");
+            }
+            let rows: Vec<Vec<String>> = containers
+                .iter()
+                .map(|c| {
+                    let mut row = vec![
+                        id(c),
+                        c.image.clone(),
+                        super::super::ps::quoted_command(
+                            c,
+                            if args.no_trunc { usize::MAX } else { 20 },
+                        ),
+                        format!("{} ago", units::human_duration(now - c.created)),
+                        super::super::ps::status_text(&c.state, c.health, now),
+                        super::super::ps::ports_text(&c.ports),
+                        c.name.clone(),
+                    ];
+                    if args.size {
+                        let size = sizes.get(&c.id).copied().unwrap_or(0);
+                        row.push(units::decimal_size(size));
+                    }
+                    row
+                })
+                .collect();
+            table::render(&headers, &rows)
         },
     )?;
     print!("{text}");
