@@ -3,9 +3,12 @@
 //! and `Duration.String`). One parser of each for the whole workspace; callers
 //! add where the value came from (a YAML path, a flag, a Dockerfile line).
 //!
-//! Not for: CPU counts, times of day or any unit docker does not share.
+//! Also the civil calendar (`calendar`): dates in UTC from Unix time and back.
+//!
+//! Not for: CPU counts or any unit docker does not share.
 
 mod bytes;
+pub mod calendar;
 mod duration;
 
 pub use bytes::parse_bytes;

@@ -1,5 +1,7 @@
 //! Numbers as docker prints them: sizes, durations, times.
 
+use wharf_units::calendar::utc_from_unix;
+
 /// `%.4g` as Go formats it: four significant digits, no trailing zeros.
 fn g4(value: f64) -> String {
     if value == 0.0 {
@@ -73,46 +75,22 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
-/// (year, month, day, hour, minute, second) in UTC from Unix seconds.
-fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        month,
-        day,
-        (rem / 3600) as u32,
-        (rem % 3600 / 60) as u32,
-        (rem % 60) as u32,
-    )
-}
-
 /// `2006-01-02 15:04:05 +0000 UTC`, docker's CreatedAt.
 pub fn docker_time(secs: i64) -> String {
-    let (y, mo, d, h, mi, s) = civil(secs);
+    let (y, mo, d, h, mi, s) = utc_from_unix(secs);
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} +0000 UTC")
 }
 
 /// RFC 3339 with nanoseconds, as `logs -t` prints.
 pub fn rfc3339_nanos(nanos: i64) -> String {
-    let (y, mo, d, h, mi, s) = civil(nanos.div_euclid(1_000_000_000));
+    let (y, mo, d, h, mi, s) = utc_from_unix(nanos.div_euclid(1_000_000_000));
     let frac = nanos.rem_euclid(1_000_000_000);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:09}Z")
 }
 
 /// `2006-01-02 15:04:05.000000` in UTC, as `events` prints a time.
 pub fn event_time(nanos: i64) -> String {
-    let (y, mo, d, h, mi, s) = civil(nanos.div_euclid(1_000_000_000));
+    let (y, mo, d, h, mi, s) = utc_from_unix(nanos.div_euclid(1_000_000_000));
     let micros = nanos.rem_euclid(1_000_000_000) / 1000;
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{micros:06}")
 }
@@ -122,17 +100,6 @@ pub fn now_nanos() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
-}
-
-/// Days since the Unix epoch of a civil date (the inverse of `civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = month as i64;
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// docker's `--since`/`--until`: an RFC 3339 time (`2013-01-02T13:23:37Z`,
@@ -172,7 +139,10 @@ pub fn parse_time(text: &str, now_ns: i64) -> Option<i64> {
     let minute: i64 = hms.next().unwrap_or("0").parse().ok()?;
     let second: i64 = hms.next().unwrap_or("0").parse().ok()?;
     let nanos: i64 = format!("{fraction:0<9}").get(..9)?.parse().ok()?;
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+    let seconds = wharf_units::calendar::days_from_civil(year, month, day) * 86_400
+        + hour * 3600
+        + minute * 60
+        + second
         - offset_secs;
     Some(seconds * 1_000_000_000 + nanos)
 }
