@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --run
 cargo build --release --locked
 install -m 0755 "${CARGO_TARGET_DIR:-target}/release/wharf" /usr/local/bin/wharf
 echo "installed /usr/local/bin/wharf"

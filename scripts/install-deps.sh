@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Installs what wharf needs to build, run its examples and run its tests on
 # Debian 12: the system packages below and the Rust components fmt/clippy.
+# With --run, only what building wharf and running its examples needs (what
+# scripts/demo.sh asks for); the test tools are left out.
 set -euo pipefail
+for_tests=1
+[ "${1:-}" = --run ] && for_tests=0
 
 packages=(
   busybox-static   # the busybox test and example image is made from it
   debootstrap      # makes the debian:bookworm-slim base image of examples/devstack
   nftables         # the firewall driver (outbound NAT) talks to nft's JSON interface
+  curl ca-certificates
+)
+if [ "$for_tests" = 1 ]; then packages+=(
   util-linux       # unshare: the privileged tests run in fresh namespaces
   docker-registry  # a real registry on 127.0.0.1 for the pull/push tests
   skopeo           # seeds that registry independently of wharf
   qemu-system-x86  # scripts/test-vm.sh boots a cgroup v2 guest for the cgroup tests
   chromium chromium-driver  # the dashboard's browser tests (headless, through chromedriver)
-  curl ca-certificates
-)
+); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,6 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "$for_tests" = 0 ]; then
+  exit 0
 fi
 # Prometheus and promtool check and scrape `wharf dashboard`'s /metrics.
 # The package is only unpacked, not installed: installing it would start a
