@@ -19,9 +19,22 @@ mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# The run's working directory (the checkout) may lie under a directory the
+# guest gets a fresh tmpfs for: it is kept visible at its own path.
+cwd=$(cat "$run/cwd")
+case "$cwd/" in
+/tmp/* | /run/* | /var/tmp/*)
+    mkdir -p /mnt/wharf-cwd
+    mount --bind "$cwd" /mnt/wharf-cwd
+    ;;
+esac
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=755 tmpfs /var/tmp
+if mountpoint -q /mnt/wharf-cwd; then
+    mkdir -p "$cwd"
+    mount --move /mnt/wharf-cwd "$cwd"
+fi
 mkdir -p "/usr/lib/modules/$kver"
 mount --bind "$(cat "$run/modules")" "/usr/lib/modules/$kver"
 # The host has no kmod; busybox's modprobe serves the kernel's module requests
@@ -44,6 +57,6 @@ busybox ip link set lo up
 hostname wharf-vm
 set +e
 echo "wharf-vm: cgroup controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
-cd "$(cat "$run/cwd")"
+cd "$cwd"
 bash "$run/cmd"
 status=$?
