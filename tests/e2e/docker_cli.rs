@@ -147,6 +147,11 @@ fn a_docker_tutorial_runs_unchanged() {
         // exec: the host name is the short id, as docker's.
         let hostname = ok(s, &d, &["exec", "con01", "cat", "/etc/hostname"]);
         assert_eq!(hostname.trim(), &id[..12]);
+        // The default bridge resolves no names (docker's embedded DNS serves
+        // user networks only): the host's resolvers, not 127.0.0.11.
+        let resolv = ok(s, &d, &["exec", "con01", "cat", "/etc/resolv.conf"]);
+        assert!(!resolv.contains("127.0.0.11"), "{resolv}");
+        assert!(resolv.contains("nameserver "), "{resolv}");
 
         // inspect with docker's fields.
         let doc = inspect(s, &d, "con01");

@@ -14,3 +14,7 @@ pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 pub const VERSION: &str = "com.docker.compose.version";
 pub const NETWORK: &str = "com.docker.compose.network";
 pub const VOLUME: &str = "com.docker.compose.volume";
+/// On a network: docker's default `bridge` network, whose containers get no
+/// name resolution (the host's resolvers, not the embedded DNS server), as on
+/// docker's. docker marks its own with the option of this name.
+pub const DEFAULT_BRIDGE: &str = "com.docker.network.bridge.default_bridge";

@@ -1,12 +1,13 @@
 //! The files a container gets under /etc: `hostname`, `hosts` and
-//! `resolv.conf` (the embedded DNS server's address on user networks), and
+//! `resolv.conf` (the embedded DNS server's address on user networks; the
+//! host's resolvers on docker's default `bridge`, which resolves no names), and
 //! the DNS tables of the containers that share its networks.
 
 use crate::lock::{self, FileLock};
 use crate::store::ContainerRecord;
 use crate::{dns_data, netmode, network, LinuxEngine, DNS_TABLE_LOCK};
 use std::fs;
-use wharf_engine_api::{ContainerSpec, EngineError, Result};
+use wharf_engine_api::{labels, ContainerSpec, EngineError, Result};
 
 impl LinuxEngine {
     /// Rewrite the DNS table of every container sharing a network with
@@ -63,7 +64,8 @@ impl LinuxEngine {
         let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let plain = container_resolv_conf(&host, &record.spec);
         match &record.spec.network_mode {
-            wharf_engine_api::NetworkMode::Bridge if !record.endpoints.is_empty() => {}
+            wharf_engine_api::NetworkMode::Bridge
+                if !record.endpoints.is_empty() && !self.only_on_default_bridge(record)? => {}
             wharf_engine_api::NetworkMode::Host => {
                 // The host's own resolvers are reachable, loopback ones included.
                 let resolv = if record.spec.dns.is_empty() {
@@ -108,6 +110,20 @@ impl LinuxEngine {
         }
         dns_data::write(&dir, record, &all, dns_data::nameservers(&plain))?;
         Ok(())
+    }
+}
+
+impl LinuxEngine {
+    /// Whether every network of the container is docker's default `bridge`,
+    /// where names are not resolved (its containers get the host's resolvers).
+    fn only_on_default_bridge(&self, record: &ContainerRecord) -> Result<bool, EngineError> {
+        let networks = network::load_networks(&self.layout)?;
+        Ok(record.endpoints.iter().all(|e| {
+            networks.iter().any(|n| {
+                n.id == e.network_id
+                    && n.labels.get(labels::DEFAULT_BRIDGE).map(String::as_str) == Some("true")
+            })
+        }))
     }
 }
 

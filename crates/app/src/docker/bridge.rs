@@ -1,9 +1,10 @@
 //! docker's default network: `bridge`, on the host bridge `wharf0` (docker's
 //! is `docker0`), with a subnet from the engine's IPAM (which avoids the
-//! host's routes). Made the first time a container needs it.
+//! host's routes). Made the first time a container needs it; labelled so
+//! that the engine gives its containers no name resolution, as docker's.
 
 use crate::AppError;
-use wharf_engine_api::{Engine, EngineError, NetworkSpec};
+use wharf_engine_api::{labels, Engine, EngineError, NetworkSpec};
 
 /// The host interface of the default network.
 pub const BRIDGE_INTERFACE: &str = "wharf0";
@@ -23,6 +24,7 @@ pub fn ensure(engine: &dyn Engine) -> Result<(), AppError> {
     let spec = NetworkSpec {
         name: super::body::DEFAULT_NETWORK.into(),
         bridge_name: Some(BRIDGE_INTERFACE.into()),
+        labels: [(labels::DEFAULT_BRIDGE.to_string(), "true".to_string())].into(),
         ..Default::default()
     };
     match engine.create_network(&spec) {
