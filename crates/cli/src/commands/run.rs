@@ -152,14 +152,7 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         stdin_open: args.interactive,
         volumes: args.volumes.clone(),
     };
-    // Ctrl-C goes to the container, not to us: block the signals before any
-    // thread exists so that only the forwarding thread receives them.
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    if !args.detach {
-        signals.thread_block()?;
-    }
+    let signals = forwarded_signals(!args.detach)?;
     let engine = global.engine()?;
     let view = View::new(global);
     let one_off = wharf_app::run::create(&engine, &project, &args.service, &options, &view)?;
@@ -169,7 +162,37 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         return Ok(0);
     }
     // Keys go to the container as typed (Ctrl-C is a character for it).
-    let raw_mode = (tty && stdin_is_terminal).then(crate::terminal::RawMode::enter);
+    let result = start_forwarding(&engine, &one_off.id, &signals, tty && stdin_is_terminal);
+    let exit = wharf_app::run::finish(&engine, &one_off, args.rm, result)?;
+    if let Some(message) = exit.message {
+        eprintln!("error: {message}");
+    }
+    Ok(exit.code)
+}
+
+/// The signals an attached run forwards to its container (Ctrl-C goes to the
+/// container, not to us), blocked in this thread when `attached`: call it
+/// before any other thread exists, so that only the forwarding thread of
+/// [`start_forwarding`] receives them.
+pub(crate) fn forwarded_signals(attached: bool) -> Result<SigSet> {
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    if attached {
+        signals.thread_block()?;
+    }
+    Ok(signals)
+}
+
+/// Start container `id` attached to this terminal (in raw mode when `raw`),
+/// forwarding `signals` to it until it ends; its exit code.
+pub(crate) fn start_forwarding<E: Engine + Sync>(
+    engine: &E,
+    id: &str,
+    signals: &SigSet,
+    raw: bool,
+) -> wharf_engine_api::Result<i32> {
+    let raw_mode = raw.then(crate::terminal::RawMode::enter);
     let finished = AtomicBool::new(false);
     let result = std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -177,20 +200,17 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
                 if finished.load(Ordering::SeqCst) {
                     return;
                 }
-                let _ = engine.kill_container(&one_off.id, signal.as_str());
+                let _ = engine.kill_container(id, signal.as_str());
             }
         });
-        let result = engine.start_attached(&one_off.id);
+        let result = engine.start_attached(id);
         finished.store(true, Ordering::SeqCst);
+        // Wakes the forwarding thread, which sees `finished` and returns.
         let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
         result
     });
     drop(raw_mode);
-    let exit = wharf_app::run::finish(&engine, &one_off, args.rm, result)?;
-    if let Some(message) = exit.message {
-        eprintln!("error: {message}");
-    }
-    Ok(exit.code)
+    result
 }
 
 #[cfg(test)]

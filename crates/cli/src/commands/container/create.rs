@@ -5,9 +5,7 @@
 use crate::context::GlobalOptions;
 use anyhow::{Context, Result};
 use clap::Args;
-use nix::sys::signal::{SigSet, Signal};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
 use wharf_app::docker::{self, flags, CreateBody};
 use wharf_engine_api::{Engine, Healthcheck};
 
@@ -411,13 +409,7 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         anyhow::bail!("the input device is not a TTY: drop -t, or run from a terminal");
     }
     let body = flags.body()?;
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    if !detach {
-        // Ctrl-C goes to the container: only the forwarding thread takes it.
-        signals.thread_block()?;
-    }
+    let signals = super::super::run::forwarded_signals(!detach)?;
     let engine = global.engine()?;
     let created = create_pulling(global, &engine, &body)?;
     if detach {
@@ -427,23 +419,12 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         println!("{}", created.id);
         return Ok(0);
     }
-    let raw_mode = (flags.tty && stdin_is_terminal).then(crate::terminal::RawMode::enter);
-    let finished = AtomicBool::new(false);
-    let result = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while let Ok(signal) = signals.wait() {
-                if finished.load(Ordering::SeqCst) {
-                    return;
-                }
-                let _ = engine.kill_container(&created.id, signal.as_str());
-            }
-        });
-        let result = engine.start_attached(&created.id);
-        finished.store(true, Ordering::SeqCst);
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGTERM);
-        result
-    });
-    drop(raw_mode);
+    let result = super::super::run::start_forwarding(
+        &engine,
+        &created.id,
+        &signals,
+        flags.tty && stdin_is_terminal,
+    );
     let one_off = wharf_app::run::OneOff {
         id: created.id,
         name: created.name,
