@@ -10,63 +10,70 @@ use crate::error::{LoadError, LoadErrorKind, Location};
 use crate::syntax;
 use crate::yaml::{Entry, Node, ScalarKind, Value};
 
-type Rule = fn(&mut Node, &str) -> Result<(), LoadError>;
+/// A rewrite of the node at a path; some also report what they ignored.
+#[derive(Clone, Copy)]
+enum Rule {
+    Plain(fn(&mut Node, &str) -> Result<(), LoadError>),
+    Warns(fn(&mut Node, &str, &mut Vec<String>) -> Result<(), LoadError>),
+}
+use Rule::{Plain, Warns};
 
 /// Short form → long form, by path. Parents run before children.
 const RULES: &[(&str, Rule)] = &[
-    ("services.*", mapping_or_empty),
-    ("networks.*", mapping_or_empty),
-    ("volumes.*", mapping_or_empty),
-    ("services.*.command", command),
-    ("services.*.entrypoint", command),
-    ("services.*.environment", env_map),
-    ("services.*.build", build),
-    ("services.*.build.args", env_map),
-    ("services.*.build.labels", label_map),
-    ("services.*.labels", label_map),
-    ("services.*.deploy.labels", label_map),
-    ("networks.*.labels", label_map),
-    ("volumes.*.labels", label_map),
-    ("services.*.env_file", env_file),
-    ("services.*.ports", ports),
-    ("services.*.volumes", volumes),
-    ("services.*.depends_on", depends_on),
-    ("services.*.networks", service_networks),
-    ("services.*.models", service_models),
-    ("services.*.dns", string_or_list),
-    ("services.*.dns_search", string_or_list),
-    ("services.*.tmpfs", string_or_list),
-    ("services.*.expose", string_or_list),
-    ("services.*.healthcheck.test", healthcheck_test),
-    ("secrets.*", mapping_or_empty),
-    ("configs.*", mapping_or_empty),
-    ("include", include),
-    ("services.*.extends", extends),
-    ("services.*.annotations", label_map),
-    ("services.*.sysctls", label_map),
-    ("services.*.extra_hosts", extra_hosts),
-    ("services.*.build.extra_hosts", extra_hosts),
-    ("services.*.devices", devices),
-    ("services.*.secrets", secret_refs),
-    ("services.*.configs", file_refs),
-    ("services.*.build.secrets", file_refs),
-    ("services.*.build.cache_from", string_or_list),
-    ("services.*.build.cache_to", string_or_list),
-    ("services.*.build.tags", string_or_list),
-    ("services.*.build.platforms", string_or_list),
-    ("services.*.build.additional_contexts", label_map),
-    ("services.*.build.ssh", ssh),
-    ("services.*.dns_opt", string_or_list),
-    ("services.*.label_file", string_or_list),
-    ("services.*.post_start", hooks),
-    ("services.*.pre_stop", hooks),
-    ("services.*.develop.watch", watch),
-    ("services.*.networks.*.aliases", string_or_list),
+    ("services.*", Plain(mapping_or_empty)),
+    ("networks.*", Plain(mapping_or_empty)),
+    ("volumes.*", Plain(mapping_or_empty)),
+    ("services.*.command", Plain(command)),
+    ("services.*.entrypoint", Plain(command)),
+    ("services.*.environment", Plain(env_map)),
+    ("services.*.build", Plain(build)),
+    ("services.*.build.args", Plain(env_map)),
+    ("services.*.build.labels", Plain(label_map)),
+    ("services.*.labels", Plain(label_map)),
+    ("services.*.deploy.labels", Plain(label_map)),
+    ("networks.*.labels", Plain(label_map)),
+    ("volumes.*.labels", Plain(label_map)),
+    ("services.*.env_file", Plain(env_file)),
+    ("services.*.ports", Plain(ports)),
+    ("services.*.volumes", Warns(volumes)),
+    ("services.*.depends_on", Plain(depends_on)),
+    ("services.*.networks", Plain(service_networks)),
+    ("services.*.models", Plain(service_models)),
+    ("services.*.dns", Plain(string_or_list)),
+    ("services.*.dns_search", Plain(string_or_list)),
+    ("services.*.tmpfs", Plain(string_or_list)),
+    ("services.*.expose", Plain(string_or_list)),
+    ("services.*.healthcheck.test", Plain(healthcheck_test)),
+    ("secrets.*", Plain(mapping_or_empty)),
+    ("configs.*", Plain(mapping_or_empty)),
+    ("include", Plain(include)),
+    ("services.*.extends", Plain(extends)),
+    ("services.*.annotations", Plain(label_map)),
+    ("services.*.sysctls", Plain(label_map)),
+    ("services.*.extra_hosts", Plain(extra_hosts)),
+    ("services.*.build.extra_hosts", Plain(extra_hosts)),
+    ("services.*.devices", Plain(devices)),
+    ("services.*.secrets", Plain(secret_refs)),
+    ("services.*.configs", Plain(file_refs)),
+    ("services.*.build.secrets", Plain(file_refs)),
+    ("services.*.build.cache_from", Plain(string_or_list)),
+    ("services.*.build.cache_to", Plain(string_or_list)),
+    ("services.*.build.tags", Plain(string_or_list)),
+    ("services.*.build.platforms", Plain(string_or_list)),
+    ("services.*.build.additional_contexts", Plain(label_map)),
+    ("services.*.build.ssh", Plain(ssh)),
+    ("services.*.dns_opt", Plain(string_or_list)),
+    ("services.*.label_file", Plain(string_or_list)),
+    ("services.*.post_start", Plain(hooks)),
+    ("services.*.pre_stop", Plain(hooks)),
+    ("services.*.develop.watch", Plain(watch)),
+    ("services.*.networks.*.aliases", Plain(string_or_list)),
 ];
 
-/// Rewrites `root` (one file's document) into long forms.
-pub fn canonicalize(root: &mut Node) -> Result<(), LoadError> {
-    walk(root, &mut Vec::new(), "")
+/// Rewrites `root` (one file's document) into long forms, adding to
+/// `warnings` what docker compose accepts and ignores.
+pub fn canonicalize(root: &mut Node, warnings: &mut Vec<String>) -> Result<(), LoadError> {
+    walk(root, &mut Vec::new(), "", warnings)
 }
 
 /// Whether `pattern` names paths below `segs` (`services.*.ports` for
@@ -103,10 +110,18 @@ pub fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn walk(node: &mut Node, segs: &mut Vec<String>, path: &str) -> Result<(), LoadError> {
+fn walk(
+    node: &mut Node,
+    segs: &mut Vec<String>,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(), LoadError> {
     for (pattern, rule) in RULES {
         if matches(pattern, segs) {
-            rule(node, path)?;
+            match rule {
+                Plain(rule) => rule(node, path)?,
+                Warns(rule) => rule(node, path, warnings)?,
+            }
         }
     }
     if let Value::Map(entries) = &mut node.value {
@@ -118,7 +133,7 @@ fn walk(node: &mut Node, segs: &mut Vec<String>, path: &str) -> Result<(), LoadE
         for e in entries {
             segs.push(e.key.clone());
             let p = join(path, &e.key);
-            walk(&mut e.value, segs, &p)?;
+            walk(&mut e.value, segs, &p, warnings)?;
             segs.pop();
         }
     }
@@ -428,7 +443,7 @@ fn ports(node: &mut Node, path: &str) -> Result<(), LoadError> {
     Ok(())
 }
 
-fn volumes(node: &mut Node, path: &str) -> Result<(), LoadError> {
+fn volumes(node: &mut Node, path: &str, warnings: &mut Vec<String>) -> Result<(), LoadError> {
     let Some(items) = require_seq(node, path, "volumes")? else {
         return Ok(());
     };
@@ -438,6 +453,17 @@ fn volumes(node: &mut Node, path: &str) -> Result<(), LoadError> {
         match &item.value {
             Value::Scalar(t, ScalarKind::Str) => {
                 let spec = syntax::parse_volume(t).map_err(|e| bad(&loc, &p, e))?;
+                if !spec.ignored_modes.is_empty() {
+                    warnings.push(format!(
+                        "{loc}: {p}: {t:?}: ignoring unknown {} {}, as docker compose does (known: ro, rw, z, Z, nocopy and the propagation modes)",
+                        if spec.ignored_modes.len() == 1 { "mode" } else { "modes" },
+                        spec.ignored_modes
+                            .iter()
+                            .map(|m| format!("{m:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
                 let mut entries = vec![entry("type", Node::str(spec.kind, loc.clone()))];
                 if let Some(s) = spec.source {
                     entries.push(entry("source", Node::str(s, loc.clone())));
@@ -446,16 +472,22 @@ fn volumes(node: &mut Node, path: &str) -> Result<(), LoadError> {
                 if spec.read_only {
                     entries.push(entry("read_only", boolean(true, &loc)));
                 }
+                // docker compose keeps `z`/`Z` and a propagation mode as bind
+                // options whatever the mount's type.
+                let mut bind = Vec::new();
                 if spec.kind == "bind" {
-                    let mut opts = vec![entry("create_host_path", boolean(true, &loc))];
-                    if let Some(p) = spec.propagation {
-                        opts.push(entry("propagation", Node::str(p, loc.clone())));
-                    }
-                    if let Some(z) = spec.selinux {
-                        opts.push(entry("selinux", Node::str(z, loc.clone())));
-                    }
-                    entries.push(entry("bind", Node::map(opts, loc.clone())));
-                } else {
+                    bind.push(entry("create_host_path", boolean(true, &loc)));
+                }
+                if let Some(p) = spec.propagation {
+                    bind.push(entry("propagation", Node::str(p, loc.clone())));
+                }
+                if let Some(z) = spec.selinux {
+                    bind.push(entry("selinux", Node::str(z, loc.clone())));
+                }
+                if !bind.is_empty() {
+                    entries.push(entry("bind", Node::map(bind, loc.clone())));
+                }
+                if spec.kind != "bind" {
                     let mut opts = Vec::new();
                     if spec.nocopy {
                         opts.push(entry("nocopy", boolean(true, &loc)));

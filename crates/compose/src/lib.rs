@@ -120,7 +120,7 @@ pub fn load_detailed(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Load
     let mut environment = environment(options, &cwd, &project_dir)?;
 
     // Every file is read once: standard input cannot be read twice.
-    let mut texts = Vec::new();
+    let mut sources = Vec::new();
     for f in &files {
         let text = if f.path.as_os_str() == "-" {
             let mut bytes = Vec::new();
@@ -134,7 +134,7 @@ pub fn load_detailed(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Load
         } else {
             source::read_text(&f.path).map_err(|e| text_error(&f.display, e))?
         };
-        texts.push(text);
+        sources.push((f, text));
     }
 
     // COMPOSE_PROJECT_NAME is the project name for interpolation unless the
@@ -149,14 +149,15 @@ pub fn load_detailed(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Load
             .or_insert(name);
     }
     let mut unset = interpolate::Unset::default();
+    let mut ignored = Vec::new();
     let mut root = read_project(
-        &files,
-        &texts,
+        &sources,
         &project_dir,
         &cwd,
         options,
         &environment.values,
         &mut unset,
+        &mut ignored,
     )?;
     let name = discover::project_name(
         options,
@@ -171,17 +172,23 @@ pub fn load_detailed(options: &LoadOptions, stdin: &mut dyn Read) -> Result<Load
             .values
             .insert(PROJECT_NAME_VARIABLE.to_string(), name.clone());
         unset = interpolate::Unset::default();
+        ignored.clear();
         root = read_project(
-            &files,
-            &texts,
+            &sources,
             &project_dir,
             &cwd,
             options,
             &environment.values,
             &mut unset,
+            &mut ignored,
         )?;
     }
     warnings.extend(unset.warnings());
+    for w in ignored {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
     let env = &environment.values;
 
     // model → validate
@@ -259,27 +266,28 @@ const PROJECT_NAME_VARIABLE: &str = "COMPOSE_PROJECT_NAME";
 /// Parses, interpolates, canonicalizes and resolves (include, extends) each
 /// file, then merges them in order into one tree.
 fn read_project(
-    files: &[discover::SourceFile],
-    texts: &[String],
+    sources: &[(&discover::SourceFile, String)],
     project_dir: &Path,
     cwd: &Path,
     options: &LoadOptions,
     env: &BTreeMap<String, String>,
     unset: &mut interpolate::Unset,
+    warnings: &mut Vec<String>,
 ) -> Result<yaml::Node, LoadError> {
     let mut docs = Vec::new();
-    for (f, text) in files.iter().zip(texts) {
+    for (f, text) in sources {
         // Standard input resolves relative paths against the project directory.
         let file_path = if f.path.as_os_str() == "-" {
             project_dir.join("-")
         } else {
             f.path.clone()
         };
-        for mut doc in resolve::read_docs(text, f.display.clone(), env, unset)? {
+        for mut doc in resolve::read_docs(text, f.display.clone(), env, unset, warnings)? {
             let mut resolver = resolve::Resolver {
                 cwd,
                 shell: &options.env,
                 unset,
+                warnings,
                 including: vec![file_path.clone()],
             };
             resolve::resolve(&mut doc, &file_path, env, &mut resolver)?;

@@ -28,6 +28,8 @@ pub struct Resolver<'a> {
     /// The shell environment (over any included project's `.env`).
     pub shell: &'a BTreeMap<String, String>,
     pub unset: &'a mut Unset,
+    /// What the files ask for that is ignored, as docker compose ignores it.
+    pub warnings: &'a mut Vec<String>,
     /// Files being included, outermost first (cycle detection).
     pub including: Vec<PathBuf>,
 }
@@ -38,6 +40,7 @@ pub fn read_docs(
     display: std::sync::Arc<str>,
     env: &BTreeMap<String, String>,
     unset: &mut Unset,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<Node>, LoadError> {
     let parsed = yaml::parse(text, display.clone())?;
     if parsed.iter().all(Node::is_null) {
@@ -63,7 +66,7 @@ pub fn read_docs(
             ));
         }
         interpolate::interpolate_tree(&mut doc, "", env, unset)?;
-        canonical::canonicalize(&mut doc)?;
+        canonical::canonicalize(&mut doc, warnings)?;
         docs.push(doc);
     }
     Ok(docs)
@@ -223,7 +226,7 @@ fn includes(doc: &mut Node, file: &Path, r: &mut Resolver) -> Result<(), LoadErr
                 ));
             }
             let text = read_text(path, r.cwd, Some((loc, &ipath)))?;
-            let docs = read_docs(&text, display_name(r.cwd, path), &env, r.unset)?;
+            let docs = read_docs(&text, display_name(r.cwd, path), &env, r.unset, r.warnings)?;
             for mut d in docs {
                 r.including.push(path.clone());
                 let res = resolve(&mut d, path, &env, r);
@@ -566,7 +569,8 @@ fn extend_one(
                     .get("file")
                     .map_or(ext_node.loc.clone(), |n| n.loc.clone());
                 let text = read_text(&other, r.cwd, Some((&loc, &join(&path, "file"))))?;
-                let mut docs = read_docs(&text, display_name(r.cwd, &other), env, r.unset)?;
+                let mut docs =
+                    read_docs(&text, display_name(r.cwd, &other), env, r.unset, r.warnings)?;
                 let mut doc = if docs.is_empty() {
                     Node::map(Vec::new(), loc.clone())
                 } else {

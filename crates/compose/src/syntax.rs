@@ -133,23 +133,10 @@ pub struct VolumeSpec {
     pub selinux: Option<String>,
     /// `nocopy` was given.
     pub nocopy: bool,
+    /// Modes docker compose does not know, which it ignores (and so does
+    /// the loader, with a warning).
+    pub ignored_modes: Vec<String>,
 }
-
-const VOLUME_MODES: [&str; 13] = [
-    "ro",
-    "rw",
-    "z",
-    "Z",
-    "nocopy",
-    "shared",
-    "rshared",
-    "slave",
-    "rslave",
-    "private",
-    "rprivate",
-    "cached",
-    "delegated",
-];
 
 /// Whether a short-syntax source is a host path (bind) rather than a volume
 /// name: `/…`, `.…`, `~…`, a Windows drive path (`C:\…`) or UNC path (`\\…`).
@@ -213,23 +200,19 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
     let mut propagation = None;
     let mut selinux = None;
     let mut nocopy = false;
+    let mut ignored_modes = Vec::new();
     for m in mode.into_iter().flat_map(|m| m.split(',')) {
         match m {
+            // The last of `ro` and `rw` wins, as in docker compose.
+            "ro" => read_only = true,
+            "rw" => read_only = false,
             "z" | "Z" => selinux = Some(m.to_string()),
             "nocopy" => nocopy = true,
             "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
                 propagation = Some(m.to_string())
             }
-            _ => {}
-        }
-        if !VOLUME_MODES.contains(&m) {
-            return Err(format!(
-                "invalid volume {spec:?}: unknown mode {m:?} (modes: {})",
-                VOLUME_MODES.join(", ")
-            ));
-        }
-        if m == "ro" {
-            read_only = true;
+            "cached" | "delegated" | "consistent" | "" => {}
+            _ => ignored_modes.push(m.to_string()),
         }
     }
     let kind = match source {
@@ -253,6 +236,7 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
         propagation,
         selinux,
         nocopy,
+        ignored_modes,
     })
 }
 

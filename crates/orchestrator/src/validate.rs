@@ -330,8 +330,19 @@ pub fn validate_service<'a>(
             VolumeKind::Tmpfs => "tmpfs",
             VolumeKind::Npipe => "npipe",
         };
+        // `z`/`Z` on a named volume (`data:/d:z`) is what docker accepts and
+        // wharf ignores on any mount (it does no SELinux labelling); private
+        // propagation is every mount's default.
+        let bind_options_matter = mount.bind.as_ref().is_some_and(|b| {
+            mount.kind == VolumeKind::Bind
+                || b.create_host_path
+                || b.recursive.is_some()
+                || b.propagation
+                    .as_deref()
+                    .is_some_and(|p| p != "private" && p != "rprivate")
+        });
         let foreign = [
-            ("bind", mount.bind.is_some()),
+            ("bind", bind_options_matter),
             ("volume", mount.volume.is_some()),
             ("tmpfs", mount.tmpfs.is_some()),
         ]

@@ -423,6 +423,34 @@ fn options_of_another_mount_type_are_refused_at_up() {
     assert!(engine.changes().is_empty(), "{:?}", engine.changes());
 }
 
+/// `data:/d:z` (an SELinux label on a named volume, which docker accepts)
+/// keeps `bind.selinux` as docker compose prints it, and `up` takes it: wharf
+/// does no labelling on any mount.
+#[test]
+fn a_selinux_mode_on_a_named_volume_is_accepted_at_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = load(
+        dir.path(),
+        "services:\n  app:\n    image: busybox\n    volumes: ['data:/data:z', 'data:/private:rprivate']\nvolumes:\n  data:\n",
+        &[],
+    );
+    let app = &project.services["app"];
+    assert_eq!(
+        app.volumes[0]
+            .bind
+            .as_ref()
+            .and_then(|b| b.selinux.as_deref()),
+        Some("z")
+    );
+    validate_service(&project, app).unwrap();
+    let mounts = container_spec(&project, app, 1).unwrap().mounts;
+    assert_eq!(mounts.len(), 2);
+    assert!(
+        mounts.iter().all(|m| m.kind == MountKind::Volume),
+        "{mounts:?}"
+    );
+}
+
 /// A target that is not an absolute Linux path loads (docker compose prints
 /// it) and is refused by `up` before anything is created.
 #[test]

@@ -187,3 +187,11 @@ fn golden_mount_verdicts() {
 fn golden_service_networks() {
     check_case("service_networks");
 }
+
+/// Short-syntax modes: unknown ones ignored (with a warning), the last of
+/// `ro`/`rw` wins, `z` and a propagation mode kept as bind options on any
+/// mount type.
+#[test]
+fn golden_volume_modes() {
+    check_case("volume_modes");
+}

@@ -221,9 +221,18 @@ fn volume_errors() {
     // refuses it).
     assert_eq!(parse_volume("./x:rel").unwrap().target, "rel");
     assert!(parse_volume("./x:").is_err());
+    // An unknown mode is ignored, as docker compose ignores it, and said.
+    let p = Proj::with(
+        "services:\n  a:\n    image: x\n    volumes: [\"./x:/x:rox,ro\", \"./y:/y:bad\"]\n",
+    );
+    let project = p.load().unwrap();
+    assert!(project.services["a"].volumes[0].read_only);
     assert_eq!(
-        error_of("services:\n  a:\n    image: x\n    volumes: [\"./x:/x:rox\"]\n"),
-        "compose.yaml:4:15: services.a.volumes[0]: invalid volume \"./x:/x:rox\": unknown mode \"rox\" (modes: ro, rw, z, Z, nocopy, shared, rshared, slave, rslave, private, rprivate, cached, delegated)"
+        project.warnings,
+        [
+            "compose.yaml:4:15: services.a.volumes[0]: \"./x:/x:rox,ro\": ignoring unknown mode \"rox\", as docker compose does (known: ro, rw, z, Z, nocopy and the propagation modes)",
+            "compose.yaml:4:32: services.a.volumes[1]: \"./y:/y:bad\": ignoring unknown mode \"bad\", as docker compose does (known: ro, rw, z, Z, nocopy and the propagation modes)",
+        ]
     );
     assert!(parse_volume("./a:/b:ro:x").is_err());
 }
