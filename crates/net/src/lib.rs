@@ -11,6 +11,7 @@ pub mod firewall;
 pub mod holder;
 pub mod ipam;
 mod link;
+mod link_batch;
 mod netns;
 pub mod proxy;
 

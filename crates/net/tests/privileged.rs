@@ -727,11 +727,56 @@ fn several_veth_pairs_are_deleted_in_one_call() {
             !inside.contains("eth0:") && !inside.contains("eth1:"),
             "{inside}"
         );
+        // Only the named links went: the bridge they were on is still there.
+        assert!(wharf_net::link_exists("wbr0").unwrap());
         let err = wharf_net::delete_links(&["bad/name"]).unwrap_err();
         assert!(
             matches!(err, NetError::InvalidInterfaceName { .. }),
             "{err}"
         );
+        wharf_net::delete_link("wbr0").unwrap();
+    });
+}
+
+/// `down` stops its containers on parallel threads, each deleting its own
+/// veth pairs: the deletions are batched together, and each call returns
+/// only once its own pair is gone.
+#[test]
+fn veth_pairs_deleted_from_parallel_threads_are_all_gone_when_each_returns() {
+    require_root!("veth_pairs_deleted_from_parallel_threads_are_all_gone_when_each_returns");
+    in_fresh_netns(|| {
+        wharf_net::ensure_bridge("wbr0", GW, 24).unwrap();
+        let container = Container::start();
+        let names: Vec<String> = (0..6).map(|i| format!("vethpar{i}")).collect();
+        for (index, host_end) in names.iter().enumerate() {
+            wharf_net::attach_container(
+                container.pid(),
+                "wbr0",
+                host_end,
+                &format!("eth{index}"),
+                Ipv4Addr::new(10, 89, 0, 20 + index as u8),
+                24,
+                (index == 0).then_some(GW),
+                None,
+                None,
+                None,
+            )
+            .unwrap();
+        }
+        std::thread::scope(|scope| {
+            for name in &names {
+                scope.spawn(move || {
+                    wharf_net::delete_links(&[name.as_str()]).unwrap();
+                    assert!(
+                        !wharf_net::link_exists(name).unwrap(),
+                        "{name} is still there"
+                    );
+                });
+            }
+        });
+        let inside = container.net_dev();
+        assert!(!inside.contains("eth"), "{inside}");
+        assert!(wharf_net::link_exists("wbr0").unwrap());
         wharf_net::delete_link("wbr0").unwrap();
     });
 }
