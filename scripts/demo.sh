@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets this machine up and brings up examples/devstack: installs the system
-# packages, builds wharf and installs it as /usr/local/bin/wharf (and as
+# packages, builds wharf and installs it as /usr/local/bin/wharf (with the
+# containers' monitor, wharf-monitor, beside it; and as
 # /usr/local/bin/docker when there is no docker; its manual pages in
 # /usr/local/share/man/man1), makes the
 # debian:bookworm-slim base image with debootstrap (cached after the first run),
@@ -12,7 +13,9 @@ start=$SECONDS
 bash scripts/install-deps.sh --run
 cargo build --release --locked
 install -m 0755 "${CARGO_TARGET_DIR:-target}/release/wharf" /usr/local/bin/wharf
-echo "installed /usr/local/bin/wharf"
+# Each container's monitor runs this small program found beside wharf.
+install -m 0755 "${CARGO_TARGET_DIR:-target}/release/wharf-monitor" /usr/local/bin/wharf-monitor
+echo "installed /usr/local/bin/wharf and /usr/local/bin/wharf-monitor"
 # Invoked as `docker`, wharf takes docker's commands (as podman-docker does).
 if ! command -v docker >/dev/null 2>&1; then
   ln -sf /usr/local/bin/wharf /usr/local/bin/docker

@@ -140,8 +140,7 @@ impl GlobalOptions {
                 std::env::var("WHARF_CGROUP_FS").unwrap_or_else(|_| "/sys/fs/cgroup".into()),
             ),
             cgroup_parent: std::env::var("WHARF_CGROUP_PARENT").unwrap_or_else(|_| "wharf".into()),
-            monitor_program: std::env::current_exe()
-                .context("finding the wharf executable to run container monitors")?,
+            monitor_program: monitor_program()?,
             timings: std::env::var_os("WHARF_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0"),
         };
         LinuxEngine::open(config).with_context(|| {
@@ -151,4 +150,14 @@ impl GlobalOptions {
             )
         })
     }
+}
+
+/// The program each container's monitor runs: `wharf-monitor` beside the
+/// wharf executable (the monitor alone, a fraction of wharf's memory), or
+/// wharf itself (`wharf __monitor …`) where it was installed without it.
+fn monitor_program() -> Result<PathBuf> {
+    let wharf = std::env::current_exe()
+        .context("finding the wharf executable to run container monitors")?;
+    let beside = wharf.with_file_name("wharf-monitor");
+    Ok(if beside.is_file() { beside } else { wharf })
 }
