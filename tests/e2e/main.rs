@@ -20,6 +20,7 @@ mod health;
 mod hello;
 mod images;
 mod ipv6;
+mod kube;
 mod lifecycle;
 mod logging;
 mod network;
