@@ -1,8 +1,10 @@
 //! Compose's `blkio_config` end to end on the host's own hierarchy (v1's
 //! `blkio.throttle.*` on a v1 or hybrid host, v2's `io.max` in the guest of
 //! `scripts/test-vm.sh`): a write limit on a loop device reaches the
-//! container's cgroup and throttles direct writes; a device that does not
-//! exist is refused naming the service and the key.
+//! container's cgroup and throttles direct writes; docker's
+//! `--device-write-bps`/`--device-read-iops` flags of `container run` do the
+//! same; a device that does not exist is refused naming the service and the
+//! key.
 
 use crate::harness::{eventually, sandboxed, Sandbox};
 use std::path::{Path, PathBuf};
@@ -101,31 +103,8 @@ fn a_write_limit_reaches_the_cgroup_and_throttles_direct_writes() {
                 };
                 let text = std::fs::read_to_string(&file).unwrap();
                 assert_eq!(text.lines().next(), Some(weight), "{}", file.display());
-                let io_max = cgroup.join("io.max");
-                let text = std::fs::read_to_string(&io_max).unwrap();
-                assert!(
-                    text.lines()
-                        .any(|l| l
-                            == format!("{number} rbps=max wbps={WRITE_BPS} riops=100 wiops=max")),
-                    "{}: {text:?}",
-                    io_max.display()
-                );
-            } else {
-                let dir = Path::new(ROOT)
-                    .join("blkio")
-                    .join(&parent)
-                    .join("bio")
-                    .join(&id);
-                let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-                assert_eq!(
-                    read("blkio.throttle.write_bps_device").trim(),
-                    format!("{number} {WRITE_BPS}")
-                );
-                assert_eq!(
-                    read("blkio.throttle.read_iops_device").trim(),
-                    format!("{number} 100")
-                );
             }
+            assert_eq!(throttles("bio", &id, &number), expected_throttles(&number));
             let logs = eventually("the dd to finish", Duration::from_secs(120), || {
                 let logs = s.ok(&dir, &["logs", "disk"]);
                 logs.contains("elapsed=").then_some(logs)
@@ -173,6 +152,93 @@ fn a_throttled_device_that_does_not_exist_names_the_service_and_key() {
             }
             let ps = s.ok(&dir, &["ps", "-a", "-q"]);
             assert!(ps.trim().is_empty(), "a container was left: {ps}");
+        },
+    );
+}
+
+/// The container's write and read-IOPS throttles as its cgroup holds them:
+/// v2's `io.max` line for `number`, or v1's two `blkio.throttle.*` files.
+fn throttles(project: &str, id: &str, number: &str) -> String {
+    let parent = wharf_testkit::sandbox::cgroup_parent();
+    let root = Path::new(ROOT);
+    if root.join("cgroup.controllers").is_file() {
+        let file = root.join(parent).join(project).join(id).join("io.max");
+        let text = std::fs::read_to_string(&file).unwrap();
+        text.lines()
+            .find(|l| l.starts_with(&format!("{number} ")))
+            .unwrap_or_else(|| panic!("no line for {number} in {}: {text:?}", file.display()))
+            .to_string()
+    } else {
+        let dir = root.join("blkio").join(parent).join(project).join(id);
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+        format!(
+            "{} / {}",
+            read("blkio.throttle.write_bps_device").trim(),
+            read("blkio.throttle.read_iops_device").trim()
+        )
+    }
+}
+
+/// What [`throttles`] reads for a 1 MiB/s write limit and 100 read IOPS.
+fn expected_throttles(number: &str) -> String {
+    if Path::new(ROOT).join("cgroup.controllers").is_file() {
+        format!("{number} rbps=max wbps={WRITE_BPS} riops=100 wiops=max")
+    } else {
+        format!("{number} {WRITE_BPS} / {number} 100")
+    }
+}
+
+#[test]
+fn container_run_takes_docker_s_block_io_flags() {
+    sandboxed(
+        "block_io::container_run_takes_docker_s_block_io_flags",
+        |s| {
+            s.import_busybox();
+            let disk = LoopDevice::attach(&s.work.path().join("disk.img"));
+            let device = disk.0.display().to_string();
+            let number = disk.number();
+            let write = format!("{device}:1mb");
+            let read = format!("{device}:100");
+            let id = s.ok(
+                s.work.path(),
+                &[
+                    "container",
+                    "run",
+                    "-d",
+                    "--name",
+                    "bw",
+                    "--device-write-bps",
+                    &write,
+                    "--device-read-iops",
+                    &read,
+                    "busybox:latest",
+                    "sleep",
+                    "300",
+                ],
+            );
+            assert_eq!(
+                throttles("default", id.trim(), &number),
+                expected_throttles(&number)
+            );
+            s.ok(s.work.path(), &["container", "rm", "-f", "bw"]);
+
+            let out = s.wharf(
+                s.work.path(),
+                &[
+                    "container",
+                    "run",
+                    "--device-write-bps",
+                    "sda:1mb",
+                    "busybox:latest",
+                    "true",
+                ],
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "a device outside /dev was taken");
+            assert!(
+                stderr.contains("--device-write-bps") && stderr.contains("/dev/sda:RATE"),
+                "{stderr}"
+            );
         },
     );
 }
