@@ -220,6 +220,59 @@ fn container_run_takes_docker_s_block_io_flags() {
                 throttles("default", id.trim(), &number),
                 expected_throttles(&number)
             );
+            // `update --blkio-weight`: out of range is refused by name; in
+            // range reaches the weight file, or is refused saying why when
+            // the host's schedulers take no weight (v1 without CFQ or BFQ).
+            let err = s.fails(
+                s.work.path(),
+                &["container", "update", "--blkio-weight", "5", "bw"],
+            );
+            assert!(
+                err.contains("blkio_weight") && err.contains("10..=1000"),
+                "{err}"
+            );
+            let parent = wharf_testkit::sandbox::cgroup_parent();
+            let cgroup = if Path::new(ROOT).join("cgroup.controllers").is_file() {
+                Path::new(ROOT)
+                    .join(&parent)
+                    .join("default")
+                    .join(id.trim())
+            } else {
+                Path::new(ROOT)
+                    .join("blkio")
+                    .join(&parent)
+                    .join("default")
+                    .join(id.trim())
+            };
+            let weighted = [
+                "io.bfq.weight",
+                "io.weight",
+                "blkio.weight",
+                "blkio.bfq.weight",
+            ]
+            .iter()
+            .map(|f| cgroup.join(f))
+            .find(|f| f.exists());
+            let update = s.wharf(
+                s.work.path(),
+                &["container", "update", "--blkio-weight", "500", "bw"],
+            );
+            match weighted {
+                Some(file) => {
+                    assert!(update.status.success(), "{update:?}");
+                    let text = std::fs::read_to_string(&file).unwrap();
+                    let expected = if file.ends_with("io.weight") {
+                        "4950"
+                    } else {
+                        "500"
+                    };
+                    assert!(text.contains(expected), "{}: {text:?}", file.display());
+                }
+                None => {
+                    let err = String::from_utf8_lossy(&update.stderr);
+                    assert!(!update.status.success() && err.contains("bfq"), "{err}");
+                }
+            }
             s.ok(s.work.path(), &["container", "rm", "-f", "bw"]);
 
             let out = s.wharf(
