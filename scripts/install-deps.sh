@@ -19,6 +19,7 @@ if [ "$for_tests" = 1 ]; then packages+=(
   skopeo           # seeds that registry independently of wharf
   qemu-system-x86  # scripts/test-vm.sh boots a cgroup v2 guest for the cgroup tests
   chromium chromium-driver  # the dashboard's browser tests (headless, through chromedriver)
+  podman catatonit  # `podman kube play` runs `convert kubernetes` output (a client only; catatonit is its pods' pause process)
 ); fi
 missing=()
 for p in "${packages[@]}"; do
@@ -32,6 +33,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 if [ "$for_tests" = 0 ]; then
   exit 0
+fi
+# podman's package enables its API socket, its service and its timers: the
+# tests use podman as a client only, so none of them may run on the host.
+podman_units=(podman.socket podman.service podman-restart.service podman-auto-update.service
+  podman-auto-update.timer)
+if command -v systemctl >/dev/null 2>&1 && [ -e /lib/systemd/system/podman.socket ]; then
+  systemctl disable "${podman_units[@]}" >/dev/null 2>&1
+  if [ -d /run/systemd/system ]; then
+    systemctl stop "${podman_units[@]}"
+  fi
 fi
 # Prometheus and promtool check and scrape `wharf dashboard`'s /metrics.
 # The package is only unpacked, not installed: installing it would start a

@@ -22,12 +22,14 @@ fi
 echo "lane: cgroup v2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 
 # The end-to-end tests that touch cgroups and need no network beyond loopback:
-# limits, stats, freezing, OOM and delegation (cgroup_v2, hello), the v1-only
+# limits, stats, freezing, OOM and delegation (cgroup_v2, hello), block I/O
+# throttles on a loop device (block_io), the v1-only
 # settings refused (process), device access (security), run and up/down
 # (lifecycle), crash and reboot recovery (crash). The guest's CPU is emulated
 # when KVM is not usable, so this is kept to what matters for cgroups.
 e2e_filters=(
     cgroup_v2::
+    block_io::
     hello::
     process::group_add_and_memory_settings_reach_the_container
     process::pause_and_unpause_freeze_the_cgroup_and_stop_kill_and_down_still_work

@@ -2,6 +2,7 @@
 //! namespaces (see `harness`), with real images, bridges and cgroups.
 
 mod bad_input;
+mod block_io;
 mod build;
 mod cgroup_v2;
 mod cli;
@@ -19,6 +20,7 @@ mod health;
 mod hello;
 mod images;
 mod ipv6;
+mod kube;
 mod lifecycle;
 mod logging;
 mod network;

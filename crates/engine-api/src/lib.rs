@@ -27,6 +27,7 @@ pub use spec::{
     RestartPolicy, SecuritySpec, Ulimit, UnhealthyRestart, UtsMode, VolumeSpec,
 };
 pub use spec::{FileKind, FileMount, Hook, Link, LogConfig, LogDriver, VolumesFrom};
+pub use spec::{ThrottleDevice, WeightDevice};
 
 /// Result type of every engine call.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -596,6 +596,40 @@ pub struct Resources {
     /// (`mem_swappiness`, cgroup v1 only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mem_swappiness: Option<u64>,
+    /// Relative block I/O weight, 10 to 1000; 0 = the default
+    /// (`blkio_config.weight`, `--blkio-weight`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blkio_weight: Option<u16>,
+    /// Per-device block I/O weights (`blkio_config.weight_device`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blkio_weight_device: Vec<WeightDevice>,
+    /// Bytes read per second from a device (`blkio_config.device_read_bps`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    /// Bytes written per second to a device (`blkio_config.device_write_bps`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    /// Reads per second from a device (`blkio_config.device_read_iops`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    /// Writes per second to a device (`blkio_config.device_write_iops`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
+}
+
+/// A block device, by its host path, and its I/O weight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
+/// A block device, by its host path, and a rate: bytes or operations per
+/// second.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
 }
 
 impl Resources {

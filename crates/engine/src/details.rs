@@ -80,7 +80,7 @@ impl LinuxEngine {
         let state = self.live_state(&record.id)?;
         if let (true, Some(cgroup)) = (state.state.is_running(), &state.cgroup) {
             cgroup
-                .apply(&crate::resources::limits(&record.spec))
+                .apply(&crate::resources::limits(&record.spec)?)
                 .map_err(|e| {
                     EngineError::step(format!("updating container {}", record.name), e, "")
                 })?;
@@ -109,7 +109,8 @@ fn merge(into: &mut Resources, from: &Resources) {
         cpu_shares,
         cpu_quota,
         cpu_period,
-        cpuset_cpus
+        cpuset_cpus,
+        blkio_weight
     );
     // A memory limit raised above the recorded swap limit would be refused
     // (swap below memory): docker moves the swap limit along when only

@@ -502,7 +502,7 @@ impl Monitor {
             user: record.user.clone(),
             hostname: record.hostname.clone(),
             mounts: self.mounts()?,
-            cgroup: cgroup_config(&self.cgroup_fs_root, record),
+            cgroup: cgroup_config(&self.cgroup_fs_root, record)?,
             new_netns: crate::netmode::new_netns(&record.spec.network_mode),
             terminal,
             stdin,

@@ -1,12 +1,15 @@
 //! A container's resource limits: checked at create time, before anything is
 //! written, and turned into the runtime's cgroup [`wharf_runtime::Limits`]
 //! (the runtime writes them to the cgroup when the monitor starts the
-//! container).
+//! container). Block I/O devices are given by path and resolved to their
+//! numbers here, at create and again at each start (a disk may come back
+//! under another number).
 
 use crate::store::ContainerRecord;
 use crate::MIN_MEMORY;
 use std::path::Path;
-use wharf_engine_api::{ContainerSpec, EngineError};
+use wharf_engine_api::{ContainerSpec, EngineError, ThrottleDevice};
+use wharf_runtime::cgroups::{block_device, BlockIo, DeviceRate, DeviceWeight};
 
 /// Refuse limits the container could not start or run with. An error names
 /// the spec's field (`memory`), which the orchestrator maps back to the
@@ -22,7 +25,7 @@ pub(crate) fn validate(spec: &ContainerSpec, cgroup_fs_root: &Path) -> Result<()
             .into(),
         });
     }
-    limits(spec)
+    limits(spec)?
         .validate(&wharf_runtime::HostFacts::current())
         .map_err(|e| EngineError::InvalidSpec {
             container: spec.name.clone(),
@@ -38,18 +41,19 @@ pub(crate) fn validate(spec: &ContainerSpec, cgroup_fs_root: &Path) -> Result<()
 pub(crate) fn cgroup_config(
     fs_root: &Path,
     record: &ContainerRecord,
-) -> wharf_runtime::CgroupConfig {
-    wharf_runtime::CgroupConfig {
+) -> Result<wharf_runtime::CgroupConfig, EngineError> {
+    Ok(wharf_runtime::CgroupConfig {
         fs_root: fs_root.to_path_buf(),
         path: record.cgroup_path.clone(),
-        limits: limits(&record.spec),
-    }
+        limits: limits(&record.spec)?,
+    })
 }
 
-/// The spec's limits as the runtime's cgroup [`wharf_runtime::Limits`].
-pub(crate) fn limits(spec: &ContainerSpec) -> wharf_runtime::Limits {
+/// The spec's limits as the runtime's cgroup [`wharf_runtime::Limits`]; an
+/// error names the block I/O field whose device path is not a block device.
+pub(crate) fn limits(spec: &ContainerSpec) -> Result<wharf_runtime::Limits, EngineError> {
     let resources = &spec.resources;
-    wharf_runtime::Limits {
+    Ok(wharf_runtime::Limits {
         memory_bytes: resources.memory_bytes,
         nano_cpus: resources.nano_cpus,
         pids: resources.pids_limit,
@@ -62,7 +66,49 @@ pub(crate) fn limits(spec: &ContainerSpec) -> wharf_runtime::Limits {
         cpuset_mems: None,
         oom_kill_disable: resources.oom_kill_disable,
         swappiness: resources.mem_swappiness,
-    }
+        block_io: block_io(spec)?,
+    })
+}
+
+fn block_io(spec: &ContainerSpec) -> Result<BlockIo, EngineError> {
+    let resources = &spec.resources;
+    let device = |field: &str, path: &str| {
+        block_device(Path::new(path)).map_err(|e| EngineError::InvalidSpec {
+            container: spec.name.clone(),
+            field: field.into(),
+            source: format!("{field}: {e}").into(),
+        })
+    };
+    let rates = |field: &str, list: &[ThrottleDevice]| {
+        list.iter()
+            .map(|t| {
+                Ok(DeviceRate {
+                    device: device(field, &t.path)?,
+                    rate: t.rate,
+                })
+            })
+            .collect::<Result<Vec<_>, EngineError>>()
+    };
+    Ok(BlockIo {
+        weight: resources.blkio_weight,
+        weight_device: resources
+            .blkio_weight_device
+            .iter()
+            .map(|w| {
+                Ok(DeviceWeight {
+                    device: device("blkio_weight_device", &w.path)?,
+                    weight: w.weight,
+                })
+            })
+            .collect::<Result<_, EngineError>>()?,
+        read_bps: rates("blkio_device_read_bps", &resources.blkio_device_read_bps)?,
+        write_bps: rates("blkio_device_write_bps", &resources.blkio_device_write_bps)?,
+        read_iops: rates("blkio_device_read_iops", &resources.blkio_device_read_iops)?,
+        write_iops: rates(
+            "blkio_device_write_iops",
+            &resources.blkio_device_write_iops,
+        )?,
+    })
 }
 
 #[cfg(test)]
@@ -84,5 +130,29 @@ mod tests {
         assert!(err.to_string().starts_with("container p-web-1: "), "{err}");
         spec.resources.memory_bytes = Some(MIN_MEMORY);
         validate(&spec, Path::new("/nonexistent")).unwrap();
+    }
+
+    #[test]
+    fn a_throttled_device_that_is_no_block_device_names_the_field_and_path() {
+        let mut spec = ContainerSpec {
+            name: "p-db-1".into(),
+            ..Default::default()
+        };
+        spec.resources.blkio_device_write_bps = vec![ThrottleDevice {
+            path: "/dev/null".into(),
+            rate: 1 << 20,
+        }];
+        let err = validate(&spec, Path::new("/nonexistent")).unwrap_err();
+        let EngineError::InvalidSpec { field, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(field, "blkio_device_write_bps");
+        let text = err.to_string();
+        assert!(text.contains("/dev/null is not a block device"), "{text}");
+        spec.resources.blkio_device_write_bps[0].path = "/dev/wharf-no-such-disk".into();
+        let text = validate(&spec, Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("/dev/wharf-no-such-disk"), "{text}");
     }
 }

@@ -6,17 +6,28 @@
 //! Kubernetes combines them with the image's ENTRYPOINT and CMD, as docker
 //! does. The loader has already split a string `command` as a POSIX shell
 //! would. Kubernetes expands `$(NAME)` in `command`, `args` and `env` values
-//! and reads `$$` as `$`, so every `$` is written doubled: the container gets
-//! the value Compose would give it.
+//! and reads `$$` as `$`, so a `$` before `(` or `$` is written doubled: the
+//! container gets the value Compose would give it. Any other `$` (`$HOME`,
+//! `${X}`) is left single, as Kubernetes leaves it, so consumers that expand
+//! nothing (`podman kube play`) run the same command.
 
 use crate::error::KubeError;
 use crate::Ctx;
 use serde_json::{json, Map, Value};
 use wharf_compose::Service;
 
-/// `s` with every `$` doubled, so Kubernetes expands nothing.
+/// `s` with each `$` that Kubernetes would read as the start of `$(NAME)` or
+/// of `$$` doubled, so Kubernetes expands nothing.
 pub fn escape(s: &str) -> String {
-    s.replace('$', "$$")
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '$' && matches!(chars.peek(), Some('$' | '(')) {
+            out.push('$');
+        }
+    }
+    out
 }
 
 fn escaped(list: &[String]) -> Value {
@@ -346,7 +357,11 @@ mod tests {
     }
 
     #[test]
-    fn dollars_are_doubled() {
-        assert_eq!(escape("echo $HOME $(id)"), "echo $$HOME $$(id)");
+    fn only_dollars_kubernetes_would_expand_are_doubled() {
+        assert_eq!(escape("echo $HOME ${X} $(id)"), "echo $HOME ${X} $$(id)");
+        // Kubernetes reads `$$$` as `$$`: `$$` → `$`, a last `$` as it is.
+        assert_eq!(escape("$$"), "$$$");
+        assert_eq!(escape("$$(x)"), "$$$$(x)");
+        assert_eq!(escape("5$"), "5$");
     }
 }

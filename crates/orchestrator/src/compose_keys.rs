@@ -26,6 +26,12 @@ pub fn compose_keys(field: &str) -> &'static [&'static str] {
         "mem_swappiness" | "swappiness" => &["mem_swappiness"],
         "shm_size" => &["shm_size"],
         "oom_score_adj" => &["oom_score_adj"],
+        "blkio_weight" => &["blkio_config.weight"],
+        "blkio_weight_device" => &["blkio_config.weight_device"],
+        "blkio_device_read_bps" => &["blkio_config.device_read_bps"],
+        "blkio_device_write_bps" => &["blkio_config.device_write_bps"],
+        "blkio_device_read_iops" => &["blkio_config.device_read_iops"],
+        "blkio_device_write_iops" => &["blkio_config.device_write_iops"],
         _ => &[],
     }
 }
@@ -75,6 +81,10 @@ mod tests {
         assert_eq!(
             compose_keys("nano_cpus"),
             ["deploy.resources.limits.cpus", "cpus"]
+        );
+        assert_eq!(
+            compose_keys("blkio_device_write_bps"),
+            ["blkio_config.device_write_bps"]
         );
         assert!(compose_keys("colour").is_empty());
     }

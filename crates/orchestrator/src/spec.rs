@@ -375,6 +375,7 @@ fn build_spec(project: &Project, valid: &ValidService, number: u32) -> Container
             cpuset_cpus: service.cpuset.clone(),
             oom_kill_disable: service.oom_kill_disable,
             mem_swappiness: valid.mem_swappiness,
+            ..block_io(service.blkio_config.as_ref())
         },
         stop_signal: service.stop_signal.clone(),
         stop_grace_period_secs: service.stop_grace_period.map(|d| d.as_secs()),
@@ -570,6 +571,38 @@ pub fn change_reason(old_labels: &BTreeMap<String, String>, spec: &ContainerSpec
         "config changed".to_string()
     } else {
         changed.join(", ")
+    }
+}
+
+/// `blkio_config` as the spec's block I/O fields; the engine resolves the
+/// device paths when the container is created and started.
+fn block_io(config: Option<&wharf_compose::BlkioConfig>) -> Resources {
+    let Some(config) = config else {
+        return Resources::default();
+    };
+    let rates = |list: &[wharf_compose::ThrottleDevice]| {
+        list.iter()
+            .map(|t| wharf_engine_api::ThrottleDevice {
+                path: t.path.clone(),
+                rate: t.rate,
+            })
+            .collect()
+    };
+    Resources {
+        blkio_weight: config.weight,
+        blkio_weight_device: config
+            .weight_device
+            .iter()
+            .map(|w| wharf_engine_api::WeightDevice {
+                path: w.path.clone(),
+                weight: w.weight,
+            })
+            .collect(),
+        blkio_device_read_bps: rates(&config.device_read_bps),
+        blkio_device_write_bps: rates(&config.device_write_bps),
+        blkio_device_read_iops: rates(&config.device_read_iops),
+        blkio_device_write_iops: rates(&config.device_write_iops),
+        ..Resources::default()
     }
 }
 

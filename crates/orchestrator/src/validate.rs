@@ -527,7 +527,6 @@ pub(crate) fn unsupported(service: &Service) -> Result<(), SettingError> {
             set.push(name);
         }
     };
-    check("blkio_config", service.blkio_config.is_some());
     check("cgroup", service.cgroup.is_some());
     check("cgroup_parent", service.cgroup_parent.is_some());
     check("cpu_count", service.cpu_count.is_some());

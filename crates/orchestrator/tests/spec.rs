@@ -118,6 +118,43 @@ fn tty_and_stdin_open_reach_the_spec_and_its_hash_only_when_set() {
 }
 
 #[test]
+fn blkio_config_reaches_the_spec_and_its_hash_only_when_set() {
+    let project = hello();
+    let plain = container_spec(&project, &project.services["worker"], 1).unwrap();
+    assert!(
+        !serde_json::to_string(&plain).unwrap().contains("blkio"),
+        "no blkio field without blkio_config: old hashes stay"
+    );
+    let mut asked = hello();
+    asked.services.get_mut("worker").unwrap().blkio_config = Some(wharf_compose::BlkioConfig {
+        weight: Some(300),
+        weight_device: vec![wharf_compose::WeightDevice {
+            path: "/dev/sda".into(),
+            weight: 200,
+        }],
+        device_write_bps: vec![wharf_compose::ThrottleDevice {
+            path: "/dev/vdb".into(),
+            rate: 1 << 20,
+        }],
+        device_read_iops: vec![wharf_compose::ThrottleDevice {
+            path: "/dev/vdb".into(),
+            rate: 100,
+        }],
+        ..Default::default()
+    });
+    let spec = container_spec(&asked, &asked.services["worker"], 1).unwrap();
+    let r = &spec.resources;
+    assert_eq!(r.blkio_weight, Some(300));
+    assert_eq!(r.blkio_weight_device[0].path, "/dev/sda");
+    assert_eq!(r.blkio_weight_device[0].weight, 200);
+    assert_eq!(r.blkio_device_write_bps[0].path, "/dev/vdb");
+    assert_eq!(r.blkio_device_write_bps[0].rate, 1 << 20);
+    assert_eq!(r.blkio_device_read_iops[0].rate, 100);
+    assert!(r.blkio_device_read_bps.is_empty() && r.blkio_device_write_iops.is_empty());
+    assert_ne!(config_hash(&plain), config_hash(&spec));
+}
+
+#[test]
 fn config_hash_ignores_version_and_config_files() {
     let project = hello();
     let mut spec = container_spec(&project, &project.services["web"], 1).unwrap();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use wharf_engine_api::{
     DeviceMapping, LogConfig, LogDriver, Mount, MountKind, PortBinding, Protocol, Resources,
-    RestartPolicy, Ulimit, VolumesFrom,
+    RestartPolicy, ThrottleDevice, Ulimit, VolumesFrom, WeightDevice,
 };
 
 /// A flag value that cannot be used.
@@ -311,6 +311,59 @@ impl LimitFlags<'_> {
     }
 }
 
+/// `--blkio-weight-device /dev/sda:200`: a device path and a weight of 10
+/// to 1000 (0 lifts it).
+pub fn weight_device(text: &str) -> Result<WeightDevice, FlagError> {
+    let flag = "--blkio-weight-device";
+    let (path, weight) = device_and_value(flag, text, "WEIGHT")?;
+    let weight = weight
+        .parse::<u16>()
+        .ok()
+        .filter(|w| *w == 0 || (10..=1000).contains(w))
+        .ok_or_else(|| bad(flag, text, "the weight is a number from 10 to 1000"))?;
+    Ok(WeightDevice { path, weight })
+}
+
+/// `--device-read-bps /dev/sda:1mb` (and `--device-write-bps`): a device
+/// path and bytes per second in docker's size syntax.
+pub fn throttle_bps(flag: &'static str, text: &str) -> Result<ThrottleDevice, FlagError> {
+    let (path, rate) = device_and_value(flag, text, "RATE")?;
+    let rate = wharf_units::parse_bytes(&rate).map_err(|e| bad(flag, text, e.to_string()))?;
+    Ok(ThrottleDevice { path, rate })
+}
+
+/// `--device-read-iops /dev/sda:100` (and `--device-write-iops`): a device
+/// path and operations per second.
+pub fn throttle_iops(flag: &'static str, text: &str) -> Result<ThrottleDevice, FlagError> {
+    let (path, rate) = device_and_value(flag, text, "IOPS")?;
+    let rate = rate.parse().map_err(|_| {
+        bad(
+            flag,
+            text,
+            "the rate is a whole number of operations per second",
+        )
+    })?;
+    Ok(ThrottleDevice { path, rate })
+}
+
+/// `PATH:VALUE` with a path under /dev, as docker requires.
+fn device_and_value(
+    flag: &'static str,
+    text: &str,
+    value: &str,
+) -> Result<(String, String), FlagError> {
+    match text.rsplit_once(':') {
+        Some((path, v)) if path.starts_with("/dev/") && !v.is_empty() => {
+            Ok((path.to_string(), v.to_string()))
+        }
+        _ => Err(bad(
+            flag,
+            text,
+            format!("write a device path under /dev and a value, like /dev/sda:{value}"),
+        )),
+    }
+}
+
 /// A Go duration flag (`--health-interval 5s`) in milliseconds.
 pub fn duration_ms(flag: &'static str, text: &str) -> Result<u64, FlagError> {
     wharf_units::parse_go_duration(text)
@@ -540,6 +593,29 @@ mod tests {
         assert!(cpus("lots").is_err());
         assert_eq!(memory_swap("-1").unwrap(), -1);
         assert_eq!(bytes("--memory", "64m").unwrap(), 64 << 20);
+        assert_eq!(
+            throttle_bps("--device-write-bps", "/dev/sda:1mb").unwrap(),
+            ThrottleDevice {
+                path: "/dev/sda".into(),
+                rate: 1 << 20
+            }
+        );
+        assert_eq!(
+            throttle_iops("--device-read-iops", "/dev/vdb:100")
+                .unwrap()
+                .rate,
+            100
+        );
+        assert_eq!(weight_device("/dev/sda:200").unwrap().weight, 200);
+        let err = weight_device("/dev/sda:5").unwrap_err().to_string();
+        assert!(
+            err.contains("--blkio-weight-device") && err.contains("10 to 1000"),
+            "{err}"
+        );
+        let err = throttle_bps("--device-read-bps", "sda:1mb")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/dev/sda:RATE"), "{err}");
         assert_eq!(
             ulimit("nofile=1024:2048").unwrap().1,
             Ulimit {

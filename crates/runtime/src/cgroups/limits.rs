@@ -1,4 +1,4 @@
-//! Apply memory, CPU and pids limits (v1 and v2 files). A refused value or a missing
+//! Apply memory, CPU and pids limits (v1 and v2 files; block I/O in `io`). A refused value or a missing
 //! controller is an error, never ignored.
 
 use super::{fs, v1_controller_mounted, CgroupHandle, CgroupMode, HostFacts, Limits};
@@ -48,7 +48,8 @@ impl CgroupHandle {
             CgroupMode::V1 => self.apply_v1(limits)?,
             CgroupMode::V2 => self.apply_v2(limits)?,
         }
-        self.apply_extra(limits)
+        self.apply_extra(limits)?;
+        self.apply_block_io(&limits.block_io)
     }
 
     /// Swap, reservation, shares, explicit quota/period and cpuset (both versions).
@@ -383,7 +384,7 @@ impl CgroupHandle {
 
 /// The controller's `file` must exist in the container's v2 cgroup; if not, the
 /// error names the cgroup that does not pass the controller on, and why.
-fn require_v2(
+pub(super) fn require_v2(
     handle: &CgroupHandle,
     controller: &'static str,
     what: &'static str,

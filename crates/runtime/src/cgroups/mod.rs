@@ -4,7 +4,8 @@
 //! Every operation takes the cgroupfs root (normally `/sys/fs/cgroup`) as an input, so
 //! the whole module is unit-tested on a fake tree in a tempdir. One file a concern:
 //! [`detect`](detect()) the hierarchy, `create`, `limits`, `procs`, `stats`, `freezer`
-//! (pause), `destroy`, `delegation` (why a v2 controller is missing); `devices` (the
+//! (pause), `destroy`, `delegation` (why a v2 controller is missing), `io`
+//! (block I/O weights and throttles); `devices` (the
 //! device rules) and `bpf` (their v2 program); `validate`, the static checks of
 //! [`Limits`] the engine also runs at create.
 
@@ -16,6 +17,7 @@ mod detect;
 pub mod devices;
 mod freezer;
 mod fs;
+mod io;
 mod limits;
 mod procs;
 mod stats;
@@ -26,6 +28,10 @@ use std::path::{Path, PathBuf};
 
 pub use detect::detect;
 pub use devices::{DeviceRule, DeviceType, DEFAULT_DEVICE_RULES};
+pub use io::{
+    block_device, io_weight_from_blkio, BlockDeviceError, BlockIo, DeviceNumber, DeviceRate,
+    DeviceWeight,
+};
 pub use stats::{CgroupStats, CpuQuota};
 pub use validate::{HostFacts, LimitError};
 
@@ -103,6 +109,10 @@ pub struct Limits {
     /// swappiness: an error).
     #[serde(default)]
     pub swappiness: Option<u64>,
+    /// Block I/O weights and throttles (`blkio_*`), devices already resolved to
+    /// their numbers.
+    #[serde(default, skip_serializing_if = "BlockIo::is_empty")]
+    pub block_io: BlockIo,
 }
 
 /// Which cgroup hierarchy the host runs.

@@ -124,7 +124,7 @@ impl Limits {
                 }
             }
         }
-        Ok(())
+        super::io::validate(&self.block_io)
     }
 }
 

@@ -113,6 +113,24 @@ pub struct CreateFlags {
     /// CPUs in which to allow execution (0-3, 0,1)
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// Block IO weight (relative device weight)
+    #[arg(long = "blkio-weight-device")]
+    pub blkio_weight_device: Vec<String>,
+    /// Limit read rate (bytes per second) from a device
+    #[arg(long = "device-read-bps")]
+    pub device_read_bps: Vec<String>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long = "device-write-bps")]
+    pub device_write_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device
+    #[arg(long = "device-read-iops")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long = "device-write-iops")]
+    pub device_write_iops: Vec<String>,
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
@@ -279,6 +297,48 @@ impl CreateFlags {
         r.cpu_shares = self.cpu_shares;
         r.cpuset_cpus = self.cpuset_cpus.clone();
         r.pids_limit = self.pids_limit.filter(|n| *n > 0).map(|n| n as u64);
+        if let Some(weight) = self
+            .blkio_weight
+            .filter(|w| *w != 0 && !(10..=1000).contains(w))
+        {
+            anyhow::bail!("invalid argument \"{weight}\" for \"--blkio-weight\" flag: the weight is a number from 10 to 1000, or 0 for the default");
+        }
+        r.blkio_weight = self.blkio_weight;
+        for d in &self.blkio_weight_device {
+            r.blkio_weight_device.push(flags::weight_device(d)?);
+        }
+        for (flag, list, into) in [
+            (
+                "--device-read-bps",
+                &self.device_read_bps,
+                &mut r.blkio_device_read_bps,
+            ),
+            (
+                "--device-write-bps",
+                &self.device_write_bps,
+                &mut r.blkio_device_write_bps,
+            ),
+        ] {
+            for d in list {
+                into.push(flags::throttle_bps(flag, d)?);
+            }
+        }
+        for (flag, list, into) in [
+            (
+                "--device-read-iops",
+                &self.device_read_iops,
+                &mut r.blkio_device_read_iops,
+            ),
+            (
+                "--device-write-iops",
+                &self.device_write_iops,
+                &mut r.blkio_device_write_iops,
+            ),
+        ] {
+            for d in list {
+                into.push(flags::throttle_iops(flag, d)?);
+            }
+        }
         for u in &self.ulimit {
             let (name, limit) = flags::ulimit(u)?;
             host.ulimits.insert(name, limit);

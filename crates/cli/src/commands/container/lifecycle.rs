@@ -104,6 +104,9 @@ pub struct UpdateArgs {
     /// Tune container pids limit
     #[arg(long = "pids-limit")]
     pub pids_limit: Option<u64>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
@@ -321,6 +324,7 @@ pub fn update(global: &GlobalOptions, args: UpdateArgs) -> Result<i32> {
     r.cpu_shares = args.cpu_shares;
     r.cpuset_cpus = args.cpuset_cpus.clone();
     r.pids_limit = args.pids_limit;
+    r.blkio_weight = args.blkio_weight;
     update.restart = args.restart.as_deref().map(flags::restart).transpose()?;
     let engine = global.engine()?;
     each(&args.containers, |c| {
