@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 pub use detect::detect;
 pub use devices::{DeviceRule, DeviceType, DEFAULT_DEVICE_RULES};
+pub(crate) use fs::read_raw as read_kernel_text;
 pub use stats::{CgroupStats, CpuQuota};
 pub use validate::{HostFacts, LimitError};
 

@@ -5,6 +5,9 @@ use crate::RuntimeError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// The v1 controllers whose files a reading takes.
+const V1_READ: [&str; 5] = ["cpuacct", "cpu", "memory", "pids", "blkio"];
+
 /// Limits at or above this are "unlimited" (v1 writes 2^63 rounded down to a page).
 const UNLIMITED_FROM: u64 = 1 << 62;
 
@@ -50,22 +53,35 @@ impl CgroupHandle {
     /// Read the current numbers. Files of controllers that are not mounted read as 0;
     /// a cgroup that does not exist at all is an error.
     pub fn stats(&self) -> Result<CgroupStats, RuntimeError> {
-        if !self.dirs().iter().any(|d| d.is_dir()) {
-            return Err(RuntimeError::io(
-                "read cgroup stats of",
-                self.fs_root.join(&self.path),
-                std::io::Error::from_raw_os_error(libc::ENOENT),
-            ));
-        }
         match self.mode {
             CgroupMode::V1 => self.stats_v1(),
-            CgroupMode::V2 => self.stats_v2(),
+            CgroupMode::V2 if self.v2_dir().is_dir() => self.stats_v2(),
+            CgroupMode::V2 => Err(self.missing()),
         }
+    }
+
+    fn missing(&self) -> RuntimeError {
+        RuntimeError::io(
+            "read cgroup stats of",
+            self.fs_root.join(&self.path),
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        )
     }
 
     fn stats_v1(&self) -> Result<CgroupStats, RuntimeError> {
         let mut s = CgroupStats::default();
-        let mounted = |c: &str| v1_controller_mounted(&self.fs_root, c);
+        // Each controller's mount is looked up once a reading: every lookup is
+        // a walk through sysfs, and `/metrics` reads every container at once.
+        let found = V1_READ.map(|c| v1_controller_mounted(&self.fs_root, c));
+        let mounted = |c: &str| V1_READ.iter().zip(found).any(|(name, m)| *name == c && m);
+        let exists = V1_READ
+            .iter()
+            .filter(|c| mounted(c))
+            .any(|c| self.v1_dir(c).is_dir())
+            || self.dirs().iter().any(|d| d.is_dir());
+        if !exists {
+            return Err(self.missing());
+        }
         if mounted("cpuacct") {
             s.cpu_usage_ns = fs::read_u64(&self.v1_dir("cpuacct").join("cpuacct.usage"))?;
         }
@@ -150,7 +166,7 @@ impl CgroupHandle {
 
 /// Contents of a file that may be missing (its controller may not be there).
 fn optional(path: &Path) -> Result<Option<String>, RuntimeError> {
-    match std::fs::read_to_string(path) {
+    match fs::read_raw(path) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(RuntimeError::io("read cgroup file", path, e)),
