@@ -12,6 +12,7 @@ pub mod history;
 pub mod host;
 pub mod html;
 pub mod http;
+pub mod linediff;
 pub mod metrics;
 pub mod pages;
 pub mod project;

@@ -19,6 +19,22 @@ fn deploy(d: &Dashboard, name: &str, request: &Request) -> Response {
     }
 }
 
+/// `POST /projects/<name>/preview`: what deploying the edit would do.
+fn preview(d: &Dashboard, name: &str, request: &Request) -> Response {
+    if d.deploy.is_none() {
+        return Response::text(404, "this server does not redeploy projects\n");
+    }
+    let Some(text) = request.form().remove("compose") else {
+        return Response::text(400, "the form has no `compose` field\n");
+    };
+    let result = project::preview(d.engine.as_ref(), name, &text);
+    let status = if result.is_ok() { 200 } else { 400 };
+    Response::html(
+        status,
+        pages::preview(name, &text, &result, d.access.csrf_token()),
+    )
+}
+
 pub fn respond(d: &Dashboard, request: &Request) -> Response {
     if !d.access.host_allowed(request) {
         return Response::text(403, "this server answers to localhost names only\n");
@@ -55,13 +71,15 @@ pub fn respond(d: &Dashboard, request: &Request) -> Response {
         if let Err(why) = d.access.check_post(request) {
             return Response::text(403, format!("{why}\n"));
         }
-        if let ["projects", name, "deploy"] = path
+        match path
             .trim_matches('/')
             .split('/')
             .collect::<Vec<_>>()
             .as_slice()
         {
-            return deploy(d, name, request);
+            ["projects", name, "deploy"] => return deploy(d, name, request),
+            ["projects", name, "preview"] => return preview(d, name, request),
+            _ => {}
         }
         if path == "/system/prune" {
             return match &d.host {
