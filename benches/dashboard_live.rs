@@ -120,12 +120,15 @@ fn main() {
     let scrape_cpu =
         (cpu_ticks(pid) - cpu_before) as f64 * 1000.0 / ticks_per_second() / runs as f64;
     let overview = median(runs, || get("/"));
-    let rss_kib = std::fs::read_to_string(format!("/proc/{}/status", dashboard.0.id()))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (rss_kib, anon_kib, file_kib) = (kib("VmRSS:"), kib("RssAnon:"), kib("RssFile:"));
     drop(dashboard);
     for dir in &projects {
         run(dir, &["down", "-t", "0"]);
@@ -147,8 +150,10 @@ fn main() {
         overview.1
     );
     println!(
-        "  process RSS       {:>8.2} MiB (target ≤ 15 MiB)",
-        rss_kib as f64 / 1024.0
+        "  process RSS       {:>8.2} MiB (target ≤ 15 MiB): {:.2} MiB its own, {:.2} MiB of mapped files (the binary, libc)",
+        rss_kib as f64 / 1024.0,
+        anon_kib as f64 / 1024.0,
+        file_kib as f64 / 1024.0
     );
 }
 
