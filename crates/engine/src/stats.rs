@@ -116,23 +116,29 @@ impl LinuxEngine {
         });
         let mut out = Vec::with_capacity(records.len());
         for part in parts {
-            out.extend(part?);
+            out.extend(part?.into_iter().flatten());
         }
         out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(out)
     }
 
+    /// `record` as listed, with its reading; None when it was removed since
+    /// its record was read (a scrape during `down`).
     fn listed_with_reading(
         &self,
         record: &ContainerRecord,
         host: HostFigures,
-    ) -> Result<(ContainerInfo, Option<StatsSample>)> {
-        let state = self.live_state(&record.id)?;
+    ) -> Result<Option<(ContainerInfo, Option<StatsSample>)>> {
+        let state = match self.live_state(&record.id) {
+            Ok(state) => state,
+            Err(_) if !self.layout.container(&record.id).exists() => return Ok(None),
+            Err(e) => return Err(e),
+        };
         let sample = if state.state.is_running() {
             self.sample(&state, host).ok()
         } else {
             None
         };
-        Ok((self.info_with_state(record, state), sample))
+        Ok(Some((self.info_with_state(record, state), sample)))
     }
 }

@@ -87,28 +87,39 @@ impl CgroupHandle {
         }
         if mounted("cpu") {
             let dir = self.v1_dir("cpu");
-            s.cpu_throttled_ns = optional(&dir.join("cpu.stat"))?
-                .and_then(|t| fs::keyed_value(&t, "throttled_time"))
-                .unwrap_or(0);
-            let quota = optional(&dir.join("cpu.cfs_quota_us"))?;
-            let period = optional(&dir.join("cpu.cfs_period_us"))?;
-            s.cpu_quota = match (quota, period) {
-                (Some(q), Some(p)) => parse_cfs_v1(&q, &p),
-                _ => None,
-            };
+            // Without its directory, the cpu figures are missing like its files.
+            match fs::OpenDir::open(dir.clone()) {
+                Ok(dir) => {
+                    s.cpu_throttled_ns = dir
+                        .optional("cpu.stat")?
+                        .and_then(|t| fs::keyed_value(&t, "throttled_time"))
+                        .unwrap_or(0);
+                    let quota = dir.optional("cpu.cfs_quota_us")?;
+                    let period = dir.optional("cpu.cfs_period_us")?;
+                    s.cpu_quota = match (quota, period) {
+                        (Some(q), Some(p)) => parse_cfs_v1(&q, &p),
+                        _ => None,
+                    };
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(RuntimeError::io("open cgroup directory", dir, e)),
+            }
         }
         if mounted("memory") {
-            let dir = self.v1_dir("memory");
-            let usage = fs::read_u64(&dir.join("memory.usage_in_bytes"))?;
-            let stat = fs::read(&dir.join("memory.stat"))?;
+            let path = self.v1_dir("memory");
+            let dir = fs::OpenDir::open(path.clone())
+                .map_err(|e| RuntimeError::io("open cgroup directory", path, e))?;
+            let usage = dir.read_u64("memory.usage_in_bytes")?;
+            let stat = dir.read("memory.stat")?;
             let inactive = fs::keyed_value(&stat, "total_inactive_file").unwrap_or(0);
             s.memory_usage = usage.saturating_sub(inactive);
             s.memory_usage_total = usage;
             s.memory_rss = fs::keyed_value(&stat, "total_rss").unwrap_or(0);
             s.memory_cache = fs::keyed_value(&stat, "total_cache").unwrap_or(0);
-            let limit = fs::read_u64(&dir.join("memory.limit_in_bytes"))?;
+            let limit = dir.read_u64("memory.limit_in_bytes")?;
             s.memory_limit = (limit < UNLIMITED_FROM).then_some(limit);
-            s.oom_kills = optional(&dir.join("memory.oom_control"))?
+            s.oom_kills = dir
+                .optional("memory.oom_control")?
                 .and_then(|t| fs::keyed_value(&t, "oom_kill"))
                 .unwrap_or(0);
         }
