@@ -1,6 +1,8 @@
 //! `wharf dashboard`: its `/metrics` scraped by a real Prometheus (Debian's
 //! package, unpacked by scripts/install-deps.sh), figures that agree with
-//! `wharf stats`, and the refusal to serve another address without a token.
+//! `wharf stats`, the refusal to serve another address without a token, and
+//! the volumes and networks pages: real sizes and users, and prunes that
+//! remove only what no container uses.
 
 use crate::harness::{eventually, http_get, sandboxed, Sandbox};
 use std::path::{Path, PathBuf};
@@ -220,4 +222,75 @@ fn another_address_needs_a_token() {
         let err = s.fails(s.work.path(), &["dashboard", "--listen", "nowhere"]);
         assert!(err.contains("--listen"), "{err}");
     });
+}
+
+/// POST `body` as a form to `path` of the dashboard; the whole response.
+fn http_post(path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(DASHBOARD).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {DASHBOARD}\r\nOrigin: http://{DASHBOARD}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn volumes_and_networks_pages_show_usage_and_prune_what_is_unused() {
+    sandboxed(
+        "dashboard::volumes_and_networks_pages_show_usage_and_prune_what_is_unused",
+        |s| {
+            s.import_busybox();
+            let dir = s.project(
+                "store",
+                r#"
+services:
+  db:
+    image: busybox
+    volumes: [data:/data]
+    command: ["sh", "-c", "dd if=/dev/zero of=/data/fill bs=1M count=3 2>/dev/null; trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+volumes:
+  data:
+"#,
+            );
+            s.ok(&dir, &["up", "-d"]);
+            s.ok(&dir, &["volume", "create", "spare"]);
+            s.ok(&dir, &["network", "create", "idle"]);
+            let _dashboard = start_dashboard(s);
+            let page = eventually("the 3 MiB in store_data", Duration::from_secs(30), || {
+                let page = http_get(DASHBOARD, "/volumes")?;
+                page.contains("<td>store_data</td><td>3.0MiB</td>")
+                    .then_some(page)
+            });
+            assert!(page.contains("store-db-1"), "{page}");
+            assert!(page.contains("data-name=\"spare\""), "{page}");
+            let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+            let csrf = page[at..at + 64].to_string();
+
+            let refused = http_post("/volumes/prune", "all=1");
+            assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+            let pruned = http_post("/volumes/prune", &format!("csrf={csrf}&all=1"));
+            assert!(pruned.starts_with("HTTP/1.1 200"), "{pruned}");
+            assert!(pruned.contains("Deleted Volumes:\nspare\n"), "{pruned}");
+            let volumes = s.ok(&dir, &["volume", "ls", "--format", "{{.Name}}"]);
+            assert_eq!(volumes.trim(), "store_data", "the volume in use stays");
+
+            let networks = http_get(DASHBOARD, "/networks").unwrap();
+            assert!(networks.contains("data-name=\"idle\""), "{networks}");
+            assert!(networks.contains("store-db-1"), "{networks}");
+            let pruned = http_post("/networks/prune", &format!("csrf={csrf}"));
+            assert!(pruned.contains("Deleted Networks:\nidle\n"), "{pruned}");
+            let left = s.ok(&dir, &["network", "ls", "--format", "{{.Name}}"]);
+            assert!(left.contains("store_default"), "{left}");
+            assert!(!left.contains("idle"), "{left}");
+            s.ok(&dir, &["down"]);
+        },
+    );
 }

@@ -2,7 +2,8 @@
 //! chromedriver (WebDriver over HTTP on loopback) loads the overview and a
 //! container page of a running stack, sees a log line written after the
 //! page opened, presses the container's restart button, and edits and
-//! redeploys the project's Compose file from its page.
+//! previews (what `up` would recreate, and why) and redeploys the project's
+//! Compose file from its page.
 
 use crate::harness::{eventually, http_get, sandboxed, Sandbox};
 use serde_json::{json, Value};
@@ -250,7 +251,7 @@ services:
                 || Some(browser.source()).filter(|p| p.contains("<h1>web-app-1</h1>")),
             );
 
-            // Edit the Compose file in the project page and redeploy it.
+            // Edit the Compose file in the project page, preview and redeploy it.
             browser.go(&format!("http://{DASHBOARD}/projects/web"));
             let edited = std::fs::read_to_string(dir.join("compose.yaml"))
                 .unwrap()
@@ -266,6 +267,31 @@ services:
                     "args": [edited],
                 })),
             );
+            // The edit is previewed first: what up would do, and the diff.
+            browser.click("form[action$=\"/preview\"] button");
+            let preview = eventually("the preview", Duration::from_secs(60), || {
+                Some(browser.source()).filter(|p| p.contains("<h1>Preview web</h1>"))
+            });
+            assert!(
+                preview.contains("Container web-app-1  Recreate (environment changed)"),
+                "{preview}"
+            );
+            assert!(
+                preview.contains("Container web-cache-1  Running (unchanged)"),
+                "{preview}"
+            );
+            assert!(
+                preview
+                    .lines()
+                    .any(|l| l.contains("class=\"running\">+ ") && l.contains("EDITED")),
+                "the diff shows the added variable: {preview}"
+            );
+            assert_ne!(
+                std::fs::read_to_string(dir.join("compose.yaml")).unwrap(),
+                edited,
+                "a preview changed the file"
+            );
+            browser.screenshot(&s.work.path().join("preview.png"));
             browser.click("form[action$=\"/deploy\"] button");
             // The click may return before the POST's answer has loaded.
             let progress = eventually("the redeploy's answer", Duration::from_secs(60), || {

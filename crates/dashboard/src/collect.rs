@@ -1,49 +1,33 @@
 //! One reading of every running container on the host, for `/metrics` and
-//! the dashboard's sampler: the same engine call (`Engine::stats`, the cgroup
-//! and network-namespace readers) that `wharf stats` makes.
+//! the dashboard's sampler: the engine's listing with readings
+//! (`Engine::list_with_stats`, the same cgroup and network-namespace readers
+//! as `wharf stats`), which reads each container's records once.
 
 use crate::metrics::Reading;
 use crate::DashboardError;
 use wharf_engine_api::{ContainerInfo, Engine};
 
-/// Threads that read the containers' figures at once.
-const READERS: usize = 4;
-
-/// Every container (any state), and a reading of each running one. A
-/// container that ends between the listing and its reading is left out.
+/// Every container (any state), and a reading of each running one, taken
+/// now. A container that ends between the listing and its reading is left
+/// out of the readings.
 pub fn read_all(engine: &dyn Engine) -> Result<(Vec<ContainerInfo>, Vec<Reading>), DashboardError> {
-    let all = engine
-        .list_containers(&[])
+    let listed = engine
+        .list_with_stats(&[])
         .map_err(|e| DashboardError::Engine {
-            what: "list containers".into(),
+            what: "read the containers' figures".into(),
             source: e,
         })?;
-    let running: Vec<&ContainerInfo> = all.iter().filter(|c| c.state.is_running()).collect();
-    // Each reading is a few dozen small file reads; spread over a few
-    // threads, a scrape of 50 containers takes a fraction of the time.
-    let chunk = running.len().div_ceil(READERS).max(1);
-    let readings = std::thread::scope(|scope| {
-        let workers: Vec<_> = running
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .filter_map(|c| {
-                            let sample = engine.stats(&c.id).ok()?;
-                            Some(Reading {
-                                container: (*c).clone(),
-                                sample,
-                            })
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
+    let mut all = Vec::with_capacity(listed.len());
+    let mut readings = Vec::new();
+    for (container, sample) in listed {
+        if let Some(sample) = sample {
+            readings.push(Reading {
+                container: container.clone(),
+                sample,
+            });
+        }
+        all.push(container);
+    }
     Ok((all, readings))
 }
 

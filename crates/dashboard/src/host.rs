@@ -1,6 +1,8 @@
 //! What the dashboard shows beyond the `Engine` trait — a project's event
-//! log, the host's disk usage, pruning dangling images — behind a small
-//! trait the CLI implements over the Linux engine.
+//! log, the host's disk usage and each volume's size, pruning dangling
+//! images — behind a small trait the CLI implements over the Linux engine.
+
+use std::collections::BTreeMap;
 
 /// One recorded container event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,4 +32,9 @@ pub trait HostViews: Send + Sync {
     fn disk_usage(&self) -> Result<Vec<UsageRow>, String>;
     /// Remove dangling images no container uses.
     fn prune_images(&self) -> Result<(), String>;
+    /// The size of every volume, by name (`system df -v`); without it the
+    /// volumes page shows none.
+    fn volume_sizes(&self) -> Result<BTreeMap<String, u64>, String> {
+        Ok(BTreeMap::new())
+    }
 }

@@ -42,7 +42,7 @@ pre{background:#f6f6f6;padding:.6em;max-height:30em;overflow:auto}form{display:i
 pub fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · wharf</title>\
-<style>{STYLE}</style></head><body><nav><a href=\"/\">Projects</a><a href=\"/system\">System</a><a href=\"/metrics\">Metrics</a></nav>\
+<style>{STYLE}</style></head><body><nav><a href=\"/\">Projects</a><a href=\"/volumes\">Volumes</a><a href=\"/networks\">Networks</a><a href=\"/system\">System</a><a href=\"/metrics\">Metrics</a></nav>\
 <h1>{t}</h1>{body}</body></html>",
         t = escape(title)
     )

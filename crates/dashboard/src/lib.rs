@@ -12,9 +12,12 @@ pub mod history;
 pub mod host;
 pub mod html;
 pub mod http;
+pub mod linediff;
 pub mod metrics;
+pub mod objects;
 pub mod pages;
 pub mod project;
+pub mod prune;
 pub mod routes;
 pub mod server;
 

@@ -5,7 +5,8 @@
 use crate::history::History;
 use crate::host::{EventLine, UsageRow};
 use crate::html::{action, bytes, encode_segment, escape, page, sparkline};
-use crate::project::ComposeFiles;
+use crate::linediff::{self, Line};
+use crate::project::{ComposeFiles, Preview};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use wharf_engine_api::{labels, ContainerInfo, Engine, LogOptions};
@@ -238,30 +239,109 @@ pub fn login(failed: bool) -> String {
 }
 
 /// `/projects/<name>`: its Compose file, editable when the server can
-/// redeploy.
+/// redeploy; an edit is previewed before it is deployed.
 pub fn project(name: &str, files: &ComposeFiles, can_deploy: bool, csrf: &str) -> String {
     let mut body = format!(
-        "<p>Working directory {}</p>",
-        escape(&files.working_dir.display().to_string())
+        "<p>Working directory {} · <a href=\"/projects/{}/events\">Events</a></p>",
+        escape(&files.working_dir.display().to_string()),
+        encode_segment(name)
     );
     for (i, path) in files.files.iter().enumerate() {
         let text = std::fs::read_to_string(path)
             .unwrap_or_else(|e| format!("# cannot read {}: {e}", path.display()));
         let _ = write!(body, "<h2>{}</h2>", escape(&path.display().to_string()));
         if i == 0 && can_deploy {
-            let _ = write!(
-                body,
-                "<form method=\"post\" action=\"/projects/{}/deploy\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-<textarea name=\"compose\" rows=\"30\" cols=\"100\" spellcheck=\"false\">{}</textarea><br><button>Save and redeploy</button></form>",
-                encode_segment(name),
-                escape(csrf),
-                escape(&text)
-            );
+            body.push_str(&edit_form(name, &text, csrf, false));
         } else {
             let _ = write!(body, "<pre>{}</pre>", escape(&text));
         }
     }
     page(name, &body)
+}
+
+/// The Compose file's editor: it previews the edit, and once previewed
+/// (`previewed`) it can also deploy it.
+fn edit_form(name: &str, text: &str, csrf: &str, previewed: bool) -> String {
+    let project = encode_segment(name);
+    let (action, buttons) = if previewed {
+        (
+            "deploy",
+            format!(
+                "<button>Save and redeploy</button> <button formaction=\"/projects/{project}/preview\">Preview again</button>"
+            ),
+        )
+    } else {
+        ("preview", "<button>Preview changes</button>".to_string())
+    };
+    // HTML drops a newline right after `<textarea>`: the one written here,
+    // so that a file's own first blank line survives the round trip.
+    format!(
+        "<form method=\"post\" action=\"/projects/{project}/{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+<textarea name=\"compose\" rows=\"30\" cols=\"100\" spellcheck=\"false\">\n{}</textarea><br>{buttons}</form>",
+        escape(csrf),
+        escape(text)
+    )
+}
+
+/// `POST /projects/<name>/preview`: what a redeploy of the edit would do —
+/// the containers created, recreated (and why) and removed — the edit's
+/// `config` against the running files', and the editor to deploy it.
+pub fn preview(name: &str, text: &str, result: &Result<Preview, String>, csrf: &str) -> String {
+    let mut body = String::new();
+    match result {
+        Err(why) => {
+            let _ = write!(
+                body,
+                "<p class=\"exited\">The edit cannot be deployed.</p><pre id=\"error\">{}</pre>",
+                escape(why)
+            );
+        }
+        Ok(preview) => {
+            body.push_str("<h2>What the redeploy does</h2><pre id=\"changes\">");
+            if preview.changes.is_empty() {
+                body.push_str("Nothing to do");
+            }
+            body.push_str(&escape(&preview.changes.join("\n")));
+            body.push_str("</pre>");
+            if let Some(why) = &preview.current_error {
+                let _ = write!(
+                    body,
+                    "<p>The files as they are do not load, so there is nothing to compare with: {}</p>",
+                    escape(why)
+                );
+            }
+            body.push_str("<h2>Configuration, as it is → as edited</h2>");
+            if linediff::changed(&preview.diff) {
+                body.push_str("<pre id=\"diff\">");
+                for line in &preview.diff {
+                    let (class, mark, text) = match line {
+                        Line::Same(t) => ("", ' ', t),
+                        Line::Removed(t) => (" class=\"exited\"", '-', t),
+                        Line::Added(t) => (" class=\"running\"", '+', t),
+                    };
+                    let _ = writeln!(body, "<span{class}>{mark} {}</span>", escape(text));
+                }
+                body.push_str("</pre>");
+            } else {
+                body.push_str("<p id=\"diff\">The configuration is unchanged.</p>");
+            }
+            let _ = write!(
+                body,
+                "<details><summary>The plan</summary><pre id=\"plan\">{}</pre></details>\
+<details><summary>config of the edit</summary><pre id=\"config\">{}</pre></details>",
+                escape(&preview.plan),
+                escape(&preview.config)
+            );
+        }
+    }
+    body.push_str("<h2>The edit</h2>");
+    body.push_str(&edit_form(name, text, csrf, result.is_ok()));
+    let _ = write!(
+        body,
+        "<p><a href=\"/projects/{}\">Back to the project</a></p>",
+        encode_segment(name)
+    );
+    page(&format!("Preview {name}"), &body)
 }
 
 /// What a redeploy did, or why it did not happen.

@@ -3,13 +3,17 @@
 //! the browser), shown, and redeployed after an edit. An edit is written
 //! beside the file and loaded first; only a file that loads replaces the
 //! original, and then the core's `up` converges the project, reporting the
-//! same recreate reasons as `wharf up`.
+//! same recreate reasons as `wharf up`. Before that, a preview shows the
+//! edit's `config`, its difference from the files as they are, and what
+//! `up` would create, recreate (and why) and remove: the orchestrator's plan,
+//! not executed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use wharf_app::{Event, Reporter};
-use wharf_compose::{LoadOptions, Project};
+use wharf_compose::{render, LoadOptions, Project};
 use wharf_engine_api::{labels, Engine};
+use wharf_orchestrator::{Action, Cause, Plan, UpOptions};
 
 /// Runs the core's `up` on a loaded project (the CLI gives it the Linux
 /// engine and its image source).
@@ -86,15 +90,15 @@ impl Reporter for Lines {
     }
 }
 
-/// Replace the first Compose file of `project` with `text` if it loads,
-/// then bring the project up; the progress lines.
-pub fn redeploy(
-    engine: &dyn Engine,
-    deploy: &Deployer,
+/// The edited first Compose file of `project`, written beside it (as
+/// `.NAME.wharf-edit`) and loaded with the project's other files; the
+/// draft's path and the loaded project, or why it does not load (naming the
+/// file itself, not the draft). The caller removes or renames the draft.
+fn load_edit(
+    files: &ComposeFiles,
     project: &str,
     text: &str,
-) -> Result<Vec<String>, String> {
-    let files = compose_files(engine, project)?;
+) -> Result<(PathBuf, Project), String> {
     let target = &files.files[0];
     let name = target
         .file_name()
@@ -110,19 +114,117 @@ pub fn redeploy(
         text.replace("\r\n", "\n")
     };
     std::fs::write(&draft, &text).map_err(|e| format!("cannot write {}: {e}", draft.display()))?;
-    let loaded = load(&files, project, &draft).map_err(|e| {
-        // Errors name the draft; the user edited the file itself.
-        e.replace(&draft_name, &name)
-    });
-    let project_model = match loaded {
-        Ok(p) => p,
+    match load(files, project, &draft) {
+        Ok(loaded) => Ok((draft, loaded)),
         Err(e) => {
             let _ = std::fs::remove_file(&draft);
-            return Err(format!(
-                "the edited file does not load, nothing was changed: {e}"
-            ));
+            // Errors name the draft; the user edited the file itself.
+            Err(format!(
+                "the edited file does not load, nothing was changed: {}",
+                e.replace(&draft_name, &name)
+            ))
         }
+    }
+}
+
+/// What redeploying an edit would do, computed without changing anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// `config` of the edited project.
+    pub config: String,
+    /// `config` of the files as they are now against the edit's, line by line.
+    pub diff: Vec<crate::linediff::Line>,
+    /// Why the files as they are now do not load, when they do not.
+    pub current_error: Option<String>,
+    /// What `up` would do to each container, network and volume, in the
+    /// words of its progress lines (`Container p-web-1  Recreate (environment
+    /// changed)`).
+    pub changes: Vec<String>,
+    /// The whole plan as `up --dry-run` prints it.
+    pub plan: String,
+}
+
+/// Load `text` as the first Compose file of `project` and plan the `up` a
+/// redeploy would run (observe → reconcile), executing nothing; the files
+/// on disk stay as they are.
+pub fn preview(engine: &dyn Engine, project: &str, text: &str) -> Result<Preview, String> {
+    let files = compose_files(engine, project)?;
+    let (draft, edited) = load_edit(&files, project, text)?;
+    let _ = std::fs::remove_file(&draft);
+    let config = render::render(&edited, render::Format::Yaml);
+    let (current, current_error) = match load(&files, project, &files.files[0]) {
+        Ok(current) => (render::render(&current, render::Format::Yaml), None),
+        Err(e) => (String::new(), Some(e)),
     };
+    let plan = wharf_app::up::plan(engine, &edited, &UpOptions::default())
+        .map_err(|e| format!("cannot plan the redeploy: {}", wharf_app::error_chain(&e)))?;
+    Ok(Preview {
+        diff: crate::linediff::diff(&current, &config),
+        config,
+        current_error,
+        changes: changes(&plan),
+        plan: plan.to_string(),
+    })
+}
+
+/// The plan's steps as `up`'s progress lines name them, one line a
+/// container, network or volume it changes, then the containers it leaves
+/// running and its warnings.
+pub fn changes(plan: &Plan) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for step in &plan.steps {
+        let line = match (&step.action, &step.cause) {
+            (Action::CreateNetwork(spec), _) => format!("Network {}  Create", spec.name),
+            (Action::CreateVolume(spec), _) => format!("Volume {}  Create", spec.name),
+            (Action::CreateContainer { spec, .. }, Cause::Recreate(why)) => {
+                format!("Container {}  Recreate ({why})", spec.name)
+            }
+            (Action::CreateContainer { spec, .. }, _) => {
+                format!("Container {}  Create", spec.name)
+            }
+            (Action::ReplaceStartFirst(r), _) => {
+                format!(
+                    "Container {}  Recreate ({}, start-first)",
+                    r.old_name, r.reason
+                )
+            }
+            (Action::StartContainer { name, .. }, Cause::NotRunning) => {
+                format!("Container {name}  Start")
+            }
+            (
+                Action::RemoveContainer { name, .. },
+                cause @ (Cause::Orphan | Cause::Surplus { .. } | Cause::Duplicate { .. }),
+            ) => format!("Container {name}  Remove ({cause})"),
+            (Action::RemoveNetwork { name, .. }, _) => format!("Network {name}  Remove"),
+            (Action::RemoveVolume { name }, _) => format!("Volume {name}  Remove"),
+            _ => continue,
+        };
+        let object = step.action.object();
+        if seen.insert(object) {
+            lines.push(line);
+        }
+    }
+    lines.extend(
+        plan.running
+            .iter()
+            .map(|name| format!("Container {name}  Running (unchanged)")),
+    );
+    lines.extend(plan.warnings.iter().map(|w| format!("WARN {w}")));
+    lines
+}
+
+/// Replace the first Compose file of `project` with `text` if it loads,
+/// then bring the project up; the progress lines.
+pub fn redeploy(
+    engine: &dyn Engine,
+    deploy: &Deployer,
+    project: &str,
+    text: &str,
+) -> Result<Vec<String>, String> {
+    let files = compose_files(engine, project)?;
+    let target = &files.files[0];
+    let (draft, project_model) = load_edit(&files, project, text)?;
     std::fs::rename(&draft, target)
         .map_err(|e| format!("cannot replace {}: {e}", target.display()))?;
     let lines = Lines::default();

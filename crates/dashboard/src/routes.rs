@@ -3,7 +3,8 @@
 
 use crate::http::{Request, Response};
 use crate::server::Dashboard;
-use crate::{actions, collect, metrics, pages, project};
+use crate::{actions, collect, metrics, objects, pages, project, prune};
+use std::collections::BTreeMap;
 
 /// `POST /projects/<name>/deploy`: the edited Compose file, redeployed.
 fn deploy(d: &Dashboard, name: &str, request: &Request) -> Response {
@@ -17,6 +18,52 @@ fn deploy(d: &Dashboard, name: &str, request: &Request) -> Response {
         Ok(lines) => Response::html(200, pages::deployed(name, &lines, None)),
         Err(why) => Response::html(400, pages::deployed(name, &[], Some(&why))),
     }
+}
+
+/// `POST /projects/<name>/preview`: what deploying the edit would do.
+fn preview(d: &Dashboard, name: &str, request: &Request) -> Response {
+    if d.deploy.is_none() {
+        return Response::text(404, "this server does not redeploy projects\n");
+    }
+    let Some(text) = request.form().remove("compose") else {
+        return Response::text(400, "the form has no `compose` field\n");
+    };
+    let result = project::preview(d.engine.as_ref(), name, &text);
+    let status = if result.is_ok() { 200 } else { 400 };
+    Response::html(
+        status,
+        pages::preview(name, &text, &result, d.access.csrf_token()),
+    )
+}
+
+/// Each volume's size, from the host views when there are some.
+fn volume_sizes(d: &Dashboard) -> BTreeMap<String, u64> {
+    d.host
+        .as_ref()
+        .and_then(|host| host.volume_sizes().ok())
+        .unwrap_or_default()
+}
+
+/// `POST /volumes/prune` (`all=1`: every unused volume, not only anonymous
+/// ones) and `POST /networks/prune`.
+fn prune(d: &Dashboard, path: &str, request: &Request) -> Option<Response> {
+    let (kind, back, result) = match path {
+        "/volumes/prune" => {
+            let all = request.form().get("all").is_some_and(|v| v == "1");
+            let sizes = volume_sizes(d);
+            (
+                "Volumes",
+                "/volumes",
+                prune::volumes(d.engine.as_ref(), all, &sizes),
+            )
+        }
+        "/networks/prune" => ("Networks", "/networks", prune::networks(d.engine.as_ref())),
+        _ => return None,
+    };
+    Some(match result {
+        Ok(pruned) => Response::html(200, objects::pruned(kind, back, &pruned)),
+        Err(why) => Response::text(500, format!("prune: {why}\n")),
+    })
 }
 
 pub fn respond(d: &Dashboard, request: &Request) -> Response {
@@ -55,13 +102,18 @@ pub fn respond(d: &Dashboard, request: &Request) -> Response {
         if let Err(why) = d.access.check_post(request) {
             return Response::text(403, format!("{why}\n"));
         }
-        if let ["projects", name, "deploy"] = path
+        match path
             .trim_matches('/')
             .split('/')
             .collect::<Vec<_>>()
             .as_slice()
         {
-            return deploy(d, name, request);
+            ["projects", name, "deploy"] => return deploy(d, name, request),
+            ["projects", name, "preview"] => return preview(d, name, request),
+            _ => {}
+        }
+        if let Some(response) = prune(d, path, request) {
+            return response;
         }
         if path == "/system/prune" {
             return match &d.host {
@@ -109,6 +161,24 @@ pub fn respond(d: &Dashboard, request: &Request) -> Response {
                 Err(why) => Response::text(500, format!("{why}\n")),
             },
             None => Response::text(404, "not found\n"),
+        },
+        ["volumes"] => match d.engine.list_volumes(&[]) {
+            Ok(list) => Response::html(
+                200,
+                objects::volumes(&list, &volume_sizes(d), d.access.csrf_token()),
+            ),
+            Err(e) => Response::text(500, format!("cannot list the volumes: {e}\n")),
+        },
+        ["networks"] => match (
+            d.engine.list_networks(&[]),
+            collect::list_all(d.engine.as_ref()),
+        ) {
+            (Ok(list), Ok(containers)) => Response::html(
+                200,
+                objects::networks(&list, &containers, d.access.csrf_token()),
+            ),
+            (Err(e), _) => Response::text(500, format!("cannot list the networks: {e}\n")),
+            (_, Err(e)) => Response::text(500, format!("{e}\n")),
         },
         ["system"] => match &d.host {
             Some(host) => match host.disk_usage() {

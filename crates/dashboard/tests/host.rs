@@ -1,5 +1,6 @@
 //! The events and system pages over a stand-in for the engine's event log
-//! and disk usage, and pruning only through a POST with the CSRF token.
+//! and disk usage, the volumes and networks pages over the fake engine, and
+//! pruning only through a POST with the CSRF token.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -7,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use wharf_dashboard::host::{EventLine, HostViews, UsageRow};
 use wharf_dashboard::Server;
+use wharf_engine_api::{Engine, Mount, MountKind, NetworkAttachment, VolumeEngine};
 use wharf_testkit::FakeEngine;
 
 struct Host {
@@ -107,4 +109,113 @@ fn events_newest_first_disk_usage_and_prune() {
     assert_eq!(prunes.load(Ordering::SeqCst), 0);
     assert_eq!(post(&format!("csrf={csrf}")).0, 303);
     assert_eq!(prunes.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn volumes_and_networks_pages_prune_what_no_container_uses() {
+    let engine = Arc::new(FakeEngine::new());
+    engine.add_volume("shop_data", &[]);
+    engine.add_volume("kept_named", &[]);
+    for name in ["0123anon", "4567used"] {
+        engine
+            .create_volume(&wharf_engine_api::VolumeSpec {
+                name: name.into(),
+                labels: [("com.docker.volume.anonymous".to_string(), String::new())]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    engine.add_network("shop_default", &[]);
+    engine.add_network("unused_net", &[]);
+    engine.add_image("busybox");
+    engine.add_container(
+        &wharf_engine_api::ContainerSpec {
+            name: "shop-web-1".into(),
+            image: "busybox".into(),
+            mounts: vec![
+                Mount::new(MountKind::Volume, "shop_data", "/data"),
+                Mount::new(MountKind::Volume, "4567used", "/cache"),
+            ],
+            networks: vec![NetworkAttachment {
+                network: "shop_default".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        true,
+    );
+    let server = Server::bind(
+        Arc::clone(&engine) as Arc<dyn Engine>,
+        "127.0.0.1:0".parse().unwrap(),
+        None,
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    std::thread::spawn(move || server.serve());
+    let get = |path: &str| {
+        send(
+            addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+        )
+    };
+    let post = |path: &str, body: &str| {
+        send(
+            addr,
+            &format!(
+                "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+
+    let (status, page) = get("/volumes");
+    assert_eq!(status, 200, "{page}");
+    for name in ["shop_data", "kept_named", "0123anon", "4567used"] {
+        assert!(
+            page.contains(&format!("data-name=\"{name}\"")),
+            "{name}: {page}"
+        );
+    }
+    assert!(page.contains("shop-web-1"), "the user of a volume: {page}");
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = page[at..at + 64].to_string();
+
+    let (status, _) = post("/volumes/prune", "");
+    assert_eq!(status, 403, "a prune without the CSRF token");
+    assert_eq!(engine.volumes().len(), 4);
+
+    let (status, page) = post("/volumes/prune", &format!("csrf={csrf}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Deleted Volumes:\n0123anon\n"), "{page}");
+    let left: Vec<String> = engine.volumes().into_iter().map(|v| v.name).collect();
+    assert_eq!(left, ["4567used", "kept_named", "shop_data"]);
+
+    let (status, page) = post("/volumes/prune", &format!("csrf={csrf}&all=1"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Deleted Volumes:\nkept_named\n"), "{page}");
+    let left: Vec<String> = engine.volumes().into_iter().map(|v| v.name).collect();
+    assert_eq!(left, ["4567used", "shop_data"], "volumes in use stay");
+
+    let (status, page) = get("/networks");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("data-name=\"unused_net\""), "{page}");
+    let (status, page) = post("/networks/prune", &format!("csrf={csrf}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Deleted Networks:\nunused_net\n"), "{page}");
+    let networks: Vec<String> = engine
+        .list_networks(&[])
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert!(
+        networks.contains(&"shop_default".to_string()),
+        "{networks:?}"
+    );
+    assert!(
+        !networks.contains(&"unused_net".to_string()),
+        "{networks:?}"
+    );
 }

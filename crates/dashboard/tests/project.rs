@@ -134,3 +134,89 @@ fn edit_is_loaded_before_it_replaces_the_file_and_is_deployed() {
         vec![vec!["web".to_string(), "worker".to_string()]]
     );
 }
+
+#[test]
+fn preview_shows_what_up_would_do_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("compose.yaml");
+    std::fs::write(&file, FILE).unwrap();
+    let engine = Arc::new(FakeEngine::new());
+    engine.add_image("busybox");
+    let labels = [
+        ("com.docker.compose.project", "shop".to_string()),
+        ("com.docker.compose.service", "web".to_string()),
+        ("com.docker.compose.container-number", "1".to_string()),
+        (
+            "com.docker.compose.project.working_dir",
+            dir.path().display().to_string(),
+        ),
+        (
+            "com.docker.compose.project.config_files",
+            file.display().to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    engine.add_container(
+        &ContainerSpec {
+            name: "shop-web-1".into(),
+            image: "busybox".into(),
+            labels,
+            ..Default::default()
+        },
+        true,
+    );
+    let deploy: Deployer = Box::new(|_, _| panic!("a preview must not deploy"));
+    let server = Server::bind(engine, "127.0.0.1:0".parse().unwrap(), None)
+        .unwrap()
+        .with_deployer(deploy);
+    let addr = server.local_addr();
+    std::thread::spawn(move || server.serve());
+    let host = format!("127.0.0.1:{}", addr.port());
+    let (_, page) = request(
+        addr,
+        format!("GET /projects/shop HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+    );
+    assert!(
+        page.contains("action=\"/projects/shop/preview\""),
+        "the editor previews first: {page}"
+    );
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = page[at..at + 64].to_string();
+    let post = |text: &str| {
+        let body = format!("csrf={csrf}&compose={}", form_escape(text));
+        request(
+            addr,
+            format!(
+                "POST /projects/shop/preview HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+
+    let edited = "services:\n  web:\n    image: busybox\n  worker:\n    image: busybox\n";
+    let (status, page) = post(edited);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Container shop-worker-1  Create"), "{page}");
+    assert!(
+        page.contains("<span class=\"running\">+   worker:</span>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("action=\"/projects/shop/deploy\""),
+        "the preview offers the deploy: {page}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), FILE);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "a draft was left"
+    );
+
+    let (status, page) = post("services:\n  web:\n    image: [unclosed\n");
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("compose.yaml:4:1"), "{page}");
+    assert!(!page.contains("action=\"/projects/shop/deploy\""), "{page}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}

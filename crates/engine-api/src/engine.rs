@@ -186,6 +186,23 @@ pub trait Engine: VolumeEngine + Send + Sync {
     ) -> Result<()>;
     /// One reading of the container's resource use.
     fn stats(&self, id: &str) -> Result<StatsSample>;
+    /// Containers whose labels include every pair given, each running one
+    /// with a reading taken now (`None` for the others, and for one that
+    /// ended between the listing and its reading): what `/metrics` shows.
+    /// Engines that can read a container's records once for both override it.
+    fn list_with_stats(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<(ContainerInfo, Option<StatsSample>)>> {
+        Ok(self
+            .list_containers(labels)?
+            .into_iter()
+            .map(|c| {
+                let sample = c.state.is_running().then(|| self.stats(&c.id).ok());
+                (c, sample.flatten())
+            })
+            .collect())
+    }
     /// The processes running in the container.
     fn top(&self, id: &str) -> Result<Vec<ProcessInfo>>;
 

@@ -2,14 +2,15 @@
 //! or network and hands the work to the module that does it.
 
 use crate::lock::FileLock;
-use crate::procfs::{host_memory, monotonic_ns, online_cpus, process_info};
+use crate::procfs::process_info;
+use crate::stats::HostFigures;
 use crate::store::{self, NetworkRecord};
 use crate::{
     events, image_err, leftovers, logs, network, runtime_err, LinuxEngine, CONFIG_FILE, LOG_FILE,
     STOP_MARKER,
 };
 use std::fs;
-use std::path::Path;
+
 use std::time::Duration;
 use wharf_engine_api::{
     ContainerInfo, ContainerSpec, ContainerState, EngineError, ExecSpec, Result,
@@ -342,50 +343,15 @@ impl Engine for LinuxEngine {
     fn stats(&self, id: &str) -> Result<StatsSample> {
         let record = self.find(id)?;
         let state = self.live_state(&record.id)?;
-        let idle = || StatsSample {
-            read_at_ns: monotonic_ns(),
-            online_cpus: online_cpus(),
-            memory_limit: host_memory(),
-            ..Default::default()
-        };
-        let (ContainerState::Running { pid, .. }, Some(cgroup)) = (&state.state, &state.cgroup)
-        else {
-            return Ok(idle());
-        };
-        let stats = match cgroup.stats() {
-            Ok(stats) => stats,
-            // It ended between reading its state and its cgroup (its monitor
-            // removes the cgroup before it records the exit or a restart).
-            Err(_) if !Path::new(&format!("/proc/{pid}")).exists() => return Ok(idle()),
-            Err(e) => return Err(runtime_err(e)),
-        };
-        let net = wharf_runtime::net_counters(*pid).unwrap_or_default();
-        Ok(StatsSample {
-            read_at_ns: monotonic_ns(),
-            cpu_usage_ns: stats.cpu_usage_ns,
-            online_cpus: online_cpus(),
-            memory_usage: stats.memory_usage,
-            memory_limit: stats
-                .memory_limit
-                .unwrap_or_else(host_memory)
-                .min(host_memory()),
-            net_rx_bytes: net.rx_bytes,
-            net_tx_bytes: net.tx_bytes,
-            block_read_bytes: stats.block_read_bytes,
-            block_write_bytes: stats.block_write_bytes,
-            pids: stats.pids,
-            memory_usage_total: stats.memory_usage_total,
-            memory_rss: stats.memory_rss,
-            memory_cache: stats.memory_cache,
-            memory_limit_set: stats.memory_limit,
-            oom_kills: stats.oom_kills,
-            cpu_throttled_ns: stats.cpu_throttled_ns,
-            cpu_quota_us: stats.cpu_quota.map(|q| (q.quota_us, q.period_us)),
-            net_rx_packets: net.rx_packets,
-            net_tx_packets: net.tx_packets,
-            net_rx_errors: net.rx_errors,
-            net_tx_errors: net.tx_errors,
-        })
+        self.sample(&state, HostFigures::read())
+    }
+
+    fn list_with_stats(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<(ContainerInfo, Option<StatsSample>)>> {
+        let _listing = self.phase("list containers with their readings", "");
+        self.list_with_readings(labels)
     }
 
     fn top(&self, id: &str) -> Result<Vec<ProcessInfo>> {

@@ -32,6 +32,7 @@ mod resources;
 mod security;
 mod spawn;
 mod state;
+mod stats;
 mod store;
 mod timing;
 mod unhealthy;

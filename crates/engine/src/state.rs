@@ -226,12 +226,21 @@ impl LinuxEngine {
 
     pub(crate) fn info(&self, record: &ContainerRecord) -> Result<ContainerInfo> {
         let state = self.live_state(&record.id)?;
+        Ok(self.info_with_state(record, state))
+    }
+
+    /// What a listing shows of `record` whose live state is `state`.
+    pub(crate) fn info_with_state(
+        &self,
+        record: &ContainerRecord,
+        state: RuntimeState,
+    ) -> ContainerInfo {
         let (ports, health) = if state.state.is_running() {
             (state.ports.clone(), state.health)
         } else {
             (Vec::new(), None)
         };
-        Ok(ContainerInfo {
+        ContainerInfo {
             id: record.id.clone(),
             name: record.name.clone(),
             image: record.spec.image.clone(),
@@ -252,7 +261,7 @@ impl LinuxEngine {
                 .filter_map(|e| Some((e.network.clone(), std::net::IpAddr::V6(e.ipv6?.address))))
                 .collect(),
             health,
-        })
+        }
     }
 
     pub(crate) fn find(&self, id_or_name: &str) -> Result<ContainerRecord> {

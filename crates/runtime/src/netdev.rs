@@ -12,7 +12,8 @@ pub fn net_io(pid: u32) -> Result<(u64, u64), RuntimeError> {
 /// Every counter of the network namespace of `pid` (interfaces but `lo`).
 pub fn net_counters(pid: u32) -> Result<NetCounters, RuntimeError> {
     let path = format!("/proc/{pid}/net/dev");
-    let text = std::fs::read_to_string(&path).map_err(|e| RuntimeError::io("read", &path, e))?;
+    let text = crate::cgroups::read_kernel_text(std::path::Path::new(&path))
+        .map_err(|e| RuntimeError::io("read", &path, e))?;
     parse_net_counters(&text).map_err(|e| RuntimeError::Parse {
         file: path.into(),
         detail: e.to_string(),

@@ -61,7 +61,8 @@ pub fn dashboard(global: &GlobalOptions, args: DashboardArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The event log, disk usage and image pruning of the Linux engine.
+/// The event log, disk usage (with each volume's size) and image pruning of
+/// the Linux engine.
 struct LinuxHost(Arc<LinuxEngine>);
 
 impl HostViews for LinuxHost {
@@ -99,6 +100,18 @@ impl HostViews for LinuxHost {
                 size: r.size,
                 reclaimable: r.reclaimable,
             })
+            .collect())
+    }
+
+    fn volume_sizes(&self) -> std::result::Result<std::collections::BTreeMap<String, u64>, String> {
+        let usage = self
+            .0
+            .disk_usage()
+            .map_err(|e| format!("disk usage: {e}"))?;
+        Ok(usage
+            .volumes
+            .into_iter()
+            .map(|v| (v.name, v.size))
             .collect())
     }
 

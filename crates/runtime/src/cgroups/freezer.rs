@@ -50,7 +50,7 @@ impl CgroupHandle {
             CgroupMode::V1 => self.v1_dir("freezer").join("freezer.state"),
             CgroupMode::V2 => self.v2_dir().join("cgroup.freeze"),
         };
-        match std::fs::read_to_string(&file) {
+        match fs::read_raw(&file) {
             Ok(text) => Ok(matches!(text.trim(), "FROZEN" | "FREEZING" | "1")),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(RuntimeError::io("read cgroup file", file, e)),

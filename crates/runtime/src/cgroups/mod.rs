@@ -32,6 +32,7 @@ pub use io::{
     block_device, io_weight_from_blkio, BlockDeviceError, BlockIo, DeviceNumber, DeviceRate,
     DeviceWeight,
 };
+pub(crate) use fs::read_raw as read_kernel_text;
 pub use stats::{CgroupStats, CpuQuota};
 pub use validate::{HostFacts, LimitError};
 

@@ -5,6 +5,9 @@ use crate::RuntimeError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// The v1 controllers whose files a reading takes.
+const V1_READ: [&str; 5] = ["cpuacct", "cpu", "memory", "pids", "blkio"];
+
 /// Limits at or above this are "unlimited" (v1 writes 2^63 rounded down to a page).
 const UNLIMITED_FROM: u64 = 1 << 62;
 
@@ -50,49 +53,73 @@ impl CgroupHandle {
     /// Read the current numbers. Files of controllers that are not mounted read as 0;
     /// a cgroup that does not exist at all is an error.
     pub fn stats(&self) -> Result<CgroupStats, RuntimeError> {
-        if !self.dirs().iter().any(|d| d.is_dir()) {
-            return Err(RuntimeError::io(
-                "read cgroup stats of",
-                self.fs_root.join(&self.path),
-                std::io::Error::from_raw_os_error(libc::ENOENT),
-            ));
-        }
         match self.mode {
             CgroupMode::V1 => self.stats_v1(),
-            CgroupMode::V2 => self.stats_v2(),
+            CgroupMode::V2 if self.v2_dir().is_dir() => self.stats_v2(),
+            CgroupMode::V2 => Err(self.missing()),
         }
+    }
+
+    fn missing(&self) -> RuntimeError {
+        RuntimeError::io(
+            "read cgroup stats of",
+            self.fs_root.join(&self.path),
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        )
     }
 
     fn stats_v1(&self) -> Result<CgroupStats, RuntimeError> {
         let mut s = CgroupStats::default();
-        let mounted = |c: &str| v1_controller_mounted(&self.fs_root, c);
+        // Each controller's mount is looked up once a reading: every lookup is
+        // a walk through sysfs, and `/metrics` reads every container at once.
+        let found = V1_READ.map(|c| v1_controller_mounted(&self.fs_root, c));
+        let mounted = |c: &str| V1_READ.iter().zip(found).any(|(name, m)| *name == c && m);
+        let exists = V1_READ
+            .iter()
+            .filter(|c| mounted(c))
+            .any(|c| self.v1_dir(c).is_dir())
+            || self.dirs().iter().any(|d| d.is_dir());
+        if !exists {
+            return Err(self.missing());
+        }
         if mounted("cpuacct") {
             s.cpu_usage_ns = fs::read_u64(&self.v1_dir("cpuacct").join("cpuacct.usage"))?;
         }
         if mounted("cpu") {
             let dir = self.v1_dir("cpu");
-            s.cpu_throttled_ns = optional(&dir.join("cpu.stat"))?
-                .and_then(|t| fs::keyed_value(&t, "throttled_time"))
-                .unwrap_or(0);
-            let quota = optional(&dir.join("cpu.cfs_quota_us"))?;
-            let period = optional(&dir.join("cpu.cfs_period_us"))?;
-            s.cpu_quota = match (quota, period) {
-                (Some(q), Some(p)) => parse_cfs_v1(&q, &p),
-                _ => None,
-            };
+            // Without its directory, the cpu figures are missing like its files.
+            match fs::OpenDir::open(dir.clone()) {
+                Ok(dir) => {
+                    s.cpu_throttled_ns = dir
+                        .optional("cpu.stat")?
+                        .and_then(|t| fs::keyed_value(&t, "throttled_time"))
+                        .unwrap_or(0);
+                    let quota = dir.optional("cpu.cfs_quota_us")?;
+                    let period = dir.optional("cpu.cfs_period_us")?;
+                    s.cpu_quota = match (quota, period) {
+                        (Some(q), Some(p)) => parse_cfs_v1(&q, &p),
+                        _ => None,
+                    };
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(RuntimeError::io("open cgroup directory", dir, e)),
+            }
         }
         if mounted("memory") {
-            let dir = self.v1_dir("memory");
-            let usage = fs::read_u64(&dir.join("memory.usage_in_bytes"))?;
-            let stat = fs::read(&dir.join("memory.stat"))?;
+            let path = self.v1_dir("memory");
+            let dir = fs::OpenDir::open(path.clone())
+                .map_err(|e| RuntimeError::io("open cgroup directory", path, e))?;
+            let usage = dir.read_u64("memory.usage_in_bytes")?;
+            let stat = dir.read("memory.stat")?;
             let inactive = fs::keyed_value(&stat, "total_inactive_file").unwrap_or(0);
             s.memory_usage = usage.saturating_sub(inactive);
             s.memory_usage_total = usage;
             s.memory_rss = fs::keyed_value(&stat, "total_rss").unwrap_or(0);
             s.memory_cache = fs::keyed_value(&stat, "total_cache").unwrap_or(0);
-            let limit = fs::read_u64(&dir.join("memory.limit_in_bytes"))?;
+            let limit = dir.read_u64("memory.limit_in_bytes")?;
             s.memory_limit = (limit < UNLIMITED_FROM).then_some(limit);
-            s.oom_kills = optional(&dir.join("memory.oom_control"))?
+            s.oom_kills = dir
+                .optional("memory.oom_control")?
                 .and_then(|t| fs::keyed_value(&t, "oom_kill"))
                 .unwrap_or(0);
         }
@@ -150,7 +177,7 @@ impl CgroupHandle {
 
 /// Contents of a file that may be missing (its controller may not be there).
 fn optional(path: &Path) -> Result<Option<String>, RuntimeError> {
-    match std::fs::read_to_string(path) {
+    match fs::read_raw(path) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(RuntimeError::io("read cgroup file", path, e)),
