@@ -8,6 +8,7 @@
 pub mod dns;
 mod error;
 pub mod firewall;
+pub mod handover;
 pub mod holder;
 pub mod ipam;
 mod link;
