@@ -317,9 +317,10 @@ fn load(addr: &str, stop: &AtomicBool, seen: &Mutex<Seen>) {
 
 /// Load on the published port through the host's loopback (the proxy) and
 /// from another network namespace (DNAT) while `during` runs; waits for
-/// answers before it and for `until` after it. What each client saw.
+/// answers `from` before it and `until` after it. What each client saw.
 fn under_load(
     client: &crate::ports::ClientHost,
+    from: &str,
     during: impl FnOnce(),
     until: &str,
 ) -> (Seen, Seen) {
@@ -333,7 +334,7 @@ fn under_load(
             |seen: &Mutex<Seen>, version: &str| seen.lock().unwrap().count(version) >= 20;
         let before = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             eventually("answers before the update", Duration::from_secs(20), || {
-                (answered(&local, "v1") && answered(&remote, "v1")).then_some(())
+                (answered(&local, from) && answered(&remote, from)).then_some(())
             })
         }));
         if let Err(panic) = before {
@@ -367,11 +368,20 @@ fn under_load(
 }
 
 fn summary(seen: &Seen) -> String {
+    let mut versions: Vec<&String> = Vec::new();
+    for answer in seen.answers.iter().filter(|a| *a != "failed") {
+        if !versions.contains(&answer) {
+            versions.push(answer);
+        }
+    }
+    let counts: Vec<String> = versions
+        .iter()
+        .map(|v| format!("{} {v}", seen.count(v)))
+        .collect();
     format!(
-        "{} requests: {} v1, {} v2, {} failed",
+        "{} requests: {}, {} failed",
         seen.answers.len(),
-        seen.count("v1"),
-        seen.count("v2"),
+        counts.join(", "),
         seen.failures()
     )
 }
@@ -396,19 +406,24 @@ fn start_first_hands_the_published_port_over_without_a_failed_request() {
             let client = crate::ports::ClientHost::start();
             let dir = published_web(s, "v1", SERVES, "stop-first");
             s.ok(&dir, &["up", "-d", "--wait"]);
-            published_web(s, "v2", SERVES, "stop-first");
-            let (local, remote) = under_load(
-                &client,
-                || {
-                    s.ok(&dir, &["up", "-d", "--no-downtime"]);
-                },
-                "v2",
-            );
-            for (path, seen) in [("loopback", &local), ("other namespace", &remote)] {
-                assert_eq!(seen.failures(), 0, "{path}: {}", summary(seen));
-                assert_eq!(seen.answers.first().map(String::as_str), Some("v1"));
-                assert_eq!(seen.answers.last().map(String::as_str), Some("v2"));
-                eprintln!("start-first, {path}: {}", summary(seen));
+            // Three in a row: the third new container gets the address the
+            // first update freed.
+            for (old, new) in [("v1", "v2"), ("v2", "v3"), ("v3", "v4")] {
+                published_web(s, new, SERVES, "stop-first");
+                let (local, remote) = under_load(
+                    &client,
+                    old,
+                    || {
+                        s.ok(&dir, &["up", "-d", "--no-downtime"]);
+                    },
+                    new,
+                );
+                for (path, seen) in [("loopback", &local), ("other namespace", &remote)] {
+                    assert_eq!(seen.failures(), 0, "{path}: {}", summary(seen));
+                    assert_eq!(seen.answers.first().map(String::as_str), Some(old));
+                    assert_eq!(seen.answers.last().map(String::as_str), Some(new));
+                    eprintln!("start-first {old} to {new}, {path}: {}", summary(seen));
+                }
             }
             // The new container holds the port in its record.
             assert_eq!(s.ok(&dir, &["port", "web", "8080"]).trim(), "0.0.0.0:18090");
@@ -440,6 +455,7 @@ fn stop_first_leaves_the_published_port_closed_for_a_while() {
             published_web(s, "v2", SERVES, "stop-first");
             let (local, remote) = under_load(
                 &client,
+                "v1",
                 || {
                     s.ok(&dir, &["up", "-d"]);
                 },
@@ -472,7 +488,7 @@ fn a_never_healthy_version_leaves_the_port_to_the_old_one() {
             published_web(s, "v2", r#"["CMD", "false"]"#, "start-first");
             let mut error = String::new();
             let (local, remote) =
-                under_load(&client, || error = s.fails(&dir, &["up", "-d"]), "v1");
+                under_load(&client, "v1", || error = s.fails(&dir, &["up", "-d"]), "v1");
             assert!(
                 error.contains("the new container did not become healthy"),
                 "{error}"

@@ -20,10 +20,12 @@ use super::{Bound, Listener, Monitor};
 use crate::store::ContainerRecord;
 use crate::LinuxEngine;
 use serde::{Deserialize, Serialize};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use wharf_engine_api::{EngineError, PortBinding, PublishedPort};
@@ -131,6 +133,20 @@ impl HeldPorts {
     }
 }
 
+/// The handover socket of the container directory `dir`, reached through
+/// the directory's descriptor (kept open alongside): the state root may be
+/// deep enough for the full path to pass the 108 bytes a socket address holds.
+fn socket_in(dir: &Path) -> std::io::Result<(File, String)> {
+    let dir_file = File::open(dir)?;
+    let path = format!("/proc/self/fd/{}/{SOCKET}", dir_file.as_raw_fd());
+    Ok((dir_file, path))
+}
+
+fn connect(dir: &Path) -> std::io::Result<UnixStream> {
+    let (_dir_file, path) = socket_in(dir)?;
+    UnixStream::connect(path)
+}
+
 /// Removes the handover socket when the monitor ends.
 pub(super) struct HandoverSocket(PathBuf);
 
@@ -149,9 +165,14 @@ impl Monitor {
             return Ok(None);
         }
         let path = self.dir.join(SOCKET);
-        let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path)
-            .map_err(|e| EngineError::io(format!("listening on {}", path.display()), e))?;
+        let listening = format!("listening on {}", path.display());
+        let (_dir_file, short) =
+            socket_in(&self.dir).map_err(|e| EngineError::io(listening.clone(), e))?;
+        let _ = std::fs::remove_file(&short);
+        let listener =
+            UnixListener::bind(&short).map_err(|e| EngineError::io(listening.clone(), e))?;
+        std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| EngineError::io(listening, e))?;
         let monitor = Arc::clone(self);
         std::thread::Builder::new()
             .name("port-handover".to_string())
@@ -265,9 +286,9 @@ impl Monitor {
                 "invalid container id {from:?} in a port handover request"
             )));
         }
-        let path = self.layout.container(from).join(SOCKET);
         let action = format!("asking the monitor of container {from} for its published ports");
-        let stream = UnixStream::connect(&path).map_err(|e| EngineError::io(action.clone(), e))?;
+        let stream = connect(&self.layout.container(from))
+            .map_err(|e| EngineError::io(action.clone(), e))?;
         let _ = stream.set_read_timeout(Some(ANSWER_TIMEOUT));
         writeln!(&stream, "give").map_err(|e| EngineError::io(action.clone(), e))?;
         let (payload, fds) =
@@ -301,12 +322,12 @@ impl LinuxEngine {
         if to.spec.ports.is_empty() {
             return Ok(());
         }
-        let path = self.layout.container(&to.id).join(SOCKET);
         let action = format!(
             "handing the published ports of {} over to {}",
             from.name, to.name
         );
-        let stream = UnixStream::connect(&path).map_err(|e| EngineError::io(action.clone(), e))?;
+        let stream = connect(&self.layout.container(&to.id))
+            .map_err(|e| EngineError::io(action.clone(), e))?;
         let _ = stream.set_read_timeout(Some(ANSWER_TIMEOUT));
         let request = if from.spec.ports.is_empty() {
             "bind".to_string()
