@@ -504,6 +504,121 @@ fn a_never_healthy_version_leaves_the_port_to_the_old_one() {
     );
 }
 
+/// The monitor pid of the container named `name`, from the state root.
+fn monitor_pid(s: &Sandbox, name: &str) -> Option<i32> {
+    for entry in std::fs::read_dir(s.root.path().join("containers"))
+        .ok()?
+        .flatten()
+    {
+        let config = std::fs::read_to_string(entry.path().join("config.json")).unwrap_or_default();
+        let config: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
+        if config["name"].as_str() != Some(name) {
+            continue;
+        }
+        let state: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.path().join("state.json")).ok()?)
+                .ok()?;
+        return state["monitor_pid"].as_i64().map(|pid| pid as i32);
+    }
+    None
+}
+
+fn body(addr: &str) -> Option<String> {
+    let response = crate::harness::http_get(addr, "/")?;
+    Some(response.split_once("\r\n\r\n")?.1.trim().to_string())
+}
+
+/// `wharf up` killed once the new container serves the port, then the new
+/// container's monitor killed too: the old container, still in its stop
+/// grace period, serves the port again (proxy and DNAT), and the next `up`
+/// finishes the update.
+#[test]
+fn the_old_container_serves_again_when_its_successor_dies_after_the_handover() {
+    sandboxed(
+        "deploy::the_old_container_serves_again_when_its_successor_dies_after_the_handover",
+        |s| {
+            if nft_missing() {
+                return;
+            }
+            s.import_busybox();
+            let client = crate::ports::ClientHost::start();
+            // Keeps serving for 10 s after its stop signal.
+            let slow_stop = |version: &str| {
+                s.project(
+                    "roll",
+                    &format!(
+                        r#"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && echo {version} > /www/index.html && {{ httpd -f -p 8080 -h /www & }} ; trap 'sleep 10; exit 0' TERM; while :; do sleep 1 & wait; done"]
+    ports: ["18090:8080"]
+    stop_grace_period: 10s
+    healthcheck:
+      test: {SERVES}
+      interval: 200ms
+      retries: 3
+"#
+                    ),
+                )
+            };
+            let dir = slow_stop("v1");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            slow_stop("v2");
+            let mut up = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+                .args(["up", "-d", "--no-downtime"])
+                .current_dir(&dir)
+                .env("WHARF_ROOT", s.root.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let local = "127.0.0.1:18090";
+            let remote = format!("{}:18090", crate::ports::HOST_ADDR);
+            eventually(
+                "the new container serving the port",
+                Duration::from_secs(60),
+                || (body(local).as_deref() == Some("v2")).then_some(()),
+            );
+            up.kill().unwrap();
+            up.wait().unwrap();
+            let next = monitor_pid(s, "roll-web-1_next").expect("the new container's monitor");
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(next),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            let last = Mutex::new((None, None));
+            let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                eventually(
+                    "the old container serving again",
+                    Duration::from_secs(5),
+                    || {
+                        let answers = (body(local), client.run(|| body(&remote)));
+                        let v1 = Some("v1".to_string());
+                        let served = answers.0 == v1 && answers.1 == v1;
+                        *last.lock().unwrap() = answers;
+                        served.then_some(())
+                    },
+                )
+            }));
+            if let Err(panic) = served {
+                eprintln!(
+                    "loopback and other namespace answered {:?}; {}",
+                    last.lock().unwrap(),
+                    crate::ports::wharf_table()
+                );
+                std::panic::resume_unwind(panic);
+            }
+            s.ok(&dir, &["up", "-d", "--no-downtime"]);
+            assert_eq!(body(local).as_deref(), Some("v2"));
+            let ps = s.ok(&dir, &["ps", "-a", "--format", "{{.Name}}"]);
+            assert_eq!(ps.trim(), "roll-web-1", "{ps}");
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
 /// docker/compose#10596: `up --wait` fails there when a one-shot dependency
 /// has exited 0; a completed job is what its dependents wait for.
 #[test]

@@ -4,11 +4,12 @@
 //! directory, one request a connection:
 //!
 //! - `give` (from the successor's monitor): the proxy's listening sockets go
-//!   over `SCM_RIGHTS`, described in JSON. On `taken` this proxy stops taking
+//!   over `SCM_RIGHTS`, described in JSON (`give ID` names the successor). On `taken` this proxy stops taking
 //!   clients, lets its open connections finish and answers `drained`; then it
-//!   watches the connection: if the successor's monitor ends while this
-//!   container still runs, this proxy serves again and puts its forwarding
-//!   rules back, so the ports are always served by one of the two.
+//!   watches the connection: if the successor's monitor ends (or fails before
+//!   `taken`) while this container still runs, this proxy serves again and
+//!   takes its forwarding rules back, so the ports are always served by one
+//!   of the two.
 //! - `take ID` (from the engine, to a monitor started with `--await-ports`):
 //!   fetch ID's sockets, serve them (both proxies accept on the same sockets
 //!   for a moment), move the DNAT rules in one nftables transaction, record
@@ -147,6 +148,11 @@ fn connect(dir: &Path) -> std::io::Result<UnixStream> {
     UnixStream::connect(path)
 }
 
+/// Whether `id` can be a container id (and so a path component).
+fn is_container_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 /// Removes the handover socket when the monitor ends.
 pub(super) struct HandoverSocket(PathBuf);
 
@@ -196,7 +202,9 @@ impl Monitor {
         }
         let request = request.trim_end();
         let result = match request.split_once(' ') {
-            _ if request == "give" => return self.give(&connection, &mut reader),
+            Some(("give", successor)) if is_container_id(successor) => {
+                return self.give(&connection, &mut reader, successor)
+            }
             _ if request == "bind" => self.take(None),
             Some(("take", from)) => self.take(Some(from)),
             _ => Err(EngineError::Invalid(format!(
@@ -212,7 +220,7 @@ impl Monitor {
 
     /// The old side: hand the sockets over, stop taking clients once the
     /// successor serves them, and serve again if the successor ends first.
-    fn give(&self, connection: &UnixStream, reader: &mut BufReader<&UnixStream>) {
+    fn give(&self, connection: &UnixStream, reader: &mut BufReader<&UnixStream>, successor: &str) {
         let held = &self.held_ports;
         {
             let sockets = lock(&held.sockets);
@@ -224,20 +232,23 @@ impl Monitor {
             }
         }
         let mut line = String::new();
-        if reader.read_line(&mut line).is_err() || line.trim_end() != "taken" {
-            return;
+        if reader.read_line(&mut line).is_ok() && line.trim_end() == "taken" {
+            held.gate.close();
+            let drained = held.gate.wait_drained(Instant::now() + DRAIN_TIMEOUT);
+            let _ = writeln!(&*connection, "{}", if drained { "drained" } else { "busy" });
+            // Blocks until the successor's monitor ends (or this process does).
+            let mut rest = Vec::new();
+            let _ = std::io::Read::read_to_end(reader, &mut rest);
         }
-        held.gate.close();
-        let drained = held.gate.wait_drained(Instant::now() + DRAIN_TIMEOUT);
-        let _ = writeln!(&*connection, "{}", if drained { "drained" } else { "busy" });
-        // Blocks until the successor's monitor ends (or this process does).
-        let mut rest = Vec::new();
-        let _ = std::io::Read::read_to_end(reader, &mut rest);
+        // The successor ended (or failed) while this container runs: serve
+        // again. Its rules, left by a killed monitor, would win over ours, so
+        // they go in the same transaction that puts ours back.
         let forwards = self
             .publishing_endpoint()
             .map(|endpoint| crate::ports::forwards(endpoint, &held.published()))
             .unwrap_or_default();
-        let _ = wharf_net::firewall::detect().setup_ports(&self.record.id, &forwards);
+        let _ =
+            wharf_net::firewall::detect().hand_over_ports(successor, &self.record.id, &forwards);
         held.gate.open();
     }
 
@@ -281,7 +292,7 @@ impl Monitor {
         from: &str,
         offers: &mut Vec<Offer>,
     ) -> Result<UnixStream, EngineError> {
-        if from.is_empty() || !from.chars().all(|c| c.is_ascii_alphanumeric()) {
+        if !is_container_id(from) {
             return Err(EngineError::Invalid(format!(
                 "invalid container id {from:?} in a port handover request"
             )));
@@ -290,7 +301,8 @@ impl Monitor {
         let stream = connect(&self.layout.container(from))
             .map_err(|e| EngineError::io(action.clone(), e))?;
         let _ = stream.set_read_timeout(Some(ANSWER_TIMEOUT));
-        writeln!(&stream, "give").map_err(|e| EngineError::io(action.clone(), e))?;
+        writeln!(&stream, "give {}", self.record.id)
+            .map_err(|e| EngineError::io(action.clone(), e))?;
         let (payload, fds) =
             wharf_net::handover::recv_fds(&stream).map_err(crate::network::net_err)?;
         let described: Vec<OfferedPort> = serde_json::from_slice(&payload).map_err(|e| {
