@@ -312,6 +312,59 @@ done
 quiet "$WHARF" down -t 0
 row "start-first update, up -d to new serving" ms 1000 "" update
 
+# The same with a published port, under load: a curl loop on the host's
+# loopback (through the proxy) sends requests back to back while
+# `up -d --no-downtime` hands the port to the new container. The time runs
+# from the start of `up` until the port answers with the new version; the
+# failed requests of each update are counted (docker compose's stop-first
+# fails every request between the old container's stop and the new one's
+# start).
+progress "start-first update of a published port under load ($RUNS runs)"
+mkdir -p "$WORK/handover"
+cd "$WORK/handover"
+cat >compose.yaml <<'EOF'
+services:
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo $$VERSION > /tmp/index.html && { httpd -f -p 8080 -h /tmp & } ; trap 'sleep 0.5; exit 0' TERM; while :; do sleep 1 & wait; done"]
+    environment:
+      VERSION: ${VERSION:-0}
+    ports: ["18085:8080"]
+    stop_grace_period: 3s
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+      interval: 100ms
+      start_interval: 100ms
+      start_period: 10s
+EOF
+quiet env VERSION=0 "$WHARF" up -d --wait
+wait_for_url http://127.0.0.1:18085/
+handover=() handover_failed=()
+for ((r = 1; r <= RUNS; r++)); do
+  rm -f stop
+  (
+    while [ ! -e stop ]; do
+      curl -sf -m 5 -o /dev/null http://127.0.0.1:18085/ && echo ok || echo failed
+    done >load.log
+  ) &
+  loader=$!
+  start=${EPOCHREALTIME/./}
+  quiet env VERSION=$r "$WHARF" up -d --no-downtime
+  deadline=$((SECONDS + 30))
+  until [ "$(curl -s -m 5 http://127.0.0.1:18085/)" = "$r" ]; do
+    ((SECONDS < deadline)) || { echo "version $r did not answer within 30 s" >&2; exit 1; }
+    sleep 0.01
+  done
+  end=${EPOCHREALTIME/./}
+  handover+=($((end - start)))
+  touch stop
+  wait "$loader"
+  handover_failed+=("$(grep -c '^failed$' load.log || true)")
+done
+quiet "$WHARF" down -t 0
+row "start-first, published port: up to new serving" ms 1000 "" handover
+row "failed requests during it (loopback)" count 1 "<=0" handover_failed
+
 progress "build: cold and unchanged ($RUNS runs)"
 mkdir -p "$WORK/build"
 cd "$WORK/build"

@@ -4,7 +4,9 @@
 
 use crate::harness::{eventually, sandboxed, Sandbox};
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Healthy for about a second after each start, unhealthy after.
 const FLAKY: &str = r#"["sh", "-c", "touch /tmp/ok; (sleep 1; rm /tmp/ok) & trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]"#;
@@ -249,6 +251,369 @@ fn stop_first_stops_the_old_container_before_the_new_one_starts() {
                 "the gap docker compose has: no container serves between {old_dies} and {}: {actions:?}",
                 starts[1]
             );
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+/// A web service publishing host port 18090 and answering its version. On
+/// its stop signal it keeps serving for a second, as a server that finishes
+/// the requests in flight does.
+fn published_web(s: &Sandbox, version: &str, check: &str, order: &str) -> std::path::PathBuf {
+    s.project(
+        "roll",
+        &format!(
+            r#"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && echo {version} > /www/index.html && {{ httpd -f -p 8080 -h /www & }} ; trap 'sleep 1; exit 0' TERM; while :; do sleep 1 & wait; done"]
+    ports: ["18090:8080"]
+    healthcheck:
+      test: {check}
+      interval: 200ms
+      retries: 3
+    deploy:
+      update_config:
+        order: {order}
+"#
+        ),
+    )
+}
+
+/// What a client loop saw: each answer's body (`v1`, `v2`) or `failed`.
+#[derive(Default)]
+struct Seen {
+    answers: Vec<String>,
+}
+
+impl Seen {
+    fn failures(&self) -> usize {
+        self.answers.iter().filter(|a| *a == "failed").count()
+    }
+    fn count(&self, version: &str) -> usize {
+        self.answers.iter().filter(|a| *a == version).count()
+    }
+}
+
+/// Requests sent one after another to `addr` until `stop` (or a bound of
+/// requests or time), each answer recorded in `seen`.
+fn load(addr: &str, stop: &AtomicBool, seen: &Mutex<Seen>) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for _ in 0..20_000 {
+        if stop.load(Ordering::SeqCst) || Instant::now() > deadline {
+            return;
+        }
+        let answer = crate::harness::http_get(addr, "/")
+            .and_then(|r| {
+                let (head, body) = r.split_once("\r\n\r\n")?;
+                let status = head.split(' ').nth(1)?;
+                (status == "200").then(|| body.trim().to_string())
+            })
+            .unwrap_or_else(|| "failed".to_string());
+        seen.lock().unwrap().answers.push(answer);
+    }
+}
+
+/// Load on the published port through the host's loopback (the proxy) and
+/// from another network namespace (DNAT) while `during` runs; waits for
+/// answers `from` before it and `until` after it. What each client saw.
+fn under_load(
+    client: &crate::ports::ClientHost,
+    from: &str,
+    during: impl FnOnce(),
+    until: &str,
+) -> (Seen, Seen) {
+    let stop = AtomicBool::new(false);
+    let (local, remote) = (Mutex::new(Seen::default()), Mutex::new(Seen::default()));
+    let remote_addr = format!("{}:18090", crate::ports::HOST_ADDR);
+    std::thread::scope(|scope| {
+        scope.spawn(|| load("127.0.0.1:18090", &stop, &local));
+        scope.spawn(|| client.run(|| load(&remote_addr, &stop, &remote)));
+        let answered =
+            |seen: &Mutex<Seen>, version: &str| seen.lock().unwrap().count(version) >= 20;
+        let before = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            eventually("answers before the update", Duration::from_secs(20), || {
+                (answered(&local, from) && answered(&remote, from)).then_some(())
+            })
+        }));
+        if let Err(panic) = before {
+            stop.store(true, Ordering::SeqCst);
+            eprintln!(
+                "loopback: {:?}; other namespace: {:?}",
+                local.lock().unwrap().answers.last(),
+                remote.lock().unwrap().answers.last()
+            );
+            std::panic::resume_unwind(panic);
+        }
+        during();
+        let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            eventually("answers after the update", Duration::from_secs(20), || {
+                (answered(&local, until) && answered(&remote, until)).then_some(())
+            })
+        }));
+        if waited.is_err() {
+            eprintln!(
+                "loopback: {}; other namespace: {}",
+                summary(&local.lock().unwrap()),
+                summary(&remote.lock().unwrap())
+            );
+        }
+        stop.store(true, Ordering::SeqCst);
+        if let Err(panic) = waited {
+            std::panic::resume_unwind(panic);
+        }
+    });
+    (local.into_inner().unwrap(), remote.into_inner().unwrap())
+}
+
+fn summary(seen: &Seen) -> String {
+    let mut versions: Vec<&String> = Vec::new();
+    for answer in seen.answers.iter().filter(|a| *a != "failed") {
+        if !versions.contains(&answer) {
+            versions.push(answer);
+        }
+    }
+    let counts: Vec<String> = versions
+        .iter()
+        .map(|v| format!("{} {v}", seen.count(v)))
+        .collect();
+    format!(
+        "{} requests: {}, {} failed",
+        seen.answers.len(),
+        counts.join(", "),
+        seen.failures()
+    )
+}
+
+fn nft_missing() -> bool {
+    let missing = wharf_net::firewall::find_nft().is_none();
+    if missing {
+        eprintln!("skipped: nft is not installed");
+    }
+    missing
+}
+
+#[test]
+fn start_first_hands_the_published_port_over_without_a_failed_request() {
+    sandboxed(
+        "deploy::start_first_hands_the_published_port_over_without_a_failed_request",
+        |s| {
+            if nft_missing() {
+                return;
+            }
+            s.import_busybox();
+            let client = crate::ports::ClientHost::start();
+            let dir = published_web(s, "v1", SERVES, "stop-first");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            // Three in a row: the third new container gets the address the
+            // first update freed.
+            for (old, new) in [("v1", "v2"), ("v2", "v3"), ("v3", "v4")] {
+                published_web(s, new, SERVES, "stop-first");
+                let (local, remote) = under_load(
+                    &client,
+                    old,
+                    || {
+                        s.ok(&dir, &["up", "-d", "--no-downtime"]);
+                    },
+                    new,
+                );
+                for (path, seen) in [("loopback", &local), ("other namespace", &remote)] {
+                    assert_eq!(seen.failures(), 0, "{path}: {}", summary(seen));
+                    assert_eq!(seen.answers.first().map(String::as_str), Some(old));
+                    assert_eq!(seen.answers.last().map(String::as_str), Some(new));
+                    eprintln!("start-first {old} to {new}, {path}: {}", summary(seen));
+                }
+            }
+            // The new container holds the port in its record.
+            assert_eq!(s.ok(&dir, &["port", "web", "8080"]).trim(), "0.0.0.0:18090");
+            let ps = s.ok(&dir, &["ps", "--format", "{{.Name}} {{.Ports}}"]);
+            assert!(
+                ps.contains("roll-web-1 ") && ps.contains("18090->8080/tcp"),
+                "{ps}"
+            );
+            assert_eq!(ps.trim().lines().count(), 1, "{ps}");
+            s.ok(&dir, &["down", "-t", "0"]);
+            let table = crate::ports::wharf_table();
+            assert!(!table.contains("wharf container"), "rules left: {table}");
+        },
+    );
+}
+
+#[test]
+fn stop_first_leaves_the_published_port_closed_for_a_while() {
+    sandboxed(
+        "deploy::stop_first_leaves_the_published_port_closed_for_a_while",
+        |s| {
+            if nft_missing() {
+                return;
+            }
+            s.import_busybox();
+            let client = crate::ports::ClientHost::start();
+            let dir = published_web(s, "v1", SERVES, "stop-first");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            published_web(s, "v2", SERVES, "stop-first");
+            let (local, remote) = under_load(
+                &client,
+                "v1",
+                || {
+                    s.ok(&dir, &["up", "-d"]);
+                },
+                "v2",
+            );
+            // The gap docker compose has: the port is closed between the old
+            // container's stop and the new one's start.
+            for (path, seen) in [("loopback", &local), ("other namespace", &remote)] {
+                assert!(seen.failures() > 0, "{path}: {}", summary(seen));
+                eprintln!("stop-first, {path}: {}", summary(seen));
+            }
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+#[test]
+fn a_never_healthy_version_leaves_the_port_to_the_old_one() {
+    sandboxed(
+        "deploy::a_never_healthy_version_leaves_the_port_to_the_old_one",
+        |s| {
+            if nft_missing() {
+                return;
+            }
+            s.import_busybox();
+            let client = crate::ports::ClientHost::start();
+            let dir = published_web(s, "v1", SERVES, "start-first");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            let old = id_of(s, &dir);
+            published_web(s, "v2", r#"["CMD", "false"]"#, "start-first");
+            let mut error = String::new();
+            let (local, remote) =
+                under_load(&client, "v1", || error = s.fails(&dir, &["up", "-d"]), "v1");
+            assert!(
+                error.contains("the new container did not become healthy"),
+                "{error}"
+            );
+            for (path, seen) in [("loopback", &local), ("other namespace", &remote)] {
+                assert_eq!(seen.failures(), 0, "{path}: {}", summary(seen));
+                assert_eq!(seen.count("v2"), 0, "{path}: {}", summary(seen));
+            }
+            assert_eq!(id_of(s, &dir), old, "the old container serves on");
+            assert_eq!(s.ok(&dir, &["port", "web", "8080"]).trim(), "0.0.0.0:18090");
+            s.ok(&dir, &["down", "-t", "0"]);
+        },
+    );
+}
+
+/// The monitor pid of the container named `name`, from the state root.
+fn monitor_pid(s: &Sandbox, name: &str) -> Option<i32> {
+    for entry in std::fs::read_dir(s.root.path().join("containers"))
+        .ok()?
+        .flatten()
+    {
+        let config = std::fs::read_to_string(entry.path().join("config.json")).unwrap_or_default();
+        let config: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
+        if config["name"].as_str() != Some(name) {
+            continue;
+        }
+        let state: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.path().join("state.json")).ok()?)
+                .ok()?;
+        return state["monitor_pid"].as_i64().map(|pid| pid as i32);
+    }
+    None
+}
+
+fn body(addr: &str) -> Option<String> {
+    let response = crate::harness::http_get(addr, "/")?;
+    Some(response.split_once("\r\n\r\n")?.1.trim().to_string())
+}
+
+/// `wharf up` killed once the new container serves the port, then the new
+/// container's monitor killed too: the old container, still in its stop
+/// grace period, serves the port again (proxy and DNAT), and the next `up`
+/// finishes the update.
+#[test]
+fn the_old_container_serves_again_when_its_successor_dies_after_the_handover() {
+    sandboxed(
+        "deploy::the_old_container_serves_again_when_its_successor_dies_after_the_handover",
+        |s| {
+            if nft_missing() {
+                return;
+            }
+            s.import_busybox();
+            let client = crate::ports::ClientHost::start();
+            // Keeps serving for 10 s after its stop signal.
+            let slow_stop = |version: &str| {
+                s.project(
+                    "roll",
+                    &format!(
+                        r#"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && echo {version} > /www/index.html && {{ httpd -f -p 8080 -h /www & }} ; trap 'sleep 10; exit 0' TERM; while :; do sleep 1 & wait; done"]
+    ports: ["18090:8080"]
+    stop_grace_period: 10s
+    healthcheck:
+      test: {SERVES}
+      interval: 200ms
+      retries: 3
+"#
+                    ),
+                )
+            };
+            let dir = slow_stop("v1");
+            s.ok(&dir, &["up", "-d", "--wait"]);
+            slow_stop("v2");
+            let mut up = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+                .args(["up", "-d", "--no-downtime"])
+                .current_dir(&dir)
+                .env("WHARF_ROOT", s.root.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let local = "127.0.0.1:18090";
+            let remote = format!("{}:18090", crate::ports::HOST_ADDR);
+            eventually(
+                "the new container serving the port",
+                Duration::from_secs(60),
+                || (body(local).as_deref() == Some("v2")).then_some(()),
+            );
+            up.kill().unwrap();
+            up.wait().unwrap();
+            let next = monitor_pid(s, "roll-web-1_next").expect("the new container's monitor");
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(next),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            let last = Mutex::new((None, None));
+            let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                eventually(
+                    "the old container serving again",
+                    Duration::from_secs(5),
+                    || {
+                        let answers = (body(local), client.run(|| body(&remote)));
+                        let v1 = Some("v1".to_string());
+                        let served = answers.0 == v1 && answers.1 == v1;
+                        *last.lock().unwrap() = answers;
+                        served.then_some(())
+                    },
+                )
+            }));
+            if let Err(panic) = served {
+                eprintln!(
+                    "loopback and other namespace answered {:?}; {}",
+                    last.lock().unwrap(),
+                    crate::ports::wharf_table()
+                );
+                std::panic::resume_unwind(panic);
+            }
+            s.ok(&dir, &["up", "-d", "--no-downtime"]);
+            assert_eq!(body(local).as_deref(), Some("v2"));
+            let ps = s.ok(&dir, &["ps", "-a", "--format", "{{.Name}}"]);
+            assert_eq!(ps.trim(), "roll-web-1", "{ps}");
             s.ok(&dir, &["down", "-t", "0"]);
         },
     );

@@ -121,6 +121,24 @@ pub trait Engine: VolumeEngine + Send + Sync {
     fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
     /// Start a created or exited container; returns once its process runs.
     fn start_container(&self, id: &str) -> Result<()>;
+    /// Start a created container that is to take over the published ports
+    /// of a running one (a start-first update): it binds no host port and
+    /// publishes nothing until [`Engine::hand_over_ports`] moves them to it.
+    /// Engines that bind nothing on the host start it as usual.
+    fn start_container_awaiting_ports(&self, id: &str) -> Result<()> {
+        self.start_container(id)
+    }
+    /// Move the published ports of running container `from_id` to running
+    /// container `to_id` (started with
+    /// [`Engine::start_container_awaiting_ports`]) with no moment at which a
+    /// port is closed: `to_id` serves the very listening sockets `from_id`
+    /// held, the forwarding rules switch in one step, and `from_id` stops
+    /// taking clients. Returns once `from_id`'s open connections finished (or
+    /// a bound passed); stopping `from_id` is the caller's next step.
+    fn hand_over_ports(&self, from_id: &str, to_id: &str) -> Result<()> {
+        let _ = (from_id, to_id);
+        Ok(())
+    }
     /// Start a created container with the caller's stdin, stdout and stderr,
     /// and return its exit code once it has exited (`wharf run`).
     fn start_attached(&self, id: &str) -> Result<i32>;

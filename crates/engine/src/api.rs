@@ -84,16 +84,17 @@ impl Engine for LinuxEngine {
     }
 
     fn start_container(&self, id: &str) -> Result<()> {
-        let record = self.find(id)?;
-        let _whole = self.phase("start", &record.name);
-        let Some(monitor_lock) = self.claim_monitor(&record)? else {
-            return Ok(());
-        };
-        let dir = self.layout.container(&record.id);
-        let _ = fs::remove_file(dir.join(STOP_MARKER));
-        self.write_etc_files_locked(&record)?;
-        self.spawn_monitor(&record, monitor_lock)?;
-        self.run_hooks(&record, &record.spec.post_start, "post_start")
+        self.start(id, false)
+    }
+
+    fn start_container_awaiting_ports(&self, id: &str) -> Result<()> {
+        self.start(id, true)
+    }
+
+    fn hand_over_ports(&self, from_id: &str, to_id: &str) -> Result<()> {
+        let (from, to) = (self.find(from_id)?, self.find(to_id)?);
+        let _handover = self.phase("hand the published ports over", &to.name);
+        self.request_port_handover(&from, &to)
     }
 
     fn start_attached(&self, id: &str) -> Result<i32> {

@@ -24,6 +24,9 @@ use wharf_engine_api::{
 };
 use wharf_runtime::{MountSpec, ProcessOptions, Rootfs, SpawnConfig};
 
+mod handover;
+use handover::HeldPorts;
+
 /// How the monitor talks to the CLI that started it.
 pub enum Mode {
     /// In the background: `status` receives one line, `ok` once the container
@@ -36,6 +39,9 @@ pub enum Mode {
 
 /// The first argument that makes the `wharf` binary a monitor.
 pub const MONITOR_ARG: &str = "__monitor";
+/// The monitor's flag for a container that gets its published ports through
+/// a handover (see [`crate::LinuxEngine::start`]) instead of binding them.
+pub const AWAIT_PORTS_ARG: &str = "--await-ports";
 
 /// The monitor's entry point: when `args` (the whole command line, program
 /// first) is `PROGRAM __monitor [--attached] --root ROOT --cgroup-fs PATH ID`,
@@ -50,9 +56,11 @@ pub fn main_if_monitor(args: impl IntoIterator<Item = std::ffi::OsString>) -> Op
         return None;
     }
     let (mut attached, mut root, mut cgroup_fs, mut id) = (false, None, None, None);
+    let mut await_ports = false;
     while let Some(arg) = args.next() {
         match arg.to_str() {
             Some("--attached") => attached = true,
+            Some(AWAIT_PORTS_ARG) => await_ports = true,
             Some("--root") => root = args.next().map(PathBuf::from),
             Some("--cgroup-fs") => cgroup_fs = args.next().map(PathBuf::from),
             Some(text) if id.is_none() && !text.starts_with('-') => id = Some(text.to_string()),
@@ -79,14 +87,15 @@ pub fn main_if_monitor(args: impl IntoIterator<Item = std::ffi::OsString>) -> Op
             }
         }
     };
-    Some(run(&Layout { root }, &cgroup_fs, &id, mode))
+    Some(run(&Layout { root }, &cgroup_fs, &id, mode, await_ports))
 }
 
 /// Exit code of an attached monitor whose container could not start.
 pub const START_FAILED: i32 = 125;
 
-/// Run the monitor of container `id`.
-pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 {
+/// Run the monitor of container `id`; with `await_ports` its published
+/// ports come from another container's monitor through a handover.
+pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode, await_ports: bool) -> i32 {
     wharf_runtime::memory::limit_allocator_arenas();
     let dir = layout.container(id);
     let lock_path = dir.join(MONITOR_LOCK);
@@ -154,13 +163,15 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 
         Ok(r) => r,
         Err(e) => return fail(&mut status, &e.to_string()),
     };
-    let monitor = Monitor {
+    let monitor = Arc::new(Monitor {
         layout: layout.clone(),
         cgroup_fs_root: cgroup_fs_root.to_path_buf(),
         dir,
         record,
         state_lock: Mutex::new(()),
-    };
+        held_ports: HeldPorts::default(),
+        await_ports,
+    });
     match monitor.serve(status.as_mut()) {
         Ok(code) => code,
         Err(e) => {
@@ -184,6 +195,10 @@ struct Monitor {
     /// Serializes the state file's read-modify-write between the main thread
     /// and the health checker.
     state_lock: Mutex<()>,
+    /// The published ports this monitor's proxy serves, for a handover.
+    held_ports: HeldPorts,
+    /// Started to take the ports over from another container.
+    await_ports: bool,
 }
 
 enum Listener {
@@ -191,17 +206,33 @@ enum Listener {
     Udp(std::net::UdpSocket, SocketAddr),
 }
 
+/// A bound listening socket of a published port and what it publishes.
+struct Bound {
+    listener: Listener,
+    /// The port as bound (an ephemeral host port resolved).
+    port: PublishedPort,
+    /// The `[::]` companion of a port published on every address.
+    v6only: bool,
+}
+
 impl Monitor {
-    fn serve(&self, status: Option<&mut File>) -> Result<i32, EngineError> {
+    fn serve(self: &Arc<Self>, status: Option<&mut File>) -> Result<i32, EngineError> {
         let attached = status.is_none();
-        let (listeners, ports) = self.bind_ports()?;
+        let (listeners, ports) = if self.await_ports {
+            (Vec::new(), Vec::new())
+        } else {
+            self.bind_ports()?
+        };
         // Removed when this function returns, however it does.
-        let endpoints = &self.record.endpoints;
         let endpoint = (!ports.is_empty())
-            .then(|| crate::ports::publishing_endpoint(&self.layout, endpoints))
-            .flatten()
-            .map(|index| &endpoints[index]);
-        let _port_rules = crate::ports::publish(&self.record, endpoint, &ports)?;
+            .then(|| self.publishing_endpoint())
+            .flatten();
+        let _port_rules = if self.await_ports {
+            crate::ports::PortRules::owned_by(&self.record)
+        } else {
+            crate::ports::publish(&self.record, endpoint, &ports)?
+        };
+        let _handover = self.listen_for_handover()?;
         let log = Arc::new(Mutex::new(LogWriter::open(
             &self.dir.join(LOG_FILE),
             self.record.spec.logging,
@@ -225,11 +256,12 @@ impl Monitor {
         &self,
         mut status: Option<&mut File>,
         log: &Arc<Mutex<LogWriter>>,
-        mut listeners: Option<Vec<Listener>>,
+        mut listeners: Option<Vec<Bound>>,
         ports: Vec<PublishedPort>,
         hub: Option<&Arc<crate::attach::Hub>>,
     ) -> Result<i32, EngineError> {
         let attached = status.is_none();
+        self.held_ports.set_published(ports);
         let mut restarts = 0u32;
         let mut backoff = Duration::from_millis(100);
         let unhealthy = self
@@ -248,7 +280,7 @@ impl Monitor {
                 };
                 s.monitor_pid = Some(std::process::id());
                 s.pid_start_ticks = crate::procfs::process_start_ticks(pid);
-                s.ports = ports.clone();
+                s.ports = self.held_ports.published();
                 s.cgroup = Some(cgroup.clone());
                 s.error = None;
                 s.health = self.health_check().map(|_| Health::Starting);
@@ -261,16 +293,7 @@ impl Monitor {
             let running_marker = self.dir.join(crate::dns_data::RUNNING_MARKER);
             let _ = std::fs::write(&running_marker, b"");
             if let Some(listeners) = listeners.take() {
-                for listener in listeners {
-                    match listener {
-                        Listener::Tcp(l, target) => {
-                            wharf_net::proxy::serve_tcp(l, target);
-                        }
-                        Listener::Udp(s, target) => {
-                            wharf_net::proxy::serve_udp(s, target);
-                        }
-                    }
-                }
+                self.held_ports.serve(listeners);
                 if let Some(status) = status.take() {
                     let _ = writeln!(status, "ok");
                     let _ = status.flush();
@@ -366,7 +389,23 @@ impl Monitor {
     }
 
     /// Bind every published port now, so a port in use fails the start.
-    fn bind_ports(&self) -> Result<(Vec<Listener>, Vec<PublishedPort>), EngineError> {
+    fn bind_ports(&self) -> Result<(Vec<Bound>, Vec<PublishedPort>), EngineError> {
+        self.listeners_for_ports(&mut Vec::new())
+    }
+
+    /// The publishing endpoint (see [`crate::ports::publishing_endpoint`]).
+    fn publishing_endpoint(&self) -> Option<&crate::store::Endpoint> {
+        let endpoints = &self.record.endpoints;
+        crate::ports::publishing_endpoint(&self.layout, endpoints).map(|index| &endpoints[index])
+    }
+
+    /// A listening socket for every published port, each taken from
+    /// `offered` (the sockets a handover brought) when one publishes the
+    /// same host address, port and protocol, else bound now.
+    fn listeners_for_ports(
+        &self,
+        offered: &mut Vec<handover::Offer>,
+    ) -> Result<(Vec<Bound>, Vec<PublishedPort>), EngineError> {
         let mut listeners = Vec::new();
         let mut published = Vec::new();
         if self.record.spec.ports.is_empty() {
@@ -380,50 +419,71 @@ impl Monitor {
         }
         // Docker publishes through a network that is not internal, and
         // nothing when every network of the container is internal.
-        let endpoints = &self.record.endpoints;
-        let Some(index) = crate::ports::publishing_endpoint(&self.layout, endpoints) else {
+        let Some(endpoint) = self.publishing_endpoint() else {
             return Ok((listeners, published));
         };
-        let target_ip = IpAddr::V4(endpoints[index].address);
+        let target_ip = IpAddr::V4(endpoint.address);
+        let net_err = crate::network::net_err;
         for port in &self.record.spec.ports {
             let listen = port.listen_addr();
             let target = SocketAddr::new(target_ip, port.container_port);
-            let bound = match port.protocol {
-                // Without a host address docker listens on 0.0.0.0 and on [::] (when
-                // the host has IPv6), both forwarding to the container's IPv4 address.
-                Protocol::Tcp => {
-                    let l = wharf_net::proxy::bind_tcp(listen).map_err(crate::network::net_err)?;
-                    let bound = l.local_addr().map(|a| a.port()).unwrap_or(port.host_port);
-                    listeners.push(Listener::Tcp(l, target));
-                    if port.host_ip.is_none() {
-                        if let Some(l6) = wharf_net::proxy::bind_tcp_ipv6_only(bound)
-                            .map_err(crate::network::net_err)?
-                        {
-                            listeners.push(Listener::Tcp(l6, target));
-                        }
-                    }
-                    bound
+            let udp = port.protocol == Protocol::Udp;
+            let taken = handover::take_offer(offered, port, false);
+            let (main, bound) = match (taken, port.protocol) {
+                (Some(offer), Protocol::Tcp) => {
+                    let port = offer.port.host_port;
+                    (Listener::Tcp(offer.socket.into(), target), port)
                 }
-                Protocol::Udp => {
-                    let s = wharf_net::proxy::bind_udp(listen).map_err(crate::network::net_err)?;
+                (Some(offer), Protocol::Udp) => {
+                    let port = offer.port.host_port;
+                    (Listener::Udp(offer.socket.into(), target), port)
+                }
+                (None, Protocol::Tcp) => {
+                    let l = wharf_net::proxy::bind_tcp(listen).map_err(net_err)?;
+                    let bound = l.local_addr().map(|a| a.port()).unwrap_or(port.host_port);
+                    (Listener::Tcp(l, target), bound)
+                }
+                (None, Protocol::Udp) => {
+                    let s = wharf_net::proxy::bind_udp(listen).map_err(net_err)?;
                     let bound = s.local_addr().map(|a| a.port()).unwrap_or(port.host_port);
-                    listeners.push(Listener::Udp(s, target));
-                    if port.host_ip.is_none() {
-                        if let Some(s6) = wharf_net::proxy::bind_udp_ipv6_only(bound)
-                            .map_err(crate::network::net_err)?
-                        {
-                            listeners.push(Listener::Udp(s6, target));
-                        }
-                    }
-                    bound
+                    (Listener::Udp(s, target), bound)
                 }
             };
-            published.push(PublishedPort {
+            let published_port = PublishedPort {
                 host_ip: port.host_ip,
                 host_port: bound,
                 container_port: port.container_port,
                 protocol: port.protocol,
+            };
+            listeners.push(Bound {
+                listener: main,
+                port: published_port.clone(),
+                v6only: false,
             });
+            // Without a host address docker listens on 0.0.0.0 and on [::] (when
+            // the host has IPv6), both forwarding to the container's IPv4 address.
+            if port.host_ip.is_none() {
+                let mut bound_port = port.clone();
+                bound_port.host_port = bound;
+                let v6 = match handover::take_offer(offered, &bound_port, true) {
+                    Some(offer) if udp => Some(Listener::Udp(offer.socket.into(), target)),
+                    Some(offer) => Some(Listener::Tcp(offer.socket.into(), target)),
+                    None if udp => wharf_net::proxy::bind_udp_ipv6_only(bound)
+                        .map_err(net_err)?
+                        .map(|s| Listener::Udp(s, target)),
+                    None => wharf_net::proxy::bind_tcp_ipv6_only(bound)
+                        .map_err(net_err)?
+                        .map(|l| Listener::Tcp(l, target)),
+                };
+                if let Some(listener) = v6 {
+                    listeners.push(Bound {
+                        listener,
+                        port: published_port.clone(),
+                        v6only: true,
+                    });
+                }
+            }
+            published.push(published_port);
         }
         Ok((listeners, published))
     }

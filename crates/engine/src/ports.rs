@@ -77,6 +77,16 @@ impl Drop for PortRules {
     }
 }
 
+impl PortRules {
+    /// The rules `record`'s monitor gets later (through a port handover),
+    /// removed as the others when it ends.
+    pub fn owned_by(record: &ContainerRecord) -> PortRules {
+        PortRules {
+            container_id: (!record.spec.ports.is_empty()).then(|| record.id.clone()),
+        }
+    }
+}
+
 /// Install the DNAT rules of `published` for `record`, to `endpoint`.
 pub fn publish(
     record: &ContainerRecord,

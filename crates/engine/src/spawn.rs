@@ -12,11 +12,19 @@ use wharf_engine_api::{ContainerState, EngineError, Result};
 
 impl LinuxEngine {
     /// The command line of the monitor of `record`.
-    pub(crate) fn monitor_command(&self, record: &ContainerRecord, attached: bool) -> Command {
+    pub(crate) fn monitor_command(
+        &self,
+        record: &ContainerRecord,
+        attached: bool,
+        await_ports: bool,
+    ) -> Command {
         let mut command = Command::new(&self.config.monitor_program);
         command.arg(crate::monitor::MONITOR_ARG);
         if attached {
             command.arg("--attached");
+        }
+        if await_ports {
+            command.arg(crate::monitor::AWAIT_PORTS_ARG);
         }
         command
             .arg("--root")
@@ -41,7 +49,7 @@ impl LinuxEngine {
     /// container and returns when the container has exited.
     pub(crate) fn run_monitor_attached(&self, record: &ContainerRecord) -> Result<i32> {
         let status = self
-            .monitor_command(record, true)
+            .monitor_command(record, true, false)
             .status()
             .map_err(|e| self.monitor_error(e))?;
         let state = self.live_state(&record.id)?;
@@ -64,9 +72,29 @@ impl LinuxEngine {
         }
     }
 
+    /// `start`: the monitor in the background, then the `post_start` hooks.
+    pub(crate) fn start(&self, id: &str, await_ports: bool) -> Result<()> {
+        let record = self.find(id)?;
+        let _whole = self.phase("start", &record.name);
+        let Some(monitor_lock) = self.claim_monitor(&record)? else {
+            return Ok(());
+        };
+        let dir = self.layout.container(&record.id);
+        let _ = fs::remove_file(dir.join(crate::STOP_MARKER));
+        self.write_etc_files_locked(&record)?;
+        self.spawn_monitor(&record, monitor_lock, await_ports)?;
+        self.run_hooks(&record, &record.spec.post_start, "post_start")
+    }
+
     /// Start the monitor in the background, handing it `lock` as its stdin,
-    /// and wait for its word that the container runs.
-    pub(crate) fn spawn_monitor(&self, record: &ContainerRecord, lock: MonitorLock) -> Result<()> {
+    /// and wait for its word that the container runs. With `await_ports` it
+    /// binds no published port: a port handover brings them.
+    pub(crate) fn spawn_monitor(
+        &self,
+        record: &ContainerRecord,
+        lock: MonitorLock,
+        await_ports: bool,
+    ) -> Result<()> {
         let dir = self.layout.container(&record.id);
         let monitor_log = fs::File::create(dir.join(MONITOR_LOG))
             .map_err(|e| EngineError::io("creating the monitor log", e))?;
@@ -74,7 +102,7 @@ impl LinuxEngine {
             .handover()
             .map_err(|e| EngineError::io("passing the monitor lock on", e))?;
         let mut child = self
-            .monitor_command(record, false)
+            .monitor_command(record, false, await_ports)
             .stdin(handover)
             .stdout(Stdio::piped())
             .stderr(monitor_log)

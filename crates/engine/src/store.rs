@@ -70,8 +70,8 @@ pub struct Endpoint {
     pub host_ifname: String,
     /// Names other containers on this network reach it by.
     pub aliases: Vec<String>,
-    /// MAC address of the container's interface (`mac_address`); the kernel's
-    /// random one when unset.
+    /// MAC address of the container's interface (`mac_address`); when unset,
+    /// one made from its IPv4 address (`wharf_net::mac_for_address`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<[u8; 6]>,
     /// The network's MTU, for the veth pair.

@@ -8,6 +8,7 @@
 pub mod dns;
 mod error;
 pub mod firewall;
+pub mod handover;
 pub mod holder;
 pub mod ipam;
 mod link;
@@ -21,6 +22,6 @@ pub use link::{
     attach_container, delete_link, delete_links, enable_ip_forwarding, enable_ipv6_forwarding,
     ensure_bridge, ensure_bridge_ipv6, host_ipv4_networks, host_ipv6_networks,
     ipv4_default_gateway, link_details, link_exists, link_index, loopback_up, loopback_up_in,
-    set_mtu, Ipv6Endpoint, LinkDetails,
+    mac_for_address, set_mtu, Ipv6Endpoint, LinkDetails,
 };
 pub use netns::in_netns_of_pid;

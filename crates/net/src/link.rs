@@ -577,9 +577,22 @@ async fn set_up(handle: &Handle, name: &str) -> Result<(), NetError> {
         .map_err(netlink_err(format!("setting {name:?} up")))
 }
 
+/// The MAC address of a container interface without `mac_address`: docker's
+/// `02:42` followed by the IPv4 address. An address freed by one container and
+/// given to the next keeps its MAC, so the host's neighbour entry for it (still
+/// reachable for up to 30 s) stays right: with a random MAC, the host would send
+/// the new container's traffic to the old one's address for that long, which
+/// broke the second start-first update in a row (its new container takes the
+/// address the first update freed).
+pub fn mac_for_address(address: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = address.octets();
+    [0x02, 0x42, a, b, c, d]
+}
+
 /// Attach the network namespace of process `pid` to `bridge` with a veth pair: the host
 /// end `host_ifname` is enslaved to the bridge and up; the other end is created directly
-/// inside the namespace of `pid` as `container_ifname` (with `mac` if given), gets
+/// inside the namespace of `pid` as `container_ifname` (with `mac` if given, else
+/// [`mac_for_address`]), gets
 /// `address/prefix`, goes up together with `lo`, and gets a default route via `gateway`
 /// when given. With `ipv6`, IPv6 is turned on in the namespace and the interface also
 /// gets that address and an IPv6 default route. Both ends get `mtu` when given (the
@@ -604,6 +617,7 @@ pub fn attach_container(
     if let Some(mac) = mac {
         check_mac(mac, container_ifname)?;
     }
+    let mac = Some(mac.unwrap_or_else(|| mac_for_address(address)));
     let netns = open_netns_of_pid(pid)?;
     let netns_fd = netns.as_raw_fd();
 
@@ -933,6 +947,13 @@ mod tests {
         assert!(check_ifname("").is_err());
         assert!(check_ifname("a/b").is_err());
         assert!(check_ifname("eth 0").is_err());
+    }
+
+    #[test]
+    fn a_container_mac_follows_its_address_as_dockers_does() {
+        let mac = mac_for_address(Ipv4Addr::new(172, 17, 0, 2));
+        assert_eq!(mac, [0x02, 0x42, 0xac, 0x11, 0, 2]);
+        assert!(check_mac(mac, "eth0").is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{self, ErrorKind};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -110,20 +110,142 @@ fn ipv6_only_socket(
 /// side reaches end of stream, the write half of the other is shut down. Returns the
 /// accept thread, which ends only if the listener fails for good.
 pub fn serve_tcp(listener: TcpListener, target: SocketAddr) -> JoinHandle<()> {
+    serve_tcp_gated(listener, target, Arc::new(ProxyGate::default()))
+}
+
+/// [`serve_tcp`] behind `gate`: no client is accepted while it is closed.
+pub fn serve_tcp_gated(
+    listener: TcpListener,
+    target: SocketAddr,
+    gate: Arc<ProxyGate>,
+) -> JoinHandle<()> {
+    wake_up_regularly(&listener);
     thread::Builder::new()
         .name(format!("proxy-tcp-{target}"))
-        .spawn(move || tcp_accept_loop(listener, target))
+        .spawn(move || tcp_accept_loop(listener, target, gate))
         .expect("spawning the TCP proxy thread")
 }
 
-fn tcp_accept_loop(listener: TcpListener, target: SocketAddr) {
+/// How often a proxy blocked on its socket looks at its gate again. The timeout is
+/// set on the socket, which a handover shares between two processes: both proxies
+/// wake up this often, and neither ever sets the socket non-blocking (that flag
+/// would be shared too).
+const GATE_POLL: Duration = Duration::from_millis(200);
+
+fn wake_up_regularly(socket: &impl std::os::fd::AsFd) {
+    let timeout = nix::sys::time::TimeVal::new(0, GATE_POLL.as_micros() as _);
+    let _ =
+        nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::ReceiveTimeout, &timeout);
+}
+
+/// Whether a proxy takes new clients, and how many connections it still
+/// serves: a port handover closes the old proxy's gate and waits until its
+/// open connections have finished, while the new proxy accepts on the same
+/// listening socket. Opening it again makes the proxy serve again.
+#[derive(Default)]
+pub struct ProxyGate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    /// Loops inside `accept`/`recv`, which may still take one client.
+    receiving: usize,
+    /// Connections being proxied.
+    active: usize,
+}
+
+impl ProxyGate {
+    fn state(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stop taking new clients.
+    pub fn close(&self) {
+        self.state().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Take new clients again.
+    pub fn open(&self) {
+        self.state().closed = false;
+        self.changed.notify_all();
+    }
+
+    /// Whether the gate is closed.
+    pub fn is_closed(&self) -> bool {
+        self.state().closed
+    }
+
+    /// Wait until the closed gate's last connection ended and no loop can
+    /// take another one, or until `deadline`; whether it did.
+    pub fn wait_drained(&self, deadline: Instant) -> bool {
+        let mut state = self.state();
+        loop {
+            if state.receiving == 0 && state.active == 0 {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left.min(GATE_POLL))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Block while the gate is closed, then count the caller as receiving.
+    fn enter_receive(&self) {
+        let mut state = self.state();
+        while state.closed {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.receiving += 1;
+    }
+
+    /// The caller's `accept`/`recv` returned; `took_client` counts a new connection.
+    fn leave_receive(&self, took_client: bool) {
+        let mut state = self.state();
+        state.receiving -= 1;
+        if took_client {
+            state.active += 1;
+        }
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    fn connection_ended(&self) {
+        self.state().active -= 1;
+        self.changed.notify_all();
+    }
+}
+
+fn tcp_accept_loop(listener: TcpListener, target: SocketAddr, gate: Arc<ProxyGate>) {
     loop {
-        match listener.accept() {
+        gate.enter_receive();
+        let accepted = listener.accept();
+        gate.leave_receive(accepted.is_ok());
+        match accepted {
             Ok((client, _)) => {
-                // If no thread can be spawned, dropping the client closes it.
-                let _ = thread::Builder::new()
+                let connection_gate = Arc::clone(&gate);
+                let spawned = thread::Builder::new()
                     .name(format!("proxy-tcp-conn-{target}"))
-                    .spawn(move || tcp_forward(client, target));
+                    .spawn(move || {
+                        tcp_forward(client, target);
+                        connection_gate.connection_ended();
+                    });
+                // If no thread can be spawned, the client was dropped (closed).
+                if spawned.is_err() {
+                    gate.connection_ended();
+                }
             }
             Err(e) if is_transient_accept_error(&e) => {
                 // Out of descriptors or memory: back off instead of spinning.
@@ -217,17 +339,32 @@ pub fn serve_udp_with_idle_timeout(
     target: SocketAddr,
     idle: Duration,
 ) -> JoinHandle<()> {
+    serve_udp_gated(socket, target, idle, Arc::new(ProxyGate::default()))
+}
+
+/// [`serve_udp_with_idle_timeout`] behind `gate`: no datagram is taken while
+/// it is closed (the flows already open still carry replies back).
+pub fn serve_udp_gated(
+    socket: UdpSocket,
+    target: SocketAddr,
+    idle: Duration,
+    gate: Arc<ProxyGate>,
+) -> JoinHandle<()> {
+    wake_up_regularly(&socket);
     thread::Builder::new()
         .name(format!("proxy-udp-{target}"))
-        .spawn(move || udp_receive_loop(socket, target, idle))
+        .spawn(move || udp_receive_loop(socket, target, idle, gate))
         .expect("spawning the UDP proxy thread")
 }
 
-fn udp_receive_loop(socket: UdpSocket, target: SocketAddr, idle: Duration) {
+fn udp_receive_loop(socket: UdpSocket, target: SocketAddr, idle: Duration, gate: Arc<ProxyGate>) {
     let flows: Flows = Arc::new(Mutex::new(HashMap::new()));
     let mut buf = vec![0u8; 65536];
     loop {
-        let (len, client) = match socket.recv_from(&mut buf) {
+        gate.enter_receive();
+        let received = socket.recv_from(&mut buf);
+        gate.leave_receive(false);
+        let (len, client) = match received {
             Ok(received) => received,
             Err(e)
                 if matches!(
@@ -407,6 +544,55 @@ mod tests {
             let mut reply = String::new();
             client.read_to_string(&mut reply).unwrap();
             assert_eq!(reply, format!("echo:{payload}"));
+        }
+    }
+
+    /// A server that answers every connection with `name` and closes it.
+    fn named_server(name: &'static str) -> SocketAddr {
+        let listener = TcpListener::bind(localhost0()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let _ = conn.write_all(name.as_bytes());
+            }
+        });
+        addr
+    }
+
+    fn ask(published: SocketAddr) -> String {
+        let mut client = TcpStream::connect(published).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reply = String::new();
+        client.read_to_string(&mut reply).unwrap();
+        reply
+    }
+
+    #[test]
+    fn a_closed_gate_hands_every_new_client_to_the_other_proxy_of_the_socket() {
+        let (old, new) = (named_server("old"), named_server("new"));
+        let listener = bind_tcp(localhost0()).unwrap();
+        let published = listener.local_addr().unwrap();
+        let shared = listener.try_clone().unwrap();
+        let old_gate = Arc::new(ProxyGate::default());
+        serve_tcp_gated(listener, old, Arc::clone(&old_gate));
+        assert_eq!(ask(published), "old");
+        serve_tcp_gated(shared, new, Arc::new(ProxyGate::default()));
+        old_gate.close();
+        assert!(old_gate.wait_drained(Instant::now() + Duration::from_secs(5)));
+        for _ in 0..20 {
+            assert_eq!(ask(published), "new");
+        }
+        // Opened again, the old proxy takes clients too.
+        old_gate.open();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ask(published) != "old" {
+            assert!(
+                Instant::now() < deadline,
+                "the reopened proxy took no client"
+            );
         }
     }
 

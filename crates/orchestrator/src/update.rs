@@ -122,7 +122,8 @@ pub fn update_policy(
 }
 
 /// Refuse a start-first update that cannot work (two containers of one
-/// replica cannot share a fixed name, nor the host's ports); the warnings
+/// replica cannot share a fixed name, nor the host's ports with
+/// `network_mode: host`); the warnings
 /// to show when it works with a caveat.
 pub fn check_start_first(
     service_name: &str,
@@ -144,12 +145,6 @@ pub fn check_start_first(
         return Err(refuse(
             "with network_mode: host both would bind the same host ports".to_string(),
         ));
-    }
-    if let Some(port) = service.ports.iter().find(|p| p.published.is_some()) {
-        return Err(refuse(format!(
-            "host port {} cannot be handed from the old container to the new one yet",
-            port.published.as_deref().unwrap_or_default()
-        )));
     }
     let mut warnings = Vec::new();
     for volume in &service.volumes {
@@ -241,10 +236,25 @@ pub(crate) fn replace_start_first(
         let _ = engine.stop_container(&new_id, Some(Duration::ZERO));
         let _ = engine.remove_container(&new_id, true);
     };
-    let ready = engine
-        .start_container(&new_id)
+    // A container that publishes ports gets them from the old one once it is
+    // healthy: the host ports are the old one's until then.
+    let publishes = !next.ports.is_empty();
+    let started = if publishes {
+        engine.start_container_awaiting_ports(&new_id)
+    } else {
+        engine.start_container(&new_id)
+    };
+    let ready = started
         .map_err(|e| e.to_string())
-        .and_then(|()| wait_healthy(engine, &new_id, &next, r.monitor));
+        .and_then(|()| wait_healthy(engine, &new_id, &next, r.monitor))
+        .and_then(|()| {
+            if !publishes {
+                return Ok(());
+            }
+            engine
+                .hand_over_ports(&r.old_id, &new_id)
+                .map_err(|e| format!("its published ports could not be handed over: {e}"))
+        });
     if let Err(why) = ready {
         undo_new();
         let error = OrchestratorError::UpdateFailed {

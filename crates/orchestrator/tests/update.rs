@@ -7,7 +7,7 @@ mod common;
 use common::hello;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use wharf_compose::{Deploy, Project, UpdateConfig};
+use wharf_compose::{Deploy, Project, ServicePort, UpdateConfig};
 use wharf_engine_api::{ContainerInfo, Health};
 use wharf_orchestrator::{observe, plan_up, up, OrchestratorError, UpOptions, UpdateOrder};
 use wharf_testkit::FakeEngine;
@@ -102,6 +102,91 @@ fn start_first_starts_the_new_container_before_stopping_the_old_one() {
     assert_eq!(now.keys().collect::<Vec<_>>(), ["hello-worker-1"]);
     assert_ne!(now["hello-worker-1"].id, old);
     assert!(now["hello-worker-1"].state.is_running());
+}
+
+/// The worker publishing host port 8081.
+fn publishing(mut project: Project) -> Project {
+    project.services.get_mut("worker").unwrap().ports = vec![ServicePort {
+        target: 80,
+        published: Some("8081".into()),
+        host_ip: None,
+        protocol: "tcp".into(),
+        mode: None,
+        name: None,
+        app_protocol: None,
+    }];
+    project
+}
+
+#[test]
+fn published_ports_are_handed_over_once_the_new_container_is_healthy() {
+    let engine = engine();
+    let before = publishing(project(1, UpdateConfig::default()));
+    up_quiet(&engine, &before).unwrap();
+    let old = ids(&engine)["hello-worker-1"].clone();
+    engine.clear_calls();
+
+    up(&engine, &changed(before), &only_worker(), &|_| {}).unwrap();
+
+    let aside = format!("{}_hello-worker-1", &old[..12]);
+    assert_eq!(
+        engine.changes(),
+        [
+            "create_container hello-worker-1_next",
+            "start_container_awaiting_ports hello-worker-1_next",
+            "start_container hello-worker-1_next",
+            "hand_over_ports hello-worker-1 hello-worker-1_next",
+            "stop_container hello-worker-1",
+            "rename_container hello-worker-1",
+            "rename_container hello-worker-1_next",
+            &format!("remove_container {aside}"),
+        ]
+    );
+}
+
+#[test]
+fn a_failed_port_handover_removes_the_new_container_and_the_old_one_serves_on() {
+    let engine = engine();
+    let before = publishing(project(1, UpdateConfig::default()));
+    up_quiet(&engine, &before).unwrap();
+    let old = ids(&engine);
+    engine.fail_on(
+        "hand_over_ports",
+        "hello-worker-1 hello-worker-1_next",
+        "the monitor ended",
+    );
+
+    let error = up(&engine, &changed(before), &only_worker(), &|_| {}).unwrap_err();
+
+    let message = error.to_string();
+    assert!(
+        message.contains("its published ports could not be handed over")
+            && message.contains("the monitor ended"),
+        "{message}"
+    );
+    assert_eq!(ids(&engine), old, "only the old container is left");
+    assert!(workers(&engine)["hello-worker-1"].state.is_running());
+}
+
+#[test]
+fn a_never_healthy_replacement_is_given_no_port() {
+    let engine = engine();
+    let before = publishing(project(1, UpdateConfig::default()));
+    up_quiet(&engine, &before).unwrap();
+    engine.set_health_on_start("hello-worker-1_next", Health::Unhealthy);
+    engine.clear_calls();
+
+    up(&engine, &changed(before), &only_worker(), &|_| {}).unwrap_err();
+
+    assert!(
+        !engine
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("hand_over_ports")),
+        "{:?}",
+        engine.calls()
+    );
+    assert!(workers(&engine)["hello-worker-1"].state.is_running());
 }
 
 #[test]
@@ -330,7 +415,7 @@ fn a_replacement_left_by_an_interrupted_update_is_removed_by_the_next_up() {
 }
 
 #[test]
-fn start_first_is_refused_for_host_ports_and_warns_for_named_volumes() {
+fn start_first_is_refused_for_host_network_ports_and_warns_for_named_volumes() {
     let engine = engine();
     let before = project(1, UpdateConfig::default());
     up_quiet(&engine, &before).unwrap();
@@ -345,12 +430,15 @@ fn start_first_is_refused_for_host_ports_and_warns_for_named_volumes() {
         .to_string();
     assert!(message.contains("network_mode: host"), "{message}");
 
+    // Published host ports are handed over, not refused.
     let mut published = changed(before.clone());
     published.services.get_mut("worker").unwrap().ports = hello().services["web"].ports.clone();
-    let message = plan_up(&published, &observed, &only_worker())
-        .unwrap_err()
-        .to_string();
-    assert!(message.contains("host port 18080"), "{message}");
+    let plan = plan_up(&published, &observed, &only_worker()).unwrap();
+    assert!(
+        plan.to_string()
+            .starts_with("1 replace container hello-worker-1 start-first"),
+        "{plan}"
+    );
 
     let mut with_volume = changed(before);
     with_volume

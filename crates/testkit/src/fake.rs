@@ -379,14 +379,21 @@ impl FakeEngine {
     }
 
     /// Only the calls that change something: create, start, stop, remove
-    /// and rename of containers and networks.
+    /// and rename of containers and networks, and port handovers.
     pub fn changes(&self) -> Vec<String> {
         self.calls()
             .into_iter()
             .filter(|c| {
-                ["create_", "start_", "stop_", "remove_", "rename_"]
-                    .iter()
-                    .any(|p| c.starts_with(p))
+                [
+                    "create_",
+                    "start_",
+                    "stop_",
+                    "remove_",
+                    "rename_",
+                    "hand_over_",
+                ]
+                .iter()
+                .any(|p| c.starts_with(p))
             })
             .collect()
     }
@@ -858,6 +865,22 @@ impl Engine for FakeEngine {
             container.info.health = health;
         }
         Ok(())
+    }
+
+    fn start_container_awaiting_ports(&self, id: &str) -> Result<()> {
+        let name = self.container_name(id);
+        Self::record(&mut self.state(), "start_container_awaiting_ports", &name)?;
+        self.start_container(id)
+    }
+
+    /// Logged as `hand_over_ports FROM TO`; a fault is set for the name `FROM TO`.
+    fn hand_over_ports(&self, from_id: &str, to_id: &str) -> Result<()> {
+        let names = format!(
+            "{} {}",
+            self.container_name(from_id),
+            self.container_name(to_id)
+        );
+        Self::record(&mut self.state(), "hand_over_ports", &names)
     }
 
     /// The fake's attached containers run and exit at once with code 0.
