@@ -625,3 +625,144 @@ fn files_volumes_and_networks() {
         assert!(stderr.contains("nothing-here"), "{stderr}");
     });
 }
+
+/// Each container's name and state, from `ps -a`.
+fn states(s: &Sandbox, link: &Path) -> std::collections::BTreeMap<String, String> {
+    ok(s, link, &["ps", "-a", "--format", "{{.Names}} {{.State}}"])
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, state)| (name.to_string(), state.to_string()))
+        .collect()
+}
+
+#[test]
+fn system_boot_starts_what_the_restart_policies_say() {
+    sandboxed(
+        "docker_cli::system_boot_starts_what_the_restart_policies_say",
+        |s| {
+            s.import_busybox();
+            let d = docker_link(s);
+            ok(s, &d, &["network", "create", "bootnet"]);
+            let server = ["busybox", "httpd", "-f", "-p", "8080"];
+            let sleeper = ["busybox", "sleep", "600"];
+            let runs: [(&str, &[&str], &[&str]); 7] = [
+                (
+                    "web",
+                    &[
+                        "--restart",
+                        "always",
+                        "--network",
+                        "bootnet",
+                        "-p",
+                        "18090:8080",
+                    ],
+                    &server,
+                ),
+                (
+                    "client",
+                    &["--restart", "always", "--network", "bootnet"],
+                    &sleeper,
+                ),
+                (
+                    "kept",
+                    &["--restart", "unless-stopped", "-p", "18091:8080"],
+                    &server,
+                ),
+                ("failing", &["--restart", "on-failure"], &sleeper),
+                ("plain", &[], &sleeper),
+                ("stopped-always", &["--restart", "always"], &sleeper),
+                ("stopped-unless", &["--restart", "unless-stopped"], &sleeper),
+            ];
+            for (name, flags, command) in runs {
+                let mut args = vec!["run", "-d", "--name", name];
+                args.extend_from_slice(flags);
+                args.extend_from_slice(command);
+                ok(s, &d, &args);
+            }
+            ok(
+                s,
+                &d,
+                &["stop", "-t", "1", "stopped-always", "stopped-unless"],
+            );
+            // Compose's `restart:` is the same policy.
+            let project = s.project(
+                "boot",
+                "services:\n  up:\n    image: busybox:latest\n    command: [sleep, \"600\"]\n    restart: always\n  once:\n    image: busybox:latest\n    command: [sleep, \"600\"]\n",
+            );
+            s.ok(&project, &["up", "-d"]);
+
+            crate::crash::simulate_reboot();
+            let before = states(s, &d);
+            assert!(
+                before.values().all(|state| state == "exited"),
+                "after the reboot nothing runs: {before:?}"
+            );
+
+            let out = docker(s, &d, &["system", "boot"]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let expected_up = [
+                "web",
+                "client",
+                "kept",
+                "failing",
+                "stopped-always",
+                "boot-up-1",
+            ];
+            for name in expected_up {
+                assert!(
+                    stdout.contains(&format!("Container {name} Started")),
+                    "{name}: {stdout}"
+                );
+            }
+            let after = states(s, &d);
+            for name in expected_up {
+                assert_eq!(after[name], "running", "{name}: {after:?}");
+            }
+            for name in ["plain", "stopped-unless", "boot-once-1"] {
+                assert_eq!(after[name], "exited", "{name}: {after:?}");
+            }
+
+            // Published ports on a user network and on the default bridge.
+            for port in ["18090", "18091"] {
+                let response = eventually("the published port", Duration::from_secs(10), || {
+                    http_get(&format!("127.0.0.1:{port}"), "/")
+                });
+                assert!(response.starts_with("HTTP/1."), "{port}: {response}");
+            }
+            // Names resolve on the user network again.
+            let address = ok(
+                s,
+                &d,
+                &[
+                    "inspect",
+                    "-f",
+                    "{{(index .NetworkSettings.Networks \"bootnet\").IPAddress}}",
+                    "web",
+                ],
+            );
+            let lookup = eventually("web to resolve", Duration::from_secs(10), || {
+                let out = docker(s, &d, &["exec", "client", "nslookup", "web"]);
+                out.status
+                    .success()
+                    .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+            });
+            assert!(lookup.contains(address.trim()), "{lookup} vs {address}");
+
+            // A second boot finds nothing left to start.
+            let again = ok(s, &d, &["system", "boot"]);
+            assert!(again.is_empty(), "{again}");
+
+            s.ok(&project, &["down", "-t", "1"]);
+            let mut rm = vec!["rm", "-f"];
+            rm.extend(runs.iter().map(|(name, _, _)| *name));
+            ok(s, &d, &rm);
+            ok(s, &d, &["network", "rm", "bootnet"]);
+            assert!(states(s, &d).is_empty());
+        },
+    );
+}

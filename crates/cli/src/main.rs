@@ -83,7 +83,7 @@ enum Command {
     /// Manage containers (docker's single-container commands)
     #[command(subcommand)]
     Container(commands::container::ContainerCommand),
-    /// Manage wharf (disk usage)
+    /// Manage wharf (disk usage, starting containers at boot)
     #[command(subcommand)]
     System(commands::system::SystemCommand),
     /// Manage volumes

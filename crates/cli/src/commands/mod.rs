@@ -1,6 +1,7 @@
 //! One module per command (group).
 
 pub mod attach;
+pub mod boot;
 pub mod build;
 pub mod config;
 pub mod container;
