@@ -753,6 +753,16 @@ fn system_boot_starts_what_the_restart_policies_say() {
             });
             assert!(lookup.contains(address.trim()), "{lookup} vs {address}");
 
+            // docker info counts them, docker version names the engine.
+            let running = ok(s, &d, &["info", "--format", "{{.ContainersRunning}}"]);
+            assert_eq!(running.trim(), expected_up.len().to_string());
+            let info = ok(s, &d, &["info"]);
+            assert!(info.starts_with("Client:\n"), "{info}");
+            assert!(info.contains("\nServer:\n Containers: 9\n"), "{info}");
+            let version = ok(s, &d, &["version", "--format", "{{json .}}"]);
+            let version: serde_json::Value = serde_json::from_str(&version).expect(&version);
+            assert_eq!(version["Server"]["Version"], version["Client"]["Version"]);
+
             // A second boot finds nothing left to start.
             let again = ok(s, &d, &["system", "boot"]);
             assert!(again.is_empty(), "{again}");

@@ -131,7 +131,9 @@ enum DockerCommand {
     /// Log out from a registry
     Logout(commands::login::LogoutArgs),
     /// Show the Docker version information
-    Version,
+    Version(commands::version::FormatArgs),
+    /// Display system-wide information
+    Info(commands::version::FormatArgs),
     /// Define and run multi-container applications (wharf's Compose commands)
     Compose {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -229,13 +231,8 @@ pub fn main(args: Vec<OsString>) -> u8 {
         DockerCommand::System(cmd) => commands::system::system(&global, cmd),
         DockerCommand::Login(args) => commands::login::login(args),
         DockerCommand::Logout(args) => commands::login::logout(args),
-        DockerCommand::Version => {
-            println!(
-                "wharf version {} (docker command line)",
-                env!("CARGO_PKG_VERSION")
-            );
-            Ok(0)
-        }
+        DockerCommand::Version(args) => commands::version::version(args),
+        DockerCommand::Info(args) => commands::version::info(&global, args),
     };
     match result {
         Ok(code) => code.clamp(0, 255) as u8,

@@ -25,6 +25,7 @@ pub mod search;
 pub mod stats;
 pub mod system;
 pub mod up;
+pub mod version;
 pub mod volume;
 pub mod watch;
 
