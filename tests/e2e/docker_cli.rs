@@ -776,3 +776,117 @@ fn system_boot_starts_what_the_restart_policies_say() {
         },
     );
 }
+
+#[test]
+fn run_rm_attached_and_detached_and_ps_sizes() {
+    sandboxed(
+        "docker_cli::run_rm_attached_and_detached_and_ps_sizes",
+        |s| {
+            s.import_busybox();
+            let d = docker_link(s);
+
+            // Attached without -it: the container's stdout and stderr on ours,
+            // its exit code as ours, and with --rm nothing left.
+            let out = docker(
+                s,
+                &d,
+                &[
+                    "run",
+                    "--rm",
+                    "busybox",
+                    "sh",
+                    "-c",
+                    "echo to-stdout; echo to-stderr >&2; exit 3",
+                ],
+            );
+            assert_eq!(out.status.code(), Some(3));
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "to-stdout\n");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("to-stderr\n"));
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+
+            // Detached --rm: its monitor removes it once it ends by itself...
+            let id = ok(
+                s,
+                &d,
+                &[
+                    "run", "-d", "--rm", "--name", "brief", "busybox", "sleep", "1",
+                ],
+            );
+            assert_eq!(id.trim().len(), 64, "{id}");
+            let doc = inspect(s, &d, "brief");
+            assert_eq!(doc["HostConfig"]["AutoRemove"], true);
+            // Its config goes first, then the rest of its directory.
+            let dir = s.root.path().join("containers").join(id.trim());
+            eventually("brief to be removed", Duration::from_secs(20), || {
+                (!dir.exists()).then_some(())
+            });
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+
+            // ... and when it is stopped or removed by force.
+            for (name, command) in [("stopped", "stop"), ("forced", "rm")] {
+                ok(
+                    s,
+                    &d,
+                    &[
+                        "run", "-d", "--rm", "--name", name, "busybox", "sleep", "600",
+                    ],
+                );
+                let args: &[&str] = if command == "stop" {
+                    &["stop", "-t", "1", name]
+                } else {
+                    &["rm", "-f", name]
+                };
+                assert_eq!(ok(s, &d, args).trim(), name);
+                let left = ok(s, &d, &["ps", "-a", "--format", "{{.Names}}"]);
+                assert!(!left.lines().any(|l| l == name), "{name}: {left}");
+            }
+
+            // --rm and --restart contradict each other, as docker says.
+            let (code, stderr) = fails(
+                s,
+                &d,
+                &[
+                    "run",
+                    "-d",
+                    "--rm",
+                    "--restart",
+                    "always",
+                    "busybox",
+                    "true",
+                ],
+            );
+            assert_eq!(code, 125);
+            assert!(stderr.contains("--restart and --rm"), "{stderr}");
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+
+            // ps -s: what the container wrote, and with its image.
+            ok(
+                s,
+                &d,
+                &[
+                    "run",
+                    "-d",
+                    "--name",
+                    "writer",
+                    "busybox",
+                    "sh",
+                    "-c",
+                    "printf 123456789012 > /file; sleep 600",
+                ],
+            );
+            let table = eventually("the file to be written", Duration::from_secs(10), || {
+                let table = ok(s, &d, &["ps", "-s"]);
+                table.contains("12B (virtual ").then_some(table)
+            });
+            let header = table.lines().next().unwrap();
+            assert!(header.ends_with("NAMES     SIZE"), "{table}");
+            let row = table.lines().find(|l| l.contains("writer")).unwrap();
+            let size = row.split("writer").nth(1).unwrap().trim();
+            assert!(
+                size.starts_with("12B (virtual ") && size.ends_with("MB)"),
+                "{size:?}"
+            );
+            ok(s, &d, &["rm", "-f", "writer"]);
+        },
+    );
+}

@@ -202,6 +202,10 @@ impl LinuxEngine {
             }
             veths.map_or(Ok(()), join_deletion)
         })?;
+        if self.removed_by_its_monitor(record) {
+            events::record(&self.layout, record, "stop", &[]);
+            return Ok(());
+        }
         let _recording = self.phase("stop: record the state", &record.name);
         let mut state = self.live_state(&record.id)?;
         if !matches!(
@@ -222,6 +226,12 @@ impl LinuxEngine {
             events::record(&self.layout, record, "stop", &[]);
         }
         Ok(())
+    }
+
+    /// Whether the container's monitor removed it as it ended (`--rm`): its
+    /// config goes first in a removal, so the rest is going or gone.
+    fn removed_by_its_monitor(&self, record: &ContainerRecord) -> bool {
+        record.spec.auto_remove && !self.layout.container(&record.id).join(CONFIG_FILE).exists()
     }
 
     /// Delete the host ends of the container's veth pairs (the kernel takes
@@ -255,6 +265,9 @@ impl LinuxEngine {
             }
             // Killed at once: no pre_stop hooks, as `docker rm -f`.
             self.stop_record(&record, Some(Duration::ZERO))?;
+            if self.removed_by_its_monitor(&record) {
+                return Ok(());
+            }
         }
         std::thread::scope(|scope| {
             // A container that ended on its own may have left its veth pairs

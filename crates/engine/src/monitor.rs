@@ -154,6 +154,7 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 
         Ok(r) => r,
         Err(e) => return fail(&mut status, &e.to_string()),
     };
+    let auto_remove = status.is_some() && record.spec.auto_remove;
     let monitor = Monitor {
         layout: layout.clone(),
         cgroup_fs_root: cgroup_fs_root.to_path_buf(),
@@ -161,7 +162,7 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 
         record,
         state_lock: Mutex::new(()),
     };
-    match monitor.serve(status.as_mut()) {
+    let code = match monitor.serve(status.as_mut()) {
         Ok(code) => code,
         Err(e) => {
             let message = e.to_string();
@@ -173,7 +174,39 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode) -> i32 
                 _ => fail(&mut status, &message),
             }
         }
+    };
+    if auto_remove {
+        // The removal waits for a free monitor lock, so ours goes first:
+        // both its descriptors, the adopted one and our stdin.
+        drop(_monitor_lock);
+        let _ = release_stdin();
+        let _ = remove_ended(layout, cgroup_fs_root, id);
     }
+    code
+}
+
+/// Point standard input at /dev/null, closing the monitor lock the starting
+/// CLI handed over on it.
+fn release_stdin() -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let null = File::open("/dev/null")?;
+    nix::unistd::dup2(null.as_raw_fd(), 0)?;
+    Ok(())
+}
+
+/// docker's `--rm` with no daemon: the detached monitor of an ended
+/// container removes it as `rm` would (cgroups, rules, veths, its state).
+fn remove_ended(layout: &Layout, cgroup_fs_root: &Path, id: &str) -> Result<(), EngineError> {
+    let engine = crate::LinuxEngine::open(crate::EngineConfig {
+        root: layout.root.clone(),
+        cgroup_fs_root: cgroup_fs_root.to_path_buf(),
+        // Unused by a removal, which takes the cgroup path from the record.
+        cgroup_parent: String::new(),
+        monitor_program: std::env::current_exe()
+            .map_err(|e| EngineError::io("finding the wharf executable", e))?,
+        timings: false,
+    })?;
+    engine.remove(id, true)
 }
 
 struct Monitor {

@@ -353,10 +353,6 @@ impl CreateFlags {
 
 /// `create`: print the new container's id.
 pub fn create(global: &GlobalOptions, flags: CreateFlags) -> Result<i32> {
-    if flags.rm {
-        // Removal on exit needs the attached run that waits for it.
-        anyhow::bail!("--rm: wharf removes a container when `container run` waits for it; use `wharf container run --rm` (without -d)");
-    }
     let engine = global.engine()?;
     let created = create_pulling(global, &engine, &flags.body()?)?;
     println!("{}", created.id);
@@ -401,9 +397,6 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         detach,
         create: flags,
     } = args;
-    if detach && flags.rm {
-        anyhow::bail!("--rm with -d: wharf has no daemon to remove the container when it exits; run it attached, or remove it later with `wharf container rm`");
-    }
     let stdin_is_terminal = std::io::stdin().is_terminal();
     if flags.tty && flags.interactive && !detach && !stdin_is_terminal {
         anyhow::bail!("the input device is not a TTY: drop -t, or run from a terminal");
