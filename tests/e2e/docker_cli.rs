@@ -890,3 +890,83 @@ fn run_rm_attached_and_detached_and_ps_sizes() {
         },
     );
 }
+
+/// The saved image of examples/registry (`registry:2`): `WHARF_REGISTRY_IMAGE`,
+/// else the newest archive `scripts/make-registry-image.sh` left in the cache.
+fn registry_image_archive() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("WHARF_REGISTRY_IMAGE") {
+        return Some(PathBuf::from(path));
+    }
+    let cache =
+        std::env::var_os("WHARF_DEV_CACHE").unwrap_or_else(|| "/var/cache/wharf-dev".into());
+    std::fs::read_dir(&cache)
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("registry-image-") && name.ends_with(".tar")
+        })
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+}
+
+#[test]
+fn the_tutorials_private_registry_round_trip() {
+    let Some(archive) = registry_image_archive() else {
+        eprintln!(
+            "skipped: no image of examples/registry; build it with \
+             `bash scripts/make-registry-image.sh target/debug/wharf` (scripts/test.sh does) \
+             or set WHARF_REGISTRY_IMAGE"
+        );
+        return;
+    };
+    sandboxed(
+        "docker_cli::the_tutorials_private_registry_round_trip",
+        |s| {
+            s.import_busybox();
+            let d = docker_link(s);
+            ok(s, &d, &["load", "-i", archive.to_str().unwrap()]);
+            ok(
+                s,
+                &d,
+                &[
+                    "run",
+                    "-d",
+                    "-p",
+                    "5000:5000",
+                    "--name",
+                    "registry",
+                    "registry:2",
+                ],
+            );
+            let answer = eventually("the registry to answer", Duration::from_secs(30), || {
+                http_get("127.0.0.1:5000", "/v2/").filter(|r| r.contains(" 200 "))
+            });
+            assert!(
+                answer.contains("Docker-Distribution-Api-Version"),
+                "{answer}"
+            );
+
+            let name = "127.0.0.1:5000/tutorial/busybox:1";
+            ok(s, &d, &["tag", "busybox", name]);
+            ok(s, &d, &["push", name]);
+            ok(s, &d, &["rmi", name]);
+            let images = ok(s, &d, &["images", "--format", "{{.Repository}}"]);
+            assert!(!images.contains("127.0.0.1:5000"), "{images}");
+            ok(s, &d, &["pull", name]);
+            assert_eq!(
+                ok(s, &d, &["run", "--rm", name, "echo", "pulled back"]),
+                "pulled back\n"
+            );
+            let found = ok(
+                s,
+                &d,
+                &["search", "--format", "{{.Name}}", "127.0.0.1:5000/busy"],
+            );
+            assert_eq!(found.trim(), "127.0.0.1:5000/tutorial/busybox", "{found}");
+
+            ok(s, &d, &["rm", "-f", "-v", "registry"]);
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+        },
+    );
+}

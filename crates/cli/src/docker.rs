@@ -126,6 +126,8 @@ enum DockerCommand {
     /// Manage Docker
     #[command(subcommand)]
     System(commands::system::SystemCommand),
+    /// Search a registry's catalog for images
+    Search(commands::search::SearchArgs),
     /// Log in to a registry
     Login(commands::login::LoginArgs),
     /// Log out from a registry
@@ -229,6 +231,7 @@ pub fn main(args: Vec<OsString>) -> u8 {
         DockerCommand::Volume(cmd) => commands::volume::volume(&global, cmd),
         DockerCommand::Network(cmd) => commands::network::network(&global, cmd),
         DockerCommand::System(cmd) => commands::system::system(&global, cmd),
+        DockerCommand::Search(args) => commands::search::search(args),
         DockerCommand::Login(args) => commands::login::login(args),
         DockerCommand::Logout(args) => commands::login::logout(args),
         DockerCommand::Version(args) => commands::version::version(args),
