@@ -837,6 +837,8 @@ fn run_rm_attached_and_detached_and_ps_sizes() {
                     &["rm", "-f", name]
                 };
                 assert_eq!(ok(s, &d, args).trim(), name);
+                // Its veth pair went with it, deleted once, before the command returned.
+                crate::harness::no_links_left();
                 let left = ok(s, &d, &["ps", "-a", "--format", "{{.Names}}"]);
                 assert!(!left.lines().any(|l| l == name), "{name}: {left}");
             }

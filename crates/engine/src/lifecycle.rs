@@ -269,16 +269,20 @@ impl LinuxEngine {
                 return Ok(());
             }
         }
+        // The stop above deleted the veth pairs of the process it ended.
+        let veths_deleted = state.state.is_running();
         std::thread::scope(|scope| {
             // A container that ended on its own may have left its veth pairs
             // to the kernel's clean-up a moment ago; their deletion runs while
             // its cgroups and files go.
-            let veths = scope.spawn(|| {
-                let _veths = self.phase("remove: delete veths", &record.name);
-                self.delete_veths(&record)
+            let veths = (!veths_deleted).then(|| {
+                scope.spawn(|| {
+                    let _veths = self.phase("remove: delete veths", &record.name);
+                    self.delete_veths(&record)
+                })
             });
             let removal = self.remove_stopped(&record);
-            let deletion = join_deletion(veths);
+            let deletion = veths.map_or(Ok(()), join_deletion);
             removal.and(deletion)
         })?;
         events::record(&self.layout, &record, "destroy", &[]);

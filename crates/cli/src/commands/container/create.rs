@@ -95,27 +95,8 @@ pub struct CreateFlags {
     /// Restart policy to apply when a container exits
     #[arg(long, default_value = "no")]
     pub restart: String,
-    /// Memory limit
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
-    pub memory_reservation: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<u64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
     /// Ulimit options
     #[arg(long)]
     pub ulimit: Vec<String>,
@@ -268,17 +249,7 @@ impl CreateFlags {
         }
         host.restart_policy = flags::restart(&self.restart)?;
         host.auto_remove = self.rm;
-        let r = &mut host.resources;
-        flags::LimitFlags {
-            memory: self.memory.as_deref(),
-            memory_swap: self.memory_swap.as_deref(),
-            memory_reservation: self.memory_reservation.as_deref(),
-            cpus: self.cpus.as_deref(),
-        }
-        .apply(r)?;
-        r.cpu_shares = self.cpu_shares;
-        r.cpuset_cpus = self.cpuset_cpus.clone();
-        r.pids_limit = self.pids_limit.filter(|n| *n > 0).map(|n| n as u64);
+        host.resources = self.limits.resources()?;
         for u in &self.ulimit {
             let (name, limit) = flags::ulimit(u)?;
             host.ulimits.insert(name, limit);
