@@ -196,6 +196,34 @@ for ((r = 0; r < RUNS; r++)); do
 done
 row "run --rm SERVICE true" ms 1000 "<=25" run_rm
 
+# docker's single-container commands: a one-off run (its first run makes the
+# default bridge, a one-time cost), then listing and inspecting among 50
+# running containers.
+cd "$WORK"
+quiet "$WHARF" container run --rm busybox true
+progress "container run --rm busybox true ($RUNS runs)"
+container_run=()
+for ((r = 0; r < RUNS; r++)); do
+  timed container_run "$WHARF" container run --rm busybox true
+done
+row "container run --rm busybox true" ms 1000 "<=25" container_run
+if [ "${WHARF_BENCH_LIFECYCLE_ONLY:-}" != 1 ]; then
+  progress "container ls and inspect, 50 running ($RUNS runs)"
+  names=()
+  for ((i = 0; i < 50; i++)); do
+    names+=("c$i")
+    quiet "$WHARF" container run -d --name "c$i" busybox sleep 3600
+  done
+  container_ls=() container_inspect=()
+  for ((r = 0; r < RUNS; r++)); do
+    timed container_ls "$WHARF" container ls
+    timed container_inspect "$WHARF" container inspect c25
+  done
+  row "container ls, 50 running" ms 1000 "<=15" container_ls
+  row "container inspect, 50 running" ms 1000 "<=10" container_inspect
+  quiet "$WHARF" container rm -f "${names[@]}"
+fi
+
 sizes=(3 50 100)
 [ "${WHARF_BENCH_LIFECYCLE_ONLY:-}" != 1 ] || sizes=(3 50)
 for n in "${sizes[@]}"; do

@@ -3,7 +3,8 @@
 # packages, builds wharf and installs it as /usr/local/bin/wharf (with the
 # containers' monitor, wharf-monitor, beside it; and as
 # /usr/local/bin/docker when there is no docker; its manual pages in
-# /usr/local/share/man/man1), makes the
+# /usr/local/share/man/man1; with systemd, the wharf-boot.service unit that
+# starts containers with a restart policy after a reboot), makes the
 # debian:bookworm-slim base image with debootstrap (cached after the first run),
 # builds the stack's images (MariaDB, Redis and a Python web app; apt-get
 # downloads their packages), starts it, and shows it working.
@@ -24,6 +25,16 @@ fi
 mkdir -p /usr/local/share/man/man1
 wharf man /usr/local/share/man/man1
 echo "installed its manual pages in /usr/local/share/man/man1 (man wharf, man wharf-up, ...)"
+# With no daemon, a boot unit starts the containers whose restart policy says
+# they run after a reboot (`wharf system boot`).
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+  install -m 0644 contrib/systemd/wharf-boot.service /etc/systemd/system/wharf-boot.service
+  systemctl daemon-reload
+  systemctl enable wharf-boot.service
+  echo "installed and enabled wharf-boot.service (starts containers with --restart always|unless-stopped at boot)"
+else
+  echo "systemd is not running: after a reboot, run 'wharf system boot' to start containers with a restart policy"
+fi
 
 if ! wharf image inspect debian:bookworm-slim >/dev/null 2>&1; then
   base=$(bash scripts/make-debian-base.sh)

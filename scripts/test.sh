@@ -15,6 +15,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --locked --bin wharf
 WHARF_DEVSTACK_IMAGES=$(bash scripts/make-devstack-images.sh "${CARGO_TARGET_DIR:-target}/debug/wharf")
 export WHARF_DEVSTACK_IMAGES
+# The same for the image of examples/registry (the tutorial's private registry).
+WHARF_REGISTRY_IMAGE=$(bash scripts/make-registry-image.sh "${CARGO_TARGET_DIR:-target}/debug/wharf")
+export WHARF_REGISTRY_IMAGE
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -261,7 +261,7 @@ volumes:
 
 /// What a reboot takes away: every process, the bridges, wharf's firewall
 /// table and the cgroups. The state root stays.
-fn simulate_reboot() {
+pub(crate) fn simulate_reboot() {
     for process in other_processes() {
         let pid: i32 = process.split(':').next().unwrap().parse().unwrap();
         let _ = nix::sys::signal::kill(
@@ -277,7 +277,10 @@ fn simulate_reboot() {
     }
     // The veth pairs go with the containers' namespaces; the bridges stay
     // until deleted.
-    for bridge in interfaces().into_iter().filter(|l| l.starts_with("br-")) {
+    let bridges = interfaces()
+        .into_iter()
+        .filter(|l| l.starts_with("br-") || l == "wharf0");
+    for bridge in bridges {
         let status = Command::new("busybox")
             .args(["ip", "link", "del", &bridge])
             .status()

@@ -625,3 +625,350 @@ fn files_volumes_and_networks() {
         assert!(stderr.contains("nothing-here"), "{stderr}");
     });
 }
+
+/// Each container's name and state, from `ps -a`.
+fn states(s: &Sandbox, link: &Path) -> std::collections::BTreeMap<String, String> {
+    ok(s, link, &["ps", "-a", "--format", "{{.Names}} {{.State}}"])
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, state)| (name.to_string(), state.to_string()))
+        .collect()
+}
+
+#[test]
+fn system_boot_starts_what_the_restart_policies_say() {
+    sandboxed(
+        "docker_cli::system_boot_starts_what_the_restart_policies_say",
+        |s| {
+            s.import_busybox();
+            let d = docker_link(s);
+            ok(s, &d, &["network", "create", "bootnet"]);
+            let server = ["busybox", "httpd", "-f", "-p", "8080"];
+            let sleeper = ["busybox", "sleep", "600"];
+            let runs: [(&str, &[&str], &[&str]); 7] = [
+                (
+                    "web",
+                    &[
+                        "--restart",
+                        "always",
+                        "--network",
+                        "bootnet",
+                        "-p",
+                        "18090:8080",
+                    ],
+                    &server,
+                ),
+                (
+                    "client",
+                    &["--restart", "always", "--network", "bootnet"],
+                    &sleeper,
+                ),
+                (
+                    "kept",
+                    &["--restart", "unless-stopped", "-p", "18091:8080"],
+                    &server,
+                ),
+                ("failing", &["--restart", "on-failure"], &sleeper),
+                ("plain", &[], &sleeper),
+                ("stopped-always", &["--restart", "always"], &sleeper),
+                ("stopped-unless", &["--restart", "unless-stopped"], &sleeper),
+            ];
+            for (name, flags, command) in runs {
+                let mut args = vec!["run", "-d", "--name", name];
+                args.extend_from_slice(flags);
+                args.extend_from_slice(command);
+                ok(s, &d, &args);
+            }
+            ok(
+                s,
+                &d,
+                &["stop", "-t", "1", "stopped-always", "stopped-unless"],
+            );
+            // Compose's `restart:` is the same policy.
+            let project = s.project(
+                "boot",
+                "services:\n  up:\n    image: busybox:latest\n    command: [sleep, \"600\"]\n    restart: always\n  once:\n    image: busybox:latest\n    command: [sleep, \"600\"]\n",
+            );
+            s.ok(&project, &["up", "-d"]);
+
+            crate::crash::simulate_reboot();
+            let before = states(s, &d);
+            assert!(
+                before.values().all(|state| state == "exited"),
+                "after the reboot nothing runs: {before:?}"
+            );
+
+            let out = docker(s, &d, &["system", "boot"]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let expected_up = [
+                "web",
+                "client",
+                "kept",
+                "failing",
+                "stopped-always",
+                "boot-up-1",
+            ];
+            for name in expected_up {
+                assert!(
+                    stdout.contains(&format!("Container {name} Started")),
+                    "{name}: {stdout}"
+                );
+            }
+            let after = states(s, &d);
+            for name in expected_up {
+                assert_eq!(after[name], "running", "{name}: {after:?}");
+            }
+            for name in ["plain", "stopped-unless", "boot-once-1"] {
+                assert_eq!(after[name], "exited", "{name}: {after:?}");
+            }
+
+            // Published ports on a user network and on the default bridge.
+            for port in ["18090", "18091"] {
+                let response = eventually("the published port", Duration::from_secs(10), || {
+                    http_get(&format!("127.0.0.1:{port}"), "/")
+                });
+                assert!(response.starts_with("HTTP/1."), "{port}: {response}");
+            }
+            // Names resolve on the user network again.
+            let address = ok(
+                s,
+                &d,
+                &[
+                    "inspect",
+                    "-f",
+                    "{{(index .NetworkSettings.Networks \"bootnet\").IPAddress}}",
+                    "web",
+                ],
+            );
+            let lookup = eventually("web to resolve", Duration::from_secs(10), || {
+                let out = docker(s, &d, &["exec", "client", "nslookup", "web"]);
+                out.status
+                    .success()
+                    .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+            });
+            assert!(lookup.contains(address.trim()), "{lookup} vs {address}");
+
+            // docker info counts them, docker version names the engine.
+            let running = ok(s, &d, &["info", "--format", "{{.ContainersRunning}}"]);
+            assert_eq!(running.trim(), expected_up.len().to_string());
+            let info = ok(s, &d, &["info"]);
+            assert!(info.starts_with("Client:\n"), "{info}");
+            assert!(info.contains("\nServer:\n Containers: 9\n"), "{info}");
+            let version = ok(s, &d, &["version", "--format", "{{json .}}"]);
+            let version: serde_json::Value = serde_json::from_str(&version).expect(&version);
+            assert_eq!(version["Server"]["Version"], version["Client"]["Version"]);
+
+            // A second boot finds nothing left to start.
+            let again = ok(s, &d, &["system", "boot"]);
+            assert!(again.is_empty(), "{again}");
+
+            s.ok(&project, &["down", "-t", "1"]);
+            let mut rm = vec!["rm", "-f"];
+            rm.extend(runs.iter().map(|(name, _, _)| *name));
+            ok(s, &d, &rm);
+            ok(s, &d, &["network", "rm", "bootnet"]);
+            assert!(states(s, &d).is_empty());
+        },
+    );
+}
+
+#[test]
+fn run_rm_attached_and_detached_and_ps_sizes() {
+    sandboxed(
+        "docker_cli::run_rm_attached_and_detached_and_ps_sizes",
+        |s| {
+            s.import_busybox();
+            let d = docker_link(s);
+
+            // Attached without -it: the container's stdout and stderr on ours,
+            // its exit code as ours, and with --rm nothing left.
+            let out = docker(
+                s,
+                &d,
+                &[
+                    "run",
+                    "--rm",
+                    "busybox",
+                    "sh",
+                    "-c",
+                    "echo to-stdout; echo to-stderr >&2; exit 3",
+                ],
+            );
+            assert_eq!(out.status.code(), Some(3));
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "to-stdout\n");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("to-stderr\n"));
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+
+            // Detached --rm: its monitor removes it once it ends by itself...
+            let id = ok(
+                s,
+                &d,
+                &[
+                    "run", "-d", "--rm", "--name", "brief", "busybox", "sleep", "1",
+                ],
+            );
+            assert_eq!(id.trim().len(), 64, "{id}");
+            let doc = inspect(s, &d, "brief");
+            assert_eq!(doc["HostConfig"]["AutoRemove"], true);
+            // Its config goes first, then the rest of its directory.
+            let dir = s.root.path().join("containers").join(id.trim());
+            eventually("brief to be removed", Duration::from_secs(20), || {
+                (!dir.exists()).then_some(())
+            });
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+
+            // ... and when it is stopped or removed by force.
+            for (name, command) in [("stopped", "stop"), ("forced", "rm")] {
+                ok(
+                    s,
+                    &d,
+                    &[
+                        "run", "-d", "--rm", "--name", name, "busybox", "sleep", "600",
+                    ],
+                );
+                let args: &[&str] = if command == "stop" {
+                    &["stop", "-t", "1", name]
+                } else {
+                    &["rm", "-f", name]
+                };
+                assert_eq!(ok(s, &d, args).trim(), name);
+                // Its veth pair went with it, deleted once, before the command returned.
+                crate::harness::no_links_left();
+                let left = ok(s, &d, &["ps", "-a", "--format", "{{.Names}}"]);
+                assert!(!left.lines().any(|l| l == name), "{name}: {left}");
+            }
+
+            // --rm and --restart contradict each other, as docker says.
+            let (code, stderr) = fails(
+                s,
+                &d,
+                &[
+                    "run",
+                    "-d",
+                    "--rm",
+                    "--restart",
+                    "always",
+                    "busybox",
+                    "true",
+                ],
+            );
+            assert_eq!(code, 125);
+            assert!(stderr.contains("--restart and --rm"), "{stderr}");
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+
+            // ps -s: what the container wrote, and with its image.
+            ok(
+                s,
+                &d,
+                &[
+                    "run",
+                    "-d",
+                    "--name",
+                    "writer",
+                    "busybox",
+                    "sh",
+                    "-c",
+                    "printf 123456789012 > /file; sleep 600",
+                ],
+            );
+            let table = eventually("the file to be written", Duration::from_secs(10), || {
+                let table = ok(s, &d, &["ps", "-s"]);
+                table.contains("12B (virtual ").then_some(table)
+            });
+            let header = table.lines().next().unwrap();
+            assert!(header.ends_with("NAMES     SIZE"), "{table}");
+            let row = table.lines().find(|l| l.contains("writer")).unwrap();
+            let size = row.split("writer").nth(1).unwrap().trim();
+            assert!(
+                size.starts_with("12B (virtual ") && size.ends_with("MB)"),
+                "{size:?}"
+            );
+            ok(s, &d, &["rm", "-f", "writer"]);
+        },
+    );
+}
+
+/// The saved image of examples/registry (`registry:2`): `WHARF_REGISTRY_IMAGE`,
+/// else the newest archive `scripts/make-registry-image.sh` left in the cache.
+fn registry_image_archive() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("WHARF_REGISTRY_IMAGE") {
+        return Some(PathBuf::from(path));
+    }
+    let cache =
+        std::env::var_os("WHARF_DEV_CACHE").unwrap_or_else(|| "/var/cache/wharf-dev".into());
+    std::fs::read_dir(&cache)
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("registry-image-") && name.ends_with(".tar")
+        })
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+}
+
+#[test]
+fn the_tutorials_private_registry_round_trip() {
+    let Some(archive) = registry_image_archive() else {
+        eprintln!(
+            "skipped: no image of examples/registry; build it with \
+             `bash scripts/make-registry-image.sh target/debug/wharf` (scripts/test.sh does) \
+             or set WHARF_REGISTRY_IMAGE"
+        );
+        return;
+    };
+    sandboxed(
+        "docker_cli::the_tutorials_private_registry_round_trip",
+        |s| {
+            s.import_busybox();
+            let d = docker_link(s);
+            ok(s, &d, &["load", "-i", archive.to_str().unwrap()]);
+            ok(
+                s,
+                &d,
+                &[
+                    "run",
+                    "-d",
+                    "-p",
+                    "5000:5000",
+                    "--name",
+                    "registry",
+                    "registry:2",
+                ],
+            );
+            let answer = eventually("the registry to answer", Duration::from_secs(30), || {
+                http_get("127.0.0.1:5000", "/v2/").filter(|r| r.contains(" 200 "))
+            });
+            assert!(
+                answer.contains("Docker-Distribution-Api-Version"),
+                "{answer}"
+            );
+
+            let name = "127.0.0.1:5000/tutorial/busybox:1";
+            ok(s, &d, &["tag", "busybox", name]);
+            ok(s, &d, &["push", name]);
+            ok(s, &d, &["rmi", name]);
+            let images = ok(s, &d, &["images", "--format", "{{.Repository}}"]);
+            assert!(!images.contains("127.0.0.1:5000"), "{images}");
+            ok(s, &d, &["pull", name]);
+            assert_eq!(
+                ok(s, &d, &["run", "--rm", name, "echo", "pulled back"]),
+                "pulled back\n"
+            );
+            let found = ok(
+                s,
+                &d,
+                &["search", "--format", "{{.Name}}", "127.0.0.1:5000/busy"],
+            );
+            assert_eq!(found.trim(), "127.0.0.1:5000/tutorial/busybox", "{found}");
+
+            ok(s, &d, &["rm", "-f", "-v", "registry"]);
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+        },
+    );
+}

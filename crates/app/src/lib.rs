@@ -9,6 +9,7 @@
 //! (wharf-orchestrator), the engine itself. Image pulls and builds go
 //! through [`ImageSource`], so the core runs against the fake engine in tests.
 
+pub mod boot;
 pub mod build;
 pub mod containers;
 pub mod cp;

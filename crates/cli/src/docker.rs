@@ -126,12 +126,16 @@ enum DockerCommand {
     /// Manage Docker
     #[command(subcommand)]
     System(commands::system::SystemCommand),
+    /// Search a registry's catalog for images
+    Search(commands::search::SearchArgs),
     /// Log in to a registry
     Login(commands::login::LoginArgs),
     /// Log out from a registry
     Logout(commands::login::LogoutArgs),
     /// Show the Docker version information
-    Version,
+    Version(commands::version::FormatArgs),
+    /// Display system-wide information
+    Info(commands::version::FormatArgs),
     /// Define and run multi-container applications (wharf's Compose commands)
     Compose {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -227,15 +231,11 @@ pub fn main(args: Vec<OsString>) -> u8 {
         DockerCommand::Volume(cmd) => commands::volume::volume(&global, cmd),
         DockerCommand::Network(cmd) => commands::network::network(&global, cmd),
         DockerCommand::System(cmd) => commands::system::system(&global, cmd),
+        DockerCommand::Search(args) => commands::search::search(args),
         DockerCommand::Login(args) => commands::login::login(args),
         DockerCommand::Logout(args) => commands::login::logout(args),
-        DockerCommand::Version => {
-            println!(
-                "wharf version {} (docker command line)",
-                env!("CARGO_PKG_VERSION")
-            );
-            Ok(0)
-        }
+        DockerCommand::Version(args) => commands::version::version(args),
+        DockerCommand::Info(args) => commands::version::info(&global, args),
     };
     match result {
         Ok(code) => code.clamp(0, 255) as u8,

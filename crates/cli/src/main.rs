@@ -83,7 +83,7 @@ enum Command {
     /// Manage containers (docker's single-container commands)
     #[command(subcommand)]
     Container(commands::container::ContainerCommand),
-    /// Manage wharf (disk usage)
+    /// Manage wharf (disk usage, starting containers at boot)
     #[command(subcommand)]
     System(commands::system::SystemCommand),
     /// Manage volumes
@@ -123,6 +123,8 @@ enum Command {
     Dashboard(commands::dashboard::DashboardArgs),
     /// Show the wharf version information
     Version,
+    /// Display system-wide information (docker's `info`)
+    Info(commands::version::FormatArgs),
     /// Write the manual pages (wharf.1, wharf-SUBCOMMAND.1) into DIR
     #[command(hide = true)]
     Man {
@@ -239,6 +241,7 @@ fn compose_main(args: Vec<std::ffi::OsString>) -> u8 {
             use clap::CommandFactory;
             commands::man::write_pages(Cli::command(), &dir).map(|_| 0)
         }
+        Command::Info(args) => commands::version::info(&cli.global, args),
         Command::Version => {
             println!("wharf version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

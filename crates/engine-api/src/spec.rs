@@ -57,6 +57,9 @@ pub struct ContainerSpec {
     pub stop_grace_period_secs: Option<u64>,
     #[serde(default, skip_serializing_if = "RestartPolicy::is_no")]
     pub restart: RestartPolicy,
+    /// Removed by its monitor once it has ended (docker's `run -d --rm`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub auto_remove: bool,
     /// How the engine tells whether the container is healthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,

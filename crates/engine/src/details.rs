@@ -4,7 +4,7 @@
 //! a running container, to its cgroup at once.
 
 use crate::store::{self, ContainerRecord};
-use crate::{LinuxEngine, CONFIG_FILE};
+use crate::{LinuxEngine, CONFIG_FILE, STOP_MARKER};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use wharf_engine_api::{ContainerSpec, EngineError, Resources, RestartPolicy, Result};
 
@@ -27,6 +27,9 @@ pub struct ContainerDetails {
     pub restart_count: u32,
     /// Why the last start failed, if it did.
     pub error: Option<String>,
+    /// Whether its last end was asked for (`stop`), which docker's
+    /// `unless-stopped` policy remembers across a reboot.
+    pub stopped_by_user: bool,
     /// The directory holding its state (`LogPath` sits in it).
     pub state_dir: std::path::PathBuf,
 }
@@ -57,12 +60,10 @@ impl LinuxEngine {
     pub fn container_details(&self, id_or_name: &str) -> Result<ContainerDetails> {
         let record = self.find(id_or_name)?;
         let state = self.live_state(&record.id)?;
-        Ok(details(
-            &record,
-            state.restart_count,
-            state.error,
-            self.layout.container(&record.id),
-        ))
+        let state_dir = self.layout.container(&record.id);
+        let mut details = details(&record, state.restart_count, state.error, state_dir);
+        details.stopped_by_user = details.state_dir.join(STOP_MARKER).exists();
+        Ok(details)
     }
 
     /// Change a container's limits and restart policy. A running container
@@ -160,6 +161,7 @@ fn details(
             .collect(),
         restart_count,
         error,
+        stopped_by_user: false,
         state_dir,
     }
 }

@@ -4,7 +4,7 @@
 //! the DNS tables of the containers that share its networks.
 
 use crate::lock::{self, FileLock};
-use crate::store::ContainerRecord;
+use crate::store::{self, ContainerRecord, NetworkRecord};
 use crate::{dns_data, netmode, network, LinuxEngine, DNS_TABLE_LOCK};
 use std::fs;
 use wharf_engine_api::{labels, ContainerSpec, EngineError, Result};
@@ -116,14 +116,26 @@ impl LinuxEngine {
 impl LinuxEngine {
     /// Whether every network of the container is docker's default `bridge`,
     /// where names are not resolved (its containers get the host's resolvers).
+    /// Only the records of its own networks are read; one that is gone
+    /// counts as not the default bridge.
     fn only_on_default_bridge(&self, record: &ContainerRecord) -> Result<bool, EngineError> {
-        let networks = network::load_networks(&self.layout)?;
-        Ok(record.endpoints.iter().all(|e| {
-            networks.iter().any(|n| {
-                n.id == e.network_id
-                    && n.labels.get(labels::DEFAULT_BRIDGE).map(String::as_str) == Some("true")
-            })
-        }))
+        for endpoint in &record.endpoints {
+            let path = self.layout.network(&endpoint.network_id);
+            let network: NetworkRecord = match store::read_json(&path) {
+                Ok(network) => network,
+                Err(_) if !path.exists() => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            if network
+                .labels
+                .get(labels::DEFAULT_BRIDGE)
+                .map(String::as_str)
+                != Some("true")
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 

@@ -123,6 +123,21 @@ impl LinuxEngine {
         &self.images
     }
 
+    /// The state root (what docker calls its root directory).
+    pub fn root(&self) -> &std::path::Path {
+        &self.layout.root
+    }
+
+    /// The cgroup version containers are put under (1 on hybrid hosts), or
+    /// none when no cgroup file system is mounted.
+    pub fn cgroup_version(&self) -> Option<u8> {
+        match wharf_runtime::detect(&self.config.cgroup_fs_root) {
+            Ok(wharf_runtime::CgroupMode::V1) => Some(1),
+            Ok(wharf_runtime::CgroupMode::V2) => Some(2),
+            Err(_) => None,
+        }
+    }
+
     /// Connect to the stdin and output of container `id` through its
     /// monitor (see [`attach`]); `None` when the container keeps neither (it
     /// has no `tty` and no `stdin_open`) or is not running.

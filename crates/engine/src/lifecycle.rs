@@ -150,6 +150,12 @@ impl LinuxEngine {
         record: &ContainerRecord,
         timeout: Option<Duration>,
     ) -> Result<()> {
+        self.stop_ending(record, timeout).map(|_| ())
+    }
+
+    /// [`Self::stop_record`], telling whether it ended a process (and so
+    /// deleted the container's veth pairs).
+    fn stop_ending(&self, record: &ContainerRecord, timeout: Option<Duration>) -> Result<bool> {
         let timeout = timeout
             .or(record.spec.stop_grace_period_secs.map(Duration::from_secs))
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
@@ -202,6 +208,10 @@ impl LinuxEngine {
             }
             veths.map_or(Ok(()), join_deletion)
         })?;
+        if self.removed_by_its_monitor(record) {
+            events::record(&self.layout, record, "stop", &[]);
+            return Ok(pid.is_some());
+        }
         let _recording = self.phase("stop: record the state", &record.name);
         let mut state = self.live_state(&record.id)?;
         if !matches!(
@@ -221,7 +231,13 @@ impl LinuxEngine {
         if pid.is_some() {
             events::record(&self.layout, record, "stop", &[]);
         }
-        Ok(())
+        Ok(pid.is_some())
+    }
+
+    /// Whether the container's monitor removed it as it ended (`--rm`): its
+    /// config goes first in a removal, so the rest is going or gone.
+    fn removed_by_its_monitor(&self, record: &ContainerRecord) -> bool {
+        record.spec.auto_remove && !self.layout.container(&record.id).join(CONFIG_FILE).exists()
     }
 
     /// Delete the host ends of the container's veth pairs (the kernel takes
@@ -246,6 +262,8 @@ impl LinuxEngine {
         let state = self.settled_state(&record)?;
         drop(found);
         let _whole = self.phase("remove", &record.name);
+        // The stop deletes the veth pairs of the process it ends.
+        let mut veths_deleted = false;
         if state.state.is_running() || matches!(state.state, ContainerState::Restarting) {
             if !force {
                 return Err(EngineError::Invalid(format!(
@@ -254,18 +272,23 @@ impl LinuxEngine {
                 )));
             }
             // Killed at once: no pre_stop hooks, as `docker rm -f`.
-            self.stop_record(&record, Some(Duration::ZERO))?;
+            veths_deleted = self.stop_ending(&record, Some(Duration::ZERO))?;
+            if self.removed_by_its_monitor(&record) {
+                return Ok(());
+            }
         }
         std::thread::scope(|scope| {
             // A container that ended on its own may have left its veth pairs
             // to the kernel's clean-up a moment ago; their deletion runs while
             // its cgroups and files go.
-            let veths = scope.spawn(|| {
-                let _veths = self.phase("remove: delete veths", &record.name);
-                self.delete_veths(&record)
+            let veths = (!veths_deleted).then(|| {
+                scope.spawn(|| {
+                    let _veths = self.phase("remove: delete veths", &record.name);
+                    self.delete_veths(&record)
+                })
             });
             let removal = self.remove_stopped(&record);
-            let deletion = join_deletion(veths);
+            let deletion = veths.map_or(Ok(()), join_deletion);
             removal.and(deletion)
         })?;
         events::record(&self.layout, &record, "destroy", &[]);

@@ -163,6 +163,7 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode, await_p
         Ok(r) => r,
         Err(e) => return fail(&mut status, &e.to_string()),
     };
+    let auto_remove = status.is_some() && record.spec.auto_remove;
     let monitor = Arc::new(Monitor {
         layout: layout.clone(),
         cgroup_fs_root: cgroup_fs_root.to_path_buf(),
@@ -172,7 +173,7 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode, await_p
         held_ports: HeldPorts::default(),
         await_ports,
     });
-    match monitor.serve(status.as_mut()) {
+    let code = match monitor.serve(status.as_mut()) {
         Ok(code) => code,
         Err(e) => {
             let message = e.to_string();
@@ -184,7 +185,39 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode, await_p
                 _ => fail(&mut status, &message),
             }
         }
+    };
+    if auto_remove {
+        // The removal waits for a free monitor lock, so ours goes first:
+        // both its descriptors, the adopted one and our stdin.
+        drop(_monitor_lock);
+        let _ = release_stdin();
+        let _ = remove_ended(layout, cgroup_fs_root, id);
     }
+    code
+}
+
+/// Point standard input at /dev/null, closing the monitor lock the starting
+/// CLI handed over on it.
+fn release_stdin() -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let null = File::open("/dev/null")?;
+    nix::unistd::dup2(null.as_raw_fd(), 0)?;
+    Ok(())
+}
+
+/// docker's `--rm` with no daemon: the detached monitor of an ended
+/// container removes it as `rm` would (cgroups, rules, veths, its state).
+fn remove_ended(layout: &Layout, cgroup_fs_root: &Path, id: &str) -> Result<(), EngineError> {
+    let engine = crate::LinuxEngine::open(crate::EngineConfig {
+        root: layout.root.clone(),
+        cgroup_fs_root: cgroup_fs_root.to_path_buf(),
+        // Unused by a removal, which takes the cgroup path from the record.
+        cgroup_parent: String::new(),
+        monitor_program: std::env::current_exe()
+            .map_err(|e| EngineError::io("finding the wharf executable", e))?,
+        timings: false,
+    })?;
+    engine.remove(id, true)
 }
 
 struct Monitor {

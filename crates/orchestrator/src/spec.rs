@@ -441,6 +441,7 @@ fn build_spec(project: &Project, valid: &ValidService, number: u32) -> Container
         pre_stop: service.pre_stop.iter().map(crate::logging::hook).collect(),
         tty: service.tty,
         stdin_open: service.stdin_open,
+        auto_remove: false,
     };
     let parts = config_parts(&spec);
     spec.labels

@@ -165,6 +165,7 @@ impl CreateBody {
             stop_signal: config.stop_signal.clone(),
             stop_grace_period_secs: config.stop_timeout,
             restart: host.restart_policy.clone(),
+            auto_remove: host.auto_remove,
             healthcheck: config.healthcheck.clone(),
             security: SecuritySpec {
                 privileged: host.privileged,

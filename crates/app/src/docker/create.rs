@@ -24,6 +24,11 @@ pub fn valid_name(name: &str) -> bool {
 /// The spec `body` makes, with its name (given or generated): nothing is
 /// created yet.
 pub fn spec(engine: &dyn Engine, body: &CreateBody) -> Result<ContainerSpec, AppError> {
+    if body.host_config.auto_remove && !body.host_config.restart_policy.is_no() {
+        return Err(AppError::Refused(
+            "conflicting options: cannot specify both --restart and --rm: a container removed when it exits cannot be restarted; drop one of them".into(),
+        ));
+    }
     let refused = body.unsupported_fields();
     if !refused.is_empty() {
         return Err(AppError::Unsupported {

@@ -191,7 +191,7 @@ fn host_config(details: &ContainerDetails) -> Value {
         "LogConfig": { "Type": log_type, "Config": log_options },
         "Sysctls": spec.sysctls,
         "Tmpfs": tmpfs,
-        "AutoRemove": false,
+        "AutoRemove": details.spec.auto_remove,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod flags;
 pub mod inspect;
 pub mod list;
 pub mod names;
+pub mod system;
 
 pub use body::{CreateBody, HostConfig};
 pub use create::{create, Created};

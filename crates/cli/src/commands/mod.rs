@@ -1,6 +1,7 @@
 //! One module per command (group).
 
 pub mod attach;
+pub mod boot;
 pub mod build;
 pub mod config;
 pub mod container;
@@ -24,6 +25,7 @@ pub mod search;
 pub mod stats;
 pub mod system;
 pub mod up;
+pub mod version;
 pub mod volume;
 pub mod watch;
 

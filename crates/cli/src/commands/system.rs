@@ -13,6 +13,8 @@ use wharf_engine::{DiskUsage, UsageSummary};
 pub enum SystemCommand {
     /// Show docker disk usage
     Df(DfArgs),
+    /// Start the containers whose restart policy says they run after the host restarted
+    Boot(super::boot::BootArgs),
 }
 
 #[derive(Args, Debug)]
@@ -28,6 +30,7 @@ pub struct DfArgs {
 pub fn system(global: &GlobalOptions, command: SystemCommand) -> Result<i32> {
     match command {
         SystemCommand::Df(args) => df(global, args),
+        SystemCommand::Boot(args) => super::boot::boot(global, args),
     }
 }
 

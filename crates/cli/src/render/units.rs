@@ -4,11 +4,17 @@ use wharf_units::calendar::utc_from_unix;
 
 /// `%.4g` as Go formats it: four significant digits, no trailing zeros.
 fn g4(value: f64) -> String {
+    significant(value, 4)
+}
+
+/// `%.Ng` as Go formats it for values below 10^N: `precision` significant
+/// digits, no trailing zeros.
+fn significant(value: f64, precision: i32) -> String {
     if value == 0.0 {
         return "0".into();
     }
     let digits = value.abs().log10().floor() as i32;
-    let decimals = (3 - digits).max(0) as usize;
+    let decimals = (precision - 1 - digits).max(0) as usize;
     let text = format!("{value:.decimals$}");
     if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -38,6 +44,19 @@ pub fn binary_size(bytes: u64) -> String {
 /// Decimal units (`1.23kB`), as docker shows I/O and image sizes.
 pub fn decimal_size(bytes: u64) -> String {
     scaled(bytes as f64, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"])
+}
+
+/// Decimal units with three significant digits (`4.26MB`), as `docker ps -s`
+/// shows sizes (go-units' `HumanSizeWithPrecision(size, 3)`).
+pub fn decimal_size_3(bytes: u64) -> String {
+    let mut value = bytes as f64;
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{}{}", significant(value, 3), units[unit])
 }
 
 /// Go-units' HumanDuration: "Less than a second", "3 seconds", "About a minute", …
@@ -157,6 +176,15 @@ pub fn now_secs() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ps_sizes_have_three_significant_digits() {
+        assert_eq!(decimal_size_3(0), "0B");
+        assert_eq!(decimal_size_3(12), "12B");
+        assert_eq!(decimal_size_3(4_300_000), "4.3MB");
+        assert_eq!(decimal_size_3(4_264_999), "4.26MB");
+        assert_eq!(decimal_size_3(123_456), "123kB");
+    }
 
     #[test]
     fn sizes_match_docker() {

@@ -95,27 +95,8 @@ pub struct CreateFlags {
     /// Restart policy to apply when a container exits
     #[arg(long, default_value = "no")]
     pub restart: String,
-    /// Memory limit
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
-    pub memory_reservation: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<u64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
-    #[arg(long = "blkio-weight")]
-    pub blkio_weight: Option<u16>,
+    #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
     /// Block IO weight (relative device weight)
     #[arg(long = "blkio-weight-device")]
     pub blkio_weight_device: Vec<String>,
@@ -131,9 +112,6 @@ pub struct CreateFlags {
     /// Limit write rate (IO per second) to a device
     #[arg(long = "device-write-iops")]
     pub device_write_iops: Vec<String>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
     /// Ulimit options
     #[arg(long)]
     pub ulimit: Vec<String>,
@@ -286,24 +264,8 @@ impl CreateFlags {
         }
         host.restart_policy = flags::restart(&self.restart)?;
         host.auto_remove = self.rm;
+        host.resources = self.limits.resources()?;
         let r = &mut host.resources;
-        flags::LimitFlags {
-            memory: self.memory.as_deref(),
-            memory_swap: self.memory_swap.as_deref(),
-            memory_reservation: self.memory_reservation.as_deref(),
-            cpus: self.cpus.as_deref(),
-        }
-        .apply(r)?;
-        r.cpu_shares = self.cpu_shares;
-        r.cpuset_cpus = self.cpuset_cpus.clone();
-        r.pids_limit = self.pids_limit.filter(|n| *n > 0).map(|n| n as u64);
-        if let Some(weight) = self
-            .blkio_weight
-            .filter(|w| *w != 0 && !(10..=1000).contains(w))
-        {
-            anyhow::bail!("invalid argument \"{weight}\" for \"--blkio-weight\" flag: the weight is a number from 10 to 1000, or 0 for the default");
-        }
-        r.blkio_weight = self.blkio_weight;
         for d in &self.blkio_weight_device {
             r.blkio_weight_device.push(flags::weight_device(d)?);
         }
@@ -413,10 +375,6 @@ impl CreateFlags {
 
 /// `create`: print the new container's id.
 pub fn create(global: &GlobalOptions, flags: CreateFlags) -> Result<i32> {
-    if flags.rm {
-        // Removal on exit needs the attached run that waits for it.
-        anyhow::bail!("--rm: wharf removes a container when `container run` waits for it; use `wharf container run --rm` (without -d)");
-    }
     let engine = global.engine()?;
     let created = create_pulling(global, &engine, &flags.body()?)?;
     println!("{}", created.id);
@@ -461,9 +419,6 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> Result<i32> {
         detach,
         create: flags,
     } = args;
-    if detach && flags.rm {
-        anyhow::bail!("--rm with -d: wharf has no daemon to remove the container when it exits; run it attached, or remove it later with `wharf container rm`");
-    }
     let stdin_is_terminal = std::io::stdin().is_terminal();
     if flags.tty && flags.interactive && !detach && !stdin_is_terminal {
         anyhow::bail!("the input device is not a TTY: drop -t, or run from a terminal");

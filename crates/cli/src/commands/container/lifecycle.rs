@@ -83,30 +83,8 @@ pub struct PruneArgs {
 
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
-    /// Memory limit
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
-    pub memory_reservation: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<u64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// Tune container pids limit
-    #[arg(long = "pids-limit")]
-    pub pids_limit: Option<u64>,
-    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
-    #[arg(long = "blkio-weight")]
-    pub blkio_weight: Option<u16>,
+    #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
@@ -312,19 +290,13 @@ pub fn prune(global: &GlobalOptions, args: PruneArgs) -> Result<i32> {
 /// New limits for running or stopped containers, written to a running one's
 /// cgroup at once.
 pub fn update(global: &GlobalOptions, args: UpdateArgs) -> Result<i32> {
-    let mut update = ResourceUpdate::default();
-    let r = &mut update.resources;
-    flags::LimitFlags {
-        memory: args.memory.as_deref(),
-        memory_swap: args.memory_swap.as_deref(),
-        memory_reservation: args.memory_reservation.as_deref(),
-        cpus: args.cpus.as_deref(),
+    if let Some(n) = args.limits.pids_limit.filter(|n| *n <= 0) {
+        bail!("--pids-limit {n}: update cannot lift a container's pids limit yet; give a positive limit, or recreate the container without --pids-limit");
     }
-    .apply(r)?;
-    r.cpu_shares = args.cpu_shares;
-    r.cpuset_cpus = args.cpuset_cpus.clone();
-    r.pids_limit = args.pids_limit;
-    r.blkio_weight = args.blkio_weight;
+    let mut update = ResourceUpdate {
+        resources: args.limits.resources()?,
+        ..Default::default()
+    };
     update.restart = args.restart.as_deref().map(flags::restart).transpose()?;
     let engine = global.engine()?;
     each(&args.containers, |c| {

@@ -5,7 +5,9 @@ use crate::context::GlobalOptions;
 use crate::render::{table, units};
 use anyhow::Result;
 use clap::Args;
+use std::collections::BTreeMap;
 use wharf_app::docker::list::ListOptions;
+use wharf_engine::DiskUsage;
 use wharf_engine_api::ContainerInfo;
 
 #[derive(Args, Debug)]
@@ -59,19 +61,21 @@ pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
         return Ok(0);
     }
     let sizes = if args.size {
-        engine
-            .disk_usage()?
-            .containers
-            .into_iter()
-            .map(|u| (u.info.id.clone(), u.size))
-            .collect()
+        size_texts(&engine.disk_usage()?)
     } else {
-        std::collections::BTreeMap::new()
+        BTreeMap::new()
     };
+    let size_of = |c: &ContainerInfo| sizes.get(&c.id).cloned().unwrap_or_else(|| "0B".into());
     let now = units::now_secs();
     let entries: Vec<serde_json::Value> = containers
         .iter()
-        .map(|c| super::super::ps::json_entry(c, now))
+        .map(|c| {
+            let mut entry = super::super::ps::json_entry(c, now);
+            if args.size {
+                entry["Size"] = size_of(c).into();
+            }
+            entry
+        })
         .collect();
     let text = crate::render::format::render(
         &format,
@@ -107,8 +111,7 @@ pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
                         c.name.clone(),
                     ];
                     if args.size {
-                        let size = sizes.get(&c.id).copied().unwrap_or(0);
-                        row.push(units::decimal_size(size));
+                        row.push(size_of(c));
                     }
                     row
                 })
@@ -118,4 +121,42 @@ pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
     )?;
     print!("{text}");
     Ok(0)
+}
+
+/// docker's `SIZE` of each container by id: what it wrote, and with its
+/// image's layers the size it sees (`12B (virtual 4.3MB)`).
+fn size_texts(usage: &DiskUsage) -> BTreeMap<String, String> {
+    let image_sizes: BTreeMap<&str, u64> = usage
+        .images
+        .iter()
+        .map(|i| (i.id.as_str(), i.size()))
+        .collect();
+    usage
+        .containers
+        .iter()
+        .map(|c| {
+            let virtual_size = c.size + image_sizes.get(c.info.image_id.as_str()).unwrap_or(&0);
+            (c.info.id.clone(), size_text(c.size, virtual_size))
+        })
+        .collect()
+}
+
+fn size_text(written: u64, virtual_size: u64) -> String {
+    let written = units::decimal_size_3(written);
+    if virtual_size == 0 {
+        return written;
+    }
+    format!(
+        "{written} (virtual {})",
+        units::decimal_size_3(virtual_size)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn size_shows_the_written_and_the_virtual_size() {
+        assert_eq!(super::size_text(12, 4_300_012), "12B (virtual 4.3MB)");
+        assert_eq!(super::size_text(0, 0), "0B");
+    }
 }

@@ -6,6 +6,7 @@ pub mod create;
 pub mod files;
 pub mod inspect;
 pub mod lifecycle;
+pub mod limits;
 pub mod list;
 pub mod streams;
 
