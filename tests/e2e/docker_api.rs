@@ -506,3 +506,57 @@ fn the_service_ends_when_idle_and_removes_its_socket() {
         },
     );
 }
+
+#[test]
+fn a_socket_passed_by_the_service_manager_is_served() {
+    let activate = Path::new("/usr/bin/systemd-socket-activate");
+    if !activate.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "systemd-socket-activate is missing (package systemd)"
+        );
+        eprintln!("skipped: systemd-socket-activate is not installed (package systemd)");
+        return;
+    }
+    sandboxed(
+        "docker_api::a_socket_passed_by_the_service_manager_is_served",
+        |s| {
+            // systemd's own tool binds the socket and starts the service on
+            // the first connection with it as fd 3 (LISTEN_FDS, LISTEN_PID).
+            let socket = s.work.path().join("activated.sock");
+            let ignored = s.work.path().join("ignored.sock");
+            let mut child = Command::new(activate)
+                .arg("-l")
+                .arg(&socket)
+                .arg(env!("CARGO_BIN_EXE_wharf"))
+                .args(["system", "service", "--timeout", "1"])
+                .arg(format!("unix://{}", ignored.display()))
+                .env("WHARF_ROOT", s.root.path())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("running systemd-socket-activate");
+            let response = eventually("the activated service", Duration::from_secs(10), || {
+                let mut stream = UnixStream::connect(&socket).ok()?;
+                stream
+                    .write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+                    .ok()?;
+                let mut text = String::new();
+                stream.read_to_string(&mut text).ok()?;
+                (!text.is_empty()).then_some(text)
+            });
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+            assert!(
+                response.to_ascii_lowercase().contains("api-version: 1.47"),
+                "{response}"
+            );
+            let status = eventually("the idle service to end", Duration::from_secs(10), || {
+                child.try_wait().unwrap()
+            });
+            assert!(status.success(), "{status}");
+            assert!(
+                !ignored.exists(),
+                "the URI was bound despite the passed socket"
+            );
+        },
+    );
+}

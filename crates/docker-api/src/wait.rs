@@ -47,14 +47,18 @@ impl AutoRemove {
             .copied()
     }
 
-    fn removed(&self, id: &str, code: i32) {
+    /// Record the exit code of a container about to be removed, before it
+    /// goes, so that a waiter never finds it gone without its code.
+    fn exited(&self, id: &str, code: i32) {
         let mut codes = self.exit_codes.lock().unwrap_or_else(|p| p.into_inner());
         // Bounded: only the latest removals are still waited on.
         if codes.len() > 1024 {
             codes.clear();
         }
         codes.insert(id.to_string(), code);
-        drop(codes);
+    }
+
+    fn removed(&self, id: &str) {
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -191,11 +195,12 @@ pub fn reap_when_exited(backend: &Backend, id: &str) {
             Ok(Some(info)) => Some(exit_code(&info).unwrap_or(0)),
             Ok(None) | Err(_) => Some(0),
         });
+        backend.auto_remove.exited(&id, code);
         if let Err(error) = backend.engine.remove_container(&id, true) {
             if !matches!(error, EngineError::NotFound { .. }) {
                 eprintln!("wharf system service: removing container {id} (AutoRemove): {error}");
             }
         }
-        backend.auto_remove.removed(&id, code);
+        backend.auto_remove.removed(&id);
     });
 }
