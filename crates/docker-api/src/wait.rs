@@ -129,13 +129,21 @@ fn finished_at(info: &ContainerInfo) -> Option<i64> {
 }
 
 /// Wait for `condition` on the container `initial` describes (read when
-/// the request arrived).
-pub fn wait(backend: &Backend, initial: &ContainerInfo, condition: Condition) -> WaitOutcome {
+/// the request arrived); given up once `abandoned` says the client left.
+pub fn wait(
+    backend: &Backend,
+    initial: &ContainerInfo,
+    condition: Condition,
+    abandoned: &dyn Fn() -> bool,
+) -> WaitOutcome {
     let engine = &backend.engine;
     let id = initial.id.clone();
     let mut last_code = exit_code(initial).unwrap_or(0);
     let mut seen_running = initial.state.is_running();
     poll(|| {
+        if abandoned() {
+            return Some(Err("the client went away".into()));
+        }
         let info = match current(engine, &id) {
             Ok(Some(info)) => info,
             Ok(None) => return Some(Ok(backend.auto_remove.exit_code(&id).unwrap_or(last_code))),
