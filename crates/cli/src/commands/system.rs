@@ -1,5 +1,5 @@
-//! `wharf system df`: disk usage of images, containers, volumes and the build
-//! cache, in docker's table (or JSON), with `-v` the detail of each.
+//! `wharf system`: `df` (disk usage of images, containers, volumes and the build
+//! cache, in docker's table or JSON, with `-v` the detail of each) and `service`.
 
 use crate::context::GlobalOptions;
 use crate::render::format::{self, Format, Headers};
@@ -15,6 +15,8 @@ pub enum SystemCommand {
     Df(DfArgs),
     /// Start the containers whose restart policy says they run after the host restarted
     Boot(super::boot::BootArgs),
+    /// Serve the Docker Engine API on a socket (the docker CLI and SDKs then drive wharf)
+    Service(super::service::ServiceArgs),
 }
 
 #[derive(Args, Debug)]
@@ -31,6 +33,7 @@ pub fn system(global: &GlobalOptions, command: SystemCommand) -> Result<i32> {
     match command {
         SystemCommand::Df(args) => df(global, args),
         SystemCommand::Boot(args) => super::boot::boot(global, args),
+        SystemCommand::Service(args) => super::service::service(global, args),
     }
 }
 
