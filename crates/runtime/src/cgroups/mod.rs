@@ -28,11 +28,11 @@ use std::path::{Path, PathBuf};
 
 pub use detect::detect;
 pub use devices::{DeviceRule, DeviceType, DEFAULT_DEVICE_RULES};
+pub(crate) use fs::read_raw as read_kernel_text;
 pub use io::{
     block_device, io_weight_from_blkio, BlockDeviceError, BlockIo, DeviceNumber, DeviceRate,
     DeviceWeight,
 };
-pub(crate) use fs::read_raw as read_kernel_text;
 pub use stats::{CgroupStats, CpuQuota};
 pub use validate::{HostFacts, LimitError};
 
