@@ -12,11 +12,16 @@
 pub mod build;
 pub mod containers;
 pub mod cp;
+pub mod disk;
 pub mod docker;
 pub mod error;
 pub mod event;
 pub mod events;
+pub mod filters;
+pub mod image_store;
 pub mod images;
+pub mod logs;
+pub mod networks;
 pub mod ps;
 pub mod pull;
 pub mod push;
@@ -24,6 +29,7 @@ pub mod registry;
 pub mod run;
 pub mod stats;
 pub mod up;
+pub mod volumes;
 pub mod watch;
 
 pub use error::AppError;
