@@ -10,6 +10,7 @@
 //! by the parent (no allocation, no locks), see `child`.
 #![allow(unsafe_code)]
 
+pub mod activation;
 mod caps;
 pub mod cgroups;
 mod child;

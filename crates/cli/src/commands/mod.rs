@@ -21,6 +21,7 @@ pub mod pull;
 pub mod push;
 pub mod run;
 pub mod search;
+pub mod service;
 pub mod stats;
 pub mod system;
 pub mod up;

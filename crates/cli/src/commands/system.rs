@@ -1,5 +1,5 @@
-//! `wharf system df`: disk usage of images, containers, volumes and the build
-//! cache, in docker's table (or JSON), with `-v` the detail of each.
+//! `wharf system`: `df` (disk usage of images, containers, volumes and the build
+//! cache, in docker's table or JSON, with `-v` the detail of each) and `service`.
 
 use crate::context::GlobalOptions;
 use crate::render::format::{self, Format, Headers};
@@ -13,6 +13,8 @@ use wharf_engine::{DiskUsage, UsageSummary};
 pub enum SystemCommand {
     /// Show docker disk usage
     Df(DfArgs),
+    /// Serve the Docker Engine API on a socket (the docker CLI and SDKs then drive wharf)
+    Service(super::service::ServiceArgs),
 }
 
 #[derive(Args, Debug)]
@@ -28,6 +30,7 @@ pub struct DfArgs {
 pub fn system(global: &GlobalOptions, command: SystemCommand) -> Result<i32> {
     match command {
         SystemCommand::Df(args) => df(global, args),
+        SystemCommand::Service(args) => super::service::service(global, args),
     }
 }
 
