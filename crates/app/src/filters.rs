@@ -95,6 +95,20 @@ impl Filters {
         Ok(Filters(filters))
     }
 
+    /// Filters already split by key (each key with its values).
+    pub fn from_map(map: &BTreeMap<String, Vec<String>>) -> Self {
+        Filters(
+            map.iter()
+                .flat_map(|(key, values)| {
+                    values.iter().map(move |value| Filter {
+                        key: key.clone(),
+                        value: value.clone(),
+                    })
+                })
+                .collect(),
+        )
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Filter> {
         self.0.iter()
     }
