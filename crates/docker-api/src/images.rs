@@ -350,7 +350,9 @@ fn save(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
 
 /// `POST /images/load`: a docker-archive or OCI layout tar in the body.
 fn load(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
-    let quiet = request.query.bool("quiet", false);
+    // `quiet` (sent when the client's output is no terminal) hides progress
+    // bars only; wharf sends none, and docker prints the loaded names anyway.
+    let _ = request.query.bool("quiet", false);
     let platform = request
         .query
         .get("platform")
@@ -364,10 +366,8 @@ fn load(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
         .load(&mut request.body, "the request body", platform.as_ref())
         .map_err(|e| ApiError::bad_request(format!("loading the request body: {e}")))?;
     let body = ProgressBody::default();
-    if !quiet {
-        for line in lines {
-            body.push(&json!({ "stream": format!("{line}\n") }));
-        }
+    for line in lines {
+        body.push(&json!({ "stream": format!("{line}\n") }));
     }
     Ok(body.reply())
 }

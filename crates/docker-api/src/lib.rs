@@ -16,6 +16,7 @@ pub mod auth;
 pub mod backend;
 pub mod build;
 pub mod containers;
+pub mod disk;
 pub mod error;
 pub mod events;
 pub mod exec;
