@@ -45,6 +45,17 @@ if [ ! -x "$prometheus_dir/prometheus" ] || [ ! -x "$prometheus_dir/promtool" ];
   cp "$unpack/root/usr/bin/prometheus" "$unpack/root/usr/bin/promtool" "$prometheus_dir/"
   rm -rf "$unpack"
 fi
+# The docker CLI drives `wharf system service` in the Engine API tests. Only
+# its client is kept: the package's daemon is never installed or started.
+docker_cli_dir=/var/cache/wharf-dev/docker-cli
+if [ ! -x "$docker_cli_dir/docker" ]; then
+  echo "unpacking: the docker CLI into $docker_cli_dir"
+  unpack=$(mktemp -d)
+  (cd "$unpack" && apt-get download docker.io >/dev/null && dpkg -x docker.io_*.deb root)
+  mkdir -p "$docker_cli_dir"
+  cp "$unpack/root/usr/bin/docker" "$docker_cli_dir/"
+  rm -rf "$unpack"
+fi
 # The manifests of `wharf convert kubernetes` are checked against Kubernetes'
 # schemas by this Python package (it ships them).
 if ! command -v kubernetes-validate >/dev/null 2>&1; then

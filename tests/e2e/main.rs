@@ -12,6 +12,7 @@ mod dashboard;
 mod dashboard_browser;
 mod deploy;
 mod devstack;
+mod docker_api;
 mod docker_cli;
 mod format;
 mod harness;

@@ -12,10 +12,12 @@
 // `/info` and `inspect` are large `json!` documents.
 #![recursion_limit = "256"]
 
+pub mod archive;
 pub mod auth;
 pub mod backend;
 pub mod build;
 pub mod containers;
+pub mod create_body;
 pub mod disk;
 pub mod error;
 pub mod events;
@@ -29,9 +31,12 @@ pub mod reply;
 pub mod request;
 pub mod router;
 pub mod server;
+pub mod stats;
+pub mod streams;
 pub mod system;
 pub mod version;
 pub mod volumes;
+pub mod wait;
 
 pub use backend::Backend;
 pub use error::ApiError;

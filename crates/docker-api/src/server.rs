@@ -42,11 +42,11 @@ pub fn serve(
         .max_blocking_threads(64)
         .thread_keep_alive(Duration::from_secs(2))
         .build()?;
-    runtime.block_on(accept_loop(Arc::new(backend), listener, idle_timeout))
+    runtime.block_on(accept_loop(backend, listener, idle_timeout))
 }
 
 async fn accept_loop(
-    backend: Arc<Backend>,
+    backend: Backend,
     listener: Listener,
     idle_timeout: Option<Duration>,
 ) -> io::Result<()> {
@@ -113,7 +113,7 @@ impl AsyncListener {
     }
 }
 
-async fn serve_connection(backend: Arc<Backend>, socket: AsyncSocket, open: Arc<OpenConnection>) {
+async fn serve_connection(backend: Backend, socket: AsyncSocket, open: Arc<OpenConnection>) {
     let builder = hyper::server::conn::http1::Builder::new();
     // Errors here are clients that went away mid-request: nothing to report.
     let _ = match socket {
@@ -139,7 +139,7 @@ async fn serve_connection(backend: Arc<Backend>, socket: AsyncSocket, open: Arc<
 }
 
 async fn dispatch(
-    backend: Arc<Backend>,
+    backend: Backend,
     open: Arc<OpenConnection>,
     request: hyper::Request<Incoming>,
 ) -> Result<Response<ReplyBody>, Infallible> {

@@ -8,6 +8,20 @@ use std::time::Duration;
 use wharf_engine_api::{ContainerState, EngineError, ExecSpec, Hook, Result};
 
 impl LinuxEngine {
+    /// Run a command in a running container with its stdout and stderr
+    /// written to `output` and `/dev/null` as its stdin (the Engine API's
+    /// exec, whose caller relays `output`); returns its exit code.
+    pub fn exec_to(
+        &self,
+        id_or_name: &str,
+        spec: &ExecSpec,
+        output: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<i32> {
+        use std::os::fd::AsRawFd;
+        let record = self.find(id_or_name)?;
+        self.exec_in(&record, spec, Some(output.as_raw_fd()))
+    }
+
     pub(crate) fn exec_in(
         &self,
         record: &ContainerRecord,

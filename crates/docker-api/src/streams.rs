@@ -1,0 +1,309 @@
+//! A container's output as docker's clients read it: `POST
+//! /containers/{id}/attach` on a hijacked connection and `GET
+//! /containers/{id}/logs`. Without a TTY each chunk is a multiplexed frame
+//! (stdout 1, stderr 2); with one the bytes go out raw.
+//!
+//! Attach reads the output from the container's log (from the start of the
+//! run it attached before, so nothing a short-lived container printed is
+//! lost); a container with an open stdin is attached through its monitor,
+//! which also takes the input.
+
+use crate::backend::Backend;
+use crate::error::ApiError;
+use crate::hijack::{self, Hijacked, StreamKind, MULTIPLEXED_STREAM, RAW_STREAM};
+use crate::reply::Reply;
+use crate::request::Request;
+use crate::wait;
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use wharf_engine_api::{ContainerState, Engine, LogLine, LogOptions, LogStream};
+
+/// What an attach or logs client asked to receive.
+#[derive(Debug, Clone, Copy)]
+struct Wanted {
+    stdout: bool,
+    stderr: bool,
+    timestamps: bool,
+    tty: bool,
+}
+
+impl Wanted {
+    /// Write `line` as the client expects it; false once the client is gone.
+    fn write(&self, out: &mut dyn Write, line: &LogLine) -> bool {
+        let wanted = match line.stream {
+            LogStream::Stdout => self.stdout,
+            LogStream::Stderr => self.stderr,
+        };
+        if !wanted {
+            return true;
+        }
+        let text = if self.timestamps {
+            format!("{} {}", rfc3339_nanos(line.time_ns), line.text)
+        } else {
+            line.text.clone()
+        };
+        if self.tty {
+            out.write_all(text.as_bytes()).is_ok()
+        } else {
+            let stream = match line.stream {
+                LogStream::Stdout => StreamKind::Stdout,
+                LogStream::Stderr => StreamKind::Stderr,
+            };
+            hijack::write_frame(out, stream, text.as_bytes()).is_ok()
+        }
+    }
+}
+
+fn content_type(tty: bool) -> &'static str {
+    if tty {
+        RAW_STREAM
+    } else {
+        MULTIPLEXED_STREAM
+    }
+}
+
+/// `POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1`.
+pub fn attach(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let id = request.segment(1).to_string();
+    let initial = backend.engine.inspect_container(&id)?;
+    let details = backend.engine.container_details(&id)?;
+    let (tty, stdin_open) = (details.spec.tty, details.spec.stdin_open);
+    let query = &request.query;
+    let wanted = Wanted {
+        stdout: query.bool("stdout", false),
+        stderr: query.bool("stderr", false),
+        timestamps: false,
+        tty,
+    };
+    let with_stdin = query.bool("stdin", false) && stdin_open;
+    let past_logs = query.bool("logs", false);
+    if !request.wants_upgrade() {
+        return Err(ApiError::bad_request(
+            "attach takes the connection over: send it with the headers `Connection: Upgrade` and `Upgrade: tcp`",
+        ));
+    }
+    let attached_at = now_ns();
+    let backend = backend.clone();
+    Ok(Reply::Hijack {
+        content_type: content_type(tty),
+        task: Box::new(move |socket| {
+            if !wait::started(&backend.engine, &initial) {
+                let _ = socket.shutdown(Shutdown::Both);
+                return;
+            }
+            // Logs from the start of this run, or only new ones when the
+            // container already ran before the attach.
+            let since_ns = match initial.state {
+                ContainerState::Created => None,
+                _ if past_logs => None,
+                _ => Some(attached_at),
+            };
+            if with_stdin {
+                if let Ok(Some(monitor)) = backend.engine.attach_stream(&initial.id) {
+                    relay_monitor(monitor, socket, wanted);
+                    return;
+                }
+            }
+            follow_log(&backend.engine, &initial.id, since_ns, socket, wanted);
+        }),
+    })
+}
+
+/// Send the container's log from `since_ns` until it stops, then close.
+fn follow_log(
+    engine: &dyn Engine,
+    id: &str,
+    since_ns: Option<i64>,
+    mut socket: Hijacked,
+    wanted: Wanted,
+) {
+    let options = LogOptions {
+        follow: true,
+        since_ns,
+        ..Default::default()
+    };
+    let _ = engine.logs(id, &options, &mut |line| wanted.write(&mut socket, &line));
+    let _ = socket.shutdown(Shutdown::Both);
+}
+
+/// Relay the client's input to the container's monitor and the monitor's
+/// output back, until the output ends or the client goes away.
+fn relay_monitor(monitor: wharf_engine::attach::Attached, socket: Hijacked, wanted: Wanted) {
+    let monitor = std::sync::Arc::new(monitor);
+    let mut input = match socket.try_clone() {
+        Ok(input) => input,
+        Err(_) => return,
+    };
+    let mut socket = socket;
+    let pending = socket.take_pending();
+    let to_container = monitor.clone();
+    let reader = std::thread::spawn(move || {
+        if !pending.is_empty() && to_container.send_input(&pending).is_err() {
+            return;
+        }
+        let mut chunk = [0u8; 8192];
+        loop {
+            match input.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if to_container.send_input(&chunk[..n]).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let mut buffer = Vec::new();
+    let mut stream = &monitor.stream;
+    while let Ok(Some(kind)) = wharf_engine::attach::read_frame(&mut stream, &mut buffer) {
+        let line = LogLine {
+            stream: kind,
+            time_ns: 0,
+            text: String::from_utf8_lossy(&buffer).into_owned(),
+        };
+        if !wanted.write(&mut socket, &line) {
+            break;
+        }
+    }
+    // The output ended: the client sees the end, and its input thread ends
+    // with the connection.
+    let _ = socket.shutdown(Shutdown::Both);
+    let _ = monitor.stream.shutdown(Shutdown::Both);
+    let _ = reader.join();
+}
+
+/// `GET /containers/{id}/logs`.
+pub fn logs(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let id = request.segment(1).to_string();
+    let details = backend.engine.container_details(&id)?;
+    let query = &request.query;
+    let wanted = Wanted {
+        stdout: query.bool("stdout", false),
+        stderr: query.bool("stderr", false),
+        timestamps: query.bool("timestamps", false),
+        tty: details.spec.tty,
+    };
+    if !wanted.stdout && !wanted.stderr {
+        return Err(ApiError::bad_request(
+            "you must choose at least one stream: add stdout=1 or stderr=1 to the query",
+        ));
+    }
+    let tail = match query.get("tail").unwrap_or("all") {
+        "all" | "" => None,
+        n => Some(n.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid value for query parameter \"tail\": {n:?} (a number of lines or all)"
+            ))
+        })?),
+    };
+    let options = LogOptions {
+        follow: query.bool("follow", false),
+        tail,
+        since_ns: time_param(query.get("since"), "since")?,
+        until_ns: time_param(query.get("until"), "until")?,
+    };
+    let backend = backend.clone();
+    Ok(Reply::stream(content_type(wanted.tty), move |out| {
+        backend
+            .engine
+            .logs(&id, &options, &mut |line| wanted.write(out, &line))
+            .map_err(std::io::Error::other)
+    }))
+}
+
+/// docker's `since`/`until`: Unix seconds with an optional fraction; 0 is unset.
+fn time_param(value: Option<&str>, name: &str) -> Result<Option<i64>, ApiError> {
+    let Some(text) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let (secs, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let secs: i64 = secs.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "invalid value for query parameter {name:?}: {text:?} (Unix seconds, like 1700000000.5)"
+        ))
+    })?;
+    let digits: String = fraction.chars().take(9).collect();
+    let nanos: i64 = format!("{digits:0<9}").parse().unwrap_or(0);
+    Ok((secs != 0 || nanos != 0).then_some(secs * 1_000_000_000 + nanos))
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// RFC 3339 with nanoseconds, as docker's `timestamps=1`.
+fn rfc3339_nanos(nanos: i64) -> String {
+    let (y, mo, d, h, mi, s) =
+        wharf_units::calendar::utc_from_unix(nanos.div_euclid(1_000_000_000));
+    let fraction = nanos.rem_euclid(1_000_000_000);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{fraction:09}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(stream: LogStream, text: &str) -> LogLine {
+        LogLine {
+            stream,
+            time_ns: 1_700_000_000_000_000_001,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn without_a_tty_lines_are_frames_of_their_stream() {
+        let wanted = Wanted {
+            stdout: true,
+            stderr: true,
+            timestamps: false,
+            tty: false,
+        };
+        let mut out = Vec::new();
+        assert!(wanted.write(&mut out, &line(LogStream::Stdout, "hi\n")));
+        assert!(wanted.write(&mut out, &line(LogStream::Stderr, "e\n")));
+        assert_eq!(
+            out,
+            [
+                &[1, 0, 0, 0, 0, 0, 0, 3][..],
+                b"hi\n",
+                &[2, 0, 0, 0, 0, 0, 0, 2],
+                b"e\n"
+            ]
+            .concat()
+        );
+    }
+
+    #[test]
+    fn with_a_tty_bytes_go_raw_and_unwanted_streams_are_left_out() {
+        let wanted = Wanted {
+            stdout: true,
+            stderr: false,
+            timestamps: true,
+            tty: true,
+        };
+        let mut out = Vec::new();
+        wanted.write(&mut out, &line(LogStream::Stdout, "hi\n"));
+        wanted.write(&mut out, &line(LogStream::Stderr, "e\n"));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2023-11-14T22:13:20.000000001Z hi\n"
+        );
+    }
+
+    #[test]
+    fn since_and_until_are_unix_seconds_with_a_fraction() {
+        assert_eq!(
+            time_param(Some("12.5"), "since").unwrap(),
+            Some(12_500_000_000)
+        );
+        assert_eq!(time_param(Some("0"), "since").unwrap(), None);
+        assert_eq!(time_param(None, "since").unwrap(), None);
+        assert!(time_param(Some("yesterday"), "until")
+            .unwrap_err()
+            .to_string()
+            .contains("until"));
+    }
+}

@@ -1,0 +1,201 @@
+//! Waiting on a container's state: `POST /containers/{id}/wait` with
+//! docker's conditions (`not-running`, `next-exit`, `removed`), the wait for
+//! a container to start that attach needs, and `HostConfig.AutoRemove` (the
+//! service removes such a container when it exits, and keeps its exit code
+//! for the `removed` waiters).
+
+use crate::backend::Backend;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use wharf_engine_api::{ContainerInfo, ContainerState, Engine, EngineError};
+
+/// How often a state is read again while waiting; the engine has no
+/// notification to wait on, and a read is one small file.
+const FIRST_POLL: Duration = Duration::from_millis(5);
+const SLOWEST_POLL: Duration = Duration::from_millis(100);
+
+/// Containers created with `AutoRemove` and the exit codes of those the
+/// service removed.
+#[derive(Debug, Default)]
+pub struct AutoRemove {
+    pending: Mutex<HashSet<String>>,
+    exit_codes: Mutex<HashMap<String, i32>>,
+}
+
+impl AutoRemove {
+    pub fn register(&self, id: &str) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string());
+    }
+
+    fn is_pending(&self, id: &str) -> bool {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+    }
+
+    /// The exit code of a container the service removed.
+    pub fn exit_code(&self, id: &str) -> Option<i32> {
+        self.exit_codes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied()
+    }
+
+    fn removed(&self, id: &str, code: i32) {
+        let mut codes = self.exit_codes.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: only the latest removals are still waited on.
+        if codes.len() > 1024 {
+            codes.clear();
+        }
+        codes.insert(id.to_string(), code);
+        drop(codes);
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+}
+
+/// A container's state now; `None` once it is gone.
+pub fn current(engine: &dyn Engine, id: &str) -> Result<Option<ContainerInfo>, EngineError> {
+    match engine.inspect_container(id) {
+        Ok(info) => Ok(Some(info)),
+        Err(EngineError::NotFound { .. }) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Poll `check` with a growing interval until it gives an answer.
+pub fn poll<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(answer) = check() {
+            return answer;
+        }
+        let interval = if started.elapsed() < Duration::from_secs(1) {
+            FIRST_POLL
+        } else {
+            SLOWEST_POLL
+        };
+        std::thread::sleep(interval);
+    }
+}
+
+/// docker's wait conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl Condition {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "" | "not-running" => Some(Condition::NotRunning),
+            "next-exit" => Some(Condition::NextExit),
+            "removed" => Some(Condition::Removed),
+            _ => None,
+        }
+    }
+}
+
+/// What a wait ends with: the exit code, or the error docker reports.
+pub type WaitOutcome = Result<i32, String>;
+
+fn exit_code(info: &ContainerInfo) -> Option<i32> {
+    match info.state {
+        ContainerState::Exited { exit_code, .. } => Some(exit_code),
+        ContainerState::Created | ContainerState::Dead => Some(0),
+        _ => None,
+    }
+}
+
+fn finished_at(info: &ContainerInfo) -> Option<i64> {
+    match info.state {
+        ContainerState::Exited { finished_at, .. } => Some(finished_at),
+        _ => None,
+    }
+}
+
+/// Wait for `condition` on the container `initial` describes (read when
+/// the request arrived).
+pub fn wait(backend: &Backend, initial: &ContainerInfo, condition: Condition) -> WaitOutcome {
+    let engine = &backend.engine;
+    let id = initial.id.clone();
+    let mut last_code = exit_code(initial).unwrap_or(0);
+    let mut seen_running = initial.state.is_running();
+    poll(|| {
+        let info = match current(engine, &id) {
+            Ok(Some(info)) => info,
+            Ok(None) => return Some(Ok(backend.auto_remove.exit_code(&id).unwrap_or(last_code))),
+            Err(error) => return Some(Err(error.to_string())),
+        };
+        seen_running |= info.state.is_running();
+        let code = exit_code(&info);
+        if let Some(code) = code {
+            last_code = code;
+        }
+        match condition {
+            Condition::NotRunning => code.map(Ok),
+            Condition::NextExit => {
+                let exited_since = finished_at(&info).is_some()
+                    && (seen_running
+                        || matches!(initial.state, ContainerState::Created)
+                        || finished_at(&info) != finished_at(initial));
+                exited_since.then_some(Ok(last_code))
+            }
+            // Polled until the container is gone (above).
+            Condition::Removed => None,
+        }
+    })
+}
+
+/// Wait until the container of `initial` has started since then (it runs,
+/// or it ran and ended already); false when it was removed first.
+pub fn started(engine: &dyn Engine, initial: &ContainerInfo) -> bool {
+    if initial.state.is_running() {
+        return true;
+    }
+    poll(|| match current(engine, &initial.id) {
+        Ok(Some(info)) if info.state.is_running() => Some(true),
+        Ok(Some(info))
+            if finished_at(&info).is_some()
+                && (matches!(initial.state, ContainerState::Created)
+                    || finished_at(&info) != finished_at(initial)) =>
+        {
+            Some(true)
+        }
+        Ok(Some(_)) => None,
+        Ok(None) | Err(_) => Some(false),
+    })
+}
+
+/// After a start: remove an `AutoRemove` container once it exits, on a
+/// thread of its own.
+pub fn reap_when_exited(backend: &Backend, id: &str) {
+    if !backend.auto_remove.is_pending(id) {
+        return;
+    }
+    let backend = backend.clone();
+    let id = id.to_string();
+    std::thread::spawn(move || {
+        let code = poll(|| match current(&backend.engine, &id) {
+            Ok(Some(info)) if info.state.is_running() => None,
+            Ok(Some(info)) => Some(exit_code(&info).unwrap_or(0)),
+            Ok(None) | Err(_) => Some(0),
+        });
+        if let Err(error) = backend.engine.remove_container(&id, true) {
+            if !matches!(error, EngineError::NotFound { .. }) {
+                eprintln!("wharf system service: removing container {id} (AutoRemove): {error}");
+            }
+        }
+        backend.auto_remove.removed(&id, code);
+    });
+}
