@@ -19,6 +19,7 @@ if [ "$for_tests" = 1 ]; then packages+=(
   skopeo           # seeds that registry independently of wharf
   qemu-system-x86  # scripts/test-vm.sh boots a cgroup v2 guest for the cgroup tests
   chromium chromium-driver  # the dashboard's browser tests (headless, through chromedriver)
+  docker-compose python3-docker  # Compose 1.29 and docker-py drive `wharf system service` (clients only, no daemon)
 ); fi
 missing=()
 for p in "${packages[@]}"; do

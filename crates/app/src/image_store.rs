@@ -36,6 +36,12 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     go(pattern.as_bytes(), text.as_bytes())
 }
 
+/// Whether the stored name `tag` passes docker's `reference=PATTERN` filter
+/// (the pattern against the whole name or its repository).
+pub fn reference_matches(pattern: &str, tag: &str) -> bool {
+    glob_match(pattern, tag) || glob_match(pattern, &split_reference(tag).0)
+}
+
 fn image_labels(image: &ImageDetails) -> std::collections::BTreeMap<String, String> {
     image
         .config
@@ -60,11 +66,7 @@ pub fn filter_images(
                 let want = filter.bool_value()?;
                 out.retain(|i| i.repo_tags.is_empty() == want);
             }
-            "reference" => out.retain(|i| {
-                i.repo_tags
-                    .iter()
-                    .any(|t| glob_match(value, t) || glob_match(value, &split_reference(t).0))
-            }),
+            "reference" => out.retain(|i| i.repo_tags.iter().any(|t| reference_matches(value, t))),
             "label" => out.retain(|i| label_matches(&image_labels(i), value)),
             _ => return Err(filter.unsupported(FILTER_KEYS)),
         }

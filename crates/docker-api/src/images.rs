@@ -69,7 +69,25 @@ fn list(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     let filters = crate::volumes::filters(&request)?;
     let images = image_store::list(&backend.engine, &filters)?;
     let containers = wharf_engine_api::Engine::list_containers(&backend.engine, &[])?;
-    let documents: Vec<Value> = images.iter().map(|i| summary(i, &containers)).collect();
+    // docker lists only the names that match a reference filter.
+    let patterns: Vec<&str> = filters
+        .iter()
+        .filter(|f| f.key == "reference")
+        .map(|f| f.value.as_str())
+        .collect();
+    let documents: Vec<Value> = images
+        .into_iter()
+        .map(|mut image| {
+            if !patterns.is_empty() {
+                image.repo_tags.retain(|t| {
+                    patterns
+                        .iter()
+                        .all(|p| image_store::reference_matches(p, t))
+                });
+            }
+            summary(&image, &containers)
+        })
+        .collect();
     Ok(Reply::ok(json!(documents)))
 }
 

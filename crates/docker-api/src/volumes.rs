@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use crate::reply::Reply;
 use crate::request::Request;
 use crate::router::Handler;
+use crate::version::ApiVersion;
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -91,8 +92,9 @@ fn delete(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
 
 fn prune(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     let mut filters = filters(&request)?;
-    // docker's `all=true` filter (API 1.42+) prunes named volumes too.
-    let all = take_bool_filter(&mut filters, "all");
+    // docker's `all=true` filter (API 1.42+) prunes named volumes too;
+    // before 1.42 a prune removed every unused volume.
+    let all = take_bool_filter(&mut filters, "all") || request.version < ApiVersion::new(1, 42);
     let report = volumes::prune(&backend.engine, all, &filters)?;
     if let Some(first) = report.failures.into_iter().next() {
         return Err(first.into());
