@@ -159,6 +159,41 @@ fn images_go_through_a_registry_an_archive_and_the_event_stream() {
             assert!(loaded.contains("Loaded image"), "{loaded}");
             assert!(s.ok(dir, &["image", "ls"]).contains("api/box"));
 
+            // The classic builder, as docker's CLI asks for it without BuildKit.
+            let context = dir.join("context");
+            std::fs::create_dir_all(&context).unwrap();
+            std::fs::write(
+                context.join("Dockerfile"),
+                "FROM busybox\nARG WHO=nobody\nRUN echo hello $WHO > /greeting\nCMD [\"cat\", \"/greeting\"]\n",
+            )
+            .unwrap();
+            let built = docker
+                .command(&[
+                    "build",
+                    "--build-arg",
+                    "WHO=api",
+                    "-t",
+                    "built:v1",
+                    "context",
+                ])
+                .env("DOCKER_BUILDKIT", "0")
+                .output()
+                .unwrap();
+            let build_out = String::from_utf8_lossy(&built.stdout);
+            assert!(built.status.success(), "{built:?}");
+            assert!(build_out.contains("Step 1/"), "{build_out}");
+            assert!(
+                build_out.contains("Successfully tagged built:v1"),
+                "{build_out}"
+            );
+            assert_eq!(docker.ok(&["run", "--rm", "built:v1"]).trim(), "hello api");
+            let buildkit = docker
+                .command(&["build", "-t", "kit:v1", "context"])
+                .env("DOCKER_BUILDKIT", "1")
+                .output()
+                .unwrap();
+            assert!(!buildkit.status.success(), "{buildkit:?}");
+
             // Disk usage and events.
             docker.ok(&["run", "--name", "api_once", "busybox", "true"]);
             let df = docker.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]);
