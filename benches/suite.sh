@@ -8,7 +8,8 @@
 # the packages of scripts/install-deps.sh: busybox-static (the image, made by
 # scripts/make-busybox-tar.sh), util-linux (unshare), iproute2 and nftables
 # (the unrelated interfaces, routes and rules of the busy-host rows),
-# docker-registry, skopeo and curl.
+# docker-registry, skopeo and curl; the Engine API rows use the docker CLI
+# it unpacks (client only).
 #
 # WHARF_TIMINGS=1 makes wharf print how long each lifecycle phase took (see
 # DESIGN.md, "Where the time goes"); run a command by hand with it to profile.
@@ -467,6 +468,51 @@ done
 quiet "$WHARF" down
 row "network connect of a running container" ms 1000 "" connect
 row "network disconnect" ms 1000 "" disconnect
+
+# The Engine API through the real docker CLI (client only, unpacked by
+# scripts/install-deps.sh): a one-off run, a listing of 50 running
+# containers, and the service's memory while idle between requests.
+docker_cli=/var/cache/wharf-dev/docker-cli/docker
+if [ -x "$docker_cli" ]; then
+  progress "Engine API: docker run --rm busybox true ($RUNS runs)"
+  mkdir -p "$WORK/api"
+  api_socket=$WORK/api/docker.sock
+  "$WHARF" system service --timeout 0 "unix://$api_socket" >/dev/null 2>"$WORK/api/service.err" &
+  api_pid=$!
+  deadline=$((SECONDS + 30))
+  until curl -sf --unix-socket "$api_socket" http://docker/_ping >/dev/null; do
+    if ((SECONDS >= deadline)); then
+      echo "wharf system service did not answer within 30 s" >&2
+      cat "$WORK/api/service.err" >&2
+      exit 1
+    fi
+    sleep 0.05
+  done
+  export DOCKER_HOST=unix://$api_socket DOCKER_CONFIG=$WORK/api/docker-config
+  quiet "$docker_cli" run --rm busybox true
+  api_run=() api_rss=()
+  for ((r = 0; r < RUNS; r++)); do
+    timed api_run "$docker_cli" run --rm busybox true
+    api_rss+=("$(awk '/^VmRSS:/ { print $2 }' "/proc/$api_pid/status")")
+  done
+  row "docker run --rm busybox true (Engine API)" ms 1000 "<=40" api_run
+  row "Engine API service RSS, idle" MiB 1024 "<=10" api_rss
+  progress "Engine API: docker ps with 50 running ($RUNS runs)"
+  for ((i = 0; i < 50; i++)); do
+    quiet "$docker_cli" run -d busybox sleep 3600
+  done
+  api_ps=()
+  for ((r = 0; r < RUNS; r++)); do
+    timed api_ps "$docker_cli" ps
+  done
+  row "docker ps, 50 running (Engine API)" ms 1000 "<=20" api_ps
+  "$docker_cli" ps -aq | xargs "$docker_cli" rm -f >/dev/null
+  kill "$api_pid"
+  wait "$api_pid" || true
+  unset DOCKER_HOST DOCKER_CONFIG
+else
+  progress "skipped: the Engine API rows need the docker CLI at $docker_cli (scripts/install-deps.sh)"
+fi
 fi
 
 echo

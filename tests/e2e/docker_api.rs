@@ -401,3 +401,162 @@ fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
         },
     );
 }
+
+/// Collect what a pty master reads until the last slave closes.
+fn collect(mut reader: std::fs::File) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    seen
+}
+
+#[test]
+fn docker_run_it_gives_a_shell_on_a_terminal() {
+    let Some(cli) = docker_cli() else { return };
+    sandboxed(
+        "docker_api::docker_run_it_gives_a_shell_on_a_terminal",
+        |s| {
+            use std::os::fd::{AsFd, OwnedFd};
+            s.import_busybox();
+            let service = Service::start(s, &["--timeout", "0"]);
+            let d = Docker {
+                cli,
+                service: &service,
+                dir: s.work.path(),
+            };
+            let size = nix::pty::Winsize {
+                ws_row: 24,
+                ws_col: 80,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
+            let slave: OwnedFd = pty.slave;
+            let dup = |fd: &OwnedFd| Stdio::from(fd.as_fd().try_clone_to_owned().unwrap());
+            let mut child = d
+                .command(&["run", "-it", "--name", "shell", "busybox", "sh"])
+                .stdin(dup(&slave))
+                .stdout(dup(&slave))
+                .stderr(dup(&slave))
+                .spawn()
+                .unwrap();
+            drop(slave);
+            let mut master = std::fs::File::from(pty.master);
+            let mut keys = master.try_clone().unwrap();
+            let output = collect(master.try_clone().unwrap());
+            let typed = eventually("the shell to answer", Duration::from_secs(20), || {
+                keys.write_all(b"echo typed-$((6*7))\r").unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                let t = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+                t.contains("typed-42").then_some(t)
+            });
+            assert!(typed.contains("typed-42"), "{typed:?}");
+            master.write_all(b"tty; exit 6\r").unwrap();
+            let status = eventually("docker run -it to end", Duration::from_secs(30), || {
+                child.try_wait().unwrap()
+            });
+            let shown = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+            assert_eq!(status.code(), Some(6), "{shown:?}");
+            assert!(shown.contains("/dev/pts/"), "{shown:?}");
+            assert_eq!(
+                d.ok(&["inspect", "-f", "{{.State.ExitCode}}", "shell"]),
+                "6\n"
+            );
+            d.ok(&["rm", "shell"]);
+        },
+    );
+}
+
+#[test]
+fn the_service_ends_when_idle_and_removes_its_socket() {
+    sandboxed(
+        "docker_api::the_service_ends_when_idle_and_removes_its_socket",
+        |s| {
+            let mut service = Service::start(s, &["--timeout", "1"]);
+            // A connection held open keeps it serving past the timeout.
+            let held = UnixStream::connect(&service.socket).unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+            assert!(
+                service.child.try_wait().unwrap().is_none(),
+                "ended with a connection open"
+            );
+            drop(held);
+            let status = eventually("the idle service to end", Duration::from_secs(10), || {
+                service.child.try_wait().unwrap()
+            });
+            assert!(status.success(), "{status}");
+            assert!(!service.socket.exists(), "the socket file is left");
+
+            // A non-loopback TCP address is refused with the reason.
+            let out = s.wharf(s.work.path(), &["system", "service", "tcp://0.0.0.0:2375"]);
+            assert_eq!(out.status.code(), Some(1));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("not a loopback address") && stderr.contains("TLS"),
+                "{stderr}"
+            );
+        },
+    );
+}
+
+#[test]
+fn a_socket_passed_by_the_service_manager_is_served() {
+    let activate = Path::new("/usr/bin/systemd-socket-activate");
+    if !activate.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "systemd-socket-activate is missing (package systemd)"
+        );
+        eprintln!("skipped: systemd-socket-activate is not installed (package systemd)");
+        return;
+    }
+    sandboxed(
+        "docker_api::a_socket_passed_by_the_service_manager_is_served",
+        |s| {
+            // systemd's own tool binds the socket and starts the service on
+            // the first connection with it as fd 3 (LISTEN_FDS, LISTEN_PID).
+            let socket = s.work.path().join("activated.sock");
+            let ignored = s.work.path().join("ignored.sock");
+            let mut child = Command::new(activate)
+                .arg("-l")
+                .arg(&socket)
+                .arg(env!("CARGO_BIN_EXE_wharf"))
+                .args(["system", "service", "--timeout", "1"])
+                .arg(format!("unix://{}", ignored.display()))
+                .env("WHARF_ROOT", s.root.path())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("running systemd-socket-activate");
+            let response = eventually("the activated service", Duration::from_secs(10), || {
+                let mut stream = UnixStream::connect(&socket).ok()?;
+                stream
+                    .write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+                    .ok()?;
+                let mut text = String::new();
+                stream.read_to_string(&mut text).ok()?;
+                (!text.is_empty()).then_some(text)
+            });
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+            assert!(
+                response.to_ascii_lowercase().contains("api-version: 1.47"),
+                "{response}"
+            );
+            let status = eventually("the idle service to end", Duration::from_secs(10), || {
+                child.try_wait().unwrap()
+            });
+            assert!(status.success(), "{status}");
+            assert!(
+                !ignored.exists(),
+                "the URI was bound despite the passed socket"
+            );
+        },
+    );
+}

@@ -412,7 +412,9 @@ fn wait_for(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     let initial = backend.engine.inspect_container(id)?;
     let backend = backend.clone();
     Ok(Reply::stream("application/json", move |out| {
-        let body = match wait::wait(&backend, &initial, condition) {
+        let sender = out.sender.clone();
+        let abandoned = move || sender.is_closed();
+        let body = match wait::wait(&backend, &initial, condition, &abandoned) {
             Ok(code) => json!({ "StatusCode": code, "Error": null }),
             Err(message) => json!({ "StatusCode": -1, "Error": { "Message": message } }),
         };

@@ -16,6 +16,7 @@ use crate::request::Request;
 use crate::wait;
 use std::io::{Read, Write};
 use std::net::Shutdown;
+use std::time::{Duration, Instant};
 use wharf_engine_api::{ContainerState, Engine, LogLine, LogOptions, LogStream};
 
 /// What an attach or logs client asked to receive.
@@ -109,6 +110,51 @@ pub fn attach(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     })
 }
 
+/// How long attach reads the log at a fast pace before it leaves the
+/// following to the engine (which looks every 50 ms): a short-lived
+/// container's output and end then reach the client without that wait.
+const FAST_FOLLOW: Duration = Duration::from_secs(1);
+const FAST_POLL: Duration = Duration::from_millis(5);
+
+/// Where a log read continues: after the lines already sent at `time_ns`.
+#[derive(Debug, Default)]
+struct Cursor {
+    time_ns: Option<i64>,
+    sent_at_time: usize,
+}
+
+impl Cursor {
+    /// Options reading from the cursor on.
+    fn options(&self, follow: bool) -> LogOptions {
+        LogOptions {
+            follow,
+            since_ns: self.time_ns,
+            ..Default::default()
+        }
+    }
+
+    /// Send `line` unless it was sent already; false once the client is gone.
+    fn send(
+        &mut self,
+        line: &LogLine,
+        skip: &mut usize,
+        out: &mut dyn Write,
+        wanted: Wanted,
+    ) -> bool {
+        if Some(line.time_ns) == self.time_ns && *skip > 0 {
+            *skip -= 1;
+            return true;
+        }
+        if Some(line.time_ns) == self.time_ns {
+            self.sent_at_time += 1;
+        } else {
+            self.time_ns = Some(line.time_ns);
+            self.sent_at_time = 1;
+        }
+        wanted.write(out, line)
+    }
+}
+
 /// Send the container's log from `since_ns` until it stops, then close.
 fn follow_log(
     engine: &dyn Engine,
@@ -117,12 +163,26 @@ fn follow_log(
     mut socket: Hijacked,
     wanted: Wanted,
 ) {
-    let options = LogOptions {
-        follow: true,
-        since_ns,
-        ..Default::default()
+    let mut cursor = Cursor {
+        time_ns: since_ns,
+        sent_at_time: 0,
     };
-    let _ = engine.logs(id, &options, &mut |line| wanted.write(&mut socket, &line));
+    let fast_until = Instant::now() + FAST_FOLLOW;
+    loop {
+        let running =
+            matches!(wait::current(engine, id), Ok(Some(info)) if info.state.is_running());
+        let follow = running && Instant::now() >= fast_until;
+        let mut skip = cursor.sent_at_time;
+        let mut client_here = true;
+        let read = engine.logs(id, &cursor.options(follow), &mut |line| {
+            client_here = cursor.send(&line, &mut skip, &mut socket, wanted);
+            client_here
+        });
+        if read.is_err() || !client_here || !running || follow {
+            break;
+        }
+        std::thread::sleep(FAST_POLL);
+    }
     let _ = socket.shutdown(Shutdown::Both);
 }
 

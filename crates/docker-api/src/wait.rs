@@ -47,14 +47,18 @@ impl AutoRemove {
             .copied()
     }
 
-    fn removed(&self, id: &str, code: i32) {
+    /// Record the exit code of a container about to be removed, before it
+    /// goes, so that a waiter never finds it gone without its code.
+    fn exited(&self, id: &str, code: i32) {
         let mut codes = self.exit_codes.lock().unwrap_or_else(|p| p.into_inner());
         // Bounded: only the latest removals are still waited on.
         if codes.len() > 1024 {
             codes.clear();
         }
         codes.insert(id.to_string(), code);
-        drop(codes);
+    }
+
+    fn removed(&self, id: &str) {
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -125,13 +129,21 @@ fn finished_at(info: &ContainerInfo) -> Option<i64> {
 }
 
 /// Wait for `condition` on the container `initial` describes (read when
-/// the request arrived).
-pub fn wait(backend: &Backend, initial: &ContainerInfo, condition: Condition) -> WaitOutcome {
+/// the request arrived); given up once `abandoned` says the client left.
+pub fn wait(
+    backend: &Backend,
+    initial: &ContainerInfo,
+    condition: Condition,
+    abandoned: &dyn Fn() -> bool,
+) -> WaitOutcome {
     let engine = &backend.engine;
     let id = initial.id.clone();
     let mut last_code = exit_code(initial).unwrap_or(0);
     let mut seen_running = initial.state.is_running();
     poll(|| {
+        if abandoned() {
+            return Some(Err("the client went away".into()));
+        }
         let info = match current(engine, &id) {
             Ok(Some(info)) => info,
             Ok(None) => return Some(Ok(backend.auto_remove.exit_code(&id).unwrap_or(last_code))),
@@ -191,11 +203,12 @@ pub fn reap_when_exited(backend: &Backend, id: &str) {
             Ok(Some(info)) => Some(exit_code(&info).unwrap_or(0)),
             Ok(None) | Err(_) => Some(0),
         });
+        backend.auto_remove.exited(&id, code);
         if let Err(error) = backend.engine.remove_container(&id, true) {
             if !matches!(error, EngineError::NotFound { .. }) {
                 eprintln!("wharf system service: removing container {id} (AutoRemove): {error}");
             }
         }
-        backend.auto_remove.removed(&id, code);
+        backend.auto_remove.removed(&id);
     });
 }
