@@ -1,7 +1,8 @@
 //! Images, volumes, networks, disk usage and events through the Engine API,
 //! driven by the real docker CLI against `wharf system service`: what the
 //! CLI makes through the socket is read back through wharf's own listings,
-//! and images go to and come back from a registry on 127.0.0.1.
+//! and images go to and come back from a registry on 127.0.0.1. docker-py
+//! (Debian's python3-docker) runs `scripts/docker_py_objects.py`.
 
 use crate::docker_api::{docker_cli, Docker, Service};
 use crate::harness::sandboxed;
@@ -220,6 +221,55 @@ fn images_go_through_a_registry_an_archive_and_the_event_stream() {
             assert!(lines.contains(&"container die api_once"), "{events}");
             docker.ok(&["rm", "api_once"]);
             drop(registry);
+        },
+    );
+}
+
+/// Debian's python3 with python3-docker, or None (after saying so).
+fn python_with_docker_py() -> Option<&'static str> {
+    let python = "/usr/bin/python3";
+    let found = std::process::Command::new(python)
+        .args(["-c", "import docker"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "python3-docker is missing: run scripts/install-deps.sh"
+    );
+    eprintln!("skipped: python3-docker is not installed (scripts/install-deps.sh)");
+    None
+}
+
+#[test]
+fn docker_py_drives_images_volumes_networks_containers_exec_logs_and_stats() {
+    let Some(python) = python_with_docker_py() else {
+        return;
+    };
+    sandboxed(
+        "docker_api_objects::docker_py_drives_images_volumes_networks_containers_exec_logs_and_stats",
+        |s| {
+            s.import_busybox();
+            let service = Service::start(s, &["--timeout", "0"]);
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/e2e/scripts/docker_py_objects.py");
+            let out = std::process::Command::new(python)
+                .arg(&script)
+                .arg(format!("unix://{}", service.socket.display()))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "docker-py script failed:\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("docker-py ok"));
+            let dir = s.work.path();
+            assert!(!s.ok(dir, &["volume", "ls", "-q"]).contains("py_data"));
+            assert!(!s.ok(dir, &["network", "ls"]).contains("py_net"));
         },
     );
 }
