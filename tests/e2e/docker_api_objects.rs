@@ -5,7 +5,7 @@
 //! (Debian's python3-docker) runs `scripts/docker_py_objects.py`.
 
 use crate::docker_api::{docker_cli, Docker, Service};
-use crate::harness::sandboxed;
+use crate::harness::{eventually, sandboxed};
 use wharf_testkit::registry::{RegistryAuth, TestRegistry};
 
 #[test]
@@ -270,6 +270,95 @@ fn docker_py_drives_images_volumes_networks_containers_exec_logs_and_stats() {
             let dir = s.work.path();
             assert!(!s.ok(dir, &["volume", "ls", "-q"]).contains("py_data"));
             assert!(!s.ok(dir, &["network", "ls"]).contains("py_net"));
+        },
+    );
+}
+
+const COMPOSE_FILE: &str = r#"version: "3.8"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "echo hello-from-web > /www/index.html; httpd -f -p 8080 -h /www"]
+    ports: ["18080:8080"]
+    volumes: ["www:/www"]
+    networks: [back]
+  worker:
+    image: busybox
+    command: ["sleep", "300"]
+    networks: [back]
+networks:
+  back: {}
+volumes:
+  www: {}
+"#;
+
+#[test]
+fn docker_compose_1_29_brings_a_project_up_and_down_through_the_socket() {
+    let compose = std::path::Path::new("/usr/bin/docker-compose");
+    if !compose.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "docker-compose is missing: run scripts/install-deps.sh"
+        );
+        eprintln!("skipped: docker-compose is not installed (scripts/install-deps.sh)");
+        return;
+    }
+    sandboxed(
+        "docker_api_objects::docker_compose_1_29_brings_a_project_up_and_down_through_the_socket",
+        |s| {
+            s.import_busybox();
+            let service = Service::start(s, &["--timeout", "0"]);
+            let project = s.work.path().join("shop");
+            std::fs::create_dir_all(&project).unwrap();
+            std::fs::write(project.join("docker-compose.yml"), COMPOSE_FILE).unwrap();
+            let run = |args: &[&str]| {
+                let out = std::process::Command::new(compose)
+                    .args(args)
+                    .current_dir(&project)
+                    .env(
+                        "DOCKER_HOST",
+                        format!("unix://{}", service.socket.display()),
+                    )
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "docker-compose {args:?} failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            run(&["up", "-d"]);
+            let page = eventually(
+                "the published port",
+                std::time::Duration::from_secs(20),
+                || {
+                    let out = std::process::Command::new("curl")
+                        .args(["-sf", "http://127.0.0.1:18080/index.html"])
+                        .output()
+                        .ok()?;
+                    out.status
+                        .success()
+                        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+                },
+            );
+            assert_eq!(page.trim(), "hello-from-web");
+            let listed = s.ok(&project, &["ps", "--format", "{{.Service}} {{.State}}"]);
+            assert!(listed.contains("web running"), "{listed}");
+            assert!(listed.contains("worker running"), "{listed}");
+            let labels = s.ok(
+                &project,
+                &[
+                    "container",
+                    "inspect",
+                    "-f",
+                    "{{index .Config.Labels \"com.docker.compose.project\"}}",
+                    "shop_web_1",
+                ],
+            );
+            assert_eq!(labels.trim(), "shop");
+            run(&["down"]);
+            assert!(s.ok(&project, &["ps", "-a", "-q"]).trim().is_empty());
+            assert!(!s.ok(&project, &["network", "ls"]).contains("shop_back"));
         },
     );
 }
