@@ -228,7 +228,7 @@ fn container_run_takes_docker_s_block_io_flags() {
                 &["container", "update", "--blkio-weight", "5", "bw"],
             );
             assert!(
-                err.contains("blkio_weight") && err.contains("10..=1000"),
+                err.contains("--blkio-weight") && err.contains("from 10 to 1000"),
                 "{err}"
             );
             let parent = wharf_testkit::sandbox::cgroup_parent();

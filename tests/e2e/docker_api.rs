@@ -17,7 +17,7 @@ use std::time::Duration;
 const DOCKER_CLI: &str = "/var/cache/wharf-dev/docker-cli/docker";
 
 /// The docker CLI, or None (after saying so) when it is not installed.
-fn docker_cli() -> Option<PathBuf> {
+pub fn docker_cli() -> Option<PathBuf> {
     let path = PathBuf::from(DOCKER_CLI);
     if path.exists() {
         return Some(path);
@@ -31,13 +31,13 @@ fn docker_cli() -> Option<PathBuf> {
 }
 
 /// `wharf system service` on a socket in the sandbox; ended when dropped.
-struct Service {
+pub struct Service {
     child: Child,
-    socket: PathBuf,
+    pub socket: PathBuf,
 }
 
 impl Service {
-    fn start(s: &Sandbox, extra: &[&str]) -> Service {
+    pub fn start(s: &Sandbox, extra: &[&str]) -> Service {
         let socket = s.work.path().join("run/docker.sock");
         let uri = format!("unix://{}", socket.display());
         let mut args = vec!["system", "service"];
@@ -93,14 +93,14 @@ impl Drop for Service {
     }
 }
 
-struct Docker<'a> {
-    cli: PathBuf,
-    service: &'a Service,
-    dir: &'a Path,
+pub struct Docker<'a> {
+    pub cli: PathBuf,
+    pub service: &'a Service,
+    pub dir: &'a Path,
 }
 
 impl Docker<'_> {
-    fn command(&self, args: &[&str]) -> Command {
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.cli);
         command
             .args(args)
@@ -114,11 +114,11 @@ impl Docker<'_> {
         command
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("running docker")
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
             out.status.success(),

@@ -95,6 +95,25 @@ pub enum AppError {
     /// docker options wharf cannot honour, by flag.
     #[error("{} not supported by wharf: {reason}", .flags.join(", "))]
     Unsupported { flags: Vec<String>, reason: String },
+    /// A listing filter that cannot be read or applied.
+    #[error(transparent)]
+    Filter(#[from] crate::filters::FilterError),
+    /// An engine refusal whose own message says it all (a volume or network
+    /// in use, one that does not exist).
+    #[error(transparent)]
+    EngineRefused(EngineError),
+    /// No object of that kind by that name or id: docker's `network x not found`.
+    #[error("{kind} {name} not found")]
+    NoSuchObject { kind: &'static str, name: String },
+    /// A `network create` wharf's bridge driver cannot make.
+    #[error(transparent)]
+    NetworkCreate(#[from] crate::networks::CreateError),
+    /// A log flag that cannot be read.
+    #[error(transparent)]
+    LogFlag(#[from] crate::logs::LogsError),
+    /// Log readers that failed, one message each.
+    #[error("{}", .0.join("; "))]
+    Logs(Vec<String>),
     /// A container operation docker refuses in the container's state.
     #[error("{0}")]
     Refused(String),

@@ -88,3 +88,20 @@ pub fn pull_options(
         concurrency: 3,
     })
 }
+
+/// The registry a login names: `https://host:5000/v2/` → `host:5000`;
+/// Docker Hub's several names (and none) → `docker.io`.
+pub fn server_domain(server: Option<&str>) -> String {
+    let s = server.unwrap_or(wharf_image::reference::DEFAULT_DOMAIN);
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
+    let host = s.split('/').next().unwrap_or(s);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" | "" => {
+            wharf_image::reference::DEFAULT_DOMAIN.to_string()
+        }
+        h => h.to_string(),
+    }
+}

@@ -104,6 +104,15 @@ impl From<AppError> for ApiError {
                 EngineError::NotFound { .. } => (StatusCode::NOT_FOUND, engine_message(source)),
                 other => (engine_status(other), wharf_app::error_chain(&error)),
             },
+            AppError::EngineRefused(source) => (engine_status(source), engine_message(source)),
+            AppError::NoSuchObject { .. } => (StatusCode::NOT_FOUND, error.to_string()),
+            AppError::NetworkCreate(wharf_app::networks::CreateError::Exists(_)) => {
+                (StatusCode::CONFLICT, error.to_string())
+            }
+            AppError::Filter(_)
+            | AppError::NetworkCreate(_)
+            | AppError::LogFlag(_)
+            | AppError::PullPolicy(_) => (StatusCode::BAD_REQUEST, error.to_string()),
             AppError::NameInUse { .. } | AppError::ContainerNotRunning(_) => {
                 (StatusCode::CONFLICT, error.to_string())
             }

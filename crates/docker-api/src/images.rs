@@ -1,24 +1,427 @@
-//! The Engine API's images endpoints (not served yet: 501).
+//! The Engine API's images endpoints: list (`all`, filters `dangling`,
+//! `label`, `reference`), inspect, history, tag, delete (`force`,
+//! `noprune`), prune, pull (`POST /images/create`, docker's JSON progress
+//! stream, `X-Registry-Auth`) and `fromSrc` import, push, save (`get`) and
+//! load, over the core's image operations and the local store. An image
+//! name may hold `/`, so it spans path segments (`/images/a/b:1/json`).
 
 use crate::backend::Backend;
 use crate::error::ApiError;
 use crate::reply::Reply;
 use crate::request::Request;
 use crate::router::Handler;
-use hyper::Method;
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Mutex;
+use wharf_app::image_store;
+use wharf_image::progress::{ItemStatus, Progress};
+use wharf_image::ImageDetails;
 
 /// The handler for `method` on `path`, if this module serves it.
-pub fn route(_method: &Method, path: &[&str]) -> Option<Handler> {
-    match path {
-        ["images", ..] | ["distribution", ..] | ["commit"] => Some(not_implemented),
+pub fn route(method: &Method, path: &[&str]) -> Option<Handler> {
+    match (method, path) {
+        (&Method::GET, ["images", "json"]) => Some(list),
+        (&Method::POST, ["images", "create"]) => Some(create),
+        (&Method::POST, ["images", "prune"]) => Some(prune),
+        (&Method::POST, ["images", "load"]) => Some(load),
+        (&Method::GET, ["images", "get"]) => Some(save),
+        (&Method::GET, ["images", _, .., "json"]) => Some(inspect),
+        (&Method::GET, ["images", _, .., "history"]) => Some(history),
+        (&Method::GET, ["images", _, .., "get"]) => Some(save),
+        (&Method::POST, ["images", _, .., "tag"]) => Some(tag),
+        (&Method::POST, ["images", _, .., "push"]) => Some(push),
+        (&Method::DELETE, ["images", _, ..]) => Some(delete),
         _ => None,
     }
 }
 
-fn not_implemented(_backend: &Backend, request: Request) -> Result<Reply, ApiError> {
-    Err(ApiError::not_implemented(&format!(
-        "{} /{}",
-        request.method,
-        request.path.join("/")
-    )))
+/// The image name of `/images/{name}/{action}` (or of `/images/{name}`
+/// when `action` is false).
+fn image_name(request: &Request, action: bool) -> String {
+    let end = request.path.len() - usize::from(action);
+    request.path[1..end].join("/")
+}
+
+/// docker's `ImageSummary` of one listed image.
+fn summary(image: &ImageDetails, containers: &[wharf_engine_api::ContainerInfo]) -> Value {
+    let labels = image
+        .config
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default();
+    let users = containers.iter().filter(|c| c.image_id == image.id).count();
+    json!({
+        "Id": image.id,
+        "ParentId": "",
+        "RepoTags": image.repo_tags,
+        "RepoDigests": image.repo_digests,
+        "Created": image.created,
+        "Size": image.size,
+        "SharedSize": -1,
+        "VirtualSize": image.size,
+        "Labels": labels,
+        "Containers": users,
+    })
+}
+
+fn list(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let filters = crate::volumes::filters(&request)?;
+    let images = image_store::list(&backend.engine, &filters)?;
+    let containers = wharf_engine_api::Engine::list_containers(&backend.engine, &[])?;
+    // docker lists only the names that match a reference filter.
+    let patterns: Vec<&str> = filters
+        .iter()
+        .filter(|f| f.key == "reference")
+        .map(|f| f.value.as_str())
+        .collect();
+    let documents: Vec<Value> = images
+        .into_iter()
+        .map(|mut image| {
+            if !patterns.is_empty() {
+                image.repo_tags.retain(|t| {
+                    patterns
+                        .iter()
+                        .all(|p| image_store::reference_matches(p, t))
+                });
+            }
+            summary(&image, &containers)
+        })
+        .collect();
+    Ok(Reply::ok(json!(documents)))
+}
+
+/// The details of image `name`, or docker's 404 `No such image`.
+fn details(backend: &Backend, name: &str) -> Result<ImageDetails, ApiError> {
+    backend
+        .engine
+        .images()
+        .inspect(name)
+        .map_err(|_| ApiError::no_such("image", name))
+}
+
+fn inspect(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let image = details(backend, &image_name(&request, true))?;
+    Ok(Reply::ok(image_store::inspect_document(&image)))
+}
+
+fn history(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let name = image_name(&request, true);
+    let image = details(backend, &name)?;
+    let rows = backend
+        .engine
+        .images()
+        .history(&image.id)
+        .map_err(|e| ApiError::internal(format!("reading the history of {name}: {e}")))?;
+    let documents: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| {
+            json!({
+                "Id": row.id,
+                "Created": row.created.unwrap_or(0),
+                "CreatedBy": row.created_by,
+                "Tags": if index == 0 { json!(image.repo_tags) } else { Value::Null },
+                "Size": row.size,
+                "Comment": row.comment,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(json!(documents)))
+}
+
+fn tag(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let source = image_name(&request, true);
+    details(backend, &source)?;
+    let repo = request
+        .query
+        .get("repo")
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ApiError::bad_request("repo is required: give the new name as ?repo="))?;
+    let target = match request.query.get("tag").filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{repo}:{tag}"),
+        None => repo.to_string(),
+    };
+    backend
+        .engine
+        .images()
+        .tag(&source, &target)
+        .map_err(|e| ApiError::bad_request(format!("tagging {source} as {target}: {e}")))?;
+    Ok(Reply::empty(StatusCode::CREATED))
+}
+
+fn delete(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let name = image_name(&request, false);
+    details(backend, &name)?;
+    let force = request.query.bool("force", false);
+    // `noprune` keeps untagged parents; wharf's images have none to prune.
+    let _ = request.query.bool("noprune", false);
+    let lines = image_store::remove(&backend.engine, &name, force).map_err(|e| {
+        let error = ApiError::from(e);
+        if error.status() == StatusCode::BAD_REQUEST {
+            ApiError::conflict(error.to_string())
+        } else {
+            error
+        }
+    })?;
+    let entries: Vec<Value> = image_store::removed_entries(&lines)
+        .iter()
+        .map(image_store::Removed::document)
+        .collect();
+    Ok(Reply::ok(json!(entries)))
+}
+
+fn prune(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let filters = request.query.filters()?;
+    // docker prunes dangling images unless `dangling=false` asks for all.
+    let all = filters
+        .get("dangling")
+        .is_some_and(|v| v.iter().any(|d| d == "false" || d == "0"));
+    if let Some(key) = filters.keys().find(|k| *k != "dangling") {
+        return Err(ApiError::bad_request(format!(
+            "invalid filter {key:?}: wharf prunes images by dangling only"
+        )));
+    }
+    let report = image_store::prune(&backend.engine, all)?;
+    let entries: Vec<Value> = image_store::removed_entries(&report.lines)
+        .iter()
+        .map(image_store::Removed::document)
+        .collect();
+    Ok(Reply::ok(json!({
+        "ImagesDeleted": entries,
+        "SpaceReclaimed": report.reclaimed_bytes,
+    })))
+}
+
+/// docker's JSON progress message for one pull or push event.
+pub fn progress_message(event: &Progress) -> Value {
+    match event {
+        Progress::Line(text) => json!({ "status": text }),
+        Progress::Item { id, status } => {
+            let detail = match status {
+                ItemStatus::Downloading { done, total } | ItemStatus::Pushing { done, total } => {
+                    json!({ "current": done, "total": total })
+                }
+                _ => json!({}),
+            };
+            json!({ "status": status.text(), "progressDetail": detail, "id": id })
+        }
+    }
+}
+
+/// docker's error message in a progress stream.
+pub fn error_message(message: &str) -> Value {
+    json!({ "errorDetail": { "message": message }, "error": message })
+}
+
+/// A JSON-lines progress body collected while an operation runs.
+#[derive(Default)]
+struct ProgressBody {
+    lines: Mutex<Vec<u8>>,
+}
+
+impl ProgressBody {
+    fn push(&self, message: &Value) {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines.extend_from_slice(message.to_string().as_bytes());
+        lines.push(b'\n');
+    }
+
+    fn reply(self) -> Reply {
+        Reply::Full {
+            status: StatusCode::OK,
+            headers: vec![("content-type", "application/json".into())],
+            body: self.lines.into_inner().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+}
+
+/// `POST /images/create`: pull `fromImage` (with `tag` or a digest), or
+/// import `fromSrc=-` from the body.
+fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
+    if let Some(source) = request.query.get("fromSrc") {
+        if source != "-" {
+            return Err(ApiError::bad_request(
+                "fromSrc: wharf imports from the request body only (fromSrc=-)",
+            ));
+        }
+        let reference = match (request.query.get("repo"), request.query.get("tag")) {
+            (Some(repo), Some(tag)) if !repo.is_empty() && !tag.is_empty() => {
+                Some(format!("{repo}:{tag}"))
+            }
+            (Some(repo), _) if !repo.is_empty() => Some(repo.to_string()),
+            _ => None,
+        };
+        let changes: Vec<String> = request
+            .query
+            .all("changes")
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let id = backend
+            .engine
+            .images()
+            .import(&mut request.body, reference.as_deref(), &changes)
+            .map_err(|e| ApiError::bad_request(format!("importing the request body: {e}")))?;
+        let body = ProgressBody::default();
+        body.push(&json!({ "status": id }));
+        return Ok(body.reply());
+    }
+    let image = request
+        .query
+        .get("fromImage")
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| ApiError::bad_request("fromImage or fromSrc is required"))?;
+    let reference = match request.query.get("tag").filter(|t| !t.is_empty()) {
+        Some(tag) if tag.starts_with("sha256:") => format!("{image}@{tag}"),
+        Some(tag) => format!("{image}:{tag}"),
+        None => image.to_string(),
+    };
+    let platform = request.query.get("platform").filter(|p| !p.is_empty());
+    let credentials = crate::auth::registry_auth(&request)?;
+    let body = ProgressBody::default();
+    let warn = |warning: String| body.push(&json!({ "status": warning }));
+    let mut options = wharf_app::registry::pull_options(&reference, platform, &warn)
+        .map_err(|e| ApiError::bad_request(format!("pulling {reference}: {e}")))?;
+    if credentials.is_some() {
+        options.credentials = credentials;
+    }
+    let outcome = backend
+        .engine
+        .images()
+        .pull(&reference, &options, &|event| {
+            body.push(&progress_message(&event))
+        });
+    match outcome {
+        Ok(_) => Ok(body.reply()),
+        // Before any progress, docker answers a missing image with a 404.
+        Err(e) if body.lines.lock().map(|l| l.is_empty()).unwrap_or(false) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("pull access denied or manifest unknown for {reference}: {e}"),
+        )),
+        Err(e) => {
+            body.push(&error_message(&wharf_app::error_chain(&e)));
+            Ok(body.reply())
+        }
+    }
+}
+
+fn push(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let name = image_name(&request, true);
+    let reference = match request.query.get("tag").filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{name}:{tag}"),
+        None => name,
+    };
+    details(backend, &reference)?;
+    let credentials = crate::auth::registry_auth(&request)?;
+    let body = ProgressBody::default();
+    let warn = |warning: String| body.push(&json!({ "status": warning }));
+    let mut options = wharf_app::registry::push_options(&reference, &warn)?;
+    if credentials.is_some() {
+        options.credentials = credentials;
+    }
+    let outcome = backend
+        .engine
+        .images()
+        .push(&reference, &options, &|event| {
+            body.push(&progress_message(&event))
+        });
+    if let Err(e) = outcome {
+        body.push(&error_message(&wharf_app::error_chain(&e)));
+    }
+    Ok(body.reply())
+}
+
+/// `GET /images/get?names=…` and `GET /images/{name}/get`: a docker-archive
+/// tar of the images.
+fn save(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let names: Vec<String> = if request.segment(1) == "get" && request.path.len() == 2 {
+        request
+            .query
+            .all("names")
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    } else {
+        vec![image_name(&request, true)]
+    };
+    if names.is_empty() {
+        return Err(ApiError::bad_request(
+            "names is required: give the images to save as ?names=",
+        ));
+    }
+    for name in &names {
+        details(backend, name)?;
+    }
+    let mut tar = Vec::new();
+    backend
+        .engine
+        .images()
+        .save(&names, &mut tar)
+        .map_err(|e| ApiError::internal(format!("saving {}: {e}", names.join(", "))))?;
+    Ok(Reply::Full {
+        status: StatusCode::OK,
+        headers: vec![("content-type", "application/x-tar".into())],
+        body: tar,
+    })
+}
+
+/// `POST /images/load`: a docker-archive or OCI layout tar in the body.
+fn load(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
+    // `quiet` (sent when the client's output is no terminal) hides progress
+    // bars only; wharf sends none, and docker prints the loaded names anyway.
+    let _ = request.query.bool("quiet", false);
+    let platform = request
+        .query
+        .get("platform")
+        .filter(|p| !p.is_empty())
+        .map(wharf_image::pull::parse_platform)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("platform: {e}")))?;
+    let lines = backend
+        .engine
+        .images()
+        .load(&mut request.body, "the request body", platform.as_ref())
+        .map_err(|e| ApiError::bad_request(format!("loading the request body: {e}")))?;
+    let body = ProgressBody::default();
+    for line in lines {
+        body.push(&json!({ "stream": format!("{line}\n") }));
+    }
+    Ok(body.reply())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_slashes_reach_their_handler() {
+        assert!(route(&Method::GET, &["images", "json"]).is_some());
+        assert!(route(
+            &Method::GET,
+            &["images", "127.0.0.1:5000", "app:v1", "json"]
+        )
+        .is_some());
+        assert!(route(&Method::POST, &["images", "library", "busybox", "tag"]).is_some());
+        assert!(route(&Method::DELETE, &["images", "a", "b"]).is_some());
+        assert!(route(&Method::GET, &["images", "a", "get"]).is_some());
+        assert!(route(&Method::PUT, &["images", "a"]).is_none());
+    }
+
+    #[test]
+    fn progress_reads_as_dockers_json_messages() {
+        let item = Progress::Item {
+            id: "abc".into(),
+            status: ItemStatus::Downloading { done: 5, total: 10 },
+        };
+        assert_eq!(
+            progress_message(&item),
+            json!({"status": "Downloading", "progressDetail": {"current": 5, "total": 10}, "id": "abc"})
+        );
+        assert_eq!(
+            progress_message(&Progress::Line("Digest: sha256:x".into())),
+            json!({"status": "Digest: sha256:x"})
+        );
+        assert_eq!(error_message("boom")["errorDetail"]["message"], "boom");
+    }
 }

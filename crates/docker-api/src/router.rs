@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::reply::Reply;
 use crate::request::Request;
 use crate::version::{self, ApiVersion};
-use crate::{auth, build, containers, events, exec, images, networks, system, volumes};
+use crate::{auth, build, containers, disk, events, exec, images, networks, system, volumes};
 use hyper::{Method, StatusCode};
 
 /// A handler runs on a blocking thread and answers one request.
@@ -20,6 +20,7 @@ pub type Route = fn(&Method, &[&str]) -> Option<Handler>;
 /// Every module's table, asked in order.
 const ROUTES: &[Route] = &[
     system::route,
+    disk::route,
     containers::route,
     exec::route,
     images::route,

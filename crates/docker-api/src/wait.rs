@@ -146,7 +146,14 @@ pub fn wait(
         }
         let info = match current(engine, &id) {
             Ok(Some(info)) => info,
-            Ok(None) => return Some(Ok(backend.auto_remove.exit_code(&id).unwrap_or(last_code))),
+            Ok(None) => {
+                let code = backend
+                    .auto_remove
+                    .exit_code(&id)
+                    .or_else(|| recorded_exit_code(backend, &id))
+                    .unwrap_or(last_code);
+                return Some(Ok(code));
+            }
             Err(error) => return Some(Err(error.to_string())),
         };
         seen_running |= info.state.is_running();
@@ -201,7 +208,7 @@ pub fn reap_when_exited(backend: &Backend, id: &str) {
         let code = poll(|| match current(&backend.engine, &id) {
             Ok(Some(info)) if info.state.is_running() => None,
             Ok(Some(info)) => Some(exit_code(&info).unwrap_or(0)),
-            Ok(None) | Err(_) => Some(0),
+            Ok(None) | Err(_) => Some(recorded_exit_code(&backend, &id).unwrap_or(0)),
         });
         backend.auto_remove.exited(&id, code);
         if let Err(error) = backend.engine.remove_container(&id, true) {
@@ -211,4 +218,18 @@ pub fn reap_when_exited(backend: &Backend, id: &str) {
         }
         backend.auto_remove.removed(&id);
     });
+}
+
+/// The exit code of the container's last `die` event: all that is left of
+/// an `AutoRemove` container that its monitor removed as soon as it ended.
+fn recorded_exit_code(backend: &Backend, id: &str) -> Option<i32> {
+    let filter = wharf_engine::events::EventFilter::default();
+    let mut code = None;
+    let _ = wharf_engine::events::read_host_events(&backend.root, &filter, &mut |event| {
+        if event.id == id && event.action == "die" {
+            code = event.attributes.get("exitCode").and_then(|c| c.parse().ok());
+        }
+        true
+    });
+    code
 }

@@ -31,22 +31,17 @@ const STEP_ETC_FILES: [&str; 2] = ["etc/resolv.conf", "etc/hosts"];
 
 impl RunExecutor for crate::LinuxEngine {
     fn run(&self, step: &RunStep<'_>) -> Result<RunOutcome, RunError> {
-        let fail = |what: &str, e: String| RunError(format!("{what}: {e}"));
-        let id = store::new_id().map_err(|e| fail("making a step id", e.to_string()))?;
+        let id = store::new_id().map_err(|e| RunError::new("making a step id", e))?;
         let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| fail("creating the output pipe", e.to_string()))?;
+            .map_err(|e| RunError::new("creating the output pipe", e))?;
         let err_w = out_w
             .try_clone()
-            .map_err(|e| fail("duplicating the output pipe", e.to_string()))?;
+            .map_err(|e| RunError::new("duplicating the output pipe", e))?;
         let cgroup_parent = format!("{}/build", self.config.cgroup_parent);
         let new_netns = step.network != RunNetwork::Host;
         let hostname = id[..12].to_string();
-        let mut mounts = write_step_etc_files(step, &hostname, new_netns).map_err(|e| {
-            fail(
-                "writing the step's /etc/resolv.conf and /etc/hosts",
-                e.to_string(),
-            )
-        })?;
+        let mut mounts = write_step_etc_files(step, &hostname, new_netns)
+            .map_err(|e| RunError::new("writing the step's /etc/resolv.conf and /etc/hosts", e))?;
         mounts.extend(step.mounts.iter().map(|m| MountSpec {
             kind: match m.kind {
                 StepMountKind::Bind => MountKind::Bind,
@@ -98,8 +93,8 @@ impl RunExecutor for crate::LinuxEngine {
         };
         // `config` (with our write ends of the pipe) is consumed: once the step's
         // processes are gone the reader sees end-of-file.
-        let spawned =
-            wharf_runtime::spawn(config, &mut before_start).map_err(|e| RunError(e.to_string()))?;
+        let spawned = wharf_runtime::spawn(config, &mut before_start)
+            .map_err(|e| RunError::new("starting the step's process", e))?;
         let mut reader = BufReader::with_capacity(64 * 1024, File::from(out_r));
         let mut buf = Vec::new();
         loop {

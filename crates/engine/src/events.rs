@@ -190,6 +190,70 @@ pub fn read_events(
     }
 }
 
+/// The events of every project whose log exists under the state directory
+/// `root` (the Engine API's host-wide `/events`): without follow, merged
+/// oldest first; following, each project's log on a thread of its own,
+/// passed on as they come. A project whose first event comes after the
+/// start is not followed.
+pub fn read_host_events(
+    root: &Path,
+    filter: &EventFilter,
+    sink: &mut dyn FnMut(ContainerEvent) -> bool,
+) -> Result<(), EngineError> {
+    let layout = Layout {
+        root: root.to_path_buf(),
+    };
+    let dir = root.join("events");
+    let mut projects: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".jsonl").map(str::to_string)
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(EngineError::io(format!("reading {}", dir.display()), e)),
+    };
+    projects.sort();
+    if !filter.follow {
+        let mut all = Vec::new();
+        for project in &projects {
+            read_events(&layout, project, filter, &mut |event| {
+                all.push(event);
+                true
+            })?;
+        }
+        all.sort_by_key(|e| e.time_ns);
+        for event in all {
+            if !sink(event) {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for project in &projects {
+            let sender = sender.clone();
+            let layout = &layout;
+            scope.spawn(move || {
+                read_events(layout, project, filter, &mut |event| {
+                    sender.send(event).is_ok()
+                })
+            });
+        }
+        drop(sender);
+        for event in receiver.iter() {
+            if !sink(event) {
+                break;
+            }
+        }
+        drop(receiver);
+    });
+    Ok(())
+}
+
 /// Pass the complete lines available now; a partial last line stays for the
 /// next call. False when the sink wants no more.
 fn pass_lines(

@@ -17,9 +17,9 @@ impl RunExecutor for WriteExec {
         let script = step.args.last().cloned().unwrap_or_default();
         let name = script.split_whitespace().last().unwrap_or("out");
         let dir = step.upper_dir.join("var/out");
-        std::fs::create_dir_all(&dir).map_err(|e| RunError(e.to_string()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| RunError::new("creating the step output", e))?;
         std::fs::write(dir.join(name), vec![b'x'; 256 * 1024])
-            .map_err(|e| RunError(e.to_string()))?;
+            .map_err(|e| RunError::new("writing the step output", e))?;
         Ok(RunOutcome { exit_code: 0 })
     }
 }

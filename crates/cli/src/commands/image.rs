@@ -9,6 +9,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::IsTerminal;
+use wharf_app::filters::Filters;
+use wharf_app::image_store;
 use wharf_image::ImageDetails;
 
 #[derive(Subcommand, Debug)]
@@ -150,7 +152,7 @@ pub fn image(global: &GlobalOptions, command: ImageCommand) -> Result<i32> {
             let engine = global.engine()?;
             let mut failed = false;
             for image in &args.images {
-                match engine.remove_image(image, args.force) {
+                match image_store::remove(&engine, image, args.force) {
                     Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
                     Err(e) => {
                         eprintln!("error: {e}");
@@ -195,77 +197,18 @@ fn import(global: &GlobalOptions, args: ImportArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `busybox:latest` from `docker.io/library/busybox:latest`.
-fn split_reference(reference: &str) -> (String, String) {
-    match wharf_image::reference::Reference::parse(reference) {
-        Ok(r) => (r.familiar_repository(), r.tag_or_latest().to_string()),
-        Err(_) => (reference.to_string(), String::new()),
-    }
-}
-
 pub fn ls(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
-    let engine = global.engine()?;
-    let images = engine.images().list_details()?;
+    let filters = Filters::from_flags(&args.filters, "dangling=true")?;
+    let images = image_store::list(&global.engine()?, &filters)?;
     render_images(images, &args)
 }
 
 /// `wharf images`: the images the project's containers use, as docker compose.
 pub fn project_images(global: &GlobalOptions, args: LsArgs) -> Result<i32> {
     let (_, project) = global.project_or_name()?;
-    let engine = global.engine()?;
-    let containers = wharf_engine_api::Engine::list_containers(
-        &engine,
-        &[(wharf_engine_api::labels::PROJECT, project.as_str())],
-    )?;
-    let ids: Vec<String> = containers.iter().map(|c| c.image_id.clone()).collect();
-    let images = engine
-        .images()
-        .list_details()?
-        .into_iter()
-        .filter(|i| ids.contains(&i.id))
-        .collect();
+    let filters = Filters::from_flags(&args.filters, "dangling=true")?;
+    let images = image_store::project_images(&global.engine()?, &project, &filters)?;
     render_images(images, &args)
-}
-
-fn filter_images(mut images: Vec<ImageDetails>, filters: &[String]) -> Result<Vec<ImageDetails>> {
-    for f in filters {
-        let (key, value) = f.split_once('=').with_context(|| {
-            format!("bad filter {f:?}: expected KEY=VALUE such as dangling=true")
-        })?;
-        match key {
-            "dangling" => {
-                let want = match value {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => anyhow::bail!("bad filter {f:?}: dangling takes true or false"),
-                };
-                images.retain(|i| i.repo_tags.is_empty() == want);
-            }
-            "reference" => {
-                images.retain(|i| {
-                    i.repo_tags.iter().any(|t| {
-                        glob_match(value, t) || glob_match(value, split_reference(t).0.as_str())
-                    })
-                });
-            }
-            _ => anyhow::bail!("unsupported filter {key:?}: wharf supports dangling and reference"),
-        }
-    }
-    Ok(images)
-}
-
-/// `*` matches any run of characters except `/`; `?` one character.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && t[0] != b'/' && go(p, &t[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), text.as_bytes())
 }
 
 /// The fields of an `images` row and docker's headers for them.
@@ -285,7 +228,6 @@ const LS_HEADERS: &Headers = &[
 
 fn render_images(images: Vec<ImageDetails>, args: &LsArgs) -> Result<i32> {
     let format = Format::parse("--format", &args.format)?;
-    let images = filter_images(images, &args.filters)?;
     let now = units::now_secs();
     let mut rows = Vec::new();
     let mut entries = Vec::new();
@@ -303,7 +245,11 @@ fn render_images(images: Vec<ImageDetails>, args: &LsArgs) -> Result<i32> {
         let tags: Vec<(String, String)> = if image.repo_tags.is_empty() {
             vec![("<none>".into(), "<none>".into())]
         } else {
-            image.repo_tags.iter().map(|t| split_reference(t)).collect()
+            image
+                .repo_tags
+                .iter()
+                .map(|t| image_store::split_reference(t))
+                .collect()
         };
         for (repository, tag) in tags {
             let digest = image
@@ -381,30 +327,8 @@ fn load(global: &GlobalOptions, args: LoadArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Docker's `image inspect` object.
-pub fn inspect_json(d: &ImageDetails) -> serde_json::Value {
-    let c = &d.config_json;
-    let field = |k: &str| c.get(k).cloned().unwrap_or(serde_json::Value::Null);
-    json!({
-        "Id": d.id,
-        "RepoTags": d.repo_tags,
-        "RepoDigests": d.repo_digests,
-        "Parent": "",
-        "Comment": d.config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
-        "Created": field("created"),
-        "DockerVersion": c.get("docker_version").cloned().unwrap_or(json!("")),
-        "Author": c.get("author").cloned().unwrap_or(json!("")),
-        "Config": field("config"),
-        "Architecture": field("architecture"),
-        "Variant": c.get("variant").cloned(),
-        "Os": field("os"),
-        "Size": d.size,
-        "GraphDriver": {"Name": "overlay2", "Data": null},
-        "RootFS": {"Type": "layers", "Layers": d.config.rootfs.diff_ids},
-        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
-        "Descriptor": {"mediaType": d.manifest.media_type, "digest": d.manifest.digest, "size": d.manifest.size},
-    })
-}
+/// docker's `image inspect` document (also `docker inspect`'s).
+pub use image_store::inspect_document as inspect_json;
 
 fn inspect(global: &GlobalOptions, args: InspectArgs) -> Result<i32> {
     // A bad template fails before any image is read.
@@ -517,13 +441,15 @@ fn prune(global: &GlobalOptions, args: PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    let engine = global.engine()?;
-    let (lines, reclaimed) = engine.prune_images(args.all)?;
-    if !lines.is_empty() {
+    let report = image_store::prune(&global.engine()?, args.all)?;
+    if !report.lines.is_empty() {
         println!("Deleted Images:");
-        lines.iter().for_each(|l| println!("{l}"));
+        report.lines.iter().for_each(|l| println!("{l}"));
         println!();
     }
-    println!("Total reclaimed space: {}", units::decimal_size(reclaimed));
+    println!(
+        "Total reclaimed space: {}",
+        units::decimal_size(report.reclaimed_bytes)
+    );
     Ok(0)
 }

@@ -32,19 +32,7 @@ pub struct LogoutArgs {
     pub server: Option<String>,
 }
 
-/// `https://host:5000/v2/` → `host:5000`; Docker Hub's names → `docker.io`.
-fn server_domain(server: Option<&str>) -> String {
-    let s = server.unwrap_or(DEFAULT_DOMAIN);
-    let s = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .unwrap_or(s);
-    let host = s.split('/').next().unwrap_or(s);
-    match host {
-        "index.docker.io" | "registry-1.docker.io" | "" => DEFAULT_DOMAIN.to_string(),
-        h => h.to_string(),
-    }
-}
+use wharf_app::registry::server_domain;
 
 fn read_line(prompt: &str, hide: bool) -> Result<String> {
     let stdin = std::io::stdin();

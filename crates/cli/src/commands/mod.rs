@@ -99,18 +99,7 @@ pub fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> Strin
 }
 
 /// docker's `label=KEY` or `label=KEY=VALUE` filter against `labels`.
-pub fn label_filter_matches(
-    labels: &std::collections::BTreeMap<String, String>,
-    value: &str,
-) -> bool {
-    let (key, want) = match value.split_once('=') {
-        Some((k, want)) => (k, Some(want)),
-        None => (value, None),
-    };
-    labels
-        .get(key)
-        .is_some_and(|have| want.is_none_or(|w| w == have))
-}
+pub use wharf_app::filters::label_matches as label_filter_matches;
 
 /// `web-1` for `hello-web-1`: how docker compose names a container in logs.
 pub fn short_name(container: &ContainerInfo) -> String {

@@ -5,9 +5,11 @@
 use crate::context::GlobalOptions;
 use crate::render::format::{self, Format, Headers};
 use crate::render::table;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use wharf_engine_api::{ContainerInfo, Engine, EngineError, NetworkInfo, NetworkSpec};
+use wharf_app::filters::Filters;
+use wharf_app::networks;
+use wharf_engine_api::{Engine, NetworkInfo};
 
 #[derive(Subcommand, Debug)]
 pub enum NetworkCommand {
@@ -140,63 +142,28 @@ pub fn network(global: &GlobalOptions, command: NetworkCommand) -> Result<i32> {
         NetworkCommand::Rm(args) => rm(&engine, args),
         NetworkCommand::Inspect(args) => inspect(&engine, args),
         NetworkCommand::Prune(args) => prune(&engine, args),
-        NetworkCommand::Connect(args) => connect(&engine, args),
-        NetworkCommand::Disconnect(args) => disconnect(&engine, args),
-    }
-}
-
-fn connect(engine: &dyn Engine, args: ConnectArgs) -> Result<i32> {
-    let attachment = wharf_engine_api::NetworkAttachment {
-        network: args.network.clone(),
-        aliases: args.aliases,
-        ipv4_address: args.ip,
-        ipv6_address: args.ip6,
-        mac_address: None,
-    };
-    engine
-        .connect_network(&args.network, &args.container, &attachment)
-        .with_context(|| {
-            format!(
-                "connecting container {} to network {}",
-                args.container, args.network
-            )
-        })?;
-    Ok(0)
-}
-
-fn disconnect(engine: &dyn Engine, args: DisconnectArgs) -> Result<i32> {
-    engine
-        .disconnect_network(&args.network, &args.container, args.force)
-        .with_context(|| {
-            format!(
-                "disconnecting container {} from network {}",
-                args.container, args.network
-            )
-        })?;
-    Ok(0)
-}
-
-/// Keep the networks that pass every filter (docker's `label`, `label!`,
-/// `name`, `id`, `driver`).
-pub fn filter_networks(networks: Vec<NetworkInfo>, filters: &[String]) -> Result<Vec<NetworkInfo>> {
-    let mut out = networks;
-    for filter in filters {
-        let (key, value) = filter.split_once('=').with_context(|| {
-            format!("bad filter {filter:?}: expected KEY=VALUE such as label=com.example")
-        })?;
-        let label_matches = |n: &NetworkInfo| super::label_filter_matches(&n.labels, value);
-        match key {
-            "label" => out.retain(label_matches),
-            "label!" => out.retain(|n| !label_matches(n)),
-            "name" => out.retain(|n| n.name.contains(value)),
-            "id" => out.retain(|n| n.id.starts_with(value)),
-            "driver" => out.retain(|_| value == "bridge"),
-            _ => anyhow::bail!(
-                "unsupported filter {key:?}: wharf supports label, label!, name, id and driver"
-            ),
+        NetworkCommand::Connect(args) => {
+            let options = networks::ConnectOptions {
+                aliases: args.aliases,
+                ipv4_address: args.ip,
+                ipv6_address: args.ip6,
+            };
+            networks::connect(&engine, &args.network, &args.container, options)?;
+            Ok(0)
+        }
+        NetworkCommand::Disconnect(args) => {
+            networks::disconnect(&engine, &args.network, &args.container, args.force)?;
+            Ok(0)
         }
     }
-    Ok(out)
+}
+
+/// docker's `network inspect` document and the lookup by name, id or id
+/// prefix (also `docker inspect`'s).
+pub use networks::{find, inspect_document as inspect_json};
+
+fn filters(flags: &[String]) -> Result<Filters> {
+    Ok(Filters::from_flags(flags, "label=com.example")?)
 }
 
 fn short_id(id: &str) -> &str {
@@ -217,7 +184,7 @@ const LS_HEADERS: &Headers = &[
 
 fn ls(engine: &dyn Engine, args: LsArgs) -> Result<i32> {
     let format = Format::parse("--format", &args.format)?;
-    let networks = filter_networks(engine.list_networks(&[])?, &args.filters)?;
+    let networks = networks::list(engine, &filters(&args.filters)?)?;
     let id = |n: &NetworkInfo| {
         if args.no_trunc {
             n.id.clone()
@@ -262,199 +229,29 @@ fn ls_json(n: &NetworkInfo) -> serde_json::Value {
     })
 }
 
-fn ipam_config(n: &NetworkInfo) -> serde_json::Value {
-    let mut config = serde_json::json!({ "Subnet": n.subnet, "Gateway": n.gateway.to_string() });
-    if let Some(range) = &n.ip_range {
-        config["IPRange"] = range.clone().into();
-    }
-    if !n.aux_addresses.is_empty() {
-        config["AuxiliaryAddresses"] = serde_json::json!(n.aux_addresses);
-    }
-    config
-}
-
-fn ipam_config_v6(v6: &wharf_engine_api::Ipv6Pool) -> serde_json::Value {
-    let mut config = serde_json::json!({
-        "Subnet": v6.subnet.clone().unwrap_or_default(),
-        "Gateway": v6.gateway.clone().unwrap_or_default(),
-    });
-    if let Some(range) = &v6.ip_range {
-        config["IPRange"] = range.clone().into();
-    }
-    if !v6.aux_addresses.is_empty() {
-        config["AuxiliaryAddresses"] = serde_json::json!(v6.aux_addresses);
-    }
-    config
-}
-
-fn network_options(n: &NetworkInfo) -> serde_json::Value {
-    let mut options = serde_json::json!({ "com.docker.network.bridge.name": n.bridge });
-    if let Some(mtu) = n.mtu {
-        options["com.docker.network.driver.mtu"] = mtu.to_string().into();
-    }
-    options
-}
-
-/// `docker network inspect`'s fields (those wharf knows).
-pub fn inspect_json(n: &NetworkInfo, containers: &[ContainerInfo]) -> serde_json::Value {
-    let attached: serde_json::Map<String, serde_json::Value> = containers
-        .iter()
-        .filter_map(|c| {
-            let address = c.addresses.get(&n.name)?;
-            let prefix = n.subnet.split_once('/').map_or("", |(_, p)| p);
-            Some((
-                c.id.clone(),
-                serde_json::json!({
-                    "Name": c.name,
-                    "IPv4Address": format!("{address}/{prefix}"),
-                    "IPv6Address": match (c.addresses_v6.get(&n.name), &n.ipv6) {
-                        (Some(v6), Some(pool)) => {
-                            let subnet = pool.subnet.as_deref().unwrap_or_default();
-                            let prefix = subnet.split_once('/').map_or("", |(_, p)| p);
-                            format!("{v6}/{prefix}")
-                        }
-                        _ => String::new(),
-                    },
-                }),
-            ))
-        })
-        .collect();
-    serde_json::json!({
-        "Name": n.name,
-        "Id": n.id,
-        "Scope": "local",
-        "Driver": "bridge",
-        "EnableIPv6": n.ipv6.is_some(),
-        "IPAM": {
-            "Driver": "default",
-            "Options": {},
-            "Config": std::iter::once(ipam_config(n))
-                .chain(n.ipv6.iter().map(ipam_config_v6))
-                .collect::<Vec<_>>(),
-        },
-        "Attachable": false,
-        "Ingress": false,
-        "Containers": attached,
-        "Options": network_options(n),
-        "Labels": n.labels,
-    })
-}
-
 fn create(engine: &dyn Engine, args: CreateArgs) -> Result<i32> {
-    if args.driver != "bridge" {
-        anyhow::bail!(
-            "network driver {:?} is not supported: wharf creates bridge networks only",
-            args.driver
-        );
-    }
-    let mut opts = super::key_values(&args.opts, "opt")?;
-    let bridge_name = opts.remove("com.docker.network.bridge.name");
-    let mtu = match opts.remove("com.docker.network.driver.mtu") {
-        Some(text) => Some(
-            wharf_engine_api::parse_mtu(&text)
-                .ok_or_else(|| anyhow::anyhow!("MTU {text:?} is not a number from 68 to 65535"))?,
-        ),
-        None => None,
-    };
-    if let Some(key) = opts.keys().next() {
-        anyhow::bail!(
-            "network option {key:?} is not supported: wharf's bridge driver takes com.docker.network.bridge.name and com.docker.network.driver.mtu"
-        );
-    }
-    let aux_addresses = super::key_values(&args.aux_addresses, "aux-address")?;
-    let v4 = family_values(&args, &aux_addresses, false)?;
-    let v6 = family_values(&args, &aux_addresses, true)?;
-    if v6.subnet.is_some() && !args.ipv6 {
-        anyhow::bail!(
-            "--subnet {} is an IPv6 subnet: add --ipv6 to create a dual-stack network",
-            v6.subnet.unwrap_or_default()
-        );
-    }
-    let spec = NetworkSpec {
-        name: args.name.clone(),
-        labels: super::key_values(&args.labels, "label")?,
-        subnet: v4.subnet,
-        gateway: v4.gateway,
-        ip_range: v4.ip_range,
-        aux_addresses: v4.aux_addresses,
-        bridge_name,
-        mtu,
+    let options = networks::CreateOptions {
+        name: args.name,
+        driver: args.driver,
+        subnets: args.subnet,
+        gateways: args.gateway,
+        ip_ranges: args.ip_range,
+        ipv6: args.ipv6,
+        aux_addresses: super::key_values(&args.aux_addresses, "aux-address")?,
+        options: super::key_values(&args.opts, "opt")?,
         internal: args.internal,
-        ipv6: args.ipv6.then_some(v6),
+        labels: super::key_values(&args.labels, "label")?,
     };
-    match engine.create_network(&spec) {
-        Ok(id) => println!("{id}"),
-        Err(EngineError::Conflict { .. }) => {
-            anyhow::bail!("network with name {} already exists", args.name)
-        }
-        Err(e) => return Err(e.into()),
-    }
+    println!("{}", networks::create(engine, &options)?);
     Ok(0)
 }
 
-/// The `--subnet`, `--gateway`, `--ip-range` and `--aux-address` values of one
-/// address family (IPv6 ones contain ':'), at most one of each but aux addresses.
-fn family_values(
-    args: &CreateArgs,
-    aux_addresses: &std::collections::BTreeMap<String, String>,
-    ipv6: bool,
-) -> Result<wharf_engine_api::Ipv6Pool> {
-    let family = if ipv6 { "IPv6" } else { "IPv4" };
-    let of_family = |flag: &str, values: &[String]| -> Result<Option<String>> {
-        let mut values = values.iter().filter(|v| v.contains(':') == ipv6);
-        let first = values.next().cloned();
-        if values.next().is_some() {
-            anyhow::bail!(
-                "--{flag} is given twice for {family}: a network has one {family} subnet"
-            );
-        }
-        Ok(first)
-    };
-    let pool = wharf_engine_api::Ipv6Pool {
-        subnet: of_family("subnet", &args.subnet)?,
-        gateway: of_family("gateway", &args.gateway)?,
-        ip_range: of_family("ip-range", &args.ip_range)?,
-        aux_addresses: aux_addresses
-            .iter()
-            .filter(|(_, addr)| addr.contains(':') == ipv6)
-            .map(|(host, addr)| (host.clone(), addr.clone()))
-            .collect(),
-    };
-    let needs_subnet =
-        pool.gateway.is_some() || pool.ip_range.is_some() || !pool.aux_addresses.is_empty();
-    if needs_subnet && pool.subnet.is_none() && !ipv6 {
-        anyhow::bail!("--gateway, --ip-range and --aux-address need --subnet");
-    }
-    if needs_subnet && pool.subnet.is_none() && ipv6 {
-        anyhow::bail!("an IPv6 --gateway, --ip-range or --aux-address needs an IPv6 --subnet");
-    }
-    Ok(pool)
-}
-
-/// The network named or identified (id or unique id prefix) by `key`.
-pub fn find<'a>(networks: &'a [NetworkInfo], key: &str) -> Option<&'a NetworkInfo> {
-    networks
-        .iter()
-        .find(|n| n.name == key || n.id == key)
-        .or_else(|| {
-            let matches: Vec<_> = networks.iter().filter(|n| n.id.starts_with(key)).collect();
-            (matches.len() == 1).then(|| matches[0])
-        })
-}
-
 fn rm(engine: &dyn Engine, args: RmArgs) -> Result<i32> {
-    let networks = engine.list_networks(&[])?;
     let mut failures = Vec::new();
     for key in &args.names {
-        let Some(network) = find(&networks, key) else {
-            if !args.force {
-                failures.push(format!("network {key} not found"));
-            }
-            continue;
-        };
-        match engine.remove_network(&network.id) {
-            Ok(()) => println!("{key}"),
-            Err(EngineError::NotFound { .. }) if args.force => {}
+        match networks::remove(engine, key, args.force) {
+            Ok(true) => println!("{key}"),
+            Ok(false) => {}
             Err(e) => failures.push(e.to_string()),
         }
     }
@@ -508,20 +305,7 @@ fn prune(engine: &dyn Engine, args: PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    let networks = filter_networks(engine.list_networks(&[])?, &args.filters)?;
-    let containers = engine.list_containers(&[])?;
-    let mut deleted = Vec::new();
-    for n in networks {
-        // A network any container (running or not) is attached to stays.
-        if containers.iter().any(|c| c.addresses.contains_key(&n.name)) {
-            continue;
-        }
-        match engine.remove_network(&n.id) {
-            Ok(()) => deleted.push(n.name),
-            Err(EngineError::Invalid(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let deleted = networks::prune(engine, &filters(&args.filters)?)?;
     if !deleted.is_empty() {
         println!("Deleted Networks:");
         for name in deleted {
@@ -535,14 +319,16 @@ fn prune(engine: &dyn Engine, args: PruneArgs) -> Result<i32> {
 mod tests {
     use super::*;
 
-    fn net(id: &str, name: &str, labels: &[(&str, &str)]) -> NetworkInfo {
-        NetworkInfo {
-            id: id.into(),
-            name: name.into(),
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+    #[test]
+    fn ls_json_reads_as_docker_lists_a_network() {
+        let n = NetworkInfo {
+            id: "aaaa1111".into(),
+            name: "hello_default".into(),
+            labels: [(
+                "com.docker.compose.project".to_string(),
+                "hello".to_string(),
+            )]
+            .into(),
             subnet: "172.18.0.0/16".into(),
             gateway: "172.18.0.1".parse().unwrap(),
             bridge: "br-x".into(),
@@ -550,62 +336,8 @@ mod tests {
             aux_addresses: Default::default(),
             mtu: None,
             ipv6: None,
-        }
-    }
-
-    #[test]
-    fn inspect_shows_both_ipam_configs_of_a_dual_stack_network() {
-        let mut n = net("abc", "v6net", &[]);
-        let v4 = inspect_json(&n, &[]);
-        assert_eq!(v4["EnableIPv6"], false);
-        assert_eq!(v4["IPAM"]["Config"].as_array().unwrap().len(), 1);
-        n.ipv6 = Some(wharf_engine_api::Ipv6Pool {
-            subnet: Some("fd00:db8:1::/64".into()),
-            gateway: Some("fd00:db8:1::1".into()),
-            ip_range: None,
-            aux_addresses: Default::default(),
-        });
-        let dual = inspect_json(&n, &[]);
-        assert_eq!(dual["EnableIPv6"], true);
-        assert_eq!(
-            dual["IPAM"]["Config"],
-            serde_json::json!([
-                {"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"},
-                {"Subnet": "fd00:db8:1::/64", "Gateway": "fd00:db8:1::1"}
-            ])
-        );
-    }
-
-    #[test]
-    fn filters_and_lookup_follow_docker() {
-        let all = vec![
-            net(
-                "aaaa1111",
-                "hello_default",
-                &[("com.docker.compose.project", "hello")],
-            ),
-            net("bbbb2222", "mine", &[]),
-        ];
-        let names = |f: &[&str]| -> Vec<String> {
-            let f: Vec<String> = f.iter().map(|s| s.to_string()).collect();
-            filter_networks(all.clone(), &f)
-                .unwrap()
-                .into_iter()
-                .map(|n| n.name)
-                .collect()
         };
-        assert_eq!(
-            names(&["label=com.docker.compose.project=hello"]),
-            ["hello_default"]
-        );
-        assert_eq!(names(&["label!=com.docker.compose.project"]), ["mine"]);
-        assert_eq!(names(&["name=mi"]), ["mine"]);
-        assert_eq!(names(&["id=bbbb"]), ["mine"]);
-        assert!(filter_networks(all.clone(), &["bogus=1".into()]).is_err());
-        assert_eq!(find(&all, "mine").unwrap().id, "bbbb2222");
-        assert_eq!(find(&all, "aaaa").unwrap().name, "hello_default");
-        assert!(find(&all, "zzz").is_none());
-        let json = ls_json(&all[0]);
+        let json = ls_json(&n);
         assert_eq!(json["Labels"], "com.docker.compose.project=hello");
         assert_eq!(json["Driver"], "bridge");
     }

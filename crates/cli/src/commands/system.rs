@@ -42,7 +42,7 @@ fn df(global: &GlobalOptions, args: DfArgs) -> Result<i32> {
     if args.verbose {
         format::only_table_or_json("--format", &args.format)?;
     }
-    let usage = global.engine()?.disk_usage()?;
+    let usage = wharf_app::disk::usage(&global.engine()?)?;
     let now = units::now_secs();
     match (format, args.verbose) {
         (Format::Json, true) => println!("{}", verbose_json(&usage, now)),
@@ -63,10 +63,9 @@ fn df(global: &GlobalOptions, args: DfArgs) -> Result<i32> {
 /// leaves the share out for the build cache and for an empty type).
 fn reclaimable_text(row: &UsageSummary) -> String {
     let bytes = units::decimal_size(row.reclaimable);
-    if row.size == 0 || row.kind == "Build Cache" {
-        bytes
-    } else {
-        format!("{bytes} ({}%)", row.reclaimable * 100 / row.size)
+    match wharf_app::disk::reclaimable_percent(row) {
+        Some(percent) => format!("{bytes} ({percent}%)"),
+        None => bytes,
     }
 }
 

@@ -4,9 +4,11 @@
 use crate::context::GlobalOptions;
 use crate::render::format::{self, Format, Headers};
 use crate::render::table;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use wharf_engine_api::{EngineError, VolumeEngine, VolumeInfo, VolumeSpec};
+use wharf_app::filters::Filters;
+use wharf_app::volumes;
+use wharf_engine_api::{VolumeEngine, VolumeInfo};
 
 #[derive(Subcommand, Debug)]
 pub enum VolumeCommand {
@@ -94,34 +96,11 @@ pub fn volume(global: &GlobalOptions, command: VolumeCommand) -> Result<i32> {
     }
 }
 
-/// Keep the volumes that pass every filter (docker's: `dangling`, `label`,
-/// `label!`, `name`, `driver`).
-pub fn filter_volumes(volumes: Vec<VolumeInfo>, filters: &[String]) -> Result<Vec<VolumeInfo>> {
-    let mut out = volumes;
-    for filter in filters {
-        let (key, value) = filter.split_once('=').with_context(|| {
-            format!("bad filter {filter:?}: expected KEY=VALUE such as dangling=true")
-        })?;
-        let label_matches = |v: &VolumeInfo| super::label_filter_matches(&v.labels, value);
-        match key {
-            "dangling" => {
-                let want = match value {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => anyhow::bail!("bad filter {filter:?}: dangling takes true or false"),
-                };
-                out.retain(|v| v.used_by.is_empty() == want);
-            }
-            "label" => out.retain(label_matches),
-            "label!" => out.retain(|v| !label_matches(v)),
-            "name" => out.retain(|v| v.name.contains(value)),
-            "driver" => out.retain(|v| v.driver == value),
-            _ => anyhow::bail!(
-                "unsupported filter {key:?}: wharf supports dangling, label, label!, name and driver"
-            ),
-        }
-    }
-    Ok(out)
+/// docker's `volume inspect` document (also `docker inspect`'s).
+pub use wharf_app::volumes::inspect_document as inspect_json;
+
+fn filters(flags: &[String]) -> Result<Filters> {
+    Ok(Filters::from_flags(flags, "dangling=true")?)
 }
 
 /// The fields of a `volume ls` row and docker's headers for them.
@@ -140,7 +119,7 @@ const LS_HEADERS: &Headers = &[
 
 fn ls(engine: &dyn VolumeEngine, args: LsArgs) -> Result<i32> {
     let format = Format::parse("--format", &args.format)?;
-    let volumes = filter_volumes(engine.list_volumes(&[])?, &args.filters)?;
+    let volumes = volumes::list(engine, &filters(&args.filters)?)?;
     if args.quiet {
         for v in &volumes {
             println!("{}", v.name);
@@ -175,70 +154,23 @@ fn ls_json(v: &VolumeInfo) -> serde_json::Value {
     })
 }
 
-/// `docker volume inspect`'s fields.
-pub fn inspect_json(v: &VolumeInfo) -> serde_json::Value {
-    serde_json::json!({
-        "CreatedAt": crate::render::units::docker_time(v.created),
-        "Driver": v.driver,
-        "Labels": v.labels,
-        "Mountpoint": v.mountpoint,
-        "Name": v.name,
-        "Options": v.options,
-        "Scope": v.scope,
-        "UsedBy": v.used_by.iter().map(|u| serde_json::json!({
-            "Container": u.container_name,
-            "ContainerID": u.container_id,
-            "Destination": u.target,
-            "Running": u.running,
-        })).collect::<Vec<_>>(),
-    })
-}
-
 fn create(engine: &dyn VolumeEngine, args: CreateArgs) -> Result<i32> {
-    let name = match args.name {
-        Some(name) => name,
-        None => random_name()?,
-    };
-    let spec = VolumeSpec {
-        name: name.clone(),
-        driver: Some(args.driver.clone()),
+    let options = volumes::CreateOptions {
+        name: args.name,
+        driver: args.driver,
         driver_opts: super::key_values(&args.opts, "option")?,
         labels: super::key_values(&args.labels, "label")?,
     };
-    match engine.create_volume(&spec) {
-        Ok(_) => {}
-        // docker: creating an existing volume of the same driver is a no-op.
-        Err(EngineError::Conflict { .. }) => {
-            let existing = engine.inspect_volume(&name)?;
-            if existing.driver != args.driver {
-                anyhow::bail!(
-                    "volume {name} already exists with driver {}, not {}",
-                    existing.driver,
-                    args.driver
-                );
-            }
-        }
-        Err(e) => return Err(e.into()),
-    }
-    println!("{name}");
+    println!("{}", volumes::create(engine, options)?.name);
     Ok(0)
-}
-
-fn random_name() -> Result<String> {
-    use std::io::Read;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("reading /dev/urandom for a volume name")?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn rm(engine: &dyn VolumeEngine, args: RmArgs) -> Result<i32> {
     let mut failures = Vec::new();
     for name in &args.names {
-        match engine.remove_volume(name, args.force) {
-            Ok(()) => println!("{name}"),
-            Err(EngineError::NotFound { .. }) if args.force => {}
+        match volumes::remove(engine, name, args.force) {
+            Ok(true) => println!("{name}"),
+            Ok(false) => {}
             Err(e) => failures.push(e.to_string()),
         }
     }
@@ -295,17 +227,9 @@ fn prune(engine: &dyn VolumeEngine, args: PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    let unused = filter_volumes(engine.list_volumes(&[])?, &args.filters)?
-        .into_iter()
-        .filter(|v| v.used_by.is_empty() && (args.all || v.anonymous));
-    let mut removed = Vec::new();
-    let mut failures = Vec::new();
-    for v in unused {
-        match engine.remove_volume(&v.name, false) {
-            Ok(()) => removed.push(v.name),
-            Err(e) => failures.push(e.to_string()),
-        }
-    }
+    let report = volumes::prune(engine, args.all, &filters(&args.filters)?)?;
+    let removed = report.removed;
+    let failures: Vec<String> = report.failures.iter().map(|e| e.to_string()).collect();
     if !removed.is_empty() {
         println!("Deleted Volumes:");
         for name in &removed {
@@ -318,63 +242,5 @@ fn prune(engine: &dyn VolumeEngine, args: PruneArgs) -> Result<i32> {
         Ok(0)
     } else {
         anyhow::bail!(failures.join("\n"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use wharf_engine_api::VolumeUser;
-
-    fn volume(name: &str, labels: &[(&str, &str)], used: bool) -> VolumeInfo {
-        VolumeInfo {
-            name: name.into(),
-            driver: "local".into(),
-            mountpoint: String::new(),
-            created: 0,
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            options: std::collections::BTreeMap::new(),
-            scope: "local".into(),
-            anonymous: false,
-            used_by: if used {
-                vec![VolumeUser {
-                    container_id: "x".into(),
-                    container_name: "c".into(),
-                    target: "/d".into(),
-                    running: true,
-                }]
-            } else {
-                Vec::new()
-            },
-        }
-    }
-
-    #[test]
-    fn filters_by_label_and_dangling() {
-        let all = vec![
-            volume("a_data", &[("com.docker.compose.project", "a")], true),
-            volume("b_data", &[("com.docker.compose.project", "b")], false),
-            volume("plain", &[], false),
-        ];
-        let names = |filters: &[&str]| -> Vec<String> {
-            let filters: Vec<String> = filters.iter().map(|s| s.to_string()).collect();
-            filter_volumes(all.clone(), &filters)
-                .unwrap()
-                .into_iter()
-                .map(|v| v.name)
-                .collect()
-        };
-        assert_eq!(names(&["dangling=true"]), ["b_data", "plain"]);
-        assert_eq!(names(&["dangling=false"]), ["a_data"]);
-        assert_eq!(
-            names(&["label=com.docker.compose.project"]),
-            ["a_data", "b_data"]
-        );
-        assert_eq!(names(&["label=com.docker.compose.project=b"]), ["b_data"]);
-        assert_eq!(names(&["name=data", "dangling=true"]), ["b_data"]);
-        assert!(filter_volumes(all.clone(), &["color=red".into()]).is_err());
     }
 }

@@ -54,7 +54,7 @@ pub enum BuildError {
     },
 
     /// A `RUN` step could not be started or waited for.
-    #[error("{file}:{line}: cannot run {command:?}: {message}")]
+    #[error("{file}:{line}: cannot run {command:?}: {source}")]
     RunStart {
         /// The Dockerfile's name.
         file: String,
@@ -63,7 +63,8 @@ pub enum BuildError {
         /// The command as written.
         command: String,
         /// What the engine reported.
-        message: String,
+        #[source]
+        source: super::RunError,
     },
 
     /// The build context or the Dockerfile cannot be read.

@@ -238,10 +238,26 @@ pub struct RunOutcome {
     pub exit_code: i32,
 }
 
-/// The engine could not run a step at all.
+/// The engine could not run a step at all: what it was doing, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct RunError(pub String);
+#[error("{what}: {source}")]
+pub struct RunError {
+    pub what: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl RunError {
+    pub fn new(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        RunError {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+}
 
 /// Runs RUN steps; the engine implements it with short-lived containers.
 pub trait RunExecutor: Sync {

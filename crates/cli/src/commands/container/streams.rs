@@ -10,24 +10,11 @@ use wharf_engine_api::{Engine, ExecSpec, LogOptions, Protocol};
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
-    /// Follow log output
-    #[arg(short = 'f', long)]
-    pub follow: bool,
-    /// Number of lines to show from the end of the logs
-    #[arg(short = 'n', long, default_value = "all")]
-    pub tail: String,
-    /// Show timestamps
-    #[arg(short = 't', long)]
-    pub timestamps: bool,
+    #[command(flatten)]
+    pub flags: crate::commands::logs::LogsFlags,
     /// Show extra details provided to logs
     #[arg(long)]
     pub details: bool,
-    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
-    #[arg(long)]
-    pub until: Option<String>,
     pub container: String,
 }
 
@@ -90,31 +77,9 @@ pub struct CpArgs {
 pub fn logs(global: &GlobalOptions, args: LogsArgs) -> Result<i32> {
     let engine = global.engine()?;
     let container = engine.inspect_container(&args.container)?;
-    let tail = match args.tail.as_str() {
-        "all" | "-1" => None,
-        n => Some(n.parse::<usize>().map_err(|_| {
-            anyhow::anyhow!("--tail {n:?} is not a number of lines: give a number or \"all\"")
-        })?),
-    };
-    let now = units::now_nanos();
-    let when = |flag: &str, value: &Option<String>| -> Result<Option<i64>> {
-        value
-            .as_deref()
-            .map(|v| {
-                units::parse_time(v, now).ok_or_else(|| {
-                    anyhow::anyhow!("{flag} {v:?}: give a time like 2013-01-02T13:23:37Z, a Unix timestamp, or a duration ago like 42m")
-                })
-            })
-            .transpose()
-    };
-    let options = LogOptions {
-        follow: args.follow,
-        tail,
-        since_ns: when("--since", &args.since)?,
-        until_ns: when("--until", &args.until)?,
-    };
+    let options = args.flags.options()?;
     // docker logs keeps the container's streams apart and adds no prefix.
-    let timestamps = args.timestamps;
+    let timestamps = args.flags.timestamps;
     engine.logs(&container.id, &options, &mut |line| {
         use std::io::Write;
         let mut text = String::new();

@@ -205,7 +205,7 @@ impl Run<'_> {
                     file: self.df.file.clone(),
                     line,
                     command: command.clone(),
-                    message: e.0,
+                    source: e,
                 }),
                 Ok(o) if o.exit_code != 0 => Err(BuildError::RunFailed {
                     file: self.df.file.clone(),
