@@ -227,7 +227,10 @@ fn recorded_exit_code(backend: &Backend, id: &str) -> Option<i32> {
     let mut code = None;
     let _ = wharf_engine::events::read_host_events(&backend.root, &filter, &mut |event| {
         if event.id == id && event.action == "die" {
-            code = event.attributes.get("exitCode").and_then(|c| c.parse().ok());
+            code = event
+                .attributes
+                .get("exitCode")
+                .and_then(|c| c.parse().ok());
         }
         true
     });
