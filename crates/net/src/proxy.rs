@@ -235,6 +235,10 @@ fn tcp_accept_loop(listener: TcpListener, target: SocketAddr, gate: Arc<ProxyGat
         gate.leave_receive(accepted.is_ok());
         match accepted {
             Ok((client, _)) => {
+                // An accepted socket inherits the listener's receive timeout
+                // (the gate's wake-up): a client quiet for that long while its
+                // answer streams would be taken for a failed one and cut.
+                let _ = client.set_read_timeout(None);
                 let connection_gate = Arc::clone(&gate);
                 let spawned = thread::Builder::new()
                     .name(format!("proxy-tcp-conn-{target}"))
@@ -545,6 +549,38 @@ mod tests {
             client.read_to_string(&mut reply).unwrap();
             assert_eq!(reply, format!("echo:{payload}"));
         }
+    }
+
+    /// Regression: accepted clients inherited the listener's 200 ms receive
+    /// timeout, so a client that sent its request and then only read was
+    /// cut off after 200 ms of a long answer (a 256 MiB download stopped at
+    /// about 100 MB).
+    #[test]
+    fn a_client_quiet_longer_than_the_gate_poll_keeps_its_connection() {
+        let listener = TcpListener::bind(localhost0()).unwrap();
+        let target = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            let Ok((mut conn, _)) = listener.accept() else {
+                return;
+            };
+            let mut request = [0u8; 4];
+            conn.read_exact(&mut request).unwrap();
+            for _ in 0..4 {
+                thread::sleep(GATE_POLL);
+                conn.write_all(b"part").unwrap();
+            }
+        });
+        let listener = bind_tcp(localhost0()).unwrap();
+        let published = listener.local_addr().unwrap();
+        serve_tcp(listener, target);
+        let mut client = TcpStream::connect(published).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client.write_all(b"ping").unwrap();
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer, "part".repeat(4));
     }
 
     /// A server that answers every connection with `name` and closes it.
