@@ -12,7 +12,6 @@ pub mod handover;
 pub mod holder;
 pub mod ipam;
 mod link;
-mod link_batch;
 mod netns;
 pub mod proxy;
 

@@ -423,12 +423,11 @@ pub fn delete_link(name: &str) -> Result<(), NetError> {
     delete_links(&[name])
 }
 
-/// Delete the interfaces `names` (absent ones are fine). Deleting one end of
-/// a veth pair deletes both: the pair is gone when this returns. Several
-/// interfaces, and those other threads of the process are deleting at the
-/// same moment, go in one kernel batch (one wait for RCU instead of one per
-/// interface; see `link_batch`). Every failure is reported, not only the
-/// first.
+/// Delete the interfaces `names` (absent ones are fine), all requests in
+/// flight at once on one netlink socket, so n deletions cost about one
+/// round trip instead of n. Deleting one end of a veth pair deletes both:
+/// the pair is gone when this returns. Every failure is reported, not only
+/// the first.
 pub fn delete_links(names: &[&str]) -> Result<(), NetError> {
     for name in names {
         check_ifname(name)?;
@@ -436,89 +435,33 @@ pub fn delete_links(names: &[&str]) -> Result<(), NetError> {
     if names.is_empty() {
         return Ok(());
     }
-    crate::link_batch::delete(names)
-}
-
-/// Deletes `names` at once in the calling thread's network namespace; the
-/// failures by name. Several links are put in an interface group of their
-/// own (a random number, so no other link is in it) and the group is
-/// deleted with one request: the kernel unregisters them together, waiting
-/// for RCU once. Should that request fail, each is deleted on its own.
-pub(crate) fn delete_now(names: &[String]) -> Result<Vec<(String, NetError)>, NetError> {
     with_netlink(|handle| async move {
-        let lookups = names.iter().map(|name| {
-            let handle = handle.clone();
-            async move { (name, find_link(&handle, name).await) }
-        });
-        let mut failures = Vec::new();
-        let mut found = Vec::new();
-        for (name, lookup) in futures::future::join_all(lookups).await {
-            match lookup {
-                Ok(Some(link)) => found.push((name.clone(), link.header.index)),
-                Ok(None) => {}
-                Err(e) => failures.push((name.clone(), e)),
-            }
-        }
-        found.sort_unstable_by_key(|(_, index)| *index);
-        found.dedup_by_key(|(_, index)| *index);
-        if found.len() > 1 && delete_as_group(&handle, &found).await.is_ok() {
-            return Ok(failures);
-        }
-        let deletions = found.iter().map(|(name, index)| {
+        let deletions = names.iter().map(|name| {
             let handle = handle.clone();
             async move {
-                match handle.link().del(*index).execute().await {
-                    Ok(()) => None,
-                    Err(e) if netlink_errno(&e) == Some(libc::ENODEV) => None,
-                    Err(e) => Some((
-                        name.clone(),
-                        netlink_err(format!("deleting network interface {name:?}"))(e),
+                let Some(link) = find_link(&handle, name).await? else {
+                    return Ok(());
+                };
+                match handle.link().del(link.header.index).execute().await {
+                    Ok(()) => Ok(()),
+                    Err(e) if netlink_errno(&e) == Some(libc::ENODEV) => Ok(()),
+                    Err(e) => Err(netlink_err(format!("deleting network interface {name:?}"))(
+                        e,
                     )),
                 }
             }
         });
-        failures.extend(
-            futures::future::join_all(deletions)
-                .await
-                .into_iter()
-                .flatten(),
-        );
-        Ok(failures)
-    })
-}
-
-/// Moves `links` into a fresh interface group and deletes the group.
-async fn delete_as_group(handle: &Handle, links: &[(String, u32)]) -> Result<(), rtnetlink::Error> {
-    use std::hash::{BuildHasher, Hasher};
-    // Groups 0 (the default) and small numbers are what administrators use;
-    // a random number with the top bit set is nobody's.
-    let group = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish() as u32
-        | 0x8000_0000;
-    let moves = links.iter().map(|(_, index)| {
-        let handle = handle.clone();
-        async move {
-            let mut request = handle.link().set(*index);
-            request
-                .message_mut()
-                .attributes
-                .push(LinkAttribute::Group(group));
-            match request.execute().await {
-                Err(e) if netlink_errno(&e) != Some(libc::ENODEV) => Err(e),
-                _ => Ok(()),
-            }
+        let mut failures: Vec<NetError> = futures::future::join_all(deletions)
+            .await
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        match failures.len() {
+            0 => Ok(()),
+            1 => Err(failures.remove(0)),
+            _ => Err(NetError::Several(failures)),
         }
-    });
-    for moved in futures::future::join_all(moves).await {
-        moved?;
-    }
-    let mut request = handle.link().del(0);
-    request
-        .message_mut()
-        .attributes
-        .push(LinkAttribute::Group(group));
-    request.execute().await
+    })
 }
 
 /// Whether a link called `name` exists in the calling thread's network namespace.
