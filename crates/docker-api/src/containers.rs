@@ -137,7 +137,7 @@ fn summary(c: &ContainerInfo, now: i64) -> Value {
         "Ports": ports,
         "Labels": c.labels,
         "State": c.state.name(),
-        "Status": status_text(&c.state, c.health, now),
+        "Status": wharf_app::docker::list::status_text(&c.state, c.health, now),
         "HostConfig": { "NetworkMode": network_mode },
         "NetworkSettings": { "Networks": networks },
         "Mounts": [],
@@ -148,62 +148,6 @@ fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// docker's `Status` column: `Up 5 seconds (healthy)`, `Exited (0) 2
-/// minutes ago`, `Created`.
-fn status_text(
-    state: &ContainerState,
-    health: Option<wharf_engine_api::Health>,
-    now: i64,
-) -> String {
-    match state {
-        ContainerState::Created => "Created".into(),
-        ContainerState::Running {
-            started_at, paused, ..
-        } => {
-            let mut text = format!("Up {}", human_duration(now - started_at));
-            if *paused {
-                text.push_str(" (Paused)");
-            } else if let Some(health) = health {
-                let name = match health.name() {
-                    "starting" => "health: starting",
-                    other => other,
-                };
-                text.push_str(&format!(" ({name})"));
-            }
-            text
-        }
-        ContainerState::Restarting => "Restarting".into(),
-        ContainerState::Exited {
-            exit_code,
-            finished_at,
-            ..
-        } => format!(
-            "Exited ({exit_code}) {} ago",
-            human_duration(now - finished_at)
-        ),
-        ContainerState::Dead => "Dead".into(),
-    }
-}
-
-/// Go's `units.HumanDuration` of docker's listings.
-fn human_duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    let (minutes, hours) = (secs / 60, (secs as f64 / 3600.0).round() as i64);
-    match secs {
-        0 => "Less than a second".into(),
-        1 => "1 second".into(),
-        s if s < 60 => format!("{s} seconds"),
-        _ if minutes == 1 => "About a minute".into(),
-        _ if minutes < 60 => format!("{minutes} minutes"),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
-    }
 }
 
 fn inspect(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
@@ -554,6 +498,8 @@ fn changes(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wharf_app::docker::list::status_text;
+    use wharf_units::human_duration;
 
     #[test]
     fn every_container_path_has_its_handler() {

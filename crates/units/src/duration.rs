@@ -108,6 +108,41 @@ pub fn format_go_duration(duration: Duration) -> String {
     }
 }
 
+/// Go-units' HumanDuration, as docker's listings print ages and uptimes: "Less than a second", "3 seconds", "About a minute", …
+pub fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    let minutes = secs / 60;
+    let hours = (secs as f64 / 3600.0).round() as i64;
+    if secs < 1 {
+        "Less than a second".into()
+    } else if secs < 60 {
+        plural(secs, "second")
+    } else if minutes == 1 {
+        "About a minute".into()
+    } else if minutes < 60 {
+        format!("{minutes} minutes")
+    } else if hours == 1 {
+        "About an hour".into()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 14 {
+        format!("{} days", hours / 24)
+    } else if hours < 24 * 60 {
+        format!("{} weeks", hours / 24 / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", hours / 24 / 30)
+    } else {
+        format!("{} years", hours / 24 / 365)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ pub mod calendar;
 mod duration;
 
 pub use bytes::parse_bytes;
-pub use duration::{format_go_duration, parse_go_duration};
+pub use duration::{format_go_duration, human_duration, parse_go_duration};
 
 /// A value that is not a size or a duration. The message says what to write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

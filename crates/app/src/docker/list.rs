@@ -3,7 +3,7 @@
 //! Every container of the engine is listed, Compose's too, as docker does.
 
 use crate::AppError;
-use wharf_engine_api::{ContainerInfo, Engine};
+use wharf_engine_api::{ContainerInfo, ContainerState, Engine, Health};
 
 /// What `docker ps` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -135,6 +135,35 @@ pub fn list(engine: &dyn Engine, options: &ListOptions) -> Result<Vec<ContainerI
             })
         })
         .collect())
+}
+
+/// docker's `Status` column: `Up 5 seconds (healthy)`, `Exited (0) 2
+/// minutes ago`, `Created`; `now` in Unix seconds.
+pub fn status_text(state: &ContainerState, health: Option<Health>, now: i64) -> String {
+    match state {
+        ContainerState::Created => "Created".into(),
+        ContainerState::Running {
+            started_at, paused, ..
+        } => {
+            let up = format!("Up {}", wharf_units::human_duration(now - started_at));
+            match health {
+                _ if *paused => format!("{up} (Paused)"),
+                None => up,
+                Some(Health::Starting) => format!("{up} (health: starting)"),
+                Some(health) => format!("{up} ({})", health.name()),
+            }
+        }
+        ContainerState::Restarting => "Restarting".into(),
+        ContainerState::Exited {
+            exit_code,
+            finished_at,
+            ..
+        } => format!(
+            "Exited ({exit_code}) {} ago",
+            wharf_units::human_duration(now - finished_at)
+        ),
+        ContainerState::Dead => "Dead".into(),
+    }
 }
 
 #[cfg(test)]

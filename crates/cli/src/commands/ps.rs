@@ -118,32 +118,7 @@ pub fn quoted_command(c: &ContainerInfo, width: usize) -> String {
     }
 }
 
-pub fn status_text(state: &ContainerState, health: Option<Health>, now: i64) -> String {
-    match state {
-        ContainerState::Created => "Created".into(),
-        ContainerState::Running {
-            started_at, paused, ..
-        } => {
-            let up = format!("Up {}", units::human_duration(now - started_at));
-            match health {
-                _ if *paused => format!("{up} (Paused)"),
-                None => up,
-                Some(Health::Starting) => format!("{up} (health: starting)"),
-                Some(health) => format!("{up} ({})", health.name()),
-            }
-        }
-        ContainerState::Restarting => "Restarting".into(),
-        ContainerState::Exited {
-            exit_code,
-            finished_at,
-            ..
-        } => format!(
-            "Exited ({exit_code}) {} ago",
-            units::human_duration(now - finished_at)
-        ),
-        ContainerState::Dead => "Dead".into(),
-    }
-}
+pub use wharf_app::docker::list::status_text;
 
 fn port_host(p: &PublishedPort) -> String {
     match p.host_ip {
