@@ -645,7 +645,8 @@ fn system_boot_starts_what_the_restart_policies_say() {
             ok(s, &d, &["network", "create", "bootnet"]);
             let server = ["busybox", "httpd", "-f", "-p", "8080"];
             let sleeper = ["busybox", "sleep", "600"];
-            let runs: [(&str, &[&str], &[&str]); 7] = [
+            let fails = ["busybox", "false"];
+            let runs: [(&str, &[&str], &[&str]); 8] = [
                 (
                     "web",
                     &[
@@ -669,6 +670,8 @@ fn system_boot_starts_what_the_restart_policies_say() {
                     &server,
                 ),
                 ("failing", &["--restart", "on-failure"], &sleeper),
+                // Its one retry used before the reboot: it stays down.
+                ("used-up", &["--restart", "on-failure:1"], &fails),
                 ("plain", &[], &sleeper),
                 ("stopped-always", &["--restart", "always"], &sleeper),
                 ("stopped-unless", &["--restart", "unless-stopped"], &sleeper),
@@ -683,6 +686,19 @@ fn system_boot_starts_what_the_restart_policies_say() {
                 s,
                 &d,
                 &["stop", "-t", "1", "stopped-always", "stopped-unless"],
+            );
+            let used_up = "{{.State.Status}} {{.RestartCount}}";
+            eventually("used-up to use its retry", Duration::from_secs(20), || {
+                let state = ok(s, &d, &["inspect", "-f", used_up, "used-up"]);
+                (state.trim() == "exited 1").then_some(())
+            });
+            // A `--rm` container the reboot ends is removed at boot, as docker's.
+            ok(
+                s,
+                &d,
+                &[
+                    "run", "-d", "--rm", "--name", "gone", "-v", "/data", "busybox", "sleep", "600",
+                ],
             );
             // Compose's `restart:` is the same policy.
             let project = s.project(
@@ -719,13 +735,16 @@ fn system_boot_starts_what_the_restart_policies_say() {
                     "{name}: {stdout}"
                 );
             }
+            assert!(stdout.contains("Container gone Removed"), "{stdout}");
             let after = states(s, &d);
             for name in expected_up {
                 assert_eq!(after[name], "running", "{name}: {after:?}");
             }
-            for name in ["plain", "stopped-unless", "boot-once-1"] {
+            for name in ["plain", "stopped-unless", "used-up", "boot-once-1"] {
                 assert_eq!(after[name], "exited", "{name}: {after:?}");
             }
+            assert!(!after.contains_key("gone"), "{after:?}");
+            assert_eq!(ok(s, &d, &["volume", "ls", "-q"]), "");
 
             // Published ports on a user network and on the default bridge.
             for port in ["18090", "18091"] {
@@ -758,7 +777,7 @@ fn system_boot_starts_what_the_restart_policies_say() {
             assert_eq!(running.trim(), expected_up.len().to_string());
             let info = ok(s, &d, &["info"]);
             assert!(info.starts_with("Client:\n"), "{info}");
-            assert!(info.contains("\nServer:\n Containers: 9\n"), "{info}");
+            assert!(info.contains("\nServer:\n Containers: 10\n"), "{info}");
             let version = ok(s, &d, &["version", "--format", "{{json .}}"]);
             let version: serde_json::Value = serde_json::from_str(&version).expect(&version);
             assert_eq!(version["Server"]["Version"], version["Client"]["Version"]);
@@ -889,6 +908,102 @@ fn run_rm_attached_and_detached_and_ps_sizes() {
                 "{size:?}"
             );
             ok(s, &d, &["rm", "-f", "writer"]);
+        },
+    );
+}
+
+/// Every volume's name, sorted.
+fn volume_names(s: &Sandbox, link: &Path) -> Vec<String> {
+    let mut names: Vec<String> = ok(s, link, &["volume", "ls", "-q"])
+        .lines()
+        .map(String::from)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn rm_takes_anonymous_volumes_and_restart_keeps_an_rm_container() {
+    sandboxed(
+        "docker_cli::rm_takes_anonymous_volumes_and_restart_keeps_an_rm_container",
+        |s| {
+            s.import_busybox();
+            let d = docker_link(s);
+
+            // An attached `run --rm`: its anonymous volume goes with it.
+            ok(s, &d, &["run", "--rm", "-v", "/data", "busybox", "true"]);
+            assert!(volume_names(s, &d).is_empty(), "{:?}", volume_names(s, &d));
+
+            // A detached one with an anonymous and a named volume.
+            let run_keeper = [
+                "run", "-d", "--rm", "--name", "keeper", "-v", "/data", "-v", "named:/n",
+                "busybox", "sleep", "600",
+            ];
+            let id = ok(s, &d, &run_keeper).trim().to_string();
+            let both = volume_names(s, &d);
+            assert_eq!(both.len(), 2, "{both:?}");
+            assert!(both.contains(&"named".to_string()), "{both:?}");
+
+            // `restart` keeps it, running, with its volumes, as docker does.
+            assert_eq!(
+                ok(s, &d, &["restart", "-t", "1", "keeper"]).trim(),
+                "keeper"
+            );
+            let state = ok(
+                s,
+                &d,
+                &["inspect", "-f", "{{.State.Status}} {{.Id}}", "keeper"],
+            );
+            assert_eq!(state.trim(), format!("running {id}"));
+            assert_eq!(volume_names(s, &d), both);
+
+            // `stop` ends it: removed with its anonymous volume, the named one kept.
+            assert_eq!(ok(s, &d, &["stop", "-t", "1", "keeper"]).trim(), "keeper");
+            let left = ok(s, &d, &["ps", "-a", "--format", "{{.Names}}"]);
+            assert!(!left.lines().any(|l| l == "keeper"), "{left}");
+            assert_eq!(volume_names(s, &d), ["named"]);
+
+            // Ended by itself, its monitor removes it and its anonymous volume.
+            let ended = ok(
+                s,
+                &d,
+                &["run", "-d", "--rm", "-v", "/data", "busybox", "true"],
+            );
+            let dir = s.root.path().join("containers").join(ended.trim());
+            eventually(
+                "the ended --rm container to go",
+                Duration::from_secs(20),
+                || (!dir.exists()).then_some(()),
+            );
+            eventually(
+                "its anonymous volume to go",
+                Duration::from_secs(20),
+                || (volume_names(s, &d) == ["named"]).then_some(()),
+            );
+
+            // `rm -v` likewise; `rm` without it keeps the anonymous volume.
+            let run_plain = |name: &str| {
+                ok(
+                    s,
+                    &d,
+                    &[
+                        "run", "-d", "--name", name, "-v", "/data", "-v", "named:/n", "busybox",
+                        "sleep", "600",
+                    ],
+                )
+            };
+            run_plain("with-v");
+            assert_eq!(volume_names(s, &d).len(), 2);
+            ok(s, &d, &["rm", "-f", "-v", "with-v"]);
+            assert_eq!(volume_names(s, &d), ["named"]);
+            run_plain("without-v");
+            ok(s, &d, &["rm", "-f", "without-v"]);
+            let kept = volume_names(s, &d);
+            assert_eq!(kept.len(), 2, "{kept:?}");
+            for name in kept {
+                ok(s, &d, &["volume", "rm", &name]);
+            }
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
         },
     );
 }

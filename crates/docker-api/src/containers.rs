@@ -226,10 +226,7 @@ fn restart(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     let id = request.segment(1);
     let timeout = stop_timeout(&request)?;
     let info = backend.engine.inspect_container(id)?;
-    if info.state.is_running() {
-        backend.engine.stop_container(&info.id, timeout)?;
-    }
-    backend.engine.start_container(&info.id)?;
+    backend.engine.restart_container(&info.id, timeout)?;
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
@@ -393,7 +390,13 @@ fn remove(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
             info.id
         )));
     }
-    backend.engine.remove_container(&info.id, force)?;
+    if request.query.bool("v", false) {
+        backend
+            .engine
+            .remove_container_and_anonymous_volumes(&info.id, force)?;
+    } else {
+        backend.engine.remove_container(&info.id, force)?;
+    }
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 

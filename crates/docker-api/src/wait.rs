@@ -211,7 +211,10 @@ pub fn reap_when_exited(backend: &Backend, id: &str) {
             Ok(None) | Err(_) => Some(recorded_exit_code(&backend, &id).unwrap_or(0)),
         });
         backend.auto_remove.exited(&id, code);
-        if let Err(error) = backend.engine.remove_container(&id, true) {
+        if let Err(error) = backend
+            .engine
+            .remove_container_and_anonymous_volumes(&id, true)
+        {
             if !matches!(error, EngineError::NotFound { .. }) {
                 eprintln!("wharf system service: removing container {id} (AutoRemove): {error}");
             }
