@@ -75,7 +75,7 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
     }
     Ok(Reply::json(
         StatusCode::CREATED,
-        &json!({ "Id": created.id, "Warnings": [] }),
+        &json!({ "Id": created.id, "Warnings": created.warnings }),
     ))
 }
 
@@ -339,7 +339,8 @@ fn update(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
         restart: restart.map(|_| body.host_config.restart_policy.clone()),
     };
     backend.engine.update_container(&id, &update)?;
-    Ok(Reply::ok(json!({ "Warnings": [] })))
+    let warnings = backend.engine.discarded_limits(&update.resources);
+    Ok(Reply::ok(json!({ "Warnings": warnings })))
 }
 
 fn wait_for(backend: &Backend, request: Request) -> Result<Reply, ApiError> {

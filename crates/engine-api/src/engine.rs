@@ -3,7 +3,7 @@
 use crate::observed::{
     ContainerInfo, ImageInfo, NetworkInfo, ProcessInfo, StatsSample, VolumeInfo,
 };
-use crate::spec::{ContainerSpec, ExecSpec, NetworkAttachment, NetworkSpec, VolumeSpec};
+use crate::spec::{ContainerSpec, ExecSpec, NetworkAttachment, NetworkSpec, Resources, VolumeSpec};
 use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -116,6 +116,14 @@ pub trait Engine: VolumeEngine + Send + Sync {
     fn check_ports(&self, spec: &ContainerSpec) -> Result<()> {
         let _ = spec;
         Ok(())
+    }
+    /// docker's warnings for limits the host cannot take, which the engine
+    /// discards rather than refuses (a block I/O weight without an I/O
+    /// scheduler that takes one), for the fronts to show at create and
+    /// update. Engines that discard nothing have none.
+    fn discarded_limits(&self, resources: &Resources) -> Vec<String> {
+        let _ = resources;
+        Vec::new()
     }
     /// Create a container (not started); returns its id.
     fn create_container(&self, spec: &ContainerSpec) -> Result<String>;

@@ -79,6 +79,10 @@ impl Engine for LinuxEngine {
         Ok(out)
     }
 
+    fn discarded_limits(&self, resources: &wharf_engine_api::Resources) -> Vec<String> {
+        crate::resources::discarded(resources, &self.config.cgroup_fs_root)
+    }
+
     fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
         self.create(spec)
     }

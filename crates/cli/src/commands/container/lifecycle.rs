@@ -290,7 +290,15 @@ pub fn update(global: &GlobalOptions, args: UpdateArgs) -> Result<i32> {
     };
     update.restart = args.restart.as_deref().map(flags::restart).transpose()?;
     let engine = global.engine()?;
-    each(&args.containers, |c| {
-        Ok(engine.update_container(c, &update)?)
-    })
+    // docker prints the daemon's warnings after the names, on stdout.
+    let mut warnings = Vec::new();
+    let outcome = each(&args.containers, |c| {
+        engine.update_container(c, &update)?;
+        warnings.extend(engine.discarded_limits(&update.resources));
+        Ok(())
+    });
+    if !warnings.is_empty() {
+        println!("{}", warnings.join("\n"));
+    }
+    outcome
 }
