@@ -5,48 +5,13 @@
 //! `stop`/`start`, `rm` refused while running, `commit` and a run of the new
 //! image, `rm -f`, `docker compose`, and docker's exit code 125 for bad flags.
 
+use crate::harness::docker::{
+    collect, docker, docker_command, docker_link, fails, ok, open_pty, stdio,
+};
 use crate::harness::{eventually, http_get, sandboxed, Sandbox};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
-
-/// A `docker` symlink to the wharf binary in the sandbox's work directory.
-fn docker_link(s: &Sandbox) -> PathBuf {
-    let link = s.work.path().join("bin/docker");
-    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_wharf"), &link).unwrap();
-    link
-}
-
-fn docker(s: &Sandbox, link: &Path, args: &[&str]) -> Output {
-    Command::new(link)
-        .args(args)
-        .current_dir(s.work.path())
-        .env("WHARF_ROOT", s.root.path())
-        .output()
-        .expect("running docker")
-}
-
-fn ok(s: &Sandbox, link: &Path, args: &[&str]) -> String {
-    let out = docker(s, link, args);
-    assert!(
-        out.status.success(),
-        "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The exit code and stderr of a command that must fail.
-fn fails(s: &Sandbox, link: &Path, args: &[&str]) -> (i32, String) {
-    let out = docker(s, link, args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "docker {args:?} should fail");
-    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
-    (out.status.code().unwrap_or(-1), stderr)
-}
 
 /// The container's memory limit as its cgroup holds it.
 fn memory_limit(id: &str) -> String {
@@ -281,61 +246,32 @@ fn a_docker_tutorial_runs_unchanged() {
     });
 }
 
-/// Collect what a pty master reads until the last slave closes.
-fn collect(mut reader: std::fs::File) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    use std::io::Read;
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    seen
-}
-
 #[test]
 fn run_it_gives_the_container_this_terminal() {
     sandboxed(
         "docker_cli::run_it_gives_the_container_this_terminal",
         |s| {
-            use std::os::fd::{AsFd, OwnedFd};
             s.import_busybox();
             let d = docker_link(s);
-            let size = nix::pty::Winsize {
-                ws_row: 27,
-                ws_col: 91,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
-            let slave: OwnedFd = pty.slave;
-            let dup =
-                |fd: &OwnedFd| std::process::Stdio::from(fd.as_fd().try_clone_to_owned().unwrap());
-            let mut child = Command::new(&d)
-                .args([
-                    "run",
-                    "-it",
-                    "--name",
-                    "con01",
-                    "busybox",
-                    "sh",
-                    "-c",
-                    "tty; stty size; exit 5",
-                ])
-                .current_dir(s.work.path())
-                .env("WHARF_ROOT", s.root.path())
-                .stdin(dup(&slave))
-                .stdout(dup(&slave))
-                .stderr(dup(&slave))
+            let (master, slave) = open_pty(27, 91);
+            let run_it = [
+                "run",
+                "-it",
+                "--name",
+                "con01",
+                "busybox",
+                "sh",
+                "-c",
+                "tty; stty size; exit 5",
+            ];
+            let mut child = docker_command(s, &d, &run_it)
+                .stdin(stdio(&slave))
+                .stdout(stdio(&slave))
+                .stderr(stdio(&slave))
                 .spawn()
                 .unwrap();
             drop(slave);
-            let output = collect(std::fs::File::from(pty.master));
+            let output = collect(master);
             let status = eventually("docker run -it to end", Duration::from_secs(60), || {
                 child.try_wait().unwrap()
             });
@@ -361,19 +297,14 @@ fn run_it_gives_the_container_this_terminal() {
 
             // attach to a detached -it shell: keys go to it, its code comes back.
             ok(s, &d, &["run", "-dit", "--name", "sh1", "busybox", "sh"]);
-            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
-            let slave: OwnedFd = pty.slave;
-            let mut child = Command::new(&d)
-                .args(["attach", "sh1"])
-                .current_dir(s.work.path())
-                .env("WHARF_ROOT", s.root.path())
-                .stdin(dup(&slave))
-                .stdout(dup(&slave))
-                .stderr(dup(&slave))
+            let (mut master, slave) = open_pty(27, 91);
+            let mut child = docker_command(s, &d, &["attach", "sh1"])
+                .stdin(stdio(&slave))
+                .stdout(stdio(&slave))
+                .stderr(stdio(&slave))
                 .spawn()
                 .unwrap();
             drop(slave);
-            let mut master = std::fs::File::from(pty.master);
             let mut keys = master.try_clone().unwrap();
             let output = collect(master.try_clone().unwrap());
             let typed = eventually("the shell to answer", Duration::from_secs(20), || {
