@@ -6,7 +6,8 @@
 //! image, `rm -f`, `docker compose`, and docker's exit code 125 for bad flags.
 
 use crate::harness::docker::{
-    collect, docker, docker_command, docker_link, fails, ok, open_pty, stdio,
+    collect, docker, docker_cli, docker_command, docker_link, fails, ok, open_pty, stdio, Docker,
+    Service,
 };
 use crate::harness::{eventually, http_get, sandboxed, Sandbox};
 use std::path::{Path, PathBuf};
@@ -935,6 +936,33 @@ fn rm_takes_anonymous_volumes_and_restart_keeps_an_rm_container() {
                 ok(s, &d, &["volume", "rm", &name]);
             }
             assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+
+            // The same through the Engine API, with docker's own CLI
+            // (AutoRemove, and the service's removal of it).
+            let Some(cli) = docker_cli() else { return };
+            let service = Service::start(s, &["--timeout", "0"]);
+            let api = Docker {
+                cli,
+                service: &service,
+                dir: s.work.path(),
+            };
+            api.ok(&[
+                "run", "-d", "--rm", "--name", "via-api", "-v", "/data", "busybox", "sleep", "600",
+            ]);
+            assert_eq!(volume_names(s, &d).len(), 1);
+            assert_eq!(api.ok(&["restart", "-t", "1", "via-api"]).trim(), "via-api");
+            let state = api.ok(&["inspect", "-f", "{{.State.Status}}", "via-api"]);
+            assert_eq!(state.trim(), "running");
+            assert_eq!(volume_names(s, &d).len(), 1);
+            api.ok(&["stop", "-t", "1", "via-api"]);
+            eventually("via-api to be removed", Duration::from_secs(20), || {
+                ok(s, &d, &["ps", "-a", "-q"]).is_empty().then_some(())
+            });
+            eventually(
+                "its anonymous volume to go",
+                Duration::from_secs(20),
+                || volume_names(s, &d).is_empty().then_some(()),
+            );
         },
     );
 }
