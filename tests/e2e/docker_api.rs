@@ -56,7 +56,7 @@ impl Service {
     }
 
     /// A raw HTTP/1.1 exchange; the whole response as text.
-    fn raw(&self, request: &[u8]) -> String {
+    pub fn raw(&self, request: &[u8]) -> String {
         let mut stream = UnixStream::connect(&self.socket).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
@@ -69,7 +69,7 @@ impl Service {
     }
 
     /// A request with a JSON body; the response.
-    fn post_json(&self, path: &str, body: &str) -> String {
+    pub fn post_json(&self, path: &str, body: &str) -> String {
         self.raw(
             format!(
                 "POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -131,7 +131,7 @@ impl Docker<'_> {
     }
 }
 
-fn status_line(response: &str) -> &str {
+pub fn status_line(response: &str) -> &str {
     response.lines().next().unwrap_or("")
 }
 
@@ -403,7 +403,7 @@ fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
 }
 
 /// Collect what a pty master reads until the last slave closes.
-fn collect(mut reader: std::fs::File) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+pub fn collect(mut reader: std::fs::File) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
     std::thread::spawn(move || {
