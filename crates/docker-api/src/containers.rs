@@ -71,7 +71,9 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
     }
     let created = wharf_app::docker::create(&backend.engine, &body)?;
     if body.host_config.auto_remove {
-        backend.auto_remove.register(&created.id);
+        backend
+            .auto_remove
+            .register(&created.id, &body.config.labels);
     }
     Ok(Reply::json(
         StatusCode::CREATED,
