@@ -114,6 +114,22 @@ fn docker_exec_it_gives_a_shell_on_a_terminal_of_the_clients_size() {
             shell.type_until("stty size", "40 100");
             let code = shell.end_with("exit 3");
             assert_eq!(code, Some(3), "{:?}", shell.shown());
+
+            // A client that goes away hangs up its terminal: nothing is left
+            // running in the container for nobody.
+            let mut left = OnTerminal::spawn(&d, &["exec", "-it", "box", "sh"], 24, 80);
+            left.type_until("echo ready-$((2*3))", "ready-6");
+            left.keys.write_all(b"exec sleep 1234\r").unwrap();
+            eventually("the exec's sleep to run", Duration::from_secs(10), || {
+                d.ok(&["exec", "box", "ps"])
+                    .contains("sleep 1234")
+                    .then_some(())
+            });
+            left.child.kill().unwrap();
+            left.child.wait().unwrap();
+            eventually("the hung-up sleep to end", Duration::from_secs(10), || {
+                (!d.ok(&["exec", "box", "ps"]).contains("sleep 1234")).then_some(())
+            });
             d.ok(&["rm", "-f", "box"]);
         },
     );

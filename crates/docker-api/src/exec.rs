@@ -318,7 +318,6 @@ fn start(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
             )));
         }
         instance.started = true;
-        instance.running = true;
         instance.clone()
     };
     let tty = instance.spec.tty || body.tty;
@@ -334,27 +333,22 @@ fn start(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
             .execs
             .update(&id, |i| i.terminal = std::sync::Arc::downgrade(master));
     }
-    let runner = spawn_command(backend, &instance, wiring.command);
     let backend = backend.clone();
+    // The command runs once the connection is taken over: a client gone
+    // before that leaves nothing running (its instance cannot start again).
+    let run = move |socket| {
+        let runner = spawn_command(&backend, &id, &instance, wiring.command);
+        exec_io::relay(wiring.service, socket, instance.attach, runner, |code| {
+            finish(&backend, &id, code)
+        })
+    };
     if body.detach {
-        std::thread::spawn(move || {
-            exec_io::relay(wiring.service, None, instance.attach, runner, |code| {
-                finish(&backend, &id, code)
-            })
-        });
+        std::thread::spawn(move || run(None));
         return Ok(Reply::empty(StatusCode::OK));
     }
     Ok(Reply::Hijack {
         content_type: if tty { RAW_STREAM } else { MULTIPLEXED_STREAM },
-        task: Box::new(move |socket| {
-            exec_io::relay(
-                wiring.service,
-                Some(socket),
-                instance.attach,
-                runner,
-                |code| finish(&backend, &id, code),
-            )
-        }),
+        task: Box::new(move |socket| run(Some(socket))),
     })
 }
 
@@ -378,13 +372,15 @@ fn wire(
     Ok(Wiring::terminal(pty))
 }
 
-/// Run the instance's command on a thread of its own, connected to
+/// Run the instance's command (marked running) on a thread of its own, connected to
 /// `command`'s ends (closed when it ends); the thread gives its exit code.
 fn spawn_command(
     backend: &Backend,
+    id: &str,
     instance: &Instance,
     command: exec_io::CommandEnd,
 ) -> std::thread::JoinHandle<i32> {
+    backend.execs.update(id, |i| i.running = true);
     let (backend, instance) = (backend.clone(), instance.clone());
     std::thread::spawn(move || {
         let spec = ExecSpec {

@@ -10,7 +10,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use wharf_runtime::{ExecStdio, Pty};
@@ -163,15 +163,31 @@ pub fn relay(
     };
     let mut writer = socket.as_ref().and_then(|s| s.try_clone().ok());
     let shutdown = socket.as_ref().and_then(|s| s.try_clone().ok());
+    // Closed when a terminal's input ends: the client is leaving.
+    let mut input_ended = None;
     let input = match (socket, input_target) {
         (Some(socket), Some(target)) if attach.stdin => {
-            Some(std::thread::spawn(move || pump_input(socket, target)))
+            let ending = match tty {
+                true => std::io::pipe().ok().map(|(r, w)| {
+                    input_ended = Some(r);
+                    w
+                }),
+                false => None,
+            };
+            Some(std::thread::spawn(move || {
+                pump_input(socket, target);
+                drop(ending);
+            }))
         }
         // Not attached: the command's stdin is `/dev/null` or a terminal
         // nobody types on; dropping the target here closes our end.
         _ => None,
     };
-    let client_here = pump_output(outputs, writer.as_mut(), attach, tty, &runner);
+    let leaving = [
+        shutdown.as_ref().map(|s| s.as_fd()),
+        input_ended.as_ref().map(|r| r.as_fd()),
+    ];
+    let client_here = pump_output(outputs, writer.as_mut(), leaving, attach, tty, &runner);
     let end_connection = |input: Option<JoinHandle<()>>| {
         if let Some(socket) = &shutdown {
             let _ = socket.shutdown(Shutdown::Both);
@@ -225,21 +241,32 @@ fn pump_input(mut socket: Hijacked, target: InputTarget) {
 /// Copy the command's output to the client (frames without a TTY, raw bytes
 /// with one; streams the client did not attach are read and dropped) until
 /// every output ends, or stays quiet for a moment after the command ended.
-/// False when the client went away.
+/// False when the client went away: `client` (the connection) hung up, or
+/// `leaving` did (the end of a terminal's input: docker ends a TTY's stream
+/// then too, and a terminal has no end of input, so the client is leaving).
 fn pump_output(
     mut outputs: Vec<(File, StreamKind)>,
     mut socket: Option<&mut Hijacked>,
+    leaving: [Option<BorrowedFd<'_>>; 2],
     attach: Attach,
     tty: bool,
     runner: &JoinHandle<i32>,
 ) -> bool {
     let mut chunk = vec![0u8; 16 * 1024];
+    let watched: Vec<BorrowedFd> = leaving.into_iter().flatten().collect();
     while !outputs.is_empty() {
         let ended = runner.is_finished();
         let mut fds: Vec<PollFd> = outputs
             .iter()
             .map(|(file, _)| PollFd::new(file.as_fd(), PollFlags::POLLIN))
             .collect();
+        // Only hang-ups are asked for (always reported): the input thread
+        // reads the connection, and nothing is written to the other.
+        fds.extend(
+            watched
+                .iter()
+                .map(|fd| PollFd::new(*fd, PollFlags::empty())),
+        );
         let ready = match poll(&mut fds, PollTimeout::from(DRAIN_QUIET_MS)) {
             Ok(n) => n,
             Err(nix::errno::Errno::EINTR) => continue,
@@ -251,10 +278,17 @@ fn pump_output(
             }
             continue;
         }
-        let readable: Vec<bool> = fds
+        let mut readable: Vec<bool> = fds
             .iter()
             .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
             .collect();
+        if readable
+            .split_off(outputs.len())
+            .into_iter()
+            .any(|hung_up| hung_up)
+        {
+            return false;
+        }
         drop(fds);
         let mut closed = Vec::new();
         for (index, ((file, kind), ready)) in outputs.iter_mut().zip(readable).enumerate() {
@@ -391,6 +425,44 @@ mod tests {
             wiring.service,
             ServiceEnd::Pipes { stdin: None, .. }
         ));
+    }
+
+    #[test]
+    fn a_client_gone_hangs_up_the_terminal() {
+        // A pair of the host's, standing in for one in a container.
+        let Ok(pty) = Pty::open_in(std::process::id()) else {
+            eprintln!("skipped: no pseudo-terminal can be opened here");
+            return;
+        };
+        let wiring = Wiring::terminal(pty);
+        let CommandFds::Terminal(slave) = &wiring.command.fds else {
+            unreachable!()
+        };
+        // The "shell": reads its terminal until the hangup.
+        let mut terminal = File::from(slave.try_clone().unwrap());
+        let command = wiring.command;
+        let runner = std::thread::spawn(move || {
+            drop(command);
+            let mut buf = [0u8; 64];
+            while let Ok(n) = terminal.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+            129
+        });
+        let (socket, client) = hijacked();
+        drop(client);
+        let attach = Attach {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        };
+        let mut code = None;
+        relay(wiring.service, Some(socket), attach, runner, |c| {
+            code = Some(c)
+        });
+        assert_eq!(code, Some(129));
     }
 
     #[test]
