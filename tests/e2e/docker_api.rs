@@ -79,7 +79,7 @@ impl Service {
         )
     }
 
-    fn open_fds(&self) -> usize {
+    pub fn open_fds(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
             .map(|d| d.count())
             .unwrap_or(0)

@@ -149,6 +149,7 @@ fn docker_exec_takes_piped_input_and_keeps_stdout_and_stderr_apart() {
                 dir: s.work.path(),
             };
             d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "300"]);
+            let fds_before = service.open_fds();
 
             // `echo hi | docker exec -i box cat`: the end of the input ends cat.
             let mut cat = d
@@ -182,6 +183,12 @@ fn docker_exec_takes_piped_input_and_keeps_stdout_and_stderr_apart() {
             assert!(
                 String::from_utf8_lossy(&out.stderr).contains("no-such-command"),
                 "{out:?}"
+            );
+            // Every exec's pipes were closed with it.
+            eventually(
+                "the service's descriptors to be back",
+                Duration::from_secs(10),
+                || (service.open_fds() <= fds_before).then_some(()),
             );
             d.ok(&["rm", "-f", "box"]);
         },
