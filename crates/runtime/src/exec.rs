@@ -1,7 +1,9 @@
 //! Run a command inside a running container (`wharf exec`): an intermediate child
 //! joins the container's cgroups and namespaces, then forks so the pid namespace
 //! applies; the grandchild sets up cwd, user and capabilities and execs. The
-//! intermediate child relays the exit status.
+//! intermediate child relays the exit status. The command's stdio is the
+//! caller's, a terminal relayed to the caller's, or descriptors the caller
+//! relays itself (the Engine API's exec: pipes, or a [`crate::Pty`]'s slave).
 
 use crate::cgroups::CgroupHandle;
 use crate::child::{ExecPlan, Failure, Reporter};
