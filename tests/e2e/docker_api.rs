@@ -7,7 +7,7 @@
 //! daemon is never installed). Without it the tests are skipped, except in
 //! CI, where its absence fails them.
 
-use crate::harness::docker::{collect, open_pty, stdio};
+use crate::harness::docker::{open_pty, stdio};
 use crate::harness::{eventually, sandboxed};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -15,9 +15,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-pub use crate::harness::docker::{docker_cli, Docker, Service};
+pub use crate::harness::docker::{collect, docker_cli, Docker, Service};
 
-fn status_line(response: &str) -> &str {
+pub fn status_line(response: &str) -> &str {
     response.lines().next().unwrap_or("")
 }
 

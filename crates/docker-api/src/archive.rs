@@ -90,57 +90,71 @@ fn path_error(error: EngineError, id: &str, path: &str) -> ApiError {
     }
 }
 
-pub fn stat(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
-    let id = request.segment(1).to_string();
-    let path = path_param(&request)?;
-    let info = backend.engine.inspect_container(&id)?;
+/// What an archive request is about: the container (by its full id), the
+/// path in it and the path's stat.
+struct Target {
+    container_id: String,
+    path: String,
+    stat: PathStat,
+}
+
+/// The request's container, `path` and stat (with `follow_link`, of what a
+/// final symbolic link points to), or docker's error for each.
+fn target(backend: &Backend, request: &Request, follow_link: bool) -> Result<Target, ApiError> {
+    let id = request.segment(1);
+    let path = path_param(request)?;
+    let info = backend.engine.inspect_container(id)?;
     let stat = backend
         .engine
-        .stat_path(&info.id, &path, false)
-        .map_err(|e| path_error(e, &id, &path))?;
-    Ok(Reply::empty(StatusCode::OK).with_header(STAT_HEADER, stat_header(&stat)))
+        .stat_path(&info.id, &path, follow_link)
+        .map_err(|e| path_error(e, id, &path))?;
+    Ok(Target {
+        container_id: info.id,
+        path,
+        stat,
+    })
+}
+
+pub fn stat(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let target = target(backend, &request, false)?;
+    Ok(Reply::empty(StatusCode::OK).with_header(STAT_HEADER, stat_header(&target.stat)))
 }
 
 pub fn get(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
-    let id = request.segment(1).to_string();
-    let path = path_param(&request)?;
-    let info = backend.engine.inspect_container(&id)?;
-    let stat = backend
-        .engine
-        .stat_path(&info.id, &path, false)
-        .map_err(|e| path_error(e, &id, &path))?;
-    let header = stat_header(&stat);
+    let Target {
+        container_id,
+        path,
+        stat,
+    } = target(backend, &request, false)?;
     let backend = backend.clone();
     Ok(Reply::stream("application/x-tar", move |out| {
         backend
             .engine
-            .copy_from_container(&info.id, &path, false, None, out)
+            .copy_from_container(&container_id, &path, false, None, out)
             .map(|_| ())
             .map_err(std::io::Error::other)
     })
-    .with_header(STAT_HEADER, header))
+    .with_header(STAT_HEADER, stat_header(&stat)))
 }
 
 pub fn put(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
-    let id = request.segment(1).to_string();
-    let path = path_param(&request)?;
-    let info = backend.engine.inspect_container(&id)?;
-    let stat = backend
-        .engine
-        .stat_path(&info.id, &path, true)
-        .map_err(|e| path_error(e, &id, &path))?;
-    if !stat.is_dir() {
+    let target = target(backend, &request, true)?;
+    if !target.stat.is_dir() {
         return Err(ApiError::bad_request(format!(
-            "extraction point {path} is not a directory: give the directory to copy into"
+            "extraction point {} is not a directory: give the directory to copy into",
+            target.path
         )));
     }
     let options = CopyToOptions {
         keep_ownership: request.query.bool("copyUIDGID", false),
         create_dir: false,
     };
-    backend
-        .engine
-        .copy_to_container(&info.id, &path, &mut request.body, &options)?;
+    backend.engine.copy_to_container(
+        &target.container_id,
+        &target.path,
+        &mut request.body,
+        &options,
+    )?;
     Ok(Reply::empty(StatusCode::OK))
 }
 

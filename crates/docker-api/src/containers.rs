@@ -34,7 +34,7 @@ pub fn route(method: &Method, path: &[&str]) -> Option<Handler> {
         (&Method::POST, ["containers", _, "rename"]) => rename,
         (&Method::POST, ["containers", _, "update"]) => update,
         (&Method::POST, ["containers", _, "wait"]) => wait_for,
-        (&Method::POST, ["containers", _, "resize"]) => resize,
+        (&Method::POST, ["containers", _, "resize"]) => streams::resize,
         (&Method::DELETE, ["containers", _]) => remove,
         (&Method::POST, ["containers", _, "attach"]) => streams::attach,
         (&Method::GET, ["containers", _, "logs"]) => streams::logs,
@@ -71,7 +71,9 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
     }
     let created = wharf_app::docker::create(&backend.engine, &body)?;
     if body.host_config.auto_remove {
-        backend.auto_remove.register(&created.id);
+        backend
+            .auto_remove
+            .register(&created.id, &body.config.labels);
     }
     Ok(Reply::json(
         StatusCode::CREATED,
@@ -364,18 +366,6 @@ fn wait_for(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
         };
         out.write_all(format!("{body}\n").as_bytes())
     }))
-}
-
-fn resize(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
-    let id = request.segment(1);
-    for name in ["h", "w"] {
-        request.query.int(name)?;
-    }
-    // The container's terminal follows the size the attached client sends
-    // through the monitor; a size given here alone is accepted as docker
-    // accepts one for a container without a terminal.
-    backend.engine.inspect_container(id)?;
-    Ok(Reply::empty(StatusCode::OK))
 }
 
 fn remove(backend: &Backend, request: Request) -> Result<Reply, ApiError> {

@@ -22,6 +22,7 @@ pub mod disk;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod exec_io;
 pub mod hijack;
 pub mod images;
 pub mod listen;

@@ -1,7 +1,8 @@
 //! A container's output as docker's clients read it: `POST
 //! /containers/{id}/attach` on a hijacked connection and `GET
 //! /containers/{id}/logs`. Without a TTY each chunk is a multiplexed frame
-//! (stdout 1, stderr 2); with one the bytes go out raw.
+//! (stdout 1, stderr 2); with one the bytes go out raw. And the size of its
+//! terminal: `POST /containers/{id}/resize`.
 //!
 //! Attach reads the output from the container's log (from the start of the
 //! run it attached before, so nothing a short-lived container printed is
@@ -14,6 +15,7 @@ use crate::hijack::{self, Hijacked, StreamKind, MULTIPLEXED_STREAM, RAW_STREAM};
 use crate::reply::Reply;
 use crate::request::Request;
 use crate::wait;
+use hyper::StatusCode;
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
@@ -230,6 +232,31 @@ fn relay_monitor(monitor: wharf_engine::attach::Attached, socket: Hijacked, want
     let _ = socket.shutdown(Shutdown::Both);
     let _ = monitor.stream.shutdown(Shutdown::Both);
     let _ = reader.join();
+}
+
+/// `POST /containers/{id}/resize?h=&w=`: the size of a `-t` container's
+/// terminal, whose master its monitor holds (a message to the monitor, as
+/// `wharf attach` sends on SIGWINCH). Without a terminal there is nothing
+/// to size, and docker answers 200 all the same.
+pub fn resize(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let id = request.segment(1);
+    let size = crate::exec::requested_size(&request)?;
+    let info = backend.engine.inspect_container(id)?;
+    if !info.state.is_running() {
+        return Err(ApiError::conflict(format!(
+            "Container {} is not running",
+            info.id
+        )));
+    }
+    if let Some(monitor) = backend.engine.attach_stream(&info.id)? {
+        monitor.send_window_size(size).map_err(|e| {
+            ApiError::internal(format!(
+                "sending the terminal's size to the monitor of container {}: {e}",
+                info.id
+            ))
+        })?;
+    }
+    Ok(Reply::empty(StatusCode::OK))
 }
 
 /// `GET /containers/{id}/logs`.

@@ -5,7 +5,7 @@
 //! for the `removed` waiters).
 
 use crate::backend::Backend;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use wharf_engine_api::{ContainerInfo, ContainerState, Engine, EngineError};
@@ -15,11 +15,34 @@ use wharf_engine_api::{ContainerInfo, ContainerState, Engine, EngineError};
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const SLOWEST_POLL: Duration = Duration::from_millis(100);
 
-/// Containers created with `AutoRemove` and the exit codes of those the
-/// service removed.
+/// Where a container's events are: its project's log, from the time it was
+/// created on (a removed container's exit code is only found there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventLog {
+    project: String,
+    since_ns: i64,
+}
+
+impl EventLog {
+    /// The log of the container `info` describes.
+    pub fn of(info: &ContainerInfo) -> EventLog {
+        EventLog::for_labels(&info.labels, info.created.saturating_mul(1_000_000_000))
+    }
+
+    /// The log of a container with `labels`, from `since_ns` on.
+    fn for_labels(labels: &BTreeMap<String, String>, since_ns: i64) -> EventLog {
+        EventLog {
+            project: wharf_engine::events::project_of(labels).to_string(),
+            since_ns,
+        }
+    }
+}
+
+/// Containers created with `AutoRemove` (with their event log) and the
+/// exit codes of those the service removed.
 #[derive(Debug, Default)]
 pub struct AutoRemove {
-    pending: Mutex<HashSet<String>>,
+    pending: Mutex<HashMap<String, EventLog>>,
     exit_codes: Mutex<HashMap<String, i32>>,
     /// Being restarted: its end is the restart's, so it is kept, as docker
     /// keeps a restarted `--rm` container.
@@ -43,18 +66,21 @@ impl AutoRemove {
             .contains(id)
     }
 
-    pub fn register(&self, id: &str) {
+    /// A container just created with `labels`: its events come from now on.
+    pub fn register(&self, id: &str, labels: &BTreeMap<String, String>) {
+        let log = EventLog::for_labels(labels, now_ns());
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string());
+            .insert(id.to_string(), log);
     }
 
-    fn is_pending(&self, id: &str) -> bool {
+    fn log_of(&self, id: &str) -> Option<EventLog> {
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(id)
+            .get(id)
+            .cloned()
     }
 
     /// The exit code of a container the service removed.
@@ -169,7 +195,7 @@ pub fn wait(
                 let code = backend
                     .auto_remove
                     .exit_code(&id)
-                    .or_else(|| recorded_exit_code(backend, &id))
+                    .or_else(|| recorded_exit_code(backend, &id, &EventLog::of(initial)))
                     .unwrap_or(last_code);
                 return Some(Ok(code));
             }
@@ -218,9 +244,9 @@ pub fn started(engine: &dyn Engine, initial: &ContainerInfo) -> bool {
 /// After a start: remove an `AutoRemove` container once it exits, on a
 /// thread of its own.
 pub fn reap_when_exited(backend: &Backend, id: &str) {
-    if !backend.auto_remove.is_pending(id) {
+    let Some(log) = backend.auto_remove.log_of(id) else {
         return;
-    }
+    };
     let backend = backend.clone();
     let id = id.to_string();
     std::thread::spawn(move || {
@@ -228,14 +254,17 @@ pub fn reap_when_exited(backend: &Backend, id: &str) {
             Ok(Some(info)) if info.state.is_running() => None,
             Ok(Some(_)) if backend.auto_remove.is_restarting(&id) => None,
             Ok(Some(info)) => Some(exit_code(&info).unwrap_or(0)),
-            Ok(None) | Err(_) => Some(recorded_exit_code(&backend, &id).unwrap_or(0)),
+            Ok(None) | Err(_) => Some(recorded_exit_code(&backend, &id, &log).unwrap_or(0)),
         });
         backend.auto_remove.exited(&id, code);
         if let Err(error) = backend
             .engine
             .remove_container_and_anonymous_volumes(&id, true)
         {
-            if !matches!(error, EngineError::NotFound { .. }) {
+            // Its monitor may have removed it first: only a container still
+            // there is a failure to report.
+            let still_there = !matches!(current(&backend.engine, &id), Ok(None));
+            if still_there && !matches!(error, EngineError::NotFound { .. }) {
                 eprintln!("wharf system service: removing container {id} (AutoRemove): {error}");
             }
         }
@@ -243,12 +272,16 @@ pub fn reap_when_exited(backend: &Backend, id: &str) {
     });
 }
 
-/// The exit code of the container's last `die` event: all that is left of
-/// an `AutoRemove` container that its monitor removed as soon as it ended.
-fn recorded_exit_code(backend: &Backend, id: &str) -> Option<i32> {
-    let filter = wharf_engine::events::EventFilter::default();
+/// The exit code of the container's last `die` event in `log`: all that is
+/// left of an `AutoRemove` container that its monitor removed as soon as it
+/// ended.
+fn recorded_exit_code(backend: &Backend, id: &str, log: &EventLog) -> Option<i32> {
+    let filter = wharf_engine::events::EventFilter {
+        since_ns: Some(log.since_ns),
+        ..Default::default()
+    };
     let mut code = None;
-    let _ = wharf_engine::events::read_host_events(&backend.root, &filter, &mut |event| {
+    let _ = backend.engine.events(&log.project, &filter, &mut |event| {
         if event.id == id && event.action == "die" {
             code = event
                 .attributes
@@ -258,4 +291,42 @@ fn recorded_exit_code(backend: &Backend, id: &str) -> Option<i32> {
         true
     });
     code
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_containers_events_are_in_its_projects_log() {
+        let mut labels = BTreeMap::new();
+        assert_eq!(EventLog::for_labels(&labels, 7).project, "default");
+        labels.insert("com.docker.compose.project".into(), "shop".into());
+        assert_eq!(
+            EventLog::for_labels(&labels, 7),
+            EventLog {
+                project: "shop".into(),
+                since_ns: 7
+            }
+        );
+    }
+
+    #[test]
+    fn an_auto_remove_container_is_found_in_its_projects_log_from_now() {
+        let table = AutoRemove::default();
+        let before = now_ns();
+        let labels = BTreeMap::from([("com.docker.compose.project".into(), "shop".into())]);
+        table.register("c1", &labels);
+        let log = table.log_of("c1").unwrap();
+        assert_eq!(log.project, "shop");
+        assert!(log.since_ns >= before);
+        table.removed("c1");
+        assert!(table.log_of("c1").is_none());
+    }
 }

@@ -231,13 +231,19 @@ impl Attached {
     /// Give the container's terminal the size of our stdin's, if it is one.
     pub fn send_size(&self) -> std::io::Result<()> {
         match wharf_runtime::WindowSize::of(0) {
-            Some(size) if self.tty => {
-                let mut bytes = size.rows.to_be_bytes().to_vec();
-                bytes.extend_from_slice(&size.cols.to_be_bytes());
-                self.send(&frame(RESIZE, &bytes))
-            }
-            _ => Ok(()),
+            Some(size) => self.send_window_size(size),
+            None => Ok(()),
         }
+    }
+
+    /// Give the container's terminal `size` (nothing without a terminal).
+    pub fn send_window_size(&self, size: wharf_runtime::WindowSize) -> std::io::Result<()> {
+        if !self.tty {
+            return Ok(());
+        }
+        let mut bytes = size.rows.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&size.cols.to_be_bytes());
+        self.send(&frame(RESIZE, &bytes))
     }
 }
 

@@ -51,6 +51,15 @@ fn rotated_path(path: &Path) -> PathBuf {
     path.with_extension("jsonl.1")
 }
 
+/// The project whose log holds the events of a container with `labels`
+/// (its Compose project; `default` for one made outside any project).
+pub fn project_of(labels: &std::collections::BTreeMap<String, String>) -> &str {
+    labels
+        .get(labels::PROJECT)
+        .map(String::as_str)
+        .unwrap_or("default")
+}
+
 /// The file name a project's log may use: its name, with anything that could
 /// leave the events directory replaced.
 fn safe_project(project: &str) -> String {
@@ -75,12 +84,7 @@ pub(crate) fn record(
     extra: &[(&str, String)],
 ) {
     let labels = &record.spec.labels;
-    let project = safe_project(
-        labels
-            .get(labels::PROJECT)
-            .map(String::as_str)
-            .unwrap_or("default"),
-    );
+    let project = safe_project(project_of(labels));
     let mut attributes = BTreeMap::from([
         ("name".to_string(), record.name.clone()),
         ("image".to_string(), record.spec.image.clone()),

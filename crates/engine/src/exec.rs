@@ -6,28 +6,36 @@ use crate::{events, runtime_err, security, LinuxEngine};
 use std::fs;
 use std::time::Duration;
 use wharf_engine_api::{ContainerState, EngineError, ExecSpec, Hook, Result};
+use wharf_runtime::ExecStdio;
 
 impl LinuxEngine {
-    /// Run a command in a running container with its stdout and stderr
-    /// written to `output` and `/dev/null` as its stdin (the Engine API's
-    /// exec, whose caller relays `output`); returns its exit code.
-    pub fn exec_to(
+    /// Run a command in a running container connected to `stdio` (the Engine
+    /// API's exec, whose caller relays it); returns its exit code. `spec.tty`
+    /// is not used: a terminal comes as [`ExecStdio::Terminal`], its pair
+    /// from [`LinuxEngine::open_exec_terminal`].
+    pub fn exec_with_stdio(
         &self,
         id_or_name: &str,
         spec: &ExecSpec,
-        output: std::os::fd::BorrowedFd<'_>,
+        stdio: ExecStdio,
     ) -> Result<i32> {
-        use std::os::fd::AsRawFd;
         let record = self.find(id_or_name)?;
-        self.exec_in(&record, spec, Some(output.as_raw_fd()))
+        self.exec_in(&record, spec, Some(stdio))
     }
 
-    pub(crate) fn exec_in(
+    /// A pseudo-terminal pair in the devpts of a running container, for an
+    /// exec whose caller relays the terminal itself.
+    pub fn open_exec_terminal(&self, id_or_name: &str) -> Result<wharf_runtime::Pty> {
+        let record = self.find(id_or_name)?;
+        let (pid, _) = self.running_process(&record)?;
+        wharf_runtime::Pty::open_in(pid).map_err(runtime_err)
+    }
+
+    /// The host pid of a running, unpaused container's init and its cgroup.
+    fn running_process(
         &self,
         record: &ContainerRecord,
-        spec: &ExecSpec,
-        output: Option<std::os::fd::RawFd>,
-    ) -> Result<i32> {
+    ) -> Result<(u32, wharf_runtime::CgroupHandle)> {
         let state = self.live_state(&record.id)?;
         let (ContainerState::Running { pid, paused, .. }, Some(cgroup)) =
             (&state.state, &state.cgroup)
@@ -43,6 +51,18 @@ impl LinuxEngine {
                 record.name
             )));
         }
+        Ok((*pid, cgroup.clone()))
+    }
+
+    /// Run `spec` in the container: with `stdio` given, connected to it;
+    /// else on the caller's stdio (or a terminal relayed to it with `tty`).
+    pub(crate) fn exec_in(
+        &self,
+        record: &ContainerRecord,
+        spec: &ExecSpec,
+        stdio: Option<ExecStdio>,
+    ) -> Result<i32> {
+        let (pid, cgroup) = self.running_process(record)?;
         let mut env = record.env.clone();
         for extra in &spec.env {
             let key = extra.split_once('=').map_or(extra.as_str(), |(k, _)| k);
@@ -61,7 +81,7 @@ impl LinuxEngine {
             ulimits: security::ulimits(&record.spec),
             tty: spec.tty,
             group_add: record.spec.group_add.clone(),
-            output,
+            output: None,
         };
         // docker's exec events: the command in the create and start actions,
         // the exit code on exec_die, all three tied by an execID.
@@ -80,15 +100,13 @@ impl LinuxEngine {
             &format!("exec_start: {command}"),
             &id_attribute,
         );
-        let code = wharf_runtime::exec_with(
-            *pid,
-            cgroup,
-            &spec.command,
-            &env,
-            &cwd,
-            user.as_deref(),
-            &options,
-        )
+        let (command, user) = (&spec.command, user.as_deref());
+        let code = match stdio {
+            Some(stdio) => wharf_runtime::exec_with_stdio(
+                pid, &cgroup, command, &env, &cwd, user, &options, stdio,
+            ),
+            None => wharf_runtime::exec_with(pid, &cgroup, command, &env, &cwd, user, &options),
+        }
         .map_err(runtime_err)?;
         events::record(
             &self.layout,
@@ -166,7 +184,12 @@ impl LinuxEngine {
             }
             let _ = done.send(());
         });
-        let code = self.exec_in(record, spec, Some(write_end.as_raw_fd()));
+        let stdio = ExecStdio::Fds {
+            stdin: None,
+            stdout: write_end.as_raw_fd(),
+            stderr: write_end.as_raw_fd(),
+        };
+        let code = self.exec_in(record, spec, Some(stdio));
         drop(write_end);
         // A process the hook left in the background may hold the pipe open:
         // take what came so far rather than wait for it.

@@ -1,7 +1,9 @@
 //! Run a command inside a running container (`wharf exec`): an intermediate child
 //! joins the container's cgroups and namespaces, then forks so the pid namespace
 //! applies; the grandchild sets up cwd, user and capabilities and execs. The
-//! intermediate child relays the exit status.
+//! intermediate child relays the exit status. The command's stdio is the
+//! caller's, a terminal relayed to the caller's, or descriptors the caller
+//! relays itself (the Engine API's exec: pipes, or a [`crate::Pty`]'s slave).
 
 use crate::cgroups::CgroupHandle;
 use crate::child::{ExecPlan, Failure, Reporter};
@@ -79,6 +81,21 @@ pub fn exec(
     run_exec(pid, cgroup, plan)
 }
 
+/// Where [`exec_with_stdio`] connects the command, for a caller that relays
+/// its input and output itself (the Engine API's exec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecStdio {
+    /// Three descriptors; no `stdin` is `/dev/null`.
+    Fds {
+        stdin: Option<RawFd>,
+        stdout: RawFd,
+        stderr: RawFd,
+    },
+    /// A pseudo-terminal's slave (of a [`crate::Pty`] opened in the same
+    /// container), made the command's controlling terminal and stdio.
+    Terminal(RawFd),
+}
+
 /// [`exec`] with the container's capabilities, no_new_privs, seccomp profile and
 /// ulimits applied to the command.
 pub fn exec_with(
@@ -90,20 +107,62 @@ pub fn exec_with(
     user: Option<&str>,
     options: &ExecOptions,
 ) -> Result<i32, RuntimeError> {
-    let security = ProcessSecurity::prepare(&options.security, &options.ulimits)?;
-    let plan = ExecPlan::new(args, env, cwd, user)?
-        .with_security(security)
-        .with_groups(&options.group_add)?;
+    let plan = prepare(args, env, cwd, user, options)?;
     if options.tty {
         let pty = crate::pty::Pty::open_in(pid)?;
-        run_exec_io(pid, cgroup, plan, Some(pty), None)
+        crate::pty::copy_window_size(0, pty.master.as_raw_fd());
+        run_exec_io(pid, cgroup, plan, ChildIo::RelayTerminal(pty))
     } else if let Some(output) = options.output {
-        let null = std::fs::File::open("/dev/null")
-            .map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
-        run_exec_io(pid, cgroup, plan, None, Some((OwnedFd::from(null), output)))
+        let stdio = ExecStdio::Fds {
+            stdin: None,
+            stdout: output,
+            stderr: output,
+        };
+        run_exec_io(pid, cgroup, plan, ChildIo::Given(stdio))
     } else {
         run_exec(pid, cgroup, plan)
     }
+}
+
+/// [`exec_with`] with the command connected to `stdio` (`options.tty` and
+/// `options.output` are not used). The caller keeps the descriptors open
+/// until this returns, when the command has ended.
+#[allow(clippy::too_many_arguments)]
+pub fn exec_with_stdio(
+    pid: u32,
+    cgroup: &CgroupHandle,
+    args: &[String],
+    env: &[String],
+    cwd: &str,
+    user: Option<&str>,
+    options: &ExecOptions,
+    stdio: ExecStdio,
+) -> Result<i32, RuntimeError> {
+    let plan = prepare(args, env, cwd, user, options)?;
+    run_exec_io(pid, cgroup, plan, ChildIo::Given(stdio))
+}
+
+fn prepare(
+    args: &[String],
+    env: &[String],
+    cwd: &str,
+    user: Option<&str>,
+    options: &ExecOptions,
+) -> Result<ExecPlan, RuntimeError> {
+    let security = ProcessSecurity::prepare(&options.security, &options.ulimits)?;
+    ExecPlan::new(args, env, cwd, user)?
+        .with_security(security)
+        .with_groups(&options.group_add)
+}
+
+/// The command's stdio.
+enum ChildIo {
+    /// The caller's own.
+    Inherit,
+    /// A new terminal, relayed to and from the caller's.
+    RelayTerminal(crate::pty::Pty),
+    /// Given by the caller.
+    Given(ExecStdio),
 }
 
 /// The helper joins the container's cgroup and namespaces and forks the command.
@@ -117,20 +176,49 @@ pub fn exec_with(
 /// to holders of CAP_SYS_PTRACE in its user namespace. execve replaces the image and
 /// resets dumpability only once the host binary is no longer the process's exe.
 fn run_exec(pid: u32, cgroup: &CgroupHandle, plan: ExecPlan) -> Result<i32, RuntimeError> {
-    run_exec_io(pid, cgroup, plan, None, None)
+    run_exec_io(pid, cgroup, plan, ChildIo::Inherit)
 }
 
 fn run_exec_io(
     pid: u32,
     cgroup: &CgroupHandle,
     mut plan: ExecPlan,
-    pty: Option<crate::pty::Pty>,
-    redirect: Option<(OwnedFd, RawFd)>,
+    io: ChildIo,
 ) -> Result<i32, RuntimeError> {
-    let slave = pty.as_ref().map(|p| p.slave.as_raw_fd());
-    let redirect_fds = redirect
-        .as_ref()
-        .map(|(null, out)| (null.as_raw_fd(), *out));
+    let (pty, given) = match io {
+        ChildIo::Inherit => (None, None),
+        ChildIo::RelayTerminal(pty) => (Some(pty), None),
+        ChildIo::Given(stdio) => (None, Some(stdio)),
+    };
+    let null = match given {
+        Some(ExecStdio::Fds { stdin: None, .. }) => Some(OwnedFd::from(
+            std::fs::File::open("/dev/null")
+                .map_err(|e| RuntimeError::io("open", "/dev/null", e))?,
+        )),
+        _ => None,
+    };
+    let slave = match given {
+        Some(ExecStdio::Terminal(slave)) => Some(slave),
+        _ => pty.as_ref().map(|p| p.slave.as_raw_fd()),
+    };
+    // Where a command that cannot be run is reported: the command's stderr.
+    let message_fd = match given {
+        Some(ExecStdio::Fds { stderr, .. }) => Some(stderr),
+        Some(ExecStdio::Terminal(slave)) => Some(slave),
+        None => None,
+    };
+    let redirect_fds = match given {
+        Some(ExecStdio::Fds {
+            stdin,
+            stdout,
+            stderr,
+        }) => Some((
+            stdin.or(null.as_ref().map(|n| n.as_raw_fd())).unwrap_or(-1),
+            stdout,
+            stderr,
+        )),
+        _ => None,
+    };
     let mut ns_fds: Vec<(OwnedFd, &str)> = Vec::new();
     for ns in NAMESPACES {
         let path = format!("/proc/{pid}/ns/{ns}");
@@ -194,19 +282,23 @@ fn run_exec_io(
                 if let Some(slave) = slave {
                     crate::pty::attach_in_child(slave);
                 }
-                if let Some((null, out)) = redirect_fds {
+                if let Some((stdin, stdout, stderr)) = redirect_fds {
                     // SAFETY: dup2 on descriptors the parent opened and keeps open.
                     unsafe {
-                        libc::dup2(null, 0);
-                        libc::dup2(out, 1);
-                        libc::dup2(out, 2);
+                        libc::dup2(stdin, 0);
+                        libc::dup2(stdout, 1);
+                        libc::dup2(stderr, 2);
                     }
                 }
                 plan.finish(&rep, None);
             }
             // SAFETY: plain system calls on integers and a local status word; this
             // helper only relays the command's status and must not die of ^C first.
+            // It closes every descriptor it inherited: a caller running several
+            // commands at once (the API service) must see the end of one
+            // command's pipes and terminal while the helper of another waits.
             unsafe {
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
                 libc::close(err_w.as_raw_fd());
                 libc::signal(libc::SIGINT, libc::SIG_IGN);
                 libc::signal(libc::SIGQUIT, libc::SIG_IGN);
@@ -231,7 +323,7 @@ fn run_exec_io(
             }
         }
     };
-    drop((sync_r, err_w, ns_fds, redirect));
+    drop((sync_r, err_w, ns_fds, null));
     // The command holds the slave now; the relay ends when it is gone.
     let master = pty.map(|p| {
         drop(p.slave);
@@ -266,7 +358,16 @@ fn run_exec_io(
         None => Ok(code),
         Some(f) => match f.command_exit_code() {
             Some(code) => {
-                let _ = writeln!(std::io::stderr(), "{}", f.message);
+                let line = format!("{}\n", f.message);
+                match message_fd {
+                    // SAFETY: writing a local buffer to a descriptor the caller keeps open.
+                    Some(fd) => unsafe {
+                        libc::write(fd, line.as_ptr().cast(), line.len());
+                    },
+                    None => {
+                        let _ = std::io::stderr().write_all(line.as_bytes());
+                    }
+                }
                 Ok(code)
             }
             None => Err(f.into_error()),

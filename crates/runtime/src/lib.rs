@@ -37,7 +37,7 @@ pub use cgroups::{
     Limits,
 };
 pub use error::RuntimeError;
-pub use exec::{exec, exec_with, ExecOptions};
+pub use exec::{exec, exec_with, exec_with_stdio, ExecOptions, ExecStdio};
 pub use mount_spec::{MountKind, MountSpec};
 pub use netdev::{
     net_counters, net_io, parse_net_counters, parse_net_dev, NetCounters, NetDevError,
@@ -45,7 +45,7 @@ pub use netdev::{
 pub use options::{
     check_sysctl, check_sysctl_in, Device, Namespace, ProcessOptions, Security, Ulimit,
 };
-pub use pty::{copy_window_size, relay_terminal, RawMode, WindowSize};
+pub use pty::{copy_window_size, relay_terminal, Pty, RawMode, WindowSize};
 #[doc(hidden)]
 pub use seccomp::check_docker_profile;
 pub use seccomp::{ProfileError, SeccompProfile};

@@ -16,14 +16,18 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
-/// A pseudo-terminal pair inside the container whose init has host pid `pid`.
-pub(crate) struct Pty {
+/// A pseudo-terminal pair inside a running container (for an exec's
+/// terminal): the slave goes to the command, the master stays with whoever
+/// relays it.
+#[derive(Debug)]
+pub struct Pty {
     pub master: File,
     pub slave: OwnedFd,
 }
 
 impl Pty {
-    pub(crate) fn open_in(pid: u32) -> Result<Self, RuntimeError> {
+    /// A new pair in the devpts of the container whose init has host pid `pid`.
+    pub fn open_in(pid: u32) -> Result<Self, RuntimeError> {
         let ptmx = format!("/proc/{pid}/root/dev/pts/ptmx");
         let master = OpenOptions::new()
             .read(true)
@@ -53,7 +57,6 @@ impl Pty {
             .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
             .open(&path)
             .map_err(|e| RuntimeError::io("open the pseudo-terminal", &path, e))?;
-        copy_window_size(0, master.as_raw_fd());
         Ok(Pty {
             master,
             slave: slave.into(),
