@@ -22,6 +22,7 @@ pub struct ServiceArgs {
 
 pub fn service(global: &GlobalOptions, args: ServiceArgs) -> Result<i32> {
     let engine = global.engine()?;
+    let registry = global.registry()?;
     let (listener, socket_file) = match listen::activated() {
         Some(listener) => (listener, None),
         None => {
@@ -30,7 +31,7 @@ pub fn service(global: &GlobalOptions, args: ServiceArgs) -> Result<i32> {
         }
     };
     let idle = (args.timeout > 0).then(|| Duration::from_secs(args.timeout));
-    let backend = Backend::new(engine, global.root.clone());
+    let backend = Backend::new(engine, global.root.clone(), registry);
     wharf_docker_api::serve(backend, listener, idle).context("serving the Engine API")?;
     drop(socket_file);
     Ok(0)
