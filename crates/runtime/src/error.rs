@@ -116,9 +116,10 @@ pub enum RuntimeError {
         "group_add entry {group:?} is not a group name or number: write one, like audio or 29"
     )]
     UnknownGroup { group: String },
-    /// A pid that cannot be signalled (0 or negative would reach a process group).
+    /// A pid kill(2) would read as a process group or every process (0, or
+    /// above i32::MAX).
     #[error("cannot signal pid {pid}: give the pid of one process")]
-    InvalidPid { pid: i32 },
+    InvalidPid { pid: u32 },
     /// The root file system's overlay cannot be assembled.
     #[error("the root file system has no lower layer: the image has no layers")]
     NoLowerLayer,
