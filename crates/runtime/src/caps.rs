@@ -237,6 +237,10 @@ mod tests {
             msg.contains("unknown capabilities NET_ADMN, CAP_FOO"),
             "{msg}"
         );
+        assert!(
+            matches!(&err, crate::RuntimeError::UnknownCapability { names } if names == &["NET_ADMN", "CAP_FOO"]),
+            "{err:?}"
+        );
     }
 
     #[test]

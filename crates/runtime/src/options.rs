@@ -439,7 +439,11 @@ mod tests {
         );
         let err = prepare_ulimits(&[u("nproc", 10, 5)]).unwrap_err();
         assert!(err.to_string().contains("above the hard limit"), "{err}");
-        assert!(prepare_ulimits(&[u("nproc", -5, 5)]).is_err());
+        let err = prepare_ulimits(&[u("nproc", -5, 5)]).unwrap_err();
+        assert!(
+            matches!(&err, RuntimeError::InvalidUlimit { name, .. } if name == "nproc"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -461,6 +465,10 @@ mod tests {
         .unwrap_err();
         assert!(
             err.to_string().contains("not a character or block device"),
+            "{err}"
+        );
+        assert!(
+            matches!(&err, RuntimeError::InvalidDevice { device, .. } if device == "/etc/passwd"),
             "{err}"
         );
         assert!(host_devices()
