@@ -1,8 +1,9 @@
 //! `wharf dashboard`: its `/metrics` scraped by a real Prometheus (Debian's
 //! package, unpacked by scripts/install-deps.sh), figures that agree with
-//! `wharf stats`, the refusal to serve another address without a token, and
-//! the volumes and networks pages: real sizes and users, and prunes that
-//! remove only what no container uses.
+//! `wharf stats` and with the container's cgroup, the refusal to serve
+//! another address without a token, and the volumes and networks pages:
+//! real sizes and users, and prunes that remove only what no container
+//! uses.
 
 use crate::harness::{eventually, http_get, sandboxed, Sandbox};
 use std::path::{Path, PathBuf};
@@ -130,6 +131,17 @@ fn metrics_agree_with_stats_and_prometheus_reads_them() {
                 off * 100.0
             );
 
+            // And with what the container's cgroup itself says.
+            let text = http_get(DASHBOARD, "/metrics").unwrap();
+            let from_metrics = metric_value(&text, "container_memory_usage_bytes", hog).unwrap();
+            let from_cgroup = cgroup_memory_usage(&container_id(&text, hog));
+            let off = (from_metrics - from_cgroup).abs() / from_cgroup;
+            assert!(
+                off <= 0.02,
+                "/metrics says {from_metrics}, the cgroup {from_cgroup} ({:.1}% apart)",
+                off * 100.0
+            );
+
             match prometheus_binary() {
                 Some(prometheus) => query_through_prometheus(s, &prometheus),
                 None => eprintln!("skipped the Prometheus part: {PROMETHEUS_DIR}/prometheus is missing (scripts/install-deps.sh)"),
@@ -137,6 +149,33 @@ fn metrics_agree_with_stats_and_prometheus_reads_them() {
             s.ok(&dir, &["down"]);
         },
     );
+}
+
+/// The `id` label of the container whose labels contain `label`.
+fn container_id(exposition: &str, label: &str) -> String {
+    let line = exposition
+        .lines()
+        .find(|l| l.starts_with("container_memory_usage_bytes{") && l.contains(label))
+        .unwrap_or_else(|| panic!("no sample for {label}:\n{exposition}"));
+    let start = line.find("id=\"").unwrap() + 4;
+    let end = start + line[start..].find('"').unwrap();
+    line[start..end].to_string()
+}
+
+/// The memory usage the container's cgroup reports (v1
+/// `memory.usage_in_bytes`, v2 `memory.current`), under the sandbox's
+/// cgroup parent and the project `dash`.
+fn cgroup_memory_usage(id: &str) -> f64 {
+    let below = format!("{}/dash/{id}", wharf_testkit::sandbox::cgroup_parent());
+    let candidates = [
+        format!("/sys/fs/cgroup/memory/{below}/memory.usage_in_bytes"),
+        format!("/sys/fs/cgroup/{below}/memory.current"),
+    ];
+    let text = candidates
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_else(|| panic!("none of {candidates:?} could be read"));
+    text.trim().parse().unwrap()
 }
 
 fn prometheus_binary() -> Option<PathBuf> {

@@ -304,12 +304,9 @@ fn load(addr: &str, stop: &AtomicBool, seen: &Mutex<Seen>) {
         if stop.load(Ordering::SeqCst) || Instant::now() > deadline {
             return;
         }
-        let answer = crate::harness::http_get(addr, "/")
-            .and_then(|r| {
-                let (head, body) = r.split_once("\r\n\r\n")?;
-                let status = head.split(' ').nth(1)?;
-                (status == "200").then(|| body.trim().to_string())
-            })
+        let answer = get(addr)
+            .filter(|(status, _)| status == "200")
+            .map(|(_, body)| body)
             .unwrap_or_else(|| "failed".to_string());
         seen.lock().unwrap().answers.push(answer);
     }
@@ -332,37 +329,28 @@ fn under_load(
         scope.spawn(|| client.run(|| load(&remote_addr, &stop, &remote)));
         let answered =
             |seen: &Mutex<Seen>, version: &str| seen.lock().unwrap().count(version) >= 20;
-        let before = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            eventually("answers before the update", Duration::from_secs(20), || {
-                (answered(&local, from) && answered(&remote, from)).then_some(())
-            })
-        }));
-        if let Err(panic) = before {
-            stop.store(true, Ordering::SeqCst);
-            eprintln!(
-                "loopback: {:?}; other namespace: {:?}",
-                local.lock().unwrap().answers.last(),
-                remote.lock().unwrap().answers.last()
-            );
-            std::panic::resume_unwind(panic);
-        }
+        // Both clients' answers `version`; on a timeout the load stops and
+        // what each client saw is printed before the failure.
+        let wait_for = |what: &str, version: &str| {
+            let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                eventually(what, Duration::from_secs(20), || {
+                    (answered(&local, version) && answered(&remote, version)).then_some(())
+                })
+            }));
+            if let Err(panic) = waited {
+                stop.store(true, Ordering::SeqCst);
+                eprintln!(
+                    "loopback: {}; other namespace: {}",
+                    summary(&local.lock().unwrap()),
+                    summary(&remote.lock().unwrap())
+                );
+                std::panic::resume_unwind(panic);
+            }
+        };
+        wait_for("answers before the update", from);
         during();
-        let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            eventually("answers after the update", Duration::from_secs(20), || {
-                (answered(&local, until) && answered(&remote, until)).then_some(())
-            })
-        }));
-        if waited.is_err() {
-            eprintln!(
-                "loopback: {}; other namespace: {}",
-                summary(&local.lock().unwrap()),
-                summary(&remote.lock().unwrap())
-            );
-        }
+        wait_for("answers after the update", until);
         stop.store(true, Ordering::SeqCst);
-        if let Err(panic) = waited {
-            std::panic::resume_unwind(panic);
-        }
     });
     (local.into_inner().unwrap(), remote.into_inner().unwrap())
 }
@@ -523,9 +511,16 @@ fn monitor_pid(s: &Sandbox, name: &str) -> Option<i32> {
     None
 }
 
-fn body(addr: &str) -> Option<String> {
+/// The status code and the trimmed body of `GET /` on `addr`.
+fn get(addr: &str) -> Option<(String, String)> {
     let response = crate::harness::http_get(addr, "/")?;
-    Some(response.split_once("\r\n\r\n")?.1.trim().to_string())
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?;
+    Some((status.to_string(), body.trim().to_string()))
+}
+
+fn body(addr: &str) -> Option<String> {
+    get(addr).map(|(_, body)| body)
 }
 
 /// `wharf up` killed once the new container serves the port, then the new

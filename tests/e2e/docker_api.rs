@@ -7,129 +7,15 @@
 //! daemon is never installed). Without it the tests are skipped, except in
 //! CI, where its absence fails them.
 
-use crate::harness::{eventually, sandboxed, Sandbox};
+use crate::harness::docker::{collect, open_pty, stdio};
+use crate::harness::{eventually, sandboxed};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const DOCKER_CLI: &str = "/var/cache/wharf-dev/docker-cli/docker";
-
-/// The docker CLI, or None (after saying so) when it is not installed.
-pub fn docker_cli() -> Option<PathBuf> {
-    let path = PathBuf::from(DOCKER_CLI);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the docker CLI is missing at {DOCKER_CLI}: run scripts/install-deps.sh"
-    );
-    eprintln!("skipped: the docker CLI is not installed at {DOCKER_CLI} (scripts/install-deps.sh)");
-    None
-}
-
-/// `wharf system service` on a socket in the sandbox; ended when dropped.
-pub struct Service {
-    child: Child,
-    pub socket: PathBuf,
-}
-
-impl Service {
-    pub fn start(s: &Sandbox, extra: &[&str]) -> Service {
-        let socket = s.work.path().join("run/docker.sock");
-        let uri = format!("unix://{}", socket.display());
-        let mut args = vec!["system", "service"];
-        args.extend_from_slice(extra);
-        args.push(&uri);
-        let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .args(&args)
-            .env("WHARF_ROOT", s.root.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("starting wharf system service");
-        eventually("the API socket", Duration::from_secs(10), || {
-            UnixStream::connect(&socket).ok()
-        });
-        Service { child, socket }
-    }
-
-    /// A raw HTTP/1.1 exchange; the whole response as text.
-    fn raw(&self, request: &[u8]) -> String {
-        let mut stream = UnixStream::connect(&self.socket).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        // A server that refuses a body answers before reading it all.
-        let _ = stream.write_all(request);
-        let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response);
-        String::from_utf8_lossy(&response).into_owned()
-    }
-
-    /// A request with a JSON body; the response.
-    fn post_json(&self, path: &str, body: &str) -> String {
-        self.raw(
-            format!(
-                "POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .as_bytes(),
-        )
-    }
-
-    fn open_fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
-            .map(|d| d.count())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub struct Docker<'a> {
-    pub cli: PathBuf,
-    pub service: &'a Service,
-    pub dir: &'a Path,
-}
-
-impl Docker<'_> {
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.cli);
-        command
-            .args(args)
-            .current_dir(self.dir)
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}", self.service.socket.display()),
-            )
-            .env("DOCKER_CONFIG", self.dir.join(".docker"))
-            .env_remove("DOCKER_CONTEXT");
-        command
-    }
-
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("running docker")
-    }
-
-    pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
+pub use crate::harness::docker::{docker_cli, Docker, Service};
 
 fn status_line(response: &str) -> &str {
     response.lines().next().unwrap_or("")
@@ -402,29 +288,12 @@ fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
     );
 }
 
-/// Collect what a pty master reads until the last slave closes.
-fn collect(mut reader: std::fs::File) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    seen
-}
-
 #[test]
 fn docker_run_it_gives_a_shell_on_a_terminal() {
     let Some(cli) = docker_cli() else { return };
     sandboxed(
         "docker_api::docker_run_it_gives_a_shell_on_a_terminal",
         |s| {
-            use std::os::fd::{AsFd, OwnedFd};
             s.import_busybox();
             let service = Service::start(s, &["--timeout", "0"]);
             let d = Docker {
@@ -432,24 +301,15 @@ fn docker_run_it_gives_a_shell_on_a_terminal() {
                 service: &service,
                 dir: s.work.path(),
             };
-            let size = nix::pty::Winsize {
-                ws_row: 24,
-                ws_col: 80,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
-            let slave: OwnedFd = pty.slave;
-            let dup = |fd: &OwnedFd| Stdio::from(fd.as_fd().try_clone_to_owned().unwrap());
+            let (mut master, slave) = open_pty(24, 80);
             let mut child = d
                 .command(&["run", "-it", "--name", "shell", "busybox", "sh"])
-                .stdin(dup(&slave))
-                .stdout(dup(&slave))
-                .stderr(dup(&slave))
+                .stdin(stdio(&slave))
+                .stdout(stdio(&slave))
+                .stderr(stdio(&slave))
                 .spawn()
                 .unwrap();
             drop(slave);
-            let mut master = std::fs::File::from(pty.master);
             let mut keys = master.try_clone().unwrap();
             let output = collect(master.try_clone().unwrap());
             let typed = eventually("the shell to answer", Duration::from_secs(20), || {

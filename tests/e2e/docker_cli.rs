@@ -5,48 +5,14 @@
 //! `stop`/`start`, `rm` refused while running, `commit` and a run of the new
 //! image, `rm -f`, `docker compose`, and docker's exit code 125 for bad flags.
 
+use crate::harness::docker::{
+    collect, docker, docker_cli, docker_command, docker_link, fails, ok, open_pty, stdio, Docker,
+    Service,
+};
 use crate::harness::{eventually, http_get, sandboxed, Sandbox};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
-
-/// A `docker` symlink to the wharf binary in the sandbox's work directory.
-fn docker_link(s: &Sandbox) -> PathBuf {
-    let link = s.work.path().join("bin/docker");
-    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_wharf"), &link).unwrap();
-    link
-}
-
-fn docker(s: &Sandbox, link: &Path, args: &[&str]) -> Output {
-    Command::new(link)
-        .args(args)
-        .current_dir(s.work.path())
-        .env("WHARF_ROOT", s.root.path())
-        .output()
-        .expect("running docker")
-}
-
-fn ok(s: &Sandbox, link: &Path, args: &[&str]) -> String {
-    let out = docker(s, link, args);
-    assert!(
-        out.status.success(),
-        "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The exit code and stderr of a command that must fail.
-fn fails(s: &Sandbox, link: &Path, args: &[&str]) -> (i32, String) {
-    let out = docker(s, link, args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "docker {args:?} should fail");
-    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
-    (out.status.code().unwrap_or(-1), stderr)
-}
 
 /// The container's memory limit as its cgroup holds it.
 fn memory_limit(id: &str) -> String {
@@ -281,61 +247,32 @@ fn a_docker_tutorial_runs_unchanged() {
     });
 }
 
-/// Collect what a pty master reads until the last slave closes.
-fn collect(mut reader: std::fs::File) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    use std::io::Read;
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    seen
-}
-
 #[test]
 fn run_it_gives_the_container_this_terminal() {
     sandboxed(
         "docker_cli::run_it_gives_the_container_this_terminal",
         |s| {
-            use std::os::fd::{AsFd, OwnedFd};
             s.import_busybox();
             let d = docker_link(s);
-            let size = nix::pty::Winsize {
-                ws_row: 27,
-                ws_col: 91,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
-            let slave: OwnedFd = pty.slave;
-            let dup =
-                |fd: &OwnedFd| std::process::Stdio::from(fd.as_fd().try_clone_to_owned().unwrap());
-            let mut child = Command::new(&d)
-                .args([
-                    "run",
-                    "-it",
-                    "--name",
-                    "con01",
-                    "busybox",
-                    "sh",
-                    "-c",
-                    "tty; stty size; exit 5",
-                ])
-                .current_dir(s.work.path())
-                .env("WHARF_ROOT", s.root.path())
-                .stdin(dup(&slave))
-                .stdout(dup(&slave))
-                .stderr(dup(&slave))
+            let (master, slave) = open_pty(27, 91);
+            let run_it = [
+                "run",
+                "-it",
+                "--name",
+                "con01",
+                "busybox",
+                "sh",
+                "-c",
+                "tty; stty size; exit 5",
+            ];
+            let mut child = docker_command(s, &d, &run_it)
+                .stdin(stdio(&slave))
+                .stdout(stdio(&slave))
+                .stderr(stdio(&slave))
                 .spawn()
                 .unwrap();
             drop(slave);
-            let output = collect(std::fs::File::from(pty.master));
+            let output = collect(master);
             let status = eventually("docker run -it to end", Duration::from_secs(60), || {
                 child.try_wait().unwrap()
             });
@@ -361,19 +298,14 @@ fn run_it_gives_the_container_this_terminal() {
 
             // attach to a detached -it shell: keys go to it, its code comes back.
             ok(s, &d, &["run", "-dit", "--name", "sh1", "busybox", "sh"]);
-            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
-            let slave: OwnedFd = pty.slave;
-            let mut child = Command::new(&d)
-                .args(["attach", "sh1"])
-                .current_dir(s.work.path())
-                .env("WHARF_ROOT", s.root.path())
-                .stdin(dup(&slave))
-                .stdout(dup(&slave))
-                .stderr(dup(&slave))
+            let (mut master, slave) = open_pty(27, 91);
+            let mut child = docker_command(s, &d, &["attach", "sh1"])
+                .stdin(stdio(&slave))
+                .stdout(stdio(&slave))
+                .stderr(stdio(&slave))
                 .spawn()
                 .unwrap();
             drop(slave);
-            let mut master = std::fs::File::from(pty.master);
             let mut keys = master.try_clone().unwrap();
             let output = collect(master.try_clone().unwrap());
             let typed = eventually("the shell to answer", Duration::from_secs(20), || {
@@ -645,7 +577,8 @@ fn system_boot_starts_what_the_restart_policies_say() {
             ok(s, &d, &["network", "create", "bootnet"]);
             let server = ["busybox", "httpd", "-f", "-p", "8080"];
             let sleeper = ["busybox", "sleep", "600"];
-            let runs: [(&str, &[&str], &[&str]); 7] = [
+            let fails = ["busybox", "false"];
+            let runs: [(&str, &[&str], &[&str]); 8] = [
                 (
                     "web",
                     &[
@@ -669,6 +602,8 @@ fn system_boot_starts_what_the_restart_policies_say() {
                     &server,
                 ),
                 ("failing", &["--restart", "on-failure"], &sleeper),
+                // Its one retry used before the reboot: it stays down.
+                ("used-up", &["--restart", "on-failure:1"], &fails),
                 ("plain", &[], &sleeper),
                 ("stopped-always", &["--restart", "always"], &sleeper),
                 ("stopped-unless", &["--restart", "unless-stopped"], &sleeper),
@@ -683,6 +618,19 @@ fn system_boot_starts_what_the_restart_policies_say() {
                 s,
                 &d,
                 &["stop", "-t", "1", "stopped-always", "stopped-unless"],
+            );
+            let used_up = "{{.State.Status}} {{.RestartCount}}";
+            eventually("used-up to use its retry", Duration::from_secs(20), || {
+                let state = ok(s, &d, &["inspect", "-f", used_up, "used-up"]);
+                (state.trim() == "exited 1").then_some(())
+            });
+            // A `--rm` container the reboot ends is removed at boot, as docker's.
+            ok(
+                s,
+                &d,
+                &[
+                    "run", "-d", "--rm", "--name", "gone", "-v", "/data", "busybox", "sleep", "600",
+                ],
             );
             // Compose's `restart:` is the same policy.
             let project = s.project(
@@ -719,13 +667,16 @@ fn system_boot_starts_what_the_restart_policies_say() {
                     "{name}: {stdout}"
                 );
             }
+            assert!(stdout.contains("Container gone Removed"), "{stdout}");
             let after = states(s, &d);
             for name in expected_up {
                 assert_eq!(after[name], "running", "{name}: {after:?}");
             }
-            for name in ["plain", "stopped-unless", "boot-once-1"] {
+            for name in ["plain", "stopped-unless", "used-up", "boot-once-1"] {
                 assert_eq!(after[name], "exited", "{name}: {after:?}");
             }
+            assert!(!after.contains_key("gone"), "{after:?}");
+            assert_eq!(ok(s, &d, &["volume", "ls", "-q"]), "");
 
             // Published ports on a user network and on the default bridge.
             for port in ["18090", "18091"] {
@@ -758,7 +709,7 @@ fn system_boot_starts_what_the_restart_policies_say() {
             assert_eq!(running.trim(), expected_up.len().to_string());
             let info = ok(s, &d, &["info"]);
             assert!(info.starts_with("Client:\n"), "{info}");
-            assert!(info.contains("\nServer:\n Containers: 9\n"), "{info}");
+            assert!(info.contains("\nServer:\n Containers: 10\n"), "{info}");
             let version = ok(s, &d, &["version", "--format", "{{json .}}"]);
             let version: serde_json::Value = serde_json::from_str(&version).expect(&version);
             assert_eq!(version["Server"]["Version"], version["Client"]["Version"]);
@@ -889,6 +840,129 @@ fn run_rm_attached_and_detached_and_ps_sizes() {
                 "{size:?}"
             );
             ok(s, &d, &["rm", "-f", "writer"]);
+        },
+    );
+}
+
+/// Every volume's name, sorted.
+fn volume_names(s: &Sandbox, link: &Path) -> Vec<String> {
+    let mut names: Vec<String> = ok(s, link, &["volume", "ls", "-q"])
+        .lines()
+        .map(String::from)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn rm_takes_anonymous_volumes_and_restart_keeps_an_rm_container() {
+    sandboxed(
+        "docker_cli::rm_takes_anonymous_volumes_and_restart_keeps_an_rm_container",
+        |s| {
+            s.import_busybox();
+            let d = docker_link(s);
+
+            // An attached `run --rm`: its anonymous volume goes with it.
+            ok(s, &d, &["run", "--rm", "-v", "/data", "busybox", "true"]);
+            assert!(volume_names(s, &d).is_empty(), "{:?}", volume_names(s, &d));
+
+            // A detached one with an anonymous and a named volume.
+            let run_keeper = [
+                "run", "-d", "--rm", "--name", "keeper", "-v", "/data", "-v", "named:/n",
+                "busybox", "sleep", "600",
+            ];
+            let id = ok(s, &d, &run_keeper).trim().to_string();
+            let both = volume_names(s, &d);
+            assert_eq!(both.len(), 2, "{both:?}");
+            assert!(both.contains(&"named".to_string()), "{both:?}");
+
+            // `restart` keeps it, running, with its volumes, as docker does.
+            assert_eq!(
+                ok(s, &d, &["restart", "-t", "1", "keeper"]).trim(),
+                "keeper"
+            );
+            let state = ok(
+                s,
+                &d,
+                &["inspect", "-f", "{{.State.Status}} {{.Id}}", "keeper"],
+            );
+            assert_eq!(state.trim(), format!("running {id}"));
+            assert_eq!(volume_names(s, &d), both);
+
+            // `stop` ends it: removed with its anonymous volume, the named one kept.
+            assert_eq!(ok(s, &d, &["stop", "-t", "1", "keeper"]).trim(), "keeper");
+            let left = ok(s, &d, &["ps", "-a", "--format", "{{.Names}}"]);
+            assert!(!left.lines().any(|l| l == "keeper"), "{left}");
+            assert_eq!(volume_names(s, &d), ["named"]);
+
+            // Ended by itself, its monitor removes it and its anonymous volume.
+            let ended = ok(
+                s,
+                &d,
+                &["run", "-d", "--rm", "-v", "/data", "busybox", "true"],
+            );
+            let dir = s.root.path().join("containers").join(ended.trim());
+            eventually(
+                "the ended --rm container to go",
+                Duration::from_secs(20),
+                || (!dir.exists()).then_some(()),
+            );
+            eventually(
+                "its anonymous volume to go",
+                Duration::from_secs(20),
+                || (volume_names(s, &d) == ["named"]).then_some(()),
+            );
+
+            // `rm -v` likewise; `rm` without it keeps the anonymous volume.
+            let run_plain = |name: &str| {
+                ok(
+                    s,
+                    &d,
+                    &[
+                        "run", "-d", "--name", name, "-v", "/data", "-v", "named:/n", "busybox",
+                        "sleep", "600",
+                    ],
+                )
+            };
+            run_plain("with-v");
+            assert_eq!(volume_names(s, &d).len(), 2);
+            ok(s, &d, &["rm", "-f", "-v", "with-v"]);
+            assert_eq!(volume_names(s, &d), ["named"]);
+            run_plain("without-v");
+            ok(s, &d, &["rm", "-f", "without-v"]);
+            let kept = volume_names(s, &d);
+            assert_eq!(kept.len(), 2, "{kept:?}");
+            for name in kept {
+                ok(s, &d, &["volume", "rm", &name]);
+            }
+            assert_eq!(ok(s, &d, &["ps", "-a", "-q"]), "");
+
+            // The same through the Engine API, with docker's own CLI
+            // (AutoRemove, and the service's removal of it).
+            let Some(cli) = docker_cli() else { return };
+            let service = Service::start(s, &["--timeout", "0"]);
+            let api = Docker {
+                cli,
+                service: &service,
+                dir: s.work.path(),
+            };
+            api.ok(&[
+                "run", "-d", "--rm", "--name", "via-api", "-v", "/data", "busybox", "sleep", "600",
+            ]);
+            assert_eq!(volume_names(s, &d).len(), 1);
+            assert_eq!(api.ok(&["restart", "-t", "1", "via-api"]).trim(), "via-api");
+            let state = api.ok(&["inspect", "-f", "{{.State.Status}}", "via-api"]);
+            assert_eq!(state.trim(), "running");
+            assert_eq!(volume_names(s, &d).len(), 1);
+            api.ok(&["stop", "-t", "1", "via-api"]);
+            eventually("via-api to be removed", Duration::from_secs(20), || {
+                ok(s, &d, &["ps", "-a", "-q"]).is_empty().then_some(())
+            });
+            eventually(
+                "its anonymous volume to go",
+                Duration::from_secs(20),
+                || volume_names(s, &d).is_empty().then_some(()),
+            );
         },
     );
 }

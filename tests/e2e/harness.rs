@@ -3,6 +3,8 @@
 //! state root and its own cgroup parent, so nothing it creates — mounts,
 //! bridges, processes, cgroups — outlives it on the host, even when it fails.
 
+pub mod docker;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

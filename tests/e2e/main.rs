@@ -11,6 +11,7 @@ mod copy_watch;
 mod crash;
 mod dashboard;
 mod dashboard_browser;
+mod dashboard_service;
 mod deploy;
 mod devstack;
 mod docker_api;

@@ -3,13 +3,13 @@
 //! `stdin_open` services under `up -d`, with and without a terminal,
 //! detaching with ctrl-p ctrl-q.
 
+use crate::harness::docker::{collect, open_pty, stdio, text, wait_with_deadline};
 use crate::harness::{eventually, sandboxed, Sandbox};
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const YAML: &str = "services:
   box:
@@ -42,43 +42,6 @@ fn wharf(s: &Sandbox, dir: &Path, args: &[&str]) -> Command {
     command
 }
 
-/// Wait for `child` to exit, killing it after `timeout`.
-fn wait_with_deadline(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("wharf did not exit within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Everything `reader` yields, collected by a thread as it comes.
-fn collect(mut reader: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        // A pty master reads EIO once the last slave is closed: the end.
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    seen
-}
-
-fn text(seen: &Arc<Mutex<Vec<u8>>>) -> String {
-    String::from_utf8_lossy(&seen.lock().unwrap()).into_owned()
-}
-
 fn state_of(s: &Sandbox, dir: &Path, service: &str) -> Option<String> {
     s.ok(dir, &["ps", "-a", "--format", "json"])
         .lines()
@@ -97,27 +60,19 @@ fn run_on_a_terminal_gives_the_container_one_of_the_same_size() {
             // With init: true the init holds the terminal and the command is
             // its foreground process group.
             for service in ["box", "boxinit"] {
-                let size = nix::pty::Winsize {
-                    ws_row: 33,
-                    ws_col: 101,
-                    ws_xpixel: 0,
-                    ws_ypixel: 0,
-                };
-                let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
-                let slave: OwnedFd = pty.slave;
-                let dup = |fd: &OwnedFd| Stdio::from(fd.as_fd().try_clone_to_owned().unwrap());
+                let (master, slave) = open_pty(33, 101);
                 let mut child = wharf(
                     s,
                     &dir,
                     &["run", "--rm", service, "sh", "-c", "tty; stty size; exit 3"],
                 )
-                .stdin(dup(&slave))
-                .stdout(dup(&slave))
-                .stderr(dup(&slave))
+                .stdin(stdio(&slave))
+                .stdout(stdio(&slave))
+                .stderr(stdio(&slave))
                 .spawn()
                 .unwrap();
                 drop(slave);
-                let output = collect(std::fs::File::from(pty.master));
+                let output = collect(master);
                 let status = wait_with_deadline(&mut child, Duration::from_secs(60));
                 let shown = eventually("the container's output", Duration::from_secs(10), || {
                     let t = text(&output);
@@ -144,15 +99,8 @@ fn run_terminal_follows_resizes_and_takes_ctrl_c_as_a_key() {
         |s| {
             s.import_busybox();
             let dir = s.project("winch", YAML);
-            let size = nix::pty::Winsize {
-                ws_row: 33,
-                ws_col: 101,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
-            let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).unwrap();
-            let dup = |fd: &OwnedFd| Stdio::from(fd.as_fd().try_clone_to_owned().unwrap());
+            let (master, slave) = open_pty(33, 101);
+            let slave_path = nix::unistd::ttyname(slave.as_fd()).unwrap();
             // The pty is wharf's controlling terminal, so that resizing it
             // sends SIGWINCH and Ctrl-C would be a signal were it not raw.
             let mut child = Command::new("setsid");
@@ -171,14 +119,14 @@ fn run_terminal_follows_resizes_and_takes_ctrl_c_as_a_key() {
                 .env("WHARF_ROOT", s.root.path())
                 .env_remove("COMPOSE_PROJECT_NAME")
                 .env_remove("COMPOSE_FILE")
-                .stdin(dup(&pty.slave))
-                .stdout(dup(&pty.slave))
-                .stderr(dup(&pty.slave));
+                .stdin(stdio(&slave))
+                .stdout(stdio(&slave))
+                .stderr(stdio(&slave));
             let mut child = child.spawn().unwrap();
-            drop(pty.slave);
-            let mut keys = std::fs::File::from(pty.master.try_clone().unwrap());
-            let settings = std::fs::File::from(pty.master.try_clone().unwrap());
-            let output = collect(std::fs::File::from(pty.master));
+            drop(slave);
+            let mut keys = master.try_clone().unwrap();
+            let settings = master.try_clone().unwrap();
+            let output = collect(master);
             let mut answered = |size: &str| {
                 eventually(
                     &format!("stty size {size}"),
@@ -299,15 +247,8 @@ fn attach_types_into_a_stdin_open_terminal_and_detaches() {
 
             // From a terminal: the container's takes its size, follows it
             // and gets the keys as typed until the detach keys.
-            let size = nix::pty::Winsize {
-                ws_row: 25,
-                ws_col: 90,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
-            let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).unwrap();
-            let dup = |fd: &OwnedFd| Stdio::from(fd.as_fd().try_clone_to_owned().unwrap());
+            let (master, slave) = open_pty(25, 90);
+            let slave_path = nix::unistd::ttyname(slave.as_fd()).unwrap();
             let mut child = Command::new("setsid")
                 .arg("-c")
                 .arg(env!("CARGO_BIN_EXE_wharf"))
@@ -316,14 +257,14 @@ fn attach_types_into_a_stdin_open_terminal_and_detaches() {
                 .env("WHARF_ROOT", s.root.path())
                 .env_remove("COMPOSE_PROJECT_NAME")
                 .env_remove("COMPOSE_FILE")
-                .stdin(dup(&pty.slave))
-                .stdout(dup(&pty.slave))
-                .stderr(dup(&pty.slave))
+                .stdin(stdio(&slave))
+                .stdout(stdio(&slave))
+                .stderr(stdio(&slave))
                 .spawn()
                 .unwrap();
-            drop(pty.slave);
-            let mut keys = std::fs::File::from(pty.master.try_clone().unwrap());
-            let output = collect(std::fs::File::from(pty.master));
+            drop(slave);
+            let mut keys = master.try_clone().unwrap();
+            let output = collect(master);
             let mut answered = |size: &str| {
                 eventually(
                     &format!("stty size {size}"),

@@ -63,8 +63,9 @@ pub struct RunExit {
 }
 
 /// After an attached run ended with `result` (the engine's
-/// `start_attached`): remove the container when asked (`--rm`), and say
-/// what exit code to give back.
+/// `start_attached`): remove the container when asked (`--rm`, with its
+/// anonymous volumes, as docker's daemon removes them), and say what exit
+/// code to give back.
 pub fn finish(
     engine: &dyn Engine,
     one_off: &OneOff,
@@ -73,7 +74,7 @@ pub fn finish(
 ) -> Result<RunExit, AppError> {
     if remove {
         engine
-            .remove_container(&one_off.id, true)
+            .remove_container_and_anonymous_volumes(&one_off.id, true)
             .map_err(|e| AppError::engine(format!("removing {}", one_off.name), e))?;
     }
     match result {

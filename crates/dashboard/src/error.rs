@@ -20,6 +20,11 @@ pub enum DashboardError {
         #[source]
         source: std::io::Error,
     },
+    #[error("wharf dashboard: the listening socket it was given has no address: {source}")]
+    Listener {
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot {what}: {source}")]
     Engine {
         what: String,

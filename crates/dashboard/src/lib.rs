@@ -17,7 +17,6 @@ pub mod metrics;
 pub mod objects;
 pub mod pages;
 pub mod project;
-pub mod prune;
 pub mod routes;
 pub mod server;
 

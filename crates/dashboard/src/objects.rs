@@ -4,7 +4,6 @@
 //! removed, in `docker volume prune`'s and `docker network prune`'s words.
 
 use crate::html::{action, bytes, escape, page};
-use crate::prune::Pruned;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use wharf_engine_api::{ContainerInfo, NetworkInfo, VolumeInfo};
@@ -82,6 +81,16 @@ pub fn networks(list: &[NetworkInfo], containers: &[ContainerInfo], csrf: &str) 
     body.push_str(&action("/networks/prune", "Remove unused networks", csrf));
     body.push_str("</p>");
     page("Networks", &body)
+}
+
+/// What a prune removed, and what it could not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub removed: Vec<String>,
+    /// Bytes the removed volumes held, as far as they were measured.
+    pub reclaimed: u64,
+    /// One message per object that should have gone and did not.
+    pub failures: Vec<String>,
 }
 
 /// What a prune of `kind` (`Volumes`, `Networks`) removed.

@@ -3,8 +3,9 @@
 
 use crate::http::{Request, Response};
 use crate::server::Dashboard;
-use crate::{actions, collect, metrics, objects, pages, project, prune};
+use crate::{actions, collect, metrics, objects, pages, project};
 use std::collections::BTreeMap;
+use wharf_app::filters::Filters;
 
 /// `POST /projects/<name>/deploy`: the edited Compose file, redeployed.
 fn deploy(d: &Dashboard, name: &str, request: &Request) -> Response {
@@ -45,24 +46,37 @@ fn volume_sizes(d: &Dashboard) -> BTreeMap<String, u64> {
 }
 
 /// `POST /volumes/prune` (`all=1`: every unused volume, not only anonymous
-/// ones) and `POST /networks/prune`.
+/// ones) and `POST /networks/prune`, by the core's rules, those of `wharf
+/// volume prune` and `wharf network prune`.
 fn prune(d: &Dashboard, path: &str, request: &Request) -> Option<Response> {
+    let every = Filters::default();
     let (kind, back, result) = match path {
         "/volumes/prune" => {
             let all = request.form().get("all").is_some_and(|v| v == "1");
-            let sizes = volume_sizes(d);
-            (
-                "Volumes",
-                "/volumes",
-                prune::volumes(d.engine.as_ref(), all, &sizes),
-            )
+            let pruned = wharf_app::volumes::prune(d.engine.as_ref(), all, &every).map(|report| {
+                let sizes = volume_sizes(d);
+                objects::Pruned {
+                    reclaimed: report.removed.iter().filter_map(|n| sizes.get(n)).sum(),
+                    failures: report.failures.iter().map(ToString::to_string).collect(),
+                    removed: report.removed,
+                }
+            });
+            ("Volumes", "/volumes", pruned)
         }
-        "/networks/prune" => ("Networks", "/networks", prune::networks(d.engine.as_ref())),
+        "/networks/prune" => {
+            let pruned = wharf_app::networks::prune(d.engine.as_ref(), &every).map(|removed| {
+                objects::Pruned {
+                    removed,
+                    ..Default::default()
+                }
+            });
+            ("Networks", "/networks", pruned)
+        }
         _ => return None,
     };
     Some(match result {
         Ok(pruned) => Response::html(200, objects::pruned(kind, back, &pruned)),
-        Err(why) => Response::text(500, format!("prune: {why}\n")),
+        Err(error) => Response::text(500, format!("prune: {}\n", wharf_app::error_chain(&error))),
     })
 }
 

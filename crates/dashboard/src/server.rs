@@ -38,11 +38,25 @@ impl std::fmt::Debug for Dashboard {
     }
 }
 
+/// Told of each connection the dashboard serves; what it returns is
+/// dropped when that connection closes. `wharf system service` counts the
+/// dashboard's connections with the API's through it, for its idle timeout.
+pub type ConnectionWatch = Arc<dyn Fn() -> Box<dyn Send> + Send + Sync>;
+
 /// A bound listener, ready to serve.
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     dashboard: Arc<Dashboard>,
+    watch: Option<ConnectionWatch>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .field("dashboard", &self.dashboard)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Server {
@@ -52,11 +66,26 @@ impl Server {
         listen: SocketAddr,
         token: Option<String>,
     ) -> Result<Self, DashboardError> {
-        let access = Access::new(listen, token)?;
+        // Refused before binding, so a wrong address holds no port.
+        Access::new(listen, token.clone())?;
         let listener = TcpListener::bind(listen).map_err(|source| DashboardError::Listen {
             addr: listen,
             source,
         })?;
+        Self::on_listener(engine, listener, token)
+    }
+
+    /// Serve on a listener bound elsewhere (by a service manager, or by
+    /// `system service`); the same token rule holds for its address.
+    pub fn on_listener(
+        engine: Arc<dyn Engine>,
+        listener: TcpListener,
+        token: Option<String>,
+    ) -> Result<Self, DashboardError> {
+        let listen = listener
+            .local_addr()
+            .map_err(|source| DashboardError::Listener { source })?;
+        let access = Access::new(listen, token)?;
         Ok(Server {
             listener,
             dashboard: Arc::new(Dashboard {
@@ -66,7 +95,14 @@ impl Server {
                 deploy: None,
                 host: None,
             }),
+            watch: None,
         })
+    }
+
+    /// Tell `watch` of every connection, open until what it returns drops.
+    pub fn with_connection_watch(mut self, watch: ConnectionWatch) -> Self {
+        self.watch = Some(watch);
+        self
     }
 
     /// Serve the events and system pages from `host`.
@@ -110,6 +146,7 @@ impl Server {
         let open = Arc::new(AtomicUsize::new(0));
         for stream in self.listener.incoming() {
             let Ok(mut stream) = stream else { continue };
+            let watched = self.watch.as_ref().map(|watch| watch());
             if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
                 open.fetch_sub(1, Ordering::SeqCst);
                 let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
@@ -124,6 +161,7 @@ impl Server {
                 .spawn(move || {
                     handle(&dashboard, stream);
                     open_here.fetch_sub(1, Ordering::SeqCst);
+                    drop(watched);
                 });
             if spawned.is_err() {
                 open.fetch_sub(1, Ordering::SeqCst);

@@ -260,3 +260,52 @@ fn idle_connections_are_bounded_and_released() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Counts connections open through the watch; the guard it hands out
+/// closes one when dropped.
+struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_connection_watch_sees_each_connection_until_it_closes() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let open = Arc::new(AtomicUsize::new(0));
+    let counting = Arc::clone(&open);
+    let watch: wharf_dashboard::server::ConnectionWatch = Arc::new(move || {
+        counting.fetch_add(1, Ordering::SeqCst);
+        Box::new(Counted(Arc::clone(&counting)))
+    });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = Server::on_listener(Arc::new(FakeEngine::new()), listener, None)
+        .unwrap()
+        .with_connection_watch(watch);
+    let addr = server.local_addr();
+    std::thread::spawn(move || server.serve());
+
+    let held = TcpStream::connect(addr).unwrap();
+    let wait_for = |count: usize, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while open.load(Ordering::SeqCst) != count {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(1, "the held connection was not seen");
+    let (status, _, _) = get(addr, "/metrics", "");
+    assert_eq!(status, 200);
+    wait_for(1, "a finished request still counts");
+    drop(held);
+    wait_for(0, "the closed connection still counts");
+}
+
+#[test]
+fn a_listener_bound_elsewhere_keeps_the_token_rule() {
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let error = Server::on_listener(Arc::new(FakeEngine::new()), listener, None).unwrap_err();
+    assert!(error.to_string().contains("--token-file"), "{error}");
+}

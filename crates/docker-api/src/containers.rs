@@ -75,7 +75,7 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
     }
     Ok(Reply::json(
         StatusCode::CREATED,
-        &json!({ "Id": created.id, "Warnings": [] }),
+        &json!({ "Id": created.id, "Warnings": created.warnings }),
     ))
 }
 
@@ -226,10 +226,9 @@ fn restart(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     let id = request.segment(1);
     let timeout = stop_timeout(&request)?;
     let info = backend.engine.inspect_container(id)?;
-    if info.state.is_running() {
-        backend.engine.stop_container(&info.id, timeout)?;
-    }
-    backend.engine.start_container(&info.id)?;
+    backend.auto_remove.restarting(&info.id, || {
+        backend.engine.restart_container(&info.id, timeout)
+    })?;
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
@@ -342,7 +341,8 @@ fn update(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
         restart: restart.map(|_| body.host_config.restart_policy.clone()),
     };
     backend.engine.update_container(&id, &update)?;
-    Ok(Reply::ok(json!({ "Warnings": [] })))
+    let warnings = backend.engine.discarded_limits(&update.resources);
+    Ok(Reply::ok(json!({ "Warnings": warnings })))
 }
 
 fn wait_for(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
@@ -393,7 +393,13 @@ fn remove(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
             info.id
         )));
     }
-    backend.engine.remove_container(&info.id, force)?;
+    if request.query.bool("v", false) {
+        backend
+            .engine
+            .remove_container_and_anonymous_volumes(&info.id, force)?;
+    } else {
+        backend.engine.remove_container(&info.id, force)?;
+    }
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 

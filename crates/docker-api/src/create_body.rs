@@ -19,6 +19,7 @@ const CONFIG_IGNORED: &[&str] = &[
     "AttachStderr",
     "StdinOnce",
     "ExposedPorts",
+    // Read after the HostConfig (`read_volumes`).
     "Volumes",
     "ArgsEscaped",
     "HostConfig",
@@ -54,12 +55,33 @@ pub fn parse(name: Option<&str>, json: &Value) -> Result<CreateBody, ApiError> {
     if let Some(networking) = config.get("NetworkingConfig") {
         read_networking(networking, &mut body)?;
     }
+    read_volumes(config.get("Volumes"), &mut body)?;
     if body.config.image.is_empty() {
         return Err(ApiError::bad_request(
             "Config.Image is empty: give the image to create the container from",
         ));
     }
     Ok(body)
+}
+
+/// `Config.Volumes`: docker's CLI sends `-v /data` (an anonymous volume)
+/// there, not in `Binds`; docker-py also lists the targets of its binds,
+/// which the binds then mount.
+fn read_volumes(volumes: Option<&Value>, body: &mut CreateBody) -> Result<(), ApiError> {
+    let path = "Volumes";
+    let targets = match volumes {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Object(targets)) => targets,
+        Some(_) => return Err(field_error(path, "expected an object of mount targets")),
+    };
+    for target in targets.keys() {
+        let mount = flags::volume(target).map_err(|e| flag_error(path, e))?;
+        let mounts = &mut body.host_config.mounts;
+        if !mounts.iter().any(|m| m.target == mount.target) {
+            mounts.push(mount);
+        }
+    }
+    Ok(())
 }
 
 fn field_error(path: &str, why: impl std::fmt::Display) -> ApiError {
@@ -557,6 +579,25 @@ mod tests {
         assert_eq!(body.host_config.mounts.len(), 1);
         assert_eq!(body.host_config.port_bindings.len(), 1);
         assert_eq!(body.network(), "bridge");
+    }
+
+    #[test]
+    fn config_volumes_are_anonymous_volumes_unless_a_bind_mounts_the_target() {
+        let body = parse(
+            None,
+            &json!({"Image": "busybox", "Volumes": {"/data": {}, "/srv": {}},
+                    "HostConfig": {"Binds": ["/host:/srv"]}}),
+        )
+        .unwrap();
+        let mounts: Vec<(&str, &str)> = body
+            .host_config
+            .mounts
+            .iter()
+            .map(|m| (m.source.as_str(), m.target.as_str()))
+            .collect();
+        assert_eq!(mounts, [("/host", "/srv"), ("", "/data")]);
+        let error = parse(None, &json!({"Image": "busybox", "Volumes": ["/data"]})).unwrap_err();
+        assert!(error.to_string().contains("Volumes"), "{error}");
     }
 
     #[test]

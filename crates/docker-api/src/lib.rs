@@ -41,4 +41,4 @@ pub mod wait;
 pub use backend::Backend;
 pub use error::ApiError;
 pub use listen::{ListenAddress, ListenError, DEFAULT_URI};
-pub use server::{serve, Listener};
+pub use server::{serve, serve_sharing_idleness, Activity, Listener};

@@ -28,6 +28,8 @@ pub enum ListenError {
         "{path}: another service is listening on this socket already; stop it or give another path"
     )]
     InUse { path: PathBuf },
+    #[error("socket activation: {reason}")]
+    Activation { reason: String },
     #[error("{context}")]
     Io {
         context: String,
@@ -150,15 +152,80 @@ fn remove_stale_socket(path: &Path) -> Result<(), ListenError> {
     )))
 }
 
-/// The listener a service manager passed (`LISTEN_FDS`), if any.
-pub fn activated() -> Option<Listener> {
-    let fd: OwnedFd = wharf_runtime::activation::activated_socket()?;
-    let address =
-        nix::sys::socket::getsockname::<nix::sys::socket::SockaddrStorage>(fd.as_raw_fd()).ok()?;
-    if address.as_unix_addr().is_some() {
-        Some(Listener::Unix(std::os::unix::net::UnixListener::from(fd)))
+/// The name that marks the dashboard's socket among the ones a service
+/// manager passed (`FileDescriptorName=dashboard`); any other name is the
+/// API's.
+pub const DASHBOARD_FD_NAME: &str = "dashboard";
+
+/// The listeners a service manager passed (`LISTEN_FDS`), told apart by
+/// their names.
+#[derive(Debug, Default)]
+pub struct Activated {
+    pub api: Option<Listener>,
+    pub dashboard: Option<std::net::TcpListener>,
+}
+
+/// Take the passed sockets: the one named [`DASHBOARD_FD_NAME`] is the
+/// dashboard's, the other one the API's.
+pub fn activated() -> Result<Activated, ListenError> {
+    let passed = wharf_runtime::activation::activated_sockets();
+    let names: Vec<&str> = passed.iter().map(|p| p.name.as_str()).collect();
+    let (api_at, dashboard_at) = pick_by_name(&names)?;
+    let mut activated = Activated::default();
+    for (index, socket) in passed.into_iter().enumerate() {
+        let listener = into_listener(socket.fd);
+        if Some(index) == api_at {
+            activated.api = Some(listener);
+        } else if Some(index) == dashboard_at {
+            match listener {
+                Listener::Tcp(tcp) => activated.dashboard = Some(tcp),
+                Listener::Unix(_) => {
+                    return Err(ListenError::Activation {
+                        reason: format!("the socket named {DASHBOARD_FD_NAME:?} is a Unix socket, and the dashboard serves TCP: give its socket unit ListenStream=127.0.0.1:9323"),
+                    })
+                }
+            }
+        }
+    }
+    Ok(activated)
+}
+
+/// Which of the passed sockets (by their names, in order) is the API's
+/// and which the dashboard's.
+pub fn pick_by_name(names: &[&str]) -> Result<(Option<usize>, Option<usize>), ListenError> {
+    let mut api = None;
+    let mut dashboard = None;
+    for (index, name) in names.iter().enumerate() {
+        let slot = if *name == DASHBOARD_FD_NAME {
+            &mut dashboard
+        } else {
+            &mut api
+        };
+        if let Some(first) = slot.replace(index) {
+            let role = if *name == DASHBOARD_FD_NAME {
+                "the dashboard"
+            } else {
+                "the Engine API"
+            };
+            return Err(ListenError::Activation {
+                reason: format!(
+                    "two sockets were passed for {role} ({:?} and {name:?}); pass one for the API and at most one named {DASHBOARD_FD_NAME:?} (FileDescriptorName={DASHBOARD_FD_NAME} in its socket unit)",
+                    names[first]
+                ),
+            });
+        }
+    }
+    Ok((api, dashboard))
+}
+
+fn into_listener(fd: OwnedFd) -> Listener {
+    let is_unix =
+        nix::sys::socket::getsockname::<nix::sys::socket::SockaddrStorage>(fd.as_raw_fd())
+            .is_ok_and(|address| address.as_unix_addr().is_some());
+    if is_unix {
+        Listener::Unix(std::os::unix::net::UnixListener::from(fd))
     } else {
-        Some(Listener::Tcp(std::net::TcpListener::from(fd)))
+        Listener::Tcp(std::net::TcpListener::from(fd))
     }
 }
 
@@ -197,6 +264,33 @@ mod tests {
             let error = ListenAddress::parse(bad).unwrap_err();
             assert!(matches!(error, ListenError::Uri { .. }), "{bad}");
         }
+    }
+
+    #[test]
+    fn passed_sockets_are_told_apart_by_name() {
+        assert_eq!(pick_by_name(&[]).unwrap(), (None, None));
+        assert_eq!(pick_by_name(&["unknown"]).unwrap(), (Some(0), None));
+        assert_eq!(
+            pick_by_name(&["wharf.socket", "dashboard"]).unwrap(),
+            (Some(0), Some(1))
+        );
+        assert_eq!(
+            pick_by_name(&["dashboard", "api"]).unwrap(),
+            (Some(1), Some(0))
+        );
+        assert_eq!(pick_by_name(&["dashboard"]).unwrap(), (None, Some(0)));
+    }
+
+    #[test]
+    fn two_sockets_for_one_role_are_refused_with_the_names() {
+        let error = pick_by_name(&["unknown", "unknown"]).unwrap_err();
+        assert!(matches!(error, ListenError::Activation { .. }));
+        assert!(
+            error.to_string().contains("FileDescriptorName=dashboard"),
+            "{error}"
+        );
+        let error = pick_by_name(&["dashboard", "api", "dashboard"]).unwrap_err();
+        assert!(error.to_string().contains("for the dashboard"), "{error}");
     }
 
     #[test]

@@ -37,20 +37,32 @@ pub fn serve(
     listener: Listener,
     idle_timeout: Option<Duration>,
 ) -> io::Result<()> {
+    serve_sharing_idleness(backend, listener, idle_timeout, Arc::new(Activity::new()))
+}
+
+/// [`serve`], counting the API's connections in `activity`, which another
+/// listener of the process counts its own in too: the idle timeout passes
+/// only when none of them has had a connection open for that long.
+pub fn serve_sharing_idleness(
+    backend: Backend,
+    listener: Listener,
+    idle_timeout: Option<Duration>,
+    activity: Arc<Activity>,
+) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(64)
         .thread_keep_alive(Duration::from_secs(2))
         .build()?;
-    runtime.block_on(accept_loop(backend, listener, idle_timeout))
+    runtime.block_on(accept_loop(backend, listener, idle_timeout, activity))
 }
 
 async fn accept_loop(
     backend: Backend,
     listener: Listener,
     idle_timeout: Option<Duration>,
+    activity: Arc<Activity>,
 ) -> io::Result<()> {
-    let activity = Arc::new(Activity::new());
     let listener = AsyncListener::new(listener)?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -363,24 +375,33 @@ impl Body for ReplyBody {
     }
 }
 
-/// How many connections are open and since when none is.
-struct Activity {
+/// How many connections are open and since when none is; any thread may
+/// open one.
+#[derive(Debug)]
+pub struct Activity {
     state: Mutex<(usize, Instant)>,
     changed: Notify,
 }
 
 /// One open connection; dropping it closes it in the count.
-struct OpenConnection(Arc<Activity>);
+#[derive(Debug)]
+pub struct OpenConnection(Arc<Activity>);
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Activity {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Activity {
             state: Mutex::new((0, Instant::now())),
             changed: Notify::new(),
         }
     }
 
-    fn open(self: &Arc<Self>) -> Arc<OpenConnection> {
+    pub fn open(self: &Arc<Self>) -> Arc<OpenConnection> {
         self.update(|count| *count += 1);
         Arc::new(OpenConnection(self.clone()))
     }

@@ -21,9 +21,28 @@ const SLOWEST_POLL: Duration = Duration::from_millis(100);
 pub struct AutoRemove {
     pending: Mutex<HashSet<String>>,
     exit_codes: Mutex<HashMap<String, i32>>,
+    /// Being restarted: its end is the restart's, so it is kept, as docker
+    /// keeps a restarted `--rm` container.
+    restarting: Mutex<HashSet<String>>,
 }
 
 impl AutoRemove {
+    /// Run `restart` on the container with its removal held off.
+    pub fn restarting<T>(&self, id: &str, restart: impl FnOnce() -> T) -> T {
+        let held = || self.restarting.lock().unwrap_or_else(|p| p.into_inner());
+        held().insert(id.to_string());
+        let outcome = restart();
+        held().remove(id);
+        outcome
+    }
+
+    fn is_restarting(&self, id: &str) -> bool {
+        self.restarting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+    }
+
     pub fn register(&self, id: &str) {
         self.pending
             .lock()
@@ -207,11 +226,15 @@ pub fn reap_when_exited(backend: &Backend, id: &str) {
     std::thread::spawn(move || {
         let code = poll(|| match current(&backend.engine, &id) {
             Ok(Some(info)) if info.state.is_running() => None,
+            Ok(Some(_)) if backend.auto_remove.is_restarting(&id) => None,
             Ok(Some(info)) => Some(exit_code(&info).unwrap_or(0)),
             Ok(None) | Err(_) => Some(recorded_exit_code(&backend, &id).unwrap_or(0)),
         });
         backend.auto_remove.exited(&id, code);
-        if let Err(error) = backend.engine.remove_container(&id, true) {
+        if let Err(error) = backend
+            .engine
+            .remove_container_and_anonymous_volumes(&id, true)
+        {
             if !matches!(error, EngineError::NotFound { .. }) {
                 eprintln!("wharf system service: removing container {id} (AutoRemove): {error}");
             }

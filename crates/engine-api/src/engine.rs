@@ -3,7 +3,7 @@
 use crate::observed::{
     ContainerInfo, ImageInfo, NetworkInfo, ProcessInfo, StatsSample, VolumeInfo,
 };
-use crate::spec::{ContainerSpec, ExecSpec, NetworkAttachment, NetworkSpec, VolumeSpec};
+use crate::spec::{ContainerSpec, ExecSpec, NetworkAttachment, NetworkSpec, Resources, VolumeSpec};
 use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -117,6 +117,14 @@ pub trait Engine: VolumeEngine + Send + Sync {
         let _ = spec;
         Ok(())
     }
+    /// docker's warnings for limits the host cannot take, which the engine
+    /// discards rather than refuses (a block I/O weight without an I/O
+    /// scheduler that takes one), for the fronts to show at create and
+    /// update. Engines that discard nothing have none.
+    fn discarded_limits(&self, resources: &Resources) -> Vec<String> {
+        let _ = resources;
+        Vec::new()
+    }
     /// Create a container (not started); returns its id.
     fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
     /// Start a created or exited container; returns once its process runs.
@@ -156,6 +164,20 @@ pub trait Engine: VolumeEngine + Send + Sync {
     fn unpause_container(&self, id: &str) -> Result<()>;
     /// Remove a container; with `force`, kill it first if it runs.
     fn remove_container(&self, id: &str, force: bool) -> Result<()>;
+    /// docker's `rm -v` and `--rm`: remove the container, then the
+    /// anonymous volumes it mounted (its own and those `volumes_from` gave
+    /// it). Named volumes stay, and so does an anonymous one another
+    /// container still mounts, as docker leaves it.
+    fn remove_container_and_anonymous_volumes(&self, id: &str, force: bool) -> Result<()> {
+        remove_with_anonymous_volumes(self, id, force)
+    }
+    /// docker's `restart`: stop the container (a no-op when it is not
+    /// running), then start it. A `--rm` container is kept, as docker keeps
+    /// it: only an end that no restart asked for removes it.
+    fn restart_container(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
+        self.stop_container(id, timeout)?;
+        self.start_container(id)
+    }
     /// Give a container another name, unused by any other container; its
     /// id, state and processes stay as they are (a recreate moves the old
     /// container aside this way until the new one exists).
@@ -252,4 +274,36 @@ pub trait Engine: VolumeEngine + Send + Sync {
     /// Remove `path` in the container and everything below it; a missing
     /// path is not an error, a symlink is removed, not followed.
     fn remove_path(&self, id: &str, path: &str) -> Result<()>;
+}
+
+/// [`Engine::remove_container_and_anonymous_volumes`] over the engine's own
+/// listings, for any engine; one that knows cheaper whether a container has
+/// anonymous volumes checks that first and calls this only when it has.
+pub fn remove_with_anonymous_volumes<E: Engine + ?Sized>(
+    engine: &E,
+    id: &str,
+    force: bool,
+) -> Result<()> {
+    let container = engine.inspect_container(id)?;
+    let anonymous: Vec<String> = engine
+        .list_volumes(&[])?
+        .into_iter()
+        .filter(|v| v.anonymous && v.used_by.iter().any(|u| u.container_id == container.id))
+        .map(|v| v.name)
+        .collect();
+    engine.remove_container(&container.id, force)?;
+    let gone = |result: Result<()>| match result {
+        // A `--rm` container's monitor may have removed it meanwhile.
+        Err(crate::EngineError::NotFound { .. }) => Ok(()),
+        other => other,
+    };
+    for name in anonymous {
+        match engine.inspect_volume(&name) {
+            Ok(volume) if volume.used_by.is_empty() => gone(engine.remove_volume(&name, false))?,
+            // Another container mounts it: kept.
+            Ok(_) => {}
+            other => gone(other.map(|_| ()))?,
+        }
+    }
+    Ok(())
 }

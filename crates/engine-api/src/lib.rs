@@ -13,7 +13,8 @@ mod observed;
 mod spec;
 
 pub use engine::{
-    CopyToOptions, Engine, LockGuard, LogLine, LogOptions, LogStream, PathStat, VolumeEngine,
+    remove_with_anonymous_volumes, CopyToOptions, Engine, LockGuard, LogLine, LogOptions,
+    LogStream, PathStat, VolumeEngine,
 };
 pub use error::{BoxError, EngineError};
 pub use observed::{

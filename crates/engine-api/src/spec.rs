@@ -672,6 +672,33 @@ impl RestartPolicy {
     pub fn is_no(&self) -> bool {
         matches!(self, RestartPolicy::No)
     }
+
+    /// docker's restart manager (`ShouldRestart`): whether a container that
+    /// ended with `exit_code`, after `restart_count` restarts by its policy
+    /// since it was last started by hand, starts again. `always` does,
+    /// `unless-stopped` unless the user stopped it, `on-failure[:N]` after a
+    /// non-zero code while fewer than N restarts were made (N = 0 or none: no
+    /// maximum), whether or not the user stopped it. A stop asked for at run
+    /// time cancels any restart before this rule is asked.
+    pub fn restarts_after(
+        &self,
+        exit_code: i32,
+        restart_count: u32,
+        stopped_by_user: bool,
+    ) -> bool {
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::Always => true,
+            RestartPolicy::UnlessStopped => !stopped_by_user,
+            RestartPolicy::OnFailure { max_retries } => {
+                let below_maximum = match max_retries {
+                    None | Some(0) => true,
+                    Some(max) => restart_count < *max,
+                };
+                exit_code != 0 && below_maximum
+            }
+        }
+    }
 }
 
 /// `02:42:ac:11:00:02` (or with `-`) → bytes; a unicast, non-zero address is

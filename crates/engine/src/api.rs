@@ -7,7 +7,7 @@ use crate::stats::HostFigures;
 use crate::store::{self, NetworkRecord};
 use crate::{
     events, image_err, leftovers, logs, network, runtime_err, LinuxEngine, CONFIG_FILE, LOG_FILE,
-    STOP_MARKER,
+    RESTART_MARKER, STOP_MARKER,
 };
 use std::fs;
 
@@ -77,6 +77,10 @@ impl Engine for LinuxEngine {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    fn discarded_limits(&self, resources: &wharf_engine_api::Resources) -> Vec<String> {
+        crate::resources::discarded(resources, &self.config.cgroup_fs_root)
     }
 
     fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
@@ -234,6 +238,24 @@ impl Engine for LinuxEngine {
 
     fn remove_container(&self, id: &str, force: bool) -> Result<()> {
         self.remove(id, force)
+    }
+
+    fn remove_container_and_anonymous_volumes(&self, id: &str, force: bool) -> Result<()> {
+        let record = self.find(id)?;
+        if self.has_anonymous_volumes(&record) {
+            wharf_engine_api::remove_with_anonymous_volumes(self, &record.id, force)
+        } else {
+            self.remove(&record.id, force)
+        }
+    }
+
+    fn restart_container(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
+        let record = self.find(id)?;
+        let marker = self.layout.container(&record.id).join(RESTART_MARKER);
+        fs::write(&marker, b"")
+            .map_err(|e| EngineError::io(format!("restarting {}", record.name), e))?;
+        self.stop_container(&record.id, timeout)?;
+        self.start_container(&record.id)
     }
 
     fn inspect_container(&self, id_or_name: &str) -> Result<ContainerInfo> {

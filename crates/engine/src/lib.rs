@@ -61,6 +61,9 @@ pub(crate) const LOG_FILE: &str = "container.log";
 pub(crate) const MONITOR_LOG: &str = "monitor.log";
 /// Present while a stop was asked for: the monitor must not restart.
 pub(crate) const STOP_MARKER: &str = "stop-requested";
+/// Present while a `restart` stops the container: its monitor keeps a `--rm`
+/// container for the start that follows. The next start removes it.
+pub(crate) const RESTART_MARKER: &str = "restart-requested";
 /// How long a stop waits for the container before SIGKILL, unless told.
 pub(crate) const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long start, stop and remove wait for a monitor that is still starting

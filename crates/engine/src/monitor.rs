@@ -19,8 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use wharf_engine_api::{
-    ContainerState, EngineError, Health, Healthcheck, LogStream, MountKind, Protocol,
-    PublishedPort, RestartPolicy,
+    ContainerState, EngineError, Health, Healthcheck, LogStream, MountKind, Protocol, PublishedPort,
 };
 use wharf_runtime::{MountSpec, ProcessOptions, Rootfs, SpawnConfig};
 
@@ -164,6 +163,7 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode, await_p
         Err(e) => return fail(&mut status, &e.to_string()),
     };
     let auto_remove = status.is_some() && record.spec.auto_remove;
+    let restart_marker = dir.join(crate::RESTART_MARKER);
     let monitor = Arc::new(Monitor {
         layout: layout.clone(),
         cgroup_fs_root: cgroup_fs_root.to_path_buf(),
@@ -186,7 +186,8 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode, await_p
             }
         }
     };
-    if auto_remove {
+    // A `restart` ended it to start it again: kept, as docker keeps it.
+    if auto_remove && !restart_marker.exists() {
         // The removal waits for a free monitor lock, so ours goes first:
         // both its descriptors, the adopted one and our stdin.
         drop(_monitor_lock);
@@ -206,8 +207,10 @@ fn release_stdin() -> std::io::Result<()> {
 }
 
 /// docker's `--rm` with no daemon: the detached monitor of an ended
-/// container removes it as `rm` would (cgroups, rules, veths, its state).
+/// container removes it as `rm -v` would (cgroups, rules, veths, its state,
+/// its anonymous volumes).
 fn remove_ended(layout: &Layout, cgroup_fs_root: &Path, id: &str) -> Result<(), EngineError> {
+    use wharf_engine_api::Engine;
     let engine = crate::LinuxEngine::open(crate::EngineConfig {
         root: layout.root.clone(),
         cgroup_fs_root: cgroup_fs_root.to_path_buf(),
@@ -217,7 +220,7 @@ fn remove_ended(layout: &Layout, cgroup_fs_root: &Path, id: &str) -> Result<(), 
             .map_err(|e| EngineError::io("finding the wharf executable", e))?,
         timings: false,
     })?;
-    engine.remove(id, true)
+    engine.remove_container_and_anonymous_volumes(id, true)
 }
 
 struct Monitor {
@@ -312,6 +315,8 @@ impl Monitor {
                     paused: false,
                 };
                 s.monitor_pid = Some(std::process::id());
+                // A start by hand (or by `system boot`) counts anew, as docker's.
+                s.restart_count = restarts;
                 s.pid_start_ticks = crate::procfs::process_start_ticks(pid);
                 s.ports = self.held_ports.published();
                 s.cgroup = Some(cgroup.clone());
@@ -367,13 +372,11 @@ impl Monitor {
             let unhealthy_restart = unhealthy.as_ref().is_some_and(|u| u.take_pending());
             let restart = !stop_requested
                 && (unhealthy_restart
-                    || match &self.record.spec.restart {
-                        RestartPolicy::No => false,
-                        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
-                        RestartPolicy::OnFailure { max_retries } => {
-                            exit_code != 0 && max_retries.is_none_or(|max| restarts < max)
-                        }
-                    });
+                    || self
+                        .record
+                        .spec
+                        .restart
+                        .restarts_after(exit_code, restarts, false));
             self.write_state(|s| {
                 s.state = if restart {
                     ContainerState::Restarting

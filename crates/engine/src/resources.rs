@@ -3,13 +3,40 @@
 //! (the runtime writes them to the cgroup when the monitor starts the
 //! container). Block I/O devices are given by path and resolved to their
 //! numbers here, at create and again at each start (a disk may come back
-//! under another number).
+//! under another number). A weight the host cannot take is discarded with
+//! docker's warning, which the fronts show.
 
 use crate::store::ContainerRecord;
 use crate::MIN_MEMORY;
 use std::path::Path;
-use wharf_engine_api::{ContainerSpec, EngineError, ThrottleDevice};
+use wharf_engine_api::{ContainerSpec, EngineError, Resources, ThrottleDevice};
 use wharf_runtime::cgroups::{block_device, BlockIo, DeviceRate, DeviceWeight};
+
+/// docker's warning when the host takes no block I/O weight: the weight
+/// is discarded (the runtime writes none), the container runs.
+pub(crate) const WEIGHT_DISCARDED: &str =
+    "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.";
+/// docker's warning for per-device weights the host cannot take.
+pub(crate) const WEIGHT_DEVICE_DISCARDED: &str = "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.";
+
+/// docker's warnings for the limits of `resources` the host cannot take.
+pub(crate) fn discarded(resources: &Resources, cgroup_fs_root: &Path) -> Vec<String> {
+    let weight = resources.blkio_weight.is_some_and(|w| w != 0);
+    let weight_device = !resources.blkio_weight_device.is_empty();
+    if !(weight || weight_device)
+        || wharf_runtime::cgroups::block_io_weight_supported(cgroup_fs_root)
+    {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    if weight {
+        warnings.push(WEIGHT_DISCARDED.to_string());
+    }
+    if weight_device {
+        warnings.push(WEIGHT_DEVICE_DISCARDED.to_string());
+    }
+    warnings
+}
 
 /// Refuse limits the container could not start or run with. An error names
 /// the spec's field (`memory`), which the orchestrator maps back to the

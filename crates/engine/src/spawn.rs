@@ -81,6 +81,7 @@ impl LinuxEngine {
         };
         let dir = self.layout.container(&record.id);
         let _ = fs::remove_file(dir.join(crate::STOP_MARKER));
+        let _ = fs::remove_file(dir.join(crate::RESTART_MARKER));
         self.write_etc_files_locked(&record)?;
         self.spawn_monitor(&record, monitor_lock, await_ports)?;
         self.run_hooks(&record, &record.spec.post_start, "post_start")

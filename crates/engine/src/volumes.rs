@@ -260,6 +260,24 @@ pub(crate) fn anonymous_name() -> Result<String> {
 }
 
 impl LinuxEngine {
+    /// Whether the container may mount an anonymous volume: one made for it
+    /// at a start, one a recreate carried over by name, or one that
+    /// `volumes_from` gives it. Cheap, so that the removal of a container
+    /// without any volume skips listing the volumes.
+    pub(crate) fn has_anonymous_volumes(&self, record: &store::ContainerRecord) -> bool {
+        !record.spec.volumes_from.is_empty()
+            || record
+                .spec
+                .mounts
+                .iter()
+                .any(|m| m.kind == MountKind::Volume)
+            || self
+                .layout
+                .container(&record.id)
+                .join(ANONYMOUS_FILE)
+                .exists()
+    }
+
     fn volume_info(&self, record: &VolumeRecord, users: &[VolumeUse]) -> VolumeInfo {
         VolumeInfo {
             name: record.name.clone(),

@@ -485,6 +485,11 @@ fn run_action(
             };
             container_event(on_event, &spec.name, before);
             let id = engine.create_container(spec).map_err(fail)?;
+            // docker compose shows the engine's create warnings, as here a
+            // `blkio_config.weight` the host's schedulers cannot take.
+            for warning in engine.discarded_limits(&spec.resources) {
+                on_event(Event::Warning(format!("{}: {warning}", spec.name)));
+            }
             container_event(on_event, &spec.name, after);
             outcome.created_container = Some((spec.name.clone(), id));
         }

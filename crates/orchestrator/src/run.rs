@@ -151,6 +151,9 @@ pub fn create_oneoff(
     let id = engine
         .create_container(&spec)
         .map_err(|e| OrchestratorError::engine(format!("container {}", spec.name), e))?;
+    for warning in engine.discarded_limits(&spec.resources) {
+        on_event(Event::Warning(format!("{}: {warning}", spec.name)));
+    }
     Ok((id, spec.name))
 }
 

@@ -232,6 +232,9 @@ pub(crate) fn replace_start_first(
     let new_id = engine
         .create_container(&next)
         .map_err(|e| OrchestratorError::engine(object.clone(), e))?;
+    for warning in engine.discarded_limits(&next.resources) {
+        on_event(Event::Warning(format!("{name}: {warning}")));
+    }
     let undo_new = || {
         let _ = engine.stop_container(&new_id, Some(Duration::ZERO));
         let _ = engine.remove_container(&new_id, true);

@@ -423,6 +423,17 @@ impl FakeEngine {
         self.state().find_container(name).map(|c| c.info.clone())
     }
 
+    /// Put a container in `state`, as if it had ended with some exit code
+    /// (the fake's own stops end with 0).
+    pub fn set_state(&self, name: &str, state: ContainerState) {
+        let mut fake = self.state();
+        if let Some(id) = fake.container_id(name) {
+            if let Some(container) = fake.containers.get_mut(&id) {
+                container.info.state = state;
+            }
+        }
+    }
+
     /// The spec a container was created from.
     pub fn spec(&self, name: &str) -> Option<ContainerSpec> {
         self.state().find_container(name).map(|c| c.spec.clone())

@@ -11,6 +11,9 @@ use wharf_engine_api::{ContainerSpec, Engine};
 pub struct Created {
     pub id: String,
     pub name: String,
+    /// docker's warnings for limits the host cannot take and the engine
+    /// discarded (`WARNING: …` on docker's standard error).
+    pub warnings: Vec<String>,
 }
 
 /// Whether docker accepts `name`: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -78,6 +81,7 @@ pub fn create(engine: &dyn Engine, body: &CreateBody) -> Result<Created, AppErro
         .map_err(|e| AppError::engine(context(), e))?;
     Ok(Created {
         id,
+        warnings: engine.discarded_limits(&spec.resources),
         name: spec.name,
     })
 }

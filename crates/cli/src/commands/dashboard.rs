@@ -40,7 +40,24 @@ pub fn dashboard(global: &GlobalOptions, args: DashboardArgs) -> Result<i32> {
         .transpose()?;
     let engine = Arc::new(global.engine()?);
     let registry = global.registry()?;
-    let deploying = Arc::clone(&engine);
+    let server = with_engine_views(
+        &engine,
+        registry,
+        Server::bind(engine.clone(), listen, token)?,
+    );
+    announce(&server);
+    server.serve();
+    Ok(0)
+}
+
+/// `server` with the project page's redeploy and the host's pages, over
+/// the Linux engine, pulling with `registry`.
+pub(crate) fn with_engine_views(
+    engine: &Arc<LinuxEngine>,
+    registry: RegistrySettings,
+    server: Server,
+) -> Server {
+    let deploying = Arc::clone(engine);
     let host_registry = registry.clone();
     let deploy: Deployer = Box::new(move |project, reporter| {
         let request = UpRequest {
@@ -50,18 +67,18 @@ pub fn dashboard(global: &GlobalOptions, args: DashboardArgs) -> Result<i32> {
         let images = LocalImages::new(&deploying, registry.clone());
         wharf_app::up::up(deploying.as_ref(), &images, project, &request, reporter)
     });
-    let host = Box::new(LinuxHost(Arc::clone(&engine), host_registry));
-    let server = Server::bind(engine, listen, token)?
-        .with_deployer(deploy)
-        .with_host_views(host);
+    let host = Box::new(LinuxHost(Arc::clone(engine), host_registry));
+    server.with_deployer(deploy).with_host_views(host)
+}
+
+/// Say where the dashboard serves and whether clients need the token.
+pub(crate) fn announce(server: &Server) {
     let addr = server.local_addr();
     if server.needs_token() {
         eprintln!("Serving the dashboard on http://{addr}/ and metrics on http://{addr}/metrics; clients must send the token from --token-file");
     } else {
         eprintln!("Serving the dashboard on http://{addr}/ and metrics on http://{addr}/metrics (loopback only, no token)");
     }
-    server.serve();
-    Ok(0)
 }
 
 /// The event log, disk usage (with each volume's size) and image pruning of

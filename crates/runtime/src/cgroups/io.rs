@@ -2,6 +2,9 @@
 //! `--blkio-weight`, `--device-read-bps` …): cgroup v2 `io.bfq.weight` or
 //! `io.weight` and `io.max`, cgroup v1 `blkio.weight` (or `blkio.bfq.weight`)
 //! and `blkio.throttle.*`; and a device path resolved to its `MAJ:MIN`.
+//! A weight the host's cgroups cannot take is discarded, as docker discards
+//! it (the fronts give docker's warning, see [`block_io_weight_supported`]);
+//! a throttle is always written or refused.
 
 use super::{fs, v1_controller_mounted, CgroupHandle, CgroupMode};
 use crate::RuntimeError;
@@ -66,6 +69,13 @@ pub struct BlockIo {
 impl BlockIo {
     pub fn is_empty(&self) -> bool {
         self == &BlockIo::default()
+    }
+
+    /// Only weights, which are discarded where the host cannot take them.
+    fn weights_only(&self) -> bool {
+        self.throttles()
+            .iter()
+            .all(|(_, _, _, rates)| rates.is_empty())
     }
 
     /// The throttles by kind: the v1 file's suffix, the v2 `io.max` key and
@@ -145,6 +155,10 @@ impl CgroupHandle {
         if io.is_empty() {
             return Ok(());
         }
+        if io.weights_only() && !block_io_weight_supported(&self.fs_root) {
+            // docker's "Weight discarded": the fronts said so at create.
+            return Ok(());
+        }
         match self.mode {
             CgroupMode::V1 => self.apply_block_io_v1(io),
             CgroupMode::V2 => self.apply_block_io_v2(io),
@@ -160,16 +174,12 @@ impl CgroupHandle {
                 path: self.fs_root.join("blkio"),
             });
         }
-        if io.weight.is_some_and(|w| w != 0) || !io.weight_device.is_empty() {
-            // CFQ kernels have blkio.weight; BFQ ones blkio.bfq.weight.
-            let prefix = ["blkio.", "blkio.bfq."]
-                .into_iter()
-                .find(|p| dir.join(format!("{p}weight")).exists())
-                .ok_or_else(|| RuntimeError::Unsupported {
-                    what: "block I/O weight",
-                    path: dir.join("blkio.weight"),
-                    hint: "the host's I/O schedulers take no weights: set the device's scheduler to bfq, or leave the weight unset",
-                })?;
+        // CFQ kernels have blkio.weight; BFQ ones blkio.bfq.weight; with
+        // neither the weights are discarded.
+        let prefix = ["blkio.", "blkio.bfq."]
+            .into_iter()
+            .find(|p| dir.join(format!("{p}weight")).exists());
+        if let Some(prefix) = prefix {
             if let Some(weight) = io.weight.filter(|w| *w != 0) {
                 write(
                     &dir.join(format!("{prefix}weight")),
@@ -221,20 +231,16 @@ impl CgroupHandle {
                     format!("default {}", io_weight_from_blkio(weight)),
                 )
             };
-            if !file.exists() {
-                return Err(RuntimeError::Unsupported {
-                    what: "block I/O weight",
-                    path: file,
-                    hint: "the kernel has neither the BFQ scheduler nor the io.cost weight: leave the weight unset",
-                });
+            // Neither the BFQ scheduler nor io.cost's weight: discarded.
+            if file.exists() {
+                write(
+                    &file,
+                    &value,
+                    "block I/O weight",
+                    weight.to_string(),
+                    WEIGHT_HINT,
+                )?;
             }
-            write(
-                &file,
-                &value,
-                "block I/O weight",
-                weight.to_string(),
-                WEIGHT_HINT,
-            )?;
         }
         for d in &io.weight_device {
             let (file, line) = if bfq.exists() {
@@ -243,6 +249,9 @@ impl CgroupHandle {
                 let w = io_weight_from_blkio(d.weight);
                 (dir.join("io.weight"), format!("{} {w}", d.device))
             };
+            if !file.exists() {
+                continue;
+            }
             write(
                 &file,
                 &line,
@@ -276,6 +285,22 @@ impl CgroupHandle {
             )?;
         }
         Ok(())
+    }
+}
+
+/// Whether the host's cgroups take a block I/O weight, as docker decides it
+/// for `docker info`'s `BlkioWeight`: cgroup v1 when the blkio hierarchy
+/// has `blkio.weight` (CFQ) or `blkio.bfq.weight` (BFQ), v2 when the io
+/// controller is there. Without it a weight is discarded with docker's
+/// warning.
+pub fn block_io_weight_supported(fs_root: &Path) -> bool {
+    match super::detect(fs_root) {
+        Ok(CgroupMode::V1) => ["blkio.weight", "blkio.bfq.weight"]
+            .iter()
+            .any(|f| fs_root.join("blkio").join(f).exists()),
+        Ok(CgroupMode::V2) => fs::read_raw(&fs_root.join("cgroup.controllers"))
+            .is_ok_and(|text| text.split_whitespace().any(|c| c == "io")),
+        Err(_) => false,
     }
 }
 

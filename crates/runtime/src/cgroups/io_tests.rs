@@ -1,5 +1,6 @@
 //! Block I/O limits on fake cgroupfs trees: the files each hierarchy gets,
-//! and the errors for a missing controller or scheduler.
+//! the errors for a missing controller, and weights discarded without a
+//! scheduler that takes them.
 
 use super::*;
 use crate::cgroups::{CgroupConfig, Limits};
@@ -53,6 +54,7 @@ fn fake_v1(root: &Path, weight_file: Option<&str>) {
         put(&dir.join(format!("blkio.throttle.{f}")), "");
     }
     if let Some(prefix) = weight_file {
+        put(&root.join(format!("blkio/{prefix}weight")), "500\n");
         put(&dir.join(format!("{prefix}weight")), "500\n");
         put(&dir.join(format!("{prefix}weight_device")), "");
     }
@@ -220,23 +222,54 @@ fn v1_weight_uses_bfq_files_when_cfq_is_gone() {
 }
 
 #[test]
-fn v1_weight_without_a_weighting_scheduler_is_refused_not_ignored() {
+fn v1_weight_without_a_weighting_scheduler_is_discarded_as_docker_does() {
     let t = tempfile::tempdir().unwrap();
     fake_v1(t.path(), None);
+    assert!(!block_io_weight_supported(t.path()));
+    let device = DeviceNumber {
+        major: 254,
+        minor: 16,
+    };
     let io = BlockIo {
         weight: Some(100),
-        ..BlockIo::default()
-    };
-    let err = handle(t.path(), CgroupMode::V1)
-        .apply(&limits(io))
-        .unwrap_err();
-    assert!(err.to_string().contains("bfq"), "{err}");
-    // Weight 0 is docker's "not set": nothing to refuse.
-    let io = BlockIo {
-        weight: Some(0),
+        weight_device: vec![DeviceWeight { device, weight: 20 }],
+        write_bps: rate(device, 1024),
         ..BlockIo::default()
     };
     handle(t.path(), CgroupMode::V1).apply(&limits(io)).unwrap();
+    let dir = t.path().join("blkio/wharf/p/c");
+    assert!(!dir.join("blkio.weight").exists());
+    assert!(!dir.join("blkio.weight_device").exists());
+    // The throttle beside it is written all the same.
+    assert_eq!(
+        read(&dir.join("blkio.throttle.write_bps_device")),
+        "254:16 1024"
+    );
+}
+
+#[test]
+fn a_weight_alone_is_discarded_where_blkio_is_not_mounted() {
+    let t = tempfile::tempdir().unwrap();
+    put(&t.path().join("memory/cgroup.procs"), "1\n");
+    assert!(!block_io_weight_supported(t.path()));
+    let io = BlockIo {
+        weight: Some(500),
+        ..BlockIo::default()
+    };
+    handle(t.path(), CgroupMode::V1).apply(&limits(io)).unwrap();
+}
+
+#[test]
+fn weight_support_is_read_as_docker_reads_it() {
+    let t = tempfile::tempdir().unwrap();
+    fake_v1(t.path(), None);
+    put(&t.path().join("blkio/blkio.bfq.weight"), "100\n");
+    assert!(block_io_weight_supported(t.path()));
+    let v2 = tempfile::tempdir().unwrap();
+    fake_v2(v2.path(), false);
+    assert!(block_io_weight_supported(v2.path()));
+    put(&v2.path().join("cgroup.controllers"), "cpu memory pids\n");
+    assert!(!block_io_weight_supported(v2.path()));
 }
 
 #[test]

@@ -30,8 +30,8 @@ pub use detect::detect;
 pub use devices::{DeviceRule, DeviceType, DEFAULT_DEVICE_RULES};
 pub(crate) use fs::read_raw as read_kernel_text;
 pub use io::{
-    block_device, io_weight_from_blkio, BlockDeviceError, BlockIo, DeviceNumber, DeviceRate,
-    DeviceWeight,
+    block_device, block_io_weight_supported, io_weight_from_blkio, BlockDeviceError, BlockIo,
+    DeviceNumber, DeviceRate, DeviceWeight,
 };
 pub use stats::{CgroupStats, CpuQuota};
 pub use validate::{HostFacts, LimitError};

@@ -398,7 +398,11 @@ fn create_pulling(
         outcome.with_context(|| format!("pulling {image}"))?;
         eprintln!("Status: Downloaded newer image for {image}");
     }
-    Ok(docker::create(engine, body)?)
+    let created = docker::create(engine, body)?;
+    for warning in &created.warnings {
+        eprintln!("WARNING: {warning}");
+    }
+    Ok(created)
 }
 
 #[derive(Args, Debug)]

@@ -9,7 +9,7 @@ use clap::Args;
 use std::time::Duration;
 use wharf_app::docker::flags;
 use wharf_engine::{LinuxEngine, ResourceUpdate};
-use wharf_engine_api::{ContainerState, Engine, VolumeEngine};
+use wharf_engine_api::{ContainerState, Engine};
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
@@ -138,8 +138,7 @@ pub fn restart(global: &GlobalOptions, args: StopArgs) -> Result<i32> {
     let engine = global.engine()?;
     let timeout = args.time.map(Duration::from_secs);
     each(&args.containers, |c| {
-        engine.stop_container(c, timeout)?;
-        Ok(engine.start_container(c)?)
+        Ok(engine.restart_container(c, timeout)?)
     })
 }
 
@@ -164,7 +163,8 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> Result<i32> {
 }
 
 /// Remove one container: a running one only with `force` (docker's
-/// message otherwise), its anonymous volumes with `volumes`.
+/// message otherwise), its anonymous volumes with `volumes` (one another
+/// container still mounts stays, as docker's).
 fn remove(engine: &LinuxEngine, container: &str, force: bool, volumes: bool) -> Result<()> {
     let info = engine.inspect_container(container)?;
     if info.state.is_running() && !force {
@@ -174,19 +174,10 @@ fn remove(engine: &LinuxEngine, container: &str, force: bool, volumes: bool) -> 
             info.state.name()
         );
     }
-    let anonymous: Vec<String> = if volumes {
-        engine
-            .list_volumes(&[])?
-            .into_iter()
-            .filter(|v| v.anonymous && v.used_by.iter().any(|u| u.container_id == info.id))
-            .map(|v| v.name)
-            .collect()
+    if volumes {
+        engine.remove_container_and_anonymous_volumes(&info.id, force)?;
     } else {
-        Vec::new()
-    };
-    engine.remove_container(&info.id, force)?;
-    for volume in anonymous {
-        engine.remove_volume(&volume, false)?;
+        engine.remove_container(&info.id, force)?;
     }
     Ok(())
 }
@@ -299,7 +290,15 @@ pub fn update(global: &GlobalOptions, args: UpdateArgs) -> Result<i32> {
     };
     update.restart = args.restart.as_deref().map(flags::restart).transpose()?;
     let engine = global.engine()?;
-    each(&args.containers, |c| {
-        Ok(engine.update_container(c, &update)?)
-    })
+    // docker prints the daemon's warnings after the names, on stdout.
+    let mut warnings = Vec::new();
+    let outcome = each(&args.containers, |c| {
+        engine.update_container(c, &update)?;
+        warnings.extend(engine.discarded_limits(&update.resources));
+        Ok(())
+    });
+    if !warnings.is_empty() {
+        println!("{}", warnings.join("\n"));
+    }
+    outcome
 }
