@@ -71,8 +71,8 @@ pub enum AppError {
     #[error("{0}")]
     Attach(String),
     /// A registry setting that cannot be used.
-    #[error("{0}")]
-    Registry(String),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistrySettingsError),
     /// Image pushes that failed, one line each.
     #[error("{}", .0.join("\n"))]
     Push(Vec<String>),

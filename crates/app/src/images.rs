@@ -5,7 +5,8 @@
 //! store, registry client and builder, wired through the Linux engine.
 
 use crate::event::{Event, Reporter};
-use crate::{error_chain, registry, AppError};
+use crate::registry::RegistrySettings;
+use crate::{error_chain, AppError};
 use wharf_engine::LinuxEngine;
 use wharf_engine_api::EngineError;
 use wharf_image::build::{inputs_digest, BuildRequest, Builder, INPUTS_LABEL};
@@ -41,11 +42,14 @@ pub trait ImageSource: Sync {
 /// [`ImageSource`] of the Linux engine.
 pub struct LocalImages<'a> {
     engine: &'a LinuxEngine,
+    registry: RegistrySettings,
 }
 
 impl<'a> LocalImages<'a> {
-    pub fn new(engine: &'a LinuxEngine) -> Self {
-        LocalImages { engine }
+    /// Images of `engine`, pulled and pushed with the front's `registry`
+    /// settings.
+    pub fn new(engine: &'a LinuxEngine, registry: RegistrySettings) -> Self {
+        LocalImages { engine, registry }
     }
 }
 
@@ -53,10 +57,6 @@ impl std::fmt::Debug for LocalImages<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalImages").finish_non_exhaustive()
     }
-}
-
-fn warn_to(reporter: &dyn Reporter) -> impl Fn(String) + '_ {
-    move |warning| reporter.report(Event::Warning(warning))
 }
 
 impl ImageSource for LocalImages<'_> {
@@ -68,17 +68,17 @@ impl ImageSource for LocalImages<'_> {
         &self,
         reference: &str,
         platform: Option<&str>,
-        reporter: &dyn Reporter,
+        _reporter: &dyn Reporter,
     ) -> Result<(), ImageError> {
-        let options = registry::pull_options(reference, platform, &warn_to(reporter))?;
+        let options = self.registry.pull_options(reference, platform)?;
         self.engine
             .images()
             .pull(reference, &options, &|_| {})
             .map(drop)
     }
 
-    fn push(&self, reference: &str, reporter: &dyn Reporter) -> Result<(), AppError> {
-        let options = registry::push_options(reference, &warn_to(reporter))?;
+    fn push(&self, reference: &str, _reporter: &dyn Reporter) -> Result<(), AppError> {
+        let options = self.registry.push_options(reference)?;
         self.engine
             .images()
             .push(reference, &options, &|_| {})

@@ -11,6 +11,7 @@
 
 pub mod boot;
 pub mod build;
+pub mod config;
 pub mod containers;
 pub mod cp;
 pub mod disk;

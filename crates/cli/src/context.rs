@@ -7,7 +7,16 @@ use clap::Args;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use wharf_app::registry::RegistrySettings;
 use wharf_engine::{EngineConfig, LinuxEngine};
+
+/// The registry settings (credentials directory, insecure registries, push
+/// chunk size) from this process's environment, for commands without a
+/// project (`login`, `search`).
+pub fn registry_settings() -> Result<RegistrySettings> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    Ok(RegistrySettings::from_environment(&env)?)
+}
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalOptions {
@@ -85,6 +94,11 @@ impl GlobalOptions {
     /// `--parallel`: how many steps may run at once, `None` for no limit.
     pub fn parallel_limit(&self) -> Option<usize> {
         usize::try_from(self.parallel).ok().filter(|n| *n > 0)
+    }
+
+    /// The registry settings from this process's environment.
+    pub fn registry(&self) -> Result<RegistrySettings> {
+        registry_settings()
     }
 
     pub fn load_project(&self) -> Result<wharf_compose::Project> {

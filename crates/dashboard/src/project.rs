@@ -10,8 +10,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use wharf_app::config::{document, ConfigFormat};
 use wharf_app::{Event, Reporter};
-use wharf_compose::{render, LoadOptions, Project};
+use wharf_compose::{LoadOptions, Project};
 use wharf_engine_api::{labels, Engine};
 use wharf_orchestrator::{Action, Cause, Plan, UpOptions};
 
@@ -151,9 +152,9 @@ pub fn preview(engine: &dyn Engine, project: &str, text: &str) -> Result<Preview
     let files = compose_files(engine, project)?;
     let (draft, edited) = load_edit(&files, project, text)?;
     let _ = std::fs::remove_file(&draft);
-    let config = render::render(&edited, render::Format::Yaml);
+    let config = document(&edited, ConfigFormat::Yaml);
     let (current, current_error) = match load(&files, project, &files.files[0]) {
-        Ok(current) => (render::render(&current, render::Format::Yaml), None),
+        Ok(current) => (document(&current, ConfigFormat::Yaml), None),
         Err(e) => (String::new(), Some(e)),
     };
     let plan = wharf_app::up::plan(engine, &edited, &UpOptions::default())

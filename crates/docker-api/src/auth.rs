@@ -77,14 +77,14 @@ pub fn registry_auth(request: &Request) -> Result<Option<Credentials>, ApiError>
     Ok(config.credentials())
 }
 
-fn login(_backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
+fn login(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
     let config: AuthConfig = request.json()?;
     let _ = (&config.email, &config.auth);
     let credentials = config
         .credentials()
         .ok_or_else(|| ApiError::bad_request("username is required: give username and password"))?;
     let domain = wharf_app::registry::server_domain(Some(&config.serveraddress));
-    let options = wharf_app::registry::registry_options(&|_| {});
+    let options = backend.registry.registry_options();
     let registry = Registry::connect(&domain, &options, Some(credentials))
         .map_err(|e| ApiError::internal(format!("reaching registry {domain}: {e}")))?;
     registry.check_login().map_err(|e| {

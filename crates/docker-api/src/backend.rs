@@ -8,6 +8,7 @@ use crate::wait::AutoRemove;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use wharf_app::registry::RegistrySettings;
 use wharf_engine::LinuxEngine;
 
 #[derive(Clone)]
@@ -27,10 +28,12 @@ pub struct Shared {
     /// Containers a request is starting now: a second start at the same
     /// time answers 304 instead of racing the first.
     pub starting: Mutex<HashSet<String>>,
+    /// Registry settings, read from the service's environment at start.
+    pub registry: RegistrySettings,
 }
 
 impl Backend {
-    pub fn new(engine: LinuxEngine, root: PathBuf) -> Self {
+    pub fn new(engine: LinuxEngine, root: PathBuf, registry: RegistrySettings) -> Self {
         Backend {
             shared: Arc::new(Shared {
                 engine,
@@ -38,6 +41,7 @@ impl Backend {
                 execs: ExecTable::default(),
                 auto_remove: AutoRemove::default(),
                 starting: Mutex::default(),
+                registry,
             }),
         }
     }

@@ -164,7 +164,8 @@ fn build(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
         }
         _ => {}
     };
-    let outcome = LocalImages::new(&backend.engine).build(&build_request, &reporter);
+    let outcome = LocalImages::new(&backend.engine, backend.registry.clone())
+        .build(&build_request, &reporter);
     drop(guard);
     match outcome {
         Ok(id) => {

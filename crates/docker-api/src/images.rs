@@ -280,8 +280,9 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
     let platform = request.query.get("platform").filter(|p| !p.is_empty());
     let credentials = crate::auth::registry_auth(&request)?;
     let body = ProgressBody::default();
-    let warn = |warning: String| body.push(&json!({ "status": warning }));
-    let mut options = wharf_app::registry::pull_options(&reference, platform, &warn)
+    let mut options = backend
+        .registry
+        .pull_options(&reference, platform)
         .map_err(|e| ApiError::bad_request(format!("pulling {reference}: {e}")))?;
     if credentials.is_some() {
         options.credentials = credentials;
@@ -315,8 +316,7 @@ fn push(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     details(backend, &reference)?;
     let credentials = crate::auth::registry_auth(&request)?;
     let body = ProgressBody::default();
-    let warn = |warning: String| body.push(&json!({ "status": warning }));
-    let mut options = wharf_app::registry::push_options(&reference, &warn)?;
+    let mut options = backend.registry.push_options(&reference)?;
     if credentials.is_some() {
         options.credentials = credentials;
     }

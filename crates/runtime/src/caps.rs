@@ -162,11 +162,9 @@ pub fn resolve_capabilities(
         .map(|n| n.as_str())
         .collect();
     if !unknown.is_empty() {
-        return Err(crate::RuntimeError::InvalidConfig(format!(
-            "unknown capabilit{} {}: use names such as NET_ADMIN or CAP_SYS_TIME (see capabilities(7)), or ALL",
-            if unknown.len() == 1 { "y" } else { "ies" },
-            unknown.join(", ")
-        )));
+        return Err(crate::RuntimeError::UnknownCapability {
+            names: unknown.iter().map(|n| n.to_string()).collect(),
+        });
     }
     let all = all_mask();
     if privileged || cap_add.iter().any(is_all) {
@@ -238,6 +236,10 @@ mod tests {
         assert!(
             msg.contains("unknown capabilities NET_ADMN, CAP_FOO"),
             "{msg}"
+        );
+        assert!(
+            matches!(&err, crate::RuntimeError::UnknownCapability { names } if names == &["NET_ADMN", "CAP_FOO"]),
+            "{err:?}"
         );
     }
 

@@ -217,9 +217,11 @@ pub(crate) struct ExecPlan {
 // (the one that clones a container from inside the namespaces it joins) is sound.
 unsafe impl Send for ExecPlan {}
 
-fn cstring(what: &str, s: &str) -> Result<CString, RuntimeError> {
-    CString::new(s)
-        .map_err(|_| RuntimeError::InvalidConfig(format!("{what} {s:?} contains a NUL byte")))
+fn cstring(what: &'static str, s: &str) -> Result<CString, RuntimeError> {
+    CString::new(s).map_err(|_| RuntimeError::NulByte {
+        what,
+        value: s.to_string(),
+    })
 }
 
 impl ExecPlan {
@@ -230,9 +232,7 @@ impl ExecPlan {
         user: Option<&str>,
     ) -> Result<Self, RuntimeError> {
         if args.is_empty() || args[0].is_empty() {
-            return Err(RuntimeError::InvalidConfig(
-                "the command (args) is empty".into(),
-            ));
+            return Err(RuntimeError::EmptyCommand);
         }
         let argv = args
             .iter()
@@ -285,9 +285,9 @@ impl ExecPlan {
         for group in groups {
             let group = group.trim();
             if group.is_empty() || group.contains([':', ',', '\n', '\0']) {
-                return Err(RuntimeError::InvalidConfig(format!(
-                    "group_add entry {group:?} is not a group name or number"
-                )));
+                return Err(RuntimeError::UnknownGroup {
+                    group: group.to_string(),
+                });
             }
         }
         self.extra_groups = groups

@@ -10,7 +10,7 @@
 //! follows no symlink at all below the extraction directory: an entry never
 //! lands outside it.
 
-use crate::error::RuntimeError;
+use crate::error::{CopyRefusal, RuntimeError};
 use crate::sys::{openat2, resolve};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
@@ -150,11 +150,9 @@ fn absolute(parts: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn cstring(bytes: &[u8]) -> Result<CString, RuntimeError> {
-    CString::new(bytes).map_err(|_| {
-        RuntimeError::InvalidConfig(format!(
-            "path {:?} contains a NUL byte",
-            String::from_utf8_lossy(bytes)
-        ))
+    CString::new(bytes).map_err(|_| RuntimeError::NulByte {
+        what: "path",
+        value: String::from_utf8_lossy(bytes).into_owned(),
     })
 }
 
@@ -412,9 +410,7 @@ impl RootDir {
     pub fn remove(&self, path: &str) -> Result<(), RuntimeError> {
         let parsed = RootPath::parse(path.as_bytes());
         let Some((name, parent)) = parsed.parts.split_last() else {
-            return Err(RuntimeError::InvalidConfig(
-                "refusing to remove the root directory".into(),
-            ));
+            return Err(CopyRefusal::RemoveRoot.into());
         };
         let parent_fd = match openat2(
             self.fd.as_raw_fd(),
@@ -683,8 +679,11 @@ impl Extractor<'_> {
             .map_err(|e| err("open directory", &self.shown(&[]), e))?;
         for (i, part) in rel.iter().enumerate() {
             let shown = || self.shown(&rel[..=i]);
-            current = match open_child(current.as_raw_fd(), part, OFlag::O_PATH | OFlag::O_DIRECTORY)
-            {
+            current = match open_child(
+                current.as_raw_fd(),
+                part,
+                OFlag::O_PATH | OFlag::O_DIRECTORY,
+            ) {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) => {
                     nix::sys::stat::mkdirat(
@@ -693,14 +692,18 @@ impl Extractor<'_> {
                         Mode::from_bits_truncate(0o755),
                     )
                     .map_err(|e| err("create directory", &shown(), e))?;
-                    open_child(current.as_raw_fd(), part, OFlag::O_PATH | OFlag::O_DIRECTORY)
-                        .map_err(|e| err("open directory", &shown(), e))?
+                    open_child(
+                        current.as_raw_fd(),
+                        part,
+                        OFlag::O_PATH | OFlag::O_DIRECTORY,
+                    )
+                    .map_err(|e| err("open directory", &shown(), e))?
                 }
                 Err(Errno::ELOOP | Errno::ENOTDIR | Errno::EXDEV) => {
-                    return Err(RuntimeError::InvalidConfig(format!(
-                        "{} is not a directory (a symlink or a file is in the way): remove it first",
-                        String::from_utf8_lossy(&shown())
-                    )))
+                    return Err(CopyRefusal::NotADirectory {
+                        path: String::from_utf8_lossy(&shown()).into_owned(),
+                    }
+                    .into())
                 }
                 Err(e) => return Err(err("open directory", &shown(), e)),
             };
@@ -711,11 +714,11 @@ impl Extractor<'_> {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), RuntimeError> {
         let raw = entry.path_bytes().into_owned();
         let Some(rel) = clean(&raw, false) else {
-            return Err(RuntimeError::InvalidConfig(format!(
-                "archive entry {:?} would be outside {}",
-                String::from_utf8_lossy(&raw),
-                String::from_utf8_lossy(&self.shown(&[]))
-            )));
+            return Err(CopyRefusal::EntryOutside {
+                entry: String::from_utf8_lossy(&raw).into_owned(),
+                root: String::from_utf8_lossy(&self.shown(&[])).into_owned(),
+            }
+            .into());
         };
         let kind = entry.header().entry_type();
         let Some((name, parent_rel)) = rel.split_last() else {
@@ -753,11 +756,11 @@ impl Extractor<'_> {
             return Ok(());
         }
         if existing_dir {
-            return Err(RuntimeError::InvalidConfig(format!(
-                "cannot overwrite directory {} with non-directory {}",
-                String::from_utf8_lossy(&shown),
-                String::from_utf8_lossy(&raw)
-            )));
+            return Err(CopyRefusal::OverwriteDirectory {
+                directory: String::from_utf8_lossy(&shown).into_owned(),
+                entry: String::from_utf8_lossy(&raw).into_owned(),
+            }
+            .into());
         }
         if existing.is_some() {
             // Replace, never write through: the old entry may be a symlink.
@@ -793,11 +796,11 @@ impl Extractor<'_> {
                     .map(|t| t.into_owned())
                     .unwrap_or_default();
                 let Some(target_rel) = clean(&target, false).filter(|t| !t.is_empty()) else {
-                    return Err(RuntimeError::InvalidConfig(format!(
-                        "archive hard link {:?} points outside {}",
-                        String::from_utf8_lossy(&raw),
-                        String::from_utf8_lossy(&self.shown(&[]))
-                    )));
+                    return Err(CopyRefusal::HardLinkOutside {
+                        entry: String::from_utf8_lossy(&raw).into_owned(),
+                        root: String::from_utf8_lossy(&self.shown(&[])).into_owned(),
+                    }
+                    .into());
                 };
                 let (target_name, target_parent) =
                     target_rel.split_last().unwrap_or((&target_rel[0], &[]));

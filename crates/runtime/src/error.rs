@@ -103,9 +103,91 @@ pub enum RuntimeError {
         #[source]
         source: crate::seccomp::ProfileError,
     },
-    /// The caller's configuration cannot be used.
-    #[error("invalid configuration: {0}")]
-    InvalidConfig(String),
+    /// A string the kernel takes as a C string (a path, a name, mount
+    /// options) holds a NUL byte.
+    #[error("{what} {value:?} contains a NUL byte: remove it")]
+    NulByte { what: &'static str, value: String },
+    /// A container process needs a command.
+    #[error("the command (args) is empty: give the container a command or an image with an entrypoint or cmd")]
+    EmptyCommand,
+    /// A supplementary group that is neither a name in the container's
+    /// /etc/group nor a number.
+    #[error(
+        "group_add entry {group:?} is not a group name or number: write one, like audio or 29"
+    )]
+    UnknownGroup { group: String },
+    /// A pid kill(2) would read as a process group or every process (0, or
+    /// above i32::MAX).
+    #[error("cannot signal pid {pid}: give the pid of one process")]
+    InvalidPid { pid: u32 },
+    /// The root file system's overlay cannot be assembled.
+    #[error("the root file system has no lower layer: the image has no layers")]
+    NoLowerLayer,
+    /// An overlay directory overlayfs cannot take in its options.
+    #[error("overlay directory {} must be absolute and contain no ',' or ':'", path.display())]
+    InvalidOverlayDir { path: PathBuf },
+    /// A mount that cannot be made as asked.
+    #[error("mount on {target}: {reason}")]
+    InvalidMount { target: String, reason: String },
+    /// A mount option wharf does not know.
+    #[error("unknown mount option {option:?}")]
+    UnknownMountOption { option: String },
+    /// Namespace settings that contradict each other; `setting` names the
+    /// one refused and `reason` says why.
+    #[error("{reason}")]
+    NamespaceConflict {
+        setting: &'static str,
+        reason: &'static str,
+    },
+    /// The host architecture has no seccomp filter.
+    #[error("seccomp filters are built for x86_64 and aarch64 only, not {arch}: use security_opt seccomp=unconfined on this architecture")]
+    SeccompArchitecture { arch: String },
+    /// A seccomp rule with more argument conditions than a filter holds.
+    #[error("seccomp rule for syscall {syscall} has too many conditions: split the rule")]
+    SeccompRuleTooLarge { syscall: u32 },
+    /// A seccomp profile whose filter is longer than the kernel accepts.
+    #[error("the seccomp profile compiles to {instructions} BPF instructions, more than the kernel's limit of {limit}: allow or deny fewer syscalls one by one")]
+    SeccompTooLarge { instructions: usize, limit: u32 },
+    /// Capability names capabilities(7) does not know.
+    #[error("unknown capabilit{} {}: use names such as NET_ADMIN or CAP_SYS_TIME (see capabilities(7)), or ALL", if names.len() == 1 { "y" } else { "ies" }, names.join(", "))]
+    UnknownCapability { names: Vec<String> },
+    /// A cgroup path that would leave the hierarchy it belongs in.
+    #[error("cgroup path {path:?} {reason}")]
+    InvalidCgroupPath { path: String, reason: &'static str },
+    /// A ulimit the kernel does not have.
+    #[error("unknown ulimit {name:?}: expected one of {known}")]
+    UnknownUlimit { name: String, known: String },
+    /// A ulimit whose values cannot be applied.
+    #[error("ulimit {name}: {reason}")]
+    InvalidUlimit { name: String, reason: String },
+    /// A sysctl a container may not set; `reason` says why.
+    #[error("sysctl {key} {reason}")]
+    SysctlNotAllowed { key: String, reason: &'static str },
+    /// A device that cannot be given to the container.
+    #[error("device {device}: {reason}")]
+    InvalidDevice { device: String, reason: String },
+    /// A /dev/shm size of zero.
+    #[error("shm_size must be above 0 bytes")]
+    InvalidShmSize,
+    /// A copy into or out of a container that would escape its target or
+    /// replace what it must not.
+    #[error(transparent)]
+    CopyRefused(#[from] CopyRefusal),
+}
+
+/// Why a copy (`cp`, an archive extraction) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyRefusal {
+    #[error("refusing to remove the root directory")]
+    RemoveRoot,
+    #[error("{path} is not a directory (a symlink or a file is in the way): remove it first")]
+    NotADirectory { path: String },
+    #[error("archive entry {entry:?} would be outside {root}")]
+    EntryOutside { entry: String, root: String },
+    #[error("archive hard link {entry:?} points outside {root}")]
+    HardLinkOutside { entry: String, root: String },
+    #[error("cannot overwrite directory {directory} with non-directory {entry}")]
+    OverwriteDirectory { directory: String, entry: String },
 }
 
 impl RuntimeError {

@@ -36,7 +36,7 @@ pub use cgroups::{
     detect, CgroupConfig, CgroupHandle, CgroupMode, CgroupStats, CpuQuota, HostFacts, LimitError,
     Limits,
 };
-pub use error::RuntimeError;
+pub use error::{CopyRefusal, RuntimeError};
 pub use exec::{exec, exec_with, exec_with_stdio, ExecOptions, ExecStdio};
 pub use mount_spec::{MountKind, MountSpec};
 pub use netdev::{

@@ -69,9 +69,9 @@ pub(crate) fn parse(options: &[String]) -> Result<MountOptions, RuntimeError> {
         } else if word.contains('=') && !word.contains(['\0', ',']) {
             data.push(word);
         } else {
-            return Err(RuntimeError::InvalidConfig(format!(
-                "unknown mount option {word:?}"
-            )));
+            return Err(RuntimeError::UnknownMountOption {
+                option: word.to_string(),
+            });
         }
     }
     out.data = data.join(",");

@@ -162,10 +162,10 @@ fn prepare_ulimits(ulimits: &[Ulimit]) -> Result<Vec<(u32, u64, u64)>, RuntimeEr
         match v {
             -1 => Ok(libc::RLIM_INFINITY),
             v if v >= 0 => Ok(v as u64),
-            _ => Err(RuntimeError::InvalidConfig(format!(
-                "ulimit {}: {v} is not a limit (use a number, or -1 for unlimited)",
-                u.name
-            ))),
+            _ => Err(RuntimeError::InvalidUlimit {
+                name: u.name.clone(),
+                reason: format!("{v} is not a limit (use a number, or -1 for unlimited)"),
+            }),
         }
     };
     ulimits
@@ -175,18 +175,20 @@ fn prepare_ulimits(ulimits: &[Ulimit]) -> Result<Vec<(u32, u64, u64)>, RuntimeEr
             let name = name.strip_prefix("rlimit_").unwrap_or(&name);
             let Some((_, res)) = RLIMITS.iter().find(|(n, _)| *n == name) else {
                 let known: Vec<&str> = RLIMITS.iter().map(|(n, _)| *n).collect();
-                return Err(RuntimeError::InvalidConfig(format!(
-                    "unknown ulimit {:?}: expected one of {}",
-                    u.name,
-                    known.join(", ")
-                )));
+                return Err(RuntimeError::UnknownUlimit {
+                    name: u.name.clone(),
+                    known: known.join(", "),
+                });
             };
             let (soft, hard) = (conv(u.soft, u)?, conv(u.hard, u)?);
             if soft > hard {
-                return Err(RuntimeError::InvalidConfig(format!(
-                    "ulimit {}: the soft limit {} is above the hard limit {}",
-                    u.name, u.soft, u.hard
-                )));
+                return Err(RuntimeError::InvalidUlimit {
+                    name: u.name.clone(),
+                    reason: format!(
+                        "the soft limit {} is above the hard limit {}",
+                        u.soft, u.hard
+                    ),
+                });
             }
             Ok((*res, soft, hard))
         })
@@ -220,23 +222,17 @@ pub fn check_sysctl_in(key: &str, new_netns: bool, new_ipcns: bool) -> Result<()
         return if new_ipcns {
             Ok(())
         } else {
-            Err(RuntimeError::InvalidConfig(format!(
-                "sysctl {key} cannot be set: the container shares the IPC namespace of the host or of another container (ipc), so it would change theirs"
-            )))
+            Err(RuntimeError::SysctlNotAllowed { key: key.to_string(), reason: "cannot be set: the container shares the IPC namespace of the host or of another container (ipc), so it would change theirs" })
         };
     }
     if valid_chars && key.starts_with("net.") {
         return if new_netns {
             Ok(())
         } else {
-            Err(RuntimeError::InvalidConfig(format!(
-                "sysctl {key} cannot be set: the container shares the host's network namespace (network_mode: host), so it would change the host"
-            )))
+            Err(RuntimeError::SysctlNotAllowed { key: key.to_string(), reason: "cannot be set: the container shares the host's network namespace (network_mode: host), so it would change the host" })
         };
     }
-    Err(RuntimeError::InvalidConfig(format!(
-        "sysctl {key} is not allowed: it is not namespaced, so setting it would change the whole host; only net.* (with a private network), kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* can be set per container"
-    )))
+    Err(RuntimeError::SysctlNotAllowed { key: key.to_string(), reason: "is not allowed: it is not namespaced, so setting it would change the whole host; only net.* (with a private network), kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* can be set per container" })
 }
 
 /// A sysctl as the container process writes it: `/proc/sys/net/core/somaxconn`.
@@ -250,7 +246,10 @@ pub(crate) fn sysctl_files(
         .map(|(k, v)| {
             check_sysctl_in(k, new_netns, new_ipcns)?;
             let path = format!("/proc/sys/{}", k.replace('.', "/"));
-            let nul = || RuntimeError::InvalidConfig(format!("sysctl {k} contains a NUL byte"));
+            let nul = || RuntimeError::NulByte {
+                what: "sysctl",
+                value: format!("{k}={v}"),
+            };
             Ok((
                 CString::new(path).map_err(|_| nul())?,
                 CString::new(v.as_str()).map_err(|_| nul())?,
@@ -284,10 +283,10 @@ pub(crate) fn prepare_devices(
         } else if ft.is_block_device() {
             DeviceType::Block
         } else {
-            return Err(RuntimeError::InvalidConfig(format!(
-                "device {} is not a character or block device",
-                d.host_path.display()
-            )));
+            return Err(RuntimeError::InvalidDevice {
+                device: d.host_path.display().to_string(),
+                reason: "not a character or block device".into(),
+            });
         };
         let perms = if d.permissions.is_empty() {
             "rwm"
@@ -295,10 +294,10 @@ pub(crate) fn prepare_devices(
             d.permissions.as_str()
         };
         let Some(access) = DeviceRule::parse_access(perms) else {
-            return Err(RuntimeError::InvalidConfig(format!(
-                "device {}: permissions {perms:?} must be made of r, w and m",
-                d.host_path.display()
-            )));
+            return Err(RuntimeError::InvalidDevice {
+                device: d.host_path.display().to_string(),
+                reason: format!("permissions {perms:?} must be made of r, w and m"),
+            });
         };
         let target = if d.container_path.is_empty() {
             d.host_path.to_string_lossy().into_owned()
@@ -306,9 +305,10 @@ pub(crate) fn prepare_devices(
             d.container_path.clone()
         };
         if !target.starts_with('/') {
-            return Err(RuntimeError::InvalidConfig(format!(
-                "device target {target:?} must be an absolute path in the container"
-            )));
+            return Err(RuntimeError::InvalidDevice {
+                device: d.host_path.display().to_string(),
+                reason: format!("the target {target:?} must be an absolute path in the container"),
+            });
         }
         let rdev = meta.rdev();
         let (major, minor) = (libc::major(rdev), libc::minor(rdev));
@@ -320,7 +320,10 @@ pub(crate) fn prepare_devices(
         });
         nodes.push(DeviceNode {
             path: CString::new(target.trim_start_matches('/')).map_err(|_| {
-                RuntimeError::InvalidConfig(format!("device target {target:?} contains a NUL byte"))
+                RuntimeError::NulByte {
+                    what: "device target",
+                    value: target.clone(),
+                }
             })?,
             mode: meta.mode(),
             rdev,
@@ -369,12 +372,12 @@ pub(crate) fn host_devices() -> Result<Vec<Device>, RuntimeError> {
 pub(crate) fn shm_options(size: Option<u64>) -> Result<CString, RuntimeError> {
     let size = size.unwrap_or(64 << 20);
     if size == 0 {
-        return Err(RuntimeError::InvalidConfig(
-            "shm_size must be above 0 bytes".into(),
-        ));
+        return Err(RuntimeError::InvalidShmSize);
     }
-    CString::new(format!("mode=1777,size={size}"))
-        .map_err(|_| RuntimeError::InvalidConfig("shm size".into()))
+    CString::new(format!("mode=1777,size={size}")).map_err(|_| RuntimeError::NulByte {
+        what: "shm options",
+        value: format!("mode=1777,size={size}"),
+    })
 }
 
 #[cfg(test)]
@@ -436,7 +439,11 @@ mod tests {
         );
         let err = prepare_ulimits(&[u("nproc", 10, 5)]).unwrap_err();
         assert!(err.to_string().contains("above the hard limit"), "{err}");
-        assert!(prepare_ulimits(&[u("nproc", -5, 5)]).is_err());
+        let err = prepare_ulimits(&[u("nproc", -5, 5)]).unwrap_err();
+        assert!(
+            matches!(&err, RuntimeError::InvalidUlimit { name, .. } if name == "nproc"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -458,6 +465,10 @@ mod tests {
         .unwrap_err();
         assert!(
             err.to_string().contains("not a character or block device"),
+            "{err}"
+        );
+        assert!(
+            matches!(&err, RuntimeError::InvalidDevice { device, .. } if device == "/etc/passwd"),
             "{err}"
         );
         assert!(host_devices()

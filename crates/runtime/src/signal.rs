@@ -84,9 +84,7 @@ pub fn parse_signal(name: &str) -> Result<i32, RuntimeError> {
 /// Send `signal` to `pid`; a process that is already gone is not an error.
 pub fn send_signal(pid: u32, signal: i32) -> Result<(), RuntimeError> {
     if pid == 0 || pid > i32::MAX as u32 {
-        return Err(RuntimeError::InvalidConfig(format!(
-            "cannot signal pid {pid}"
-        )));
+        return Err(RuntimeError::InvalidPid { pid });
     }
     // SAFETY: kill(2) takes plain integers and touches no memory of ours.
     let rc = unsafe { libc::kill(pid as i32, signal) };

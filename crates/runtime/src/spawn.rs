@@ -80,9 +80,10 @@ pub struct Spawned {
     pub terminal: Option<std::fs::File>,
 }
 
-fn path_cstring(what: &str, p: &std::path::Path) -> Result<CString, RuntimeError> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| {
-        RuntimeError::InvalidConfig(format!("{what} {} contains a NUL byte", p.display()))
+fn path_cstring(what: &'static str, p: &std::path::Path) -> Result<CString, RuntimeError> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| RuntimeError::NulByte {
+        what,
+        value: p.display().to_string(),
     })
 }
 
@@ -92,17 +93,12 @@ fn path_cstring(what: &str, p: &std::path::Path) -> Result<CString, RuntimeError
 /// lower copy adds nothing the upper one does not cover.
 pub fn overlay_options(rootfs: &Rootfs) -> Result<String, RuntimeError> {
     if rootfs.lower_dirs.is_empty() {
-        return Err(RuntimeError::InvalidConfig(
-            "the root file system has no lower layer".into(),
-        ));
+        return Err(RuntimeError::NoLowerLayer);
     }
     let check = |p: &PathBuf| {
         let s = p.to_string_lossy();
         if s.contains([',', ':']) || !p.is_absolute() {
-            Err(RuntimeError::InvalidConfig(format!(
-                "overlay directory {} must be absolute and contain no ',' or ':'",
-                p.display()
-            )))
+            Err(RuntimeError::InvalidOverlayDir { path: p.clone() })
         } else {
             Ok(s.into_owned())
         }
@@ -140,13 +136,16 @@ impl RootfsPlan {
         let mut options = Vec::new();
         for m in &cfg.mounts {
             if !m.target.starts_with('/') {
-                return Err(RuntimeError::InvalidConfig(format!(
-                    "mount target {:?} must be an absolute path in the container",
-                    m.target
-                )));
+                return Err(RuntimeError::InvalidMount {
+                    target: m.target.clone(),
+                    reason: "the target must be an absolute path in the container".into(),
+                });
             }
-            let parsed = mount_options::parse(&m.options)
-                .map_err(|e| RuntimeError::InvalidConfig(format!("mount on {}: {e}", m.target)))?;
+            let parsed =
+                mount_options::parse(&m.options).map_err(|e| RuntimeError::InvalidMount {
+                    target: m.target.clone(),
+                    reason: e.to_string(),
+                })?;
             check_options(m, &parsed)?;
             options.push(parsed);
         }
@@ -176,20 +175,18 @@ impl RootfsPlan {
             let data = (!parsed.data.is_empty())
                 .then(|| CString::new(parsed.data))
                 .transpose()
-                .map_err(|_| {
-                    RuntimeError::InvalidConfig(format!(
-                        "mount options of {} contain a NUL byte",
-                        m.target
-                    ))
+                .map_err(|_| RuntimeError::NulByte {
+                    what: "mount options",
+                    value: m.options.join(","),
                 })?;
             mounts.push(PreparedMount {
                 kind: m.kind,
                 source: path_cstring("mount source", &m.source)?,
                 target: CString::new(m.target.trim_start_matches('/')).map_err(|_| {
-                    RuntimeError::InvalidConfig(format!(
-                        "mount target {:?} contains a NUL byte",
-                        m.target
-                    ))
+                    RuntimeError::NulByte {
+                        what: "mount target",
+                        value: m.target.clone(),
+                    }
                 })?,
                 is_dir,
                 read_only: m.read_only,
@@ -200,18 +197,19 @@ impl RootfsPlan {
         }
         Ok(RootfsPlan {
             merged: path_cstring("merged directory", &cfg.rootfs.merged_dir)?,
-            overlay_data: CString::new(overlay_options(&cfg.rootfs)?).map_err(|_| {
-                RuntimeError::InvalidConfig("overlay directories contain a NUL byte".into())
+            overlay_data: CString::new(overlay_options(&cfg.rootfs)?).map_err(|e| {
+                RuntimeError::NulByte {
+                    what: "overlay options",
+                    value: String::from_utf8_lossy(&e.into_vec()).into_owned(),
+                }
             })?,
             new_netns: cfg.new_netns,
             // The host's UTS namespace keeps the host's names.
             hostname: match cfg.process.uts_namespace {
                 Namespace::Host => CString::default(),
-                _ => CString::new(cfg.hostname.as_str()).map_err(|_| {
-                    RuntimeError::InvalidConfig(format!(
-                        "hostname {:?} contains a NUL byte",
-                        cfg.hostname
-                    ))
+                _ => CString::new(cfg.hostname.as_str()).map_err(|_| RuntimeError::NulByte {
+                    what: "hostname",
+                    value: cfg.hostname.clone(),
                 })?,
             },
             mounts,
@@ -222,7 +220,10 @@ impl RootfsPlan {
             },
             shm,
             domainname: CString::new(cfg.process.domainname.clone().unwrap_or_default()).map_err(
-                |_| RuntimeError::InvalidConfig("domainname contains a NUL byte".into()),
+                |_| RuntimeError::NulByte {
+                    what: "domainname",
+                    value: cfg.process.domainname.clone().unwrap_or_default(),
+                },
             )?,
             sysctls: crate::options::sysctl_files(
                 &cfg.process.sysctls,
@@ -240,10 +241,10 @@ impl RootfsPlan {
 /// would let the container's mounts reach the host.
 fn check_options(m: &MountSpec, parsed: &mount_options::MountOptions) -> Result<(), RuntimeError> {
     let invalid = |message: &str| {
-        Err(RuntimeError::InvalidConfig(format!(
-            "mount on {}: {message} (options {:?})",
-            m.target, m.options
-        )))
+        Err(RuntimeError::InvalidMount {
+            target: m.target.clone(),
+            reason: format!("{message} (options {:?})", m.options),
+        })
     };
     match m.kind {
         MountKind::Bind if parsed.set | parsed.clear != 0 || !parsed.data.is_empty() => {
@@ -298,9 +299,7 @@ impl SharedNamespaces {
                 Namespace::New => shared.clone_flags |= flag,
                 Namespace::Host => {}
                 Namespace::Join(_) if flag == libc::CLONE_NEWUTS => {
-                    return Err(RuntimeError::InvalidConfig(
-                        "a container's UTS namespace is its own or the host's; it cannot join another container's".into(),
-                    ))
+                    return Err(RuntimeError::NamespaceConflict { setting: "uts", reason: "a container's UTS namespace is its own or the host's; it cannot join another container's" })
                 }
                 Namespace::Join(pid) => {
                     shared.join.push((open_namespace(pid, name)?, flag, name));
@@ -311,10 +310,7 @@ impl SharedNamespaces {
             }
         }
         if process.uts_namespace == Namespace::Host && process.domainname.is_some() {
-            return Err(RuntimeError::InvalidConfig(
-                "a domainname cannot be set in the host's UTS namespace: it would rename the host"
-                    .into(),
-            ));
+            return Err(RuntimeError::NamespaceConflict { setting: "domainname", reason: "a domainname cannot be set in the host's UTS namespace: it would rename the host" });
         }
         Ok(shared)
     }
@@ -334,9 +330,7 @@ impl SharedNamespaces {
             }
         };
         match process.shm_size {
-            Some(_) => Err(RuntimeError::InvalidConfig(
-                "shm_size needs a /dev/shm of the container's own: it shares the host's or another container's, or has none".into(),
-            )),
+            Some(_) => Err(RuntimeError::NamespaceConflict { setting: "shm_size", reason: "shm_size needs a /dev/shm of the container's own: it shares the host's or another container's, or has none" }),
             None => Ok(plan),
         }
     }

@@ -170,7 +170,7 @@ pub fn image_build(global: &GlobalOptions, args: ImageBuildArgs) -> Result<i32> 
     };
     let mut view = View::new(global);
     view.build_silent = args.quiet;
-    let id = LocalImages::new(&engine).build(&req, &view)?;
+    let id = LocalImages::new(&engine, global.registry()?).build(&req, &view)?;
     if args.quiet {
         println!("{id}");
     }
@@ -190,7 +190,7 @@ pub fn build(global: &GlobalOptions, args: BuildArgs) -> Result<i32> {
     let mut view = View::new(global);
     view.build_silent |= args.quiet;
     view.build_ids = args.quiet;
-    let images = LocalImages::new(&engine);
+    let images = LocalImages::new(&engine, global.registry()?);
     wharf_app::build::build_services(&images, &project, &args.services, &options, false, &view)?;
     Ok(0)
 }

@@ -1,17 +1,14 @@
-//! `wharf config`: parse, resolve and render the Compose files in docker
-//! compose's canonical form (YAML or JSON), list their services, volumes,
-//! networks, profiles or images, or explain where each variable's value came
-//! from (`--explain VAR`).
+//! `wharf config`: its flags, loading the project and writing what the core
+//! (`wharf_app::config`) decides to show — the canonical document, a list of
+//! names, or the variables' explanation — to stdout or `--output`.
 
 use crate::context::GlobalOptions;
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::Args;
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::PathBuf;
-use wharf_compose::interpolate::Resolution;
-use wharf_compose::render::{self, Format};
-use wharf_compose::{Loaded, Project, VariableOrigin};
+use wharf_app::config::{ConfigFormat, ConfigOptions, ConfigOutput, ConfigView};
+use wharf_compose::Loaded;
 
 #[derive(Args, Debug)]
 pub struct ConfigArgs {
@@ -47,6 +44,8 @@ pub struct ConfigArgs {
     pub service: Vec<String>,
 }
 
+/// Load the project as every command does, keeping the variables' origins
+/// for `--explain`.
 fn load(global: &GlobalOptions) -> Result<Loaded> {
     let options = wharf_compose::LoadOptions {
         cwd: std::env::current_dir().context("reading the current directory")?,
@@ -65,138 +64,47 @@ fn load(global: &GlobalOptions) -> Result<Loaded> {
     Ok(loaded)
 }
 
-/// Keeps `names` and what they depend on; an unknown name is an error.
-fn select(project: &mut Project, names: &[String]) -> Result<()> {
-    if names.is_empty() {
-        return Ok(());
-    }
-    let mut keep: BTreeSet<String> = BTreeSet::new();
-    let mut todo: Vec<String> = names.to_vec();
-    while let Some(n) = todo.pop() {
-        super::check_services(project, std::slice::from_ref(&n))?;
-        let Some(s) = project.services.get(&n) else {
-            continue;
-        };
-        if keep.insert(n.clone()) {
-            todo.extend(s.depends_on.keys().cloned());
-        }
-    }
-    project.services.retain(|k, _| keep.contains(k));
-    Ok(())
-}
-
-/// Services by name, each after what it depends on (docker compose's order).
-fn dependency_order(project: &Project) -> Vec<String> {
-    fn visit(p: &Project, n: &str, seen: &mut BTreeSet<String>, out: &mut Vec<String>) {
-        if !seen.insert(n.to_string()) {
-            return;
-        }
-        if let Some(s) = p.services.get(n) {
-            for d in s.depends_on.keys() {
-                visit(p, d, seen, out);
-            }
-            out.push(n.to_string());
-        }
-    }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for n in project.services.keys() {
-        visit(project, n, &mut seen, &mut out);
-    }
-    out
-}
-
-fn explain(loaded: &Loaded, names: &[String]) -> Result<String> {
-    let all = names.iter().any(|n| n == "*");
-    let mut out = String::new();
-    let wanted: Vec<&str> = if all {
-        loaded.variables.keys().map(String::as_str).collect()
+/// The flags as the core's options; the first listing flag given wins, as
+/// in docker compose.
+fn options(args: ConfigArgs, format: ConfigFormat) -> ConfigOptions {
+    let view = if !args.explain.is_empty() {
+        ConfigView::Explain(args.explain)
+    } else if args.services {
+        ConfigView::Services
+    } else if args.volumes {
+        ConfigView::Volumes
+    } else if args.networks {
+        ConfigView::Networks
+    } else if args.profiles {
+        ConfigView::Profiles
+    } else if args.images {
+        ConfigView::Images
     } else {
-        names.iter().map(String::as_str).collect()
+        ConfigView::Document(format)
     };
-    for name in wanted {
-        let v = loaded.variables.get(name);
-        let value = v.and_then(|v| v.value.as_deref());
-        match (value, v.and_then(|v| v.origin.as_ref())) {
-            (Some(val), Some(VariableOrigin::Shell)) => {
-                out.push_str(&format!("{name}={val:?}  from the shell environment\n"))
-            }
-            (Some(val), Some(VariableOrigin::EnvFile(at))) => {
-                out.push_str(&format!("{name}={val:?}  from {at}\n"))
-            }
-            _ => out.push_str(&format!("{name} is not set\n")),
-        }
-        if let Some(v) = v {
-            for (at, old) in &v.overridden {
-                out.push_str(&format!("  overrides {old:?} set at {at}\n"));
-            }
-            for u in &v.uses {
-                let how = match &u.resolution {
-                    Resolution::Value(x) => format!("gives {x:?}"),
-                    Resolution::Default(d) => format!("unset or empty: default {d:?} used"),
-                    Resolution::Alternate(a) => format!("set: alternative {a:?} used"),
-                    Resolution::Blank => "unset: blank string used".to_string(),
-                };
-                out.push_str(&format!("  used at {}: {}: {how}\n", u.location, u.path));
-            }
-            if v.uses.is_empty() {
-                out.push_str("  not used by the Compose files\n");
-            }
-        } else {
-            out.push_str("  not used by the Compose files\n");
-        }
+    ConfigOptions {
+        view,
+        quiet: args.quiet,
+        services: args.service,
     }
-    Ok(out)
 }
 
 pub fn config(global: &GlobalOptions, args: ConfigArgs) -> Result<i32> {
-    let format = match args.format.as_str() {
-        "yaml" => Format::Yaml,
-        "json" => Format::Json,
-        other => bail!("unsupported format {other:?}: use yaml or json"),
-    };
-    let mut loaded = load(global)?;
-    if args.quiet {
-        return Ok(0);
-    }
-    select(&mut loaded.project, &args.service)?;
-    let project = &loaded.project;
-    let lines = |items: Vec<String>| {
-        let mut s = items.join("\n");
-        if !s.is_empty() {
-            s.push('\n');
+    let format: ConfigFormat = args.format.parse()?;
+    let loaded = load(global)?;
+    let output_path = args.output.clone();
+    let text = match wharf_app::config::config(loaded, &options(args, format))? {
+        ConfigOutput::Nothing => return Ok(0),
+        ConfigOutput::Text(text) => text,
+        ConfigOutput::Names(names) => {
+            let mut text = names.join("\n");
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text
         }
-        s
     };
-    let used = render::used(project);
-    let text = if !args.explain.is_empty() {
-        explain(&loaded, &args.explain)?
-    } else if args.services {
-        lines(dependency_order(project))
-    } else if args.volumes {
-        lines(used.volumes.into_iter().collect())
-    } else if args.networks {
-        lines(used.networks.into_iter().collect())
-    } else if args.profiles {
-        lines(loaded.profiles.iter().cloned().collect())
-    } else if args.images {
-        let images: BTreeMap<&String, String> = project
-            .services
-            .iter()
-            .map(|(n, s)| {
-                (
-                    n,
-                    s.image
-                        .clone()
-                        .unwrap_or_else(|| format!("{}-{n}", project.name)),
-                )
-            })
-            .collect();
-        lines(images.into_values().collect())
-    } else {
-        render::render(project, format)
-    };
-    match &args.output {
+    match &output_path {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
         }

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use wharf_app::registry::RegistrySettings;
 use wharf_app::up::UpRequest;
 use wharf_app::LocalImages;
 use wharf_dashboard::auth::Access;
@@ -38,25 +39,35 @@ pub fn dashboard(global: &GlobalOptions, args: DashboardArgs) -> Result<i32> {
         .map(Access::read_token_file)
         .transpose()?;
     let engine = Arc::new(global.engine()?);
-    let server = with_engine_views(&engine, Server::bind(engine.clone(), listen, token)?);
+    let registry = global.registry()?;
+    let server = with_engine_views(
+        &engine,
+        registry,
+        Server::bind(engine.clone(), listen, token)?,
+    );
     announce(&server);
     server.serve();
     Ok(0)
 }
 
 /// `server` with the project page's redeploy and the host's pages, over
-/// the Linux engine.
-pub(crate) fn with_engine_views(engine: &Arc<LinuxEngine>, server: Server) -> Server {
+/// the Linux engine, pulling with `registry`.
+pub(crate) fn with_engine_views(
+    engine: &Arc<LinuxEngine>,
+    registry: RegistrySettings,
+    server: Server,
+) -> Server {
     let deploying = Arc::clone(engine);
+    let host_registry = registry.clone();
     let deploy: Deployer = Box::new(move |project, reporter| {
         let request = UpRequest {
             options: UpOptions::default(),
             ..Default::default()
         };
-        let images = LocalImages::new(&deploying);
+        let images = LocalImages::new(&deploying, registry.clone());
         wharf_app::up::up(deploying.as_ref(), &images, project, &request, reporter)
     });
-    let host = Box::new(LinuxHost(Arc::clone(engine)));
+    let host = Box::new(LinuxHost(Arc::clone(engine), host_registry));
     server.with_deployer(deploy).with_host_views(host)
 }
 
@@ -72,7 +83,7 @@ pub(crate) fn announce(server: &Server) {
 
 /// The event log, disk usage (with each volume's size) and image pruning of
 /// the Linux engine.
-struct LinuxHost(Arc<LinuxEngine>);
+struct LinuxHost(Arc<LinuxEngine>, RegistrySettings);
 
 impl HostViews for LinuxHost {
     fn events(&self, project: &str, limit: usize) -> std::result::Result<Vec<EventLine>, String> {
@@ -126,7 +137,7 @@ impl HostViews for LinuxHost {
 
     fn prune_images(&self) -> std::result::Result<(), String> {
         use wharf_app::ImageSource;
-        LocalImages::new(&self.0)
+        LocalImages::new(&self.0, self.1.clone())
             .prune_dangling()
             .map_err(|e| wharf_app::error_chain(&e))
     }

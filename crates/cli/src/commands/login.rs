@@ -3,7 +3,6 @@
 //! or in the credential helper it names for the registry (`credHelpers`,
 //! `credsStore`).
 
-use super::pull::{docker_config_dir, registry_options};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
@@ -65,6 +64,7 @@ fn read_line(prompt: &str, hide: bool) -> Result<String> {
 
 pub fn login(args: LoginArgs) -> Result<i32> {
     let domain = server_domain(args.server.as_deref());
+    let settings = crate::context::registry_settings()?;
     if args.password.is_some() && args.password_stdin {
         anyhow::bail!("--password and --password-stdin are mutually exclusive");
     }
@@ -97,9 +97,9 @@ pub fn login(args: LoginArgs) -> Result<i32> {
         anyhow::bail!("a password is required: give it on standard input with --password-stdin");
     }
     let creds = Credentials { username, password };
-    let registry = Registry::connect(&domain, &registry_options(), Some(creds.clone()))?;
+    let registry = Registry::connect(&domain, &settings.registry_options(), Some(creds.clone()))?;
     registry.check_login()?;
-    let mut config = DockerConfig::load(&docker_config_dir())?;
+    let mut config = DockerConfig::load(&settings.docker_config_dir)?;
     config.store(&domain, &creds)?;
     if config.helper_for(&domain).is_none() {
         eprintln!(
@@ -113,7 +113,8 @@ pub fn login(args: LoginArgs) -> Result<i32> {
 
 pub fn logout(args: LogoutArgs) -> Result<i32> {
     let domain = server_domain(args.server.as_deref());
-    let mut config = DockerConfig::load(&docker_config_dir())?;
+    let settings = crate::context::registry_settings()?;
+    let mut config = DockerConfig::load(&settings.docker_config_dir)?;
     let shown = if domain == DEFAULT_DOMAIN {
         "https://index.docker.io/v1/".to_string()
     } else {

@@ -14,7 +14,6 @@ use std::sync::Mutex;
 use wharf_app::pull::{PullPolicy, PullRequest};
 use wharf_app::LocalImages;
 use wharf_image::progress::{ItemStatus, Progress};
-use wharf_image::registry::RegistryOptions;
 use wharf_image::Reference;
 
 #[derive(Args, Debug)]
@@ -45,13 +44,6 @@ pub struct PullArgs {
     pub ignore_buildable: bool,
     /// Services to pull (all by default)
     pub services: Vec<String>,
-}
-
-pub use wharf_app::registry::docker_config_dir;
-
-/// The registry transport policy, its warnings printed.
-pub fn registry_options() -> RegistryOptions {
-    wharf_app::registry::registry_options(&|w| eprintln!("WARN[0000] {w}"))
 }
 
 /// Renders pull/push progress: indicatif bars on a terminal, plain lines otherwise.
@@ -150,9 +142,9 @@ impl TransferView {
 /// `wharf image pull NAME`.
 pub fn image_pull(global: &GlobalOptions, args: ImagePullArgs) -> Result<i32> {
     let engine = global.engine()?;
-    let opts = wharf_app::registry::pull_options(&args.name, args.platform.as_deref(), &|w| {
-        eprintln!("WARN[0000] {w}")
-    })?;
+    let opts = global
+        .registry()?
+        .pull_options(&args.name, args.platform.as_deref())?;
     let view = TransferView::new(global, args.quiet);
     let outcome = engine.images().pull(&args.name, &opts, &|p| view.event(p));
     view.finish();
@@ -201,7 +193,7 @@ pub fn pull(global: &GlobalOptions, args: PullArgs) -> Result<i32> {
     let mut view = View::new(global);
     view.quiet_pull = args.quiet;
     view.pull_errors = true;
-    let images = LocalImages::new(&engine);
+    let images = LocalImages::new(&engine, global.registry()?);
     let failures = wharf_app::pull::pull_images(&images, &project, &request, &view)?;
     Ok(i32::from(!failures.is_empty()))
 }

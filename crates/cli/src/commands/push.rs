@@ -32,7 +32,7 @@ pub struct PushArgs {
 /// `wharf image push NAME`.
 pub fn image_push(global: &GlobalOptions, args: ImagePushArgs) -> Result<i32> {
     let engine = global.engine()?;
-    let opts = wharf_app::registry::push_options(&args.name, &|w| eprintln!("WARN[0000] {w}"))?;
+    let opts = global.registry()?.push_options(&args.name)?;
     let view = TransferView::new(global, args.quiet);
     let outcome = engine.images().push(&args.name, &opts, &|p| view.event(p));
     view.finish();
@@ -51,7 +51,7 @@ pub fn push(global: &GlobalOptions, args: PushArgs) -> Result<i32> {
     };
     let mut view = View::new(global);
     view.quiet_push = args.quiet;
-    let images = LocalImages::new(&engine);
+    let images = LocalImages::new(&engine, global.registry()?);
     match wharf_app::push::push_images(&images, &project, &request, &view) {
         // Each failure was printed as it happened.
         Err(AppError::Push(_)) => Ok(1),

@@ -3,7 +3,6 @@
 //! Private registries have no Docker Hub search API, so the catalog
 //! (`/v2/_catalog`) is read instead; it carries no descriptions or stars.
 
-use super::pull::registry_options;
 use crate::render::format::{self, Format, Headers};
 use crate::render::table;
 use anyhow::{bail, Context, Result};
@@ -86,8 +85,9 @@ pub fn search(args: SearchArgs) -> Result<i32> {
     let (domain, term) = split_term(&args.term);
     let needle = term.to_lowercase();
     let names = if keep_any {
-        let credentials = wharf_app::registry::credentials_for(domain)?;
-        let registry = Registry::connect(domain, &registry_options(), credentials)?;
+        let settings = crate::context::registry_settings()?;
+        let credentials = settings.credentials_for(domain)?;
+        let registry = Registry::connect(domain, &settings.registry_options(), credentials)?;
         wharf_image::catalog::repositories(&registry, args.limit, &|name| {
             name.to_lowercase().contains(&needle)
         })?

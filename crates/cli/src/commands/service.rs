@@ -36,6 +36,7 @@ pub struct ServiceArgs {
 
 pub fn service(global: &GlobalOptions, args: ServiceArgs) -> Result<i32> {
     let engine = global.engine()?;
+    let registry = global.registry()?;
     let activated = listen::activated().context("wharf system service")?;
     let token = args
         .token_file
@@ -63,8 +64,8 @@ pub fn service(global: &GlobalOptions, args: ServiceArgs) -> Result<i32> {
         let server = Server::on_listener(engine.clone(), dashboard_listener, token)?;
         let counted = Arc::clone(&activity);
         let watch: ConnectionWatch = Arc::new(move || Box::new(counted.open()));
-        let server =
-            super::dashboard::with_engine_views(&engine, server).with_connection_watch(watch);
+        let server = super::dashboard::with_engine_views(&engine, registry.clone(), server)
+            .with_connection_watch(watch);
         super::dashboard::announce(&server);
         std::thread::Builder::new()
             .name("dashboard".into())
@@ -72,7 +73,7 @@ pub fn service(global: &GlobalOptions, args: ServiceArgs) -> Result<i32> {
             .context("starting the dashboard's thread")?;
     }
     let idle = (args.timeout > 0).then(|| Duration::from_secs(args.timeout));
-    let backend = Backend::new(engine, global.root.clone());
+    let backend = Backend::new(engine, global.root.clone(), registry);
     wharf_docker_api::serve_sharing_idleness(backend, listener, idle, activity)
         .context("serving the Engine API")?;
     drop(socket_file);

@@ -250,7 +250,7 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
     };
     let mut view = View::new(global);
     view.quiet_pull = args.quiet_pull;
-    let images = LocalImages::new(&engine);
+    let images = LocalImages::new(&engine, global.registry()?);
     wharf_app::up::up(&engine, &images, &project, &request, &view)?;
     if args.watch {
         let session = super::watch::Session {
@@ -423,7 +423,7 @@ pub fn down(global: &GlobalOptions, args: DownArgs) -> Result<i32> {
     };
     let outcome = wharf_app::up::down(
         &engine,
-        &LocalImages::new(&engine),
+        &LocalImages::new(&engine, global.registry()?),
         &name,
         project.as_ref(),
         &options,

@@ -64,7 +64,7 @@ pub fn watch(global: &GlobalOptions, args: WatchArgs) -> Result<i32> {
     if !args.no_up {
         let mut view = View::new(global);
         view.build_silent = false;
-        let images = LocalImages::new(&engine);
+        let images = LocalImages::new(&engine, global.registry()?);
         wharf_app::build::build_for_up(&images, &project, &args.services, false, false, &view)?;
         let options = UpOptions {
             services: args.services.clone(),
@@ -110,7 +110,7 @@ pub fn run(
             follow_new(&engine, project, printer, session.since_ns, &mut followed);
         }
     };
-    let images = LocalImages::new(&engine);
+    let images = LocalImages::new(&engine, global.registry()?);
     watch.run(&*engine, &images, project, &options, &view, &mut tick)?;
     if session.stop_on_exit {
         eprintln!("Gracefully stopping... (press Ctrl+C again to force)");

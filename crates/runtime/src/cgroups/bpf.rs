@@ -131,8 +131,9 @@ fn filter_error(step: &'static str, cgroup: &Path, source: io::Error) -> Runtime
 /// Replace the device program of the v2 cgroup at `dir` with one that allows
 /// exactly `rules`.
 pub(crate) fn install_device_filter(dir: &Path, rules: &[DeviceRule]) -> Result<(), RuntimeError> {
-    let path = CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
-        RuntimeError::InvalidConfig(format!("cgroup path {} contains a NUL byte", dir.display()))
+    let path = CString::new(dir.as_os_str().as_bytes()).map_err(|_| RuntimeError::NulByte {
+        what: "cgroup path",
+        value: dir.display().to_string(),
     })?;
     // SAFETY: opening a NUL-terminated path; the result is checked.
     let raw = unsafe {

@@ -148,9 +148,10 @@ fn enable_controllers(dir: &Path, with_cpuset: bool) {
 fn validate_path(path: &str) -> Result<(), RuntimeError> {
     let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     if parts.is_empty() || parts.iter().any(|c| *c == ".." || *c == ".") {
-        return Err(RuntimeError::InvalidConfig(format!(
-            "cgroup path {path:?} must be a relative path below the hierarchy root without '.' or '..'"
-        )));
+        return Err(RuntimeError::InvalidCgroupPath {
+            path: path.to_string(),
+            reason: "must be a relative path below the hierarchy root without '.' or '..'",
+        });
     }
     Ok(())
 }

@@ -84,9 +84,10 @@ impl CgroupHandle {
             .filter(|c| !c.is_empty())
             .collect();
         if parts.iter().any(|p| *p == ".." || *p == ".") {
-            return Err(RuntimeError::InvalidConfig(format!(
-                "cgroup path {path_prefix:?} contains '.' or '..'"
-            )));
+            return Err(RuntimeError::InvalidCgroupPath {
+                path: path_prefix.to_string(),
+                reason: "contains '.' or '..'",
+            });
         }
         for depth in (1..=parts.len()).rev() {
             let sub = parts[..depth].join("/");

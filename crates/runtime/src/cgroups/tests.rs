@@ -236,7 +236,10 @@ fn bad_cgroup_paths_are_refused() {
     fake_v1(t.path(), &["memory"]);
     for p in ["", "/", "../x", "a/../../b"] {
         let err = CgroupHandle::create(&config(t.path(), p, Limits::default())).unwrap_err();
-        assert!(matches!(err, RuntimeError::InvalidConfig(_)), "{p}: {err}");
+        assert!(
+            matches!(err, RuntimeError::InvalidCgroupPath { .. }),
+            "{p}: {err}"
+        );
     }
 }
 

@@ -59,10 +59,9 @@ impl Arch {
         match std::env::consts::ARCH {
             "x86_64" => Ok(Arch::X86_64),
             "aarch64" => Ok(Arch::Aarch64),
-            other => Err(RuntimeError::InvalidConfig(format!(
-                "seccomp filters are built for x86_64 and aarch64 only, not {other}: \
-                 use security_opt seccomp=unconfined on this architecture"
-            ))),
+            other => Err(RuntimeError::SeccompArchitecture {
+                arch: other.to_string(),
+            }),
         }
     }
 
@@ -508,11 +507,8 @@ impl Filter {
                             T::Skip(n) => usize::from(n),
                             T::Fail => len - i - 1,
                         };
-                        u8::try_from(n).map_err(|_| {
-                            RuntimeError::InvalidConfig(format!(
-                                "seccomp rule for syscall {nr} has too many conditions"
-                            ))
-                        })
+                        u8::try_from(n)
+                            .map_err(|_| RuntimeError::SeccompRuleTooLarge { syscall: *nr })
                     };
                     block.push(raw(ins.code, resolve(ins.jt)?, resolve(ins.jf)?, ins.k));
                 }
@@ -545,11 +541,10 @@ impl Filter {
             p.extend(b);
         }
         if p.len() > libc::BPF_MAXINSNS as usize {
-            return Err(RuntimeError::InvalidConfig(format!(
-                "the seccomp profile compiles to {} BPF instructions, more than the kernel's limit of {}",
-                p.len(),
-                libc::BPF_MAXINSNS
-            )));
+            return Err(RuntimeError::SeccompTooLarge {
+                instructions: p.len(),
+                limit: libc::BPF_MAXINSNS as u32,
+            });
         }
         Ok(Program { insns: p })
     }

@@ -390,8 +390,7 @@ fn create_pulling(
     if engine.image_inspect(&body.config.image)?.is_none() {
         eprintln!("Unable to find image '{}' locally", body.config.image);
         let image = &body.config.image;
-        let options =
-            wharf_app::registry::pull_options(image, None, &|w| eprintln!("WARN[0000] {w}"))?;
+        let options = global.registry()?.pull_options(image, None)?;
         // Quiet: stdout carries the id (`id=$(docker run -d …)`).
         let view = super::super::pull::TransferView::new(global, true);
         let outcome = engine.images().pull(image, &options, &|p| view.event(p));
