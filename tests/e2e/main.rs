@@ -15,6 +15,7 @@ mod deploy;
 mod devstack;
 mod docker_api;
 mod docker_api_objects;
+mod docker_api_progress;
 mod docker_cli;
 mod docker_compose_v2;
 mod format;

@@ -2,17 +2,18 @@
 //! `label`, `reference`), inspect, history, tag, delete (`force`,
 //! `noprune`), prune, pull (`POST /images/create`, docker's JSON progress
 //! stream, `X-Registry-Auth`) and `fromSrc` import, push, save (`get`) and
-//! load, over the core's image operations and the local store. An image
+//! load, each streamed as it proceeds (see [`progress`]), over the core's image operations and the local store. An image
 //! name may hold `/`, so it spans path segments (`/images/a/b:1/json`).
 
 use crate::backend::Backend;
 use crate::error::ApiError;
+use crate::progress;
 use crate::reply::Reply;
 use crate::request::Request;
 use crate::router::Handler;
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::sync::Mutex;
+use std::cell::RefCell;
 use wharf_app::image_store;
 use wharf_image::progress::{ItemStatus, Progress};
 use wharf_image::ImageDetails;
@@ -209,33 +210,6 @@ pub fn progress_message(event: &Progress) -> Value {
     }
 }
 
-/// docker's error message in a progress stream.
-pub fn error_message(message: &str) -> Value {
-    json!({ "errorDetail": { "message": message }, "error": message })
-}
-
-/// A JSON-lines progress body collected while an operation runs.
-#[derive(Default)]
-struct ProgressBody {
-    lines: Mutex<Vec<u8>>,
-}
-
-impl ProgressBody {
-    fn push(&self, message: &Value) {
-        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-        lines.extend_from_slice(message.to_string().as_bytes());
-        lines.push(b'\n');
-    }
-
-    fn reply(self) -> Reply {
-        Reply::Full {
-            status: StatusCode::OK,
-            headers: vec![("content-type", "application/json".into())],
-            body: self.lines.into_inner().unwrap_or_else(|p| p.into_inner()),
-        }
-    }
-}
-
 /// `POST /images/create`: pull `fromImage` (with `tag` or a digest), or
 /// import `fromSrc=-` from the body.
 fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
@@ -258,14 +232,13 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
             .into_iter()
             .map(str::to_string)
             .collect();
+        // The body is read as it arrives, whatever its size.
         let id = backend
             .engine
             .images()
             .import(&mut request.body, reference.as_deref(), &changes)
             .map_err(|e| ApiError::bad_request(format!("importing the request body: {e}")))?;
-        let body = ProgressBody::default();
-        body.push(&json!({ "status": id }));
-        return Ok(body.reply());
+        return Ok(Reply::ok(json!({ "status": id })));
     }
     let image = request
         .query
@@ -279,31 +252,37 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
     };
     let platform = request.query.get("platform").filter(|p| !p.is_empty());
     let credentials = crate::auth::registry_auth(&request)?;
-    let body = ProgressBody::default();
-    let warn = |warning: String| body.push(&json!({ "status": warning }));
+    // Warnings given while the options are read go first in the stream.
+    let warnings = RefCell::new(Vec::new());
+    let warn = |warning: String| warnings.borrow_mut().push(warning);
     let mut options = wharf_app::registry::pull_options(&reference, platform, &warn)
         .map_err(|e| ApiError::bad_request(format!("pulling {reference}: {e}")))?;
     if credentials.is_some() {
         options.credentials = credentials;
     }
-    let outcome = backend
-        .engine
-        .images()
-        .pull(&reference, &options, &|event| {
-            body.push(&progress_message(&event))
-        });
-    match outcome {
-        Ok(_) => Ok(body.reply()),
+    let warnings = warnings.into_inner();
+    let backend = backend.clone();
+    let pulled = reference.clone();
+    progress::stream(
+        move |emit| {
+            for warning in warnings {
+                emit(json!({ "status": warning }));
+            }
+            backend
+                .engine
+                .images()
+                .pull(&pulled, &options, &|event| emit(progress_message(&event)))
+                .map(drop)
+                .map_err(|e| wharf_app::error_chain(&e))
+        },
         // Before any progress, docker answers a missing image with a 404.
-        Err(e) if body.lines.lock().map(|l| l.is_empty()).unwrap_or(false) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("pull access denied or manifest unknown for {reference}: {e}"),
-        )),
-        Err(e) => {
-            body.push(&error_message(&wharf_app::error_chain(&e)));
-            Ok(body.reply())
-        }
-    }
+        |message| {
+            Some(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("pull access denied or manifest unknown for {reference}: {message}"),
+            ))
+        },
+    )
 }
 
 fn push(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
@@ -314,26 +293,35 @@ fn push(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     };
     details(backend, &reference)?;
     let credentials = crate::auth::registry_auth(&request)?;
-    let body = ProgressBody::default();
-    let warn = |warning: String| body.push(&json!({ "status": warning }));
+    // Warnings given while the options are read go first in the stream.
+    let warnings = RefCell::new(Vec::new());
+    let warn = |warning: String| warnings.borrow_mut().push(warning);
     let mut options = wharf_app::registry::push_options(&reference, &warn)?;
     if credentials.is_some() {
         options.credentials = credentials;
     }
-    let outcome = backend
-        .engine
-        .images()
-        .push(&reference, &options, &|event| {
-            body.push(&progress_message(&event))
-        });
-    if let Err(e) = outcome {
-        body.push(&error_message(&wharf_app::error_chain(&e)));
-    }
-    Ok(body.reply())
+    let warnings = warnings.into_inner();
+    let backend = backend.clone();
+    progress::stream(
+        move |emit| {
+            for warning in warnings {
+                emit(json!({ "status": warning }));
+            }
+            backend
+                .engine
+                .images()
+                .push(&reference, &options, &|event| {
+                    emit(progress_message(&event))
+                })
+                .map(drop)
+                .map_err(|e| wharf_app::error_chain(&e))
+        },
+        |_| None,
+    )
 }
 
 /// `GET /images/get?names=…` and `GET /images/{name}/get`: a docker-archive
-/// tar of the images.
+/// tar of the images, sent as the archive is written.
 fn save(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     let names: Vec<String> = if request.segment(1) == "get" && request.path.len() == 2 {
         request
@@ -353,21 +341,21 @@ fn save(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     for name in &names {
         details(backend, name)?;
     }
-    let mut tar = Vec::new();
-    backend
-        .engine
-        .images()
-        .save(&names, &mut tar)
-        .map_err(|e| ApiError::internal(format!("saving {}: {e}", names.join(", "))))?;
-    Ok(Reply::Full {
-        status: StatusCode::OK,
-        headers: vec![("content-type", "application/x-tar".into())],
-        body: tar,
-    })
+    let backend = backend.clone();
+    // A failure after the first bytes can only cut the archive short, as
+    // docker's does; the client's tar reader reports it.
+    Ok(Reply::stream("application/x-tar", move |out| {
+        backend
+            .engine
+            .images()
+            .save(&names, out)
+            .map_err(|e| std::io::Error::other(format!("saving {}: {e}", names.join(", "))))
+    }))
 }
 
-/// `POST /images/load`: a docker-archive or OCI layout tar in the body.
-fn load(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
+/// `POST /images/load`: a docker-archive or OCI layout tar in the body,
+/// read as it arrives (no size limit but the disk's).
+fn load(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     // `quiet` (sent when the client's output is no terminal) hides progress
     // bars only; wharf sends none, and docker prints the loaded names anyway.
     let _ = request.query.bool("quiet", false);
@@ -378,16 +366,22 @@ fn load(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
         .map(wharf_image::pull::parse_platform)
         .transpose()
         .map_err(|e| ApiError::bad_request(format!("platform: {e}")))?;
-    let lines = backend
-        .engine
-        .images()
-        .load(&mut request.body, "the request body", platform.as_ref())
-        .map_err(|e| ApiError::bad_request(format!("loading the request body: {e}")))?;
-    let body = ProgressBody::default();
-    for line in lines {
-        body.push(&json!({ "stream": format!("{line}\n") }));
-    }
-    Ok(body.reply())
+    let backend = backend.clone();
+    let mut body = request.body;
+    progress::stream(
+        move |emit| {
+            let lines = backend
+                .engine
+                .images()
+                .load(&mut body, "the request body", platform.as_ref())
+                .map_err(|e| format!("loading the request body: {e}"))?;
+            for line in lines {
+                emit(json!({ "stream": format!("{line}\n") }));
+            }
+            Ok(())
+        },
+        |message| Some(ApiError::bad_request(message)),
+    )
 }
 
 #[cfg(test)]
@@ -422,6 +416,9 @@ mod tests {
             progress_message(&Progress::Line("Digest: sha256:x".into())),
             json!({"status": "Digest: sha256:x"})
         );
-        assert_eq!(error_message("boom")["errorDetail"]["message"], "boom");
+        assert_eq!(
+            progress::error_message("boom")["errorDetail"]["message"],
+            "boom"
+        );
     }
 }
