@@ -16,6 +16,7 @@ mod devstack;
 mod docker_api;
 mod docker_api_objects;
 mod docker_api_progress;
+mod docker_api_search;
 mod docker_cli;
 mod docker_compose_v2;
 mod format;

@@ -1,5 +1,5 @@
 //! The Engine API's images endpoints: list (`all`, filters `dangling`,
-//! `label`, `reference`), inspect, history, tag, delete (`force`,
+//! `label`, `reference`), search (the core's, over a registry's catalog), inspect, history, tag, delete (`force`,
 //! `noprune`), prune, pull (`POST /images/create`, docker's JSON progress
 //! stream, `X-Registry-Auth`) and `fromSrc` import, push, save (`get`) and
 //! load, each streamed as it proceeds (see [`progress`]), over the core's image operations and the local store. An image
@@ -22,6 +22,7 @@ use wharf_image::ImageDetails;
 pub fn route(method: &Method, path: &[&str]) -> Option<Handler> {
     match (method, path) {
         (&Method::GET, ["images", "json"]) => Some(list),
+        (&Method::GET, ["images", "search"]) => Some(search),
         (&Method::POST, ["images", "create"]) => Some(create),
         (&Method::POST, ["images", "prune"]) => Some(prune),
         (&Method::POST, ["images", "load"]) => Some(load),
@@ -192,6 +193,56 @@ fn prune(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
         "ImagesDeleted": entries,
         "SpaceReclaimed": report.reclaimed_bytes,
     })))
+}
+
+/// `GET /images/search?term=…&limit=…&filters=…`: a registry catalog's
+/// repositories whose name contains the term, in docker's fields (the
+/// catalog has no descriptions or stars).
+fn search(_backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let term = request
+        .query
+        .get("term")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("term is required: give what to look for as ?term=")
+        })?;
+    let limit = match request.query.get("limit").filter(|l| !l.is_empty()) {
+        None => 25,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("limit {text:?}: give a number from 1 to 100"))
+            })?,
+    };
+    let filters: Vec<String> = request
+        .query
+        .filters()?
+        .into_iter()
+        .flat_map(|(key, values)| values.into_iter().map(move |v| format!("{key}={v}")))
+        .collect();
+    let options = wharf_app::registry::registry_options(&|warning| {
+        eprintln!("wharf system service: search {term}: {warning}")
+    });
+    let names =
+        wharf_app::search::search(term, limit, &filters, &options).map_err(|e| match e {
+            wharf_app::search::SearchError::Filter { .. } => ApiError::bad_request(e.to_string()),
+            _ => ApiError::internal(wharf_app::error_chain(&e)),
+        })?;
+    let results: Vec<Value> = names
+        .into_iter()
+        .map(|name| {
+            json!({
+                "name": name,
+                "description": "",
+                "star_count": 0,
+                "is_official": false,
+                "is_automated": false,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(json!(results)))
 }
 
 /// docker's JSON progress message for one pull or push event.
