@@ -14,6 +14,7 @@ mod dashboard_browser;
 mod deploy;
 mod devstack;
 mod docker_api;
+mod docker_api_events;
 mod docker_api_objects;
 mod docker_api_progress;
 mod docker_api_search;
