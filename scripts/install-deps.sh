@@ -68,6 +68,34 @@ if [ ! -x "$docker_cli_dir/docker" ]; then
   cp "$unpack/root/usr/bin/docker" "$docker_cli_dir/"
   rm -rf "$unpack"
 fi
+# docker compose v2 drives `wharf system service` in the Engine API tests.
+# Debian 12 has no package of it; Debian 13's is fetched from the mirror this
+# host's apt sources already use (with private package lists, so the host's
+# apt state is left alone) and only unpacked, as the docker CLI's plugin.
+compose_v2_dir=/var/cache/wharf-dev/docker-compose-v2
+if [ ! -x "$compose_v2_dir/cli-plugins/docker-compose" ]; then
+  . "$(dirname "$0")/host-apt-uri.sh"
+  mirror=$(host_apt_uri '(^|[[:space:]])(bookworm|stable)([[:space:]]|$)' | sed -n 1p)
+  if [ -z "$mirror" ]; then
+    echo "no Debian mirror in this host's apt sources: docker compose v2 is not fetched" >&2
+  else
+    echo "unpacking: docker compose v2 (Debian 13) into $compose_v2_dir"
+    unpack=$(mktemp -d)
+    chmod 755 "$unpack"
+    mkdir -p "$unpack/lists/partial" "$unpack/cache/archives/partial"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
+      >"$unpack/sources.list"
+    apt_private=(-o "Dir::Etc::SourceList=$unpack/sources.list" -o Dir::Etc::SourceParts=/dev/null
+      -o "Dir::State::Lists=$unpack/lists" -o "Dir::Cache=$unpack/cache" -o Debug::NoLocking=1
+      -o APT::Sandbox::User=root)
+    (cd "$unpack" && apt-get "${apt_private[@]}" update -qq >/dev/null &&
+      apt-get "${apt_private[@]}" download docker-compose >/dev/null &&
+      dpkg -x docker-compose_*.deb root)
+    mkdir -p "$compose_v2_dir/cli-plugins"
+    cp "$unpack/root/usr/libexec/docker/cli-plugins/docker-compose" "$compose_v2_dir/cli-plugins/"
+    rm -rf "$unpack"
+  fi
+fi
 # The manifests of `wharf convert kubernetes` are checked against Kubernetes'
 # schemas by this Python package (it ships them).
 if ! command -v kubernetes-validate >/dev/null 2>&1; then

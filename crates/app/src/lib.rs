@@ -29,6 +29,7 @@ pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod run;
+pub mod search;
 pub mod stats;
 pub mod up;
 pub mod volumes;

@@ -1,20 +1,20 @@
 //! The Engine API's build endpoints: `POST /build` with a tar context runs
 //! the classic builder (`dockerfile`, `t`, `buildargs`, `labels`, `target`,
 //! `nocache`, `pull`, `q`) and answers docker's JSON stream
-//! (`{"stream":"Step 1/3 : …"}`, `{"aux":{"ID":…}}`), so `DOCKER_BUILDKIT=0
-//! docker build` prints as with docker. BuildKit's `/session` and
+//! (`{"stream":"Step 1/3 : …"}`, `{"aux":{"ID":…}}`) step by step as the
+//! build runs, so `DOCKER_BUILDKIT=0 docker build` prints as with docker. BuildKit's `/session` and
 //! `version=2` builds are refused by name.
 
 use crate::backend::Backend;
 use crate::error::ApiError;
+use crate::progress;
 use crate::reply::Reply;
 use crate::request::Request;
 use crate::router::Handler;
-use hyper::{Method, StatusCode};
+use hyper::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use wharf_app::{Event, ImageSource, LocalImages};
 use wharf_image::build::{BuildEvent, BuildRequest};
 
@@ -141,12 +141,24 @@ fn build(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
         context: dir,
         ..build_request
     };
-    let lines = Mutex::new(Vec::<u8>::new());
-    let emit = |message: Value| {
-        let mut lines = lines.lock().unwrap_or_else(|p| p.into_inner());
-        lines.extend_from_slice(message.to_string().as_bytes());
-        lines.push(b'\n');
-    };
+    let backend = backend.clone();
+    progress::stream(
+        move |emit| {
+            let outcome = run_build(&backend, &build_request, quiet, emit);
+            drop(guard);
+            outcome
+        },
+        |_| None,
+    )
+}
+
+/// Build, sending docker's classic stream through `emit` step by step.
+fn run_build(
+    backend: &Backend,
+    build_request: &BuildRequest,
+    quiet: bool,
+    emit: &(dyn Fn(Value) + Sync),
+) -> Result<(), String> {
     let reporter = |event: Event| match event {
         Event::Build(BuildEvent::Step { label, .. }) if !quiet => {
             if let Some(step) = classic_step(&label) {
@@ -164,34 +176,22 @@ fn build(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
         }
         _ => {}
     };
-    let outcome = LocalImages::new(&backend.engine, backend.registry.clone())
-        .build(&build_request, &reporter);
-    drop(guard);
-    match outcome {
-        Ok(id) => {
-            emit(json!({ "aux": { "ID": id } }));
-            let short = id.trim_start_matches("sha256:");
-            if quiet {
-                emit(json!({ "stream": format!("{id}\n") }));
-            } else {
-                emit(
-                    json!({ "stream": format!("Successfully built {}\n", &short[..12.min(short.len())]) }),
-                );
-                for tag in &build_request.tags {
-                    emit(json!({ "stream": format!("Successfully tagged {tag}\n") }));
-                }
-            }
-        }
-        Err(e) => {
-            let message = wharf_app::error_chain(&e);
-            emit(json!({ "errorDetail": { "message": message }, "error": message }));
+    let id = LocalImages::new(&backend.engine, backend.registry.clone())
+        .build(build_request, &reporter)
+        .map_err(|e| wharf_app::error_chain(&e))?;
+    emit(json!({ "aux": { "ID": id } }));
+    let short = id.trim_start_matches("sha256:");
+    if quiet {
+        emit(json!({ "stream": format!("{id}\n") }));
+    } else {
+        emit(
+            json!({ "stream": format!("Successfully built {}\n", &short[..12.min(short.len())]) }),
+        );
+        for tag in &build_request.tags {
+            emit(json!({ "stream": format!("Successfully tagged {tag}\n") }));
         }
     }
-    Ok(Reply::Full {
-        status: StatusCode::OK,
-        headers: vec![("content-type", "application/json".into())],
-        body: lines.into_inner().unwrap_or_else(|p| p.into_inner()),
-    })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! messages (`Type`, `Action`, `Actor{ID,Attributes}`, `time`, `timeNano`,
 //! docker's action names such as `die`), from `since` to `until` (or on
 //! while the client stays), kept to the `filters` `type`, `container`,
-//! `image`, `label` and `event`.
+//! `image`, `label` and `event`; projects made after the stream began are
+//! followed too.
 
 use crate::backend::Backend;
 use crate::error::ApiError;

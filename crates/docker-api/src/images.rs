@@ -1,18 +1,18 @@
 //! The Engine API's images endpoints: list (`all`, filters `dangling`,
-//! `label`, `reference`), inspect, history, tag, delete (`force`,
+//! `label`, `reference`), search (the core's, over a registry's catalog), inspect, history, tag, delete (`force`,
 //! `noprune`), prune, pull (`POST /images/create`, docker's JSON progress
 //! stream, `X-Registry-Auth`) and `fromSrc` import, push, save (`get`) and
-//! load, over the core's image operations and the local store. An image
+//! load, each streamed as it proceeds (see [`progress`]), over the core's image operations and the local store. An image
 //! name may hold `/`, so it spans path segments (`/images/a/b:1/json`).
 
 use crate::backend::Backend;
 use crate::error::ApiError;
+use crate::progress;
 use crate::reply::Reply;
 use crate::request::Request;
 use crate::router::Handler;
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::sync::Mutex;
 use wharf_app::image_store;
 use wharf_image::progress::{ItemStatus, Progress};
 use wharf_image::ImageDetails;
@@ -21,6 +21,7 @@ use wharf_image::ImageDetails;
 pub fn route(method: &Method, path: &[&str]) -> Option<Handler> {
     match (method, path) {
         (&Method::GET, ["images", "json"]) => Some(list),
+        (&Method::GET, ["images", "search"]) => Some(search),
         (&Method::POST, ["images", "create"]) => Some(create),
         (&Method::POST, ["images", "prune"]) => Some(prune),
         (&Method::POST, ["images", "load"]) => Some(load),
@@ -193,6 +194,54 @@ fn prune(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     })))
 }
 
+/// `GET /images/search?term=…&limit=…&filters=…`: a registry catalog's
+/// repositories whose name contains the term, in docker's fields (the
+/// catalog has no descriptions or stars).
+fn search(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
+    let term = request
+        .query
+        .get("term")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("term is required: give what to look for as ?term=")
+        })?;
+    let limit = match request.query.get("limit").filter(|l| !l.is_empty()) {
+        None => 25,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("limit {text:?}: give a number from 1 to 100"))
+            })?,
+    };
+    let filters: Vec<String> = request
+        .query
+        .filters()?
+        .into_iter()
+        .flat_map(|(key, values)| values.into_iter().map(move |v| format!("{key}={v}")))
+        .collect();
+    let names = wharf_app::search::search(term, limit, &filters, &backend.registry).map_err(
+        |e| match e {
+            wharf_app::search::SearchError::Filter { .. } => ApiError::bad_request(e.to_string()),
+            _ => ApiError::internal(wharf_app::error_chain(&e)),
+        },
+    )?;
+    let results: Vec<Value> = names
+        .into_iter()
+        .map(|name| {
+            json!({
+                "name": name,
+                "description": "",
+                "star_count": 0,
+                "is_official": false,
+                "is_automated": false,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(json!(results)))
+}
+
 /// docker's JSON progress message for one pull or push event.
 pub fn progress_message(event: &Progress) -> Value {
     match event {
@@ -205,33 +254,6 @@ pub fn progress_message(event: &Progress) -> Value {
                 _ => json!({}),
             };
             json!({ "status": status.text(), "progressDetail": detail, "id": id })
-        }
-    }
-}
-
-/// docker's error message in a progress stream.
-pub fn error_message(message: &str) -> Value {
-    json!({ "errorDetail": { "message": message }, "error": message })
-}
-
-/// A JSON-lines progress body collected while an operation runs.
-#[derive(Default)]
-struct ProgressBody {
-    lines: Mutex<Vec<u8>>,
-}
-
-impl ProgressBody {
-    fn push(&self, message: &Value) {
-        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-        lines.extend_from_slice(message.to_string().as_bytes());
-        lines.push(b'\n');
-    }
-
-    fn reply(self) -> Reply {
-        Reply::Full {
-            status: StatusCode::OK,
-            headers: vec![("content-type", "application/json".into())],
-            body: self.lines.into_inner().unwrap_or_else(|p| p.into_inner()),
         }
     }
 }
@@ -258,14 +280,13 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
             .into_iter()
             .map(str::to_string)
             .collect();
+        // The body is read as it arrives, whatever its size.
         let id = backend
             .engine
             .images()
             .import(&mut request.body, reference.as_deref(), &changes)
             .map_err(|e| ApiError::bad_request(format!("importing the request body: {e}")))?;
-        let body = ProgressBody::default();
-        body.push(&json!({ "status": id }));
-        return Ok(body.reply());
+        return Ok(Reply::ok(json!({ "status": id })));
     }
     let image = request
         .query
@@ -279,7 +300,6 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
     };
     let platform = request.query.get("platform").filter(|p| !p.is_empty());
     let credentials = crate::auth::registry_auth(&request)?;
-    let body = ProgressBody::default();
     let mut options = backend
         .registry
         .pull_options(&reference, platform)
@@ -287,24 +307,25 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
     if credentials.is_some() {
         options.credentials = credentials;
     }
-    let outcome = backend
-        .engine
-        .images()
-        .pull(&reference, &options, &|event| {
-            body.push(&progress_message(&event))
-        });
-    match outcome {
-        Ok(_) => Ok(body.reply()),
+    let backend = backend.clone();
+    let pulled = reference.clone();
+    progress::stream(
+        move |emit| {
+            backend
+                .engine
+                .images()
+                .pull(&pulled, &options, &|event| emit(progress_message(&event)))
+                .map(drop)
+                .map_err(|e| wharf_app::error_chain(&e))
+        },
         // Before any progress, docker answers a missing image with a 404.
-        Err(e) if body.lines.lock().map(|l| l.is_empty()).unwrap_or(false) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("pull access denied or manifest unknown for {reference}: {e}"),
-        )),
-        Err(e) => {
-            body.push(&error_message(&wharf_app::error_chain(&e)));
-            Ok(body.reply())
-        }
-    }
+        |message| {
+            Some(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("pull access denied or manifest unknown for {reference}: {message}"),
+            ))
+        },
+    )
 }
 
 fn push(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
@@ -315,25 +336,28 @@ fn push(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     };
     details(backend, &reference)?;
     let credentials = crate::auth::registry_auth(&request)?;
-    let body = ProgressBody::default();
     let mut options = backend.registry.push_options(&reference)?;
     if credentials.is_some() {
         options.credentials = credentials;
     }
-    let outcome = backend
-        .engine
-        .images()
-        .push(&reference, &options, &|event| {
-            body.push(&progress_message(&event))
-        });
-    if let Err(e) = outcome {
-        body.push(&error_message(&wharf_app::error_chain(&e)));
-    }
-    Ok(body.reply())
+    let backend = backend.clone();
+    progress::stream(
+        move |emit| {
+            backend
+                .engine
+                .images()
+                .push(&reference, &options, &|event| {
+                    emit(progress_message(&event))
+                })
+                .map(drop)
+                .map_err(|e| wharf_app::error_chain(&e))
+        },
+        |_| None,
+    )
 }
 
 /// `GET /images/get?names=…` and `GET /images/{name}/get`: a docker-archive
-/// tar of the images.
+/// tar of the images, sent as the archive is written.
 fn save(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     let names: Vec<String> = if request.segment(1) == "get" && request.path.len() == 2 {
         request
@@ -353,21 +377,21 @@ fn save(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     for name in &names {
         details(backend, name)?;
     }
-    let mut tar = Vec::new();
-    backend
-        .engine
-        .images()
-        .save(&names, &mut tar)
-        .map_err(|e| ApiError::internal(format!("saving {}: {e}", names.join(", "))))?;
-    Ok(Reply::Full {
-        status: StatusCode::OK,
-        headers: vec![("content-type", "application/x-tar".into())],
-        body: tar,
-    })
+    let backend = backend.clone();
+    // A failure after the first bytes can only cut the archive short, as
+    // docker's does; the client's tar reader reports it.
+    Ok(Reply::stream("application/x-tar", move |out| {
+        backend
+            .engine
+            .images()
+            .save(&names, out)
+            .map_err(|e| std::io::Error::other(format!("saving {}: {e}", names.join(", "))))
+    }))
 }
 
-/// `POST /images/load`: a docker-archive or OCI layout tar in the body.
-fn load(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
+/// `POST /images/load`: a docker-archive or OCI layout tar in the body,
+/// read as it arrives (no size limit but the disk's).
+fn load(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     // `quiet` (sent when the client's output is no terminal) hides progress
     // bars only; wharf sends none, and docker prints the loaded names anyway.
     let _ = request.query.bool("quiet", false);
@@ -378,16 +402,22 @@ fn load(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
         .map(wharf_image::pull::parse_platform)
         .transpose()
         .map_err(|e| ApiError::bad_request(format!("platform: {e}")))?;
-    let lines = backend
-        .engine
-        .images()
-        .load(&mut request.body, "the request body", platform.as_ref())
-        .map_err(|e| ApiError::bad_request(format!("loading the request body: {e}")))?;
-    let body = ProgressBody::default();
-    for line in lines {
-        body.push(&json!({ "stream": format!("{line}\n") }));
-    }
-    Ok(body.reply())
+    let backend = backend.clone();
+    let mut body = request.body;
+    progress::stream(
+        move |emit| {
+            let lines = backend
+                .engine
+                .images()
+                .load(&mut body, "the request body", platform.as_ref())
+                .map_err(|e| format!("loading the request body: {e}"))?;
+            for line in lines {
+                emit(json!({ "stream": format!("{line}\n") }));
+            }
+            Ok(())
+        },
+        |message| Some(ApiError::bad_request(message)),
+    )
 }
 
 #[cfg(test)]
@@ -422,6 +452,9 @@ mod tests {
             progress_message(&Progress::Line("Digest: sha256:x".into())),
             json!({"status": "Digest: sha256:x"})
         );
-        assert_eq!(error_message("boom")["errorDetail"]["message"], "boom");
+        assert_eq!(
+            progress::error_message("boom")["errorDetail"]["message"],
+            "boom"
+        );
     }
 }

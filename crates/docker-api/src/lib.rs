@@ -27,6 +27,7 @@ pub mod hijack;
 pub mod images;
 pub mod listen;
 pub mod networks;
+pub mod progress;
 pub mod query;
 pub mod reply;
 pub mod request;

@@ -194,11 +194,51 @@ pub fn read_events(
     }
 }
 
+/// How often a following host-wide read looks for the logs of new projects.
+const NEW_PROJECTS_TICK: Duration = Duration::from_millis(100);
+
+/// The projects that have an event log in `dir`.
+fn projects_with_logs(dir: &Path) -> Result<Vec<String>, EngineError> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".jsonl").map(str::to_string)
+            })
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(EngineError::io(format!("reading {}", dir.display()), e)),
+    }
+}
+
+/// Follow `project`'s log on a thread of the scope, sending its events.
+fn follow_project<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    layout: &'env Layout,
+    filter: &'env EventFilter,
+    project: String,
+    sender: std::sync::mpsc::Sender<ContainerEvent>,
+) {
+    scope.spawn(move || {
+        read_events(layout, &project, filter, &mut |event| {
+            sender.send(event).is_ok()
+        })
+    });
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
 /// The events of every project whose log exists under the state directory
 /// `root` (the Engine API's host-wide `/events`): without follow, merged
 /// oldest first; following, each project's log on a thread of its own,
-/// passed on as they come. A project whose first event comes after the
-/// start is not followed.
+/// passed on as they come, and the log of a project created later followed
+/// too as soon as it appears.
 pub fn read_host_events(
     root: &Path,
     filter: &EventFilter,
@@ -208,17 +248,7 @@ pub fn read_host_events(
         root: root.to_path_buf(),
     };
     let dir = root.join("events");
-    let mut projects: Vec<String> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                name.strip_suffix(".jsonl").map(str::to_string)
-            })
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(EngineError::io(format!("reading {}", dir.display()), e)),
-    };
+    let mut projects = projects_with_logs(&dir)?;
     projects.sort();
     if !filter.follow {
         let mut all = Vec::new();
@@ -236,23 +266,44 @@ pub fn read_host_events(
         }
         return Ok(());
     }
+    // A project that appears later is read from its log's start (it began
+    // after the stream did), within the client's window.
+    let late = EventFilter {
+        since_ns: filter.since_ns.or(Some(now_ns())),
+        until_ns: filter.until_ns,
+        follow: true,
+    };
     let (sender, receiver) = std::sync::mpsc::channel();
+    let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
-        for project in &projects {
-            let sender = sender.clone();
-            let layout = &layout;
-            scope.spawn(move || {
-                read_events(layout, project, filter, &mut |event| {
-                    sender.send(event).is_ok()
-                })
-            });
+        let layout = &layout;
+        let mut known: std::collections::HashSet<String> = projects.iter().cloned().collect();
+        for project in projects {
+            follow_project(scope, layout, filter, project, sender.clone());
         }
+        // The scanner holds a sender until the client is gone or `until`
+        // has passed, so the stream stays open for projects yet to come.
+        let scanner_sender = sender.clone();
+        let (done, dir, late) = (&done, &dir, &late);
+        scope.spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed)
+                && filter.until_ns.is_none_or(|until| now_ns() < until)
+            {
+                std::thread::sleep(NEW_PROJECTS_TICK);
+                for project in projects_with_logs(dir).unwrap_or_default() {
+                    if known.insert(project.clone()) {
+                        follow_project(scope, layout, late, project, scanner_sender.clone());
+                    }
+                }
+            }
+        });
         drop(sender);
         for event in receiver.iter() {
             if !sink(event) {
                 break;
             }
         }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(receiver);
     });
     Ok(())
