@@ -131,18 +131,21 @@ fn docker_compose_v2_runs_a_project_through_the_socket() {
             assert!(logs.contains("db-ready"), "{logs}");
             let exec = compose(&["exec", "-T", "web", "cat", "/www/index.html"]);
             assert_eq!(exec.trim(), "hello-from-v2");
-            // Not interactive: with stdin open the output of a command that
-            // ends before attach reaches the container's monitor is lost.
-            let one_off = compose(&[
+            // Interactive, compose's default: stdin open, attached through
+            // the monitor, which keeps what the short command printed before
+            // the attach reached it.
+            let one_off = compose(&["run", "--rm", "-T", "db", "echo", "one-off"]);
+            assert!(one_off.contains("one-off"), "{one_off}");
+            let quiet = compose(&[
                 "run",
                 "--rm",
                 "-T",
                 "--interactive=false",
                 "db",
                 "echo",
-                "one-off",
+                "not-interactive",
             ]);
-            assert!(one_off.contains("one-off"), "{one_off}");
+            assert!(quiet.contains("not-interactive"), "{quiet}");
             let all = ps_entries(&compose(&["ps", "-a", "--format", "json"]));
             assert_eq!(all.len(), 2, "the one-off container is gone: {all:?}");
 

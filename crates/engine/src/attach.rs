@@ -8,6 +8,12 @@
 //! its stdin pipe, which the monitor holds open), and its terminal's size
 //! (kind 3: rows and columns, u16 big-endian each) for the container's
 //! terminal. The connection ends when the container's output ends.
+//!
+//! docker's clients attach before they start a container, so they see all
+//! it prints; the Engine API can only reach the monitor once it runs. So the
+//! output of a start that no client has taken yet is kept (a few seconds,
+//! a bounded size) and given to the first client that attaches, even after
+//! the output ended: a short command's output is not lost.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -15,7 +21,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wharf_engine_api::{EngineError, LogStream};
 
 /// The socket's name in the container's state directory.
@@ -31,6 +37,10 @@ const STDERR: u8 = 2;
 const RESIZE: u8 = 3;
 /// No frame is larger: a client cannot make the monitor allocate more.
 const MAX_FRAME: usize = 1 << 20;
+/// How long after a start, and how much of its output, is kept for the
+/// first client.
+const UNCLAIMED_FOR: Duration = Duration::from_secs(5);
+const UNCLAIMED_BYTES: usize = 64 << 10;
 
 /// A frame's header: its kind and the length of the bytes that follow.
 fn header(kind: u8, len: usize) -> [u8; 5] {
@@ -83,6 +93,33 @@ pub struct Hub {
     input: Mutex<Option<Arc<File>>>,
     /// The current start's terminal, resized by clients (with `tty`).
     terminal: Mutex<Option<File>>,
+    /// The output of the current start that no client has taken yet.
+    unclaimed: Mutex<Unclaimed>,
+}
+
+/// Output kept for the first client of a start.
+#[derive(Default)]
+struct Unclaimed {
+    frames: Vec<u8>,
+    kept_until: Option<Instant>,
+    ended: bool,
+}
+
+impl Unclaimed {
+    fn keep(&mut self, kind: u8, bytes: &[u8]) {
+        let open = self.kept_until.is_some_and(|until| Instant::now() < until);
+        if open && self.frames.len() + 5 + bytes.len() <= UNCLAIMED_BYTES {
+            self.frames.extend_from_slice(&header(kind, bytes.len()));
+            self.frames.extend_from_slice(bytes);
+        } else {
+            self.release();
+        }
+    }
+
+    fn release(&mut self) {
+        self.kept_until = None;
+        self.frames = Vec::new();
+    }
 }
 
 impl Hub {
@@ -113,12 +150,28 @@ impl Hub {
         Ok(hub)
     }
 
-    fn accept(self: &Arc<Self>, client: UnixStream) {
+    fn accept(self: &Arc<Self>, mut client: UnixStream) {
         let _ = client.set_write_timeout(Some(WRITE_TIMEOUT));
         let Ok(reader) = client.try_clone() else {
             return;
         };
         if let Ok(mut clients) = self.clients.lock() {
+            // Under the clients' lock: no output passes the kept one.
+            let (kept, ended) = match self.unclaimed.lock() {
+                Ok(mut unclaimed) => {
+                    let kept = std::mem::take(&mut unclaimed.frames);
+                    unclaimed.release();
+                    (kept, unclaimed.ended)
+                }
+                Err(_) => (Vec::new(), false),
+            };
+            if !kept.is_empty() && client.write_all(&kept).is_err() {
+                return;
+            }
+            if ended {
+                let _ = client.shutdown(std::net::Shutdown::Both);
+                return;
+            }
             clients.push(client);
         }
         let hub = self.clone();
@@ -164,18 +217,33 @@ impl Hub {
         }
     }
 
+    /// A start begins: its output is kept until a client takes it.
+    pub fn begin_output(&self) {
+        if let Ok(mut unclaimed) = self.unclaimed.lock() {
+            *unclaimed = Unclaimed {
+                kept_until: Some(Instant::now() + UNCLAIMED_FOR),
+                ..Unclaimed::default()
+            };
+        }
+    }
+
     /// Send output to every client, dropping those that fail.
     pub fn broadcast(&self, stream: LogStream, bytes: &[u8]) {
         let Ok(mut clients) = self.clients.lock() else {
             return;
         };
-        if clients.is_empty() {
-            return;
-        }
         let kind = match stream {
             LogStream::Stdout => STDOUT,
             LogStream::Stderr => STDERR,
         };
+        if clients.is_empty() {
+            if let Ok(mut unclaimed) = self.unclaimed.lock() {
+                if unclaimed.kept_until.is_some() {
+                    unclaimed.keep(kind, bytes);
+                }
+            }
+            return;
+        }
         let header = header(kind, bytes.len());
         clients.retain_mut(|c| {
             c.write_all(&header)
@@ -186,6 +254,9 @@ impl Hub {
 
     /// The container's output ended: clients see the end of their stream.
     pub fn end_output(&self) {
+        if let Ok(mut unclaimed) = self.unclaimed.lock() {
+            unclaimed.ended = true;
+        }
         if let Ok(mut clients) = self.clients.lock() {
             for client in clients.drain(..) {
                 let _ = client.shutdown(std::net::Shutdown::Both);
@@ -280,5 +351,55 @@ mod tests {
         assert_eq!(buf, [0, 40, 0, 120]);
         let huge = header(INPUT, MAX_FRAME + 1);
         assert!(read_any_frame(&mut huge.as_slice(), &mut buf).is_err());
+    }
+
+    fn output_of(stream: &mut UnixStream) -> Vec<(LogStream, Vec<u8>)> {
+        let mut seen = Vec::new();
+        let mut buf = Vec::new();
+        while let Some(kind) = read_frame(stream, &mut buf).unwrap() {
+            seen.push((kind, buf.clone()));
+        }
+        seen
+    }
+
+    #[test]
+    fn the_first_client_gets_what_a_start_printed_before_it_came() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = Hub::listen(dir.path()).unwrap();
+        hub.begin_output();
+        hub.broadcast(LogStream::Stdout, b"one-off\n");
+        hub.broadcast(LogStream::Stderr, b"warning\n");
+        hub.end_output();
+        let mut first = connect(dir.path()).unwrap();
+        first
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(
+            output_of(&mut first),
+            vec![
+                (LogStream::Stdout, b"one-off\n".to_vec()),
+                (LogStream::Stderr, b"warning\n".to_vec()),
+            ]
+        );
+        // Taken once: a second client of the ended output gets nothing.
+        let mut second = connect(dir.path()).unwrap();
+        second
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        assert!(output_of(&mut second).is_empty());
+    }
+
+    #[test]
+    fn output_nobody_took_is_kept_only_up_to_its_bound() {
+        let mut unclaimed = Unclaimed {
+            kept_until: Some(Instant::now() + UNCLAIMED_FOR),
+            ..Unclaimed::default()
+        };
+        unclaimed.keep(STDOUT, &[b'x'; 100]);
+        assert_eq!(unclaimed.frames.len(), 105);
+        unclaimed.keep(STDOUT, &vec![b'y'; UNCLAIMED_BYTES]);
+        assert!(unclaimed.frames.is_empty() && unclaimed.kept_until.is_none());
+        unclaimed.keep(STDOUT, b"later");
+        assert!(unclaimed.frames.is_empty());
     }
 }

@@ -663,6 +663,9 @@ impl Monitor {
             Ok(())
         };
         let spawned = spawn_in_netns(config, joined, &mut attach)?;
+        if let Some(hub) = hub {
+            hub.begin_output();
+        }
         let mut pumps = Vec::new();
         if let Some(master) = spawned.terminal {
             if attached {
