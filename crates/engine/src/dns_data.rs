@@ -35,31 +35,42 @@ pub fn table(
     // The asking container's networks, in its order.
     for own in &container.endpoints {
         for peer in &peers {
-            let peer_endpoints: Vec<_> = if peer.id == container.id {
-                vec![own]
-            } else {
-                peer.endpoints
-                    .iter()
-                    .filter(|e| e.network_id == own.network_id)
-                    .collect()
-            };
-            let linked = link_aliases(container, peer);
-            for endpoint in peer_endpoints {
-                let short_id = peer.id.get(..12).unwrap_or(&peer.id);
-                let names = std::iter::once(peer.name.as_str())
-                    .chain(std::iter::once(short_id))
-                    .chain(endpoint.aliases.iter().map(String::as_str))
-                    .chain(linked.iter().copied());
-                for name in names {
-                    add(&mut table, name, endpoint.address);
-                    if let Some(v6) = &endpoint.ipv6 {
-                        add_v6(&mut table, name, v6.address);
-                    }
-                }
-            }
+            add_names_on(&mut table, container, own, peer);
         }
     }
     table
+}
+
+/// Add to `table` (the table of `container`) the names of `peer` on the
+/// network of `own`, one of `container`'s endpoints.
+fn add_names_on(
+    table: &mut Table,
+    container: &ContainerRecord,
+    own: &crate::store::Endpoint,
+    peer: &ContainerRecord,
+) {
+    let peer_endpoints: Vec<_> = if peer.id == container.id {
+        vec![own]
+    } else {
+        peer.endpoints
+            .iter()
+            .filter(|e| e.network_id == own.network_id)
+            .collect()
+    };
+    let linked = link_aliases(container, peer);
+    for endpoint in peer_endpoints {
+        let short_id = peer.id.get(..12).unwrap_or(&peer.id);
+        let names = std::iter::once(peer.name.as_str())
+            .chain(std::iter::once(short_id))
+            .chain(endpoint.aliases.iter().map(String::as_str))
+            .chain(linked.iter().copied());
+        for name in names {
+            add(table, name, endpoint.address);
+            if let Some(v6) = &endpoint.ipv6 {
+                add_v6(table, name, v6.address);
+            }
+        }
+    }
 }
 
 /// The names by which `container` alone knows `other`: the aliases of its
@@ -151,20 +162,55 @@ pub fn write(
     all: &[ContainerRecord],
     upstreams: Vec<IpAddr>,
 ) -> Result<(), EngineError> {
-    let path = dir.join(FILE);
     let mut table = table(container, all, upstreams);
     if let Some(containers) = dir.parent() {
         for peer in all.iter().filter(|p| p.id != container.id) {
-            let marker = containers.join(&peer.id).join(RUNNING_MARKER);
-            for endpoint in &peer.endpoints {
-                table.alive.insert(endpoint.address, marker.clone());
-                if let Some(v6) = &endpoint.ipv6 {
-                    table.alive_v6.insert(v6.address, marker.clone());
-                }
-            }
+            mark_alive(&mut table, containers, peer);
         }
     }
-    let data = serde_json::to_vec(&table)
+    store_table(dir, &table)
+}
+
+/// Add `newcomer`'s names on the networks it shares with `container` to the
+/// table `container` has in its state directory `dir`, keeping the rest.
+/// Additions commute, so two containers starting at once can each add
+/// themselves to a peer's table in either order. A table that is missing or
+/// does not parse is left alone: its container gets a whole new one when it
+/// starts.
+pub fn add_peer(
+    dir: &Path,
+    container: &ContainerRecord,
+    newcomer: &ContainerRecord,
+) -> Result<(), EngineError> {
+    let Ok(data) = std::fs::read(dir.join(FILE)) else {
+        return Ok(());
+    };
+    let Ok(mut table) = serde_json::from_slice::<Table>(&data) else {
+        return Ok(());
+    };
+    for own in &container.endpoints {
+        add_names_on(&mut table, container, own, newcomer);
+    }
+    if let Some(containers) = dir.parent() {
+        mark_alive(&mut table, containers, newcomer);
+    }
+    store_table(dir, &table)
+}
+
+/// Answer `peer`'s addresses only while its running marker exists.
+fn mark_alive(table: &mut Table, containers: &Path, peer: &ContainerRecord) {
+    let marker = containers.join(&peer.id).join(RUNNING_MARKER);
+    for endpoint in &peer.endpoints {
+        table.alive.insert(endpoint.address, marker.clone());
+        if let Some(v6) = &endpoint.ipv6 {
+            table.alive_v6.insert(v6.address, marker.clone());
+        }
+    }
+}
+
+fn store_table(dir: &Path, table: &Table) -> Result<(), EngineError> {
+    let path = dir.join(FILE);
+    let data = serde_json::to_vec(table)
         .map_err(|e| EngineError::step(format!("encoding {}", path.display()), e, ""))?;
     // Rewritten in place, like the hosts file: creating a new file (and
     // inode) per container on every create made large projects slow. The
@@ -250,6 +296,58 @@ mod tests {
             t.alive_v6[&db6],
             dir.path().join(&db.id).join(RUNNING_MARKER)
         );
+    }
+
+    #[test]
+    fn a_peer_added_to_a_table_reads_as_if_the_table_was_made_with_it() {
+        let web = record(
+            "aaaa1111aaaa1111",
+            "p-web-1",
+            &[("n1", [172, 18, 0, 2]), ("n2", [172, 19, 0, 2])],
+            &["web"],
+        );
+        let db = record(
+            "bbbb2222bbbb2222",
+            "p-db-1",
+            &[("n2", [172, 19, 0, 3]), ("n3", [172, 20, 0, 3])],
+            &["db"],
+        );
+        let stranger = record(
+            "cccc3333cccc3333",
+            "q-db-1",
+            &[("n3", [172, 20, 0, 4])],
+            &["db"],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(&web.id);
+        std::fs::create_dir(&state).unwrap();
+        let read = || -> Table {
+            serde_json::from_slice(&std::fs::read(state.join(FILE)).unwrap()).unwrap()
+        };
+        let upstreams = vec!["10.0.0.2".parse().unwrap()];
+        write(
+            &state,
+            &web,
+            &[web.clone(), db.clone(), stranger.clone()],
+            upstreams.clone(),
+        )
+        .unwrap();
+        let whole = read();
+        write(&state, &web, std::slice::from_ref(&web), upstreams).unwrap();
+        assert!(!read().names.contains_key("db"));
+        add_peer(&state, &web, &db).unwrap();
+        add_peer(&state, &web, &stranger).unwrap();
+        let added = read();
+        assert_eq!(added.names, whole.names);
+        assert_eq!(added.names["db"], [Ipv4Addr::new(172, 19, 0, 3)]);
+        assert_eq!(added.upstreams, whole.upstreams);
+        assert_eq!(
+            added.alive[&Ipv4Addr::new(172, 19, 0, 3)],
+            dir.path().join(&db.id).join(RUNNING_MARKER)
+        );
+        // Adding again changes nothing.
+        add_peer(&state, &web, &db).unwrap();
+        assert_eq!(read(), added);
     }
 
     #[test]

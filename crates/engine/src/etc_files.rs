@@ -10,10 +10,9 @@ use std::fs;
 use wharf_engine_api::{labels, ContainerSpec, EngineError, Result};
 
 impl LinuxEngine {
-    /// Rewrite the DNS table of every container sharing a network with
-    /// `networks`, in place (its server re-reads it when it changes).
     /// Rewrite the DNS tables of the containers on `networks` after one of them
-    /// was created or removed (the caller holds the global lock). Only
+    /// was connected, disconnected or renamed (the caller holds the global
+    /// lock), in place (each server re-reads its table when it changes). Only
     /// containers with a monitor (running, or being started: the starter holds
     /// the monitor lock) are rewritten; the others get theirs when they start
     /// (`write_etc_files_locked`), so that creating or removing n containers
@@ -48,16 +47,55 @@ impl LinuxEngine {
     /// removal takes to rewrite that table too, so that neither overwrites the
     /// other's newer table with an older one. (Not the global lock: the starts
     /// of an `up` would wait for each other.)
+    ///
+    /// Then the container is added to the tables of its running peers (a
+    /// create does not: its addresses are answered only once it runs), one
+    /// table lock at a time, so two containers starting at once never wait
+    /// for each other's lock.
     pub(crate) fn write_etc_files_locked(&self, record: &ContainerRecord) -> Result<()> {
-        let _lock = self.dns_table_lock(&record.id)?;
-        self.write_etc_files(record)
+        let all = {
+            let _lock = self.dns_table_lock(&record.id)?;
+            let all = self.all_records().unwrap_or_default();
+            self.write_etc_files(record, &all)?;
+            all
+        };
+        self.announce_to_peers(record, &all);
+        Ok(())
+    }
+
+    /// Add `record` to the DNS table of every container with a monitor that
+    /// shares a network with it.
+    fn announce_to_peers(&self, record: &ContainerRecord, all: &[ContainerRecord]) {
+        for peer in all {
+            if peer.id == record.id
+                || !peer.endpoints.iter().any(|own| {
+                    record
+                        .endpoints
+                        .iter()
+                        .any(|e| e.network_id == own.network_id)
+                })
+                || !lock::monitor_lock_held(&self.monitor_lock_path(&peer.id))
+            {
+                continue;
+            }
+            if let Ok(_lock) = self.dns_table_lock(&peer.id) {
+                let _ = dns_data::add_peer(&self.layout.container(&peer.id), peer, record);
+            }
+        }
     }
 
     pub(crate) fn dns_table_lock(&self, id: &str) -> Result<FileLock> {
         FileLock::acquire(&self.layout.container(id).join(DNS_TABLE_LOCK))
     }
 
-    pub(crate) fn write_etc_files(&self, record: &ContainerRecord) -> Result<()> {
+    /// Write the container's `hostname`, `hosts`, `resolv.conf` and, on user
+    /// networks, its DNS table made from `all` (every record, read by the
+    /// caller, who may already hold them; `record` is added if missing).
+    pub(crate) fn write_etc_files(
+        &self,
+        record: &ContainerRecord,
+        all: &[ContainerRecord],
+    ) -> Result<()> {
         let dir = self.layout.container(&record.id);
         let io = |e| EngineError::io(format!("writing the /etc files of {}", record.name), e);
         fs::write(dir.join("hostname"), format!("{}\n", record.hostname)).map_err(io)?;
@@ -104,11 +142,8 @@ impl LinuxEngine {
             dns_data::embedded_resolv_conf(&plain),
         )
         .map_err(io)?;
-        let mut all = self.all_records().unwrap_or_default();
-        if !all.iter().any(|r| r.id == record.id) {
-            all.push(record.clone());
-        }
-        dns_data::write(&dir, record, &all, dns_data::nameservers(&plain))?;
+        // The table builder takes the container itself from `record`.
+        dns_data::write(&dir, record, all, dns_data::nameservers(&plain))?;
         Ok(())
     }
 }

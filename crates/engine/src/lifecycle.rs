@@ -25,6 +25,53 @@ impl LinuxEngine {
         security::validate(spec, &self.layout.seccomp_cache())?;
         files::validate(spec)?;
         drop(validation);
+        let id = store::new_id()?;
+        // Everything that does not depend on the other containers is written
+        // before the global lock, in a directory of its own under `staging`
+        // that no other command looks at; under the lock it is renamed into
+        // place and the config written, so parallel creates take turns only
+        // at that.
+        let staging = self
+            .layout
+            .staging()
+            .join(format!("{id}.{}", std::process::id()));
+        let staged = self.phase("create: stage the container's files", &spec.name);
+        let result = stage_files(&staging, spec);
+        drop(staged);
+        if let Err(e) = result {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        let published = self.publish(spec, &id, &staging);
+        if published.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        let (record, records) = published?;
+        let etc = self.phase("create: write the /etc files", &spec.name);
+        if let Err(e) = self.write_etc_files(&record, &records) {
+            let _ = self.remove_stopped(&record);
+            return Err(e);
+        }
+        drop(etc);
+        self.sweep(&self.layout.staging());
+        // The peers' DNS tables get the container when it starts
+        // (`write_etc_files_locked`): until it runs its addresses are not
+        // answered, and rewriting them here, under the global lock, made the
+        // creates of a large `up` take turns at quadratic work.
+        events::record(&self.layout, &record, "create", &[]);
+        Ok(id)
+    }
+
+    /// The part of [`Self::create`] under the global lock: the name and the
+    /// addresses are checked and allocated against every record, the staged
+    /// directory renamed into place and the config written. Returns the
+    /// record and every other record, read under the lock.
+    fn publish(
+        &self,
+        spec: &ContainerSpec,
+        id: &str,
+        staging: &std::path::Path,
+    ) -> Result<(ContainerRecord, Vec<ContainerRecord>)> {
         let reading = self.phase("create: global lock, read every record", &spec.name);
         let _lock = self.global_lock()?;
         let records = self.all_records_repairing()?;
@@ -56,7 +103,6 @@ impl LinuxEngine {
                     spec.image
                 ),
             })?;
-        let id = store::new_id()?;
         let args = resolve_args(spec, &image.config);
         if args.is_empty() {
             return Err(EngineError::Invalid(format!(
@@ -76,7 +122,7 @@ impl LinuxEngine {
         };
         let allocation = self.phase("create: allocate endpoints", &spec.name);
         let networks = network::load_networks(&self.layout)?;
-        let endpoints = network::allocate_endpoints(&networks, &records, &id, &spec.networks)?;
+        let endpoints = network::allocate_endpoints(&networks, &records, id, &spec.networks)?;
         drop(allocation);
         let project = spec
             .labels
@@ -92,7 +138,7 @@ impl LinuxEngine {
             effective.stop_signal = image.config.stop_signal.clone();
         }
         let record = ContainerRecord {
-            id: id.clone(),
+            id: id.to_string(),
             name: spec.name.clone(),
             spec: effective,
             image_id: image.info.id.clone(),
@@ -113,36 +159,20 @@ impl LinuxEngine {
             cgroup_path: format!("{}/{}/{}", self.config.cgroup_parent, project, id),
             args,
         };
-        let dir = self.layout.container(&id);
-        let writing = self.phase("create: write the container's files", &spec.name);
-        let result = (|| {
-            for sub in ["upper", "work", "merged"] {
-                fs::create_dir_all(dir.join(sub)).map_err(|e| {
-                    EngineError::io(format!("creating {}", dir.join(sub).display()), e)
-                })?;
-            }
-            self.write_etc_files(&record)?;
-            files::write(&dir, spec)?;
-            store::write_json_unflushed(&dir.join(STATE_FILE), &RuntimeState::created())?;
-            // The config is written last: its presence marks a finished create.
-            store::write_json(&dir.join(CONFIG_FILE), &record)
-        })();
-        if let Err(e) = result {
+        let dir = self.layout.container(id);
+        let _writing = self.phase("create: move the files in, write the config", &spec.name);
+        fs::rename(staging, &dir).map_err(|e| {
+            EngineError::io(
+                format!("moving {} to {}", staging.display(), dir.display()),
+                e,
+            )
+        })?;
+        // The config is written last: its presence marks a finished create.
+        if let Err(e) = store::write_json(&dir.join(CONFIG_FILE), &record) {
             let _ = fs::remove_dir_all(&dir);
             return Err(e);
         }
-        drop(writing);
-        let _dns = self.phase("create: rewrite DNS tables", &spec.name);
-        let mut all = records;
-        all.push(record.clone());
-        let nets: Vec<String> = record
-            .endpoints
-            .iter()
-            .map(|e| e.network_id.clone())
-            .collect();
-        self.refresh_dns_tables(&all, &nets);
-        events::record(&self.layout, &record, "create", &[]);
-        Ok(id)
+        Ok((record, records))
     }
 
     pub(crate) fn stop_record(
@@ -314,13 +344,31 @@ impl LinuxEngine {
             wharf_runtime::CgroupHandle::remove_empty_parents(&self.config.cgroup_fs_root, parent);
         }
         drop(parents);
-        let _files = self.phase("remove: global lock, remove the files", &record.name);
-        let _lock = self.global_lock()?;
+        let files = self.phase("remove: global lock, move the files away", &record.name);
         let dir = self.layout.container(&record.id);
-        // Remove the config first: a half-removed directory then reads as absent.
-        let _ = fs::remove_file(dir.join(CONFIG_FILE));
-        fs::remove_dir_all(&dir)
-            .map_err(|e| EngineError::io(format!("removing {}", dir.display()), e))?;
+        let trashed = self
+            .layout
+            .trash()
+            .join(format!("{}.{}", record.id, std::process::id()));
+        {
+            let _lock = self.global_lock()?;
+            // Remove the config first: a half-removed directory then reads as absent.
+            let _ = fs::remove_file(dir.join(CONFIG_FILE));
+            // One rename under the lock; the slow part, unlinking each file,
+            // runs after it, so parallel removals do not take turns at it.
+            if fs::rename(&dir, &trashed).is_err() {
+                fs::remove_dir_all(&dir)
+                    .map_err(|e| EngineError::io(format!("removing {}", dir.display()), e))?;
+            }
+        }
+        drop(files);
+        let _files = self.phase("remove: delete the files", &record.name);
+        if trashed.exists() {
+            fs::remove_dir_all(&trashed)
+                .map_err(|e| EngineError::io(format!("removing {}", trashed.display()), e))?;
+        }
+        self.sweep(&self.layout.trash());
+        self.sweep(&self.layout.staging());
         // The peers' DNS tables keep the removed container's entries: they
         // are answered only while its running marker exists, which went with
         // its directory, and the next create or connect on the network
@@ -328,6 +376,41 @@ impl LinuxEngine {
         // per removal, which made a large `down` quadratic.
         Ok(())
     }
+}
+
+impl LinuxEngine {
+    /// Delete what creates or removals a crash cut short left in `dir`
+    /// (`staging` or `trash`): entries whose owner (the pid ending the name)
+    /// is gone. Entries of live processes are theirs to finish.
+    fn sweep(&self, dir: &std::path::Path) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let remover = name
+                .to_str()
+                .and_then(|n| n.rsplit_once('.'))
+                .and_then(|(_, pid)| pid.parse::<i32>().ok());
+            let alive = remover.is_some_and(|pid| {
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+            });
+            if !alive {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// What a container's directory holds before its record is made: the
+/// overlay's directories, the files of its secrets and configs, its state.
+fn stage_files(dir: &std::path::Path, spec: &ContainerSpec) -> Result<()> {
+    for sub in ["upper", "work", "merged"] {
+        fs::create_dir_all(dir.join(sub))
+            .map_err(|e| EngineError::io(format!("creating {}", dir.join(sub).display()), e))?;
+    }
+    files::write(dir, spec)?;
+    store::write_json_unflushed(&dir.join(STATE_FILE), &RuntimeState::created())
 }
 
 /// The outcome of a veth deletion run on a scoped thread.

@@ -38,6 +38,16 @@ impl Layout {
     pub fn locks(&self) -> PathBuf {
         self.root.join("locks")
     }
+    /// Removed containers' directories, moved here under the global lock and
+    /// deleted after it (see `LinuxEngine::remove_stopped`).
+    pub fn trash(&self) -> PathBuf {
+        self.root.join("trash")
+    }
+    /// Containers' directories being prepared before their record is made
+    /// (see `LinuxEngine::create`).
+    pub fn staging(&self) -> PathBuf {
+        self.root.join("staging")
+    }
     /// Compiled seccomp programs, by hash of what they were compiled from.
     pub fn seccomp_cache(&self) -> PathBuf {
         self.root.join("cache").join("seccomp")
@@ -49,6 +59,8 @@ impl Layout {
             self.networks(),
             self.volumes(),
             self.locks(),
+            self.trash(),
+            self.staging(),
         ] {
             fs::create_dir_all(&dir)
                 .map_err(|e| EngineError::io(format!("creating {}", dir.display()), e))?;
