@@ -669,6 +669,13 @@ fn podman_kube_play_serves_the_hello_example() {
         );
         assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
         assert!(page.ends_with(HELLO_INDEX), "{page}");
+        // worker's shell arithmetic `$((i+1))` reaches the shell unchanged.
+        eventually("worker's second tick", Duration::from_secs(30), || {
+            let out = played.podman.run(&["logs", "worker-pod-0-worker"]);
+            String::from_utf8_lossy(&out.stdout)
+                .contains("tick 2\n")
+                .then_some(())
+        });
         played.down(&["dir-site"]);
     });
 }
