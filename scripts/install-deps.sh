@@ -20,6 +20,7 @@ if [ "$for_tests" = 1 ]; then packages+=(
   qemu-system-x86  # scripts/test-vm.sh boots a cgroup v2 guest for the cgroup tests
   chromium chromium-driver  # the dashboard's browser tests (headless, through chromedriver)
   podman catatonit  # `podman kube play` runs `convert kubernetes` output (a client only; catatonit is its pods' pause process)
+  containernetworking-plugins  # podman 4.3's bridge network (CNI bridge, portmap) for the examples under `podman kube play`
   docker-compose python3-docker  # Compose 1.29 and docker-py drive `wharf system service` (clients only, no daemon)
 ); fi
 missing=()

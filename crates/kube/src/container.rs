@@ -6,28 +6,47 @@
 //! Kubernetes combines them with the image's ENTRYPOINT and CMD, as docker
 //! does. The loader has already split a string `command` as a POSIX shell
 //! would. Kubernetes expands `$(NAME)` in `command`, `args` and `env` values
-//! and reads `$$` as `$`, so a `$` before `(` or `$` is written doubled: the
-//! container gets the value Compose would give it. Any other `$` (`$HOME`,
-//! `${X}`) is left single, as Kubernetes leaves it, so consumers that expand
-//! nothing (`podman kube play`) run the same command.
+//! and reads `$$` as `$`, so a `$` before `$`, or before `(NAME)` where NAME
+//! could name a variable, is written doubled: the container gets the value
+//! Compose would give it. Any other `$` (`$HOME`, `${X}`, the shell's
+//! `$((i+1))`, which Kubernetes leaves as it is since no variable is named
+//! `(i+1`) is left single, so consumers that expand nothing (`podman kube
+//! play`) run the same command.
 
 use crate::error::KubeError;
 use crate::Ctx;
 use serde_json::{json, Map, Value};
 use wharf_compose::Service;
 
-/// `s` with each `$` that Kubernetes would read as the start of `$(NAME)` or
-/// of `$$` doubled, so Kubernetes expands nothing.
+/// `s` with each `$` that Kubernetes would read as the start of `$$` or of
+/// a reference `$(NAME)` to a variable doubled, so Kubernetes expands nothing.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    for (i, c) in s.char_indices() {
         out.push(c);
-        if c == '$' && matches!(chars.peek(), Some('$' | '(')) {
+        let rest = &s[i + c.len_utf8()..];
+        if c == '$' && (rest.starts_with('$') || starts_with_reference(rest)) {
             out.push('$');
         }
     }
     out
+}
+
+/// Whether `rest` starts with `(NAME)` where NAME is a valid environment
+/// variable name (the only names a container's variables, and the Services'
+/// variables Kubernetes adds, can have).
+fn starts_with_reference(rest: &str) -> bool {
+    let Some(inner) = rest.strip_prefix('(') else {
+        return false;
+    };
+    let Some((name, _)) = inner.split_once(')') else {
+        return false;
+    };
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '-' | '.'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn escaped(list: &[String]) -> Value {
@@ -363,5 +382,10 @@ mod tests {
         assert_eq!(escape("$$"), "$$$");
         assert_eq!(escape("$$(x)"), "$$$$(x)");
         assert_eq!(escape("5$"), "5$");
+        // No variable is named `(i+1`: Kubernetes leaves the shell's
+        // arithmetic as it is, and so does the converter.
+        assert_eq!(escape("i=$((i+1))"), "i=$((i+1))");
+        assert_eq!(escape("$(unclosed"), "$(unclosed");
+        assert_eq!(escape("$(DB_HOST) $(a.b-c)"), "$$(DB_HOST) $$(a.b-c)");
     }
 }

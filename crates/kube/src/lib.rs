@@ -6,11 +6,12 @@
 //!
 //! One module a job: [`names`] (DNS labels), [`meta`] (labels and metadata),
 //! [`container`] (the container spec), [`probes`] (healthchecks),
-//! [`deps`] (`depends_on` as init containers), [`storage`] (volumes, claims,
-//! bind-mounted files), [`files`] (configs and secrets), [`workload`]
+//! [`deps`] (`depends_on` as init containers), [`storage`] (volumes, claims),
+//! [`binds`] (bind-mounted project files and directories as ConfigMaps), [`files`] (configs and secrets), [`workload`]
 //! (Deployment, StatefulSet or Job), [`network`] (Services and Ingress),
 //! [`policies`] (NetworkPolicies), [`yaml`] (the emitter). Not for: talking to a cluster.
 
+pub mod binds;
 pub mod container;
 pub mod deps;
 pub mod error;

@@ -2,21 +2,13 @@
 //! every service that mounts it: ReadWriteOnce for one service, ReadWriteMany
 //! for several, reported), or a StatefulSet's volumeClaimTemplates for a
 //! volume only that StatefulSet mounts; anonymous volumes, `tmpfs` and
-//! `shm_size` → emptyDirs; a bind mount of a small (≤ 1 MiB) read-only
-//! regular file of the project → a ConfigMap mounted with `subPath`. Every
-//! other bind mount is reported and dropped: a host path is never mounted
-//! as a hostPath.
+//! `shm_size` → emptyDirs; bind mounts through [`crate::binds`].
 
 use crate::container::bytes_quantity;
 use crate::error::KubeError;
 use crate::{names, Ctx};
-use base64::Engine as _;
 use serde_json::{json, Map, Value};
-use std::path::Path;
 use wharf_compose::{Service, ServiceVolume, VolumeKind};
-
-/// The largest file a bind mount may carry as a ConfigMap.
-pub const MAX_CONFIGMAP_FILE: u64 = 1 << 20;
 
 /// What a service's pod mounts.
 #[derive(Debug, Default)]
@@ -108,7 +100,7 @@ pub fn claims(ctx: &mut Ctx) -> Result<(), KubeError> {
     Ok(())
 }
 
-fn mount(name: &str, target: &str, read_only: bool) -> Map<String, Value> {
+pub(crate) fn mount(name: &str, target: &str, read_only: bool) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("name".into(), json!(name));
     m.insert("mountPath".into(), json!(target));
@@ -161,7 +153,7 @@ pub fn pod_storage(ctx: &mut Ctx, s: &Service) -> Result<PodStorage, KubeError> 
                 out.mounts
                     .push(Value::Object(mount(&name, &v.target, v.read_only)));
             }
-            VolumeKind::Bind => bind(ctx, s, v, i, &path, &mut out)?,
+            VolumeKind::Bind => crate::binds::bind(ctx, v, i, &path, &mut out)?,
             VolumeKind::Npipe => ctx.report.add(
                 path.clone(),
                 "a Windows named pipe has no equivalent in a Linux pod (dropped)",
@@ -261,94 +253,4 @@ fn named_or_anonymous(
         out.volumes
             .push(json!({"name": claim, "persistentVolumeClaim": {"claimName": claim}}));
     }
-}
-
-fn bind(
-    ctx: &mut Ctx,
-    s: &Service,
-    v: &ServiceVolume,
-    i: usize,
-    path: &str,
-    out: &mut PodStorage,
-) -> Result<(), KubeError> {
-    let source = Path::new(v.source.as_deref().unwrap_or_default());
-    let project_dir = &ctx.project.working_dir;
-    let Ok(relative) = source.strip_prefix(project_dir) else {
-        ctx.report.add(
-            path,
-            format!(
-                "bind mount of {} outside the project: not mounted as a hostPath (dropped)",
-                source.display()
-            ),
-        );
-        return Ok(());
-    };
-    let meta = match std::fs::metadata(source) {
-        Ok(m) => m,
-        Err(e) => {
-            ctx.report.add(
-                path,
-                format!("bind mount of {}: {e} (dropped)", source.display()),
-            );
-            return Ok(());
-        }
-    };
-    if !meta.is_file() || meta.len() > MAX_CONFIGMAP_FILE || !v.read_only {
-        let why = if !meta.is_file() {
-            "is not a regular file"
-        } else if meta.len() > MAX_CONFIGMAP_FILE {
-            "is larger than 1 MiB"
-        } else {
-            "is writable (add `:ro` to carry it as a ConfigMap)"
-        };
-        ctx.report.add(path, format!("bind mount of ./{}: {why}, so no ConfigMap carries it; use a volume or build it into the image (dropped)", relative.display()));
-        return Ok(());
-    }
-    let bytes = std::fs::read(source).map_err(|e| KubeError::Read {
-        path: path.to_string(),
-        file: source.to_path_buf(),
-        source: e,
-    })?;
-    let name = names::dns_label(&format!("file-{}", relative.display()), names::MAX_LABEL);
-    let key = names::data_key(&source.file_name().unwrap_or_default().to_string_lossy());
-    if !ctx.has("ConfigMap", &name) {
-        let data = match String::from_utf8(bytes) {
-            Ok(text) => json!({"data": {key.clone(): text}}),
-            Err(e) => {
-                json!({"binaryData": {key.clone(): base64::engine::general_purpose::STANDARD.encode(e.as_bytes())}})
-            }
-        };
-        let labels = ctx.meta.labels(None, &name);
-        let object = ctx.meta.object("v1", "ConfigMap", &name, labels, data);
-        ctx.push(object);
-    }
-    if let Some(b) = &v.bind {
-        for (key, set) in [
-            ("propagation", b.propagation.is_some()),
-            ("selinux", b.selinux.is_some()),
-            ("recursive", b.recursive.is_some()),
-        ] {
-            if set {
-                ctx.report.add(
-                    format!("{path}.bind.{key}"),
-                    "has no meaning for a ConfigMap (dropped)",
-                );
-            }
-        }
-    }
-    let vol_name = format!("bind-{i}");
-    out.volumes
-        .push(json!({"name": vol_name, "configMap": {"name": name}}));
-    let mut m = mount(&vol_name, &v.target, true);
-    m.insert("subPath".into(), json!(key));
-    out.mounts.push(Value::Object(m));
-    ctx.report.add(
-        path,
-        format!(
-            "bind mount of ./{}: carried as ConfigMap {name} (a copy taken now; edit it there)",
-            relative.display()
-        ),
-    );
-    let _ = s;
-    Ok(())
 }
