@@ -89,7 +89,7 @@ pub enum OrchestratorError {
     /// A start-first replacement did not become healthy; the new container
     /// was removed and the old one keeps serving.
     #[error("container {container}: the new container did not become healthy: {reason}; it was removed and the old container keeps serving")]
-    UpdateFailed { container: String, reason: String },
+    UpdateFailed { container: String, reason: NotReady },
     /// Several independent failures (from `down`, or a failure plus a failed
     /// rollback), one a line.
     #[error("{}", join_lines(.0))]
@@ -246,3 +246,24 @@ fn join_lines(errors: &[OrchestratorError]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Why a rolling update's new container was not taken into service.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    /// It could not be started (or its state read).
+    #[error("{0}")]
+    Engine(EngineError),
+    #[error("it exited ({exit_code}): see why with wharf logs")]
+    Exited { exit_code: i32 },
+    #[error("its health check failed: see why with wharf inspect")]
+    Unhealthy,
+    #[error("it was not healthy within {within}")]
+    TimedOut { within: String },
+    #[error("its published ports could not be handed over: {0}")]
+    Handover(EngineError),
+}
+
+/// `deploy.update_config.order` (or `up --update-order`) names no order.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown update order {0:?}: use start-first or stop-first")]
+pub struct UnknownUpdateOrder(pub String);

@@ -23,7 +23,9 @@ mod validate;
 mod wait;
 
 pub use compose_keys::compose_keys;
-pub use error::{DependencyError, OrchestratorError, PlanError, SettingError};
+pub use error::{
+    DependencyError, NotReady, OrchestratorError, PlanError, SettingError, UnknownUpdateOrder,
+};
 pub use execute::{execute, set_parallel_limit, Event, Status};
 pub use files::secret_value;
 pub use lifecycle::{

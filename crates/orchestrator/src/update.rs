@@ -6,7 +6,7 @@
 //! the old one under a temporary name, wait until it is healthy, stop the
 //! old one, then give the new one the real name.
 
-use crate::error::{OrchestratorError, SettingError};
+use crate::error::{NotReady, OrchestratorError, SettingError, UnknownUpdateOrder};
 use crate::execute::{Event, Status};
 use std::time::{Duration, Instant};
 use wharf_compose::{Service, VolumeKind};
@@ -24,13 +24,11 @@ pub enum UpdateOrder {
 
 impl UpdateOrder {
     /// `start-first` / `stop-first`; the error says what to write.
-    pub fn parse(text: &str) -> Result<UpdateOrder, String> {
+    pub fn parse(text: &str) -> Result<UpdateOrder, UnknownUpdateOrder> {
         match text {
             "start-first" => Ok(UpdateOrder::StartFirst),
             "stop-first" => Ok(UpdateOrder::StopFirst),
-            other => Err(format!(
-                "unknown update order {other:?}: use start-first or stop-first"
-            )),
+            other => Err(UnknownUpdateOrder(other.to_string())),
         }
     }
 }
@@ -248,7 +246,7 @@ pub(crate) fn replace_start_first(
         engine.start_container(&new_id)
     };
     let ready = started
-        .map_err(|e| e.to_string())
+        .map_err(NotReady::Engine)
         .and_then(|()| wait_healthy(engine, &new_id, &next, r.monitor))
         .and_then(|()| {
             if !publishes {
@@ -256,7 +254,7 @@ pub(crate) fn replace_start_first(
             }
             engine
                 .hand_over_ports(&r.old_id, &new_id)
-                .map_err(|e| format!("its published ports could not be handed over: {e}"))
+                .map_err(NotReady::Handover)
         });
     if let Err(why) = ready {
         undo_new();
@@ -314,27 +312,26 @@ fn wait_healthy(
     id: &str,
     spec: &ContainerSpec,
     monitor: Duration,
-) -> Result<(), String> {
+) -> Result<(), NotReady> {
     let started = Instant::now();
     let deadline = started + health_deadline(spec, monitor);
     loop {
-        let info = engine.inspect_container(id).map_err(|e| e.to_string())?;
+        let info = engine.inspect_container(id).map_err(NotReady::Engine)?;
         match (&info.state, info.health) {
             (ContainerState::Exited { exit_code, .. }, _) => {
-                return Err(format!("it exited ({exit_code}): see why with wharf logs"))
+                return Err(NotReady::Exited {
+                    exit_code: *exit_code,
+                })
             }
-            (_, Some(Health::Unhealthy)) => {
-                return Err("its health check failed: see why with wharf inspect".to_string())
-            }
+            (_, Some(Health::Unhealthy)) => return Err(NotReady::Unhealthy),
             (ContainerState::Running { .. }, Some(Health::Healthy)) => return Ok(()),
             (ContainerState::Running { .. }, None) if started.elapsed() >= monitor => return Ok(()),
             _ => {}
         }
         if Instant::now() >= deadline {
-            return Err(format!(
-                "it was not healthy within {}",
-                wharf_units::format_go_duration(deadline - started)
-            ));
+            return Err(NotReady::TimedOut {
+                within: wharf_units::format_go_duration(deadline - started),
+            });
         }
         std::thread::sleep(HEALTH_POLL);
     }

@@ -218,7 +218,7 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
         renew_anon_volumes: args.renew_anon_volumes,
         update_order: match (args.no_downtime, args.update_order.as_deref()) {
             (true, _) => Some(UpdateOrder::StartFirst),
-            (false, Some(order)) => Some(UpdateOrder::parse(order).map_err(anyhow::Error::msg)?),
+            (false, Some(order)) => Some(UpdateOrder::parse(order)?),
             (false, None) => None,
         },
     };
