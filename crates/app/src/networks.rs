@@ -207,23 +207,31 @@ pub fn remove(engine: &dyn Engine, key: &str, force: bool) -> Result<bool, AppEr
 /// Remove the networks no container (running or not) is attached to that
 /// pass `filters`; returns their names. The predefined networks the engine
 /// refuses to remove are skipped.
-pub fn prune(engine: &dyn Engine, filters: &Filters) -> Result<Vec<String>, AppError> {
+pub fn prune(engine: &dyn Engine, filters: &Filters) -> Result<NetworkPruneReport, AppError> {
     let networks = list(engine, filters)?;
     let containers = engine
         .list_containers(&[])
         .map_err(|e| AppError::engine("listing containers", e))?;
-    let mut deleted = Vec::new();
+    let mut report = NetworkPruneReport::default();
     for n in networks {
         if containers.iter().any(|c| c.addresses.contains_key(&n.name)) {
             continue;
         }
         match engine.remove_network(&n.id) {
-            Ok(()) => deleted.push(n.name),
+            Ok(()) => report.removed.push(n.name),
             Err(EngineError::Invalid(_)) => {}
-            Err(e) => return Err(AppError::EngineRefused(e)),
+            // docker's prune goes on past a network it cannot remove.
+            Err(e) => report.failures.push(e),
         }
     }
-    Ok(deleted)
+    Ok(report)
+}
+
+/// What a network prune removed, and what it could not remove with why.
+#[derive(Debug, Default)]
+pub struct NetworkPruneReport {
+    pub removed: Vec<String>,
+    pub failures: Vec<EngineError>,
 }
 
 /// What `network connect` asks for one container.
@@ -486,5 +494,23 @@ mod tests {
             }),
             CreateError::Option(_)
         ));
+    }
+
+    #[test]
+    fn prune_goes_on_past_a_network_it_cannot_remove() {
+        let engine = wharf_testkit::FakeEngine::new();
+        for name in ["stuck", "unused"] {
+            engine
+                .create_network(&wharf_engine_api::NetworkSpec {
+                    name: name.into(),
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        engine.fail_on("remove_network", "stuck", "device or resource busy");
+        let report = prune(&engine, &Filters::default()).unwrap();
+        assert_eq!(report.removed, ["unused"]);
+        assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+        assert!(report.failures[0].to_string().contains("busy"));
     }
 }

@@ -64,9 +64,10 @@ fn prune(d: &Dashboard, path: &str, request: &Request) -> Option<Response> {
             ("Volumes", "/volumes", pruned)
         }
         "/networks/prune" => {
-            let pruned = wharf_app::networks::prune(d.engine.as_ref(), &every).map(|removed| {
+            let pruned = wharf_app::networks::prune(d.engine.as_ref(), &every).map(|report| {
                 objects::Pruned {
-                    removed,
+                    failures: report.failures.iter().map(ToString::to_string).collect(),
+                    removed: report.removed,
                     ..Default::default()
                 }
             });

@@ -183,8 +183,12 @@ fn delete(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
 }
 
 fn prune(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
-    let deleted = networks::prune(&backend.engine, &crate::volumes::filters(&request)?)?;
-    Ok(Reply::ok(json!({ "NetworksDeleted": deleted })))
+    let report = networks::prune(&backend.engine, &crate::volumes::filters(&request)?)?;
+    // As docker's daemon, a network it could not remove is only logged.
+    for failure in &report.failures {
+        eprintln!("wharf system service: network prune: {failure}");
+    }
+    Ok(Reply::ok(json!({ "NetworksDeleted": report.removed })))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -305,12 +305,15 @@ fn prune(engine: &dyn Engine, args: PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    let deleted = networks::prune(engine, &filters(&args.filters)?)?;
-    if !deleted.is_empty() {
+    let report = networks::prune(engine, &filters(&args.filters)?)?;
+    if !report.removed.is_empty() {
         println!("Deleted Networks:");
-        for name in deleted {
+        for name in report.removed {
             println!("{name}");
         }
+    }
+    for failure in report.failures {
+        eprintln!("WARNING: {failure}");
     }
     Ok(0)
 }
