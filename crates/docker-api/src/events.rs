@@ -95,20 +95,13 @@ fn time_param(request: &Request, name: &'static str) -> Result<Option<i64>, ApiE
         .get(name)
         .filter(|v| !v.is_empty())
         .map(|v| {
-            wharf_units::calendar::parse_time(v, now_nanos()).ok_or_else(|| {
+            wharf_units::calendar::parse_time(v, wharf_units::calendar::now_ns()).ok_or_else(|| {
                 ApiError::bad_request(format!(
                     "{name} {v:?}: give a Unix timestamp, an RFC 3339 time or a duration ago"
                 ))
             })
         })
         .transpose()
-}
-
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 fn events(backend: &Backend, request: Request) -> Result<Reply, ApiError> {

@@ -85,7 +85,7 @@ pub fn attach(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
             "attach takes the connection over: send it with the headers `Connection: Upgrade` and `Upgrade: tcp`",
         ));
     }
-    let attached_at = now_ns();
+    let attached_at = wharf_units::calendar::now_ns();
     let backend = backend.clone();
     Ok(Reply::Hijack {
         content_type: content_type(tty),
@@ -312,12 +312,6 @@ fn time_param(value: Option<&str>, name: &str) -> Result<Option<i64>, ApiError> 
     let digits: String = fraction.chars().take(9).collect();
     let nanos: i64 = format!("{digits:0<9}").parse().unwrap_or(0);
     Ok((secs != 0 || nanos != 0).then_some(secs * 1_000_000_000 + nanos))
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 /// RFC 3339 with nanoseconds, as docker's `timestamps=1`.

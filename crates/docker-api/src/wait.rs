@@ -68,7 +68,7 @@ impl AutoRemove {
 
     /// A container just created with `labels`: its events come from now on.
     pub fn register(&self, id: &str, labels: &BTreeMap<String, String>) {
-        let log = EventLog::for_labels(labels, now_ns());
+        let log = EventLog::for_labels(labels, wharf_units::calendar::now_ns());
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -293,12 +293,6 @@ fn recorded_exit_code(backend: &Backend, id: &str, log: &EventLog) -> Option<i32
     code
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,7 +314,7 @@ mod tests {
     #[test]
     fn an_auto_remove_container_is_found_in_its_projects_log_from_now() {
         let table = AutoRemove::default();
-        let before = now_ns();
+        let before = wharf_units::calendar::now_ns();
         let labels = BTreeMap::from([("com.docker.compose.project".into(), "shop".into())]);
         table.register("c1", &labels);
         let log = table.log_of("c1").unwrap();

@@ -227,13 +227,6 @@ fn follow_project<'scope, 'env>(
     });
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
-
 /// The events of every project whose log exists under the state directory
 /// `root` (the Engine API's host-wide `/events`): without follow, merged
 /// oldest first; following, each project's log on a thread of its own,
@@ -269,7 +262,7 @@ pub fn read_host_events(
     // A project that appears later is read from its log's start (it began
     // after the stream did), within the client's window.
     let late = EventFilter {
-        since_ns: filter.since_ns.or(Some(now_ns())),
+        since_ns: filter.since_ns.or(Some(crate::store::now_nanos())),
         until_ns: filter.until_ns,
         follow: true,
     };
@@ -287,7 +280,9 @@ pub fn read_host_events(
         let (done, dir, late) = (&done, &dir, &late);
         scope.spawn(move || {
             while !done.load(std::sync::atomic::Ordering::Relaxed)
-                && filter.until_ns.is_none_or(|until| now_ns() < until)
+                && filter
+                    .until_ns
+                    .is_none_or(|until| crate::store::now_nanos() < until)
             {
                 std::thread::sleep(NEW_PROJECTS_TICK);
                 for project in projects_with_logs(dir).unwrap_or_default() {

@@ -53,6 +53,13 @@ pub fn rfc3339_seconds(secs: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+/// Now, in Unix nanoseconds (0 before 1970).
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// docker's `--since`/`--until`: an RFC 3339 time (`2013-01-02T13:23:37Z`,
 /// fractions and offsets allowed, or just a date), a Unix timestamp
 /// (`1700000000.5`), or a duration before `now` (`42m`). Unix nanoseconds.

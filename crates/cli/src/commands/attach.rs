@@ -93,7 +93,7 @@ pub fn attach(global: &GlobalOptions, args: AttachArgs) -> Result<i32> {
     let options = LogOptions {
         follow: true,
         tail: None,
-        since_ns: Some(crate::render::units::now_nanos()),
+        since_ns: Some(wharf_units::calendar::now_ns()),
         until_ns: None,
     };
     let finished = AtomicBool::new(false);

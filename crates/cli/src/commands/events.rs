@@ -85,7 +85,7 @@ fn json_value(event: &ContainerEvent) -> serde_json::Value {
 fn parse_time_flag(flag: &str, text: &Option<String>) -> Result<Option<i64>> {
     text.as_deref()
         .map(|t| {
-            units::parse_time(t, units::now_nanos()).with_context(|| {
+            units::parse_time(t, wharf_units::calendar::now_ns()).with_context(|| {
                 format!("{flag} {t:?}: write a time like 2013-01-02T13:23:37Z, a Unix timestamp or a duration like 42m")
             })
         })

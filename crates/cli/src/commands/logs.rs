@@ -39,7 +39,7 @@ impl LogsFlags {
             since: self.since.clone(),
             until: self.until.clone(),
         };
-        Ok(request.options(units::now_nanos())?)
+        Ok(request.options(wharf_units::calendar::now_ns())?)
     }
 }
 

@@ -233,7 +233,7 @@ pub fn up(global: &GlobalOptions, args: UpArgs) -> Result<i32> {
     if !detach || args.watch {
         signals.thread_block()?;
     }
-    let attach_since = now_nanos();
+    let attach_since = wharf_units::calendar::now_ns();
     let request = UpRequest {
         options,
         pull: args.pull.clone(),
@@ -297,13 +297,6 @@ fn stop_signals() -> SigSet {
     signals.add(Signal::SIGINT);
     signals.add(Signal::SIGTERM);
     signals
-}
-
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 /// How attached `up` follows the containers.

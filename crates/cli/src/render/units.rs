@@ -76,13 +76,6 @@ pub fn event_time(nanos: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{micros:06}")
 }
 
-pub fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
-
 pub use wharf_units::calendar::parse_time;
 
 pub fn now_secs() -> i64 {

@@ -289,7 +289,7 @@ pub fn attach(
             wharf_engine_api::ContainerState::Running { started_at, .. } => {
                 Some(started_at * 1_000_000_000)
             }
-            _ => Some(units::now_nanos()),
+            _ => Some(wharf_units::calendar::now_ns()),
         },
         until_ns: None,
     };
