@@ -72,6 +72,10 @@ fn classic_step(label: &str) -> Option<String> {
 
 /// A fresh directory for one build's context.
 fn context_dir(backend: &Backend) -> Result<PathBuf, ApiError> {
+    // Builds run at once on several threads, and a coarse clock can give
+    // them the same time: the counter keeps their directories apart.
+    static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let sequence = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -79,7 +83,7 @@ fn context_dir(backend: &Backend) -> Result<PathBuf, ApiError> {
     let dir = backend
         .root
         .join("tmp")
-        .join(format!("build-{}-{nanos}", std::process::id()));
+        .join(format!("build-{}-{sequence}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| {
         ApiError::internal(format!(
             "creating {} for the build context: {e}",

@@ -3,7 +3,7 @@
 //! Each test re-runs this test binary (only that test) inside fresh mount, network and
 //! pid namespaces made by util-linux `unshare`, so mounts, interfaces and processes
 //! cannot leak to the host even when a test fails. Cgroups are not namespaced: every
-//! test uses a unique `wharf-test-<pid>-<nanos>/...` path, removed by the test and again
+//! test uses a unique `wharf-test-<pid>-<n>-<nanos>/...` path, removed by the test and again
 //! by the outer process after the sandbox has exited. Without root they skip, saying so.
 
 #![allow(unsafe_code)] // the in-container probe makes raw system calls

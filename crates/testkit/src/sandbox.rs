@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Set inside the sandbox.
@@ -32,13 +33,17 @@ pub fn cgroup_parent() -> String {
     std::env::var(CGROUP_PARENT).expect("the cgroup parent set by the outer test process")
 }
 
-/// A cgroup parent name no other run uses.
+/// A cgroup parent name no other run uses. The time tells runs apart; the
+/// counter tells apart the tests one process starts at once, which a coarse
+/// clock (an emulated guest's) can give the same time.
 pub fn unique_cgroup_parent(prefix: &str) -> String {
+    static STARTED: AtomicU64 = AtomicU64::new(0);
+    let sequence = STARTED.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{prefix}-{}-{nanos}", std::process::id())
+    format!("{prefix}-{}-{sequence}-{nanos}", std::process::id())
 }
 
 /// Run the current executable again with `args` inside fresh namespaces,
@@ -144,5 +149,18 @@ fn remove_cgroup_dir(dir: &Path) -> std::io::Result<()> {
             Err(e) if Instant::now() >= deadline => return Err(e),
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unique_cgroup_parent;
+
+    #[test]
+    fn parents_made_at_once_differ_even_with_the_same_clock_reading() {
+        let names: std::collections::HashSet<String> = (0..64)
+            .map(|_| unique_cgroup_parent("wharf-test"))
+            .collect();
+        assert_eq!(names.len(), 64);
     }
 }
