@@ -9,7 +9,7 @@
 # scripts/make-busybox-tar.sh), util-linux (unshare), iproute2 and nftables
 # (the unrelated interfaces, routes and rules of the busy-host rows),
 # docker-registry, skopeo and curl; the Engine API rows use the docker CLI
-# it unpacks (client only).
+# it unpacks (client only); the host mode's docker rules, iptables-nft-restore.
 #
 # WHARF_TIMINGS=1 makes wharf print how long each lifecycle phase took (see
 # DESIGN.md, "Where the time goes"); run a command by hand with it to profile.
@@ -25,9 +25,23 @@
 # services (what scripts/test-vm.sh measures inside its cgroup v2 guest:
 #   WHARF_BENCH_BINARY=target/release/wharf WHARF_BENCH_LIFECYCLE_ONLY=1 \
 #     scripts/test-vm.sh -- bash benches/suite.sh).
+#
+# Host mode (`bash benches/suite.sh --host`, or WHARF_BENCH_HOST=1): the
+# lifecycle rows measured twice, in fresh namespaces as above and then in the
+# host's own network namespace and cgroup tree beside 200 unrelated
+# interfaces, routes and nft rules and a Docker daemon's iptables-nft rules,
+# printed side by side, with a peer column when a Docker daemon answers. It
+# changes the host while it runs (and undoes it all at the end, also on a
+# failure or Ctrl-C): see benches/host.sh.
 set -euo pipefail
 export LC_ALL=C
 RUNS=${RUNS:-5}
+for arg in "$@"; do
+  case $arg in
+    --host) WHARF_BENCH_HOST=1 ;;
+    *) echo "unknown argument $arg: the only one is --host (see the top of benches/suite.sh)" >&2; exit 2 ;;
+  esac
+done
 
 if [ "${WHARF_BENCH_INNER:-}" != 1 ]; then
   repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,9 +93,25 @@ if [ "${WHARF_BENCH_INNER:-}" != 1 ]; then
   }
   trap cleanup EXIT
   bash scripts/make-busybox-tar.sh "$work/busybox.tar" >/dev/null
+  if [ "${WHARF_BENCH_HOST:-}" != 1 ]; then
+    WHARF_BENCH_INNER=1 WHARF="$wharf" WORK="$work" RUNS="$RUNS" \
+      WHARF_CGROUP_PARENT="$cgroup_parent" \
+      unshare --mount --net --pid --fork --mount-proc --propagation private -- bash "$0"
+    exit 0
+  fi
+  # Host mode: the fresh-namespace column first (its table is not printed),
+  # then benches/host.sh. On Ctrl-C (or a signal to the process group) this
+  # shell waits for host.sh to undo what it added before its own cleanup
+  # removes the work directory.
+  trap : INT TERM HUP
+  progress() { echo "== $*" >&2; }
+  progress "fresh namespaces: the lifecycle rows"
   WHARF_BENCH_INNER=1 WHARF="$wharf" WORK="$work" RUNS="$RUNS" \
-    WHARF_CGROUP_PARENT="$cgroup_parent" \
-    unshare --mount --net --pid --fork --mount-proc --propagation private -- bash "$0"
+    WHARF_CGROUP_PARENT="$cgroup_parent" WHARF_BENCH_LIFECYCLE_ONLY=1 \
+    WHARF_BENCH_SAMPLES="$work/fresh.samples" \
+    unshare --mount --net --pid --fork --mount-proc --propagation private -- bash "$0" >/dev/null
+  WHARF="$wharf" WORK="$work" RUNS="$RUNS" SUITE="$repo/benches/suite.sh" \
+    FRESH_SAMPLES="$work/fresh.samples" bash "$repo/benches/host.sh"
   exit 0
 fi
 
@@ -134,6 +164,10 @@ row() {
       if (target ~ /^>=/) { goal = ">= " limit; verdict = (median >= limit) ? "met" : "missed" }
       printf "%-44s %-7s %s %s %s   %-10s %s\n", name, unit, shown(median), shown(v[1]), shown(v[n]), goal, verdict
     }')")
+  # The host mode's two columns are made from these lines.
+  if [ -n "${WHARF_BENCH_SAMPLES:-}" ]; then
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$unit" "$divisor" "${target:--}" "${samples[*]}" >>"$WHARF_BENCH_SAMPLES"
+  fi
 }
 
 # A compose file with N idle busybox services that stop at once on SIGTERM.
@@ -148,12 +182,13 @@ EOF
   done
 }
 
-# Sum of VmRSS and of Pss (KiB) of the running monitors, and their number.
+# Sum of VmRSS and of Pss (KiB) of this state root's running monitors (the
+# host mode sees other monitors too), and their number.
 monitor_memory() {
   local rss=0 pss=0 count=0 pid cmdline value
   for pid in /proc/[0-9]*; do
-    cmdline=$(tr '\0' ' ' <"$pid/cmdline" 2>/dev/null) || continue
-    [[ $cmdline == *" __monitor "* ]] || continue
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"$pid/cmdline") || continue
+    [[ $cmdline == *" __monitor "* && $cmdline == *" --root $WHARF_ROOT "* ]] || continue
     value=$(awk '/^VmRSS:/ { print $2 }' "$pid/status" 2>/dev/null) || continue
     rss=$((rss + ${value:-0}))
     value=$(awk '/^Pss:/ { print $2 }' "$pid/smaps_rollup" 2>/dev/null) || continue
@@ -275,7 +310,9 @@ done
 
 # The same 3 services beside 200 unrelated interfaces (each with an address
 # and a route) and 200 firewall rules, as on a busy host: what wharf does must
-# not grow with what else the host has.
+# not grow with what else the host has. (The host mode has its own, in
+# addresses no host uses, and leaves these rows out.)
+if [ "${WHARF_BENCH_IN_HOST:-}" != 1 ]; then
 progress "up -d / down of 3 services beside 200 interfaces, routes and nft rules ($RUNS runs)"
 clutter=$WORK/clutter
 {
@@ -308,6 +345,7 @@ row "down, 3 services, 200 links/routes/rules" ms 1000 "<=60" down
 quiet nft delete table inet wharf_bench_clutter
 for ((i = 0; i < 200; i++)); do echo "link delete wbclutter$i"; done >"$clutter.ip"
 quiet ip -batch "$clutter.ip"
+fi
 
 if [ "${WHARF_BENCH_LIFECYCLE_ONLY:-}" != 1 ]; then
 # A start-first update: `up -d` returns once the new container is healthy

@@ -22,6 +22,7 @@ if [ "$for_tests" = 1 ]; then packages+=(
   podman catatonit  # `podman kube play` runs `convert kubernetes` output (a client only; catatonit is its pods' pause process)
   containernetworking-plugins  # podman 4.3's bridge network (CNI bridge, portmap) for the examples under `podman kube play`
   docker-compose python3-docker  # Compose 1.29 and docker-py drive `wharf system service` (clients only, no daemon)
+  iptables         # `benches/suite.sh --host` adds a Docker daemon's rules with iptables-nft, as dockerd does
 ); fi
 missing=()
 for p in "${packages[@]}"; do
