@@ -17,7 +17,9 @@ peer_timed() {
   local -n peer_times=$1
   shift
   local start=${EPOCHREALTIME/./}
-  if ! "$@" >/dev/null 2>"$WORK/peer.err" </dev/null; then
+  # A subshell: a trap that runs while a function given here is running
+  # would otherwise inherit its redirections.
+  if ! ("$@") >/dev/null 2>"$WORK/peer.err" </dev/null; then
     echo "failed: $*" >&2
     cat "$WORK/peer.err" >&2
     exit 1
