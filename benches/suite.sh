@@ -182,13 +182,14 @@ EOF
   done
 }
 
-# Sum of VmRSS and of Pss (KiB) of this state root's running monitors (the
-# host mode sees other monitors too), and their number.
+# Sum of VmRSS and of Pss (KiB) of the running monitors, and their number
+# (in the host mode, which sees other monitors too, those of its state root).
 monitor_memory() {
   local rss=0 pss=0 count=0 pid cmdline value
   for pid in /proc/[0-9]*; do
     cmdline=$(tr '\0' ' ' 2>/dev/null <"$pid/cmdline") || continue
-    [[ $cmdline == *" __monitor "* && $cmdline == *" --root $WHARF_ROOT "* ]] || continue
+    [[ $cmdline == *" __monitor "* ]] || continue
+    [[ ${WHARF_BENCH_IN_HOST:-} != 1 || $cmdline == *" --root $WHARF_ROOT "* ]] || continue
     value=$(awk '/^VmRSS:/ { print $2 }' "$pid/status" 2>/dev/null) || continue
     rss=$((rss + ${value:-0}))
     value=$(awk '/^Pss:/ { print $2 }' "$pid/smaps_rollup" 2>/dev/null) || continue
