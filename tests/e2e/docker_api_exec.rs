@@ -136,6 +136,73 @@ fn docker_exec_it_gives_a_shell_on_a_terminal_of_the_clients_size() {
 }
 
 #[test]
+fn a_client_killed_takes_its_exec_with_it() {
+    let Some(cli) = docker_cli() else { return };
+    sandboxed(
+        "docker_api_exec::a_client_killed_takes_its_exec_with_it",
+        |s| {
+            s.import_busybox();
+            let service = Service::start(s, &["--timeout", "0"]);
+            let d = Docker {
+                cli,
+                service: &service,
+                dir: s.work.path(),
+            };
+            d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "300"]);
+            let runs = |command: &str| d.ok(&["exec", "box", "ps"]).contains(command);
+
+            // On pipes, a command that neither reads nor writes: only the
+            // connection's end tells that the client is gone.
+            let mut piped = d
+                .command(&["exec", "-i", "box", "sleep", "1001"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            eventually("the piped sleep to run", Duration::from_secs(10), || {
+                runs("sleep 1001").then_some(())
+            });
+            piped.kill().unwrap();
+            piped.wait().unwrap();
+            eventually(
+                "the piped sleep to be killed",
+                Duration::from_secs(10),
+                || (!runs("sleep 1001")).then_some(()),
+            );
+
+            // On a terminal, a command that ignores the hangup: docker kills it.
+            let mut terminal = OnTerminal::spawn(
+                &d,
+                &[
+                    "exec",
+                    "-it",
+                    "box",
+                    "sh",
+                    "-c",
+                    "trap '' HUP; exec sleep 1002",
+                ],
+                24,
+                80,
+            );
+            eventually(
+                "the terminal's sleep to run",
+                Duration::from_secs(10),
+                || runs("sleep 1002").then_some(()),
+            );
+            terminal.child.kill().unwrap();
+            terminal.child.wait().unwrap();
+            eventually(
+                "the terminal's sleep to be killed",
+                Duration::from_secs(10),
+                || (!runs("sleep 1002")).then_some(()),
+            );
+            d.ok(&["rm", "-f", "box"]);
+        },
+    );
+}
+
+#[test]
 fn docker_exec_takes_piped_input_and_keeps_stdout_and_stderr_apart() {
     let Some(cli) = docker_cli() else { return };
     sandboxed(

@@ -3,15 +3,18 @@
 //! controlling terminal and stdio, and the master's bytes go to the client
 //! raw. Without one it gets pipes: stdin from the connection when the client
 //! attached it (its half-close ends the input), `/dev/null` otherwise, and
-//! stdout and stderr as separate multiplexed streams.
+//! stdout and stderr as separate multiplexed streams. A client that goes
+//! away takes its command with it, as with docker: SIGKILL.
 
 use crate::hijack::{self, Hijacked, StreamKind};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use wharf_runtime::{ExecStdio, Pty};
 
@@ -128,18 +131,70 @@ impl Wiring {
     }
 }
 
+/// The command's process as its runner learns it, to be killed when its
+/// client goes away (docker kills an attached exec whose connection ends,
+/// whatever the command does with its streams).
+#[derive(Debug, Default)]
+pub struct CommandProcess {
+    state: Mutex<ProcessState>,
+}
+
+#[derive(Debug, Default)]
+struct ProcessState {
+    /// The host pid while the command runs.
+    pid: Option<u32>,
+    /// The client went away: a command that starts after is killed at once.
+    abandoned: bool,
+}
+
+impl CommandProcess {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProcessState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The command runs as host pid `pid`.
+    pub fn started(&self, pid: u32) {
+        let mut state = self.lock();
+        state.pid = Some(pid);
+        if state.abandoned {
+            kill_process(pid);
+        }
+    }
+
+    /// The command ended: its pid may name another process from now on.
+    pub fn ended(&self) {
+        self.lock().pid = None;
+    }
+
+    /// Its client went away: kill the command.
+    fn abandon(&self) {
+        let mut state = self.lock();
+        state.abandoned = true;
+        if let Some(pid) = state.pid {
+            kill_process(pid);
+        }
+    }
+}
+
+fn kill_process(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
 /// Relay the command's streams and the client's connection (none for a
 /// detached exec: the output is read and dropped) until the output ends,
 /// or has stayed quiet a moment after `runner` (the thread running the
 /// command) ended. Then `on_exit` gets the exit code, before the client
 /// sees the end of its stream (it asks for the code next). A client that
-/// goes away closes the command's streams: a shell on the terminal gets
-/// its hangup, a command on pipes its broken pipe or end of input.
+/// goes away (its connection hangs up, even while the command is silent)
+/// has `process` killed and its streams closed.
 pub fn relay(
     service: ServiceEnd,
     socket: Option<Hijacked>,
     attach: Attach,
     runner: JoinHandle<i32>,
+    process: &CommandProcess,
     on_exit: impl FnOnce(i32),
 ) {
     let (input_target, outputs, tty) = match service {
@@ -198,6 +253,7 @@ pub fn relay(
     };
     let mut input = input;
     if !client_here {
+        process.abandon();
         end_connection(input.take());
     }
     on_exit(runner.join().unwrap_or(-1));
@@ -380,9 +436,14 @@ mod tests {
             stderr: true,
         };
         let mut code = None;
-        relay(wiring.service, Some(socket), attach, runner, |c| {
-            code = Some(c)
-        });
+        relay(
+            wiring.service,
+            Some(socket),
+            attach,
+            runner,
+            &CommandProcess::default(),
+            |c| code = Some(c),
+        );
         assert_eq!(code, Some(3));
         let mut received = Vec::new();
         client.read_to_end(&mut received).unwrap();
@@ -408,7 +469,14 @@ mod tests {
             stdout: false,
             stderr: true,
         };
-        relay(wiring.service, Some(socket), attach, runner, |_| {});
+        relay(
+            wiring.service,
+            Some(socket),
+            attach,
+            runner,
+            &CommandProcess::default(),
+            |_| {},
+        );
         let mut received = Vec::new();
         client.read_to_end(&mut received).unwrap();
         assert_eq!(received, [&[2, 0, 0, 0, 0, 0, 0, 4][..], b"err\n"].concat());
@@ -459,9 +527,14 @@ mod tests {
             stderr: true,
         };
         let mut code = None;
-        relay(wiring.service, Some(socket), attach, runner, |c| {
-            code = Some(c)
-        });
+        relay(
+            wiring.service,
+            Some(socket),
+            attach,
+            runner,
+            &CommandProcess::default(),
+            |c| code = Some(c),
+        );
         assert_eq!(code, Some(129));
     }
 
@@ -485,9 +558,64 @@ mod tests {
                 stderr: true,
             },
             runner,
+            &CommandProcess::default(),
             |_| {},
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
         drop(leftover);
+    }
+
+    #[test]
+    fn a_client_gone_kills_a_silent_command_on_pipes() {
+        let wiring = Wiring::pipes(true).unwrap();
+        // The command: a process that neither reads nor writes.
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("60")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let process = Arc::new(CommandProcess::default());
+        process.started(sleeper.id());
+        let command = wiring.command;
+        let runner = std::thread::spawn(move || {
+            let status = sleeper.wait().unwrap();
+            drop(command);
+            std::os::unix::process::ExitStatusExt::signal(&status).map_or(-1, |s| 128 + s)
+        });
+        let (socket, client) = hijacked();
+        drop(client);
+        let attach = Attach {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        };
+        let started = std::time::Instant::now();
+        let mut code = None;
+        relay(
+            wiring.service,
+            Some(socket),
+            attach,
+            runner,
+            &process,
+            |c| code = Some(c),
+        );
+        assert_eq!(code, Some(137));
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_command_that_starts_after_its_client_left_is_killed_at_once() {
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let process = CommandProcess::default();
+        process.abandon();
+        process.started(sleeper.id());
+        let status = sleeper.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
     }
 }
