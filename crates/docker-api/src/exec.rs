@@ -6,6 +6,7 @@
 //! container go, and a finished one is kept five minutes for its exit code.
 
 use crate::backend::Backend;
+use crate::detach_keys;
 use crate::error::ApiError;
 use crate::exec_io::{self, Attach, CommandProcess, ServiceEnd, Wiring};
 use crate::hijack::{MULTIPLEXED_STREAM, RAW_STREAM};
@@ -34,6 +35,8 @@ struct Instance {
     container_id: String,
     spec: ExecSpec,
     attach: Attach,
+    /// `DetachKeys` as given, and its bytes (the default when not given).
+    detach_keys: (String, Vec<u8>),
     running: bool,
     started: bool,
     exit_code: Option<i32>,
@@ -217,7 +220,9 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
             info.id
         )));
     }
-    let _ = body.detach_keys;
+    let detach_keys = detach_keys::from_request(Some(&body.detach_keys), |keys| {
+        format!("Invalid escape keys ({keys}) provided")
+    })?;
     backend
         .execs
         .sweep(Instant::now(), |id| presence(backend, id));
@@ -236,6 +241,7 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
             stdout: body.attach_stdout,
             stderr: body.attach_stderr,
         },
+        detach_keys: (body.detach_keys, detach_keys),
         running: false,
         started: false,
         exit_code: None,
@@ -343,6 +349,7 @@ fn start(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
             wiring.service,
             socket,
             instance.attach,
+            Some(instance.detach_keys.1.clone()),
             runner,
             &process,
             |code| finish(&backend, &id, code),
@@ -481,7 +488,7 @@ fn inspect(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
         "OpenStdout": instance.attach.stdout,
         "CanRemove": false,
         "ContainerID": instance.container_id,
-        "DetachKeys": "",
+        "DetachKeys": instance.detach_keys.0,
         "Pid": 0,
     })))
 }
@@ -523,6 +530,7 @@ mod tests {
                 stdout: true,
                 stderr: true,
             },
+            detach_keys: (String::new(), detach_keys::DEFAULT.to_vec()),
             running,
             started,
             exit_code: finished_at.map(|_| 0),

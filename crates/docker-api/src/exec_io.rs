@@ -4,8 +4,10 @@
 //! raw. Without one it gets pipes: stdin from the connection when the client
 //! attached it (its half-close ends the input), `/dev/null` otherwise, and
 //! stdout and stderr as separate multiplexed streams. A client that goes
-//! away takes its command with it, as with docker: SIGKILL.
+//! away takes its command with it, as with docker: SIGKILL; one that types
+//! the detach keys on a terminal leaves it running.
 
+use crate::detach_keys::{Scanned, Scanner};
 use crate::hijack::{self, Hijacked, StreamKind};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
@@ -188,16 +190,19 @@ fn kill_process(pid: u32) {
 /// command) ended. Then `on_exit` gets the exit code, before the client
 /// sees the end of its stream (it asks for the code next). A client that
 /// goes away (its connection hangs up, even while the command is silent)
-/// has `process` killed and its streams closed.
+/// has `process` killed and its streams closed. On a terminal, the
+/// `detach` keys typed by the client end its stream only: the command runs
+/// on, its output read and dropped.
 pub fn relay(
     service: ServiceEnd,
     socket: Option<Hijacked>,
     attach: Attach,
+    detach: Option<Vec<u8>>,
     runner: JoinHandle<i32>,
     process: &CommandProcess,
     on_exit: impl FnOnce(i32),
 ) {
-    let (input_target, outputs, tty) = match service {
+    let (input_target, mut outputs, tty) = match service {
         ServiceEnd::Terminal { master } => {
             let reader = master.try_clone().ok();
             let outputs: Vec<(File, StreamKind)> = reader
@@ -229,9 +234,11 @@ pub fn relay(
                 }),
                 false => None,
             };
+            let scanner = detach.filter(|_| tty).map(Scanner::new);
             Some(std::thread::spawn(move || {
-                pump_input(socket, target);
+                let end = pump_input(socket, target, scanner);
                 drop(ending);
+                end
             }))
         }
         // Not attached: the command's stdin is `/dev/null` or a terminal
@@ -242,22 +249,37 @@ pub fn relay(
         shutdown.as_ref().map(|s| s.as_fd()),
         input_ended.as_ref().map(|r| r.as_fd()),
     ];
-    let client_here = pump_output(outputs, writer.as_mut(), leaving, attach, tty, &runner);
-    let end_connection = |input: Option<JoinHandle<()>>| {
+    let client_here = pump_output(&mut outputs, writer.as_mut(), leaving, attach, tty, &runner);
+    let end_connection = |input: Option<JoinHandle<InputEnd>>| {
         if let Some(socket) = &shutdown {
             let _ = socket.shutdown(Shutdown::Both);
         }
-        if let Some(input) = input {
-            let _ = input.join();
-        }
+        input.map(|input| input.join().unwrap_or(InputEnd::Closed))
     };
     let mut input = input;
     if !client_here {
-        process.abandon();
-        end_connection(input.take());
+        match end_connection(input.take()) {
+            Some(InputEnd::Detached) => {
+                pump_output(&mut outputs, None, [None, None], attach, tty, &runner);
+            }
+            _ => {
+                // Hang up the terminal too, for what the command left.
+                outputs.clear();
+                process.abandon();
+            }
+        }
     }
     on_exit(runner.join().unwrap_or(-1));
     end_connection(input);
+}
+
+/// How the client's input ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputEnd {
+    /// The client half-closed or went away.
+    Closed,
+    /// The client typed the detach keys.
+    Detached,
 }
 
 /// Where the client's input goes.
@@ -267,31 +289,44 @@ enum InputTarget {
 }
 
 /// Copy the client's input (what the server read ahead first) to the
-/// command until the client half-closes or goes away. The end of input
-/// closes a stdin pipe; a terminal has no end of input of its own and
-/// stays as it is.
-fn pump_input(mut socket: Hijacked, target: InputTarget) {
+/// command until the client half-closes, goes away or types the keys
+/// `scanner` watches for (a terminal's detach keys, which are not passed
+/// on; the connection is then shut down). The end of input closes a stdin
+/// pipe; a terminal has no end of input of its own and stays as it is.
+fn pump_input(mut socket: Hijacked, target: InputTarget, mut scanner: Option<Scanner>) -> InputEnd {
     let mut sink: &File = match &target {
         InputTarget::Terminal(master) => master,
         InputTarget::Pipe(pipe) => pipe,
     };
+    let mut pass_on = |chunk: &[u8]| -> Option<InputEnd> {
+        let (bytes, end) = match scanner.as_mut().map(|s| s.scan(chunk)) {
+            None => (chunk.to_vec(), None),
+            Some(Scanned::Input(bytes)) => (bytes, None),
+            Some(Scanned::Detach(bytes)) => (bytes, Some(InputEnd::Detached)),
+        };
+        if sink.write_all(&bytes).is_err() {
+            return Some(end.unwrap_or(InputEnd::Closed));
+        }
+        end
+    };
     let pending = socket.take_pending();
-    if !pending.is_empty() && sink.write_all(&pending).is_err() {
-        return;
+    let mut end = None;
+    if !pending.is_empty() {
+        end = pass_on(&pending);
     }
     let mut chunk = [0u8; 8192];
-    loop {
-        match socket.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => {
-                if sink.write_all(&chunk[..n]).is_err() {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
+    while end.is_none() {
+        end = match socket.read(&mut chunk) {
+            Ok(0) => Some(InputEnd::Closed),
+            Ok(n) => pass_on(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+            Err(_) => Some(InputEnd::Closed),
+        };
     }
+    if end == Some(InputEnd::Detached) {
+        let _ = socket.shutdown(Shutdown::Both);
+    }
+    end.unwrap_or(InputEnd::Closed)
 }
 
 /// Copy the command's output to the client (frames without a TTY, raw bytes
@@ -301,7 +336,7 @@ fn pump_input(mut socket: Hijacked, target: InputTarget) {
 /// `leaving` did (the end of a terminal's input: docker ends a TTY's stream
 /// then too, and a terminal has no end of input, so the client is leaving).
 fn pump_output(
-    mut outputs: Vec<(File, StreamKind)>,
+    outputs: &mut Vec<(File, StreamKind)>,
     mut socket: Option<&mut Hijacked>,
     leaving: [Option<BorrowedFd<'_>>; 2],
     attach: Attach,
@@ -440,6 +475,7 @@ mod tests {
             wiring.service,
             Some(socket),
             attach,
+            None,
             runner,
             &CommandProcess::default(),
             |c| code = Some(c),
@@ -473,6 +509,7 @@ mod tests {
             wiring.service,
             Some(socket),
             attach,
+            None,
             runner,
             &CommandProcess::default(),
             |_| {},
@@ -531,6 +568,7 @@ mod tests {
             wiring.service,
             Some(socket),
             attach,
+            None,
             runner,
             &CommandProcess::default(),
             |c| code = Some(c),
@@ -557,6 +595,7 @@ mod tests {
                 stdout: true,
                 stderr: true,
             },
+            None,
             runner,
             &CommandProcess::default(),
             |_| {},
@@ -595,6 +634,7 @@ mod tests {
             wiring.service,
             Some(socket),
             attach,
+            None,
             runner,
             &process,
             |c| code = Some(c),
@@ -617,5 +657,53 @@ mod tests {
             std::os::unix::process::ExitStatusExt::signal(&status),
             Some(9)
         );
+    }
+
+    #[test]
+    fn detach_keys_end_the_stream_and_leave_the_command_running() {
+        let Ok(pty) = Pty::open_in(std::process::id()) else {
+            eprintln!("skipped: no pseudo-terminal can be opened here");
+            return;
+        };
+        let wiring = Wiring::terminal(pty);
+        // The "command": runs until told to stop, its terminal kept open.
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let command = wiring.command;
+        let runner = std::thread::spawn(move || {
+            let _ = stopped.recv();
+            drop(command);
+            0
+        });
+        let (socket, mut client) = hijacked();
+        let process = Arc::new(CommandProcess::default());
+        let (code_tx, code_rx) = std::sync::mpsc::channel();
+        let relay_process = process.clone();
+        let relaying = std::thread::spawn(move || {
+            let attach = Attach {
+                stdin: true,
+                stdout: true,
+                stderr: true,
+            };
+            let keys = Some(crate::detach_keys::DEFAULT.to_vec());
+            relay(
+                wiring.service,
+                Some(socket),
+                attach,
+                keys,
+                runner,
+                &relay_process,
+                |c| {
+                    let _ = code_tx.send(c);
+                },
+            );
+        });
+        client.write_all(b"\x10\x11").unwrap();
+        let mut received = Vec::new();
+        client.read_to_end(&mut received).unwrap();
+        assert!(!process.lock().abandoned, "a detach is no client gone");
+        assert!(code_rx.try_recv().is_err(), "the command still runs");
+        stop.send(()).unwrap();
+        relaying.join().unwrap();
+        assert_eq!(code_rx.recv().unwrap(), 0);
     }
 }
