@@ -74,3 +74,55 @@ fn the_event_stream_follows_a_project_made_after_it_began() {
         },
     );
 }
+
+/// The threads of process `pid`.
+fn thread_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| tasks.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_event_client_that_leaves_takes_its_followers_with_it() {
+    if docker_cli().is_none() {
+        return;
+    }
+    sandboxed(
+        "docker_api_events::an_event_client_that_leaves_takes_its_followers_with_it",
+        |s| {
+            s.import_busybox();
+            let (one, two) = (s.project("one", APP), s.project("two", APP));
+            s.ok(&one, &["up", "-d"]);
+            s.ok(&two, &["up", "-d"]);
+            let service = Service::start(s, &["--timeout", "0"]);
+            let pid = service.child.id();
+            let before = thread_count(pid);
+
+            // Each client: a follower a project and a scanner for new ones.
+            let clients: Vec<UnixStream> = (0..3)
+                .map(|_| {
+                    let mut api = UnixStream::connect(&service.socket).unwrap();
+                    write!(
+                        api,
+                        "GET /v1.47/events HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
+                    )
+                    .unwrap();
+                    api
+                })
+                .collect();
+            crate::harness::eventually("the followers to start", Duration::from_secs(10), || {
+                (thread_count(pid) >= before + 9).then_some(())
+            });
+
+            // Gone while nothing happens in either project.
+            drop(clients);
+            crate::harness::eventually(
+                "the followers of the clients gone to end",
+                Duration::from_secs(10),
+                || (thread_count(pid) <= before).then_some(()),
+            );
+            s.ok(&one, &["down"]);
+            s.ok(&two, &["down"]);
+        },
+    );
+}

@@ -136,6 +136,73 @@ fn docker_exec_it_gives_a_shell_on_a_terminal_of_the_clients_size() {
 }
 
 #[test]
+fn a_client_killed_takes_its_exec_with_it() {
+    let Some(cli) = docker_cli() else { return };
+    sandboxed(
+        "docker_api_exec::a_client_killed_takes_its_exec_with_it",
+        |s| {
+            s.import_busybox();
+            let service = Service::start(s, &["--timeout", "0"]);
+            let d = Docker {
+                cli,
+                service: &service,
+                dir: s.work.path(),
+            };
+            d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "300"]);
+            let runs = |command: &str| d.ok(&["exec", "box", "ps"]).contains(command);
+
+            // On pipes, a command that neither reads nor writes: only the
+            // connection's end tells that the client is gone.
+            let mut piped = d
+                .command(&["exec", "-i", "box", "sleep", "1001"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            eventually("the piped sleep to run", Duration::from_secs(10), || {
+                runs("sleep 1001").then_some(())
+            });
+            piped.kill().unwrap();
+            piped.wait().unwrap();
+            eventually(
+                "the piped sleep to be killed",
+                Duration::from_secs(10),
+                || (!runs("sleep 1001")).then_some(()),
+            );
+
+            // On a terminal, a command that ignores the hangup: docker kills it.
+            let mut terminal = OnTerminal::spawn(
+                &d,
+                &[
+                    "exec",
+                    "-it",
+                    "box",
+                    "sh",
+                    "-c",
+                    "trap '' HUP; exec sleep 1002",
+                ],
+                24,
+                80,
+            );
+            eventually(
+                "the terminal's sleep to run",
+                Duration::from_secs(10),
+                || runs("sleep 1002").then_some(()),
+            );
+            terminal.child.kill().unwrap();
+            terminal.child.wait().unwrap();
+            eventually(
+                "the terminal's sleep to be killed",
+                Duration::from_secs(10),
+                || (!runs("sleep 1002")).then_some(()),
+            );
+            d.ok(&["rm", "-f", "box"]);
+        },
+    );
+}
+
+#[test]
 fn docker_exec_takes_piped_input_and_keeps_stdout_and_stderr_apart() {
     let Some(cli) = docker_cli() else { return };
     sandboxed(
@@ -284,6 +351,104 @@ fn an_exec_of_a_removed_or_stopped_container_is_dockers_404_or_409() {
                 inspect.contains("\"ExitCode\":0").then_some(())
             });
             d.ok(&["rm", "-f", "stopped"]);
+        },
+    );
+}
+
+/// An attach on a raw connection taken over by the service: the
+/// connection, once the `101` answer was read.
+fn upgraded_attach(service: &Service, container: &str) -> std::os::unix::net::UnixStream {
+    use std::io::Read;
+    let mut stream = std::os::unix::net::UnixStream::connect(&service.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let request = format!(
+        "POST /v1.41/containers/{container}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "{head:?}");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    stream
+}
+
+#[test]
+fn detach_keys_end_an_attach_and_leave_the_container_running() {
+    let Some(cli) = docker_cli() else { return };
+    sandboxed(
+        "docker_api_exec::detach_keys_end_an_attach_and_leave_the_container_running",
+        |s| {
+            s.import_busybox();
+            let service = Service::start(s, &["--timeout", "0"]);
+            let d = Docker {
+                cli,
+                service: &service,
+                dir: s.work.path(),
+            };
+            let running = || d.ok(&["inspect", "-f", "{{.State.Running}}", "shell"]);
+
+            // ctrl-p ctrl-q, docker's default, on `docker run -it`.
+            let mut shell = OnTerminal::spawn(
+                &d,
+                &["run", "-it", "--name", "shell", "busybox", "sh"],
+                24,
+                80,
+            );
+            shell.type_until("echo up-$((1+1))", "up-2");
+            shell.keys.write_all(b"\x10\x11").unwrap();
+            let status = eventually("docker run to detach", Duration::from_secs(20), || {
+                shell.child.try_wait().unwrap()
+            });
+            assert_eq!(status.code(), Some(0), "{:?}", shell.shown());
+            assert_eq!(running().trim(), "true");
+
+            // Keys of the user's choice on `docker attach`.
+            let mut attached =
+                OnTerminal::spawn(&d, &["attach", "--detach-keys", "ctrl-x", "shell"], 24, 80);
+            attached.type_until("echo again-$((2+2))", "again-4");
+            attached.keys.write_all(b"\x18").unwrap();
+            let status = eventually("docker attach to detach", Duration::from_secs(20), || {
+                attached.child.try_wait().unwrap()
+            });
+            // docker attach's CLI says why it ended, and exits 1 for it.
+            assert!(attached.shown().contains("read escape sequence"));
+            assert_eq!(status.code(), Some(1), "{:?}", attached.shown());
+            assert_eq!(running().trim(), "true");
+
+            // The service itself ends the stream on the keys, whatever the
+            // client does with them.
+            let mut raw = upgraded_attach(&service, "shell");
+            raw.write_all(b"\x10\x11").unwrap();
+            let mut rest = Vec::new();
+            std::io::Read::read_to_end(&mut raw, &mut rest)
+                .expect("the service to end the stream on the detach keys");
+            assert_eq!(running().trim(), "true");
+
+            // A value docker cannot read is its 400.
+            let bad = service.raw(
+                b"POST /v1.41/containers/shell/attach?stream=1&stdin=1&detachKeys=ctrl-1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n",
+            );
+            assert_eq!(status_line(&bad), "HTTP/1.1 400 Bad Request", "{bad}");
+            assert!(
+                bad.contains("Invalid detach keys (ctrl-1) provided"),
+                "{bad}"
+            );
+            let bad = service.post_json(
+                "/v1.41/containers/shell/exec",
+                r#"{"Cmd":["true"],"Tty":true,"DetachKeys":"ctrl-"}"#,
+            );
+            assert_eq!(status_line(&bad), "HTTP/1.1 400 Bad Request", "{bad}");
+            assert!(
+                bad.contains("Invalid escape keys (ctrl-) provided"),
+                "{bad}"
+            );
+            d.ok(&["rm", "-f", "shell"]);
         },
     );
 }

@@ -15,6 +15,7 @@ mod dashboard_service;
 mod deploy;
 mod devstack;
 mod docker_api;
+mod docker_api_autoremove;
 mod docker_api_events;
 mod docker_api_exec;
 mod docker_api_objects;

@@ -228,9 +228,7 @@ fn restart(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     let id = request.segment(1);
     let timeout = stop_timeout(&request)?;
     let info = backend.engine.inspect_container(id)?;
-    backend.auto_remove.restarting(&info.id, || {
-        backend.engine.restart_container(&info.id, timeout)
-    })?;
+    backend.engine.restart_container(&info.id, timeout)?;
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 

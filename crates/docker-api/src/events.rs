@@ -3,7 +3,7 @@
 //! docker's action names such as `die`), from `since` to `until` (or on
 //! while the client stays), kept to the `filters` `type`, `container`,
 //! `image`, `label` and `event`; projects made after the stream began are
-//! followed too.
+//! followed too, and a client that leaves ends its followers at once.
 
 use crate::backend::Backend;
 use crate::error::ApiError;
@@ -114,20 +114,25 @@ fn events(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
     let root = backend.root.clone();
     Ok(Reply::stream("application/json", move |out| {
         let mut failed = None;
-        let result = wharf_engine::events::read_host_events(&root, &filter, &mut |event| {
-            if !selection.keeps(&event) {
-                return true;
-            }
-            let mut line = message(&event).to_string();
-            line.push('\n');
-            match out.write_all(line.as_bytes()) {
-                Ok(()) => true,
-                Err(e) => {
-                    failed = Some(e);
-                    false
+        // Asked while no event comes: a client that left ends the stream
+        // (and its threads) without waiting for the next event to fail.
+        let out = std::cell::RefCell::new(out);
+        let client_here = || !out.borrow().is_closed();
+        let result =
+            wharf_engine::events::read_host_events(&root, &filter, &client_here, &mut |event| {
+                if !selection.keeps(&event) {
+                    return true;
                 }
-            }
-        });
+                let mut line = message(&event).to_string();
+                line.push('\n');
+                match out.borrow_mut().write_all(line.as_bytes()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
+            });
         match (failed, result) {
             (Some(e), _) => Err(e),
             (None, Err(e)) => Err(std::io::Error::other(e)),

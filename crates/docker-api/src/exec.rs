@@ -6,8 +6,9 @@
 //! container go, and a finished one is kept five minutes for its exit code.
 
 use crate::backend::Backend;
+use crate::detach_keys;
 use crate::error::ApiError;
-use crate::exec_io::{self, Attach, ServiceEnd, Wiring};
+use crate::exec_io::{self, Attach, CommandProcess, ServiceEnd, Wiring};
 use crate::hijack::{MULTIPLEXED_STREAM, RAW_STREAM};
 use crate::reply::Reply;
 use crate::request::Request;
@@ -19,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsRawFd;
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use wharf_engine_api::{Engine, EngineError, ExecSpec};
 use wharf_runtime::WindowSize;
@@ -34,6 +35,8 @@ struct Instance {
     container_id: String,
     spec: ExecSpec,
     attach: Attach,
+    /// `DetachKeys` as given, and its bytes (the default when not given).
+    detach_keys: (String, Vec<u8>),
     running: bool,
     started: bool,
     exit_code: Option<i32>,
@@ -217,7 +220,9 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
             info.id
         )));
     }
-    let _ = body.detach_keys;
+    let detach_keys = detach_keys::from_request(Some(&body.detach_keys), |keys| {
+        format!("Invalid escape keys ({keys}) provided")
+    })?;
     backend
         .execs
         .sweep(Instant::now(), |id| presence(backend, id));
@@ -236,6 +241,7 @@ fn create(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
             stdout: body.attach_stdout,
             stderr: body.attach_stderr,
         },
+        detach_keys: (body.detach_keys, detach_keys),
         running: false,
         started: false,
         exit_code: None,
@@ -337,10 +343,17 @@ fn start(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
     // The command runs once the connection is taken over: a client gone
     // before that leaves nothing running (its instance cannot start again).
     let run = move |socket| {
-        let runner = spawn_command(&backend, &id, &instance, wiring.command);
-        exec_io::relay(wiring.service, socket, instance.attach, runner, |code| {
-            finish(&backend, &id, code)
-        })
+        let process = Arc::new(CommandProcess::default());
+        let runner = spawn_command(&backend, &id, &instance, wiring.command, &process);
+        exec_io::relay(
+            wiring.service,
+            socket,
+            instance.attach,
+            Some(instance.detach_keys.1.clone()),
+            runner,
+            &process,
+            |code| finish(&backend, &id, code),
+        )
     };
     if body.detach {
         std::thread::spawn(move || run(None));
@@ -373,23 +386,29 @@ fn wire(
 }
 
 /// Run the instance's command (marked running) on a thread of its own, connected to
-/// `command`'s ends (closed when it ends); the thread gives its exit code.
+/// `command`'s ends (closed when it ends) and its pid told to `process`; the
+/// thread gives its exit code.
 fn spawn_command(
     backend: &Backend,
     id: &str,
     instance: &Instance,
     command: exec_io::CommandEnd,
+    process: &Arc<CommandProcess>,
 ) -> std::thread::JoinHandle<i32> {
     backend.execs.update(id, |i| i.running = true);
-    let (backend, instance) = (backend.clone(), instance.clone());
+    let (backend, instance, process) = (backend.clone(), instance.clone(), process.clone());
     std::thread::spawn(move || {
         let spec = ExecSpec {
             tty: false,
             ..instance.spec.clone()
         };
-        let result = backend
-            .engine
-            .exec_with_stdio(&instance.container_id, &spec, command.stdio);
+        let result =
+            backend
+                .engine
+                .exec_with_stdio(&instance.container_id, &spec, command.stdio, &|pid| {
+                    process.started(pid)
+                });
+        process.ended();
         match result {
             Ok(code) => code,
             Err(error) => {
@@ -469,7 +488,7 @@ fn inspect(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
         "OpenStdout": instance.attach.stdout,
         "CanRemove": false,
         "ContainerID": instance.container_id,
-        "DetachKeys": "",
+        "DetachKeys": instance.detach_keys.0,
         "Pid": 0,
     })))
 }
@@ -511,6 +530,7 @@ mod tests {
                 stdout: true,
                 stderr: true,
             },
+            detach_keys: (String::new(), detach_keys::DEFAULT.to_vec()),
             running,
             started,
             exit_code: finished_at.map(|_| 0),

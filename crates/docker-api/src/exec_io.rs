@@ -3,15 +3,20 @@
 //! controlling terminal and stdio, and the master's bytes go to the client
 //! raw. Without one it gets pipes: stdin from the connection when the client
 //! attached it (its half-close ends the input), `/dev/null` otherwise, and
-//! stdout and stderr as separate multiplexed streams.
+//! stdout and stderr as separate multiplexed streams. A client that goes
+//! away takes its command with it, as with docker: SIGKILL; one that types
+//! the detach keys on a terminal leaves it running.
 
+use crate::detach_keys::{Scanned, Scanner};
 use crate::hijack::{self, Hijacked, StreamKind};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use wharf_runtime::{ExecStdio, Pty};
 
@@ -128,21 +133,76 @@ impl Wiring {
     }
 }
 
+/// The command's process as its runner learns it, to be killed when its
+/// client goes away (docker kills an attached exec whose connection ends,
+/// whatever the command does with its streams).
+#[derive(Debug, Default)]
+pub struct CommandProcess {
+    state: Mutex<ProcessState>,
+}
+
+#[derive(Debug, Default)]
+struct ProcessState {
+    /// The host pid while the command runs.
+    pid: Option<u32>,
+    /// The client went away: a command that starts after is killed at once.
+    abandoned: bool,
+}
+
+impl CommandProcess {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProcessState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The command runs as host pid `pid`.
+    pub fn started(&self, pid: u32) {
+        let mut state = self.lock();
+        state.pid = Some(pid);
+        if state.abandoned {
+            kill_process(pid);
+        }
+    }
+
+    /// The command ended: its pid may name another process from now on.
+    pub fn ended(&self) {
+        self.lock().pid = None;
+    }
+
+    /// Its client went away: kill the command.
+    fn abandon(&self) {
+        let mut state = self.lock();
+        state.abandoned = true;
+        if let Some(pid) = state.pid {
+            kill_process(pid);
+        }
+    }
+}
+
+fn kill_process(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
 /// Relay the command's streams and the client's connection (none for a
 /// detached exec: the output is read and dropped) until the output ends,
 /// or has stayed quiet a moment after `runner` (the thread running the
 /// command) ended. Then `on_exit` gets the exit code, before the client
 /// sees the end of its stream (it asks for the code next). A client that
-/// goes away closes the command's streams: a shell on the terminal gets
-/// its hangup, a command on pipes its broken pipe or end of input.
+/// goes away (its connection hangs up, even while the command is silent)
+/// has `process` killed and its streams closed. On a terminal, the
+/// `detach` keys typed by the client end its stream only: the command runs
+/// on, its output read and dropped.
 pub fn relay(
     service: ServiceEnd,
     socket: Option<Hijacked>,
     attach: Attach,
+    detach: Option<Vec<u8>>,
     runner: JoinHandle<i32>,
+    process: &CommandProcess,
     on_exit: impl FnOnce(i32),
 ) {
-    let (input_target, outputs, tty) = match service {
+    let (input_target, mut outputs, tty) = match service {
         ServiceEnd::Terminal { master } => {
             let reader = master.try_clone().ok();
             let outputs: Vec<(File, StreamKind)> = reader
@@ -174,9 +234,11 @@ pub fn relay(
                 }),
                 false => None,
             };
+            let scanner = detach.filter(|_| tty).map(Scanner::new);
             Some(std::thread::spawn(move || {
-                pump_input(socket, target);
+                let end = pump_input(socket, target, scanner);
                 drop(ending);
+                end
             }))
         }
         // Not attached: the command's stdin is `/dev/null` or a terminal
@@ -187,21 +249,37 @@ pub fn relay(
         shutdown.as_ref().map(|s| s.as_fd()),
         input_ended.as_ref().map(|r| r.as_fd()),
     ];
-    let client_here = pump_output(outputs, writer.as_mut(), leaving, attach, tty, &runner);
-    let end_connection = |input: Option<JoinHandle<()>>| {
+    let client_here = pump_output(&mut outputs, writer.as_mut(), leaving, attach, tty, &runner);
+    let end_connection = |input: Option<JoinHandle<InputEnd>>| {
         if let Some(socket) = &shutdown {
             let _ = socket.shutdown(Shutdown::Both);
         }
-        if let Some(input) = input {
-            let _ = input.join();
-        }
+        input.map(|input| input.join().unwrap_or(InputEnd::Closed))
     };
     let mut input = input;
     if !client_here {
-        end_connection(input.take());
+        match end_connection(input.take()) {
+            Some(InputEnd::Detached) => {
+                pump_output(&mut outputs, None, [None, None], attach, tty, &runner);
+            }
+            _ => {
+                // Hang up the terminal too, for what the command left.
+                outputs.clear();
+                process.abandon();
+            }
+        }
     }
     on_exit(runner.join().unwrap_or(-1));
     end_connection(input);
+}
+
+/// How the client's input ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputEnd {
+    /// The client half-closed or went away.
+    Closed,
+    /// The client typed the detach keys.
+    Detached,
 }
 
 /// Where the client's input goes.
@@ -211,31 +289,44 @@ enum InputTarget {
 }
 
 /// Copy the client's input (what the server read ahead first) to the
-/// command until the client half-closes or goes away. The end of input
-/// closes a stdin pipe; a terminal has no end of input of its own and
-/// stays as it is.
-fn pump_input(mut socket: Hijacked, target: InputTarget) {
+/// command until the client half-closes, goes away or types the keys
+/// `scanner` watches for (a terminal's detach keys, which are not passed
+/// on; the connection is then shut down). The end of input closes a stdin
+/// pipe; a terminal has no end of input of its own and stays as it is.
+fn pump_input(mut socket: Hijacked, target: InputTarget, mut scanner: Option<Scanner>) -> InputEnd {
     let mut sink: &File = match &target {
         InputTarget::Terminal(master) => master,
         InputTarget::Pipe(pipe) => pipe,
     };
+    let mut pass_on = |chunk: &[u8]| -> Option<InputEnd> {
+        let (bytes, end) = match scanner.as_mut().map(|s| s.scan(chunk)) {
+            None => (chunk.to_vec(), None),
+            Some(Scanned::Input(bytes)) => (bytes, None),
+            Some(Scanned::Detach(bytes)) => (bytes, Some(InputEnd::Detached)),
+        };
+        if sink.write_all(&bytes).is_err() {
+            return Some(end.unwrap_or(InputEnd::Closed));
+        }
+        end
+    };
     let pending = socket.take_pending();
-    if !pending.is_empty() && sink.write_all(&pending).is_err() {
-        return;
+    let mut end = None;
+    if !pending.is_empty() {
+        end = pass_on(&pending);
     }
     let mut chunk = [0u8; 8192];
-    loop {
-        match socket.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => {
-                if sink.write_all(&chunk[..n]).is_err() {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
+    while end.is_none() {
+        end = match socket.read(&mut chunk) {
+            Ok(0) => Some(InputEnd::Closed),
+            Ok(n) => pass_on(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+            Err(_) => Some(InputEnd::Closed),
+        };
     }
+    if end == Some(InputEnd::Detached) {
+        let _ = socket.shutdown(Shutdown::Both);
+    }
+    end.unwrap_or(InputEnd::Closed)
 }
 
 /// Copy the command's output to the client (frames without a TTY, raw bytes
@@ -245,7 +336,7 @@ fn pump_input(mut socket: Hijacked, target: InputTarget) {
 /// `leaving` did (the end of a terminal's input: docker ends a TTY's stream
 /// then too, and a terminal has no end of input, so the client is leaving).
 fn pump_output(
-    mut outputs: Vec<(File, StreamKind)>,
+    outputs: &mut Vec<(File, StreamKind)>,
     mut socket: Option<&mut Hijacked>,
     leaving: [Option<BorrowedFd<'_>>; 2],
     attach: Attach,
@@ -380,9 +471,15 @@ mod tests {
             stderr: true,
         };
         let mut code = None;
-        relay(wiring.service, Some(socket), attach, runner, |c| {
-            code = Some(c)
-        });
+        relay(
+            wiring.service,
+            Some(socket),
+            attach,
+            None,
+            runner,
+            &CommandProcess::default(),
+            |c| code = Some(c),
+        );
         assert_eq!(code, Some(3));
         let mut received = Vec::new();
         client.read_to_end(&mut received).unwrap();
@@ -408,7 +505,15 @@ mod tests {
             stdout: false,
             stderr: true,
         };
-        relay(wiring.service, Some(socket), attach, runner, |_| {});
+        relay(
+            wiring.service,
+            Some(socket),
+            attach,
+            None,
+            runner,
+            &CommandProcess::default(),
+            |_| {},
+        );
         let mut received = Vec::new();
         client.read_to_end(&mut received).unwrap();
         assert_eq!(received, [&[2, 0, 0, 0, 0, 0, 0, 4][..], b"err\n"].concat());
@@ -459,9 +564,15 @@ mod tests {
             stderr: true,
         };
         let mut code = None;
-        relay(wiring.service, Some(socket), attach, runner, |c| {
-            code = Some(c)
-        });
+        relay(
+            wiring.service,
+            Some(socket),
+            attach,
+            None,
+            runner,
+            &CommandProcess::default(),
+            |c| code = Some(c),
+        );
         assert_eq!(code, Some(129));
     }
 
@@ -484,10 +595,115 @@ mod tests {
                 stdout: true,
                 stderr: true,
             },
+            None,
             runner,
+            &CommandProcess::default(),
             |_| {},
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
         drop(leftover);
+    }
+
+    #[test]
+    fn a_client_gone_kills_a_silent_command_on_pipes() {
+        let wiring = Wiring::pipes(true).unwrap();
+        // The command: a process that neither reads nor writes.
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("60")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let process = Arc::new(CommandProcess::default());
+        process.started(sleeper.id());
+        let command = wiring.command;
+        let runner = std::thread::spawn(move || {
+            let status = sleeper.wait().unwrap();
+            drop(command);
+            std::os::unix::process::ExitStatusExt::signal(&status).map_or(-1, |s| 128 + s)
+        });
+        let (socket, client) = hijacked();
+        drop(client);
+        let attach = Attach {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        };
+        let started = std::time::Instant::now();
+        let mut code = None;
+        relay(
+            wiring.service,
+            Some(socket),
+            attach,
+            None,
+            runner,
+            &process,
+            |c| code = Some(c),
+        );
+        assert_eq!(code, Some(137));
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_command_that_starts_after_its_client_left_is_killed_at_once() {
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let process = CommandProcess::default();
+        process.abandon();
+        process.started(sleeper.id());
+        let status = sleeper.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+    }
+
+    #[test]
+    fn detach_keys_end_the_stream_and_leave_the_command_running() {
+        let Ok(pty) = Pty::open_in(std::process::id()) else {
+            eprintln!("skipped: no pseudo-terminal can be opened here");
+            return;
+        };
+        let wiring = Wiring::terminal(pty);
+        // The "command": runs until told to stop, its terminal kept open.
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let command = wiring.command;
+        let runner = std::thread::spawn(move || {
+            let _ = stopped.recv();
+            drop(command);
+            0
+        });
+        let (socket, mut client) = hijacked();
+        let process = Arc::new(CommandProcess::default());
+        let (code_tx, code_rx) = std::sync::mpsc::channel();
+        let relay_process = process.clone();
+        let relaying = std::thread::spawn(move || {
+            let attach = Attach {
+                stdin: true,
+                stdout: true,
+                stderr: true,
+            };
+            let keys = Some(crate::detach_keys::DEFAULT.to_vec());
+            relay(
+                wiring.service,
+                Some(socket),
+                attach,
+                keys,
+                runner,
+                &relay_process,
+                |c| {
+                    let _ = code_tx.send(c);
+                },
+            );
+        });
+        client.write_all(b"\x10\x11").unwrap();
+        let mut received = Vec::new();
+        client.read_to_end(&mut received).unwrap();
+        assert!(!process.lock().abandoned, "a detach is no client gone");
+        assert!(code_rx.try_recv().is_err(), "the command still runs");
+        stop.send(()).unwrap();
+        relaying.join().unwrap();
+        assert_eq!(code_rx.recv().unwrap(), 0);
     }
 }

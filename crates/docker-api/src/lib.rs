@@ -18,6 +18,7 @@ pub mod backend;
 pub mod build;
 pub mod containers;
 pub mod create_body;
+pub mod detach_keys;
 pub mod disk;
 pub mod error;
 pub mod events;

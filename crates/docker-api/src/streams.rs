@@ -7,9 +7,12 @@
 //! Attach reads the output from the container's log (from the start of the
 //! run it attached before, so nothing a short-lived container printed is
 //! lost); a container with an open stdin is attached through its monitor,
-//! which also takes the input.
+//! which also takes the input. On a TTY the detach keys (`detachKeys`,
+//! ctrl-p ctrl-q by default) typed there end the stream, the container
+//! running on.
 
 use crate::backend::Backend;
+use crate::detach_keys::{self, Scanned, Scanner};
 use crate::error::ApiError;
 use crate::hijack::{self, Hijacked, StreamKind, MULTIPLEXED_STREAM, RAW_STREAM};
 use crate::reply::Reply;
@@ -79,6 +82,10 @@ pub fn attach(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
         tty,
     };
     let with_stdin = query.bool("stdin", false) && stdin_open;
+    let keys = detach_keys::from_request(query.get("detachKeys"), |keys| {
+        format!("Invalid detach keys ({keys}) provided")
+    })?;
+    let detach = tty.then_some(keys);
     let past_logs = query.bool("logs", false);
     if !request.wants_upgrade() {
         return Err(ApiError::bad_request(
@@ -103,7 +110,7 @@ pub fn attach(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
             };
             if with_stdin {
                 if let Ok(Some(monitor)) = backend.engine.attach_stream(&initial.id) {
-                    relay_monitor(monitor, socket, wanted);
+                    relay_monitor(monitor, socket, wanted, detach);
                     return;
                 }
             }
@@ -189,8 +196,14 @@ fn follow_log(
 }
 
 /// Relay the client's input to the container's monitor and the monitor's
-/// output back, until the output ends or the client goes away.
-fn relay_monitor(monitor: wharf_engine::attach::Attached, socket: Hijacked, wanted: Wanted) {
+/// output back, until the output ends, the client goes away or types the
+/// `detach` keys (with a TTY).
+fn relay_monitor(
+    monitor: wharf_engine::attach::Attached,
+    socket: Hijacked,
+    wanted: Wanted,
+    detach: Option<Vec<u8>>,
+) {
     let monitor = std::sync::Arc::new(monitor);
     let mut input = match socket.try_clone() {
         Ok(input) => input,
@@ -200,7 +213,28 @@ fn relay_monitor(monitor: wharf_engine::attach::Attached, socket: Hijacked, want
     let pending = socket.take_pending();
     let to_container = monitor.clone();
     let reader = std::thread::spawn(move || {
-        if !pending.is_empty() && to_container.send_input(&pending).is_err() {
+        let mut scanner = detach.map(Scanner::new);
+        // False once the input ends here: sent, detached or refused.
+        let mut pass_on = |chunk: &[u8]| -> bool {
+            let scanned = match scanner.as_mut() {
+                Some(scanner) => scanner.scan(chunk),
+                None => Scanned::Input(chunk.to_vec()),
+            };
+            match scanned {
+                Scanned::Input(bytes) => {
+                    bytes.is_empty() || to_container.send_input(&bytes).is_ok()
+                }
+                Scanned::Detach(bytes) => {
+                    if !bytes.is_empty() {
+                        let _ = to_container.send_input(&bytes);
+                    }
+                    // Ends the output relay below, and the connection.
+                    let _ = to_container.stream.shutdown(Shutdown::Both);
+                    false
+                }
+            }
+        };
+        if !pending.is_empty() && !pass_on(&pending) {
             return;
         }
         let mut chunk = [0u8; 8192];
@@ -208,7 +242,7 @@ fn relay_monitor(monitor: wharf_engine::attach::Attached, socket: Hijacked, want
             match input.read(&mut chunk) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
-                    if to_container.send_input(&chunk[..n]).is_err() {
+                    if !pass_on(&chunk[..n]) {
                         return;
                     }
                 }

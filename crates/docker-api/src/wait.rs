@@ -1,11 +1,12 @@
 //! Waiting on a container's state: `POST /containers/{id}/wait` with
 //! docker's conditions (`not-running`, `next-exit`, `removed`), the wait for
-//! a container to start that attach needs, and `HostConfig.AutoRemove` (the
-//! service removes such a container when it exits, and keeps its exit code
-//! for the `removed` waiters).
+//! a container to start that attach needs, and the exit codes of
+//! `HostConfig.AutoRemove` containers (their monitor removes them when they
+//! end, and keeps them through a `restart`; the service keeps their last
+//! exit code for the waiters that find them gone).
 
 use crate::backend::Backend;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use wharf_engine_api::{ContainerInfo, ContainerState, Engine, EngineError};
@@ -39,33 +40,14 @@ impl EventLog {
 }
 
 /// Containers created with `AutoRemove` (with their event log) and the
-/// exit codes of those the service removed.
+/// exit codes of those their monitor removed.
 #[derive(Debug, Default)]
 pub struct AutoRemove {
     pending: Mutex<HashMap<String, EventLog>>,
     exit_codes: Mutex<HashMap<String, i32>>,
-    /// Being restarted: its end is the restart's, so it is kept, as docker
-    /// keeps a restarted `--rm` container.
-    restarting: Mutex<HashSet<String>>,
 }
 
 impl AutoRemove {
-    /// Run `restart` on the container with its removal held off.
-    pub fn restarting<T>(&self, id: &str, restart: impl FnOnce() -> T) -> T {
-        let held = || self.restarting.lock().unwrap_or_else(|p| p.into_inner());
-        held().insert(id.to_string());
-        let outcome = restart();
-        held().remove(id);
-        outcome
-    }
-
-    fn is_restarting(&self, id: &str) -> bool {
-        self.restarting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(id)
-    }
-
     /// A container just created with `labels`: its events come from now on.
     pub fn register(&self, id: &str, labels: &BTreeMap<String, String>) {
         let log = EventLog::for_labels(labels, wharf_units::calendar::now_ns());
@@ -92,8 +74,7 @@ impl AutoRemove {
             .copied()
     }
 
-    /// Record the exit code of a container about to be removed, before it
-    /// goes, so that a waiter never finds it gone without its code.
+    /// Record the exit code of a removed container.
     fn exited(&self, id: &str, code: i32) {
         let mut codes = self.exit_codes.lock().unwrap_or_else(|p| p.into_inner());
         // Bounded: only the latest removals are still waited on.
@@ -241,8 +222,9 @@ pub fn started(engine: &dyn Engine, initial: &ContainerInfo) -> bool {
     })
 }
 
-/// After a start: remove an `AutoRemove` container once it exits, on a
-/// thread of its own.
+/// After a start: follow an `AutoRemove` container, on a thread of its own,
+/// until its monitor has removed it, and keep its last exit code. The
+/// removal and what a `restart` keeps are the monitor's alone.
 pub fn reap_when_exited(backend: &Backend, id: &str) {
     let Some(log) = backend.auto_remove.log_of(id) else {
         return;
@@ -250,31 +232,26 @@ pub fn reap_when_exited(backend: &Backend, id: &str) {
     let backend = backend.clone();
     let id = id.to_string();
     std::thread::spawn(move || {
+        let mut last_seen = None;
         let code = poll(|| match current(&backend.engine, &id) {
-            Ok(Some(info)) if info.state.is_running() => None,
-            Ok(Some(_)) if backend.auto_remove.is_restarting(&id) => None,
-            Ok(Some(info)) => Some(exit_code(&info).unwrap_or(0)),
-            Ok(None) | Err(_) => Some(recorded_exit_code(&backend, &id, &log).unwrap_or(0)),
+            Ok(Some(info)) => {
+                last_seen = exit_code(&info).or(last_seen);
+                None
+            }
+            Ok(None) | Err(_) => Some(
+                recorded_exit_code(&backend, &id, &log)
+                    .or(last_seen)
+                    .unwrap_or(0),
+            ),
         });
         backend.auto_remove.exited(&id, code);
-        if let Err(error) = backend
-            .engine
-            .remove_container_and_anonymous_volumes(&id, true)
-        {
-            // Its monitor may have removed it first: only a container still
-            // there is a failure to report.
-            let still_there = !matches!(current(&backend.engine, &id), Ok(None));
-            if still_there && !matches!(error, EngineError::NotFound { .. }) {
-                eprintln!("wharf system service: removing container {id} (AutoRemove): {error}");
-            }
-        }
         backend.auto_remove.removed(&id);
     });
 }
 
 /// The exit code of the container's last `die` event in `log`: all that is
 /// left of an `AutoRemove` container that its monitor removed as soon as it
-/// ended.
+/// ended (the last, after a restart).
 fn recorded_exit_code(backend: &Backend, id: &str, log: &EventLog) -> Option<i32> {
     let filter = wharf_engine::events::EventFilter {
         since_ns: Some(log.since_ns),

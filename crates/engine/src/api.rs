@@ -338,7 +338,7 @@ impl Engine for LinuxEngine {
 
     fn exec(&self, id: &str, spec: &ExecSpec) -> Result<i32> {
         let record = self.find(id)?;
-        self.exec_in(&record, spec, None)
+        self.exec_in(&record, spec, None, &|_| {})
     }
 
     fn logs(

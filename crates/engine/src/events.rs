@@ -13,6 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 use wharf_engine_api::{labels, EngineError};
 
@@ -130,6 +131,17 @@ pub fn read_events(
     filter: &EventFilter,
     sink: &mut dyn FnMut(ContainerEvent) -> bool,
 ) -> Result<(), EngineError> {
+    read_events_until(layout, project, filter, &|| false, sink)
+}
+
+/// [`read_events`], following until `stop` says so (asked between polls).
+fn read_events_until(
+    layout: &Layout,
+    project: &str,
+    filter: &EventFilter,
+    stop: &dyn Fn() -> bool,
+    sink: &mut dyn FnMut(ContainerEvent) -> bool,
+) -> Result<(), EngineError> {
     let path = log_path(layout, &safe_project(project));
     let in_window = |event: &ContainerEvent| {
         filter.since_ns.is_none_or(|s| event.time_ns >= s)
@@ -169,9 +181,10 @@ pub fn read_events(
         if !filter.follow {
             return Ok(());
         }
-        if filter
-            .until_ns
-            .is_some_and(|until| crate::store::now_nanos() > until)
+        if stop()
+            || filter
+                .until_ns
+                .is_some_and(|until| crate::store::now_nanos() > until)
         {
             return Ok(());
         }
@@ -212,16 +225,19 @@ fn projects_with_logs(dir: &Path) -> Result<Vec<String>, EngineError> {
     }
 }
 
-/// Follow `project`'s log on a thread of the scope, sending its events.
+/// Follow `project`'s log on a thread of the scope, sending its events,
+/// until `done` is set or the receiver is gone.
 fn follow_project<'scope, 'env>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
     layout: &'env Layout,
     filter: &'env EventFilter,
+    done: &'env std::sync::atomic::AtomicBool,
     project: String,
     sender: std::sync::mpsc::Sender<ContainerEvent>,
 ) {
     scope.spawn(move || {
-        read_events(layout, &project, filter, &mut |event| {
+        let stop = || done.load(std::sync::atomic::Ordering::Relaxed);
+        read_events_until(layout, &project, filter, &stop, &mut |event| {
             sender.send(event).is_ok()
         })
     });
@@ -231,10 +247,13 @@ fn follow_project<'scope, 'env>(
 /// `root` (the Engine API's host-wide `/events`): without follow, merged
 /// oldest first; following, each project's log on a thread of its own,
 /// passed on as they come, and the log of a project created later followed
-/// too as soon as it appears.
+/// too as soon as it appears. A follower ends when `sink` returns false,
+/// or when `still_wanted` (asked while no event comes) says the reader is
+/// gone; its threads end with it, within a poll.
 pub fn read_host_events(
     root: &Path,
     filter: &EventFilter,
+    still_wanted: &dyn Fn() -> bool,
     sink: &mut dyn FnMut(ContainerEvent) -> bool,
 ) -> Result<(), EngineError> {
     let layout = Layout {
@@ -269,15 +288,15 @@ pub fn read_host_events(
     let (sender, receiver) = std::sync::mpsc::channel();
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let layout = &layout;
+        let (layout, done) = (&layout, &done);
         let mut known: std::collections::HashSet<String> = projects.iter().cloned().collect();
         for project in projects {
-            follow_project(scope, layout, filter, project, sender.clone());
+            follow_project(scope, layout, filter, done, project, sender.clone());
         }
         // The scanner holds a sender until the client is gone or `until`
         // has passed, so the stream stays open for projects yet to come.
         let scanner_sender = sender.clone();
-        let (done, dir, late) = (&done, &dir, &late);
+        let (dir, late) = (&dir, &late);
         scope.spawn(move || {
             while !done.load(std::sync::atomic::Ordering::Relaxed)
                 && filter
@@ -287,14 +306,19 @@ pub fn read_host_events(
                 std::thread::sleep(NEW_PROJECTS_TICK);
                 for project in projects_with_logs(dir).unwrap_or_default() {
                     if known.insert(project.clone()) {
-                        follow_project(scope, layout, late, project, scanner_sender.clone());
+                        follow_project(scope, layout, late, done, project, scanner_sender.clone());
                     }
                 }
             }
         });
         drop(sender);
-        for event in receiver.iter() {
-            if !sink(event) {
+        loop {
+            let wanted = match receiver.recv_timeout(NEW_PROJECTS_TICK) {
+                Ok(event) => sink(event),
+                Err(RecvTimeoutError::Timeout) => still_wanted(),
+                Err(RecvTimeoutError::Disconnected) => false,
+            };
+            if !wanted {
                 break;
             }
         }

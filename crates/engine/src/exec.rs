@@ -12,15 +12,17 @@ impl LinuxEngine {
     /// Run a command in a running container connected to `stdio` (the Engine
     /// API's exec, whose caller relays it); returns its exit code. `spec.tty`
     /// is not used: a terminal comes as [`ExecStdio::Terminal`], its pair
-    /// from [`LinuxEngine::open_exec_terminal`].
+    /// from [`LinuxEngine::open_exec_terminal`]. `started` is told the
+    /// command's host pid once it runs.
     pub fn exec_with_stdio(
         &self,
         id_or_name: &str,
         spec: &ExecSpec,
         stdio: ExecStdio,
+        started: &dyn Fn(u32),
     ) -> Result<i32> {
         let record = self.find(id_or_name)?;
-        self.exec_in(&record, spec, Some(stdio))
+        self.exec_in(&record, spec, Some(stdio), started)
     }
 
     /// A pseudo-terminal pair in the devpts of a running container, for an
@@ -54,13 +56,15 @@ impl LinuxEngine {
         Ok((*pid, cgroup.clone()))
     }
 
-    /// Run `spec` in the container: with `stdio` given, connected to it;
-    /// else on the caller's stdio (or a terminal relayed to it with `tty`).
+    /// Run `spec` in the container: with `stdio` given, connected to it
+    /// (and `started` told the command's host pid); else on the caller's
+    /// stdio (or a terminal relayed to it with `tty`).
     pub(crate) fn exec_in(
         &self,
         record: &ContainerRecord,
         spec: &ExecSpec,
         stdio: Option<ExecStdio>,
+        started: &dyn Fn(u32),
     ) -> Result<i32> {
         let (pid, cgroup) = self.running_process(record)?;
         let mut env = record.env.clone();
@@ -103,7 +107,7 @@ impl LinuxEngine {
         let (command, user) = (&spec.command, user.as_deref());
         let code = match stdio {
             Some(stdio) => wharf_runtime::exec_with_stdio(
-                pid, &cgroup, command, &env, &cwd, user, &options, stdio,
+                pid, &cgroup, command, &env, &cwd, user, &options, stdio, started,
             ),
             None => wharf_runtime::exec_with(pid, &cgroup, command, &env, &cwd, user, &options),
         }
@@ -189,7 +193,7 @@ impl LinuxEngine {
             stdout: write_end.as_raw_fd(),
             stderr: write_end.as_raw_fd(),
         };
-        let code = self.exec_in(record, spec, Some(stdio));
+        let code = self.exec_in(record, spec, Some(stdio), &|_| {});
         drop(write_end);
         // A process the hook left in the background may hold the pipe open:
         // take what came so far rather than wait for it.

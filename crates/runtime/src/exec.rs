@@ -111,14 +111,14 @@ pub fn exec_with(
     if options.tty {
         let pty = crate::pty::Pty::open_in(pid)?;
         crate::pty::copy_window_size(0, pty.master.as_raw_fd());
-        run_exec_io(pid, cgroup, plan, ChildIo::RelayTerminal(pty))
+        run_exec_io(pid, cgroup, plan, ChildIo::RelayTerminal(pty), &|_| {})
     } else if let Some(output) = options.output {
         let stdio = ExecStdio::Fds {
             stdin: None,
             stdout: output,
             stderr: output,
         };
-        run_exec_io(pid, cgroup, plan, ChildIo::Given(stdio))
+        run_exec_io(pid, cgroup, plan, ChildIo::Given(stdio), &|_| {})
     } else {
         run_exec(pid, cgroup, plan)
     }
@@ -126,7 +126,9 @@ pub fn exec_with(
 
 /// [`exec_with`] with the command connected to `stdio` (`options.tty` and
 /// `options.output` are not used). The caller keeps the descriptors open
-/// until this returns, when the command has ended.
+/// until this returns, when the command has ended. `started` is told the
+/// command's host pid once it runs, so that the caller can signal it (the
+/// Engine API kills an exec whose client went away).
 #[allow(clippy::too_many_arguments)]
 pub fn exec_with_stdio(
     pid: u32,
@@ -137,9 +139,10 @@ pub fn exec_with_stdio(
     user: Option<&str>,
     options: &ExecOptions,
     stdio: ExecStdio,
+    started: &dyn Fn(u32),
 ) -> Result<i32, RuntimeError> {
     let plan = prepare(args, env, cwd, user, options)?;
-    run_exec_io(pid, cgroup, plan, ChildIo::Given(stdio))
+    run_exec_io(pid, cgroup, plan, ChildIo::Given(stdio), started)
 }
 
 fn prepare(
@@ -176,7 +179,14 @@ enum ChildIo {
 /// to holders of CAP_SYS_PTRACE in its user namespace. execve replaces the image and
 /// resets dumpability only once the host binary is no longer the process's exe.
 fn run_exec(pid: u32, cgroup: &CgroupHandle, plan: ExecPlan) -> Result<i32, RuntimeError> {
-    run_exec_io(pid, cgroup, plan, ChildIo::Inherit)
+    run_exec_io(pid, cgroup, plan, ChildIo::Inherit, &|_| {})
+}
+
+/// The host pid of `parent`'s first living child, from procfs.
+fn first_child(parent: u32) -> Option<u32> {
+    let path = format!("/proc/{parent}/task/{parent}/children");
+    let children = std::fs::read_to_string(path).ok()?;
+    children.split_whitespace().next()?.parse().ok()
 }
 
 fn run_exec_io(
@@ -184,6 +194,7 @@ fn run_exec_io(
     cgroup: &CgroupHandle,
     mut plan: ExecPlan,
     io: ChildIo,
+    started: &dyn Fn(u32),
 ) -> Result<i32, RuntimeError> {
     let (pty, given) = match io {
         ChildIo::Inherit => (None, None),
@@ -349,6 +360,11 @@ fn run_exec_io(
     let mut report = Vec::new();
     if let Err(e) = std::fs::File::from(err_r).read_to_end(&mut report) {
         return abort(RuntimeError::io("read the exec error pipe", "(pipe)", e));
+    }
+    // The error pipe's end means the helper has forked the command (and the
+    // command ran or failed): the helper's only child is the command.
+    if let Some(command) = first_child(helper.as_raw() as u32) {
+        started(command);
     }
     if let Some(master) = master {
         crate::pty::relay(master);
