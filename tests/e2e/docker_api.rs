@@ -193,10 +193,13 @@ fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
 
             let unknown = service.post_json(
                 "/v1.41/containers/create",
-                r#"{"Image": "busybox", "HostConfig": {"BlkioWeight": 300}}"#,
+                r#"{"Image": "busybox", "HostConfig": {"CpuRealtimeRuntime": 1000}}"#,
             );
             assert!(status_line(&unknown).contains(" 400 "), "{unknown}");
-            assert!(unknown.contains("HostConfig.BlkioWeight"), "{unknown}");
+            assert!(
+                unknown.contains("HostConfig.CpuRealtimeRuntime"),
+                "{unknown}"
+            );
 
             let huge = format!(
                 "{{\"Image\": \"busybox\", \"Labels\": {{\"a\": \"{}\"}}}}",

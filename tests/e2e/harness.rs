@@ -180,3 +180,19 @@ pub fn no_links_left() {
         "links left: {net_dev}"
     );
 }
+
+/// Whether the host takes a block I/O weight, as docker decides it: v2 with
+/// the io controller, v1 with CFQ's or BFQ's weight file.
+pub fn block_io_weight_supported() -> bool {
+    let root = Path::new("/sys/fs/cgroup");
+    match std::fs::read_to_string(root.join("cgroup.controllers")) {
+        Ok(controllers) => controllers.split_whitespace().any(|c| c == "io"),
+        Err(_) => ["blkio.weight", "blkio.bfq.weight"]
+            .iter()
+            .any(|f| root.join("blkio").join(f).exists()),
+    }
+}
+
+/// docker's warning for a block I/O weight the host cannot take.
+pub const WEIGHT_DISCARDED: &str =
+    "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.";
