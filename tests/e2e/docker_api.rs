@@ -75,7 +75,7 @@ fn the_docker_cli_runs_containers_through_the_socket() {
                     "busybox",
                     "sh",
                     "-c",
-                    "echo started; hostname > /tmp/name; exec sleep 300",
+                    "hostname > /tmp/name; echo started; exec sleep 300",
                 ])
                 .trim()
                 .to_string();
@@ -105,6 +105,7 @@ fn the_docker_cli_runs_containers_through_the_socket() {
                 d.ok(&["inspect", "-f", "{{.State.Status}}", "web"]),
                 "running\n"
             );
+            // `started` comes once /tmp/name is written, which `cp` reads.
             let logs = eventually("web's first line", Duration::from_secs(10), || {
                 let logs = d.ok(&["logs", "web"]);
                 (!logs.is_empty()).then_some(logs)

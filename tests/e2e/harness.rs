@@ -147,9 +147,15 @@ impl Sandbox {
     }
 }
 
-/// Poll `check` until it returns Some or `timeout` passes.
+/// The least time a wait gives its condition. A deadline here only tells a
+/// hang from a slow step, and on a loaded machine (the suite beside builds,
+/// an emulated guest) steps of milliseconds take seconds.
+pub const LEAST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Poll `check` until it returns Some or `timeout` (at least
+/// [`LEAST_DEADLINE`]) passes.
 pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + timeout.max(LEAST_DEADLINE);
     loop {
         if let Some(value) = check() {
             return value;

@@ -3,7 +3,7 @@
 //! system service` on a socket in the sandbox, and the pseudo-terminals that
 //! `-it` and `attach` need.
 
-use super::{eventually, Sandbox};
+use super::{eventually, Sandbox, LEAST_DEADLINE};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -223,8 +223,10 @@ pub fn text(seen: &Arc<Mutex<Vec<u8>>>) -> String {
     String::from_utf8_lossy(&seen.lock().unwrap()).into_owned()
 }
 
-/// Wait for `child` to exit, killing it after `timeout`.
+/// Wait for `child` to exit, killing it after `timeout` (at least
+/// [`LEAST_DEADLINE`]).
 pub fn wait_with_deadline(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let timeout = timeout.max(LEAST_DEADLINE);
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
