@@ -29,11 +29,7 @@ fn the_docker_cli_runs_containers_through_the_socket() {
         |s| {
             s.import_busybox();
             let service = Service::start(s, &["--timeout", "0"]);
-            let d = Docker {
-                cli,
-                service: &service,
-                dir: s.work.path(),
-            };
+            let d = service.docker(cli, s.work.path());
 
             let version = d.ok(&["version"]);
             assert!(version.contains("Client:"), "{version}");
@@ -300,11 +296,7 @@ fn docker_run_it_gives_a_shell_on_a_terminal() {
         |s| {
             s.import_busybox();
             let service = Service::start(s, &["--timeout", "0"]);
-            let d = Docker {
-                cli,
-                service: &service,
-                dir: s.work.path(),
-            };
+            let d = service.docker(cli, s.work.path());
             let (mut master, slave) = open_pty(24, 80);
             let mut child = d
                 .command(&["run", "-it", "--name", "shell", "busybox", "sh"])
