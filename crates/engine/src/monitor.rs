@@ -39,7 +39,7 @@ pub enum Mode {
 /// The first argument that makes the `wharf` binary a monitor.
 pub const MONITOR_ARG: &str = "__monitor";
 /// The monitor's flag for a container that gets its published ports through
-/// a handover (see [`crate::LinuxEngine::start`]) instead of binding them.
+/// a handover (see `LinuxEngine::start`) instead of binding them.
 pub const AWAIT_PORTS_ARG: &str = "--await-ports";
 
 /// The monitor's entry point: when `args` (the whole command line, program

@@ -366,7 +366,7 @@ impl FakeEngine {
         });
     }
 
-    /// Every call of `call` on `name` fails with [`injected`]`(message)`.
+    /// Every call of `call` on `name` fails with `injected(message)`.
     pub fn fail_on(&self, call: &str, name: &str, message: &str) {
         self.state().faults.push(FaultRule {
             call: call.to_string(),

@@ -76,8 +76,10 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub force: bool,
-    /// Provide filter values (e.g. "label=<key>=<value>")
-    #[arg(long = "filter")]
+    #[arg(
+        long = "filter",
+        help = "Provide filter values (e.g. \"label=<key>=<value>\")"
+    )]
     pub filters: Vec<String>,
 }
 
