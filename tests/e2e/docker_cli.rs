@@ -1022,6 +1022,13 @@ fn a_discarded_block_io_weight_is_warned_about_and_inspected_as_0() {
             assert!(out.status.success(), "{stderr}");
             assert_eq!(stderr.contains(&warning), discarded, "{stderr}");
             assert_eq!(api.ok(&["inspect", "-f", weight, "w2"]).trim(), stored);
+            // `update` discards it the same way, keeping what was stored.
+            let out = api.run(&["update", "--blkio-weight", "500", "w2"]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{out:?}");
+            assert_eq!(stdout.contains(WEIGHT_DISCARDED), discarded, "{stdout}");
+            let updated = if discarded { "0" } else { "500" };
+            assert_eq!(api.ok(&["inspect", "-f", weight, "w2"]).trim(), updated);
 
             let reply = service.post_json(
                 "/v1.41/containers/create?name=w3",
