@@ -257,6 +257,7 @@ pub fn reap_when_exited(backend: &Backend, id: &str) {
             Ok(None) | Err(_) => Some(recorded_exit_code(&backend, &id, &log).unwrap_or(0)),
         });
         backend.auto_remove.exited(&id, code);
+        backend.engine.wait_for_removal_holds(&id);
         if let Err(error) = backend
             .engine
             .remove_container_and_anonymous_volumes(&id, true)

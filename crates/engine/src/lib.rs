@@ -29,6 +29,7 @@ mod network;
 mod paths;
 mod ports;
 mod procfs;
+pub mod removal_hold;
 mod resources;
 mod security;
 mod spawn;

@@ -192,6 +192,11 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode, await_p
         // both its descriptors, the adopted one and our stdin.
         drop(_monitor_lock);
         let _ = release_stdin();
+        // A client still reading the output from the log keeps it.
+        crate::removal_hold::wait_for_holds(
+            &layout.container(id),
+            crate::removal_hold::HOLD_AT_MOST,
+        );
         let _ = remove_ended(layout, cgroup_fs_root, id);
     }
     code
