@@ -7,7 +7,9 @@
 //! key; a weight the host's schedulers cannot take is discarded with
 //! docker's warning, and the container runs.
 
-use crate::harness::{eventually, sandboxed, Sandbox};
+use crate::harness::{
+    block_io_weight_supported as weight_supported, eventually, sandboxed, Sandbox, WEIGHT_DISCARDED,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -50,22 +52,6 @@ impl LoopDevice {
 impl Drop for LoopDevice {
     fn drop(&mut self) {
         let _ = Command::new("losetup").arg("-d").arg(&self.0).status();
-    }
-}
-
-/// docker's warning for a weight the host cannot take.
-const WEIGHT_DISCARDED: &str =
-    "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.";
-
-/// Whether the host takes a block I/O weight, as docker decides it: v2 with
-/// the io controller, v1 with CFQ's or BFQ's weight file.
-fn weight_supported() -> bool {
-    let root = Path::new(ROOT);
-    match std::fs::read_to_string(root.join("cgroup.controllers")) {
-        Ok(controllers) => controllers.split_whitespace().any(|c| c == "io"),
-        Err(_) => ["blkio.weight", "blkio.bfq.weight"]
-            .iter()
-            .any(|f| root.join("blkio").join(f).exists()),
     }
 }
 
@@ -322,6 +308,37 @@ fn container_run_takes_docker_s_block_io_flags() {
             assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
             let warning = format!("WARNING: {WEIGHT_DISCARDED}\n");
             assert_eq!(stderr.contains(&warning), !weight_supported(), "{stderr}");
+
+            // A discarded weight is not stored: inspect shows docker's 0.
+            let out = s.wharf(
+                s.work.path(),
+                &[
+                    "container",
+                    "create",
+                    "--name",
+                    "weighted",
+                    "--blkio-weight",
+                    "300",
+                    "busybox:latest",
+                    "true",
+                ],
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert_eq!(stderr.contains(&warning), !weight_supported(), "{stderr}");
+            let shown = s.ok(
+                s.work.path(),
+                &[
+                    "container",
+                    "inspect",
+                    "-f",
+                    "{{.HostConfig.BlkioWeight}}",
+                    "weighted",
+                ],
+            );
+            let stored = if weight_supported() { "300" } else { "0" };
+            assert_eq!(shown.trim(), stored);
+            s.ok(s.work.path(), &["container", "rm", "weighted"]);
 
             let out = s.wharf(
                 s.work.path(),

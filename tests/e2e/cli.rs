@@ -13,6 +13,21 @@ fn one_service() -> String {
     format!("services:\n  app:\n    image: busybox\n    command: {LOOP}\n")
 }
 
+/// [`LOOP`] saying `trapped` once its TERM trap is set: until then a TERM
+/// to it (pid 1 of its namespace, which ignores signals it has no handler
+/// for) does nothing, and a stop waits out its timeout and kills it.
+const TRAPPING_LOOP: &str =
+    r#"["sh", "-c", "trap 'exit 0' TERM; echo trapped; while :; do sleep 1 & wait; done"]"#;
+
+/// Wait until `service`'s shell has set its TERM trap.
+fn wait_for_trap(s: &Sandbox, dir: &Path, service: &str) {
+    eventually("the service's TERM trap", Duration::from_secs(60), || {
+        s.ok(dir, &["logs", "--no-log-prefix", service])
+            .contains("trapped")
+            .then_some(())
+    });
+}
+
 fn now_secs() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -62,16 +77,20 @@ fn actions(lines: &[String]) -> Vec<String> {
 fn events_stream_and_replay_the_lifecycle() {
     sandboxed("cli::events_stream_and_replay_the_lifecycle", |s| {
         s.import_busybox();
-        let dir = s.project("ev", &one_service());
+        let yaml = format!("services:\n  app:\n    image: busybox\n    command: {TRAPPING_LOOP}\n");
+        let dir = s.project("ev", &yaml);
         let since = now_secs();
         let (mut events, lines) = spawn_lines(s, &dir, &["events", "--json", "--since", &since]);
         s.ok(&dir, &["up", "-d"]);
+        // The first stop's `die` must carry the trap's exit code, 0, not
+        // the 137 of a TERM sent before the trap was set.
+        wait_for_trap(s, &dir, "app");
         s.ok(&dir, &["stop", "app"]);
         s.ok(&dir, &["start", "app"]);
         s.ok(&dir, &["kill", "app"]);
         eventually(
             "the killed container to exit",
-            Duration::from_secs(10),
+            Duration::from_secs(60),
             || {
                 s.ok(&dir, &["ps", "-a", "--format", "json"])
                     .contains("\"exited\"")
@@ -83,7 +102,7 @@ fn events_stream_and_replay_the_lifecycle() {
             "create", "start", "die", "stop", "start", "kill", "die", "destroy",
         ];
         let mut seen = Vec::new();
-        let live = eventually("the live events", Duration::from_secs(20), || {
+        let live = eventually("the live events", Duration::from_secs(60), || {
             while let Ok(line) = lines.try_recv() {
                 seen.push(line);
             }

@@ -4,67 +4,16 @@
 //! has a connection open and ends when both are idle, and under socket
 //! activation the two passed sockets are told apart by name.
 
-use crate::docker_api::docker_cli;
-use crate::harness::{eventually, http_get, sandboxed, Sandbox};
+use crate::harness::docker::{api_socket, docker_cli, docker_cli_command, ping, Service};
+use crate::harness::{eventually, http_get, sandboxed};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const DASHBOARD: &str = "127.0.0.1:9324";
-
-/// Kills and reaps its process when dropped, so a failed assertion leaves
-/// nothing running in the sandbox.
-struct Running(Child);
-
-impl Running {
-    fn ended(&mut self) -> Option<ExitStatus> {
-        self.0.try_wait().unwrap()
-    }
-
-    fn wait_for_idle_exit(&mut self) -> ExitStatus {
-        eventually("the idle service to end", Duration::from_secs(10), || {
-            self.ended()
-        })
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_service(s: &Sandbox, socket: &Path, extra: &[&str]) -> Running {
-    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["system", "service"])
-        .args(extra)
-        .arg(format!("unix://{}", socket.display()))
-        .env("WHARF_ROOT", s.root.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting wharf system service");
-    Running(child)
-}
-
-/// `GET /_ping` on the API's socket; the whole response.
-fn ping(socket: &Path) -> Option<String> {
-    let mut stream = UnixStream::connect(socket).ok()?;
-    stream
-        .write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    (!text.is_empty()).then_some(text)
-}
-
-fn api_socket(s: &Sandbox) -> PathBuf {
-    s.work.path().join("run/docker.sock")
-}
 
 #[test]
 fn one_process_serves_the_api_and_the_dashboard_until_both_are_idle() {
@@ -73,7 +22,7 @@ fn one_process_serves_the_api_and_the_dashboard_until_both_are_idle() {
         |s| {
             let socket = api_socket(s);
             let mut service =
-                start_service(s, &socket, &["--timeout", "1", "--dashboard", DASHBOARD]);
+                Service::spawn(s, &socket, &["--timeout", "1", "--dashboard", DASHBOARD]);
             let metrics = eventually("the dashboard's metrics", Duration::from_secs(20), || {
                 http_get(DASHBOARD, "/metrics").filter(|r| r.starts_with("HTTP/1.1 200"))
             });
@@ -87,11 +36,8 @@ fn one_process_serves_the_api_and_the_dashboard_until_both_are_idle() {
             let pong = ping(&socket).expect("the API answers on its socket");
             assert!(pong.starts_with("HTTP/1.1 200"), "{pong}");
             if let Some(cli) = docker_cli() {
-                let out = Command::new(cli)
+                let out = docker_cli_command(&cli, &socket, s.work.path())
                     .args(["ps", "--all", "--format", "{{.Names}}"])
-                    .env("DOCKER_HOST", format!("unix://{}", socket.display()))
-                    .env("DOCKER_CONFIG", s.work.path().join(".docker"))
-                    .env_remove("DOCKER_CONTEXT")
                     .output()
                     .expect("running docker");
                 assert!(
@@ -160,7 +106,7 @@ fn the_dashboard_of_the_service_keeps_the_token_rules() {
             let token_file = s.work.path().join("token");
             std::fs::write(&token_file, "s3cret\n").unwrap();
             let token_arg = token_file.display().to_string();
-            let _service = start_service(
+            let _service = Service::spawn(
                 s,
                 &socket,
                 &[
@@ -218,7 +164,10 @@ fn socket_activation_passes_both_sockets_told_apart_by_name() {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("running systemd-socket-activate");
-            let mut service = Running(child);
+            let mut service = Service {
+                child,
+                socket: socket.clone(),
+            };
             // The first connection, to the dashboard, starts the service.
             let metrics = eventually("the activated dashboard", Duration::from_secs(20), || {
                 http_get(DASHBOARD, "/metrics").filter(|r| r.starts_with("HTTP/1.1 200"))

@@ -12,9 +12,25 @@
 use crate::harness::{http_get, sandboxed, Sandbox};
 use std::path::{Path, PathBuf};
 
+/// How the archive is made, for the failures that find none.
+const BUILD_IT: &str = "`bash scripts/make-devstack-images.sh target/debug/wharf` builds it and \
+     prints its path (scripts/test.sh runs it and sets WHARF_DEVSTACK_IMAGES; it needs the \
+     internet the first time, as the images install Debian packages)";
+
+/// The devstack images' archive: `WHARF_DEVSTACK_IMAGES`, else the newest
+/// in the cache directory. None found fails the test with what to run: the
+/// test suite's command always provides one.
 fn images_archive() -> PathBuf {
+    let is_archive =
+        |path: &Path| std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0);
     if let Some(path) = std::env::var_os("WHARF_DEVSTACK_IMAGES") {
-        return PathBuf::from(path);
+        let path = PathBuf::from(path);
+        assert!(
+            is_archive(&path),
+            "WHARF_DEVSTACK_IMAGES names {}, which is missing or empty: {BUILD_IT}",
+            path.display()
+        );
+        return path;
     }
     let cache =
         std::env::var_os("WHARF_DEV_CACHE").unwrap_or_else(|| "/var/cache/wharf-dev".into());
@@ -23,15 +39,17 @@ fn images_archive() -> PathBuf {
             .flatten()
             .filter(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                name.starts_with("devstack-images-") && name.ends_with(".tar")
+                name.starts_with("devstack-images-")
+                    && name.ends_with(".tar")
+                    && is_archive(&e.path())
             })
             .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
             .map(|e| e.path())
     });
     newest.unwrap_or_else(|| {
         panic!(
-            "no devstack image archive in {}: run `bash scripts/make-devstack-images.sh target/debug/wharf` \
-             (scripts/test.sh does) or set WHARF_DEVSTACK_IMAGES",
+            "the devstack image archive is missing: WHARF_DEVSTACK_IMAGES is not set and {} holds \
+             no devstack-images-*.tar (WHARF_DEV_CACHE chooses that directory): {BUILD_IT}",
             Path::new(&cache).display()
         )
     })

@@ -29,11 +29,7 @@ fn the_docker_cli_runs_containers_through_the_socket() {
         |s| {
             s.import_busybox();
             let service = Service::start(s, &["--timeout", "0"]);
-            let d = Docker {
-                cli,
-                service: &service,
-                dir: s.work.path(),
-            };
+            let d = service.docker(cli, s.work.path());
 
             let version = d.ok(&["version"]);
             assert!(version.contains("Client:"), "{version}");
@@ -75,7 +71,7 @@ fn the_docker_cli_runs_containers_through_the_socket() {
                     "busybox",
                     "sh",
                     "-c",
-                    "echo started; hostname > /tmp/name; exec sleep 300",
+                    "hostname > /tmp/name; echo started; exec sleep 300",
                 ])
                 .trim()
                 .to_string();
@@ -105,6 +101,7 @@ fn the_docker_cli_runs_containers_through_the_socket() {
                 d.ok(&["inspect", "-f", "{{.State.Status}}", "web"]),
                 "running\n"
             );
+            // `started` comes once /tmp/name is written, which `cp` reads.
             let logs = eventually("web's first line", Duration::from_secs(10), || {
                 let logs = d.ok(&["logs", "web"]);
                 (!logs.is_empty()).then_some(logs)
@@ -193,10 +190,13 @@ fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
 
             let unknown = service.post_json(
                 "/v1.41/containers/create",
-                r#"{"Image": "busybox", "HostConfig": {"BlkioWeight": 300}}"#,
+                r#"{"Image": "busybox", "HostConfig": {"CpuRealtimeRuntime": 1000}}"#,
             );
             assert!(status_line(&unknown).contains(" 400 "), "{unknown}");
-            assert!(unknown.contains("HostConfig.BlkioWeight"), "{unknown}");
+            assert!(
+                unknown.contains("HostConfig.CpuRealtimeRuntime"),
+                "{unknown}"
+            );
 
             let huge = format!(
                 "{{\"Image\": \"busybox\", \"Labels\": {{\"a\": \"{}\"}}}}",
@@ -296,11 +296,7 @@ fn docker_run_it_gives_a_shell_on_a_terminal() {
         |s| {
             s.import_busybox();
             let service = Service::start(s, &["--timeout", "0"]);
-            let d = Docker {
-                cli,
-                service: &service,
-                dir: s.work.path(),
-            };
+            let d = service.docker(cli, s.work.path());
             let (mut master, slave) = open_pty(24, 80);
             let mut child = d
                 .command(&["run", "-it", "--name", "shell", "busybox", "sh"])

@@ -4,7 +4,8 @@
 //! stdout and stderr kept apart, the size of a `docker run -it` container's
 //! terminal, and exec instances of a removed or stopped container.
 
-use crate::docker_api::{collect, docker_cli, status_line, Docker, Service};
+use crate::docker_api::status_line;
+use crate::harness::docker::{collect, docker_cli, Docker, Service};
 use crate::harness::{eventually, sandboxed};
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -99,11 +100,7 @@ fn docker_exec_it_gives_a_shell_on_a_terminal_of_the_clients_size() {
         |s| {
             s.import_busybox();
             let service = Service::start(s, &["--timeout", "0"]);
-            let d = Docker {
-                cli,
-                service: &service,
-                dir: s.work.path(),
-            };
+            let d = service.docker(cli, s.work.path());
             d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "300"]);
             let mut shell = OnTerminal::spawn(&d, &["exec", "-it", "box", "sh"], 24, 80);
             shell.type_until("echo typed-$((6*7))", "typed-42");
@@ -210,11 +207,7 @@ fn docker_exec_takes_piped_input_and_keeps_stdout_and_stderr_apart() {
         |s| {
             s.import_busybox();
             let service = Service::start(s, &["--timeout", "0"]);
-            let d = Docker {
-                cli,
-                service: &service,
-                dir: s.work.path(),
-            };
+            let d = service.docker(cli, s.work.path());
             d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "300"]);
             let fds_before = service.open_fds();
 
@@ -270,11 +263,7 @@ fn docker_run_it_follows_the_clients_terminal_size() {
         |s| {
             s.import_busybox();
             let service = Service::start(s, &["--timeout", "0"]);
-            let d = Docker {
-                cli,
-                service: &service,
-                dir: s.work.path(),
-            };
+            let d = service.docker(cli, s.work.path());
             let mut shell = OnTerminal::spawn(
                 &d,
                 &["run", "-it", "--name", "shell", "busybox", "sh"],
@@ -298,11 +287,7 @@ fn an_exec_of_a_removed_or_stopped_container_is_dockers_404_or_409() {
         |s| {
             s.import_busybox();
             let service = Service::start(s, &["--timeout", "0"]);
-            let d = Docker {
-                cli,
-                service: &service,
-                dir: s.work.path(),
-            };
+            let d = service.docker(cli, s.work.path());
             let create_exec = |container: &str| -> String {
                 let response = service.post_json(
                     &format!("/v1.41/containers/{container}/exec"),

@@ -9,7 +9,9 @@ use crate::harness::docker::{
     collect, docker, docker_cli, docker_command, docker_link, fails, ok, open_pty, stdio, Docker,
     Service,
 };
-use crate::harness::{eventually, http_get, sandboxed, Sandbox};
+use crate::harness::{
+    block_io_weight_supported, eventually, http_get, sandboxed, Sandbox, WEIGHT_DISCARDED,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -963,6 +965,90 @@ fn rm_takes_anonymous_volumes_and_restart_keeps_an_rm_container() {
                 Duration::from_secs(20),
                 || volume_names(s, &d).is_empty().then_some(()),
             );
+        },
+    );
+}
+
+/// A block I/O weight the host's schedulers cannot take is discarded as
+/// docker discards it: the warning, and `inspect` shows 0 — through the
+/// `docker` personality, docker's own CLI and the raw Engine API alike.
+#[test]
+fn a_discarded_block_io_weight_is_warned_about_and_inspected_as_0() {
+    sandboxed(
+        "docker_cli::a_discarded_block_io_weight_is_warned_about_and_inspected_as_0",
+        |s| {
+            s.import_busybox();
+            let d = docker_link(s);
+            let discarded = !block_io_weight_supported();
+            let stored = if discarded { "0" } else { "300" };
+            let warning = format!("WARNING: {WEIGHT_DISCARDED}");
+            let weight = "{{.HostConfig.BlkioWeight}}";
+
+            let out = docker(
+                s,
+                &d,
+                &[
+                    "create",
+                    "--name",
+                    "w1",
+                    "--blkio-weight",
+                    "300",
+                    "busybox",
+                    "true",
+                ],
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert_eq!(stderr.contains(&warning), discarded, "{stderr}");
+            assert_eq!(ok(s, &d, &["inspect", "-f", weight, "w1"]).trim(), stored);
+
+            let Some(cli) = docker_cli() else { return };
+            let service = Service::start(s, &["--timeout", "0"]);
+            let api = Docker {
+                cli,
+                service: &service,
+                dir: s.work.path(),
+            };
+            let out = api.run(&[
+                "create",
+                "--name",
+                "w2",
+                "--blkio-weight",
+                "300",
+                "busybox",
+                "true",
+            ]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert_eq!(stderr.contains(&warning), discarded, "{stderr}");
+            assert_eq!(api.ok(&["inspect", "-f", weight, "w2"]).trim(), stored);
+            // `update` discards it the same way, keeping what was stored.
+            let out = api.run(&["update", "--blkio-weight", "500", "w2"]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{out:?}");
+            assert_eq!(stdout.contains(WEIGHT_DISCARDED), discarded, "{stdout}");
+            let updated = if discarded { "0" } else { "500" };
+            assert_eq!(api.ok(&["inspect", "-f", weight, "w2"]).trim(), updated);
+
+            let reply = service.post_json(
+                "/v1.41/containers/create?name=w3",
+                r#"{"Image": "busybox", "HostConfig": {"BlkioWeight": 300}}"#,
+            );
+            assert!(reply.starts_with("HTTP/1.1 201 "), "{reply}");
+            assert_eq!(reply.contains(WEIGHT_DISCARDED), discarded, "{reply}");
+            let reply = service.post_json(
+                "/v1.41/containers/create?name=w4",
+                r#"{"Image": "busybox", "HostConfig": {"BlkioWeight": 5}}"#,
+            );
+            assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
+            assert!(
+                reply.contains("HostConfig.BlkioWeight") && reply.contains("10 to 1000"),
+                "{reply}"
+            );
+            let names = ok(s, &d, &["ps", "-a", "--format", "{{.Names}}"]);
+            let mut names: Vec<&str> = names.lines().collect();
+            names.sort();
+            assert_eq!(names, ["w1", "w2", "w3"]);
         },
     );
 }

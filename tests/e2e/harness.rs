@@ -147,9 +147,15 @@ impl Sandbox {
     }
 }
 
-/// Poll `check` until it returns Some or `timeout` passes.
+/// The least time a wait gives its condition. A deadline here only tells a
+/// hang from a slow step, and on a loaded machine (the suite beside builds,
+/// an emulated guest) steps of milliseconds take seconds.
+pub const LEAST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Poll `check` until it returns Some or `timeout` (at least
+/// [`LEAST_DEADLINE`]) passes.
 pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + timeout.max(LEAST_DEADLINE);
     loop {
         if let Some(value) = check() {
             return value;
@@ -180,3 +186,19 @@ pub fn no_links_left() {
         "links left: {net_dev}"
     );
 }
+
+/// Whether the host takes a block I/O weight, as docker decides it: v2 with
+/// the io controller, v1 with CFQ's or BFQ's weight file.
+pub fn block_io_weight_supported() -> bool {
+    let root = Path::new("/sys/fs/cgroup");
+    match std::fs::read_to_string(root.join("cgroup.controllers")) {
+        Ok(controllers) => controllers.split_whitespace().any(|c| c == "io"),
+        Err(_) => ["blkio.weight", "blkio.bfq.weight"]
+            .iter()
+            .any(|f| root.join("blkio").join(f).exists()),
+    }
+}
+
+/// docker's warning for a block I/O weight the host cannot take.
+pub const WEIGHT_DISCARDED: &str =
+    "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.";

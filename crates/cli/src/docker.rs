@@ -158,7 +158,7 @@ fn global(root: PathBuf) -> GlobalOptions {
     }
 }
 
-/// Run docker's command line `args` (argv[0] included); the process's exit code.
+/// Run docker's command line `args` (`argv[0]` included); the process's exit code.
 pub fn main(args: Vec<OsString>) -> u8 {
     let cli = match DockerCli::try_parse_from(&args) {
         Ok(cli) => cli,

@@ -241,8 +241,9 @@ fn idle_connections_are_bounded_and_released() {
         .map(|_| TcpStream::connect(addr).unwrap())
         .collect();
     // Each idle connection holds its slot until the read timeout, so the
-    // next one is turned away at once.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // next one is turned away at once; the deadline only tells a hang from
+    // a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, _, _) = get(addr, "/metrics", "");
         if status == 503 {

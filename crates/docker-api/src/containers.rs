@@ -336,12 +336,13 @@ fn update(backend: &Backend, mut request: Request) -> Result<Reply, ApiError> {
         None,
         &json!({ "Image": "-", "HostConfig": Value::Object(host) }),
     )?;
-    let update = wharf_engine::ResourceUpdate {
+    let mut update = wharf_engine::ResourceUpdate {
         resources: body.host_config.resources.clone(),
         restart: restart.map(|_| body.host_config.restart_policy.clone()),
     };
+    let warnings =
+        wharf_app::docker::discard_unsupported_limits(&backend.engine, &mut update.resources);
     backend.engine.update_container(&id, &update)?;
-    let warnings = backend.engine.discarded_limits(&update.resources);
     Ok(Reply::ok(json!({ "Warnings": warnings })))
 }
 

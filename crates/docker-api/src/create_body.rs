@@ -358,6 +358,15 @@ fn read_host_config(host: &Map<String, Value>, body: &mut CreateBody) -> Result<
             "CpusetCpus" => {
                 h.resources.cpuset_cpus = string(path, value)?.filter(|s| !s.is_empty())
             }
+            // Taken as the CLI's --blkio-weight: a host without an I/O
+            // scheduler that takes it discards it with docker's warning.
+            "BlkioWeight" => {
+                h.resources.blkio_weight = integer(path, value)?
+                    .map(flags::blkio_weight)
+                    .transpose()
+                    .map_err(|e| flag_error(path, e))?
+                    .filter(|w| *w != 0)
+            }
             "PidsLimit" => {
                 h.resources.pids_limit = integer(path, value)?.filter(|n| *n > 0).map(|n| n as u64)
             }
@@ -601,15 +610,42 @@ mod tests {
     }
 
     #[test]
+    fn a_block_io_weight_is_read_as_the_flag_reads_it() {
+        let body = parse(
+            None,
+            &json!({"Image": "busybox", "HostConfig": {"BlkioWeight": 300}}),
+        )
+        .unwrap();
+        assert_eq!(body.host_config.resources.blkio_weight, Some(300));
+        let body = parse(
+            None,
+            &json!({"Image": "busybox", "HostConfig": {"BlkioWeight": 0}}),
+        )
+        .unwrap();
+        assert_eq!(body.host_config.resources.blkio_weight, None);
+        let error = parse(
+            None,
+            &json!({"Image": "busybox", "HostConfig": {"BlkioWeight": 5}}),
+        )
+        .unwrap_err();
+        assert_eq!(error.status(), 400);
+        let message = error.to_string();
+        assert!(
+            message.contains("HostConfig.BlkioWeight") && message.contains("10 to 1000"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn a_field_wharf_cannot_honour_is_named() {
         let error = parse(
             None,
-            &json!({"Image": "busybox", "HostConfig": {"BlkioWeight": 300}}),
+            &json!({"Image": "busybox", "HostConfig": {"CpuRealtimeRuntime": 1000}}),
         )
         .unwrap_err();
         assert_eq!(error.status(), 400);
         assert!(
-            error.to_string().contains("HostConfig.BlkioWeight"),
+            error.to_string().contains("HostConfig.CpuRealtimeRuntime"),
             "{error}"
         );
         let error = parse(None, &json!({"Image": "busybox", "Bogus": 1})).unwrap_err();

@@ -93,10 +93,19 @@ pub fn attach(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
         ));
     }
     let attached_at = wharf_units::calendar::now_ns();
+    // Taken now, before the client starts the container: a `--rm`
+    // container that ends before this reader comes is kept until it has
+    // read the output.
+    let removal_hold = details
+        .spec
+        .auto_remove
+        .then(|| backend.engine.hold_removal(&initial.id).ok())
+        .flatten();
     let backend = backend.clone();
     Ok(Reply::Hijack {
         content_type: content_type(tty),
         task: Box::new(move |socket| {
+            let _removal_hold = removal_hold;
             if !wait::started(&backend.engine, &initial) {
                 let _ = socket.shutdown(Shutdown::Both);
                 return;

@@ -137,13 +137,15 @@ impl Engine for LinuxEngine {
         let state = self.live_state(&record.id)?;
         match state.state {
             ContainerState::Running { pid, paused, .. } => {
-                wharf_runtime::send_signal(pid, signal).map_err(runtime_err)?;
+                // Recorded before the signal: the monitor writes `die` as
+                // soon as the process ends, and `kill` must come first.
                 events::record(
                     &self.layout,
                     &record,
                     "kill",
                     &[("signal", signal.to_string())],
                 );
+                wharf_runtime::send_signal(pid, signal).map_err(runtime_err)?;
                 // Thawed to act on it, as docker does.
                 match (paused, &state.cgroup) {
                     (true, Some(cgroup)) => cgroup.thaw().map_err(runtime_err),

@@ -1,7 +1,8 @@
-//! wharf-engine: the Linux [`Engine`]. It keeps state under the wharf root,
-//! serializes changes with file locks, and wires the image store, the runtime
-//! and the network together. There is no daemon: each running container has a
-//! monitor process (see [`monitor`]) and every CLI call reads the state anew.
+//! wharf-engine: the Linux [`Engine`](wharf_engine_api::Engine). It keeps
+//! state under the wharf root, serializes changes with file locks, and wires
+//! the image store, the runtime and the network together. There is no
+//! daemon: each running container has a monitor process (see [`monitor`])
+//! and every CLI call reads the state anew.
 
 mod api;
 pub mod attach;
@@ -28,6 +29,7 @@ mod network;
 mod paths;
 mod ports;
 mod procfs;
+pub mod removal_hold;
 mod resources;
 mod security;
 mod spawn;

@@ -39,7 +39,7 @@ pub enum Mode {
 /// The first argument that makes the `wharf` binary a monitor.
 pub const MONITOR_ARG: &str = "__monitor";
 /// The monitor's flag for a container that gets its published ports through
-/// a handover (see [`crate::LinuxEngine::start`]) instead of binding them.
+/// a handover (see `LinuxEngine::start`) instead of binding them.
 pub const AWAIT_PORTS_ARG: &str = "--await-ports";
 
 /// The monitor's entry point: when `args` (the whole command line, program
@@ -192,6 +192,11 @@ pub fn run(layout: &Layout, cgroup_fs_root: &Path, id: &str, mode: Mode, await_p
         // both its descriptors, the adopted one and our stdin.
         drop(_monitor_lock);
         let _ = release_stdin();
+        // A client still reading the output from the log keeps it.
+        crate::removal_hold::wait_for_holds(
+            &layout.container(id),
+            crate::removal_hold::HOLD_AT_MOST,
+        );
         let _ = remove_ended(layout, cgroup_fs_root, id);
     }
     code

@@ -84,7 +84,7 @@ pub(crate) fn host_memory() -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// Field 22 of /proc/<pid>/stat: when the process started, in clock ticks.
+/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks.
 pub fn process_start_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses; fields follow the last ')'.

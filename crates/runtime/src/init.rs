@@ -61,7 +61,7 @@ impl InitPlan {
     }
 }
 
-/// Fields 48 and 49 of /proc/<pid>/stat (where argv starts and ends), when
+/// Fields 48 and 49 of `/proc/<pid>/stat` (where argv starts and ends), when
 /// present and sensible.
 fn argv_area(stat: &str) -> Option<(usize, usize)> {
     let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();

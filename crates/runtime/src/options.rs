@@ -24,7 +24,7 @@ pub struct Ulimit {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessOptions {
     pub ulimits: Vec<Ulimit>,
-    /// Written to /proc/<pid>/oom_score_adj by the parent before the release.
+    /// Written to `/proc/<pid>/oom_score_adj` by the parent before the release.
     pub oom_score_adj: Option<i32>,
     /// Namespaced sysctls only (see [`check_sysctl`]), e.g. `net.core.somaxconn`.
     pub sysctls: Vec<(String, String)>,

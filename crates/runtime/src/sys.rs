@@ -188,7 +188,7 @@ pub(crate) fn cloexec_from(first: u32) -> Result<(), i32> {
 }
 
 /// Make the calling process non-dumpable (PR_SET_DUMPABLE 0): other processes of the
-/// same user without CAP_SYS_PTRACE can no longer open its /proc/<pid>/ files, among
+/// same user without CAP_SYS_PTRACE can no longer open its `/proc/<pid>/` files, among
 /// them `exe`. Kept across fork, reset by execve.
 pub(crate) fn set_non_dumpable() {
     // SAFETY: prctl(PR_SET_DUMPABLE) takes integers only.

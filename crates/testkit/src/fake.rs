@@ -10,8 +10,8 @@ use std::time::Duration;
 use wharf_engine_api::{
     ContainerInfo, ContainerSpec, ContainerState, CopyToOptions, Engine, EngineError, ExecSpec,
     Health, ImageInfo, LockGuard, LogLine, LogOptions, MountKind, NetworkAttachment, NetworkInfo,
-    NetworkMode, NetworkSpec, PathStat, PublishedPort, Result, StatsSample, VolumeEngine,
-    VolumeInfo, VolumeSpec, VolumeUser,
+    NetworkMode, NetworkSpec, PathStat, PublishedPort, Resources, Result, StatsSample,
+    VolumeEngine, VolumeInfo, VolumeSpec, VolumeUser,
 };
 
 /// 64 hex characters derived from `n` (deterministic, well mixed, so id
@@ -102,6 +102,9 @@ struct State {
     files: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     /// Health verdicts that containers get when they start, by name.
     health_on_start: BTreeMap<String, Health>,
+    /// Whether the host is made to take no block I/O weight (docker's
+    /// warnings from `discarded_limits`).
+    block_io_weight_unsupported: bool,
 }
 
 impl State {
@@ -338,6 +341,12 @@ impl FakeEngine {
         self.state().exec_code = code;
     }
 
+    /// Make the host take block I/O weights or not: without, weights are
+    /// discarded with docker's warnings.
+    pub fn set_block_io_weight_supported(&self, supported: bool) {
+        self.state().block_io_weight_unsupported = !supported;
+    }
+
     /// Make every container and network call (create/start/stop/remove)
     /// sleep this long, so overlapping calls can be observed.
     pub fn set_delay(&self, delay: Duration) {
@@ -357,7 +366,7 @@ impl FakeEngine {
         });
     }
 
-    /// Every call of `call` on `name` fails with [`injected`]`(message)`.
+    /// Every call of `call` on `name` fails with `injected(message)`.
     pub fn fail_on(&self, call: &str, name: &str, message: &str) {
         self.state().faults.push(FaultRule {
             call: call.to_string(),
@@ -741,6 +750,20 @@ impl VolumeEngine for FakeEngine {
 }
 
 impl Engine for FakeEngine {
+    fn discarded_limits(&self, resources: &Resources) -> Vec<String> {
+        if !self.state().block_io_weight_unsupported {
+            return Vec::new();
+        }
+        let mut warnings = Vec::new();
+        if resources.blkio_weight.is_some_and(|w| w != 0) {
+            warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".to_string());
+        }
+        if !resources.blkio_weight_device.is_empty() {
+            warnings.push("Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.".to_string());
+        }
+        warnings
+    }
+
     fn lock_project(&self, project: &str) -> Result<LockGuard> {
         Self::record(&mut self.state(), "lock_project", project)?;
         let mut held = self

@@ -131,9 +131,10 @@ fn remove_below(dir: &Path, leftovers: &mut Vec<PathBuf>) {
     }
 }
 
-/// Kill what is in the cgroup, then rmdir it, retrying while the kernel reaps.
+/// Kill what is in the cgroup, then rmdir it, retrying while the kernel reaps
+/// (which takes seconds on a loaded machine).
 fn remove_cgroup_dir(dir: &Path) -> std::io::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
             for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {

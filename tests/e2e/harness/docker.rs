@@ -3,7 +3,7 @@
 //! system service` on a socket in the sandbox, and the pseudo-terminals that
 //! `-it` and `attach` need.
 
-use super::{eventually, Sandbox};
+use super::{eventually, Sandbox, LEAST_DEADLINE};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -79,6 +79,11 @@ pub fn docker_cli() -> Option<PathBuf> {
     None
 }
 
+/// Where the sandbox's `wharf system service` listens.
+pub fn api_socket(s: &Sandbox) -> PathBuf {
+    s.work.path().join("run/docker.sock")
+}
+
 /// `wharf system service` on a socket in the sandbox; ended when dropped.
 pub struct Service {
     pub child: Child,
@@ -86,30 +91,57 @@ pub struct Service {
 }
 
 impl Service {
+    /// Started on [`api_socket`] with `extra` arguments; returns once the
+    /// socket takes connections.
     pub fn start(s: &Sandbox, extra: &[&str]) -> Service {
-        let socket = s.work.path().join("run/docker.sock");
-        let uri = format!("unix://{}", socket.display());
-        let mut args = vec!["system", "service"];
-        args.extend_from_slice(extra);
-        args.push(&uri);
+        let service = Service::spawn(s, &api_socket(s), extra);
+        eventually("the API socket", Duration::from_secs(10), || {
+            UnixStream::connect(&service.socket).ok()
+        });
+        service
+    }
+
+    /// Started on `socket` with `extra` arguments, not waited for.
+    pub fn spawn(s: &Sandbox, socket: &Path, extra: &[&str]) -> Service {
         let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .args(&args)
+            .args(["system", "service"])
+            .args(extra)
+            .arg(format!("unix://{}", socket.display()))
             .env("WHARF_ROOT", s.root.path())
             .stdout(Stdio::null())
             .spawn()
             .expect("starting wharf system service");
-        eventually("the API socket", Duration::from_secs(10), || {
-            UnixStream::connect(&socket).ok()
-        });
-        Service { child, socket }
+        Service {
+            child,
+            socket: socket.to_path_buf(),
+        }
+    }
+
+    /// The docker CLI `cli` on this service, run in `dir`.
+    pub fn docker<'a>(&'a self, cli: PathBuf, dir: &'a Path) -> Docker<'a> {
+        Docker {
+            cli,
+            service: self,
+            dir,
+        }
+    }
+
+    /// Its exit status, once it has ended.
+    pub fn ended(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// Wait for it to end on its own (its idle timeout).
+    pub fn wait_for_idle_exit(&mut self) -> ExitStatus {
+        eventually("the idle service to end", Duration::from_secs(10), || {
+            self.ended()
+        })
     }
 
     /// A raw HTTP/1.1 exchange; the whole response as text.
     pub fn raw(&self, request: &[u8]) -> String {
         let mut stream = UnixStream::connect(&self.socket).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
+        stream.set_read_timeout(Some(LEAST_DEADLINE)).unwrap();
         // A server that refuses a body answers before reading it all.
         let _ = stream.write_all(request);
         let mut response = Vec::new();
@@ -149,18 +181,33 @@ pub struct Docker<'a> {
     pub dir: &'a Path,
 }
 
+/// The docker CLI `cli` in `dir`, its daemon the API on `socket`, its
+/// configuration in `dir` (none of the host's is read).
+pub fn docker_cli_command(cli: &Path, socket: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(cli);
+    command
+        .current_dir(dir)
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .env("DOCKER_CONFIG", dir.join(".docker"))
+        .env_remove("DOCKER_CONTEXT");
+    command
+}
+
+/// `GET /_ping` on the API's `socket`; the whole response.
+pub fn ping(socket: &Path) -> Option<String> {
+    let mut stream = UnixStream::connect(socket).ok()?;
+    stream
+        .write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    (!text.is_empty()).then_some(text)
+}
+
 impl Docker<'_> {
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.cli);
-        command
-            .args(args)
-            .current_dir(self.dir)
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}", self.service.socket.display()),
-            )
-            .env("DOCKER_CONFIG", self.dir.join(".docker"))
-            .env_remove("DOCKER_CONTEXT");
+        let mut command = docker_cli_command(&self.cli, &self.service.socket, self.dir);
+        command.args(args);
         command
     }
 
@@ -223,8 +270,10 @@ pub fn text(seen: &Arc<Mutex<Vec<u8>>>) -> String {
     String::from_utf8_lossy(&seen.lock().unwrap()).into_owned()
 }
 
-/// Wait for `child` to exit, killing it after `timeout`.
+/// Wait for `child` to exit, killing it after `timeout` (at least
+/// [`LEAST_DEADLINE`]).
 pub fn wait_with_deadline(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let timeout = timeout.max(LEAST_DEADLINE);
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().unwrap() {

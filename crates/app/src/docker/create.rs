@@ -64,8 +64,10 @@ pub fn spec(engine: &dyn Engine, body: &CreateBody) -> Result<ContainerSpec, App
 }
 
 /// Create the container `body` describes; it is not started.
+/// Limits the host cannot take are discarded first, with docker's warnings.
 pub fn create(engine: &dyn Engine, body: &CreateBody) -> Result<Created, AppError> {
-    let spec = spec(engine, body)?;
+    let mut spec = spec(engine, body)?;
+    let warnings = super::discard_unsupported_limits(engine, &mut spec.resources);
     if spec.networks.iter().any(|n| n.network == DEFAULT_NETWORK) {
         super::bridge::ensure(engine)?;
     }
@@ -81,7 +83,7 @@ pub fn create(engine: &dyn Engine, body: &CreateBody) -> Result<Created, AppErro
         .map_err(|e| AppError::engine(context(), e))?;
     Ok(Created {
         id,
-        warnings: engine.discarded_limits(&spec.resources),
+        warnings,
         name: spec.name,
     })
 }
@@ -137,6 +139,24 @@ mod tests {
             networks.iter().filter(|n| n.name == "bridge").count(),
             1,
             "{networks:?}"
+        );
+    }
+
+    #[test]
+    fn a_weight_the_host_cannot_take_is_warned_about_and_not_stored() {
+        let engine = FakeEngine::new();
+        engine.add_image("busybox");
+        engine.set_block_io_weight_supported(false);
+        let mut b = body(Some("weighted"));
+        b.host_config.resources.blkio_weight = Some(300);
+        let created = create(&engine, &b).unwrap();
+        assert_eq!(
+            created.warnings,
+            ["Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."]
+        );
+        assert_eq!(
+            engine.spec("weighted").unwrap().resources.blkio_weight,
+            None
         );
     }
 

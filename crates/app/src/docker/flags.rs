@@ -311,6 +311,21 @@ impl LimitFlags<'_> {
     }
 }
 
+/// `--blkio-weight 300` (`HostConfig.BlkioWeight`): a relative weight of
+/// 10 to 1000, or 0 for the default.
+pub fn blkio_weight(weight: i64) -> Result<u16, FlagError> {
+    u16::try_from(weight)
+        .ok()
+        .filter(|w| *w == 0 || (10..=1000).contains(w))
+        .ok_or_else(|| {
+            bad(
+                "--blkio-weight",
+                &weight.to_string(),
+                "the weight is a number from 10 to 1000, or 0 for the default",
+            )
+        })
+}
+
 /// `--blkio-weight-device /dev/sda:200`: a device path and a weight of 10
 /// to 1000 (0 lifts it).
 pub fn weight_device(text: &str) -> Result<WeightDevice, FlagError> {
@@ -606,6 +621,15 @@ mod tests {
                 .rate,
             100
         );
+        assert_eq!(blkio_weight(300), Ok(300));
+        assert_eq!(blkio_weight(0), Ok(0));
+        for out_of_range in [5, 1001, -1, 70000] {
+            let err = blkio_weight(out_of_range).unwrap_err().to_string();
+            assert!(
+                err.contains("--blkio-weight") && err.contains("10 to 1000"),
+                "{err}"
+            );
+        }
         assert_eq!(weight_device("/dev/sda:200").unwrap().weight, 200);
         let err = weight_device("/dev/sda:5").unwrap_err().to_string();
         assert!(

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use wharf_engine::ContainerDetails;
 use wharf_engine_api::{
-    ContainerInfo, ContainerState, LogDriver, MountKind, NetworkMode, RestartPolicy,
+    ContainerInfo, ContainerState, LogDriver, MountKind, NetworkMode, RestartPolicy, ThrottleDevice,
 };
 use wharf_image::oci::format_rfc3339;
 
@@ -185,6 +185,12 @@ fn host_config(details: &ContainerDetails) -> Value {
         "CpuPeriod": r.cpu_period.unwrap_or(0),
         "CpusetCpus": r.cpuset_cpus.clone().unwrap_or_default(),
         "PidsLimit": r.pids_limit,
+        "BlkioWeight": r.blkio_weight.unwrap_or(0),
+        "BlkioWeightDevice": r.blkio_weight_device.iter().map(|d| json!({"Path": d.path, "Weight": d.weight})).collect::<Vec<_>>(),
+        "BlkioDeviceReadBps": throttle_devices(&r.blkio_device_read_bps),
+        "BlkioDeviceWriteBps": throttle_devices(&r.blkio_device_write_bps),
+        "BlkioDeviceReadIOps": throttle_devices(&r.blkio_device_read_iops),
+        "BlkioDeviceWriteIOps": throttle_devices(&r.blkio_device_write_iops),
         "Ulimits": spec.ulimits.iter().map(|(name, u)| json!({"Name": name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
         "Devices": spec.security.devices.iter().map(|d| json!({"PathOnHost": d.host_path, "PathInContainer": d.container_path, "CgroupPermissions": d.permissions})).collect::<Vec<_>>(),
         "Init": spec.init,
@@ -193,6 +199,14 @@ fn host_config(details: &ContainerDetails) -> Value {
         "Tmpfs": tmpfs,
         "AutoRemove": details.spec.auto_remove,
     })
+}
+
+/// docker's `ThrottleDevice` list: `[{"Path": "/dev/sda", "Rate": 1048576}]`.
+fn throttle_devices(devices: &[ThrottleDevice]) -> Vec<Value> {
+    devices
+        .iter()
+        .map(|d| json!({"Path": d.path, "Rate": d.rate}))
+        .collect()
 }
 
 fn mounts(details: &ContainerDetails) -> Value {

@@ -11,6 +11,7 @@
 pub mod body;
 pub mod bridge;
 pub mod create;
+pub mod discard;
 pub mod flags;
 pub mod inspect;
 pub mod list;
@@ -19,3 +20,4 @@ pub mod system;
 
 pub use body::{CreateBody, HostConfig};
 pub use create::{create, Created};
+pub use discard::discard_unsupported_limits;

@@ -18,7 +18,7 @@ use wharf_image::Reference;
 
 #[derive(Args, Debug)]
 pub struct ImagePullArgs {
-    /// Image to pull (NAME[:TAG|@DIGEST])
+    #[arg(help = "Image to pull (NAME[:TAG|@DIGEST])")]
     pub name: String,
     /// Set platform if server is multi-platform capable (os/arch[/variant])
     #[arg(long)]

@@ -10,7 +10,7 @@ use wharf_app::{AppError, LocalImages};
 
 #[derive(Args, Debug)]
 pub struct ImagePushArgs {
-    /// Image to push (NAME[:TAG])
+    #[arg(help = "Image to push (NAME[:TAG])")]
     pub name: String,
     /// Suppress verbose output
     #[arg(short = 'q', long)]

@@ -52,8 +52,12 @@ pub struct RunArgs {
     /// Add or override a label
     #[arg(short = 'l', long = "label", value_name = "KEY=VAL")]
     pub labels: Vec<String>,
-    /// Bind mount a volume (SRC:DST[:ro], VOLUME:DST or DST)
-    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:MODE]")]
+    #[arg(
+        short = 'v',
+        long = "volume",
+        value_name = "SRC:DST[:MODE]",
+        help = "Bind mount a volume (SRC:DST[:ro], VOLUME:DST or DST)"
+    )]
     pub volumes: Vec<String>,
     /// Disable pseudo-TTY allocation (default: auto-detected)
     #[arg(short = 'T', long = "no-TTY")]

@@ -12,7 +12,7 @@
 //!   directory.
 //!
 //! - [`mounts`]: `RUN --mount` (cache, bind, tmpfs, secret); [`remote`]: `ADD` of
-//!   URLs; [`inputs`]: the digest of a service's build inputs that `up` compares.
+//!   URLs; `inputs`: the digest of a service's build inputs that `up` compares.
 //!
 //! Cache key of a step: sha256 of the previous step's key (the base image id at
 //! `FROM`), the instruction as written (flags, heredocs), the build arguments in

@@ -46,7 +46,7 @@ pub struct CommitArgs {
     pub pause: bool,
     /// Container name or id
     pub container: String,
-    /// Name and tag of the new image (REPOSITORY[:TAG])
+    #[arg(help = "Name and tag of the new image (REPOSITORY[:TAG])")]
     pub reference: Option<String>,
 }
 

@@ -76,8 +76,10 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub force: bool,
-    /// Provide filter values (e.g. "label=<key>=<value>")
-    #[arg(long = "filter")]
+    #[arg(
+        long = "filter",
+        help = "Provide filter values (e.g. \"label=<key>=<value>\")"
+    )]
     pub filters: Vec<String>,
 }
 
@@ -290,11 +292,12 @@ pub fn update(global: &GlobalOptions, args: UpdateArgs) -> Result<i32> {
     };
     update.restart = args.restart.as_deref().map(flags::restart).transpose()?;
     let engine = global.engine()?;
+    let discarded = wharf_app::docker::discard_unsupported_limits(&engine, &mut update.resources);
     // docker prints the daemon's warnings after the names, on stdout.
     let mut warnings = Vec::new();
     let outcome = each(&args.containers, |c| {
         engine.update_container(c, &update)?;
-        warnings.extend(engine.discarded_limits(&update.resources));
+        warnings.extend(discarded.iter().cloned());
         Ok(())
     });
     if !warnings.is_empty() {

@@ -50,13 +50,10 @@ impl LimitArgs {
         resources.cpu_shares = self.cpu_shares;
         resources.cpuset_cpus = self.cpuset_cpus.clone();
         resources.pids_limit = self.pids_limit.filter(|n| *n > 0).map(|n| n as u64);
-        if let Some(weight) = self
+        resources.blkio_weight = self
             .blkio_weight
-            .filter(|w| *w != 0 && !(10..=1000).contains(w))
-        {
-            anyhow::bail!("invalid argument \"{weight}\" for \"--blkio-weight\" flag: the weight is a number from 10 to 1000, or 0 for the default");
-        }
-        resources.blkio_weight = self.blkio_weight;
+            .map(|w| flags::blkio_weight(w.into()))
+            .transpose()?;
         Ok(resources)
     }
 }
