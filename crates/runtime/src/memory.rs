@@ -17,40 +17,48 @@ pub fn limit_allocator_arenas() {
     }
 }
 
+/// At most this many mappings are released; a monitor has a few dozen.
+const MAX_RANGES: usize = 256;
+
 /// Drop clean file-backed pages (code, read-only data) from this process's
 /// page tables and trim the heap. Never touches a mapping holding private
 /// (written) pages, so no data is lost: what is dropped reads back from the file.
 /// Returns how many mappings were released.
+///
+/// Every page executed after the first `madvise` faults back in with its
+/// neighbours (the kernel maps up to 64 KiB around a fault), so all the work
+/// that allocates or frees (reading smaps, the trim) comes first and the
+/// release itself runs on a list kept on the stack. Call it just before the
+/// caller sleeps.
 pub fn shed_startup_pages() -> usize {
-    let released = match fs::read_to_string("/proc/self/smaps") {
-        Ok(smaps) => {
-            let mut ranges = clean_file_mappings(&smaps);
-            ranges.extend(unused_main_stack(&smaps));
-            ranges
+    let mut ranges = [(0usize, 0usize); MAX_RANGES];
+    let mut count = 0;
+    if let Ok(smaps) = fs::read_to_string("/proc/self/smaps") {
+        let found = clean_file_mappings(&smaps);
+        for range in found.into_iter().chain(unused_main_stack(&smaps)) {
+            if count == MAX_RANGES {
+                break;
+            }
+            ranges[count] = range;
+            count += 1;
         }
-        Err(_) => Vec::new(),
     }
-    .into_iter()
-    .filter(|(start, end)| {
+    // After the smaps text is freed, so that it goes back too.
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let mut released = 0;
+    for &(start, end) in &ranges[..count] {
         // SAFETY: each range is either a whole mapping of this process that is
         // file-backed, not writable and has no private (copied-on-write) pages,
         // so MADV_DONTNEED only drops page-table entries that the next access
         // refills from the same file; or the part of the main thread's stack
         // well below the current stack pointer, which holds nothing live (a
         // later use gets fresh zeroed pages).
-        unsafe {
-            libc::madvise(
-                *start as *mut libc::c_void,
-                end - start,
-                libc::MADV_DONTNEED,
-            ) == 0
-        }
-    })
-    .count();
-    // Last, so that the smaps text just freed goes back too.
-    // SAFETY: malloc_trim only returns free heap memory to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
+        let done =
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        released += usize::from(done == 0);
     }
     released
 }
