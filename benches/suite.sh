@@ -300,7 +300,7 @@ for n in "${sizes[@]}"; do
   fi
   if [ "$n" = 50 ]; then
     row "up -d with 50 running (nothing to do)" ms 1000 "" noop
-    row "monitor RSS per container (50 running)" MiB 1 "<=1.5" rss
+    row "monitor RSS per container (50 running)" MiB 1 "<=1" rss
     row "monitor PSS per container (50 running)" MiB 1 "" pss
   fi
   if [ "$n" = 100 ]; then

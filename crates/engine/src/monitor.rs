@@ -335,14 +335,14 @@ impl Monitor {
             self.event("start", &[]);
             let running_marker = self.dir.join(crate::dns_data::RUNNING_MARKER);
             let _ = std::fs::write(&running_marker, b"");
+            let mut shed = false;
             if let Some(listeners) = listeners.take() {
                 self.held_ports.serve(listeners);
                 if let Some(status) = status.take() {
                     let _ = writeln!(status, "ok");
                     let _ = status.flush();
                     detach_stdio();
-                    // From here on the monitor mostly sleeps: keep it small.
-                    wharf_runtime::memory::shed_startup_pages();
+                    shed = true;
                 }
             }
 
@@ -352,6 +352,12 @@ impl Monitor {
                 if let Some(check) = self.health_check() {
                     let (cgroup, unhealthy) = (&cgroup, unhealthy.as_ref());
                     scope.spawn(move || self.check_health(pid, cgroup, check, stopped, unhealthy));
+                }
+                if shed {
+                    // From here on the monitor mostly sleeps: keep it small.
+                    // Last before the wait, so that little code runs between
+                    // the shed and the sleep to fault pages back in.
+                    wharf_runtime::memory::shed_startup_pages();
                 }
                 let code = wait_exit(pid);
                 drop(stop);

@@ -7,6 +7,7 @@
 //! allocator's free memory to the kernel.
 
 use std::fs;
+use std::time::{Duration, Instant};
 
 /// Cap glibc's allocator at one arena: the monitor's threads allocate little,
 /// and every extra arena keeps its own pages. Call before starting threads.
@@ -17,40 +18,97 @@ pub fn limit_allocator_arenas() {
     }
 }
 
+/// How long a shed waits for the other threads to finish starting.
+const QUIET_WAIT: Duration = Duration::from_millis(200);
+
+/// Wait, for at most `limit`, until every other thread of this process has
+/// slept (state `S`) on two looks a millisecond apart: a thread still
+/// starting (the DNS server loading its table, a log pump setting up) would
+/// fault its start-up code back in right after the shed.
+fn wait_for_other_threads_to_sleep(limit: Duration) {
+    let me = nix::unistd::gettid().as_raw();
+    let deadline = Instant::now() + limit;
+    let mut quiet_looks = 0;
+    while quiet_looks < 2 && Instant::now() < deadline {
+        if other_threads_sleep(me) {
+            quiet_looks += 1;
+        } else {
+            quiet_looks = 0;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether every thread of this process but `me` is sleeping.
+fn other_threads_sleep(me: i32) -> bool {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return true;
+    };
+    tasks.flatten().all(|task| {
+        let tid = task
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok());
+        if tid == Some(me) {
+            return true;
+        }
+        // A thread that ended meanwhile has no stat: it runs no code.
+        fs::read_to_string(task.path().join("stat"))
+            .map(|stat| thread_state(&stat) == Some('S'))
+            .unwrap_or(true)
+    })
+}
+
+/// The state letter of a `/proc/*/stat` line: the first field after the
+/// command name, which is in parentheses and may hold any character.
+fn thread_state(stat: &str) -> Option<char> {
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// At most this many mappings are released; a monitor has a few dozen.
+const MAX_RANGES: usize = 256;
+
 /// Drop clean file-backed pages (code, read-only data) from this process's
 /// page tables and trim the heap. Never touches a mapping holding private
 /// (written) pages, so no data is lost: what is dropped reads back from the file.
 /// Returns how many mappings were released.
+///
+/// Every page executed after the first `madvise` faults back in with its
+/// neighbours (the kernel maps up to 64 KiB around a fault), so all the work
+/// that allocates or frees (reading smaps, the trim) comes first and the
+/// release itself runs on a list kept on the stack; and it waits (up to
+/// 200 ms) for the other threads to go to sleep first. Call it just before
+/// the caller sleeps.
 pub fn shed_startup_pages() -> usize {
-    let released = match fs::read_to_string("/proc/self/smaps") {
-        Ok(smaps) => {
-            let mut ranges = clean_file_mappings(&smaps);
-            ranges.extend(unused_main_stack(&smaps));
-            ranges
+    wait_for_other_threads_to_sleep(QUIET_WAIT);
+    let mut ranges = [(0usize, 0usize); MAX_RANGES];
+    let mut count = 0;
+    if let Ok(smaps) = fs::read_to_string("/proc/self/smaps") {
+        let found = clean_file_mappings(&smaps);
+        for range in found.into_iter().chain(unused_main_stack(&smaps)) {
+            if count == MAX_RANGES {
+                break;
+            }
+            ranges[count] = range;
+            count += 1;
         }
-        Err(_) => Vec::new(),
     }
-    .into_iter()
-    .filter(|(start, end)| {
+    // After the smaps text is freed, so that it goes back too.
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let mut released = 0;
+    for &(start, end) in &ranges[..count] {
         // SAFETY: each range is either a whole mapping of this process that is
         // file-backed, not writable and has no private (copied-on-write) pages,
         // so MADV_DONTNEED only drops page-table entries that the next access
         // refills from the same file; or the part of the main thread's stack
         // well below the current stack pointer, which holds nothing live (a
         // later use gets fresh zeroed pages).
-        unsafe {
-            libc::madvise(
-                *start as *mut libc::c_void,
-                end - start,
-                libc::MADV_DONTNEED,
-            ) == 0
-        }
-    })
-    .count();
-    // Last, so that the smaps text just freed goes back too.
-    // SAFETY: malloc_trim only returns free heap memory to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
+        let done =
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        released += usize::from(done == 0);
     }
     released
 }
@@ -150,6 +208,33 @@ Anonymous:             0 kB
         );
         assert!(clean_file_mappings("").is_empty());
         assert!(clean_file_mappings("garbage\nAnonymous: 0 kB\n").is_empty());
+    }
+
+    #[test]
+    fn the_state_follows_the_command_name() {
+        assert_eq!(thread_state("42 (dns-7) S 1 42 42 0"), Some('S'));
+        assert_eq!(thread_state("43 (a) b) R 1 43"), Some('R'));
+        assert_eq!(thread_state("garbage"), None);
+    }
+
+    #[test]
+    fn the_wait_lasts_while_another_thread_runs_and_ends_at_its_limit() {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spinner = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        let started = Instant::now();
+        wait_for_other_threads_to_sleep(Duration::from_millis(50));
+        let waited = started.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        spinner.join().unwrap();
+        assert!(waited >= Duration::from_millis(50), "{waited:?}");
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
     }
 
     #[test]
