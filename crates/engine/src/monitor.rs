@@ -357,7 +357,9 @@ impl Monitor {
                     // From here on the monitor mostly sleeps: keep it small.
                     // Last before the wait, so that little code runs between
                     // the shed and the sleep to fault pages back in.
-                    wharf_runtime::memory::shed_startup_pages();
+                    // A container that already ended (a one-off `true`) is
+                    // reaped at once instead.
+                    wharf_runtime::memory::shed_startup_pages(&|| !has_exited(pid));
                 }
                 let code = wait_exit(pid);
                 drop(stop);
@@ -1091,6 +1093,16 @@ fn wait_exit(pid: u32) -> i32 {
             Err(_) => return 255,
         }
     }
+}
+
+/// Whether child `pid` has ended, without reaping it.
+fn has_exited(pid: u32) -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    !matches!(
+        waitid(Id::Pid(Pid::from_raw(pid as i32)), flags),
+        Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::EINTR)
+    )
 }
 
 /// After the CLI has its answer it may exit; stdio must not point at it.

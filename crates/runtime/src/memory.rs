@@ -24,12 +24,16 @@ const QUIET_WAIT: Duration = Duration::from_millis(200);
 /// Wait, for at most `limit`, until every other thread of this process has
 /// slept (state `S`) on two looks a millisecond apart: a thread still
 /// starting (the DNS server loading its table, a log pump setting up) would
-/// fault its start-up code back in right after the shed.
-fn wait_for_other_threads_to_sleep(limit: Duration) {
+/// fault its start-up code back in right after the shed. Returns false, at
+/// once, when `still_wanted` says the shed is no longer worth it.
+fn wait_for_other_threads_to_sleep(limit: Duration, still_wanted: &dyn Fn() -> bool) -> bool {
     let me = nix::unistd::gettid().as_raw();
     let deadline = Instant::now() + limit;
     let mut quiet_looks = 0;
     while quiet_looks < 2 && Instant::now() < deadline {
+        if !still_wanted() {
+            return false;
+        }
         if other_threads_sleep(me) {
             quiet_looks += 1;
         } else {
@@ -37,6 +41,7 @@ fn wait_for_other_threads_to_sleep(limit: Duration) {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+    still_wanted()
 }
 
 /// Whether every thread of this process but `me` is sleeping.
@@ -78,9 +83,13 @@ const MAX_RANGES: usize = 256;
 /// that allocates or frees (reading smaps, the trim) comes first and the
 /// release itself runs on a list kept on the stack; and it waits (up to
 /// 200 ms) for the other threads to go to sleep first. Call it just before
-/// the caller sleeps.
-pub fn shed_startup_pages() -> usize {
-    wait_for_other_threads_to_sleep(QUIET_WAIT);
+/// the caller sleeps. While it waits, `still_wanted` is asked every
+/// millisecond; when it says no (the monitor's container has already ended,
+/// say, and the exit is to be recorded now), nothing is shed and 0 returned.
+pub fn shed_startup_pages(still_wanted: &dyn Fn() -> bool) -> usize {
+    if !wait_for_other_threads_to_sleep(QUIET_WAIT, still_wanted) {
+        return 0;
+    }
     let mut ranges = [(0usize, 0usize); MAX_RANGES];
     let mut count = 0;
     if let Ok(smaps) = fs::read_to_string("/proc/self/smaps") {
@@ -229,7 +238,10 @@ Anonymous:             0 kB
             })
         };
         let started = Instant::now();
-        wait_for_other_threads_to_sleep(Duration::from_millis(50));
+        assert!(wait_for_other_threads_to_sleep(
+            Duration::from_millis(50),
+            &|| true
+        ));
         let waited = started.elapsed();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         spinner.join().unwrap();
@@ -238,9 +250,16 @@ Anonymous:             0 kB
     }
 
     #[test]
+    fn a_shed_no_longer_wanted_ends_at_once_and_sheds_nothing() {
+        let started = Instant::now();
+        assert_eq!(shed_startup_pages(&|| false), 0);
+        assert!(started.elapsed() < QUIET_WAIT, "{:?}", started.elapsed());
+    }
+
+    #[test]
     fn shedding_keeps_the_process_working() {
         let before = fs::read_to_string("/proc/self/status").unwrap();
-        assert!(shed_startup_pages() > 0);
+        assert!(shed_startup_pages(&|| true) > 0);
         // Code and data read back from the files.
         let after = fs::read_to_string("/proc/self/status").unwrap();
         assert_eq!(before.lines().next(), after.lines().next());
