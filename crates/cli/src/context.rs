@@ -18,6 +18,11 @@ pub fn registry_settings() -> Result<RegistrySettings> {
     Ok(RegistrySettings::from_environment(&env)?)
 }
 
+/// Whether `WHARF_TIMINGS` asks for the per-phase timers on standard error.
+pub fn timings_wanted() -> bool {
+    std::env::var_os("WHARF_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct GlobalOptions {
     /// Compose configuration files
@@ -155,7 +160,7 @@ impl GlobalOptions {
             ),
             cgroup_parent: std::env::var("WHARF_CGROUP_PARENT").unwrap_or_else(|_| "wharf".into()),
             monitor_program: monitor_program()?,
-            timings: std::env::var_os("WHARF_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0"),
+            timings: timings_wanted(),
         };
         LinuxEngine::open(config).with_context(|| {
             format!(

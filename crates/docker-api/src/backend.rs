@@ -30,10 +30,17 @@ pub struct Shared {
     pub starting: Mutex<HashSet<String>>,
     /// Registry settings, read from the service's environment at start.
     pub registry: RegistrySettings,
+    /// Print each request's wall time (`WHARF_TIMINGS`, see [`crate::timing`]).
+    pub timings: bool,
 }
 
 impl Backend {
-    pub fn new(engine: LinuxEngine, root: PathBuf, registry: RegistrySettings) -> Self {
+    pub fn new(
+        engine: LinuxEngine,
+        root: PathBuf,
+        registry: RegistrySettings,
+        timings: bool,
+    ) -> Self {
         Backend {
             shared: Arc::new(Shared {
                 engine,
@@ -42,6 +49,7 @@ impl Backend {
                 auto_remove: AutoRemove::default(),
                 starting: Mutex::default(),
                 registry,
+                timings,
             }),
         }
     }

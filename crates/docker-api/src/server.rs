@@ -1,13 +1,16 @@
 //! The HTTP/1.1 server: one task a connection on a single-threaded tokio
 //! runtime, handlers on blocking threads, streamed bodies through bounded
 //! channels, upgraded connections handed to their task as blocking sockets,
-//! and the idle timeout (no open connection for that long ends `serve`).
+//! and the idle timeout (no open connection for that long ends `serve`, see
+//! [`crate::idle`]).
 
 use crate::backend::Backend;
 use crate::error::ApiError;
 use crate::hijack::{Hijacked, Socket};
+use crate::idle::{Activity, OpenConnection};
 use crate::reply::{HijackTask, Reply, StreamWriter};
 use crate::request::{BodyReader, Request};
+use crate::timing::RequestTimer;
 use crate::{query::Query, router};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
@@ -17,11 +20,10 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::{mpsc, Notify};
-use tokio::time::Instant;
+use tokio::sync::mpsc;
 
 /// A bound listening socket.
 #[derive(Debug)]
@@ -49,6 +51,8 @@ pub fn serve_sharing_idleness(
     idle_timeout: Option<Duration>,
     activity: Arc<Activity>,
 ) -> io::Result<()> {
+    // Before the runtime's threads: they then share one arena.
+    wharf_runtime::memory::limit_allocator_arenas();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(64)
@@ -66,6 +70,10 @@ async fn accept_loop(
     let listener = AsyncListener::new(listener)?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    tokio::spawn(crate::idle::release_memory_when_idle(
+        activity.clone(),
+        backend.timings,
+    ));
     let idle = activity.clone().idle_for(idle_timeout);
     tokio::pin!(idle);
     loop {
@@ -156,6 +164,7 @@ async fn dispatch(
     request: hyper::Request<Incoming>,
 ) -> Result<Response<ReplyBody>, Infallible> {
     let (mut parts, body) = request.into_parts();
+    let timer = RequestTimer::start(backend.timings, &parts.method, parts.uri.path());
     let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let segments = router::segments(parts.uri.path());
     let (version, path, handler) = match router::resolve(&parts.method, &segments) {
@@ -178,13 +187,15 @@ async fn dispatch(
         (backend, reply)
     })
     .await;
-    Ok(match handled {
-        Ok((_, Ok(reply))) => into_response(reply, on_upgrade, open),
+    let response = match handled {
+        Ok((_, Ok(reply))) => into_response(reply, on_upgrade, open, &timer),
         Ok((_, Err(error))) => error_response(&error),
         Err(panicked) => error_response(&ApiError::internal(format!(
             "the request handler failed: {panicked}"
         ))),
-    })
+    };
+    timer.report("");
+    Ok(response)
 }
 
 /// Pass the request body's chunks to the handler's reader until it stops
@@ -235,6 +246,7 @@ fn into_response(
     reply: Reply,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
     open: Arc<OpenConnection>,
+    timer: &RequestTimer,
 ) -> Response<ReplyBody> {
     let (status, headers, body) = match reply {
         Reply::Full {
@@ -248,6 +260,7 @@ fn into_response(
             produce,
         } => {
             let (sender, receiver) = mpsc::channel(16);
+            let timer = timer.clone();
             tokio::task::spawn_blocking(move || {
                 let mut writer = StreamWriter { sender };
                 if let Err(error) = produce(&mut writer) {
@@ -255,6 +268,7 @@ fn into_response(
                         eprintln!("wharf system service: streaming a response: {error}");
                     }
                 }
+                timer.report(" (body ended)");
             });
             (status, headers, ReplyBody::Channel(receiver))
         }
@@ -264,7 +278,7 @@ fn into_response(
                     "this endpoint takes the connection over: send the request with `Connection: Upgrade` and `Upgrade: tcp`",
                 ));
             };
-            tokio::spawn(run_hijacked(on_upgrade, task, open));
+            tokio::spawn(run_hijacked(on_upgrade, task, open, timer.clone()));
             let headers = vec![
                 ("content-type", content_type.to_string()),
                 ("connection", "Upgrade".to_string()),
@@ -296,6 +310,7 @@ async fn run_hijacked(
     on_upgrade: hyper::upgrade::OnUpgrade,
     task: HijackTask,
     open: Arc<OpenConnection>,
+    timer: RequestTimer,
 ) {
     let Ok(upgraded) = on_upgrade.await else {
         return;
@@ -309,6 +324,7 @@ async fn run_hijacked(
     };
     let _ = tokio::task::spawn_blocking(move || {
         task(hijacked);
+        timer.report(" (connection ended)");
         drop(open);
     })
     .await;
@@ -372,106 +388,5 @@ impl Body for ReplyBody {
             }
             ReplyBody::Channel(_) => SizeHint::default(),
         }
-    }
-}
-
-/// How many connections are open and since when none is; any thread may
-/// open one.
-#[derive(Debug)]
-pub struct Activity {
-    state: Mutex<(usize, Instant)>,
-    changed: Notify,
-}
-
-/// One open connection; dropping it closes it in the count.
-#[derive(Debug)]
-pub struct OpenConnection(Arc<Activity>);
-
-impl Default for Activity {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Activity {
-    pub fn new() -> Self {
-        Activity {
-            state: Mutex::new((0, Instant::now())),
-            changed: Notify::new(),
-        }
-    }
-
-    pub fn open(self: &Arc<Self>) -> Arc<OpenConnection> {
-        self.update(|count| *count += 1);
-        Arc::new(OpenConnection(self.clone()))
-    }
-
-    fn update(&self, change: impl FnOnce(&mut usize)) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        change(&mut state.0);
-        state.1 = Instant::now();
-        drop(state);
-        self.changed.notify_waiters();
-    }
-
-    fn snapshot(&self) -> (usize, Instant) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Resolves once no connection has been open for `timeout`; never
-    /// without one.
-    async fn idle_for(self: Arc<Self>, timeout: Option<Duration>) {
-        let Some(timeout) = timeout.filter(|t| !t.is_zero()) else {
-            return std::future::pending().await;
-        };
-        loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            // Registered before the snapshot, so no change is missed.
-            changed.as_mut().enable();
-            let (open, since) = self.snapshot();
-            if open > 0 {
-                changed.await;
-                continue;
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(since + timeout) => return,
-                () = changed => continue,
-            }
-        }
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.update(|count| *count = count.saturating_sub(1));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn idle_ends_only_after_the_last_connection_closed_for_the_timeout() {
-        let activity = Arc::new(Activity::new());
-        let connection = activity.open();
-        let idle = activity.clone().idle_for(Some(Duration::from_secs(5)));
-        tokio::pin!(idle);
-        let early = tokio::time::timeout(Duration::from_secs(30), &mut idle).await;
-        assert!(early.is_err(), "idle while a connection is open");
-        let closed_at = Instant::now();
-        drop(connection);
-        idle.await;
-        assert!(closed_at.elapsed() >= Duration::from_secs(5));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn no_timeout_is_never_idle() {
-        let activity = Arc::new(Activity::new());
-        let idle = activity.idle_for(Some(Duration::ZERO));
-        assert!(tokio::time::timeout(Duration::from_secs(3600), idle)
-            .await
-            .is_err());
     }
 }

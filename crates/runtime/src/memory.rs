@@ -181,6 +181,79 @@ fn clean_file_mappings(smaps: &str) -> Vec<(usize, usize)> {
     out
 }
 
+/// The clean file-backed mappings of this process, found once and released
+/// as often as wanted after: a long-lived process (the Engine API service)
+/// gives back what each burst of work touched. Finding reads smaps, which
+/// walks every page table (milliseconds for wharf's binary); a release only
+/// checks each mapping against `/proc/self/maps`, which does not.
+#[derive(Debug, Default)]
+pub struct CleanMappings {
+    /// Each mapping's range and its line in `/proc/self/maps`.
+    mappings: Vec<(usize, usize, String)>,
+}
+
+impl CleanMappings {
+    /// The mappings [`shed_startup_pages`] would release now.
+    pub fn find() -> Self {
+        let Ok(smaps) = fs::read_to_string("/proc/self/smaps") else {
+            return Self::default();
+        };
+        CleanMappings {
+            mappings: mapping_lines(&smaps, &clean_file_mappings(&smaps)),
+        }
+    }
+
+    /// Drop the pages of the mappings still mapped as they were found, and
+    /// trim the heap; returns how many mappings were released.
+    pub fn release(&self) -> usize {
+        let maps = fs::read_to_string("/proc/self/maps").unwrap_or_default();
+        let current: std::collections::HashSet<&str> = maps.lines().map(str::trim_end).collect();
+        let unchanged: Vec<(usize, usize)> = self
+            .mappings
+            .iter()
+            .filter(|(_, _, line)| current.contains(line.as_str()))
+            .map(|(start, end, _)| (*start, *end))
+            .collect();
+        // SAFETY: malloc_trim only returns free heap memory to the kernel.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        unchanged
+            .into_iter()
+            .filter(|(start, end)| {
+                // SAFETY: each range is a whole mapping of this process that
+                // was file-backed, not writable and without private pages when
+                // found, and is still mapped with the same line in maps (same
+                // range, permissions, file and offset); a read-only mapping
+                // cannot have gained written pages, so MADV_DONTNEED only drops
+                // page-table entries that the next access refills from the file.
+                unsafe {
+                    libc::madvise(
+                        *start as *mut libc::c_void,
+                        end - start,
+                        libc::MADV_DONTNEED,
+                    ) == 0
+                }
+            })
+            .count()
+    }
+}
+
+/// Each range in `ranges` with its header line in an smaps text (the line
+/// `/proc/self/maps` shows for the same mapping).
+fn mapping_lines(smaps: &str, ranges: &[(usize, usize)]) -> Vec<(usize, usize, String)> {
+    ranges
+        .iter()
+        .filter_map(|&(start, end)| {
+            let prefix = format!("{start:x}-{end:x} ");
+            smaps
+                .lines()
+                .find(|line| line.starts_with(&prefix))
+                .map(|line| (start, end, line.trim_end().to_string()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +327,26 @@ Anonymous:             0 kB
         let started = Instant::now();
         assert_eq!(shed_startup_pages(&|| false), 0);
         assert!(started.elapsed() < QUIET_WAIT, "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn each_clean_mapping_keeps_its_maps_line() {
+        let lines = mapping_lines(SMAPS, &clean_file_mappings(SMAPS));
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].0, 0x55d724e22000);
+        assert!(lines[1]
+            .2
+            .starts_with("55d724e22000-55d7257e8000 r-xp 00288000"));
+        assert!(lines[1].2.ends_with("/usr/bin/wharf"));
+    }
+
+    #[test]
+    fn clean_mappings_release_again_and_again() {
+        let found = CleanMappings::find();
+        assert!(!found.mappings.is_empty());
+        assert!(found.release() > 0);
+        assert_eq!(format!("{}", 6 * 7), "42");
+        assert!(found.release() > 0);
     }
 
     #[test]

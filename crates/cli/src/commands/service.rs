@@ -73,7 +73,12 @@ pub fn service(global: &GlobalOptions, args: ServiceArgs) -> Result<i32> {
             .context("starting the dashboard's thread")?;
     }
     let idle = (args.timeout > 0).then(|| Duration::from_secs(args.timeout));
-    let backend = Backend::new(engine, global.root.clone(), registry);
+    let backend = Backend::new(
+        engine,
+        global.root.clone(),
+        registry,
+        crate::context::timings_wanted(),
+    );
     wharf_docker_api::serve_sharing_idleness(backend, listener, idle, activity)
         .context("serving the Engine API")?;
     drop(socket_file);
