@@ -34,6 +34,7 @@ mod spawn;
 mod state;
 mod stats;
 mod store;
+mod teardown;
 mod timing;
 mod unhealthy;
 mod usage;
@@ -98,6 +99,8 @@ pub struct LinuxEngine {
     pub(crate) config: EngineConfig,
     pub(crate) layout: Layout,
     pub(crate) images: ImageStore,
+    /// What a teardown in progress finishes before it ends.
+    pub(crate) gathered: std::sync::Mutex<teardown::Gathered>,
 }
 
 pub(crate) fn runtime_err(e: wharf_runtime::RuntimeError) -> EngineError {
@@ -119,6 +122,7 @@ impl LinuxEngine {
             config,
             layout,
             images,
+            gathered: Default::default(),
         })
     }
 
