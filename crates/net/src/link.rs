@@ -328,24 +328,22 @@ pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<(), Ne
             });
         }
         let index = link.header.index;
-        let present = ipv4_addresses(&handle, index, name)
-            .await?
-            .iter()
-            .any(|net| net.addr() == gateway && net.prefix_len() == prefix);
-        if !present {
-            match handle
-                .address()
-                .add(index, IpAddr::V4(gateway), prefix)
-                .execute()
-                .await
-            {
-                Ok(()) => {}
-                Err(e) if netlink_errno(&e) == Some(libc::EEXIST) => {}
-                Err(e) => {
-                    return Err(netlink_err(format!(
-                        "adding address {gateway}/{prefix} to bridge {name:?}"
-                    ))(e))
-                }
+        // Added, not looked up first: the kernel answers EEXIST when the
+        // bridge has it, and listing the addresses dumps every address of
+        // the host (the filter by interface is applied on our side), a cost
+        // that grew with unrelated interfaces at each container start.
+        match handle
+            .address()
+            .add(index, IpAddr::V4(gateway), prefix)
+            .execute()
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if netlink_errno(&e) == Some(libc::EEXIST) => {}
+            Err(e) => {
+                return Err(netlink_err(format!(
+                    "adding address {gateway}/{prefix} to bridge {name:?}"
+                ))(e))
             }
         }
         if !details.up {
