@@ -368,8 +368,9 @@ impl LinuxEngine {
             }
         }
         drop(files);
-        let _files = self.phase("remove: delete the files", &record.name);
-        if trashed.exists() && !self.unlink_during_teardown(&trashed) {
+        // In a teardown the unlinking thread times itself.
+        if trashed.exists() && !self.unlink_during_teardown(&trashed, &record.name) {
+            let _files = self.phase("remove: delete the files", &record.name);
             fs::remove_dir_all(&trashed)
                 .map_err(|e| EngineError::io(format!("removing {}", trashed.display()), e))?;
         }

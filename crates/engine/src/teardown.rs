@@ -86,17 +86,18 @@ impl LinuxEngine {
         true
     }
 
-    /// Unlink the trashed state directory `trashed` on a thread the teardown
-    /// in progress waits for; false (nothing started) when there is none.
-    pub(crate) fn unlink_during_teardown(&self, trashed: &std::path::Path) -> bool {
+    /// Unlink the trashed state directory `trashed` (of container `name`)
+    /// on a thread the teardown in progress waits for; false (nothing
+    /// started) when there is none.
+    pub(crate) fn unlink_during_teardown(&self, trashed: &std::path::Path, name: &str) -> bool {
         let mut gathered = self.gathered();
         if gathered.teardowns == 0 {
             return false;
         }
         let trashed = trashed.to_path_buf();
+        let name = name.to_string();
         let timings = self.config.timings;
         gathered.unlinking.push(std::thread::spawn(move || {
-            let name = trashed.display().to_string();
             let _files = crate::timing::phase(timings, "remove: delete the files", &name);
             let _ = std::fs::remove_dir_all(&trashed);
         }));
