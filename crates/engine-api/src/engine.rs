@@ -11,6 +11,9 @@ use std::time::Duration;
 /// Held while a project is being changed; dropping it releases the lock.
 pub type LockGuard = Box<dyn std::any::Any + Send>;
 
+/// Held through a teardown of many containers; see [`Engine::begin_teardown`].
+pub type TeardownGuard<'a> = Box<dyn Send + 'a>;
+
 /// Which output stream a log line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -189,6 +192,13 @@ pub trait Engine: VolumeEngine + Send + Sync {
     /// Create a network; returns its id.
     fn create_network(&self, spec: &NetworkSpec) -> Result<String>;
     fn remove_network(&self, id: &str) -> Result<()>;
+    /// Begin a teardown of many containers (`down`): until the guard drops,
+    /// the engine may gather work that costs less done once for all of them
+    /// than once each (the kernel deletes network interfaces in one batch
+    /// far faster than one by one). All of it is done when the guard drops.
+    fn begin_teardown(&self) -> TeardownGuard<'_> {
+        Box::new(())
+    }
     /// Remove what is left of `project`'s containers beyond their records (a
     /// state directory deleted by hand leaves processes and a cgroup behind);
     /// the ids of the containers removed so.

@@ -14,7 +14,7 @@ mod spec;
 
 pub use engine::{
     remove_with_anonymous_volumes, CopyToOptions, Engine, LockGuard, LogLine, LogOptions,
-    LogStream, PathStat, VolumeEngine,
+    LogStream, PathStat, TeardownGuard, VolumeEngine,
 };
 pub use error::{BoxError, EngineError};
 pub use observed::{

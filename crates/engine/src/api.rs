@@ -322,7 +322,21 @@ impl Engine for LinuxEngine {
             .into_iter()
             .find(|n| n.id == id || n.name == id)
             .ok_or_else(|| EngineError::not_found("network", id))?;
-        network::remove(&self.layout, &record, &self.all_records_repairing()?)
+        let records = self.all_records_repairing()?;
+        let _whole = self.phase("remove network: firewall, bridge and gathered veths", id);
+        // The veths a teardown gathered go in the bridge's batch.
+        let veths = self.take_gathered_veths();
+        match network::remove(&self.layout, &record, &records, &veths) {
+            Err(e @ EngineError::Invalid(_)) => {
+                self.regather_veths(veths);
+                Err(e)
+            }
+            outcome => outcome,
+        }
+    }
+
+    fn begin_teardown(&self) -> wharf_engine_api::TeardownGuard<'_> {
+        self.begin_teardown_batch()
     }
 
     fn connect_network(

@@ -36,6 +36,7 @@ mod spawn;
 mod state;
 mod stats;
 mod store;
+mod teardown;
 mod timing;
 mod unhealthy;
 mod usage;
@@ -100,6 +101,8 @@ pub struct LinuxEngine {
     pub(crate) config: EngineConfig,
     pub(crate) layout: Layout,
     pub(crate) images: ImageStore,
+    /// What a teardown in progress finishes before it ends.
+    pub(crate) gathered: std::sync::Mutex<teardown::Gathered>,
 }
 
 pub(crate) fn runtime_err(e: wharf_runtime::RuntimeError) -> EngineError {
@@ -121,6 +124,7 @@ impl LinuxEngine {
             config,
             layout,
             images,
+            gathered: Default::default(),
         })
     }
 

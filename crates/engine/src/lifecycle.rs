@@ -225,8 +225,9 @@ impl LinuxEngine {
         // The process has ended, so its network can go: the veth deletion
         // (mostly the kernel waiting for RCU) runs while the monitor records
         // the exit (or, restarting, sees the stop marker).
+        let gathered = pid.is_some() && self.gather_veths(record);
         std::thread::scope(|scope| {
-            let veths = pid.is_some().then(|| {
+            let veths = (pid.is_some() && !gathered).then(|| {
                 scope.spawn(|| {
                     let _veths = self.phase("stop: delete veths", &record.name);
                     self.delete_veths(record)
@@ -277,13 +278,18 @@ impl LinuxEngine {
     /// `down` returns. The endpoints are read anew, since `network connect`
     /// and `disconnect` change them.
     pub(crate) fn delete_veths(&self, record: &ContainerRecord) -> Result<()> {
+        let names = self.veth_names(record);
+        wharf_net::delete_links(&crate::teardown::as_strs(&names)).map_err(network::net_err)
+    }
+
+    /// The host ends of the container's veth pairs, read anew.
+    pub(crate) fn veth_names(&self, record: &ContainerRecord) -> Vec<String> {
         let current = self.load_record(&record.id);
         let endpoints = match &current {
             Ok(current) => &current.endpoints,
             Err(_) => &record.endpoints,
         };
-        let names: Vec<&str> = endpoints.iter().map(|e| e.host_ifname.as_str()).collect();
-        wharf_net::delete_links(&names).map_err(network::net_err)
+        endpoints.iter().map(|e| e.host_ifname.clone()).collect()
     }
 
     pub(crate) fn remove(&self, id: &str, force: bool) -> Result<()> {
@@ -311,7 +317,7 @@ impl LinuxEngine {
             // A container that ended on its own may have left its veth pairs
             // to the kernel's clean-up a moment ago; their deletion runs while
             // its cgroups and files go.
-            let veths = (!veths_deleted).then(|| {
+            let veths = (!veths_deleted && !self.gather_veths(&record)).then(|| {
                 scope.spawn(|| {
                     let _veths = self.phase("remove: delete veths", &record.name);
                     self.delete_veths(&record)
@@ -362,8 +368,9 @@ impl LinuxEngine {
             }
         }
         drop(files);
-        let _files = self.phase("remove: delete the files", &record.name);
-        if trashed.exists() {
+        // In a teardown the unlinking thread times itself.
+        if trashed.exists() && !self.unlink_during_teardown(&trashed, &record.name) {
+            let _files = self.phase("remove: delete the files", &record.name);
             fs::remove_dir_all(&trashed)
                 .map_err(|e| EngineError::io(format!("removing {}", trashed.display()), e))?;
         }

@@ -226,11 +226,14 @@ fn host_seed() -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Remove bridge, firewall rules and record; refuses while containers use it.
+/// Remove bridge, firewall rules and record; refuses while containers use
+/// it. `veths` (host ends of removed containers' pairs) are deleted in the
+/// bridge's kernel batch.
 pub fn remove(
     layout: &Layout,
     record: &NetworkRecord,
     containers: &[ContainerRecord],
+    veths: &[String],
 ) -> Result<(), EngineError> {
     let users: Vec<&str> = containers
         .iter()
@@ -260,7 +263,9 @@ pub fn remove(
             }
             Err(_) => Ok(()),
         });
-        let link = wharf_net::delete_link(&record.bridge).map_err(|e| e.to_string());
+        let mut links: Vec<&str> = veths.iter().map(String::as_str).collect();
+        links.push(&record.bridge);
+        let link = wharf_net::delete_links_together(&links).map_err(|e| e.to_string());
         let firewall = firewall
             .join()
             .unwrap_or_else(|_| Err("the firewall teardown panicked".to_string()));

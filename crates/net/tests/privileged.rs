@@ -780,3 +780,55 @@ fn veth_pairs_deleted_from_parallel_threads_are_all_gone_when_each_returns() {
         wharf_net::delete_link("wbr0").unwrap();
     });
 }
+
+/// `down` deletes its containers' veth pairs and their bridge in one kernel
+/// batch: all of them are gone when the call returns, a link that is not
+/// named stays, and absent names are no failure.
+#[test]
+fn links_deleted_together_are_all_gone_and_others_stay() {
+    require_root!("links_deleted_together_are_all_gone_and_others_stay");
+    in_fresh_netns(|| {
+        wharf_net::ensure_bridge("wbr0", GW, 24).unwrap();
+        wharf_net::ensure_bridge("wbr1", Ipv4Addr::new(10, 90, 0, 1), 24).unwrap();
+        let container = Container::start();
+        let names: Vec<String> = (0..3).map(|i| format!("vethtog{i}")).collect();
+        for (index, host_end) in names.iter().enumerate() {
+            wharf_net::attach_container(
+                container.pid(),
+                "wbr0",
+                host_end,
+                &format!("eth{index}"),
+                Ipv4Addr::new(10, 89, 0, 30 + index as u8),
+                24,
+                (index == 0).then_some(GW),
+                None,
+                None,
+                None,
+            )
+            .unwrap();
+        }
+        let mut batch: Vec<&str> = names.iter().map(String::as_str).collect();
+        batch.extend(["wbr0", "vethabsent"]);
+        wharf_net::delete_links_together(&batch).unwrap();
+        for name in &names {
+            assert!(
+                !wharf_net::link_exists(name).unwrap(),
+                "{name} is still there"
+            );
+        }
+        assert!(!wharf_net::link_exists("wbr0").unwrap());
+        let inside = container.net_dev();
+        assert!(!inside.contains("eth"), "{inside}");
+        // Only the named links went.
+        assert!(wharf_net::link_exists("wbr1").unwrap());
+        // Nothing left to delete: still fine.
+        wharf_net::delete_links_together(&["vethtog0", "wbr0"]).unwrap();
+        let err = wharf_net::delete_links_together(&["wbr1", "bad/name"]).unwrap_err();
+        assert!(
+            matches!(err, NetError::InvalidInterfaceName { .. }),
+            "{err}"
+        );
+        assert!(wharf_net::link_exists("wbr1").unwrap());
+        wharf_net::delete_link("wbr1").unwrap();
+    });
+}

@@ -220,6 +220,9 @@ pub fn down_reporting(
     let _lock = engine
         .lock_project(project_name)
         .map_err(|e| OrchestratorError::engine(format!("project {project_name}"), e))?;
+    // The containers' network interfaces go in one kernel batch, with the
+    // networks' bridges or when this guard drops, before the project lock.
+    let _teardown = engine.begin_teardown();
     // Containers whose state was deleted by hand are not observed, but their
     // processes must not outlive the project.
     // A failure here is reported once the rest is down, as down keeps going.
