@@ -11,7 +11,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A docker command running on a pseudo-terminal of the test's, as on a
 /// user's terminal.
@@ -58,15 +58,19 @@ impl OnTerminal {
     /// Type `line` until `expected` shows (the shell may not be reading yet,
     /// or an answer may wait on a resize on its way).
     fn type_until(&mut self, line: &str, expected: &str) {
-        eventually(
-            &format!("{expected:?} after typing {line:?}"),
-            Duration::from_secs(20),
-            || {
-                self.keys.write_all(format!("{line}\r").as_bytes()).unwrap();
-                std::thread::sleep(Duration::from_millis(250));
-                self.shown().contains(expected).then_some(())
-            },
-        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            self.keys.write_all(format!("{line}\r").as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(250));
+            if self.shown().contains(expected) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {expected:?} after typing {line:?}; the terminal shows:\n{}",
+                self.shown()
+            );
+        }
     }
 
     /// Resize the terminal and tell the docker CLI, as a window manager and

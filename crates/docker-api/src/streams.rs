@@ -291,14 +291,9 @@ pub fn resize(backend: &Backend, request: Request) -> Result<Reply, ApiError> {
             info.id
         )));
     }
-    if let Some(monitor) = backend.engine.attach_stream(&info.id)? {
-        monitor.send_window_size(size).map_err(|e| {
-            ApiError::internal(format!(
-                "sending the terminal's size to the monitor of container {}: {e}",
-                info.id
-            ))
-        })?;
-    }
+    // A connection of its own that takes no output: the client's attach,
+    // which may reach the monitor after this, gets what the start printed.
+    backend.engine.resize_terminal(&info.id, size)?;
     Ok(Reply::empty(StatusCode::OK))
 }
 

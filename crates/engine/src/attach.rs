@@ -7,7 +7,9 @@
 //! goes to the container's stdin (its terminal's master, or the write end of
 //! its stdin pipe, which the monitor holds open), and its terminal's size
 //! (kind 3: rows and columns, u16 big-endian each) for the container's
-//! terminal. The connection ends when the container's output ends.
+//! terminal. Output goes only to a client that asks for it (kind 4, first):
+//! one that only sizes the terminal (the Engine API's resize) gets none.
+//! The connection ends when the container's output ends.
 //!
 //! docker's clients attach before they start a container, so they see all
 //! it prints; the Engine API can only reach the monitor once it runs. So the
@@ -35,6 +37,7 @@ const INPUT: u8 = 0;
 const STDOUT: u8 = 1;
 const STDERR: u8 = 2;
 const RESIZE: u8 = 3;
+const WANT_OUTPUT: u8 = 4;
 /// No frame is larger: a client cannot make the monitor allocate more.
 const MAX_FRAME: usize = 1 << 20;
 /// How long after a start, and how much of its output, is kept for the
@@ -150,36 +153,23 @@ impl Hub {
         Ok(hub)
     }
 
-    fn accept(self: &Arc<Self>, mut client: UnixStream) {
+    fn accept(self: &Arc<Self>, client: UnixStream) {
         let _ = client.set_write_timeout(Some(WRITE_TIMEOUT));
         let Ok(reader) = client.try_clone() else {
             return;
         };
-        if let Ok(mut clients) = self.clients.lock() {
-            // Under the clients' lock: no output passes the kept one.
-            let (kept, ended) = match self.unclaimed.lock() {
-                Ok(mut unclaimed) => {
-                    let kept = std::mem::take(&mut unclaimed.frames);
-                    unclaimed.release();
-                    (kept, unclaimed.ended)
-                }
-                Err(_) => (Vec::new(), false),
-            };
-            if !kept.is_empty() && client.write_all(&kept).is_err() {
-                return;
-            }
-            if ended {
-                let _ = client.shutdown(std::net::Shutdown::Both);
-                return;
-            }
-            clients.push(client);
-        }
         let hub = self.clone();
         std::thread::spawn(move || {
             let mut reader = std::io::BufReader::new(reader);
             let mut buf = Vec::new();
+            let mut client = Some(client);
             while let Ok(Some(kind)) = read_any_frame(&mut reader, &mut buf) {
                 match (kind, buf.as_slice()) {
+                    (WANT_OUTPUT, _) => {
+                        if let Some(client) = client.take() {
+                            hub.send_output_to(client);
+                        }
+                    }
                     (INPUT, bytes) => {
                         let input = hub.input.lock().ok().and_then(|i| i.clone());
                         if let Some(input) = input {
@@ -201,6 +191,31 @@ impl Hub {
                 }
             }
         });
+    }
+
+    /// From now on `client` gets the output, the kept output of the start
+    /// first if no client took it yet.
+    fn send_output_to(&self, mut client: UnixStream) {
+        let Ok(mut clients) = self.clients.lock() else {
+            return;
+        };
+        // Under the clients' lock: no output passes the kept one.
+        let (kept, ended) = match self.unclaimed.lock() {
+            Ok(mut unclaimed) => {
+                let kept = std::mem::take(&mut unclaimed.frames);
+                unclaimed.release();
+                (kept, unclaimed.ended)
+            }
+            Err(_) => (Vec::new(), false),
+        };
+        if !kept.is_empty() && client.write_all(&kept).is_err() {
+            return;
+        }
+        if ended {
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        clients.push(client);
     }
 
     /// The terminal clients resize from now on.
@@ -318,10 +333,17 @@ impl Attached {
     }
 }
 
-/// Connect to the attach socket in `dir`.
+/// Connect to the attach socket in `dir`, for input and sizes only.
 pub fn connect(dir: &Path) -> std::io::Result<UnixStream> {
     let dir_file = File::open(dir)?;
     UnixStream::connect(format!("/proc/self/fd/{}/{SOCKET}", dir_file.as_raw_fd()))
+}
+
+/// Connect to the attach socket in `dir` and ask for the output too.
+pub fn connect_for_output(dir: &Path) -> std::io::Result<UnixStream> {
+    let mut stream = connect(dir)?;
+    stream.write_all(&frame(WANT_OUTPUT, &[]))?;
+    Ok(stream)
 }
 
 #[cfg(test)]
@@ -370,7 +392,11 @@ mod tests {
         hub.broadcast(LogStream::Stdout, b"one-off\n");
         hub.broadcast(LogStream::Stderr, b"warning\n");
         hub.end_output();
-        let mut first = connect(dir.path()).unwrap();
+        // A client that only sizes the terminal, first, takes nothing.
+        let mut sizer = connect(dir.path()).unwrap();
+        sizer.write_all(&frame(RESIZE, &[0, 30, 0, 90])).unwrap();
+        drop(sizer);
+        let mut first = connect_for_output(dir.path()).unwrap();
         first
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -382,7 +408,7 @@ mod tests {
             ]
         );
         // Taken once: a second client of the ended output gets nothing.
-        let mut second = connect(dir.path()).unwrap();
+        let mut second = connect_for_output(dir.path()).unwrap();
         second
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();

@@ -158,7 +158,7 @@ impl LinuxEngine {
         if !self.live_state(&record.id)?.state.is_running() {
             return Ok(None);
         }
-        attach::connect(&self.layout.container(&record.id))
+        attach::connect_for_output(&self.layout.container(&record.id))
             .map(|stream| {
                 Some(attach::Attached::new(
                     stream,
@@ -169,6 +169,28 @@ impl LinuxEngine {
             .map_err(|e| {
                 EngineError::io(
                     format!("connecting to the monitor of {} to attach", record.name),
+                    e,
+                )
+            })
+    }
+
+    /// Give the terminal of container `id` (a `tty` container's, through its
+    /// monitor) the size `size`; nothing for a container without one or not
+    /// running. Unlike [`Self::attach_stream`], takes none of its output.
+    pub fn resize_terminal(&self, id: &str, size: wharf_runtime::WindowSize) -> Result<()> {
+        let record = self.find(id)?;
+        if !record.spec.tty || !self.live_state(&record.id)?.state.is_running() {
+            return Ok(());
+        }
+        attach::connect(&self.layout.container(&record.id))
+            .map(|stream| attach::Attached::new(stream, true, record.spec.stdin_open))
+            .and_then(|sizer| sizer.send_window_size(size))
+            .map_err(|e| {
+                EngineError::io(
+                    format!(
+                        "sending the terminal's size to the monitor of {}",
+                        record.name
+                    ),
                     e,
                 )
             })
