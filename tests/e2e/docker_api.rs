@@ -7,7 +7,7 @@
 //! daemon is never installed). Without it the tests are skipped, except in
 //! CI, where its absence fails them.
 
-use crate::harness::docker::{open_pty, stdio};
+use crate::harness::docker::{open_pty, ping, stdio};
 use crate::harness::{eventually, sandboxed};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -392,13 +392,7 @@ fn a_socket_passed_by_the_service_manager_is_served() {
                 .spawn()
                 .expect("running systemd-socket-activate");
             let response = eventually("the activated service", Duration::from_secs(10), || {
-                let mut stream = UnixStream::connect(&socket).ok()?;
-                stream
-                    .write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
-                    .ok()?;
-                let mut text = String::new();
-                stream.read_to_string(&mut text).ok()?;
-                (!text.is_empty()).then_some(text)
+                ping(&socket)
             });
             assert!(response.starts_with("HTTP/1.1 200"), "{response}");
             assert!(
