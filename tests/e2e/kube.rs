@@ -478,6 +478,18 @@ fn deployments(stream: &str) -> Vec<String> {
         .collect()
 }
 
+/// The pod and the init container of podman 4.3's "failed to remove once
+/// init container" error (see [`Played::start`]).
+fn failed_init_container(stderr: &str) -> Option<(String, String)> {
+    let pod = stderr.split("bringing up pod ").nth(1)?.split(':').next()?;
+    let container = stderr
+        .split("failed to remove once init container ")
+        .nth(1)?
+        .split(':')
+        .next()?;
+    Some((pod.trim().to_string(), container.trim().to_string()))
+}
+
 /// A stand-in for cluster DNS: answers the A queries for each Service name
 /// with its pod's address, on port 53 of every address of the sandbox (the
 /// pods ask the bridge's gateway, which their `resolv.conf` names), and
@@ -582,10 +594,12 @@ impl Played {
         // container's exit waits for `kube play`'s lock, play gives up
         // waiting after 20 s, and the cleanup then restarts the container
         // while play removes it, which fails "failed to remove once init
-        // container … as it is running" about one time in three. Only that
-        // failure is retried (up to 7 times: a pod with two init containers
-        // meets it more often), after removing what it made (this podman's
-        // store holds nothing else).
+        // container … as it is running" — on a loaded machine nearly every
+        // time for a pod with two init containers (seen: 7 plays in a row).
+        // Only that failure is handled: the init container is removed and
+        // the pod started, which is what play does next; if that fails too,
+        // what play made is removed (this podman's store holds nothing else)
+        // and the stream played again, up to 7 times.
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         for attempt in 1.. {
             let out = podman.run(&args);
@@ -598,6 +612,18 @@ impl Played {
                 "podman {args:?} failed ({}):\n{stderr}",
                 out.status
             );
+            // The pod it failed on exists, its init container restarted by
+            // the cleanup: removing that one and starting the pod is what
+            // play would have done next. Only when that fails too is
+            // everything removed and played again.
+            if let Some((pod, container)) = failed_init_container(&stderr) {
+                eprintln!("podman 4.3's init container race in pod {pod}: removing {container} and starting the pod");
+                let removed = podman.run(&["rm", "--force", &container]);
+                let started = podman.run(&["pod", "start", &pod]);
+                if removed.status.success() && started.status.success() {
+                    break;
+                }
+            }
             podman.ok(&["pod", "rm", "--all", "--force"]);
             podman.ok(&["volume", "rm", "--all", "--force"]);
         }
