@@ -596,10 +596,11 @@ impl Played {
         // while play removes it, which fails "failed to remove once init
         // container … as it is running" — on a loaded machine nearly every
         // time for a pod with two init containers (seen: 7 plays in a row).
-        // Only that failure is handled: the init container is removed and
-        // the pod started, which is what play does next; if that fails too,
-        // what play made is removed (this podman's store holds nothing else)
-        // and the stream played again, up to 7 times.
+        // Only that failure is handled. play stops at the failing pod, so
+        // when it is the stream's last, the init container is removed and
+        // the pod started, which is what play does next; otherwise, or if
+        // that fails too, what play made is removed (this podman's store
+        // holds nothing else) and the stream played again, up to 7 times.
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         for attempt in 1.. {
             let out = podman.run(&args);
@@ -613,10 +614,11 @@ impl Played {
                 out.status
             );
             // The pod it failed on exists, its init container restarted by
-            // the cleanup: removing that one and starting the pod is what
-            // play would have done next. Only when that fails too is
-            // everything removed and played again.
-            if let Some((pod, container)) = failed_init_container(&stderr) {
+            // the cleanup. A pod before the last leaves later pods unplayed.
+            let last_pod = pods.last().map(|name| format!("{name}-pod-0"));
+            if let Some((pod, container)) =
+                failed_init_container(&stderr).filter(|(pod, _)| Some(pod) == last_pod.as_ref())
+            {
                 eprintln!("podman 4.3's init container race in pod {pod}: removing {container} and starting the pod");
                 let removed = podman.run(&["rm", "--force", &container]);
                 let started = podman.run(&["pod", "start", &pod]);
